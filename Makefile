@@ -1,0 +1,37 @@
+# The two commands in README.md: `make demo` and `make test`.
+# Everything else here is what those two need, installed by the project itself.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check lint typecheck unit integration schemas clean
+
+demo: $(STAMP)
+	$(VENV)/bin/govmig demo
+
+test: $(STAMP) system-deps check
+	$(PY) -m pytest
+
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(PY) -m orchestrator.events.schemagen --check
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+schemas: $(STAMP)
+	$(PY) -m orchestrator.events.schemagen
+
+system-deps:
+	bash scripts/system-deps.sh
+
+$(STAMP): pyproject.toml
+	bash scripts/bootstrap.sh $(VENV)
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .cache var .mypy_cache .ruff_cache .pytest_cache

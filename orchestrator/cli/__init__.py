@@ -1,0 +1,33 @@
+"""The ``govmig`` command line: parses options, calls the application, prints.
+
+Each command group lives in its own module; this one assembles them and turns
+any ``GovmigError`` into one clear line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from orchestrator.cli import inventory, kafka
+from orchestrator.errors import GovmigError
+
+app = typer.Typer(
+    name="govmig",
+    help="Migrate government business systems onto the 14 city cloud nodes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(kafka.app, name="kafka")
+app.add_typer(inventory.app, name="inventory")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except GovmigError as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        sys.exit(2)

@@ -1,0 +1,67 @@
+"""Settings, one class per area, from flags and ``GOVMIG_*`` environment variables.
+
+The CLI builds these from its options; everything below the CLI receives them as
+arguments, never by reading the environment itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOME = Path("var")
+
+
+class KafkaSettings(BaseSettings):
+    """Where the broker is and which topics carry the contract."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVMIG_", extra="ignore")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    events_topic: str = "govcloud.events"
+    status_topic: str = "govcloud.status"
+    dlq_topic: str = "govcloud.events.dlq"
+    consumer_group: str = "govmig-orchestrator"
+    client_id: str = "govmig"
+    # Passed straight through to the client, so TLS and SASL work against a real cluster.
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_plain_username: str | None = None
+    sasl_plain_password: str | None = Field(default=None, repr=False)
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    request_timeout_s: float = 10.0
+
+
+class LocalKafkaSettings(BaseSettings):
+    """The single-node development broker that ``govmig kafka up`` runs."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVMIG_LOCAL_KAFKA_", extra="ignore")
+
+    version: str = "4.1.1"
+    port: int = 9092
+    controller_port: int = 9093
+    data_dir: Path = DEFAULT_HOME / "kafka"
+    cache_dir: Path = Path(".cache") / "kafka"
+    heap: str = "512m"
+    start_timeout_s: float = 90.0
+
+
+class StoreSettings(BaseSettings):
+    """The state store: SQLite by default, PostgreSQL for several instances."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVMIG_", extra="ignore")
+
+    state_db: str = f"sqlite:///{DEFAULT_HOME}/govmig.db"
+
+
+class MetricsSettings(BaseSettings):
+    """The Prometheus endpoint of ``govmig run``."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVMIG_", extra="ignore")
+
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
