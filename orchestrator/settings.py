@@ -65,3 +65,16 @@ class MetricsSettings(BaseSettings):
 
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
+
+
+class PlacementSettings(BaseSettings):
+    """How placement weighs nodes when a system's own city node cannot take it."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVMIG_PLACEMENT_", extra="ignore")
+
+    # "spread" favours the least utilised node (Nova's default weighers);
+    # "pack" favours the most utilised node that still fits (Kubernetes' MostAllocated).
+    strategy: str = Field(default="spread", pattern="^(spread|pack)$")
+    weight_vcpu: float = Field(default=1.0, ge=0)
+    weight_memory: float = Field(default=1.0, ge=0)
+    weight_storage: float = Field(default=1.0, ge=0)

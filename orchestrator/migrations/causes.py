@@ -1,0 +1,128 @@
+"""Causes: what can happen to one system, already decoded from events and phase reports.
+
+The reactor turns each inbound CloudEvent, and each outcome the execution layer
+reports, into one of these small immutable records before the state machine
+sees it, so the machine never parses JSON or knows a Kafka topic.
+
+=====================  ==========================================================
+cause                  comes from
+=====================  ==========================================================
+``Register``           ``gov.cloud.system.registered`` (the record itself is stored
+                       by the caller; the machine only decides if that is allowed)
+``RequestMigration``   ``gov.cloud.migration.requested``
+``Place``              the placement step chose a node for a queued system
+``PlacementFailed``    the placement step found no node (or ``--to`` was refused)
+``Start``              the scheduler lets a placed system begin (its wave has come)
+``PhaseSucceeded``     a phase's playbook finished successfully
+``PhaseFailed``        a phase's playbook failed (or was stopped)
+``RequestCancel``      ``gov.cloud.migration.cancel_requested``
+``RequestRetry``       ``gov.cloud.migration.retry_requested``
+``RequestRollback``    ``gov.cloud.migration.rollback_requested``
+=====================  ==========================================================
+
+The outcome of the rollback phase is reported like any other phase, as
+``PhaseSucceeded(Phase.ROLLBACK)`` or ``PhaseFailed(Phase.ROLLBACK, ...)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestrator.migrations.states import Phase
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """A system's record arrived, for the first time or again."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMigration:
+    """An operator asked to migrate the system, optionally onto a given node and in a wave."""
+
+    target_node: str | None = None
+    wave: int | None = None
+    requested_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Placement chose ``node`` for a queued system."""
+
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementFailed:
+    """No node can take the system; ``reason`` says why (e.g. which resource is short)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """A placed system may begin its playbooks."""
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseSucceeded:
+    """The playbook of ``phase`` finished successfully."""
+
+    phase: Phase
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseFailed:
+    """The playbook of ``phase`` failed at ``task`` with ``message``."""
+
+    phase: Phase
+    task: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCancel:
+    """An operator asked to cancel the migration."""
+
+    requested_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRetry:
+    """An operator asked to retry a rolled-back or failed migration."""
+
+    requested_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRollback:
+    """An operator asked to roll the migration back."""
+
+    requested_by: str = ""
+
+
+Cause = (
+    Register
+    | RequestMigration
+    | Place
+    | PlacementFailed
+    | Start
+    | PhaseSucceeded
+    | PhaseFailed
+    | RequestCancel
+    | RequestRetry
+    | RequestRollback
+)
+
+CAUSE_TYPES: tuple[type[Cause], ...] = (
+    Register,
+    RequestMigration,
+    Place,
+    PlacementFailed,
+    Start,
+    PhaseSucceeded,
+    PhaseFailed,
+    RequestCancel,
+    RequestRetry,
+    RequestRollback,
+)

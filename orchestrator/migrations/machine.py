@@ -1,0 +1,275 @@
+"""The pure transition function: (state, cause) -> Transition or Refusal.
+
+This is the heart of the orchestrator and does no I/O: the reactor loads a
+system's state, calls ``apply_transition``, stores the new state and carries
+out the effects (see ``orchestrator.migrations.outcomes`` for their order).
+
+Decisions, so every caller sees the same rules:
+
+* **Unknown systems** (``state is None``) accept only ``Register``.
+* **Re-registering** updates the record while the system holds no capacity
+  (``registered``, ``queued``, ``rolled_back``, ``cancelled``); once placed,
+  its reservation was sized from the record, so a new record is refused.
+* **Migrating** starts from ``registered``, ``rolled_back`` or ``cancelled``.
+* **Placement failure** ends the attempt in ``rolled_back``: nothing was
+  reserved or run, the source keeps serving, and ``retry`` tries again.
+* **Cancel** is legal until cutover starts. Before any playbook ran
+  (``registered``, ``queued``, ``placed``) it goes straight to ``cancelled``,
+  releasing a reservation if there is one. Once a playbook ran (``preflight``,
+  ``provisioning``, ``replicating``) partial work must be undone, so cancel
+  stops the phase and rolls back; the run ends in ``rolled_back``, never in a
+  ``cancelled`` state that could hide a failed undo.
+* **Rollback** is legal for ``completed`` (undo a finished migration), for the
+  pre-cutover phases (same as cancel) and for ``failed`` (same as retry).
+  Cutover and verify are never interrupted: a failure there rolls back by
+  itself, and an operator rolls back once the system is ``completed``.
+* **Retry** is legal from ``rolled_back`` (queue the migration again) and from
+  ``failed``, where the rollback did not finish: retry re-runs the rollback
+  first, and a second retry, once ``rolled_back``, migrates again.
+* **Phase reports** must name the phase the current state runs; anything else
+  is a stale or duplicate report and is refused, never applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import singledispatch
+from types import MappingProxyType
+
+from orchestrator.migrations.causes import (
+    Cause,
+    PhaseFailed,
+    PhaseSucceeded,
+    Place,
+    PlacementFailed,
+    Register,
+    RequestCancel,
+    RequestMigration,
+    RequestRetry,
+    RequestRollback,
+    Start,
+)
+from orchestrator.migrations.outcomes import (
+    Effect,
+    FindPlacement,
+    Outcome,
+    PublishStatus,
+    Refusal,
+    ReleaseCapacity,
+    ReserveCapacity,
+    RunPhase,
+    SaveRecord,
+    StopPhase,
+    Transition,
+)
+from orchestrator.migrations.states import PHASE_STATES, Phase, holds_capacity, next_phase, phase_in
+from orchestrator.migrations.states import SystemState as S
+
+_MIGRATABLE = frozenset({S.REGISTERED, S.ROLLED_BACK, S.CANCELLED})
+# Phases that may be stopped and undone (nothing has switched over yet), with the phase each runs.
+_INTERRUPTIBLE: Mapping[S, Phase] = MappingProxyType(
+    {S.PREFLIGHT: Phase.PREFLIGHT, S.PROVISIONING: Phase.PROVISION, S.REPLICATING: Phase.REPLICATE}
+)
+_MAX_DETAIL = 300
+
+
+def apply_transition(state: S | None, cause: Cause) -> Transition | Refusal:
+    """Decide what ``cause`` does to a system in ``state`` (``None``: not known yet)."""
+    return _apply(cause, state)
+
+
+@singledispatch
+def _apply(cause: Cause, state: S | None) -> Outcome:
+    raise TypeError(f"not a cause: {cause!r}")
+
+
+@_apply.register
+def _register(cause: Register, state: S | None) -> Outcome:
+    if state is None:
+        return _move(None, S.REGISTERED, "registered", store=(SaveRecord(),))
+    if not holds_capacity(state):
+        return _move(state, state, f"record updated while {state}", store=(SaveRecord(),))
+    return _refuse(
+        state,
+        cause,
+        "cannot update the record: system is {state} and holds capacity reserved for the "
+        "current record; it can change once the system is rolled_back or cancelled",
+    )
+
+
+@_apply.register
+def _request_migration(cause: RequestMigration, state: S | None) -> Outcome:
+    if state in _MIGRATABLE:
+        target = f" onto node {cause.target_node}" if cause.target_node else ""
+        wave = f" in wave {cause.wave}" if cause.wave is not None else ""
+        reason = f"migration requested{_by(cause.requested_by)}{target}{wave}"
+        return _move(state, S.QUEUED, reason, work=(FindPlacement(),))
+    special = {
+        None: "cannot migrate: system is {state}",
+        S.COMPLETED: "cannot migrate: system is {state} and already runs on its node; "
+        "roll it back first to migrate it again",
+        S.FAILED: "cannot migrate: system is {state} (its rollback did not finish); "
+        "retry to re-run the rollback first",
+        S.ROLLING_BACK: "cannot migrate: system is {state}; wait for the rollback to finish",
+    }
+    default = "cannot migrate: system is {state}; a migration is already in progress"
+    return _refuse(state, cause, special.get(state, default))
+
+
+@_apply.register
+def _place(cause: Place, state: S | None) -> Outcome:
+    if state is S.QUEUED:
+        reserve = (ReserveCapacity(cause.node),)
+        return _move(state, S.PLACED, f"placed on node {cause.node}", store=reserve)
+    return _refuse(
+        state, cause, "cannot place: system is {state}; only a queued system can be placed"
+    )
+
+
+@_apply.register
+def _placement_failed(cause: PlacementFailed, state: S | None) -> Outcome:
+    if state is S.QUEUED:
+        reason = (
+            f"placement failed: {_one_line(cause.reason)}; "
+            "nothing was reserved and the source keeps serving"
+        )
+        return _move(state, S.ROLLED_BACK, reason)
+    return _refuse(
+        state,
+        cause,
+        "cannot record a placement failure: system is {state}; only a queued system is placed",
+    )
+
+
+@_apply.register
+def _start(cause: Start, state: S | None) -> Outcome:
+    if state is S.PLACED:
+        reason = f"migration started: running {Phase.PREFLIGHT}"
+        return _move(state, S.PREFLIGHT, reason, work=(RunPhase(Phase.PREFLIGHT),))
+    return _refuse(state, cause, "cannot start: system is {state}; only a placed system can start")
+
+
+@_apply.register
+def _phase_succeeded(cause: PhaseSucceeded, state: S | None) -> Outcome:
+    if state is None or phase_in(state) is not cause.phase:
+        return _stale(cause, state, "succeeded")
+    if state is S.ROLLING_BACK:
+        reason = "rolled back: capacity released, the source keeps serving"
+        return _move(state, S.ROLLED_BACK, reason, store=(ReleaseCapacity(),))
+    following = next_phase(state)
+    if following is None:
+        return _move(state, S.COMPLETED, f"{cause.phase} succeeded: migration completed")
+    reason = f"{cause.phase} succeeded; running {following}"
+    return _move(state, PHASE_STATES[following], reason, work=(RunPhase(following),))
+
+
+@_apply.register
+def _phase_failed(cause: PhaseFailed, state: S | None) -> Outcome:
+    if state is None or phase_in(state) is not cause.phase:
+        return _stale(cause, state, "failed")
+    detail = f"{cause.phase} failed at task {_one_line(cause.task)!r}: {_one_line(cause.message)}"
+    if state is S.ROLLING_BACK:
+        reason = f"{detail}; capacity stays reserved until a retried rollback succeeds"
+        return _move(state, S.FAILED, reason)
+    return _move(state, S.ROLLING_BACK, f"{detail}; rolling back", work=_rollback_work())
+
+
+@_apply.register
+def _request_cancel(cause: RequestCancel, state: S | None) -> Outcome:
+    reason = f"cancelled{_by(cause.requested_by)} while {state}"
+    if state in (S.REGISTERED, S.QUEUED):
+        return _move(state, S.CANCELLED, reason)
+    if state is S.PLACED:
+        return _move(state, S.CANCELLED, reason, store=(ReleaseCapacity(),))
+    if state is not None and state in _INTERRUPTIBLE:
+        return _interrupt(state, f"{reason}: stopping {_INTERRUPTIBLE[state]} and rolling back")
+    special = {
+        None: "cannot cancel: system is {state}",
+        S.CUTOVER: "cannot cancel: system is {state}; cutover has started, "
+        "so let it complete and then roll it back",
+        S.VERIFYING: "cannot cancel: system is {state}; cutover has happened, "
+        "so let it complete and then roll it back",
+        S.COMPLETED: "cannot cancel: system is {state}; use rollback to undo a completed migration",
+        S.ROLLING_BACK: "cannot cancel: system is {state}; the rollback under way "
+        "will release its capacity",
+        S.FAILED: "cannot cancel: system is {state}; retry to re-run its rollback",
+    }
+    return _refuse(state, cause, special.get(state, "cannot cancel: system is {state} already"))
+
+
+@_apply.register
+def _request_retry(cause: RequestRetry, state: S | None) -> Outcome:
+    by = _by(cause.requested_by)
+    if state is S.ROLLED_BACK:
+        return _move(state, S.QUEUED, f"retry requested{by}", work=(FindPlacement(),))
+    if state is S.FAILED:
+        reason = f"retry requested{by}: re-running the rollback first; retry again to migrate"
+        return _move(state, S.ROLLING_BACK, reason, work=_rollback_work())
+    text = "cannot retry: system is {state}, only a rolled_back or failed system can be retried"
+    if state is S.CANCELLED:
+        text += "; use migrate to start again"
+    return _refuse(state, cause, text)
+
+
+@_apply.register
+def _request_rollback(cause: RequestRollback, state: S | None) -> Outcome:
+    reason = f"rollback requested{_by(cause.requested_by)} while {state}"
+    if state in (S.COMPLETED, S.FAILED):
+        return _move(state, S.ROLLING_BACK, reason, work=_rollback_work())
+    if state is not None and state in _INTERRUPTIBLE:
+        return _interrupt(state, f"{reason}: stopping {_INTERRUPTIBLE[state]}")
+    special = {
+        None: "cannot roll back: system is {state}",
+        S.PLACED: "cannot roll back: system is {state} and no playbook has run; "
+        "use cancel to release its capacity",
+        S.CUTOVER: "cannot roll back: system is {state}; let the cutover finish "
+        "(a failure rolls back by itself), then roll back the completed system",
+        S.VERIFYING: "cannot roll back: system is {state}; let verification finish "
+        "(a failure rolls back by itself), then roll back the completed system",
+        S.ROLLING_BACK: "cannot roll back: system is {state} already",
+    }
+    default = "cannot roll back: system is {state}; nothing has been moved"
+    return _refuse(state, cause, special.get(state, default))
+
+
+def _interrupt(state: S, reason: str) -> Transition:
+    stop = StopPhase(_INTERRUPTIBLE[state])
+    return _move(state, S.ROLLING_BACK, reason, work=(stop, *_rollback_work()))
+
+
+def _rollback_work() -> tuple[Effect, ...]:
+    return (RunPhase(Phase.ROLLBACK),)
+
+
+def _stale(cause: PhaseSucceeded | PhaseFailed, state: S | None, verb: str) -> Refusal:
+    running = (phase_in(state) if state is not None else None) or "no phase"
+    text = f"ignored report that {cause.phase} {verb}: system is {{state}} and runs {running}"
+    return _refuse(state, cause, text)
+
+
+def _move(
+    state: S | None,
+    to: S,
+    reason: str,
+    *,
+    store: tuple[Effect, ...] = (),
+    work: tuple[Effect, ...] = (),
+) -> Transition:
+    # One status event per state change, after the store effects and before new work.
+    publish: tuple[Effect, ...] = (PublishStatus(),) if to is not state else ()
+    return Transition(state, to, reason, (*store, *publish, *work))
+
+
+def _refuse(state: S | None, cause: Cause, template: str) -> Refusal:
+    described = "not registered" if state is None else str(state)
+    return Refusal(state, cause, template.format(state=described))
+
+
+def _by(requested_by: str) -> str:
+    return f" by {_one_line(requested_by)}" if requested_by else ""
+
+
+def _one_line(text: str) -> str:
+    # Playbook output and operator names end up in status events: keep them one bounded line.
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _MAX_DETAIL else flat[: _MAX_DETAIL - 1] + "…"

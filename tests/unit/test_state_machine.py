@@ -1,0 +1,287 @@
+"""The migration state machine: every (state, cause) pair, checked against an explicit table."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from orchestrator.migrations import (
+    ACTIVE_PHASE_STATES,
+    CAUSE_TYPES,
+    PLAYBOOKS,
+    TERMINAL_STATES,
+    Cause,
+    Effect,
+    FindPlacement,
+    Phase,
+    PhaseFailed,
+    PhaseSucceeded,
+    Place,
+    PlacementFailed,
+    PublishStatus,
+    Refusal,
+    Register,
+    ReleaseCapacity,
+    RequestCancel,
+    RequestMigration,
+    RequestRetry,
+    RequestRollback,
+    ReserveCapacity,
+    RunPhase,
+    SaveRecord,
+    Start,
+    StopPhase,
+    SystemState,
+    Transition,
+    apply_transition,
+    holds_capacity,
+    is_terminal,
+    next_phase,
+    phase_in,
+)
+
+S = SystemState
+P = Phase
+
+CAUSES: dict[str, Cause] = {
+    "register": Register(),
+    "migrate": RequestMigration(target_node="shaoguan", wave=2, requested_by="alice"),
+    "place": Place("shaoguan"),
+    "placement_failed": PlacementFailed("node shaoguan lacks storage by 1,200 GB"),
+    "start": Start(),
+    "cancel": RequestCancel("alice"),
+    "retry": RequestRetry("alice"),
+    "rollback": RequestRollback("alice"),
+    **{f"succeeded_{phase}": PhaseSucceeded(phase) for phase in Phase},
+    **{f"failed_{phase}": PhaseFailed(phase, "copy data", "rsync exited 23") for phase in Phase},
+}
+STATES: list[SystemState | None] = [None, *SystemState]
+
+PUB = PublishStatus()
+SAVE = SaveRecord()
+FIND = FindPlacement()
+RELEASE = ReleaseCapacity()
+ROLLBACK = RunPhase(P.ROLLBACK)
+
+Expected = tuple[SystemState, tuple[Effect, ...]]
+
+# Every legal pair, written out. Any pair of the product not listed here must be refused.
+LEGAL: dict[tuple[SystemState | None, str], Expected] = {
+    (None, "register"): (S.REGISTERED, (SAVE, PUB)),
+    (S.REGISTERED, "register"): (S.REGISTERED, (SAVE,)),
+    (S.QUEUED, "register"): (S.QUEUED, (SAVE,)),
+    (S.ROLLED_BACK, "register"): (S.ROLLED_BACK, (SAVE,)),
+    (S.CANCELLED, "register"): (S.CANCELLED, (SAVE,)),
+    (S.REGISTERED, "migrate"): (S.QUEUED, (PUB, FIND)),
+    (S.ROLLED_BACK, "migrate"): (S.QUEUED, (PUB, FIND)),
+    (S.CANCELLED, "migrate"): (S.QUEUED, (PUB, FIND)),
+    (S.QUEUED, "place"): (S.PLACED, (ReserveCapacity("shaoguan"), PUB)),
+    (S.QUEUED, "placement_failed"): (S.ROLLED_BACK, (PUB,)),
+    (S.PLACED, "start"): (S.PREFLIGHT, (PUB, RunPhase(P.PREFLIGHT))),
+    (S.PREFLIGHT, "succeeded_preflight"): (S.PROVISIONING, (PUB, RunPhase(P.PROVISION))),
+    (S.PROVISIONING, "succeeded_provision"): (S.REPLICATING, (PUB, RunPhase(P.REPLICATE))),
+    (S.REPLICATING, "succeeded_replicate"): (S.CUTOVER, (PUB, RunPhase(P.CUTOVER))),
+    (S.CUTOVER, "succeeded_cutover"): (S.VERIFYING, (PUB, RunPhase(P.VERIFY))),
+    (S.VERIFYING, "succeeded_verify"): (S.COMPLETED, (PUB,)),
+    (S.ROLLING_BACK, "succeeded_rollback"): (S.ROLLED_BACK, (RELEASE, PUB)),
+    (S.PREFLIGHT, "failed_preflight"): (S.ROLLING_BACK, (PUB, ROLLBACK)),
+    (S.PROVISIONING, "failed_provision"): (S.ROLLING_BACK, (PUB, ROLLBACK)),
+    (S.REPLICATING, "failed_replicate"): (S.ROLLING_BACK, (PUB, ROLLBACK)),
+    (S.CUTOVER, "failed_cutover"): (S.ROLLING_BACK, (PUB, ROLLBACK)),
+    (S.VERIFYING, "failed_verify"): (S.ROLLING_BACK, (PUB, ROLLBACK)),
+    (S.ROLLING_BACK, "failed_rollback"): (S.FAILED, (PUB,)),
+    (S.REGISTERED, "cancel"): (S.CANCELLED, (PUB,)),
+    (S.QUEUED, "cancel"): (S.CANCELLED, (PUB,)),
+    (S.PLACED, "cancel"): (S.CANCELLED, (RELEASE, PUB)),
+    (S.PREFLIGHT, "cancel"): (S.ROLLING_BACK, (PUB, StopPhase(P.PREFLIGHT), ROLLBACK)),
+    (S.PROVISIONING, "cancel"): (S.ROLLING_BACK, (PUB, StopPhase(P.PROVISION), ROLLBACK)),
+    (S.REPLICATING, "cancel"): (S.ROLLING_BACK, (PUB, StopPhase(P.REPLICATE), ROLLBACK)),
+    (S.ROLLED_BACK, "retry"): (S.QUEUED, (PUB, FIND)),
+    (S.FAILED, "retry"): (S.ROLLING_BACK, (PUB, ROLLBACK)),
+    (S.COMPLETED, "rollback"): (S.ROLLING_BACK, (PUB, ROLLBACK)),
+    (S.FAILED, "rollback"): (S.ROLLING_BACK, (PUB, ROLLBACK)),
+    (S.PREFLIGHT, "rollback"): (S.ROLLING_BACK, (PUB, StopPhase(P.PREFLIGHT), ROLLBACK)),
+    (S.PROVISIONING, "rollback"): (S.ROLLING_BACK, (PUB, StopPhase(P.PROVISION), ROLLBACK)),
+    (S.REPLICATING, "rollback"): (S.ROLLING_BACK, (PUB, StopPhase(P.REPLICATE), ROLLBACK)),
+}
+
+CASES = list(itertools.product(STATES, CAUSES))
+CASE_IDS = [f"{state or 'unknown'}-{name}" for state, name in CASES]
+
+
+@pytest.mark.parametrize(("state", "cause_name"), CASES, ids=CASE_IDS)
+def test_every_state_and_cause(state: SystemState | None, cause_name: str) -> None:
+    cause = CAUSES[cause_name]
+    outcome = apply_transition(state, cause)
+    expected = LEGAL.get((state, cause_name))
+    if expected is None:
+        assert isinstance(outcome, Refusal), outcome
+        assert (outcome.state, outcome.cause) == (state, cause)
+        assert f"system is {state or 'not registered'}" in outcome.reason
+    else:
+        assert isinstance(outcome, Transition), outcome
+        assert (outcome.from_state, outcome.to_state, outcome.effects) == (state, *expected)
+        assert outcome.reason
+
+
+def test_the_table_names_only_real_pairs_and_every_cause_type() -> None:
+    assert set(LEGAL) <= set(CASES)
+    assert {type(cause) for cause in CAUSES.values()} == set(CAUSE_TYPES)
+
+
+@pytest.mark.parametrize(("state", "cause_name"), list(LEGAL), ids=[f"{s}-{c}" for s, c in LEGAL])
+def test_capacity_and_status_effects_follow_the_states(
+    state: SystemState | None, cause_name: str
+) -> None:
+    outcome = apply_transition(state, CAUSES[cause_name])
+    assert isinstance(outcome, Transition)
+    held_before = state is not None and holds_capacity(state)
+    held_after = holds_capacity(outcome.to_state)
+    reserves = any(isinstance(effect, ReserveCapacity) for effect in outcome.effects)
+    assert reserves == (not held_before and held_after)
+    assert (RELEASE in outcome.effects) == (held_before and not held_after)
+    assert (PUB in outcome.effects) == outcome.changed
+
+
+@pytest.mark.parametrize(
+    ("state", "cause", "reason"),
+    [
+        (
+            S.COMPLETED,
+            RequestCancel(),
+            "cannot cancel: system is completed; use rollback to undo a completed migration",
+        ),
+        (
+            S.QUEUED,
+            RequestRetry(),
+            "cannot retry: system is queued, only a rolled_back or failed system can be retried",
+        ),
+        (
+            S.CANCELLED,
+            RequestRetry(),
+            "cannot retry: system is cancelled, only a rolled_back or failed system can be "
+            "retried; use migrate to start again",
+        ),
+        (
+            S.PLACED,
+            Register(),
+            "cannot update the record: system is placed and holds capacity reserved for the "
+            "current record; it can change once the system is rolled_back or cancelled",
+        ),
+        (None, RequestMigration(), "cannot migrate: system is not registered"),
+        (
+            S.ROLLING_BACK,
+            PhaseSucceeded(P.VERIFY),
+            "ignored report that verify succeeded: system is rolling_back and runs rollback",
+        ),
+    ],
+    ids=[
+        "cancel-completed",
+        "retry-queued",
+        "retry-cancelled",
+        "register-placed",
+        "unknown",
+        "stale-report",
+    ],
+)
+def test_refusal_reasons_tell_the_operator_what_to_do(
+    state: SystemState | None, cause: Cause, reason: str
+) -> None:
+    outcome = apply_transition(state, cause)
+    assert isinstance(outcome, Refusal)
+    assert outcome.reason == reason
+
+
+def test_a_whole_migration_walks_the_happy_path() -> None:
+    causes: list[Cause] = [
+        Register(),
+        RequestMigration(),
+        Place("heyuan"),
+        Start(),
+        *(PhaseSucceeded(phase) for phase in P if phase is not P.ROLLBACK),
+    ]
+    state: SystemState | None = None
+    visited = []
+    for cause in causes:
+        outcome = apply_transition(state, cause)
+        assert isinstance(outcome, Transition), outcome
+        state = outcome.to_state
+        visited.append(state)
+    assert visited == [
+        S.REGISTERED, S.QUEUED, S.PLACED, S.PREFLIGHT, S.PROVISIONING,
+        S.REPLICATING, S.CUTOVER, S.VERIFYING, S.COMPLETED,
+    ]  # fmt: skip
+
+
+def test_a_failed_rollback_is_retried_then_migrated_again() -> None:
+    state = S.REPLICATING
+    steps: list[tuple[Cause, SystemState]] = [
+        (PhaseFailed(P.REPLICATE, "sync", "disk full"), S.ROLLING_BACK),
+        (PhaseFailed(P.ROLLBACK, "restore dns", "timeout"), S.FAILED),
+        (RequestRetry(), S.ROLLING_BACK),
+        (PhaseSucceeded(P.ROLLBACK), S.ROLLED_BACK),
+        (RequestRetry(), S.QUEUED),
+    ]
+    for cause, expected in steps:
+        outcome = apply_transition(state, cause)
+        assert isinstance(outcome, Transition)
+        assert outcome.to_state is expected
+        state = outcome.to_state
+
+
+def test_failure_reason_names_phase_and_task_on_one_bounded_line() -> None:
+    outcome = apply_transition(
+        S.CUTOVER, PhaseFailed(P.CUTOVER, "switch dns", "line one\nline two " + "x" * 1000)
+    )
+    assert isinstance(outcome, Transition)
+    assert outcome.reason.startswith("cutover failed at task 'switch dns': line one line two x")
+    assert outcome.reason.endswith("; rolling back")
+    assert "\n" not in outcome.reason
+    assert len(outcome.reason) < 400
+
+
+def test_reasons_name_who_asked_and_what_was_asked() -> None:
+    outcome = apply_transition(S.REGISTERED, RequestMigration("shaoguan", 3, "alice"))
+    assert isinstance(outcome, Transition)
+    assert outcome.reason == "migration requested by alice onto node shaoguan in wave 3"
+
+
+def test_phases_map_to_playbooks() -> None:
+    assert dict(PLAYBOOKS) == {
+        P.PREFLIGHT: "preflight.yml",
+        P.PROVISION: "provision.yml",
+        P.REPLICATE: "replicate.yml",
+        P.CUTOVER: "cutover.yml",
+        P.VERIFY: "verify.yml",
+        P.ROLLBACK: "rollback.yml",
+    }
+
+
+@pytest.mark.parametrize(
+    ("state", "running", "following", "terminal"),
+    [
+        (S.REGISTERED, None, None, False),
+        (S.QUEUED, None, None, False),
+        (S.PLACED, None, P.PREFLIGHT, False),
+        (S.PREFLIGHT, P.PREFLIGHT, P.PROVISION, False),
+        (S.PROVISIONING, P.PROVISION, P.REPLICATE, False),
+        (S.REPLICATING, P.REPLICATE, P.CUTOVER, False),
+        (S.CUTOVER, P.CUTOVER, P.VERIFY, False),
+        (S.VERIFYING, P.VERIFY, None, False),
+        (S.COMPLETED, None, None, True),
+        (S.ROLLING_BACK, P.ROLLBACK, None, False),
+        (S.ROLLED_BACK, None, None, True),
+        (S.FAILED, None, None, True),
+        (S.CANCELLED, None, None, True),
+    ],
+    ids=[state.value for state in SystemState],
+)
+def test_state_helpers(
+    state: SystemState, running: Phase | None, following: Phase | None, terminal: bool
+) -> None:
+    assert phase_in(state) is running
+    assert next_phase(state) is following
+    assert is_terminal(state) is terminal
+    assert (state in TERMINAL_STATES) is terminal
+    assert (state in ACTIVE_PHASE_STATES) is (running is not None)
