@@ -1,5 +1,28 @@
 """Inventory: the cities, the 14 city nodes, the 7 PRD platforms and the business systems.
 
-This is the bottom layer: plain pydantic models and the loader for the files
-under ``inventory/``. It knows nothing of Kafka, the store or Ansible.
+This is the bottom layer: plain pydantic models, the plan's totals, and the
+loader for the files under ``inventory/`` (``hosts.yml``, which is also the
+Ansible inventory, and business-system files in CSV, YAML or JSON). It knows
+nothing of Kafka, the store or Ansible's runner.
+
+Public entry points: ``load_inventory``, ``load_systems``, ``Inventory`` and
+``generate_catalogue``; the records are in ``models`` and the totals in ``plan``.
 """
+
+from orchestrator.inventory.catalogue import generate_catalogue
+from orchestrator.inventory.loader import (
+    DEFAULT_CATALOGUE,
+    DEFAULT_INVENTORY_ROOT,
+    load_inventory,
+    load_systems,
+)
+from orchestrator.inventory.topology import Inventory
+
+__all__ = [
+    "DEFAULT_CATALOGUE",
+    "DEFAULT_INVENTORY_ROOT",
+    "Inventory",
+    "generate_catalogue",
+    "load_inventory",
+    "load_systems",
+]

@@ -115,4 +115,3 @@ class BusinessSystem(Frozen):
     source: SourceLocation
     depends_on: Annotated[tuple[SystemId, ...], Field(max_length=32)] = ()
     criticality: Criticality = Criticality.MEDIUM
-

@@ -1,0 +1,55 @@
+"""Loading the inventory and business-system files: the package's public entry points.
+
+``load_inventory`` reads ``inventory/hosts.yml`` (also the Ansible inventory the
+playbooks use) into a cross-checked ``Inventory``. ``load_systems`` reads a file
+of business-system records, such as an inventory system's export or the sample
+catalogue ``inventory/catalogue/systems.yaml``, and checks it against the
+inventory. Both raise ``InventoryError``; its message has one line per problem,
+each naming the file, the record (1-based, with its id when known) and the field:
+
+    inventory/systems.csv: record 7 (id 'sz-tax-01'): field 'vcpu': must be greater than 0
+
+Business-system files, chosen by extension:
+
+* ``.yaml`` / ``.yml`` / ``.json``: a list of records, or a mapping whose only key
+  ``systems`` holds that list. Each record has the fields of ``BusinessSystem``:
+  ``id``, ``name``, ``city``, ``department``, ``vcpu``, ``memory_gb``,
+  ``storage_gb`` (whole numbers, decimal GB), ``source: {city, site, host}``,
+  and optionally ``depends_on`` (a list of ids) and ``criticality``
+  (``low``, ``medium``, ``high`` or ``critical``; default ``medium``).
+* ``.csv``: UTF-8, a header row, then one row per system, with the columns
+  ``id,name,city,department,vcpu,memory_gb,storage_gb,source_city,source_site,
+  source_host`` (required) and ``depends_on,criticality`` (optional; any order).
+  ``depends_on`` holds ids separated by ``;``. An empty cell means "not given".
+
+Every record is checked: its fields against the model (unknown fields are
+errors), its ``city`` and ``source`` city against the 21 cities, its id for
+uniqueness, and its ``depends_on`` for ids of the same file and for cycles.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator.inventory.models import BusinessSystem
+from orchestrator.inventory.sources import read_records, read_yaml
+from orchestrator.inventory.systems import validate_systems
+from orchestrator.inventory.topology import Inventory, build_inventory
+
+DEFAULT_INVENTORY_ROOT = Path(__file__).resolve().parents[2] / "inventory"
+HOSTS_FILE = "hosts.yml"
+DEFAULT_CATALOGUE = DEFAULT_INVENTORY_ROOT / "catalogue" / "systems.yaml"
+
+
+def load_inventory(root: Path = DEFAULT_INVENTORY_ROOT) -> Inventory:
+    """The cities, nodes and platforms of ``root/hosts.yml``, cross-checked against the plan."""
+    path = root / HOSTS_FILE
+    return build_inventory(read_yaml(path), source=str(path))
+
+
+def load_systems(path: Path, inventory: Inventory) -> list[BusinessSystem]:
+    """The business systems in a CSV, YAML or JSON file, in file order, all valid."""
+    records = read_records(path)
+    return validate_systems(
+        records.records, inventory.cities, source=records.source, namer=records.namer
+    )
