@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from orchestrator.cli import inventory, kafka
+from orchestrator.cli import events, inventory, kafka
 from orchestrator.errors import GovmigError
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(kafka.app, name="kafka")
 app.add_typer(inventory.app, name="inventory")
+app.add_typer(events.app, name="events")
 
 
 def main() -> None:

@@ -1,0 +1,70 @@
+"""Session fixtures for the real services the integration tests run against.
+
+A test whose service is missing fails; it never skips.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from orchestrator.devkafka import LocalKafka, free_port_pair
+from orchestrator.errors import GovmigError
+from orchestrator.settings import LocalKafkaSettings
+
+REPO = Path(__file__).resolve().parent.parent
+# Shared by every session on the machine, so the broker's jars are resolved once.
+KAFKA_CACHE = REPO / ".cache" / "kafka"
+# Test-only ports; the first free pair from here is used, so two sessions can coexist.
+TEST_KAFKA_PORT = 39092
+TEST_KAFKA_START_TIMEOUT_S = 120.0
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Bootstrap address of a real Kafka broker for the whole session.
+
+    ``GOVMIG_TEST_BOOTSTRAP_SERVERS`` points at an existing broker or cluster;
+    otherwise ``govmig kafka``'s own ``LocalKafka`` starts one on loopback, once
+    per session, and stops it at the end.
+    """
+    given = os.environ.get("GOVMIG_TEST_BOOTSTRAP_SERVERS")
+    if given:
+        yield given
+        return
+    try:
+        port, controller_port = free_port_pair("127.0.0.1", TEST_KAFKA_PORT)
+        settings = LocalKafkaSettings(
+            port=port,
+            controller_port=controller_port,
+            data_dir=tmp_path_factory.mktemp("kafka"),
+            cache_dir=KAFKA_CACHE,
+            start_timeout_s=TEST_KAFKA_START_TIMEOUT_S,
+        )
+        broker = LocalKafka(settings)
+        status = broker.up()
+    except GovmigError as error:
+        pytest.fail(f"could not start the test Kafka broker: {error}")
+    try:
+        yield status.bootstrap_servers
+    finally:
+        broker.down()
+
+
+@pytest.fixture
+def new_topic(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
+    """Factory for fresh, uniquely named topics, so tests never see each other's messages."""
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="govmig-tests")
+
+    def create(prefix: str = "test", partitions: int = 3) -> str:
+        name = f"{prefix}.{uuid.uuid4().hex[:12]}"
+        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+        return name
+
+    yield create
+    admin.close()
