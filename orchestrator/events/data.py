@@ -1,0 +1,131 @@
+"""The ``data`` of each event type: what a producer asks for or reports.
+
+``gov.cloud.system.registered`` carries ``orchestrator.inventory.models.BusinessSystem``
+itself; the other types are defined here. All of them are frozen and refuse unknown
+fields. They say nothing about Kafka: ``envelope`` wraps them in CloudEvents
+attributes and ``codec`` puts them on the wire.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import Field, model_validator
+
+from orchestrator.events.fields import Actor, EventId, Phase, Reason, State, Timestamp, Wave
+from orchestrator.inventory.models import Frozen, NodeId, SystemId
+
+# A node may grow well past today's sizes, but not to absurd numbers that would
+# overflow a ledger column or hide a unit mistake (bytes sent as GB).
+MAX_NODE_VCPU = 1_000_000
+MAX_NODE_MEMORY_GB = 100_000_000
+MAX_NODE_STORAGE_GB = 10_000_000_000
+
+
+class MigrationRequested(Frozen):
+    """Ask the orchestrator to move one system onto a city node.
+
+    Without ``target_node`` the placement picks the node with the most room.
+    """
+
+    system_id: SystemId
+    target_node: NodeId | None = Field(default=None, description="A city node id; none: placed.")
+    wave: Wave | None = Field(default=None, description="Wave number, 1-999, for ordering.")
+    requested_by: Actor = Field(description="Who asked: a person or a tool, one line.")
+
+
+class _MigrationCommand(Frozen):
+    system_id: SystemId
+    requested_by: Actor = Field(description="Who asked: a person or a tool, one line.")
+    reason: Reason | None = Field(default=None, description="Why, for the audit trail.")
+
+
+class MigrationCancelRequested(_MigrationCommand):
+    """Stop a migration that has not reached cutover, and release its capacity."""
+
+
+class MigrationRetryRequested(_MigrationCommand):
+    """Run a failed or rolled-back migration again from the start."""
+
+
+class MigrationRollbackRequested(_MigrationCommand):
+    """Undo a migration: the source keeps serving and the capacity is released."""
+
+
+class NodeState(StrEnum):
+    """Whether a node takes new systems."""
+
+    ONLINE = "online"
+    DRAINING = "draining"  # keeps what it has, takes nothing new
+    OFFLINE = "offline"
+
+
+class NodeTotals(Frozen):
+    """A node's new physical totals, in decimal GB."""
+
+    vcpu: Annotated[int, Field(strict=True, gt=0, le=MAX_NODE_VCPU)]
+    memory_gb: Annotated[int, Field(strict=True, gt=0, le=MAX_NODE_MEMORY_GB)]
+    storage_gb: Annotated[int, Field(strict=True, gt=0, le=MAX_NODE_STORAGE_GB)]
+
+
+class NodeReserved(Frozen):
+    """What a node holds back for its own platform services, in decimal GB."""
+
+    vcpu: Annotated[int, Field(strict=True, ge=0, le=MAX_NODE_VCPU)]
+    memory_gb: Annotated[int, Field(strict=True, ge=0, le=MAX_NODE_MEMORY_GB)]
+    storage_gb: Annotated[int, Field(strict=True, ge=0, le=MAX_NODE_STORAGE_GB)]
+
+
+# The same bounds as the inventory's Node: overcommit vCPU up to 16x, the rest up to 4x.
+VcpuRatio = Annotated[float, Field(strict=True, gt=0, le=16, allow_inf_nan=False)]
+UnitRatio = Annotated[float, Field(strict=True, gt=0, le=4, allow_inf_nan=False)]
+
+
+class NodeUpdated(Frozen):
+    """A node's capacity changed, or it is drained, taken offline or brought online.
+
+    Only the fields present change; at least one must be.
+    """
+
+    node_id: NodeId
+    capacity: NodeTotals | None = None
+    reserved: NodeReserved | None = None
+    allocation_ratio_vcpu: VcpuRatio | None = None
+    allocation_ratio_memory: UnitRatio | None = None
+    allocation_ratio_storage: UnitRatio | None = None
+    state: NodeState | None = None
+    requested_by: Actor | None = None
+    reason: Reason | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Self:
+        changes = self.model_dump(exclude={"node_id", "requested_by", "reason"}, exclude_none=True)
+        if not changes:
+            raise ValueError("a node update must change capacity, reserved, a ratio or state")
+        if self.capacity is not None and self.reserved is not None:
+            for unit in ("vcpu", "memory_gb", "storage_gb"):
+                if getattr(self.reserved, unit) > getattr(self.capacity, unit):
+                    raise ValueError(f"reserved {unit} exceeds capacity {unit}")
+        return self
+
+
+class SystemStatusChanged(Frozen):
+    """Outbound: one system moved from one lifecycle state to another.
+
+    States: registered, queued, placed, preflight, provisioning, replicating,
+    cutover, verifying, completed, rolling_back, rolled_back, failed, cancelled.
+    """
+
+    system_id: SystemId
+    from_state: State | None = Field(default=None, description="None on the first event.")
+    to_state: State
+    node: NodeId | None = Field(default=None, description="The node placed on, if any.")
+    phase: Phase | None = Field(
+        default=None,
+        description="preflight, provision, replicate, cutover, verify or rollback.",
+    )
+    reason: Reason | None = None
+    caused_by: EventId | None = Field(default=None, description="Id of the triggering event.")
+    requested_by: Actor | None = None
+    at: Timestamp

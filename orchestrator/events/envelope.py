@@ -1,0 +1,227 @@
+"""CloudEvents 1.0 envelopes: one pydantic model per event type, and their unions.
+
+The models are the validation authority for the contract. Each pairs the
+CloudEvents attributes with the ``data`` model of its type and is keyed by the
+``type`` literal, so ``InboundEvent`` and ``Event`` are discriminated unions.
+
+On the wire (the structured-mode JSON), extension attributes sit beside the
+standard ones; in the models they are gathered in ``extensions`` so that nothing
+unknown ever reaches ``data``. ``to_wire`` and ``from_wire`` convert between the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+from orchestrator.events.data import (
+    MigrationCancelRequested,
+    MigrationRequested,
+    MigrationRetryRequested,
+    MigrationRollbackRequested,
+    NodeUpdated,
+    SystemStatusChanged,
+)
+from orchestrator.events.fields import (
+    EventId,
+    Extensions,
+    JsonContentType,
+    Key,
+    Subject,
+    Timestamp,
+    UriRef,
+)
+from orchestrator.inventory.models import BusinessSystem
+
+
+class EventType(StrEnum):
+    """Every ``type`` of the contract. The first six are inbound, the last outbound."""
+
+    SYSTEM_REGISTERED = "gov.cloud.system.registered"
+    MIGRATION_REQUESTED = "gov.cloud.migration.requested"
+    MIGRATION_CANCEL_REQUESTED = "gov.cloud.migration.cancel_requested"
+    MIGRATION_RETRY_REQUESTED = "gov.cloud.migration.retry_requested"
+    MIGRATION_ROLLBACK_REQUESTED = "gov.cloud.migration.rollback_requested"
+    NODE_UPDATED = "gov.cloud.node.updated"
+    SYSTEM_STATUS_CHANGED = "gov.cloud.system.status_changed"
+
+
+# The attribute names the envelope models know; any other top-level name is an extension.
+KNOWN_ATTRIBUTES: Final = frozenset(
+    {
+        "specversion",
+        "id",
+        "source",
+        "type",
+        "subject",
+        "time",
+        "datacontenttype",
+        "dataschema",
+        "partitionkey",
+        "data",
+    }
+)
+
+
+class Envelope(BaseModel):
+    """The CloudEvents 1.0 attributes every event type shares."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    specversion: Literal["1.0"]
+    id: EventId = Field(description="Unique per event; a duplicate id is processed once.")
+    source: UriRef = Field(description="URI-reference naming the producer, e.g. /cmdb/shantou.")
+    subject: Subject | None = Field(
+        default=None, description="When present: the system id (node id for node.updated)."
+    )
+    time: Timestamp | None = Field(default=None, description="RFC 3339, with an offset.")
+    datacontenttype: JsonContentType | None = Field(
+        default=None, description="application/json when present."
+    )
+    dataschema: UriRef | None = None
+    partitionkey: Key | None = Field(
+        default=None, description="When present: equal to the Kafka key, the system id."
+    )
+    extensions: Extensions = Field(
+        default_factory=dict,
+        description="Extension attributes; on the wire they sit beside the standard ones.",
+    )
+
+    @field_validator("extensions")
+    @classmethod
+    def _no_shadowing(cls, value: dict[str, Any]) -> dict[str, Any]:
+        clashes = sorted(set(value) & KNOWN_ATTRIBUTES)
+        if clashes:
+            raise ValueError(f"extension names clash with attributes: {', '.join(clashes)}")
+        return value
+
+
+class SystemRegisteredEvent(Envelope):
+    """Inbound: an inventory system (a CMDB, a register) publishes a business system's record."""
+
+    type: Literal["gov.cloud.system.registered"]
+    data: BusinessSystem
+
+
+class MigrationRequestedEvent(Envelope):
+    """Inbound: an operator asks for a system to be migrated."""
+
+    type: Literal["gov.cloud.migration.requested"]
+    data: MigrationRequested
+
+
+class MigrationCancelRequestedEvent(Envelope):
+    """Inbound: an operator asks for a migration to be cancelled."""
+
+    type: Literal["gov.cloud.migration.cancel_requested"]
+    data: MigrationCancelRequested
+
+
+class MigrationRetryRequestedEvent(Envelope):
+    """Inbound: an operator asks for a failed migration to be retried."""
+
+    type: Literal["gov.cloud.migration.retry_requested"]
+    data: MigrationRetryRequested
+
+
+class MigrationRollbackRequestedEvent(Envelope):
+    """Inbound: an operator asks for a migration to be rolled back."""
+
+    type: Literal["gov.cloud.migration.rollback_requested"]
+    data: MigrationRollbackRequested
+
+
+class NodeUpdatedEvent(Envelope):
+    """Inbound: a city node's capacity, ratios or state changed."""
+
+    type: Literal["gov.cloud.node.updated"]
+    data: NodeUpdated
+
+
+class SystemStatusChangedEvent(Envelope):
+    """Outbound on govcloud.status: a system changed lifecycle state."""
+
+    type: Literal["gov.cloud.system.status_changed"]
+    data: SystemStatusChanged
+
+
+InboundEvent = (
+    SystemRegisteredEvent
+    | MigrationRequestedEvent
+    | MigrationCancelRequestedEvent
+    | MigrationRetryRequestedEvent
+    | MigrationRollbackRequestedEvent
+    | NodeUpdatedEvent
+)
+OutboundEvent = SystemStatusChangedEvent
+Event = InboundEvent | OutboundEvent
+EventData = (
+    BusinessSystem
+    | MigrationRequested
+    | MigrationCancelRequested
+    | MigrationRetryRequested
+    | MigrationRollbackRequested
+    | NodeUpdated
+    | SystemStatusChanged
+)
+
+INBOUND_ADAPTER: Final[TypeAdapter[InboundEvent]] = TypeAdapter(
+    Annotated[InboundEvent, Field(discriminator="type")]
+)
+EVENT_ADAPTER: Final[TypeAdapter[Event]] = TypeAdapter(
+    Annotated[Event, Field(discriminator="type")]
+)
+
+# Ordered as EventType, so generated files and listings are stable.
+EVENT_CLASSES: Final[Mapping[EventType, type[Event]]] = {
+    EventType.SYSTEM_REGISTERED: SystemRegisteredEvent,
+    EventType.MIGRATION_REQUESTED: MigrationRequestedEvent,
+    EventType.MIGRATION_CANCEL_REQUESTED: MigrationCancelRequestedEvent,
+    EventType.MIGRATION_RETRY_REQUESTED: MigrationRetryRequestedEvent,
+    EventType.MIGRATION_ROLLBACK_REQUESTED: MigrationRollbackRequestedEvent,
+    EventType.NODE_UPDATED: NodeUpdatedEvent,
+    EventType.SYSTEM_STATUS_CHANGED: SystemStatusChangedEvent,
+}
+INBOUND_TYPES: Final = frozenset(EventType) - {EventType.SYSTEM_STATUS_CHANGED}
+DATA_TYPES: Final[Mapping[type[EventData], EventType]] = {
+    BusinessSystem: EventType.SYSTEM_REGISTERED,
+    MigrationRequested: EventType.MIGRATION_REQUESTED,
+    MigrationCancelRequested: EventType.MIGRATION_CANCEL_REQUESTED,
+    MigrationRetryRequested: EventType.MIGRATION_RETRY_REQUESTED,
+    MigrationRollbackRequested: EventType.MIGRATION_ROLLBACK_REQUESTED,
+    NodeUpdated: EventType.NODE_UPDATED,
+    SystemStatusChanged: EventType.SYSTEM_STATUS_CHANGED,
+}
+
+
+def data_key(data: EventData) -> str:
+    """The id an event is about, and so its Kafka key: the system id, or the node id."""
+    if isinstance(data, BusinessSystem):
+        return data.id
+    if isinstance(data, NodeUpdated):
+        return data.node_id
+    return data.system_id
+
+
+def event_key(event: Event) -> str:
+    """The Kafka key (``partitionkey``) of ``event``: all events of one system share a partition."""
+    return data_key(event.data)
+
+
+def to_wire(event: Event) -> dict[str, Any]:
+    """The structured-mode JSON object of ``event``: extensions beside the attributes."""
+    wire = event.model_dump(mode="json", exclude_none=True, exclude={"extensions"})
+    wire.update(event.extensions)
+    return wire
+
+
+def from_wire(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """The model input for a structured-mode object: unknown attribute names become extensions."""
+    known = {name: value for name, value in attributes.items() if name in KNOWN_ATTRIBUTES}
+    known["extensions"] = {
+        name: value for name, value in attributes.items() if name not in KNOWN_ATTRIBUTES
+    }
+    return known

@@ -1,0 +1,52 @@
+"""Cross-checks an event's city, node and system ids against the ids that exist.
+
+The codec runs this after the event is well formed. The known ids come from the
+caller (the inventory loader, the store) as plain frozensets, so this stays pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from orchestrator.events.data import MigrationRequested, NodeUpdated, SystemStatusChanged
+from orchestrator.events.envelope import Event
+from orchestrator.events.reasons import Rejection
+from orchestrator.inventory.models import BusinessSystem
+
+
+@dataclass(frozen=True, slots=True)
+class KnownIds:
+    """The ids an event may name. ``systems=None`` skips the system check (the store does it)."""
+
+    cities: frozenset[str]
+    nodes: frozenset[str]
+    systems: frozenset[str] | None = None
+
+
+def check_references(event: Event, known: KnownIds) -> None:
+    """Raise ``Rejection`` (unknown_city, unknown_node, unknown_system) for a dangling id."""
+    for kind, value in _references(event):
+        if kind == "city" and value not in known.cities:
+            raise Rejection("unknown_city", f"city {value!r} is not in the inventory")
+        if kind == "node" and value not in known.nodes:
+            raise Rejection("unknown_node", f"node {value!r} is not one of the city nodes")
+        if kind == "system" and known.systems is not None and value not in known.systems:
+            raise Rejection("unknown_system", f"system {value!r} is not registered")
+
+
+def _references(event: Event) -> Iterator[tuple[str, str]]:
+    data = event.data
+    if isinstance(data, BusinessSystem):
+        # depends_on is not checked: a dependency may be registered later in the same feed.
+        yield "city", data.city
+        yield "city", data.source.city
+        return
+    if isinstance(data, NodeUpdated):
+        yield "node", data.node_id
+        return
+    if isinstance(data, MigrationRequested) and data.target_node is not None:
+        yield "node", data.target_node
+    if isinstance(data, SystemStatusChanged) and data.node is not None:
+        yield "node", data.node
+    yield "system", data.system_id
