@@ -1,0 +1,75 @@
+"""The state store: SQLAlchemy tables, Alembic migrations and small typed repositories.
+
+What it is: the durable state of the orchestrator, in SQLite (embedded
+default, WAL) or PostgreSQL (several instances), behind one URL.
+``open_store`` upgrades the schema and hands out sessions; every repository
+function takes the caller's ``Session``, so the reactor commits the effects of
+one Kafka batch (systems, audit, ledger, processed event ids) in ONE
+transaction, and only then commits the offsets.
+
+What it is not: it makes no decision. Which transition is legal is
+``orchestrator.migrations``; whether a request fits a node is
+``orchestrator.capacity.ledger``. This package only persists their answers,
+with compare-and-swap where several instances could race. It is the only
+package that imports SQLAlchemy or Alembic.
+
+Usage::
+
+    with open_store(settings.state_db) as store, store.transaction() as session:
+        if mark_processed(session, event.source, event.id, event.type, EventOutcome.PROCESSED):
+            ...
+"""
+
+from sqlalchemy.orm import Session
+
+from orchestrator.store.audit import history, record_refusal, record_transition
+from orchestrator.store.dedupe import mark_processed, processed_outcome
+from orchestrator.store.engine import Store, open_store
+from orchestrator.store.ledger import Reserved, Shortfall, get_allocation, release, reserve
+from orchestrator.store.nodes import (
+    GenerationConflictError,
+    get_node,
+    node_usage,
+    seed_nodes,
+    update_node,
+)
+from orchestrator.store.records import Allocation, EventOutcome, SystemRow, TransitionRow
+from orchestrator.store.systems import (
+    StaleSystemError,
+    count_by_state,
+    get_system,
+    list_systems,
+    save_system,
+    upsert_system,
+)
+
+__all__ = [
+    "Allocation",
+    "EventOutcome",
+    "GenerationConflictError",
+    "Reserved",
+    "Session",
+    "Shortfall",
+    "StaleSystemError",
+    "Store",
+    "SystemRow",
+    "TransitionRow",
+    "count_by_state",
+    "get_allocation",
+    "get_node",
+    "get_system",
+    "history",
+    "list_systems",
+    "mark_processed",
+    "node_usage",
+    "open_store",
+    "processed_outcome",
+    "record_refusal",
+    "record_transition",
+    "release",
+    "reserve",
+    "save_system",
+    "seed_nodes",
+    "update_node",
+    "upsert_system",
+]

@@ -1,0 +1,205 @@
+"""Repository of city nodes: inventory per resource, status, generation and allocations.
+
+Nodes are seeded once from ``orchestrator.inventory`` and then changed only by
+``gov.cloud.node.updated`` events through ``update_node``. Like the ledger,
+every write moves the node's generation with compare-and-swap, so a capacity
+change and a reservation racing on the same node cannot both win on stale data.
+
+Reads return the pure ledger's ``NodeUsage`` (``orchestrator.capacity.ledger``),
+so the arithmetic that decides a fit is the same in the store, in placement's
+dry runs and in the CLI. Only total, reserved and allocation ratio are stored
+per resource; min_unit, max_unit and step_size keep the ledger's defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from orchestrator.capacity.ledger import (
+    Inventory,
+    NodeState,
+    NodeStatus,
+    NodeUsage,
+    ResourceClass,
+    node_state,
+)
+from orchestrator.errors import PermanentError, TemporaryError
+from orchestrator.inventory.models import Node
+from orchestrator.store._sql import execute, insert_if_absent, stored_time
+from orchestrator.store.tables import AllocationTable, NodeTable
+
+# Like Placement: enough attempts for a burst of instances, bounded so a bug cannot spin.
+MAX_CAS_ATTEMPTS = 10
+
+
+class GenerationConflictError(TemporaryError):
+    """A node's generation moved on while we wrote; re-read and decide again."""
+
+
+def column(resource: str) -> str:
+    """The column prefix of a resource class, e.g. ``MEMORY_GB`` -> ``memory_gb``."""
+    return ResourceClass(resource).value.lower()
+
+
+def seed_nodes(
+    session: Session, nodes: Iterable[Node], *, now: datetime | None = None
+) -> list[str]:
+    """Insert the nodes that are missing and return their ids; existing rows are never changed.
+
+    Capacity an operator changed since (by a ``node.updated`` event) survives restarts.
+    """
+    at = stored_time(now)
+    inserted = []
+    for node in nodes:
+        state = node_state(node)
+        values: dict[str, Any] = {"id": node.id, "city": node.city}
+        values["status"] = NodeStatus.ONLINE.value
+        values |= _inventory_columns(state.inventories)
+        values |= {"generation": 0, "updated_at": at}
+        if insert_if_absent(session, NodeTable, values):
+            inserted.append(node.id)
+    return inserted
+
+
+def node_usage(session: Session) -> list[NodeUsage]:
+    """Every node, ordered by id: inventory, status, generation and each allocation on it."""
+    nodes = session.scalars(
+        select(NodeTable).order_by(NodeTable.id).execution_options(populate_existing=True)
+    )
+    held = _allocations_by_node(session, None)
+    return [_to_usage(node, held.get(node.id, {})) for node in nodes]
+
+
+def get_node(session: Session, node_id: str) -> NodeUsage | None:
+    """One node's usage, or None if there is no such node."""
+    node = session.scalars(
+        select(NodeTable).where(NodeTable.id == node_id).execution_options(populate_existing=True)
+    ).one_or_none()
+    if node is None:
+        return None
+    return _to_usage(node, _allocations_by_node(session, node_id).get(node_id, {}))
+
+
+def require_node(session: Session, node_id: str) -> NodeUsage:
+    """One node's usage; ``PermanentError`` if there is no such node."""
+    found = get_node(session, node_id)
+    if found is None:
+        raise PermanentError(f"unknown node {node_id!r}")
+    return found
+
+
+def update_node(
+    session: Session,
+    node_id: str,
+    *,
+    status: NodeStatus | None = None,
+    inventories: Mapping[str, Inventory] | None = None,
+    expected_generation: int | None = None,
+    now: datetime | None = None,
+) -> NodeUsage:
+    """Change a node's status and/or inventories, moving its generation; return the new usage.
+
+    ``inventories`` may name only the resource classes that change. With
+    ``expected_generation`` the write happens only at that generation (else
+    ``GenerationConflictError``); without it, it retries on fresh reads.
+    Draining never touches existing allocations: it only stops new placements,
+    and a capacity cut below usage evicts nobody (the node just has no room).
+    """
+    values: dict[str, Any] = {"updated_at": stored_time(now)}
+    if status is not None:
+        values["status"] = NodeStatus(status).value
+    if inventories is not None:
+        values |= _inventory_columns(inventories)
+    attempts = 1 if expected_generation is not None else MAX_CAS_ATTEMPTS
+    for _attempt in range(attempts):
+        current = require_node(session, node_id)
+        generation = current.generation if expected_generation is None else expected_generation
+        if bump_generation(session, node_id, generation, values):
+            return require_node(session, node_id)
+    raise GenerationConflictError(
+        f"node {node_id} is at generation {current.generation}, not {generation}: "
+        "it changed while updating it"
+    )
+
+
+def bump_generation(
+    session: Session, node_id: str, expected: int, values: Mapping[str, Any] | None = None
+) -> bool:
+    """Compare-and-swap: move ``node_id`` from generation ``expected`` to the next one.
+
+    False if another writer moved it first. On PostgreSQL the UPDATE waits for
+    that writer's commit and then re-checks the generation it committed.
+    """
+    statement = (
+        update(NodeTable)
+        .where(NodeTable.id == node_id, NodeTable.generation == expected)
+        .values(generation=NodeTable.generation + 1, **dict(values or {}))
+    )
+    return execute(session, statement) == 1
+
+
+def touch_node(session: Session, node_id: str) -> None:
+    """Move a node's generation on unconditionally, after freeing capacity on it.
+
+    Freeing can never over-commit, so it needs no compare; the bump still makes a
+    concurrent reservation that read the old usage re-read.
+    """
+    statement = (
+        update(NodeTable).where(NodeTable.id == node_id).values(generation=NodeTable.generation + 1)
+    )
+    execute(session, statement)
+
+
+def _allocations_by_node(
+    session: Session, node_id: str | None
+) -> dict[str, dict[str, dict[str, int]]]:
+    statement = select(
+        AllocationTable.node_id,
+        AllocationTable.system_id,
+        AllocationTable.vcpu,
+        AllocationTable.memory_gb,
+        AllocationTable.storage_gb,
+    ).order_by(AllocationTable.system_id)
+    if node_id is not None:
+        statement = statement.where(AllocationTable.node_id == node_id)
+    held: dict[str, dict[str, dict[str, int]]] = {}
+    for node, system, vcpu, memory_gb, storage_gb in session.execute(statement):
+        amounts = {
+            ResourceClass.VCPU.value: vcpu,
+            ResourceClass.MEMORY_GB.value: memory_gb,
+            ResourceClass.STORAGE_GB.value: storage_gb,
+        }
+        held.setdefault(node, {})[system] = amounts
+    return held
+
+
+def _to_usage(node: NodeTable, allocations: dict[str, dict[str, int]]) -> NodeUsage:
+    inventories: dict[str, Inventory] = {
+        resource.value: Inventory(
+            total=getattr(node, f"{column(resource)}_total"),
+            reserved=getattr(node, f"{column(resource)}_reserved"),
+            allocation_ratio=getattr(node, f"{column(resource)}_allocation_ratio"),
+        )
+        for resource in ResourceClass
+    }
+    used = {
+        resource.value: sum(amounts[resource] for amounts in allocations.values())
+        for resource in ResourceClass
+    }
+    state = NodeState(node.id, node.city, inventories, NodeStatus(node.status))
+    return NodeUsage(state, used, allocations, node.generation)
+
+
+def _inventory_columns(inventories: Mapping[str, Inventory]) -> dict[str, Any]:
+    columns: dict[str, Any] = {}
+    for resource, inventory in inventories.items():
+        prefix = column(resource)
+        columns[f"{prefix}_total"] = inventory.total
+        columns[f"{prefix}_reserved"] = inventory.reserved
+        columns[f"{prefix}_allocation_ratio"] = inventory.allocation_ratio
+    return columns

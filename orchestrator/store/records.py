@@ -1,0 +1,72 @@
+"""Frozen records the store's repositories return and accept.
+
+Callers above the store (the reactor, the CLI, the metrics collectors) see only
+these, never a SQLAlchemy model, so a session can close without leaving
+half-loaded objects behind. Node usage is returned as the pure ledger's own
+``orchestrator.capacity.ledger.NodeUsage``, so placement can reason on it directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from orchestrator.migrations.states import Phase, SystemState
+
+
+class EventOutcome(StrEnum):
+    """What the reactor did with an event, as remembered in ``processed_events``."""
+
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class SystemRow:
+    """A business system as stored: its record and where its migration stands.
+
+    ``version`` is the optimistic-concurrency token: ``save_system`` writes only
+    if the row still has the version this record was read with.
+    """
+
+    id: str
+    record: dict[str, Any]
+    city: str
+    state: SystemState
+    node: str | None
+    wave: int | None
+    phase: Phase | None
+    last_error: str | None
+    requested_by: str | None
+    updated_at: datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class TransitionRow:
+    """One line of the audit: a state change, or a refused request (``to_state`` None)."""
+
+    id: int
+    system_id: str
+    from_state: SystemState | None
+    to_state: SystemState | None
+    refused: bool
+    cause: str | None
+    at: datetime
+    event_source: str | None
+    event_id: str | None
+    actor: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """The capacity ``system_id`` holds on ``node_id``, keyed by resource class."""
+
+    system_id: str
+    node_id: str
+    amount: dict[str, int]
+    allocated_at: datetime

@@ -1,0 +1,155 @@
+"""Repository of business systems: their registered record and where their migration stands.
+
+Every function takes the caller's ``Session``, so the reactor commits the
+systems, the audit, the ledger and the processed event ids of one Kafka batch
+in one transaction. Writes after registration go through ``save_system``, which
+is optimistic: it writes only if the row still has the version it was read with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from orchestrator.errors import PermanentError, TemporaryError
+from orchestrator.inventory.models import BusinessSystem
+from orchestrator.migrations.states import Phase, SystemState
+from orchestrator.store._sql import as_utc, execute, insert_if_absent, stored_time
+from orchestrator.store.records import SystemRow
+from orchestrator.store.tables import SystemTable
+
+
+class StaleSystemError(TemporaryError):
+    """The system changed since it was read; re-read it and decide again."""
+
+
+def upsert_system(
+    session: Session,
+    system: BusinessSystem,
+    *,
+    requested_by: str | None = None,
+    now: datetime | None = None,
+) -> SystemRow:
+    """Register ``system``: a new row in ``registered``, or refresh an existing row's record.
+
+    A re-registration keeps the migration's state, node and wave; it bumps the
+    version only if the record actually changed.
+    """
+    at = stored_time(now)
+    record = system.model_dump(mode="json")
+    inserted = insert_if_absent(
+        session,
+        SystemTable,
+        {
+            "id": system.id,
+            "record": record,
+            "city": system.city,
+            "state": SystemState.REGISTERED.value,
+            "requested_by": requested_by,
+            "updated_at": at,
+            "version": 1,
+        },
+    )
+    current = _require(session, system.id)
+    if inserted or (current.record == record and current.city == system.city):
+        return current
+    return save_system(session, replace(current, record=record, city=system.city), now=at)
+
+
+def get_system(session: Session, system_id: str) -> SystemRow | None:
+    """The stored system, or None if it was never registered."""
+    statement = (
+        select(SystemTable)
+        .where(SystemTable.id == system_id)
+        .execution_options(populate_existing=True)
+    )
+    row = session.scalars(statement).one_or_none()
+    return None if row is None else _to_record(row)
+
+
+def list_systems(
+    session: Session,
+    *,
+    state: SystemState | None = None,
+    node: str | None = None,
+    wave: int | None = None,
+    limit: int | None = None,
+) -> list[SystemRow]:
+    """Stored systems ordered by id, filtered on whichever of state, node and wave are given."""
+    statement = select(SystemTable).order_by(SystemTable.id)
+    if state is not None:
+        statement = statement.where(SystemTable.state == SystemState(state).value)
+    if node is not None:
+        statement = statement.where(SystemTable.node == node)
+    if wave is not None:
+        statement = statement.where(SystemTable.wave == wave)
+    if limit is not None:
+        statement = statement.limit(limit)
+    rows = session.scalars(statement.execution_options(populate_existing=True))
+    return [_to_record(row) for row in rows]
+
+
+def count_by_state(session: Session) -> dict[SystemState, int]:
+    """How many systems are in each state (every state present, zero if none)."""
+    counts = dict.fromkeys(SystemState, 0)
+    statement = select(SystemTable.state, func.count()).group_by(SystemTable.state)
+    for state, count in session.execute(statement):
+        counts[SystemState(state)] = count
+    return counts
+
+
+def save_system(session: Session, system: SystemRow, *, now: datetime | None = None) -> SystemRow:
+    """Write ``system``'s fields if the row is still at ``system.version``; return the new row.
+
+    Raises ``StaleSystemError`` if another writer got there first, and
+    ``PermanentError`` if the system does not exist.
+    """
+    statement = (
+        update(SystemTable)
+        .where(SystemTable.id == system.id, SystemTable.version == system.version)
+        .values(
+            record=system.record,
+            city=system.city,
+            state=SystemState(system.state).value,
+            node=system.node,
+            wave=system.wave,
+            phase=None if system.phase is None else Phase(system.phase).value,
+            last_error=system.last_error,
+            requested_by=system.requested_by,
+            updated_at=stored_time(now),
+            version=SystemTable.version + 1,
+        )
+    )
+    if execute(session, statement) == 0:
+        current = _require(session, system.id)
+        raise StaleSystemError(
+            f"system {system.id} changed since it was read "
+            f"(version {system.version}, now {current.version})"
+        )
+    return _require(session, system.id)
+
+
+def _require(session: Session, system_id: str) -> SystemRow:
+    found = get_system(session, system_id)
+    if found is None:
+        raise PermanentError(f"unknown system {system_id!r}: it was never registered")
+    return found
+
+
+def _to_record(row: SystemTable) -> SystemRow:
+    return SystemRow(
+        id=row.id,
+        record=dict(row.record),
+        city=row.city,
+        state=SystemState(row.state),
+        node=row.node,
+        wave=row.wave,
+        phase=None if row.phase is None else Phase(row.phase),
+        last_error=row.last_error,
+        requested_by=row.requested_by,
+        updated_at=as_utc(row.updated_at),
+        version=row.version,
+    )

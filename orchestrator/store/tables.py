@@ -1,0 +1,160 @@
+"""The state store's tables, as typed SQLAlchemy 2 declarative models.
+
+These models are the single description of the schema: the Alembic revisions
+under ``migrations/versions/`` must produce exactly this (a test compares them).
+Repositories in this package read and write through them; nothing outside
+``orchestrator.store`` sees a model, only the frozen records of ``records.py``.
+
+States, statuses and outcomes are plain strings here; the repositories convert
+them to and from the domain enums.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Deterministic constraint names, so a migration written today still matches the
+# models on both dialects and a later ALTER can name what it drops.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY, PostgreSQL wants a BIGINT.
+AUTO_ID = BigInteger().with_variant(Integer(), "sqlite")
+AMOUNT = BigInteger
+TIMESTAMP = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    """Declarative base holding the store's metadata."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class SystemTable(Base):
+    """One business system: its registered record and where its migration stands."""
+
+    __tablename__ = "systems"
+    __table_args__ = (
+        CheckConstraint("version >= 1", name="version_positive"),
+        Index("ix_systems_state", "state"),
+        Index("ix_systems_node", "node"),
+        Index("ix_systems_wave", "wave"),
+    )
+
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    city: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    node: Mapped[str | None] = mapped_column(String(32))
+    wave: Mapped[int | None] = mapped_column(Integer)
+    phase: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+    # Optimistic concurrency: every write is ``WHERE version = :read`` and bumps it.
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class NodeTable(Base):
+    """A city node's inventory per resource, its status and its generation."""
+
+    __tablename__ = "nodes"
+    __table_args__ = (
+        CheckConstraint("status IN ('online', 'draining', 'offline')", name="status_known"),
+        CheckConstraint("generation >= 0", name="generation_non_negative"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    city: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    vcpu_total: Mapped[int] = mapped_column(AMOUNT)
+    vcpu_reserved: Mapped[int] = mapped_column(AMOUNT)
+    vcpu_allocation_ratio: Mapped[float] = mapped_column(Float)
+    memory_gb_total: Mapped[int] = mapped_column(AMOUNT)
+    memory_gb_reserved: Mapped[int] = mapped_column(AMOUNT)
+    memory_gb_allocation_ratio: Mapped[float] = mapped_column(Float)
+    storage_gb_total: Mapped[int] = mapped_column(AMOUNT)
+    storage_gb_reserved: Mapped[int] = mapped_column(AMOUNT)
+    storage_gb_allocation_ratio: Mapped[float] = mapped_column(Float)
+    # Bumped by every write that touches the node's inventory or allocations, so a
+    # writer that read generation g can commit only if nobody else wrote since (CAS).
+    generation: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+
+
+class AllocationTable(Base):
+    """The capacity one system holds on one node; at most one row per system."""
+
+    __tablename__ = "allocations"
+    __table_args__ = (
+        CheckConstraint(
+            "vcpu >= 0 AND memory_gb >= 0 AND storage_gb >= 0", name="amounts_non_negative"
+        ),
+        Index("ix_allocations_node_id", "node_id"),
+    )
+
+    system_id: Mapped[str] = mapped_column(ForeignKey("systems.id"), primary_key=True)
+    node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id"))
+    vcpu: Mapped[int] = mapped_column(AMOUNT)
+    memory_gb: Mapped[int] = mapped_column(AMOUNT)
+    storage_gb: Mapped[int] = mapped_column(AMOUNT)
+    allocated_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+
+
+class ProcessedEventTable(Base):
+    """Every event id seen, so a redelivered event is recognised as a duplicate."""
+
+    __tablename__ = "processed_events"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('processed', 'duplicate', 'rejected')", name="outcome_known"),
+    )
+
+    source: Mapped[str] = mapped_column(String(255), primary_key=True)
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(255))
+    processed_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+    outcome: Mapped[str] = mapped_column(String(16))
+
+
+class TransitionTable(Base):
+    """Append-only audit of every state change, and of every refused request."""
+
+    __tablename__ = "transitions"
+    __table_args__ = (Index("ix_transitions_system_id_id", "system_id", "id"),)
+
+    id: Mapped[int] = mapped_column(AUTO_ID, primary_key=True, autoincrement=True)
+    # No foreign key: a refused request for an unknown system is audited too.
+    system_id: Mapped[str] = mapped_column(String(63))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    # NULL when the request was refused.
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    refused: Mapped[bool] = mapped_column(Boolean)
+    cause: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(TIMESTAMP)
+    event_source: Mapped[str | None] = mapped_column(String(255))
+    event_id: Mapped[str | None] = mapped_column(String(255))
+    # Who asked (an engineer's requested_by) or which component decided.
+    actor: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)

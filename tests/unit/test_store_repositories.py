@@ -1,0 +1,312 @@
+"""The store's repositories on SQLite: systems, processed events, the audit and the nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from orchestrator.capacity.ledger import Inventory, NodeStatus, ResourceClass
+from orchestrator.errors import PermanentError, TemporaryError
+from orchestrator.inventory import load_inventory
+from orchestrator.inventory.models import BusinessSystem, Node, NodeCapacity, SourceLocation
+from orchestrator.inventory.plan import PLAN_MEMORY_GB, PLAN_NODES, PLAN_STORAGE_GB, PLAN_VCPU
+from orchestrator.migrations.states import Phase, SystemState
+from orchestrator.store import (
+    EventOutcome,
+    GenerationConflictError,
+    Session,
+    StaleSystemError,
+    Store,
+    count_by_state,
+    get_node,
+    get_system,
+    history,
+    list_systems,
+    mark_processed,
+    node_usage,
+    open_store,
+    processed_outcome,
+    record_refusal,
+    record_transition,
+    reserve,
+    save_system,
+    seed_nodes,
+    update_node,
+    upsert_system,
+)
+
+T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def a_system(system_id: str = "sys-1", *, vcpu: int = 8, city: str = "guangzhou") -> BusinessSystem:
+    return BusinessSystem(
+        id=system_id,
+        name=f"System {system_id}",
+        city=city,
+        department="Data Bureau",
+        vcpu=vcpu,
+        memory_gb=32,
+        storage_gb=500,
+        source=SourceLocation(city=city, site="old DC", host="10.0.0.1"),
+    )
+
+
+def a_node(node_id: str = "shantou", vcpu: int = 100) -> Node:
+    return Node(
+        id=node_id,
+        city=node_id,
+        capacity=NodeCapacity(vcpu=vcpu, memory_gb=1000, storage_gb=10_000),
+        reserved=NodeCapacity(vcpu=4, memory_gb=8, storage_gb=100),
+        allocation_ratio_vcpu=2.0,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as opened:
+        yield opened
+
+
+@pytest.fixture
+def session(store: Store) -> Iterator[Session]:
+    with store.transaction() as opened:
+        yield opened
+
+
+def test_a_registered_system_round_trips(session: Session) -> None:
+    system = a_system()
+    stored = upsert_system(session, system, requested_by="inventory", now=T0)
+    assert stored == get_system(session, "sys-1")
+    assert BusinessSystem.model_validate(stored.record) == system
+    assert (stored.state, stored.city, stored.version, stored.updated_at) == (
+        SystemState.REGISTERED,
+        "guangzhou",
+        1,
+        T0,
+    )
+    assert get_system(session, "nobody") is None
+
+
+def test_re_registering_refreshes_the_record_and_keeps_the_migration(session: Session) -> None:
+    first = upsert_system(session, a_system())
+    placed = save_system(session, replace(first, state=SystemState.PLACED, node="shantou", wave=2))
+    again = upsert_system(session, a_system())  # the same record: nothing to write
+    assert again == placed
+    resized = upsert_system(session, a_system(vcpu=16))
+    assert (resized.record["vcpu"], resized.state, resized.node, resized.wave) == (
+        16,
+        SystemState.PLACED,
+        "shantou",
+        2,
+    )
+    assert resized.version == placed.version + 1 == 3
+
+
+def test_save_system_round_trips_every_field(session: Session) -> None:
+    read = upsert_system(session, a_system(), now=T0)
+    wanted = replace(
+        read,
+        state=SystemState.PROVISIONING,
+        node="shantou",
+        wave=3,
+        phase=Phase.PROVISION,
+        last_error="disk full on target",
+        requested_by="alice",
+    )
+    later = datetime(2026, 1, 2, 4, 0, tzinfo=UTC)
+    saved = save_system(session, wanted, now=later)
+    assert saved == replace(wanted, version=2, updated_at=later)
+    assert get_system(session, "sys-1") == saved
+
+
+def test_saving_a_stale_system_is_refused(session: Session) -> None:
+    read = upsert_system(session, a_system())
+    save_system(session, replace(read, state=SystemState.QUEUED))
+    with pytest.raises(StaleSystemError, match="version 1, now 2") as raised:
+        save_system(session, replace(read, state=SystemState.CANCELLED))
+    assert isinstance(raised.value, TemporaryError)
+    assert get_system(session, "sys-1").state is SystemState.QUEUED  # type: ignore[union-attr]
+
+
+def test_saving_an_unknown_system_is_a_permanent_error(session: Session) -> None:
+    ghost = upsert_system(session, a_system())
+    with pytest.raises(PermanentError, match="never registered"):
+        save_system(session, replace(ghost, id="ghost"))
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, ["a", "b", "c", "d"]),
+        ({"state": SystemState.PLACED}, ["b", "c"]),
+        ({"node": "shantou"}, ["b"]),
+        ({"wave": 1}, ["b", "c"]),
+        ({"state": SystemState.PLACED, "node": "yunfu", "wave": 1}, ["c"]),
+        ({"state": SystemState.FAILED}, []),
+        ({"limit": 2}, ["a", "b"]),
+    ],
+    ids=["all", "by-state", "by-node", "by-wave", "all-three", "none", "limit"],
+)
+def test_list_systems_filters(
+    session: Session, filters: dict[str, object], expected: list[str]
+) -> None:
+    for system_id, state, node, wave in [
+        ("d", SystemState.COMPLETED, "yunfu", 2),
+        ("a", SystemState.REGISTERED, None, None),
+        ("b", SystemState.PLACED, "shantou", 1),
+        ("c", SystemState.PLACED, "yunfu", 1),
+    ]:
+        row = upsert_system(session, a_system(system_id))
+        save_system(session, replace(row, state=state, node=node, wave=wave))
+    assert [row.id for row in list_systems(session, **filters)] == expected  # type: ignore[arg-type]
+
+
+def test_count_by_state_names_every_state(session: Session) -> None:
+    for system_id in ("a", "b"):
+        upsert_system(session, a_system(system_id))
+    counts = count_by_state(session)
+    assert set(counts) == set(SystemState)
+    assert counts[SystemState.REGISTERED] == 2
+    assert sum(counts.values()) == 2
+
+
+def test_mark_processed_says_false_for_a_duplicate(session: Session) -> None:
+    event = ("urn:cmdb", "evt-1", "gov.cloud.system.registered")
+    assert mark_processed(session, *event, EventOutcome.PROCESSED) is True
+    assert mark_processed(session, *event, EventOutcome.REJECTED) is False
+    # The first outcome stands; the same id from another source is another event.
+    assert processed_outcome(session, "urn:cmdb", "evt-1") is EventOutcome.PROCESSED
+    assert mark_processed(session, "urn:cli", "evt-1", event[2], EventOutcome.REJECTED) is True
+    assert processed_outcome(session, "urn:cli", "nope") is None
+
+
+def test_a_duplicate_survives_a_new_transaction(store: Store) -> None:
+    with store.transaction() as session:
+        assert mark_processed(session, "s", "e", "t", EventOutcome.PROCESSED)
+    with store.transaction() as session:
+        assert not mark_processed(session, "s", "e", "t", EventOutcome.PROCESSED)
+
+
+def test_the_audit_appends_transitions_and_refusals_in_order(session: Session) -> None:
+    record_transition(
+        session,
+        "sys-1",
+        from_state=None,
+        to_state=SystemState.REGISTERED,
+        cause="register",
+        actor="inventory",
+        event_source="urn:cmdb",
+        event_id="e1",
+        at=T0,
+    )
+    record_transition(
+        session, "sys-1", from_state=SystemState.REGISTERED, to_state=SystemState.QUEUED
+    )
+    refusal = record_refusal(
+        session,
+        "sys-1",
+        from_state=SystemState.QUEUED,
+        reason="cannot retry a queued system",
+        cause="retry",
+        actor="alice",
+    )
+    record_refusal(session, "other", from_state=None, reason="unknown system")
+    rows = history(session, "sys-1")
+    assert [(row.from_state, row.to_state, row.refused) for row in rows] == [
+        (None, SystemState.REGISTERED, False),
+        (SystemState.REGISTERED, SystemState.QUEUED, False),
+        (SystemState.QUEUED, None, True),
+    ]
+    assert rows[0].at == T0
+    assert rows[0].event_id == "e1"
+    assert rows[0].actor == "inventory"
+    assert rows[-1] == refusal
+    assert refusal.reason == "cannot retry a queued system"
+    assert history(session, "sys-1", limit=2) == rows[1:]
+    assert [row.system_id for row in history(session, "other")] == ["other"]
+
+
+def test_times_must_be_timezone_aware(session: Session) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        upsert_system(session, a_system(), now=datetime(2026, 1, 1))
+
+
+def test_seeding_inserts_missing_nodes_and_never_overwrites(session: Session) -> None:
+    assert seed_nodes(session, [a_node("shantou"), a_node("yunfu")]) == ["shantou", "yunfu"]
+    update_node(session, "shantou", inventories={ResourceClass.VCPU: Inventory(total=50)})
+    assert seed_nodes(session, [a_node("shantou"), a_node("heyuan")]) == ["heyuan"]
+    usage = {node.node.node_id: node for node in node_usage(session)}
+    assert list(usage) == ["heyuan", "shantou", "yunfu"]
+    assert usage["shantou"].node.inventories[ResourceClass.VCPU] == Inventory(total=50)
+    yunfu = usage["yunfu"]
+    assert yunfu.node.inventories[ResourceClass.VCPU] == Inventory(100, 4, 2.0)
+    assert yunfu.node.capacities == {"VCPU": 192, "MEMORY_GB": 992, "STORAGE_GB": 9_900}
+    assert (yunfu.generation, yunfu.node.status, dict(yunfu.used)) == (
+        0,
+        NodeStatus.ONLINE,
+        {"VCPU": 0, "MEMORY_GB": 0, "STORAGE_GB": 0},
+    )
+
+
+def test_node_usage_sums_the_allocations(session: Session) -> None:
+    seed_nodes(session, [a_node("shantou"), a_node("yunfu")])
+    for system_id, node in [("a", "shantou"), ("b", "shantou"), ("c", "yunfu")]:
+        upsert_system(session, a_system(system_id))
+        reserve(session, system_id, node, {"VCPU": 10, "MEMORY_GB": 20, "STORAGE_GB": 30})
+    shantou = get_node(session, "shantou")
+    assert shantou is not None
+    assert dict(shantou.used) == {"VCPU": 20, "MEMORY_GB": 40, "STORAGE_GB": 60}
+    assert set(shantou.allocations) == {"a", "b"}
+    assert shantou.free("VCPU") == 192 - 20
+    assert [node.generation for node in node_usage(session)] == [2, 1]
+    assert get_node(session, "nowhere") is None
+
+
+def test_update_node_drains_and_changes_capacity_with_a_new_generation(session: Session) -> None:
+    seed_nodes(session, [a_node()])
+    drained = update_node(session, "shantou", status=NodeStatus.DRAINING)
+    assert (drained.node.status, drained.generation) == (NodeStatus.DRAINING, 1)
+    bigger = Inventory(total=1000, reserved=0, allocation_ratio=1.5)
+    grown = update_node(
+        session,
+        "shantou",
+        inventories={ResourceClass.MEMORY_GB: bigger},
+        status=NodeStatus.ONLINE,
+        expected_generation=1,
+    )
+    assert grown.node.capacities[ResourceClass.MEMORY_GB] == 1500
+    assert grown.node.inventories[ResourceClass.VCPU] == Inventory(100, 4, 2.0)  # untouched
+    assert (grown.node.status, grown.generation) == (NodeStatus.ONLINE, 2)
+
+
+def test_update_node_at_a_stale_generation_is_a_conflict(session: Session) -> None:
+    seed_nodes(session, [a_node()])
+    update_node(session, "shantou", status=NodeStatus.DRAINING)
+    with pytest.raises(GenerationConflictError, match="generation 1, not 0"):
+        update_node(session, "shantou", status=NodeStatus.OFFLINE, expected_generation=0)
+    assert get_node(session, "shantou").node.status is NodeStatus.DRAINING  # type: ignore[union-attr]
+
+
+def test_update_of_an_unknown_node_is_a_permanent_error(session: Session) -> None:
+    with pytest.raises(PermanentError, match="unknown node 'atlantis'"):
+        update_node(session, "atlantis", status=NodeStatus.OFFLINE)
+
+
+def test_seeding_the_real_inventory_stores_the_plan_totals(session: Session) -> None:
+    nodes = load_inventory().nodes.values()
+    assert len(seed_nodes(session, nodes)) == PLAN_NODES
+    assert seed_nodes(session, nodes) == []  # a restart seeds nothing
+    stored = node_usage(session)
+    totals = {
+        resource: sum(node.node.inventories[resource].total for node in stored)
+        for resource in ResourceClass
+    }
+    assert totals == {
+        ResourceClass.VCPU: PLAN_VCPU,
+        ResourceClass.MEMORY_GB: PLAN_MEMORY_GB,
+        ResourceClass.STORAGE_GB: PLAN_STORAGE_GB,
+    }
