@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from orchestrator.cli import events, inventory, kafka
+from orchestrator.cli import dlq, events, inventory, kafka, publish
 from orchestrator.errors import GovmigError
 
 app = typer.Typer(
@@ -23,6 +23,9 @@ app = typer.Typer(
 app.add_typer(kafka.app, name="kafka")
 app.add_typer(inventory.app, name="inventory")
 app.add_typer(events.app, name="events")
+app.add_typer(dlq.app, name="dlq")
+# Registered here, not in cli/inventory.py: publish reuses that module's options.
+inventory.app.command("publish")(publish.publish)
 
 
 def main() -> None:

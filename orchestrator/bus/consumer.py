@@ -1,0 +1,185 @@
+"""The consumer side of the bus: a group member that commits only when told.
+
+Auto-commit is off: the reactor commits a batch's offsets only after the batch
+is durable and its outputs are acknowledged, so delivery is at least once.
+``auto_offset_reset="earliest"`` (the client's default is ``latest``) means a
+new group starts at the beginning, and events produced while no orchestrator
+ran are never skipped.
+
+Rebalances happen inside ``poll()``: kafka-python 3 drives its network loop on
+a background thread, but it joins the group and runs the rebalance listener
+only while ``poll()`` waits. Processing between two polls therefore never
+races a revocation, and the listener here only logs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka.errors import CommitFailedError, KafkaError
+
+from orchestrator.bus.config import client_options, unreachable
+from orchestrator.bus.probe import ensure_reachable
+from orchestrator.bus.records import to_kafka_record
+from orchestrator.bus.types import Partition
+from orchestrator.errors import TemporaryError
+from orchestrator.events.codec import KafkaRecord
+from orchestrator.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+class RebalanceCallbacks:
+    """Hooks for partition changes; they run on the client's network thread, so keep them quick."""
+
+    def on_assigned(self, partitions: frozenset[Partition]) -> None:
+        """Called after partitions are assigned, before fetching from them."""
+
+    def on_revoked(self, partitions: frozenset[Partition]) -> None:
+        """Called before partitions are given up in an orderly rebalance."""
+
+    def on_lost(self, partitions: frozenset[Partition]) -> None:
+        """Called when the group evicted us; offsets for these can no longer be committed."""
+
+
+class Consumer:
+    """A consumer-group member over ``topics`` that converts records and commits on request."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        topics: Sequence[str],
+        group_id: str | None = None,
+        max_poll_records: int = 500,
+        max_poll_interval_s: float = 300.0,
+        callbacks: RebalanceCallbacks | None = None,
+    ) -> None:
+        self._settings = settings
+        ensure_reachable(settings)
+        try:
+            self._client: Any = KafkaConsumer(
+                **client_options(settings),
+                group_id=group_id or settings.consumer_group,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=max_poll_records,
+                max_poll_interval_ms=int(max_poll_interval_s * 1000),
+            )
+        except KafkaError as error:
+            raise unreachable(settings, error) from error
+        listener = _LoggingListener(callbacks or RebalanceCallbacks())
+        self._client.subscribe(topics=list(topics), listener=listener)
+
+    def poll(self, timeout_s: float) -> list[KafkaRecord]:
+        """Wait up to ``timeout_s`` for records; each partition's records come in offset order."""
+        try:
+            batches = self._client.poll(timeout_ms=int(timeout_s * 1000))
+        except KafkaError as error:
+            raise TemporaryError(f"polling failed: {type(error).__name__}: {error}") from error
+        return [to_kafka_record(raw) for records in batches.values() for raw in records]
+
+    def commit(self, offsets: Mapping[Partition, int]) -> None:
+        """Commit ``offsets`` (the next offset to read, i.e. last processed + 1) synchronously."""
+        if not offsets:
+            return
+        explicit = {
+            TopicPartition(part.topic, part.partition): OffsetAndMetadata(offset, "", -1)
+            for part, offset in offsets.items()
+        }
+        try:
+            self._client.commit(offsets=explicit)
+        except CommitFailedError as error:
+            raise TemporaryError(
+                f"offset commit refused: the group rebalanced and another member owns "
+                f"these partitions now ({error}); they will be processed again there"
+            ) from error
+        except KafkaError as error:
+            raise TemporaryError(
+                f"offset commit failed: {type(error).__name__}: {error}"
+            ) from error
+
+    def seek(self, positions: Mapping[Partition, int]) -> None:
+        """Re-read from ``positions``; partitions no longer assigned are skipped."""
+        assigned = self.assignment()
+        for part, offset in positions.items():
+            if part in assigned:
+                self._client.seek(TopicPartition(part.topic, part.partition), offset)
+            else:
+                log.info("not seeking %s: no longer assigned to this consumer", _name(part))
+
+    def assignment(self) -> frozenset[Partition]:
+        """The partitions this member owns now."""
+        return _partitions(self._client.assignment())
+
+    def pause(self) -> frozenset[Partition]:
+        """Stop fetching from every assigned partition (membership and heartbeats go on)."""
+        assigned = self._client.assignment()
+        self._client.pause(*assigned)
+        return _partitions(assigned)
+
+    def resume(self) -> None:
+        """Fetch again from every paused partition."""
+        self._client.resume(*self._client.paused())
+
+    def paused(self) -> frozenset[Partition]:
+        """The partitions whose fetching is paused."""
+        return _partitions(self._client.paused())
+
+    def committed(self, part: Partition) -> int | None:
+        """The group's committed offset for ``part``, or None if it never committed."""
+        offset = self._client.committed(TopicPartition(part.topic, part.partition))
+        return None if offset is None else int(offset)
+
+    def close(self) -> None:
+        """Leave the group without committing anything more."""
+        self._client.close(autocommit=False)
+
+    def __enter__(self) -> Consumer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _LoggingListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Logs every partition change and forwards it to the caller's callbacks."""
+
+    def __init__(self, callbacks: RebalanceCallbacks) -> None:
+        self._callbacks = callbacks
+
+    def on_partitions_assigned(self, assigned: Iterable[Any]) -> None:
+        partitions = _partitions(assigned)
+        log.info("partitions assigned: %s", _names(partitions))
+        self._callbacks.on_assigned(partitions)
+
+    def on_partitions_revoked(self, revoked: Iterable[Any]) -> None:
+        partitions = _partitions(revoked)
+        log.info("partitions revoked: %s", _names(partitions))
+        self._callbacks.on_revoked(partitions)
+
+    def on_partitions_lost(self, lost: Iterable[Any]) -> None:
+        partitions = _partitions(lost)
+        log.warning("partitions lost (evicted from the group): %s", _names(partitions))
+        self._callbacks.on_lost(partitions)
+
+
+def _partitions(raw: Iterable[Any]) -> frozenset[Partition]:
+    return frozenset(Partition(tp.topic, tp.partition) for tp in raw)
+
+
+def _name(part: Partition) -> str:
+    return f"{part.topic}[{part.partition}]"
+
+
+def _names(partitions: Iterable[Partition]) -> str:
+    return ", ".join(_name(part) for part in sorted(partitions)) or "none"

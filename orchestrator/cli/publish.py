@@ -1,0 +1,57 @@
+"""``govmig inventory publish FILE``: the inventory producer.
+
+Loads and validates the systems (``orchestrator.inventory``), publishes one
+``gov.cloud.system.registered`` event per system (``orchestrator.reactor.registration``)
+with a progress bar on stderr, waits for the broker's acknowledgements and says
+what was sent. Event ids come from the content, so publishing a file again is a
+no-op for the orchestrator.
+
+``publish`` is a plain function; ``cli/inventory.py``'s app registers it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from orchestrator.bus import Producer
+from orchestrator.cli.dlq import BootstrapOption, EventsTopicOption, kafka_settings
+from orchestrator.cli.inventory import InventoryRootOption
+from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT, load_inventory, load_systems
+from orchestrator.reactor.registration import DEFAULT_SOURCE, publish_systems
+
+
+def publish(
+    file: Annotated[Path, typer.Argument(help="CSV, YAML or JSON file of business systems.")],
+    source: Annotated[
+        str, typer.Option("--source", help="CloudEvents source of the events (a URI-reference).")
+    ] = DEFAULT_SOURCE,
+    inventory: InventoryRootOption = DEFAULT_INVENTORY_ROOT,
+    bootstrap_servers: BootstrapOption = None,
+    events_topic: EventsTopicOption = None,
+) -> None:
+    """Publish each system in FILE as a registered event; republishing is idempotent."""
+    systems = load_systems(file, load_inventory(inventory))
+    settings = kafka_settings(bootstrap_servers=bootstrap_servers, events_topic=events_topic)
+    columns = (TextColumn("publishing"), BarColumn(), MofNCompleteColumn())
+    with (
+        Producer(settings) as producer,
+        Progress(*columns, console=Console(stderr=True), transient=True) as progress,
+    ):
+        task = progress.add_task("publish", total=len(systems))
+        report = publish_systems(
+            producer,
+            settings.events_topic,
+            systems,
+            source=source,
+            on_ack=lambda: progress.advance(task),
+        )
+    spread = ", ".join(f"{part}: {count}" for part, count in sorted(report.by_partition.items()))
+    typer.echo(
+        f"published {report.sent} gov.cloud.system.registered events to {report.topic}"
+        + (f" (partition {spread})" if spread else "")
+    )

@@ -1,0 +1,93 @@
+"""Pure bookkeeping for one polled batch: decoding, pairing outcomes, offsets.
+
+No I/O here, so the rules that keep delivery at least once (commit the next
+offset after the last record; re-read from the first) are plain functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from orchestrator.bus.types import Partition
+from orchestrator.events.codec import KafkaRecord
+from orchestrator.events.envelope import Event, InboundEvent
+from orchestrator.events.reasons import Rejection
+from orchestrator.reactor.handler import Delivery, Duplicate, Outcome, Processed, Rejected
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedBatch:
+    """A polled batch split into decoded deliveries and records the codec refused."""
+
+    records: tuple[KafkaRecord, ...]
+    deliveries: tuple[Delivery, ...]
+    rejections: tuple[tuple[KafkaRecord, Rejection], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    """What a handled batch asks the reactor to publish, and how it went."""
+
+    status: tuple[Event, ...]
+    dead: tuple[tuple[KafkaRecord, Rejection], ...]
+    processed: int
+    duplicates: int
+
+    def reasons(self, records: Iterable[KafkaRecord]) -> list[str | None]:
+        """Per record, in order: its dead-letter reason code, or None if it was accepted."""
+        refused = {(r.partition, r.offset): rejection.code for r, rejection in self.dead}
+        return [refused.get((record.partition, record.offset)) for record in records]
+
+
+def decode_batch(
+    records: Sequence[KafkaRecord], decode: Callable[[KafkaRecord], InboundEvent]
+) -> DecodedBatch:
+    """Decode each record; a ``Rejection`` sets the record aside for the DLQ."""
+    deliveries: list[Delivery] = []
+    rejections: list[tuple[KafkaRecord, Rejection]] = []
+    for record in records:
+        try:
+            deliveries.append(Delivery(record=record, event=decode(record)))
+        except Rejection as rejection:
+            rejections.append((record, rejection))
+    return DecodedBatch(tuple(records), tuple(deliveries), tuple(rejections))
+
+
+def plan_outputs(batch: DecodedBatch, outcomes: Sequence[Outcome]) -> BatchPlan:
+    """Pair each delivery with its outcome; a handler answering the wrong count is a bug."""
+    if len(outcomes) != len(batch.deliveries):
+        raise ValueError(
+            f"handler returned {len(outcomes)} outcomes for {len(batch.deliveries)} deliveries"
+        )
+    status: list[Event] = []
+    dead = list(batch.rejections)
+    processed = duplicates = 0
+    for delivery, outcome in zip(batch.deliveries, outcomes, strict=True):
+        match outcome:
+            case Processed(outbound=outbound):
+                processed += 1
+                status.extend(outbound)
+            case Duplicate():
+                duplicates += 1
+            case Rejected(rejection=rejection):
+                dead.append((delivery.record, rejection))
+    return BatchPlan(tuple(status), tuple(dead), processed, duplicates)
+
+
+def first_offsets(records: Iterable[KafkaRecord]) -> dict[Partition, int]:
+    """Per partition, the lowest offset in the batch: where a retry re-reads from."""
+    first: dict[Partition, int] = {}
+    for record in records:
+        part = Partition(record.topic, record.partition)
+        first[part] = min(first.get(part, record.offset), record.offset)
+    return first
+
+
+def next_offsets(records: Iterable[KafkaRecord]) -> dict[Partition, int]:
+    """Per partition, one past the highest offset in the batch: what a commit records."""
+    after: dict[Partition, int] = {}
+    for record in records:
+        part = Partition(record.topic, record.partition)
+        after[part] = max(after.get(part, 0), record.offset + 1)
+    return after

@@ -1,0 +1,166 @@
+"""The bus against a real broker: records round-trip byte for byte, commits are explicit.
+
+The unreachable-broker and option tests need no broker and carry no marker.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from kafka.admin import KafkaAdminClient
+
+from orchestrator.bus import Consumer, Partition, Producer, read_topic
+from orchestrator.bus.config import client_options, not_acknowledged
+from orchestrator.bus.reader import UnknownTopicError
+from orchestrator.bus.types import RawRecord
+from orchestrator.errors import PermanentError, TemporaryError
+from orchestrator.events.codec import KafkaRecord
+from orchestrator.settings import KafkaSettings
+
+RECORDS = [
+    RawRecord(b"shantou-a", b"first", (("b", b"2"), ("a", b"1"), ("b", b"3"))),
+    RawRecord(None, b"no key"),
+    RawRecord(b"shantou-a", None, (("why", b"tombstone"),)),
+    RawRecord(b"shantou-a", b"\xff\x00binary", (("empty", b""),)),
+]
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, new_topic: Callable[..., str]) -> KafkaSettings:
+    return KafkaSettings(
+        bootstrap_servers=kafka_bootstrap,
+        events_topic=new_topic("bus", partitions=1),
+        consumer_group=f"test-{uuid.uuid4().hex[:12]}",
+        request_timeout_s=5.0,
+    )
+
+
+def poll_n(consumer: Consumer, count: int, timeout_s: float = 15.0) -> list[KafkaRecord]:
+    got: list[KafkaRecord] = []
+    deadline = time.monotonic() + timeout_s
+    while len(got) < count:
+        assert time.monotonic() < deadline, f"got {len(got)} of {count} records"
+        got.extend(consumer.poll(0.3))
+    return got
+
+
+@pytest.mark.kafka
+def test_records_round_trip_untouched(settings: KafkaSettings) -> None:
+    topic = settings.events_topic
+    with Producer(settings) as producer:
+        report = producer.send_all(topic, RECORDS)
+    assert (report.sent, report.by_partition) == (4, {0: 4})
+    with Consumer(settings, topics=[topic]) as consumer:
+        got = poll_n(consumer, 4)
+    assert [(r.key, r.value, r.headers) for r in got] == [
+        (r.key, r.value, r.headers) for r in RECORDS
+    ]
+    assert [(r.topic, r.partition, r.offset) for r in got] == [(topic, 0, n) for n in range(4)]
+    assert all(r.timestamp_ms and r.timestamp_ms > 1_600_000_000_000 for r in got)
+    assert [(r.key, r.value) for r in read_topic(settings, topic)] == [
+        (r.key, r.value) for r in RECORDS
+    ]
+
+
+@pytest.mark.kafka
+def test_nothing_is_committed_unless_told(settings: KafkaSettings) -> None:
+    topic, part = settings.events_topic, Partition(settings.events_topic, 0)
+    with Producer(settings) as producer:
+        producer.send_all(topic, RECORDS)
+    with Consumer(settings, topics=[topic]) as consumer:
+        poll_n(consumer, 4)
+        assert consumer.committed(part) is None
+        consumer.commit({part: 2})
+        assert consumer.committed(part) == 2
+    # A new member of the same group starts where the commit said, not where polling got to.
+    with Consumer(settings, topics=[topic]) as consumer:
+        assert [r.offset for r in poll_n(consumer, 2)] == [2, 3]
+
+
+@pytest.mark.kafka
+def test_seek_reads_again_and_pause_stops_fetching(settings: KafkaSettings) -> None:
+    topic, part = settings.events_topic, Partition(settings.events_topic, 0)
+    with Producer(settings) as producer:
+        producer.send_all(topic, RECORDS)
+    with Consumer(settings, topics=[topic]) as consumer:
+        poll_n(consumer, 4)
+        consumer.seek({part: 1})
+        assert consumer.pause() == {part}
+        assert consumer.paused() == {part}
+        assert consumer.poll(0.5) == []
+        consumer.resume()
+        assert [r.offset for r in poll_n(consumer, 3)] == [1, 2, 3]
+        consumer.seek({Partition("not-mine", 0): 0})  # not assigned: skipped, no error
+
+
+@pytest.mark.kafka
+def test_a_record_too_large_is_refused_for_good(settings: KafkaSettings) -> None:
+    with Producer(settings) as producer, pytest.raises(PermanentError, match="refused a record"):
+        producer.send_all(settings.events_topic, [RawRecord(b"k", b"x" * (3 * 1024 * 1024))])
+
+
+@pytest.mark.kafka
+def test_reading_an_unknown_topic_neither_fails_late_nor_creates_it(kafka_bootstrap: str) -> None:
+    missing = f"never.created.{uuid.uuid4().hex[:8]}"
+    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    with pytest.raises(UnknownTopicError, match=missing):
+        list(read_topic(settings, missing))
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="govmig-tests")
+    try:
+        assert missing not in admin.list_topics()
+    finally:
+        admin.close()
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        lambda s: Producer(s),
+        lambda s: Consumer(s, topics=["t"]),
+        lambda s: list(read_topic(s, "t")),
+    ],
+    ids=["producer", "consumer", "reader"],
+)
+def test_unreachable_broker_is_a_clear_error_within_the_timeout(
+    start: Callable[[KafkaSettings], object],
+) -> None:
+    settings = KafkaSettings(bootstrap_servers="127.0.0.1:1", request_timeout_s=1.0)
+    started = time.monotonic()
+    with pytest.raises(TemporaryError) as raised:
+        start(settings)
+    assert time.monotonic() - started < 3.0
+    assert str(raised.value).startswith(
+        "cannot reach Kafka at 127.0.0.1:1 within 1 s: is it running? try `govmig kafka status`"
+    )
+
+
+def test_not_acknowledged_message() -> None:
+    settings = KafkaSettings(bootstrap_servers="127.0.0.1:9092", request_timeout_s=10)
+    error = not_acknowledged(settings)
+    assert str(error) == (
+        "broker 127.0.0.1:9092 did not acknowledge within 10 s: "
+        "is it running? try `govmig kafka status`"
+    )
+    assert error.delay == 10
+
+
+def test_tls_and_sasl_settings_pass_through() -> None:
+    settings = KafkaSettings(
+        bootstrap_servers="a:9093, b:9093",
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_plain_username="govmig",
+        sasl_plain_password="secret",
+        ssl_cafile=Path("/etc/ca.pem"),
+    )
+    options = client_options(settings)
+    assert options["bootstrap_servers"] == ["a:9093", "b:9093"]
+    assert options["security_protocol"] == "SASL_SSL"
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert (options["sasl_plain_username"], options["sasl_plain_password"]) == ("govmig", "secret")
+    assert options["ssl_cafile"] == "/etc/ca.pem"
+    assert "ssl_certfile" not in options
