@@ -17,6 +17,9 @@ from orchestrator.devkafka import LocalKafka, free_port_pair
 from orchestrator.errors import GovmigError
 from orchestrator.settings import LocalKafkaSettings
 
+# Fixtures shared with other conftest-less modules live in tests/fixtures/.
+pytest_plugins = ["tests.fixtures.prometheus"]
+
 REPO = Path(__file__).resolve().parent.parent
 # Shared by every session on the machine, so the broker's jars are resolved once.
 KAFKA_CACHE = REPO / ".cache" / "kafka"

@@ -1,0 +1,198 @@
+"""The fleet's figures as metric families: pure, from a ``FleetSnapshot`` to Prometheus.
+
+At every scrape ``collector.FleetCollector`` reads one ``FleetSnapshot`` from
+the state store (``snapshot.read_snapshot``) and turns it into metric families
+here. Nothing in this module does I/O, so unit tests build a snapshot by hand
+and read the families back from a fresh registry.
+
+Because the figures come from the store, not from counters in the process,
+they are true for the whole fleet whichever instance is scraped, after a
+restart too. With several instances every one reports the same fleet figures:
+dashboards and rules take ``max`` over instances for them, never ``sum``.
+
+Units follow Prometheus conventions: memory and storage in bytes (decimal,
+GB × 10⁹, so the 14 nodes sum to the plan's 3e14 and 1e16 exactly), times in
+seconds, vCPU and systems as plain counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from orchestrator.inventory import plan
+from orchestrator.migrations.states import TERMINAL_STATES, Phase, SystemState
+
+# Label value for systems that have no wave (or no node) yet.
+NONE_LABEL: Final = "none"
+OUTCOMES: Final = tuple(sorted(str(state) for state in TERMINAL_STATES))
+# Every phase is one playbook and one in-flight state (``PHASE_STATES``).
+INFLIGHT_PHASES: Final = tuple(str(phase) for phase in Phase)
+# (name in the metric, unit suffix, what HELP calls it)
+RESOURCES: Final = (
+    ("vcpu", "", "vCPU"),
+    ("memory", "_bytes", "memory in bytes"),
+    ("storage", "_bytes", "storage in bytes"),
+)
+AMOUNTS: Final = (
+    ("capacity", "physical total"),
+    ("allocatable", "(total - reserved) x allocation ratio, what the ledger may hand out"),
+    ("allocated", "held by systems now"),
+)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource on one node, in exposed units (vCPU, or bytes)."""
+
+    capacity: int  # the physical total
+    allocatable: int  # floor((total - reserved) * allocation ratio)
+    allocated: int  # what systems hold now
+
+    def amount(self, kind: str) -> int:
+        """``capacity``, ``allocatable`` or ``allocated`` by name."""
+        amounts = {
+            "capacity": self.capacity,
+            "allocatable": self.allocatable,
+            "allocated": self.allocated,
+        }
+        return amounts[kind]
+
+
+@dataclass(frozen=True)
+class NodeFigures:
+    """One city node's status and resources."""
+
+    node: str
+    online: bool
+    vcpu: Resource
+    memory_bytes: Resource
+    storage_bytes: Resource
+
+    def resource(self, name: str) -> Resource:
+        """``vcpu``, ``memory`` or ``storage`` by name."""
+        resources = {"vcpu": self.vcpu, "memory": self.memory_bytes, "storage": self.storage_bytes}
+        return resources[name]
+
+
+@dataclass(frozen=True)
+class FleetSnapshot:
+    """Everything the fleet collector exports, read from the store in one go."""
+
+    nodes: tuple[NodeFigures, ...] = ()
+    systems: Mapping[str, int] = field(default_factory=dict)  # state -> count
+    systems_by_wave: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (wave, state)
+    migrations: Mapping[str, int] = field(default_factory=dict)  # outcome -> transitions into it
+    inflight: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (node, phase)
+    oldest_active_age_s: float = 0.0
+    systems_ipv6: int = 0
+    prd_platforms_connected: int = 0
+
+
+def plan_families() -> Iterator[Metric]:
+    """The plan's stated totals (item 三十): constants, exported so panels can divide by them."""
+    targets = (
+        ("vcpu", "vCPU across the 14 city nodes.", plan.PLAN_VCPU),
+        ("memory_bytes", "Memory across the 14 city nodes (300 TB).", plan.PLAN_MEMORY_BYTES),
+        ("storage_bytes", "Storage across the 14 city nodes (10 PB).", plan.PLAN_STORAGE_BYTES),
+        ("systems", "City business systems to move onto the cloud.", plan.PLAN_SYSTEMS),
+        ("nodes", "Province-coordinated city cloud nodes.", plan.PLAN_NODES),
+        ("prd_platforms", "PRD cities' self-built clouds to connect.", plan.PLAN_PLATFORMS),
+    )
+    for name, doc, value in targets:
+        yield GaugeMetricFamily(f"govcloud_plan_target_{name}", f"Plan target: {doc}", value=value)
+
+
+def fleet_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
+    """Every store-derived family: node capacity, system states, outcomes, progress."""
+    yield from node_families(snapshot.nodes)
+    yield from system_families(snapshot)
+    yield from progress_families(snapshot)
+
+
+def node_families(nodes: tuple[NodeFigures, ...]) -> Iterator[Metric]:
+    """Per node: capacity, allocatable and allocated of each resource, and whether it is online."""
+    for resource, unit, what in RESOURCES:
+        for kind, doc in AMOUNTS:
+            family = GaugeMetricFamily(
+                f"govcloud_node_{resource}_{kind}{unit}",
+                f"City node {what}: {doc}.",
+                labels=["node"],
+            )
+            for node in nodes:
+                family.add_metric([node.node], node.resource(resource).amount(kind))
+            yield family
+    online = GaugeMetricFamily(
+        "govcloud_node_online", "1 if the city node takes new allocations.", labels=["node"]
+    )
+    for node in nodes:
+        online.add_metric([node.node], 1 if node.online else 0)
+    yield online
+
+
+def system_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
+    """Systems by state and by wave, finished migrations, and what is in flight."""
+    systems = GaugeMetricFamily("govcloud_systems", "Systems in each state.", labels=["state"])
+    for state in SystemState:
+        systems.add_metric([str(state)], snapshot.systems.get(state, 0))
+    yield systems
+    by_wave = GaugeMetricFamily(
+        "govcloud_systems_by_wave", "Systems in each wave and state.", labels=["wave", "state"]
+    )
+    for wave in sorted({wave for wave, _ in snapshot.systems_by_wave}, key=_wave_order):
+        for state in SystemState:
+            by_wave.add_metric([wave, str(state)], snapshot.systems_by_wave.get((wave, state), 0))
+    yield by_wave
+    migrations = CounterMetricFamily(
+        "govcloud_migrations",
+        "Finished migrations by outcome: audited transitions into each terminal state.",
+        labels=["outcome"],
+    )
+    for outcome in OUTCOMES:
+        migrations.add_metric([outcome], snapshot.migrations.get(outcome, 0))
+    yield migrations
+    yield _inflight_family(snapshot)
+
+
+def progress_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
+    """Item 三十 progress: nodes online, PRD platforms connected, IPv6, and stuck systems."""
+    online = sum(1 for node in snapshot.nodes if node.online)
+    yield GaugeMetricFamily("govcloud_nodes_online", "City nodes online.", value=online)
+    yield GaugeMetricFamily(
+        "govcloud_prd_platforms_connected",
+        "PRD self-built clouds recorded as connected (0 until the inventory records it).",
+        value=snapshot.prd_platforms_connected,
+    )
+    yield GaugeMetricFamily(
+        "govcloud_systems_ipv6",
+        "Completed systems with an IPv6 address recorded (0 until the store records one).",
+        value=snapshot.systems_ipv6,
+    )
+    yield GaugeMetricFamily(
+        "govcloud_oldest_active_system_age_seconds",
+        "Time since the oldest system in a phase (placed..verifying, rolling_back) last moved.",
+        value=snapshot.oldest_active_age_s,
+    )
+
+
+def _inflight_family(snapshot: FleetSnapshot) -> Metric:
+    # Every node x phase is exported, zeros included, so a phase that empties
+    # reads 0 on the dashboard instead of the series going stale.
+    inflight = GaugeMetricFamily(
+        "govcloud_inflight_systems",
+        "Systems in a phase now, by target node and phase.",
+        labels=["node", "phase"],
+    )
+    keys = {(node.node, phase) for node in snapshot.nodes for phase in INFLIGHT_PHASES}
+    for node, phase in sorted(keys | set(snapshot.inflight)):
+        inflight.add_metric([node, phase], snapshot.inflight.get((node, phase), 0))
+    return inflight
+
+
+def _wave_order(wave: str) -> tuple[int, int]:
+    """Waves in numeric order, ``none`` last."""
+    return (1, 0) if not wave.isdigit() else (0, int(wave))

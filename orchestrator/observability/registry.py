@@ -1,0 +1,48 @@
+"""Putting the metrics together: one registry for ``govmig run``'s endpoint.
+
+``build_registry`` creates a fresh ``CollectorRegistry`` holding the pipeline
+metrics (updated by ``MetricsObserver``), the fleet collector over the store
+(read at scrape time) and prometheus_client's process, platform and GC
+collectors. It never uses the library's global default registry, so two
+orchestrators in one test process do not collide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+
+from orchestrator.observability.collector import FleetCollector, utcnow
+from orchestrator.observability.metrics import PipelineMetrics, pipeline_metrics
+from orchestrator.observability.observer import MetricsObserver
+from orchestrator.store import Store
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """What ``govmig run`` wires: the registry to serve and the observer to hand the reactor."""
+
+    registry: CollectorRegistry
+    metrics: PipelineMetrics
+    observer: MetricsObserver
+
+
+def build_registry(
+    store: Store | None,
+    *,
+    process: bool = True,
+    clock: Callable[[], datetime] = utcnow,
+) -> Telemetry:
+    """A fresh registry with the pipeline metrics and, given a store, the fleet collector."""
+    registry = CollectorRegistry()
+    metrics = pipeline_metrics(registry)
+    if store is not None:
+        registry.register(FleetCollector(store, clock=clock))
+    if process:
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
+    return Telemetry(registry=registry, metrics=metrics, observer=MetricsObserver(metrics))

@@ -1,0 +1,117 @@
+"""Alerts fire on a real Prometheus from what the store and the endpoint really report.
+
+A migration failing in the store, a node pushed above 85%, and an orchestrator
+that stops answering: each must show up in Prometheus's alerts, within seconds
+of the scrape (rules are evaluated every second by the session's Prometheus).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from orchestrator.capacity.ledger import ResourceClass
+from orchestrator.inventory.models import BusinessSystem, SourceLocation
+from orchestrator.migrations.states import SystemState
+from orchestrator.observability import build_registry, start_metrics_server
+from orchestrator.store import (
+    Reserved,
+    Store,
+    open_store,
+    record_transition,
+    reserve,
+    upsert_system,
+)
+from tests.fixtures.fleet import seed_fleet
+from tests.fixtures.prometheus import PrometheusServer
+
+pytestmark = pytest.mark.prometheus
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as opened:
+        seed_fleet(opened, now=datetime.now(UTC))
+        yield opened
+
+
+@pytest.fixture
+def scraped(prometheus: PrometheusServer, store: Store) -> Iterator[Store]:
+    server = start_metrics_server(build_registry(store).registry, "127.0.0.1", 0)
+    try:
+        prometheus.scrape(f"127.0.0.1:{server.port}")
+        yield store
+    finally:
+        server.stop()
+
+
+def alerts(prometheus: PrometheusServer, name: str) -> list[dict[str, Any]]:
+    return [a for a in prometheus.api("alerts")["alerts"] if a["labels"]["alertname"] == name]
+
+
+def alert_states(prometheus: PrometheusServer, name: str) -> list[str]:
+    return [alert["state"] for alert in alerts(prometheus, name)]
+
+
+def wait_for_alert(prometheus: PrometheusServer, name: str, state: str) -> None:
+    prometheus.wait_for("vector(1)", lambda _: state in alert_states(prometheus, name))
+
+
+def test_a_failed_migration_in_the_store_fires_an_alert(
+    prometheus: PrometheusServer, scraped: Store
+) -> None:
+    failed = 'govcloud_migrations_total{outcome="failed"}'
+    # increase() needs the counter's value before the failure, in two scrapes at least.
+    prometheus.wait_for(f"count_over_time({failed}[1m]) >= 2")
+    assert alert_states(prometheus, "GovmigMigrationFailed") == []
+    with scraped.transaction() as session:
+        record_transition(
+            session,
+            "failing-system",
+            from_state=SystemState.ROLLING_BACK,
+            to_state=SystemState.FAILED,
+        )
+    wait_for_alert(prometheus, "GovmigMigrationFailed", "firing")
+
+
+def test_a_node_above_85_percent_makes_the_utilisation_alert_pending(
+    prometheus: PrometheusServer, scraped: Store
+) -> None:
+    big = BusinessSystem(
+        id="big-one",
+        name="A very large system",
+        city="yunfu",
+        department="Data Bureau",
+        vcpu=4096,  # of yunfu's 4,800 allocatable vCPU: 85.3%
+        memory_gb=1,
+        storage_gb=1,
+        source=SourceLocation(city="yunfu", site="old DC", host="10.0.0.9"),
+    )
+    with scraped.transaction() as session:
+        upsert_system(session, big)
+        request: dict[str, int] = {
+            ResourceClass.VCPU: 4096,
+            ResourceClass.MEMORY_GB: 1,
+            ResourceClass.STORAGE_GB: 1,
+        }
+        assert isinstance(reserve(session, big.id, "yunfu", request), Reserved)
+    # `for: 15m`, so the alert waits as pending.
+    wait_for_alert(prometheus, "GovmigNodeUtilisationHigh", "pending")
+    (alert,) = alerts(prometheus, "GovmigNodeUtilisationHigh")
+    assert (alert["labels"]["node"], alert["labels"]["resource"]) == ("yunfu", "vcpu")
+
+
+def test_an_orchestrator_that_stops_answering_is_down(prometheus: PrometheusServer) -> None:
+    server = start_metrics_server(CollectorRegistry(), "127.0.0.1", 0)
+    target = f"127.0.0.1:{server.port}"
+    try:
+        prometheus.scrape(target)
+    finally:
+        server.stop()
+    prometheus.wait_for(f'up{{job="govmig",instance="{target}"}} == 0')
+    wait_for_alert(prometheus, "GovmigDown", "pending")

@@ -1,0 +1,111 @@
+"""Reading the fleet snapshot from a real SQLite store, and the collector serving it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from tests.fixtures.fleet import SeededFleet, seed_fleet
+from sqlalchemy import text
+
+from orchestrator.capacity.ledger import ResourceClass
+from orchestrator.inventory import load_inventory
+from orchestrator.inventory.models import GB
+from orchestrator.observability import FleetSnapshot, build_registry, read_snapshot
+from orchestrator.store import Store, open_store
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as opened:
+        yield opened
+
+
+@pytest.fixture
+def fleet(store: Store) -> SeededFleet:
+    return seed_fleet(store, now=NOW)
+
+
+@pytest.fixture
+def snapshot(store: Store, fleet: SeededFleet) -> FleetSnapshot:
+    with store.session() as session:
+        return read_snapshot(session, now=NOW)
+
+
+def test_nodes_report_physical_totals_in_decimal_units(snapshot: FleetSnapshot) -> None:
+    inventory = load_inventory().nodes
+    assert len(snapshot.nodes) == len(inventory) == 14
+    for node in snapshot.nodes:
+        physical = inventory[node.node].capacity
+        assert node.vcpu.capacity == physical.vcpu
+        assert node.memory_bytes.capacity == physical.memory_gb * GB
+        assert node.storage_bytes.capacity == physical.storage_gb * GB
+        assert node.vcpu.allocatable <= node.vcpu.capacity
+        assert node.online
+
+
+@pytest.mark.parametrize("resource", list(ResourceClass), ids=str)
+def test_allocated_is_what_the_reservations_hold(
+    snapshot: FleetSnapshot, fleet: SeededFleet, resource: ResourceClass
+) -> None:
+    for node in snapshot.nodes:
+        figures = {
+            ResourceClass.VCPU: node.vcpu,
+            ResourceClass.MEMORY_GB: node.memory_bytes,
+            ResourceClass.STORAGE_GB: node.storage_bytes,
+        }[resource]
+        assert figures.allocated == fleet.allocated(resource, node.node), node.node
+
+
+def test_states_waves_and_outcomes(snapshot: FleetSnapshot, fleet: SeededFleet) -> None:
+    assert {k: v for k, v in snapshot.systems.items() if v} == dict(fleet.states)
+    assert snapshot.systems_by_wave[("1", "completed")] == 2
+    assert snapshot.systems_by_wave[("2", "failed")] == 1
+    assert snapshot.systems_by_wave[("none", "queued")] == 1
+    # The refused request in the audit is not an outcome.
+    assert dict(snapshot.migrations) == {
+        "completed": 2,
+        "rolled_back": 1,
+        "failed": 1,
+        "cancelled": 1,
+    }
+
+
+def test_inflight_and_the_oldest_moving_system(snapshot: FleetSnapshot) -> None:
+    assert dict(snapshot.inflight) == {("shantou", "replicate"): 1, ("zhanjiang", "preflight"): 1}
+    assert snapshot.oldest_active_age_s == 2 * 3600
+
+
+def test_untracked_figures_read_zero(snapshot: FleetSnapshot) -> None:
+    assert (snapshot.systems_ipv6, snapshot.prd_platforms_connected) == (0, 0)
+
+
+def test_the_collector_reads_the_store_at_every_scrape(store: Store, fleet: SeededFleet) -> None:
+    registry = build_registry(store, process=False, clock=lambda: NOW).registry
+    assert registry.get_sample_value("govcloud_store_up") == 1
+    completed = {"state": "completed"}
+    assert registry.get_sample_value("govcloud_systems", completed) == 2
+    with store.transaction() as session:
+        session.execute(text("UPDATE systems SET state = 'completed' WHERE state = 'queued'"))
+    assert registry.get_sample_value("govcloud_systems", completed) == 3
+
+
+def test_an_unreadable_store_still_serves_the_rest(
+    store: Store, fleet: SeededFleet, caplog: pytest.LogCaptureFixture
+) -> None:
+    telemetry = build_registry(store, process=False, clock=lambda: NOW)
+    telemetry.observer.after_dead_letter("schema")
+    with store.transaction() as session:
+        session.execute(text("DROP TABLE transitions"))
+    with caplog.at_level(logging.ERROR, logger="orchestrator.observability"):
+        registry = telemetry.registry
+        assert registry.get_sample_value("govcloud_store_up") == 0
+    assert registry.get_sample_value("govcloud_plan_target_systems") == 500
+    assert registry.get_sample_value("govcloud_dead_letters_total", {"reason": "schema"}) == 1
+    assert registry.get_sample_value("govcloud_systems", {"state": "completed"}) is None
+    assert "could not read the state store" in caplog.text
