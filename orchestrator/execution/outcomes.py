@@ -1,0 +1,155 @@
+"""What a batch run did to each system, read from ansible-runner's event stream.
+
+Pure: ``runner.py`` feeds every runner event into an ``EventCollector`` and,
+when the run ends, asks it for one ``HostOutcome`` per system; the reactor
+reads the outcomes and moves each system's state on its own. Failure
+messages pass through ``redact`` first, so no ``govmig_secret_*`` value a
+playbook handled can reach a status event, a log line or the state store.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.migrations.states import Phase
+
+CANCELLED = "cancelled"
+MAX_MESSAGE = 500
+# A secret that shows up as "govmig_secret_x=value" or '"govmig_secret_x": "value"'.
+_SECRET_ASSIGNMENT = re.compile(r"""(govmig_secret_\w+)(['"]?\s*[:=]\s*['"]?)([^\s'",}]+)""")
+
+
+@dataclass(frozen=True, slots=True)
+class HostOutcome:
+    """How one system fared in one phase."""
+
+    system_id: str
+    ok: bool
+    failed_task: str | None = None
+    message: str | None = None
+    unreachable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """One phase run on one node: an outcome per system and where the evidence is."""
+
+    phase: Phase
+    node: str
+    ident: str
+    artifact_dir: Path
+    rc: int
+    status: str
+    duration_s: float
+    strategy: str
+    outcomes: tuple[HostOutcome, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every system of the batch succeeded."""
+        return all(outcome.ok for outcome in self.outcomes)
+
+    def outcome(self, system_id: str) -> HostOutcome:
+        """The outcome of one system of the batch."""
+        for found in self.outcomes:
+            if found.system_id == system_id:
+                return found
+        raise KeyError(system_id)
+
+
+def redact(text: str, secrets: Mapping[str, str]) -> str:
+    """``text`` with every secret value, and anything assigned to a secret name, masked.
+
+    Known values are replaced first (longest first, so a secret containing
+    another is masked whole); then any ``govmig_secret_<name>=<value>`` or
+    ``"govmig_secret_<name>": "<value>"`` left over is masked by its name, to
+    catch a value that reached the text in another form.
+    """
+    for name, value in sorted(secrets.items(), key=lambda item: -len(item[1])):
+        if value:
+            text = text.replace(value, f"<redacted:{name}>")
+    return _SECRET_ASSIGNMENT.sub(lambda m: f"{m[1]}{m[2]}<redacted>", text)
+
+
+def failure_message(res: Mapping[str, Any]) -> str:
+    """One line saying why a task failed, from its result."""
+    message = str(res.get("msg") or "task failed")
+    if res.get("assertion"):
+        message = f"{message} (failed check: {res['assertion']})"
+    stderr = str(res.get("stderr") or "").strip()
+    if stderr:
+        message = f"{message}: {stderr.splitlines()[-1]}"
+    return " ".join(message.split())[:MAX_MESSAGE]
+
+
+@dataclass
+class EventCollector:
+    """Keeps what the outcomes need from the runner's event stream, one event at a time."""
+
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    failures: dict[str, HostOutcome] = field(default_factory=dict)
+    stats: dict[str, dict[str, int]] | None = None
+    host_events: int = 0
+
+    def on_event(self, event: Mapping[str, Any]) -> bool:
+        """ansible-runner's ``event_handler``: record, and keep the event in the artifacts."""
+        kind = event.get("event")
+        data = event.get("event_data") or {}
+        if kind == "playbook_on_stats":
+            self.stats = {
+                key: dict(data.get(key) or {}) for key in ("failures", "dark", "processed")
+            }
+        elif isinstance(kind, str) and kind.startswith("runner_on_"):
+            self.host_events += 1
+            self._record_failure(kind, data)
+        return True
+
+    def _record_failure(self, kind: str, data: Mapping[str, Any]) -> None:
+        host = data.get("host")
+        unreachable = kind == "runner_on_unreachable"
+        failed = kind == "runner_on_failed" and not data.get("ignore_errors")
+        if not isinstance(host, str) or not (failed or unreachable):
+            return
+        res = data.get("res") or {}
+        self.failures[host] = HostOutcome(
+            system_id=host,
+            ok=False,
+            failed_task=str(data.get("task") or "") or None,
+            message=redact(failure_message(res), self.secrets),
+            unreachable=unreachable,
+        )
+
+    def outcomes(
+        self, system_ids: Sequence[str], *, status: str, rc: int
+    ) -> tuple[HostOutcome, ...]:
+        """One outcome per system, given how the run as a whole ended."""
+        return tuple(self._outcome(sid, status=status, rc=rc) for sid in system_ids)
+
+    def _outcome(self, system_id: str, *, status: str, rc: int) -> HostOutcome:
+        # The closing stats are the last word: a failure that a rescue handled leaves
+        # the host clean, and a host can be clean in a run another host failed.
+        if self._clean_in_stats(system_id):
+            return HostOutcome(system_id=system_id, ok=True)
+        recorded = self.failures.get(system_id)
+        if recorded is not None:
+            return recorded
+        return HostOutcome(system_id=system_id, ok=False, message=_unfinished(status, rc))
+
+    def _clean_in_stats(self, system_id: str) -> bool:
+        if self.stats is None:
+            return False
+        bad = self.stats["failures"].get(system_id, 0) + self.stats["dark"].get(system_id, 0)
+        return bad == 0 and system_id in self.stats["processed"]
+
+
+def _unfinished(status: str, rc: int) -> str:
+    """Why a system has no result of its own."""
+    if status == "canceled":
+        return CANCELLED
+    if status == "timeout":
+        return "timed out before the phase finished"
+    return f"no result: the playbook run ended with status {status} (rc={rc}) before this system"

@@ -1,0 +1,265 @@
+"""The batched executor: one ansible-runner invocation per (phase, node) batch.
+
+The only module in govmig that imports ``ansible_runner``. The reactor hands
+it a phase, a node and the systems placed there; it builds the inventory
+(exactly those systems as hosts) and the extra vars, runs the phase's
+playbook once for all of them, and returns one outcome per system, so one
+bad system fails alone while the rest of the batch goes on.
+
+Artifacts (events, stdout, rc, status) of each run are kept under
+``artifacts_dir/<ident>`` and rotated here rather than by ansible-runner's
+``rotate_artifacts``, whose pruning races when batches for several nodes run
+at once; the inventory and extra vars live in a private data dir that is
+deleted after the run, because that is where secrets would be.
+
+A run that Mitogen cannot carry (it fails before any host reports) is
+retried once with the ``linear`` strategy, which is safe because every phase
+is idempotent, and the runner keeps ``linear`` from then on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import math
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+from orchestrator.errors import ConfigurationError
+from orchestrator.execution.outcomes import BatchResult, EventCollector
+from orchestrator.execution.strategy import LINEAR, Strategy, choose_strategy
+from orchestrator.execution.targets import (
+    NodeTarget,
+    SystemTarget,
+    build_extravars,
+    build_inventory,
+    check_provider,
+    check_secrets,
+    check_work_root,
+    runner_envvars,
+    scrub_environment,
+)
+from orchestrator.migrations.states import PLAYBOOKS, Phase
+
+log = logging.getLogger(__name__)
+
+# How often ansible-runner asks whether to cancel (its default is every 5 s).
+CANCEL_POLL_S = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class _Invocation:
+    """Everything one ansible-runner call needs, so a retry repeats it exactly."""
+
+    phase: Phase
+    ident: str
+    inventory: dict[str, Any]
+    extravars: dict[str, str]
+    cancel: threading.Event
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """A finished invocation: what ran, how, and what the events said."""
+
+    job: _Invocation
+    strategy: Strategy
+    collector: EventCollector
+    status: str
+    rc: int
+    broke_on_mitogen: bool
+
+
+class PhaseRunner:
+    """Runs one phase's playbook for a batch of systems on one node.
+
+    Thread-safe: batches for different nodes may run at once. ``strategy`` is
+    the Ansible strategy in use; it drops to ``linear`` if Mitogen breaks.
+    """
+
+    def __init__(
+        self,
+        *,
+        playbook_dir: Path,
+        artifacts_dir: Path,
+        work_root: Path,
+        provider: str = "local",
+        use_mitogen: bool = True,
+        timeout_s: float = 900.0,
+        keep_artifacts: int = 50,
+        forks: int = 10,
+        python: str = sys.executable,
+    ) -> None:
+        self.playbook_dir = playbook_dir.resolve()
+        self.artifacts_dir = artifacts_dir.resolve()
+        self.work_root = check_work_root(work_root.resolve())
+        self.provider = check_provider(provider)
+        self.timeout_s = timeout_s
+        self.keep_artifacts = keep_artifacts
+        self.forks = forks
+        self.python = python
+        self._check_layout()
+        self.strategy, reason = choose_strategy(use_mitogen=use_mitogen)
+        log.info("ansible strategy %s (%s)", self.strategy.name, reason)
+        self._runs = itertools.count(1)
+        self._lock = threading.Lock()
+        self._active: set[str] = set()
+        self._invocations = 0
+
+    @property
+    def invocations(self) -> int:
+        """How many times this runner called ansible-runner: once a batch, twice on a retry."""
+        return self._invocations
+
+    def _check_layout(self) -> None:
+        if not (self.playbook_dir / "roles" / self.provider).is_dir():
+            raise ConfigurationError(
+                f"no role for provider {self.provider!r} in {self.playbook_dir}"
+            )
+        if self.timeout_s <= 0 or self.keep_artifacts < 1 or self.forks < 1:
+            raise ConfigurationError("timeout, kept artifacts and forks must be positive")
+        self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+
+    def run(
+        self,
+        phase: Phase | str,
+        node: NodeTarget,
+        systems: Sequence[SystemTarget],
+        *,
+        cancel: threading.Event | None = None,
+        secrets: Mapping[str, str] | None = None,
+    ) -> BatchResult:
+        """Run ``phase`` for every system of the batch, in one ansible-runner invocation."""
+        phase = Phase(phase)
+        secrets = check_secrets(secrets or {})
+        job = _Invocation(
+            phase=phase,
+            ident=self._ident(phase, node),
+            inventory=build_inventory(systems, python=self.python, secrets=secrets),
+            extravars=build_extravars(node, work_root=self.work_root, provider=self.provider),
+            cancel=cancel or threading.Event(),
+        )
+        started = time.monotonic()
+        done = self._run_with_fallback(job, secrets)
+        ids = [system.system_id for system in systems]
+        return BatchResult(
+            phase=phase,
+            node=node.node_id,
+            ident=done.job.ident,
+            artifact_dir=self.artifacts_dir / done.job.ident,
+            rc=done.rc,
+            status=done.status,
+            duration_s=time.monotonic() - started,
+            strategy=done.strategy.name,
+            outcomes=done.collector.outcomes(ids, status=done.status, rc=done.rc),
+        )
+
+    def _ident(self, phase: Phase, node: NodeTarget) -> str:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        return f"{stamp}-{phase.value}-{node.node_id}-{next(self._runs)}-{uuid.uuid4().hex[:6]}"
+
+    def _run_with_fallback(self, job: _Invocation, secrets: Mapping[str, str]) -> _Done:
+        done = self._invoke(job, self.strategy, EventCollector(secrets=secrets))
+        if done.strategy is LINEAR or not done.broke_on_mitogen:
+            return done
+        log.warning(
+            "%s on %s failed under %s before any host reported; retrying with linear",
+            job.phase.value,
+            job.extravars["govmig_node"],
+            done.strategy.name,
+        )
+        self.strategy = LINEAR
+        retry = replace(job, ident=f"{job.ident}-linear")
+        return self._invoke(retry, LINEAR, EventCollector(secrets=secrets))
+
+    def _invoke(self, job: _Invocation, strategy: Strategy, collector: EventCollector) -> _Done:
+        """One ansible-runner call, then artifact rotation."""
+        log.info(
+            "running %s on %s for %d systems with %s (artifacts %s)",
+            job.phase.value,
+            job.extravars["govmig_node"],
+            len(job.inventory["all"]["hosts"]),
+            strategy.name,
+            job.ident,
+        )
+        with self._lock:
+            self._invocations += 1
+            self._active.add(job.ident)
+        try:
+            runner = self._call_runner(job, strategy, collector)
+        finally:
+            with self._lock:
+                self._active.discard(job.ident)
+                prune_artifacts(self.artifacts_dir, self.keep_artifacts, frozenset(self._active))
+        status, rc = str(runner.status), _rc(runner)
+        return _Done(job, strategy, collector, status, rc, _broke(runner, collector))
+
+    def _call_runner(self, job: _Invocation, strategy: Strategy, collector: EventCollector) -> Any:
+        """ansible-runner itself; its private data dir (inventory, vars) is deleted after."""
+        private = Path(tempfile.mkdtemp(prefix="govmig-runner-"))
+        try:
+            runner = ansible_runner.interface.init_runner(
+                private_data_dir=str(private),
+                project_dir=str(self.playbook_dir),
+                playbook=str(self.playbook_dir / PLAYBOOKS[job.phase]),
+                inventory=job.inventory,
+                extravars=job.extravars,
+                envvars=runner_envvars(strategy, python=self.python),
+                artifact_dir=str(self.artifacts_dir),
+                ident=job.ident,
+                forks=self.forks,
+                timeout=max(1, math.ceil(self.timeout_s)),
+                settings={"pexpect_timeout": CANCEL_POLL_S},
+                event_handler=collector.on_event,
+                cancel_callback=job.cancel.is_set,
+                quiet=True,
+            )
+            # ansible-runner seeds the job's environment with ours and writes it into
+            # the artifacts: keep only what ansible-playbook needs, never a credential.
+            runner.config.env = scrub_environment(runner.config.env)
+            runner.run()
+            return runner
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+
+
+def prune_artifacts(artifacts_dir: Path, keep: int, active: frozenset[str]) -> None:
+    """Remove the oldest run directories beyond ``keep``, never one still running.
+
+    Tolerates another process pruning the same directory at the same time.
+    """
+    runs = []
+    for path in artifacts_dir.iterdir():
+        with contextlib.suppress(OSError):
+            if path.is_dir() and path.name not in active:
+                runs.append((path.stat().st_mtime, path))
+    runs.sort()
+    for _, stale in runs[: max(0, len(runs) + len(active) - keep)]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _rc(runner: Any) -> int:
+    return int(runner.rc) if runner.rc is not None else -1
+
+
+def _broke(runner: Any, collector: EventCollector) -> bool:
+    """Whether a run died naming Mitogen before any host reported (not a timeout or cancel)."""
+    if runner.status != "failed" or collector.host_events:
+        return False
+    try:
+        with runner.stdout as stdout:
+            return "mitogen" in stdout.read().lower()
+    except (OSError, RuntimeError):
+        return False

@@ -1,0 +1,73 @@
+"""Which Ansible strategy a batch runs with: Mitogen's when it can load, else ``linear``.
+
+Sits under ``runner.py``, which puts the chosen strategy's environment into
+each ansible-runner invocation. Ansible's cost is per host per task (a fork
+and a module upload each time); Mitogen's ``mitogen_linear`` keeps one
+interpreter per host and cuts it several times over. Mitogen patches Ansible
+internals, so it is only used with ansible-core releases its code supports,
+checked here from package metadata without importing either (importing
+``ansible_mitogen`` would pull Ansible into the orchestrator's process).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# ansible-core releases that mitogen 0.3.x's code handles (0.3.54 branches on <= 2.20).
+MITOGEN_ANSIBLE_RANGE = ((2, 10), (2, 20))
+MITOGEN_MIN_VERSION = (0, 3, 9)
+
+
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    """A strategy's name and the environment that selects it."""
+
+    name: str
+    envvars: dict[str, str] = field(default_factory=dict)
+
+
+LINEAR = Strategy("linear")
+
+
+def _version(package: str) -> tuple[int, ...] | None:
+    """A package's version as numbers, or None when it is not installed."""
+    try:
+        text = importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def mitogen_supports(ansible: tuple[int, ...] | None, mitogen: tuple[int, ...] | None) -> bool:
+    """Whether this mitogen can drive this ansible-core."""
+    if ansible is None or mitogen is None or mitogen < MITOGEN_MIN_VERSION:
+        return False
+    low, high = MITOGEN_ANSIBLE_RANGE
+    return low <= ansible[:2] <= high
+
+
+def mitogen_plugin_dir() -> Path | None:
+    """The directory holding ``mitogen_linear.py``, found without importing it."""
+    spec = importlib.util.find_spec("ansible_mitogen")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    plugins = Path(next(iter(spec.submodule_search_locations))) / "plugins" / "strategy"
+    return plugins if (plugins / "mitogen_linear.py").is_file() else None
+
+
+def choose_strategy(*, use_mitogen: bool) -> tuple[Strategy, str]:
+    """The strategy to use, and why, in words fit for a log line."""
+    if not use_mitogen:
+        return LINEAR, "mitogen turned off"
+    ansible, mitogen = _version("ansible-core"), _version("mitogen")
+    if not mitogen_supports(ansible, mitogen):
+        return LINEAR, f"mitogen {mitogen} does not support ansible-core {ansible}"
+    plugins = mitogen_plugin_dir()
+    if plugins is None:
+        return LINEAR, "mitogen's strategy plugins are not installed"
+    envvars = {"ANSIBLE_STRATEGY_PLUGINS": str(plugins), "ANSIBLE_STRATEGY": "mitogen_linear"}
+    return Strategy("mitogen_linear", envvars), f"mitogen {mitogen} with ansible-core {ansible}"

@@ -1,0 +1,239 @@
+"""When a phase goes wrong: injected failures, rollback, crashes, cancellation, Mitogen breaking.
+
+Real ansible-runner and real services on loopback, as in ``test_executor``;
+every sandbox lives under ``tmp_path`` and its services are stopped at teardown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.execution import NodeTarget, PhaseRunner, SystemTarget
+from orchestrator.execution.local_sandbox import (
+    DEFAULT_PLAYBOOK_DIR,
+    fetch_health,
+    instance_dir,
+    prepare_source,
+    read_name_record,
+    source_dir,
+    stop_service,
+    stop_services,
+)
+from orchestrator.execution.outcomes import CANCELLED
+from orchestrator.execution.runner import prune_artifacts
+from orchestrator.execution.strategy import LINEAR, Strategy
+from orchestrator.migrations.states import Phase
+
+pytestmark = pytest.mark.ansible
+
+NODE = NodeTarget(node_id="heyuan", ipv6_prefix="2001:db8:3::/48")
+BEFORE_CUTOVER = (Phase.PREFLIGHT, Phase.PROVISION, Phase.REPLICATE)
+
+
+class Sandbox:
+    """A work root with sources, a runner, and the systems to move."""
+
+    def __init__(self, base: Path, system_ids: tuple[str, ...], **runner_args: object) -> None:
+        self.work = base / "work"
+        self.artifacts = base / "artifacts"
+        for sid in system_ids:
+            prepare_source(self.work, sid, 3, 24_000, seed="failures")
+        self.runner = PhaseRunner(
+            playbook_dir=DEFAULT_PLAYBOOK_DIR,
+            artifacts_dir=self.artifacts,
+            work_root=self.work,
+            **runner_args,  # type: ignore[arg-type]
+        )
+        self.system_ids = system_ids
+
+    def targets(self, fail: dict[str, Phase] | None = None) -> list[SystemTarget]:
+        return [
+            SystemTarget(
+                system_id=sid,
+                vcpu=2,
+                memory_gb=4,
+                storage_gb=50,
+                ipv6_index=index + 1,
+                free_vcpu=10,
+                free_memory_gb=10,
+                free_storage_gb=100,
+                fail_phase=(fail or {}).get(sid),
+            )
+            for index, sid in enumerate(self.system_ids)
+        ]
+
+    def instance(self, sid: str) -> Path:
+        return instance_dir(self.work, NODE.node_id, sid)
+
+
+MakeSandbox = Callable[..., Sandbox]
+
+
+@pytest.fixture
+def make_sandbox(tmp_path: Path) -> Iterator[MakeSandbox]:
+    """Sandboxes under ``tmp_path`` whose services are all stopped at teardown."""
+    made: list[Sandbox] = []
+
+    def make(system_ids: tuple[str, ...], **runner_args: object) -> Sandbox:
+        made.append(Sandbox(tmp_path / f"s{len(made)}", system_ids, **runner_args))
+        return made[-1]
+
+    yield make
+    for sandbox in made:
+        stop_services(sandbox.work)
+
+
+def assert_source_serves(box: Sandbox, sid: str) -> None:
+    record = read_name_record(box.work, sid)
+    assert record.location == "source"
+    assert fetch_health(record)["location"] == "source"
+    assert not box.instance(sid).exists()
+
+
+@pytest.mark.parametrize(
+    ("fault", "failed_task"),
+    [
+        (Phase.REPLICATE, "Check the copy against the source manifest"),
+        (Phase.CUTOVER, "Check the instance serves the source's data"),
+    ],
+    ids=["replicate-checksum-mismatch", "cutover-after-source-stopped"],
+)
+def test_injected_failure_fails_alone_and_rolls_back(
+    make_sandbox: MakeSandbox, fault: Phase, failed_task: str
+) -> None:
+    box = make_sandbox(("bad-one", "good-one"), keep_artifacts=4)
+    systems = box.targets(fail={"bad-one": fault})
+    phases = (*BEFORE_CUTOVER, Phase.CUTOVER)
+    for phase in phases[: phases.index(fault) + 1]:
+        result = box.runner.run(phase, NODE, systems)
+    bad, good = result.outcomes
+    assert (bad.ok, bad.failed_task, bad.unreachable) == (False, failed_task, False)
+    assert "failed check" in str(bad.message)
+    assert good.ok
+    (rolled,) = box.runner.run(Phase.ROLLBACK, NODE, systems[:1]).outcomes
+    assert rolled.ok
+    assert_source_serves(box, "bad-one")
+    assert box.instance("good-one").is_dir()
+    # Rotation keeps the newest runs only.
+    assert len(list(box.artifacts.iterdir())) == 4
+
+
+def test_rollback_is_safe_when_nothing_was_provisioned_and_when_repeated(
+    make_sandbox: MakeSandbox,
+) -> None:
+    box = make_sandbox(("fresh",))
+    for _ in range(2):
+        (outcome,) = box.runner.run(Phase.ROLLBACK, NODE, box.targets()).outcomes
+        assert outcome.ok, outcome
+        assert_source_serves(box, "fresh")
+
+
+def test_cutover_recovers_from_crashes_with_one_journal_line(
+    make_sandbox: MakeSandbox,
+) -> None:
+    box = make_sandbox(("crash-early", "crash-late"))
+    for phase in BEFORE_CUTOVER:
+        assert box.runner.run(phase, NODE, box.targets()).ok
+    # Crash after the source was stopped, before the instance started.
+    assert stop_service(source_dir(box.work, "crash-early"))
+    assert box.runner.run(Phase.CUTOVER, NODE, box.targets()).ok
+    # Crash after the name record switched, before the journal line was written.
+    (box.instance("crash-late") / "journal.log").unlink()
+    assert box.runner.run(Phase.CUTOVER, NODE, box.targets()).ok
+    assert box.runner.run(Phase.VERIFY, NODE, box.targets()).ok
+    for sid in box.system_ids:
+        assert read_name_record(box.work, sid).location == NODE.node_id
+        lines = (box.instance(sid) / "journal.log").read_text().splitlines()
+        assert len(lines) == 1
+        assert lines[0].startswith(f"cutover {sid} ")
+
+
+def live_runner_pids(artifacts: Path) -> list[int]:
+    """Live processes whose environment names these artifacts: ansible-playbook and forks."""
+    needle = str(artifacts).encode()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            zombie = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+            if not zombie and needle in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def wait_until_gone(artifacts: Path, timeout: float = 10.0) -> list[int]:
+    """The runner's processes still alive after ``timeout`` (a SIGKILL takes a moment)."""
+    deadline = time.monotonic() + timeout
+    while (alive := live_runner_pids(artifacts)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
+def cancel_after_first_result(artifacts: Path, cancel: threading.Event) -> None:
+    """Set ``cancel`` once any host has finished a task, so the batch is mid-run."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not cancel.is_set():
+        for path in artifacts.glob("*/job_events/*.json"):
+            if json.loads(path.read_text() or "{}").get("event") == "runner_on_ok":
+                cancel.set()
+        time.sleep(0.05)
+
+
+def test_cancel_stops_a_running_batch(make_sandbox: MakeSandbox) -> None:
+    box = make_sandbox(("c-one", "c-two", "c-three"), use_mitogen=False)
+    cancel = threading.Event()
+    watcher = threading.Thread(target=cancel_after_first_result, args=(box.artifacts, cancel))
+    watcher.start()
+    result = box.runner.run(Phase.PREFLIGHT, NODE, box.targets(), cancel=cancel)
+    watcher.join()
+    assert (result.status, result.rc) == ("canceled", 254)
+    assert [(o.ok, o.message) for o in result.outcomes] == [(False, CANCELLED)] * 3
+    assert box.runner.invocations == 1
+    assert wait_until_gone(box.artifacts) == []
+
+
+def test_a_broken_mitogen_falls_back_to_linear(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    broken = tmp_path / "broken-strategy"
+    broken.mkdir()
+    (broken / "mitogen_linear.py").write_text(
+        'raise ImportError("mitogen: simulated incompatibility")\n'
+    )
+    box = make_sandbox(("fallback",))
+    box.runner.strategy = Strategy(
+        "mitogen_linear",
+        {"ANSIBLE_STRATEGY_PLUGINS": str(broken), "ANSIBLE_STRATEGY": "mitogen_linear"},
+    )
+    result = box.runner.run(Phase.PREFLIGHT, NODE, box.targets())
+    assert result.ok, result.outcomes
+    assert result.strategy == "linear"
+    assert box.runner.strategy is LINEAR
+    assert box.runner.invocations == 2
+    assert result.ident.endswith("-linear")
+    assert (result.artifact_dir / "status").read_text() == "successful"
+
+
+def test_timeout_stops_the_batch(make_sandbox: MakeSandbox) -> None:
+    box = make_sandbox(("t-one", "t-two", "t-three", "t-four"), use_mitogen=False, timeout_s=1)
+    result = box.runner.run(Phase.PREFLIGHT, NODE, box.targets())
+    assert result.status == "timeout"
+    assert {o.message for o in result.outcomes} == {"timed out before the phase finished"}
+    assert result.duration_s < 10
+    assert wait_until_gone(box.artifacts) == []
+
+
+def test_prune_keeps_the_newest_and_the_running(tmp_path: Path) -> None:
+    for index, name in enumerate(["old", "running", "mid", "new"]):
+        (tmp_path / name).mkdir()
+        os.utime(tmp_path / name, (1000 + index, 1000 + index))
+    prune_artifacts(tmp_path, keep=3, active=frozenset({"running"}))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mid", "new", "running"]
+    prune_artifacts(tmp_path, keep=1, active=frozenset({"running"}))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["running"]
