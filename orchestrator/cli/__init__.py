@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from orchestrator.cli import dlq, events, inventory, kafka, publish
+from orchestrator.cli import dlq, events, inventory, kafka, ops, plan, publish, views
 from orchestrator.errors import GovmigError
 
 app = typer.Typer(
@@ -20,6 +20,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+# Ops: requests are published as events; reads come straight from the store.
+app.command("migrate")(ops.migrate)
+app.command("cancel")(ops.cancel)
+app.command("retry")(ops.retry)
+app.command("rollback")(ops.rollback)
+app.command("status")(views.status)
+app.command("capacity")(views.capacity)
+app.command("plan")(plan.plan)
 app.add_typer(kafka.app, name="kafka")
 app.add_typer(inventory.app, name="inventory")
 app.add_typer(events.app, name="events")

@@ -2,8 +2,7 @@
 
 Parses options into ``KafkaSettings`` and calls ``orchestrator.reactor.dlq``;
 nothing here talks to Kafka directly. An option left out falls back to its
-``GOVMIG_*`` variable, then to the settings default. The Kafka options defined
-here are shared with ``govmig inventory publish``.
+``GOVMIG_*`` variable, then to the settings default (``cli/options.py``).
 """
 
 from __future__ import annotations
@@ -13,37 +12,21 @@ from typing import Annotated, Any
 
 import typer
 
+from orchestrator.cli.options import (
+    BootstrapOption,
+    DlqTopicOption,
+    EventsTopicOption,
+    kafka_settings,
+)
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
 from orchestrator.events.reasons import REASON_CODES
 from orchestrator.reactor.deadletter import DeadLetterView
 from orchestrator.reactor.dlq import list_dead_letters, replay_dead_letters
-from orchestrator.settings import KafkaSettings
 
 app = typer.Typer(
     help="Dead letters: records the orchestrator refused, with the reason in a header.",
     no_args_is_help=True,
 )
-
-
-def _help(text: str, field: str) -> str:
-    """Help text naming the environment variable and the default of a ``KafkaSettings`` field."""
-    default = KafkaSettings.model_fields[field].default
-    # Parentheses, not brackets: Typer's rich help would take [...] for markup.
-    return f"{text} (env GOVMIG_{field.upper()}, default {default})"
-
-
-BootstrapOption = Annotated[
-    str | None,
-    typer.Option(
-        "--bootstrap-servers", help=_help("Kafka brokers, host:port[,...].", "bootstrap_servers")
-    ),
-]
-EventsTopicOption = Annotated[
-    str | None, typer.Option("--events-topic", help=_help("Inbound topic.", "events_topic"))
-]
-DlqTopicOption = Annotated[
-    str | None, typer.Option("--dlq-topic", help=_help("Dead-letter topic.", "dlq_topic"))
-]
 
 
 def _check_reason(value: str | None) -> str | None:
@@ -63,12 +46,6 @@ ReasonOption = Annotated[
 LimitOption = Annotated[
     int | None, typer.Option("--limit", min=1, help="At most this many, oldest first.")
 ]
-
-
-def kafka_settings(**options: Any) -> KafkaSettings:
-    """``KafkaSettings`` from the options that were given; the rest from env and defaults."""
-    given = {name: value for name, value in options.items() if value is not None}
-    return KafkaSettings(**given)
 
 
 @app.command("list")

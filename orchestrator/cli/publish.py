@@ -6,7 +6,7 @@ with a progress bar on stderr, waits for the broker's acknowledgements and says
 what was sent. Event ids come from the content, so publishing a file again is a
 no-op for the orchestrator.
 
-``publish`` is a plain function; ``cli/inventory.py``'s app registers it.
+``publish`` is a plain function; ``cli/__init__.py`` registers it on the inventory app.
 """
 
 from __future__ import annotations
@@ -19,8 +19,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from orchestrator.bus import Producer
-from orchestrator.cli.dlq import BootstrapOption, EventsTopicOption, kafka_settings
-from orchestrator.cli.inventory import InventoryRootOption
+from orchestrator.cli.options import (
+    BootstrapOption,
+    EventsTopicOption,
+    InventoryOption,
+    kafka_settings,
+)
 from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT, load_inventory, load_systems
 from orchestrator.reactor.registration import DEFAULT_SOURCE, publish_systems
 
@@ -30,7 +34,7 @@ def publish(
     source: Annotated[
         str, typer.Option("--source", help="CloudEvents source of the events (a URI-reference).")
     ] = DEFAULT_SOURCE,
-    inventory: InventoryRootOption = DEFAULT_INVENTORY_ROOT,
+    inventory: InventoryOption = DEFAULT_INVENTORY_ROOT,
     bootstrap_servers: BootstrapOption = None,
     events_topic: EventsTopicOption = None,
 ) -> None:

@@ -1,0 +1,101 @@
+"""Typer options shared by the ``govmig`` commands, and their conversion to settings.
+
+Top of the pipeline: every command that talks to Kafka, reads the state store or
+the inventory declares the same flags with the same help, from here. An option
+left out is ``None`` and falls back to its ``GOVMIG_*`` environment variable
+through the settings classes (``orchestrator.settings``), then to the default,
+so the environment is read in one place only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from orchestrator.cli.output import OutputFormat, OutputOption
+from orchestrator.settings import KafkaSettings, StoreSettings
+
+__all__ = [
+    "BootstrapOption",
+    "DlqTopicOption",
+    "EventsTopicOption",
+    "InventoryOption",
+    "OutputFormat",
+    "OutputOption",
+    "StateDbOption",
+    "StatusTopicOption",
+    "TimeoutOption",
+    "kafka_help",
+    "kafka_settings",
+    "state_db_url",
+]
+
+
+def kafka_help(text: str, field: str) -> str:
+    """Help text naming the environment variable and the default of a ``KafkaSettings`` field."""
+    default = KafkaSettings.model_fields[field].default
+    # Parentheses, not brackets: Typer's rich help would take [...] for markup.
+    return f"{text} (env GOVMIG_{field.upper()}, default {default})"
+
+
+BootstrapOption = Annotated[
+    str | None,
+    typer.Option(
+        "--bootstrap-servers",
+        help=kafka_help("Kafka brokers, host:port[,...].", "bootstrap_servers"),
+    ),
+]
+EventsTopicOption = Annotated[
+    str | None, typer.Option("--events-topic", help=kafka_help("Inbound topic.", "events_topic"))
+]
+StatusTopicOption = Annotated[
+    str | None,
+    typer.Option("--status-topic", help=kafka_help("Outbound status topic.", "status_topic")),
+]
+DlqTopicOption = Annotated[
+    str | None, typer.Option("--dlq-topic", help=kafka_help("Dead-letter topic.", "dlq_topic"))
+]
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        min=0.1,
+        help=kafka_help(
+            "Seconds to wait for the broker to answer and acknowledge.", "request_timeout_s"
+        ),
+    ),
+]
+
+_STATE_DB_DEFAULT = StoreSettings.model_fields["state_db"].default
+StateDbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--state-db",
+        help="State database URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB "
+        f"(env GOVMIG_STATE_DB, default {_STATE_DB_DEFAULT})",
+    ),
+]
+
+InventoryOption = Annotated[
+    Path,
+    typer.Option(
+        "--inventory",
+        envvar="GOVMIG_INVENTORY",
+        help="Directory holding hosts.yml (the cities, nodes and platforms).",
+    ),
+]
+
+
+def kafka_settings(**options: Any) -> KafkaSettings:
+    """``KafkaSettings`` from the options that were given; the rest from env and defaults."""
+    given = {name: value for name, value in options.items() if value is not None}
+    return KafkaSettings(**given)
+
+
+def state_db_url(state_db: str | None) -> str:
+    """The state database URL: the option, else ``GOVMIG_STATE_DB``, else the default."""
+    if state_db is not None:
+        return state_db
+    return StoreSettings().state_db

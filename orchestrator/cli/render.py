@@ -1,0 +1,264 @@
+"""Rows and JSON documents for ``govmig status`` and ``govmig capacity``, from store records.
+
+Pure presentation at the top of the pipeline: ``cli/views.py`` reads the store
+and hands the frozen records (``SystemRow``, ``TransitionRow``, ``Allocation``,
+``NodeUsage``) to these functions, then prints. The JSON documents are the
+stable contract for scripts (docs/cli-json.md): raw integers in the units of
+the events (vCPU, decimal GB), utilisation as a fraction, times in RFC 3339 UTC.
+Tables are for people: memory and storage in decimal TB/PB, utilisation in %.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from orchestrator.capacity import NodeUsage, ResourceClass
+from orchestrator.inventory.plan import PLAN_MEMORY_GB, PLAN_STORAGE_GB, PLAN_VCPU
+from orchestrator.migrations.states import phase_in
+from orchestrator.store import Allocation, SystemRow, TransitionRow
+
+# The JSON key of each resource class: the field names events use.
+RESOURCE_KEYS: Final[Mapping[ResourceClass, str]] = {
+    ResourceClass.VCPU: "vcpu",
+    ResourceClass.MEMORY_GB: "memory_gb",
+    ResourceClass.STORAGE_GB: "storage_gb",
+}
+PLAN: Final[Mapping[str, int]] = {
+    "vcpu": PLAN_VCPU,
+    "memory_gb": PLAN_MEMORY_GB,
+    "storage_gb": PLAN_STORAGE_GB,
+}
+_TITLES: Final[Mapping[ResourceClass, str]] = {
+    ResourceClass.VCPU: "vCPU",
+    ResourceClass.MEMORY_GB: "Memory (decimal units)",
+    ResourceClass.STORAGE_GB: "Storage (decimal units)",
+}
+_UNITS: Final = ((10**6, "PB"), (10**3, "TB"), (1, "GB"))
+
+
+def iso(moment: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``, to the microsecond: the JSON form of every time."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def short_time(moment: datetime, *, seconds: bool = True) -> str:
+    """A time for a table: UTC, to the second (or the minute, where room is short)."""
+    shape = "%Y-%m-%d %H:%M:%SZ" if seconds else "%Y-%m-%d %H:%MZ"
+    return moment.astimezone(UTC).strftime(shape)
+
+
+def human_gb(gb: int) -> str:
+    """Decimal GB as people read it: ``850 GB``, ``12.5 TB``, ``1.25 PB``."""
+    for size, unit in _UNITS:
+        if abs(gb) >= size or size == 1:
+            value = gb / size
+            decimals = 0 if size == 1 or abs(value) >= 100 else 1 if abs(value) >= 10 else 2
+            return f"{value:,.{decimals}f} {unit}"
+    raise AssertionError("unreachable: the last unit matches everything")
+
+
+def amount_text(resource: ResourceClass, amount: int) -> str:
+    """An amount of ``resource`` for a table: vCPU as a count, the rest in decimal units."""
+    return f"{amount:,}" if resource is ResourceClass.VCPU else human_gb(amount)
+
+
+def percent(fraction: float) -> str:
+    """``0.4567`` as ``45.7%``."""
+    return f"{fraction * 100:.1f}%"
+
+
+# --- status -----------------------------------------------------------------------------
+
+
+def system_row(system: SystemRow) -> dict[str, Any]:
+    """One system as a JSON row of ``status``."""
+    return {
+        "id": system.id,
+        "name": system.record.get("name"),
+        "city": system.city,
+        "state": str(system.state),
+        "node": system.node,
+        "phase": None if system.phase is None else str(system.phase),
+        "wave": system.wave,
+        "last_error": system.last_error,
+        "requested_by": system.requested_by,
+        "updated_at": iso(system.updated_at),
+    }
+
+
+def status_document(systems: Iterable[SystemRow]) -> dict[str, Any]:
+    """``status --output json`` without a SYSTEM_ID."""
+    return {"systems": [system_row(system) for system in systems]}
+
+
+def status_table(systems: Iterable[SystemRow]) -> list[dict[str, Any]]:
+    """``status`` rows for people: the state, where and when (errors go below the table).
+
+    The phase shows beside the state only when the state does not already name
+    it (``failed (rollback)``). Without the free-text error the table fits 80
+    columns; ``error_lines`` prints the errors in full under it.
+    """
+    return [
+        {
+            "system": system.id,
+            "state": state_text(system),
+            "node": system.node,
+            "wave": system.wave,
+            "updated": short_time(system.updated_at, seconds=False),
+        }
+        for system in systems
+    ]
+
+
+def error_lines(systems: Iterable[SystemRow]) -> list[str]:
+    """``id: last error`` for each system that has one, in order."""
+    return [f"{system.id}: {system.last_error}" for system in systems if system.last_error]
+
+
+def state_text(system: SystemRow) -> str:
+    """The state, with the phase in parentheses when the state alone does not imply it."""
+    if system.phase is None or system.phase == phase_in(system.state):
+        return str(system.state)
+    return f"{system.state} ({system.phase})"
+
+
+def allocation_document(allocation: Allocation | None) -> dict[str, Any] | None:
+    """What a system holds on its node, in JSON; None if it holds nothing."""
+    if allocation is None:
+        return None
+    amounts = {key: allocation.amount.get(resource, 0) for resource, key in RESOURCE_KEYS.items()}
+    return {"node": allocation.node_id, **amounts, "allocated_at": iso(allocation.allocated_at)}
+
+
+def history_row(transition: TransitionRow) -> dict[str, Any]:
+    """One line of the audit, in JSON; ``to_state`` is null when the request was refused."""
+    return {
+        "id": transition.id,
+        "at": iso(transition.at),
+        "from_state": None if transition.from_state is None else str(transition.from_state),
+        "to_state": None if transition.to_state is None else str(transition.to_state),
+        "refused": transition.refused,
+        "cause": transition.cause,
+        "actor": transition.actor,
+        "reason": transition.reason,
+        "event_source": transition.event_source,
+        "event_id": transition.event_id,
+    }
+
+
+def detail_document(
+    system: SystemRow, allocation: Allocation | None, history: Sequence[TransitionRow]
+) -> dict[str, Any]:
+    """``status SYSTEM_ID --output json``: the system, its record, allocation and audit."""
+    return {
+        "system": system_row(system),
+        "record": system.record,
+        "allocation": allocation_document(allocation),
+        "history": [history_row(transition) for transition in history],
+    }
+
+
+def detail_tables(
+    system: SystemRow, allocation: Allocation | None, history: Sequence[TransitionRow]
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    """``status SYSTEM_ID`` for people: (title, rows) of the system, its allocation, its audit."""
+    fields = {key: value for key, value in system_row(system).items() if key != "updated_at"}
+    fields["updated"] = short_time(system.updated_at)
+    tables = [(f"System {system.id}", [{"field": k, "value": v} for k, v in fields.items()])]
+    if allocation is not None:
+        held = {"node": allocation.node_id}
+        for resource, key in RESOURCE_KEYS.items():
+            held[key] = amount_text(resource, allocation.amount.get(resource, 0))
+        held["allocated"] = short_time(allocation.allocated_at)
+        tables.append(("Allocation", [held]))
+    tables.append((f"History of {system.id}", [_history_line(t) for t in history]))
+    return tables
+
+
+def _history_line(transition: TransitionRow) -> dict[str, Any]:
+    source = "-" if transition.from_state is None else str(transition.from_state)
+    target = "(refused)" if transition.to_state is None else str(transition.to_state)
+    return {
+        "at": short_time(transition.at),
+        "change": f"{source} → {target}",
+        "actor": transition.actor,
+        "reason": transition.reason,
+        "refused": "yes" if transition.refused else "",
+    }
+
+
+# --- capacity ---------------------------------------------------------------------------
+
+
+def resource_document(usage: NodeUsage, resource: ResourceClass) -> dict[str, Any]:
+    """One resource of one node: physical total, reserved, ratio, allocatable, used, free."""
+    inventory = usage.node.inventories[resource]
+    return {
+        "total": inventory.total,
+        "reserved": inventory.reserved,
+        "allocation_ratio": inventory.allocation_ratio,
+        "allocatable": usage.node.capacities[resource],
+        "allocated": usage.used.get(resource, 0),
+        "free": usage.free(resource),
+        "utilisation": round(usage.utilisation(resource), 6),
+    }
+
+
+def node_document(usage: NodeUsage) -> dict[str, Any]:
+    """One node's capacity and use, in JSON."""
+    document: dict[str, Any] = {
+        "node": usage.node.node_id,
+        "city": usage.node.city,
+        "status": str(usage.node.status),
+        "systems": len(usage.allocations),
+    }
+    for resource, key in RESOURCE_KEYS.items():
+        document[key] = resource_document(usage, resource)
+    return document
+
+
+def totals_document(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The sums over ``node_document``s, each resource beside the plan's target."""
+    totals: dict[str, Any] = {"systems": sum(node["systems"] for node in nodes)}
+    for key in RESOURCE_KEYS.values():
+        parts = [node[key] for node in nodes]
+        summed = {
+            name: sum(part[name] for part in parts)
+            for name in ("total", "reserved", "allocatable", "allocated", "free")
+        }
+        allocatable = summed["allocatable"]
+        summed["utilisation"] = round(summed["allocated"] / allocatable, 6) if allocatable else 1.0
+        summed["plan"] = PLAN[key]
+        totals[key] = summed
+    return totals
+
+
+def capacity_document(usages: Iterable[NodeUsage]) -> dict[str, Any]:
+    """``capacity --output json``: every node, the totals and the plan's targets."""
+    nodes = [node_document(usage) for usage in usages]
+    return {"nodes": nodes, "total": totals_document(nodes), "plan": dict(PLAN)}
+
+
+def capacity_tables(document: Mapping[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """One (title, rows) table per resource from ``capacity_document``, with total and plan."""
+    tables = []
+    for resource, key in RESOURCE_KEYS.items():
+        rows = [_capacity_line(resource, node["node"], node["status"], node[key])
+                for node in document["nodes"]]  # fmt: skip
+        total = document["total"][key]
+        rows.append(_capacity_line(resource, "total", "", total))
+        rows.append({"node": "plan", "total": amount_text(resource, total["plan"])})
+        tables.append((_TITLES[resource], rows))
+    return tables
+
+
+def _capacity_line(
+    resource: ResourceClass, node: str, status: str, figures: Mapping[str, Any]
+) -> dict[str, Any]:
+    line: dict[str, Any] = {"node": node, "status": status}
+    for name in ("total", "allocatable", "allocated", "free"):
+        line[name] = amount_text(resource, figures[name])
+    line["used"] = percent(figures["utilisation"])
+    return line

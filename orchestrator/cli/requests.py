@@ -1,0 +1,160 @@
+"""From ``govmig migrate|cancel|retry|rollback`` arguments to request events, and back to rows.
+
+Pure: the commands in ``cli/ops.py`` call these before anything touches the
+store or the broker, so bad input is refused with a clear message and nothing
+is sent. Each request is a new event (a random id): asking twice is two asks,
+and the orchestrator's state machine decides what the second one means.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from orchestrator.errors import PermanentError
+from orchestrator.events import Event, new_event
+from orchestrator.events.data import (
+    MigrationCancelRequested,
+    MigrationRequested,
+    MigrationRetryRequested,
+    MigrationRollbackRequested,
+)
+from orchestrator.events.envelope import EventData
+from orchestrator.events.fields import PATTERN_HINTS
+from orchestrator.inventory.models import SYSTEM_ID_PATTERN
+
+# The CloudEvents source of every request the CLI publishes.
+CLI_SOURCE: Final = "/govmig/cli"
+
+_SYSTEM_ID = re.compile(SYSTEM_ID_PATTERN)
+# How a field of the request data is spelled on the command line, for messages.
+_OPTION_OF: Final = {
+    "system_id": "SYSTEM_ID",
+    "target_node": "--to",
+    "wave": "--wave",
+    "requested_by": "--requested-by",
+    "reason": "--reason",
+}
+
+
+class Action(StrEnum):
+    """What an operator asks for; each is one event type."""
+
+    MIGRATE = "migrate"
+    CANCEL = "cancel"
+    RETRY = "retry"
+    ROLLBACK = "rollback"
+
+
+_COMMANDS: Final[Mapping[Action, type[EventData]]] = {
+    Action.CANCEL: MigrationCancelRequested,
+    Action.RETRY: MigrationRetryRequested,
+    Action.ROLLBACK: MigrationRollbackRequested,
+}
+
+
+def unknown_system_message(system_id: str) -> str:
+    """What an operator reads for an id the store has never seen."""
+    return (
+        f"unknown system {system_id!r}: it has not been registered (govmig inventory publish FILE)"
+    )
+
+
+def check_system_ids(system_ids: Iterable[str]) -> list[str]:
+    """The ids in order without repeats; ``PermanentError`` naming every malformed one."""
+    ids = list(dict.fromkeys(system_ids))
+    hint = PATTERN_HINTS[SYSTEM_ID_PATTERN]
+    bad = [system_id for system_id in ids if not _SYSTEM_ID.fullmatch(system_id)]
+    if bad:
+        raise PermanentError(
+            "\n".join(f"malformed system id {system_id!r}: {hint}" for system_id in bad)
+        )
+    if not ids:
+        raise PermanentError("name at least one SYSTEM_ID")
+    return ids
+
+
+def check_target(target: str, nodes: Collection[str]) -> str:
+    """``target`` if it is one of ``nodes``; else ``PermanentError`` listing the valid ones."""
+    if target not in nodes:
+        raise PermanentError(
+            f"unknown node {target!r} for --to: the city nodes are {', '.join(sorted(nodes))}"
+        )
+    return target
+
+
+def build_requests(
+    action: Action,
+    system_ids: Sequence[str],
+    *,
+    requested_by: str,
+    reason: str | None = None,
+    target: str | None = None,
+    wave: int | None = None,
+    now: datetime | None = None,
+) -> list[Event]:
+    """One request event per system, in order; ``PermanentError`` names the bad option.
+
+    ``target`` and ``wave`` belong to ``migrate`` only; ``reason`` to the other three
+    (the contract's ``migration.requested`` carries no reason).
+    """
+    at = now if now is not None else datetime.now(UTC)
+    events = []
+    for system_id in system_ids:
+        fields: dict[str, Any] = {"system_id": system_id, "requested_by": requested_by}
+        if action is Action.MIGRATE:
+            if reason is not None:
+                raise PermanentError("--reason is not part of a migration request")
+            fields |= {"target_node": target, "wave": wave}
+        else:
+            if target is not None or wave is not None:
+                raise PermanentError(f"--to and --wave only apply to migrate, not {action}")
+            fields["reason"] = reason
+        events.append(new_event(_data(action, fields), source=CLI_SOURCE, time=at))
+    return events
+
+
+def _data(action: Action, fields: dict[str, Any]) -> EventData:
+    model = MigrationRequested if action is Action.MIGRATE else _COMMANDS[action]
+    try:
+        return model(**fields)
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False)[0]
+        name = str(first["loc"][0]) if first["loc"] else "request"
+        pattern = str(first.get("ctx", {}).get("pattern", ""))
+        hint = PATTERN_HINTS.get(pattern, first["msg"])
+        shown = _OPTION_OF.get(name, name)
+        raise PermanentError(f"{shown} {fields.get(name)!r}: {hint}") from None
+
+
+def request_row(event: Event) -> dict[str, Any]:
+    """One published request as the stable JSON row (see docs/cli-json.md)."""
+    data = event.data.model_dump(mode="json")
+    return {
+        "id": event.id,
+        "type": event.type,
+        "system_id": data.get("system_id"),
+        "requested_by": data.get("requested_by"),
+        "target_node": data.get("target_node"),
+        "wave": data.get("wave"),
+        "reason": data.get("reason"),
+        "time": None if event.time is None else event.time.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def requests_document(events: Sequence[Event], *, topic: str) -> dict[str, Any]:
+    """What ``--output json`` prints once the broker acknowledged ``events`` on ``topic``."""
+    return {"topic": topic, "sent": len(events), "events": [request_row(e) for e in events]}
+
+
+def requests_table(events: Sequence[Event]) -> list[dict[str, Any]]:
+    """The table rows: which system, which request, and the event id to look for."""
+    return [
+        {"system": row["system_id"], "request": row["type"], "event id": row["id"]}
+        for row in map(request_row, events)
+    ]

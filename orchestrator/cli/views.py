@@ -1,0 +1,139 @@
+"""``govmig status [SYSTEM_ID]`` and ``govmig capacity``: what the state store says now.
+
+Top of the pipeline, on the reading side: each command opens the store
+read-only (``open_store(..., create=False)``: a missing database is a clear
+error, never a new empty one), reads through the store's repositories,
+hands the records to ``cli/render.py`` and prints a table or the stable JSON
+(docs/cli-json.md). Nothing here writes.
+
+The commands are plain functions; ``cli/__init__.py`` registers them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.cli.options import StateDbOption, state_db_url
+from orchestrator.cli.output import OutputFormat, OutputOption, emit
+from orchestrator.cli.render import (
+    capacity_document,
+    capacity_tables,
+    detail_document,
+    detail_tables,
+    error_lines,
+    status_document,
+    status_table,
+)
+from orchestrator.cli.requests import check_system_ids, unknown_system_message
+from orchestrator.errors import PermanentError
+from orchestrator.migrations.states import SystemState
+from orchestrator.store import (
+    Session,
+    get_allocation,
+    get_node,
+    get_system,
+    history,
+    list_systems,
+    node_usage,
+    open_store,
+)
+
+
+def status(
+    system_id: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="SYSTEM_ID",
+            help="One system: also show its allocation and its history.",
+            show_default=False,
+        ),
+    ] = None,
+    state: Annotated[
+        SystemState | None, typer.Option("--state", help="Only systems in this state.")
+    ] = None,
+    node: Annotated[str | None, typer.Option("--node", help="Only systems on this node.")] = None,
+    wave: Annotated[int | None, typer.Option("--wave", min=1, help="Only this wave.")] = None,
+    output: OutputOption = OutputFormat.TABLE,
+    state_db: StateDbOption = None,
+) -> None:
+    """Show each system's state, node, phase, wave, last error and last update.
+
+    JSON: {systems: [{id, name, city, state, node, phase, wave, last_error,
+    requested_by, updated_at}]}; with SYSTEM_ID: {system, record, allocation,
+    history: [{id, at, from_state, to_state, refused, cause, actor, reason,
+    event_source, event_id}]}. Times are RFC 3339 UTC; see docs/cli-json.md.
+    """
+    if system_id is not None and (state, node, wave) != (None, None, None):
+        raise PermanentError("give either a SYSTEM_ID or --state/--node/--wave filters, not both")
+    with open_store(state_db_url(state_db), create=False) as store, store.session() as session:
+        if system_id is not None:
+            _show_system(session, check_system_ids([system_id])[0], output)
+            return
+        if node is not None and get_node(session, node) is None:
+            raise PermanentError(f"unknown node {node!r}: the state database has no such node")
+        systems = list_systems(session, state=state, node=node, wave=wave)
+    if output is OutputFormat.JSON:
+        emit([], output, document=status_document(systems))
+    elif not systems:
+        typer.echo("no systems match")
+    else:
+        print_table(f"{len(systems)} systems", status_table(systems))
+        errors = error_lines(systems)
+        if errors:
+            typer.echo("\nLast errors:\n" + "\n".join(errors))
+
+
+def _show_system(session: Session, system_id: str, output: OutputFormat) -> None:
+    system = get_system(session, system_id)
+    if system is None:
+        raise PermanentError(unknown_system_message(system_id))
+    allocation = get_allocation(session, system_id)
+    audit = history(session, system_id)
+    if output is OutputFormat.JSON:
+        emit([], output, document=detail_document(system, allocation, audit))
+        return
+    _print_tables(detail_tables(system, allocation, audit))
+
+
+def capacity(output: OutputOption = OutputFormat.TABLE, state_db: StateDbOption = None) -> None:
+    """Show each node's capacity, allocation, free room and use, and the totals against the plan.
+
+    Allocatable = (total - reserved) x allocation ratio. JSON: {nodes: [{node,
+    city, status, systems, vcpu, memory_gb, storage_gb}], total, plan}, each
+    resource as {total, reserved, allocation_ratio, allocatable, allocated,
+    free, utilisation}: vCPU and decimal GB, utilisation 0..1; see docs/cli-json.md.
+    """
+    with open_store(state_db_url(state_db), create=False) as store, store.session() as session:
+        usages = node_usage(session)
+    document = capacity_document(usages)
+    if output is OutputFormat.JSON:
+        emit([], output, document=document)
+        return
+    _print_tables(capacity_tables(document))
+
+
+def _print_tables(tables: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> None:
+    for title, rows in tables:
+        if rows:
+            print_table(title, rows)
+        else:
+            typer.echo(f"{title}: none")
+
+
+def print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Rows as a rich table whose first column (an id) is never cut or wrapped.
+
+    ``emit`` would shorten ids to ``shantou-p…`` on an 80-column terminal; here
+    the id column keeps its width and the other columns fold instead.
+    """
+    table = Table(title=title)
+    for index, column in enumerate(rows[0]):
+        table.add_column(column, no_wrap=index == 0, overflow="fold")
+    for row in rows:
+        table.add_row(*("-" if value is None else str(value) for value in row.values()))
+    Console().print(table)

@@ -1,0 +1,213 @@
+"""``govmig migrate|cancel|retry|rollback`` as an operator runs them, against a real broker.
+
+Each test runs ``.venv/bin/govmig`` as a subprocess against the session's Kafka
+broker, then reads the topic back and decodes what arrived. Bad input must be
+refused before anything is sent, so those tests also check the topic is empty.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.bus import read_topic
+from orchestrator.events import InboundEvent, decode
+from orchestrator.inventory.loader import DEFAULT_CATALOGUE, load_inventory, load_systems
+from orchestrator.settings import KafkaSettings
+from orchestrator.store import open_store, seed_nodes, upsert_system
+
+pytestmark = pytest.mark.kafka
+
+GOVMIG = Path(sys.executable).parent / "govmig"
+REGISTERED = ("shantou-psb-001", "shantou-psb-002")
+
+
+def govmig(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``govmig`` with no ``GOVMIG_*`` variables but those given."""
+    clean = {name: value for name, value in os.environ.items() if not name.startswith("GOVMIG_")}
+    return subprocess.run(
+        [str(GOVMIG), *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+        cwd=cwd,
+        env={**clean, "COLUMNS": "200", **(env or {})},
+    )
+
+
+@pytest.fixture
+def state_db(tmp_path: Path) -> str:
+    """A state database in which two catalogue systems are registered."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    inventory = load_inventory()
+    systems = {system.id: system for system in load_systems(DEFAULT_CATALOGUE, inventory)}
+    with open_store(url) as store, store.transaction() as session:
+        seed_nodes(session, inventory.nodes.values())
+        for system_id in REGISTERED:
+            upsert_system(session, systems[system_id])
+    return url
+
+
+@pytest.fixture
+def topic(new_topic: Callable[..., str]) -> str:
+    return new_topic("ops.events")
+
+
+def received(bootstrap: str, topic: str) -> list[tuple[bytes | None, InboundEvent]]:
+    """Every record of ``topic``, decoded, with its Kafka key."""
+    records = read_topic(KafkaSettings(bootstrap_servers=bootstrap), topic)
+    return [(record.key, decode(record)) for record in records]
+
+
+def kafka(bootstrap: str, topic: str) -> list[str]:
+    return ["--bootstrap-servers", bootstrap, "--events-topic", topic]
+
+
+def test_migrate_publishes_one_acknowledged_request_per_system(
+    kafka_bootstrap: str, topic: str, state_db: str, tmp_path: Path
+) -> None:
+    result = govmig(
+        "migrate", *REGISTERED, "--to", "shaoguan", "--wave", "2", "--requested-by", "alice",
+        "--state-db", state_db, "--output", "json", *kafka(kafka_bootstrap, topic),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert (printed["topic"], printed["sent"]) == (topic, 2)
+    events = received(kafka_bootstrap, topic)
+    by_id = {event.id: (key, event) for key, event in events}
+    assert sorted(by_id) == sorted(row["id"] for row in printed["events"])
+    for row in printed["events"]:
+        key, event = by_id[row["id"]]
+        data: dict[str, Any] = event.data.model_dump(mode="json")
+        assert event.type == row["type"] == "gov.cloud.migration.requested"
+        assert key == row["system_id"].encode()
+        assert data == {
+            "system_id": row["system_id"],
+            "target_node": "shaoguan",
+            "wave": 2,
+            "requested_by": "alice",
+        }
+    assert sorted(row["system_id"] for row in printed["events"]) == sorted(REGISTERED)
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [
+        ("cancel", "gov.cloud.migration.cancel_requested"),
+        ("retry", "gov.cloud.migration.retry_requested"),
+        ("rollback", "gov.cloud.migration.rollback_requested"),
+    ],
+    ids=["cancel", "retry", "rollback"],
+)
+def test_commands_default_to_the_os_user_and_carry_the_reason(
+    kafka_bootstrap: str, topic: str, state_db: str, tmp_path: Path, command: str, kind: str
+) -> None:
+    result = govmig(
+        command, REGISTERED[0], "--reason", "change window closed", "--state-db", state_db,
+        *kafka(kafka_bootstrap, topic), cwd=tmp_path, env={"LOGNAME": "ops-on-call"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    [(key, event)] = received(kafka_bootstrap, topic)
+    assert (key, event.type) == (REGISTERED[0].encode(), kind)
+    assert event.data.model_dump() == {
+        "system_id": REGISTERED[0],
+        "requested_by": "ops-on-call",
+        "reason": "change window closed",
+    }
+    assert event.id in result.stdout  # the table names the event id
+    assert REGISTERED[0] in result.stdout
+
+
+def test_without_a_state_database_it_warns_and_sends(
+    kafka_bootstrap: str, topic: str, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nowhere.db"
+    result = govmig(
+        "migrate", "never-registered-1", "--state-db", f"sqlite:///{missing}",
+        *kafka(kafka_bootstrap, topic), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "warning: the system ids could not be checked" in result.stderr
+    assert f"state database {missing} does not exist" in result.stderr
+    assert not missing.exists()
+    assert [event.subject for _, event in received(kafka_bootstrap, topic)] == [
+        "never-registered-1"
+    ]
+
+
+def test_no_check_sends_an_unregistered_id(
+    kafka_bootstrap: str, topic: str, state_db: str, tmp_path: Path
+) -> None:
+    result = govmig(
+        "migrate", "not-in-the-store", "--no-check", "--state-db", state_db,
+        *kafka(kafka_bootstrap, topic), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert len(received(kafka_bootstrap, topic)) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["migrate", "Shantou_PSB"],
+            "error: malformed system id 'Shantou_PSB': must be a system id: lowercase letters, "
+            "digits and inner hyphens, 1-63",
+        ),
+        (
+            ["migrate", "shantou-psb-001", "--to", "guangzhou"],
+            "error: unknown node 'guangzhou' for --to: the city nodes are chaozhou, heyuan, "
+            "huizhou, jieyang, maoming, meizhou, qingyuan, shantou, shanwei, shaoguan, "
+            "yangjiang, yunfu, zhanjiang, zhaoqing",
+        ),
+        (["migrate", "shantou-psb-001", "--wave", "0"], "Invalid value for '--wave'"),
+        (
+            ["migrate", "shantou-psb-001", "shantou-psb-404"],
+            "error: unknown system 'shantou-psb-404': it has not been registered "
+            "(govmig inventory publish FILE)",
+        ),
+        (
+            ["cancel", "shantou-psb-001", "--requested-by", "x; rm -rf /"],
+            "error: --requested-by 'x; rm -rf /': must be one line",
+        ),
+    ],
+    ids=["malformed-id", "unknown-node", "wave-zero", "unknown-system", "hostile-requester"],
+)
+def test_bad_input_is_refused_before_anything_is_sent(
+    kafka_bootstrap: str,
+    topic: str,
+    state_db: str,
+    tmp_path: Path,
+    args: list[str],
+    message: str,
+) -> None:
+    result = govmig(*args, "--state-db", state_db, *kafka(kafka_bootstrap, topic), cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stdout == ""
+    assert received(kafka_bootstrap, topic) == []
+
+
+def test_an_unreachable_broker_fails_within_the_timeout(state_db: str, tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = govmig(
+        "migrate", "shantou-psb-001", "--state-db", state_db,
+        "--bootstrap-servers", "127.0.0.1:1", "--timeout", "1", cwd=tmp_path,
+    )  # fmt: skip
+    assert time.monotonic() - started < 15
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: cannot reach Kafka at 127.0.0.1:1 within 1 s")
+    assert "govmig kafka status" in result.stderr

@@ -1,0 +1,279 @@
+"""The rows and JSON documents of ``govmig status`` and ``govmig capacity``, from store records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from orchestrator.capacity import (
+    Inventory,
+    NodeState,
+    NodeStatus,
+    NodeUsage,
+    ResourceClass,
+    allocate,
+    empty_usage,
+    system_request,
+)
+from orchestrator.cli.render import (
+    allocation_document,
+    amount_text,
+    capacity_document,
+    capacity_tables,
+    detail_document,
+    detail_tables,
+    error_lines,
+    history_row,
+    human_gb,
+    iso,
+    percent,
+    short_time,
+    state_text,
+    status_document,
+    status_table,
+    system_row,
+)
+from orchestrator.migrations.states import Phase, SystemState
+from orchestrator.store import Allocation, SystemRow, TransitionRow
+
+AT = datetime(2024, 5, 1, 8, 30, 15, 250000, tzinfo=UTC)
+VCPU, MEMORY, STORAGE = ResourceClass.VCPU, ResourceClass.MEMORY_GB, ResourceClass.STORAGE_GB
+
+
+def system(**changes: Any) -> SystemRow:
+    fields: dict[str, Any] = {
+        "id": "shantou-psb-001",
+        "record": {"id": "shantou-psb-001", "name": "Household register", "vcpu": 4},
+        "city": "shantou",
+        "state": SystemState.PROVISIONING,
+        "node": "shantou",
+        "wave": 2,
+        "phase": Phase.PROVISION,
+        "last_error": None,
+        "requested_by": "alice",
+        "updated_at": AT,
+        "version": 3,
+    }
+    return SystemRow(**(fields | changes))
+
+
+def transition(number: int, **changes: Any) -> TransitionRow:
+    fields: dict[str, Any] = {
+        "id": number,
+        "system_id": "shantou-psb-001",
+        "from_state": SystemState.REGISTERED,
+        "to_state": SystemState.QUEUED,
+        "refused": False,
+        "cause": "migration_requested",
+        "at": AT,
+        "event_source": "/govmig/cli",
+        "event_id": f"e-{number}",
+        "actor": "alice",
+        "reason": None,
+    }
+    return TransitionRow(**(fields | changes))
+
+
+def node(node_id: str, vcpu: int, memory_gb: int, storage_gb: int, **kw: Any) -> NodeUsage:
+    inventories: dict[str, Inventory] = {
+        VCPU: Inventory(vcpu, reserved=vcpu // 10, allocation_ratio=2.0),
+        MEMORY: Inventory(memory_gb),
+        STORAGE: Inventory(storage_gb),
+    }
+    return empty_usage(
+        NodeState(node_id, node_id, inventories, kw.get("status", NodeStatus.ONLINE))
+    )
+
+
+@pytest.mark.parametrize(
+    ("gb", "text"),
+    [
+        (0, "0 GB"),
+        (850, "850 GB"),
+        (1_000, "1.00 TB"),
+        (12_500, "12.5 TB"),
+        (300_000, "300 TB"),
+        (1_250_000, "1.25 PB"),
+        (10_000_000, "10.0 PB"),
+        (-2_000, "-2.00 TB"),
+    ],
+    ids=["zero", "gb", "one-tb", "tens-of-tb", "hundreds-of-tb", "pb", "plan-storage", "negative"],
+)
+def test_human_gb_is_decimal(gb: int, text: str) -> None:
+    assert human_gb(gb) == text
+
+
+@pytest.mark.parametrize(
+    ("resource", "amount", "text"),
+    [(VCPU, 100_000, "100,000"), (MEMORY, 300_000, "300 TB"), (STORAGE, 10_000_000, "10.0 PB")],
+    ids=["vcpu-is-a-count", "memory", "storage"],
+)
+def test_amount_text(resource: ResourceClass, amount: int, text: str) -> None:
+    assert amount_text(resource, amount) == text
+
+
+def test_times_and_percentages() -> None:
+    assert iso(AT) == "2024-05-01T08:30:15.250000Z"
+    assert short_time(AT) == "2024-05-01 08:30:15Z"
+    assert short_time(AT, seconds=False) == "2024-05-01 08:30Z"
+    assert percent(0.4567) == "45.7%"
+
+
+def test_system_row_and_status_documents() -> None:
+    row = system_row(system())
+    assert row == {
+        "id": "shantou-psb-001",
+        "name": "Household register",
+        "city": "shantou",
+        "state": "provisioning",
+        "node": "shantou",
+        "phase": "provision",
+        "wave": 2,
+        "last_error": None,
+        "requested_by": "alice",
+        "updated_at": "2024-05-01T08:30:15.250000Z",
+    }
+    assert status_document([system()]) == {"systems": [row]}
+    failed = system(state=SystemState.FAILED, phase=Phase.ROLLBACK, last_error="rollback failed")
+    assert status_table([failed, system()]) == [
+        {
+            "system": "shantou-psb-001",
+            "state": "failed (rollback)",
+            "node": "shantou",
+            "wave": 2,
+            "updated": "2024-05-01 08:30Z",
+        },
+        {
+            "system": "shantou-psb-001",
+            "state": "provisioning",
+            "node": "shantou",
+            "wave": 2,
+            "updated": "2024-05-01 08:30Z",
+        },
+    ]
+    assert error_lines([failed, system()]) == ["shantou-psb-001: rollback failed"]
+
+
+@pytest.mark.parametrize(
+    ("state", "phase", "text"),
+    [
+        (SystemState.REGISTERED, None, "registered"),
+        (SystemState.PROVISIONING, Phase.PROVISION, "provisioning"),
+        (SystemState.ROLLING_BACK, Phase.ROLLBACK, "rolling_back"),
+        (SystemState.FAILED, Phase.ROLLBACK, "failed (rollback)"),
+        (SystemState.ROLLING_BACK, Phase.CUTOVER, "rolling_back (cutover)"),
+    ],
+    ids=["no-phase", "implied", "implied-rollback", "failed-in-rollback", "unexpected-phase"],
+)
+def test_state_text_shows_a_phase_the_state_does_not_imply(
+    state: SystemState, phase: Phase | None, text: str
+) -> None:
+    assert state_text(system(state=state, phase=phase)) == text
+
+
+def test_detail_has_record_allocation_and_history() -> None:
+    held = Allocation("shantou-psb-001", "shantou", {VCPU: 4, MEMORY: 32, STORAGE: 18_200}, AT)
+    audit = [
+        transition(1),
+        transition(2, to_state=None, refused=True, reason="not allowed in queued", actor="bob"),
+    ]
+    document = detail_document(system(), held, audit)
+    assert document["system"] == system_row(system())
+    assert document["record"]["vcpu"] == 4
+    assert document["allocation"] == {
+        "node": "shantou",
+        "vcpu": 4,
+        "memory_gb": 32,
+        "storage_gb": 18_200,
+        "allocated_at": "2024-05-01T08:30:15.250000Z",
+    }
+    assert [row["to_state"] for row in document["history"]] == ["queued", None]
+    assert document["history"][1]["refused"] is True
+    assert history_row(audit[0]) == {
+        "id": 1,
+        "at": "2024-05-01T08:30:15.250000Z",
+        "from_state": "registered",
+        "to_state": "queued",
+        "refused": False,
+        "cause": "migration_requested",
+        "actor": "alice",
+        "reason": None,
+        "event_source": "/govmig/cli",
+        "event_id": "e-1",
+    }
+    titles = [title for title, _ in detail_tables(system(), held, audit)]
+    assert titles == ["System shantou-psb-001", "Allocation", "History of shantou-psb-001"]
+    history = detail_tables(system(), held, audit)[2][1]
+    assert [line["change"] for line in history] == [
+        "registered → queued",
+        "registered → (refused)",
+    ]
+    assert [line["refused"] for line in history] == ["", "yes"]
+    assert detail_tables(system(), held, audit)[1][1] == [
+        {
+            "node": "shantou",
+            "vcpu": "4",
+            "memory_gb": "32 GB",
+            "storage_gb": "18.2 TB",
+            "allocated": "2024-05-01 08:30:15Z",
+        }
+    ]
+
+
+def test_detail_without_allocation_or_history() -> None:
+    document = detail_document(system(node=None), None, [])
+    assert (document["allocation"], document["history"]) == (None, [])
+    titles = [title for title, _ in detail_tables(system(), None, [])]
+    assert titles == ["System shantou-psb-001", "History of shantou-psb-001"]
+    assert allocation_document(None) is None
+
+
+def test_capacity_document_counts_allocatable_allocated_and_free() -> None:
+    shantou = allocate(node("shantou", 1000, 4000, 100_000), "s-1", system_request(100, 400, 500))
+    shaoguan = node("shaoguan", 500, 1000, 50_000, status=NodeStatus.DRAINING)
+    document = capacity_document([shantou, shaoguan])
+    first = document["nodes"][0]
+    assert (first["node"], first["status"], first["systems"]) == ("shantou", "online", 1)
+    # (1000 - 100 reserved) x 2.0 = 1800 allocatable vCPU.
+    assert first["vcpu"] == {
+        "total": 1000,
+        "reserved": 100,
+        "allocation_ratio": 2.0,
+        "allocatable": 1800,
+        "allocated": 100,
+        "free": 1700,
+        "utilisation": round(100 / 1800, 6),
+    }
+    assert first["memory_gb"]["free"] == 3600
+    assert document["nodes"][1]["status"] == "draining"
+    total = document["total"]
+    assert total["systems"] == 1
+    assert total["vcpu"]["allocatable"] == 1800 + 900
+    assert total["storage_gb"]["allocated"] == 500
+    assert total["vcpu"]["plan"] == 100_000
+    assert document["plan"] == {"vcpu": 100_000, "memory_gb": 300_000, "storage_gb": 10_000_000}
+
+
+def test_capacity_tables_show_decimal_units_totals_and_plan() -> None:
+    shantou = node("shantou", 1000, 30_000, 1_000_000)
+    tables = capacity_tables(capacity_document([shantou]))
+    assert [title for title, _ in tables] == [
+        "vCPU",
+        "Memory (decimal units)",
+        "Storage (decimal units)",
+    ]
+    memory = tables[1][1]
+    assert [line["node"] for line in memory] == ["shantou", "total", "plan"]
+    assert memory[0] == {
+        "node": "shantou",
+        "status": "online",
+        "total": "30.0 TB",
+        "allocatable": "30.0 TB",
+        "allocated": "0 GB",
+        "free": "30.0 TB",
+        "used": "0.0%",
+    }
+    assert tables[2][1][2] == {"node": "plan", "total": "10.0 PB"}
+    assert tables[0][1][1]["total"] == "1,000"

@@ -1,0 +1,184 @@
+"""Turning ``govmig migrate|cancel|retry|rollback`` arguments into request events, and rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from orchestrator.cli.requests import (
+    CLI_SOURCE,
+    Action,
+    build_requests,
+    check_system_ids,
+    check_target,
+    request_row,
+    requests_document,
+    requests_table,
+    unknown_system_message,
+)
+from orchestrator.errors import PermanentError
+from orchestrator.events import decode, encode
+from orchestrator.events.envelope import EventType
+
+NODES = ("shantou", "shaoguan", "heyuan")
+NOW = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (["shantou-psb-001"], ["shantou-psb-001"]),
+        (["a", "b-2", "a"], ["a", "b-2"]),
+        (["x" * 63], ["x" * 63]),
+    ],
+    ids=["one", "repeats-dropped-in-order", "longest"],
+)
+def test_good_ids_pass(given: list[str], expected: list[str]) -> None:
+    assert check_system_ids(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "bad"),
+    [
+        (["Shantou-1"], ["Shantou-1"]),
+        (["ok-1", "bad/id", "-lead", "trail-"], ["bad/id", "-lead", "trail-"]),
+        (["x" * 64], ["x" * 64]),
+        (["a b"], ["a b"]),
+        ([""], [""]),
+    ],
+    ids=["uppercase", "several-bad", "too-long", "space", "empty"],
+)
+def test_malformed_ids_are_all_named(given: list[str], bad: list[str]) -> None:
+    with pytest.raises(PermanentError) as caught:
+        check_system_ids(given)
+    lines = str(caught.value).splitlines()
+    assert lines == [
+        f"malformed system id {system_id!r}: must be a system id: lowercase letters, digits "
+        "and inner hyphens, 1-63"
+        for system_id in bad
+    ]
+
+
+def test_no_ids_is_an_error() -> None:
+    with pytest.raises(PermanentError, match="at least one SYSTEM_ID"):
+        check_system_ids([])
+
+
+def test_a_known_target_passes() -> None:
+    assert check_target("heyuan", NODES) == "heyuan"
+
+
+def test_an_unknown_target_names_the_nodes() -> None:
+    with pytest.raises(PermanentError) as caught:
+        check_target("guangzhou", NODES)
+    assert str(caught.value) == (
+        "unknown node 'guangzhou' for --to: the city nodes are heyuan, shantou, shaoguan"
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "options", "kind", "data"),
+    [
+        (
+            Action.MIGRATE,
+            {},
+            EventType.MIGRATION_REQUESTED,
+            {"target_node": None, "wave": None},
+        ),
+        (
+            Action.MIGRATE,
+            {"target": "shaoguan", "wave": 3},
+            EventType.MIGRATION_REQUESTED,
+            {"target_node": "shaoguan", "wave": 3},
+        ),
+        (Action.CANCEL, {}, EventType.MIGRATION_CANCEL_REQUESTED, {"reason": None}),
+        (
+            Action.RETRY,
+            {"reason": "disk replaced"},
+            EventType.MIGRATION_RETRY_REQUESTED,
+            {"reason": "disk replaced"},
+        ),
+        (
+            Action.ROLLBACK,
+            {"reason": "users report errors"},
+            EventType.MIGRATION_ROLLBACK_REQUESTED,
+            {"reason": "users report errors"},
+        ),
+    ],
+    ids=["migrate", "migrate-to-wave", "cancel", "retry-reason", "rollback-reason"],
+)
+def test_requests_carry_type_key_and_requester(
+    action: Action, options: dict[str, Any], kind: EventType, data: dict[str, Any]
+) -> None:
+    events = build_requests(action, ["mm-1", "mm-2"], requested_by="alice", now=NOW, **options)
+    assert [event.type for event in events] == [kind, kind]
+    assert [event.subject for event in events] == ["mm-1", "mm-2"]
+    assert len({event.id for event in events}) == 2
+    for event, system_id in zip(events, ["mm-1", "mm-2"], strict=True):
+        assert event.source == CLI_SOURCE
+        assert event.time == NOW
+        dumped = event.data.model_dump()
+        assert dumped == {"system_id": system_id, "requested_by": "alice", **data}
+        # What goes on the wire decodes back, with the system id as the Kafka key.
+        record = encode(event).as_record("govcloud.events")
+        assert record.key == system_id.encode()
+        assert decode(record) == event
+
+
+@pytest.mark.parametrize(
+    ("action", "options", "message"),
+    [
+        (Action.MIGRATE, {"requested_by": "a;b"}, "--requested-by 'a;b': must be one line"),
+        (Action.MIGRATE, {"requested_by": ""}, "--requested-by '': must be one line"),
+        (Action.CANCEL, {"reason": "two\nlines"}, "--reason 'two\\nlines': must be one line"),
+        (Action.RETRY, {"reason": "x" * 501}, "--reason 'xxx"),
+        (Action.MIGRATE, {"reason": "why"}, "--reason is not part of a migration request"),
+        (Action.CANCEL, {"target": "shantou"}, "--to and --wave only apply to migrate"),
+        (Action.ROLLBACK, {"wave": 2}, "--to and --wave only apply to migrate, not rollback"),
+        (Action.MIGRATE, {"wave": 1000}, "--wave 1000: Input should be less than or equal to 999"),
+    ],
+    ids=[
+        "requester-metachar",
+        "requester-empty",
+        "reason-two-lines",
+        "reason-too-long",
+        "migrate-has-no-reason",
+        "cancel-has-no-target",
+        "rollback-has-no-wave",
+        "wave-too-high",
+    ],
+)
+def test_bad_options_are_named(action: Action, options: dict[str, Any], message: str) -> None:
+    arguments: dict[str, Any] = {"requested_by": "alice", **options}
+    with pytest.raises(PermanentError) as caught:
+        build_requests(action, ["mm-1"], **arguments)
+    assert str(caught.value).startswith(message)
+
+
+def test_rows_and_document_show_what_was_sent() -> None:
+    events = build_requests(
+        Action.MIGRATE, ["mm-1"], requested_by="bob", target="shantou", wave=2, now=NOW
+    )
+    row = request_row(events[0])
+    assert row == {
+        "id": events[0].id,
+        "type": "gov.cloud.migration.requested",
+        "system_id": "mm-1",
+        "requested_by": "bob",
+        "target_node": "shantou",
+        "wave": 2,
+        "reason": None,
+        "time": "2024-05-01T08:00:00Z",
+    }
+    assert requests_document(events, topic="t") == {"topic": "t", "sent": 1, "events": [row]}
+    assert requests_table(events) == [
+        {"system": "mm-1", "request": "gov.cloud.migration.requested", "event id": events[0].id}
+    ]
+
+
+def test_unknown_system_message_says_how_to_register() -> None:
+    assert unknown_system_message("x-1") == (
+        "unknown system 'x-1': it has not been registered (govmig inventory publish FILE)"
+    )
