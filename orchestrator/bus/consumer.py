@@ -57,10 +57,17 @@ class Consumer:
         group_id: str | None = None,
         max_poll_records: int = 500,
         max_poll_interval_s: float = 300.0,
+        session_timeout_s: float | None = None,
         callbacks: RebalanceCallbacks | None = None,
     ) -> None:
         self._settings = settings
         ensure_reachable(settings)
+        # How long the group waits for a member that stopped heartbeating (a crashed
+        # process) before its partitions go to the others; None keeps the client's 45 s.
+        session: dict[str, int] = {}
+        if session_timeout_s is not None:
+            session["session_timeout_ms"] = int(session_timeout_s * 1000)
+            session["heartbeat_interval_ms"] = max(int(session_timeout_s * 1000) // 3, 100)
         try:
             self._client: Any = KafkaConsumer(
                 **client_options(settings),
@@ -69,6 +76,7 @@ class Consumer:
                 auto_offset_reset="earliest",
                 max_poll_records=max_poll_records,
                 max_poll_interval_ms=int(max_poll_interval_s * 1000),
+                **session,
             )
         except KafkaError as error:
             raise unreachable(settings, error) from error

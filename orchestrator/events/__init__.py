@@ -10,8 +10,9 @@ Types (``EventType``): inbound on ``govcloud.events`` are
 ``gov.cloud.system.registered``, ``gov.cloud.migration.requested``,
 ``gov.cloud.migration.cancel_requested``, ``gov.cloud.migration.retry_requested``,
 ``gov.cloud.migration.rollback_requested`` and ``gov.cloud.node.updated``;
-outbound on ``govcloud.status`` is ``gov.cloud.system.status_changed``, one per
-lifecycle state change. It is not a Kafka client and holds no state.
+outbound on ``govcloud.status`` are ``gov.cloud.system.status_changed``, one per
+lifecycle state change, and ``gov.cloud.system.request_refused``, one per refused
+request. It is not a Kafka client and holds no state.
 """
 
 from orchestrator.events.codec import (

@@ -13,7 +13,16 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from orchestrator.events.fields import Actor, EventId, Phase, Reason, State, Timestamp, Wave
+from orchestrator.events.fields import (
+    Actor,
+    EventId,
+    Phase,
+    Reason,
+    Request,
+    State,
+    Timestamp,
+    Wave,
+)
 from orchestrator.inventory.models import Frozen, NodeId, SystemId
 
 # A node may grow well past today's sizes, but not to absurd numbers that would
@@ -128,4 +137,24 @@ class SystemStatusChanged(Frozen):
     reason: Reason | None = None
     caused_by: EventId | None = Field(default=None, description="Id of the triggering event.")
     requested_by: Actor | None = None
+    at: Timestamp
+
+
+class RequestRefused(Frozen):
+    """Outbound: a request about one system was refused, so nothing changed.
+
+    ``request`` names what was asked: register, migrate, cancel, retry or
+    rollback from an event; place, placement_failed, start, phase_succeeded or
+    phase_failed from the orchestrator's own components (a late phase report).
+    ``reason`` is one line an operator can act on.
+    """
+
+    system_id: SystemId
+    state: State | None = Field(
+        default=None, description="The system's state when refused; none: not registered."
+    )
+    request: Request = Field(description="register, migrate, cancel, retry, rollback, ...")
+    reason: Reason
+    requested_by: Actor | None = Field(default=None, description="Who asked, if a person did.")
+    caused_by: EventId | None = Field(default=None, description="Id of the refused event.")
     at: Timestamp

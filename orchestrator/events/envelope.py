@@ -23,6 +23,7 @@ from orchestrator.events.data import (
     MigrationRetryRequested,
     MigrationRollbackRequested,
     NodeUpdated,
+    RequestRefused,
     SystemStatusChanged,
 )
 from orchestrator.events.fields import (
@@ -38,7 +39,7 @@ from orchestrator.inventory.models import BusinessSystem
 
 
 class EventType(StrEnum):
-    """Every ``type`` of the contract. The first six are inbound, the last outbound."""
+    """Every ``type`` of the contract. The first six are inbound, the last two outbound."""
 
     SYSTEM_REGISTERED = "gov.cloud.system.registered"
     MIGRATION_REQUESTED = "gov.cloud.migration.requested"
@@ -47,6 +48,7 @@ class EventType(StrEnum):
     MIGRATION_ROLLBACK_REQUESTED = "gov.cloud.migration.rollback_requested"
     NODE_UPDATED = "gov.cloud.node.updated"
     SYSTEM_STATUS_CHANGED = "gov.cloud.system.status_changed"
+    SYSTEM_REQUEST_REFUSED = "gov.cloud.system.request_refused"
 
 
 # The attribute names the envelope models know; any other top-level name is an extension.
@@ -148,6 +150,13 @@ class SystemStatusChangedEvent(Envelope):
     data: SystemStatusChanged
 
 
+class SystemRequestRefusedEvent(Envelope):
+    """Outbound on govcloud.status: a request about a system was refused; nothing changed."""
+
+    type: Literal["gov.cloud.system.request_refused"]
+    data: RequestRefused
+
+
 InboundEvent = (
     SystemRegisteredEvent
     | MigrationRequestedEvent
@@ -156,7 +165,7 @@ InboundEvent = (
     | MigrationRollbackRequestedEvent
     | NodeUpdatedEvent
 )
-OutboundEvent = SystemStatusChangedEvent
+OutboundEvent = SystemStatusChangedEvent | SystemRequestRefusedEvent
 Event = InboundEvent | OutboundEvent
 EventData = (
     BusinessSystem
@@ -166,6 +175,7 @@ EventData = (
     | MigrationRollbackRequested
     | NodeUpdated
     | SystemStatusChanged
+    | RequestRefused
 )
 
 INBOUND_ADAPTER: Final[TypeAdapter[InboundEvent]] = TypeAdapter(
@@ -184,8 +194,12 @@ EVENT_CLASSES: Final[Mapping[EventType, type[Event]]] = {
     EventType.MIGRATION_ROLLBACK_REQUESTED: MigrationRollbackRequestedEvent,
     EventType.NODE_UPDATED: NodeUpdatedEvent,
     EventType.SYSTEM_STATUS_CHANGED: SystemStatusChangedEvent,
+    EventType.SYSTEM_REQUEST_REFUSED: SystemRequestRefusedEvent,
 }
-INBOUND_TYPES: Final = frozenset(EventType) - {EventType.SYSTEM_STATUS_CHANGED}
+OUTBOUND_TYPES: Final = frozenset(
+    {EventType.SYSTEM_STATUS_CHANGED, EventType.SYSTEM_REQUEST_REFUSED}
+)
+INBOUND_TYPES: Final = frozenset(EventType) - OUTBOUND_TYPES
 DATA_TYPES: Final[Mapping[type[EventData], EventType]] = {
     BusinessSystem: EventType.SYSTEM_REGISTERED,
     MigrationRequested: EventType.MIGRATION_REQUESTED,
@@ -194,6 +208,7 @@ DATA_TYPES: Final[Mapping[type[EventData], EventType]] = {
     MigrationRollbackRequested: EventType.MIGRATION_ROLLBACK_REQUESTED,
     NodeUpdated: EventType.NODE_UPDATED,
     SystemStatusChanged: EventType.SYSTEM_STATUS_CHANGED,
+    RequestRefused: EventType.SYSTEM_REQUEST_REFUSED,
 }
 
 

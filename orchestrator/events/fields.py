@@ -65,6 +65,20 @@ STATES: Final = (
     "cancelled",
 )
 PHASES: Final = ("preflight", "provision", "replicate", "cutover", "verify", "rollback")
+# What a refused request asked for; constrained like states so new kinds are not breaking.
+Request = Annotated[str, StringConstraints(pattern=STATE_PATTERN)]
+REQUESTS: Final = (
+    "register",
+    "migrate",
+    "cancel",
+    "retry",
+    "rollback",
+    "place",
+    "placement_failed",
+    "start",
+    "phase_succeeded",
+    "phase_failed",
+)
 
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII

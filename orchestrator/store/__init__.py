@@ -7,6 +7,9 @@ function takes the caller's ``Session``, so the reactor commits the effects of
 one Kafka batch (systems, audit, ledger, processed event ids) in ONE
 transaction, and only then commits the offsets.
 
+The transition audit doubles as the status outbox (``outbox``): a row is
+written with the state change and published afterwards, at least once.
+
 What it is not: it makes no decision. Which transition is legal is
 ``orchestrator.migrations``; whether a request fits a node is
 ``orchestrator.capacity.ledger``. This package only persists their answers,
@@ -22,9 +25,23 @@ Usage::
 
 from sqlalchemy.orm import Session
 
-from orchestrator.store.audit import history, record_refusal, record_transition
-from orchestrator.store.dedupe import mark_processed, processed_outcome
-from orchestrator.store.engine import Store, open_store
+from orchestrator.store.audit import (
+    AuditEntry,
+    append_audit,
+    history,
+    record_refusal,
+    record_transition,
+)
+from orchestrator.store.dedupe import (
+    EventKey,
+    claim_events,
+    mark_processed,
+    processed_outcome,
+    processed_outcomes,
+    reclaim_rejected,
+    set_outcome,
+)
+from orchestrator.store.engine import Store, open_store, writers_excluded
 from orchestrator.store.ledger import Reserved, Shortfall, get_allocation, release, reserve
 from orchestrator.store.nodes import (
     GenerationConflictError,
@@ -33,11 +50,14 @@ from orchestrator.store.nodes import (
     seed_nodes,
     update_node,
 )
+from orchestrator.store.outbox import claim_outbox, mark_published, pending_status
 from orchestrator.store.records import Allocation, EventOutcome, SystemRow, TransitionRow
 from orchestrator.store.systems import (
     StaleSystemError,
     count_by_state,
     get_system,
+    get_systems,
+    insert_systems,
     list_systems,
     save_system,
     upsert_system,
@@ -45,6 +65,8 @@ from orchestrator.store.systems import (
 
 __all__ = [
     "Allocation",
+    "AuditEntry",
+    "EventKey",
     "EventOutcome",
     "GenerationConflictError",
     "Reserved",
@@ -54,22 +76,33 @@ __all__ = [
     "Store",
     "SystemRow",
     "TransitionRow",
+    "append_audit",
+    "claim_events",
+    "claim_outbox",
     "count_by_state",
     "get_allocation",
     "get_node",
     "get_system",
+    "get_systems",
     "history",
+    "insert_systems",
     "list_systems",
     "mark_processed",
+    "mark_published",
     "node_usage",
     "open_store",
+    "pending_status",
     "processed_outcome",
+    "processed_outcomes",
+    "reclaim_rejected",
     "record_refusal",
     "record_transition",
     "release",
     "reserve",
     "save_system",
     "seed_nodes",
+    "set_outcome",
     "update_node",
     "upsert_system",
+    "writers_excluded",
 ]

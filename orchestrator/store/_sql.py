@@ -5,12 +5,13 @@ Private to ``orchestrator.store``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable
+from sqlalchemy import CursorResult, Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from orchestrator.store.tables import Base
 
@@ -34,6 +35,27 @@ def insert_if_absent(session: Session, model: type[Base], values: dict[str, Any]
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(model).values(values).on_conflict_do_nothing()
     return execute(session, statement) == 1
+
+
+def insert_many_if_absent(
+    session: Session,
+    model: type[Base],
+    rows: Sequence[dict[str, Any]],
+    *,
+    returning: Sequence[InstrumentedAttribute[Any]],
+) -> list[tuple[Any, ...]]:
+    """``insert_if_absent`` for many rows in one round of statements; the ``returning`` of the new.
+
+    Core executemany on the session's connection, batched by SQLAlchemy's
+    "insertmanyvalues", so no ORM bookkeeping runs per row.
+    """
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, model.__table__)
+    statement = insert(table).on_conflict_do_nothing().returning(*returning)
+    return [tuple(row) for row in session.connection().execute(statement, list(rows))]
 
 
 def utcnow() -> datetime:

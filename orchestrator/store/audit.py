@@ -1,21 +1,63 @@
 """The append-only transition audit: every state change, and every refused request.
 
-The reactor writes one row per decision of the state machine in the same
+The engine writes one row per decision of the state machine in the same
 transaction as the state change itself, so the audit and the state never
-disagree. Rows are never updated or deleted.
+disagree. Rows are never deleted, and only ``published_at`` is ever updated:
+the audit is also the status outbox (``orchestrator.store.outbox``).
+
+``record_transition`` and ``record_refusal`` append one row and return it with
+its id; ``append_audit`` appends many in one statement, for a batch that does
+not need the ids back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from orchestrator.migrations.states import SystemState
 from orchestrator.store._sql import as_utc, stored_time
 from orchestrator.store.records import TransitionRow
 from orchestrator.store.tables import TransitionTable
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audit row to append: a change (``to_state`` set) or a refusal (``to_state`` None)."""
+
+    system_id: str
+    from_state: SystemState | None
+    to_state: SystemState | None
+    reason: str | None
+    cause: str | None = None
+    actor: str | None = None
+    event_source: str | None = None
+    event_id: str | None = None
+    node: str | None = None
+    requested_by: str | None = None
+    at: datetime | None = None
+
+    def values(self) -> dict[str, Any]:
+        """The row's column values."""
+        return {
+            "system_id": self.system_id,
+            "from_state": None if self.from_state is None else SystemState(self.from_state).value,
+            "to_state": None if self.to_state is None else SystemState(self.to_state).value,
+            "refused": self.to_state is None,
+            "cause": self.cause,
+            "at": stored_time(self.at),
+            "event_source": self.event_source,
+            "event_id": self.event_id,
+            "actor": self.actor,
+            "reason": self.reason,
+            "node": self.node,
+            "requested_by": self.requested_by,
+        }
 
 
 def record_transition(
@@ -29,24 +71,16 @@ def record_transition(
     reason: str | None = None,
     event_source: str | None = None,
     event_id: str | None = None,
+    node: str | None = None,
+    requested_by: str | None = None,
     at: datetime | None = None,
 ) -> TransitionRow:
     """Append a state change of ``system_id``; ``actor`` is who asked or which component decided."""
-    return _append(
-        session,
-        TransitionTable(
-            system_id=system_id,
-            from_state=None if from_state is None else SystemState(from_state).value,
-            to_state=SystemState(to_state).value,
-            refused=False,
-            cause=cause,
-            at=stored_time(at),
-            event_source=event_source,
-            event_id=event_id,
-            actor=actor,
-            reason=reason,
-        ),
-    )
+    entry = AuditEntry(
+        system_id, from_state, SystemState(to_state), reason, cause, actor, event_source,
+        event_id, node, requested_by, at,
+    )  # fmt: skip
+    return _append(session, TransitionTable(**entry.values()))
 
 
 def record_refusal(
@@ -59,24 +93,24 @@ def record_refusal(
     actor: str | None = None,
     event_source: str | None = None,
     event_id: str | None = None,
+    node: str | None = None,
+    requested_by: str | None = None,
     at: datetime | None = None,
 ) -> TransitionRow:
     """Append a refused request: no state change (``to_state`` is None), with the reason."""
-    return _append(
-        session,
-        TransitionTable(
-            system_id=system_id,
-            from_state=None if from_state is None else SystemState(from_state).value,
-            to_state=None,
-            refused=True,
-            cause=cause,
-            at=stored_time(at),
-            event_source=event_source,
-            event_id=event_id,
-            actor=actor,
-            reason=reason,
-        ),
-    )
+    entry = AuditEntry(
+        system_id, from_state, None, reason, cause, actor, event_source, event_id,
+        node, requested_by, at,
+    )  # fmt: skip
+    return _append(session, TransitionTable(**entry.values()))
+
+
+def append_audit(session: Session, entries: Sequence[AuditEntry]) -> None:
+    """Append ``entries`` in order, in one multi-row INSERT (ids increase in that order)."""
+    if entries:
+        # Core executemany: ORM bulk inserts cost a dictionary walk per row.
+        table = cast(Table, TransitionTable.__table__)
+        session.connection().execute(insert(table), [entry.values() for entry in entries])
 
 
 def history(session: Session, system_id: str, *, limit: int | None = None) -> list[TransitionRow]:
@@ -87,16 +121,17 @@ def history(session: Session, system_id: str, *, limit: int | None = None) -> li
     else:
         newest = statement.order_by(TransitionTable.id.desc()).limit(limit)
         rows = list(reversed(list(session.scalars(newest))))
-    return [_to_record(row) for row in rows]
+    return [to_transition_row(row) for row in rows]
 
 
 def _append(session: Session, row: TransitionTable) -> TransitionRow:
     session.add(row)
     session.flush()  # assigns the id
-    return _to_record(row)
+    return to_transition_row(row)
 
 
-def _to_record(row: TransitionTable) -> TransitionRow:
+def to_transition_row(row: TransitionTable) -> TransitionRow:
+    """The frozen record of a loaded audit row."""
     return TransitionRow(
         id=row.id,
         system_id=row.system_id,
@@ -109,4 +144,7 @@ def _to_record(row: TransitionTable) -> TransitionRow:
         event_id=row.event_id,
         actor=row.actor,
         reason=row.reason,
+        node=row.node,
+        requested_by=row.requested_by,
+        published_at=None if row.published_at is None else as_utc(row.published_at),
     )

@@ -78,6 +78,15 @@ class Store:
         self.close()
 
 
+def writers_excluded(session: Session) -> bool:
+    """True when this session's write transaction shuts out every other writer until it ends.
+
+    SQLite's ``BEGIN IMMEDIATE`` does, so what the transaction read stays true
+    until it commits; on PostgreSQL other instances commit in between.
+    """
+    return session.get_bind().dialect.name == "sqlite"
+
+
 def open_store(
     url: str, *, create: bool = True, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
 ) -> Store:

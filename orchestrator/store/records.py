@@ -43,11 +43,17 @@ class SystemRow:
     requested_by: str | None
     updated_at: datetime
     version: int
+    # The latest accepted request's ``--to`` node, and a phase asked to stop.
+    target_node: str | None = None
+    stop_phase: Phase | None = None
 
 
 @dataclass(frozen=True)
 class TransitionRow:
-    """One line of the audit: a state change, or a refused request (``to_state`` None)."""
+    """One line of the audit: a state change, or a refused request (``to_state`` None).
+
+    The audit is also the status outbox: every row is published once.
+    """
 
     id: int
     system_id: str
@@ -60,6 +66,11 @@ class TransitionRow:
     event_id: str | None
     actor: str | None
     reason: str | None
+    # The system's node and requester right after the change (for its status event).
+    node: str | None = None
+    requested_by: str | None = None
+    # When its status (or refusal) event was acknowledged by the broker; None: still pending.
+    published_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ is optimistic: it writes only if the row still has the version it was read with.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -17,9 +18,18 @@ from sqlalchemy.orm import Session
 from orchestrator.errors import PermanentError, TemporaryError
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.migrations.states import Phase, SystemState
-from orchestrator.store._sql import as_utc, execute, insert_if_absent, stored_time
+from orchestrator.store._sql import (
+    as_utc,
+    execute,
+    insert_if_absent,
+    insert_many_if_absent,
+    stored_time,
+)
 from orchestrator.store.records import SystemRow
 from orchestrator.store.tables import SystemTable
+
+# SQLite allows 32,766 bound parameters and PostgreSQL 65,535: stay well below both.
+_IN_CHUNK = 1000
 
 
 class StaleSystemError(TemporaryError):
@@ -57,6 +67,55 @@ def upsert_system(
     if inserted or (current.record == record and current.city == system.city):
         return current
     return save_system(session, replace(current, record=record, city=system.city), now=at)
+
+
+def insert_systems(session: Session, systems: Sequence[SystemRow]) -> None:
+    """Insert rows the caller knows are new, as given (version 1), in one statement.
+
+    Raises ``StaleSystemError`` if any of them exists after all (another
+    instance registered it since the caller looked), so the caller decides again.
+    """
+    if not systems:
+        return
+    rows = [
+        {
+            "id": row.id,
+            "record": row.record,
+            "city": row.city,
+            "state": SystemState(row.state).value,
+            "node": row.node,
+            "wave": row.wave,
+            "phase": None if row.phase is None else Phase(row.phase).value,
+            "last_error": row.last_error,
+            "requested_by": row.requested_by,
+            "target_node": row.target_node,
+            "stop_phase": None if row.stop_phase is None else Phase(row.stop_phase).value,
+            "updated_at": stored_time(row.updated_at),
+            "version": row.version,
+        }
+        for row in systems
+    ]
+    inserted = insert_many_if_absent(session, SystemTable, rows, returning=(SystemTable.id,))
+    clashes = sorted({row.id for row in systems} - {key for (key,) in inserted})
+    if clashes:
+        raise StaleSystemError(
+            f"systems registered concurrently: {', '.join(clashes[:5])}", delay=0.1
+        )
+
+
+def get_systems(session: Session, system_ids: Iterable[str]) -> dict[str, SystemRow]:
+    """The stored systems among ``system_ids``, by id, in one query per thousand ids."""
+    wanted = sorted(set(system_ids))
+    found: dict[str, SystemRow] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        statement = (
+            select(SystemTable)
+            .where(SystemTable.id.in_(chunk))
+            .execution_options(populate_existing=True)
+        )
+        found.update((row.id, _to_record(row)) for row in session.scalars(statement))
+    return found
 
 
 def get_system(session: Session, system_id: str) -> SystemRow | None:
@@ -107,6 +166,7 @@ def save_system(session: Session, system: SystemRow, *, now: datetime | None = N
     Raises ``StaleSystemError`` if another writer got there first, and
     ``PermanentError`` if the system does not exist.
     """
+    at = stored_time(now)
     statement = (
         update(SystemTable)
         .where(SystemTable.id == system.id, SystemTable.version == system.version)
@@ -119,7 +179,9 @@ def save_system(session: Session, system: SystemRow, *, now: datetime | None = N
             phase=None if system.phase is None else Phase(system.phase).value,
             last_error=system.last_error,
             requested_by=system.requested_by,
-            updated_at=stored_time(now),
+            target_node=system.target_node,
+            stop_phase=None if system.stop_phase is None else Phase(system.stop_phase).value,
+            updated_at=at,
             version=SystemTable.version + 1,
         )
     )
@@ -129,7 +191,8 @@ def save_system(session: Session, system: SystemRow, *, now: datetime | None = N
             f"system {system.id} changed since it was read "
             f"(version {system.version}, now {current.version})"
         )
-    return _require(session, system.id)
+    # Exactly what was written: no need to read it back.
+    return replace(system, updated_at=at, version=system.version + 1)
 
 
 def _require(session: Session, system_id: str) -> SystemRow:
@@ -152,4 +215,6 @@ def _to_record(row: SystemTable) -> SystemRow:
         requested_by=row.requested_by,
         updated_at=as_utc(row.updated_at),
         version=row.version,
+        target_node=row.target_node,
+        stop_phase=None if row.stop_phase is None else Phase(row.stop_phase),
     )

@@ -72,6 +72,10 @@ class SystemTable(Base):
     phase: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     requested_by: Mapped[str | None] = mapped_column(String(200))
+    # The latest accepted request's ``--to`` node, honoured by every placement of this run.
+    target_node: Mapped[str | None] = mapped_column(String(32))
+    # Set when a transition asked the running phase's playbook to stop (cancel, rollback).
+    stop_phase: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(TIMESTAMP)
     # Optimistic concurrency: every write is ``WHERE version = :read`` and bumps it.
     version: Mapped[int] = mapped_column(Integer)
@@ -139,10 +143,18 @@ class ProcessedEventTable(Base):
 
 
 class TransitionTable(Base):
-    """Append-only audit of every state change, and of every refused request."""
+    """Append-only audit of every state change and refused request; also the status outbox.
+
+    Each row is published once as a status (or refusal) event; ``published_at``
+    is the only column ever written after the insert.
+    """
 
     __tablename__ = "transitions"
-    __table_args__ = (Index("ix_transitions_system_id_id", "system_id", "id"),)
+    __table_args__ = (
+        Index("ix_transitions_system_id_id", "system_id", "id"),
+        # The outbox reads ``WHERE published_at IS NULL ORDER BY id``.
+        Index("ix_transitions_published_at_id", "published_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(AUTO_ID, primary_key=True, autoincrement=True)
     # No foreign key: a refused request for an unknown system is audited too.
@@ -158,3 +170,7 @@ class TransitionTable(Base):
     # Who asked (an engineer's requested_by) or which component decided.
     actor: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
+    # The system's node and requester right after the change, for its status event.
+    node: Mapped[str | None] = mapped_column(String(32))
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    published_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)

@@ -18,9 +18,10 @@ def govmig(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_published_examples_validate() -> None:
-    result = govmig("validate", *sorted(str(path) for path in EXAMPLES.glob("*.json")))
+    files = sorted(str(path) for path in EXAMPLES.glob("*.json"))
+    result = govmig("validate", *files)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout == "7 events OK (7 files)\n"
+    assert result.stdout == f"{len(files)} events OK ({len(files)} files)\n"
 
 
 def test_a_feed_with_problems_gets_one_line_each_and_exit_1(tmp_path: Path) -> None:

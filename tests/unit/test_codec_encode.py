@@ -28,6 +28,7 @@ from orchestrator.events.data import (
     MigrationRollbackRequested,
     NodeState,
     NodeUpdated,
+    RequestRefused,
     SystemStatusChanged,
 )
 from orchestrator.events.envelope import DATA_TYPES, EventData, to_wire
@@ -64,6 +65,15 @@ DATA: dict[str, EventData] = {
         phase="preflight",
         caused_by="6f1c2a4e-3b7d-4e59-9a0c-1d2e3f405162",
         requested_by="ops",
+        at=AT,
+    ),
+    "refused": RequestRefused(
+        system_id="shantou-bdcdj",
+        state="cutover",
+        request="cancel",
+        reason="cannot cancel: system is cutover",
+        requested_by="ops",
+        caused_by="6f1c2a4e-3b7d-4e59-9a0c-1d2e3f405162",
         at=AT,
     ),
 }

@@ -1,5 +1,7 @@
 """Initial schema: systems, nodes, allocations, processed events and the transition audit.
 
+The transition audit doubles as the status outbox (``published_at``).
+
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-24
@@ -63,6 +65,8 @@ def _create_systems() -> None:
         sa.Column("phase", sa.String(32), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("requested_by", sa.String(200), nullable=True),
+        sa.Column("target_node", sa.String(32), nullable=True),
+        sa.Column("stop_phase", sa.String(32), nullable=True),
         sa.Column("updated_at", _TIMESTAMP, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.CheckConstraint("version >= 1", name=op.f("ck_systems_version_positive")),
@@ -133,9 +137,14 @@ def _create_transitions() -> None:
         sa.Column("event_id", sa.String(255), nullable=True),
         sa.Column("actor", sa.String(200), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("node", sa.String(32), nullable=True),
+        sa.Column("requested_by", sa.String(200), nullable=True),
+        sa.Column("published_at", _TIMESTAMP, nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_transitions")),
     )
     op.create_index("ix_transitions_system_id_id", "transitions", ["system_id", "id"])
+    # The status outbox: rows not yet published, oldest first.
+    op.create_index("ix_transitions_published_at_id", "transitions", ["published_at", "id"])
 
 
 def upgrade() -> None:

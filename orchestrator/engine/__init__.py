@@ -1,0 +1,47 @@
+"""The engine: how causes change stored systems, and how those changes are announced.
+
+What it is: the one path every component uses to change a system
+(``lifecycle.apply_cause`` / ``Lifecycle``), carrying out the state machine's
+store effects in one transaction, placing queued systems on the ledger with
+compare-and-swap, and auditing every decision; the status outbox publisher
+(``outbox``); and the mapping of inbound events to causes (``requests``) and of
+audit rows to outbound events (``notices``).
+
+What it is not: it decides nothing itself (``orchestrator.migrations`` and
+``orchestrator.capacity`` do), runs no playbook and imports neither the Kafka
+client nor ansible-runner; it uses the store, the bus's ``Producer`` and the
+event codec. The reactor's intake handler and the phase worker sit above it.
+"""
+
+from orchestrator.engine.context import (
+    CauseContext,
+    PlacementContext,
+    cause_name,
+    placement_policy,
+    requester,
+)
+from orchestrator.engine.lifecycle import Lifecycle, apply_cause
+from orchestrator.engine.nodes import apply_node_update
+from orchestrator.engine.notices import SOURCE, announces, notice_for, notice_id
+from orchestrator.engine.outbox import Outbox, OutboxPump, publish_pending
+from orchestrator.engine.requests import cause_of, context_of
+
+__all__ = [
+    "SOURCE",
+    "CauseContext",
+    "Lifecycle",
+    "Outbox",
+    "OutboxPump",
+    "PlacementContext",
+    "announces",
+    "apply_cause",
+    "apply_node_update",
+    "cause_name",
+    "cause_of",
+    "context_of",
+    "notice_for",
+    "notice_id",
+    "placement_policy",
+    "publish_pending",
+    "requester",
+]

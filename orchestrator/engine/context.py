@@ -1,0 +1,92 @@
+"""What the engine needs to know besides the cause itself: who, why, and how to place.
+
+``CauseContext`` travels with every cause into the audit row (and so into the
+status event); ``PlacementContext`` says how a queued system finds its node.
+``cause_name`` and ``requester`` read the causes the same way everywhere.
+Pure values and functions, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from orchestrator.capacity import PlacementPolicy, ResourceClass, Strategy
+from orchestrator.migrations import (
+    Cause,
+    PhaseFailed,
+    PhaseSucceeded,
+    Place,
+    PlacementFailed,
+    Register,
+    RequestCancel,
+    RequestMigration,
+    RequestRetry,
+    RequestRollback,
+    Start,
+)
+from orchestrator.settings import PlacementSettings
+
+# The audit's ``cause`` column and the refusal event's ``request`` field.
+CAUSE_NAMES: dict[type[Cause], str] = {
+    Register: "register",
+    RequestMigration: "migrate",
+    Place: "place",
+    PlacementFailed: "placement_failed",
+    Start: "start",
+    PhaseSucceeded: "phase_succeeded",
+    PhaseFailed: "phase_failed",
+    RequestCancel: "cancel",
+    RequestRetry: "retry",
+    RequestRollback: "rollback",
+}
+PLACEMENT_COMPONENT = "placement"
+
+
+@dataclass(frozen=True, slots=True)
+class CauseContext:
+    """Where a cause came from: the component deciding, and the inbound event if any.
+
+    ``note`` is added to the audit's reason in parentheses: a requester's own
+    words, or which placement rule chose the node.
+    """
+
+    component: str
+    event_source: str | None = None
+    event_id: str | None = None
+    note: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementContext:
+    """How placement chooses, and how often it re-reads the ledger after losing a race."""
+
+    policy: PlacementPolicy = field(default_factory=PlacementPolicy)
+    max_attempts: int = 5
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+
+
+def placement_policy(settings: PlacementSettings) -> PlacementPolicy:
+    """The pure placement policy that ``PlacementSettings`` describe."""
+    weights: dict[str, float] = {
+        ResourceClass.VCPU: settings.weight_vcpu,
+        ResourceClass.MEMORY_GB: settings.weight_memory,
+        ResourceClass.STORAGE_GB: settings.weight_storage,
+    }
+    return PlacementPolicy(strategy=Strategy(settings.strategy), weights=weights)
+
+
+def cause_name(cause: Cause) -> str:
+    """The short name of a cause, e.g. ``migrate`` or ``phase_failed``."""
+    return CAUSE_NAMES[type(cause)]
+
+
+def requester(cause: Cause) -> str | None:
+    """Who asked for ``cause``, when a person (or a tool) did."""
+    if isinstance(cause, RequestMigration | RequestCancel | RequestRetry | RequestRollback):
+        return cause.requested_by or None
+    return None

@@ -1,0 +1,53 @@
+"""``gov.cloud.node.updated`` applied to the stored ledger: capacity, ratios and status.
+
+Only the fields the event carries change; the others keep their stored value.
+The new figures are checked with the ledger's own rules before anything is
+written, so an impossible update (more reserved than the node has) is refused
+with a reason instead of failing the batch. Draining or taking a node offline
+stops new placements only: existing allocations stay, and a capacity cut below
+what is used evicts nobody.
+"""
+
+from __future__ import annotations
+
+from orchestrator.capacity import Inventory, NodeStatus, NodeUsage, ResourceClass
+from orchestrator.events import Rejection
+from orchestrator.events.data import NodeUpdated
+from orchestrator.store import Session, get_node, update_node
+
+_FIELDS = {
+    ResourceClass.VCPU: ("vcpu", "allocation_ratio_vcpu"),
+    ResourceClass.MEMORY_GB: ("memory_gb", "allocation_ratio_memory"),
+    ResourceClass.STORAGE_GB: ("storage_gb", "allocation_ratio_storage"),
+}
+
+
+def apply_node_update(session: Session, change: NodeUpdated) -> NodeUsage:
+    """Write ``change`` to its node; ``Rejection`` (unknown_node, schema) if it cannot apply."""
+    current = get_node(session, change.node_id)
+    if current is None:
+        raise Rejection("unknown_node", f"node {change.node_id!r} is not one of the city nodes")
+    inventories = changed_inventories(current, change)
+    status = None if change.state is None else NodeStatus(change.state.value)
+    return update_node(session, change.node_id, status=status, inventories=inventories or None)
+
+
+def changed_inventories(current: NodeUsage, change: NodeUpdated) -> dict[str, Inventory]:
+    """The resource inventories ``change`` touches, merged with ``current``'s other figures."""
+    changed: dict[str, Inventory] = {}
+    for resource, (unit, ratio_field) in _FIELDS.items():
+        total = None if change.capacity is None else getattr(change.capacity, unit)
+        held = None if change.reserved is None else getattr(change.reserved, unit)
+        ratio = getattr(change, ratio_field)
+        if total is None and held is None and ratio is None:
+            continue
+        stored = current.node.inventories[resource]
+        try:
+            changed[resource] = Inventory(
+                total=stored.total if total is None else total,
+                reserved=stored.reserved if held is None else held,
+                allocation_ratio=stored.allocation_ratio if ratio is None else ratio,
+            )
+        except ValueError as error:
+            raise Rejection("schema", f"node {change.node_id} {unit}: {error}") from None
+    return changed

@@ -1,0 +1,53 @@
+"""Inbound events as causes: what each ``gov.cloud.*`` request asks of the state machine.
+
+Pure. The intake handler calls ``cause_of`` for every system event and
+``context_of`` for where it came from; ``gov.cloud.node.updated`` is no cause
+(it changes a node, not a system) and maps to None.
+"""
+
+from __future__ import annotations
+
+from orchestrator.engine.context import CauseContext
+from orchestrator.events.data import (
+    MigrationCancelRequested,
+    MigrationRequested,
+    MigrationRetryRequested,
+    MigrationRollbackRequested,
+)
+from orchestrator.events.envelope import InboundEvent
+from orchestrator.inventory.models import BusinessSystem
+from orchestrator.migrations import (
+    Cause,
+    Register,
+    RequestCancel,
+    RequestMigration,
+    RequestRetry,
+    RequestRollback,
+)
+
+
+def cause_of(event: InboundEvent) -> Cause | None:
+    """The cause an inbound event carries; None for a node update."""
+    data = event.data
+    if isinstance(data, BusinessSystem):
+        return Register()
+    if isinstance(data, MigrationRequested):
+        return RequestMigration(data.target_node, data.wave, data.requested_by)
+    if isinstance(data, MigrationCancelRequested):
+        return RequestCancel(data.requested_by)
+    if isinstance(data, MigrationRetryRequested):
+        return RequestRetry(data.requested_by)
+    if isinstance(data, MigrationRollbackRequested):
+        return RequestRollback(data.requested_by)
+    return None
+
+
+def context_of(event: InboundEvent, *, component: str) -> CauseContext:
+    """Where ``event``'s cause came from, with the requester's own reason if it gave one."""
+    data = event.data
+    commands = MigrationCancelRequested | MigrationRetryRequested | MigrationRollbackRequested
+    given = data.reason if isinstance(data, commands) else None
+    note = None if given is None else f"given reason: {given}"
+    return CauseContext(
+        component=component, event_source=event.source, event_id=event.id, note=note
+    )

@@ -1,0 +1,115 @@
+"""How a system's stored row follows a transition: pure, so every rule is in one place.
+
+After the store effects of a transition are carried out, ``advance`` gives the
+row to save:
+
+* ``state`` is the new state and ``phase`` the phase that state runs (a worker
+  picks up systems in phase states and runs that phase's playbook);
+* ``node`` is where the system holds capacity: set by a reservation, cleared
+  by a release, otherwise kept;
+* a migration request records its ``target_node`` (honoured by every placement
+  of the run, retries included), ``wave`` and ``requested_by``; a cancel, retry
+  or rollback request updates ``requested_by`` only: it names whoever made the
+  latest accepted request;
+* ``last_error`` keeps the reason of the latest placement or phase failure and
+  is cleared when the system is queued again;
+* ``stop_phase`` names the phase whose playbook a transition asked to stop,
+  until the next transition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from orchestrator.capacity import SystemRequest
+from orchestrator.engine.context import requester
+from orchestrator.inventory.models import BusinessSystem
+from orchestrator.migrations import (
+    Cause,
+    PhaseFailed,
+    PlacementFailed,
+    RequestMigration,
+    StopPhase,
+    SystemState,
+    Transition,
+    phase_in,
+)
+from orchestrator.store import SystemRow
+
+
+def advance(row: SystemRow, transition: Transition, cause: Cause, *, node: str | None) -> SystemRow:
+    """``row`` once ``transition`` (decided on ``cause``) is done; ``node`` after its effects."""
+    stops = [effect.phase for effect in transition.effects if isinstance(effect, StopPhase)]
+    changes: dict[str, Any] = {
+        "state": transition.to_state,
+        "phase": phase_in(transition.to_state),
+        "node": node,
+        "stop_phase": stops[0] if stops else None,
+    }
+    if isinstance(cause, RequestMigration):
+        changes |= {"target_node": cause.target_node, "wave": cause.wave}
+    asked_by = requester(cause)
+    if asked_by is not None:
+        changes["requested_by"] = asked_by
+    if isinstance(cause, PlacementFailed | PhaseFailed):
+        changes["last_error"] = transition.reason
+    elif transition.to_state is SystemState.QUEUED:
+        changes["last_error"] = None
+    return replace(row, **changes)
+
+
+def same_content(one: SystemRow, other: SystemRow) -> bool:
+    """True when saving ``other`` over ``one`` would change nothing but the timestamp."""
+    return _content(one) == _content(other)
+
+
+def _content(row: SystemRow) -> tuple[Any, ...]:
+    return (
+        row.record,
+        row.city,
+        row.state,
+        row.node,
+        row.wave,
+        row.phase,
+        row.last_error,
+        row.requested_by,
+        row.target_node,
+        row.stop_phase,
+    )
+
+
+def request_of(row: SystemRow) -> SystemRequest:
+    """What placement needs of a stored system: its city, sizes and dependencies."""
+    record = row.record
+    return SystemRequest(
+        id=row.id,
+        city=row.city,
+        vcpu=int(record["vcpu"]),
+        memory_gb=int(record["memory_gb"]),
+        storage_gb=int(record["storage_gb"]),
+        depends_on=tuple(record.get("depends_on") or ()),
+    )
+
+
+def registered_row(record: BusinessSystem, at: datetime) -> SystemRow:
+    """The row of a system registered for the first time (not stored yet: version 1)."""
+    return SystemRow(
+        id=record.id,
+        record=record.model_dump(mode="json"),
+        city=record.city,
+        state=SystemState.REGISTERED,
+        node=None,
+        wave=None,
+        phase=None,
+        last_error=None,
+        requested_by=None,
+        updated_at=at,
+        version=1,
+    )
+
+
+def with_record(row: SystemRow, record: BusinessSystem) -> SystemRow:
+    """``row`` carrying a re-registered ``record``."""
+    return replace(row, record=record.model_dump(mode="json"), city=record.city)

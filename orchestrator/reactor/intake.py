@@ -1,0 +1,160 @@
+"""The store-backed intake handler: one polled batch, one transaction, one outcome per event.
+
+``IntakeHandler`` is the reactor's real ``Handler``. For each batch it opens ONE
+store transaction and, per delivery:
+
+1. dedupes on the CloudEvents identity (source, id): an event already
+   processed, or repeated within the batch, is a ``Duplicate``; one that was
+   ``rejected`` before is taken up again, so replaying a dead letter after a
+   fix works. The whole batch is checked in one query and marked in one
+   statement, which is race-safe across instances sharing PostgreSQL;
+2. checks the ids it names: cities against the inventory (``unknown_city``), a
+   ``--to`` node or an updated node against the city nodes (``unknown_node``),
+   and the system against the store (``unknown_system``): a ``Rejected`` event
+   is dead-lettered by the reactor with that code;
+3. applies it: a node update to the ledger, anything else as a cause through
+   the engine's ``Lifecycle`` (placement included). A request the state
+   machine refuses is *processed*, not rejected: it is audited and announced as
+   ``gov.cloud.system.request_refused``.
+
+The status events are not returned to the reactor: every change and refusal is
+an audit row in the same transaction, i.e. in the outbox, and ``after_commit``
+(the orchestrator passes ``Outbox.flush_quietly``) publishes it once the
+transaction is durable, before the reactor commits the offsets. A
+``TemporaryError`` (a stale row, a lost compare-and-swap, a busy database)
+propagates, so the reactor reads the whole batch again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from orchestrator.engine import (
+    Lifecycle,
+    PlacementContext,
+    apply_node_update,
+    cause_of,
+    context_of,
+)
+from orchestrator.events import InboundEvent, KnownIds, Rejection, check_references, event_key
+from orchestrator.events.data import NodeUpdated
+from orchestrator.inventory.models import BusinessSystem
+from orchestrator.reactor.handler import Delivery, Duplicate, Outcome, Processed, Rejected
+from orchestrator.store import (
+    EventKey,
+    EventOutcome,
+    Session,
+    Store,
+    claim_events,
+    processed_outcomes,
+    reclaim_rejected,
+    set_outcome,
+)
+
+COMPONENT = "intake"
+
+log = logging.getLogger(__name__)
+
+
+class IntakeHandler:
+    """Makes each polled batch durable in one transaction; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        known: KnownIds,
+        placement: PlacementContext | None = None,
+        after_commit: Callable[[], object] | None = None,
+    ) -> None:
+        self._store = store
+        self._known = known
+        self._placement = placement
+        self._after_commit = after_commit
+
+    def handle(self, batch: Sequence[Delivery]) -> Sequence[Outcome]:
+        """One outcome per delivery, in order; ``TemporaryError`` to have the batch again."""
+        with self._store.transaction() as session:
+            outcomes = _BatchIntake(session, self._known, self._placement).run(batch)
+        if self._after_commit is not None:
+            try:
+                self._after_commit()
+            except Exception:  # the batch is durable: a failure here must not replay it
+                log.exception("after-commit step failed; the outbox keeps the batch's status rows")
+        return outcomes
+
+
+class _BatchIntake:
+    """The work of one batch inside its transaction."""
+
+    def __init__(
+        self, session: Session, known: KnownIds, placement: PlacementContext | None
+    ) -> None:
+        self._session = session
+        self._known = known
+        self._lifecycle = Lifecycle(session, placement=placement)
+
+    def run(self, batch: Sequence[Delivery]) -> list[Outcome]:
+        taken = self._claim([delivery.event for delivery in batch])
+        events = [delivery.event for delivery, take in zip(batch, taken, strict=True) if take]
+        self._lifecycle.prefetch(
+            event_key(event) for event in events if not isinstance(event.data, NodeUpdated)
+        )
+        outcomes: list[Outcome] = []
+        rejected: list[EventKey] = []
+        for delivery, take in zip(batch, taken, strict=True):
+            outcome = self._one(delivery.event) if take else Duplicate()
+            if isinstance(outcome, Rejected):
+                rejected.append(_key(delivery.event))
+            outcomes.append(outcome)
+        set_outcome(self._session, rejected, EventOutcome.REJECTED)
+        self._lifecycle.flush()
+        return outcomes
+
+    def _claim(self, events: Sequence[InboundEvent]) -> list[bool]:
+        """Per event, whether this batch processes it (it is new, or a rejected one replayed)."""
+        keys = [_key(event) for event in events]
+        seen = processed_outcomes(self._session, keys)
+        decided: list[bool | None] = []
+        new: list[tuple[str, str, str]] = []
+        first: set[EventKey] = set()
+        for event, key in zip(events, keys, strict=True):
+            prior = seen.get(key)
+            if key in first or prior in (EventOutcome.PROCESSED, EventOutcome.DUPLICATE):
+                decided.append(False)
+            elif prior is EventOutcome.REJECTED:
+                decided.append(reclaim_rejected(self._session, *key))
+            else:
+                decided.append(None)  # new: the claim below decides, race-safely
+                new.append((*key, event.type))
+            first.add(key)
+        claimed = claim_events(self._session, new)
+        return [key in claimed if d is None else d for d, key in zip(decided, keys, strict=True)]
+
+    def _one(self, event: InboundEvent) -> Outcome:
+        try:
+            check_references(event, self._known)
+            if isinstance(event.data, NodeUpdated):
+                apply_node_update(self._session, event.data)
+                self._lifecycle.nodes_changed()
+                return Processed()
+            self._apply(event)
+        except Rejection as rejection:
+            return Rejected(rejection)
+        return Processed()
+
+    def _apply(self, event: InboundEvent) -> None:
+        cause = cause_of(event)
+        if cause is None:  # every inbound type but node.updated carries a cause
+            raise Rejection("unknown_type", f"type {event.type!r} carries no request")
+        system_id = event_key(event)
+        record = event.data if isinstance(event.data, BusinessSystem) else None
+        if record is None and self._lifecycle.system(system_id) is None:
+            raise Rejection("unknown_system", f"system {system_id!r} is not registered")
+        context = context_of(event, component=COMPONENT)
+        self._lifecycle.apply(system_id, cause, context=context, record=record)
+
+
+def _key(event: InboundEvent) -> EventKey:
+    return (event.source, event.id)

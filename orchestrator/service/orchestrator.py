@@ -1,0 +1,180 @@
+"""``Orchestrator``: wires the store, the bus, the reactor, the engine and the metrics.
+
+``start()`` prepares everything and may raise (a bad database URL, no broker),
+closing whatever it had opened; ``run_forever()`` runs the intake loop on the
+calling thread until ``stop()`` (thread-safe, and safe in a signal handler),
+then drains: the batch under way finishes and commits, the outbox is flushed
+one last time, and every client is closed.
+
+Threads: the intake loop runs on the caller's thread; ``OutboxPump`` flushes
+the status outbox every ``flush_interval_s`` on its own thread, so changes
+made outside the intake are published too; the metrics endpoint serves on a
+third. The phase worker will be started beside the pump.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from orchestrator.bus import Consumer, Producer, ensure_topics
+from orchestrator.engine import Outbox, OutboxPump, PlacementContext, placement_policy
+from orchestrator.events import KnownIds
+from orchestrator.inventory import Inventory
+from orchestrator.observability import build_registry, start_metrics_server
+from orchestrator.reactor import Reactor, Topics
+from orchestrator.reactor.intake import IntakeHandler
+from orchestrator.service.hooks import MetricsHooks
+from orchestrator.settings import KafkaSettings, MetricsSettings, PlacementSettings, StoreSettings
+from orchestrator.store import Store, open_store, seed_nodes
+
+log = logging.getLogger(__name__)
+
+# Enough partitions for a few instances to share the intake; the DLQ is low-volume.
+DEFAULT_PARTITIONS: Mapping[str, int] = MappingProxyType({"events": 6, "status": 6, "dlq": 3})
+# After a crash, the group hands a dead instance's partitions on after this long (the
+# client's default is 45 s); an orderly stop leaves the group at once.
+DEFAULT_SESSION_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class _Running:
+    """What ``start()`` built; ``closing`` closes the clients in reverse order of opening."""
+
+    store: Store
+    consumer: Consumer
+    outbox: Outbox
+    pump: OutboxPump
+    reactor: Reactor
+    closing: ExitStack
+    metrics_url: str | None
+
+
+class Orchestrator:
+    """The orchestrator process; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        kafka: KafkaSettings,
+        store: StoreSettings,
+        inventory: Inventory,
+        placement: PlacementSettings | None = None,
+        metrics: MetricsSettings | None = None,
+        batch_size: int = 500,
+        session_timeout_s: float = DEFAULT_SESSION_TIMEOUT_S,
+        flush_interval_s: float = 1.0,
+        partitions: Mapping[str, int] = DEFAULT_PARTITIONS,
+    ) -> None:
+        self._kafka, self._store_settings, self._inventory = kafka, store, inventory
+        self._placement = placement if placement is not None else PlacementSettings()
+        self._metrics = metrics
+        self._batch_size, self._flush_interval_s = batch_size, flush_interval_s
+        self._session_timeout_s = session_timeout_s
+        self._partitions = partitions
+        self._stopping = threading.Event()
+        self._running: _Running | None = None
+
+    @property
+    def metrics_url(self) -> str | None:
+        """Where the metrics endpoint listens, once started (None without one)."""
+        return None if self._running is None else self._running.metrics_url
+
+    def start(self) -> None:
+        """Open the store (upgrading it), seed the nodes, create topics, build the loop."""
+        with ExitStack() as stack:  # closes what was opened if building fails half-way
+            self._running = self._build(stack)
+        log.info(
+            "orchestrator started: state %s, %d nodes, intake %s, status %s, metrics %s",
+            self._running.store.where,
+            len(self._inventory.nodes),
+            self._kafka.events_topic,
+            self._kafka.status_topic,
+            self.metrics_url or "off",
+        )
+
+    def run_forever(self) -> None:
+        """Run the intake loop until ``stop()``, then drain and close everything."""
+        running = self._running
+        if running is None:
+            raise RuntimeError("start() the orchestrator first")
+        try:
+            if not self._stopping.is_set():
+                running.reactor.run()
+        finally:
+            self._shutdown(running)
+
+    def stop(self) -> None:
+        """Ask the loop to finish its batch and return; thread-safe and signal-safe."""
+        self._stopping.set()
+        running = self._running
+        if running is not None:
+            running.reactor.stop()
+
+    def _build(self, stack: ExitStack) -> _Running:
+        store = open_store(self._store_settings.state_db)
+        stack.callback(store.close)
+        with store.transaction() as session:
+            seeded = seed_nodes(session, self._inventory.nodes.values())
+        if seeded:
+            log.info("seeded %d nodes: %s", len(seeded), ", ".join(seeded))
+        ensure_topics(self._kafka, self._topic_partitions())
+        producer = Producer(self._kafka)
+        stack.callback(producer.close)
+        outbox = Outbox(store, producer, self._kafka.status_topic)
+        outbox.flush_quietly()  # what a previous run committed but did not publish
+        # --- metrics endpoint: the fleet collector reads the store at every scrape ---
+        telemetry = build_registry(store)
+        metrics_url = None
+        if self._metrics is not None:
+            server = start_metrics_server(
+                telemetry.registry, self._metrics.metrics_host, self._metrics.metrics_port
+            )
+            stack.callback(server.stop)
+            metrics_url = server.url
+        consumer = Consumer(
+            self._kafka,
+            topics=[self._kafka.events_topic],
+            max_poll_records=self._batch_size,
+            session_timeout_s=self._session_timeout_s,
+        )
+        stack.callback(consumer.close)
+        reactor = Reactor(
+            consumer=consumer,
+            producer=producer,
+            handler=self._handler(store, outbox),
+            topics=Topics(status=self._kafka.status_topic, dlq=self._kafka.dlq_topic),
+            observer=MetricsHooks(telemetry.observer),
+        )
+        pump = OutboxPump(outbox, interval_s=self._flush_interval_s)
+        pump.start()
+        # --- phase worker: starts here (next task), beside the outbox pump ---
+        # Started: from now on run_forever closes everything, in reverse order.
+        return _Running(store, consumer, outbox, pump, reactor, stack.pop_all(), metrics_url)
+
+    def _handler(self, store: Store, outbox: Outbox) -> IntakeHandler:
+        inventory = self._inventory
+        known = KnownIds(cities=frozenset(inventory.cities), nodes=frozenset(inventory.nodes))
+        placement = PlacementContext(policy=placement_policy(self._placement))
+        return IntakeHandler(
+            store, known=known, placement=placement, after_commit=outbox.flush_quietly
+        )
+
+    def _topic_partitions(self) -> dict[str, int]:
+        kafka, counts = self._kafka, self._partitions
+        return {
+            kafka.events_topic: counts["events"],
+            kafka.status_topic: counts["status"],
+            kafka.dlq_topic: counts["dlq"],
+        }
+
+    def _shutdown(self, running: _Running) -> None:
+        running.pump.stop()
+        running.consumer.close()  # leave the group now, so a rebalance need not wait for us
+        published = running.outbox.flush_quietly()
+        running.closing.close()
+        log.info("orchestrator stopped (%d status events published on the way out)", published)

@@ -1,0 +1,212 @@
+"""The store-backed intake handler on SQLite, fed decoded deliveries without a broker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from orchestrator.events import KnownIds, decode, encode, new_event
+from orchestrator.events.data import (
+    MigrationCancelRequested,
+    MigrationRequested,
+    NodeState,
+    NodeTotals,
+    NodeUpdated,
+)
+from orchestrator.events.envelope import EventData
+from orchestrator.inventory import load_inventory
+from orchestrator.inventory.models import BusinessSystem, SourceLocation
+from orchestrator.migrations import SystemState
+from orchestrator.reactor.handler import Delivery, Duplicate, Outcome, Processed, Rejected
+from orchestrator.reactor.intake import IntakeHandler
+from orchestrator.store import (
+    EventOutcome,
+    Store,
+    get_node,
+    get_system,
+    history,
+    open_store,
+    pending_status,
+    processed_outcome,
+    seed_nodes,
+)
+
+S = SystemState
+INVENTORY = load_inventory()
+KNOWN = KnownIds(cities=frozenset(INVENTORY.cities), nodes=frozenset(INVENTORY.nodes))
+
+
+def system(system_id: str, city: str = "meizhou", *, vcpu: int = 8) -> BusinessSystem:
+    return BusinessSystem(
+        id=system_id,
+        name="公积金管理系统",
+        city=city,
+        department="住房公积金管理中心",
+        vcpu=vcpu,
+        memory_gb=32,
+        storage_gb=500,
+        source=SourceLocation(city=city, site="机房B", host=f"{system_id}.gd.gov.cn"),
+    )
+
+
+_offsets = iter(range(1_000_000))
+
+
+def delivery(data: EventData, *, event_id: str | None = None, source: str = "/test") -> Delivery:
+    record = encode(new_event(data, source=source, id=event_id)).as_record(
+        "govcloud.events", offset=next(_offsets)
+    )
+    return Delivery(record=record, event=decode(record))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as opened:
+        with opened.transaction() as session:
+            seed_nodes(session, INVENTORY.nodes.values())
+        yield opened
+
+
+@pytest.fixture
+def handler(store: Store) -> IntakeHandler:
+    return IntakeHandler(store, known=KNOWN)
+
+
+def kinds(outcomes: Sequence[Outcome]) -> list[str]:
+    return [type(outcome).__name__ for outcome in outcomes]
+
+
+def test_the_same_event_three_times_is_processed_once(store: Store, handler: IntakeHandler) -> None:
+    registered = delivery(system("mz-gjj"), event_id="reg-1")
+    assert kinds(handler.handle([registered, registered])) == ["Processed", "Duplicate"]
+    assert kinds(handler.handle([registered])) == ["Duplicate"]
+    with store.transaction() as session:
+        assert [row.to_state for row in history(session, "mz-gjj")] == [S.REGISTERED]
+        assert processed_outcome(session, "/test", "reg-1") is EventOutcome.PROCESSED
+
+
+def test_a_batch_registers_requests_and_places_in_order(
+    store: Store, handler: IntakeHandler
+) -> None:
+    batch = [
+        delivery(system("mz-a")),
+        delivery(MigrationRequested(system_id="mz-a", wave=1, requested_by="ops")),
+        delivery(system("mz-b", "shenzhen")),
+        delivery(MigrationRequested(system_id="mz-b", requested_by="ops")),
+    ]
+    assert kinds(handler.handle(batch)) == ["Processed"] * 4
+    with store.transaction() as session:
+        a, b = get_system(session, "mz-a"), get_system(session, "mz-b")
+        assert a is not None
+        assert b is not None
+        assert (a.state, a.node, a.wave) == (S.PLACED, "meizhou", 1)
+        # A PRD city has no city node: the policy picks one.
+        assert b.state is S.PLACED
+        assert b.node in INVENTORY.nodes
+        assert len(pending_status(session, 100)) == 6
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (MigrationRequested(system_id="nobody", requested_by="ops"), "unknown_system"),
+        (MigrationCancelRequested(system_id="nobody", requested_by="ops"), "unknown_system"),
+        (
+            MigrationRequested(system_id="mz-a", target_node="guangzhou", requested_by="ops"),
+            "unknown_node",
+        ),
+        (system("gz-x", "atlantis"), "unknown_city"),
+        (NodeUpdated(node_id="atlantis", state=NodeState.DRAINING), "unknown_node"),
+        (
+            NodeUpdated(
+                node_id="yunfu", capacity=NodeTotals(vcpu=100, memory_gb=10, storage_gb=10)
+            ),
+            "schema",
+        ),
+    ],
+    ids=["request", "cancel", "target", "city", "node", "reserved-over-total"],
+)
+def test_events_naming_what_does_not_exist_are_rejected(
+    store: Store, handler: IntakeHandler, data: EventData, code: str
+) -> None:
+    handler.handle([delivery(system("mz-a"))])
+    rejected = delivery(data, event_id="bad-1")
+    (outcome,) = handler.handle([rejected])
+    assert isinstance(outcome, Rejected)
+    assert outcome.rejection.code == code
+    with store.transaction() as session:
+        assert processed_outcome(session, "/test", "bad-1") is EventOutcome.REJECTED
+
+
+def test_a_rejected_event_is_processed_when_replayed_after_a_fix(
+    store: Store, handler: IntakeHandler
+) -> None:
+    request = delivery(MigrationRequested(system_id="mz-late", requested_by="ops"), event_id="r-1")
+    assert kinds(handler.handle([request])) == ["Rejected"]
+    handler.handle([delivery(system("mz-late"))])
+    assert kinds(handler.handle([request, request])) == ["Processed", "Duplicate"]
+    with store.transaction() as session:
+        row = get_system(session, "mz-late")
+        assert row is not None
+        assert row.state is S.PLACED
+        assert processed_outcome(session, "/test", "r-1") is EventOutcome.PROCESSED
+
+
+def test_a_refused_request_is_processed_not_dead_lettered(
+    store: Store, handler: IntakeHandler
+) -> None:
+    handler.handle([delivery(system("mz-x"))])
+    cancel = MigrationCancelRequested(system_id="mz-x", requested_by="ops", reason="推迟上线")
+    (outcome,) = handler.handle([delivery(cancel)])
+    assert isinstance(outcome, Processed)
+    (again,) = handler.handle([delivery(cancel)])  # cancelled already: refused
+    assert isinstance(again, Processed)
+    with store.transaction() as session:
+        rows = history(session, "mz-x")
+        assert [(row.to_state, row.refused) for row in rows] == [
+            (S.REGISTERED, False),
+            (S.CANCELLED, False),
+            (None, True),
+        ]
+        assert rows[1].reason == "cancelled by ops while registered (given reason: 推迟上线)"
+        assert rows[2].reason is not None
+        assert rows[2].reason.startswith("cannot cancel: system is cancelled already")
+
+
+def test_a_drained_node_takes_no_new_system_and_keeps_what_it_has(
+    store: Store, handler: IntakeHandler
+) -> None:
+    handler.handle(
+        [
+            delivery(system("mz-old")),
+            delivery(MigrationRequested(system_id="mz-old", requested_by="ops")),
+        ]
+    )
+    handler.handle(
+        [
+            delivery(NodeUpdated(node_id="meizhou", state=NodeState.DRAINING)),
+            delivery(system("mz-new")),
+            delivery(MigrationRequested(system_id="mz-new", requested_by="ops")),
+        ]
+    )
+    with store.transaction() as session:
+        old, new = get_system(session, "mz-old"), get_system(session, "mz-new")
+        assert old is not None
+        assert new is not None
+        assert (old.state, old.node) == (S.PLACED, "meizhou")
+        assert new.state is S.PLACED
+        assert new.node != "meizhou"
+        meizhou = get_node(session, "meizhou")
+        assert meizhou is not None
+        assert list(meizhou.allocations) == ["mz-old"]
+
+
+def test_duplicates_across_batches_and_sources_are_told_apart(
+    store: Store, handler: IntakeHandler
+) -> None:
+    first = delivery(system("mz-s"), event_id="same-id", source="/cmdb/a")
+    other = delivery(system("mz-s"), event_id="same-id", source="/cmdb/b")
+    outcomes = handler.handle([first, other, first])
+    assert [type(o) for o in outcomes] == [Processed, Processed, Duplicate]

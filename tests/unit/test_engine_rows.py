@@ -1,0 +1,183 @@
+"""The engine's pure pieces: how a row follows a transition, groups, causes and notice text."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from orchestrator.engine.fleet import GroupIndex
+from orchestrator.engine.notices import MAX_REASON, one_line
+from orchestrator.engine.requests import cause_of
+from orchestrator.engine.rows import advance, request_of
+from orchestrator.events import decode, encode, new_event
+from orchestrator.events.data import (
+    MigrationRequested,
+    MigrationRetryRequested,
+    NodeState,
+    NodeUpdated,
+)
+from orchestrator.migrations import (
+    Cause,
+    Phase,
+    PhaseFailed,
+    PhaseSucceeded,
+    Place,
+    PlacementFailed,
+    RequestCancel,
+    RequestMigration,
+    RequestRetry,
+    StopPhase,
+    SystemState,
+    Transition,
+    apply_transition,
+)
+from orchestrator.store import SystemRow
+
+S = SystemState
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def row(state: S, **fields: Any) -> SystemRow:
+    base = SystemRow(
+        id="st-a",
+        record={"vcpu": 8, "memory_gb": 32, "storage_gb": 500, "depends_on": ["st-b"]},
+        city="shantou",
+        state=state,
+        node=None,
+        wave=None,
+        phase=None,
+        last_error=None,
+        requested_by=None,
+        updated_at=AT,
+        version=3,
+    )
+    return replace(base, **fields)
+
+
+CASES: list[tuple[str, SystemRow, Cause, str | None, dict[str, object]]] = [
+    (
+        "request records target, wave and requester",
+        row(S.REGISTERED, last_error="old"),
+        RequestMigration("shanwei", 3, "ops.li"),
+        None,
+        {"state": S.QUEUED, "target_node": "shanwei", "wave": 3, "requested_by": "ops.li",
+         "last_error": None},
+    ),
+    (
+        "placing sets the node",
+        row(S.QUEUED),
+        Place("shantou"),
+        "shantou",
+        {"state": S.PLACED, "node": "shantou", "phase": None},
+    ),
+    (
+        "placement failure keeps the reason",
+        row(S.QUEUED),
+        PlacementFailed("node shantou is draining"),
+        None,
+        {"state": S.ROLLED_BACK, "last_error": "placement failed: node shantou is draining; "
+         "nothing was reserved and the source keeps serving"},
+    ),
+    (
+        "a phase state names its phase",
+        row(S.PREFLIGHT, node="shantou", phase=Phase.PREFLIGHT),
+        PhaseSucceeded(Phase.PREFLIGHT),
+        "shantou",
+        {"state": S.PROVISIONING, "phase": Phase.PROVISION},
+    ),
+    (
+        "cancel during a phase asks it to stop",
+        row(S.REPLICATING, node="shantou", phase=Phase.REPLICATE),
+        RequestCancel("ops.wang"),
+        "shantou",
+        {"state": S.ROLLING_BACK, "phase": Phase.ROLLBACK, "stop_phase": Phase.REPLICATE,
+         "requested_by": "ops.wang"},
+    ),
+    (
+        "a phase failure keeps the reason and clears the stop",
+        row(S.ROLLING_BACK, node="shantou", stop_phase=Phase.REPLICATE),
+        PhaseFailed(Phase.ROLLBACK, "copy", "disk full"),
+        "shantou",
+        {"state": S.FAILED, "stop_phase": None, "phase": None,
+         "last_error": "rollback failed at task 'copy': disk full; capacity stays reserved "
+         "until a retried rollback succeeds"},
+    ),
+    (
+        "retry keeps the original target and wave",
+        row(S.ROLLED_BACK, target_node="shanwei", wave=2, requested_by="ops.li"),
+        RequestRetry("ops.zhao"),
+        None,
+        {"state": S.QUEUED, "target_node": "shanwei", "wave": 2, "requested_by": "ops.zhao"},
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("before", "cause", "node", "expected"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_advance(
+    before: SystemRow, cause: Cause, node: str | None, expected: dict[str, object]
+) -> None:
+    transition = apply_transition(before.state, cause)
+    assert isinstance(transition, Transition)
+    after = advance(before, transition, cause, node=node)
+    assert {name: getattr(after, name) for name in expected} == expected
+    assert (after.id, after.record, after.version) == (before.id, before.record, before.version)
+    if not any(isinstance(effect, StopPhase) for effect in transition.effects):
+        assert after.stop_phase is None
+
+
+def test_request_of_reads_sizes_and_dependencies() -> None:
+    request = request_of(row(S.QUEUED))
+    assert (request.id, request.city, request.amounts, request.depends_on) == (
+        "st-a",
+        "shantou",
+        {"VCPU": 8, "MEMORY_GB": 32, "STORAGE_GB": 500},
+        ("st-b",),
+    )
+
+
+def test_groups_are_connected_components_of_depends_on_in_either_direction() -> None:
+    index = GroupIndex([("a", ()), ("b", ("a",)), ("c", ("b",)), ("d", ()), ("e", ("x",))])
+    assert index.group("a") == index.group("c") == {"a", "b", "c"}
+    assert index.group("d") == {"d"}
+    assert index.group("e") == {"e", "x"}
+    index.update("b", ())  # b no longer depends on a: the group splits
+    assert index.group("a") == {"a"}
+    assert index.group("c") == {"b", "c"}
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (MigrationRequested(system_id="s", target_node="yunfu", wave=4, requested_by="li"),
+         RequestMigration("yunfu", 4, "li")),
+        (MigrationRetryRequested(system_id="s", requested_by="li"), RequestRetry("li")),
+        (NodeUpdated(node_id="yunfu", state=NodeState.OFFLINE), None),
+    ],
+    ids=["migrate", "retry", "node"],
+)  # fmt: skip
+def test_cause_of(
+    data: MigrationRequested | MigrationRetryRequested | NodeUpdated, expected: Cause | None
+) -> None:
+    event = decode(encode(new_event(data, source="/cli")).as_record("govcloud.events"))
+    assert cause_of(event) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("a\nb\tc\x1b[31m", "a b c [31m"),
+        ("x" * 600, "x" * (MAX_REASON - 1) + "…"),
+    ],
+    ids=["none", "empty", "control", "long"],
+)
+def test_one_line(text: str | None, expected: str | None) -> None:
+    assert one_line(text) == expected
