@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from orchestrator.cli import dlq, events, inventory, kafka, ops, plan, publish, run, views
+from orchestrator.cli import demo, dlq, events, inventory, kafka, ops, plan, publish, run, views
 from orchestrator.errors import GovmigError
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command("demo")(demo.demo)
 app.command("run")(run.run)
 # Ops: requests are published as events; reads come straight from the store.
 app.command("migrate")(ops.migrate)

@@ -1,0 +1,5 @@
+"""``python -m orchestrator``: the same CLI as the ``govmig`` console script."""
+
+from orchestrator.cli import main
+
+main()

@@ -1,0 +1,61 @@
+"""``govmig demo``: local Kafka, the orchestrator, a wave of sample migrations, metrics.
+
+Only parses options and prints; ``orchestrator.demo`` does the work.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from orchestrator.demo import DemoOptions, run_demo
+
+
+def demo(
+    per_node: Annotated[
+        int, typer.Option("--per-node", min=1, max=20, help="systems migrated per city node")
+    ] = 2,
+    fail: Annotated[
+        int,
+        typer.Option(
+            "--fail",
+            min=0,
+            help="inject a replicate failure into this many systems, to see rollback",
+        ),
+    ] = 0,
+    exit_after: Annotated[
+        bool,
+        typer.Option(
+            "--exit", help="exit after the summary (the default when not attached to a terminal)"
+        ),
+    ] = False,
+    home: Annotated[
+        Path, typer.Option("--home", help="demo state: broker data, database, sandbox")
+    ] = Path("var/demo"),
+    kafka_port: Annotated[
+        int, typer.Option("--kafka-port", help="the demo broker's port (and port+1)")
+    ] = 19092,
+    metrics_port: Annotated[int, typer.Option("--metrics-port", help="Prometheus endpoint")] = 9464,
+    mitogen: Annotated[
+        bool, typer.Option("--mitogen/--no-mitogen", help="Mitogen's faster Ansible strategy")
+    ] = True,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=10, help="seconds to wait for the wave")
+    ] = 900.0,
+) -> None:
+    """Start a local Kafka and the orchestrator, migrate a wave, and show progress and metrics."""
+    options = DemoOptions(
+        home=home,
+        kafka_port=kafka_port,
+        metrics_port=metrics_port,
+        per_node=per_node,
+        failures=fail,
+        timeout_s=timeout,
+        mitogen=mitogen,
+        stay=not exit_after and sys.stdout.isatty(),
+    )
+    raise typer.Exit(run_demo(options, Console()))

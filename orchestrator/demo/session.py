@@ -1,0 +1,294 @@
+"""Run the demo end to end, and leave nothing behind.
+
+1. A fresh demo home (``var/demo``): its own broker data, state database,
+   sandbox work root and runner artifacts, so a second run starts clean.
+2. ``devkafka`` starts a single-node Kafka on the demo's ports.
+3. The wave's sources are created on this machine (data, a live service and a
+   name record) for the ``local`` provider to move.
+4. ``govmig run`` starts as a separate process, as an operator would run it.
+5. The whole catalogue is published as registrations, then one migration
+   request per system of the wave; progress is read from the store.
+6. A summary; then, in a terminal, the metrics stay up until Ctrl-C.
+
+Everything started here is stopped in ``finally`` blocks, in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+
+from orchestrator.bus import Producer
+from orchestrator.demo.progress import SystemProgress, Tally, render, tally
+from orchestrator.demo.scenario import DemoPlan, choose_wave
+from orchestrator.demo.summary import Summary, summarise
+from orchestrator.devkafka import LocalKafka
+from orchestrator.errors import ConfigurationError
+from orchestrator.events.codec import encode, new_event
+from orchestrator.events.data import MigrationRequested
+from orchestrator.execution.local_sandbox import prepare_source, stop_services
+from orchestrator.inventory import DEFAULT_CATALOGUE, load_inventory, load_systems
+from orchestrator.inventory.topology import Inventory
+from orchestrator.reactor.registration import publish_systems
+from orchestrator.settings import KafkaSettings, LocalKafkaSettings
+from orchestrator.store import Store, list_systems, node_usage, open_store
+
+DEMO_SOURCE = "/govmig/demo"
+DEMO_ACTOR = "govmig-demo"
+DEMO_WAVE = 1
+_READY_TIMEOUT_S = 90.0
+_SOURCE_FILES = 4
+_SOURCE_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """What ``govmig demo`` takes from its command line."""
+
+    home: Path = Path("var/demo")
+    kafka_port: int = 19092
+    metrics_port: int = 9464
+    per_node: int = 2
+    failures: int = 0
+    timeout_s: float = 900.0
+    mitogen: bool = True
+    stay: bool = False  # keep the metrics up until Ctrl-C (only in a terminal)
+
+
+def run_demo(options: DemoOptions, console: Console) -> int:
+    """Run the demo; the exit code is 0 only if every system ended as expected."""
+    inventory = load_inventory()
+    plan = choose_wave(
+        load_systems(DEFAULT_CATALOGUE, inventory),
+        inventory,
+        per_node=options.per_node,
+        failures=options.failures,
+    )
+    home = options.home.resolve()
+    _fresh_home(home, options)
+    with contextlib.ExitStack() as stack:
+        bootstrap = _start_kafka(home, options, console, stack)
+        _prepare_sources(home, plan, console, stack)
+        url = _state_url(home)
+        stack.enter_context(_orchestrator(home, options, plan, bootstrap, console))
+        _publish(bootstrap, plan, console)
+        summary = _watch(url, plan, inventory, options, console)
+        _report(summary, options, console)
+        if options.stay:
+            _hold(console)
+        return 0 if summary.as_expected else 1
+    raise AssertionError("unreachable")  # pragma: no cover - ExitStack re-raises
+
+
+def _fresh_home(home: Path, options: DemoOptions) -> None:
+    """Stop whatever an earlier demo left in ``home`` and remove it."""
+    if not home.exists():
+        return
+    LocalKafka(_kafka_settings(home, options)).down()
+    stop_services(home / "work")
+    shutil.rmtree(home)
+
+
+def _kafka_settings(home: Path, options: DemoOptions) -> LocalKafkaSettings:
+    return LocalKafkaSettings(
+        port=options.kafka_port,
+        controller_port=options.kafka_port + 1,
+        data_dir=home / "kafka",
+    )
+
+
+def _start_kafka(
+    home: Path, options: DemoOptions, console: Console, stack: contextlib.ExitStack
+) -> str:
+    broker = LocalKafka(_kafka_settings(home, options))
+    with console.status("starting Apache Kafka (the first run resolves its jars with Maven)"):
+        status = broker.up()
+    stack.callback(broker.down)
+    console.print(f"[green]✓[/] Kafka {status.version} on {status.bootstrap_servers}")
+    return status.bootstrap_servers
+
+
+def _prepare_sources(
+    home: Path, plan: DemoPlan, console: Console, stack: contextlib.ExitStack
+) -> None:
+    work = home / "work"
+    stack.callback(stop_services, work)
+    with console.status(f"creating {len(plan.wave)} source systems (data and a live service)"):
+        for system in plan.wave:
+            prepare_source(work, system.id, _SOURCE_FILES, _SOURCE_BYTES, seed=system.id)
+    console.print(f"[green]✓[/] {len(plan.wave)} sources serving on this machine")
+
+
+def _state_url(home: Path) -> str:
+    return f"sqlite:///{home / 'govmig.db'}"
+
+
+@contextlib.contextmanager
+def _orchestrator(
+    home: Path, options: DemoOptions, plan: DemoPlan, bootstrap: str, console: Console
+) -> Iterator[None]:
+    """``govmig run`` in its own process, stopped with SIGTERM like any service."""
+    log_path = home / "orchestrator.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            _run_argv(home, options, bootstrap),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_run_env(plan),
+        )
+    try:
+        _await_ready(process, options.metrics_port, log_path)
+        console.print(
+            f"[green]✓[/] govmig run (pid {process.pid}), metrics on "
+            f"http://127.0.0.1:{options.metrics_port}/metrics, log {log_path}"
+        )
+        yield
+    finally:
+        _terminate(process)
+
+
+def _run_argv(home: Path, options: DemoOptions, bootstrap: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "orchestrator",
+        "run",
+        "--bootstrap-servers",
+        bootstrap,
+        "--state-db",
+        _state_url(home),
+        "--metrics-port",
+        str(options.metrics_port),
+        "--work-root",
+        str(home / "work"),
+        "--artifacts-dir",
+        str(home / "artifacts"),
+        "--mitogen" if options.mitogen else "--no-mitogen",
+    ]
+
+
+def _run_env(plan: DemoPlan) -> dict[str, str]:
+    env = dict(os.environ)
+    # Failure injection is a demo and test switch: it never comes from an event.
+    env["GOVMIG_INJECT_FAILURES"] = ",".join(f"{s}:{p}" for s, p in plan.failures.items())
+    return env
+
+
+def _await_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+    deadline = time.monotonic() + _READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ConfigurationError(
+                f"govmig run exited with status {process.returncode}:\n{_tail(log_path)}"
+            )
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2),
+        ):
+            return
+        time.sleep(0.3)
+    raise ConfigurationError(
+        f"govmig run did not serve metrics on port {port} within {_READY_TIMEOUT_S:.0f} s "
+        f"(is the port taken? try --metrics-port):\n{_tail(log_path)}"
+    )
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _publish(bootstrap: str, plan: DemoPlan, console: Console) -> None:
+    settings = KafkaSettings(bootstrap_servers=bootstrap)
+    catalogue = load_systems(DEFAULT_CATALOGUE, load_inventory())
+    requests = [
+        encode(
+            new_event(
+                MigrationRequested(system_id=system_id, wave=DEMO_WAVE, requested_by=DEMO_ACTOR),
+                source=DEMO_SOURCE,
+            )
+        )
+        for system_id in plan.ids
+    ]
+    with Producer(settings) as producer:
+        sent = publish_systems(producer, settings.events_topic, catalogue, source=DEMO_SOURCE)
+        producer.send_all(settings.events_topic, requests)
+    console.print(
+        f"[green]✓[/] published {sent.sent} registrations and {len(requests)} migration "
+        f"requests (wave {DEMO_WAVE}); injected failures: {_failures_text(plan)}"
+    )
+
+
+def _failures_text(plan: DemoPlan) -> str:
+    return ", ".join(f"{s} in {p}" for s, p in plan.failures.items()) or "none"
+
+
+def _watch(
+    url: str, plan: DemoPlan, inventory: Inventory, options: DemoOptions, console: Console
+) -> Summary:
+    names = {node.id: inventory.cities[node.city].name_zh for node in inventory.nodes.values()}
+    deadline = time.monotonic() + options.timeout_s
+    with open_store(url, create=False) as store:
+        read = _reader(store, plan)
+        with Live(console=console, refresh_per_second=4, transient=False) as live:
+            current = read()
+            while current.finished < len(plan.wave) and time.monotonic() < deadline:
+                live.update(render(current, title=_title(current, plan), node_names=names))
+                time.sleep(0.5)
+                current = read()
+            live.update(render(current, title=_title(current, plan), node_names=names))
+        with store.transaction() as session:
+            return summarise(list_systems(session, wave=DEMO_WAVE), node_usage(session), plan)
+
+
+def _reader(store: Store, plan: DemoPlan) -> Callable[[], Tally]:
+    wanted = set(plan.ids)
+
+    def read() -> Tally:
+        with store.transaction() as session:
+            rows = list_systems(session, wave=DEMO_WAVE)
+        return tally(SystemProgress(row.node or "-", row.state) for row in rows if row.id in wanted)
+
+    return read
+
+
+def _title(current: Tally, plan: DemoPlan) -> str:
+    return f"wave {DEMO_WAVE}: {current.finished}/{len(plan.wave)} systems finished"
+
+
+def _report(summary: Summary, options: DemoOptions, console: Console) -> None:
+    for line in summary.lines():
+        console.print(line)
+    console.print(
+        f"\nLook closer:  govmig status --state-db {_state_url(options.home.resolve())}\n"
+        f"              govmig capacity --state-db {_state_url(options.home.resolve())}\n"
+        f"              curl -s http://127.0.0.1:{options.metrics_port}/metrics | grep govcloud_"
+    )
+
+
+def _hold(console: Console) -> None:
+    console.print("\nThe orchestrator and its metrics stay up; press Ctrl-C to stop everything.")
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)

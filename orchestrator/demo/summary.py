@@ -1,0 +1,77 @@
+"""The demo's closing summary: what migrated, what rolled back, and capacity against the plan.
+
+Pure: rows from the store in, lines of text out. "As expected" means every
+system completed, except those given an injected failure, which must have
+rolled back with their source serving again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from orchestrator.capacity.ledger import NodeUsage, ResourceClass
+from orchestrator.demo.scenario import DemoPlan
+from orchestrator.inventory.plan import PLAN_MEMORY_GB, PLAN_STORAGE_GB, PLAN_SYSTEMS, PLAN_VCPU
+from orchestrator.migrations.states import SystemState
+from orchestrator.store import SystemRow
+
+_PLAN = (
+    (ResourceClass.VCPU, "vCPU", PLAN_VCPU, 1, ""),
+    (ResourceClass.MEMORY_GB, "memory", PLAN_MEMORY_GB, 1000, " TB"),
+    (ResourceClass.STORAGE_GB, "storage", PLAN_STORAGE_GB, 1000, " TB"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Outcome counts, used capacity per resource, and whether it went as planned."""
+
+    states: Counter[SystemState]
+    used: dict[ResourceClass, int]
+    unexpected: tuple[str, ...]
+
+    @property
+    def as_expected(self) -> bool:
+        """True when every system ended where the demo meant it to."""
+        return not self.unexpected
+
+    def lines(self) -> list[str]:
+        """The summary as printable lines."""
+        done = self.states[SystemState.COMPLETED]
+        out = [
+            f"\nmigrated: {done}   rolled back: {self.states[SystemState.ROLLED_BACK]}   "
+            f"failed: {self.states[SystemState.FAILED]}   (plan: {PLAN_SYSTEMS} city systems)"
+        ]
+        for resource, label, target, scale, unit in _PLAN:
+            used = self.used.get(resource, 0)
+            out.append(
+                f"{label:>8} allocated {used / scale:,.1f}{unit} of the plan's "
+                f"{target / scale:,.0f}{unit} ({used / target:.3%})"
+            )
+        out.extend(f"[red]unexpected:[/] {line}" for line in self.unexpected)
+        return out
+
+
+def summarise(rows: Sequence[SystemRow], usage: Sequence[NodeUsage], plan: DemoPlan) -> Summary:
+    """Summarise the wave's final rows and the fleet's allocations."""
+    wanted = {system.id for system in plan.wave}
+    mine = [row for row in rows if row.id in wanted]
+    missing = sorted(wanted - {row.id for row in mine})
+    unexpected = [f"{system_id}: never registered" for system_id in missing]
+    unexpected += [
+        f"{row.id}: ended {row.state}, expected {expected}"
+        + (f" ({row.last_error})" if row.last_error else "")
+        for row in mine
+        if row.state is not (expected := _expected(row.id, plan))
+    ]
+    used: dict[ResourceClass, int] = {}
+    for node in usage:
+        for resource in ResourceClass:
+            used[resource] = used.get(resource, 0) + node.used.get(resource, 0)
+    return Summary(Counter(row.state for row in mine), used, tuple(unexpected))
+
+
+def _expected(system_id: str, plan: DemoPlan) -> SystemState:
+    return SystemState.ROLLED_BACK if system_id in plan.failures else SystemState.COMPLETED

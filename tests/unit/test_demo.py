@@ -1,0 +1,92 @@
+"""The demo's pure parts: which wave it picks, how progress is counted, the summary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from orchestrator.demo.progress import SystemProgress, tally
+from orchestrator.demo.scenario import choose_wave
+from orchestrator.demo.summary import summarise
+from orchestrator.inventory import DEFAULT_CATALOGUE, load_inventory, load_systems
+from orchestrator.migrations.states import SystemState
+from orchestrator.store import SystemRow
+
+INVENTORY = load_inventory()
+CATALOGUE = load_systems(DEFAULT_CATALOGUE, INVENTORY)
+
+
+@pytest.mark.parametrize("per_node", [1, 2, 3], ids=["one", "two", "three"])
+def test_wave_takes_per_node_dependency_free_systems_from_each_node_city(per_node: int) -> None:
+    plan = choose_wave(CATALOGUE, INVENTORY, per_node=per_node)
+
+    node_cities = {node.city for node in INVENTORY.nodes.values()}
+    assert len(plan.wave) == per_node * len(INVENTORY.nodes)
+    assert all(system.city in node_cities and not system.depends_on for system in plan.wave)
+    for city in node_cities:
+        assert sum(system.city == city for system in plan.wave) == per_node
+    assert plan.failures == {}
+
+
+def test_injected_failures_name_the_first_systems_and_the_phase() -> None:
+    plan = choose_wave(CATALOGUE, INVENTORY, per_node=2, failures=2, failure_phase="cutover")
+
+    assert plan.failures == {plan.ids[0]: "cutover", plan.ids[1]: "cutover"}
+
+
+def test_tally_counts_per_node_and_column_and_finished() -> None:
+    result = tally(
+        [
+            SystemProgress("shantou", SystemState.QUEUED),
+            SystemProgress("shantou", SystemState.REPLICATING),
+            SystemProgress("shantou", SystemState.COMPLETED),
+            SystemProgress("yunfu", SystemState.ROLLED_BACK),
+        ]
+    )
+
+    assert result.by_node["shantou"] == {"waiting": 1, "replicate": 1, "completed": 1}
+    assert result.by_node["yunfu"] == {"rolled back": 1}
+    assert (result.finished, result.total) == (2, 4)
+
+
+def _row(system_id: str, state: SystemState) -> SystemRow:
+    return SystemRow(
+        id=system_id,
+        record={},
+        city="shantou",
+        state=state,
+        node="shantou",
+        wave=1,
+        phase=None,
+        last_error=None,
+        requested_by=None,
+        updated_at=datetime.now(UTC),
+        version=1,
+    )
+
+
+def test_summary_expects_completion_except_for_injected_failures() -> None:
+    plan = choose_wave(CATALOGUE, INVENTORY, per_node=1, failures=1)
+    failed, *others = plan.ids
+    rows = [_row(failed, SystemState.ROLLED_BACK)] + [
+        _row(system_id, SystemState.COMPLETED) for system_id in others
+    ]
+
+    good = summarise(rows, [], plan)
+    rows[1] = _row(others[0], SystemState.FAILED)
+    bad = summarise(rows, [], plan)
+
+    assert good.as_expected
+    assert good.states[SystemState.COMPLETED] == len(others)
+    assert not bad.as_expected
+    assert bad.unexpected == (f"{others[0]}: ended failed, expected completed",)
+
+
+def test_summary_reports_systems_that_never_arrived() -> None:
+    plan = choose_wave(CATALOGUE, INVENTORY, per_node=1)
+
+    summary = summarise([], [], plan)
+
+    assert len(summary.unexpected) == len(plan.wave)
+    assert all(line.endswith("never registered") for line in summary.unexpected)
