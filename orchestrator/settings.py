@@ -78,3 +78,29 @@ class PlacementSettings(BaseSettings):
     weight_vcpu: float = Field(default=1.0, ge=0)
     weight_memory: float = Field(default=1.0, ge=0)
     weight_storage: float = Field(default=1.0, ge=0)
+
+
+class WorkerSettings(BaseSettings):
+    """The phase worker of ``govmig run``: where playbooks run, how work is batched and leased."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVMIG_", extra="ignore")
+
+    # The ``local`` provider's sandbox: sources, node instances and name records live here.
+    work_root: Path = DEFAULT_HOME / "work"
+    artifacts_dir: Path = DEFAULT_HOME / "artifacts"
+    provider: str = Field(default="local", pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    mitogen: bool = True
+    # Systems per playbook run (``--batch-size`` of ``govmig run`` is the intake's poll size).
+    phase_batch_size: int = Field(default=50, ge=1, le=1000)
+    batch_window_s: float = Field(default=0.5, ge=0, le=60)
+    node_concurrency: int = Field(default=2, ge=1, le=64)
+    max_batches: int = Field(default=4, ge=1, le=256)
+    phase_timeout_s: float = Field(default=900.0, gt=0)
+    forks: int = Field(default=10, ge=1, le=500)
+    # Empty: a fresh id per process. A fixed id lets a restarted instance take back
+    # its own leases at once instead of waiting for them to expire.
+    instance_id: str = Field(default="", pattern=r"^[A-Za-z0-9._:-]{0,100}$")
+    lease_ttl_s: float = Field(default=30.0, gt=0)
+    heartbeat_s: float = Field(default=10.0, gt=0)
+    # Tests and the demo only: "system:phase,..." makes that phase fail once for that system.
+    inject_failures: str = ""

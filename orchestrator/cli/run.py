@@ -23,7 +23,13 @@ from orchestrator.errors import GovmigError
 from orchestrator.inventory import DEFAULT_INVENTORY_ROOT, load_inventory
 from orchestrator.observability import configure_logging
 from orchestrator.service import DEFAULT_SESSION_TIMEOUT_S, Orchestrator
-from orchestrator.settings import KafkaSettings, MetricsSettings, PlacementSettings, StoreSettings
+from orchestrator.settings import (
+    KafkaSettings,
+    MetricsSettings,
+    PlacementSettings,
+    StoreSettings,
+    WorkerSettings,
+)
 
 
 def run(
@@ -94,6 +100,107 @@ def run(
     log_level: Annotated[
         str, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     ] = "INFO",
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            envvar="GOVMIG_WORKER",
+            help="run the phase worker (playbooks); --no-worker stops systems at placed",
+        ),
+    ] = True,
+    work_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--work-root",
+            help="the local provider's sandbox: sources, node instances, name records "
+            "(env GOVMIG_WORK_ROOT; default var/work)",
+            show_default=False,
+        ),
+    ] = None,
+    artifacts_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--artifacts-dir",
+            help="where each playbook run's artifacts are kept "
+            "(env GOVMIG_ARTIFACTS_DIR; default var/artifacts)",
+            show_default=False,
+        ),
+    ] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            "--provider",
+            help="the playbooks' provider role (env GOVMIG_PROVIDER; default local)",
+            show_default=False,
+        ),
+    ] = None,
+    mitogen: Annotated[
+        bool | None,
+        typer.Option(
+            "--mitogen/--no-mitogen",
+            help="run playbooks with Mitogen's strategy when it can load "
+            "(env GOVMIG_MITOGEN; default on)",
+            show_default=False,
+        ),
+    ] = None,
+    phase_batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--phase-batch-size",
+            min=1,
+            max=1000,
+            help="most systems in one playbook run (env GOVMIG_PHASE_BATCH_SIZE; default 50)",
+            show_default=False,
+        ),
+    ] = None,
+    batch_window: Annotated[
+        float | None,
+        typer.Option(
+            "--batch-window",
+            min=0.0,
+            max=60.0,
+            help="seconds a ready system waits for others of its node and phase "
+            "(env GOVMIG_BATCH_WINDOW_S; default 0.5)",
+            show_default=False,
+        ),
+    ] = None,
+    node_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--node-concurrency",
+            min=1,
+            help="playbook runs at once on one node (env GOVMIG_NODE_CONCURRENCY; default 2)",
+            show_default=False,
+        ),
+    ] = None,
+    max_batches: Annotated[
+        int | None,
+        typer.Option(
+            "--max-batches",
+            min=1,
+            help="playbook runs at once in this process (env GOVMIG_MAX_BATCHES; default 4)",
+            show_default=False,
+        ),
+    ] = None,
+    phase_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--phase-timeout",
+            min=1.0,
+            help="seconds before a playbook run is stopped and its systems fail "
+            "(env GOVMIG_PHASE_TIMEOUT_S; default 900)",
+            show_default=False,
+        ),
+    ] = None,
+    instance_id: Annotated[
+        str | None,
+        typer.Option(
+            "--instance-id",
+            help="this instance's name on its leases; a restart with the same name takes "
+            "its leases back at once (env GOVMIG_INSTANCE_ID; default host name + random)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the orchestrator: consume events, place systems, publish status, serve metrics."""
     configure_logging(log_level)
@@ -106,12 +213,30 @@ def run(
         metrics=MetricsSettings(**_given(metrics_port=metrics_port)),
         placement=PlacementSettings(**_given(strategy=placement_strategy)),
         inventory=load_inventory(inventory),
+        worker=_worker_settings(
+            worker,
+            work_root=work_root,
+            artifacts_dir=artifacts_dir,
+            provider=provider,
+            mitogen=mitogen,
+            phase_batch_size=phase_batch_size,
+            batch_window_s=batch_window,
+            node_concurrency=node_concurrency,
+            max_batches=max_batches,
+            phase_timeout_s=phase_timeout,
+            instance_id=instance_id,
+        ),
         batch_size=batch_size,
         session_timeout_s=session_timeout,
     )
     _stop_on_signals(orchestrator)
     orchestrator.start()
     orchestrator.run_forever()
+
+
+def _worker_settings(enabled: bool, **options: Any) -> WorkerSettings | None:
+    """The worker's settings from the options given and the environment; None when off."""
+    return WorkerSettings(**_given(**options)) if enabled else None
 
 
 def _given(**options: Any) -> dict[str, Any]:

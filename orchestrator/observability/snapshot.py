@@ -8,10 +8,11 @@ node, the audit's outcome counts, the oldest active system), SQLAlchemy Core
 queries over the store's tables. Those queries read only; the collector's
 session is rolled back when it closes.
 
-Two figures of item 三十 are not tracked by the store yet and read as 0:
-PRD platforms connected (needs a ``connected`` flag per platform, in the
-inventory or a platforms table) and completed systems with an IPv6 address
-(needs an ``ipv6_address`` column on ``systems``, written at cutover).
+Completed systems with an IPv6 address count ``systems.ipv6_address``, which
+the phase worker writes when cutover succeeds (and clears on rollback). One
+figure of item 三十 is not tracked by the store yet and reads as 0: PRD
+platforms connected (needs a ``connected`` flag per platform, in the
+inventory or a platforms table).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def read_snapshot(session: Session, *, now: datetime) -> FleetSnapshot:
         migrations=_migration_outcomes(session),
         inflight=_inflight(session),
         oldest_active_age_s=_oldest_moving_age(session, now),
+        systems_ipv6=_completed_with_ipv6(session),
     )
 
 
@@ -91,6 +93,13 @@ def _migration_outcomes(session: Session) -> Mapping[str, int]:
         .group_by(TransitionTable.to_state)
     )
     return {str(state): count for state, count in session.execute(statement)}
+
+
+def _completed_with_ipv6(session: Session) -> int:
+    statement = select(func.count()).where(
+        SystemTable.state == str(SystemState.COMPLETED), SystemTable.ipv6_address.is_not(None)
+    )
+    return int(session.scalar(statement) or 0)
 
 
 def _inflight(session: Session) -> dict[tuple[str, str], int]:

@@ -9,7 +9,11 @@ one last time, and every client is closed.
 Threads: the intake loop runs on the caller's thread; ``OutboxPump`` flushes
 the status outbox every ``flush_interval_s`` on its own thread, so changes
 made outside the intake are published too; the metrics endpoint serves on a
-third. The phase worker will be started beside the pump.
+third. The phase worker (``orchestrator.engine.worker``, built in
+``service/worker.py``) runs beside the pump, on a scheduler thread, a lease
+heartbeat thread and a pool of batch threads; it is stopped first on the way
+out (its running batches are cancelled and their leases given back), so its
+last outcomes are in the final outbox flush.
 """
 
 from __future__ import annotations
@@ -23,13 +27,21 @@ from types import MappingProxyType
 
 from orchestrator.bus import Consumer, Producer, ensure_topics
 from orchestrator.engine import Outbox, OutboxPump, PlacementContext, placement_policy
+from orchestrator.engine.worker import PhaseWorker
 from orchestrator.events import KnownIds
 from orchestrator.inventory import Inventory
 from orchestrator.observability import build_registry, start_metrics_server
 from orchestrator.reactor import Reactor, Topics
 from orchestrator.reactor.intake import IntakeHandler
 from orchestrator.service.hooks import MetricsHooks
-from orchestrator.settings import KafkaSettings, MetricsSettings, PlacementSettings, StoreSettings
+from orchestrator.service.worker import build_worker
+from orchestrator.settings import (
+    KafkaSettings,
+    MetricsSettings,
+    PlacementSettings,
+    StoreSettings,
+    WorkerSettings,
+)
 from orchestrator.store import Store, open_store, seed_nodes
 
 log = logging.getLogger(__name__)
@@ -52,6 +64,7 @@ class _Running:
     reactor: Reactor
     closing: ExitStack
     metrics_url: str | None
+    worker: PhaseWorker | None
 
 
 class Orchestrator:
@@ -65,6 +78,7 @@ class Orchestrator:
         inventory: Inventory,
         placement: PlacementSettings | None = None,
         metrics: MetricsSettings | None = None,
+        worker: WorkerSettings | None = None,
         batch_size: int = 500,
         session_timeout_s: float = DEFAULT_SESSION_TIMEOUT_S,
         flush_interval_s: float = 1.0,
@@ -73,6 +87,8 @@ class Orchestrator:
         self._kafka, self._store_settings, self._inventory = kafka, store, inventory
         self._placement = placement if placement is not None else PlacementSettings()
         self._metrics = metrics
+        # None: no phase worker (systems stop at ``placed``), as for intake-only tests.
+        self._worker = worker
         self._batch_size, self._flush_interval_s = batch_size, flush_interval_s
         self._session_timeout_s = session_timeout_s
         self._partitions = partitions
@@ -152,9 +168,22 @@ class Orchestrator:
         )
         pump = OutboxPump(outbox, interval_s=self._flush_interval_s)
         pump.start()
-        # --- phase worker: starts here (next task), beside the outbox pump ---
+        worker = None
+        if self._worker is not None:
+            worker = build_worker(
+                self._worker,
+                store=store,
+                inventory=self._inventory,
+                observer=telemetry.observer,
+                after_commit=outbox.flush_quietly,
+            )
+            stack.callback(worker.stop)  # if starting fails half-way; stopping twice is fine
+            worker.start()
+            log.info("phase worker %s started", worker.instance_id)
         # Started: from now on run_forever closes everything, in reverse order.
-        return _Running(store, consumer, outbox, pump, reactor, stack.pop_all(), metrics_url)
+        return _Running(
+            store, consumer, outbox, pump, reactor, stack.pop_all(), metrics_url, worker
+        )
 
     def _handler(self, store: Store, outbox: Outbox) -> IntakeHandler:
         inventory = self._inventory
@@ -173,6 +202,8 @@ class Orchestrator:
         }
 
     def _shutdown(self, running: _Running) -> None:
+        if running.worker is not None:
+            running.worker.stop()
         running.pump.stop()
         running.consumer.close()  # leave the group now, so a rebalance need not wait for us
         published = running.outbox.flush_quietly()

@@ -79,6 +79,14 @@ class SystemTable(Base):
     updated_at: Mapped[datetime] = mapped_column(TIMESTAMP)
     # Optimistic concurrency: every write is ``WHERE version = :read`` and bumps it.
     version: Mapped[int] = mapped_column(Integer)
+    # The phase worker's claim on the system (``store.leases``): which instance runs its
+    # phase, until when. Written only with compare-and-swap, never by ``save_system``.
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
+    # The system's host number in its node's IPv6 prefix, unique per node, and the
+    # address it answers on once cutover succeeded (cleared when it is rolled back).
+    ipv6_index: Mapped[int | None] = mapped_column(Integer)
+    ipv6_address: Mapped[str | None] = mapped_column(String(45))
 
 
 class NodeTable(Base):

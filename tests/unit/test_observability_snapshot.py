@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from tests.fixtures.fleet import SeededFleet, seed_fleet
 from sqlalchemy import text
 
 from orchestrator.capacity.ledger import ResourceClass
@@ -16,6 +15,7 @@ from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import GB
 from orchestrator.observability import FleetSnapshot, build_registry, read_snapshot
 from orchestrator.store import Store, open_store
+from tests.fixtures.fleet import SeededFleet, seed_fleet
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -69,6 +69,11 @@ def _create_systems() -> None:
         sa.Column("stop_phase", sa.String(32), nullable=True),
         sa.Column("updated_at", _TIMESTAMP, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
+        # The phase worker's lease (compare-and-swap claims) and the system's IPv6 host.
+        sa.Column("lease_owner", sa.String(100), nullable=True),
+        sa.Column("lease_expires_at", _TIMESTAMP, nullable=True),
+        sa.Column("ipv6_index", sa.Integer(), nullable=True),
+        sa.Column("ipv6_address", sa.String(45), nullable=True),
         sa.CheckConstraint("version >= 1", name=op.f("ck_systems_version_positive")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_systems")),
     )

@@ -1,0 +1,149 @@
+"""A wave moved by the real phase worker, on a fresh SQLite store, timed from outside.
+
+Used by ``bench/wave.py``. ``placed_store`` registers N catalogue systems and
+places them round-robin on K nodes through the engine (``apply_cause``), as the
+intake would; ``run_wave`` starts a ``PhaseWorker`` exactly as ``govmig run``
+configures it (minus Kafka: nothing here needs the bus) and waits until no
+system is placed or in a phase. ``TimedExecutor`` wraps the ``PhaseRunner`` and
+records when each ansible-runner invocation ran, so the time spent outside
+ansible-runner (scheduling, leases, the store) can be told apart.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestrator.engine import CauseContext, apply_cause
+from orchestrator.engine.ports import WorkerConfig
+from orchestrator.engine.scheduling import Limits
+from orchestrator.engine.targets import node_targets
+from orchestrator.engine.worker import PhaseWorker
+from orchestrator.execution import BatchResult, NodeTarget, PhaseRunner, SystemTarget
+from orchestrator.inventory import Inventory, generate_catalogue
+from orchestrator.inventory.models import BusinessSystem
+from orchestrator.migrations import (
+    ACTIVE_PHASE_STATES,
+    Phase,
+    Register,
+    RequestMigration,
+    SystemState,
+)
+from orchestrator.store import Store, count_by_state, open_store, seed_nodes
+
+CONTEXT = CauseContext(component="bench")
+MOVING = frozenset({SystemState.PLACED, *ACTIVE_PHASE_STATES})
+
+
+@dataclass
+class TimedExecutor:
+    """A ``PhaseRunner`` whose every invocation is timed (monotonic start, end)."""
+
+    runner: PhaseRunner
+    intervals: list[tuple[float, float]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(
+        self,
+        phase: Phase,
+        node: NodeTarget,
+        systems: Sequence[SystemTarget],
+        *,
+        cancel: threading.Event | None = None,
+    ) -> BatchResult:
+        """Run the batch and note when."""
+        started = time.monotonic()
+        try:
+            return self.runner.run(phase, node, systems, cancel=cancel)
+        finally:
+            with self._lock:
+                self.intervals.append((started, time.monotonic()))
+
+    def busy_s(self) -> float:
+        """Seconds during which at least one invocation ran (overlaps counted once)."""
+        total, end = 0.0, float("-inf")
+        for start, stop in sorted(self.intervals):
+            if stop > end:
+                total += stop - max(start, end)
+                end = stop
+        return total
+
+
+def wave_systems(count: int) -> list[BusinessSystem]:
+    """``count`` catalogue systems (the catalogue's own mix of sizes)."""
+    return generate_catalogue(count)
+
+
+def placed_store(
+    db: Path, inventory: Inventory, systems: Sequence[BusinessSystem], nodes: Sequence[str]
+) -> Store:
+    """A fresh store holding ``systems`` placed round-robin on ``nodes``, all in wave 1."""
+    store = open_store(f"sqlite:///{db}")
+    with store.transaction() as session:
+        seed_nodes(session, inventory.nodes.values())
+        for index, system in enumerate(systems):
+            apply_cause(session, system.id, Register(), context=CONTEXT, record=system)
+            node = nodes[index % len(nodes)]
+            request = RequestMigration(target_node=node, wave=1, requested_by="bench")
+            apply_cause(session, system.id, request, context=CONTEXT)
+    return store
+
+
+@dataclass(frozen=True)
+class WaveTiming:
+    """One wave through the worker: wall time, time inside ansible-runner, runs, outcome."""
+
+    wall_s: float
+    busy_s: float
+    runs: int
+    completed: int
+    systems: int
+
+    @property
+    def outside_share(self) -> float:
+        """Share of the wall time no ansible-runner invocation was running."""
+        return max(0.0, self.wall_s - self.busy_s) / self.wall_s if self.wall_s else 0.0
+
+
+def run_wave(
+    store: Store,
+    inventory: Inventory,
+    executor: TimedExecutor,
+    *,
+    limits: Limits,
+    systems: int,
+    timeout_s: float = 1800.0,
+) -> WaveTiming:
+    """Start a worker, wait until every system has finished moving, stop it."""
+    worker = PhaseWorker(
+        store,
+        executor,
+        nodes=node_targets(inventory.nodes),
+        config=WorkerConfig(instance_id="bench", limits=limits, poll_s=0.05),
+    )
+    started = time.monotonic()
+    worker.start()
+    try:
+        counts = _wait_until_still(store, started + timeout_s)
+    finally:
+        worker.stop()
+    wall = time.monotonic() - started
+    return WaveTiming(
+        wall_s=wall,
+        busy_s=executor.busy_s(),
+        runs=executor.runner.invocations,
+        completed=counts[SystemState.COMPLETED],
+        systems=systems,
+    )
+
+
+def _wait_until_still(store: Store, deadline: float) -> dict[SystemState, int]:
+    while True:
+        with store.transaction() as session:
+            counts = count_by_state(session)
+        if sum(counts[state] for state in MOVING) == 0 or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.05)

@@ -1,0 +1,284 @@
+"""Whole migrations through ``govmig run``: events in, playbooks run, systems moved.
+
+Real broker, real ansible-runner (Mitogen), real services on loopback, SQLite
+in ``tmp_path``. Each test prepares its systems' sources (``govmig run`` never
+does), publishes registered + migration requested events, and checks what a
+client would see through the name records, what the store says, and the
+cutover journals on the targets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import signal
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from orchestrator.bus import Producer
+from orchestrator.events.data import (
+    MigrationRequested,
+    MigrationRetryRequested,
+    MigrationRollbackRequested,
+)
+from orchestrator.execution.local_sandbox import (
+    fetch_health,
+    instance_dir,
+    prepare_source,
+    read_name_record,
+    source_dir,
+    stop_services,
+)
+from orchestrator.inventory import generate_catalogue
+from orchestrator.inventory.models import BusinessSystem
+from orchestrator.migrations import SystemState
+from orchestrator.reactor.registration import publish_systems
+from orchestrator.settings import KafkaSettings
+from tests.fixtures.orchestrator import (
+    INVENTORY,
+    count_sqlite,
+    govmig_run,
+    kafka_settings,
+    publish,
+    read_fleet,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.ansible]
+
+S = SystemState
+PHASES_TIMEOUT_S = 150
+
+
+def pick(count: int) -> list[BusinessSystem]:
+    """``count`` catalogue systems without dependencies (placement is given by ``--to``)."""
+    return [s for s in generate_catalogue(80) if not s.depends_on][:count]
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Iterator[Path]:
+    """The sandbox; every service started in it is stopped at the end."""
+    root = tmp_path / "work"
+    root.mkdir()
+    try:
+        yield root
+    finally:
+        stop_services(root)
+
+
+def prepare(work: Path, systems: list[BusinessSystem]) -> dict[str, object]:
+    """Each system's source, and the data checksum its service reports."""
+    checksums = {}
+    for system in systems:
+        record = prepare_source(work, system.id, 3, 24_000, seed=11)
+        checksums[system.id] = fetch_health(record)["checksum"]
+    return checksums
+
+
+def request(settings: KafkaSettings, targets: Mapping[BusinessSystem, str]) -> None:
+    """Register the systems, then ask for each to move to its node."""
+    with Producer(settings) as producer:
+        publish_systems(producer, settings.events_topic, list(targets))
+    publish(
+        settings,
+        [
+            MigrationRequested(system_id=s.id, target_node=node, wave=1, requested_by="e2e")
+            for s, node in targets.items()
+        ],
+    )
+
+
+def in_state(db: Path, state: S, ids: list[str]) -> int:
+    quoted = ",".join(f"'{i}'" for i in ids)
+    query = f"SELECT count(*) FROM systems WHERE state = '{state}' AND id IN ({quoted})"
+    return count_sqlite(db, query)
+
+
+def wait_for(db: Path, state: S, ids: list[str], *, timeout_s: float = PHASES_TIMEOUT_S) -> None:
+    wait_until(
+        lambda: in_state(db, state, ids) == len(ids),
+        timeout_s=timeout_s,
+        what=f"{ids} {state}",
+    )
+
+
+def data_digests(home: Path) -> dict[str, str]:
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted((home / "data").iterdir())
+    }
+
+
+def assert_moved(work: Path, system_id: str, node: str, checksum: object) -> None:
+    """The name record leads to the instance on ``node``, serving the source's data."""
+    record = read_name_record(work, system_id)
+    assert record.location == node
+    assert fetch_health(record) == {
+        "system": system_id,
+        "location": node,
+        "status": "ok",
+        "checksum": checksum,
+    }
+    target = instance_dir(work, node, system_id)
+    assert data_digests(target) == data_digests(source_dir(work, system_id))
+
+
+def assert_on_source(work: Path, system_id: str) -> None:
+    record = read_name_record(work, system_id)
+    assert record.location == "source"
+    assert fetch_health(record)["location"] == "source"
+
+
+def runs_by_phase_and_node(artifacts: Path) -> Counter[tuple[str, str]]:
+    """Playbook runs, from the artifact directory names (``stamp-phase-node-n-suffix``)."""
+    found: Counter[tuple[str, str]] = Counter()
+    for run in artifacts.iterdir():
+        _stamp, phase, node, *_rest = run.name.split("-")
+        found[(phase, node)] += 1
+    return found
+
+
+def test_a_wave_on_three_nodes_completes_in_one_run_per_node_and_phase(
+    kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path, work: Path
+) -> None:
+    settings = kafka_settings(kafka_bootstrap, new_topic)
+    systems = pick(6)
+    nodes = ["shantou", "shantou", "shantou", "huizhou", "huizhou", "zhanjiang"]
+    targets = dict(zip(systems, nodes, strict=True))
+    checksums = prepare(work, systems)
+    request(settings, targets)
+    db, artifacts = tmp_path / "govmig.db", tmp_path / "artifacts"
+    options = (
+        "--worker",
+        "--work-root",
+        str(work),
+        "--artifacts-dir",
+        str(artifacts),
+        "--batch-window",
+        "1",
+    )
+    with govmig_run(settings, f"sqlite:///{db}", tmp_path, *options) as run:
+        wait_for(db, S.COMPLETED, [s.id for s in systems])
+        run.signal(signal.SIGTERM)
+        assert run.wait(60) == 0, run.output()
+    for system, node in targets.items():
+        assert_moved(work, system.id, node, checksums[system.id])
+    # Three systems on one node move as one batch: one playbook run per node and phase.
+    assert runs_by_phase_and_node(artifacts) == {
+        (phase, node): 1
+        for phase in ("preflight", "provision", "replicate", "cutover", "verify")
+        for node in set(nodes)
+    }
+    fleet = read_fleet(f"sqlite:///{db}")
+    for system, node in targets.items():
+        path = [row.to_state for row in fleet.audit[system.id]]
+        assert path[-6:] == [S.PREFLIGHT, S.PROVISIONING, S.REPLICATING, S.CUTOVER, S.VERIFYING,
+                             S.COMPLETED]  # fmt: skip
+        prefix = INVENTORY.nodes[node].ipv6_prefix
+        assert prefix is not None
+        network = json.loads((instance_dir(work, node, system.id) / "network.json").read_text())
+        address = query_one(db, f"SELECT ipv6_address FROM systems WHERE id = '{system.id}'")
+        # The store records the address the playbook gave the instance, inside the node's prefix.
+        assert address is not None
+        assert address == network["ipv6_address"]
+        assert ipaddress.IPv6Address(address) in ipaddress.IPv6Network(prefix)
+    addresses = [
+        query_one(db, f"SELECT ipv6_address FROM systems WHERE id = '{s.id}'") for s in systems
+    ]
+    assert len(set(addresses)) == len(systems)
+
+
+def query_one(db: Path, query: str) -> str | None:
+    with sqlite3.connect(db) as connection:
+        found = connection.execute(query).fetchone()[0]
+    return None if found is None else str(found)
+
+
+def test_a_failed_system_rolls_back_alone_then_retry_and_rollback_work(
+    kafka_bootstrap: str,
+    new_topic: Callable[..., str],
+    tmp_path: Path,
+    work: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = kafka_settings(kafka_bootstrap, new_topic)
+    systems = pick(3)
+    ok, bad = [systems[0].id, systems[2].id], systems[1].id
+    checksums = prepare(work, systems)
+    request(settings, dict.fromkeys(systems, "shantou"))
+    monkeypatch.setenv("GOVMIG_INJECT_FAILURES", f"{bad}:replicate")
+    db, url = tmp_path / "govmig.db", f"sqlite:///{tmp_path / 'govmig.db'}"
+    options = ("--worker", "--work-root", str(work), "--artifacts-dir", str(tmp_path / "artifacts"))
+    with govmig_run(settings, url, tmp_path, *options) as run:
+        wait_for(db, S.COMPLETED, ok)
+        wait_for(db, S.ROLLED_BACK, [bad])
+        fleet = read_fleet(url)
+        (shantou,) = [u for u in fleet.usage if u.node.node_id == "shantou"]
+        assert set(shantou.allocations) == set(ok), "the failed system's capacity is released"
+        assert_on_source(work, bad)
+        for system_id in ok:
+            assert_moved(work, system_id, "shantou", checksums[system_id])
+        failure = next(r for r in fleet.audit[bad] if r.to_state is S.ROLLING_BACK)
+        assert failure.reason is not None
+        assert "replicate failed at task 'Check the copy against the source manifest'" in (
+            failure.reason
+        )
+        assert "checksum mismatch" in failure.reason
+        assert "artifacts " in failure.reason
+
+        publish(settings, [MigrationRetryRequested(system_id=bad, requested_by="e2e")])
+        wait_for(db, S.COMPLETED, [bad])
+        assert_moved(work, bad, "shantou", checksums[bad])
+
+        publish(settings, [MigrationRollbackRequested(system_id=ok[0], requested_by="e2e")])
+        wait_for(db, S.ROLLED_BACK, [ok[0]])
+        assert_on_source(work, ok[0])
+        assert query_one(db, f"SELECT ipv6_address FROM systems WHERE id = '{ok[0]}'") is None
+        assert not instance_dir(work, "shantou", ok[0]).exists()
+        run.signal(signal.SIGTERM)
+        assert run.wait(60) == 0, run.output()
+
+
+CUTOVER = "SELECT count(*) FROM systems WHERE state = 'cutover'"
+
+
+def test_sigkill_during_cutover_then_restart_completes_every_system_with_one_cutover(
+    kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path, work: Path
+) -> None:
+    settings = kafka_settings(kafka_bootstrap, new_topic)
+    systems = pick(4)
+    nodes = ["shantou", "shantou", "heyuan", "heyuan"]
+    targets = dict(zip(systems, nodes, strict=True))
+    checksums = prepare(work, systems)
+    request(settings, targets)
+    db, url = tmp_path / "govmig.db", f"sqlite:///{tmp_path / 'govmig.db'}"
+    options = (
+        "--worker",
+        "--work-root", str(work),
+        "--artifacts-dir", str(tmp_path / "artifacts"),
+        "--instance-id", "e2e-killed",
+        "--session-timeout", "6",
+    )  # fmt: skip
+    with govmig_run(settings, url, tmp_path, *options, name="killed") as run:
+        wait_until(lambda: count_sqlite(db, CUTOVER) > 0, timeout_s=120, what="a cutover")
+        run.signal(signal.SIGKILL)
+        run.wait(10)
+    assert in_state(db, S.COMPLETED, [s.id for s in systems]) < len(systems)
+    with govmig_run(settings, url, tmp_path, *options, name="restarted") as run:
+        wait_for(db, S.COMPLETED, [s.id for s in systems])
+        run.signal(signal.SIGTERM)
+        assert run.wait(60) == 0, run.output()
+    for system, node in targets.items():
+        assert_moved(work, system.id, node, checksums[system.id])
+        journal = instance_dir(work, node, system.id) / "journal.log"
+        (line,) = journal.read_text().splitlines()
+        assert line.startswith(f"cutover {system.id} ")
+    fleet = read_fleet(url)
+    for system in systems:
+        completed = [r for r in fleet.audit[system.id] if r.to_state is S.COMPLETED]
+        assert len(completed) == 1

@@ -1,0 +1,185 @@
+"""The phase worker's store side on SQLite: leases, starts, claims and applied outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from orchestrator.engine import CauseContext, apply_cause
+from orchestrator.engine.batches import apply_outcomes, claim_batch, start_placed
+from orchestrator.engine.scheduling import Batch, Limits
+from orchestrator.engine.targets import FaultPlan, node_targets
+from orchestrator.execution import HostOutcome
+from orchestrator.inventory import generate_catalogue, load_inventory
+from orchestrator.migrations import (
+    Phase,
+    Refusal,
+    Register,
+    RequestMigration,
+    SystemState,
+    Transition,
+)
+from orchestrator.observability.snapshot import read_snapshot
+from orchestrator.store import Store, get_allocation, get_system, open_store, seed_nodes
+from orchestrator.store import leases as lease_store
+
+S = SystemState
+NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+INVENTORY = load_inventory()
+NODES = node_targets(INVENTORY.nodes)
+CONTEXT = CauseContext(component="tests")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as opened:
+        with opened.transaction() as session:
+            seed_nodes(session, INVENTORY.nodes.values())
+        yield opened
+
+
+def place(
+    store: Store, count: int, *, node: str = "shantou", waves: list[int] | None = None
+) -> list[str]:
+    systems = [s for s in generate_catalogue(60) if not s.depends_on][:count]
+    with store.transaction() as session:
+        for index, system in enumerate(systems):
+            apply_cause(session, system.id, Register(), context=CONTEXT, record=system)
+            wave = waves[index] if waves else 1
+            request = RequestMigration(target_node=node, wave=wave, requested_by="tests")
+            assert isinstance(apply_cause(session, system.id, request, context=CONTEXT), Transition)
+    return [s.id for s in systems]
+
+
+def started(store: Store, ids: list[str]) -> None:
+    with store.transaction() as session:
+        assert sorted(start_placed(session, Limits(), now=NOW)) == sorted(ids)
+
+
+def test_placed_systems_start_lower_waves_first_while_there_is_room(store: Store) -> None:
+    ids = place(store, 4, waves=[3, 1, 2, 1])
+    limits = Limits(batch_size=1, max_batches=2)
+    with store.transaction() as session:
+        first = start_placed(session, limits, now=NOW)
+        assert sorted(first) == sorted([ids[1], ids[3]])
+        assert start_placed(session, limits, now=NOW) == [], "two in flight: no more room"
+        assert get_system(session, ids[1]).state is S.PREFLIGHT  # type: ignore[union-attr]
+
+
+def test_a_claim_is_won_once_until_the_lease_expires_or_is_released(store: Store) -> None:
+    ids = place(store, 2)
+    started(store, ids)
+    with store.transaction() as session:
+        claim = {"state": S.PREFLIGHT, "now": NOW, "ttl_s": 30.0}
+        assert lease_store.claim(session, ids, owner="a", **claim) == sorted(ids)  # type: ignore[arg-type]
+        assert lease_store.claim(session, ids, owner="b", **claim) == []  # type: ignore[arg-type]
+        assert lease_store.ready_systems(session, {S.PREFLIGHT}, now=NOW, limit=10) == []
+        later = NOW + timedelta(seconds=31)
+        assert lease_store.renew(session, ids[:1], owner="b", now=NOW, ttl_s=30) == set()
+        assert lease_store.renew(session, ids[:1], owner="a", now=NOW, ttl_s=60) == {ids[0]}
+        # ids[1] expired, ids[0] was renewed: another instance may take only the first.
+        won = lease_store.claim(session, ids, owner="b", state=S.PREFLIGHT, now=later, ttl_s=30.0)
+        assert won == [ids[1]]
+        assert lease_store.release(session, ids, owner="a") == {ids[0]}
+        assert lease_store.release_owner(session, "b") == [ids[1]]
+        assert lease_store.lease_of(session, ids[1]) == (None, None)
+
+
+def test_a_claim_skips_systems_that_left_the_phase(store: Store) -> None:
+    ids = place(store, 2)
+    with store.transaction() as session:
+        assert lease_store.claim(session, ids, owner="a", state=S.PREFLIGHT, now=NOW, ttl_s=5) == []
+
+
+def test_a_claimed_batch_has_targets_unique_addresses_and_refusals(store: Store) -> None:
+    ids = place(store, 3)
+    started(store, ids)
+    batch = Batch("shantou", Phase.PREFLIGHT, tuple(ids))
+    missing = ids[2]
+    with store.transaction() as session:
+        claimed = claim_batch(
+            session,
+            batch,
+            owner="a",
+            now=NOW,
+            ttl_s=30,
+            nodes=NODES,
+            faults=FaultPlan({ids[0]: Phase.PREFLIGHT}),
+            precheck=lambda phase, sid: "no source" if sid == missing else None,
+        )
+    assert claimed is not None
+    assert [t.system_id for t in claimed.targets] == sorted(set(ids) - {missing})
+    assert {t.ipv6_index for t in claimed.targets} == {1, 2}
+    assert [t.fail_phase for t in claimed.targets if t.system_id == ids[0]] == [Phase.PREFLIGHT]
+    assert claimed.refused == {missing: "no source"}
+    assert all(t.free_vcpu >= t.vcpu for t in claimed.targets)
+    assert set(claimed.ipv6.values()) == {"2001:db8:1::1", "2001:db8:1::2"}
+
+
+def advance(
+    store: Store, ids: list[str], phase: Phase, outcomes: dict[str, HostOutcome]
+) -> dict[str, Transition | Refusal]:
+    with store.transaction() as session:
+        claimed = claim_batch(
+            session,
+            Batch("shantou", phase, tuple(ids)),
+            owner="a",
+            now=NOW,
+            ttl_s=30,
+            nodes=NODES,
+            faults=FaultPlan(),
+        )
+        assert claimed is not None
+        return apply_outcomes(session, claimed, outcomes, owner="a", note="artifacts /x")
+
+
+def test_outcomes_move_each_system_on_its_own_and_cutover_records_the_address(
+    store: Store,
+) -> None:
+    ids = place(store, 2)
+    started(store, ids)
+    good, bad = ids
+    for phase in (Phase.PREFLIGHT, Phase.PROVISION, Phase.REPLICATE):
+        advance(store, ids, phase, {i: HostOutcome(i, ok=True) for i in ids})
+    failed = HostOutcome(bad, ok=False, failed_task="Switch", message="no luck")
+    applied = advance(store, ids, Phase.CUTOVER, {good: HostOutcome(good, ok=True), bad: failed})
+    ok, rolling = applied[good], applied[bad]
+    assert isinstance(ok, Transition)
+    assert isinstance(rolling, Transition)
+    assert (ok.to_state, rolling.to_state) == (S.VERIFYING, S.ROLLING_BACK)
+    assert "cutover failed at task 'Switch': no luck" in rolling.reason
+    with store.transaction() as session:
+        assert lease_store.lease_of(session, good) == (None, None), "released with the outcome"
+    advance(store, [good], Phase.VERIFY, {good: HostOutcome(good, ok=True)})
+    advance(store, [bad], Phase.ROLLBACK, {bad: HostOutcome(bad, ok=True)})
+    with store.transaction() as session:
+        assert get_system(session, good).state is S.COMPLETED  # type: ignore[union-attr]
+        assert get_system(session, bad).state is S.ROLLED_BACK  # type: ignore[union-attr]
+        assert get_allocation(session, bad) is None
+        snapshot = read_snapshot(session, now=NOW)
+    assert snapshot.systems_ipv6 == 1
+
+
+def test_an_outcome_for_a_lease_lost_meanwhile_is_not_applied(store: Store) -> None:
+    ids = place(store, 1)
+    started(store, ids)
+    with store.transaction() as session:
+        claimed = claim_batch(
+            session,
+            Batch("shantou", Phase.PREFLIGHT, tuple(ids)),
+            owner="a",
+            now=NOW,
+            ttl_s=30,
+            nodes=NODES,
+            faults=FaultPlan(),
+        )
+        assert claimed is not None
+        lease_store.release_owner(session, "a")  # expired and taken over, say
+        applied = apply_outcomes(
+            session, claimed, {ids[0]: HostOutcome(ids[0], ok=True)}, owner="a", note=""
+        )
+        assert applied == {}
+        assert get_system(session, ids[0]).state is S.PREFLIGHT  # type: ignore[union-attr]
