@@ -32,6 +32,11 @@ from orchestrator.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
+# Fetch sizing beyond kafka-python's defaults (none: larger or smaller partition
+# fetches made no difference the intake benchmark could tell from noise). The
+# benchmark's bare-consumer baseline (bench/intake_raw.py) uses the same options.
+FETCH_OPTIONS: dict[str, Any] = {}
+
 
 class RebalanceCallbacks:
     """Hooks for partition changes; they run on the client's network thread, so keep them quick."""
@@ -76,6 +81,7 @@ class Consumer:
                 auto_offset_reset="earliest",
                 max_poll_records=max_poll_records,
                 max_poll_interval_ms=int(max_poll_interval_s * 1000),
+                **FETCH_OPTIONS,
                 **session,
             )
         except KafkaError as error:

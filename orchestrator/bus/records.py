@@ -9,7 +9,10 @@ from orchestrator.events.codec import KafkaRecord
 
 def to_kafka_record(raw: Any) -> KafkaRecord:
     """One consumed record as plain bytes and tuples; a null header value becomes ``b""``."""
-    headers = tuple((str(name), bytes(value or b"")) for name, value in (raw.headers or ()))
+    # kafka-python already hands (str, bytes) pairs; only a null value needs replacing.
+    headers = tuple(
+        header if header[1] is not None else (header[0], b"") for header in raw.headers or ()
+    )
     return KafkaRecord(
         topic=raw.topic,
         partition=raw.partition,

@@ -58,4 +58,6 @@ def demo(
         mitogen=mitogen,
         stay=not exit_after and sys.stdout.isatty(),
     )
-    raise typer.Exit(run_demo(options, Console()))
+    # Piped into a log, the progress table still gets room for every column.
+    console = Console() if sys.stdout.isatty() else Console(width=110)
+    raise typer.Exit(run_demo(options, console))

@@ -14,17 +14,17 @@ from rich.table import Table
 
 from orchestrator.migrations.states import TERMINAL_STATES, SystemState
 
-# Columns, in the order a system moves through them.
+# Columns, in the order a system moves through them; short, so 14 nodes fit 100 columns.
 COLUMNS: tuple[tuple[str, frozenset[SystemState]], ...] = (
-    ("waiting", frozenset({SystemState.REGISTERED, SystemState.QUEUED, SystemState.PLACED})),
+    ("queued", frozenset({SystemState.REGISTERED, SystemState.QUEUED, SystemState.PLACED})),
     ("preflight", frozenset({SystemState.PREFLIGHT})),
     ("provision", frozenset({SystemState.PROVISIONING})),
     ("replicate", frozenset({SystemState.REPLICATING})),
     ("cutover", frozenset({SystemState.CUTOVER})),
     ("verify", frozenset({SystemState.VERIFYING})),
-    ("completed", frozenset({SystemState.COMPLETED})),
-    ("rolling back", frozenset({SystemState.ROLLING_BACK})),
-    ("rolled back", frozenset({SystemState.ROLLED_BACK, SystemState.CANCELLED})),
+    ("done", frozenset({SystemState.COMPLETED})),
+    ("undoing", frozenset({SystemState.ROLLING_BACK})),
+    ("undone", frozenset({SystemState.ROLLED_BACK, SystemState.CANCELLED})),
     ("failed", frozenset({SystemState.FAILED})),
 )
 _COLUMN_OF = {state: name for name, states in COLUMNS for state in states}
@@ -71,7 +71,7 @@ def render(result: Tally, *, title: str, node_names: Mapping[str, str]) -> Table
         table.add_column(name, justify="right")
     for node in sorted(result.by_node):
         counts = result.by_node[node]
-        label = f"{node} {node_names.get(node, '')}".strip()
+        label = f"{node} {node_names.get(node, '')}".rstrip()
         table.add_row(label, *(_cell(counts.get(name, 0)) for name, _ in COLUMNS))
     table.add_row("total", *(_cell(result.column_total(name)) for name, _ in COLUMNS))
     return table

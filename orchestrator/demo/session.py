@@ -84,7 +84,9 @@ def run_demo(options: DemoOptions, console: Console) -> int:
         url = _state_url(home)
         stack.enter_context(_orchestrator(home, options, plan, bootstrap, console))
         _publish(bootstrap, plan, console)
+        started = time.monotonic()
         summary = _watch(url, plan, inventory, options, console)
+        console.print(f"\nwave {DEMO_WAVE} took {time.monotonic() - started:.0f} s")
         _report(summary, options, console)
         if options.stay:
             _hold(console)

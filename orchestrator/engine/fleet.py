@@ -24,7 +24,7 @@ from orchestrator.capacity import (
     place_system,
     release,
 )
-from orchestrator.store import Session, list_systems, node_usage
+from orchestrator.store import Session, dependencies, node_usage
 
 
 class GroupIndex:
@@ -102,5 +102,4 @@ class Fleet:
 def load_fleet(session: Session) -> Fleet:
     """Every node's usage and every stored system's dependencies, as of now."""
     usage = {node.node.node_id: node for node in node_usage(session)}
-    records = ((row.id, row.record.get("depends_on") or ()) for row in list_systems(session))
-    return Fleet(usage, GroupIndex(records))
+    return Fleet(usage, GroupIndex(dependencies(session)))

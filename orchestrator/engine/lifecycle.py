@@ -106,6 +106,7 @@ class Lifecycle:
         self._rows: dict[str, SystemRow | None] = {}  # as this transaction sees them
         self._stored: dict[str, SystemRow] = {}  # as the database holds them
         self._unsaved: set[str] = set()
+        self._new: set[str] = set()  # registered by this transaction, not inserted yet
         self._audit: list[AuditEntry] = []
         self._fleet: Fleet | None = None
         self._isolated = writers_excluded(session)
@@ -183,6 +184,8 @@ class Lifecycle:
         changed = advance(_existing(system_id, row), transition, cause, node=node)
         self._rows[system_id] = changed
         self._unsaved.add(system_id)
+        if system_id not in self._stored:
+            self._new.add(system_id)
         return changed
 
     def _with_record(
@@ -197,11 +200,18 @@ class Lifecycle:
         return with_record(row, record)
 
     def _insert_rows(self) -> None:
-        """Insert the systems registered by this transaction so far."""
-        new = [self._rows[i] for i in sorted(self._unsaved) if i not in self._stored]
+        """Insert the systems registered by this transaction so far.
+
+        Runs before every reservation, so it looks only at the new ids, not at
+        every row the batch changed (which made placing a batch quadratic).
+        """
+        if not self._new:
+            return
+        new = [self._rows[i] for i in sorted(self._new)]
         inserted = [row for row in new if row is not None]
         insert_systems(self._session, inserted)
         self._stored.update((row.id, row) for row in inserted)
+        self._new.clear()
 
     def _write_rows(self) -> None:
         """Insert the new systems and save the changed ones, in id order (a stable lock order)."""

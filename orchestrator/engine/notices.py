@@ -74,7 +74,9 @@ def one_line(text: str | None) -> str | None:
     """``text`` as one line of printable characters, at most ``MAX_REASON`` long."""
     if not text:
         return None
-    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    # Character by character only when needed: the outbox runs this for every change.
+    printable = text if text.isprintable() else "".join(c if c.isprintable() else " " for c in text)
+    flat = " ".join(printable.split())
     if len(flat) > MAX_REASON:
         flat = flat[: MAX_REASON - 1] + "…"
     return flat or None

@@ -55,6 +55,7 @@ from orchestrator.store.records import Allocation, EventOutcome, SystemRow, Tran
 from orchestrator.store.systems import (
     StaleSystemError,
     count_by_state,
+    dependencies,
     get_system,
     get_systems,
     insert_systems,
@@ -80,6 +81,7 @@ __all__ = [
     "claim_events",
     "claim_outbox",
     "count_by_state",
+    "dependencies",
     "get_allocation",
     "get_node",
     "get_system",

@@ -15,14 +15,26 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from orchestrator.store.tables import Base
 
+# preserve_rowcount: without it drivers (psycopg) may report -1 for an INSERT.
+_ROWCOUNT = {"preserve_rowcount": True}
 
-def execute(session: Session, statement: Executable) -> int:
-    """Run a DML statement in the session's transaction; return the rows it touched."""
-    # preserve_rowcount: without it drivers (psycopg) may report -1 for an INSERT.
-    options = {"synchronize_session": False, "preserve_rowcount": True}
-    result = session.execute(statement, execution_options=options)
-    # Session.execute is typed as returning Result; for DML it is a CursorResult.
-    return cast(CursorResult[Any], result).rowcount
+
+def execute(session: Session, statement: Executable, params: dict[str, Any] | None = None) -> int:
+    """Run a DML statement in the session's transaction; return the rows it touched.
+
+    On the session's connection, as Core: the repositories never leave ORM
+    objects pending, and ``Session.execute`` costs some 50 µs more per
+    statement for ORM bookkeeping none of them needs.
+    """
+    result = session.connection().execute(statement, params, execution_options=_ROWCOUNT)
+    return result.rowcount
+
+
+def rows(
+    session: Session, statement: Executable, params: dict[str, Any] | None = None
+) -> CursorResult[*tuple[Any, ...]]:
+    """Run a Core query in the session's transaction, without the ORM's per-statement cost."""
+    return session.connection().execute(statement, params)
 
 
 def insert_if_absent(session: Session, model: type[Base], values: dict[str, Any]) -> bool:
@@ -31,10 +43,22 @@ def insert_if_absent(session: Session, model: type[Base], values: dict[str, Any]
     Race-safe on both dialects: PostgreSQL waits for a concurrent inserter of the
     same key and then does nothing, without aborting the caller's transaction.
     """
+    return execute(session, _insert_ignoring_conflicts(session, model), values) == 1
+
+
+# (dialect, table) -> its INSERT ... ON CONFLICT DO NOTHING, built once: the values
+# travel as parameters, so one statement serves every row.
+_INSERTS: dict[tuple[str, str], Executable] = {}
+
+
+def _insert_ignoring_conflicts(session: Session, model: type[Base]) -> Executable:
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model).values(values).on_conflict_do_nothing()
-    return execute(session, statement) == 1
+    key = (dialect, model.__tablename__)
+    statement = _INSERTS.get(key)
+    if statement is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = _INSERTS[key] = insert(model).on_conflict_do_nothing()
+    return statement
 
 
 def insert_many_if_absent(

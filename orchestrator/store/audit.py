@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Row, Table, insert, select
 from sqlalchemy.orm import Session
 
 from orchestrator.migrations.states import SystemState
@@ -130,8 +130,8 @@ def _append(session: Session, row: TransitionTable) -> TransitionRow:
     return to_transition_row(row)
 
 
-def to_transition_row(row: TransitionTable) -> TransitionRow:
-    """The frozen record of a loaded audit row."""
+def to_transition_row(row: TransitionTable | Row[Any]) -> TransitionRow:
+    """The frozen record of a loaded audit row (an ORM object or a plain row of its columns)."""
     return TransitionRow(
         id=row.id,
         system_id=row.system_id,

@@ -23,6 +23,7 @@ from orchestrator.store._sql import (
     execute,
     insert_if_absent,
     insert_many_if_absent,
+    rows,
     stored_time,
 )
 from orchestrator.store.records import EventOutcome
@@ -81,7 +82,7 @@ def processed_outcomes(session: Session, keys: Iterable[EventKey]) -> dict[Event
         statement = select(
             ProcessedEventTable.source, ProcessedEventTable.id, ProcessedEventTable.outcome
         ).where(ProcessedEventTable.id.in_(ids[start : start + _CHUNK]))
-        for source, event_id, outcome in session.execute(statement):
+        for source, event_id, outcome in rows(session, statement):
             if (source, event_id) in wanted:
                 found[(source, event_id)] = EventOutcome(outcome)
     return found

@@ -1,12 +1,14 @@
 """The capacity ledger on the store: reservations that never over-commit a node.
 
-``reserve`` reads a node's inventory, generation and usage, checks the fit with
-the pure arithmetic of ``orchestrator.capacity.ledger``, then moves the node's
+``reserve`` reads what the system holds, then the node's inventory, generation
+and usage (summed by the database, one query), checks the fit with the pure
+arithmetic of ``orchestrator.capacity.ledger``, then moves the node's
 generation with compare-and-swap (``UPDATE nodes SET generation = generation + 1
-WHERE id = :id AND generation = :read``) and writes the allocation. If another
-instance wrote to the node since the read, the swap touches no row and the
-whole decision is made again on fresh data, up to ``MAX_CAS_ATTEMPTS`` times,
-as OpenStack Placement does; then ``TemporaryError``.
+WHERE id = :id AND generation = :read``) and writes the allocation: four
+statements, whatever the node holds. If another instance wrote to the node
+since the read, the swap touches no row and the whole decision is made again on
+fresh data, up to ``MAX_CAS_ATTEMPTS`` times, as OpenStack Placement does; then
+``TemporaryError``.
 
 On PostgreSQL (READ COMMITTED) a losing UPDATE waits for the winner's commit
 and then sees the new generation; on SQLite the writer's ``BEGIN IMMEDIATE``
@@ -20,18 +22,22 @@ reserving on another node moves the allocation in the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, exists, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from orchestrator.capacity.ledger import CapacityShortfall, ResourceClass, check_allocation
-from orchestrator.capacity.ledger import release as without_consumer
+from orchestrator.capacity.ledger import (
+    CapacityShortfall,
+    NodeUsage,
+    ResourceClass,
+    check_allocation,
+)
 from orchestrator.errors import PermanentError, TemporaryError
-from orchestrator.store._sql import as_utc, execute, stored_time
-from orchestrator.store.nodes import MAX_CAS_ATTEMPTS, bump_generation, require_node, touch_node
+from orchestrator.store._sql import as_utc, execute, insert_if_absent, rows, stored_time
+from orchestrator.store.nodes import MAX_CAS_ATTEMPTS, bump_generation, node_totals, touch_node
 from orchestrator.store.records import Allocation
 from orchestrator.store.tables import AllocationTable, SystemTable
 
@@ -69,7 +75,6 @@ def reserve(
     (or why the node takes nothing). Raises ``PermanentError`` for an unknown
     system or node, ``TemporaryError`` when the node kept changing.
     """
-    _require_system(session, system_id)
     for _attempt in range(MAX_CAS_ATTEMPTS):
         outcome = _try_reserve(session, system_id, node_id, dict(request), stored_time(now))
         if outcome is not None:
@@ -92,32 +97,57 @@ def release(session: Session, system_id: str) -> Allocation | None:
 
 def get_allocation(session: Session, system_id: str) -> Allocation | None:
     """What ``system_id`` holds, if anything."""
-    statement = (
-        select(AllocationTable)
-        .where(AllocationTable.system_id == system_id)
-        .execution_options(populate_existing=True)
-    )
-    row = session.scalars(statement).one_or_none()
+    row = rows(session, _HELD, {"system_id": system_id}).one_or_none()
+    return None if row is None else _to_allocation(system_id, row)
+
+
+_HELD_COLUMNS = (
+    AllocationTable.node_id,
+    AllocationTable.vcpu,
+    AllocationTable.memory_gb,
+    AllocationTable.storage_gb,
+    AllocationTable.allocated_at,
+)
+
+
+_HELD = select(*_HELD_COLUMNS).where(AllocationTable.system_id == bindparam("system_id"))
+# The system's row joined to its allocation: whether it exists and what it holds, at once.
+_HOLDING = (
+    select(SystemTable.id, *_HELD_COLUMNS)
+    .select_from(SystemTable)
+    .outerjoin(AllocationTable, AllocationTable.system_id == SystemTable.id)
+    .where(SystemTable.id == bindparam("system_id"))
+)
+
+
+def _holding(session: Session, system_id: str) -> Allocation | None:
+    """What ``system_id`` holds; ``PermanentError`` if it was never registered. One query."""
+    row = rows(session, _HOLDING, {"system_id": system_id}).one_or_none()
     if row is None:
-        return None
+        raise PermanentError(f"unknown system {system_id!r}: it was never registered")
+    return None if row.node_id is None else _to_allocation(system_id, row)
+
+
+def _to_allocation(system_id: str, row: Row[*tuple[Any, ...]]) -> Allocation:
     amount = {
         ResourceClass.VCPU.value: row.vcpu,
         ResourceClass.MEMORY_GB.value: row.memory_gb,
         ResourceClass.STORAGE_GB.value: row.storage_gb,
     }
-    return Allocation(row.system_id, row.node_id, amount, as_utc(row.allocated_at))
+    return Allocation(system_id, row.node_id, amount, as_utc(row.allocated_at))
 
 
 def _try_reserve(
     session: Session, system_id: str, node_id: str, request: dict[str, int], at: datetime
 ) -> Reserved | Shortfall | None:
     """One read-check-swap round; None when the swap lost and the round must be redone."""
-    held = get_allocation(session, system_id)
-    usage = require_node(session, node_id)
+    held = _holding(session, system_id)
+    usage = node_totals(session, node_id)
+    if usage is None:
+        raise PermanentError(f"unknown node {node_id!r}")
     if held is not None and held.node_id == node_id and held.amount == _full(request):
         return Reserved(system_id, node_id, held.amount, usage.generation, changed=False)
-    # Without the system's own allocation: resizing on the same node must not count it twice.
-    shortfall = check_allocation(without_consumer(usage, system_id), request)
+    shortfall = check_allocation(_without(usage, held), request)
     if shortfall is not None:
         return shortfall
     if not bump_generation(session, node_id, usage.generation):
@@ -127,6 +157,16 @@ def _try_reserve(
     if moved_from is not None:
         touch_node(session, moved_from)
     return Reserved(system_id, node_id, _full(request), usage.generation + 1, True, moved_from)
+
+
+def _without(usage: NodeUsage, held: Allocation | None) -> NodeUsage:
+    """``usage`` without ``held`` if it is on this node: resizing must not count it twice."""
+    if held is None or held.node_id != usage.node.node_id:
+        return usage
+    used = {
+        resource: amount - held.amount.get(resource, 0) for resource, amount in usage.used.items()
+    }
+    return replace(usage, used=used)
 
 
 def _full(request: Mapping[str, int]) -> dict[str, int]:
@@ -155,16 +195,9 @@ def _write_allocation(
         statement = update(AllocationTable).where(AllocationTable.system_id == system_id)
         execute(session, statement.values(values))
         return
-    try:
-        # A savepoint, so losing this race keeps the caller's transaction usable on PostgreSQL.
-        with session.begin_nested():
-            execute(session, insert(AllocationTable).values(system_id=system_id, **values))
-    except IntegrityError as error:
+    # ON CONFLICT DO NOTHING rather than a savepoint: losing this race to another
+    # instance leaves the caller's transaction usable on PostgreSQL, in one statement.
+    if not insert_if_absent(session, AllocationTable, {"system_id": system_id, **values}):
         raise TemporaryError(
             f"another instance reserved for {system_id} at the same time; retry", delay=0.1
-        ) from error
-
-
-def _require_system(session: Session, system_id: str) -> None:
-    if not session.scalar(select(exists().where(SystemTable.id == system_id))):
-        raise PermanentError(f"unknown system {system_id!r}: it was never registered")
+        )

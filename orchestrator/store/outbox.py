@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Table, select, text, update
 from sqlalchemy.orm import Session
 
-from orchestrator.store._sql import execute, stored_time
+from orchestrator.store._sql import execute, rows, stored_time
 from orchestrator.store.audit import to_transition_row
 from orchestrator.store.records import TransitionRow
 from orchestrator.store.tables import TransitionTable
@@ -31,13 +32,16 @@ _IN_CHUNK = 1000
 
 def pending_status(session: Session, limit: int) -> list[TransitionRow]:
     """Up to ``limit`` audit rows not yet published, oldest first."""
+    # Plain rows on the connection, not ORM objects: the outbox reads one row per
+    # state change, and the identity map's bookkeeping cost more than the query.
+    table = cast(Table, TransitionTable.__table__)
     statement = (
-        select(TransitionTable)
-        .where(TransitionTable.published_at.is_(None))
-        .order_by(TransitionTable.id)
+        select(*table.columns)
+        .where(table.c.published_at.is_(None))
+        .order_by(table.c.id)
         .limit(limit)
     )
-    return [to_transition_row(row) for row in session.scalars(statement)]
+    return [to_transition_row(row) for row in rows(session, statement)]
 
 
 def mark_published(session: Session, ids: Iterable[int], *, now: datetime | None = None) -> int:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from orchestrator.errors import PermanentError, TemporaryError
@@ -23,6 +24,7 @@ from orchestrator.store._sql import (
     execute,
     insert_if_absent,
     insert_many_if_absent,
+    rows,
     stored_time,
 )
 from orchestrator.store.records import SystemRow
@@ -109,12 +111,8 @@ def get_systems(session: Session, system_ids: Iterable[str]) -> dict[str, System
     found: dict[str, SystemRow] = {}
     for start in range(0, len(wanted), _IN_CHUNK):
         chunk = wanted[start : start + _IN_CHUNK]
-        statement = (
-            select(SystemTable)
-            .where(SystemTable.id.in_(chunk))
-            .execution_options(populate_existing=True)
-        )
-        found.update((row.id, _to_record(row)) for row in session.scalars(statement))
+        statement = select(*_COLUMNS).where(_COLUMNS.id.in_(chunk))
+        found.update((row.id, _to_record(row)) for row in rows(session, statement))
     return found
 
 
@@ -151,6 +149,26 @@ def list_systems(
     return [_to_record(row) for row in rows]
 
 
+def dependencies(session: Session) -> list[tuple[str, tuple[str, ...]]]:
+    """Each stored system that depends on others, with what it depends on, by id.
+
+    Reads the ``depends_on`` of every record in the database rather than every
+    whole record: placement builds its dependency groups from this once per
+    transaction, and whole records cost it more the more systems there are.
+    """
+    depends_on = _COLUMNS.record["depends_on"]
+    statement = (
+        select(_COLUMNS.id, depends_on)
+        .where(func.json_array_length(depends_on) > 0)  # most systems depend on nothing
+        .order_by(_COLUMNS.id)
+    )
+    return [
+        (system_id, tuple(depends_on))
+        for system_id, depends_on in rows(session, statement)
+        if depends_on
+    ]
+
+
 def count_by_state(session: Session) -> dict[SystemState, int]:
     """How many systems are in each state (every state present, zero if none)."""
     counts = dict.fromkeys(SystemState, 0)
@@ -167,25 +185,22 @@ def save_system(session: Session, system: SystemRow, *, now: datetime | None = N
     ``PermanentError`` if the system does not exist.
     """
     at = stored_time(now)
-    statement = (
-        update(SystemTable)
-        .where(SystemTable.id == system.id, SystemTable.version == system.version)
-        .values(
-            record=system.record,
-            city=system.city,
-            state=SystemState(system.state).value,
-            node=system.node,
-            wave=system.wave,
-            phase=None if system.phase is None else Phase(system.phase).value,
-            last_error=system.last_error,
-            requested_by=system.requested_by,
-            target_node=system.target_node,
-            stop_phase=None if system.stop_phase is None else Phase(system.stop_phase).value,
-            updated_at=at,
-            version=SystemTable.version + 1,
-        )
-    )
-    if execute(session, statement) == 0:
+    params = {
+        "p_id": system.id,
+        "p_version": system.version,
+        "p_record": system.record,
+        "p_city": system.city,
+        "p_state": SystemState(system.state).value,
+        "p_node": system.node,
+        "p_wave": system.wave,
+        "p_phase": None if system.phase is None else Phase(system.phase).value,
+        "p_last_error": system.last_error,
+        "p_requested_by": system.requested_by,
+        "p_target_node": system.target_node,
+        "p_stop_phase": None if system.stop_phase is None else Phase(system.stop_phase).value,
+        "p_updated_at": at,
+    }
+    if execute(session, _SAVE, params) == 0:
         current = _require(session, system.id)
         raise StaleSystemError(
             f"system {system.id} changed since it was read "
@@ -195,6 +210,21 @@ def save_system(session: Session, system: SystemRow, *, now: datetime | None = N
     return replace(system, updated_at=at, version=system.version + 1)
 
 
+# Built once: constructing this UPDATE cost more than running it. The parameters
+# are prefixed because SQLAlchemy reserves the column names for its own SET binds.
+_SAVED = ("record", "city", "state", "node", "wave", "phase", "last_error", "requested_by",
+          "target_node", "stop_phase", "updated_at")  # fmt: skip
+_SAVE = (
+    update(SystemTable)
+    .where(SystemTable.id == bindparam("p_id"), SystemTable.version == bindparam("p_version"))
+    .values(
+        {name: bindparam(f"p_{name}", type_=SystemTable.__table__.c[name].type) for name in _SAVED}
+        | {"version": SystemTable.version + 1}
+    )
+)
+_COLUMNS = cast(Table, SystemTable.__table__).c
+
+
 def _require(session: Session, system_id: str) -> SystemRow:
     found = get_system(session, system_id)
     if found is None:
@@ -202,7 +232,7 @@ def _require(session: Session, system_id: str) -> SystemRow:
     return found
 
 
-def _to_record(row: SystemTable) -> SystemRow:
+def _to_record(row: SystemTable | Row[Any]) -> SystemRow:
     return SystemRow(
         id=row.id,
         record=dict(row.record),

@@ -29,6 +29,7 @@ from orchestrator.store import (
     Reserved,
     Shortfall,
     Store,
+    dependencies,
     get_node,
     get_system,
     history,
@@ -71,6 +72,11 @@ def a_system(system_id: str) -> BusinessSystem:
         storage_gb=1,
         source=SourceLocation(city="guangzhou", site="old DC", host="10.0.0.1"),
     )
+
+
+def depending(system_id: str, *others: str) -> BusinessSystem:
+    record = a_system(system_id).model_dump()
+    return BusinessSystem.model_validate({**record, "depends_on": list(others)})
 
 
 @pytest.fixture
@@ -142,6 +148,26 @@ def test_repositories_round_trip(store: Store) -> None:
         (node,) = node_usage(session)
         assert (node.used["VCPU"], node.generation) == (4, 1)
         assert isinstance(node.used["VCPU"], int)
+
+
+def test_dependencies_reads_only_the_systems_that_depend_on_others(store: Store) -> None:
+    prepare(store, ["a"])
+    with store.transaction() as session:
+        upsert_system(session, depending("b", "a"))
+        upsert_system(session, depending("c", "a", "b"))
+    with store.transaction() as session:
+        assert dependencies(session) == [("b", ("a",)), ("c", ("a", "b"))]
+
+
+def test_a_resize_on_the_same_node_counts_the_old_size_once(store: Store) -> None:
+    prepare(store, ["a", "b"])
+    with store.transaction() as session:
+        assert isinstance(reserve(session, "a", "shantou", request(20)), Reserved)
+        assert isinstance(reserve(session, "b", "shantou", request(8)), Reserved)
+        assert isinstance(reserve(session, "a", "shantou", request(24)), Reserved)
+        shortfall = reserve(session, "a", "shantou", request(25))
+    assert isinstance(shortfall, Shortfall)
+    assert (shortfall.resource, shortfall.amount) == ("VCPU", 1)
 
 
 def test_marking_the_same_event_from_two_transactions_at_once(store: Store) -> None:

@@ -8,6 +8,7 @@ from typing import Literal
 
 import pytest
 from cloudevents.core.bindings import kafka as ce_kafka
+from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 from orchestrator.events import (
@@ -114,6 +115,34 @@ def test_binary_mode_has_ce_headers_and_the_data_as_value() -> None:
     assert headers["ce_time"] == b"2025-03-03T10:00:00.123000+08:00"
     assert headers["ce_sampled"] == b"true"  # CloudEvents' canonical boolean text
     assert json.loads(record.value)["requested_by"] == "张伟"
+
+
+def _sdk_binary(event: Event) -> tuple[bytes, tuple[tuple[str, bytes], ...]]:
+    """What the SDK's own ``to_binary`` writes for ``event``: the reference for ours."""
+    attributes = to_wire(event)
+    data = attributes.pop("data")
+    attributes.setdefault("datacontenttype", "application/json")
+    if event.time is not None:
+        attributes["time"] = event.time
+    texts = {name: str(value).lower() if isinstance(value, bool) else str(value)
+             for name, value in event.extensions.items()}  # fmt: skip
+    attributes.update(texts)
+    message = ce_kafka.to_binary(CloudEvent(attributes, data), JSONFormat())
+    return message.value, tuple(message.headers.items())
+
+
+@pytest.mark.parametrize("name", list(DATA))
+def test_binary_mode_writes_exactly_what_the_sdk_writes(name: str) -> None:
+    event = make(DATA[name], traceparent="00-ab-01", sampled=True, hops=2)
+    record = encode(event)
+    assert (record.value, record.headers) == _sdk_binary(event)
+
+
+def test_binary_mode_writes_utc_times_with_z_like_the_sdk() -> None:
+    event = new_event(DATA["status"], source="/govmig", time=AT.astimezone(UTC))
+    record = encode(event)
+    assert dict(record.headers)["ce_time"] == b"2025-03-03T02:00:00.123000Z"
+    assert (record.value, record.headers) == _sdk_binary(event)
 
 
 def test_binary_mode_carries_extensions_as_strings() -> None:

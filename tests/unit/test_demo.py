@@ -45,8 +45,8 @@ def test_tally_counts_per_node_and_column_and_finished() -> None:
         ]
     )
 
-    assert result.by_node["shantou"] == {"waiting": 1, "replicate": 1, "completed": 1}
-    assert result.by_node["yunfu"] == {"rolled back": 1}
+    assert result.by_node["shantou"] == {"queued": 1, "replicate": 1, "done": 1}
+    assert result.by_node["yunfu"] == {"undone": 1}
     assert (result.finished, result.total) == (2, 4)
 
 

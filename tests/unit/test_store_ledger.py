@@ -25,6 +25,7 @@ from orchestrator.store import (
     update_node,
     upsert_system,
 )
+from orchestrator.store.nodes import node_totals
 
 # capacity: vCPU (20 - 4) x 2 = 32, memory 100 - 1 = 99, storage 1000 - 1 = 999;
 # one allocation may not exceed a resource's total (the ledger's max_unit).
@@ -238,3 +239,34 @@ def test_two_sqlite_writers_never_over_commit(tmp_path: Path) -> None:
     assert node is not None
     assert node.used["VCPU"] == 3 * len(successes) <= node.node.capacities["VCPU"]
     assert node.generation == len(successes)
+
+
+def test_node_totals_sums_what_get_node_lists(session: Session) -> None:
+    reserve(session, "a", "shantou", request(8, 16, 100))
+    reserve(session, "b", "shantou", request(4, 2, 30))
+    reserve(session, "c", "yunfu", request(2, 2, 2))
+    for node_id in ("shantou", "yunfu"):
+        totals, listed = node_totals(session, node_id), get_node(session, node_id)
+        assert totals is not None
+        assert listed is not None
+        assert (totals.node, totals.used, totals.generation) == (
+            listed.node,
+            listed.used,
+            listed.generation,
+        )
+    assert node_totals(session, "atlantis") is None
+
+
+def test_node_totals_of_an_empty_node_is_zero(session: Session) -> None:
+    totals = node_totals(session, "yunfu")
+    assert totals is not None
+    assert totals.used == {"VCPU": 0, "MEMORY_GB": 0, "STORAGE_GB": 0}
+
+
+def test_a_node_changed_by_an_update_is_read_fresh(session: Session) -> None:
+    before = node_totals(session, "shantou")
+    update_node(session, "shantou", status=NodeStatus.DRAINING)
+    after = node_totals(session, "shantou")
+    assert before is not None
+    assert after is not None
+    assert (before.node.status, after.node.status) == (NodeStatus.ONLINE, NodeStatus.DRAINING)

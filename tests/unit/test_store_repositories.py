@@ -22,6 +22,7 @@ from orchestrator.store import (
     StaleSystemError,
     Store,
     count_by_state,
+    dependencies,
     get_node,
     get_system,
     history,
@@ -310,3 +311,11 @@ def test_seeding_the_real_inventory_stores_the_plan_totals(session: Session) -> 
         ResourceClass.MEMORY_GB: PLAN_MEMORY_GB,
         ResourceClass.STORAGE_GB: PLAN_STORAGE_GB,
     }
+
+
+def test_dependencies_lists_only_the_systems_that_depend_on_others(session: Session) -> None:
+    upsert_system(session, a_system("a"))
+    for system_id, others in (("b", ["a"]), ("c", ["a", "b"])):
+        record = {**a_system(system_id).model_dump(), "depends_on": others}
+        upsert_system(session, BusinessSystem.model_validate(record))
+    assert dependencies(session) == [("b", ("a",)), ("c", ("a", "b"))]
