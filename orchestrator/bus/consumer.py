@@ -10,11 +10,17 @@ Rebalances happen inside ``poll()``: kafka-python 3 drives its network loop on
 a background thread, but it joins the group and runs the rebalance listener
 only while ``poll()`` waits. Processing between two polls therefore never
 races a revocation, and the listener here only logs.
+
+``lag()`` is cheap enough for every batch: a partition's end offset is the
+high-water mark that each fetch response carries (cached by the client), and
+only for partitions with none yet (never fetched, or paused) does it ask the
+broker, at most every ``END_OFFSETS_INTERVAL_S``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -36,6 +42,9 @@ log = logging.getLogger(__name__)
 # fetches made no difference the intake benchmark could tell from noise). The
 # benchmark's bare-consumer baseline (bench/intake_raw.py) uses the same options.
 FETCH_OPTIONS: dict[str, Any] = {}
+# How often ``lag()`` may ask the broker for end offsets the fetches did not bring.
+END_OFFSETS_INTERVAL_S = 5.0
+_END_OFFSETS_TIMEOUT_MS = 2000
 
 
 class RebalanceCallbacks:
@@ -88,6 +97,9 @@ class Consumer:
             raise unreachable(settings, error) from error
         listener = _LoggingListener(callbacks or RebalanceCallbacks())
         self._client.subscribe(topics=list(topics), listener=listener)
+        # End offsets asked of the broker, and when ``lag()`` may ask again.
+        self._end_offsets: dict[Any, int] = {}
+        self._end_offsets_due = 0.0
 
     def poll(self, timeout_s: float) -> list[KafkaRecord]:
         """Wait up to ``timeout_s`` for records; each partition's records come in offset order."""
@@ -143,6 +155,44 @@ class Consumer:
     def paused(self) -> frozenset[Partition]:
         """The partitions whose fetching is paused."""
         return _partitions(self._client.paused())
+
+    def lag(self) -> dict[Partition, int]:
+        """Per owned partition: end offset minus position; partitions not yet known are left out."""
+        assigned = list(self._client.assignment())
+        ends = self._ends(assigned)
+        lags: dict[Partition, int] = {}
+        for tp in assigned:
+            try:
+                # Non-blocking once every owned partition has a position, as after a poll.
+                position = self._client.position(tp, timeout_ms=0)
+            except KafkaError:  # revoked meanwhile, or its position is being reset
+                continue
+            end = ends.get(tp)
+            if position is not None and end is not None:
+                lags[Partition(tp.topic, tp.partition)] = max(end - position, 0)
+        return lags
+
+    def _ends(self, assigned: list[Any]) -> dict[Any, int]:
+        """End offsets: the fetched high-water marks, else the broker's (rate-limited) answer."""
+        paused = self._client.paused()
+        ends: dict[Any, int] = {}
+        missing = []
+        for tp in assigned:
+            # A paused partition is not fetched, so its high-water mark is not kept up to date.
+            highwater = None if tp in paused else self._client.highwater(tp)
+            if highwater is None:
+                missing.append(tp)
+            else:
+                ends[tp] = highwater
+        if missing and time.monotonic() >= self._end_offsets_due:
+            self._end_offsets_due = time.monotonic() + END_OFFSETS_INTERVAL_S
+            try:
+                asked = self._client.end_offsets(missing, timeout_ms=_END_OFFSETS_TIMEOUT_MS)
+                self._end_offsets = {tp: int(end) for tp, end in asked.items()}
+            except KafkaError as error:
+                log.debug("end offsets unavailable for the lag: %s", error)
+        ends.update((tp, self._end_offsets[tp]) for tp in missing if tp in self._end_offsets)
+        return ends
 
     def committed(self, part: Partition) -> int | None:
         """The group's committed offset for ``part``, or None if it never committed."""

@@ -88,6 +88,9 @@ class Platform(Frozen):
     id: Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=32)]
     city: CityId
     name: Label
+    # Ops set it to true in hosts.yml once the platform is connected to the province's cloud;
+    # strict, so a quoted "yes" or "false" is an error rather than a guess.
+    connected: Annotated[bool, Field(strict=True)] = False
 
 
 class SourceLocation(Frozen):

@@ -3,8 +3,12 @@
 Registered on the same registry as the pipeline metrics, it is called by
 prometheus_client on every scrape: it yields the plan's targets, opens one
 session, reads a ``FleetSnapshot`` (``snapshot.py``) and yields its families
-(``fleet.py``). Nothing is cached, so the figures never drift from the
-database, whichever instance is scraped and after any restart.
+(``fleet.py``). Nothing read from the store is cached, so the figures never
+drift from the database, whichever instance is scraped and after any restart.
+The one figure that is not in the store, PRD platforms connected, comes from
+the inventory the process loaded (``Platform.connected``): ops set
+``connected: true`` in ``hosts.yml`` as each platform is connected, and it
+shows once the orchestrator is restarted with it.
 
 If the store cannot be read, the scrape still succeeds with the plan targets,
 the pipeline metrics and ``govcloud_store_up 0``: an unreadable database is a
@@ -16,13 +20,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from orchestrator.observability.fleet import FleetSnapshot, fleet_families, plan_families
+from orchestrator.inventory import Inventory
+from orchestrator.observability.fleet import (
+    FleetSnapshot,
+    connected_platforms,
+    fleet_families,
+    plan_families,
+)
 from orchestrator.observability.snapshot import read_snapshot
 from orchestrator.store import Store
 
@@ -37,9 +48,19 @@ def utcnow() -> datetime:
 class FleetCollector(Collector):
     """Yields the plan targets and the store's fleet figures at every scrape."""
 
-    def __init__(self, store: Store, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        inventory: Inventory | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
+        # The inventory is immutable for the life of the process: count once.
+        self._platforms_connected = (
+            0 if inventory is None else connected_platforms(inventory.platforms.values())
+        )
 
     def collect(self) -> Iterator[Metric]:
         """The plan targets, then the fleet figures and whether the store could be read."""
@@ -63,7 +84,8 @@ class FleetCollector(Collector):
         try:
             # Closing the session rolls its read transaction back: a scrape writes nothing.
             with self._store.session() as session:
-                return read_snapshot(session, now=self._clock())
+                snapshot = read_snapshot(session, now=self._clock())
+            return replace(snapshot, prd_platforms_connected=self._platforms_connected)
         except Exception:
             # Any failure, not just database errors: a scrape must still serve the
             # pipeline metrics, and the log keeps the traceback.

@@ -17,7 +17,7 @@ seconds, vCPU and systems as plain counts.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -25,6 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from orchestrator.inventory import plan
+from orchestrator.inventory.models import Platform
 from orchestrator.migrations.states import TERMINAL_STATES, Phase, SystemState
 
 # Label value for systems that have no wave (or no node) yet.
@@ -91,6 +92,11 @@ class FleetSnapshot:
     oldest_active_age_s: float = 0.0
     systems_ipv6: int = 0
     prd_platforms_connected: int = 0
+
+
+def connected_platforms(platforms: Iterable[Platform]) -> int:
+    """How many PRD platforms the inventory records as connected (``connected: true``)."""
+    return sum(1 for platform in platforms if platform.connected)
 
 
 def plan_families() -> Iterator[Metric]:
@@ -164,12 +170,12 @@ def progress_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
     yield GaugeMetricFamily("govcloud_nodes_online", "City nodes online.", value=online)
     yield GaugeMetricFamily(
         "govcloud_prd_platforms_connected",
-        "PRD self-built clouds recorded as connected (0 until the inventory records it).",
+        "PRD self-built clouds the inventory records as connected (connected: true in hosts.yml).",
         value=snapshot.prd_platforms_connected,
     )
     yield GaugeMetricFamily(
         "govcloud_systems_ipv6",
-        "Completed systems with an IPv6 address recorded (0 until the store records one).",
+        "Completed systems with an IPv6 address recorded (given at cutover on an IPv6 node).",
         value=snapshot.systems_ipv6,
     )
     yield GaugeMetricFamily(

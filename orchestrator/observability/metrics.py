@@ -27,6 +27,8 @@ from orchestrator.migrations.states import Phase
 
 # A label value for anything outside the known set.
 OTHER: Final = "other"
+# The event type of a record that could not be decoded (the reactor's ``UNDECODED_TYPE``).
+UNKNOWN_TYPE: Final = "unknown"
 
 # Real migrations: a preflight takes seconds, replicating a large system takes hours.
 PHASE_BUCKETS_S: Final = (
@@ -41,7 +43,7 @@ BATCH_DURATION_BUCKETS_S: Final = (
 )  # fmt: skip
 
 EVENT_RESULTS: Final = frozenset({"processed", "duplicate", "dead_lettered"})
-EVENT_TYPES: Final = frozenset(str(kind) for kind in EventType)
+EVENT_TYPES: Final = frozenset({UNKNOWN_TYPE, *(str(kind) for kind in EventType)})
 DEAD_LETTER_REASONS: Final = frozenset(REASON_CODES)
 PHASES: Final = frozenset(str(phase) for phase in Phase)
 # ansible-runner's final statuses.

@@ -5,9 +5,8 @@ process-local pipeline metrics (``metrics.py``); the reactor loop calls hooks
 and never touches Prometheus. The hook names and signatures are those of
 ``orchestrator.reactor.Observer`` (``before_batch``, ``after_batch``,
 ``after_dead_letter``, ``after_retry``, ``after_commit_failed``,
-``after_pause``, ``after_resume``), plus four that the loop and the phase
-executor are meant to call: ``after_event``, ``after_lag``, ``after_phase`` and
-``after_playbook``.
+``after_pause``, ``after_resume``, ``after_event``, ``after_lag``), plus the two
+the phase worker calls: ``after_phase`` and ``after_playbook``.
 
 This module does not import the reactor: observability sits beside it, not
 above it. Arguments are therefore typed by what is read from them
@@ -53,14 +52,17 @@ class MetricsObserver:
         """One batch was handled: its duration goes into the histogram."""
         self._metrics.batch_duration.observe(max(result.duration_s, 0.0))
 
-    def after_event(self, event_type: str, result: str) -> None:
-        """One record was ``processed``, a ``duplicate`` or ``dead_lettered``.
+    def after_event(self, event_type: str, result: str, count: int = 1) -> None:
+        """``count`` records were ``processed``, a ``duplicate`` or ``dead_lettered``.
 
-        ``event_type`` is the CloudEvents type, or ``""`` when the record could
-        not be decoded far enough to know it; unknown types count as ``other``.
+        ``event_type`` is the CloudEvents type, or ``unknown`` when the record
+        could not be decoded far enough to know it; any other value counts as
+        ``other``. The reactor calls this once per type and result of a batch.
         """
+        if count <= 0:  # a counter refuses to go down, and a hook must not raise
+            return
         labels = bounded(event_type, EVENT_TYPES), bounded(result, EVENT_RESULTS)
-        self._metrics.events.labels(*labels).inc()
+        self._metrics.events.labels(*labels).inc(count)
 
     def after_dead_letter(self, code: str) -> None:
         """One record was acknowledged on the DLQ topic with reason ``code``."""

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
+from orchestrator.inventory import Inventory
 from orchestrator.observability.collector import FleetCollector, utcnow
 from orchestrator.observability.metrics import PipelineMetrics, pipeline_metrics
 from orchestrator.observability.observer import MetricsObserver
@@ -35,12 +36,16 @@ def build_registry(
     *,
     process: bool = True,
     clock: Callable[[], datetime] = utcnow,
+    inventory: Inventory | None = None,
 ) -> Telemetry:
-    """A fresh registry with the pipeline metrics and, given a store, the fleet collector."""
+    """A fresh registry with the pipeline metrics and, given a store, the fleet collector.
+
+    ``inventory`` is where the collector counts the PRD platforms connected (0 without one).
+    """
     registry = CollectorRegistry()
     metrics = pipeline_metrics(registry)
     if store is not None:
-        registry.register(FleetCollector(store, clock=clock))
+        registry.register(FleetCollector(store, clock=clock, inventory=inventory))
     if process:
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)

@@ -9,10 +9,9 @@ queries over the store's tables. Those queries read only; the collector's
 session is rolled back when it closes.
 
 Completed systems with an IPv6 address count ``systems.ipv6_address``, which
-the phase worker writes when cutover succeeds (and clears on rollback). One
-figure of item 三十 is not tracked by the store yet and reads as 0: PRD
-platforms connected (needs a ``connected`` flag per platform, in the
-inventory or a platforms table).
+the phase worker writes when cutover succeeds (and clears on rollback). PRD
+platforms connected is not in the store: the collector fills it in from the
+inventory (``Platform.connected``).
 """
 
 from __future__ import annotations

@@ -2,18 +2,29 @@
 
 No I/O here, so the rules that keep delivery at least once (commit the next
 offset after the last record; re-read from the first) are plain functions.
+The tally of event types and results that ``govcloud_events_total`` counts is
+made here too, once per batch, so the observer is called once per (type,
+result) rather than once per record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from orchestrator.bus.types import Partition
 from orchestrator.events.codec import KafkaRecord
 from orchestrator.events.envelope import Event, InboundEvent
 from orchestrator.events.reasons import Rejection
 from orchestrator.reactor.handler import Delivery, Duplicate, Outcome, Processed, Rejected
+
+# The event type reported for a record that could not be decoded far enough to know it.
+UNDECODED_TYPE: Final = "unknown"
+# The results an event can have, as ``Observer.after_event`` reports them.
+PROCESSED: Final = "processed"
+DUPLICATE: Final = "duplicate"
+DEAD_LETTERED: Final = "dead_lettered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +44,8 @@ class BatchPlan:
     dead: tuple[tuple[KafkaRecord, Rejection], ...]
     processed: int
     duplicates: int
+    # (event type, result, how many records): one entry per pair seen in the batch.
+    events: tuple[tuple[str, str, int], ...] = ()
 
     def reasons(self, records: Iterable[KafkaRecord]) -> list[str | None]:
         """Per record, in order: its dead-letter reason code, or None if it was accepted."""
@@ -62,17 +75,27 @@ def plan_outputs(batch: DecodedBatch, outcomes: Sequence[Outcome]) -> BatchPlan:
         )
     status: list[Event] = []
     dead = list(batch.rejections)
-    processed = duplicates = 0
+    # Per result, per event type: how many. Plain dict increments on the hot path.
+    tally: dict[str, dict[str, int]] = {PROCESSED: {}, DUPLICATE: {}, DEAD_LETTERED: {}}
+    if batch.rejections:
+        tally[DEAD_LETTERED][UNDECODED_TYPE] = len(batch.rejections)
     for delivery, outcome in zip(batch.deliveries, outcomes, strict=True):
         match outcome:
             case Processed(outbound=outbound):
-                processed += 1
+                counts = tally[PROCESSED]
                 status.extend(outbound)
             case Duplicate():
-                duplicates += 1
+                counts = tally[DUPLICATE]
             case Rejected(rejection=rejection):
+                counts = tally[DEAD_LETTERED]
                 dead.append((delivery.record, rejection))
-    return BatchPlan(tuple(status), tuple(dead), processed, duplicates)
+        kind = delivery.event.type
+        counts[kind] = counts.get(kind, 0) + 1
+    events = tuple(
+        (kind, result, count) for result, counts in tally.items() for kind, count in counts.items()
+    )
+    processed, duplicates = sum(tally[PROCESSED].values()), sum(tally[DUPLICATE].values())
+    return BatchPlan(tuple(status), tuple(dead), processed, duplicates, events)
 
 
 def first_offsets(records: Iterable[KafkaRecord]) -> dict[Partition, int]:

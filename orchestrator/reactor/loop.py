@@ -19,6 +19,10 @@ before that succeeds, the batch is re-delivered and the handler answers
 ``Duplicate``, so its status events are not re-emitted: a handler whose status
 events must survive that keeps them in an outbox in the same transaction.
 
+After each batch the observer hears each (event type, result) once with its
+count, and at most once a second (``lag_interval_s``) the consumer's lag per
+owned partition, idle or not: metrics cost the loop a few calls per batch.
+
 ``stop()`` (from a SIGTERM handler) lets the current batch finish and commit;
 ``run()`` then returns.
 """
@@ -102,6 +106,7 @@ class Reactor:
         decode: Callable[[KafkaRecord], InboundEvent] = codec.decode,
         encode: Callable[[Event], RecordLike] = codec.encode,
         poll_timeout_s: float = 1.0,
+        lag_interval_s: float = 1.0,
         now: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._consumer, self._producer, self._handler = consumer, producer, handler
@@ -111,6 +116,8 @@ class Reactor:
         self._retry = retry if retry is not None else RetryPolicy()
         self._decode, self._encode = decode, encode
         self._poll_timeout_s = poll_timeout_s
+        self._lag_interval_s = lag_interval_s
+        self._lag_due = 0.0  # time.monotonic() of the next lag report
         self._now = now
         self._stopping = threading.Event()
         self._failures = 0
@@ -135,9 +142,12 @@ class Reactor:
         """Poll once and process what came; None when nothing was processed."""
         if self._flood.paused and not self._leave_pause():
             self._hold()
+            self._watch_lag()
             return None
         records = self._poll()
-        return self._process(records) if records else None
+        result = self._process(records) if records else None
+        self._watch_lag()
+        return result
 
     def _poll(self) -> list[KafkaRecord]:
         try:
@@ -162,6 +172,8 @@ class Reactor:
             return None
         for _, rejection in plan.dead:
             self._observer.after_dead_letter(rejection.code)
+        for event_type, outcome, count in plan.events:
+            self._observer.after_event(event_type, outcome, count)
         committed = self._commit(records)
         self._watch_flood(records, plan)
         result = _result(records, plan, len(status), committed, time.monotonic() - started)
@@ -241,6 +253,14 @@ class Reactor:
             log.error("%s", trip.message)
             self._consumer.pause()
             self._observer.after_pause(trip)
+
+    def _watch_lag(self) -> None:
+        """Report the lag per owned partition, at most once per ``lag_interval_s``."""
+        now = time.monotonic()
+        if now < self._lag_due:
+            return
+        self._lag_due = now + self._lag_interval_s
+        self._observer.after_lag(self._consumer.lag())
 
     def _hold(self) -> None:
         """While paused, keep polling (group membership) and hand back anything fetched."""

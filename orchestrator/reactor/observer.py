@@ -4,12 +4,18 @@ The loop calls these at each step and never touches metrics itself; the
 Prometheus observer (observability/) and tests subclass ``Observer``. Every
 hook is a no-op by default, so a subclass overrides only what it needs. Hooks
 run on the loop's thread and must be quick and must not raise.
+
+``after_event`` is called once per (event type, result) of a batch with a
+count, not once per record, and ``after_lag`` at most about once a second:
+both sit on the hot path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from orchestrator.bus.types import Partition
 from orchestrator.reactor.flood import FloodTrip
 
 
@@ -34,6 +40,16 @@ class Observer:
 
     def after_batch(self, result: BatchResult) -> None:
         """A batch was handled, published and (if ``result.committed``) committed."""
+
+    def after_event(self, event_type: str, result: str, count: int = 1) -> None:
+        """``count`` records of ``event_type`` ended as ``result`` (their batch is published).
+
+        ``result`` is ``processed``, ``duplicate`` or ``dead_lettered``; ``event_type``
+        is the decoded CloudEvents type, or ``unknown`` for a record that did not decode.
+        """
+
+    def after_lag(self, lags: Mapping[Partition, int]) -> None:
+        """Records not yet consumed on every partition this consumer owns now."""
 
     def after_dead_letter(self, code: str) -> None:
         """One record was acknowledged on the DLQ topic with reason ``code``."""

@@ -7,6 +7,9 @@ adapter joins them, so neither has to know the other.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from orchestrator.bus import Partition
 from orchestrator.observability import MetricsObserver
 from orchestrator.reactor import BatchResult, FloodTrip, Observer
 
@@ -24,6 +27,14 @@ class MetricsHooks(Observer):
     def after_batch(self, result: BatchResult) -> None:
         """A batch was handled, published and perhaps committed."""
         self._metrics.after_batch(result)
+
+    def after_event(self, event_type: str, result: str, count: int = 1) -> None:
+        """``count`` records of one type had one result."""
+        self._metrics.after_event(event_type, result, count)
+
+    def after_lag(self, lags: Mapping[Partition, int]) -> None:
+        """The lag of every owned partition (about once a second, so the copy is cheap)."""
+        self._metrics.after_lag({(part.topic, part.partition): lag for part, lag in lags.items()})
 
     def after_dead_letter(self, code: str) -> None:
         """A record was dead-lettered."""

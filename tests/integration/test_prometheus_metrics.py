@@ -9,7 +9,6 @@ Prometheus's query API: none may fail, and all but the alerts must return data.
 
 from __future__ import annotations
 
-import json
 import re
 import urllib.request
 from collections.abc import Iterator
@@ -18,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import yaml
 
 from orchestrator.capacity.ledger import ResourceClass, node_state
 from orchestrator.inventory import load_inventory
@@ -28,62 +26,10 @@ from orchestrator.observability import MetricsObserver, build_registry, start_me
 from orchestrator.reactor import BatchResult, FloodTrip
 from orchestrator.store import open_store
 from tests.fixtures.fleet import SeededFleet, seed_fleet
-from tests.fixtures.prometheus import REPO, RULES, PrometheusServer, promtool
+from tests.fixtures.prometheus import PrometheusServer, promtool
+from tests.fixtures.promql import PLAN, RESOURCES, dashboard_queries, grafana_expr, rules
 
 pytestmark = pytest.mark.prometheus
-
-DASHBOARDS = sorted((REPO / "metrics" / "grafana" / "dashboards").glob("*.json"))
-# What Grafana would put in place of its variables; ".*" is the "All" of $node.
-GRAFANA_VARIABLES = {
-    "$__rate_interval": "1m",
-    "$__interval": "15s",
-    "$__range": "1h",
-    "${node}": ".*",
-    "$node": ".*",
-}
-RESOURCES = {
-    ResourceClass.VCPU: ("govcloud_node_vcpu_capacity", "govcloud_node_vcpu_allocated"),
-    ResourceClass.MEMORY_GB: (
-        "govcloud_node_memory_capacity_bytes",
-        "govcloud_node_memory_allocated_bytes",
-    ),
-    ResourceClass.STORAGE_GB: (
-        "govcloud_node_storage_capacity_bytes",
-        "govcloud_node_storage_allocated_bytes",
-    ),
-}
-PLAN = {ResourceClass.VCPU: 100_000, ResourceClass.MEMORY_GB: 3e14, ResourceClass.STORAGE_GB: 1e16}
-
-
-def grafana_expr(expr: str) -> str:
-    """``expr`` with Grafana's variables replaced as Grafana would for "All" nodes."""
-    for variable, value in GRAFANA_VARIABLES.items():
-        expr = expr.replace(variable, value)
-    assert "$" not in expr, f"unknown Grafana variable left in {expr}"
-    return expr
-
-
-def dashboard_queries() -> list[tuple[str, str]]:
-    """(id, expression) of every panel target of every dashboard."""
-    queries = []
-    for path in DASHBOARDS:
-        for panel in json.loads(path.read_text())["panels"]:
-            for target in panel.get("targets", []):
-                ident = f"{path.stem}:{panel['title']}:{target['refId']}"
-                queries.append((ident, target["expr"]))
-    return queries
-
-
-def rules(kind: str) -> list[tuple[str, str]]:
-    """(name, expression) of every ``record`` or ``alert`` rule in the rules file."""
-    groups = yaml.safe_load(RULES.read_text())["groups"]
-    found = []
-    for group in groups:
-        for rule in group["rules"]:
-            if kind in rule:
-                labels = ",".join(f"{k}={v}" for k, v in rule.get("labels", {}).items())
-                found.append((f"{rule[kind]}{{{labels}}}", rule["expr"]))
-    return found
 
 
 @dataclass(frozen=True)
@@ -98,7 +44,7 @@ def exercise(observer: MetricsObserver) -> None:
     """Call every hook once, so every pipeline series exists."""
     observer.after_event("gov.cloud.system.registered", "processed")
     observer.after_event("gov.cloud.migration.requested", "duplicate")
-    observer.after_event("", "dead_lettered")
+    observer.after_event("unknown", "dead_lettered")
     observer.after_dead_letter("schema")
     observer.after_lag({("govcloud.events", 0): 3, ("govcloud.events", 1): 0})
     observer.after_batch(BatchResult(records=3, processed=1, duplicates=1, duration_s=0.03))

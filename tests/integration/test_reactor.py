@@ -10,7 +10,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -94,12 +94,22 @@ class Recorder(Observer):
         self.retries: list[tuple[BaseException, int, float]] = []
         self.pauses: list[FloodTrip] = []
         self.resumes = 0
+        self.events: dict[tuple[str, str], int] = {}
+        self.event_calls = 0
+        self.lags: list[dict[Partition, int]] = []
 
     def after_batch(self, result: BatchResult) -> None:
         self.batches.append(result)
 
     def after_dead_letter(self, code: str) -> None:
         self.dead.append(code)
+
+    def after_event(self, event_type: str, result: str, count: int = 1) -> None:
+        self.event_calls += 1
+        self.events[(event_type, result)] = self.events.get((event_type, result), 0) + count
+
+    def after_lag(self, lags: Mapping[Partition, int]) -> None:
+        self.lags.append(dict(lags))
 
     def after_retry(self, error: BaseException, attempt: int, delay_s: float) -> None:
         self.retries.append((error, attempt, delay_s))
@@ -183,6 +193,52 @@ def test_foreign_producer_binary_and_structured(
     assert seen == {(as_structured["id"], "shantou-bdcdj"), (as_binary["id"], "shantou-gjj")}
     caused_by = {event.data.caused_by for event in status_events(settings)}
     assert caused_by == {as_structured["id"], as_binary["id"]}
+
+
+def test_events_are_reported_per_type_and_result_once_per_batch(
+    settings: KafkaSettings, kafka_bootstrap: str
+) -> None:
+    same = structured(registered("shantou-bdcdj"))
+    garbage: Raw = (b"shantou-x", b"{not json", [])
+    produce_foreign(kafka_bootstrap, settings.events_topic, [same, same, garbage, same])
+    handler, observer = RecordingHandler(), Recorder()
+    with reactor_for(settings, handler, observer=observer) as (reactor, _):
+        run_until(reactor, lambda: sum(observer.events.values()) == 4)
+    assert observer.events == {
+        ("gov.cloud.system.registered", "processed"): 1,
+        ("gov.cloud.system.registered", "duplicate"): 2,
+        ("unknown", "dead_lettered"): 1,
+    }
+    # One call per (type, result) of a batch, not one per record.
+    assert observer.event_calls <= 3 * len(observer.batches)
+
+
+def test_lag_is_end_offset_minus_position_after_each_batch(
+    settings: KafkaSettings, kafka_bootstrap: str
+) -> None:
+    records = [structured(registered(f"shantou-s{n}")) for n in range(3)]
+    produce_foreign(kafka_bootstrap, settings.events_topic, records)
+    observer = Recorder()
+    part = Partition(settings.events_topic, 0)
+    options = {"observer": observer, "max_poll_records": 1, "lag_interval_s": 0.0}
+    with reactor_for(settings, RecordingHandler(), **options) as (reactor, consumer):
+        after_batches: list[dict[Partition, int]] = []
+        while len(after_batches) < 3:
+            if reactor.run_once() is not None:
+                after_batches.append(observer.lags[-1])
+        assert after_batches == [{part: 2}, {part: 1}, {part: 0}]
+        assert consumer.lag() == {part: 0}
+
+
+def test_lag_is_reported_at_most_once_per_interval(
+    settings: KafkaSettings, kafka_bootstrap: str
+) -> None:
+    observer = Recorder()
+    options = {"observer": observer, "lag_interval_s": 60.0, "poll_timeout_s": 0.1}
+    with reactor_for(settings, RecordingHandler(), **options) as (reactor, _):
+        for _ in range(5):
+            reactor.run_once()
+    assert len(observer.lags) == 1
 
 
 def test_duplicate_delivery_is_processed_once(

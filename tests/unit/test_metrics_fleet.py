@@ -10,12 +10,13 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from orchestrator.inventory import load_inventory
-from orchestrator.inventory.models import GB
+from orchestrator.inventory.models import GB, Platform
 from orchestrator.migrations.states import Phase, SystemState
 from orchestrator.observability.fleet import (
     FleetSnapshot,
     NodeFigures,
     Resource,
+    connected_platforms,
     fleet_families,
     plan_families,
 )
@@ -180,3 +181,23 @@ def test_the_inventory_nodes_sum_to_the_plan_in_exposed_units() -> None:
     memory = sum(float(node.capacity.memory_gb * GB) for node in nodes)
     storage = sum(float(node.capacity.storage_gb * GB) for node in nodes)
     assert (memory, storage) == (3e14, 1e16)
+
+
+def platform(key: str, connected: bool) -> Platform:
+    return Platform(id=key, city=key, name=f"{key} cloud", connected=connected)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [((), 0), ((False, False), 0), ((True, False, True), 2), ((True,) * 7, 7)],
+    ids=["no-platforms", "none-connected", "two-of-three", "all-seven"],
+)
+def test_connected_platforms_counts_the_flag(flags: tuple[bool, ...], expected: int) -> None:
+    platforms = [platform(f"city{i:02d}", flag) for i, flag in enumerate(flags)]
+    assert connected_platforms(platforms) == expected
+
+
+@pytest.mark.parametrize("value", ["yes", "false", 1], ids=["yes", "quoted-false", "one"])
+def test_connected_must_be_a_real_boolean(value: object) -> None:
+    with pytest.raises(ValueError, match="connected"):
+        Platform.model_validate({"id": "foshan", "city": "foshan", "name": "F", "connected": value})

@@ -13,6 +13,7 @@ from orchestrator.observability.metrics import (
 )
 from orchestrator.observability.observer import MetricsObserver
 from orchestrator.reactor import BatchResult, FloodTrip, Observer
+from orchestrator.service.hooks import MetricsHooks
 
 REGISTERED = "gov.cloud.system.registered"
 
@@ -32,11 +33,12 @@ def observer(registry: CollectorRegistry) -> MetricsObserver:
     [
         (REGISTERED, "processed", {"type": REGISTERED, "result": "processed"}),
         (REGISTERED, "duplicate", {"type": REGISTERED, "result": "duplicate"}),
+        ("unknown", "dead_lettered", {"type": "unknown", "result": "dead_lettered"}),
         ("", "dead_lettered", {"type": "other", "result": "dead_lettered"}),
         ("evil.${jndi}", "processed", {"type": "other", "result": "processed"}),
         (REGISTERED, "exploded", {"type": REGISTERED, "result": "other"}),
     ],
-    ids=["processed", "duplicate", "undecodable", "hostile-type", "unknown-result"],
+    ids=["processed", "duplicate", "undecodable", "empty-type", "hostile-type", "unknown-result"],
 )
 def test_events_are_counted_by_bounded_type_and_result(
     registry: CollectorRegistry,
@@ -48,6 +50,20 @@ def test_events_are_counted_by_bounded_type_and_result(
     observer.after_event(event_type, result)
     observer.after_event(event_type, result)
     assert registry.get_sample_value("govcloud_events_total", labels) == 2
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [((5,), 5), ((1, 2, 3), 6), ((4, 0), 4), ((4, -2), 4)],
+    ids=["one-batch", "three-batches", "zero-ignored", "negative-ignored"],
+)
+def test_events_count_a_batch_at_once(
+    registry: CollectorRegistry, observer: MetricsObserver, counts: tuple[int, ...], expected: int
+) -> None:
+    for count in counts:
+        observer.after_event(REGISTERED, "processed", count)
+    labels = {"type": REGISTERED, "result": "processed"}
+    assert registry.get_sample_value("govcloud_events_total", labels) == expected
 
 
 @pytest.mark.parametrize(
@@ -157,12 +173,7 @@ def test_bounded_keeps_known_values_only() -> None:
 
 
 def test_the_observer_fits_the_reactor_hooks(registry: CollectorRegistry) -> None:
-    """Mixed into the reactor's ``Observer``, the metrics hooks win and the loop's calls land."""
-
-    class Wired(MetricsObserver, Observer):
-        """What ``govmig run`` hands the reactor."""
-
-    wired = Wired(pipeline_metrics(registry))
-    hooked: Observer = wired
+    """Behind ``MetricsHooks`` (what ``govmig run`` hands the reactor) the loop's calls land."""
+    hooked: Observer = MetricsHooks(MetricsObserver(pipeline_metrics(registry)))
     hooked.after_dead_letter("schema")
     assert registry.get_sample_value("govcloud_dead_letters_total", {"reason": "schema"}) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -93,6 +94,31 @@ def test_the_collector_reads_the_store_at_every_scrape(store: Store, fleet: Seed
     with store.transaction() as session:
         session.execute(text("UPDATE systems SET state = 'completed' WHERE state = 'queued'"))
     assert registry.get_sample_value("govcloud_systems", completed) == 3
+
+
+@pytest.mark.parametrize(
+    ("connected", "expected"),
+    [((), 0), (("guangzhou",), 1), (("guangzhou", "shenzhen", "jiangmen"), 3)],
+    ids=["none", "one", "three"],
+)
+def test_the_collector_counts_platforms_the_inventory_marks_connected(
+    store: Store, connected: tuple[str, ...], expected: int
+) -> None:
+    inventory = load_inventory()
+    platforms = {
+        key: platform.model_copy(update={"connected": key in connected})
+        for key, platform in inventory.platforms.items()
+    }
+    marked = replace(inventory, platforms=platforms)
+    registry = build_registry(store, process=False, clock=lambda: NOW, inventory=marked).registry
+    assert registry.get_sample_value("govcloud_prd_platforms_connected") == expected
+
+
+def test_the_shipped_inventory_records_no_platform_connected_yet(store: Store) -> None:
+    inventory = load_inventory()
+    registry = build_registry(store, process=False, inventory=inventory).registry
+    assert registry.get_sample_value("govcloud_prd_platforms_connected") == 0
+    assert len(inventory.platforms) == 7
 
 
 def test_an_unreadable_store_still_serves_the_rest(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,15 +15,21 @@ from orchestrator.events.reasons import Rejection
 from orchestrator.reactor import Duplicate, Outcome, Processed, Rejected, RetryPolicy
 from orchestrator.reactor.batch import decode_batch, first_offsets, next_offsets, plan_outputs
 
+REGISTERED = "gov.cloud.system.registered"
+REQUESTED = "gov.cloud.migration.requested"
+
 
 def rec(partition: int, offset: int, value: bytes = b"ok") -> KafkaRecord:
     return KafkaRecord("t", partition, offset, b"k", value, ())
 
 
 def fake_decode(record: KafkaRecord) -> InboundEvent:
-    if record.value != b"ok":
+    """Rejects anything but ``ok`` (registered) and ``req`` (requested)."""
+    kinds = {b"ok": REGISTERED, b"req": REQUESTED}
+    if record.value not in kinds:
         raise Rejection("not_json", "bad")
-    return object()  # type: ignore[return-value]  # the plan never looks inside events
+    # The plan reads only an event's type.
+    return SimpleNamespace(type=kinds[record.value])  # type: ignore[return-value]
 
 
 BATCH = [rec(0, 5), rec(1, 9, b"bad"), rec(0, 6), rec(1, 10), rec(0, 7, b"bad")]
@@ -53,6 +60,42 @@ def test_plan_pairs_outcomes_in_order() -> None:
         (9, "not_json"), (7, "not_json"), (10, "unknown_system")
     ]  # fmt: skip
     assert plan.reasons(BATCH) == [None, "not_json", None, "unknown_system", "not_json"]
+
+
+P, D, R = Processed(), Duplicate(), Rejected(Rejection("unknown_system", "who?"))
+
+
+@pytest.mark.parametrize(
+    ("values", "outcomes", "events"),
+    [
+        ([b"ok", b"ok"], [P, P], {(REGISTERED, "processed", 2)}),
+        (
+            [b"ok", b"req", b"ok", b"req"],
+            [P, D, D, R],
+            {
+                (REGISTERED, "processed", 1),
+                (REGISTERED, "duplicate", 1),
+                (REQUESTED, "duplicate", 1),
+                (REQUESTED, "dead_lettered", 1),
+            },
+        ),
+        (
+            [b"bad", b"ok", b"bad"],
+            [R],
+            {("unknown", "dead_lettered", 2), (REGISTERED, "dead_lettered", 1)},
+        ),
+        ([b"bad"], [], {("unknown", "dead_lettered", 1)}),
+    ],
+    ids=["all-processed", "mixed", "undecoded-and-refused", "only-undecoded"],
+)
+def test_plan_tallies_events_by_type_and_result(
+    values: list[bytes], outcomes: list[Outcome], events: set[tuple[str, str, int]]
+) -> None:
+    records = [rec(0, offset, value) for offset, value in enumerate(values)]
+    plan = plan_outputs(decode_batch(records, fake_decode), outcomes)
+    assert set(plan.events) == events
+    assert len(plan.events) == len(events), "one entry per (type, result)"
+    assert sum(count for _, _, count in plan.events) == len(records)
 
 
 def test_plan_refuses_a_wrong_outcome_count() -> None:
