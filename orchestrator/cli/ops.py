@@ -12,7 +12,7 @@ The four commands are plain functions; ``cli/__init__.py`` registers them.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -123,76 +123,48 @@ def migrate(
     send(ids, events, where)
 
 
-def cancel(
-    system_ids: SystemIdsArgument,
-    reason: ReasonOption = None,
-    requested_by: RequestedByOption = None,
-    no_check: NoCheckOption = False,
-    output: OutputOption = OutputFormat.TABLE,
-    state_db: StateDbOption = None,
-    bootstrap_servers: BootstrapOption = None,
-    events_topic: EventsTopicOption = None,
-    timeout: TimeoutOption = None,
-) -> None:
-    """Ask to stop each SYSTEM_ID's migration before cutover and release its capacity.
+def _request_command(action: Action, summary: str) -> Callable[..., None]:
+    """One command for cancel, retry and rollback: they differ only in the request they send."""
 
-    Prints the event ids once the broker has acknowledged every request.
-    JSON: as for migrate, see docs/cli-json.md.
-    """
-    ids = check_system_ids(system_ids)
-    who = _requester(requested_by)
-    events = build_requests(Action.CANCEL, ids, requested_by=who, reason=reason)
-    send(
-        ids, events, delivery(no_check, output, state_db, bootstrap_servers, events_topic, timeout)
+    def command(
+        system_ids: SystemIdsArgument,
+        reason: ReasonOption = None,
+        requested_by: RequestedByOption = None,
+        no_check: NoCheckOption = False,
+        output: OutputOption = OutputFormat.TABLE,
+        state_db: StateDbOption = None,
+        bootstrap_servers: BootstrapOption = None,
+        events_topic: EventsTopicOption = None,
+        timeout: TimeoutOption = None,
+    ) -> None:
+        ids = check_system_ids(system_ids)
+        who = _requester(requested_by)
+        events = build_requests(action, ids, requested_by=who, reason=reason)
+        send(
+            ids,
+            events,
+            delivery(no_check, output, state_db, bootstrap_servers, events_topic, timeout),
+        )
+
+    command.__name__ = action.value
+    command.__doc__ = (
+        f"{summary}\n\n    Prints the event ids once the broker has acknowledged every request.\n"
+        "    JSON: as for migrate, see docs/cli-json.md.\n    "
     )
+    return command
 
 
-def retry(
-    system_ids: SystemIdsArgument,
-    reason: ReasonOption = None,
-    requested_by: RequestedByOption = None,
-    no_check: NoCheckOption = False,
-    output: OutputOption = OutputFormat.TABLE,
-    state_db: StateDbOption = None,
-    bootstrap_servers: BootstrapOption = None,
-    events_topic: EventsTopicOption = None,
-    timeout: TimeoutOption = None,
-) -> None:
-    """Ask to run each failed or rolled-back SYSTEM_ID's migration again from the start.
-
-    Prints the event ids once the broker has acknowledged every request.
-    JSON: as for migrate, see docs/cli-json.md.
-    """
-    ids = check_system_ids(system_ids)
-    who = _requester(requested_by)
-    events = build_requests(Action.RETRY, ids, requested_by=who, reason=reason)
-    send(
-        ids, events, delivery(no_check, output, state_db, bootstrap_servers, events_topic, timeout)
-    )
-
-
-def rollback(
-    system_ids: SystemIdsArgument,
-    reason: ReasonOption = None,
-    requested_by: RequestedByOption = None,
-    no_check: NoCheckOption = False,
-    output: OutputOption = OutputFormat.TABLE,
-    state_db: StateDbOption = None,
-    bootstrap_servers: BootstrapOption = None,
-    events_topic: EventsTopicOption = None,
-    timeout: TimeoutOption = None,
-) -> None:
-    """Ask to undo each SYSTEM_ID's migration: the source keeps serving, capacity is released.
-
-    Prints the event ids once the broker has acknowledged every request.
-    JSON: as for migrate, see docs/cli-json.md.
-    """
-    ids = check_system_ids(system_ids)
-    who = _requester(requested_by)
-    events = build_requests(Action.ROLLBACK, ids, requested_by=who, reason=reason)
-    send(
-        ids, events, delivery(no_check, output, state_db, bootstrap_servers, events_topic, timeout)
-    )
+cancel = _request_command(
+    Action.CANCEL, "Ask to stop each SYSTEM_ID's migration before cutover and release its capacity."
+)
+retry = _request_command(
+    Action.RETRY,
+    "Ask to run each failed or rolled-back SYSTEM_ID's migration again from the start.",
+)
+rollback = _request_command(
+    Action.ROLLBACK,
+    "Ask to undo each SYSTEM_ID's migration: the source keeps serving, capacity is released.",
+)
 
 
 def send(ids: Sequence[str], events: Sequence[Event], where: Delivery) -> None:

@@ -182,7 +182,11 @@ def cancel_after_first_result(artifacts: Path, cancel: threading.Event) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not cancel.is_set():
         for path in artifacts.glob("*/job_events/*.json"):
-            if json.loads(path.read_text() or "{}").get("event") == "runner_on_ok":
+            try:
+                event = json.loads(path.read_text() or "{}")
+            except (OSError, ValueError):
+                continue  # the runner renames "-partial" files and writes them as we read
+            if event.get("event") == "runner_on_ok":
                 cancel.set()
         time.sleep(0.05)
 
