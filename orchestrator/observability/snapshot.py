@@ -1,12 +1,10 @@
 """Reading one ``FleetSnapshot`` from the state store, at scrape time.
 
 The I/O half of the fleet collector: ``read_snapshot`` takes a session the
-collector opened for this scrape and runs a handful of grouped reads. It uses
-the store's repositories where they exist (``node_usage``, ``count_by_state``)
-and, for the figures no repository answers yet (systems by wave, in-flight by
-node, the audit's outcome counts, the oldest active system), SQLAlchemy Core
-queries over the store's tables. Those queries read only; the collector's
-session is rolled back when it closes.
+collector opened for this scrape and runs a handful of grouped reads. Every read
+is a store repository (``node_usage``, ``count_by_state`` and the grouped reads
+of ``orchestrator.store.fleet``); this module only turns their answers into
+metric labels and units. The collector's session is rolled back when it closes.
 
 Completed systems with an IPv6 address count ``systems.ipv6_address``, which
 the phase worker writes when cutover succeeds (and clears on rollback). PRD
@@ -17,11 +15,8 @@ inventory (``Platform.connected``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from orchestrator.capacity.ledger import NodeStatus, NodeUsage, ResourceClass
 from orchestrator.inventory.models import GB
@@ -33,8 +28,14 @@ from orchestrator.observability.fleet import (
     NodeFigures,
     Resource,
 )
-from orchestrator.store import count_by_state, node_usage
-from orchestrator.store.tables import SystemTable, TransitionTable
+from orchestrator.store import Session, count_by_state, node_usage
+from orchestrator.store.fleet import (
+    count_by_node,
+    count_by_wave,
+    count_completed_with_ipv6,
+    count_transitions_into,
+    oldest_update,
+)
 
 # States in which a system should be moving on its own: a playbook runs, or is about to.
 # ``queued`` is not among them: waiting there for capacity is normal, not stuck.
@@ -50,7 +51,7 @@ def read_snapshot(session: Session, *, now: datetime) -> FleetSnapshot:
         migrations=_migration_outcomes(session),
         inflight=_inflight(session),
         oldest_active_age_s=_oldest_moving_age(session, now),
-        systems_ipv6=_completed_with_ipv6(session),
+        systems_ipv6=count_completed_with_ipv6(session),
     )
 
 
@@ -75,53 +76,27 @@ def _resource(usage: NodeUsage, resource: ResourceClass, scale: int) -> Resource
 
 
 def _systems_by_wave(session: Session) -> dict[tuple[str, str], int]:
-    statement = select(SystemTable.wave, SystemTable.state, func.count()).group_by(
-        SystemTable.wave, SystemTable.state
-    )
     return {
-        (NONE_LABEL if wave is None else str(wave), state): count
-        for wave, state, count in session.execute(statement)
+        (NONE_LABEL if wave is None else str(wave), str(state)): count
+        for (wave, state), count in count_by_wave(session).items()
     }
 
 
 def _migration_outcomes(session: Session) -> Mapping[str, int]:
     """Audited transitions into each terminal state: the audit is append-only, so they only grow."""
-    statement = (
-        select(TransitionTable.to_state, func.count())
-        .where(TransitionTable.refused.is_(False), TransitionTable.to_state.in_(OUTCOMES))
-        .group_by(TransitionTable.to_state)
-    )
-    return {str(state): count for state, count in session.execute(statement)}
-
-
-def _completed_with_ipv6(session: Session) -> int:
-    statement = select(func.count()).where(
-        SystemTable.state == str(SystemState.COMPLETED), SystemTable.ipv6_address.is_not(None)
-    )
-    return int(session.scalar(statement) or 0)
+    outcomes = [SystemState(outcome) for outcome in OUTCOMES]
+    return {str(state): count for state, count in count_transitions_into(session, outcomes).items()}
 
 
 def _inflight(session: Session) -> dict[tuple[str, str], int]:
-    statement = (
-        select(SystemTable.node, SystemTable.state, func.count())
-        .where(SystemTable.state.in_([str(state) for state in ACTIVE_PHASE_STATES]))
-        .group_by(SystemTable.node, SystemTable.state)
-    )
     counts: dict[tuple[str, str], int] = {}
-    for node, state, count in session.execute(statement):
-        key = (NONE_LABEL if node is None else node, str(phase_in(SystemState(state))))
+    for (node, state), count in count_by_node(session, ACTIVE_PHASE_STATES).items():
+        key = (NONE_LABEL if node is None else node, str(phase_in(state)))
         counts[key] = counts.get(key, 0) + count
     return counts
 
 
 def _oldest_moving_age(session: Session, now: datetime) -> float:
     """Seconds since the least recently updated moving system changed; 0 if none is moving."""
-    statement = select(func.min(SystemTable.updated_at)).where(
-        SystemTable.state.in_([str(state) for state in MOVING_STATES])
-    )
-    oldest = session.scalar(statement)
-    if oldest is None:
-        return 0.0
-    # SQLite hands back the naive UTC time it stored.
-    oldest = oldest if oldest.tzinfo is not None else oldest.replace(tzinfo=UTC)
-    return max((now - oldest).total_seconds(), 0.0)
+    oldest = oldest_update(session, MOVING_STATES)
+    return 0.0 if oldest is None else max((now - oldest).total_seconds(), 0.0)

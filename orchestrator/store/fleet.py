@@ -1,0 +1,75 @@
+"""Grouped reads over the whole fleet, for the metrics collector at scrape time.
+
+Each is one aggregate query; none writes. Keys are the stored values (states
+as ``SystemState``, waves and nodes as stored, ``None`` where unset); turning
+them into metric labels is the collector's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from orchestrator.migrations.states import SystemState
+from orchestrator.store._sql import as_utc
+from orchestrator.store.tables import SystemTable, TransitionTable
+
+
+def count_by_wave(session: Session) -> dict[tuple[int | None, SystemState], int]:
+    """How many systems are in each (wave, state)."""
+    statement = select(SystemTable.wave, SystemTable.state, func.count()).group_by(
+        SystemTable.wave, SystemTable.state
+    )
+    return {(wave, SystemState(state)): count for wave, state, count in session.execute(statement)}
+
+
+def count_by_node(
+    session: Session, states: Collection[SystemState]
+) -> dict[tuple[str | None, SystemState], int]:
+    """How many systems in ``states`` each node holds, per state."""
+    statement = (
+        select(SystemTable.node, SystemTable.state, func.count())
+        .where(SystemTable.state.in_([str(state) for state in states]))
+        .group_by(SystemTable.node, SystemTable.state)
+    )
+    return {(node, SystemState(state)): count for node, state, count in session.execute(statement)}
+
+
+def count_transitions_into(
+    session: Session, states: Collection[SystemState]
+) -> dict[SystemState, int]:
+    """Audited (not refused) transitions into each of ``states``; the audit only grows."""
+    statement = (
+        select(TransitionTable.to_state, func.count())
+        .where(
+            TransitionTable.refused.is_(False),
+            TransitionTable.to_state.in_([str(state) for state in states]),
+        )
+        .group_by(TransitionTable.to_state)
+    )
+    # The WHERE clause keeps refusals (to_state NULL) out.
+    return {
+        SystemState(state): count
+        for state, count in session.execute(statement)
+        if state is not None
+    }
+
+
+def count_completed_with_ipv6(session: Session) -> int:
+    """Completed systems that have an IPv6 address recorded."""
+    statement = select(func.count()).where(
+        SystemTable.state == str(SystemState.COMPLETED), SystemTable.ipv6_address.is_not(None)
+    )
+    return int(session.scalar(statement) or 0)
+
+
+def oldest_update(session: Session, states: Collection[SystemState]) -> datetime | None:
+    """When the least recently updated system in ``states`` last changed, in UTC."""
+    statement = select(func.min(SystemTable.updated_at)).where(
+        SystemTable.state.in_([str(state) for state in states])
+    )
+    oldest = session.scalar(statement)
+    return None if oldest is None else as_utc(oldest)
