@@ -18,10 +18,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from bench.intake_kafka import unique
 from orchestrator.bus import Consumer, Producer
+from orchestrator.closing import Closing
 from orchestrator.engine import Outbox, PlacementContext, placement_policy
 from orchestrator.events import KnownIds
 from orchestrator.inventory import Inventory, load_inventory
@@ -76,7 +76,7 @@ class _Tally(Observer):
         self._forward.after_retry(error, attempt, delay_s)
 
 
-class IntakeRig:
+class IntakeRig(Closing):
     """One orchestrator's intake into the SQLite file ``db``, publishing to ``settings``' topics."""
 
     def __init__(
@@ -162,17 +162,6 @@ class IntakeRig:
         """Close the producer and the store."""
         self._producer.close()
         self.store.close()
-
-    def __enter__(self) -> IntakeRig:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _join(consumer: Consumer) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
@@ -32,6 +31,7 @@ from orchestrator.bus.config import client_options, unreachable
 from orchestrator.bus.probe import ensure_reachable
 from orchestrator.bus.records import to_kafka_record
 from orchestrator.bus.types import Partition
+from orchestrator.closing import Closing
 from orchestrator.errors import TemporaryError
 from orchestrator.events.codec import KafkaRecord
 from orchestrator.settings import KafkaSettings
@@ -60,7 +60,7 @@ class RebalanceCallbacks:
         """Called when the group evicted us; offsets for these can no longer be committed."""
 
 
-class Consumer:
+class Consumer(Closing):
     """A consumer-group member over ``topics`` that converts records and commits on request."""
 
     def __init__(
@@ -202,17 +202,6 @@ class Consumer:
     def close(self) -> None:
         """Leave the group without committing anything more."""
         self._client.close(autocommit=False)
-
-    def __enter__(self) -> Consumer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class _LoggingListener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from kafka import KafkaProducer
@@ -20,6 +19,7 @@ from kafka.errors import KafkaError, KafkaTimeoutError
 from orchestrator.bus.config import client_options, not_acknowledged, timeout_ms_of, unreachable
 from orchestrator.bus.probe import ensure_reachable
 from orchestrator.bus.types import RecordLike
+from orchestrator.closing import Closing
 from orchestrator.errors import PermanentError, TemporaryError
 from orchestrator.settings import KafkaSettings
 
@@ -43,7 +43,7 @@ class SendReport:
     by_partition: dict[int, int] = field(default_factory=dict)
 
 
-class Producer:
+class Producer(Closing):
     """Sends records to Kafka and waits for their acknowledgement."""
 
     def __init__(self, settings: KafkaSettings) -> None:
@@ -86,17 +86,6 @@ class Producer:
     def close(self) -> None:
         """Flush what is buffered (bounded) and release the connections."""
         self._client.close(timeout=timeout_ms_of(self._settings) / 1000)
-
-    def __enter__(self) -> Producer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _send(self, topic: str, record: RecordLike) -> Any:
         headers = [(name, bytes(value)) for name, value in record.headers]

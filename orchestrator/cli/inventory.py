@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from orchestrator.cli.options import InventoryOption
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
 from orchestrator.inventory.crosschecks import PLAN_TOTALS, RESOURCES
 from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT, load_inventory, load_systems
@@ -27,20 +28,11 @@ app = typer.Typer(
 
 TABLE_COLUMNS = ("node", "city", "vcpu", "memory_gb", "storage_gb", "ipv6_prefix")
 
-InventoryRootOption = Annotated[
-    Path,
-    typer.Option(
-        "--inventory",
-        envvar="GOVMIG_INVENTORY",
-        help="Directory holding hosts.yml (the cities, nodes and platforms).",
-    ),
-]
-
 
 @app.command()
 def validate(
     file: Annotated[Path, typer.Argument(help="CSV, YAML or JSON file of business systems.")],
-    inventory: InventoryRootOption = DEFAULT_INVENTORY_ROOT,
+    inventory: InventoryOption = DEFAULT_INVENTORY_ROOT,
 ) -> None:
     """Check a file of business-system records; print one line per problem."""
     systems = load_systems(file, load_inventory(inventory))
@@ -50,7 +42,7 @@ def validate(
 @app.command()
 def nodes(
     output: OutputOption = OutputFormat.TABLE,
-    inventory: InventoryRootOption = DEFAULT_INVENTORY_ROOT,
+    inventory: InventoryOption = DEFAULT_INVENTORY_ROOT,
 ) -> None:
     """Show the 14 city nodes' capacity, and the totals against the plan."""
     loaded = load_inventory(inventory)

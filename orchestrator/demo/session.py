@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from orchestrator.events.codec import encode, new_event
 from orchestrator.events.data import MigrationRequested
 from orchestrator.execution.local_sandbox import prepare_source, stop_services
 from orchestrator.inventory import DEFAULT_CATALOGUE, load_inventory, load_systems
+from orchestrator.inventory.models import BusinessSystem
 from orchestrator.inventory.topology import Inventory
 from orchestrator.reactor.registration import publish_systems
 from orchestrator.settings import KafkaSettings, LocalKafkaSettings
@@ -70,8 +71,9 @@ class DemoOptions:
 def run_demo(options: DemoOptions, console: Console) -> int:
     """Run the demo; the exit code is 0 only if every system ended as expected."""
     inventory = load_inventory()
+    catalogue = load_systems(DEFAULT_CATALOGUE, inventory)
     plan = choose_wave(
-        load_systems(DEFAULT_CATALOGUE, inventory),
+        catalogue,
         inventory,
         per_node=options.per_node,
         failures=options.failures,
@@ -83,7 +85,7 @@ def run_demo(options: DemoOptions, console: Console) -> int:
         _prepare_sources(home, plan, console, stack)
         url = _state_url(home)
         stack.enter_context(_orchestrator(home, options, plan, bootstrap, console))
-        _publish(bootstrap, plan, console)
+        _publish(bootstrap, catalogue, plan, console)
         started = time.monotonic()
         summary = _watch(url, plan, inventory, options, console)
         console.print(f"\nwave {DEMO_WAVE} took {time.monotonic() - started:.0f} s")
@@ -221,9 +223,10 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def _publish(bootstrap: str, plan: DemoPlan, console: Console) -> None:
+def _publish(
+    bootstrap: str, catalogue: Sequence[BusinessSystem], plan: DemoPlan, console: Console
+) -> None:
     settings = KafkaSettings(bootstrap_servers=bootstrap)
-    catalogue = load_systems(DEFAULT_CATALOGUE, load_inventory())
     requests = [
         encode(
             new_event(

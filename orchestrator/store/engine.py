@@ -18,21 +18,21 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from orchestrator.closing import Closing
 from orchestrator.errors import ConfigurationError, TemporaryError
 from orchestrator.store import schema
 
 DEFAULT_BUSY_TIMEOUT_MS = 15_000
 
 
-class Store:
+class Store(Closing):
     """An open state store: an engine and the sessions it hands out."""
 
     def __init__(self, engine: Engine, *, where: str) -> None:
@@ -65,17 +65,6 @@ class Store:
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def writers_excluded(session: Session) -> bool:
