@@ -33,6 +33,8 @@ Reason codes (``REASON_CODES`` holds the same text):
 - ``duplicate``: an event with this id was already processed (raised by the store).
 - ``illegal_transition``: the request is not allowed in the system's current state (raised by
   the state machine).
+- ``unprocessable``: the handler failed on this one event for good (a permanent error that
+  is not one of the above); the rest of its batch was processed.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ REASON_CODES: Final[Mapping[str, str]] = MappingProxyType(
         "unknown_city": "the city id is not one of the inventory's cities",
         "duplicate": "an event with this id was already processed",
         "illegal_transition": "the request is not allowed in the system's current state",
+        "unprocessable": "the handler failed on this event for good; the rest of its batch went on",
     }
 )
 

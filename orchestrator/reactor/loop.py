@@ -6,8 +6,14 @@ status events and dead letters and waits for their acknowledgements, and only
 then commits the batch's offsets. So a crash at any point re-delivers, never
 loses, and the handler's dedupe on event id makes re-delivery harmless.
 
-If the handler fails (a ``TemporaryError`` or any unexpected exception), nothing
-is committed: the loop seeks back to the batch's first offsets, backs off and
+If the handler raises a ``PermanentError`` for a batch, one event in it is
+poison: the loop hands the batch's events to the handler one at a time, so the
+good ones go through and only the event that fails again is dead-lettered
+(``unprocessable``, with the error as its message). A poison event never
+stalls intake.
+
+If the handler fails otherwise (a ``TemporaryError`` or any unexpected
+exception), nothing is committed: the loop seeks back to the batch's first offsets, backs off and
 reads the batch again. Processing is synchronous between polls and rebalances
 happen inside ``poll()``, so no partition is revoked while its batch is being
 handled; a commit refused after an eviction only means the new owner reads
@@ -53,6 +59,7 @@ from orchestrator.reactor.batch import (
 from orchestrator.reactor.deadletter import dead_letter
 from orchestrator.reactor.flood import FloodGuard, FloodPolicy
 from orchestrator.reactor.handler import Handler
+from orchestrator.reactor.isolation import handle_isolating
 from orchestrator.reactor.observer import BatchResult, Observer
 
 log = logging.getLogger(__name__)
@@ -182,7 +189,7 @@ class Reactor:
 
     def _handle(self, records: Sequence[KafkaRecord]) -> tuple[BatchPlan, list[RecordLike]]:
         batch = decode_batch(records, self._decode)
-        outcomes = self._handler.handle(batch.deliveries) if batch.deliveries else ()
+        outcomes = handle_isolating(self._handler, batch.deliveries) if batch.deliveries else ()
         plan = plan_outputs(batch, outcomes)
         return plan, [self._encode(event) for event in plan.status]
 

@@ -19,7 +19,7 @@ import confluent_kafka
 import pytest
 
 from orchestrator.bus import Consumer, Partition, Producer, read_topic
-from orchestrator.errors import TemporaryError
+from orchestrator.errors import PermanentError, TemporaryError
 from orchestrator.events import decode_any, event_key
 from orchestrator.events.envelope import SystemStatusChangedEvent
 from orchestrator.reactor import (
@@ -254,6 +254,43 @@ def test_duplicate_delivery_is_processed_once(
     assert handler.duplicates == 2
     assert len(status_events(settings)) == 1
     assert observer.dead == []
+
+
+class PoisonedBy:
+    """A ``RecordingHandler`` that fails for good on every batch holding ``system``."""
+
+    def __init__(self, system: str) -> None:
+        self.inner = RecordingHandler()
+        self.system = system
+        self.calls = 0
+
+    def handle(self, batch: Sequence[Delivery]) -> Sequence[Outcome]:
+        self.calls += 1
+        if any(event_key(delivery.event) == self.system for delivery in batch):
+            raise PermanentError(f"inconsistent record for {self.system}")
+        return self.inner.handle(batch)
+
+
+def test_a_poison_event_is_dead_lettered_alone_and_the_batch_goes_on(
+    settings: KafkaSettings, kafka_bootstrap: str
+) -> None:
+    systems = [f"shantou-p{n}" for n in range(5)]
+    produce_foreign(
+        kafka_bootstrap, settings.events_topic, [structured(registered(s)) for s in systems]
+    )
+    handler, observer = PoisonedBy("shantou-p2"), Recorder()
+    with reactor_for(settings, handler, observer=observer) as (reactor, consumer):
+        run_until(reactor, lambda: consumer.committed(Partition(settings.events_topic, 0)) == 5)
+    assert sorted(event_key(event) for event in handler.inner.processed) == [
+        s for s in systems if s != "shantou-p2"
+    ]
+    assert observer.dead == ["unprocessable"]
+    assert observer.retries == []  # isolated at once, never retried as a whole
+    (letter,) = read_topic(settings, settings.dlq_topic)
+    headers = dict(letter.headers)
+    assert letter.key == b"shantou-p2"
+    assert headers["govmig_dlq_reason"] == b"unprocessable"
+    assert b"inconsistent record for shantou-p2" in headers["govmig_dlq_message"]
 
 
 class FailingOnce:

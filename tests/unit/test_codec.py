@@ -309,7 +309,8 @@ def test_dangling_ids_are_rejected_given_the_known_ids(
 
 def test_the_table_covers_every_input_reason_code() -> None:
     covered = {code for _, _, code in BAD + REFERENCES}
-    later = {"duplicate", "illegal_transition"}  # raised by the store and the state machine
+    # Raised by the store, the state machine and the reactor's poison-event isolation.
+    later = {"duplicate", "illegal_transition", "unprocessable"}
     assert covered == set(REASON_CODES) - later
 
 
