@@ -88,7 +88,7 @@ def open_store(
     _prepare_sqlite_file(parsed, create=create, where=where)
     engine = _engine(parsed, writer=create, busy_timeout_ms=busy_timeout_ms)
     try:
-        with engine.begin() as connection:
+        with _schema_transaction(engine, create=create) as connection:
             _check_schema(connection, create=create, where=where)
     except OperationalError as error:
         engine.dispose()
@@ -97,6 +97,40 @@ def open_store(
         engine.dispose()
         raise
     return Store(engine, where=where)
+
+
+@contextmanager
+def _schema_transaction(engine: Engine, *, create: bool) -> Iterator[Connection]:
+    """The transaction that checks and upgrades the schema.
+
+    SQLite changes a column by copying its table and dropping the original, which
+    an enforced foreign key forbids (even deferred, the count of broken references
+    never drops back). So an upgrading SQLite writer switches enforcement off, as
+    SQLite's own ALTER TABLE procedure does, and checks every reference before commit.
+    """
+    with engine.connect() as connection:
+        unchecked = create and connection.dialect.name == "sqlite"
+        if unchecked:  # outside any transaction, where SQLite honours this pragma
+            _sqlite_pragma(connection, "foreign_keys = OFF")
+        try:
+            with connection.begin():
+                yield connection
+                if unchecked:
+                    _require_references_hold(connection)
+        finally:
+            if unchecked:
+                _sqlite_pragma(connection, "foreign_keys = ON")
+
+
+def _sqlite_pragma(connection: Connection, pragma: str) -> None:
+    # Through the DBAPI connection: SQLAlchemy would begin a transaction first.
+    connection.connection.driver_connection.execute(f"PRAGMA {pragma}").close()  # type: ignore[union-attr]
+
+
+def _require_references_hold(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+    if broken is not None:
+        raise ConfigurationError(f"schema upgrade broke a foreign key of table {broken[0]}")
 
 
 def _check_schema(connection: Connection, *, create: bool, where: str) -> None:

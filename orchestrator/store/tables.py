@@ -44,6 +44,8 @@ NAMING_CONVENTION = {
 AUTO_ID = BigInteger().with_variant(Integer(), "sqlite")
 AMOUNT = BigInteger
 TIMESTAMP = DateTime(timezone=True)
+# Every column holding a SystemState value (revision 0002 widened them from 16).
+STATE_LENGTH = 32
 
 
 class Base(DeclarativeBase):
@@ -66,7 +68,7 @@ class SystemTable(Base):
     id: Mapped[str] = mapped_column(String(63), primary_key=True)
     record: Mapped[dict[str, Any]] = mapped_column(JSON)
     city: Mapped[str] = mapped_column(String(32))
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(STATE_LENGTH))
     node: Mapped[str | None] = mapped_column(String(32))
     wave: Mapped[int | None] = mapped_column(Integer)
     phase: Mapped[str | None] = mapped_column(String(32))
@@ -167,9 +169,9 @@ class TransitionTable(Base):
     id: Mapped[int] = mapped_column(AUTO_ID, primary_key=True, autoincrement=True)
     # No foreign key: a refused request for an unknown system is audited too.
     system_id: Mapped[str] = mapped_column(String(63))
-    from_state: Mapped[str | None] = mapped_column(String(16))
+    from_state: Mapped[str | None] = mapped_column(String(STATE_LENGTH))
     # NULL when the request was refused.
-    to_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(STATE_LENGTH))
     refused: Mapped[bool] = mapped_column(Boolean)
     cause: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(TIMESTAMP)

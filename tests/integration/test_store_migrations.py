@@ -1,0 +1,125 @@
+"""Upgrading a state store that holds data, from revision 0001 to head, on SQLite and PostgreSQL.
+
+0001 stored states in 16 characters; 0002 widened every state column to 32 so the
+states to come fit on PostgreSQL, which enforces the length. The data written at
+0001 must come through the upgrade unchanged, foreign keys included (SQLite copies
+the table to change a column).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from alembic import command
+from sqlalchemy import Connection, MetaData, create_engine, insert, inspect, select, update
+
+from orchestrator.store import open_store
+from orchestrator.store.schema import alembic_config, code_heads, database_heads
+
+# (table, column) of every column holding a SystemState.
+STATE_COLUMNS = (("systems", "state"), ("transitions", "from_state"), ("transitions", "to_state"))
+LONGEST_STATE = "awaiting_approval_window_closing"  # 32 characters
+AT = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('store') / 'govmig.db'}"
+    url: str = request.getfixturevalue("fresh_postgres_url")
+    return url
+
+
+def create_at_0001_with_data(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0001")
+        tables = MetaData()
+        tables.reflect(connection)
+        _insert_fleet(connection, tables)
+    engine.dispose()
+
+
+def _insert_fleet(connection: Connection, tables: MetaData) -> None:
+    amounts = {
+        f"{resource}_{part}": value
+        for resource in ("vcpu", "memory_gb", "storage_gb")
+        for part, value in (("total", 100), ("reserved", 1), ("allocation_ratio", 1.0))
+    }
+    connection.execute(
+        insert(tables.tables["nodes"]).values(
+            id="shantou", city="shantou", status="online", generation=1, updated_at=AT, **amounts
+        )
+    )
+    connection.execute(
+        insert(tables.tables["systems"]).values(
+            id="gz-tax",
+            record={"id": "gz-tax"},
+            city="guangzhou",
+            state="rolling_back",
+            node="shantou",
+            updated_at=AT,
+            version=3,
+        )
+    )
+    connection.execute(
+        insert(tables.tables["allocations"]).values(
+            system_id="gz-tax",
+            node_id="shantou",
+            vcpu=4,
+            memory_gb=8,
+            storage_gb=50,
+            allocated_at=AT,
+        )
+    )
+    connection.execute(
+        insert(tables.tables["transitions"]).values(
+            system_id="gz-tax",
+            from_state="migrating",
+            to_state="rolling_back",
+            refused=False,
+            at=AT,
+        )
+    )
+
+
+def test_a_store_with_data_at_0001_upgrades_to_head_and_keeps_it(database_url: str) -> None:
+    create_at_0001_with_data(database_url)
+    with open_store(database_url) as store, store.engine.connect() as connection:
+        tables = MetaData()
+        tables.reflect(connection)
+        systems, transitions = tables.tables["systems"], tables.tables["transitions"]
+        allocations = tables.tables["allocations"]
+        assert connection.execute(
+            select(systems.c.id, systems.c.state, systems.c.version)
+        ).all() == [("gz-tax", "rolling_back", 3)]
+        assert connection.execute(select(allocations.c.system_id, allocations.c.vcpu)).all() == [
+            ("gz-tax", 4)
+        ]
+        assert connection.execute(
+            select(transitions.c.from_state, transitions.c.to_state)
+        ).all() == [("migrating", "rolling_back")]
+        assert database_heads(connection) == code_heads()
+
+
+def test_every_state_column_holds_32_characters_after_the_upgrade(database_url: str) -> None:
+    create_at_0001_with_data(database_url)
+    with open_store(database_url) as store, store.engine.begin() as connection:
+        types = {
+            (table, column["name"]): column["type"]
+            for table in ("systems", "transitions")
+            for column in inspect(connection).get_columns(table)
+        }
+        lengths = {key: getattr(types[key], "length", None) for key in STATE_COLUMNS}
+        assert lengths == dict.fromkeys(STATE_COLUMNS, 32)
+        tables = MetaData()
+        tables.reflect(connection)
+        for table, column in STATE_COLUMNS:
+            connection.execute(update(tables.tables[table]).values({column: LONGEST_STATE}))
+        stored = [
+            connection.execute(select(tables.tables[table].c[column])).scalar_one()
+            for table, column in STATE_COLUMNS
+        ]
+    assert stored == [LONGEST_STATE] * len(STATE_COLUMNS)
+    assert len(LONGEST_STATE) == 32
