@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from orchestrator.data_files import SCHEMA_DIR
 from orchestrator.events.envelope import EVENT_CLASSES, INBOUND_TYPES, EventType
 from orchestrator.events.fields import EXTENSION_NAME_PATTERN, MAX_EXTENSIONS
 
 DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
-SCHEMA_DIR: Final = Path(__file__).resolve().parents[2] / "events" / "schemas"
 
 
 def event_schema(kind: EventType) -> dict[str, Any]:

@@ -26,10 +26,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.errors import ConfigurationError
 from orchestrator.inventory.models import SYSTEM_ID_PATTERN
 
-DEFAULT_PLAYBOOK_DIR = Path(__file__).resolve().parents[2] / "playbooks"
+DEFAULT_PLAYBOOK_DIR = PLAYBOOK_DIR
 SOURCE_LOCATION = "source"
 _MAX_SOURCE_BYTES = 64 * 1024 * 1024  # keep the sandbox small: this is a demo's data
 

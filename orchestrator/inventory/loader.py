@@ -31,12 +31,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orchestrator.data_files import INVENTORY_DIR
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.inventory.sources import read_records, read_yaml
 from orchestrator.inventory.systems import validate_systems
 from orchestrator.inventory.topology import Inventory, build_inventory
 
-DEFAULT_INVENTORY_ROOT = Path(__file__).resolve().parents[2] / "inventory"
+DEFAULT_INVENTORY_ROOT = INVENTORY_DIR
 HOSTS_FILE = "hosts.yml"
 DEFAULT_CATALOGUE = DEFAULT_INVENTORY_ROOT / "catalogue" / "systems.yaml"
 

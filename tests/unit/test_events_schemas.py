@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.data_files import SCHEMA_DIR
 from orchestrator.events import EventType, decode_any, decode_document, encode, event_key
 from orchestrator.events import reasons as reasons_module
 from orchestrator.events.reasons import REASON_CODES
-from orchestrator.events.schemagen import SCHEMA_DIR, drift, main
+from orchestrator.events.schemagen import drift, main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "events" / "examples"
