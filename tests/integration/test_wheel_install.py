@@ -1,18 +1,20 @@
 """govmig installed from its wheel, outside the checkout, finds its playbooks, inventory, schemas.
 
-The wheel is built from this checkout and installed without dependencies into a
+The wheel is built from a copy of this checkout and installed without dependencies into a
 fresh virtual environment in a temporary directory; a ``.pth`` line makes the
 test environment's site-packages (the dependencies) visible. A ``.pth`` line
 only adds a directory, it does not run the checkout's editable-install finder,
-so the ``orchestrator`` imported there is the wheel's (each test checks it).
+so the ``orchestrator`` imported there is the wheel's (a test checks it).
 Every command runs from a working directory outside the checkout, without
-``PYTHONPATH``.
+``PYTHONPATH``. ``govmig demo`` itself is not run (it downloads and starts its own
+Kafka); what it loads at startup is checked to resolve inside the installed package.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,7 +89,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     dist, venv, outside = root / "dist", root / "venv", root / "elsewhere"
     outside.mkdir()
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    _check([*pip, "wheel", "--no-deps", "--wheel-dir", dist, CHECKOUT], cwd=root)
+    _check([*pip, "wheel", "--no-deps", "--wheel-dir", dist, source_copy(root)], cwd=root)
     (wheel,) = dist.glob("govmig-*.whl")
     _check([sys.executable, "-m", "venv", "--without-pip", venv], cwd=root)
     python = venv / "bin" / "python"
@@ -102,6 +104,18 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     # installing the dependencies would have put there.
     (venv / "bin" / "ansible-playbook").symlink_to(Path(sys.executable).parent / "ansible-playbook")
     return Installed(venv=venv, outside=outside)
+
+
+def source_copy(root: Path) -> Path:
+    """What the wheel is built from, copied: setuptools builds in the source tree."""
+    source = root / "source"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for folder in ("orchestrator", "playbooks", "inventory", "events"):
+        # symlinks=True: the package's _data links must still lead to the copied folders.
+        shutil.copytree(CHECKOUT / folder, source / folder, symlinks=True, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(CHECKOUT / name, source / name)
+    return source
 
 
 def _check(command: list[str | Path], *, cwd: Path) -> str:
