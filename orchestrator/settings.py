@@ -2,22 +2,121 @@
 
 The CLI builds these from its options; everything below the CLI receives them as
 arguments, never by reading the environment itself.
+
+A misspelled setting is an error, never silently ignored:
+
+- an unknown option passed in (a keyword argument) is refused, naming it;
+- an unknown ``GOVMIG_*`` environment variable is refused too, naming it and the
+  closest known one (``GOVMIG_STAT_DB``: did you mean ``GOVMIG_STATE_DB``?). Several
+  classes share the ``GOVMIG_`` prefix, so "known" means read by any
+  ``GovmigSettings`` class or by a CLI option (``CLI_VARIABLES``). Variables outside the
+  ``GOVMIG_`` namespace are none of govmig's business and never checked;
+  ``GOVMIG_TEST_*`` belongs to the test suite and the Grafana provisioning's
+  variables to Grafana (``FOREIGN_VARIABLES``).
+
+Every invalid setting surfaces as one ``SettingsError`` (a ``ConfigurationError``,
+printed by the CLI as one line) that names the setting but never echoes its value,
+which may be a password.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrator.errors import ConfigurationError
+
 DEFAULT_HOME = Path("var")
+PREFIX = "GOVMIG_"
+# Read by ``typer.Option(envvar=...)`` of the CLI rather than by a settings class.
+CLI_VARIABLES = frozenset({"GOVMIG_WORKER", "GOVMIG_INVENTORY"})
+# Set in the GOVMIG_ namespace for others: the test suite, Grafana (metrics/README.md).
+FOREIGN_VARIABLES = frozenset({"GOVMIG_PROMETHEUS_URL", "GOVMIG_DASHBOARDS_DIR"})
+FOREIGN_PREFIXES = ("GOVMIG_TEST_",)
 
 
-class KafkaSettings(BaseSettings):
+class SettingsError(ConfigurationError):
+    """An unknown or invalid setting; the message names it and how to fix it."""
+
+
+class GovmigSettings(BaseSettings):
+    """Base of every settings class: unknown options and ``GOVMIG_*`` variables are errors."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _refuse_unknown_and_invalid(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        unknown = unknown_variables(os.environ)
+        if unknown:
+            raise SettingsError("; ".join(unknown))
+        try:
+            return handler(data)
+        except ValidationError as error:
+            # Not a ValueError: pydantic lets it through instead of wrapping it again.
+            raise SettingsError(describe(cls, error)) from None
+
+
+def known_variables() -> frozenset[str]:
+    """Every ``GOVMIG_*`` environment variable govmig reads."""
+    fields = {
+        f"{settings.model_config.get('env_prefix', '')}{name}".upper()
+        for settings in _settings_classes(GovmigSettings)
+        for name in settings.model_fields
+    }
+    return frozenset(fields | CLI_VARIABLES)
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One message per ``GOVMIG_*`` variable in ``environ`` that nothing reads."""
+    known = known_variables() | FOREIGN_VARIABLES
+    found = sorted(
+        name
+        for name in environ
+        if name.upper().startswith(PREFIX)
+        and name.upper() not in known
+        and not name.upper().startswith(FOREIGN_PREFIXES)
+    )
+    return [f"unknown environment variable {name}{_did_you_mean(name, known)}" for name in found]
+
+
+def describe(settings: type[BaseSettings], error: ValidationError) -> str:
+    """One line for every problem in ``error``, naming the option but never its value."""
+    area = settings.__name__.removesuffix("Settings").lower() or "govmig"
+    known = list(settings.model_fields)
+    problems = []
+    for problem in error.errors(include_input=False, include_url=False):
+        name = ".".join(str(part) for part in problem["loc"]) or "(settings)"
+        if problem["type"] == "extra_forbidden":
+            problems.append(f"unknown {area} option {name!r}{_did_you_mean(name, known)}")
+        else:
+            variable = f"{settings.model_config.get('env_prefix', '')}{name}".upper()
+            problems.append(f"invalid {area} option {name!r} ({variable}): {problem['msg']}")
+    return "; ".join(problems)
+
+
+def _did_you_mean(name: str, known: Collection[str]) -> str:
+    spelled = {option.upper(): option for option in known}
+    close = difflib.get_close_matches(name.upper(), list(spelled), n=1)
+    return f" (did you mean {spelled[close[0]]}?)" if close else ""
+
+
+def _settings_classes(base: type[BaseSettings]) -> Iterator[type[BaseSettings]]:
+    for settings in base.__subclasses__():
+        yield settings
+        yield from _settings_classes(settings)
+
+
+class KafkaSettings(GovmigSettings):
     """Where the broker is and which topics carry the contract."""
 
-    model_config = SettingsConfigDict(env_prefix="GOVMIG_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GOVMIG_")
 
     bootstrap_servers: str = "127.0.0.1:9092"
     events_topic: str = "govcloud.events"
@@ -36,10 +135,10 @@ class KafkaSettings(BaseSettings):
     request_timeout_s: float = 10.0
 
 
-class LocalKafkaSettings(BaseSettings):
+class LocalKafkaSettings(GovmigSettings):
     """The single-node development broker that ``govmig kafka up`` runs."""
 
-    model_config = SettingsConfigDict(env_prefix="GOVMIG_LOCAL_KAFKA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GOVMIG_LOCAL_KAFKA_")
 
     version: str = "4.1.1"
     port: int = 9092
@@ -50,27 +149,27 @@ class LocalKafkaSettings(BaseSettings):
     start_timeout_s: float = 90.0
 
 
-class StoreSettings(BaseSettings):
+class StoreSettings(GovmigSettings):
     """The state store: SQLite by default, PostgreSQL for several instances."""
 
-    model_config = SettingsConfigDict(env_prefix="GOVMIG_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GOVMIG_")
 
     state_db: str = f"sqlite:///{DEFAULT_HOME}/govmig.db"
 
 
-class MetricsSettings(BaseSettings):
+class MetricsSettings(GovmigSettings):
     """The Prometheus endpoint of ``govmig run``."""
 
-    model_config = SettingsConfigDict(env_prefix="GOVMIG_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GOVMIG_")
 
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
 
 
-class PlacementSettings(BaseSettings):
+class PlacementSettings(GovmigSettings):
     """How placement weighs nodes when a system's own city node cannot take it."""
 
-    model_config = SettingsConfigDict(env_prefix="GOVMIG_PLACEMENT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GOVMIG_PLACEMENT_")
 
     # "spread" favours the least utilised node (Nova's default weighers);
     # "pack" favours the most utilised node that still fits (Kubernetes' MostAllocated).
@@ -80,10 +179,10 @@ class PlacementSettings(BaseSettings):
     weight_storage: float = Field(default=1.0, ge=0)
 
 
-class WorkerSettings(BaseSettings):
+class WorkerSettings(GovmigSettings):
     """The phase worker of ``govmig run``: where playbooks run, how work is batched and leased."""
 
-    model_config = SettingsConfigDict(env_prefix="GOVMIG_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GOVMIG_")
 
     # The ``local`` provider's sandbox: sources, node instances and name records live here.
     work_root: Path = DEFAULT_HOME / "work"
