@@ -23,13 +23,13 @@ from bench.intake_kafka import unique
 from orchestrator.bus import Consumer, Producer
 from orchestrator.closing import Closing
 from orchestrator.engine import Outbox, PlacementContext, placement_policy
+from orchestrator.engine.intake import IntakeHandler
 from orchestrator.events import KnownIds
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.migrations import SystemState
 from orchestrator.observability import build_registry
 from orchestrator.reactor import BatchResult, Observer, Reactor, Topics
 from orchestrator.reactor.batch import first_offsets
-from orchestrator.reactor.intake import IntakeHandler
 from orchestrator.service.hooks import MetricsHooks
 from orchestrator.settings import KafkaSettings, PlacementSettings
 from orchestrator.store import count_by_state, open_store, pending_status, seed_nodes

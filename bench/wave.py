@@ -30,12 +30,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.wave_rig import TimedExecutor, WaveTiming, placed_store, run_wave, wave_systems
-from orchestrator.engine.scheduling import Limits
-from orchestrator.engine.targets import node_targets
 from orchestrator.execution import NodeTarget, PhaseRunner, SystemTarget
 from orchestrator.execution.local_sandbox import DEFAULT_PLAYBOOK_DIR, prepare_source, stop_services
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.migrations import FORWARD_PHASES
+from orchestrator.worker.scheduling import Limits
+from orchestrator.worker.targets import node_targets
 
 BENCH_PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 

@@ -18,10 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.engine import CauseContext, apply_cause
-from orchestrator.engine.ports import WorkerConfig
-from orchestrator.engine.scheduling import Limits
-from orchestrator.engine.targets import node_targets
-from orchestrator.engine.worker import PhaseWorker
 from orchestrator.execution import BatchResult, NodeTarget, PhaseRunner, SystemTarget
 from orchestrator.inventory import Inventory, generate_catalogue
 from orchestrator.inventory.models import BusinessSystem
@@ -33,6 +29,10 @@ from orchestrator.migrations import (
     SystemState,
 )
 from orchestrator.store import Store, count_by_state, open_store, seed_nodes
+from orchestrator.worker.phase_worker import PhaseWorker
+from orchestrator.worker.ports import WorkerConfig
+from orchestrator.worker.scheduling import Limits
+from orchestrator.worker.targets import node_targets
 
 CONTEXT = CauseContext(component="bench")
 MOVING = frozenset({SystemState.PLACED, *ACTIVE_PHASE_STATES})

@@ -13,17 +13,17 @@ import socket
 import uuid
 from collections.abc import Callable
 
-from orchestrator.engine.batches import Precheck
-from orchestrator.engine.ports import Observes, WorkerConfig
-from orchestrator.engine.scheduling import Limits
-from orchestrator.engine.targets import FaultPlan, node_targets
-from orchestrator.engine.worker import PhaseWorker
 from orchestrator.execution import PhaseRunner
 from orchestrator.execution.local_sandbox import DEFAULT_PLAYBOOK_DIR, source_dir
 from orchestrator.inventory import Inventory
 from orchestrator.migrations import Phase
 from orchestrator.settings import WorkerSettings
 from orchestrator.store import Store
+from orchestrator.worker.batches import Precheck
+from orchestrator.worker.phase_worker import PhaseWorker
+from orchestrator.worker.ports import Observes, WorkerConfig
+from orchestrator.worker.scheduling import Limits
+from orchestrator.worker.targets import FaultPlan, node_targets
 
 
 def instance_id(settings: WorkerSettings) -> str:

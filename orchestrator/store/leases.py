@@ -1,6 +1,6 @@
 """Leases on systems: which orchestrator instance runs a system's phase, and until when.
 
-The phase worker (``orchestrator.engine.worker``) claims work only through
+The phase worker (``orchestrator.worker.phase_worker``) claims work only through
 ``claim``, a compare-and-swap UPDATE::
 
     UPDATE systems SET lease_owner = :me, lease_expires_at = :until

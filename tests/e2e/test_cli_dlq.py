@@ -21,8 +21,8 @@ from orchestrator.cli.dlq import app
 from orchestrator.errors import TemporaryError
 from orchestrator.reactor import Reactor, Topics
 from orchestrator.reactor.deadletter import PREFIX
-from orchestrator.reactor.recording import RecordingHandler
 from orchestrator.settings import KafkaSettings
+from tests.fixtures.recording import RecordingHandler
 
 pytestmark = pytest.mark.kafka
 

@@ -21,8 +21,8 @@ from orchestrator.errors import InventoryError
 from orchestrator.events import decode
 from orchestrator.events.envelope import SystemRegisteredEvent
 from orchestrator.reactor import Reactor, Topics
-from orchestrator.reactor.recording import RecordingHandler
 from orchestrator.settings import KafkaSettings
+from tests.fixtures.recording import RecordingHandler
 
 pytestmark = pytest.mark.kafka
 

@@ -34,8 +34,8 @@ from orchestrator.reactor import (
     RetryPolicy,
     Topics,
 )
-from orchestrator.reactor.recording import RecordingHandler
 from orchestrator.settings import KafkaSettings
+from tests.fixtures.recording import RecordingHandler
 
 pytestmark = pytest.mark.kafka
 

@@ -27,8 +27,8 @@ from orchestrator.reactor.deadletter import (
     describe,
     strip,
 )
-from orchestrator.reactor.recording import RecordingHandler
 from orchestrator.settings import KafkaSettings
+from tests.fixtures.recording import RecordingHandler
 
 pytestmark = pytest.mark.kafka
 

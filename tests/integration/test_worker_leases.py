@@ -18,16 +18,16 @@ from pathlib import Path
 import pytest
 
 from orchestrator.engine import CauseContext, apply_cause
-from orchestrator.engine.batches import start_placed
-from orchestrator.engine.ports import WorkerConfig
-from orchestrator.engine.scheduling import Limits
-from orchestrator.engine.targets import node_targets
-from orchestrator.engine.worker import PhaseWorker
 from orchestrator.execution import BatchResult, NodeTarget, PhaseRunner, SystemTarget
 from orchestrator.inventory import generate_catalogue, load_inventory
 from orchestrator.migrations import Phase, Register, RequestMigration, SystemState
 from orchestrator.store import Store, count_by_state, open_store, seed_nodes
 from orchestrator.store import leases as lease_store
+from orchestrator.worker.batches import start_placed
+from orchestrator.worker.phase_worker import PhaseWorker
+from orchestrator.worker.ports import WorkerConfig
+from orchestrator.worker.scheduling import Limits
+from orchestrator.worker.targets import node_targets
 
 pytestmark = pytest.mark.postgres
 

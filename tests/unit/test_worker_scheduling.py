@@ -7,8 +7,11 @@ import ipaddress
 import pytest
 
 from orchestrator.capacity.ledger import Inventory, NodeState, NodeUsage, ResourceClass
-from orchestrator.engine.batches import cause_for
-from orchestrator.engine.scheduling import (
+from orchestrator.errors import ConfigurationError
+from orchestrator.execution import HostOutcome
+from orchestrator.migrations import Phase, PhaseFailed, PhaseSucceeded, SystemState
+from orchestrator.worker.batches import cause_for
+from orchestrator.worker.scheduling import (
     Batch,
     Limits,
     Ready,
@@ -16,10 +19,7 @@ from orchestrator.engine.scheduling import (
     plan_batches,
     stopped_batches,
 )
-from orchestrator.engine.targets import FaultPlan, free_on_node, ipv6_address
-from orchestrator.errors import ConfigurationError
-from orchestrator.execution import HostOutcome
-from orchestrator.migrations import Phase, PhaseFailed, PhaseSucceeded, SystemState
+from orchestrator.worker.targets import FaultPlan, free_on_node, ipv6_address
 
 P = Phase
 S = SystemState

@@ -9,9 +9,6 @@ from pathlib import Path
 import pytest
 
 from orchestrator.engine import CauseContext, apply_cause
-from orchestrator.engine.batches import apply_outcomes, claim_batch, start_placed
-from orchestrator.engine.scheduling import Batch, Limits
-from orchestrator.engine.targets import FaultPlan, node_targets
 from orchestrator.execution import HostOutcome
 from orchestrator.inventory import generate_catalogue, load_inventory
 from orchestrator.migrations import (
@@ -25,6 +22,9 @@ from orchestrator.migrations import (
 from orchestrator.observability.snapshot import read_snapshot
 from orchestrator.store import Store, get_allocation, get_system, open_store, seed_nodes
 from orchestrator.store import leases as lease_store
+from orchestrator.worker.batches import apply_outcomes, claim_batch, start_placed
+from orchestrator.worker.scheduling import Batch, Limits
+from orchestrator.worker.targets import FaultPlan, node_targets
 
 S = SystemState
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)

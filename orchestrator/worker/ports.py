@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from orchestrator.engine.batches import Claimed
-from orchestrator.engine.scheduling import Limits
 from orchestrator.execution import BatchResult, HostOutcome, NodeTarget, SystemTarget
 from orchestrator.migrations import Phase
+from orchestrator.worker.batches import Claimed
+from orchestrator.worker.scheduling import Limits
 
 RUN_TASK = "Start the playbook run"
 

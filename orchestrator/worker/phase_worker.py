@@ -36,9 +36,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from orchestrator.engine import batches
-from orchestrator.engine.batches import Claimed, Precheck
-from orchestrator.engine.ports import (
+from orchestrator.errors import GovmigError
+from orchestrator.execution import BatchResult, HostOutcome, NodeTarget
+from orchestrator.migrations import ACTIVE_PHASE_STATES, Transition, phase_in
+from orchestrator.store import Store, get_systems
+from orchestrator.store import leases as lease_store
+from orchestrator.worker import batches
+from orchestrator.worker.batches import Claimed, Precheck
+from orchestrator.worker.ports import (
     Executor,
     Observes,
     PhaseObserver,
@@ -46,13 +51,8 @@ from orchestrator.engine.ports import (
     crashed,
     failed_result,
 )
-from orchestrator.engine.scheduling import Batch, Ready, plan_batches, stopped_batches
-from orchestrator.engine.targets import FaultPlan
-from orchestrator.errors import GovmigError
-from orchestrator.execution import BatchResult, HostOutcome, NodeTarget
-from orchestrator.migrations import ACTIVE_PHASE_STATES, Transition, phase_in
-from orchestrator.store import Store, get_systems
-from orchestrator.store import leases as lease_store
+from orchestrator.worker.scheduling import Batch, Ready, plan_batches, stopped_batches
+from orchestrator.worker.targets import FaultPlan
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The store side of one playbook batch: start, claim, and apply the outcomes.
 
-Called by the phase worker (``orchestrator.engine.worker``), each function in
+Called by the phase worker (``orchestrator.worker.phase_worker``), each function in
 the caller's transaction:
 
 * ``start_placed`` applies ``Start`` to the ``placed`` systems ``admit`` lets in;
@@ -21,8 +21,6 @@ from datetime import datetime
 
 from orchestrator.engine.context import CauseContext
 from orchestrator.engine.lifecycle import Lifecycle
-from orchestrator.engine.scheduling import Batch, Limits, admit
-from orchestrator.engine.targets import FaultPlan, ipv6_address, system_target
 from orchestrator.execution import HostOutcome, NodeTarget, SystemTarget
 from orchestrator.migrations import (
     ACTIVE_PHASE_STATES,
@@ -38,6 +36,8 @@ from orchestrator.migrations import (
 )
 from orchestrator.store import Session, get_node, get_systems
 from orchestrator.store import leases as lease_store
+from orchestrator.worker.scheduling import Batch, Limits, admit
+from orchestrator.worker.targets import FaultPlan, ipv6_address, system_target
 
 COMPONENT = "worker"
 # A check that a system can run ``phase`` here at all: a message when it cannot.
