@@ -39,10 +39,10 @@ from orchestrator.errors import ConfigurationError
 from orchestrator.events.codec import encode, new_event
 from orchestrator.events.data import MigrationRequested
 from orchestrator.events.registration import registration_records
-from orchestrator.execution.local_sandbox import prepare_source, stop_services
 from orchestrator.inventory import DEFAULT_CATALOGUE, load_inventory, load_systems
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.inventory.topology import Inventory
+from orchestrator.providers.local_sandbox import prepare_source, stop_services
 from orchestrator.settings import KafkaSettings, LocalKafkaSettings
 from orchestrator.store import Store, list_systems, node_usage, open_store
 

@@ -5,8 +5,8 @@ system, asks the pure ``apply_transition`` what the cause does, and carries out
 the store effects in the machine's order inside the caller's transaction:
 ``SaveRecord`` (insert or refresh the record), ``ReserveCapacity`` (the store's
 compare-and-swap), ``ReleaseCapacity``; then it saves the row (``rows.advance``)
-and appends the audit row, which is also the status outbox, so ``PublishStatus``
-needs nothing more here. A ``Refusal`` is audited the same way and returned.
+and appends the audit row, which is also the status outbox: every change of
+state is announced from there. A ``Refusal`` is audited the same way and returned.
 
 ``FindPlacement`` runs at once in the same transaction: the ``Fleet`` copy of
 the ledger picks a node (the ``--to`` target, else the node of the system's
@@ -16,8 +16,8 @@ full after all (another instance reserved first), the ledger is read again and
 placement is retried, at most ``PlacementContext.max_attempts`` times; then the
 system fails placement with the node's shortfall as the reason.
 
-``RunPhase`` and ``StopPhase`` are not run here: the row's ``phase`` and
-``stop_phase`` tell the phase worker what to do.
+A system in a phase state is the phase worker's work; leaving that state
+stops its run.
 """
 
 from __future__ import annotations

@@ -24,4 +24,3 @@ def registration_records(
 ) -> list[OutboundRecord]:
     """The ``gov.cloud.system.registered`` records for ``systems``, in order."""
     return [encode(new_event(system, source=source, id=content_id(system))) for system in systems]
-

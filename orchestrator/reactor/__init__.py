@@ -13,11 +13,9 @@ decides retry, dead-letter and commit from outcome types.
 
 from orchestrator.reactor.flood import FloodGuard, FloodPolicy, FloodState, FloodTrip
 from orchestrator.reactor.handler import Delivery, Duplicate, Handler, Outcome, Processed, Rejected
-from orchestrator.reactor.loop import Reactor, ReactorStalledError, RetryPolicy, Topics
-from orchestrator.reactor.observer import BatchResult, Observer
+from orchestrator.reactor.loop import Reactor, ReactorStalledError, RetryPolicy
 
 __all__ = [
-    "BatchResult",
     "Delivery",
     "Duplicate",
     "FloodGuard",
@@ -25,12 +23,10 @@ __all__ = [
     "FloodState",
     "FloodTrip",
     "Handler",
-    "Observer",
     "Outcome",
     "Processed",
     "Reactor",
     "ReactorStalledError",
     "Rejected",
     "RetryPolicy",
-    "Topics",
 ]

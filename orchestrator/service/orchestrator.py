@@ -31,8 +31,7 @@ from orchestrator.engine.intake import IntakeHandler
 from orchestrator.events import KnownIds
 from orchestrator.inventory import Inventory
 from orchestrator.observability import build_registry, start_metrics_server
-from orchestrator.reactor import Reactor, Topics
-from orchestrator.service.hooks import MetricsHooks
+from orchestrator.reactor import Reactor
 from orchestrator.service.worker import build_worker
 from orchestrator.settings import (
     KafkaSettings,
@@ -42,7 +41,7 @@ from orchestrator.settings import (
     WorkerSettings,
 )
 from orchestrator.store import Store, open_store, seed_nodes
-from orchestrator.worker.phase_worker import PhaseWorker
+from orchestrator.worker import PhaseWorker
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +162,8 @@ class Orchestrator:
             consumer=consumer,
             producer=producer,
             handler=self._handler(store, outbox),
-            topics=Topics(status=self._kafka.status_topic, dlq=self._kafka.dlq_topic),
-            observer=MetricsHooks(telemetry.observer),
+            dlq_topic=self._kafka.dlq_topic,
+            hooks=[telemetry.observer],
         )
         pump = OutboxPump(outbox, interval_s=self._flush_interval_s)
         pump.start()
@@ -174,7 +173,7 @@ class Orchestrator:
                 self._worker,
                 store=store,
                 inventory=self._inventory,
-                observer=telemetry.observer,
+                hooks=[telemetry.observer],
                 after_commit=outbox.flush_quietly,
             )
             stack.callback(worker.stop)  # if starting fails half-way; stopping twice is fine

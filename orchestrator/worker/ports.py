@@ -1,29 +1,25 @@
-"""What the phase worker plugs into: the executor, the observer hooks, and its configuration.
+"""What the phase worker plugs into: the executor, the provider's side, and its configuration.
 
-Small types beside ``worker.py``. ``Executor`` is what ``execution.PhaseRunner``
-already is (tests and the benchmark may pass another); ``PhaseObserver`` is
-the no-op default of the two hooks ``observability.MetricsObserver`` has, so
-the worker never imports Prometheus.
+Small types beside ``phase_worker.py``. ``Executor`` is what
+``execution.runner.PhaseRunner`` is (tests and the benchmark may pass
+another); ``WorkerProvider`` is the part of ``execution.Provider`` the worker
+itself uses: prechecks, and the secrets it passes to each run.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
-from orchestrator.execution import BatchResult, HostOutcome, NodeTarget, SystemTarget
+from orchestrator.execution import NodeTarget, RunResult, SystemTarget
 from orchestrator.migrations import Phase
-from orchestrator.worker.batches import Claimed
 from orchestrator.worker.scheduling import Limits
-
-RUN_TASK = "Start the playbook run"
 
 
 class Executor(Protocol):
-    """Runs one phase for a batch of systems on one node (``execution.PhaseRunner``)."""
+    """Runs one phase for a batch of systems on one node (``execution.runner.PhaseRunner``)."""
 
     def run(
         self,
@@ -32,26 +28,34 @@ class Executor(Protocol):
         systems: Sequence[SystemTarget],
         *,
         cancel: threading.Event | None = None,
-    ) -> BatchResult:
+        secrets: Mapping[str, str] | None = None,
+    ) -> RunResult:
         """One playbook run; one outcome per system."""
         ...
 
 
-class PhaseObserver:
-    """Hooks the worker calls; no-ops here (``MetricsObserver`` has the same two)."""
+class WorkerProvider(Protocol):
+    """What the worker asks of the provider (``execution.Provider`` has both)."""
 
-    def after_phase(self, phase: str, duration_s: float) -> None:
-        """One system left ``phase`` after ``duration_s`` seconds in it."""
+    def precheck(self, phase: Phase, system: SystemTarget) -> str | None:
+        """Why ``system`` cannot run ``phase`` here at all, or None."""
+        ...
 
-    def after_playbook(self, phase: str, status: str, batch_size: int) -> None:
-        """One playbook run of ``phase`` for ``batch_size`` systems ended in ``status``."""
+    def secrets(self) -> Mapping[str, str]:
+        """The ``govmig_secret_*`` values the provider's role needs."""
+        ...
 
 
-class Observes(Protocol):
-    """Anything with the worker's hooks."""
+class NoProvider:
+    """No prechecks and no secrets: for tests and benchmarks with their own executor."""
 
-    def after_phase(self, phase: str, duration_s: float) -> None: ...
-    def after_playbook(self, phase: str, status: str, batch_size: int) -> None: ...
+    def precheck(self, phase: Phase, system: SystemTarget) -> str | None:
+        """Every system may run every phase."""
+        return None
+
+    def secrets(self) -> Mapping[str, str]:
+        """None."""
+        return {}
 
 
 @dataclass(frozen=True)
@@ -63,23 +67,5 @@ class WorkerConfig:
     lease_ttl_s: float = 30.0
     heartbeat_s: float = 10.0
     poll_s: float = 0.2
-
-
-def crashed(system_id: str, message: str) -> HostOutcome:
-    """The outcome of a system whose playbook run could not even start."""
-    return HostOutcome(system_id, ok=False, failed_task=RUN_TASK, message=message)
-
-
-def failed_result(claimed: Claimed, outcomes: Sequence[HostOutcome]) -> BatchResult:
-    """A result standing in for a run that never happened (no artifacts)."""
-    return BatchResult(
-        phase=claimed.batch.phase,
-        node=claimed.batch.node,
-        ident="",
-        artifact_dir=Path(),
-        rc=-1,
-        status="error",
-        duration_s=0.0,
-        strategy="",
-        outcomes=tuple(outcomes),
-    )
+    # How often applying a batch's outcomes is tried when the store says "try again".
+    apply_attempts: int = 5

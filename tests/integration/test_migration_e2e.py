@@ -27,7 +27,10 @@ from orchestrator.events.data import (
     MigrationRollbackRequested,
 )
 from orchestrator.events.registration import registration_records
-from orchestrator.execution.local_sandbox import (
+from orchestrator.inventory import generate_catalogue
+from orchestrator.inventory.models import BusinessSystem
+from orchestrator.migrations import SystemState
+from orchestrator.providers.local_sandbox import (
     fetch_health,
     instance_dir,
     prepare_source,
@@ -35,9 +38,6 @@ from orchestrator.execution.local_sandbox import (
     source_dir,
     stop_services,
 )
-from orchestrator.inventory import generate_catalogue
-from orchestrator.inventory.models import BusinessSystem
-from orchestrator.migrations import SystemState
 from orchestrator.settings import KafkaSettings
 from tests.fixtures.orchestrator import (
     INVENTORY,

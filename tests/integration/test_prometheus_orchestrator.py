@@ -26,10 +26,10 @@ from orchestrator.bus import Producer
 from orchestrator.capacity.ledger import ResourceClass
 from orchestrator.events.data import MigrationRequested
 from orchestrator.events.registration import registration_records
-from orchestrator.execution.local_sandbox import prepare_source, stop_services
 from orchestrator.inventory import generate_catalogue
 from orchestrator.inventory.models import GB, BusinessSystem
 from orchestrator.migrations import SystemState
+from orchestrator.providers.local_sandbox import prepare_source, stop_services
 from orchestrator.settings import KafkaSettings
 from tests.fixtures.orchestrator import (
     GovmigRun,

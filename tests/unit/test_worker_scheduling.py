@@ -8,9 +8,9 @@ import pytest
 
 from orchestrator.capacity.ledger import Inventory, NodeState, NodeUsage, ResourceClass
 from orchestrator.errors import ConfigurationError
-from orchestrator.execution import HostOutcome
+from orchestrator.execution import FaultPlan, HostOutcome
 from orchestrator.migrations import Phase, PhaseFailed, PhaseSucceeded, SystemState
-from orchestrator.worker.batches import cause_for
+from orchestrator.worker.outcomes import cause_for
 from orchestrator.worker.scheduling import (
     Batch,
     Limits,
@@ -19,7 +19,7 @@ from orchestrator.worker.scheduling import (
     plan_batches,
     stopped_batches,
 )
-from orchestrator.worker.targets import FaultPlan, free_on_node, ipv6_address
+from orchestrator.worker.targets import free_on_node, ipv6_address
 
 P = Phase
 S = SystemState
