@@ -10,7 +10,7 @@ what is used evicts nobody.
 
 from __future__ import annotations
 
-from orchestrator.capacity import Inventory, NodeStatus, NodeUsage, ResourceClass
+from orchestrator.capacity import NodeStatus, NodeUsage, ResourceClass, ResourceInventory
 from orchestrator.events import Rejection
 from orchestrator.events.data import NodeUpdated
 from orchestrator.store import Session, get_node, update_node
@@ -32,9 +32,9 @@ def apply_node_update(session: Session, change: NodeUpdated) -> NodeUsage:
     return update_node(session, change.node_id, status=status, inventories=inventories or None)
 
 
-def changed_inventories(current: NodeUsage, change: NodeUpdated) -> dict[str, Inventory]:
+def changed_inventories(current: NodeUsage, change: NodeUpdated) -> dict[str, ResourceInventory]:
     """The resource inventories ``change`` touches, merged with ``current``'s other figures."""
-    changed: dict[str, Inventory] = {}
+    changed: dict[str, ResourceInventory] = {}
     for resource, (unit, ratio_field) in _FIELDS.items():
         total = None if change.capacity is None else getattr(change.capacity, unit)
         held = None if change.reserved is None else getattr(change.reserved, unit)
@@ -43,7 +43,7 @@ def changed_inventories(current: NodeUsage, change: NodeUpdated) -> dict[str, In
             continue
         stored = current.node.inventories[resource]
         try:
-            changed[resource] = Inventory(
+            changed[resource] = ResourceInventory(
                 total=stored.total if total is None else total,
                 reserved=stored.reserved if held is None else held,
                 allocation_ratio=stored.allocation_ratio if ratio is None else ratio,

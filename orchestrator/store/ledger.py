@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from orchestrator.capacity.ledger import (
+from orchestrator.capacity import (
     CapacityShortfall,
     NodeUsage,
     ResourceClass,
@@ -85,7 +85,7 @@ def reserve(
     )
 
 
-def release(session: Session, system_id: str) -> Allocation | None:
+def release_allocation(session: Session, system_id: str) -> Allocation | None:
     """Give back what ``system_id`` holds; the released allocation, or None if it held nothing."""
     held = get_allocation(session, system_id)
     if held is None:

@@ -21,12 +21,12 @@ from typing import Any, cast
 from sqlalchemy import Row, Select, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from orchestrator.capacity.ledger import (
-    Inventory,
+from orchestrator.capacity import (
     NodeState,
     NodeStatus,
     NodeUsage,
     ResourceClass,
+    ResourceInventory,
     node_state,
 )
 from orchestrator.errors import PermanentError, TemporaryError
@@ -143,7 +143,7 @@ def update_node(
     node_id: str,
     *,
     status: NodeStatus | None = None,
-    inventories: Mapping[str, Inventory] | None = None,
+    inventories: Mapping[str, ResourceInventory] | None = None,
     expected_generation: int | None = None,
     now: datetime | None = None,
 ) -> NodeUsage:
@@ -239,7 +239,7 @@ def _node_state(node: NodeTable | Row[Any]) -> NodeState:
     return _state_of(tuple(getattr(node, name) for name in _STATE_COLUMNS))
 
 
-# Per resource class, in ``Inventory``'s argument order: total, reserved, allocation ratio.
+# Per resource class, in ``ResourceInventory``'s argument order: total, reserved, allocation ratio.
 _INVENTORY_PARTS = ("total", "reserved", "allocation_ratio")
 _STATE_COLUMNS = (
     "id",
@@ -258,14 +258,14 @@ def _state_of(values: tuple[Any, ...]) -> NodeState:
     """
     node_id, city, status, *numbers = values
     width = len(_INVENTORY_PARTS)
-    inventories: dict[str, Inventory] = {
-        resource.value: Inventory(*numbers[index * width : (index + 1) * width])
+    inventories: dict[str, ResourceInventory] = {
+        resource.value: ResourceInventory(*numbers[index * width : (index + 1) * width])
         for index, resource in enumerate(ResourceClass)
     }
     return NodeState(node_id, city, inventories, NodeStatus(status))
 
 
-def _inventory_columns(inventories: Mapping[str, Inventory]) -> dict[str, Any]:
+def _inventory_columns(inventories: Mapping[str, ResourceInventory]) -> dict[str, Any]:
     columns: dict[str, Any] = {}
     for resource, inventory in inventories.items():
         prefix = column(resource)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.capacity import Inventory, NodeStatus, ResourceClass
+from orchestrator.capacity import NodeStatus, ResourceClass, ResourceInventory
 from orchestrator.engine import (
     CauseContext,
     Lifecycle,
@@ -90,7 +90,7 @@ def register(session: Session, *systems: BusinessSystem) -> None:
 def shrink(session: Session, node: str, vcpu: int) -> None:
     """Leave ``node`` with ``vcpu`` vCPU of capacity (and plenty of the rest)."""
     # Held back rather than a smaller total, so a large request is short, not over max_unit.
-    held = Inventory(total=vcpu + 1000, reserved=1000)
+    held = ResourceInventory(total=vcpu + 1000, reserved=1000)
     update_node(session, node, inventories={ResourceClass.VCPU: held})
 
 
