@@ -26,7 +26,7 @@ SPREAD = PlacementPolicy()
 
 def node(node_id: str, vcpu: int) -> NodeUsage:
     """A node in the city of its name with ``vcpu`` vCPU and plenty of the rest."""
-    inventories = {
+    inventories: dict[str, ResourceInventory] = {
         R.VCPU: ResourceInventory(vcpu),
         R.MEMORY_GB: ResourceInventory(10_000),
         R.STORAGE_GB: ResourceInventory(100_000),
