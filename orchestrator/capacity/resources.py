@@ -26,7 +26,7 @@ class ResourceClass(StrEnum):
 
 
 # The field names events, records and JSON output use for each class (a user contract).
-FIELD_NAMES: Mapping[str, str] = {
+FIELD_NAMES: Mapping[ResourceClass, str] = {
     ResourceClass.VCPU: "vcpu",
     ResourceClass.MEMORY_GB: "memory_gb",
     ResourceClass.STORAGE_GB: "storage_gb",

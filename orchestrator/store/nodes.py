@@ -27,6 +27,7 @@ from orchestrator.capacity import (
     NodeUsage,
     ResourceClass,
     ResourceInventory,
+    Resources,
     node_state,
 )
 from orchestrator.errors import PermanentError, TemporaryError
@@ -97,12 +98,10 @@ def node_totals(session: Session, node_id: str) -> NodeUsage | None:
     row = rows(session, _NODE_TOTALS, {"node_id": node_id}).one_or_none()
     if row is None:
         return None
-    used = {
-        ResourceClass.VCPU.value: int(row.used_vcpu or 0),
-        ResourceClass.MEMORY_GB.value: int(row.used_memory_gb or 0),
-        ResourceClass.STORAGE_GB.value: int(row.used_storage_gb or 0),
-    }
-    return NodeUsage(_node_state(row), used, {}, row.generation)
+    used = Resources(
+        int(row.used_vcpu or 0), int(row.used_memory_gb or 0), int(row.used_storage_gb or 0)
+    )
+    return NodeUsage(_node_state(row), used.amounts(), {}, row.generation)
 
 
 def _node_totals_statement() -> Select[Any]:
@@ -217,21 +216,13 @@ def _allocations_by_node(
         statement = statement.where(AllocationTable.node_id == node_id)
     held: dict[str, dict[str, dict[str, int]]] = {}
     for node, system, vcpu, memory_gb, storage_gb in session.execute(statement):
-        amounts = {
-            ResourceClass.VCPU.value: vcpu,
-            ResourceClass.MEMORY_GB.value: memory_gb,
-            ResourceClass.STORAGE_GB.value: storage_gb,
-        }
-        held.setdefault(node, {})[system] = amounts
+        held.setdefault(node, {})[system] = Resources(vcpu, memory_gb, storage_gb).amounts()
     return held
 
 
 def _to_usage(node: NodeTable, allocations: dict[str, dict[str, int]]) -> NodeUsage:
-    used = {
-        resource.value: sum(amounts[resource] for amounts in allocations.values())
-        for resource in ResourceClass
-    }
-    return NodeUsage(_node_state(node), used, allocations, node.generation)
+    used = sum((Resources.from_amounts(amounts) for amounts in allocations.values()), Resources())
+    return NodeUsage(_node_state(node), used.amounts(), allocations, node.generation)
 
 
 def _node_state(node: NodeTable | Row[Any]) -> NodeState:
