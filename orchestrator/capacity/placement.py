@@ -1,9 +1,10 @@
 """Placement: which city node a system goes to, for one system or a whole plan.
 
-Pure: the reactor calls ``place_system`` for a queued system and turns the
-answer into a ``Place`` or ``PlacementFailed`` cause; ``govmig plan`` prints
-what ``plan_placements`` would do. Neither reserves anything: the ledger
-store does, with compare-and-swap, once the state machine says ``placed``.
+Pure building blocks: ``place_together`` puts a set of systems on one node
+(or none), ``place_on_target`` honours ``--to``. The dependency-group rule
+built on them, ``group_placement.place_group``, is what both the engine (for
+a queued system) and ``govmig plan`` call. Nothing here reserves anything: the
+ledger store does, with compare-and-swap, once the state machine says ``placed``.
 
 Policy, in order of preference:
 
