@@ -21,8 +21,9 @@ from pathlib import Path
 
 from bench.intake_kafka import unique
 from orchestrator.bus import Consumer, Producer
+from orchestrator.capacity import placement_policy
 from orchestrator.closing import Closing
-from orchestrator.engine import Outbox, PlacementContext, placement_policy
+from orchestrator.engine import Outbox, PlacementContext
 from orchestrator.engine.intake import IntakeHandler
 from orchestrator.events import KnownIds
 from orchestrator.hooks import BatchSummary, Hooks

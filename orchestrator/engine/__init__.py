@@ -17,7 +17,6 @@ from orchestrator.engine.context import (
     CauseContext,
     PlacementContext,
     cause_name,
-    placement_policy,
     requester,
 )
 from orchestrator.engine.lifecycle import Lifecycle, apply_cause
@@ -41,7 +40,6 @@ __all__ = [
     "context_of",
     "notice_for",
     "notice_id",
-    "placement_policy",
     "publish_pending",
     "requester",
 ]

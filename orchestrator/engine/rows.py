@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from orchestrator.capacity import SystemRequest
+from orchestrator.capacity import Resources, SystemRequest
 from orchestrator.engine.context import requester
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.migrations import (
@@ -81,9 +81,7 @@ def request_of(row: SystemRow) -> SystemRequest:
     return SystemRequest(
         id=row.id,
         city=row.city,
-        vcpu=int(record["vcpu"]),
-        memory_gb=int(record["memory_gb"]),
-        storage_gb=int(record["storage_gb"]),
+        size=Resources.from_fields(record),
         depends_on=tuple(record.get("depends_on") or ()),
     )
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
-from orchestrator.capacity.ledger import NodeStatus, NodeUsage, ResourceClass
+from orchestrator.capacity import NodeStatus, NodeUsage, ResourceClass
 from orchestrator.inventory.models import GB
 from orchestrator.migrations.states import ACTIVE_PHASE_STATES, SystemState, phase_in
 from orchestrator.observability.fleet import (

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from orchestrator.bus import Consumer, Producer, ensure_topics
-from orchestrator.engine import Outbox, OutboxPump, PlacementContext, placement_policy
+from orchestrator.capacity import placement_policy
+from orchestrator.engine import Outbox, OutboxPump, PlacementContext
 from orchestrator.engine.intake import IntakeHandler
 from orchestrator.events import KnownIds
 from orchestrator.inventory import Inventory

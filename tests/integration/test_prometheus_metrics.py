@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.capacity.ledger import ResourceClass, node_state
+from orchestrator.capacity import ResourceClass, node_state
 from orchestrator.hooks import BatchSummary
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import GB

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.bus import Producer
-from orchestrator.capacity.ledger import ResourceClass
+from orchestrator.capacity import ResourceClass
 from orchestrator.events.data import MigrationRequested
 from orchestrator.events.registration import registration_records
 from orchestrator.inventory import generate_catalogue

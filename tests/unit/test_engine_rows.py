@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.engine.fleet import GroupIndex
+from orchestrator.capacity import DependencyGraph
 from orchestrator.engine.notices import MAX_REASON, one_line
 from orchestrator.engine.requests import cause_of
 from orchestrator.engine.rows import advance, request_of
@@ -140,7 +140,7 @@ def test_request_of_reads_sizes_and_dependencies() -> None:
 
 
 def test_groups_are_connected_components_of_depends_on_in_either_direction() -> None:
-    index = GroupIndex([("a", ()), ("b", ("a",)), ("c", ("b",)), ("d", ()), ("e", ("x",))])
+    index = DependencyGraph([("a", ()), ("b", ("a",)), ("c", ("b",)), ("d", ()), ("e", ("x",))])
     assert index.group("a") == index.group("c") == {"a", "b", "c"}
     assert index.group("d") == {"d"}
     assert index.group("e") == {"e", "x"}

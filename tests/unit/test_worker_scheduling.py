@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from orchestrator.capacity.ledger import Inventory, NodeState, NodeUsage, ResourceClass
+from orchestrator.capacity import NodeState, NodeUsage, ResourceClass, ResourceInventory
 from orchestrator.errors import ConfigurationError
 from orchestrator.execution import FaultPlan, HostOutcome
 from orchestrator.migrations import Phase, PhaseFailed, PhaseSucceeded, SystemState
@@ -155,7 +155,7 @@ def test_free_on_node_counts_the_systems_own_reservation() -> None:
     node = NodeState(
         node_id="shantou",
         city="shantou",
-        inventories={r: Inventory(total=t) for r, t in totals.items()},
+        inventories={r: ResourceInventory(total=t) for r, t in totals.items()},
     )
     own: dict[str, int] = {
         ResourceClass.VCPU: 8,
