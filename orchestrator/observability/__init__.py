@@ -7,9 +7,9 @@ What it is:
   a given registry;
 - ``observer.MetricsObserver``: an ``orchestrator.hooks.Hooks`` for the
   reactor and the phase worker, the only code that updates those metrics;
-- ``fleet`` + ``snapshot`` + ``collector.FleetCollector``: the fleet's figures
+- ``families`` + ``snapshot`` + ``collector.FleetCollector``: the fleet's figures
   (capacity per node, systems by state and wave, finished migrations, item
-  三十 progress), read from the store at every scrape; ``fleet`` is pure;
+  三十 progress), read from the store at every scrape; ``families`` is pure;
 - ``server.start_metrics_server``: the HTTP endpoint;
 - ``registry.build_registry``: all of the above on one fresh registry;
 - ``logging.configure_logging``: one line per record, text or JSON.
@@ -21,7 +21,7 @@ dashboards and the alert and recording rules that read these metrics live in
 """
 
 from orchestrator.observability.collector import FleetCollector
-from orchestrator.observability.fleet import FleetSnapshot, NodeFigures, Resource
+from orchestrator.observability.families import FleetSnapshot, NodeFigures, Resource
 from orchestrator.observability.logging import configure_logging
 from orchestrator.observability.metrics import PipelineMetrics, pipeline_metrics
 from orchestrator.observability.observer import MetricsObserver
