@@ -9,29 +9,15 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import ConfigurationError
-from orchestrator.execution import NodeTarget, Provider, SystemTarget
-from orchestrator.inventory.models import SourceLocation
+from orchestrator.execution import NodeTarget, Provider
 from orchestrator.migrations.states import Phase
 from orchestrator.providers import PROVIDERS, LocalProvider, build_provider
 from orchestrator.providers.local import check_work_root
 from orchestrator.providers.local_sandbox import source_dir
 from orchestrator.settings import WorkerSettings
+from tests.fixtures.targets import system_target
 
 NODE = NodeTarget(node_id="shantou", ipv6_prefix="2001:db8:1::/48")
-
-
-def target(system_id: str) -> SystemTarget:
-    return SystemTarget(
-        system_id=system_id,
-        vcpu=2,
-        memory_gb=4,
-        storage_gb=10,
-        ipv6_index=1,
-        free_vcpu=10,
-        free_memory_gb=10,
-        free_storage_gb=100,
-        source=SourceLocation(city="shantou", site="dc-1", host="127.0.0.1"),
-    )
 
 
 def test_the_registry_builds_the_named_provider(tmp_path: Path) -> None:
@@ -50,11 +36,13 @@ def test_local_runs_every_host_here_with_no_secret_and_no_extra_environment(
     tmp_path: Path,
 ) -> None:
     provider: Provider = LocalProvider(work_root=tmp_path, python="/venv/bin/python")
-    assert provider.connection_vars(target("a"), NODE) == {
+    assert provider.connection_vars(system_target("a"), NODE) == {
         "ansible_connection": "local",
         "ansible_python_interpreter": "/venv/bin/python",
     }
-    assert provider.host_vars(target("a"), NODE) == {"govmig_work_root": str(tmp_path.resolve())}
+    assert provider.host_vars(system_target("a"), NODE) == {
+        "govmig_work_root": str(tmp_path.resolve())
+    }
     assert provider.secrets() == {}
     assert provider.env_names == frozenset()
 
@@ -62,11 +50,13 @@ def test_local_runs_every_host_here_with_no_secret_and_no_extra_environment(
 def test_local_precheck_refuses_a_preflight_without_a_source(tmp_path: Path) -> None:
     provider = LocalProvider(work_root=tmp_path)
     source_dir(tmp_path, "here").mkdir(parents=True)
-    assert provider.precheck(Phase.PREFLIGHT, target("here")) is None
-    refused = provider.precheck(Phase.PREFLIGHT, target("missing"))
+    assert provider.precheck(Phase.PREFLIGHT, system_target("here")) is None
+    refused = provider.precheck(Phase.PREFLIGHT, system_target("missing"))
     assert refused is not None
     assert "no source for missing on this machine" in refused
-    assert provider.precheck(Phase.PROVISION, target("missing")) is None, "only preflight checks"
+    assert provider.precheck(Phase.PROVISION, system_target("missing")) is None, (
+        "only preflight checks"
+    )
 
 
 @pytest.mark.parametrize(

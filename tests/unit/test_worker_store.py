@@ -22,7 +22,7 @@ from orchestrator.migrations import (
     Transition,
 )
 from orchestrator.observability.snapshot import read_snapshot
-from orchestrator.store import Store, get_allocation, get_system, open_store, seed_nodes
+from orchestrator.store import Session, Store, get_allocation, get_system, open_store, seed_nodes
 from orchestrator.store import leases as lease_store
 from orchestrator.store.systems import StaleSystemError
 from orchestrator.worker import outcomes as outcome_module
@@ -124,20 +124,26 @@ def test_a_claimed_batch_has_targets_unique_addresses_and_refusals(store: Store)
     assert set(claimed.ipv6.values()) == {"2001:db8:1::1", "2001:db8:1::2"}
 
 
+def claim(session: Session, ids: list[str], phase: Phase) -> Claimed:
+    """Lease ``ids`` for ``phase`` on shantou as instance ``a``."""
+    claimed = claim_batch(
+        session,
+        Batch("shantou", phase, tuple(ids)),
+        owner="a",
+        now=NOW,
+        ttl_s=30,
+        nodes=NODES,
+        precheck=NoProvider().precheck,
+    )
+    assert claimed is not None
+    return claimed
+
+
 def advance(
     store: Store, ids: list[str], phase: Phase, outcomes: dict[str, HostOutcome]
 ) -> dict[str, Transition | Refusal]:
     with store.transaction() as session:
-        claimed = claim_batch(
-            session,
-            Batch("shantou", phase, tuple(ids)),
-            owner="a",
-            now=NOW,
-            ttl_s=30,
-            nodes=NODES,
-            precheck=NoProvider().precheck,
-        )
-        assert claimed is not None
+        claimed = claim(session, ids, phase)
         return apply_outcomes(session, claimed, outcomes, owner="a", note="artifacts /x")
 
 
@@ -172,16 +178,7 @@ def test_an_outcome_for_a_lease_lost_meanwhile_is_not_applied(store: Store) -> N
     ids = place(store, 1)
     started(store, ids)
     with store.transaction() as session:
-        claimed = claim_batch(
-            session,
-            Batch("shantou", Phase.PREFLIGHT, tuple(ids)),
-            owner="a",
-            now=NOW,
-            ttl_s=30,
-            nodes=NODES,
-            precheck=NoProvider().precheck,
-        )
-        assert claimed is not None
+        claimed = claim(session, ids, Phase.PREFLIGHT)
         lease_store.give_back_all(session, "a")  # expired and taken over, say
         applied = apply_outcomes(
             session, claimed, {ids[0]: HostOutcome(ids[0], ok=True)}, owner="a", note=""
@@ -192,17 +189,7 @@ def test_an_outcome_for_a_lease_lost_meanwhile_is_not_applied(store: Store) -> N
 
 def claimed_preflight(store: Store, ids: list[str]) -> Claimed:
     with store.transaction() as session:
-        claimed = claim_batch(
-            session,
-            Batch("shantou", Phase.PREFLIGHT, tuple(ids)),
-            owner="a",
-            now=NOW,
-            ttl_s=30,
-            nodes=NODES,
-            precheck=NoProvider().precheck,
-        )
-    assert claimed is not None
-    return claimed
+        return claim(session, ids, Phase.PREFLIGHT)
 
 
 def failing_then_real(monkeypatch: pytest.MonkeyPatch, errors: list[Exception]) -> None:
