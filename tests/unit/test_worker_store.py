@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 
 from orchestrator.engine import CauseContext, apply_cause
 from orchestrator.errors import PermanentError
-from orchestrator.execution import HostOutcome
+from orchestrator.execution import HostOutcome, NodeTarget, RunResult, SystemTarget
+from orchestrator.hooks import Hooks
 from orchestrator.inventory import generate_catalogue, load_inventory
 from orchestrator.migrations import (
     Phase,
@@ -26,9 +28,11 @@ from orchestrator.store import Session, Store, get_allocation, get_system, open_
 from orchestrator.store import leases as lease_store
 from orchestrator.store.systems import StaleSystemError
 from orchestrator.worker import outcomes as outcome_module
+from orchestrator.worker.batch_run import BatchRunner
 from orchestrator.worker.claims import Claimed, claim_batch, start_placed
 from orchestrator.worker.outcomes import OutcomeRecorder, apply_outcomes
 from orchestrator.worker.ports import NoProvider
+from orchestrator.worker.running import Running, RunningBatches
 from orchestrator.worker.scheduling import Batch, Limits
 from orchestrator.worker.targets import node_targets
 from tests.fixtures.recording_hooks import GiveUps
@@ -257,3 +261,66 @@ def test_giving_up_on_outcomes_fails_each_system_visibly(
             assert row.last_error is not None
             assert "Record the outcome" in row.last_error
             assert lease_store.lease_of(session, system_id) == (None, None)
+
+
+class SecretProvider(NoProvider):
+    """A provider whose role needs one secret."""
+
+    def secrets(self) -> Mapping[str, str]:
+        return {"govmig_secret_tsig_key": "c2VjcmV0"}
+
+
+class Succeeding:
+    """An executor that notes what it was handed and reports every system done."""
+
+    def __init__(self) -> None:
+        self.secrets: list[Mapping[str, str] | None] = []
+
+    def run(
+        self,
+        phase: Phase,
+        node: NodeTarget,
+        systems: Sequence[SystemTarget],
+        *,
+        cancel: threading.Event | None = None,
+        secrets: Mapping[str, str] | None = None,
+    ) -> RunResult:
+        self.secrets.append(secrets)
+        outcomes = tuple(HostOutcome(s.system_id, ok=True) for s in systems)
+        return RunResult(
+            phase, node.node_id, "run-1", Path("/x"), 0, "successful", 0.1, "", outcomes
+        )
+
+
+class Playbooks(Hooks):
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, str, int]] = []
+
+    def after_playbook(self, phase: str, status: str, batch_size: int) -> None:
+        self.runs.append((phase, status, batch_size))
+
+
+def test_a_batch_run_hands_the_providers_secrets_to_the_executor_and_records_outcomes(
+    store: Store,
+) -> None:
+    ids = place(store, 2)
+    started(store, ids)
+    claimed = claimed_preflight(store, ids)
+    executor, hooks, running = Succeeding(), Playbooks(), RunningBatches()
+    runner = BatchRunner(
+        executor,
+        SecretProvider(),
+        OutcomeRecorder(store, owner="a", attempts=1),
+        store=store,
+        running=running,
+        owner="a",
+        stopping=threading.Event(),
+        hooks=[hooks],
+    )
+    running.add("shantou/preflight", Running(claimed))
+    runner.execute("shantou/preflight", Running(claimed))
+    assert executor.secrets == [{"govmig_secret_tsig_key": "c2VjcmV0"}]
+    assert hooks.runs == [("preflight", "successful", 2)]
+    assert running.system_ids() == set()
+    with store.transaction() as session:
+        assert {get_system(session, i).state for i in ids} == {S.PROVISIONING}  # type: ignore[union-attr]
