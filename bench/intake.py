@@ -42,9 +42,9 @@ from bench.intake_rig import BATCH_SIZE, IntakeRig
 from bench.intake_rss import measure_peak_memory
 from orchestrator.events import OutboundRecord, encode, new_event
 from orchestrator.events.data import MigrationRequested
+from orchestrator.events.registration import registration_records
 from orchestrator.inventory import generate_catalogue
 from orchestrator.inventory.models import BusinessSystem
-from orchestrator.reactor.registration import registration_records
 
 # As ``govmig run`` creates the inbound topic (``Orchestrator``'s DEFAULT_PARTITIONS).
 PARTITIONS = 6

@@ -21,16 +21,17 @@ from pathlib import Path
 
 from bench.intake_kafka import unique
 from orchestrator.bus import Consumer, Producer
+from orchestrator.capacity import placement_policy
 from orchestrator.closing import Closing
-from orchestrator.engine import Outbox, PlacementContext, placement_policy
+from orchestrator.engine import Outbox, PlacementContext
+from orchestrator.engine.intake import IntakeHandler
 from orchestrator.events import KnownIds
+from orchestrator.hooks import BatchSummary, Hooks
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.migrations import SystemState
 from orchestrator.observability import build_registry
-from orchestrator.reactor import BatchResult, Observer, Reactor, Topics
+from orchestrator.reactor import Reactor
 from orchestrator.reactor.batch import first_offsets
-from orchestrator.reactor.intake import IntakeHandler
-from orchestrator.service.hooks import MetricsHooks
 from orchestrator.settings import KafkaSettings, PlacementSettings
 from orchestrator.store import count_by_state, open_store, pending_status, seed_nodes
 
@@ -55,25 +56,19 @@ class Timed:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
 
-class _Tally(Observer):
+class _Tally(Hooks):
     """Counts what the reactor did, so the loop knows when it is done without asking the store."""
 
-    def __init__(self, forward: Observer) -> None:
-        self._forward = forward
+    def __init__(self) -> None:
         self.processed = self.batches = self.dead_letters = self.retries = 0
 
-    def before_batch(self, records: int) -> None:
-        self._forward.before_batch(records)
-
-    def after_batch(self, result: BatchResult) -> None:
-        self.processed += result.processed
-        self.dead_letters += result.dead_letters
+    def after_batch(self, summary: BatchSummary) -> None:
+        self.processed += summary.processed
+        self.dead_letters += summary.dead_letters
         self.batches += 1
-        self._forward.after_batch(result)
 
     def after_retry(self, error: BaseException, attempt: int, delay_s: float) -> None:
         self.retries += 1
-        self._forward.after_retry(error, attempt, delay_s)
 
 
 class IntakeRig(Closing):
@@ -94,7 +89,8 @@ class IntakeRig(Closing):
             seed_nodes(session, inventory.nodes.values())
         self._producer = Producer(settings)
         self.outbox = Outbox(self.store, self._producer, settings.status_topic)
-        self._tally = _Tally(MetricsHooks(build_registry(self.store).observer))
+        self._tally = _Tally()
+        self._hooks: list[Hooks] = [build_registry(self.store).observer, self._tally]
         known = KnownIds(cities=frozenset(inventory.cities), nodes=frozenset(inventory.nodes))
         self._handler = IntakeHandler(
             self.store,
@@ -117,8 +113,8 @@ class IntakeRig(Closing):
                 consumer=consumer,
                 producer=self._producer,
                 handler=self._handler,
-                topics=Topics(status=self._settings.status_topic, dlq=self._settings.dlq_topic),
-                observer=self._tally,
+                dlq_topic=self._settings.dlq_topic,
+                hooks=self._hooks,
                 poll_timeout_s=0.5,
             )
             return self._drive(reactor, expected)

@@ -30,12 +30,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.wave_rig import TimedExecutor, WaveTiming, placed_store, run_wave, wave_systems
-from orchestrator.engine.scheduling import Limits
-from orchestrator.engine.targets import node_targets
-from orchestrator.execution import NodeTarget, PhaseRunner, SystemTarget
-from orchestrator.execution.local_sandbox import DEFAULT_PLAYBOOK_DIR, prepare_source, stop_services
+from orchestrator.execution import NodeTarget, SystemTarget
+from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.migrations import FORWARD_PHASES
+from orchestrator.providers import LocalProvider
+from orchestrator.providers.local_sandbox import DEFAULT_PLAYBOOK_DIR, prepare_source, stop_services
+from orchestrator.worker.scheduling import Limits
+from orchestrator.worker.targets import node_targets
 
 BENCH_PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 
@@ -45,7 +47,7 @@ def runner(base: Path, name: str, *, playbooks: Path, mitogen: bool = True) -> P
     return PhaseRunner(
         playbook_dir=playbooks,
         artifacts_dir=base / name / "artifacts",
-        work_root=base / name / "work",
+        provider=LocalProvider(work_root=base / name / "work"),
         use_mitogen=mitogen,
         keep_artifacts=20,
     )
@@ -76,7 +78,7 @@ def per_system(base: Path, inventory: Inventory, count: int, nodes: Sequence[str
         target = SystemTarget(
             system_id=system.id, vcpu=system.vcpu, memory_gb=system.memory_gb,
             storage_gb=system.storage_gb, ipv6_index=index + 1,
-            free_vcpu=10**6, free_memory_gb=10**6, free_storage_gb=10**8,
+            free_vcpu=10**6, free_memory_gb=10**6, free_storage_gb=10**8, source=system.source,
         )  # fmt: skip
         for phase in FORWARD_PHASES:
             result = each.run(phase, node, [target])
@@ -94,15 +96,18 @@ def local(base: Path, inventory: Inventory, count: int, nodes: Sequence[str], li
     """``count`` systems moved for real by the ``local`` provider's playbooks."""
     name = "mitogen" if mitogen else "linear"
     systems = wave_systems(count)
-    run = runner(base, name, playbooks=DEFAULT_PLAYBOOK_DIR, mitogen=mitogen)
+    run, work = (
+        runner(base, name, playbooks=DEFAULT_PLAYBOOK_DIR, mitogen=mitogen),
+        base / name / "work",
+    )
     for system in systems:
-        prepare_source(run.work_root, system.id, 4, 32_000, seed="bench")
+        prepare_source(work, system.id, 4, 32_000, seed="bench")
     store = placed_store(base / f"{name}.db", inventory, systems, nodes)
     try:
         return run_wave(store, inventory, TimedExecutor(run), limits=limits, systems=count)
     finally:
         store.close()
-        stop_services(run.work_root)
+        stop_services(work)
 
 
 def row(label: str, timing: WaveTiming) -> str:

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.engine import CauseContext, apply_cause
-from orchestrator.engine.ports import WorkerConfig
-from orchestrator.engine.scheduling import Limits
-from orchestrator.engine.targets import node_targets
-from orchestrator.engine.worker import PhaseWorker
-from orchestrator.execution import BatchResult, NodeTarget, PhaseRunner, SystemTarget
+from orchestrator.execution import NodeTarget, RunResult, SystemTarget
+from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import Inventory, generate_catalogue
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.migrations import (
@@ -33,6 +30,10 @@ from orchestrator.migrations import (
     SystemState,
 )
 from orchestrator.store import Store, count_by_state, open_store, seed_nodes
+from orchestrator.worker.phase_worker import PhaseWorker
+from orchestrator.worker.ports import WorkerConfig
+from orchestrator.worker.scheduling import Limits
+from orchestrator.worker.targets import node_targets
 
 CONTEXT = CauseContext(component="bench")
 MOVING = frozenset({SystemState.PLACED, *ACTIVE_PHASE_STATES})
@@ -53,11 +54,12 @@ class TimedExecutor:
         systems: Sequence[SystemTarget],
         *,
         cancel: threading.Event | None = None,
-    ) -> BatchResult:
+        secrets: Mapping[str, str] | None = None,
+    ) -> RunResult:
         """Run the batch and note when."""
         started = time.monotonic()
         try:
-            return self.runner.run(phase, node, systems, cancel=cancel)
+            return self.runner.run(phase, node, systems, cancel=cancel, secrets=secrets)
         finally:
             with self._lock:
                 self.intervals.append((started, time.monotonic()))

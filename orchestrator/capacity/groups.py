@@ -12,7 +12,7 @@ being planned) joins nothing: there is nothing to co-locate it with here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 
@@ -26,24 +26,58 @@ class Dependent(Protocol):
     def depends_on(self) -> tuple[str, ...]: ...
 
 
+class DependencyGraph:
+    """The undirected ``depends_on`` graph, kept up to date as records change.
+
+    The one way groups are found: ``dependency_groups`` builds one for a plan,
+    and the engine keeps one per transaction while it places systems.
+    """
+
+    def __init__(self, records: Iterable[tuple[str, Iterable[str]]] = ()) -> None:
+        self._edges: dict[str, set[str]] = {}
+        self._depends_on: dict[str, tuple[str, ...]] = {}
+        for system_id, depends_on in records:
+            self.update(system_id, depends_on)
+
+    def update(self, system_id: str, depends_on: Iterable[str]) -> None:
+        """Record (or change) what ``system_id`` depends on."""
+        for other in self._depends_on.get(system_id, ()):
+            self._edges.get(other, set()).discard(system_id)
+            self._edges.get(system_id, set()).discard(other)
+        wanted = tuple(depends_on)
+        self._depends_on[system_id] = wanted
+        self._edges.setdefault(system_id, set())
+        for other in wanted:
+            self._edges[system_id].add(other)
+            self._edges.setdefault(other, set()).add(system_id)
+
+    def group(self, system_id: str) -> set[str]:
+        """Every system connected to ``system_id`` (itself included)."""
+        seen = {system_id}
+        frontier = [system_id]
+        while frontier:
+            for other in self._edges.get(frontier.pop(), ()):
+                if other not in seen:
+                    seen.add(other)
+                    frontier.append(other)
+        return seen
+
+
 def dependency_groups(systems: Sequence[Dependent]) -> tuple[tuple[str, ...], ...]:
     """The groups of ``systems``, each in input order, ordered by their first member."""
-    parent = {system.id: system.id for system in systems}
-
-    def root(node: str) -> str:
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]  # path halving keeps the trees flat
-            node = parent[node]
-        return node
-
+    ids = {system.id for system in systems}
+    graph = DependencyGraph(
+        (system.id, [other for other in system.depends_on if other in ids]) for system in systems
+    )
+    group_of: dict[str, int] = {}
+    groups: list[list[str]] = []
     for system in systems:
-        for other in system.depends_on:
-            if other in parent:
-                parent[root(system.id)] = root(other)
-    groups: dict[str, list[str]] = {}
-    for system in systems:
-        groups.setdefault(root(system.id), []).append(system.id)
-    return tuple(tuple(members) for members in groups.values())
+        if system.id not in group_of:
+            index = len(groups)
+            groups.append([])
+            group_of.update(dict.fromkeys(graph.group(system.id), index))
+        groups[group_of[system.id]].append(system.id)
+    return tuple(tuple(members) for members in groups)
 
 
 def assign_waves(

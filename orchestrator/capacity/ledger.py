@@ -6,7 +6,7 @@ read is still current (compare-and-swap), which is how several orchestrator
 instances share one ledger without over-committing. Placement
 (``orchestrator.capacity.placement``) uses the same checks for its dry runs.
 
-Per node and resource class an ``Inventory`` says how much may be allocated::
+Per node and resource class a ``ResourceInventory`` says how much may be allocated::
 
     capacity = floor((total - reserved) * allocation_ratio)
 
@@ -26,16 +26,9 @@ from enum import StrEnum
 from fractions import Fraction
 from types import MappingProxyType
 
+from orchestrator.capacity.resources import ResourceClass, Resources
 from orchestrator.errors import InventoryError, PermanentError
 from orchestrator.inventory.models import Node
-
-
-class ResourceClass(StrEnum):
-    """What a node offers; the names follow Placement's standard classes."""
-
-    VCPU = "VCPU"
-    MEMORY_GB = "MEMORY_GB"
-    STORAGE_GB = "STORAGE_GB"
 
 
 class NodeStatus(StrEnum):
@@ -60,7 +53,7 @@ Amounts = Mapping[str, int]
 
 
 @dataclass(frozen=True, slots=True)
-class Inventory:
+class ResourceInventory:
     """One resource class on one node; ``max_unit`` ``None`` means ``total``."""
 
     total: int
@@ -80,7 +73,7 @@ class Inventory:
             raise ValueError(problem)
 
 
-def _inventory_problem(inv: Inventory) -> str | None:
+def _inventory_problem(inv: ResourceInventory) -> str | None:
     if inv.total < 0 or not 0 <= inv.reserved <= inv.total:
         return f"need 0 <= reserved <= total, got reserved {inv.reserved} of total {inv.total}"
     if not (inv.allocation_ratio > 0 and math.isfinite(inv.allocation_ratio)):
@@ -93,7 +86,7 @@ def _inventory_problem(inv: Inventory) -> str | None:
     return None
 
 
-def capacity(inv: Inventory) -> int:
+def capacity(inv: ResourceInventory) -> int:
     """How much of ``inv`` may be allocated in total."""
     # The ratio is read as the decimal it was written as (1.1, not 1.100000000000000088...),
     # so floor() never loses a unit to binary rounding.
@@ -106,7 +99,7 @@ class NodeState:
 
     node_id: str
     city: str
-    inventories: Mapping[str, Inventory]
+    inventories: Mapping[str, ResourceInventory]
     status: NodeStatus = NodeStatus.ONLINE
     # Derived once here, because placement reads them for every candidate node.
     capacities: Mapping[str, int] = field(init=False, compare=False, repr=False)
@@ -121,7 +114,7 @@ class NodeState:
 class NodeUsage:
     """A node's ledger row: its state, what each consumer holds, and a generation.
 
-    Never mutated: ``allocate``, ``release`` and ``update_node`` return a new
+    Never mutated: ``allocate``, ``deallocate`` and ``update_node`` return a new
     value with ``generation + 1``, which the store writes only if the row still
     has the generation it read.
     """
@@ -220,7 +213,9 @@ def check_allocation(usage: NodeUsage, request: Amounts) -> CapacityShortfall | 
     return None
 
 
-def _unit_shortfall(node_id: str, resource: str, inv: Inventory, amount: int) -> CapacityShortfall:
+def _unit_shortfall(
+    node_id: str, resource: str, inv: ResourceInventory, amount: int
+) -> CapacityShortfall:
     if amount < inv.min_unit:
         kind, limit = ShortfallKind.BELOW_MIN_UNIT, inv.min_unit
     elif amount > inv.upper_unit:
@@ -254,7 +249,7 @@ def allocate(usage: NodeUsage, consumer: str, request: Amounts) -> NodeUsage:
     return NodeUsage(usage.node, used, allocations, usage.generation + 1)
 
 
-def release(usage: NodeUsage, consumer: str) -> NodeUsage:
+def deallocate(usage: NodeUsage, consumer: str) -> NodeUsage:
     """``usage`` without ``consumer``'s allocation; unchanged if it holds none."""
     held = usage.allocations.get(consumer)
     if held is None:
@@ -273,27 +268,18 @@ def update_node(usage: NodeUsage, node: NodeState) -> NodeUsage:
     return NodeUsage(node, usage.used, usage.allocations, usage.generation + 1)
 
 
-def system_request(vcpu: int, memory_gb: int, storage_gb: int) -> dict[str, int]:
-    """The request of one business system, in the order shortfalls are reported."""
-    return {
-        ResourceClass.VCPU: vcpu,
-        ResourceClass.MEMORY_GB: memory_gb,
-        ResourceClass.STORAGE_GB: storage_gb,
-    }
-
-
 def node_state(node: Node, status: NodeStatus = NodeStatus.ONLINE) -> NodeState:
     """The ledger's view of an inventory ``Node``: totals, reserved and ratios."""
-    cap, held = node.capacity, node.reserved
-    reserved = (held.vcpu, held.memory_gb, held.storage_gb) if held else (0, 0, 0)
-    rows = (
-        (ResourceClass.VCPU, cap.vcpu, reserved[0], node.allocation_ratio_vcpu),
-        (ResourceClass.MEMORY_GB, cap.memory_gb, reserved[1], node.allocation_ratio_memory),
-        (ResourceClass.STORAGE_GB, cap.storage_gb, reserved[2], node.allocation_ratio_storage),
-    )
+    totals = Resources.of(node.capacity).amounts()
+    held = (Resources.of(node.reserved) if node.reserved else Resources()).amounts()
+    ratios = {
+        ResourceClass.VCPU: node.allocation_ratio_vcpu,
+        ResourceClass.MEMORY_GB: node.allocation_ratio_memory,
+        ResourceClass.STORAGE_GB: node.allocation_ratio_storage,
+    }
     try:
-        inventories: dict[str, Inventory] = {
-            rc: Inventory(total, kept, ratio) for rc, total, kept, ratio in rows
+        inventories: dict[str, ResourceInventory] = {
+            rc: ResourceInventory(totals[rc], held[rc], ratios[rc]) for rc in ResourceClass
         }
     except ValueError as error:
         raise InventoryError(f"node {node.id}: {error}") from error

@@ -1,9 +1,10 @@
 """Placement: which city node a system goes to, for one system or a whole plan.
 
-Pure: the reactor calls ``place_system`` for a queued system and turns the
-answer into a ``Place`` or ``PlacementFailed`` cause; ``govmig plan`` prints
-what ``plan_placements`` would do. Neither reserves anything: the ledger
-store does, with compare-and-swap, once the state machine says ``placed``.
+Pure building blocks: ``place_together`` puts a set of systems on one node
+(or none), ``place_on_target`` honours ``--to``. The dependency-group rule
+built on them, ``group_placement.place_group``, is what both the engine (for
+a queued system) and ``govmig plan`` call. Nothing here reserves anything: the
+ledger store does, with compare-and-swap, once the state machine says ``placed``.
 
 Policy, in order of preference:
 
@@ -30,18 +31,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from orchestrator.capacity.ledger import (
-    Amounts,
-    NodeUsage,
-    ResourceClass,
-    check_allocation,
-    describe_amounts,
-    system_request,
-)
+from orchestrator.capacity.ledger import Amounts, NodeUsage, check_allocation, describe_amounts
+from orchestrator.capacity.resources import ResourceClass, Resources
+from orchestrator.errors import ConfigurationError
 from orchestrator.inventory.models import BusinessSystem
+from orchestrator.settings import PlacementSettings
 
 
-class Strategy(StrEnum):
+class PlacementStrategy(StrEnum):
     """How to choose among nodes that fit."""
 
     SPREAD = "spread"
@@ -56,12 +53,28 @@ def _default_weights() -> dict[str, float]:
 class PlacementPolicy:
     """The strategy and each resource's weight in a node's score."""
 
-    strategy: Strategy = Strategy.SPREAD
+    strategy: PlacementStrategy = PlacementStrategy.SPREAD
     weights: Mapping[str, float] = field(default_factory=_default_weights)
 
     def __post_init__(self) -> None:
         if any(weight < 0 for weight in self.weights.values()) or not sum(self.weights.values()):
             raise ValueError(f"weights must be >= 0 and not all 0, got {dict(self.weights)}")
+
+
+def placement_policy(
+    settings: PlacementSettings, strategy: PlacementStrategy | None = None
+) -> PlacementPolicy:
+    """The policy ``GOVMIG_PLACEMENT_*`` describe; ``strategy`` (a flag) overrides theirs."""
+    weights: dict[str, float] = {
+        ResourceClass.VCPU: settings.weight_vcpu,
+        ResourceClass.MEMORY_GB: settings.weight_memory,
+        ResourceClass.STORAGE_GB: settings.weight_storage,
+    }
+    chosen = strategy if strategy is not None else PlacementStrategy(settings.strategy)
+    try:
+        return PlacementPolicy(strategy=chosen, weights=weights)
+    except ValueError as error:
+        raise ConfigurationError(f"GOVMIG_PLACEMENT_WEIGHT_*: {error}") from error
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,27 +83,18 @@ class SystemRequest:
 
     id: str
     city: str
-    vcpu: int
-    memory_gb: int
-    storage_gb: int
+    size: Resources
     depends_on: tuple[str, ...] = ()
 
     @classmethod
     def from_model(cls, system: BusinessSystem) -> SystemRequest:
         """The request of a registered ``BusinessSystem``."""
-        return cls(
-            system.id,
-            system.city,
-            system.vcpu,
-            system.memory_gb,
-            system.storage_gb,
-            tuple(system.depends_on),
-        )
+        return cls(system.id, system.city, Resources.of(system), tuple(system.depends_on))
 
     @property
     def amounts(self) -> dict[str, int]:
         """The ledger request: vCPU, memory and storage, all or nothing."""
-        return system_request(self.vcpu, self.memory_gb, self.storage_gb)
+        return self.size.amounts()
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +154,7 @@ def place_together(
 ) -> list[PlacementOutcome]:
     """Put all of ``systems`` on one node, or return one ``Unplaceable`` for each."""
     requests = [system.amounts for system in systems]
-    # A group's home is the city most of its members come from (the first such, on a tie).
-    city = Counter(system.city for system in systems).most_common(1)[0][0]
+    city = _home_city(systems)
     chosen = _choose(city, requests, nodes, policy, prefer)
     if chosen is None:
         reason = _unplaceable_reason(city, _total(requests), nodes, len(systems))
@@ -160,6 +163,18 @@ def place_together(
     if len(systems) > 1:
         why = f"{why}, with its dependency group of {len(systems)}"
     return [Placement(system.id, node_id, why) for system in systems]
+
+
+def _home_city(systems: Sequence[SystemRequest]) -> str:
+    """The city most members come from; on a tie the first member's, else the first by name.
+
+    Independent of the other members' order, so the engine (which knows a group
+    by its ids) and the plan (which knows it in file order) pick the same city.
+    """
+    counts = Counter(system.city for system in systems)
+    top = max(counts.values())
+    first = systems[0].city
+    return first if counts[first] == top else min(c for c, n in counts.items() if n == top)
 
 
 def _choose(
@@ -188,7 +203,7 @@ def _best(
     candidates: Iterable[NodeUsage], requests: Sequence[Amounts], policy: PlacementPolicy
 ) -> str | None:
     total = _total(requests)
-    sign = 1.0 if policy.strategy is Strategy.SPREAD else -1.0
+    sign = 1.0 if policy.strategy is PlacementStrategy.SPREAD else -1.0
     best: tuple[float, str] | None = None
     for usage in candidates:
         if not _fits_all(usage, requests):

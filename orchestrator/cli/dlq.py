@@ -1,6 +1,6 @@
 """``govmig dlq list|replay``: look at dead letters and send them back for another try.
 
-Parses options into ``KafkaSettings`` and calls ``orchestrator.reactor.dlq``;
+Parses options into ``KafkaSettings`` and calls ``orchestrator.cli.dlq_topic``;
 nothing here talks to Kafka directly. An option left out falls back to its
 ``GOVMIG_*`` variable, then to the settings default (``cli/options.py``).
 """
@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from orchestrator.cli.dlq_topic import list_dead_letters, replay_dead_letters
 from orchestrator.cli.options import (
     BootstrapOption,
     DlqTopicOption,
@@ -21,7 +22,6 @@ from orchestrator.cli.options import (
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
 from orchestrator.events.reasons import REASON_CODES
 from orchestrator.reactor.deadletter import DeadLetterView
-from orchestrator.reactor.dlq import list_dead_letters, replay_dead_letters
 
 app = typer.Typer(
     help="Dead letters: records the orchestrator refused, with the reason in a header.",

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from orchestrator.capacity import Resources
 from orchestrator.cli.options import InventoryOption
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
 from orchestrator.inventory.crosschecks import PLAN_TOTALS, RESOURCES
@@ -58,16 +59,12 @@ def nodes(
 def node_row(inventory: Inventory, node: Node) -> dict[str, Any]:
     """One node as a row: its physical capacity, what is reserved, and its IPv6 prefix."""
     city = inventory.city_of(node.id)
-    reserved = node.reserved
+    reserved = Resources.of(node.reserved) if node.reserved else Resources()
     return {
         "node": node.id,
         "city": city.name_zh,
         "city_name": city.name,
-        "vcpu": node.capacity.vcpu,
-        "memory_gb": node.capacity.memory_gb,
-        "storage_gb": node.capacity.storage_gb,
-        "reserved_vcpu": reserved.vcpu if reserved else 0,
-        "reserved_memory_gb": reserved.memory_gb if reserved else 0,
-        "reserved_storage_gb": reserved.storage_gb if reserved else 0,
+        **Resources.of(node.capacity).fields(),
+        **{f"reserved_{key}": amount for key, amount in reserved.fields().items()},
         "ipv6_prefix": node.ipv6_prefix,
     }

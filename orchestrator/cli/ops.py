@@ -68,7 +68,7 @@ NoCheckOption = Annotated[
 
 
 @dataclass(frozen=True)
-class Delivery:
+class RequestRoute:
     """Where the requests go and how the outcome is printed, from the common options."""
 
     kafka: KafkaSettings
@@ -77,19 +77,19 @@ class Delivery:
     output: OutputFormat
 
 
-def delivery(
+def request_route(
     no_check: bool,
     output: OutputFormat,
     state_db: str | None,
     bootstrap_servers: str | None,
     events_topic: str | None,
     timeout: float | None,
-) -> Delivery:
-    """The ``Delivery`` of the options given; the rest from ``GOVMIG_*`` and defaults."""
+) -> RequestRoute:
+    """The ``RequestRoute`` of the options given; the rest from ``GOVMIG_*`` and defaults."""
     kafka = kafka_settings(
         bootstrap_servers=bootstrap_servers, events_topic=events_topic, request_timeout_s=timeout
     )
-    return Delivery(kafka, state_db_url(state_db), check=not no_check, output=output)
+    return RequestRoute(kafka, state_db_url(state_db), check=not no_check, output=output)
 
 
 def migrate(
@@ -119,7 +119,7 @@ def migrate(
     target = None if to is None else check_target(to, load_inventory(inventory).nodes)
     who = _requester(requested_by)
     events = build_requests(Action.MIGRATE, ids, requested_by=who, target=target, wave=wave)
-    where = delivery(no_check, output, state_db, bootstrap_servers, events_topic, timeout)
+    where = request_route(no_check, output, state_db, bootstrap_servers, events_topic, timeout)
     send(ids, events, where)
 
 
@@ -143,7 +143,7 @@ def _request_command(action: Action, summary: str) -> Callable[..., None]:
         send(
             ids,
             events,
-            delivery(no_check, output, state_db, bootstrap_servers, events_topic, timeout),
+            request_route(no_check, output, state_db, bootstrap_servers, events_topic, timeout),
         )
 
     command.__name__ = action.value
@@ -167,7 +167,7 @@ rollback = _request_command(
 )
 
 
-def send(ids: Sequence[str], events: Sequence[Event], where: Delivery) -> None:
+def send(ids: Sequence[str], events: Sequence[Event], where: RequestRoute) -> None:
     """Check the ids against the store, publish, wait for the acks and print the event ids."""
     if where.check:
         check_registered(ids, where.state_db)

@@ -20,12 +20,11 @@ import typer
 
 from orchestrator.capacity import (
     NodeUsage,
-    PlacementPolicy,
-    ResourceClass,
-    Strategy,
+    PlacementStrategy,
     SystemRequest,
     empty_usage,
     node_state,
+    placement_policy,
     plan_placements,
 )
 from orchestrator.cli.options import InventoryOption, StateDbOption, state_db_url
@@ -70,7 +69,7 @@ def plan(
         int | None, typer.Option("--limit", min=1, help="Only the first N (after filters).")
     ] = None,
     strategy: Annotated[
-        Strategy | None,
+        PlacementStrategy | None,
         typer.Option("--strategy", help="spread or pack (env GOVMIG_PLACEMENT_STRATEGY)."),
     ] = None,
     show_all: Annotated[
@@ -93,9 +92,9 @@ def plan(
     usage, start = starting_usage(state_db_url(state_db), loaded)
     held = {system_id: node for node, found in usage.items() for system_id in found.allocations}
     already = {system.id: held[system.id] for system in selected if system.id in held}
-    requests = [SystemRequest.from_model(s) for s in selected if s.id not in already]
-    policy = placement_policy(strategy)
-    result = plan_placements(requests, usage, policy)
+    requests = [SystemRequest.from_model(system) for system in selected]
+    policy = placement_policy(PlacementSettings(), strategy)
+    result = plan_placements(requests, usage, policy)  # the already placed keep their node
     document = plan_document(result, strategy=policy.strategy, start=start, already_placed=already)
     if output is OutputFormat.JSON:
         emit([], output, document=document)
@@ -143,21 +142,6 @@ def _empty(inventory: Inventory, why: str) -> tuple[dict[str, NodeUsage], PlanSt
     typer.secho(note, fg=typer.colors.YELLOW, err=True)
     usage = {node.id: empty_usage(node_state(node)) for node in inventory.nodes.values()}
     return usage, PlanStart("empty")
-
-
-def placement_policy(strategy: Strategy | None) -> PlacementPolicy:
-    """The policy the orchestrator would use (``GOVMIG_PLACEMENT_*``), with ``--strategy``."""
-    settings = PlacementSettings()
-    weights: dict[str, float] = {
-        ResourceClass.VCPU: settings.weight_vcpu,
-        ResourceClass.MEMORY_GB: settings.weight_memory,
-        ResourceClass.STORAGE_GB: settings.weight_storage,
-    }
-    chosen = strategy if strategy is not None else Strategy(settings.strategy)
-    try:
-        return PlacementPolicy(strategy=chosen, weights=weights)
-    except ValueError as error:
-        raise ConfigurationError(f"GOVMIG_PLACEMENT_WEIGHT_*: {error}") from error
 
 
 def print_plan(document: Mapping[str, Any], *, show_all: bool) -> None:

@@ -1,7 +1,7 @@
 """``govmig inventory publish FILE``: the inventory producer.
 
 Loads and validates the systems (``orchestrator.inventory``), publishes one
-``gov.cloud.system.registered`` event per system (``orchestrator.reactor.registration``)
+``gov.cloud.system.registered`` event per system (``orchestrator.events.registration``)
 with a progress bar on stderr, waits for the broker's acknowledgements and says
 what was sent. Event ids come from the content, so publishing a file again is a
 no-op for the orchestrator.
@@ -25,8 +25,8 @@ from orchestrator.cli.options import (
     InventoryOption,
     kafka_settings,
 )
+from orchestrator.events.registration import DEFAULT_SOURCE, registration_records
 from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT, load_inventory, load_systems
-from orchestrator.reactor.registration import DEFAULT_SOURCE, publish_systems
 
 
 def publish(
@@ -47,11 +47,9 @@ def publish(
         Progress(*columns, console=Console(stderr=True), transient=True) as progress,
     ):
         task = progress.add_task("publish", total=len(systems))
-        report = publish_systems(
-            producer,
+        report = producer.send_all(
             settings.events_topic,
-            systems,
-            source=source,
+            registration_records(systems, source=source),
             on_ack=lambda: progress.advance(task),
         )
     spread = ", ".join(f"{part}: {count}" for part, count in sorted(report.by_partition.items()))

@@ -14,22 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from orchestrator.capacity import NodeUsage, ResourceClass
+from orchestrator.capacity import FIELD_NAMES, NodeUsage, ResourceClass, Resources
 from orchestrator.inventory.plan import PLAN_MEMORY_GB, PLAN_STORAGE_GB, PLAN_VCPU
 from orchestrator.migrations.states import phase_in
 from orchestrator.store import Allocation, SystemRow, TransitionRow
 
-# The JSON key of each resource class: the field names events use.
-RESOURCE_KEYS: Final[Mapping[ResourceClass, str]] = {
-    ResourceClass.VCPU: "vcpu",
-    ResourceClass.MEMORY_GB: "memory_gb",
-    ResourceClass.STORAGE_GB: "storage_gb",
-}
-PLAN: Final[Mapping[str, int]] = {
-    "vcpu": PLAN_VCPU,
-    "memory_gb": PLAN_MEMORY_GB,
-    "storage_gb": PLAN_STORAGE_GB,
-}
+# The plan's totals, keyed like every resource in JSON output (``FIELD_NAMES``).
+PLAN: Final[Mapping[str, int]] = Resources(PLAN_VCPU, PLAN_MEMORY_GB, PLAN_STORAGE_GB).fields()
 _TITLES: Final[Mapping[ResourceClass, str]] = {
     ResourceClass.VCPU: "vCPU",
     ResourceClass.MEMORY_GB: "Memory (decimal units)",
@@ -128,7 +119,7 @@ def allocation_document(allocation: Allocation | None) -> dict[str, Any] | None:
     """What a system holds on its node, in JSON; None if it holds nothing."""
     if allocation is None:
         return None
-    amounts = {key: allocation.amount.get(resource, 0) for resource, key in RESOURCE_KEYS.items()}
+    amounts = Resources.from_amounts(allocation.amount).fields()
     return {"node": allocation.node_id, **amounts, "allocated_at": iso(allocation.allocated_at)}
 
 
@@ -169,7 +160,7 @@ def detail_tables(
     tables = [(f"System {system.id}", [{"field": k, "value": v} for k, v in fields.items()])]
     if allocation is not None:
         held = {"node": allocation.node_id}
-        for resource, key in RESOURCE_KEYS.items():
+        for resource, key in FIELD_NAMES.items():
             held[key] = amount_text(resource, allocation.amount.get(resource, 0))
         held["allocated"] = short_time(allocation.allocated_at)
         tables.append(("Allocation", [held]))
@@ -214,7 +205,7 @@ def node_document(usage: NodeUsage) -> dict[str, Any]:
         "status": str(usage.node.status),
         "systems": len(usage.allocations),
     }
-    for resource, key in RESOURCE_KEYS.items():
+    for resource, key in FIELD_NAMES.items():
         document[key] = resource_document(usage, resource)
     return document
 
@@ -222,7 +213,7 @@ def node_document(usage: NodeUsage) -> dict[str, Any]:
 def totals_document(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The sums over ``node_document``s, each resource beside the plan's target."""
     totals: dict[str, Any] = {"systems": sum(node["systems"] for node in nodes)}
-    for key in RESOURCE_KEYS.values():
+    for key in FIELD_NAMES.values():
         parts = [node[key] for node in nodes]
         summed = {
             name: sum(part[name] for part in parts)
@@ -244,7 +235,7 @@ def capacity_document(usages: Iterable[NodeUsage]) -> dict[str, Any]:
 def capacity_tables(document: Mapping[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
     """One (title, rows) table per resource from ``capacity_document``, with total and plan."""
     tables = []
-    for resource, key in RESOURCE_KEYS.items():
+    for resource, key in FIELD_NAMES.items():
         rows = [_capacity_line(resource, node["node"], node["status"], node[key])
                 for node in document["nodes"]]  # fmt: skip
         total = document["total"][key]

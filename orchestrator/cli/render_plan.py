@@ -15,10 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from orchestrator.capacity import PlanResult, ResourceClass
+from orchestrator.capacity import FIELD_NAMES, PlanResult, ResourceClass
 from orchestrator.cli.render import (
     PLAN,
-    RESOURCE_KEYS,
     amount_text,
     node_document,
     totals_document,
@@ -106,7 +105,7 @@ def node_table(document: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _node_line(figures: Mapping[str, Any], name: str, status: str | None) -> dict[str, Any]:
     shown = name if status in (None, "online") else f"{name} ({status})"
     row: dict[str, Any] = {"node": shown, "planned": figures["planned"]}
-    for resource, key in RESOURCE_KEYS.items():
+    for resource, key in FIELD_NAMES.items():
         used = amount_text(resource, figures[key]["allocated"])
         row[f"{_LABELS[resource]} used"] = f"{used} ({figures[key]['utilisation'] * 100:.0f}%)"
     return row

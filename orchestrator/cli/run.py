@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestrator.capacity import Strategy
+from orchestrator.capacity import PlacementStrategy
 from orchestrator.errors import GovmigError
 from orchestrator.inventory import DEFAULT_INVENTORY_ROOT, load_inventory
 from orchestrator.observability import configure_logging
@@ -76,7 +76,7 @@ def run(
         typer.Option("--inventory", help="directory holding hosts.yml (cities and nodes)"),
     ] = DEFAULT_INVENTORY_ROOT,
     placement_strategy: Annotated[
-        Strategy | None,
+        PlacementStrategy | None,
         typer.Option(
             "--placement-strategy",
             help="when a system's own city node cannot take it: spread (least used node) "

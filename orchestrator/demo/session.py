@@ -38,11 +38,11 @@ from orchestrator.devkafka import LocalKafka
 from orchestrator.errors import ConfigurationError
 from orchestrator.events.codec import encode, new_event
 from orchestrator.events.data import MigrationRequested
-from orchestrator.execution.local_sandbox import prepare_source, stop_services
+from orchestrator.events.registration import registration_records
 from orchestrator.inventory import DEFAULT_CATALOGUE, load_inventory, load_systems
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.inventory.topology import Inventory
-from orchestrator.reactor.registration import publish_systems
+from orchestrator.providers.local_sandbox import prepare_source, stop_services
 from orchestrator.settings import KafkaSettings, LocalKafkaSettings
 from orchestrator.store import Store, list_systems, node_usage, open_store
 
@@ -237,7 +237,9 @@ def _publish(
         for system_id in plan.ids
     ]
     with Producer(settings) as producer:
-        sent = publish_systems(producer, settings.events_topic, catalogue, source=DEMO_SOURCE)
+        sent = producer.send_all(
+            settings.events_topic, registration_records(catalogue, source=DEMO_SOURCE)
+        )
         producer.send_all(settings.events_topic, requests)
     console.print(
         f"[green]✓[/] published {sent.sent} registrations and {len(requests)} migration "

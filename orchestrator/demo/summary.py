@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from orchestrator.capacity.ledger import NodeUsage, ResourceClass
+from orchestrator.capacity import NodeUsage, ResourceClass
 from orchestrator.demo.scenario import DemoPlan
 from orchestrator.inventory.plan import PLAN_MEMORY_GB, PLAN_STORAGE_GB, PLAN_SYSTEMS, PLAN_VCPU
 from orchestrator.migrations.states import SystemState

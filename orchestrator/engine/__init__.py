@@ -2,22 +2,24 @@
 
 What it is: the one path every component uses to change a system
 (``lifecycle.apply_cause`` / ``Lifecycle``), carrying out the state machine's
-store effects in one transaction, placing queued systems on the ledger with
-compare-and-swap, and auditing every decision; the status outbox publisher
-(``outbox``); and the mapping of inbound events to causes (``requests``) and of
-audit rows to outbound events (``notices``).
+store effects in one transaction (rows and audit in a ``unit_of_work``),
+placing queued systems on the ledger with compare-and-swap (``ledger_view``),
+and auditing every decision; the intake handler the reactor calls
+(``intake``); the status outbox publisher (``outbox``), the only way a status
+event leaves; and the mapping of inbound events to causes (``requests``) and
+of audit rows to outbound events (``notices``).
 
 What it is not: it decides nothing itself (``orchestrator.migrations`` and
 ``orchestrator.capacity`` do), runs no playbook and imports neither the Kafka
 client nor ansible-runner; it uses the store, the bus's ``Producer`` and the
-event codec. The reactor's intake handler and the phase worker sit above it.
+event codec. The phase worker sits above it; the reactor, below, only knows
+the ``Handler`` protocol that ``intake.IntakeHandler`` implements.
 """
 
 from orchestrator.engine.context import (
     CauseContext,
     PlacementContext,
     cause_name,
-    placement_policy,
     requester,
 )
 from orchestrator.engine.lifecycle import Lifecycle, apply_cause
@@ -41,7 +43,6 @@ __all__ = [
     "context_of",
     "notice_for",
     "notice_id",
-    "placement_policy",
     "publish_pending",
     "requester",
 ]

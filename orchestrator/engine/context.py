@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from orchestrator.capacity import PlacementPolicy, ResourceClass, Strategy
+from orchestrator.capacity import PlacementPolicy
 from orchestrator.migrations import (
     Cause,
     PhaseFailed,
@@ -25,7 +25,6 @@ from orchestrator.migrations import (
     RequestRollback,
     Start,
 )
-from orchestrator.settings import PlacementSettings
 
 # The audit's ``cause`` column and the refusal event's ``request`` field.
 CAUSE_NAMES: dict[type[Cause], str] = {
@@ -68,16 +67,6 @@ class PlacementContext:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
-
-
-def placement_policy(settings: PlacementSettings) -> PlacementPolicy:
-    """The pure placement policy that ``PlacementSettings`` describe."""
-    weights: dict[str, float] = {
-        ResourceClass.VCPU: settings.weight_vcpu,
-        ResourceClass.MEMORY_GB: settings.weight_memory,
-        ResourceClass.STORAGE_GB: settings.weight_storage,
-    }
-    return PlacementPolicy(strategy=Strategy(settings.strategy), weights=weights)
 
 
 def cause_name(cause: Cause) -> str:

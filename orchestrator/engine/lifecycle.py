@@ -4,39 +4,38 @@
 system, asks the pure ``apply_transition`` what the cause does, and carries out
 the store effects in the machine's order inside the caller's transaction:
 ``SaveRecord`` (insert or refresh the record), ``ReserveCapacity`` (the store's
-compare-and-swap), ``ReleaseCapacity``; then it saves the row (``rows.advance``)
-and appends the audit row, which is also the status outbox, so ``PublishStatus``
-needs nothing more here. A ``Refusal`` is audited the same way and returned.
+compare-and-swap), ``ReleaseCapacity``; then it stages the row
+(``rows.advance``) and the audit row, which is also the status outbox (every
+change of state is announced from there), in the transaction's ``UnitOfWork``.
+A ``Refusal`` is audited the same way and returned.
 
-``FindPlacement`` runs at once in the same transaction: the ``Fleet`` copy of
-the ledger picks a node (the ``--to`` target, else the node of the system's
-dependency group, else its own city, else the policy's best) and the result is
-applied as ``Place`` or ``PlacementFailed``. If the reservation finds the node
-full after all (another instance reserved first), the ledger is read again and
-placement is retried, at most ``PlacementContext.max_attempts`` times; then the
-system fails placement with the node's shortfall as the reason.
+``FindPlacement`` runs at once in the same transaction, as a loop of steps:
+the ``LedgerView`` copy of the ledger picks a node with ``place_group`` (the
+``--to`` target, else the dependency-group rule ``govmig plan`` uses too) and
+the result is applied as ``Place`` or ``PlacementFailed``. A reservation that
+finds the node full after all (another instance reserved first) is a value,
+not an error: the ledger is read again and placement retried, at most
+``PlacementContext.max_attempts`` times; then the system fails placement with
+the node's shortfall as the reason. A transaction that excludes other writers
+(SQLite) reads nothing new by retrying, so it does not.
 
-``RunPhase`` and ``StopPhase`` are not run here: the row's ``phase`` and
-``stop_phase`` tell the phase worker what to do.
+A system in a phase state is the phase worker's work; leaving that state
+stops its run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import assert_never
 
-from orchestrator.capacity import CapacityShortfall, Unplaceable
+from orchestrator.capacity import CapacityShortfall, PlacementOutcome, Unplaceable
 from orchestrator.engine.audit import refusal_entry, transition_entry
 from orchestrator.engine.context import PLACEMENT_COMPONENT, CauseContext, PlacementContext
-from orchestrator.engine.fleet import Fleet, load_fleet
-from orchestrator.engine.rows import (
-    advance,
-    registered_row,
-    request_of,
-    same_content,
-    with_record,
-)
+from orchestrator.engine.ledger_view import LedgerView, load_ledger_view
+from orchestrator.engine.rows import advance, registered_row, request_of, with_record
+from orchestrator.engine.unit_of_work import UnitOfWork
 from orchestrator.errors import GovmigError, PermanentError
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.migrations import (
@@ -52,15 +51,10 @@ from orchestrator.migrations import (
     apply_transition,
 )
 from orchestrator.store import (
-    AuditEntry,
     Session,
     SystemRow,
-    append_audit,
-    get_systems,
-    insert_systems,
-    release,
+    release_allocation,
     reserve,
-    save_system,
     writers_excluded,
 )
 
@@ -81,59 +75,49 @@ def apply_cause(
     return outcome
 
 
-class _ReservationLostError(GovmigError):
-    """A ``Place`` found its node full when reserving: the choice was made on stale usage."""
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """What one cause did; ``lost``: its reservation found the node full, so nothing was done."""
 
-    def __init__(self, shortfall: CapacityShortfall) -> None:
-        super().__init__(shortfall.message)
-        self.shortfall = shortfall
+    outcome: Transition | Refusal
+    lost: CapacityShortfall | None = None
+
+    @property
+    def finds_placement(self) -> bool:
+        """The system was queued: placement runs next, in the same transaction."""
+        effects = () if isinstance(self.outcome, Refusal) else self.outcome.effects
+        return self.lost is None and any(isinstance(e, FindPlacement) for e in effects)
 
 
 class Lifecycle:
-    """One transaction's view of the systems it changes; call ``flush()`` before committing.
+    """One transaction's changes to systems; call ``flush()`` before committing.
 
-    Rows are read once (``prefetch`` reads many in one query) and written back
-    lazily: new systems in one INSERT, changed ones once each however many
-    transitions they went through, all before anything that needs them in the
-    database (a reservation, a ledger read) and at ``flush``. A row changed
-    meanwhile by another instance still fails its version check
-    (``StaleSystemError``), which aborts the whole transaction.
+    The rows and audit rows live in a ``UnitOfWork``; placement reads a
+    ``LedgerView``, loaded on the first placement and kept in step after.
     """
 
     def __init__(self, session: Session, *, placement: PlacementContext | None = None) -> None:
         self._session = session
+        self._work = UnitOfWork(session)
         self._placement = placement if placement is not None else PlacementContext()
-        self._rows: dict[str, SystemRow | None] = {}  # as this transaction sees them
-        self._stored: dict[str, SystemRow] = {}  # as the database holds them
-        self._unsaved: set[str] = set()
-        self._new: set[str] = set()  # registered by this transaction, not inserted yet
-        self._audit: list[AuditEntry] = []
-        self._fleet: Fleet | None = None
+        self._view: LedgerView | None = None
         self._isolated = writers_excluded(session)
 
     def prefetch(self, system_ids: Iterable[str]) -> None:
         """Read the systems among ``system_ids`` not read yet, in one query."""
-        missing = {system_id for system_id in system_ids if system_id not in self._rows}
-        if missing:
-            found = get_systems(self._session, missing)
-            self._stored.update(found)
-            self._rows.update({system_id: found.get(system_id) for system_id in missing})
+        self._work.prefetch(system_ids)
 
     def system(self, system_id: str) -> SystemRow | None:
         """The system as this transaction sees it, or None if it is not registered."""
-        if system_id not in self._rows:
-            self.prefetch([system_id])
-        return self._rows[system_id]
+        return self._work.system(system_id)
 
     def nodes_changed(self) -> None:
         """A node's capacity or status changed: placement must read the ledger again."""
-        self._fleet = None
+        self._view = None
 
     def flush(self) -> None:
         """Write the changed rows and the audit rows (the status outbox) collected so far."""
-        self._write_rows()
-        append_audit(self._session, self._audit)
-        self._audit.clear()
+        self._work.flush()
 
     def apply(
         self,
@@ -144,24 +128,61 @@ class Lifecycle:
         record: BusinessSystem | None = None,
     ) -> Transition | Refusal:
         """Apply ``cause`` to ``system_id``: decide, carry out the store effects, audit."""
-        try:
-            return self._apply(system_id, cause, context, record)
-        except _ReservationLostError as lost:  # a caller's own Place, decided on stale usage
-            return self._apply(system_id, PlacementFailed(lost.shortfall.message), context, None)
+        step = self._step(system_id, cause, context, record)
+        if step.lost is not None:  # a caller's own Place, decided on stale usage
+            step = self._step(system_id, PlacementFailed(step.lost.message), context)
+        if step.finds_placement:
+            self._place(system_id, context)
+        return step.outcome
 
-    def _apply(
-        self, system_id: str, cause: Cause, context: CauseContext, record: BusinessSystem | None
-    ) -> Transition | Refusal:
-        row = self.system(system_id)
+    def _step(
+        self,
+        system_id: str,
+        cause: Cause,
+        context: CauseContext,
+        record: BusinessSystem | None = None,
+    ) -> _Step:
+        row = self._work.system(system_id)
         outcome = apply_transition(None if row is None else row.state, cause)
         if isinstance(outcome, Refusal):
-            self._audit.append(refusal_entry(system_id, row, outcome, context))
-            return outcome
+            self._work.audit(refusal_entry(system_id, row, outcome, context))
+            return _Step(outcome)
         changed = self._carry_out(system_id, row, outcome, cause, record)
-        self._audit.append(transition_entry(changed, outcome, cause, context))
-        if any(isinstance(effect, FindPlacement) for effect in outcome.effects):
-            self._find_placement(changed, context)
-        return outcome
+        if isinstance(changed, CapacityShortfall):
+            return _Step(outcome, lost=changed)
+        self._work.stage(changed)
+        self._work.audit(transition_entry(changed, outcome, cause, context))
+        return _Step(outcome)
+
+    def _place(self, system_id: str, context: CauseContext) -> None:
+        """Choose a node and reserve it, re-reading the ledger after a lost race."""
+        placing = replace(context, component=PLACEMENT_COMPONENT, note=None)
+        last: CapacityShortfall | None = None
+        for _attempt in range(self._placement.max_attempts):
+            fresh = self._view is None
+            choice = self._choose(system_id)
+            if isinstance(choice, Unplaceable):
+                if fresh or self._isolated:
+                    self._step(system_id, PlacementFailed(choice.reason), placing)
+                    return
+                self._view = None  # others may have freed room since it was read
+                continue
+            noted = replace(placing, note=choice.reason)
+            last = self._step(system_id, Place(choice.node_id), noted).lost
+            if last is None:
+                return
+        reason = last.message if last is not None else "the ledger kept changing while placing"
+        self._step(system_id, PlacementFailed(reason), placing)
+
+    def _choose(self, system_id: str) -> PlacementOutcome:
+        """Where the system goes, by the group rule, on this transaction's ledger view."""
+        view = self._ledger_view()
+        row = _existing(system_id, self._work.system(system_id))
+        others = view.unplaced_group(system_id)
+        self._work.prefetch(others)
+        unplaced = [request_of(r) for i in others if (r := self._work.system(i)) is not None]
+        policy = self._placement.policy
+        return view.choose(request_of(row), unplaced, policy, target=row.target_node)
 
     def _carry_out(
         self,
@@ -170,110 +191,68 @@ class Lifecycle:
         transition: Transition,
         cause: Cause,
         record: BusinessSystem | None,
-    ) -> SystemRow:
+    ) -> SystemRow | CapacityShortfall:
+        """The row after ``transition``'s store effects, or the shortfall that stopped them."""
         node = None if row is None else row.node
         for effect in transition.effects:
-            if isinstance(effect, SaveRecord):
-                row = self._with_record(system_id, row, record)
-            elif isinstance(effect, ReserveCapacity):
-                self._reserve(_existing(system_id, row), effect.node)
-                node = effect.node
-            elif isinstance(effect, ReleaseCapacity):
-                self._release(system_id)
-                node = None
-        changed = advance(_existing(system_id, row), transition, cause, node=node)
-        self._rows[system_id] = changed
-        self._unsaved.add(system_id)
-        if system_id not in self._stored:
-            self._new.add(system_id)
-        return changed
+            match effect:
+                case SaveRecord():
+                    row = self._with_record(system_id, row, record)
+                case ReserveCapacity(node=target):
+                    lost = self._reserve(_existing(system_id, row), target)
+                    if lost is not None:
+                        return lost
+                    node = target
+                case ReleaseCapacity():
+                    self._release(system_id)
+                    node = None
+                case FindPlacement():
+                    pass  # ``apply`` places once the queued row is staged
+                case _:  # a new effect the engine was not taught: never drop it silently
+                    assert_never(effect)
+        return advance(_existing(system_id, row), transition, cause, node=node)
 
     def _with_record(
         self, system_id: str, row: SystemRow | None, record: BusinessSystem | None
     ) -> SystemRow:
         if record is None or record.id != system_id:
             raise PermanentError(f"registering {system_id} needs its own record")
-        if self._fleet is not None:
-            self._fleet.groups.update(system_id, record.depends_on)
+        if self._view is not None:
+            self._view.groups.update(system_id, record.depends_on)
         if row is None:
             return registered_row(record, datetime.now(UTC))
         return with_record(row, record)
 
-    def _insert_rows(self) -> None:
-        """Insert the systems registered by this transaction so far.
-
-        Runs before every reservation, so it looks only at the new ids, not at
-        every row the batch changed (which made placing a batch quadratic).
-        """
-        if not self._new:
-            return
-        new = [self._rows[i] for i in sorted(self._new)]
-        inserted = [row for row in new if row is not None]
-        insert_systems(self._session, inserted)
-        self._stored.update((row.id, row) for row in inserted)
-        self._new.clear()
-
-    def _write_rows(self) -> None:
-        """Insert the new systems and save the changed ones, in id order (a stable lock order)."""
-        self._insert_rows()
-        for system_id in sorted(self._unsaved):
-            current, stored = self._rows[system_id], self._stored[system_id]
-            if current is not None and not same_content(stored, current):
-                saved = save_system(self._session, replace(current, version=stored.version))
-                self._rows[system_id] = self._stored[system_id] = saved
-        self._unsaved.clear()
-
-    def _reserve(self, row: SystemRow, node_id: str) -> None:
-        self._insert_rows()  # the allocation refers to the system's row
+    def _reserve(self, row: SystemRow, node_id: str) -> CapacityShortfall | None:
+        self._work.insert_new()  # the allocation refers to the system's row
         amounts = request_of(row).amounts
         outcome = reserve(self._session, row.id, node_id, amounts)
         if isinstance(outcome, CapacityShortfall):
-            self._fleet = None  # it was stale: read the ledger again before choosing again
-            raise _ReservationLostError(outcome)
-        self._update_fleet(lambda fleet: fleet.reserved(row.id, node_id, amounts))
+            self._view = None  # it was stale: read the ledger again before choosing again
+            return outcome
+        self._update_view(lambda view: view.reserved(row.id, node_id, amounts))
+        return None
 
     def _release(self, system_id: str) -> None:
-        release(self._session, system_id)
-        self._update_fleet(lambda fleet: fleet.released(system_id))
+        release_allocation(self._session, system_id)
+        self._update_view(lambda view: view.released(system_id))
 
-    def _update_fleet(self, change: Callable[[Fleet], None]) -> None:
-        if self._fleet is None:
+    def _update_view(self, change: Callable[[LedgerView], None]) -> None:
+        if self._view is None:
             return
         try:
-            change(self._fleet)
+            change(self._view)
         except GovmigError:  # the copy disagrees with the store: drop it, read again later
-            self._fleet = None
+            self._view = None
 
-    def _load_fleet(self) -> Fleet:
-        self._insert_rows()  # so the ledger read sees this transaction's registrations
-        fleet = load_fleet(self._session)
-        for system_id in self._unsaved:  # and records re-registered but not saved yet
-            if (row := self._rows[system_id]) is not None:
-                fleet.groups.update(system_id, request_of(row).depends_on)
-        return fleet
-
-    def _find_placement(self, row: SystemRow, context: CauseContext) -> None:
-        placing = replace(context, component=PLACEMENT_COMPONENT, note=None)
-        last: CapacityShortfall | None = None
-        for _attempt in range(self._placement.max_attempts):
-            fresh = self._fleet is None
-            fleet = self._fleet = self._fleet or self._load_fleet()
-            choice = fleet.choose(request_of(row), self._placement.policy, target=row.target_node)
-            if isinstance(choice, Unplaceable):
-                if fresh or self._isolated:
-                    self._apply(row.id, PlacementFailed(choice.reason), placing, None)
-                    return
-                self._fleet = None  # others may have freed room since it was read
-                continue
-            try:
-                self._apply(
-                    row.id, Place(choice.node_id), replace(placing, note=choice.reason), None
-                )
-                return
-            except _ReservationLostError as lost:
-                last = lost.shortfall
-        reason = last.message if last is not None else "the ledger kept changing while placing"
-        self._apply(row.id, PlacementFailed(reason), placing, None)
+    def _ledger_view(self) -> LedgerView:
+        if self._view is None:
+            self._work.insert_new()  # so the ledger read sees this transaction's registrations
+            view = load_ledger_view(self._session)
+            for row in self._work.unsaved():  # and records re-registered but not saved yet
+                view.groups.update(row.id, request_of(row).depends_on)
+            self._view = view
+        return self._view
 
 
 def _existing(system_id: str, row: SystemRow | None) -> SystemRow:

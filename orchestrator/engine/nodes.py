@@ -10,15 +10,22 @@ what is used evicts nobody.
 
 from __future__ import annotations
 
-from orchestrator.capacity import Inventory, NodeStatus, NodeUsage, ResourceClass
+from orchestrator.capacity import (
+    FIELD_NAMES,
+    NodeStatus,
+    NodeUsage,
+    ResourceClass,
+    ResourceInventory,
+)
 from orchestrator.events import Rejection
 from orchestrator.events.data import NodeUpdated
 from orchestrator.store import Session, get_node, update_node
 
-_FIELDS = {
-    ResourceClass.VCPU: ("vcpu", "allocation_ratio_vcpu"),
-    ResourceClass.MEMORY_GB: ("memory_gb", "allocation_ratio_memory"),
-    ResourceClass.STORAGE_GB: ("storage_gb", "allocation_ratio_storage"),
+# The event's ratio field of each resource; its amounts are named by ``FIELD_NAMES``.
+_RATIO_FIELDS = {
+    ResourceClass.VCPU: "allocation_ratio_vcpu",
+    ResourceClass.MEMORY_GB: "allocation_ratio_memory",
+    ResourceClass.STORAGE_GB: "allocation_ratio_storage",
 }
 
 
@@ -32,10 +39,11 @@ def apply_node_update(session: Session, change: NodeUpdated) -> NodeUsage:
     return update_node(session, change.node_id, status=status, inventories=inventories or None)
 
 
-def changed_inventories(current: NodeUsage, change: NodeUpdated) -> dict[str, Inventory]:
+def changed_inventories(current: NodeUsage, change: NodeUpdated) -> dict[str, ResourceInventory]:
     """The resource inventories ``change`` touches, merged with ``current``'s other figures."""
-    changed: dict[str, Inventory] = {}
-    for resource, (unit, ratio_field) in _FIELDS.items():
+    changed: dict[str, ResourceInventory] = {}
+    for resource, ratio_field in _RATIO_FIELDS.items():
+        unit = FIELD_NAMES[resource]
         total = None if change.capacity is None else getattr(change.capacity, unit)
         held = None if change.reserved is None else getattr(change.reserved, unit)
         ratio = getattr(change, ratio_field)
@@ -43,7 +51,7 @@ def changed_inventories(current: NodeUsage, change: NodeUpdated) -> dict[str, In
             continue
         stored = current.node.inventories[resource]
         try:
-            changed[resource] = Inventory(
+            changed[resource] = ResourceInventory(
                 total=stored.total if total is None else total,
                 reserved=stored.reserved if held is None else held,
                 allocation_ratio=stored.allocation_ratio if ratio is None else ratio,

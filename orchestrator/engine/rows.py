@@ -12,9 +12,7 @@ row to save:
   or rollback request updates ``requested_by`` only: it names whoever made the
   latest accepted request;
 * ``last_error`` keeps the reason of the latest placement or phase failure and
-  is cleared when the system is queued again;
-* ``stop_phase`` names the phase whose playbook a transition asked to stop,
-  until the next transition.
+  is cleared when the system is queued again.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from orchestrator.capacity import SystemRequest
+from orchestrator.capacity import Resources, SystemRequest
 from orchestrator.engine.context import requester
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.migrations import (
@@ -31,7 +29,6 @@ from orchestrator.migrations import (
     PhaseFailed,
     PlacementFailed,
     RequestMigration,
-    StopPhase,
     SystemState,
     Transition,
     phase_in,
@@ -41,12 +38,10 @@ from orchestrator.store import SystemRow
 
 def advance(row: SystemRow, transition: Transition, cause: Cause, *, node: str | None) -> SystemRow:
     """``row`` once ``transition`` (decided on ``cause``) is done; ``node`` after its effects."""
-    stops = [effect.phase for effect in transition.effects if isinstance(effect, StopPhase)]
     changes: dict[str, Any] = {
         "state": transition.to_state,
         "phase": phase_in(transition.to_state),
         "node": node,
-        "stop_phase": stops[0] if stops else None,
     }
     if isinstance(cause, RequestMigration):
         changes |= {"target_node": cause.target_node, "wave": cause.wave}
@@ -86,9 +81,7 @@ def request_of(row: SystemRow) -> SystemRequest:
     return SystemRequest(
         id=row.id,
         city=row.city,
-        vcpu=int(record["vcpu"]),
-        memory_gb=int(record["memory_gb"]),
-        storage_gb=int(record["storage_gb"]),
+        size=Resources.from_fields(record),
         depends_on=tuple(record.get("depends_on") or ()),
     )
 

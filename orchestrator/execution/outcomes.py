@@ -35,7 +35,7 @@ class HostOutcome:
 
 
 @dataclass(frozen=True, slots=True)
-class BatchResult:
+class RunResult:
     """One phase run on one node: an outcome per system and where the evidence is."""
 
     phase: Phase

@@ -1,9 +1,9 @@
 """The batched executor: one ansible-runner invocation per (phase, node) batch.
 
-The only module in govmig that imports ``ansible_runner``. The reactor hands
-it a phase, a node and the systems placed there; it builds the inventory
-(exactly those systems as hosts) and the extra vars, runs the phase's
-playbook once for all of them, and returns one outcome per system, so one
+The only module in govmig that imports ``ansible_runner``. The phase worker
+hands it a phase, a node and the systems placed there; it builds the inventory
+(exactly those systems as hosts, with the provider's vars) and the extra vars,
+runs the phase's playbook once for all of them, and returns one outcome per system, so one
 bad system fails alone while the rest of the batch goes on.
 
 Artifacts (events, stdout, rc, status) of each run are kept under
@@ -38,16 +38,17 @@ from typing import Any
 import ansible_runner
 
 from orchestrator.errors import ConfigurationError
-from orchestrator.execution.outcomes import BatchResult, EventCollector
-from orchestrator.execution.strategy import LINEAR, Strategy, choose_strategy
+from orchestrator.execution.outcomes import EventCollector, RunResult
+from orchestrator.execution.provider import Provider
+from orchestrator.execution.strategy import LINEAR, AnsibleStrategy, choose_strategy
 from orchestrator.execution.targets import (
+    HostVarsHook,
     NodeTarget,
     SystemTarget,
     build_extravars,
     build_inventory,
     check_provider,
     check_secrets,
-    check_work_root,
     runner_envvars,
     scrub_environment,
 )
@@ -75,7 +76,7 @@ class _Done:
     """A finished invocation: what ran, how, and what the events said."""
 
     job: _Invocation
-    strategy: Strategy
+    strategy: AnsibleStrategy
     collector: EventCollector
     status: str
     rc: int
@@ -87,6 +88,7 @@ class PhaseRunner:
 
     Thread-safe: batches for different nodes may run at once. ``strategy`` is
     the Ansible strategy in use; it drops to ``linear`` if Mitogen breaks.
+    ``host_vars_hooks`` add vars to each host after the provider's.
     """
 
     def __init__(
@@ -94,8 +96,8 @@ class PhaseRunner:
         *,
         playbook_dir: Path,
         artifacts_dir: Path,
-        work_root: Path,
-        provider: str = "local",
+        provider: Provider,
+        host_vars_hooks: Sequence[HostVarsHook] = (),
         use_mitogen: bool = True,
         timeout_s: float = 900.0,
         keep_artifacts: int = 50,
@@ -104,8 +106,9 @@ class PhaseRunner:
     ) -> None:
         self.playbook_dir = playbook_dir.resolve()
         self.artifacts_dir = artifacts_dir.resolve()
-        self.work_root = check_work_root(work_root.resolve())
-        self.provider = check_provider(provider)
+        self.provider = provider
+        self._role = check_provider(provider.name)
+        self._hooks = tuple(host_vars_hooks)
         self.timeout_s = timeout_s
         self.keep_artifacts = keep_artifacts
         self.forks = forks
@@ -124,10 +127,8 @@ class PhaseRunner:
         return self._invocations
 
     def _check_layout(self) -> None:
-        if not (self.playbook_dir / "roles" / self.provider).is_dir():
-            raise ConfigurationError(
-                f"no role for provider {self.provider!r} in {self.playbook_dir}"
-            )
+        if not (self.playbook_dir / "roles" / self._role).is_dir():
+            raise ConfigurationError(f"no role for provider {self._role!r} in {self.playbook_dir}")
         if self.timeout_s <= 0 or self.keep_artifacts < 1 or self.forks < 1:
             raise ConfigurationError("timeout, kept artifacts and forks must be positive")
         self.artifacts_dir.mkdir(parents=True, exist_ok=True)
@@ -140,21 +141,24 @@ class PhaseRunner:
         *,
         cancel: threading.Event | None = None,
         secrets: Mapping[str, str] | None = None,
-    ) -> BatchResult:
+    ) -> RunResult:
         """Run ``phase`` for every system of the batch, in one ansible-runner invocation."""
         phase = Phase(phase)
         secrets = check_secrets(secrets or {})
+        inventory = build_inventory(
+            phase, node, systems, provider=self.provider, hooks=self._hooks, secrets=secrets
+        )
         job = _Invocation(
             phase=phase,
             ident=self._ident(phase, node),
-            inventory=build_inventory(systems, python=self.python, secrets=secrets),
-            extravars=build_extravars(node, work_root=self.work_root, provider=self.provider),
+            inventory=inventory,
+            extravars=build_extravars(node, provider=self._role),
             cancel=cancel or threading.Event(),
         )
         started = time.monotonic()
         done = self._run_with_fallback(job, secrets)
         ids = [system.system_id for system in systems]
-        return BatchResult(
+        return RunResult(
             phase=phase,
             node=node.node_id,
             ident=done.job.ident,
@@ -184,7 +188,9 @@ class PhaseRunner:
         retry = replace(job, ident=f"{job.ident}-linear")
         return self._invoke(retry, LINEAR, EventCollector(secrets=secrets))
 
-    def _invoke(self, job: _Invocation, strategy: Strategy, collector: EventCollector) -> _Done:
+    def _invoke(
+        self, job: _Invocation, strategy: AnsibleStrategy, collector: EventCollector
+    ) -> _Done:
         """One ansible-runner call, then artifact rotation."""
         log.info(
             "running %s on %s for %d systems with %s (artifacts %s)",
@@ -206,7 +212,9 @@ class PhaseRunner:
         status, rc = str(runner.status), _rc(runner)
         return _Done(job, strategy, collector, status, rc, _broke(runner, collector))
 
-    def _call_runner(self, job: _Invocation, strategy: Strategy, collector: EventCollector) -> Any:
+    def _call_runner(
+        self, job: _Invocation, strategy: AnsibleStrategy, collector: EventCollector
+    ) -> Any:
         """ansible-runner itself; its private data dir (inventory, vars) is deleted after."""
         private = Path(tempfile.mkdtemp(prefix="govmig-runner-"))
         try:
@@ -228,7 +236,7 @@ class PhaseRunner:
             )
             # ansible-runner seeds the job's environment with ours and writes it into
             # the artifacts: keep only what ansible-playbook needs, never a credential.
-            runner.config.env = scrub_environment(runner.config.env)
+            runner.config.env = scrub_environment(runner.config.env, keep=self.provider.env_names)
             runner.run()
             return runner
         finally:

@@ -23,14 +23,14 @@ MITOGEN_MIN_VERSION = (0, 3, 9)
 
 
 @dataclass(frozen=True, slots=True)
-class Strategy:
+class AnsibleStrategy:
     """A strategy's name and the environment that selects it."""
 
     name: str
     envvars: dict[str, str] = field(default_factory=dict)
 
 
-LINEAR = Strategy("linear")
+LINEAR = AnsibleStrategy("linear")
 
 
 def _version(package: str) -> tuple[int, ...] | None:
@@ -59,7 +59,7 @@ def mitogen_plugin_dir() -> Path | None:
     return plugins if (plugins / "mitogen_linear.py").is_file() else None
 
 
-def choose_strategy(*, use_mitogen: bool) -> tuple[Strategy, str]:
+def choose_strategy(*, use_mitogen: bool) -> tuple[AnsibleStrategy, str]:
     """The strategy to use, and why, in words fit for a log line."""
     if not use_mitogen:
         return LINEAR, "mitogen turned off"
@@ -70,4 +70,6 @@ def choose_strategy(*, use_mitogen: bool) -> tuple[Strategy, str]:
     if plugins is None:
         return LINEAR, "mitogen's strategy plugins are not installed"
     envvars = {"ANSIBLE_STRATEGY_PLUGINS": str(plugins), "ANSIBLE_STRATEGY": "mitogen_linear"}
-    return Strategy("mitogen_linear", envvars), f"mitogen {mitogen} with ansible-core {ansible}"
+    return AnsibleStrategy(
+        "mitogen_linear", envvars
+    ), f"mitogen {mitogen} with ansible-core {ansible}"

@@ -5,6 +5,9 @@ one ansible-runner invocation, and everything that reaches a playbook is
 built here from validated records, never from an event's raw text. Host
 names are system ids (DNS labels), so the inventory has exactly the systems
 of the batch and nothing an event wrote can become a path or a template.
+Each host's vars are the common ``govmig_*`` ones, then the provider's
+(connection and per-host), then those of any ``HostVarsHook`` (the tests'
+and the demo's failure injection is one).
 """
 
 from __future__ import annotations
@@ -12,21 +15,27 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import Field, field_validator
 
 from orchestrator.errors import ConfigurationError, PermanentError
-from orchestrator.execution.strategy import Strategy
-from orchestrator.inventory.models import Frozen, MemoryGb, NodeId, StorageGb, SystemId, Vcpu
+from orchestrator.execution.strategy import AnsibleStrategy
+from orchestrator.inventory.models import (
+    Frozen,
+    MemoryGb,
+    NodeId,
+    SourceLocation,
+    StorageGb,
+    SystemId,
+    Vcpu,
+)
 from orchestrator.migrations.states import Phase
 
 # Secrets reach a playbook only under these names, so logs and outcomes can be scrubbed.
 SECRET_NAME_PATTERN = r"^govmig_secret_[a-z0-9_]{1,64}$"  # noqa: S105 - a name, not a secret
-# A work root is spliced into paths inside templates: no braces, no percent, no spaces.
-_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/+-]+$")
 _PROVIDER = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 # What ansible-playbook may see of the orchestrator's environment (runner records it).
 _ENV_NAMES = frozenset(
@@ -61,8 +70,7 @@ class SystemTarget(Frozen):
 
     ``free_*`` is what the capacity ledger says this system may use on its node
     (its own reservation included); preflight re-checks it against the request.
-    ``fail_phase`` is the failure-injection hook for tests and the demo: the
-    event path never sets it.
+    ``source`` is where the system runs today, from its registration.
     """
 
     system_id: SystemId
@@ -73,12 +81,23 @@ class SystemTarget(Frozen):
     free_vcpu: _FREE
     free_memory_gb: _FREE
     free_storage_gb: _FREE
-    fail_phase: Phase | None = None
+    source: SourceLocation
 
 
-def host_vars(system: SystemTarget) -> dict[str, Any]:
-    """The inventory vars of one system's host."""
-    found: dict[str, Any] = {
+# Extra vars for one host of one phase, added last (e.g. failure injection).
+HostVarsHook = Callable[[Phase, SystemTarget], Mapping[str, Any]]
+
+
+class HostVarsSource(Protocol):
+    """The provider's side of a host's vars (``execution.provider.Provider`` has both)."""
+
+    def connection_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]: ...
+    def host_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]: ...
+
+
+def common_host_vars(system: SystemTarget) -> dict[str, Any]:
+    """The vars every provider's role gets for one system's host."""
+    return {
         "govmig_system_id": system.system_id,
         "govmig_vcpu": system.vcpu,
         "govmig_memory_gb": system.memory_gb,
@@ -87,16 +106,20 @@ def host_vars(system: SystemTarget) -> dict[str, Any]:
         "govmig_free_vcpu": system.free_vcpu,
         "govmig_free_memory_gb": system.free_memory_gb,
         "govmig_free_storage_gb": system.free_storage_gb,
+        "govmig_source_host": system.source.host,
     }
-    if system.fail_phase is not None:
-        found["govmig_fail_phase"] = system.fail_phase.value
-    return found
 
 
 def build_inventory(
-    systems: Sequence[SystemTarget], *, python: str, secrets: Mapping[str, str] | None = None
+    phase: Phase,
+    node: NodeTarget,
+    systems: Sequence[SystemTarget],
+    *,
+    provider: HostVarsSource,
+    hooks: Sequence[HostVarsHook] = (),
+    secrets: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An inventory whose hosts are exactly the batch's systems, all run on this machine.
+    """An inventory whose hosts are exactly the batch's systems.
 
     Secrets go here (the private data dir, deleted after the run) and never into
     extra vars or the environment, which ansible-runner copies into artifacts.
@@ -106,16 +129,29 @@ def build_inventory(
         raise PermanentError("a batch needs at least one system")
     if len(set(ids)) != len(ids):
         raise PermanentError(f"a batch names a system twice: {sorted(ids)}")
-    shared: dict[str, Any] = {"ansible_connection": "local", "ansible_python_interpreter": python}
-    shared.update(check_secrets(secrets or {}))
-    return {"all": {"vars": shared, "hosts": {s.system_id: host_vars(s) for s in systems}}}
+    hosts = {s.system_id: _host_vars(phase, node, s, provider, hooks) for s in systems}
+    return {"all": {"vars": check_secrets(secrets or {}), "hosts": hosts}}
 
 
-def build_extravars(node: NodeTarget, *, work_root: Path, provider: str) -> dict[str, str]:
+def _host_vars(
+    phase: Phase,
+    node: NodeTarget,
+    system: SystemTarget,
+    provider: HostVarsSource,
+    hooks: Sequence[HostVarsHook],
+) -> dict[str, Any]:
+    found = common_host_vars(system)
+    found.update(provider.connection_vars(system, node))
+    found.update(provider.host_vars(system, node))
+    for hook in hooks:
+        found.update(hook(phase, system))
+    return found
+
+
+def build_extravars(node: NodeTarget, *, provider: str) -> dict[str, str]:
     """The vars every host of a batch shares."""
     return {
         "govmig_provider": check_provider(provider),
-        "govmig_work_root": str(check_work_root(work_root)),
         "govmig_node": node.node_id,
         "govmig_ipv6_prefix": node.ipv6_prefix,
     }
@@ -136,16 +172,7 @@ def check_provider(provider: str) -> str:
     return provider
 
 
-def check_work_root(work_root: Path) -> Path:
-    """An absolute work root made only of characters that are inert in a template."""
-    if not _SAFE_PATH.fullmatch(str(work_root)) or ".." in work_root.parts:
-        raise ConfigurationError(
-            f"the work root must be an absolute path of letters, digits and ._/+-: {work_root}"
-        )
-    return work_root
-
-
-def runner_envvars(strategy: Strategy, *, python: str) -> dict[str, str]:
+def runner_envvars(strategy: AnsibleStrategy, *, python: str) -> dict[str, str]:
     """What a batch adds to ansible-playbook's environment: never a secret."""
     bin_dir = str(Path(python).parent)
     path = os.environ.get("PATH", "")
@@ -160,10 +187,15 @@ def runner_envvars(strategy: Strategy, *, python: str) -> dict[str, str]:
     }
 
 
-def scrub_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """The environment without anything a playbook does not need (tokens, passwords, URLs)."""
+def scrub_environment(
+    env: Mapping[str, str], *, keep: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """The environment without anything a playbook does not need (tokens, passwords, URLs).
+
+    ``keep`` adds a provider's own names; one ending in ``*`` keeps that prefix.
+    """
+    names = _ENV_NAMES | {name for name in keep if not name.endswith("*")}
+    prefixes = _ENV_PREFIXES + tuple(name[:-1] for name in keep if name.endswith("*"))
     return {
-        name: value
-        for name, value in env.items()
-        if name in _ENV_NAMES or name.startswith(_ENV_PREFIXES)
+        name: value for name, value in env.items() if name in names or name.startswith(prefixes)
     }

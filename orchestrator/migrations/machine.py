@@ -53,13 +53,10 @@ from orchestrator.migrations.outcomes import (
     Effect,
     FindPlacement,
     Outcome,
-    PublishStatus,
     Refusal,
     ReleaseCapacity,
     ReserveCapacity,
-    RunPhase,
     SaveRecord,
-    StopPhase,
     Transition,
 )
 from orchestrator.migrations.states import PHASE_STATES, Phase, holds_capacity, next_phase, phase_in
@@ -145,7 +142,7 @@ def _placement_failed(cause: PlacementFailed, state: S | None) -> Outcome:
 def _start(cause: Start, state: S | None) -> Outcome:
     if state is S.PLACED:
         reason = f"migration started: running {Phase.PREFLIGHT}"
-        return _move(state, S.PREFLIGHT, reason, work=(RunPhase(Phase.PREFLIGHT),))
+        return _move(state, S.PREFLIGHT, reason)
     return _refuse(state, cause, "cannot start: system is {state}; only a placed system can start")
 
 
@@ -160,7 +157,7 @@ def _phase_succeeded(cause: PhaseSucceeded, state: S | None) -> Outcome:
     if following is None:
         return _move(state, S.COMPLETED, f"{cause.phase} succeeded: migration completed")
     reason = f"{cause.phase} succeeded; running {following}"
-    return _move(state, PHASE_STATES[following], reason, work=(RunPhase(following),))
+    return _move(state, PHASE_STATES[following], reason)
 
 
 @_apply.register
@@ -171,7 +168,7 @@ def _phase_failed(cause: PhaseFailed, state: S | None) -> Outcome:
     if state is S.ROLLING_BACK:
         reason = f"{detail}; capacity stays reserved until a retried rollback succeeds"
         return _move(state, S.FAILED, reason)
-    return _move(state, S.ROLLING_BACK, f"{detail}; rolling back", work=_rollback_work())
+    return _move(state, S.ROLLING_BACK, f"{detail}; rolling back")
 
 
 @_apply.register
@@ -204,7 +201,7 @@ def _request_retry(cause: RequestRetry, state: S | None) -> Outcome:
         return _move(state, S.QUEUED, f"retry requested{by}", work=(FindPlacement(),))
     if state is S.FAILED:
         reason = f"retry requested{by}: re-running the rollback first; retry again to migrate"
-        return _move(state, S.ROLLING_BACK, reason, work=_rollback_work())
+        return _move(state, S.ROLLING_BACK, reason)
     text = "cannot retry: system is {state}, only a rolled_back or failed system can be retried"
     if state is S.CANCELLED:
         text += "; use migrate to start again"
@@ -215,7 +212,7 @@ def _request_retry(cause: RequestRetry, state: S | None) -> Outcome:
 def _request_rollback(cause: RequestRollback, state: S | None) -> Outcome:
     reason = f"rollback requested{_by(cause.requested_by)} while {state}"
     if state in (S.COMPLETED, S.FAILED):
-        return _move(state, S.ROLLING_BACK, reason, work=_rollback_work())
+        return _move(state, S.ROLLING_BACK, reason)
     if state is not None and state in _INTERRUPTIBLE:
         return _interrupt(state, f"{reason}: stopping {_INTERRUPTIBLE[state]}")
     special = {
@@ -233,12 +230,9 @@ def _request_rollback(cause: RequestRollback, state: S | None) -> Outcome:
 
 
 def _interrupt(state: S, reason: str) -> Transition:
-    stop = StopPhase(_INTERRUPTIBLE[state])
-    return _move(state, S.ROLLING_BACK, reason, work=(stop, *_rollback_work()))
-
-
-def _rollback_work() -> tuple[Effect, ...]:
-    return (RunPhase(Phase.ROLLBACK),)
+    # Leaving the phase state is what stops its run: the worker cancels a batch
+    # none of whose systems is still in its phase, and refuses the late report.
+    return _move(state, S.ROLLING_BACK, reason)
 
 
 def _stale(cause: PhaseSucceeded | PhaseFailed, state: S | None, verb: str) -> Refusal:
@@ -255,9 +249,7 @@ def _move(
     store: tuple[Effect, ...] = (),
     work: tuple[Effect, ...] = (),
 ) -> Transition:
-    # One status event per state change, after the store effects and before new work.
-    publish: tuple[Effect, ...] = (PublishStatus(),) if to is not state else ()
-    return Transition(state, to, reason, (*store, *publish, *work))
+    return Transition(state, to, reason, (*store, *work))
 
 
 def _refuse(state: S | None, cause: Cause, template: str) -> Refusal:

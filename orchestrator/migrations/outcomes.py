@@ -1,14 +1,18 @@
 """What the state machine answers: a ``Transition`` with effects, or a ``Refusal``.
 
 Effects tell the caller what to do and in which order; the machine does none
-of it. The caller applies them in the order given:
+of it. The engine carries out every effect, in the order given, and treats an
+effect it does not know as an error:
 
 1. ``SaveRecord``, ``ReserveCapacity`` and ``ReleaseCapacity`` belong in the
    same store transaction as the new state (a reservation that loses its
    compare-and-swap race means the transition is not committed either);
-2. ``PublishStatus`` once that transaction is durable;
-3. ``FindPlacement``, ``StopPhase`` and ``RunPhase`` last: they start work whose
-   outcome comes back later as a new cause.
+2. ``FindPlacement`` last: its outcome comes back as ``Place`` or
+   ``PlacementFailed``.
+
+What is not an effect: the status event (every change of state is audited, and
+the audit row is the status outbox) and the phase to run (a state in
+``PHASE_STATES`` is the phase worker's work, and leaving it cancels the run).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orchestrator.migrations.causes import Cause
-from orchestrator.migrations.states import Phase, SystemState
+from orchestrator.migrations.states import SystemState
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,38 +41,11 @@ class ReleaseCapacity:
 
 
 @dataclass(frozen=True, slots=True)
-class PublishStatus:
-    """Publish one status event for the state change on the status topic."""
-
-
-@dataclass(frozen=True, slots=True)
 class FindPlacement:
     """Choose a node for the system, honouring the latest accepted request's target and wave."""
 
 
-@dataclass(frozen=True, slots=True)
-class StopPhase:
-    """Stop the running playbook of ``phase``; its late report will be refused as stale."""
-
-    phase: Phase
-
-
-@dataclass(frozen=True, slots=True)
-class RunPhase:
-    """Run the playbook of ``phase`` (``PLAYBOOKS[phase]``)."""
-
-    phase: Phase
-
-
-Effect = (
-    SaveRecord
-    | ReserveCapacity
-    | ReleaseCapacity
-    | PublishStatus
-    | FindPlacement
-    | StopPhase
-    | RunPhase
-)
+Effect = SaveRecord | ReserveCapacity | ReleaseCapacity | FindPlacement
 
 
 @dataclass(frozen=True, slots=True)

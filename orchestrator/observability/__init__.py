@@ -3,24 +3,25 @@
 What it is:
 
 - ``metrics``: the process-local pipeline metrics (events, dead letters, lag,
-  phase durations, playbook runs, intake paused), created on a given registry;
-- ``observer.MetricsObserver``: the reactor's ``before_*``/``after_*`` hooks,
-  the only code that updates those metrics;
-- ``fleet`` + ``snapshot`` + ``collector.FleetCollector``: the fleet's figures
+  phase durations, playbook runs, intake paused, worker give-ups), created on
+  a given registry;
+- ``observer.MetricsObserver``: an ``orchestrator.hooks.Hooks`` for the
+  reactor and the phase worker, the only code that updates those metrics;
+- ``families`` + ``snapshot`` + ``collector.FleetCollector``: the fleet's figures
   (capacity per node, systems by state and wave, finished migrations, item
-  三十 progress), read from the store at every scrape; ``fleet`` is pure;
+  三十 progress), read from the store at every scrape; ``families`` is pure;
 - ``server.start_metrics_server``: the HTTP endpoint;
 - ``registry.build_registry``: all of the above on one fresh registry;
 - ``logging.configure_logging``: one line per record, text or JSON.
 
 What it is not: it decides nothing and writes nothing to the store, and the
-reactor never imports it (the CLI hands the observer to the reactor). The
+loops never import it (the service hands the observer to both). The
 dashboards and the alert and recording rules that read these metrics live in
 ``metrics/`` at the repository root.
 """
 
 from orchestrator.observability.collector import FleetCollector
-from orchestrator.observability.fleet import FleetSnapshot, NodeFigures, Resource
+from orchestrator.observability.families import FleetSnapshot, NodeFigures, Resource
 from orchestrator.observability.logging import configure_logging
 from orchestrator.observability.metrics import PipelineMetrics, pipeline_metrics
 from orchestrator.observability.observer import MetricsObserver

@@ -28,7 +28,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from orchestrator.inventory import Inventory
-from orchestrator.observability.fleet import (
+from orchestrator.observability.families import (
     FleetSnapshot,
     connected_platforms,
     fleet_families,

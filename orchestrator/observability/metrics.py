@@ -48,6 +48,8 @@ DEAD_LETTER_REASONS: Final = frozenset(REASON_CODES)
 PHASES: Final = frozenset(str(phase) for phase in Phase)
 # ansible-runner's final statuses.
 PLAYBOOK_RESULTS: Final = frozenset({"successful", "failed", "timeout", "canceled", "error"})
+# What the phase worker may give up on (``Hooks.after_give_up``'s ``job``).
+WORKER_JOBS: Final = frozenset({"apply_outcomes"})
 
 
 def bounded(value: str, known: Iterable[str]) -> str:
@@ -70,6 +72,7 @@ class PipelineMetrics:
     phase_duration: Histogram
     playbook_runs: Counter
     playbook_batch_size: Histogram
+    worker_give_ups: Counter
 
 
 def pipeline_metrics(registry: CollectorRegistry) -> PipelineMetrics:
@@ -116,6 +119,12 @@ def pipeline_metrics(registry: CollectorRegistry) -> PipelineMetrics:
         ),
         playbook_batch_size=_histogram(
             r, "govcloud_playbook_batch_size", "Systems per ansible-runner run.", BATCH_SIZE_BUCKETS
+        ),
+        worker_give_ups=_counter(
+            r,
+            "govcloud_worker_give_ups",
+            "Systems the phase worker stopped retrying a job for (a permanent error).",
+            "job",
         ),
     )
 

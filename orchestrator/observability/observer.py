@@ -1,56 +1,38 @@
-"""``MetricsObserver``: the reactor's before/after hooks, turned into Prometheus metrics.
+"""``MetricsObserver``: the loops' before/after hooks, turned into Prometheus metrics.
 
 Like dramatiq's Prometheus middleware, this is the only place that updates the
-process-local pipeline metrics (``metrics.py``); the reactor loop calls hooks
-and never touches Prometheus. The hook names and signatures are those of
-``orchestrator.reactor.Observer`` (``before_batch``, ``after_batch``,
-``after_dead_letter``, ``after_retry``, ``after_commit_failed``,
-``after_pause``, ``after_resume``, ``after_event``, ``after_lag``), plus the two
-the phase worker calls: ``after_phase`` and ``after_playbook``.
-
-This module does not import the reactor: observability sits beside it, not
-above it. Arguments are therefore typed by what is read from them
-(``BatchFigures``), which the reactor's ``BatchResult`` satisfies. Hooks run on
-the loop's thread; each is a few dictionary lookups and never raises.
+process-local pipeline metrics (``metrics.py``): it is an ``orchestrator.hooks.Hooks``
+that the reactor and the phase worker each take in their list of hooks, and
+neither loop touches Prometheus. Hooks run on the loop's thread; each is a few
+dictionary lookups.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Mapping, Sequence
 
+from orchestrator.hooks import BatchSummary, Hooks
 from orchestrator.observability.metrics import (
     DEAD_LETTER_REASONS,
     EVENT_RESULTS,
     EVENT_TYPES,
     PHASES,
     PLAYBOOK_RESULTS,
+    WORKER_JOBS,
     PipelineMetrics,
     bounded,
 )
 
 
-class BatchFigures(Protocol):
-    """What ``after_batch`` reads from the reactor's ``BatchResult``."""
-
-    @property
-    def duration_s(self) -> float:
-        """Seconds from decoding the batch to committing its offsets."""
-        ...
-
-
-class MetricsObserver:
-    """Reactor hooks that update ``PipelineMetrics``; every other hook is a no-op."""
+class MetricsObserver(Hooks):
+    """Hooks that update ``PipelineMetrics``; every other hook is a no-op."""
 
     def __init__(self, metrics: PipelineMetrics) -> None:
         self._metrics = metrics
 
-    def before_batch(self, records: int) -> None:
-        """Nothing to count before the batch is handled: outcomes are counted after."""
-
-    def after_batch(self, result: BatchFigures) -> None:
+    def after_batch(self, summary: BatchSummary) -> None:
         """One batch was handled: its duration goes into the histogram."""
-        self._metrics.batch_duration.observe(max(result.duration_s, 0.0))
+        self._metrics.batch_duration.observe(max(summary.duration_s, 0.0))
 
     def after_event(self, event_type: str, result: str, count: int = 1) -> None:
         """``count`` records were ``processed``, a ``duplicate`` or ``dead_lettered``.
@@ -76,7 +58,7 @@ class MetricsObserver:
         """Offsets could not be committed; the records will be delivered again."""
         self._metrics.commit_failures.inc()
 
-    def after_pause(self, trip: object) -> None:
+    def after_pause(self, reason: str, cooldown_s: float) -> None:
         """The flood guard tripped: intake is paused."""
         self._metrics.intake_paused.set(1)
         self._metrics.intake_pauses.inc()
@@ -105,3 +87,7 @@ class MetricsObserver:
         labels = bounded(phase, PHASES), bounded(status, PLAYBOOK_RESULTS)
         self._metrics.playbook_runs.labels(*labels).inc()
         self._metrics.playbook_batch_size.observe(batch_size)
+
+    def after_give_up(self, job: str, system_ids: Sequence[str], error: BaseException) -> None:
+        """The worker stopped retrying ``job`` for these systems."""
+        self._metrics.worker_give_ups.labels(bounded(job, WORKER_JOBS)).inc(len(system_ids))

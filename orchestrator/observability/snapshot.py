@@ -3,7 +3,7 @@
 The I/O half of the fleet collector: ``read_snapshot`` takes a session the
 collector opened for this scrape and runs a handful of grouped reads. Every read
 is a store repository (``node_usage``, ``count_by_state`` and the grouped reads
-of ``orchestrator.store.fleet``); this module only turns their answers into
+of ``orchestrator.store.aggregates``); this module only turns their answers into
 metric labels and units. The collector's session is rolled back when it closes.
 
 Completed systems with an IPv6 address count ``systems.ipv6_address``, which
@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
-from orchestrator.capacity.ledger import NodeStatus, NodeUsage, ResourceClass
+from orchestrator.capacity import NodeStatus, NodeUsage, ResourceClass
 from orchestrator.inventory.models import GB
 from orchestrator.migrations.states import ACTIVE_PHASE_STATES, SystemState, phase_in
-from orchestrator.observability.fleet import (
+from orchestrator.observability.families import (
     NONE_LABEL,
     OUTCOMES,
     FleetSnapshot,
@@ -29,7 +29,7 @@ from orchestrator.observability.fleet import (
     Resource,
 )
 from orchestrator.store import Session, count_by_state, node_usage
-from orchestrator.store.fleet import (
+from orchestrator.store.aggregates import (
     count_by_node,
     count_by_wave,
     count_completed_with_ipv6,

@@ -1,23 +1,21 @@
-"""The reactor: the intake loop that turns Kafka records into handled events.
+"""The reactor: the generic consume → decode → handle → commit loop of the intake.
 
-``Reactor`` runs consume → decode → handle → publish → commit, one polled
-batch at a time, with dead letters (``deadletter``) for refused records and a
-flood guard (``flood``) that pauses intake when most records are refused.
-Handlers plug in through ``handler.Handler``; metrics plug in through
-``observer.Observer``. ``dlq`` and ``registration`` are the operator tools
-that read and write the same topics (``govmig dlq``, ``govmig inventory publish``).
+``Reactor`` runs consume → decode → handle → publish dead letters → commit,
+one polled batch at a time, with dead letters (``deadletter``) for refused
+records and a flood guard (``flood``) that pauses intake when most records are
+refused. Handlers plug in through ``handler.Handler`` (the domain's is
+``orchestrator.engine.intake``); hooks (``orchestrator.hooks``) hear each step.
 
 It is not the Kafka client (that is ``bus``), nor the state machine or the
-store: it only decides retry, dead-letter and commit from outcome types.
+store, and it publishes no status event (the engine's outbox does): it only
+decides retry, dead-letter and commit from outcome types.
 """
 
 from orchestrator.reactor.flood import FloodGuard, FloodPolicy, FloodState, FloodTrip
 from orchestrator.reactor.handler import Delivery, Duplicate, Handler, Outcome, Processed, Rejected
-from orchestrator.reactor.loop import Reactor, ReactorStalledError, RetryPolicy, Topics
-from orchestrator.reactor.observer import BatchResult, Observer
+from orchestrator.reactor.loop import Reactor, ReactorStalledError, RetryPolicy
 
 __all__ = [
-    "BatchResult",
     "Delivery",
     "Duplicate",
     "FloodGuard",
@@ -25,12 +23,10 @@ __all__ = [
     "FloodState",
     "FloodTrip",
     "Handler",
-    "Observer",
     "Outcome",
     "Processed",
     "Reactor",
     "ReactorStalledError",
     "Rejected",
     "RetryPolicy",
-    "Topics",
 ]

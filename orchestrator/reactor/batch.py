@@ -3,7 +3,7 @@
 No I/O here, so the rules that keep delivery at least once (commit the next
 offset after the last record; re-read from the first) are plain functions.
 The tally of event types and results that ``govcloud_events_total`` counts is
-made here too, once per batch, so the observer is called once per (type,
+made here too, once per batch, so the hooks are called once per (type,
 result) rather than once per record.
 """
 
@@ -15,13 +15,13 @@ from typing import Final
 
 from orchestrator.bus.types import Partition
 from orchestrator.events.codec import KafkaRecord
-from orchestrator.events.envelope import Event, InboundEvent
+from orchestrator.events.envelope import InboundEvent
 from orchestrator.events.reasons import Rejection
 from orchestrator.reactor.handler import Delivery, Duplicate, Outcome, Processed, Rejected
 
 # The event type reported for a record that could not be decoded far enough to know it.
 UNDECODED_TYPE: Final = "unknown"
-# The results an event can have, as ``Observer.after_event`` reports them.
+# The results an event can have, as ``Hooks.after_event`` reports them.
 PROCESSED: Final = "processed"
 DUPLICATE: Final = "duplicate"
 DEAD_LETTERED: Final = "dead_lettered"
@@ -38,9 +38,8 @@ class DecodedBatch:
 
 @dataclass(frozen=True, slots=True)
 class BatchPlan:
-    """What a handled batch asks the reactor to publish, and how it went."""
+    """What a handled batch asks the reactor to dead-letter, and how it went."""
 
-    status: tuple[Event, ...]
     dead: tuple[tuple[KafkaRecord, Rejection], ...]
     processed: int
     duplicates: int
@@ -73,7 +72,6 @@ def plan_outputs(batch: DecodedBatch, outcomes: Sequence[Outcome]) -> BatchPlan:
         raise ValueError(
             f"handler returned {len(outcomes)} outcomes for {len(batch.deliveries)} deliveries"
         )
-    status: list[Event] = []
     dead = list(batch.rejections)
     # Per result, per event type: how many. Plain dict increments on the hot path.
     tally: dict[str, dict[str, int]] = {PROCESSED: {}, DUPLICATE: {}, DEAD_LETTERED: {}}
@@ -81,9 +79,8 @@ def plan_outputs(batch: DecodedBatch, outcomes: Sequence[Outcome]) -> BatchPlan:
         tally[DEAD_LETTERED][UNDECODED_TYPE] = len(batch.rejections)
     for delivery, outcome in zip(batch.deliveries, outcomes, strict=True):
         match outcome:
-            case Processed(outbound=outbound):
+            case Processed():
                 counts = tally[PROCESSED]
-                status.extend(outbound)
             case Duplicate():
                 counts = tally[DUPLICATE]
             case Rejected(rejection=rejection):
@@ -95,7 +92,7 @@ def plan_outputs(batch: DecodedBatch, outcomes: Sequence[Outcome]) -> BatchPlan:
         (kind, result, count) for result, counts in tally.items() for kind, count in counts.items()
     )
     processed, duplicates = sum(tally[PROCESSED].values()), sum(tally[DUPLICATE].values())
-    return BatchPlan(tuple(status), tuple(dead), processed, duplicates, events)
+    return BatchPlan(tuple(dead), processed, duplicates, events)
 
 
 def first_offsets(records: Iterable[KafkaRecord]) -> dict[Partition, int]:

@@ -2,8 +2,10 @@
 
 The reactor hands a handler one polled batch of decoded events at once; the
 handler makes the whole batch durable in one transaction and answers one
-``Outcome`` per delivery, in order. The reactor then publishes what the
-outcomes ask for and only then commits the batch's offsets.
+``Outcome`` per delivery, in order. The reactor then dead-letters what was
+rejected and only then commits the batch's offsets. A handler whose changes
+must be announced keeps the announcements in its own transaction (the
+engine's status outbox): the reactor publishes no status event.
 
 Errors are types: a ``TemporaryError`` (database briefly away) makes the
 reactor re-deliver the batch after ``delay``; a ``Rejection`` for one event is
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from orchestrator.events.codec import KafkaRecord
-from orchestrator.events.envelope import Event, InboundEvent
+from orchestrator.events.envelope import InboundEvent
 from orchestrator.events.reasons import Rejection
 
 
@@ -31,9 +33,7 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class Processed:
-    """The event changed state; ``outbound`` are the status events to publish for it."""
-
-    outbound: Sequence[Event] = ()
+    """The event was made durable (it changed state, or was refused and audited)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ one last time, and every client is closed.
 Threads: the intake loop runs on the caller's thread; ``OutboxPump`` flushes
 the status outbox every ``flush_interval_s`` on its own thread, so changes
 made outside the intake are published too; the metrics endpoint serves on a
-third. The phase worker (``orchestrator.engine.worker``, built in
+third. The phase worker (``orchestrator.worker.phase_worker``, built in
 ``service/worker.py``) runs beside the pump, on a scheduler thread, a lease
 heartbeat thread and a pool of batch threads; it is stopped first on the way
 out (its running batches are cancelled and their leases given back), so its
@@ -26,14 +26,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from orchestrator.bus import Consumer, Producer, ensure_topics
-from orchestrator.engine import Outbox, OutboxPump, PlacementContext, placement_policy
-from orchestrator.engine.worker import PhaseWorker
+from orchestrator.capacity import placement_policy
+from orchestrator.engine import Outbox, OutboxPump, PlacementContext
+from orchestrator.engine.intake import IntakeHandler
 from orchestrator.events import KnownIds
 from orchestrator.inventory import Inventory
 from orchestrator.observability import build_registry, start_metrics_server
-from orchestrator.reactor import Reactor, Topics
-from orchestrator.reactor.intake import IntakeHandler
-from orchestrator.service.hooks import MetricsHooks
+from orchestrator.reactor import Reactor
 from orchestrator.service.worker import build_worker
 from orchestrator.settings import (
     KafkaSettings,
@@ -43,6 +42,7 @@ from orchestrator.settings import (
     WorkerSettings,
 )
 from orchestrator.store import Store, open_store, seed_nodes
+from orchestrator.worker import PhaseWorker
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +163,8 @@ class Orchestrator:
             consumer=consumer,
             producer=producer,
             handler=self._handler(store, outbox),
-            topics=Topics(status=self._kafka.status_topic, dlq=self._kafka.dlq_topic),
-            observer=MetricsHooks(telemetry.observer),
+            dlq_topic=self._kafka.dlq_topic,
+            hooks=[telemetry.observer],
         )
         pump = OutboxPump(outbox, interval_s=self._flush_interval_s)
         pump.start()
@@ -174,7 +174,7 @@ class Orchestrator:
                 self._worker,
                 store=store,
                 inventory=self._inventory,
-                observer=telemetry.observer,
+                hooks=[telemetry.observer],
                 after_commit=outbox.flush_quietly,
             )
             stack.callback(worker.stop)  # if starting fails half-way; stopping twice is fine

@@ -1,29 +1,28 @@
 """Building the phase worker of ``govmig run`` from its settings.
 
-Composition only, beside ``orchestrator.py``: the executor (``PhaseRunner``
-on the repository's ``playbooks/``), the node targets from the inventory, the
-``local`` provider's check that a system's source exists on this machine
-(``govmig run`` never creates sources; the demo and the tests do), the
-failure-injection plan of the tests and the demo, and an instance id.
+Composition only, beside ``orchestrator.py``: the provider the settings name
+(``orchestrator.providers``), the executor (``PhaseRunner`` on the
+repository's ``playbooks/``, with the failure-injection plan of the tests and
+the demo as a host-vars hook), the node targets from the inventory, and an
+instance id.
 """
 
 from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from orchestrator.engine.batches import Precheck
-from orchestrator.engine.ports import Observes, WorkerConfig
-from orchestrator.engine.scheduling import Limits
-from orchestrator.engine.targets import FaultPlan, node_targets
-from orchestrator.engine.worker import PhaseWorker
-from orchestrator.execution import PhaseRunner
-from orchestrator.execution.local_sandbox import DEFAULT_PLAYBOOK_DIR, source_dir
+from orchestrator.execution import FaultPlan
+from orchestrator.execution.runner import PhaseRunner
+from orchestrator.hooks import Hooks
 from orchestrator.inventory import Inventory
-from orchestrator.migrations import Phase
+from orchestrator.providers import build_provider
+from orchestrator.providers.local_sandbox import DEFAULT_PLAYBOOK_DIR
 from orchestrator.settings import WorkerSettings
 from orchestrator.store import Store
+from orchestrator.worker import Limits, PhaseWorker, WorkerConfig
+from orchestrator.worker.targets import node_targets
 
 
 def instance_id(settings: WorkerSettings) -> str:
@@ -33,24 +32,20 @@ def instance_id(settings: WorkerSettings) -> str:
     return f"{socket.gethostname()[:60]}-{uuid.uuid4().hex[:8]}"
 
 
-def local_precheck(settings: WorkerSettings) -> Precheck | None:
-    """For the ``local`` provider: preflight fails at once, saying why, without a source."""
-    if settings.provider != "local":
-        return None
-    work_root = settings.work_root.resolve()
-
-    def check(phase: Phase, system_id: str) -> str | None:
-        if phase is not Phase.PREFLIGHT:
-            return None
-        home = source_dir(work_root, system_id)
-        if home.is_dir():
-            return None
-        return (
-            f"no source for {system_id} on this machine: {home} does not exist "
-            "(govmig run does not create sources; prepare them first, as the demo does)"
-        )
-
-    return check
+def worker_config(settings: WorkerSettings) -> WorkerConfig:
+    """Who the worker is and how much it runs at once."""
+    limits = Limits(
+        batch_size=settings.phase_batch_size,
+        batch_window_s=settings.batch_window_s,
+        node_concurrency=settings.node_concurrency,
+        max_batches=settings.max_batches,
+    )
+    return WorkerConfig(
+        instance_id=instance_id(settings),
+        limits=limits,
+        lease_ttl_s=settings.lease_ttl_s,
+        heartbeat_s=min(settings.heartbeat_s, settings.lease_ttl_s / 3),
+    )
 
 
 def build_worker(
@@ -58,38 +53,27 @@ def build_worker(
     *,
     store: Store,
     inventory: Inventory,
-    observer: Observes | None,
+    hooks: Sequence[Hooks],
     after_commit: Callable[[], object],
 ) -> PhaseWorker:
     """A phase worker that runs the repository's playbooks with these settings."""
+    provider = build_provider(settings)
+    faults = FaultPlan.parse(settings.inject_failures)
     runner = PhaseRunner(
         playbook_dir=DEFAULT_PLAYBOOK_DIR,
         artifacts_dir=settings.artifacts_dir,
-        work_root=settings.work_root,
-        provider=settings.provider,
+        provider=provider,
+        host_vars_hooks=[faults.host_vars],
         use_mitogen=settings.mitogen,
         timeout_s=settings.phase_timeout_s,
         forks=settings.forks,
-    )
-    limits = Limits(
-        batch_size=settings.phase_batch_size,
-        batch_window_s=settings.batch_window_s,
-        node_concurrency=settings.node_concurrency,
-        max_batches=settings.max_batches,
-    )
-    config = WorkerConfig(
-        instance_id=instance_id(settings),
-        limits=limits,
-        lease_ttl_s=settings.lease_ttl_s,
-        heartbeat_s=min(settings.heartbeat_s, settings.lease_ttl_s / 3),
     )
     return PhaseWorker(
         store,
         runner,
         nodes=node_targets(inventory.nodes),
-        config=config,
-        observer=observer,
+        config=worker_config(settings),
+        provider=provider,
+        hooks=hooks,
         after_commit=after_commit,
-        faults=FaultPlan.parse(settings.inject_failures),
-        precheck=local_precheck(settings),
     )

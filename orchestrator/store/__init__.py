@@ -42,7 +42,13 @@ from orchestrator.store.dedupe import (
     set_outcome,
 )
 from orchestrator.store.engine import Store, open_store, writers_excluded
-from orchestrator.store.ledger import Reserved, Shortfall, get_allocation, release, reserve
+from orchestrator.store.ledger import (
+    Reserved,
+    Shortfall,
+    get_allocation,
+    release_allocation,
+    reserve,
+)
 from orchestrator.store.nodes import (
     GenerationConflictError,
     get_node,
@@ -99,7 +105,7 @@ __all__ = [
     "reclaim_rejected",
     "record_refusal",
     "record_transition",
-    "release",
+    "release_allocation",
     "reserve",
     "save_system",
     "seed_nodes",

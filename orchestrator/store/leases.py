@@ -1,6 +1,6 @@
 """Leases on systems: which orchestrator instance runs a system's phase, and until when.
 
-The phase worker (``orchestrator.engine.worker``) claims work only through
+The phase worker (``orchestrator.worker.phase_worker``) claims work only through
 ``claim``, a compare-and-swap UPDATE::
 
     UPDATE systems SET lease_owner = :me, lease_expires_at = :until
@@ -11,7 +11,7 @@ The phase worker (``orchestrator.engine.worker``) claims work only through
 so of two instances racing for a system (PostgreSQL, READ COMMITTED: the
 loser's UPDATE waits for the winner's commit, then re-checks the condition and
 skips the row) exactly one gets it. A heartbeat ``renew``s the leases of
-systems in flight; ``release`` gives them back in the transaction that applies
+systems in flight; ``give_back`` returns them in the transaction that applies
 their outcome. A lease that is not renewed (its instance died) expires and
 the system is claimed again, and its idempotent phase re-run.
 
@@ -123,7 +123,7 @@ def renew(
     return set(session.scalars(statement))
 
 
-def release(session: Session, system_ids: Iterable[str], *, owner: str) -> set[str]:
+def give_back(session: Session, system_ids: Iterable[str], *, owner: str) -> set[str]:
     """Give back ``owner``'s leases on ``system_ids``; return the ids it still held."""
     ids = sorted(set(system_ids))
     if not ids:
@@ -138,7 +138,7 @@ def release(session: Session, system_ids: Iterable[str], *, owner: str) -> set[s
     return set(session.scalars(statement))
 
 
-def release_owner(session: Session, owner: str) -> list[str]:
+def give_back_all(session: Session, owner: str) -> list[str]:
     """Give back every lease ``owner`` holds (a restarted instance taking back its own work)."""
     statement = (
         update(SystemTable)

@@ -29,10 +29,10 @@ from typing import Any
 from sqlalchemy import Row, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from orchestrator.capacity.ledger import (
+from orchestrator.capacity import (
     CapacityShortfall,
     NodeUsage,
-    ResourceClass,
+    Resources,
     check_allocation,
 )
 from orchestrator.errors import PermanentError, TemporaryError
@@ -85,7 +85,7 @@ def reserve(
     )
 
 
-def release(session: Session, system_id: str) -> Allocation | None:
+def release_allocation(session: Session, system_id: str) -> Allocation | None:
     """Give back what ``system_id`` holds; the released allocation, or None if it held nothing."""
     held = get_allocation(session, system_id)
     if held is None:
@@ -129,11 +129,7 @@ def _holding(session: Session, system_id: str) -> Allocation | None:
 
 
 def _to_allocation(system_id: str, row: Row[*tuple[Any, ...]]) -> Allocation:
-    amount = {
-        ResourceClass.VCPU.value: row.vcpu,
-        ResourceClass.MEMORY_GB.value: row.memory_gb,
-        ResourceClass.STORAGE_GB.value: row.storage_gb,
-    }
+    amount = Resources(row.vcpu, row.memory_gb, row.storage_gb).amounts()
     return Allocation(system_id, row.node_id, amount, as_utc(row.allocated_at))
 
 
@@ -163,15 +159,13 @@ def _without(usage: NodeUsage, held: Allocation | None) -> NodeUsage:
     """``usage`` without ``held`` if it is on this node: resizing must not count it twice."""
     if held is None or held.node_id != usage.node.node_id:
         return usage
-    used = {
-        resource: amount - held.amount.get(resource, 0) for resource, amount in usage.used.items()
-    }
-    return replace(usage, used=used)
+    used = Resources.from_amounts(usage.used) - Resources.from_amounts(held.amount)
+    return replace(usage, used=used.amounts())
 
 
 def _full(request: Mapping[str, int]) -> dict[str, int]:
     """``request`` with every resource class, zero where it asks for none."""
-    return {resource.value: request.get(resource, 0) for resource in ResourceClass}
+    return Resources.from_amounts(request).amounts()
 
 
 def _write_allocation(
@@ -183,14 +177,8 @@ def _write_allocation(
     *,
     replace: bool,
 ) -> None:
-    full = _full(request)
-    values = {
-        "node_id": node_id,
-        "vcpu": full[ResourceClass.VCPU],
-        "memory_gb": full[ResourceClass.MEMORY_GB],
-        "storage_gb": full[ResourceClass.STORAGE_GB],
-        "allocated_at": at,
-    }
+    # The allocation's columns are named like the resources' fields.
+    values = {"node_id": node_id, **Resources.from_amounts(request).fields(), "allocated_at": at}
     if replace:
         statement = update(AllocationTable).where(AllocationTable.system_id == system_id)
         execute(session, statement.values(values))

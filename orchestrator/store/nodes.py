@@ -21,12 +21,13 @@ from typing import Any, cast
 from sqlalchemy import Row, Select, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from orchestrator.capacity.ledger import (
-    Inventory,
+from orchestrator.capacity import (
     NodeState,
     NodeStatus,
     NodeUsage,
     ResourceClass,
+    ResourceInventory,
+    Resources,
     node_state,
 )
 from orchestrator.errors import PermanentError, TemporaryError
@@ -97,12 +98,10 @@ def node_totals(session: Session, node_id: str) -> NodeUsage | None:
     row = rows(session, _NODE_TOTALS, {"node_id": node_id}).one_or_none()
     if row is None:
         return None
-    used = {
-        ResourceClass.VCPU.value: int(row.used_vcpu or 0),
-        ResourceClass.MEMORY_GB.value: int(row.used_memory_gb or 0),
-        ResourceClass.STORAGE_GB.value: int(row.used_storage_gb or 0),
-    }
-    return NodeUsage(_node_state(row), used, {}, row.generation)
+    used = Resources(
+        int(row.used_vcpu or 0), int(row.used_memory_gb or 0), int(row.used_storage_gb or 0)
+    )
+    return NodeUsage(_node_state(row), used.amounts(), {}, row.generation)
 
 
 def _node_totals_statement() -> Select[Any]:
@@ -143,7 +142,7 @@ def update_node(
     node_id: str,
     *,
     status: NodeStatus | None = None,
-    inventories: Mapping[str, Inventory] | None = None,
+    inventories: Mapping[str, ResourceInventory] | None = None,
     expected_generation: int | None = None,
     now: datetime | None = None,
 ) -> NodeUsage:
@@ -217,21 +216,13 @@ def _allocations_by_node(
         statement = statement.where(AllocationTable.node_id == node_id)
     held: dict[str, dict[str, dict[str, int]]] = {}
     for node, system, vcpu, memory_gb, storage_gb in session.execute(statement):
-        amounts = {
-            ResourceClass.VCPU.value: vcpu,
-            ResourceClass.MEMORY_GB.value: memory_gb,
-            ResourceClass.STORAGE_GB.value: storage_gb,
-        }
-        held.setdefault(node, {})[system] = amounts
+        held.setdefault(node, {})[system] = Resources(vcpu, memory_gb, storage_gb).amounts()
     return held
 
 
 def _to_usage(node: NodeTable, allocations: dict[str, dict[str, int]]) -> NodeUsage:
-    used = {
-        resource.value: sum(amounts[resource] for amounts in allocations.values())
-        for resource in ResourceClass
-    }
-    return NodeUsage(_node_state(node), used, allocations, node.generation)
+    used = sum((Resources.from_amounts(amounts) for amounts in allocations.values()), Resources())
+    return NodeUsage(_node_state(node), used.amounts(), allocations, node.generation)
 
 
 def _node_state(node: NodeTable | Row[Any]) -> NodeState:
@@ -239,7 +230,7 @@ def _node_state(node: NodeTable | Row[Any]) -> NodeState:
     return _state_of(tuple(getattr(node, name) for name in _STATE_COLUMNS))
 
 
-# Per resource class, in ``Inventory``'s argument order: total, reserved, allocation ratio.
+# Per resource class, in ``ResourceInventory``'s argument order: total, reserved, allocation ratio.
 _INVENTORY_PARTS = ("total", "reserved", "allocation_ratio")
 _STATE_COLUMNS = (
     "id",
@@ -258,14 +249,14 @@ def _state_of(values: tuple[Any, ...]) -> NodeState:
     """
     node_id, city, status, *numbers = values
     width = len(_INVENTORY_PARTS)
-    inventories: dict[str, Inventory] = {
-        resource.value: Inventory(*numbers[index * width : (index + 1) * width])
+    inventories: dict[str, ResourceInventory] = {
+        resource.value: ResourceInventory(*numbers[index * width : (index + 1) * width])
         for index, resource in enumerate(ResourceClass)
     }
     return NodeState(node_id, city, inventories, NodeStatus(status))
 
 
-def _inventory_columns(inventories: Mapping[str, Inventory]) -> dict[str, Any]:
+def _inventory_columns(inventories: Mapping[str, ResourceInventory]) -> dict[str, Any]:
     columns: dict[str, Any] = {}
     for resource, inventory in inventories.items():
         prefix = column(resource)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.devkafka import free_port_pair
-from orchestrator.execution.local_sandbox import fetch_health, read_name_record
+from orchestrator.providers.local_sandbox import fetch_health, read_name_record
 
 pytestmark = [pytest.mark.kafka, pytest.mark.ansible]
 

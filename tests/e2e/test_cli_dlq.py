@@ -19,10 +19,10 @@ from orchestrator.bus import Consumer, Producer, read_topic
 from orchestrator.bus.types import RawRecord
 from orchestrator.cli.dlq import app
 from orchestrator.errors import TemporaryError
-from orchestrator.reactor import Reactor, Topics
+from orchestrator.reactor import Reactor
 from orchestrator.reactor.deadletter import PREFIX
-from orchestrator.reactor.recording import RecordingHandler
 from orchestrator.settings import KafkaSettings
+from tests.fixtures.recording import RecordingHandler
 
 pytestmark = pytest.mark.kafka
 
@@ -56,13 +56,12 @@ def settings(kafka_bootstrap: str, new_topic: Callable[..., str]) -> KafkaSettin
 def consume_all(settings: KafkaSettings, *, until_dead: int) -> None:
     """Run the real loop until the DLQ holds ``until_dead`` records."""
     consumer = Consumer(settings, topics=[settings.events_topic])
-    topics = Topics(status=settings.status_topic, dlq=settings.dlq_topic)
     with Producer(settings) as producer:
         reactor = Reactor(
             consumer=consumer,
             producer=producer,
             handler=RecordingHandler(),
-            topics=topics,
+            dlq_topic=settings.dlq_topic,
             poll_timeout_s=0.3,
         )
         deadline = time.monotonic() + 20

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.capacity import system_request
+from orchestrator.capacity import Resources
 from orchestrator.inventory.catalogue import generate_catalogue
 from orchestrator.inventory.csvrows import systems_to_csv
 from orchestrator.inventory.loader import DEFAULT_CATALOGUE, load_inventory, load_systems
@@ -70,7 +70,7 @@ def state_db(tmp_path: Path) -> str:
         row = upsert_system(session, placed, requested_by="alice")
         for system_id in WAITING:
             upsert_system(session, catalogue[system_id])
-        amounts = system_request(placed.vcpu, placed.memory_gb, placed.storage_gb)
+        amounts = Resources(placed.vcpu, placed.memory_gb, placed.storage_gb).amounts()
         reserve(session, PLACED, "shaoguan", amounts)
         for source, target in ((None, "registered"), ("registered", "queued"),
                                ("queued", "placed"), ("placed", "provisioning")):  # fmt: skip

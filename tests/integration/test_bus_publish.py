@@ -20,9 +20,9 @@ from orchestrator.cli.publish import publish
 from orchestrator.errors import InventoryError
 from orchestrator.events import decode
 from orchestrator.events.envelope import SystemRegisteredEvent
-from orchestrator.reactor import Reactor, Topics
-from orchestrator.reactor.recording import RecordingHandler
+from orchestrator.reactor import Reactor
 from orchestrator.settings import KafkaSettings
+from tests.fixtures.recording import RecordingHandler
 
 pytestmark = pytest.mark.kafka
 
@@ -78,10 +78,13 @@ def test_publish_twice_is_processed_once(settings: KafkaSettings, tmp_path: Path
     assert {event.source for event in events} == {"/cmdb/shantou"}
     handler = RecordingHandler()
     consumer = Consumer(settings, topics=[settings.events_topic])
-    topics = Topics(status=settings.status_topic, dlq=settings.dlq_topic)
     with Producer(settings) as producer:
         reactor = Reactor(
-            consumer=consumer, producer=producer, handler=handler, topics=topics, poll_timeout_s=0.3
+            consumer=consumer,
+            producer=producer,
+            handler=handler,
+            dlq_topic=settings.dlq_topic,
+            poll_timeout_s=0.3,
         )
         deadline = time.monotonic() + 20
         while len(handler.outcomes) < 6:

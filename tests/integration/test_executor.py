@@ -19,8 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.execution import BatchResult, NodeTarget, PhaseRunner, SystemTarget
-from orchestrator.execution.local_sandbox import (
+from orchestrator.execution import NodeTarget, RunResult, SystemTarget
+from orchestrator.execution.runner import PhaseRunner
+from orchestrator.migrations.states import FORWARD_PHASES, Phase
+from orchestrator.providers import LocalProvider
+from orchestrator.providers.local_sandbox import (
     DEFAULT_PLAYBOOK_DIR,
     NameRecord,
     fetch_health,
@@ -30,7 +33,7 @@ from orchestrator.execution.local_sandbox import (
     source_dir,
     stop_services,
 )
-from orchestrator.migrations.states import FORWARD_PHASES, Phase
+from tests.fixtures.targets import system_target
 
 pytestmark = pytest.mark.ansible
 
@@ -42,12 +45,12 @@ ENV_SECRET = f"pw-{uuid.uuid4().hex}"
 
 def targets() -> list[SystemTarget]:
     return [
-        SystemTarget(
-            system_id=system_id,
+        system_target(
+            system_id,
+            index + 1,
             vcpu=4,
             memory_gb=16,
             storage_gb=200,
-            ipv6_index=index + 1,
             free_vcpu=100,
             free_memory_gb=400,
             free_storage_gb=5000,
@@ -72,8 +75,8 @@ class Migration:
     runner: PhaseRunner
     sources: dict[str, NameRecord]
     checksums: dict[str, object]
-    first: dict[Phase, BatchResult] = field(default_factory=dict)
-    again: dict[Phase, BatchResult] = field(default_factory=dict)
+    first: dict[Phase, RunResult] = field(default_factory=dict)
+    again: dict[Phase, RunResult] = field(default_factory=dict)
     unchanged: dict[Phase, bool] = field(default_factory=dict)
 
 
@@ -87,7 +90,9 @@ def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
             work=work,
             artifacts=artifacts,
             runner=PhaseRunner(
-                playbook_dir=DEFAULT_PLAYBOOK_DIR, artifacts_dir=artifacts, work_root=work
+                playbook_dir=DEFAULT_PLAYBOOK_DIR,
+                artifacts_dir=artifacts,
+                provider=LocalProvider(work_root=work),
             ),
             sources=sources,
             checksums={sid: fetch_health(record)["checksum"] for sid, record in sources.items()},

@@ -15,8 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.execution import NodeTarget, PhaseRunner, SystemTarget
-from orchestrator.execution.local_sandbox import (
+from orchestrator.execution import FaultPlan, NodeTarget, SystemTarget
+from orchestrator.execution.outcomes import CANCELLED
+from orchestrator.execution.runner import PhaseRunner, prune_artifacts
+from orchestrator.execution.strategy import LINEAR, AnsibleStrategy
+from orchestrator.migrations.states import Phase
+from orchestrator.providers import LocalProvider
+from orchestrator.providers.local_sandbox import (
     DEFAULT_PLAYBOOK_DIR,
     fetch_health,
     instance_dir,
@@ -26,10 +31,7 @@ from orchestrator.execution.local_sandbox import (
     stop_service,
     stop_services,
 )
-from orchestrator.execution.outcomes import CANCELLED
-from orchestrator.execution.runner import prune_artifacts
-from orchestrator.execution.strategy import LINEAR, Strategy
-from orchestrator.migrations.states import Phase
+from tests.fixtures.targets import system_target
 
 pytestmark = pytest.mark.ansible
 
@@ -45,29 +47,20 @@ class Sandbox:
         self.artifacts = base / "artifacts"
         for sid in system_ids:
             prepare_source(self.work, sid, 3, 24_000, seed="failures")
+        self.faults = FaultPlan()
         self.runner = PhaseRunner(
             playbook_dir=DEFAULT_PLAYBOOK_DIR,
             artifacts_dir=self.artifacts,
-            work_root=self.work,
+            provider=LocalProvider(work_root=self.work),
+            host_vars_hooks=[self.faults.host_vars],
             **runner_args,  # type: ignore[arg-type]
         )
         self.system_ids = system_ids
 
     def targets(self, fail: dict[str, Phase] | None = None) -> list[SystemTarget]:
-        return [
-            SystemTarget(
-                system_id=sid,
-                vcpu=2,
-                memory_gb=4,
-                storage_gb=50,
-                ipv6_index=index + 1,
-                free_vcpu=10,
-                free_memory_gb=10,
-                free_storage_gb=100,
-                fail_phase=(fail or {}).get(sid),
-            )
-            for index, sid in enumerate(self.system_ids)
-        ]
+        for sid, phase in (fail or {}).items():
+            self.faults.inject(sid, phase)
+        return [system_target(sid, index + 1) for index, sid in enumerate(self.system_ids)]
 
     def instance(self, sid: str) -> Path:
         return instance_dir(self.work, NODE.node_id, sid)
@@ -211,7 +204,7 @@ def test_a_broken_mitogen_falls_back_to_linear(make_sandbox: MakeSandbox, tmp_pa
         'raise ImportError("mitogen: simulated incompatibility")\n'
     )
     box = make_sandbox(("fallback",))
-    box.runner.strategy = Strategy(
+    box.runner.strategy = AnsibleStrategy(
         "mitogen_linear",
         {"ANSIBLE_STRATEGY_PLUGINS": str(broken), "ANSIBLE_STRATEGY": "mitogen_linear"},
     )

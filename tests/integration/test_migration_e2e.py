@@ -26,7 +26,11 @@ from orchestrator.events.data import (
     MigrationRetryRequested,
     MigrationRollbackRequested,
 )
-from orchestrator.execution.local_sandbox import (
+from orchestrator.events.registration import registration_records
+from orchestrator.inventory import generate_catalogue
+from orchestrator.inventory.models import BusinessSystem
+from orchestrator.migrations import SystemState
+from orchestrator.providers.local_sandbox import (
     fetch_health,
     instance_dir,
     prepare_source,
@@ -34,10 +38,6 @@ from orchestrator.execution.local_sandbox import (
     source_dir,
     stop_services,
 )
-from orchestrator.inventory import generate_catalogue
-from orchestrator.inventory.models import BusinessSystem
-from orchestrator.migrations import SystemState
-from orchestrator.reactor.registration import publish_systems
 from orchestrator.settings import KafkaSettings
 from tests.fixtures.orchestrator import (
     INVENTORY,
@@ -83,7 +83,7 @@ def prepare(work: Path, systems: list[BusinessSystem]) -> dict[str, object]:
 def request(settings: KafkaSettings, targets: Mapping[BusinessSystem, str]) -> None:
     """Register the systems, then ask for each to move to its node."""
     with Producer(settings) as producer:
-        publish_systems(producer, settings.events_topic, list(targets))
+        producer.send_all(settings.events_topic, registration_records(list(targets)))
     publish(
         settings,
         [

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.execution.local_sandbox import (
+from orchestrator.migrations.states import PLAYBOOKS, Phase
+from orchestrator.providers.local_sandbox import (
     DEFAULT_PLAYBOOK_DIR,
     NameRecord,
     fetch_health,
@@ -25,7 +26,6 @@ from orchestrator.execution.local_sandbox import (
     source_dir,
     stop_services,
 )
-from orchestrator.migrations.states import PLAYBOOKS, Phase
 
 pytestmark = pytest.mark.ansible
 

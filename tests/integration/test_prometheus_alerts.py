@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from orchestrator.capacity.ledger import ResourceClass
+from orchestrator.capacity import ResourceClass
 from orchestrator.inventory.models import BusinessSystem, SourceLocation
 from orchestrator.migrations.states import SystemState
 from orchestrator.observability import build_registry, start_metrics_server

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.capacity.ledger import ResourceClass, node_state
+from orchestrator.capacity import ResourceClass, node_state
+from orchestrator.hooks import BatchSummary
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import GB
 from orchestrator.migrations.states import Phase
 from orchestrator.observability import MetricsObserver, build_registry, start_metrics_server
-from orchestrator.reactor import BatchResult, FloodTrip
 from orchestrator.store import open_store
 from tests.fixtures.fleet import SeededFleet, seed_fleet
 from tests.fixtures.prometheus import PrometheusServer, promtool
@@ -47,14 +47,15 @@ def exercise(observer: MetricsObserver) -> None:
     observer.after_event("unknown", "dead_lettered")
     observer.after_dead_letter("schema")
     observer.after_lag({("govcloud.events", 0): 3, ("govcloud.events", 1): 0})
-    observer.after_batch(BatchResult(records=3, processed=1, duplicates=1, duration_s=0.03))
+    observer.after_batch(BatchSummary(records=3, processed=1, duplicates=1, duration_s=0.03))
     observer.after_retry(RuntimeError("database away"), 1, 0.5)
     observer.after_commit_failed(RuntimeError("rebalanced"))
-    observer.after_pause(FloodTrip(rejected=30, seen=50, top_reason="schema", cooldown_s=1))
+    observer.after_pause("dead-letter flood (top reason: schema)", 1.0)
     observer.after_resume()
     for seconds, phase in enumerate(Phase, start=1):
         observer.after_phase(str(phase), seconds * 30.0)
         observer.after_playbook(str(phase), "successful", seconds)
+    observer.after_give_up("apply_outcomes", ["shantou-a"], RuntimeError("database gone"))
 
 
 @pytest.fixture(scope="module")

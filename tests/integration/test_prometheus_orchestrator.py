@@ -23,13 +23,13 @@ from pathlib import Path
 import pytest
 
 from orchestrator.bus import Producer
-from orchestrator.capacity.ledger import ResourceClass
+from orchestrator.capacity import ResourceClass
 from orchestrator.events.data import MigrationRequested
-from orchestrator.execution.local_sandbox import prepare_source, stop_services
+from orchestrator.events.registration import registration_records
 from orchestrator.inventory import generate_catalogue
 from orchestrator.inventory.models import GB, BusinessSystem
 from orchestrator.migrations import SystemState
-from orchestrator.reactor.registration import publish_systems
+from orchestrator.providers.local_sandbox import prepare_source, stop_services
 from orchestrator.settings import KafkaSettings
 from tests.fixtures.orchestrator import (
     GovmigRun,
@@ -68,7 +68,7 @@ def wave(work: Path, settings: KafkaSettings) -> dict[BusinessSystem, str]:
     for system in systems:
         prepare_source(work, system.id, 2, 16_000, seed=7)
     with Producer(settings) as producer:
-        publish_systems(producer, settings.events_topic, systems)
+        producer.send_all(settings.events_topic, registration_records(systems))
     publish(
         settings,
         [

@@ -19,7 +19,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 
 from orchestrator.bus import Consumer, Producer, read_topic
 from orchestrator.events.codec import KafkaRecord
-from orchestrator.reactor import FloodGuard, FloodPolicy, Reactor, Topics
+from orchestrator.reactor import FloodGuard, FloodPolicy, Reactor
 from orchestrator.reactor.deadletter import (
     MAX_KEPT_VALUE_BYTES,
     NULL_VALUE,
@@ -27,8 +27,8 @@ from orchestrator.reactor.deadletter import (
     describe,
     strip,
 )
-from orchestrator.reactor.recording import RecordingHandler
 from orchestrator.settings import KafkaSettings
+from tests.fixtures.recording import RecordingHandler
 
 pytestmark = pytest.mark.kafka
 
@@ -176,9 +176,12 @@ def run(kafka_bootstrap: str) -> Run:
     guard = FloodGuard(FloodPolicy(max_share=0.99))
     consumer = Consumer(settings, topics=[settings.events_topic], max_poll_records=25)
     producer = Producer(settings)
-    topics = Topics(status=settings.status_topic, dlq=settings.dlq_topic)
     reactor = Reactor(
-        consumer=consumer, producer=producer, handler=handler, topics=topics, flood=guard
+        consumer=consumer,
+        producer=producer,
+        handler=handler,
+        dlq_topic=settings.dlq_topic,
+        flood=guard,
     )
     handled = 0
     deadline = time.monotonic() + 30

@@ -11,23 +11,25 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from orchestrator.engine import CauseContext, apply_cause
-from orchestrator.engine.batches import start_placed
-from orchestrator.engine.ports import WorkerConfig
-from orchestrator.engine.scheduling import Limits
-from orchestrator.engine.targets import node_targets
-from orchestrator.engine.worker import PhaseWorker
-from orchestrator.execution import BatchResult, NodeTarget, PhaseRunner, SystemTarget
+from orchestrator.execution import NodeTarget, RunResult, SystemTarget
+from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import generate_catalogue, load_inventory
 from orchestrator.migrations import Phase, Register, RequestMigration, SystemState
+from orchestrator.providers import LocalProvider
 from orchestrator.store import Store, count_by_state, open_store, seed_nodes
 from orchestrator.store import leases as lease_store
+from orchestrator.worker.claims import start_placed
+from orchestrator.worker.phase_worker import PhaseWorker
+from orchestrator.worker.ports import WorkerConfig
+from orchestrator.worker.scheduling import Limits
+from orchestrator.worker.targets import node_targets
 
 pytestmark = pytest.mark.postgres
 
@@ -94,10 +96,11 @@ class Recording:
         systems: Sequence[SystemTarget],
         *,
         cancel: threading.Event | None = None,
-    ) -> BatchResult:
+        secrets: Mapping[str, str] | None = None,
+    ) -> RunResult:
         with self._lock:
             self._runs.extend((self._name, phase.value, s.system_id) for s in systems)
-        return self._runner.run(phase, node, systems, cancel=cancel)
+        return self._runner.run(phase, node, systems, cancel=cancel, secrets=secrets)
 
 
 @pytest.mark.ansible
@@ -114,7 +117,7 @@ def test_two_workers_on_one_database_run_each_phase_of_each_system_once(
                 PhaseRunner(
                     playbook_dir=BENCH_PLAYBOOKS,
                     artifacts_dir=tmp_path / f"artifacts-{name}",
-                    work_root=tmp_path / "work",
+                    provider=LocalProvider(work_root=tmp_path / "work"),
                 ),
                 name,
                 runs,

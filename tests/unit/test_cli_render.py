@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from orchestrator.capacity import (
-    Inventory,
     NodeState,
     NodeStatus,
     NodeUsage,
     ResourceClass,
+    ResourceInventory,
+    Resources,
     allocate,
     empty_usage,
-    system_request,
 )
 from orchestrator.cli.render import (
     allocation_document,
@@ -77,10 +77,10 @@ def transition(number: int, **changes: Any) -> TransitionRow:
 
 
 def node(node_id: str, vcpu: int, memory_gb: int, storage_gb: int, **kw: Any) -> NodeUsage:
-    inventories: dict[str, Inventory] = {
-        VCPU: Inventory(vcpu, reserved=vcpu // 10, allocation_ratio=2.0),
-        MEMORY: Inventory(memory_gb),
-        STORAGE: Inventory(storage_gb),
+    inventories: dict[str, ResourceInventory] = {
+        VCPU: ResourceInventory(vcpu, reserved=vcpu // 10, allocation_ratio=2.0),
+        MEMORY: ResourceInventory(memory_gb),
+        STORAGE: ResourceInventory(storage_gb),
     }
     return empty_usage(
         NodeState(node_id, node_id, inventories, kw.get("status", NodeStatus.ONLINE))
@@ -231,7 +231,9 @@ def test_detail_without_allocation_or_history() -> None:
 
 
 def test_capacity_document_counts_allocatable_allocated_and_free() -> None:
-    shantou = allocate(node("shantou", 1000, 4000, 100_000), "s-1", system_request(100, 400, 500))
+    shantou = allocate(
+        node("shantou", 1000, 4000, 100_000), "s-1", Resources(100, 400, 500).amounts()
+    )
     shaoguan = node("shaoguan", 500, 1000, 50_000, status=NodeStatus.DRAINING)
     document = capacity_document([shantou, shaoguan])
     first = document["nodes"][0]

@@ -7,18 +7,20 @@ from typing import Any
 import pytest
 
 from orchestrator.capacity import (
-    Inventory,
     NodeState,
     NodeStatus,
     NodeUsage,
     PlacementPolicy,
+    PlacementStrategy,
     ResourceClass,
-    Strategy,
+    ResourceInventory,
+    Resources,
     SystemRequest,
     empty_usage,
+    placement_policy,
     plan_placements,
 )
-from orchestrator.cli.plan import placement_policy, select_systems
+from orchestrator.cli.plan import select_systems
 from orchestrator.cli.render_plan import (
     PlanStart,
     aligned,
@@ -29,21 +31,22 @@ from orchestrator.cli.render_plan import (
 )
 from orchestrator.errors import PermanentError
 from orchestrator.inventory.loader import DEFAULT_CATALOGUE, load_inventory, load_systems
+from orchestrator.settings import PlacementSettings
 
 VCPU, MEMORY, STORAGE = ResourceClass.VCPU, ResourceClass.MEMORY_GB, ResourceClass.STORAGE_GB
 
 
 def node(node_id: str, vcpu: int, status: NodeStatus = NodeStatus.ONLINE) -> NodeUsage:
-    inventories: dict[str, Inventory] = {
-        VCPU: Inventory(vcpu),
-        MEMORY: Inventory(1000),
-        STORAGE: Inventory(10_000),
+    inventories: dict[str, ResourceInventory] = {
+        VCPU: ResourceInventory(vcpu),
+        MEMORY: ResourceInventory(1000),
+        STORAGE: ResourceInventory(10_000),
     }
     return empty_usage(NodeState(node_id, node_id, inventories, status))
 
 
 def request(system_id: str, city: str, vcpu: int, *depends_on: str) -> SystemRequest:
-    return SystemRequest(system_id, city, vcpu, 8, 100, tuple(depends_on))
+    return SystemRequest(system_id, city, Resources(vcpu, 8, 100), tuple(depends_on))
 
 
 def document() -> dict[str, Any]:
@@ -167,18 +170,21 @@ def test_unknown_city_is_an_error() -> None:
 @pytest.mark.parametrize(
     ("env", "flag", "expected"),
     [
-        ({}, None, Strategy.SPREAD),
-        ({"GOVMIG_PLACEMENT_STRATEGY": "pack"}, None, Strategy.PACK),
-        ({"GOVMIG_PLACEMENT_STRATEGY": "pack"}, Strategy.SPREAD, Strategy.SPREAD),
+        ({}, None, PlacementStrategy.SPREAD),
+        ({"GOVMIG_PLACEMENT_STRATEGY": "pack"}, None, PlacementStrategy.PACK),
+        ({"GOVMIG_PLACEMENT_STRATEGY": "pack"}, PlacementStrategy.SPREAD, PlacementStrategy.SPREAD),
     ],
     ids=["default", "from-env", "flag-wins"],
 )
 def test_placement_policy(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], flag: Strategy | None, expected: Strategy
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    flag: PlacementStrategy | None,
+    expected: PlacementStrategy,
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("GOVMIG_PLACEMENT_WEIGHT_STORAGE", "0.5")
-    policy = placement_policy(flag)
+    policy = placement_policy(PlacementSettings(), flag)
     assert policy.strategy is expected
     assert policy.weights[STORAGE] == 0.5

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.engine.intake import IntakeHandler
 from orchestrator.events import KnownIds, decode, encode, new_event
 from orchestrator.events.data import (
     MigrationCancelRequested,
@@ -20,7 +21,6 @@ from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import BusinessSystem, SourceLocation
 from orchestrator.migrations import SystemState
 from orchestrator.reactor.handler import Delivery, Duplicate, Outcome, Processed, Rejected
-from orchestrator.reactor.intake import IntakeHandler
 from orchestrator.store import (
     EventOutcome,
     Store,

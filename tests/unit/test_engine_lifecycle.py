@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
-from orchestrator.capacity import Inventory, NodeStatus, ResourceClass
+from orchestrator.capacity import NodeStatus, ResourceClass, ResourceInventory
 from orchestrator.engine import (
     CauseContext,
     Lifecycle,
@@ -17,10 +17,12 @@ from orchestrator.engine import (
     apply_cause,
     notice_for,
 )
+from orchestrator.engine import lifecycle as lifecycle_module
 from orchestrator.events.envelope import SystemRequestRefusedEvent, SystemStatusChangedEvent
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import BusinessSystem, SourceLocation
 from orchestrator.migrations import (
+    Cause,
     Place,
     Refusal,
     Register,
@@ -90,7 +92,7 @@ def register(session: Session, *systems: BusinessSystem) -> None:
 def shrink(session: Session, node: str, vcpu: int) -> None:
     """Leave ``node`` with ``vcpu`` vCPU of capacity (and plenty of the rest)."""
     # Held back rather than a smaller total, so a large request is short, not over max_unit.
-    held = Inventory(total=vcpu + 1000, reserved=1000)
+    held = ResourceInventory(total=vcpu + 1000, reserved=1000)
     update_node(session, node, inventories={ResourceClass.VCPU: held})
 
 
@@ -360,3 +362,20 @@ def test_re_registering_an_idle_system_updates_its_record_without_announcing(
     )
     assert announces(first)
     assert not announces(again)
+
+
+def test_an_effect_the_engine_does_not_know_is_an_error_not_dropped(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register(session, system("shantou-effects"))
+
+    @dataclass(frozen=True)
+    class Teleport:
+        """An effect the state machine might one day ask for."""
+
+    def teaching_nothing(state: S | None, cause: Cause) -> Transition:
+        return Transition(state, S.QUEUED, "moved", (Teleport(),))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lifecycle_module, "apply_transition", teaching_nothing)
+    with pytest.raises(AssertionError, match="Teleport"):
+        apply_cause(session, "shantou-effects", RequestMigration(), context=INTAKE)

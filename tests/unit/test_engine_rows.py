@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.engine.fleet import GroupIndex
+from orchestrator.capacity import DependencyGraph
 from orchestrator.engine.notices import MAX_REASON, one_line
 from orchestrator.engine.requests import cause_of
 from orchestrator.engine.rows import advance, request_of
@@ -29,7 +29,6 @@ from orchestrator.migrations import (
     RequestCancel,
     RequestMigration,
     RequestRetry,
-    StopPhase,
     SystemState,
     Transition,
     apply_transition,
@@ -89,19 +88,19 @@ CASES: list[tuple[str, SystemRow, Cause, str | None, dict[str, object]]] = [
         {"state": S.PROVISIONING, "phase": Phase.PROVISION},
     ),
     (
-        "cancel during a phase asks it to stop",
+        "cancel during a phase rolls back",
         row(S.REPLICATING, node="shantou", phase=Phase.REPLICATE),
         RequestCancel("ops.wang"),
         "shantou",
-        {"state": S.ROLLING_BACK, "phase": Phase.ROLLBACK, "stop_phase": Phase.REPLICATE,
+        {"state": S.ROLLING_BACK, "phase": Phase.ROLLBACK,
          "requested_by": "ops.wang"},
     ),
     (
-        "a phase failure keeps the reason and clears the stop",
-        row(S.ROLLING_BACK, node="shantou", stop_phase=Phase.REPLICATE),
+        "a phase failure keeps the reason",
+        row(S.ROLLING_BACK, node="shantou"),
         PhaseFailed(Phase.ROLLBACK, "copy", "disk full"),
         "shantou",
-        {"state": S.FAILED, "stop_phase": None, "phase": None,
+        {"state": S.FAILED, "phase": None,
          "last_error": "rollback failed at task 'copy': disk full; capacity stays reserved "
          "until a retried rollback succeeds"},
     ),
@@ -128,8 +127,6 @@ def test_advance(
     after = advance(before, transition, cause, node=node)
     assert {name: getattr(after, name) for name in expected} == expected
     assert (after.id, after.record, after.version) == (before.id, before.record, before.version)
-    if not any(isinstance(effect, StopPhase) for effect in transition.effects):
-        assert after.stop_phase is None
 
 
 def test_request_of_reads_sizes_and_dependencies() -> None:
@@ -143,7 +140,7 @@ def test_request_of_reads_sizes_and_dependencies() -> None:
 
 
 def test_groups_are_connected_components_of_depends_on_in_either_direction() -> None:
-    index = GroupIndex([("a", ()), ("b", ("a",)), ("c", ("b",)), ("d", ()), ("e", ("x",))])
+    index = DependencyGraph([("a", ()), ("b", ("a",)), ("c", ("b",)), ("d", ()), ("e", ("x",))])
     assert index.group("a") == index.group("c") == {"a", "b", "c"}
     assert index.group("d") == {"d"}
     assert index.group("e") == {"e", "x"}

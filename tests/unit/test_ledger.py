@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.capacity.ledger import (
+from orchestrator.capacity import (
     AllocationConflictError,
     CapacityShortfall,
     InsufficientCapacityError,
-    Inventory,
     NodeState,
     NodeStatus,
     NodeUsage,
     ResourceClass,
+    ResourceInventory,
+    Resources,
     ShortfallKind,
     allocate,
     capacity,
     check_allocation,
+    deallocate,
     empty_usage,
     node_state,
-    release,
-    system_request,
     update_node,
 )
 from orchestrator.errors import InventoryError, PermanentError
@@ -30,21 +30,21 @@ R = ResourceClass
 
 
 def usage_of(
-    vcpu: Inventory | None = None,
-    memory: Inventory | None = None,
-    storage: Inventory | None = None,
+    vcpu: ResourceInventory | None = None,
+    memory: ResourceInventory | None = None,
+    storage: ResourceInventory | None = None,
     *,
     status: NodeStatus = NodeStatus.ONLINE,
     used: tuple[int, int, int] = (0, 0, 0),
 ) -> NodeUsage:
     """Node ``shaoguan``: 64 vCPU, 256 GB, 10,000 GB unless told otherwise, with ``used`` taken."""
-    inventories: dict[str, Inventory] = {
-        R.VCPU: vcpu or Inventory(64),
-        R.MEMORY_GB: memory or Inventory(256),
-        R.STORAGE_GB: storage or Inventory(10_000),
+    inventories: dict[str, ResourceInventory] = {
+        R.VCPU: vcpu or ResourceInventory(64),
+        R.MEMORY_GB: memory or ResourceInventory(256),
+        R.STORAGE_GB: storage or ResourceInventory(10_000),
     }
     node = NodeState("shaoguan", "shaoguan", inventories, status)
-    taken = system_request(*used)
+    taken = Resources(*used).amounts()
     allocations = {"earlier": taken} if any(used) else {}
     return NodeUsage(node, taken if any(used) else {}, allocations, generation=7)
 
@@ -52,20 +52,20 @@ def usage_of(
 @pytest.mark.parametrize(
     ("inventory", "expected"),
     [
-        (Inventory(100), 100),
-        (Inventory(100, reserved=10), 90),
-        (Inventory(100, reserved=10, allocation_ratio=1.5), 135),
-        (Inventory(16, allocation_ratio=16.0), 256),
-        (Inventory(3, allocation_ratio=0.5), 1),  # 1.5 floors to 1
-        (Inventory(1000, reserved=1, allocation_ratio=1.1), 1098),  # 1098.9 floors to 1098
-        (Inventory(10, allocation_ratio=0.7), 7),  # 0.7 as a binary float is 0.6999...
-        (Inventory(10, reserved=10), 0),
+        (ResourceInventory(100), 100),
+        (ResourceInventory(100, reserved=10), 90),
+        (ResourceInventory(100, reserved=10, allocation_ratio=1.5), 135),
+        (ResourceInventory(16, allocation_ratio=16.0), 256),
+        (ResourceInventory(3, allocation_ratio=0.5), 1),  # 1.5 floors to 1
+        (ResourceInventory(1000, reserved=1, allocation_ratio=1.1), 1098),  # 1098.9 floors to 1098
+        (ResourceInventory(10, allocation_ratio=0.7), 7),  # 0.7 as a binary float is 0.6999...
+        (ResourceInventory(10, reserved=10), 0),
     ],
     ids=["plain", "reserved", "ratio", "cpu-overcommit", "floor", "reserved-ratio-floor",
          "decimal-ratio", "all-reserved"],
 )  # fmt: skip
 def test_capacity_is_floor_of_total_minus_reserved_times_ratio(
-    inventory: Inventory, expected: int
+    inventory: ResourceInventory, expected: int
 ) -> None:
     assert capacity(inventory) == expected
 
@@ -86,12 +86,12 @@ def test_capacity_is_floor_of_total_minus_reserved_times_ratio(
 )  # fmt: skip
 def test_nonsense_inventories_are_rejected(fields: dict[str, int | float]) -> None:
     with pytest.raises(ValueError):
-        Inventory(**fields)  # type: ignore[arg-type]
+        ResourceInventory(**fields)  # type: ignore[arg-type]
 
 
 def test_max_unit_defaults_to_total() -> None:
-    assert Inventory(500).upper_unit == 500
-    assert Inventory(500, max_unit=64).upper_unit == 64
+    assert ResourceInventory(500).upper_unit == 500
+    assert ResourceInventory(500, max_unit=64).upper_unit == 64
 
 
 @pytest.mark.parametrize(
@@ -99,55 +99,57 @@ def test_max_unit_defaults_to_total() -> None:
     [
         (
             usage_of(used=(0, 0, 9_000)),
-            system_request(4, 16, 2_200),
+            Resources(4, 16, 2_200).amounts(),
             ShortfallKind.INSUFFICIENT,
             "node shaoguan lacks storage by 1,200 GB",
         ),
         (
             usage_of(used=(60, 0, 0)),
-            system_request(8, 16, 100),
+            Resources(8, 16, 100).amounts(),
             ShortfallKind.INSUFFICIENT,
             "node shaoguan lacks vCPU by 4",
         ),
         (
-            usage_of(memory=Inventory(256, reserved=56, allocation_ratio=1.5), used=(0, 100, 0)),
-            system_request(4, 201, 100),
+            usage_of(
+                memory=ResourceInventory(256, reserved=56, allocation_ratio=1.5), used=(0, 100, 0)
+            ),
+            Resources(4, 201, 100).amounts(),
             ShortfallKind.INSUFFICIENT,
             "node shaoguan lacks memory by 1 GB",
         ),
         (
-            usage_of(memory=Inventory(256, allocation_ratio=1.5)),
-            system_request(4, 300, 100),
+            usage_of(memory=ResourceInventory(256, allocation_ratio=1.5)),
+            Resources(4, 300, 100).amounts(),
             ShortfallKind.ABOVE_MAX_UNIT,
             "node shaoguan: memory 300 GB is above the maximum unit of 256 GB",
         ),
         (
-            usage_of(storage=Inventory(10_000, step_size=100)),
-            system_request(4, 16, 150),
+            usage_of(storage=ResourceInventory(10_000, step_size=100)),
+            Resources(4, 16, 150).amounts(),
             ShortfallKind.NOT_A_STEP,
             "node shaoguan: storage 150 GB is not a multiple of the step size 100 GB",
         ),
         (
-            usage_of(memory=Inventory(256, min_unit=8)),
-            system_request(4, 4, 100),
+            usage_of(memory=ResourceInventory(256, min_unit=8)),
+            Resources(4, 4, 100).amounts(),
             ShortfallKind.BELOW_MIN_UNIT,
             "node shaoguan: memory 4 GB is below the minimum unit of 8 GB",
         ),
         (
-            usage_of(vcpu=Inventory(64, max_unit=16)),
-            system_request(32, 16, 100),
+            usage_of(vcpu=ResourceInventory(64, max_unit=16)),
+            Resources(32, 16, 100).amounts(),
             ShortfallKind.ABOVE_MAX_UNIT,
             "node shaoguan: vCPU 32 is above the maximum unit of 16",
         ),
         (
             usage_of(status=NodeStatus.DRAINING),
-            system_request(1, 1, 1),
+            Resources(1, 1, 1).amounts(),
             ShortfallKind.NOT_ONLINE,
             "node shaoguan is draining",
         ),
         (
             usage_of(status=NodeStatus.OFFLINE),
-            system_request(1, 1, 1),
+            Resources(1, 1, 1).amounts(),
             ShortfallKind.NOT_ONLINE,
             "node shaoguan is offline",
         ),
@@ -174,63 +176,65 @@ def test_each_refusal_names_node_resource_and_amount(
 
 
 def test_a_request_that_exactly_fills_the_node_fits() -> None:
-    usage = usage_of(memory=Inventory(256, reserved=56, allocation_ratio=1.5), used=(60, 100, 0))
-    assert check_allocation(usage, system_request(4, 200, 10_000)) is None
+    usage = usage_of(
+        memory=ResourceInventory(256, reserved=56, allocation_ratio=1.5), used=(60, 100, 0)
+    )
+    assert check_allocation(usage, Resources(4, 200, 10_000).amounts()) is None
 
 
 def test_allocation_is_all_or_nothing() -> None:
     usage = usage_of(used=(0, 0, 9_000))
     with pytest.raises(InsufficientCapacityError):
-        allocate(usage, "web", system_request(8, 32, 2_000))  # vCPU and memory would fit
-    assert dict(usage.used) == system_request(0, 0, 9_000)
+        allocate(usage, "web", Resources(8, 32, 2_000).amounts())  # vCPU and memory would fit
+    assert dict(usage.used) == Resources(0, 0, 9_000).amounts()
     assert usage.generation == 7
     assert "web" not in usage.allocations
 
 
 def test_allocate_returns_a_new_usage_with_the_next_generation() -> None:
     before = usage_of(used=(4, 8, 100))
-    after = allocate(before, "web", system_request(8, 32, 500))
-    assert dict(after.used) == system_request(12, 40, 600)
-    assert dict(after.allocations["web"]) == system_request(8, 32, 500)
+    after = allocate(before, "web", Resources(8, 32, 500).amounts())
+    assert dict(after.used) == Resources(12, 40, 600).amounts()
+    assert dict(after.allocations["web"]) == Resources(8, 32, 500).amounts()
     assert after.generation == before.generation + 1
-    assert dict(before.used) == system_request(4, 8, 100)  # the old value is untouched
+    assert dict(before.used) == Resources(4, 8, 100).amounts()  # the old value is untouched
     assert after.free(R.VCPU) == 52
     assert after.utilisation(R.STORAGE_GB) == pytest.approx(0.06)
 
 
 def test_allocating_again_is_idempotent_but_a_different_amount_conflicts() -> None:
-    once = allocate(usage_of(), "web", system_request(8, 32, 500))
-    assert allocate(once, "web", system_request(8, 32, 500)) is once
+    once = allocate(usage_of(), "web", Resources(8, 32, 500).amounts())
+    assert allocate(once, "web", Resources(8, 32, 500).amounts()) is once
     with pytest.raises(AllocationConflictError, match="web already holds 8 vCPU, 32 GB memory"):
-        allocate(once, "web", system_request(16, 32, 500))
+        allocate(once, "web", Resources(16, 32, 500).amounts())
 
 
 def test_release_gives_capacity_back_and_is_idempotent() -> None:
-    held = allocate(usage_of(used=(4, 8, 100)), "web", system_request(8, 32, 500))
-    released = release(held, "web")
-    assert dict(released.used) == system_request(4, 8, 100)
+    held = allocate(usage_of(used=(4, 8, 100)), "web", Resources(8, 32, 500).amounts())
+    released = deallocate(held, "web")
+    assert dict(released.used) == Resources(4, 8, 100).amounts()
     assert "web" not in released.allocations
     assert released.generation == held.generation + 1
-    assert release(released, "web") is released
+    assert deallocate(released, "web") is released
 
 
 @pytest.mark.parametrize("status", [NodeStatus.DRAINING, NodeStatus.OFFLINE], ids=str)
 def test_draining_or_offline_refuses_new_work_but_keeps_existing(status: NodeStatus) -> None:
-    held = allocate(usage_of(), "web", system_request(8, 32, 500))
+    held = allocate(usage_of(), "web", Resources(8, 32, 500).amounts())
     drained = update_node(held, NodeState("shaoguan", "shaoguan", held.node.inventories, status))
     assert drained.allocations == held.allocations
     assert drained.generation == held.generation + 1
-    assert check_allocation(drained, system_request(1, 1, 1)) is not None
-    assert release(drained, "web").used[R.VCPU] == 0
+    assert check_allocation(drained, Resources(1, 1, 1).amounts()) is not None
+    assert deallocate(drained, "web").used[R.VCPU] == 0
 
 
 def test_a_capacity_cut_below_use_evicts_nobody_and_admits_nobody() -> None:
-    held = allocate(usage_of(), "web", system_request(48, 32, 500))
-    smaller = dict(held.node.inventories) | {R.VCPU: Inventory(32)}
+    held = allocate(usage_of(), "web", Resources(48, 32, 500).amounts())
+    smaller = dict(held.node.inventories) | {R.VCPU: ResourceInventory(32)}
     cut = update_node(held, NodeState("shaoguan", "shaoguan", smaller))
     assert "web" in cut.allocations
     assert cut.free(R.VCPU) == -16
-    shortfall = check_allocation(cut, system_request(1, 1, 1))
+    shortfall = check_allocation(cut, Resources(1, 1, 1).amounts())
     assert shortfall is not None
     assert shortfall.message == "node shaoguan lacks vCPU by 17"
 

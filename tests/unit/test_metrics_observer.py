@@ -1,10 +1,11 @@
-"""``MetricsObserver``: the reactor's hooks update the pipeline metrics, on a fresh registry."""
+"""``MetricsObserver``: the loops' hooks update the pipeline metrics, on a fresh registry."""
 
 from __future__ import annotations
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from orchestrator.hooks import BatchSummary, Hooks, notify
 from orchestrator.observability.metrics import (
     BATCH_SIZE_BUCKETS,
     PHASE_BUCKETS_S,
@@ -12,8 +13,6 @@ from orchestrator.observability.metrics import (
     pipeline_metrics,
 )
 from orchestrator.observability.observer import MetricsObserver
-from orchestrator.reactor import BatchResult, FloodTrip, Observer
-from orchestrator.service.hooks import MetricsHooks
 
 REGISTERED = "gov.cloud.system.registered"
 
@@ -91,8 +90,7 @@ def test_lag_replaces_the_owned_partitions(
 
 
 def test_pause_and_resume(registry: CollectorRegistry, observer: MetricsObserver) -> None:
-    trip = FloodTrip(rejected=40, seen=50, top_reason="schema", cooldown_s=60)
-    observer.after_pause(trip)
+    observer.after_pause("dead-letter flood (top reason: schema)", 60.0)
     assert registry.get_sample_value("govcloud_intake_paused") == 1
     observer.after_resume()
     assert registry.get_sample_value("govcloud_intake_paused") == 0
@@ -105,7 +103,7 @@ def test_retries_commit_failures_and_batches(
     observer.before_batch(3)
     observer.after_retry(RuntimeError("db away"), 1, 0.5)
     observer.after_commit_failed(RuntimeError("rebalanced"))
-    observer.after_batch(BatchResult(records=3, processed=3, duration_s=0.02))
+    observer.after_batch(BatchSummary(records=3, processed=3, duration_s=0.02))
     assert registry.get_sample_value("govcloud_batch_retries_total") == 1
     assert registry.get_sample_value("govcloud_offset_commit_failures_total") == 1
     assert registry.get_sample_value("govcloud_batch_duration_seconds_count") == 1
@@ -172,8 +170,11 @@ def test_bounded_keeps_known_values_only() -> None:
     assert bounded("c", {"a", "b"}) == "other"
 
 
-def test_the_observer_fits_the_reactor_hooks(registry: CollectorRegistry) -> None:
-    """Behind ``MetricsHooks`` (what ``govmig run`` hands the reactor) the loop's calls land."""
-    hooked: Observer = MetricsHooks(MetricsObserver(pipeline_metrics(registry)))
-    hooked.after_dead_letter("schema")
+def test_the_loops_reach_the_observer_through_notify(registry: CollectorRegistry) -> None:
+    """``govmig run`` hands the observer to each loop in a list of ``Hooks``."""
+    hooks: list[Hooks] = [Hooks(), MetricsObserver(pipeline_metrics(registry))]
+    notify(hooks, Hooks.after_dead_letter, "schema")
+    notify(hooks, Hooks.after_give_up, "apply_outcomes", ["a", "b"], RuntimeError("gone"))
     assert registry.get_sample_value("govcloud_dead_letters_total", {"reason": "schema"}) == 1
+    labels = {"job": "apply_outcomes"}
+    assert registry.get_sample_value("govcloud_worker_give_ups_total", labels) == 2

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from orchestrator.capacity.ledger import ResourceClass
+from orchestrator.capacity import ResourceClass
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import GB
 from orchestrator.observability import FleetSnapshot, build_registry, read_snapshot

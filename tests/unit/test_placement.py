@@ -6,21 +6,20 @@ import random
 
 import pytest
 
-from orchestrator.capacity.groups import assign_waves, dependency_groups
-from orchestrator.capacity.ledger import (
-    Inventory,
+from orchestrator.capacity import (
     NodeState,
     NodeStatus,
     NodeUsage,
-    ResourceClass,
-    system_request,
-)
-from orchestrator.capacity.placement import (
     Placement,
     PlacementPolicy,
-    Strategy,
+    PlacementStrategy,
+    ResourceClass,
+    ResourceInventory,
+    Resources,
     SystemRequest,
     Unplaceable,
+    assign_waves,
+    dependency_groups,
     place_system,
 )
 from orchestrator.capacity.planning import plan_placements
@@ -28,8 +27,8 @@ from orchestrator.errors import PermanentError
 from orchestrator.inventory.models import BusinessSystem, SourceLocation
 
 R = ResourceClass
-SPREAD = PlacementPolicy(Strategy.SPREAD)
-PACK = PlacementPolicy(Strategy.PACK)
+SPREAD = PlacementPolicy(PlacementStrategy.SPREAD)
+PACK = PlacementPolicy(PlacementStrategy.PACK)
 POLICIES = [SPREAD, PACK]
 
 
@@ -41,12 +40,12 @@ def node(
     vcpu: int = 100,
 ) -> NodeUsage:
     """A node in the city of its name: ``vcpu`` vCPU, 400 GB memory, 10,000 GB storage."""
-    inventories: dict[str, Inventory] = {
-        R.VCPU: Inventory(vcpu),
-        R.MEMORY_GB: Inventory(400),
-        R.STORAGE_GB: Inventory(10_000),
+    inventories: dict[str, ResourceInventory] = {
+        R.VCPU: ResourceInventory(vcpu),
+        R.MEMORY_GB: ResourceInventory(400),
+        R.STORAGE_GB: ResourceInventory(10_000),
     }
-    taken = system_request(*used) if any(used) else {}
+    taken = Resources(*used).amounts() if any(used) else {}
     return NodeUsage(NodeState(node_id, node_id, inventories, status), taken)
 
 
@@ -62,7 +61,7 @@ def system(
     storage_gb: int = 100,
     depends_on: tuple[str, ...] = (),
 ) -> SystemRequest:
-    return SystemRequest(system_id, city, vcpu, memory_gb, storage_gb, depends_on)
+    return SystemRequest(system_id, city, Resources(vcpu, memory_gb, storage_gb), depends_on)
 
 
 def placed_on(outcome: Placement | Unplaceable) -> str:
@@ -109,7 +108,7 @@ def test_weights_decide_which_resource_counts(weights: dict[str, float], expecte
         node("meizhou", used=(10, 0, 8_000)),
         node("shaoguan", used=(80, 0, 1_000)),
     )
-    policy = PlacementPolicy(Strategy.SPREAD, weights)
+    policy = PlacementPolicy(PlacementStrategy.SPREAD, weights)
     assert placed_on(place_system(system("port", "guangzhou"), nodes, policy)) == expected
 
 
@@ -233,7 +232,7 @@ def test_the_plan_uses_up_a_local_copy_of_the_capacity() -> None:
     assert plan.outcomes["c"] == Unplaceable(
         "c", "no node fits 4 vCPU, 16 GB memory, 100 GB storage; node heyuan lacks vCPU by 2"
     )
-    assert dict(plan.usage["heyuan"].used) == system_request(8, 32, 200)
+    assert dict(plan.usage["heyuan"].used) == Resources(8, 32, 200).amounts()
     assert set(plan.usage["heyuan"].allocations) == {"a", "b"}
     assert plan.usage["heyuan"].generation == 2
     assert nodes["heyuan"].used == {}
@@ -278,15 +277,15 @@ def test_a_request_is_built_from_the_inventory_record() -> None:
         depends_on=("tax-db",),
     )
     request = SystemRequest.from_model(record)
-    assert request == SystemRequest("tax-portal", "heyuan", 8, 32, 500, ("tax-db",))
+    assert request == SystemRequest("tax-portal", "heyuan", Resources(8, 32, 500), ("tax-db",))
     assert request.amounts == {R.VCPU: 8, R.MEMORY_GB: 32, R.STORAGE_GB: 500}
 
 
 def test_weights_must_count_for_something() -> None:
     with pytest.raises(ValueError):
-        PlacementPolicy(Strategy.PACK, {R.VCPU: 0.0})
+        PlacementPolicy(PlacementStrategy.PACK, {R.VCPU: 0.0})
     with pytest.raises(ValueError):
-        PlacementPolicy(Strategy.PACK, {R.VCPU: -1.0, R.STORAGE_GB: 2.0})
+        PlacementPolicy(PlacementStrategy.PACK, {R.VCPU: -1.0, R.STORAGE_GB: 2.0})
 
 
 DEPS = [

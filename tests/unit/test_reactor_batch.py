@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
@@ -51,11 +50,10 @@ def test_offsets_first_and_next() -> None:
 
 def test_plan_pairs_outcomes_in_order() -> None:
     batch = decode_batch(BATCH, fake_decode)
-    status: Any = object()  # the plan passes status events on without looking inside
     refusal = Rejection("unknown_system", "who?")
-    outcomes: list[Outcome] = [Processed(outbound=(status,)), Duplicate(), Rejected(refusal)]
+    outcomes: list[Outcome] = [Processed(), Duplicate(), Rejected(refusal)]
     plan = plan_outputs(batch, outcomes)
-    assert (plan.processed, plan.duplicates, plan.status) == (1, 1, (status,))
+    assert (plan.processed, plan.duplicates) == (1, 1)
     assert [(r.offset, rej.code) for r, rej in plan.dead] == [
         (9, "not_json"), (7, "not_json"), (10, "unknown_system")
     ]  # fmt: skip

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.capacity.ledger import NodeStatus, ShortfallKind
+from orchestrator.capacity import NodeStatus, ShortfallKind
 from orchestrator.errors import PermanentError, TemporaryError
 from orchestrator.inventory.models import BusinessSystem, Node, NodeCapacity, SourceLocation
 from orchestrator.store import (
@@ -19,7 +19,7 @@ from orchestrator.store import (
     get_allocation,
     get_node,
     open_store,
-    release,
+    release_allocation,
     reserve,
     seed_nodes,
     update_node,
@@ -96,7 +96,7 @@ def test_reserve_then_release(session: Session) -> None:
     allocation = get_allocation(session, "a")
     assert allocation is not None
     assert allocation.node_id == "shantou"
-    released = release(session, "a")
+    released = release_allocation(session, "a")
     assert released is not None
     assert released.amount == request()
     assert used(session) == request(0, 0, 0)
@@ -116,7 +116,7 @@ def test_reserving_the_same_again_is_a_no_op(session: Session) -> None:
 
 
 def test_releasing_nothing_is_a_no_op(session: Session) -> None:
-    assert release(session, "a") is None
+    assert release_allocation(session, "a") is None
     assert generation(session) == 0
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.capacity.ledger import Inventory, NodeStatus, ResourceClass
+from orchestrator.capacity import NodeStatus, ResourceClass, ResourceInventory
 from orchestrator.errors import PermanentError, TemporaryError
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import BusinessSystem, Node, NodeCapacity, SourceLocation
@@ -238,13 +238,13 @@ def test_times_must_be_timezone_aware(session: Session) -> None:
 
 def test_seeding_inserts_missing_nodes_and_never_overwrites(session: Session) -> None:
     assert seed_nodes(session, [a_node("shantou"), a_node("yunfu")]) == ["shantou", "yunfu"]
-    update_node(session, "shantou", inventories={ResourceClass.VCPU: Inventory(total=50)})
+    update_node(session, "shantou", inventories={ResourceClass.VCPU: ResourceInventory(total=50)})
     assert seed_nodes(session, [a_node("shantou"), a_node("heyuan")]) == ["heyuan"]
     usage = {node.node.node_id: node for node in node_usage(session)}
     assert list(usage) == ["heyuan", "shantou", "yunfu"]
-    assert usage["shantou"].node.inventories[ResourceClass.VCPU] == Inventory(total=50)
+    assert usage["shantou"].node.inventories[ResourceClass.VCPU] == ResourceInventory(total=50)
     yunfu = usage["yunfu"]
-    assert yunfu.node.inventories[ResourceClass.VCPU] == Inventory(100, 4, 2.0)
+    assert yunfu.node.inventories[ResourceClass.VCPU] == ResourceInventory(100, 4, 2.0)
     assert yunfu.node.capacities == {"VCPU": 192, "MEMORY_GB": 992, "STORAGE_GB": 9_900}
     assert (yunfu.generation, yunfu.node.status, dict(yunfu.used)) == (
         0,
@@ -271,7 +271,7 @@ def test_update_node_drains_and_changes_capacity_with_a_new_generation(session: 
     seed_nodes(session, [a_node()])
     drained = update_node(session, "shantou", status=NodeStatus.DRAINING)
     assert (drained.node.status, drained.generation) == (NodeStatus.DRAINING, 1)
-    bigger = Inventory(total=1000, reserved=0, allocation_ratio=1.5)
+    bigger = ResourceInventory(total=1000, reserved=0, allocation_ratio=1.5)
     grown = update_node(
         session,
         "shantou",
@@ -280,7 +280,7 @@ def test_update_node_drains_and_changes_capacity_with_a_new_generation(session: 
         expected_generation=1,
     )
     assert grown.node.capacities[ResourceClass.MEMORY_GB] == 1500
-    assert grown.node.inventories[ResourceClass.VCPU] == Inventory(100, 4, 2.0)  # untouched
+    assert grown.node.inventories[ResourceClass.VCPU] == ResourceInventory(100, 4, 2.0)  # untouched
     assert (grown.node.status, grown.generation) == (NodeStatus.ONLINE, 2)
 
 

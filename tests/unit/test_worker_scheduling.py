@@ -6,9 +6,12 @@ import ipaddress
 
 import pytest
 
-from orchestrator.capacity.ledger import Inventory, NodeState, NodeUsage, ResourceClass
-from orchestrator.engine.batches import cause_for
-from orchestrator.engine.scheduling import (
+from orchestrator.capacity import NodeState, NodeUsage, ResourceClass, ResourceInventory
+from orchestrator.errors import ConfigurationError
+from orchestrator.execution import FaultPlan, HostOutcome
+from orchestrator.migrations import Phase, PhaseFailed, PhaseSucceeded, SystemState
+from orchestrator.worker.outcomes import cause_for
+from orchestrator.worker.scheduling import (
     Batch,
     Limits,
     Ready,
@@ -16,10 +19,7 @@ from orchestrator.engine.scheduling import (
     plan_batches,
     stopped_batches,
 )
-from orchestrator.engine.targets import FaultPlan, free_on_node, ipv6_address
-from orchestrator.errors import ConfigurationError
-from orchestrator.execution import HostOutcome
-from orchestrator.migrations import Phase, PhaseFailed, PhaseSucceeded, SystemState
+from orchestrator.worker.targets import free_on_node, ipv6_address
 
 P = Phase
 S = SystemState
@@ -155,7 +155,7 @@ def test_free_on_node_counts_the_systems_own_reservation() -> None:
     node = NodeState(
         node_id="shantou",
         city="shantou",
-        inventories={r: Inventory(total=t) for r, t in totals.items()},
+        inventories={r: ResourceInventory(total=t) for r, t in totals.items()},
     )
     own: dict[str, int] = {
         ResourceClass.VCPU: 8,

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from orchestrator.engine import CauseContext, apply_cause
-from orchestrator.engine.batches import apply_outcomes, claim_batch, start_placed
-from orchestrator.engine.scheduling import Batch, Limits
-from orchestrator.engine.targets import FaultPlan, node_targets
-from orchestrator.execution import HostOutcome
+from orchestrator.errors import PermanentError
+from orchestrator.execution import HostOutcome, NodeTarget, RunResult, SystemTarget
+from orchestrator.hooks import Hooks
 from orchestrator.inventory import generate_catalogue, load_inventory
 from orchestrator.migrations import (
     Phase,
@@ -23,8 +24,18 @@ from orchestrator.migrations import (
     Transition,
 )
 from orchestrator.observability.snapshot import read_snapshot
-from orchestrator.store import Store, get_allocation, get_system, open_store, seed_nodes
+from orchestrator.store import Session, Store, get_allocation, get_system, open_store, seed_nodes
 from orchestrator.store import leases as lease_store
+from orchestrator.store.systems import StaleSystemError
+from orchestrator.worker import outcomes as outcome_module
+from orchestrator.worker.batch_run import BatchRunner
+from orchestrator.worker.claims import Claimed, claim_batch, start_placed
+from orchestrator.worker.outcomes import OutcomeRecorder, apply_outcomes
+from orchestrator.worker.ports import NoProvider
+from orchestrator.worker.running import Running, RunningBatches
+from orchestrator.worker.scheduling import Batch, Limits
+from orchestrator.worker.targets import node_targets
+from tests.fixtures.recording_hooks import GiveUps
 
 S = SystemState
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -83,8 +94,8 @@ def test_a_claim_is_won_once_until_the_lease_expires_or_is_released(store: Store
         # ids[1] expired, ids[0] was renewed: another instance may take only the first.
         won = lease_store.claim(session, ids, owner="b", state=S.PREFLIGHT, now=later, ttl_s=30.0)
         assert won == [ids[1]]
-        assert lease_store.release(session, ids, owner="a") == {ids[0]}
-        assert lease_store.release_owner(session, "b") == [ids[1]]
+        assert lease_store.give_back(session, ids, owner="a") == {ids[0]}
+        assert lease_store.give_back_all(session, "b") == [ids[1]]
         assert lease_store.lease_of(session, ids[1]) == (None, None)
 
 
@@ -107,32 +118,36 @@ def test_a_claimed_batch_has_targets_unique_addresses_and_refusals(store: Store)
             now=NOW,
             ttl_s=30,
             nodes=NODES,
-            faults=FaultPlan({ids[0]: Phase.PREFLIGHT}),
-            precheck=lambda phase, sid: "no source" if sid == missing else None,
+            precheck=lambda phase, t: "no source" if t.system_id == missing else None,
         )
     assert claimed is not None
     assert [t.system_id for t in claimed.targets] == sorted(set(ids) - {missing})
     assert {t.ipv6_index for t in claimed.targets} == {1, 2}
-    assert [t.fail_phase for t in claimed.targets if t.system_id == ids[0]] == [Phase.PREFLIGHT]
     assert claimed.refused == {missing: "no source"}
     assert all(t.free_vcpu >= t.vcpu for t in claimed.targets)
     assert set(claimed.ipv6.values()) == {"2001:db8:1::1", "2001:db8:1::2"}
+
+
+def claim(session: Session, ids: list[str], phase: Phase) -> Claimed:
+    """Lease ``ids`` for ``phase`` on shantou as instance ``a``."""
+    claimed = claim_batch(
+        session,
+        Batch("shantou", phase, tuple(ids)),
+        owner="a",
+        now=NOW,
+        ttl_s=30,
+        nodes=NODES,
+        precheck=NoProvider().precheck,
+    )
+    assert claimed is not None
+    return claimed
 
 
 def advance(
     store: Store, ids: list[str], phase: Phase, outcomes: dict[str, HostOutcome]
 ) -> dict[str, Transition | Refusal]:
     with store.transaction() as session:
-        claimed = claim_batch(
-            session,
-            Batch("shantou", phase, tuple(ids)),
-            owner="a",
-            now=NOW,
-            ttl_s=30,
-            nodes=NODES,
-            faults=FaultPlan(),
-        )
-        assert claimed is not None
+        claimed = claim(session, ids, phase)
         return apply_outcomes(session, claimed, outcomes, owner="a", note="artifacts /x")
 
 
@@ -167,19 +182,145 @@ def test_an_outcome_for_a_lease_lost_meanwhile_is_not_applied(store: Store) -> N
     ids = place(store, 1)
     started(store, ids)
     with store.transaction() as session:
-        claimed = claim_batch(
-            session,
-            Batch("shantou", Phase.PREFLIGHT, tuple(ids)),
-            owner="a",
-            now=NOW,
-            ttl_s=30,
-            nodes=NODES,
-            faults=FaultPlan(),
-        )
-        assert claimed is not None
-        lease_store.release_owner(session, "a")  # expired and taken over, say
+        claimed = claim(session, ids, Phase.PREFLIGHT)
+        lease_store.give_back_all(session, "a")  # expired and taken over, say
         applied = apply_outcomes(
             session, claimed, {ids[0]: HostOutcome(ids[0], ok=True)}, owner="a", note=""
         )
         assert applied == {}
         assert get_system(session, ids[0]).state is S.PREFLIGHT  # type: ignore[union-attr]
+
+
+def claimed_preflight(store: Store, ids: list[str]) -> Claimed:
+    with store.transaction() as session:
+        return claim(session, ids, Phase.PREFLIGHT)
+
+
+def failing_then_real(monkeypatch: pytest.MonkeyPatch, errors: list[Exception]) -> None:
+    """``apply_outcomes`` raises each of ``errors`` in turn, then works."""
+    real = outcome_module.apply_outcomes
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        if errors:
+            raise errors.pop(0)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(outcome_module, "apply_outcomes", flaky)
+
+
+def test_recording_outcomes_retries_what_is_temporary(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = place(store, 1)
+    started(store, ids)
+    claimed = claimed_preflight(store, ids)
+    failing_then_real(monkeypatch, [StaleSystemError("raced"), StaleSystemError("raced")])
+    hooks = GiveUps()
+    recorder = OutcomeRecorder(
+        store, owner="a", attempts=3, hooks=[hooks], backoff_s=lambda attempt: 0.0
+    )
+    applied = recorder.record(claimed, {ids[0]: HostOutcome(ids[0], ok=True)}, note="")
+    assert applied is not None
+    assert isinstance(applied[ids[0]], Transition)
+    assert hooks.calls == []
+
+
+@pytest.mark.parametrize(
+    ("errors", "attempts"),
+    [
+        ([PermanentError("a row the engine cannot read")], 5),
+        ([StaleSystemError("raced")] * 2, 2),
+    ],
+    ids=["permanent-at-once", "temporary-outlasting-its-attempts"],
+)
+def test_giving_up_on_outcomes_fails_each_system_visibly(
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    errors: list[Exception],
+    attempts: int,
+) -> None:
+    ids = place(store, 2)
+    started(store, ids)
+    claimed = claimed_preflight(store, ids)
+    failing_then_real(monkeypatch, list(errors))
+    hooks = GiveUps()
+    recorder = OutcomeRecorder(
+        store, owner="a", attempts=attempts, hooks=[hooks], backoff_s=lambda attempt: 0.0
+    )
+    outcomes = {i: HostOutcome(i, ok=True) for i in ids}
+    with caplog.at_level(logging.ERROR, logger="orchestrator.worker.outcomes"):
+        assert recorder.record(claimed, outcomes, note="") is None
+    assert hooks.calls == [("apply_outcomes", tuple(ids))]
+    assert "gave up recording the preflight outcomes" in caplog.text
+    with store.transaction() as session:
+        for system_id in ids:
+            row = get_system(session, system_id)
+            assert row is not None
+            assert row.state is S.ROLLING_BACK
+            assert row.last_error is not None
+            assert "Record the outcome" in row.last_error
+            assert lease_store.lease_of(session, system_id) == (None, None)
+
+
+class SecretProvider(NoProvider):
+    """A provider whose role needs one secret."""
+
+    def secrets(self) -> Mapping[str, str]:
+        return {"govmig_secret_tsig_key": "c2VjcmV0"}
+
+
+class Succeeding:
+    """An executor that notes what it was handed and reports every system done."""
+
+    def __init__(self) -> None:
+        self.secrets: list[Mapping[str, str] | None] = []
+
+    def run(
+        self,
+        phase: Phase,
+        node: NodeTarget,
+        systems: Sequence[SystemTarget],
+        *,
+        cancel: threading.Event | None = None,
+        secrets: Mapping[str, str] | None = None,
+    ) -> RunResult:
+        self.secrets.append(secrets)
+        outcomes = tuple(HostOutcome(s.system_id, ok=True) for s in systems)
+        return RunResult(
+            phase, node.node_id, "run-1", Path("/x"), 0, "successful", 0.1, "", outcomes
+        )
+
+
+class Playbooks(Hooks):
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, str, int]] = []
+
+    def after_playbook(self, phase: str, status: str, batch_size: int) -> None:
+        self.runs.append((phase, status, batch_size))
+
+
+def test_a_batch_run_hands_the_providers_secrets_to_the_executor_and_records_outcomes(
+    store: Store,
+) -> None:
+    ids = place(store, 2)
+    started(store, ids)
+    claimed = claimed_preflight(store, ids)
+    executor, hooks, running = Succeeding(), Playbooks(), RunningBatches()
+    runner = BatchRunner(
+        executor,
+        SecretProvider(),
+        OutcomeRecorder(store, owner="a", attempts=1),
+        store=store,
+        running=running,
+        owner="a",
+        stopping=threading.Event(),
+        hooks=[hooks],
+    )
+    running.add("shantou/preflight", Running(claimed))
+    runner.execute("shantou/preflight", Running(claimed))
+    assert executor.secrets == [{"govmig_secret_tsig_key": "c2VjcmV0"}]
+    assert hooks.runs == [("preflight", "successful", 2)]
+    assert running.system_ids() == set()
+    with store.transaction() as session:
+        assert {get_system(session, i).state for i in ids} == {S.PROVISIONING}  # type: ignore[union-attr]

@@ -12,7 +12,7 @@ from prometheus_client.registry import Collector
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import GB, Platform
 from orchestrator.migrations.states import Phase, SystemState
-from orchestrator.observability.fleet import (
+from orchestrator.observability.families import (
     FleetSnapshot,
     NodeFigures,
     Resource,

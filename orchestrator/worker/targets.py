@@ -5,21 +5,16 @@ systems' IPv6 host numbers, and builds the executor's validated
 ``NodeTarget``/``SystemTarget`` here. ``ipv6_address`` computes an address
 exactly as the playbooks do (``local_ipv6_address`` in the ``local`` role's
 defaults), so the store records the address the instance was given.
-``FaultPlan`` is the failure-injection switch of the tests and the demo: it
-is set by whoever starts the process, never by an event.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import threading
 from collections.abc import Mapping
 
 from orchestrator.capacity import NodeUsage, ResourceClass
-from orchestrator.errors import ConfigurationError
 from orchestrator.execution import NodeTarget, SystemTarget
-from orchestrator.inventory.models import Node
-from orchestrator.migrations import Phase
+from orchestrator.inventory.models import Node, SourceLocation
 from orchestrator.store import SystemRow
 
 
@@ -47,9 +42,7 @@ def free_on_node(usage: NodeUsage, system_id: str) -> dict[str, int]:
     }
 
 
-def system_target(
-    row: SystemRow, *, usage: NodeUsage, ipv6_index: int, fail_phase: Phase | None = None
-) -> SystemTarget:
+def system_target(row: SystemRow, *, usage: NodeUsage, ipv6_index: int) -> SystemTarget:
     """The executor's view of one stored system."""
     free = free_on_node(usage, row.id)
     return SystemTarget(
@@ -61,36 +54,5 @@ def system_target(
         free_vcpu=max(0, free[ResourceClass.VCPU]),
         free_memory_gb=max(0, free[ResourceClass.MEMORY_GB]),
         free_storage_gb=max(0, free[ResourceClass.STORAGE_GB]),
-        fail_phase=fail_phase,
+        source=SourceLocation.model_validate(row.record["source"]),
     )
-
-
-class FaultPlan:
-    """Phases that fail once per system, for tests and the demo: ``"sys:phase,..."``."""
-
-    def __init__(self, faults: Mapping[str, Phase] | None = None) -> None:
-        self._pending = dict(faults or {})
-        self._lock = threading.Lock()
-
-    @classmethod
-    def parse(cls, text: str) -> FaultPlan:
-        """Read ``system:phase`` pairs separated by commas (empty: no faults)."""
-        faults: dict[str, Phase] = {}
-        for item in filter(None, (part.strip() for part in text.split(","))):
-            system_id, _, phase = item.partition(":")
-            try:
-                faults[system_id] = Phase(phase)
-            except ValueError:
-                raise ConfigurationError(
-                    f"failure injection wants system:phase with a phase of "
-                    f"{', '.join(Phase)}, got {item!r}"
-                ) from None
-        return cls(faults)
-
-    def take(self, system_id: str, phase: Phase) -> Phase | None:
-        """``phase`` if it should fail for ``system_id`` this time (only once), else None."""
-        with self._lock:
-            if self._pending.get(system_id) is phase:
-                del self._pending[system_id]
-                return phase
-            return None

@@ -1,6 +1,6 @@
 """What the phase worker runs next: batches, admissions and cancellations, decided purely.
 
-The worker (``orchestrator.engine.worker``) reads the store, then asks here:
+The worker (``orchestrator.worker.phase_worker``) reads the store, then asks here:
 
 * ``plan_batches``: which systems ready for a phase go together into one
   playbook run. Systems of one node and one phase form a group; a group is

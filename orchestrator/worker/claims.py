@@ -1,0 +1,104 @@
+"""Taking work: start admitted systems and lease a planned batch.
+
+The scheduler's store side, each function in the caller's transaction:
+
+* ``start_placed`` applies ``Start`` to the ``placed`` systems ``admit`` lets in;
+* ``claim_batch`` leases a planned batch with compare-and-swap
+  (``store.leases.claim``), hands out IPv6 host numbers, builds the executor's
+  targets from the rows and the node's ledger usage, and asks the provider's
+  precheck about each; a system refused there fails without a playbook run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from orchestrator.engine.context import CauseContext
+from orchestrator.engine.lifecycle import Lifecycle
+from orchestrator.execution import NodeTarget, SystemTarget
+from orchestrator.migrations import ACTIVE_PHASE_STATES, PHASE_STATES, Phase, Start, SystemState
+from orchestrator.store import Session, get_node, get_systems
+from orchestrator.store import leases as lease_store
+from orchestrator.worker.scheduling import Batch, Limits, admit
+from orchestrator.worker.targets import ipv6_address, system_target
+
+COMPONENT = "worker"
+# The provider's check that a system can run ``phase`` here at all: a message when it cannot.
+Precheck = Callable[[Phase, SystemTarget], str | None]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A leased batch: what to run, and what fails without running."""
+
+    batch: Batch
+    node: NodeTarget | None
+    targets: tuple[SystemTarget, ...]
+    entered: Mapping[str, datetime]
+    ipv6: Mapping[str, str]
+    refused: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def system_ids(self) -> tuple[str, ...]:
+        """Every system this batch holds a lease on."""
+        return self.batch.system_ids
+
+
+def start_placed(session: Session, limits: Limits, *, now: datetime) -> list[str]:
+    """Start the ``placed`` systems there is room for, lower waves first; return their ids."""
+    in_flight = lease_store.count_in_states(session, ACTIVE_PHASE_STATES)
+    room = limits.max_in_flight - in_flight
+    if room <= 0:
+        return []
+    placed = lease_store.ready_systems(session, {SystemState.PLACED}, now=now, limit=room)
+    chosen = admit([(r.id, r.wave) for r in placed], in_flight=in_flight, limits=limits)
+    lifecycle = Lifecycle(session)
+    lifecycle.prefetch(chosen)
+    context = CauseContext(component=COMPONENT, note="its wave's turn came")
+    started = []
+    for system_id in chosen:
+        row = lifecycle.system(system_id)
+        # Another instance may have started it since the read: nothing to refuse then.
+        if row is not None and row.state is SystemState.PLACED:
+            lifecycle.apply(system_id, Start(), context=context)
+            started.append(system_id)
+    lifecycle.flush()
+    return started
+
+
+def claim_batch(
+    session: Session,
+    batch: Batch,
+    *,
+    owner: str,
+    now: datetime,
+    ttl_s: float,
+    nodes: Mapping[str, NodeTarget],
+    precheck: Precheck,
+) -> Claimed | None:
+    """Lease ``batch``'s systems still free and in its phase, and build their targets."""
+    state = PHASE_STATES[batch.phase]
+    won = lease_store.claim(
+        session, batch.system_ids, owner=owner, state=state, now=now, ttl_s=ttl_s
+    )
+    if not won:
+        return None
+    claimed = Batch(batch.node, batch.phase, tuple(won))
+    rows = get_systems(session, won)
+    entered = {sid: rows[sid].updated_at for sid in won}
+    node = nodes.get(batch.node)
+    usage = get_node(session, batch.node)
+    if node is None or usage is None:
+        reason = f"node {batch.node} has no IPv6 prefix in the inventory, so nothing can run there"
+        return Claimed(claimed, None, (), entered, {}, dict.fromkeys(won, reason))
+    # The precheck sees every target; only those it lets through take a host number.
+    checked = [system_target(rows[sid], usage=usage, ipv6_index=1) for sid in won]
+    refused = {t.system_id: why for t in checked if (why := precheck(batch.phase, t))}
+    runnable = [t for t in checked if t.system_id not in refused]
+    ids = [t.system_id for t in runnable]
+    indexes = lease_store.assign_ipv6(session, batch.node, ids) if ids else {}
+    targets = tuple(t.model_copy(update={"ipv6_index": indexes[t.system_id]}) for t in runnable)
+    ipv6 = {sid: ipv6_address(node.ipv6_prefix, index) for sid, index in indexes.items()}
+    return Claimed(claimed, node, targets, entered, ipv6, refused)

@@ -1,0 +1,129 @@
+"""The scheduler thread: each tick, start what may start and hand due batches to the pool.
+
+Every ``poll_s`` the dispatcher
+
+1. cancels the runs of batches none of whose systems is still in its phase
+   (cancelled or rolled back meanwhile; ``scheduling.stopped_batches``);
+2. starts ``placed`` systems in wave order while there is room
+   (``claims.start_placed``);
+3. reads the systems in a phase whose lease is free or expired, asks
+   ``scheduling.plan_batches`` which (node, phase) groups are due, leases
+   each with compare-and-swap (``claims.claim_batch``) and submits it to the
+   pool of batch threads.
+
+The store is read in short transactions; the decisions are the pure
+functions of ``scheduling``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from orchestrator.errors import GovmigError
+from orchestrator.execution import NodeTarget
+from orchestrator.migrations import ACTIVE_PHASE_STATES, phase_in
+from orchestrator.store import Store, get_systems
+from orchestrator.store import leases as lease_store
+from orchestrator.worker.claims import Precheck, claim_batch, start_placed
+from orchestrator.worker.ports import WorkerConfig
+from orchestrator.worker.running import Running, RunningBatches
+from orchestrator.worker.scheduling import Batch, Ready, plan_batches, stopped_batches
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """The scheduler thread's work; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        running: RunningBatches,
+        *,
+        config: WorkerConfig,
+        nodes: Mapping[str, NodeTarget],
+        precheck: Precheck,
+        submit: Callable[[str, Running], object],
+        after_commit: Callable[[], object] = lambda: None,
+    ) -> None:
+        self._store, self._running, self._config = store, running, config
+        self._nodes, self._precheck = dict(nodes), precheck
+        self._submit, self._after_commit = submit, after_commit
+        self._seen: dict[tuple[str, str], float] = {}  # (system, state): first seen ready
+
+    def run(self, stopping: threading.Event) -> None:
+        """The scheduler thread's body: a tick every ``poll_s`` until ``stopping``."""
+        while not stopping.wait(self._config.poll_s):
+            try:
+                self.tick(stopping)
+            except GovmigError as error:  # a locked or unreachable database: next tick
+                log.warning("phase worker tick failed, retrying: %s", error)
+            except Exception:  # a bug must not silently end the worker
+                log.exception("phase worker tick failed unexpectedly; retrying")
+
+    def tick(self, stopping: threading.Event) -> None:
+        """One round: cancel, start, plan, claim."""
+        self._cancel_stopped()
+        with self._store.transaction() as session:
+            started = start_placed(session, self._config.limits, now=_now())
+        if started:
+            log.info("started %d placed systems", len(started))
+            self._after_commit()
+        for batch in self._plan():
+            if stopping.is_set():
+                return
+            self._dispatch(batch)
+
+    def _plan(self) -> list[Batch]:
+        limit = 2 * self._config.limits.max_in_flight
+        with self._store.transaction() as session:
+            rows = lease_store.ready_systems(session, ACTIVE_PHASE_STATES, now=_now(), limit=limit)
+        now, ready = time.monotonic(), []
+        seen: dict[tuple[str, str], float] = {}
+        for row in rows:
+            phase = phase_in(row.state)
+            if phase is None or row.node is None:
+                continue
+            key = (row.id, row.state.value)
+            seen[key] = self._seen.get(key, now)
+            ready.append(Ready(row.id, row.node, phase, row.wave, seen[key]))
+        self._seen = seen
+        per_node = self._running.per_node()
+        return plan_batches(ready, running=per_node, limits=self._config.limits, now=now)
+
+    def _dispatch(self, batch: Batch) -> None:
+        with self._store.transaction() as session:
+            claimed = claim_batch(
+                session,
+                batch,
+                owner=self._config.instance_id,
+                now=_now(),
+                ttl_s=self._config.lease_ttl_s,
+                nodes=self._nodes,
+                precheck=self._precheck,
+            )
+        if claimed is None:
+            return
+        running = Running(claimed)
+        key = f"{batch.node}/{batch.phase}/{claimed.system_ids[0]}"
+        self._running.add(key, running)
+        self._submit(key, running)
+
+    def _cancel_stopped(self) -> None:
+        running = self._running.batches()
+        if not running:
+            return
+        ids = {sid for batch in running.values() for sid in batch.system_ids}
+        with self._store.transaction() as session:
+            states = {sid: row.state for sid, row in get_systems(session, ids).items()}
+        for key in stopped_batches(running, states):
+            if self._running.cancel(key):
+                log.info("every system of batch %s left its phase: cancelling the run", key)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

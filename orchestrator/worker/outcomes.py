@@ -1,0 +1,151 @@
+"""Applying outcomes: what each system's playbook result does to its state, made durable.
+
+``apply_outcomes`` (in the caller's transaction) gives the batch's leases back
+and applies each held system's ``PhaseSucceeded``/``PhaseFailed`` through the
+engine's ``Lifecycle``, so state, ledger and audit change together; it records
+the IPv6 address when cutover succeeds. A system whose lease was lost
+meanwhile is left to its new holder.
+
+``OutcomeRecorder`` is the job around it: it retries only what the store says
+is temporary (a version race with the intake, a locked database), by
+exception type. Anything else, or a temporary error that outlasts its
+attempts, is a give-up, and a give-up is never silent: each system gets a
+``PhaseFailed`` saying the outcome could not be recorded (so it rolls back
+rather than waiting for a lease to expire), a log line, and the
+``after_give_up`` hook (a metric).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from orchestrator.engine.context import CauseContext
+from orchestrator.engine.lifecycle import Lifecycle, apply_cause
+from orchestrator.errors import TemporaryError
+from orchestrator.execution import HostOutcome
+from orchestrator.hooks import Hooks, notify
+from orchestrator.migrations import (
+    Cause,
+    Phase,
+    PhaseFailed,
+    PhaseSucceeded,
+    Refusal,
+    SystemState,
+    Transition,
+)
+from orchestrator.store import Session, Store
+from orchestrator.store import leases as lease_store
+from orchestrator.worker.claims import COMPONENT, Claimed
+
+log = logging.getLogger(__name__)
+
+PRECHECK_TASK = "Check the system can run here"
+RECORD_TASK = "Record the outcome"
+GIVE_UP_JOB = "apply_outcomes"
+Applied = dict[str, Transition | Refusal]
+
+
+def cause_for(phase: Phase, outcome: HostOutcome) -> Cause:
+    """The state machine's cause for one system's outcome of ``phase``."""
+    if outcome.ok:
+        return PhaseSucceeded(phase)
+    task = outcome.failed_task or "(no task reported)"
+    return PhaseFailed(phase, task, outcome.message or "the playbook failed")
+
+
+def refused_outcomes(claimed: Claimed) -> dict[str, HostOutcome]:
+    """The outcomes of the systems that failed before any playbook ran."""
+    return {
+        sid: HostOutcome(sid, ok=False, failed_task=PRECHECK_TASK, message=why)
+        for sid, why in claimed.refused.items()
+    }
+
+
+def apply_outcomes(
+    session: Session,
+    claimed: Claimed,
+    outcomes: Mapping[str, HostOutcome],
+    *,
+    owner: str,
+    note: str,
+) -> Applied:
+    """Release the batch's leases and apply each held system's outcome; return what happened."""
+    held = lease_store.give_back(session, claimed.system_ids, owner=owner)
+    lifecycle = Lifecycle(session)
+    lifecycle.prefetch(held)
+    context = CauseContext(component=COMPONENT, note=note)
+    phase = claimed.batch.phase
+    applied: Applied = {}
+    for system_id in sorted(held):
+        outcome = outcomes.get(system_id) or HostOutcome(
+            system_id, ok=False, failed_task=PRECHECK_TASK, message="no outcome was reported"
+        )
+        result = lifecycle.apply(system_id, cause_for(phase, outcome), context=context)
+        applied[system_id] = result
+        if isinstance(result, Transition):
+            _record_address(session, system_id, result, claimed.ipv6.get(system_id))
+    lifecycle.flush()
+    return applied
+
+
+def _record_address(
+    session: Session, system_id: str, transition: Transition, address: str | None
+) -> None:
+    # Cutover succeeded exactly when the system moves on to verifying.
+    if transition.to_state is SystemState.VERIFYING:
+        lease_store.set_ipv6_address(session, system_id, address)
+    elif transition.to_state is SystemState.ROLLED_BACK:
+        lease_store.set_ipv6_address(session, system_id, None)
+
+
+class OutcomeRecorder:
+    """Makes a batch's outcomes durable, retrying only temporary errors; see the module."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        owner: str,
+        attempts: int,
+        hooks: Sequence[Hooks] = (),
+        backoff_s: Callable[[int], float] = lambda attempt: 0.1 * attempt,
+    ) -> None:
+        self._store, self._owner, self._attempts = store, owner, max(1, attempts)
+        self._hooks, self._backoff_s = tuple(hooks), backoff_s
+
+    def record(
+        self, claimed: Claimed, outcomes: Mapping[str, HostOutcome], *, note: str
+    ) -> Applied | None:
+        """Apply the outcomes in one transaction; None if it gave up (and said so)."""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                with self._store.transaction() as session:
+                    return apply_outcomes(session, claimed, outcomes, owner=self._owner, note=note)
+            except TemporaryError as error:
+                if attempt == self._attempts:
+                    self._give_up(claimed, error)
+                    return None
+                log.warning("applying %s outcomes: %s (attempt %d)", claimed.batch, error, attempt)
+                time.sleep(self._backoff_s(attempt))
+            except Exception as error:  # a permanent error or a bug: retrying cannot help
+                self._give_up(claimed, error)
+                return None
+        return None
+
+    def _give_up(self, claimed: Claimed, error: BaseException) -> None:
+        ids = claimed.system_ids
+        log.error(
+            "gave up recording the %s outcomes of %s: %s", claimed.batch.phase, list(ids), error
+        )
+        notify(self._hooks, Hooks.after_give_up, GIVE_UP_JOB, ids, error)
+        failed = PhaseFailed(claimed.batch.phase, RECORD_TASK, f"could not be recorded: {error}")
+        context = CauseContext(component=COMPONENT, note=f"by {self._owner}")
+        for system_id in ids:  # each alone, so one bad row does not keep the others waiting
+            try:
+                with self._store.transaction() as session:
+                    lease_store.give_back(session, [system_id], owner=self._owner)
+                    apply_cause(session, system_id, failed, context=context)
+            except Exception:  # its lease expires and the phase is run again
+                log.exception("could not fail %s either; its lease will expire", system_id)

@@ -1,0 +1,71 @@
+"""What the phase worker plugs into: the executor, the provider's side, and its configuration.
+
+Small types beside ``phase_worker.py``. ``Executor`` is what
+``execution.runner.PhaseRunner`` is (tests and the benchmark may pass
+another); ``WorkerProvider`` is the part of ``execution.Provider`` the worker
+itself uses: prechecks, and the secrets it passes to each run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from orchestrator.execution import NodeTarget, RunResult, SystemTarget
+from orchestrator.migrations import Phase
+from orchestrator.worker.scheduling import Limits
+
+
+class Executor(Protocol):
+    """Runs one phase for a batch of systems on one node (``execution.runner.PhaseRunner``)."""
+
+    def run(
+        self,
+        phase: Phase,
+        node: NodeTarget,
+        systems: Sequence[SystemTarget],
+        *,
+        cancel: threading.Event | None = None,
+        secrets: Mapping[str, str] | None = None,
+    ) -> RunResult:
+        """One playbook run; one outcome per system."""
+        ...
+
+
+class WorkerProvider(Protocol):
+    """What the worker asks of the provider (``execution.Provider`` has both)."""
+
+    def precheck(self, phase: Phase, system: SystemTarget) -> str | None:
+        """Why ``system`` cannot run ``phase`` here at all, or None."""
+        ...
+
+    def secrets(self) -> Mapping[str, str]:
+        """The ``govmig_secret_*`` values the provider's role needs."""
+        ...
+
+
+class NoProvider:
+    """No prechecks and no secrets: for tests and benchmarks with their own executor."""
+
+    def precheck(self, phase: Phase, system: SystemTarget) -> str | None:
+        """Every system may run every phase."""
+        return None
+
+    def secrets(self) -> Mapping[str, str]:
+        """None."""
+        return {}
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """Who this worker is, how much it runs at once, and how long its leases last."""
+
+    instance_id: str
+    limits: Limits = field(default_factory=Limits)
+    lease_ttl_s: float = 30.0
+    heartbeat_s: float = 10.0
+    poll_s: float = 0.2
+    # How often applying a batch's outcomes is tried when the store says "try again".
+    apply_attempts: int = 5
