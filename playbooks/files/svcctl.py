@@ -2,7 +2,7 @@
 
 Sits under the ``local`` provider's playbooks, which call it through
 ``ansible.builtin.command`` with an ``argv`` list (never a shell), and under
-``orchestrator.execution.local_sandbox``, which starts the sources. Stdlib only.
+``orchestrator.providers.local_sandbox``, which starts the sources. Stdlib only.
 
 ``start`` launches the service in its own session (so it outlives the
 playbook run, and a cancelled run's process-group kill does not take it

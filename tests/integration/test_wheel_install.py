@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator import data_files
-from orchestrator.execution.local_sandbox import prepare_source, stop_services
 from orchestrator.inventory import generate_catalogue
 from orchestrator.migrations.states import PLAYBOOKS
+from orchestrator.providers.local_sandbox import prepare_source, stop_services
 from orchestrator.settings import KafkaSettings
 from tests.fixtures.orchestrator import (
     count_sqlite,
@@ -44,7 +44,7 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 INTROSPECT = """
 import json, orchestrator
 from orchestrator import data_files
-from orchestrator.execution.local_sandbox import DEFAULT_PLAYBOOK_DIR
+from orchestrator.providers.local_sandbox import DEFAULT_PLAYBOOK_DIR
 from orchestrator.inventory.loader import DEFAULT_CATALOGUE, load_inventory, load_systems
 inventory = load_inventory()  # what `govmig run` and `govmig demo` load at startup
 print(json.dumps({
