@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from orchestrator.store import Store, open_store
 from tests.fixtures.fleet import SeededFleet, seed_fleet
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+OLDEST_AGE = timedelta(hours=2)
 
 
 @pytest.fixture
@@ -29,13 +30,14 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def fleet(store: Store) -> SeededFleet:
-    return seed_fleet(store, now=NOW)
+    return seed_fleet(store)
 
 
 @pytest.fixture
 def snapshot(store: Store, fleet: SeededFleet) -> FleetSnapshot:
+    # Read two hours after the oldest moving system last changed.
     with store.session() as session:
-        return read_snapshot(session, now=NOW)
+        return read_snapshot(session, now=fleet.oldest_active_update + OLDEST_AGE)
 
 
 def test_nodes_report_physical_totals_in_decimal_units(snapshot: FleetSnapshot) -> None:
@@ -67,7 +69,7 @@ def test_states_waves_and_outcomes(snapshot: FleetSnapshot, fleet: SeededFleet) 
     assert {k: v for k, v in snapshot.systems.items() if v} == dict(fleet.states)
     assert snapshot.systems_by_wave[("1", "completed")] == 2
     assert snapshot.systems_by_wave[("2", "failed")] == 1
-    assert snapshot.systems_by_wave[("none", "queued")] == 1
+    assert snapshot.systems_by_wave[("none", "placed")] == 1
     # The refused request in the audit is not an outcome.
     assert dict(snapshot.migrations) == {
         "completed": 2,
@@ -79,7 +81,7 @@ def test_states_waves_and_outcomes(snapshot: FleetSnapshot, fleet: SeededFleet) 
 
 def test_inflight_and_the_oldest_moving_system(snapshot: FleetSnapshot) -> None:
     assert dict(snapshot.inflight) == {("shantou", "replicate"): 1, ("zhanjiang", "preflight"): 1}
-    assert snapshot.oldest_active_age_s == 2 * 3600
+    assert snapshot.oldest_active_age_s == OLDEST_AGE.total_seconds()
 
 
 def test_untracked_figures_read_zero(snapshot: FleetSnapshot) -> None:
@@ -92,7 +94,7 @@ def test_the_collector_reads_the_store_at_every_scrape(store: Store, fleet: Seed
     completed = {"state": "completed"}
     assert registry.get_sample_value("govcloud_systems", completed) == 2
     with store.transaction() as session:
-        session.execute(text("UPDATE systems SET state = 'completed' WHERE state = 'queued'"))
+        session.execute(text("UPDATE systems SET state = 'completed' WHERE state = 'placed'"))
     assert registry.get_sample_value("govcloud_systems", completed) == 3
 
 
