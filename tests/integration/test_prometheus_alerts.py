@@ -8,7 +8,6 @@ of the scrape (rules are evaluated every second by the session's Prometheus).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from orchestrator.inventory.models import BusinessSystem, SourceLocation
 from orchestrator.migrations.states import SystemState
 from orchestrator.observability import build_registry, start_metrics_server
-from orchestrator.store import Store, open_store
+from orchestrator.store import Store
 from tests.fixtures.fleet import seed_fleet
 from tests.fixtures.prometheus import PrometheusServer
 from tests.fixtures.seeding import drive
@@ -26,14 +25,9 @@ pytestmark = pytest.mark.prometheus
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as opened:
-        seed_fleet(opened)
-        yield opened
-
-
-@pytest.fixture
 def scraped(prometheus: PrometheusServer, store: Store) -> Iterator[Store]:
+    """The seeded fleet's store, served to and scraped by the session's Prometheus."""
+    seed_fleet(store)
     server = start_metrics_server(build_registry(store).registry, "127.0.0.1", 0)
     try:
         prometheus.scrape(f"127.0.0.1:{server.port}")

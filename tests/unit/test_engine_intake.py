@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import pytest
 
@@ -27,7 +26,6 @@ from orchestrator.store import (
     get_node,
     get_system,
     history,
-    open_store,
     pending_status,
     processed_outcome,
     seed_nodes,
@@ -61,12 +59,11 @@ def delivery(data: EventData, *, event_id: str | None = None, source: str = "/te
     return Delivery(record=record, event=decode(record))
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as opened:
-        with opened.transaction() as session:
-            seed_nodes(session, INVENTORY.nodes.values())
-        yield opened
+@pytest.fixture(autouse=True)
+def city_nodes(store: Store) -> None:
+    """Every test here starts with the 14 city nodes seeded."""
+    with store.transaction() as session:
+        seed_nodes(session, INVENTORY.nodes.values())
 
 
 @pytest.fixture

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -15,17 +13,11 @@ from orchestrator.capacity.ledger import ResourceClass
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import GB
 from orchestrator.observability import FleetSnapshot, build_registry, read_snapshot
-from orchestrator.store import Store, open_store
+from orchestrator.store import Store
 from tests.fixtures.fleet import SeededFleet, seed_fleet
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 OLDEST_AGE = timedelta(hours=2)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as opened:
-        yield opened
 
 
 @pytest.fixture

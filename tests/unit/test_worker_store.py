@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -23,7 +21,7 @@ from orchestrator.migrations import (
     Transition,
 )
 from orchestrator.observability.snapshot import read_snapshot
-from orchestrator.store import Store, get_allocation, get_system, open_store, seed_nodes
+from orchestrator.store import Store, get_allocation, get_system, seed_nodes
 from orchestrator.store import leases as lease_store
 
 S = SystemState
@@ -33,12 +31,11 @@ NODES = node_targets(INVENTORY.nodes)
 CONTEXT = CauseContext(component="tests")
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as opened:
-        with opened.transaction() as session:
-            seed_nodes(session, INVENTORY.nodes.values())
-        yield opened
+@pytest.fixture(autouse=True)
+def city_nodes(store: Store) -> None:
+    """Every test here starts with the 14 city nodes seeded."""
+    with store.transaction() as session:
+        seed_nodes(session, INVENTORY.nodes.values())
 
 
 def place(
