@@ -23,6 +23,7 @@ from orchestrator.migrations import (
 from orchestrator.observability.snapshot import read_snapshot
 from orchestrator.store import Store, get_allocation, get_system, seed_nodes
 from orchestrator.store import leases as lease_store
+from tests.fixtures.store import lease_of
 
 S = SystemState
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -82,7 +83,7 @@ def test_a_claim_is_won_once_until_the_lease_expires_or_is_released(store: Store
         assert won == [ids[1]]
         assert lease_store.release(session, ids, owner="a") == {ids[0]}
         assert lease_store.release_owner(session, "b") == [ids[1]]
-        assert lease_store.lease_of(session, ids[1]) == (None, None)
+        assert lease_of(session, ids[1]) == (None, None)
 
 
 def test_a_claim_skips_systems_that_left_the_phase(store: Store) -> None:
@@ -149,7 +150,7 @@ def test_outcomes_move_each_system_on_its_own_and_cutover_records_the_address(
     assert (ok.to_state, rolling.to_state) == (S.VERIFYING, S.ROLLING_BACK)
     assert "cutover failed at task 'Switch': no luck" in rolling.reason
     with store.transaction() as session:
-        assert lease_store.lease_of(session, good) == (None, None), "released with the outcome"
+        assert lease_of(session, good) == (None, None), "released with the outcome"
     advance(store, [good], Phase.VERIFY, {good: HostOutcome(good, ok=True)})
     advance(store, [bad], Phase.ROLLBACK, {bad: HostOutcome(bad, ok=True)})
     with store.transaction() as session:
