@@ -23,6 +23,7 @@ from orchestrator.reactor import Reactor, Topics
 from orchestrator.reactor.deadletter import PREFIX
 from orchestrator.reactor.recording import RecordingHandler
 from orchestrator.settings import KafkaSettings
+from tests.fixtures.polling import wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -65,10 +66,14 @@ def consume_all(settings: KafkaSettings, *, until_dead: int) -> None:
             topics=topics,
             poll_timeout_s=0.3,
         )
-        deadline = time.monotonic() + 20
-        while dead_count(settings) < until_dead:
-            assert time.monotonic() < deadline
+
+        def enough_dead() -> bool:
+            if dead_count(settings) >= until_dead:
+                return True
             reactor.run_once()
+            return False
+
+        wait_until(enough_dead, timeout_s=20, what=f"{until_dead} dead letters", interval_s=0)
     consumer.close()
 
 

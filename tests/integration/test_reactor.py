@@ -36,6 +36,7 @@ from orchestrator.reactor import (
 )
 from orchestrator.reactor.recording import RecordingHandler
 from orchestrator.settings import KafkaSettings
+from tests.fixtures.polling import wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -155,10 +156,13 @@ def reactor_for(
 
 
 def run_until(reactor: Reactor, done: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not done():
-        assert time.monotonic() < deadline, "the loop did not get there in time"
+    def turned() -> bool:
+        if done():
+            return True
         reactor.run_once()
+        return False
+
+    wait_until(turned, timeout_s=timeout_s, what="the loop to get there", interval_s=0)
 
 
 def status_events(settings: KafkaSettings) -> list[SystemStatusChangedEvent]:

@@ -15,7 +15,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 
 import psycopg
 import pytest
@@ -38,6 +37,7 @@ from orchestrator.store import (
 )
 from orchestrator.store.schema import code_heads
 from orchestrator.store.tables import Base
+from tests.fixtures.polling import wait_until
 from tests.fixtures.seeding import drive
 from tests.fixtures.store import ON_POSTGRES
 
@@ -270,11 +270,11 @@ def wait_until_blocked(store: Store, *, expected: int, timeout: float = 10.0) ->
         "SELECT count(*) FROM pg_stat_activity "
         "WHERE datname = current_database() AND wait_event_type = 'Lock'"
     )
-    deadline = time.monotonic() + timeout
     with psycopg.connect(conninfo, autocommit=True) as watcher:
-        while time.monotonic() < deadline:
+
+        def blocked() -> bool:
             row = watcher.execute(query).fetchone()
-            if row is not None and row[0] >= expected:
-                return
-            time.sleep(0.02)
-    pytest.fail(f"no session blocked on a lock within {timeout}s: the race did not happen")
+            return row is not None and row[0] >= expected
+
+        what = "a session blocked on a lock (so the race happens)"
+        wait_until(blocked, timeout_s=timeout, what=what, interval_s=0.02)

@@ -28,6 +28,7 @@ from orchestrator.inventory import generate_catalogue, load_inventory
 from orchestrator.migrations import Phase, Register, RequestMigration, SystemState
 from orchestrator.store import Store, count_by_state, open_store, seed_nodes
 from orchestrator.store import leases as lease_store
+from tests.fixtures.polling import wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -129,12 +130,12 @@ def test_two_workers_on_one_database_run_each_phase_of_each_system_once(
     try:
         for worker in workers:
             worker.start()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+
+        def all_completed() -> bool:
             with stores[0].transaction() as session:
-                if count_by_state(session)[SystemState.COMPLETED] == len(ids):
-                    break
-            time.sleep(0.2)
+                return count_by_state(session)[SystemState.COMPLETED] == len(ids)
+
+        wait_until(all_completed, timeout_s=120, what="every system completed", interval_s=0.2)
     finally:
         for worker in workers:
             worker.stop()
