@@ -63,3 +63,4 @@ def test_the_base_observer_ignores_the_new_hooks() -> None:
     observer = Observer()
     observer.after_event(REGISTERED, "processed", 5)
     observer.after_lag({Partition("t", 0): 1})
+    assert vars(observer) == {}, "the no-op hooks keep nothing"
