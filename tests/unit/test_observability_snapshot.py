@@ -12,9 +12,11 @@ from sqlalchemy import text
 from orchestrator.capacity.ledger import ResourceClass
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import GB
+from orchestrator.migrations import SystemState
 from orchestrator.observability import FleetSnapshot, build_registry, read_snapshot
 from orchestrator.store import Store
 from tests.fixtures.fleet import SeededFleet, seed_fleet
+from tests.fixtures.seeding import drive_on
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 OLDEST_AGE = timedelta(hours=2)
@@ -85,8 +87,11 @@ def test_the_collector_reads_the_store_at_every_scrape(store: Store, fleet: Seed
     assert registry.get_sample_value("govcloud_store_up") == 1
     completed = {"state": "completed"}
     assert registry.get_sample_value("govcloud_systems", completed) == 2
+    placed = next(
+        s for s, p in zip(fleet.systems, fleet.placements, strict=True) if p.state == "placed"
+    )
     with store.transaction() as session:
-        session.execute(text("UPDATE systems SET state = 'completed' WHERE state = 'placed'"))
+        drive_on(session, placed.id, SystemState.COMPLETED)
     assert registry.get_sample_value("govcloud_systems", completed) == 3
 
 
