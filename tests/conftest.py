@@ -18,7 +18,7 @@ from orchestrator.errors import GovmigError
 from orchestrator.settings import LocalKafkaSettings
 
 # Fixtures shared with other conftest-less modules live in tests/fixtures/.
-pytest_plugins = ["tests.fixtures.prometheus"]
+pytest_plugins = ["tests.fixtures.prometheus", "tests.fixtures.store"]
 
 REPO = Path(__file__).resolve().parent.parent
 # Shared by every session on the machine, so the broker's jars are resolved once.

@@ -19,7 +19,8 @@ package that imports SQLAlchemy or Alembic.
 Usage::
 
     with open_store(settings.state_db) as store, store.transaction() as session:
-        if mark_processed(session, event.source, event.id, event.type, EventOutcome.PROCESSED):
+        new = claim_events(session, [(event.source, event.id, event.type)])
+        if (event.source, event.id) in new:
             ...
 """
 
@@ -29,14 +30,10 @@ from orchestrator.store.audit import (
     AuditEntry,
     append_audit,
     history,
-    record_refusal,
-    record_transition,
 )
 from orchestrator.store.dedupe import (
     EventKey,
     claim_events,
-    mark_processed,
-    processed_outcome,
     processed_outcomes,
     reclaim_rejected,
     set_outcome,
@@ -67,7 +64,6 @@ from orchestrator.store.systems import (
     insert_systems,
     list_systems,
     save_system,
-    upsert_system,
 )
 
 __all__ = [
@@ -95,22 +91,17 @@ __all__ = [
     "history",
     "insert_systems",
     "list_systems",
-    "mark_processed",
     "mark_published",
     "node_usage",
     "open_store",
     "pending_status",
-    "processed_outcome",
     "processed_outcomes",
     "reclaim_rejected",
-    "record_refusal",
-    "record_transition",
     "release_allocation",
     "reserve",
     "save_system",
     "seed_nodes",
     "set_outcome",
     "update_node",
-    "upsert_system",
     "writers_excluded",
 ]

@@ -5,9 +5,8 @@ transaction as the state change itself, so the audit and the state never
 disagree. Rows are never deleted, and only ``published_at`` is ever updated:
 the audit is also the status outbox (``orchestrator.store.outbox``).
 
-``record_transition`` and ``record_refusal`` append one row and return it with
-its id; ``append_audit`` appends many in one statement, for a batch that does
-not need the ids back.
+``append_audit`` appends the engine's entries in one statement; ``history``
+reads a system's rows back, oldest first.
 """
 
 from __future__ import annotations
@@ -60,51 +59,6 @@ class AuditEntry:
         }
 
 
-def record_transition(
-    session: Session,
-    system_id: str,
-    *,
-    from_state: SystemState | None,
-    to_state: SystemState,
-    cause: str | None = None,
-    actor: str | None = None,
-    reason: str | None = None,
-    event_source: str | None = None,
-    event_id: str | None = None,
-    node: str | None = None,
-    requested_by: str | None = None,
-    at: datetime | None = None,
-) -> TransitionRow:
-    """Append a state change of ``system_id``; ``actor`` is who asked or which component decided."""
-    entry = AuditEntry(
-        system_id, from_state, SystemState(to_state), reason, cause, actor, event_source,
-        event_id, node, requested_by, at,
-    )  # fmt: skip
-    return _append(session, TransitionTable(**entry.values()))
-
-
-def record_refusal(
-    session: Session,
-    system_id: str,
-    *,
-    from_state: SystemState | None,
-    reason: str,
-    cause: str | None = None,
-    actor: str | None = None,
-    event_source: str | None = None,
-    event_id: str | None = None,
-    node: str | None = None,
-    requested_by: str | None = None,
-    at: datetime | None = None,
-) -> TransitionRow:
-    """Append a refused request: no state change (``to_state`` is None), with the reason."""
-    entry = AuditEntry(
-        system_id, from_state, None, reason, cause, actor, event_source, event_id,
-        node, requested_by, at,
-    )  # fmt: skip
-    return _append(session, TransitionTable(**entry.values()))
-
-
 def append_audit(session: Session, entries: Sequence[AuditEntry]) -> None:
     """Append ``entries`` in order, in one multi-row INSERT (ids increase in that order)."""
     if entries:
@@ -122,12 +76,6 @@ def history(session: Session, system_id: str, *, limit: int | None = None) -> li
         newest = statement.order_by(TransitionTable.id.desc()).limit(limit)
         rows = list(reversed(list(session.scalars(newest))))
     return [to_transition_row(row) for row in rows]
-
-
-def _append(session: Session, row: TransitionTable) -> TransitionRow:
-    session.add(row)
-    session.flush()  # assigns the id
-    return to_transition_row(row)
 
 
 def to_transition_row(row: TransitionTable | Row[Any]) -> TransitionRow:

@@ -1,13 +1,13 @@
 """Processed event ids: how a redelivered event is recognised and made a no-op.
 
-Delivery from Kafka is at least once. The reactor calls ``mark_processed`` in
-the same transaction as the event's effects; a False answer means the event was
-already handled (by this instance before a crash, or by another instance), so
-the effects must be skipped. The primary key (source, id) is the CloudEvents
-identity of an event.
+Delivery from Kafka is at least once. The reactor claims a batch's events with
+``claim_events`` in the same transaction as their effects; an event it does not
+get back was already handled (by this instance before a crash, or by another
+instance), so its effects must be skipped. The primary key (source, id) is the
+CloudEvents identity of an event.
 
-A whole batch is checked with ``processed_outcomes`` and marked with
-``claim_events`` (one statement each). An event once ``rejected`` may be taken
+``processed_outcomes`` says what was done with events seen before (one
+statement per thousand ids). An event once ``rejected`` may be taken
 up again with ``reclaim_rejected``, so replaying a dead letter after a fix works.
 """
 
@@ -21,50 +21,12 @@ from sqlalchemy.orm import Session
 
 from orchestrator.store._sql import (
     execute,
-    insert_if_absent,
     insert_many_if_absent,
     rows,
     stored_time,
 )
 from orchestrator.store.records import EventOutcome
 from orchestrator.store.tables import ProcessedEventTable
-
-
-def mark_processed(
-    session: Session,
-    source: str,
-    event_id: str,
-    event_type: str,
-    outcome: EventOutcome,
-    *,
-    now: datetime | None = None,
-) -> bool:
-    """Remember event (``source``, ``event_id``); False if it was already there (a duplicate).
-
-    Race-safe: two instances marking the same event at once get one True and one
-    False, and neither transaction is aborted.
-    """
-    return insert_if_absent(
-        session,
-        ProcessedEventTable,
-        {
-            "source": source,
-            "id": event_id,
-            "type": event_type,
-            "processed_at": stored_time(now),
-            "outcome": EventOutcome(outcome).value,
-        },
-    )
-
-
-def processed_outcome(session: Session, source: str, event_id: str) -> EventOutcome | None:
-    """What was done with event (``source``, ``event_id``), or None if it was never seen."""
-    statement = select(ProcessedEventTable.outcome).where(
-        ProcessedEventTable.source == source, ProcessedEventTable.id == event_id
-    )
-    found = session.scalars(statement).one_or_none()
-    return None if found is None else EventOutcome(found)
-
 
 EventKey = tuple[str, str]
 """An event's CloudEvents identity: (source, id)."""
@@ -97,9 +59,9 @@ def claim_events(
 ) -> set[EventKey]:
     """Remember many (source, id, type) at once; return the keys that were new.
 
-    The batch form of ``mark_processed``, with the same race safety: a key
-    another instance inserted first (even uncommitted, on PostgreSQL) is not
-    returned, so exactly one instance goes on to process it.
+    Race-safe: a key another instance inserted first (even uncommitted, on
+    PostgreSQL) is not returned, so exactly one instance goes on to process it,
+    and neither transaction is aborted.
     """
     at = stored_time(now)
     rows = [

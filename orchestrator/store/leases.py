@@ -150,19 +150,6 @@ def give_back_all(session: Session, owner: str) -> list[str]:
     return sorted(session.scalars(statement))
 
 
-def lease_of(session: Session, system_id: str) -> tuple[str | None, datetime | None]:
-    """Who holds ``system_id``'s lease and until when (None, None: nobody)."""
-    found = session.execute(
-        select(SystemTable.lease_owner, SystemTable.lease_expires_at).where(
-            SystemTable.id == system_id
-        )
-    ).one_or_none()
-    if found is None:
-        return None, None
-    owner, until = found
-    return owner, None if until is None else as_utc(until)
-
-
 def assign_ipv6(session: Session, node: str, system_ids: Iterable[str]) -> dict[str, int]:
     """Each system's host number on ``node``: kept if no other system there has it, else the
     lowest free one. On PostgreSQL the node's row is locked first, so two instances

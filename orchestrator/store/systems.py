@@ -17,12 +17,10 @@ from sqlalchemy import Row, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from orchestrator.errors import PermanentError, TemporaryError
-from orchestrator.inventory.models import BusinessSystem
 from orchestrator.migrations.states import Phase, SystemState
 from orchestrator.store._sql import (
     as_utc,
     execute,
-    insert_if_absent,
     insert_many_if_absent,
     rows,
     stored_time,
@@ -36,39 +34,6 @@ _IN_CHUNK = 1000
 
 class StaleSystemError(TemporaryError):
     """The system changed since it was read; re-read it and decide again."""
-
-
-def upsert_system(
-    session: Session,
-    system: BusinessSystem,
-    *,
-    requested_by: str | None = None,
-    now: datetime | None = None,
-) -> SystemRow:
-    """Register ``system``: a new row in ``registered``, or refresh an existing row's record.
-
-    A re-registration keeps the migration's state, node and wave; it bumps the
-    version only if the record actually changed.
-    """
-    at = stored_time(now)
-    record = system.model_dump(mode="json")
-    inserted = insert_if_absent(
-        session,
-        SystemTable,
-        {
-            "id": system.id,
-            "record": record,
-            "city": system.city,
-            "state": SystemState.REGISTERED.value,
-            "requested_by": requested_by,
-            "updated_at": at,
-            "version": 1,
-        },
-    )
-    current = _require(session, system.id)
-    if inserted or (current.record == record and current.city == system.city):
-        return current
-    return save_system(session, replace(current, record=record, city=system.city), now=at)
 
 
 def insert_systems(session: Session, systems: Sequence[SystemRow]) -> None:

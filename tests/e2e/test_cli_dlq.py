@@ -22,6 +22,7 @@ from orchestrator.errors import TemporaryError
 from orchestrator.reactor import Reactor
 from orchestrator.reactor.deadletter import PREFIX
 from orchestrator.settings import KafkaSettings
+from tests.fixtures.polling import wait_until
 from tests.fixtures.recording import RecordingHandler
 
 pytestmark = pytest.mark.kafka
@@ -64,10 +65,14 @@ def consume_all(settings: KafkaSettings, *, until_dead: int) -> None:
             dlq_topic=settings.dlq_topic,
             poll_timeout_s=0.3,
         )
-        deadline = time.monotonic() + 20
-        while dead_count(settings) < until_dead:
-            assert time.monotonic() < deadline
+
+        def enough_dead() -> bool:
+            if dead_count(settings) >= until_dead:
+                return True
             reactor.run_once()
+            return False
+
+        wait_until(enough_dead, timeout_s=20, what=f"{until_dead} dead letters", interval_s=0)
     consumer.close()
 
 

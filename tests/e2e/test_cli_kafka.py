@@ -10,7 +10,6 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from orchestrator.devkafka import free_port_pair
+from tests.fixtures.polling import wait_until
 
 GOVMIG = Path(sys.executable).with_name("govmig")
 REPO = Path(__file__).resolve().parents[2]
@@ -38,14 +38,13 @@ def _json(*args: str) -> dict[str, Any]:
     return document
 
 
-def _leaves_process_table(pid: int, within_s: float = 10.0) -> bool:
-    """Whether ``pid`` leaves /proc; the CLI that started it has exited, so init reaps it."""
-    deadline = time.monotonic() + within_s
-    while Path(f"/proc/{pid}").exists():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+def _wait_until_gone(pid: int, within_s: float = 10.0) -> None:
+    """Wait until ``pid`` leaves /proc; the CLI that started it has exited, so init reaps it."""
+    wait_until(
+        lambda: not Path(f"/proc/{pid}").exists(),
+        timeout_s=within_s,
+        what=f"process {pid} to leave the process table",
+    )
 
 
 @pytest.fixture
@@ -88,7 +87,7 @@ def test_up_status_down_round_trip(where: list[str]) -> None:
     stopped = _govmig("down", *where)
     assert stopped.returncode == 0
     assert f"stopped the broker (pid {pid})" in stopped.stdout
-    assert _leaves_process_table(pid)
+    _wait_until_gone(pid)
     assert _json("status", *where)["state"] == "stopped"
 
 

@@ -21,8 +21,10 @@ import pytest
 from orchestrator.bus import read_topic
 from orchestrator.events import InboundEvent, decode
 from orchestrator.inventory.loader import DEFAULT_CATALOGUE, load_inventory, load_systems
+from orchestrator.migrations import SystemState
 from orchestrator.settings import KafkaSettings
-from orchestrator.store import open_store, seed_nodes, upsert_system
+from orchestrator.store import open_store, seed_nodes
+from tests.fixtures.seeding import drive
 
 pytestmark = pytest.mark.kafka
 
@@ -55,7 +57,7 @@ def state_db(tmp_path: Path) -> str:
     with open_store(url) as store, store.transaction() as session:
         seed_nodes(session, inventory.nodes.values())
         for system_id in REGISTERED:
-            upsert_system(session, systems[system_id])
+            drive(session, systems[system_id], SystemState.REGISTERED)
     return url
 
 

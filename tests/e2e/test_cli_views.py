@@ -2,7 +2,7 @@
 
 The installed ``.venv/bin/govmig`` runs as a subprocess, in a temporary working
 directory (so the default ``var/govmig.db`` does not exist), against a state
-database prepared here with the store's own API, or none at all.
+database prepared here through the engine (``tests.fixtures.seeding``), or none at all.
 """
 
 from __future__ import annotations
@@ -11,26 +11,17 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from orchestrator.capacity import Resources
 from orchestrator.inventory.catalogue import generate_catalogue
 from orchestrator.inventory.csvrows import systems_to_csv
 from orchestrator.inventory.loader import DEFAULT_CATALOGUE, load_inventory, load_systems
-from orchestrator.migrations.states import Phase, SystemState
-from orchestrator.store import (
-    open_store,
-    record_refusal,
-    record_transition,
-    reserve,
-    save_system,
-    seed_nodes,
-    upsert_system,
-)
+from orchestrator.migrations import RequestRetry, SystemState
+from orchestrator.store import open_store, seed_nodes
+from tests.fixtures.seeding import drive, refuse
 
 GOVMIG = Path(sys.executable).parent / "govmig"
 PLACED = "shantou-psb-001"  # provisioning on shaoguan, holding its capacity
@@ -64,32 +55,13 @@ def state_db(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'state.db'}"
     inventory = load_inventory()
     catalogue = {system.id: system for system in load_systems(DEFAULT_CATALOGUE, inventory)}
-    placed = catalogue[PLACED]
     with open_store(url) as store, store.transaction() as session:
         seed_nodes(session, inventory.nodes.values())
-        row = upsert_system(session, placed, requested_by="alice")
+        drive(session, catalogue[PLACED], SystemState.PROVISIONING,
+              node="shaoguan", wave=1, requested_by="alice")  # fmt: skip
+        refuse(session, PLACED, RequestRetry(requested_by="bob"))
         for system_id in WAITING:
-            upsert_system(session, catalogue[system_id])
-        amounts = Resources(placed.vcpu, placed.memory_gb, placed.storage_gb).amounts()
-        reserve(session, PLACED, "shaoguan", amounts)
-        for source, target in ((None, "registered"), ("registered", "queued"),
-                               ("queued", "placed"), ("placed", "provisioning")):  # fmt: skip
-            record_transition(
-                session,
-                PLACED,
-                from_state=None if source is None else SystemState(source),
-                to_state=SystemState(target),
-                actor="alice" if target == "queued" else "orchestrator",
-                reason="pilot wave" if target == "queued" else None,
-            )
-        record_refusal(
-            session, PLACED, from_state=SystemState.PROVISIONING, reason="cannot retry", actor="bob"
-        )
-        save_system(
-            session,
-            replace(row, state=SystemState.PROVISIONING, node="shaoguan",
-                    phase=Phase.PROVISION, wave=1),
-        )  # fmt: skip
+            drive(session, catalogue[system_id], SystemState.REGISTERED)
     return url
 
 
@@ -141,14 +113,16 @@ def test_status_of_one_system_has_allocation_and_history(state_db: str, tmp_path
         (None, "registered"),
         ("registered", "queued"),
         ("queued", "placed"),
-        ("placed", "provisioning"),
+        ("placed", "preflight"),
+        ("preflight", "provisioning"),
         ("provisioning", None),
     ]
-    assert (history[1]["actor"], history[1]["reason"]) == ("alice", "pilot wave")
+    requested = "migration requested by alice onto node shaoguan in wave 1"
+    assert (history[1]["actor"], history[1]["reason"]) == ("alice", requested)
     assert (history[-1]["refused"], history[-1]["actor"]) == (True, "bob")
     table = govmig("status", PLACED, "--state-db", state_db, cwd=tmp_path)
     assert table.returncode == 0, table.stderr
-    for text in ("registered → queued", "provisioning → (refused)", "pilot wave", "shaoguan"):
+    for text in ("registered → queued", "provisioning → (refused)", requested, "shaoguan"):
         assert text in table.stdout
 
 

@@ -20,6 +20,7 @@ from orchestrator.bus.types import RawRecord
 from orchestrator.errors import PermanentError, TemporaryError
 from orchestrator.events.codec import KafkaRecord
 from orchestrator.settings import KafkaSettings
+from tests.fixtures.polling import wait_until
 
 RECORDS = [
     RawRecord(b"shantou-a", b"first", (("b", b"2"), ("a", b"1"), ("b", b"3"))),
@@ -41,10 +42,15 @@ def settings(kafka_bootstrap: str, new_topic: Callable[..., str]) -> KafkaSettin
 
 def poll_n(consumer: Consumer, count: int, timeout_s: float = 15.0) -> list[KafkaRecord]:
     got: list[KafkaRecord] = []
-    deadline = time.monotonic() + timeout_s
-    while len(got) < count:
-        assert time.monotonic() < deadline, f"got {len(got)} of {count} records"
-        got.extend(consumer.poll(0.3))
+
+    def enough() -> bool:
+        if len(got) < count:
+            got.extend(consumer.poll(0.3))
+        return len(got) >= count
+
+    wait_until(
+        enough, timeout_s=timeout_s, what=lambda: f"{count} records (got {len(got)})", interval_s=0
+    )
     return got
 
 

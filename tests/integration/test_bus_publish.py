@@ -5,7 +5,6 @@ The ``publish`` command is mounted on a Typer app here, as ``cli/inventory.py`` 
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from orchestrator.events import decode
 from orchestrator.events.envelope import SystemRegisteredEvent
 from orchestrator.reactor import Reactor
 from orchestrator.settings import KafkaSettings
+from tests.fixtures.polling import wait_until
 from tests.fixtures.recording import RecordingHandler
 
 pytestmark = pytest.mark.kafka
@@ -86,10 +86,14 @@ def test_publish_twice_is_processed_once(settings: KafkaSettings, tmp_path: Path
             dlq_topic=settings.dlq_topic,
             poll_timeout_s=0.3,
         )
-        deadline = time.monotonic() + 20
-        while len(handler.outcomes) < 6:
-            assert time.monotonic() < deadline
+
+        def six_handled() -> bool:
+            if len(handler.outcomes) >= 6:
+                return True
             reactor.run_once()
+            return False
+
+        wait_until(six_handled, timeout_s=20, what="six events handled", interval_s=0)
     consumer.close()
     assert (len(handler.processed), handler.duplicates) == (3, 3)
 

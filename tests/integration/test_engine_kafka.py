@@ -26,8 +26,8 @@ from tests.fixtures.orchestrator import (
     kafka_settings,
     running_in_thread,
     status_events,
-    wait_until,
 )
+from tests.fixtures.polling import wait_until
 
 pytestmark = pytest.mark.kafka
 

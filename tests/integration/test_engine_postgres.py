@@ -30,8 +30,8 @@ from tests.fixtures.orchestrator import (
     publish,
     read_fleet,
     register_and_request,
-    wait_until,
 )
+from tests.fixtures.polling import wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

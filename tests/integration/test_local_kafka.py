@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from orchestrator.devkafka.layout import BrokerRecord, write_record
 from orchestrator.devkafka.processes import spawn_detached, terminate, wait_gone
 from orchestrator.errors import ConfigurationError
 from orchestrator.settings import LocalKafkaSettings
+from tests.fixtures.polling import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 SEPARATE_PORTS = 39192  # the session broker starts at 39092
@@ -52,11 +52,19 @@ def _consumer(bootstrap: str, topic: str, group: str) -> KafkaConsumer:
 def _poll_until(consumer: KafkaConsumer, count: int) -> list[tuple[int, bytes]]:
     """(offset, value) of at least ``count`` records, or fail after a bounded wait."""
     seen: list[tuple[int, bytes]] = []
-    deadline = time.monotonic() + POLL_DEADLINE_S
-    while len(seen) < count:
-        assert time.monotonic() < deadline, f"only {len(seen)} of {count} records arrived"
-        for records in consumer.poll(timeout_ms=500).values():
-            seen += [(record.offset, record.value) for record in records]
+
+    def enough() -> bool:
+        if len(seen) < count:
+            for records in consumer.poll(timeout_ms=500).values():
+                seen.extend((record.offset, record.value) for record in records)
+        return len(seen) >= count
+
+    wait_until(
+        enough,
+        timeout_s=POLL_DEADLINE_S,
+        what=lambda: f"{count} records (only {len(seen)} arrived)",
+        interval_s=0,
+    )
     return seen
 
 

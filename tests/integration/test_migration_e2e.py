@@ -46,8 +46,8 @@ from tests.fixtures.orchestrator import (
     kafka_settings,
     publish,
     read_fleet,
-    wait_until,
 )
+from tests.fixtures.polling import wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.ansible]
 

@@ -8,46 +8,45 @@ of the scrape (rules are evaluated every second by the session's Prometheus).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from orchestrator.capacity import ResourceClass
 from orchestrator.inventory.models import BusinessSystem, SourceLocation
 from orchestrator.migrations.states import SystemState
 from orchestrator.observability import build_registry, start_metrics_server
-from orchestrator.store import (
-    Reserved,
-    Store,
-    open_store,
-    record_transition,
-    reserve,
-    upsert_system,
-)
+from orchestrator.store import Store
 from tests.fixtures.fleet import seed_fleet
 from tests.fixtures.prometheus import PrometheusServer
+from tests.fixtures.seeding import drive
 
 pytestmark = pytest.mark.prometheus
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as opened:
-        seed_fleet(opened, now=datetime.now(UTC))
-        yield opened
-
-
-@pytest.fixture
 def scraped(prometheus: PrometheusServer, store: Store) -> Iterator[Store]:
+    """The seeded fleet's store, served to and scraped by the session's Prometheus."""
+    seed_fleet(store)
     server = start_metrics_server(build_registry(store).registry, "127.0.0.1", 0)
     try:
         prometheus.scrape(f"127.0.0.1:{server.port}")
         yield store
     finally:
         server.stop()
+
+
+def a_system(system_id: str, *, vcpu: int) -> BusinessSystem:
+    return BusinessSystem(
+        id=system_id,
+        name=f"System {system_id}",
+        city="yunfu",
+        department="Data Bureau",
+        vcpu=vcpu,
+        memory_gb=1,
+        storage_gb=1,
+        source=SourceLocation(city="yunfu", site="old DC", host="10.0.0.9"),
+    )
 
 
 def alerts(prometheus: PrometheusServer, name: str) -> list[dict[str, Any]]:
@@ -70,36 +69,16 @@ def test_a_failed_migration_in_the_store_fires_an_alert(
     prometheus.wait_for(f"count_over_time({failed}[1m]) >= 2")
     assert alert_states(prometheus, "GovmigMigrationFailed") == []
     with scraped.transaction() as session:
-        record_transition(
-            session,
-            "failing-system",
-            from_state=SystemState.ROLLING_BACK,
-            to_state=SystemState.FAILED,
-        )
+        drive(session, a_system("failing-system", vcpu=1), SystemState.FAILED, node="yunfu")
     wait_for_alert(prometheus, "GovmigMigrationFailed", "firing")
 
 
 def test_a_node_above_85_percent_makes_the_utilisation_alert_pending(
     prometheus: PrometheusServer, scraped: Store
 ) -> None:
-    big = BusinessSystem(
-        id="big-one",
-        name="A very large system",
-        city="yunfu",
-        department="Data Bureau",
-        vcpu=4096,  # of yunfu's 4,800 allocatable vCPU: 85.3%
-        memory_gb=1,
-        storage_gb=1,
-        source=SourceLocation(city="yunfu", site="old DC", host="10.0.0.9"),
-    )
+    big = a_system("big-one", vcpu=4096)  # of yunfu's 4,800 allocatable vCPU: 85.3%
     with scraped.transaction() as session:
-        upsert_system(session, big)
-        request: dict[str, int] = {
-            ResourceClass.VCPU: 4096,
-            ResourceClass.MEMORY_GB: 1,
-            ResourceClass.STORAGE_GB: 1,
-        }
-        assert isinstance(reserve(session, big.id, "yunfu", request), Reserved)
+        drive(session, big, SystemState.PLACED, node="yunfu")
     # `for: 15m`, so the alert waits as pending.
     wait_for_alert(prometheus, "GovmigNodeUtilisationHigh", "pending")
     (alert,) = alerts(prometheus, "GovmigNodeUtilisationHigh")

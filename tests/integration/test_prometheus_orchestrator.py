@@ -37,8 +37,8 @@ from tests.fixtures.orchestrator import (
     govmig_run,
     kafka_settings,
     publish,
-    wait_until,
 )
+from tests.fixtures.polling import wait_until
 from tests.fixtures.prometheus import PrometheusServer, PromQLError, free_port, promtool
 from tests.fixtures.promql import PLAN, RESOURCES, dashboard_queries, grafana_expr, rules
 

@@ -31,6 +31,7 @@ from orchestrator.reactor import (
     RetryPolicy,
 )
 from orchestrator.settings import KafkaSettings
+from tests.fixtures.polling import wait_until
 from tests.fixtures.recording import RecordingHandler
 
 pytestmark = pytest.mark.kafka
@@ -157,10 +158,13 @@ def reactor_for(
 
 
 def run_until(reactor: Reactor, done: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not done():
-        assert time.monotonic() < deadline, "the loop did not get there in time"
+    def turned() -> bool:
+        if done():
+            return True
         reactor.run_once()
+        return False
+
+    wait_until(turned, timeout_s=timeout_s, what="the loop to get there", interval_s=0)
 
 
 def status_records(settings: KafkaSettings) -> int:

@@ -8,7 +8,6 @@ the whole topic in a module-scoped fixture and each case is then asserted on its
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from orchestrator.reactor.deadletter import (
     strip,
 )
 from orchestrator.settings import KafkaSettings
+from tests.fixtures.polling import wait_until
 from tests.fixtures.recording import RecordingHandler
 
 pytestmark = pytest.mark.kafka
@@ -184,11 +184,15 @@ def run(kafka_bootstrap: str) -> Run:
         flood=guard,
     )
     handled = 0
-    deadline = time.monotonic() + 30
+
+    def all_handled() -> bool:
+        nonlocal handled
+        result = reactor.run_once()
+        handled += result.records if result else 0
+        return handled >= 2 * len(BAD)
+
     try:
-        while handled < 2 * len(BAD) and time.monotonic() < deadline:
-            result = reactor.run_once()
-            handled += result.records if result else 0
+        wait_until(all_handled, timeout_s=30, what=lambda: f"{handled} of {2 * len(BAD)} records")
     finally:
         consumer.close()
         producer.close()

@@ -29,8 +29,8 @@ from tests.fixtures.orchestrator import (
     read_fleet,
     register_and_request,
     status_events,
-    wait_until,
 )
+from tests.fixtures.polling import wait_until
 
 pytestmark = pytest.mark.kafka
 

@@ -1,5 +1,8 @@
 """The state store on a real PostgreSQL: Alembic, race-safe dedupe and the compare-and-swap ledger.
 
+What PostgreSQL alone must do; the repositories themselves are tested on both
+databases by ``test_store_repositories``.
+
 Several writers, each with its own engine (threads) or its own process, reserve
 capacity on the same small node at once. Whatever the interleaving, the node is
 never over-committed, every attempt ends in a reservation, a shortfall or a
@@ -12,8 +15,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -25,25 +26,20 @@ from orchestrator.errors import ConfigurationError, TemporaryError
 from orchestrator.inventory.models import BusinessSystem, Node, NodeCapacity, SourceLocation
 from orchestrator.migrations.states import SystemState
 from orchestrator.store import (
-    EventOutcome,
     Reserved,
     Shortfall,
     Store,
-    dependencies,
+    claim_events,
     get_node,
-    get_system,
-    history,
-    list_systems,
-    mark_processed,
-    node_usage,
     open_store,
-    record_transition,
     reserve,
     seed_nodes,
-    upsert_system,
 )
 from orchestrator.store.schema import code_heads
 from orchestrator.store.tables import Base
+from tests.fixtures.polling import wait_until
+from tests.fixtures.seeding import drive
+from tests.fixtures.store import ON_POSTGRES
 
 pytestmark = pytest.mark.postgres
 
@@ -74,22 +70,11 @@ def a_system(system_id: str) -> BusinessSystem:
     )
 
 
-def depending(system_id: str, *others: str) -> BusinessSystem:
-    record = a_system(system_id).model_dump()
-    return BusinessSystem.model_validate({**record, "depends_on": list(others)})
-
-
-@pytest.fixture
-def store(fresh_postgres_url: str) -> Iterator[Store]:
-    with open_store(fresh_postgres_url) as opened:
-        yield opened
-
-
 def prepare(store: Store, system_ids: list[str]) -> None:
     with store.transaction() as session:
         seed_nodes(session, [SMALL])
         for system_id in system_ids:
-            upsert_system(session, a_system(system_id))
+            drive(session, a_system(system_id), SystemState.REGISTERED)
 
 
 def test_open_runs_alembic_upgrade_head(fresh_postgres_url: str) -> None:
@@ -102,6 +87,7 @@ def test_open_runs_alembic_upgrade_head(fresh_postgres_url: str) -> None:
         assert reader.dialect == "postgresql"
 
 
+@ON_POSTGRES
 def test_models_match_the_migration(store: Store) -> None:
     with store.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
@@ -136,55 +122,18 @@ def test_a_reader_is_refused_an_empty_database(fresh_postgres_url: str) -> None:
         open_store(fresh_postgres_url, create=False)
 
 
-def test_repositories_round_trip(store: Store) -> None:
-    prepare(store, ["a", "b"])
-    with store.transaction() as session:
-        record_transition(session, "a", from_state=None, to_state=SystemState.REGISTERED)
-        assert isinstance(reserve(session, "a", "shantou", request(4)), Reserved)
-    with store.transaction() as session:
-        assert get_system(session, "a") is not None
-        assert [row.id for row in list_systems(session, state=SystemState.REGISTERED)] == ["a", "b"]
-        assert [row.to_state for row in history(session, "a")] == [SystemState.REGISTERED]
-        (node,) = node_usage(session)
-        assert (node.used["VCPU"], node.generation) == (4, 1)
-        assert isinstance(node.used["VCPU"], int)
-
-
-def test_dependencies_reads_only_the_systems_that_depend_on_others(store: Store) -> None:
-    prepare(store, ["a"])
-    with store.transaction() as session:
-        upsert_system(session, depending("b", "a"))
-        upsert_system(session, depending("c", "a", "b"))
-    with store.transaction() as session:
-        assert dependencies(session) == [("b", ("a",)), ("c", ("a", "b"))]
-
-
-def test_a_resize_on_the_same_node_counts_the_old_size_once(store: Store) -> None:
-    prepare(store, ["a", "b"])
-    with store.transaction() as session:
-        assert isinstance(reserve(session, "a", "shantou", request(20)), Reserved)
-        assert isinstance(reserve(session, "b", "shantou", request(8)), Reserved)
-        assert isinstance(reserve(session, "a", "shantou", request(24)), Reserved)
-        shortfall = reserve(session, "a", "shantou", request(25))
-    assert isinstance(shortfall, Shortfall)
-    assert (shortfall.resource, shortfall.amount) == ("VCPU", 1)
-
-
+@ON_POSTGRES
 def test_marking_the_same_event_from_two_transactions_at_once(store: Store) -> None:
     """The second marker waits for the first, then learns it is a duplicate; no abort."""
     answers: dict[str, bool] = {}
     with store.transaction() as first:
-        answers["first"] = mark_processed(first, "urn:cmdb", "e1", "t", EventOutcome.PROCESSED)
+        answers["first"] = bool(claim_events(first, [("urn:cmdb", "e1", "t")]))
 
         def second() -> None:
             with store.transaction() as session:
-                answers["second"] = mark_processed(
-                    session, "urn:cmdb", "e1", "t", EventOutcome.PROCESSED
-                )
+                answers["second"] = bool(claim_events(session, [("urn:cmdb", "e1", "t")]))
                 # The transaction is still usable after the conflict.
-                answers["other"] = mark_processed(
-                    session, "urn:cmdb", "e2", "t", EventOutcome.PROCESSED
-                )
+                answers["other"] = bool(claim_events(session, [("urn:cmdb", "e2", "t")]))
 
         racer = threading.Thread(target=second)
         racer.start()
@@ -193,6 +142,7 @@ def test_marking_the_same_event_from_two_transactions_at_once(store: Store) -> N
     assert answers == {"first": True, "second": False, "other": True}
 
 
+@ON_POSTGRES
 def test_a_losing_swap_re_reads_and_sees_the_winner(store: Store) -> None:
     """A reservation that read the node before a concurrent commit must not over-commit."""
     prepare(store, ["a", "b"])
@@ -320,11 +270,11 @@ def wait_until_blocked(store: Store, *, expected: int, timeout: float = 10.0) ->
         "SELECT count(*) FROM pg_stat_activity "
         "WHERE datname = current_database() AND wait_event_type = 'Lock'"
     )
-    deadline = time.monotonic() + timeout
     with psycopg.connect(conninfo, autocommit=True) as watcher:
-        while time.monotonic() < deadline:
+
+        def blocked() -> bool:
             row = watcher.execute(query).fetchone()
-            if row is not None and row[0] >= expected:
-                return
-            time.sleep(0.02)
-    pytest.fail(f"no session blocked on a lock within {timeout}s: the race did not happen")
+            return row is not None and row[0] >= expected
+
+        what = "a session blocked on a lock (so the race happens)"
+        wait_until(blocked, timeout_s=timeout, what=what, interval_s=0.02)

@@ -31,12 +31,8 @@ from orchestrator.inventory import generate_catalogue
 from orchestrator.migrations.states import PLAYBOOKS
 from orchestrator.providers.local_sandbox import prepare_source, stop_services
 from orchestrator.settings import KafkaSettings
-from tests.fixtures.orchestrator import (
-    count_sqlite,
-    kafka_settings,
-    register_and_request,
-    wait_until,
-)
+from tests.fixtures.orchestrator import count_sqlite, kafka_settings, register_and_request
+from tests.fixtures.polling import wait_until
 
 COMPLETED = "SELECT count(*) FROM systems WHERE state = 'completed'"
 CHECKOUT = Path(__file__).resolve().parents[2]

@@ -30,6 +30,7 @@ from orchestrator.worker.phase_worker import PhaseWorker
 from orchestrator.worker.ports import WorkerConfig
 from orchestrator.worker.scheduling import Limits
 from orchestrator.worker.targets import node_targets
+from tests.fixtures.polling import wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -132,12 +133,12 @@ def test_two_workers_on_one_database_run_each_phase_of_each_system_once(
     try:
         for worker in workers:
             worker.start()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+
+        def all_completed() -> bool:
             with stores[0].transaction() as session:
-                if count_by_state(session)[SystemState.COMPLETED] == len(ids):
-                    break
-            time.sleep(0.2)
+                return count_by_state(session)[SystemState.COMPLETED] == len(ids)
+
+        wait_until(all_completed, timeout_s=120, what="every system completed", interval_s=0.2)
     finally:
         for worker in workers:
             worker.stop()

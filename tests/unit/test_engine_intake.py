@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import pytest
 
@@ -27,9 +26,8 @@ from orchestrator.store import (
     get_node,
     get_system,
     history,
-    open_store,
     pending_status,
-    processed_outcome,
+    processed_outcomes,
     seed_nodes,
 )
 
@@ -61,12 +59,11 @@ def delivery(data: EventData, *, event_id: str | None = None, source: str = "/te
     return Delivery(record=record, event=decode(record))
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as opened:
-        with opened.transaction() as session:
-            seed_nodes(session, INVENTORY.nodes.values())
-        yield opened
+@pytest.fixture(autouse=True)
+def city_nodes(store: Store) -> None:
+    """Every test here starts with the 14 city nodes seeded."""
+    with store.transaction() as session:
+        seed_nodes(session, INVENTORY.nodes.values())
 
 
 @pytest.fixture
@@ -84,7 +81,9 @@ def test_the_same_event_three_times_is_processed_once(store: Store, handler: Int
     assert kinds(handler.handle([registered])) == ["Duplicate"]
     with store.transaction() as session:
         assert [row.to_state for row in history(session, "mz-gjj")] == [S.REGISTERED]
-        assert processed_outcome(session, "/test", "reg-1") is EventOutcome.PROCESSED
+        assert processed_outcomes(session, [("/test", "reg-1")]) == {
+            ("/test", "reg-1"): EventOutcome.PROCESSED
+        }
 
 
 def test_a_batch_registers_requests_and_places_in_order(
@@ -137,7 +136,9 @@ def test_events_naming_what_does_not_exist_are_rejected(
     assert isinstance(outcome, Rejected)
     assert outcome.rejection.code == code
     with store.transaction() as session:
-        assert processed_outcome(session, "/test", "bad-1") is EventOutcome.REJECTED
+        assert processed_outcomes(session, [("/test", "bad-1")]) == {
+            ("/test", "bad-1"): EventOutcome.REJECTED
+        }
 
 
 def test_a_rejected_event_is_processed_when_replayed_after_a_fix(
@@ -151,7 +152,9 @@ def test_a_rejected_event_is_processed_when_replayed_after_a_fix(
         row = get_system(session, "mz-late")
         assert row is not None
         assert row.state is S.PLACED
-        assert processed_outcome(session, "/test", "r-1") is EventOutcome.PROCESSED
+        assert processed_outcomes(session, [("/test", "r-1")]) == {
+            ("/test", "r-1"): EventOutcome.PROCESSED
+        }
 
 
 def test_a_refused_request_is_processed_not_dead_lettered(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pytest
 
@@ -41,7 +39,6 @@ from orchestrator.store import (
     get_system,
     history,
     node_usage,
-    open_store,
     pending_status,
     reserve,
     save_system,
@@ -69,18 +66,11 @@ def system(
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as opened:
-        with opened.transaction() as session:
-            seed_nodes(session, load_inventory().nodes.values())
-        yield opened
-
-
-@pytest.fixture
-def session(store: Store) -> Iterator[Session]:
-    with store.transaction() as opened:
-        yield opened
+@pytest.fixture(autouse=True)
+def city_nodes(store: Store) -> None:
+    """Every test here starts with the 14 city nodes seeded."""
+    with store.transaction() as session:
+        seed_nodes(session, load_inventory().nodes.values())
 
 
 def register(session: Session, *systems: BusinessSystem) -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -14,28 +12,26 @@ from sqlalchemy import text
 from orchestrator.capacity import ResourceClass
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import GB
+from orchestrator.migrations import SystemState
 from orchestrator.observability import FleetSnapshot, build_registry, read_snapshot
-from orchestrator.store import Store, open_store
+from orchestrator.store import Store
 from tests.fixtures.fleet import SeededFleet, seed_fleet
+from tests.fixtures.seeding import drive_on
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as opened:
-        yield opened
+OLDEST_AGE = timedelta(hours=2)
 
 
 @pytest.fixture
 def fleet(store: Store) -> SeededFleet:
-    return seed_fleet(store, now=NOW)
+    return seed_fleet(store)
 
 
 @pytest.fixture
 def snapshot(store: Store, fleet: SeededFleet) -> FleetSnapshot:
+    # Read two hours after the oldest moving system last changed.
     with store.session() as session:
-        return read_snapshot(session, now=NOW)
+        return read_snapshot(session, now=fleet.oldest_active_update + OLDEST_AGE)
 
 
 def test_nodes_report_physical_totals_in_decimal_units(snapshot: FleetSnapshot) -> None:
@@ -67,7 +63,7 @@ def test_states_waves_and_outcomes(snapshot: FleetSnapshot, fleet: SeededFleet) 
     assert {k: v for k, v in snapshot.systems.items() if v} == dict(fleet.states)
     assert snapshot.systems_by_wave[("1", "completed")] == 2
     assert snapshot.systems_by_wave[("2", "failed")] == 1
-    assert snapshot.systems_by_wave[("none", "queued")] == 1
+    assert snapshot.systems_by_wave[("none", "placed")] == 1
     # The refused request in the audit is not an outcome.
     assert dict(snapshot.migrations) == {
         "completed": 2,
@@ -79,7 +75,7 @@ def test_states_waves_and_outcomes(snapshot: FleetSnapshot, fleet: SeededFleet) 
 
 def test_inflight_and_the_oldest_moving_system(snapshot: FleetSnapshot) -> None:
     assert dict(snapshot.inflight) == {("shantou", "replicate"): 1, ("zhanjiang", "preflight"): 1}
-    assert snapshot.oldest_active_age_s == 2 * 3600
+    assert snapshot.oldest_active_age_s == OLDEST_AGE.total_seconds()
 
 
 def test_untracked_figures_read_zero(snapshot: FleetSnapshot) -> None:
@@ -91,8 +87,11 @@ def test_the_collector_reads_the_store_at_every_scrape(store: Store, fleet: Seed
     assert registry.get_sample_value("govcloud_store_up") == 1
     completed = {"state": "completed"}
     assert registry.get_sample_value("govcloud_systems", completed) == 2
+    placed = next(
+        s for s, p in zip(fleet.systems, fleet.placements, strict=True) if p.state == "placed"
+    )
     with store.transaction() as session:
-        session.execute(text("UPDATE systems SET state = 'completed' WHERE state = 'queued'"))
+        drive_on(session, placed.id, SystemState.COMPLETED)
     assert registry.get_sample_value("govcloud_systems", completed) == 3
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from orchestrator.capacity import NodeStatus, ShortfallKind
 from orchestrator.errors import PermanentError, TemporaryError
 from orchestrator.inventory.models import BusinessSystem, Node, NodeCapacity, SourceLocation
+from orchestrator.migrations import SystemState
 from orchestrator.store import (
     Reserved,
     Session,
@@ -23,9 +23,9 @@ from orchestrator.store import (
     reserve,
     seed_nodes,
     update_node,
-    upsert_system,
 )
 from orchestrator.store.nodes import node_totals
+from tests.fixtures.seeding import drive
 
 # capacity: vCPU (20 - 4) x 2 = 32, memory 100 - 1 = 99, storage 1000 - 1 = 999;
 # one allocation may not exceed a resource's total (the ledger's max_unit).
@@ -47,7 +47,7 @@ def request(vcpu: int = 8, memory_gb: int = 16, storage_gb: int = 100) -> dict[s
 
 def register(session: Session, *system_ids: str) -> None:
     for system_id in system_ids:
-        upsert_system(
+        drive(
             session,
             BusinessSystem(
                 id=system_id,
@@ -59,22 +59,16 @@ def register(session: Session, *system_ids: str) -> None:
                 storage_gb=1,
                 source=SourceLocation(city="guangzhou", site="old DC", host="10.0.0.1"),
             ),
+            SystemState.REGISTERED,
         )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as opened:
-        with opened.transaction() as session:
-            seed_nodes(session, [SMALL, OTHER])
-            register(session, "a", "b", "c")
-        yield opened
-
-
-@pytest.fixture
-def session(store: Store) -> Iterator[Session]:
-    with store.transaction() as opened:
-        yield opened
+@pytest.fixture(autouse=True)
+def two_nodes(store: Store) -> None:
+    """Every test here starts with SMALL and OTHER seeded and systems a, b, c registered."""
+    with store.transaction() as session:
+        seed_nodes(session, [SMALL, OTHER])
+        register(session, "a", "b", "c")
 
 
 def used(session: Session, node_id: str = "shantou") -> dict[str, int]:
@@ -207,7 +201,7 @@ def test_unknown_system_or_node_is_a_permanent_error(session: Session) -> None:
 
 def test_two_sqlite_writers_never_over_commit(tmp_path: Path) -> None:
     """Two threads, each with its own engine, race 2 x 12 reservations onto a 32-vCPU node."""
-    url = f"sqlite:///{tmp_path / 'govmig.db'}"
+    url = f"sqlite:///{tmp_path / 'race.db'}"
     systems = [f"s{index:02d}" for index in range(24)]
     with open_store(url) as setup, setup.transaction() as session:
         seed_nodes(session, [SMALL])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from orchestrator.migrations import (
     Transition,
 )
 from orchestrator.observability.snapshot import read_snapshot
-from orchestrator.store import Session, Store, get_allocation, get_system, open_store, seed_nodes
+from orchestrator.store import Session, Store, get_allocation, get_system, seed_nodes
 from orchestrator.store import leases as lease_store
 from orchestrator.store.systems import StaleSystemError
 from orchestrator.worker import outcomes as outcome_module
@@ -36,6 +36,7 @@ from orchestrator.worker.running import Running, RunningBatches
 from orchestrator.worker.scheduling import Batch, Limits
 from orchestrator.worker.targets import node_targets
 from tests.fixtures.recording_hooks import GiveUps
+from tests.fixtures.store import lease_of
 
 S = SystemState
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -44,12 +45,11 @@ NODES = node_targets(INVENTORY.nodes)
 CONTEXT = CauseContext(component="tests")
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as opened:
-        with opened.transaction() as session:
-            seed_nodes(session, INVENTORY.nodes.values())
-        yield opened
+@pytest.fixture(autouse=True)
+def city_nodes(store: Store) -> None:
+    """Every test here starts with the 14 city nodes seeded."""
+    with store.transaction() as session:
+        seed_nodes(session, INVENTORY.nodes.values())
 
 
 def place(
@@ -96,7 +96,7 @@ def test_a_claim_is_won_once_until_the_lease_expires_or_is_released(store: Store
         assert won == [ids[1]]
         assert lease_store.give_back(session, ids, owner="a") == {ids[0]}
         assert lease_store.give_back_all(session, "b") == [ids[1]]
-        assert lease_store.lease_of(session, ids[1]) == (None, None)
+        assert lease_of(session, ids[1]) == (None, None)
 
 
 def test_a_claim_skips_systems_that_left_the_phase(store: Store) -> None:
@@ -167,7 +167,7 @@ def test_outcomes_move_each_system_on_its_own_and_cutover_records_the_address(
     assert (ok.to_state, rolling.to_state) == (S.VERIFYING, S.ROLLING_BACK)
     assert "cutover failed at task 'Switch': no luck" in rolling.reason
     with store.transaction() as session:
-        assert lease_store.lease_of(session, good) == (None, None), "released with the outcome"
+        assert lease_of(session, good) == (None, None), "released with the outcome"
     advance(store, [good], Phase.VERIFY, {good: HostOutcome(good, ok=True)})
     advance(store, [bad], Phase.ROLLBACK, {bad: HostOutcome(bad, ok=True)})
     with store.transaction() as session:
@@ -260,7 +260,7 @@ def test_giving_up_on_outcomes_fails_each_system_visibly(
             assert row.state is S.ROLLING_BACK
             assert row.last_error is not None
             assert "Record the outcome" in row.last_error
-            assert lease_store.lease_of(session, system_id) == (None, None)
+            assert lease_of(session, system_id) == (None, None)
 
 
 class SecretProvider(NoProvider):

@@ -1,44 +1,51 @@
-"""The store's repositories on SQLite: systems, processed events, the audit and the nodes."""
+"""The store's repositories, the same tests on SQLite and on PostgreSQL.
+
+Systems, processed events, the audit, the nodes and the ledger. Rows the tests
+need are registered and moved through the engine (``tests.fixtures.seeding``);
+``save_system`` and ``reserve`` are also called directly, being what is tested.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from orchestrator.capacity import NodeStatus, ResourceClass, ResourceInventory
+from orchestrator.engine import CauseContext, apply_cause
 from orchestrator.errors import PermanentError, TemporaryError
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import BusinessSystem, Node, NodeCapacity, SourceLocation
 from orchestrator.inventory.plan import PLAN_MEMORY_GB, PLAN_NODES, PLAN_STORAGE_GB, PLAN_VCPU
+from orchestrator.migrations import Register, RequestCancel, RequestRetry
 from orchestrator.migrations.states import Phase, SystemState
 from orchestrator.store import (
     EventOutcome,
     GenerationConflictError,
+    Reserved,
     Session,
+    Shortfall,
     StaleSystemError,
     Store,
+    claim_events,
     count_by_state,
     dependencies,
     get_node,
     get_system,
     history,
     list_systems,
-    mark_processed,
     node_usage,
-    open_store,
-    processed_outcome,
-    record_refusal,
-    record_transition,
+    processed_outcomes,
     reserve,
     save_system,
     seed_nodes,
     update_node,
-    upsert_system,
 )
+from tests.fixtures.seeding import SEEDING, drive, refuse
+from tests.fixtures.store import ON_BOTH
+
+pytestmark = ON_BOTH
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -66,49 +73,34 @@ def a_node(node_id: str = "shantou", vcpu: int = 100) -> Node:
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as opened:
-        yield opened
-
-
-@pytest.fixture
-def session(store: Store) -> Iterator[Session]:
-    with store.transaction() as opened:
-        yield opened
-
-
 def test_a_registered_system_round_trips(session: Session) -> None:
     system = a_system()
-    stored = upsert_system(session, system, requested_by="inventory", now=T0)
+    stored = drive(session, system, SystemState.REGISTERED)
     assert stored == get_system(session, "sys-1")
     assert BusinessSystem.model_validate(stored.record) == system
-    assert (stored.state, stored.city, stored.version, stored.updated_at) == (
-        SystemState.REGISTERED,
-        "guangzhou",
-        1,
-        T0,
-    )
+    assert (stored.state, stored.city, stored.version) == (SystemState.REGISTERED, "guangzhou", 1)
+    assert stored.updated_at.tzinfo is UTC
     assert get_system(session, "nobody") is None
 
 
 def test_re_registering_refreshes_the_record_and_keeps_the_migration(session: Session) -> None:
-    first = upsert_system(session, a_system())
-    placed = save_system(session, replace(first, state=SystemState.PLACED, node="shantou", wave=2))
-    again = upsert_system(session, a_system())  # the same record: nothing to write
-    assert again == placed
-    resized = upsert_system(session, a_system(vcpu=16))
-    assert (resized.record["vcpu"], resized.state, resized.node, resized.wave) == (
+    seed_nodes(session, [a_node()])
+    back = drive(session, a_system(), SystemState.ROLLED_BACK, node="shantou", wave=2)
+    apply_cause(session, "sys-1", Register(), context=SEEDING, record=a_system())
+    assert get_system(session, "sys-1") == back  # the same record: nothing to write
+    apply_cause(session, "sys-1", Register(), context=SEEDING, record=a_system(vcpu=16))
+    resized = get_system(session, "sys-1")
+    assert resized is not None
+    assert (resized.record["vcpu"], resized.state, resized.wave) == (
         16,
-        SystemState.PLACED,
-        "shantou",
+        SystemState.ROLLED_BACK,
         2,
     )
-    assert resized.version == placed.version + 1 == 3
+    assert resized.version == back.version + 1
 
 
 def test_save_system_round_trips_every_field(session: Session) -> None:
-    read = upsert_system(session, a_system(), now=T0)
+    read = drive(session, a_system(), SystemState.REGISTERED)
     wanted = replace(
         read,
         state=SystemState.PROVISIONING,
@@ -125,7 +117,7 @@ def test_save_system_round_trips_every_field(session: Session) -> None:
 
 
 def test_saving_a_stale_system_is_refused(session: Session) -> None:
-    read = upsert_system(session, a_system())
+    read = drive(session, a_system(), SystemState.REGISTERED)
     save_system(session, replace(read, state=SystemState.QUEUED))
     with pytest.raises(StaleSystemError, match="version 1, now 2") as raised:
         save_system(session, replace(read, state=SystemState.CANCELLED))
@@ -134,7 +126,7 @@ def test_saving_a_stale_system_is_refused(session: Session) -> None:
 
 
 def test_saving_an_unknown_system_is_a_permanent_error(session: Session) -> None:
-    ghost = upsert_system(session, a_system())
+    ghost = drive(session, a_system(), SystemState.REGISTERED)
     with pytest.raises(PermanentError, match="never registered"):
         save_system(session, replace(ghost, id="ghost"))
 
@@ -155,85 +147,72 @@ def test_saving_an_unknown_system_is_a_permanent_error(session: Session) -> None
 def test_list_systems_filters(
     session: Session, filters: dict[str, object], expected: list[str]
 ) -> None:
+    seed_nodes(session, [a_node("shantou"), a_node("yunfu")])
     for system_id, state, node, wave in [
         ("d", SystemState.COMPLETED, "yunfu", 2),
         ("a", SystemState.REGISTERED, None, None),
         ("b", SystemState.PLACED, "shantou", 1),
         ("c", SystemState.PLACED, "yunfu", 1),
     ]:
-        row = upsert_system(session, a_system(system_id))
-        save_system(session, replace(row, state=state, node=node, wave=wave))
+        drive(session, a_system(system_id), state, node=node, wave=wave)
     assert [row.id for row in list_systems(session, **filters)] == expected  # type: ignore[arg-type]
 
 
 def test_count_by_state_names_every_state(session: Session) -> None:
     for system_id in ("a", "b"):
-        upsert_system(session, a_system(system_id))
+        drive(session, a_system(system_id), SystemState.REGISTERED)
     counts = count_by_state(session)
     assert set(counts) == set(SystemState)
     assert counts[SystemState.REGISTERED] == 2
     assert sum(counts.values()) == 2
 
 
-def test_mark_processed_says_false_for_a_duplicate(session: Session) -> None:
-    event = ("urn:cmdb", "evt-1", "gov.cloud.system.registered")
-    assert mark_processed(session, *event, EventOutcome.PROCESSED) is True
-    assert mark_processed(session, *event, EventOutcome.REJECTED) is False
+def test_claiming_an_event_again_finds_the_duplicate(session: Session) -> None:
+    kind = "gov.cloud.system.registered"
+    first, same_id_elsewhere = ("urn:cmdb", "evt-1"), ("urn:cli", "evt-1")
+    assert claim_events(session, [(*first, kind)]) == {first}
+    assert claim_events(session, [(*first, kind)], EventOutcome.REJECTED) == set()
     # The first outcome stands; the same id from another source is another event.
-    assert processed_outcome(session, "urn:cmdb", "evt-1") is EventOutcome.PROCESSED
-    assert mark_processed(session, "urn:cli", "evt-1", event[2], EventOutcome.REJECTED) is True
-    assert processed_outcome(session, "urn:cli", "nope") is None
+    assert claim_events(session, [(*same_id_elsewhere, kind)], EventOutcome.REJECTED) == {
+        same_id_elsewhere
+    }
+    assert processed_outcomes(session, [first, same_id_elsewhere, ("urn:cli", "nope")]) == {
+        first: EventOutcome.PROCESSED,
+        same_id_elsewhere: EventOutcome.REJECTED,
+    }
 
 
 def test_a_duplicate_survives_a_new_transaction(store: Store) -> None:
     with store.transaction() as session:
-        assert mark_processed(session, "s", "e", "t", EventOutcome.PROCESSED)
+        assert claim_events(session, [("s", "e", "t")]) == {("s", "e")}
     with store.transaction() as session:
-        assert not mark_processed(session, "s", "e", "t", EventOutcome.PROCESSED)
+        assert claim_events(session, [("s", "e", "t")]) == set()
 
 
 def test_the_audit_appends_transitions_and_refusals_in_order(session: Session) -> None:
-    record_transition(
-        session,
-        "sys-1",
-        from_state=None,
-        to_state=SystemState.REGISTERED,
-        cause="register",
-        actor="inventory",
-        event_source="urn:cmdb",
-        event_id="e1",
-        at=T0,
-    )
-    record_transition(
-        session, "sys-1", from_state=SystemState.REGISTERED, to_state=SystemState.QUEUED
-    )
-    refusal = record_refusal(
-        session,
-        "sys-1",
-        from_state=SystemState.QUEUED,
-        reason="cannot retry a queued system",
-        cause="retry",
-        actor="alice",
-    )
-    record_refusal(session, "other", from_state=None, reason="unknown system")
+    inventory = CauseContext("inventory", event_source="urn:cmdb", event_id="e1", at=T0)
+    drive(session, a_system(), SystemState.REGISTERED, context=inventory)
+    apply_cause(session, "sys-1", RequestCancel("alice"), context=SEEDING)
+    refusal = refuse(session, "sys-1", RequestRetry("alice"))
+    refuse(session, "other", RequestCancel())
     rows = history(session, "sys-1")
     assert [(row.from_state, row.to_state, row.refused) for row in rows] == [
         (None, SystemState.REGISTERED, False),
-        (SystemState.REGISTERED, SystemState.QUEUED, False),
-        (SystemState.QUEUED, None, True),
+        (SystemState.REGISTERED, SystemState.CANCELLED, False),
+        (SystemState.CANCELLED, None, True),
     ]
-    assert rows[0].at == T0
-    assert rows[0].event_id == "e1"
+    assert (rows[0].at, rows[0].event_source, rows[0].event_id) == (T0, "urn:cmdb", "e1")
     assert rows[0].actor == "inventory"
-    assert rows[-1] == refusal
-    assert refusal.reason == "cannot retry a queued system"
+    assert (rows[-1].actor, rows[-1].cause, rows[-1].reason) == ("alice", "retry", refusal.reason)
+    assert refusal.reason.startswith("cannot retry: system is cancelled")
     assert history(session, "sys-1", limit=2) == rows[1:]
     assert [row.system_id for row in history(session, "other")] == ["other"]
 
 
 def test_times_must_be_timezone_aware(session: Session) -> None:
+    read = drive(session, a_system(), SystemState.REGISTERED)
     with pytest.raises(ValueError, match="timezone-aware"):
-        upsert_system(session, a_system(), now=datetime(2026, 1, 1))
+        save_system(session, read, now=datetime(2026, 1, 1))
 
 
 def test_seeding_inserts_missing_nodes_and_never_overwrites(session: Session) -> None:
@@ -256,11 +235,12 @@ def test_seeding_inserts_missing_nodes_and_never_overwrites(session: Session) ->
 def test_node_usage_sums_the_allocations(session: Session) -> None:
     seed_nodes(session, [a_node("shantou"), a_node("yunfu")])
     for system_id, node in [("a", "shantou"), ("b", "shantou"), ("c", "yunfu")]:
-        upsert_system(session, a_system(system_id))
+        drive(session, a_system(system_id), SystemState.REGISTERED)
         reserve(session, system_id, node, {"VCPU": 10, "MEMORY_GB": 20, "STORAGE_GB": 30})
     shantou = get_node(session, "shantou")
     assert shantou is not None
     assert dict(shantou.used) == {"VCPU": 20, "MEMORY_GB": 40, "STORAGE_GB": 60}
+    assert all(isinstance(amount, int) for amount in shantou.used.values())
     assert set(shantou.allocations) == {"a", "b"}
     assert shantou.free("VCPU") == 192 - 20
     assert [node.generation for node in node_usage(session)] == [2, 1]
@@ -314,8 +294,31 @@ def test_seeding_the_real_inventory_stores_the_plan_totals(session: Session) -> 
 
 
 def test_dependencies_lists_only_the_systems_that_depend_on_others(session: Session) -> None:
-    upsert_system(session, a_system("a"))
+    drive(session, a_system("a"), SystemState.REGISTERED)
     for system_id, others in (("b", ["a"]), ("c", ["a", "b"])):
         record = {**a_system(system_id).model_dump(), "depends_on": others}
-        upsert_system(session, BusinessSystem.model_validate(record))
+        drive(session, BusinessSystem.model_validate(record), SystemState.REGISTERED)
     assert dependencies(session) == [("b", ("a",)), ("c", ("a", "b"))]
+
+
+def test_a_resize_on_the_same_node_counts_the_old_size_once(session: Session) -> None:
+    # vCPU capacity (40 - 8) x 1 = 32; memory and storage are never the limit here.
+    small = Node(
+        id="shantou",
+        city="shantou",
+        capacity=NodeCapacity(vcpu=40, memory_gb=10_000, storage_gb=100_000),
+        reserved=NodeCapacity(vcpu=8, memory_gb=1, storage_gb=1),
+    )
+    seed_nodes(session, [small])
+    for system_id in ("a", "b"):
+        drive(session, a_system(system_id), SystemState.REGISTERED)
+    assert isinstance(reserve(session, "a", "shantou", vcpus(20)), Reserved)
+    assert isinstance(reserve(session, "b", "shantou", vcpus(8)), Reserved)
+    assert isinstance(reserve(session, "a", "shantou", vcpus(24)), Reserved)
+    shortfall = reserve(session, "a", "shantou", vcpus(25))
+    assert isinstance(shortfall, Shortfall)
+    assert (shortfall.resource, shortfall.amount) == ("VCPU", 1)
+
+
+def vcpus(count: int) -> dict[str, int]:
+    return {"VCPU": count, "MEMORY_GB": 1, "STORAGE_GB": 1}
