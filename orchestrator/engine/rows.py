@@ -71,7 +71,6 @@ def _content(row: SystemRow) -> tuple[Any, ...]:
         row.last_error,
         row.requested_by,
         row.target_node,
-        row.stop_phase,
     )
 
 

@@ -45,7 +45,6 @@ class SystemRow:
     version: int
     # The latest accepted request's ``--to`` node, and a phase asked to stop.
     target_node: str | None = None
-    stop_phase: Phase | None = None
 
 
 @dataclass(frozen=True)

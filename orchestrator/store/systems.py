@@ -56,7 +56,6 @@ def insert_systems(session: Session, systems: Sequence[SystemRow]) -> None:
             "last_error": row.last_error,
             "requested_by": row.requested_by,
             "target_node": row.target_node,
-            "stop_phase": None if row.stop_phase is None else Phase(row.stop_phase).value,
             "updated_at": stored_time(row.updated_at),
             "version": row.version,
         }
@@ -162,7 +161,6 @@ def save_system(session: Session, system: SystemRow, *, now: datetime | None = N
         "p_last_error": system.last_error,
         "p_requested_by": system.requested_by,
         "p_target_node": system.target_node,
-        "p_stop_phase": None if system.stop_phase is None else Phase(system.stop_phase).value,
         "p_updated_at": at,
     }
     if execute(session, _SAVE, params) == 0:
@@ -178,7 +176,7 @@ def save_system(session: Session, system: SystemRow, *, now: datetime | None = N
 # Built once: constructing this UPDATE cost more than running it. The parameters
 # are prefixed because SQLAlchemy reserves the column names for its own SET binds.
 _SAVED = ("record", "city", "state", "node", "wave", "phase", "last_error", "requested_by",
-          "target_node", "stop_phase", "updated_at")  # fmt: skip
+          "target_node", "updated_at")  # fmt: skip
 _SAVE = (
     update(SystemTable)
     .where(SystemTable.id == bindparam("p_id"), SystemTable.version == bindparam("p_version"))
@@ -211,5 +209,4 @@ def _to_record(row: SystemTable | Row[Any]) -> SystemRow:
         updated_at=as_utc(row.updated_at),
         version=row.version,
         target_node=row.target_node,
-        stop_phase=None if row.stop_phase is None else Phase(row.stop_phase),
     )

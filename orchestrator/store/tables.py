@@ -77,7 +77,6 @@ class SystemTable(Base):
     # The latest accepted request's ``--to`` node, honoured by every placement of this run.
     target_node: Mapped[str | None] = mapped_column(String(32))
     # Set when a transition asked the running phase's playbook to stop (cancel, rollback).
-    stop_phase: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(TIMESTAMP)
     # Optimistic concurrency: every write is ``WHERE version = :read`` and bumps it.
     version: Mapped[int] = mapped_column(Integer)

@@ -1,9 +1,9 @@
 """Upgrading a state store that holds data, from revision 0001 to head, on SQLite and PostgreSQL.
 
 0001 stored states in 16 characters; 0002 widened every state column to 32 so the
-states to come fit on PostgreSQL, which enforces the length. The data written at
-0001 must come through the upgrade unchanged, foreign keys included (SQLite copies
-the table to change a column).
+states to come fit on PostgreSQL, which enforces the length; 0003 dropped the
+write-only ``stop_phase`` column. The data written at 0001 must come through the
+upgrade unchanged, foreign keys included (SQLite copies the table to change a column).
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def _insert_fleet(connection: Connection, tables: MetaData) -> None:
             city="guangzhou",
             state="rolling_back",
             node="shantou",
+            stop_phase="replicate",
             updated_at=AT,
             version=3,
         )
@@ -101,6 +102,7 @@ def test_a_store_with_data_at_0001_upgrades_to_head_and_keeps_it(database_url: s
             select(transitions.c.from_state, transitions.c.to_state)
         ).all() == [("migrating", "rolling_back")]
         assert database_heads(connection) == code_heads()
+        assert "stop_phase" not in systems.c, "0003 drops the column nothing read"
 
 
 def test_every_state_column_holds_32_characters_after_the_upgrade(database_url: str) -> None:
