@@ -1,0 +1,138 @@
+"""The ssh provider's host inventory: which machines it may use, and how to reach them.
+
+One YAML file, the same for the lab (``govmig lab up`` writes it) and for a
+real environment (ops write it by hand)::
+
+    ssh:
+      user: root
+      private_key_file: /abs/path/id_ed25519
+      known_hosts_file: /abs/path/known_hosts    # strict host key checking
+    dns:
+      server_ipv4: 10.213.0.53
+      server_ipv6: "2001:db8:1000::53"
+      zone: lab.govmig.test
+      tsig_key_file: /abs/path/tsig.key          # BIND format (tsig-keygen)
+      tsig_key_name: govmig-lab
+      tsig_algorithm: hmac-sha256
+    nodes:
+      shantou:
+        system_ipv4_pool: 10.213.32.0/20         # addresses for systems moved here
+        system_ipv6_pool: "2001:db8:1:1::/64"
+        hosts:
+          - {name: shantou-1, ipv4: 10.213.2.1, ipv6: "2001:db8:1::1"}
+    sources:
+      - {name: src-1, ipv4: 10.213.1.1, ipv6: "2001:db8:1000:1::1"}
+
+Pure apart from ``load_ssh_hosts`` reading the file; every problem is reported
+the way ``orchestrator.inventory`` reports its own: file, record, field.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from orchestrator.errors import InventoryError
+from orchestrator.inventory.models import SLUG_PATTERN, SYSTEM_ID_PATTERN
+from orchestrator.inventory.problems import from_validation_error, render
+
+# A host name becomes an Ansible host, a DNS label and a file name: a DNS label, nothing more.
+HostName = Annotated[str, StringConstraints(pattern=SYSTEM_ID_PATTERN, max_length=63)]
+NodeKey = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=32)]
+ZoneName = Annotated[
+    str, StringConstraints(pattern=r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z]{2,63}$")
+]
+UserName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SshAccess(_Strict):
+    """How the provider logs in to every host: one user, one key, pinned host keys."""
+
+    user: UserName = "root"
+    private_key_file: Path
+    known_hosts_file: Path
+
+
+class DnsServer(_Strict):
+    """The authoritative server of the service names, updated by RFC 2136 with TSIG."""
+
+    server_ipv4: IPv4Address
+    server_ipv6: IPv6Address
+    zone: ZoneName
+    tsig_key_file: Path
+    tsig_key_name: HostName
+    tsig_algorithm: Literal["hmac-sha256"] = "hmac-sha256"
+
+
+class SshHost(_Strict):
+    """One machine the provider reaches over SSH, by either address."""
+
+    name: HostName
+    ipv4: IPv4Address
+    ipv6: IPv6Address
+
+
+class NodePool(_Strict):
+    """A city node's target hosts, and the addresses its migrated systems get."""
+
+    system_ipv4_pool: IPv4Network
+    system_ipv6_pool: IPv6Network
+    hosts: Annotated[tuple[SshHost, ...], Field(min_length=1)]
+
+
+class SshHosts(_Strict):
+    """The whole inventory of the ``ssh`` provider."""
+
+    ssh: SshAccess
+    dns: DnsServer
+    nodes: dict[NodeKey, NodePool]
+    sources: Annotated[tuple[SshHost, ...], Field(min_length=1)]
+
+    def all_hosts(self) -> list[SshHost]:
+        """Every source and target host, sources first."""
+        targets = [host for pool in self.nodes.values() for host in pool.hosts]
+        return [*self.sources, *targets]
+
+
+def parse_ssh_hosts(document: Any, *, source: str) -> SshHosts:
+    """Validate a parsed document; ``InventoryError`` names ``source`` and every bad field."""
+    try:
+        hosts = SshHosts.model_validate(document)
+    except ValidationError as error:
+        raise InventoryError(
+            render(from_validation_error(error, source=source, record=None))
+        ) from None
+    _check_unique_names(hosts, source)
+    return hosts
+
+
+def _check_unique_names(hosts: SshHosts, source: str) -> None:
+    seen: set[str] = set()
+    for host in hosts.all_hosts():
+        if host.name in seen:
+            raise InventoryError(f"{source}: host {host.name!r} appears twice")
+        seen.add(host.name)
+
+
+def load_ssh_hosts(path: Path) -> SshHosts:
+    """The inventory in ``path``, validated."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InventoryError(f"{path}: cannot read it ({error.strerror})") from error
+    except yaml.YAMLError as error:
+        raise InventoryError(f"{path}: not valid YAML ({error})") from error
+    return parse_ssh_hosts(document, source=str(path))
+
+
+def dump_ssh_hosts(hosts: SshHosts) -> str:
+    """The YAML text ``load_ssh_hosts`` reads back into an equal ``SshHosts``."""
+    return yaml.safe_dump(hosts.model_dump(mode="json"), sort_keys=False)
