@@ -10,7 +10,19 @@ import sys
 
 import typer
 
-from orchestrator.cli import demo, dlq, events, inventory, kafka, ops, plan, publish, run, views
+from orchestrator.cli import (
+    demo,
+    dlq,
+    events,
+    inventory,
+    kafka,
+    lab,
+    ops,
+    plan,
+    publish,
+    run,
+    views,
+)
 from orchestrator.errors import GovmigError
 
 app = typer.Typer(
@@ -31,6 +43,7 @@ app.command("status")(views.status)
 app.command("capacity")(views.capacity)
 app.command("plan")(plan.plan)
 app.add_typer(kafka.app, name="kafka")
+app.add_typer(lab.app, name="lab")
 app.add_typer(inventory.app, name="inventory")
 app.add_typer(events.app, name="events")
 app.add_typer(dlq.app, name="dlq")

@@ -1,0 +1,116 @@
+"""``govmig lab up|down|status|seed``: the lab of real hosts on this machine (needs root).
+
+Parses options, calls ``orchestrator.lab`` and prints. ``status --output json``
+and ``seed --output json`` are the lab's interface for the demo, the tests and
+scripts: see ``LabStatus.document`` and ``orchestrator.lab.seeding``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.cli.options import InventoryOption
+from orchestrator.cli.output import OutputFormat, OutputOption, emit
+from orchestrator.errors import GovmigError
+from orchestrator.inventory import DEFAULT_INVENTORY_ROOT, load_inventory
+from orchestrator.lab import DEFAULT_SIZE, Lab, LabOptions, LabPaths, LabStatus, choose_nodes, seed
+from orchestrator.settings import DEFAULT_HOME
+
+app = typer.Typer(
+    help="A lab of real hosts: network namespaces with their own sshd, addresses and disk, "
+    "and a BIND 9 DNS server. Needs root.",
+    no_args_is_help=True,
+)
+
+DEFAULT_LAB_DIR = DEFAULT_HOME / "lab"
+
+LabDirOption = Annotated[
+    Path,
+    typer.Option(
+        "--lab-dir",
+        envvar="GOVMIG_LAB_DIR",
+        help=f"Keys, configs, logs, pid record and hosts.yml (default {DEFAULT_LAB_DIR}).",
+    ),
+]
+
+
+class LabNotUpError(GovmigError):
+    """``status`` found no lab, or a lab not fully running."""
+
+
+def _lab(lab_dir: Path, inventory_root: Path) -> Lab:
+    return Lab(LabPaths.under(lab_dir), load_inventory(inventory_root))
+
+
+@app.command()
+def up(
+    nodes: Annotated[
+        str, typer.Option("--nodes", help="City nodes to give target hosts, a,b,c (default all).")
+    ] = "",
+    per_node: Annotated[int, typer.Option("--per-node", help="Target hosts per node.")] = 1,
+    sources: Annotated[int, typer.Option("--sources", help="Source hosts, src-1..N.")] = 3,
+    disk_mb: Annotated[int, typer.Option("--disk-mb", help="Each host's private disk, MB.")] = 256,
+    lab_dir: LabDirOption = DEFAULT_LAB_DIR,
+    inventory: InventoryOption = DEFAULT_INVENTORY_ROOT,
+) -> None:
+    """Bring the lab up and write the ssh provider's inventory; a repeat changes nothing."""
+    lab = _lab(lab_dir, inventory)
+    wanted = [node.strip() for node in nodes.split(",") if node.strip()]
+    options = LabOptions(
+        nodes=choose_nodes(lab.inventory, wanted),
+        per_node=per_node,
+        sources=sources,
+        disk_mb=disk_mb,
+    )
+    typer.echo(lab.up(options))
+
+
+@app.command()
+def down(
+    lab_dir: LabDirOption = DEFAULT_LAB_DIR, inventory: InventoryOption = DEFAULT_INVENTORY_ROOT
+) -> None:
+    """Stop what the lab started and remove its namespaces, bridge and directory."""
+    typer.echo(_lab(lab_dir, inventory).down())
+
+
+@app.command()
+def status(
+    lab_dir: LabDirOption = DEFAULT_LAB_DIR,
+    inventory: InventoryOption = DEFAULT_INVENTORY_ROOT,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Every host's namespace and daemon, checked now; exits non-zero unless all are up."""
+    found = _lab(lab_dir, inventory).status()
+    _print_status(found, output)
+    if not found.up:
+        down = [h.name for h in found.hosts if not (h.namespace and h.alive)]
+        raise LabNotUpError(f"the lab in {found.lab_dir} is not fully up: {', '.join(down)}")
+
+
+def _print_status(found: LabStatus, output: OutputFormat) -> None:
+    rows = [
+        {**host.model_dump(), "up": "yes" if host.namespace and host.alive else "NO"}
+        for host in found.hosts
+    ]
+    emit(rows, output, title=f"lab {found.lab_dir}", document=found.document())
+
+
+@app.command("seed")
+def seed_command(
+    system_ids: Annotated[list[str], typer.Argument(help="System ids to create sources for.")],
+    size: Annotated[int, typer.Option("--size", help="Bytes of data per system.")] = DEFAULT_SIZE,
+    lab_dir: LabDirOption = DEFAULT_LAB_DIR,
+    inventory: InventoryOption = DEFAULT_INVENTORY_ROOT,
+    output: OutputOption = OutputFormat.TABLE,
+) -> None:
+    """Create each system's source: data, a running sample service and its DNS records."""
+    results = seed(_lab(lab_dir, inventory), system_ids, size=size)
+    rows = [
+        {"system_id": r["system_id"], "host": r["source"]["host"], "name": r["name"]}
+        | {"ipv4": r["source"]["ipv4"], "ipv6": r["source"]["ipv6"]}
+        for r in results
+    ]
+    emit(rows, output, title="seeded systems", document=results)

@@ -1,0 +1,127 @@
+"""The lab's daemons: keys, config files, one sshd per host and named on the DNS host. I/O.
+
+A host's sshd runs in the host's network namespace and in a mount namespace
+of its own whose ``/srv`` is a size-limited tmpfs: that is the host's private
+disk (``/srv/govmig``). Anything started later on the host enters both
+namespaces through the sshd's pid (``host_argv``), so it sees the same disk.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from orchestrator.devkafka.processes import command_line, is_alive, spawn_detached
+from orchestrator.errors import ConfigurationError
+from orchestrator.lab import render
+from orchestrator.lab.layout import LabPaths
+from orchestrator.lab.topology import ZONE, LabHost, Topology
+
+SSHD = "/usr/sbin/sshd"
+NAMED = "/usr/sbin/named"
+TOOLS = ("ip", "nsenter", "unshare", "ssh-keygen", "tsig-keygen", SSHD, NAMED, "/usr/bin/python3")
+# Fixed script: its only inputs are a validated size (an int) and sshd's own argv.
+_PRIVATE_DISK = 'mount -t tmpfs -o "size=$1M,mode=0755" govmig-lab /srv && mkdir /srv/govmig'
+_DISK_THEN_SSHD = f'{_PRIVATE_DISK} && shift && exec "$@"'
+
+
+def check_prerequisites() -> None:
+    """One clear line if this machine cannot run the lab."""
+    if os.geteuid() != 0:
+        raise ConfigurationError("the lab needs root (it creates network namespaces): run as root")
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise ConfigurationError(f"the lab needs {', '.join(missing)}: run scripts/system-deps.sh")
+    done = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ConfigurationError(f"this machine has no `ip netns` support: {done.stderr.strip()}")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by root only, creating its directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+
+
+def make_keys(topology: Topology, paths: LabPaths) -> None:
+    """The client key, every sshd's host key, known_hosts and the TSIG key."""
+    paths.ssh_dir.mkdir(parents=True, exist_ok=True)
+    _keygen(paths.client_key, comment="govmig-lab")
+    public = {}
+    for host in topology.hosts:
+        if host.role != "dns":
+            key = paths.host_dir(host.name) / "ssh_host_ed25519_key"
+            _keygen(key, comment=host.name)
+            public[host.name] = key.with_suffix(".pub").read_text(encoding="utf-8")
+    write_private(paths.authorized_keys, paths.client_key.with_suffix(".pub").read_text())
+    write_private(paths.known_hosts, render.known_hosts(public, topology))
+    done = _run(["tsig-keygen", "-a", render.TSIG_ALGORITHM, render.TSIG_KEY_NAME])
+    write_private(paths.tsig_key, done.stdout)
+
+
+def _keygen(path: Path, *, comment: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
+
+
+def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(list(argv), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ConfigurationError(f"`{' '.join(argv)}` failed: {done.stderr.strip()}")
+    return done
+
+
+def start_sshd(host: LabHost, paths: LabPaths, *, disk_mb: int) -> int:
+    """Start the host's sshd on its private disk; its pid (``ip``, ``unshare``, ``sh`` exec)."""
+    config = paths.sshd_config(host.name)
+    write_private(config, render.sshd_config(host, paths))
+    # sshd refuses to start without its privilege separation directory.
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    sshd = [SSHD, "-D", "-e", "-f", str(config)]
+    argv = [shutil.which("ip") or "ip", "netns", "exec", host.netns]
+    argv += ["unshare", "--mount", "--propagation", "private"]
+    argv += ["sh", "-c", _DISK_THEN_SSHD, "lab-host", str(int(disk_mb)), *sshd]
+    return spawn_detached(argv, paths.host_dir(host.name) / "sshd.log")
+
+
+def start_named(topology: Topology, paths: LabPaths) -> int:
+    """Start named in the DNS host's namespace, on a config and zone in the lab directory."""
+    write_private(paths.named_conf, render.named_conf(topology, paths))
+    write_private(paths.zone_file(ZONE), render.zone_file(topology))
+    argv = [shutil.which("ip") or "ip", "netns", "exec", topology.dns.netns]
+    argv += [NAMED, "-f", "-c", str(paths.named_conf)]
+    return spawn_detached(argv, paths.dns_dir / "named.log")
+
+
+def host_argv(sshd_pid: int, argv: Sequence[str]) -> list[str]:
+    """``argv`` run on a host: in its sshd's network and mount namespaces."""
+    nsenter = shutil.which("nsenter") or "nsenter"
+    return [nsenter, "--target", str(sshd_pid), "--net", "--mount", "--", *argv]
+
+
+def is_ours(pid: int, marker: str) -> bool:
+    """Whether ``pid`` is alive and its command line names ``marker`` (a lab path).
+
+    A substring of the joined argv: sshd rewrites its own into one string.
+    """
+    return is_alive(pid) and marker in " ".join(command_line(pid))
+
+
+def wait_listening(address: str, port: int, pid: int, *, timeout_s: float = 15.0) -> None:
+    """Wait until ``address:port`` accepts TCP; fail early if ``pid`` dies first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not is_alive(pid):
+            raise ConfigurationError(f"pid {pid} exited before listening on {address}:{port}")
+        try:
+            with socket.create_connection((address, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise ConfigurationError(f"nothing listens on {address}:{port} after {timeout_s:.0f}s")

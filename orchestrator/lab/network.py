@@ -1,0 +1,98 @@
+"""The lab's network: a bridge in the root namespace and one namespace per host. I/O.
+
+Every call is ``ip`` with an argument list. Addresses are added with
+``nodad``: duplicate address detection would hold each IPv6 address back for
+a second or two, and the lab owns these ranges. Inside a host, IPv4 is on-link
+for the lab's /16 and IPv6 for the whole documentation /32, so hosts of
+different node prefixes reach each other across the one bridge.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from ipaddress import IPv4Address, IPv6Address
+from pathlib import Path
+
+from orchestrator.errors import ConfigurationError
+from orchestrator.lab.topology import (
+    BRIDGE,
+    BRIDGE_IPV4,
+    BRIDGE_IPV6,
+    LAB_IPV4,
+    LAB_IPV6,
+    LabHost,
+    Topology,
+)
+
+_NETNS_DIR = Path("/run/netns")
+_ON_LINK_V6 = "2001:db8::/32"
+
+
+def ip(*args: str, netns: str | None = None, check: bool = True) -> bool:
+    """Run ``ip [-n netns] args``; True if it succeeded. A checked failure says what failed."""
+    argv = ["ip", *(["-n", netns] if netns else []), *args]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if check and done.returncode != 0:
+        raise ConfigurationError(f"`{' '.join(argv)}` failed: {done.stderr.strip()}")
+    return done.returncode == 0
+
+
+def link_exists(name: str) -> bool:
+    """Whether a link called ``name`` exists in the root namespace."""
+    return Path("/sys/class/net", name).exists()
+
+
+def netns_exists(name: str) -> bool:
+    """Whether the named network namespace exists."""
+    return (_NETNS_DIR / name).exists()
+
+
+def create_bridge(topology: Topology) -> None:
+    """The bridge, its addresses, and on-link routes for the chosen nodes' prefixes."""
+    ip("link", "add", BRIDGE, "type", "bridge", "mcast_snooping", "0")
+    ip("addr", "add", f"{BRIDGE_IPV4}/{LAB_IPV4.prefixlen}", "dev", BRIDGE)
+    ip("addr", "add", f"{BRIDGE_IPV6}/{LAB_IPV6.prefixlen}", "dev", BRIDGE, "nodad")
+    ip("link", "set", BRIDGE, "up")
+    for plan in topology.nodes:
+        ip("-6", "route", "replace", str(plan.prefix), "dev", BRIDGE)
+
+
+def create_host(host: LabHost) -> None:
+    """The host's namespace, its veth pair onto the bridge, its addresses and routes."""
+    ip("netns", "add", host.netns)
+    ip("link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "netns", host.netns)
+    ip("link", "set", host.veth, "master", BRIDGE, "up")
+    ns = host.netns
+    ip("link", "set", "lo", "up", netns=ns)
+    ip("addr", "add", f"{host.ipv4}/{LAB_IPV4.prefixlen}", "dev", "eth0", netns=ns)
+    ip("addr", "add", f"{host.ipv6}/128", "dev", "eth0", "nodad", netns=ns)
+    ip("link", "set", "eth0", "up", netns=ns)
+    ip("-6", "route", "add", _ON_LINK_V6, "dev", "eth0", netns=ns)
+
+
+def add_address(host: LabHost, ipv4: IPv4Address, ipv6: IPv6Address) -> None:
+    """Give a system its own addresses on ``host``, as a VM would have; a repeat is a no-op."""
+    ip("addr", "replace", f"{ipv4}/32", "dev", "eth0", netns=host.netns)
+    ip("addr", "replace", f"{ipv6}/128", "dev", "eth0", "nodad", netns=host.netns)
+
+
+def delete_host(host: LabHost) -> None:
+    """Remove the namespace and, in case it outlives it, the root end of the veth."""
+    if netns_exists(host.netns):
+        ip("netns", "del", host.netns)
+    if link_exists(host.veth):
+        ip("link", "del", host.veth, check=False)
+
+
+def delete_bridge() -> None:
+    """Remove the bridge; its addresses and routes go with it."""
+    if link_exists(BRIDGE):
+        ip("link", "del", BRIDGE)
+
+
+def pids_in(netns: str) -> list[int]:
+    """Every process whose network namespace is ``netns``."""
+    done = subprocess.run(
+        ["ip", "netns", "pids", netns], capture_output=True, text=True, check=False
+    )
+    return [int(word) for word in done.stdout.split() if word.isdigit()]

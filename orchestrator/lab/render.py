@@ -1,0 +1,138 @@
+"""The text of the lab's files: sshd and named configs, the zone, known_hosts, the inventory.
+
+Pure: given the topology and the layout, each function returns the text to
+write; ``daemons`` writes it. Every value spliced in is an address, a host name
+validated by ``topology`` or an absolute path of the lab's own making.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from orchestrator.errors import ConfigurationError
+from orchestrator.lab.layout import LabPaths
+from orchestrator.lab.topology import TTL_S, ZONE, LabHost, Topology
+from orchestrator.providers.ssh_hosts import (
+    DnsServer,
+    NodePool,
+    SshAccess,
+    SshHost,
+    SshHosts,
+    dump_ssh_hosts,
+)
+
+TSIG_KEY_NAME = "govmig-lab"
+TSIG_ALGORITHM = "hmac-sha256"
+_TSIG_SECRET = re.compile(r'secret\s+"([A-Za-z0-9+/=]+)"\s*;')
+
+
+def sshd_config(host: LabHost, paths: LabPaths) -> str:
+    """A root-only, key-only sshd on the host's two addresses, with its own key and pid file."""
+    home = paths.host_dir(host.name)
+    return "\n".join(
+        [
+            f"ListenAddress {host.ipv4}:22",
+            f"ListenAddress [{host.ipv6}]:22",
+            f"HostKey {home / 'ssh_host_ed25519_key'}",
+            f"PidFile {home / 'sshd.pid'}",
+            f"AuthorizedKeysFile {paths.authorized_keys}",
+            "PermitRootLogin prohibit-password",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "UsePAM no",
+            # The lab directory may sit under a tmp dir whose modes sshd would reject.
+            "StrictModes no",
+            "Subsystem sftp internal-sftp",
+            "",
+        ]
+    )
+
+
+def named_conf(topology: Topology, paths: LabPaths) -> str:
+    """An authoritative-only named on the DNS host's addresses, updatable with the TSIG key."""
+    dns, home = topology.dns, paths.dns_dir
+    return f"""options {{
+    directory "{home}";
+    pid-file "{home / "named.pid"}";
+    session-keyfile "{home / "session.key"}";
+    managed-keys-directory "{home}";
+    listen-on port 53 {{ {dns.ipv4}; }};
+    listen-on-v6 port 53 {{ {dns.ipv6}; }};
+    recursion no;
+    dnssec-validation no;
+    notify no;
+    allow-query {{ any; }};
+}};
+controls {{ }};
+include "{paths.tsig_key}";
+zone "{ZONE}" {{
+    type primary;
+    file "{paths.zone_file(ZONE)}";
+    allow-update {{ key "{TSIG_KEY_NAME}"; }};
+}};
+"""
+
+
+def zone_file(topology: Topology) -> str:
+    """The lab zone: SOA, NS, and an A and AAAA record for every host."""
+    lines = [
+        f"$ORIGIN {ZONE}.",
+        f"$TTL {TTL_S}",
+        f"@ IN SOA dns.{ZONE}. hostmaster.{ZONE}. 1 {TTL_S} {TTL_S} 600 {TTL_S}",
+        f"@ IN NS dns.{ZONE}.",
+    ]
+    for host in topology.hosts:
+        lines += [f"{host.name} IN A {host.ipv4}", f"{host.name} IN AAAA {host.ipv6}"]
+    return "\n".join(lines) + "\n"
+
+
+def known_hosts(keys: Mapping[str, str], topology: Topology) -> str:
+    """One line per host with an sshd: its name, FQDN and both addresses, then its public key."""
+    lines = []
+    for host in topology.hosts:
+        if host.name in keys:
+            names = f"{host.name},{host.name}.{ZONE},{host.ipv4},{host.ipv6}"
+            lines.append(f"{names} {keys[host.name].strip()}")
+    return "\n".join(lines) + "\n"
+
+
+def tsig_secret(key_text: str) -> str:
+    """The base64 secret in a ``tsig-keygen`` key file."""
+    found = _TSIG_SECRET.search(key_text)
+    if found is None:
+        raise ConfigurationError('the TSIG key file holds no secret "..."; line')
+    return found.group(1)
+
+
+def inventory(topology: Topology, paths: LabPaths) -> str:
+    """The ssh provider's ``hosts.yml`` for this lab."""
+    dns = topology.dns
+    pools = {
+        plan.node: NodePool(
+            system_ipv4_pool=plan.system_ipv4_pool,
+            system_ipv6_pool=plan.system_ipv6_pool,
+            hosts=tuple(_ssh_host(h) for h in topology.hosts if h.node == plan.node),
+        )
+        for plan in topology.nodes
+    }
+    hosts = SshHosts(
+        ssh=SshAccess(
+            user="root", private_key_file=paths.client_key, known_hosts_file=paths.known_hosts
+        ),
+        dns=DnsServer(
+            server_ipv4=dns.ipv4,
+            server_ipv6=dns.ipv6,
+            zone=ZONE,
+            tsig_key_file=paths.tsig_key,
+            tsig_key_name=TSIG_KEY_NAME,
+            tsig_algorithm=TSIG_ALGORITHM,
+        ),
+        nodes=pools,
+        sources=tuple(_ssh_host(h) for h in topology.of_role("source")),
+    )
+    return dump_ssh_hosts(hosts)
+
+
+def _ssh_host(host: LabHost) -> SshHost:
+    return SshHost(name=host.name, ipv4=host.ipv4, ipv6=host.ipv6)

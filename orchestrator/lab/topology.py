@@ -1,0 +1,168 @@
+"""The lab's shape: which hosts exist, their names, roles and addresses. Pure.
+
+The address plan (all private or documentation ranges, so nothing leaves the machine):
+
+* IPv4 ``10.213.0.0/16``, on-link on the bridge: ``.0.1`` the bridge, ``.0.53``
+  the DNS server, ``.1.i`` source host *i*, ``.(1+k).j`` target *j* of node *k*
+  (1-based, in ``inventory/hosts.yml`` order, so a node keeps its addresses
+  whichever nodes are chosen), ``10.213.16.0/20`` systems seeded on sources,
+  ``10.213.(32+16(k-1)).0/20`` systems migrated onto node *k*.
+* IPv6: ``2001:db8:1000::/48`` for the lab itself (bridge ``::1``, DNS ``::53``,
+  source *i* ``:1::i``, seeded system *n* ``:2::n``); a target host's address is
+  ``<node prefix>::j`` and the node's systems get ``<node prefix>:1::/64``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.errors import ConfigurationError
+from orchestrator.inventory import Inventory
+
+ZONE = "lab.govmig.test"
+TTL_S = 30
+BRIDGE = "govmig-br0"
+NETNS_PREFIX = "govmig-"
+LAB_IPV4 = IPv4Network("10.213.0.0/16")
+LAB_IPV6 = IPv6Network("2001:db8:1000::/48")
+BRIDGE_IPV4 = IPv4Address("10.213.0.1")
+BRIDGE_IPV6 = IPv6Address("2001:db8:1000::1")
+DNS_IPV4 = IPv4Address("10.213.0.53")
+DNS_IPV6 = IPv6Address("2001:db8:1000::53")
+SEEDED_IPV4 = IPv4Network("10.213.16.0/20")
+SEEDED_IPV6 = IPv6Network("2001:db8:1000:2::/64")
+# Each pool is a /24 or a /20; more hosts or systems than that would spill into a neighbour's.
+MAX_HOSTS = 250
+MAX_SEEDED = SEEDED_IPV4.num_addresses - 2
+
+Role = Literal["source", "target", "dns"]
+
+
+class LabOptions(BaseModel):
+    """What ``up`` was asked for; a second ``up`` must ask for the same."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    nodes: tuple[str, ...]
+    per_node: int = Field(default=1, ge=1, le=MAX_HOSTS)
+    sources: int = Field(default=3, ge=1, le=MAX_HOSTS)
+    disk_mb: int = Field(default=256, ge=1, le=65_536)
+
+
+@dataclass(frozen=True)
+class LabHost:
+    """One host: a network namespace joined to the bridge by a veth pair."""
+
+    name: str
+    role: Role
+    node: str | None
+    ipv4: IPv4Address
+    ipv6: IPv6Address
+    index: int  # position in the lab, for the root-side veth name (15 characters at most)
+
+    @property
+    def netns(self) -> str:
+        """The network namespace's name."""
+        return f"{NETNS_PREFIX}{self.name}"
+
+    @property
+    def veth(self) -> str:
+        """The root-side end of its veth pair; the other end is ``eth0`` in the namespace."""
+        return f"gmv{self.index}"
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    """A city node's target hosts and the address pools of the systems moved onto it."""
+
+    node: str
+    prefix: IPv6Network
+    system_ipv4_pool: IPv4Network
+    system_ipv6_pool: IPv6Network
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Every host of the lab, the DNS server first, then sources, then targets."""
+
+    hosts: tuple[LabHost, ...]
+    nodes: tuple[NodePlan, ...]
+
+    @property
+    def dns(self) -> LabHost:
+        """The DNS server's host."""
+        return next(host for host in self.hosts if host.role == "dns")
+
+    def of_role(self, role: Role) -> list[LabHost]:
+        """The hosts of one role, in lab order."""
+        return [host for host in self.hosts if host.role == role]
+
+    def host(self, name: str) -> LabHost:
+        """The host called ``name``; ``ConfigurationError`` if there is none."""
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise ConfigurationError(f"the lab has no host {name!r}")
+
+
+def choose_nodes(inventory: Inventory, wanted: Sequence[str]) -> tuple[str, ...]:
+    """``wanted`` checked against the inventory (every node if empty), in inventory order."""
+    known = list(inventory.nodes)
+    unknown = sorted(set(wanted) - set(known))
+    if unknown:
+        raise ConfigurationError(f"unknown node {unknown[0]!r}; known: {', '.join(known)}")
+    return tuple(node for node in known if not wanted or node in wanted)
+
+
+def plan_topology(inventory: Inventory, options: LabOptions) -> Topology:
+    """The hosts and pools ``options`` ask for, addressed as the module docstring says."""
+    hosts = [LabHost("dns", "dns", None, DNS_IPV4, DNS_IPV6, 0)]
+    for i in range(1, options.sources + 1):
+        v6 = _within(IPv6Network("2001:db8:1000:1::/64"), i)
+        hosts.append(LabHost(f"src-{i}", "source", None, LAB_IPV4[256 + i], v6, len(hosts)))
+    plans = []
+    order = list(inventory.nodes)
+    for node in options.nodes:
+        k = order.index(node) + 1
+        prefix = node_prefix(inventory, node)
+        for j in range(1, options.per_node + 1):
+            v4 = LAB_IPV4[256 * (1 + k) + j]
+            hosts.append(LabHost(f"{node}-{j}", "target", node, v4, _within(prefix, j), len(hosts)))
+        pool4 = IPv4Network(f"10.213.{32 + 16 * (k - 1)}.0/20")
+        pool6 = list(prefix.subnets(new_prefix=64))[1]
+        plans.append(NodePlan(node, prefix, pool4, pool6))
+    return Topology(tuple(hosts), tuple(plans))
+
+
+def node_prefix(inventory: Inventory, node: str) -> IPv6Network:
+    """The node's IPv6 prefix from ``inventory/hosts.yml``; the lab needs one for every node."""
+    text = inventory.nodes[node].ipv6_prefix
+    if text is None:
+        raise ConfigurationError(f"node {node!r} has no ipv6_prefix in inventory/hosts.yml")
+    prefix = IPv6Network(text)
+    if prefix.prefixlen > 63:
+        raise ConfigurationError(f"node {node!r}: ipv6_prefix {text} is longer than /63")
+    return prefix
+
+
+def _within(network: IPv6Network, offset: int) -> IPv6Address:
+    return network.network_address + offset
+
+
+def source_for(system_id: str, sources: Sequence[LabHost]) -> LabHost:
+    """The source host that serves ``system_id``: stable for a given number of sources."""
+    digest = hashlib.sha256(system_id.encode()).digest()
+    return sources[int.from_bytes(digest[:8], "big") % len(sources)]
+
+
+def seeded_addresses(slot: int) -> tuple[IPv4Address, IPv6Address]:
+    """The IPv4 and IPv6 address of the ``slot``-th seeded system (1-based)."""
+    if not 1 <= slot <= MAX_SEEDED:
+        raise ConfigurationError(f"the lab holds at most {MAX_SEEDED} seeded systems")
+    return SEEDED_IPV4[slot], _within(SEEDED_IPV6, slot)
