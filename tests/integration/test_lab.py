@@ -1,0 +1,203 @@
+"""The lab of real hosts, brought up and down through ``govmig lab`` as a user would.
+
+One lab for the module: 2 nodes with 1 target each, 2 sources, in a temporary
+directory. Needs root and the Debian packages of ``scripts/system-deps.sh``;
+without them the tests fail (``lab up`` says what is missing), never skip.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.tsig
+import dns.tsigkeyring
+import dns.update
+import pytest
+from typer.testing import CliRunner
+
+from orchestrator.cli import app
+from orchestrator.devkafka.processes import is_alive
+from orchestrator.lab.layout import LabPaths, read_state
+from orchestrator.lab.render import TSIG_KEY_NAME, tsig_secret
+from orchestrator.lab.topology import BRIDGE, ZONE
+
+pytestmark = pytest.mark.lab
+
+runner = CliRunner()
+UP = ["lab", "up", "--nodes", "shantou,heyuan", "--per-node", "1", "--sources", "2"]
+SYSTEM = "shantou-psb-001"
+
+
+def govmig(*args: str) -> Any:
+    """Run the CLI in-process; fail with its output unless it exits 0."""
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def lab_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A lab up for the module; the last test takes it down and checks nothing is left."""
+    root = tmp_path_factory.mktemp("lab") / "lab"
+    try:
+        govmig(*UP, "--lab-dir", str(root))
+        yield root
+    finally:
+        if root.exists():  # a failure before the last test: still leave nothing behind
+            runner.invoke(app, ["lab", "down", "--lab-dir", str(root)])
+
+
+@pytest.fixture(scope="module")
+def status(lab_dir: Path) -> dict[str, Any]:
+    """``govmig lab status --output json``, parsed."""
+    document: dict[str, Any] = json.loads(
+        govmig("lab", "status", "--lab-dir", str(lab_dir), "--output", "json").output
+    )
+    return document
+
+
+def host(status: dict[str, Any], name: str) -> dict[str, str]:
+    found: dict[str, str] = next(h for h in status["hosts"] if h["name"] == name)
+    return found
+
+
+def ssh(lab_dir: Path, address: str, command: str) -> str:
+    keys = lab_dir / "ssh"
+    argv = ["ssh", "-i", str(keys / "id_ed25519"), "-o", f"UserKnownHostsFile={keys}/known_hosts"]
+    argv += ["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", f"root@{address}", command]
+    return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=20).stdout
+
+
+def test_a_second_up_with_the_same_options_changes_nothing(lab_dir: Path) -> None:
+    assert "nothing changed" in govmig(*UP, "--lab-dir", str(lab_dir)).output
+    other = runner.invoke(app, [*UP[:-1], "3", "--lab-dir", str(lab_dir)])
+    assert other.exit_code != 0
+    assert "run `govmig lab down` first" in str(other.exception or other.output)
+
+
+def test_status_json_is_the_labs_interface(lab_dir: Path, status: dict[str, Any]) -> None:
+    assert set(status) == {"inventory", "dns", "hosts"}
+    assert status["inventory"] == str(lab_dir / "hosts.yml")
+    assert Path(status["inventory"]).is_file()
+    assert status["dns"] == {"ipv4": "10.213.0.53", "ipv6": "2001:db8:1000::53", "zone": ZONE}
+    assert [(h["name"], h["role"], h["node"]) for h in status["hosts"]] == [
+        ("dns", "dns", None),
+        ("src-1", "source", None),
+        ("src-2", "source", None),
+        ("shantou-1", "target", "shantou"),
+        ("heyuan-1", "target", "heyuan"),
+    ]
+    assert all(set(h) == {"name", "role", "node", "ipv4", "ipv6"} for h in status["hosts"])
+    assert host(status, "shantou-1")["ipv6"].startswith("2001:db8:1::")
+
+
+@pytest.mark.parametrize("family", ["ipv4", "ipv6"])
+def test_root_logs_in_with_the_lab_key_and_strict_host_keys(
+    lab_dir: Path, status: dict[str, Any], family: str
+) -> None:
+    target = host(status, "heyuan-1")
+    assert target[family] in ssh(lab_dir, target[family], "ip -br addr show dev eth0")
+
+
+def test_each_host_has_its_own_disk(lab_dir: Path, status: dict[str, Any]) -> None:
+    one, other = host(status, "src-1")["ipv4"], host(status, "shantou-1")["ipv4"]
+    ssh(lab_dir, one, "echo mine > /srv/govmig/only-here")
+    assert ssh(lab_dir, one, "cat /srv/govmig/only-here") == "mine\n"
+    assert ssh(lab_dir, other, "ls -A /srv/govmig") == ""
+    assert not Path("/srv/govmig/only-here").exists()
+
+
+@pytest.mark.parametrize(("rdtype", "key"), [("A", "ipv4"), ("AAAA", "ipv6")])
+def test_the_dns_server_answers_for_every_host(
+    status: dict[str, Any], rdtype: str, key: str
+) -> None:
+    answer = resolve(f"shantou-1.{ZONE}", rdtype, status["dns"][key])
+    assert answer == [host(status, "shantou-1")[key]]
+
+
+def resolve(name: str, rdtype: str, server: str) -> list[str]:
+    response = dns.query.udp(dns.message.make_query(name, rdtype), server, timeout=3)
+    return [item.to_text() for rrset in response.answer for item in rrset]
+
+
+@pytest.mark.parametrize(("secret", "expected"), [(None, "NOERROR"), ("d3Jvbmc=", "NOTAUTH")])
+def test_only_an_update_signed_with_the_lab_key_is_accepted(
+    lab_dir: Path, status: dict[str, Any], secret: str | None, expected: str
+) -> None:
+    secret = secret or tsig_secret((lab_dir / "dns" / "tsig.key").read_text())
+    keyring = dns.tsigkeyring.from_text({TSIG_KEY_NAME: secret})
+    update = dns.update.UpdateMessage(
+        ZONE, keyring=keyring, keyname=dns.name.from_text(TSIG_KEY_NAME)
+    )
+    update.replace(f"probe-{expected.lower()}", 30, "A", "10.213.250.1")
+    try:
+        response = dns.query.tcp(update, status["dns"]["ipv4"], timeout=3)
+        rcode = dns.rcode.to_text(response.rcode())
+    except dns.tsig.PeerBadSignature:  # the server's refusal is itself signed with "our" key
+        rcode = "NOTAUTH"
+    assert rcode == expected
+    found = resolve(f"probe-{expected.lower()}.{ZONE}", "A", status["dns"]["ipv4"])
+    assert found == (["10.213.250.1"] if expected == "NOERROR" else [])
+
+
+def test_a_seeded_system_answers_by_name_over_both_families(
+    lab_dir: Path, status: dict[str, Any]
+) -> None:
+    seeded = json.loads(
+        govmig("lab", "seed", SYSTEM, "--lab-dir", str(lab_dir), "--output", "json").output
+    )
+    assert [item["name"] for item in seeded] == [f"{SYSTEM}.{ZONE}"]
+    assert seeded[0]["source"]["host"] in {"src-1", "src-2"}
+    for rdtype, key in (("A", "ipv4"), ("AAAA", "ipv6")):
+        (address,) = resolve(f"{SYSTEM}.{ZONE}", rdtype, status["dns"]["ipv4"])
+        assert address == seeded[0]["source"][key]
+        health = get_health(address)
+        assert health["system"] == SYSTEM
+        assert len(health["checksum"]) == 64
+
+
+def get_health(address: str) -> dict[str, Any]:
+    host_part = f"[{address}]" if ":" in address else address
+    with urllib.request.urlopen(f"http://{host_part}:8080/health", timeout=5) as reply:
+        document: dict[str, Any] = json.load(reply)
+    return document
+
+
+def test_a_put_through_the_service_changes_its_data(lab_dir: Path, status: dict[str, Any]) -> None:
+    seeded = json.loads(
+        govmig("lab", "seed", SYSTEM, "--lab-dir", str(lab_dir), "--output", "json").output
+    )
+    address = seeded[0]["source"]["ipv4"]
+    before = get_health(address)["checksum"]
+    request = urllib.request.Request(
+        f"http://{address}:8080/data/x", data=b"written through the service", method="PUT"
+    )
+    with urllib.request.urlopen(request, timeout=5) as reply:
+        assert reply.status == 204
+    assert get_health(address)["checksum"] != before
+    source = host(status, seeded[0]["source"]["host"])["ipv4"]
+    listing = ssh(lab_dir, source, f"ls /srv/govmig/{SYSTEM}/data")
+    assert "x" in listing.split()
+
+
+def test_down_leaves_nothing_behind(lab_dir: Path) -> None:
+    state = read_state(LabPaths.under(lab_dir))
+    assert state is not None
+    pids = [*state.pids.values(), *(s.pid for s in state.systems.values() if s.pid)]
+    govmig("lab", "down", "--lab-dir", str(lab_dir))
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert "govmig-" not in namespaces
+    assert not Path("/sys/class/net", BRIDGE).exists()
+    assert not any(is_alive(pid) for pid in pids)
+    assert not lab_dir.exists()
+    status = runner.invoke(app, ["lab", "status", "--lab-dir", str(lab_dir)])
+    assert status.exit_code != 0

@@ -1,0 +1,150 @@
+"""The lab's pure core: hosts and their addresses, rendered configs, seeded data."""
+
+from __future__ import annotations
+
+from ipaddress import IPv6Network
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orchestrator.errors import ConfigurationError
+from orchestrator.inventory import load_inventory
+from orchestrator.lab import render
+from orchestrator.lab.layout import LabPaths
+from orchestrator.lab.seeding import data_files
+from orchestrator.lab.topology import (
+    LAB_IPV4,
+    LAB_IPV6,
+    LabOptions,
+    choose_nodes,
+    plan_topology,
+    seeded_addresses,
+    source_for,
+)
+from orchestrator.providers.ssh_hosts import parse_ssh_hosts
+
+INVENTORY = load_inventory()
+PATHS = LabPaths(Path("/var/lab"))
+ALL = plan_topology(INVENTORY, LabOptions(nodes=choose_nodes(INVENTORY, []), per_node=2))
+SMALL = plan_topology(
+    INVENTORY, LabOptions(nodes=choose_nodes(INVENTORY, ["heyuan", "shantou"]), sources=2)
+)
+
+
+def test_every_node_by_default_with_its_pool_of_targets() -> None:
+    targets = ALL.of_role("target")
+    assert len(targets) == 14 * 2
+    assert {host.node for host in targets} == set(INVENTORY.nodes)
+    assert [host.name for host in ALL.of_role("source")] == ["src-1", "src-2", "src-3"]
+
+
+def test_chosen_nodes_keep_inventory_order_and_their_addresses() -> None:
+    assert [plan.node for plan in SMALL.nodes] == ["shantou", "heyuan"]
+    for host in SMALL.of_role("target"):
+        assert host.ipv4 == ALL.host(f"{host.node}-1").ipv4
+
+
+def test_unknown_node_is_refused_by_name() -> None:
+    with pytest.raises(ConfigurationError, match="unknown node 'atlantis'"):
+        choose_nodes(INVENTORY, ["atlantis"])
+
+
+def test_a_target_lives_inside_its_nodes_prefix_and_the_pools_too() -> None:
+    for host in ALL.of_role("target"):
+        assert host.node is not None
+        prefix = IPv6Network(str(INVENTORY.nodes[host.node].ipv6_prefix))
+        assert host.ipv6 in prefix
+    for plan in ALL.nodes:
+        assert plan.system_ipv6_pool.subnet_of(plan.prefix)
+        assert plan.system_ipv4_pool.subnet_of(LAB_IPV4)
+
+
+def test_addresses_are_unique_and_in_the_lab_ranges() -> None:
+    hosts = ALL.hosts
+    assert len({h.ipv4 for h in hosts}) == len({h.ipv6 for h in hosts}) == len(hosts)
+    assert all(h.ipv4 in LAB_IPV4 for h in hosts)
+    assert all(h.ipv6 in LAB_IPV6 for h in hosts if h.role != "target")
+    pools = [plan.system_ipv4_pool for plan in ALL.nodes]
+    assert not any(a.overlaps(b) for i, a in enumerate(pools) for b in pools[i + 1 :])
+    assert all(h.ipv4 not in pool for h in hosts for pool in pools)
+
+
+def test_interface_names_fit_the_kernels_limit() -> None:
+    assert all(len(host.veth) <= 15 for host in ALL.hosts)
+
+
+def test_a_system_always_lands_on_the_same_source() -> None:
+    sources = SMALL.of_role("source")
+    assert source_for("shantou-psb-001", sources) == source_for("shantou-psb-001", sources)
+    picks = {source_for(f"sys-{i}", sources).name for i in range(20)}
+    assert picks == {"src-1", "src-2"}
+
+
+def test_seeded_addresses_are_distinct_and_bounded() -> None:
+    assert seeded_addresses(1) != seeded_addresses(2)
+    with pytest.raises(ConfigurationError):
+        seeded_addresses(0)
+
+
+@pytest.mark.parametrize("size", [0, 1, 16_384, 65_536, 1_000_003], ids=str)
+def test_seeded_data_totals_the_size_and_is_deterministic(size: int) -> None:
+    files = list(data_files("a-system", size))
+    assert sum(len(content) for _, content in files) == size
+    assert files == list(data_files("a-system", size))
+    assert files != list(data_files("b-system", size)) or size == 0
+
+
+def test_sshd_config_is_key_only_root_on_the_hosts_addresses() -> None:
+    host = SMALL.host("src-1")
+    lines = render.sshd_config(host, PATHS).splitlines()
+    assert f"ListenAddress {host.ipv4}:22" in lines
+    assert f"ListenAddress [{host.ipv6}]:22" in lines
+    for line in (
+        "PasswordAuthentication no",
+        "UsePAM no",
+        "PermitRootLogin prohibit-password",
+        "Subsystem sftp internal-sftp",
+        "AuthorizedKeysFile /var/lab/ssh/authorized_keys",
+        "PidFile /var/lab/hosts/src-1/sshd.pid",
+    ):
+        assert line in lines
+
+
+def test_named_listens_on_the_dns_host_and_takes_only_signed_updates() -> None:
+    text = render.named_conf(SMALL, PATHS)
+    assert "listen-on port 53 { 10.213.0.53; };" in text
+    assert "listen-on-v6 port 53 { 2001:db8:1000::53; };" in text
+    assert 'allow-update { key "govmig-lab"; };' in text
+    assert 'include "/var/lab/dns/tsig.key";' in text
+    assert "/etc/bind" not in text
+
+
+def test_the_zone_has_a_and_aaaa_for_every_host() -> None:
+    lines = render.zone_file(SMALL).splitlines()
+    for host in SMALL.hosts:
+        assert f"{host.name} IN A {host.ipv4}" in lines
+        assert f"{host.name} IN AAAA {host.ipv6}" in lines
+    assert "$TTL 30" in lines
+
+
+def test_known_hosts_names_each_host_by_name_and_both_addresses() -> None:
+    text = render.known_hosts({"src-1": "ssh-ed25519 AAAAkey src-1\n"}, SMALL)
+    expected = "src-1,src-1.lab.govmig.test,10.213.1.1,2001:db8:1000:1::1 ssh-ed25519 AAAAkey src-1"
+    assert text.splitlines() == [expected]
+
+
+def test_tsig_secret_is_read_from_bind_format() -> None:
+    key = 'key "govmig-lab" {\n\talgorithm hmac-sha256;\n\tsecret "c2VjcmV0Cg==";\n};\n'
+    assert render.tsig_secret(key) == "c2VjcmV0Cg=="
+    with pytest.raises(ConfigurationError):
+        render.tsig_secret("key {};")
+
+
+def test_the_inventory_reads_back_as_the_ssh_providers_format() -> None:
+    text = render.inventory(SMALL, PATHS)
+    hosts = parse_ssh_hosts(yaml.safe_load(text), source="hosts.yml")
+    assert list(hosts.nodes) == ["shantou", "heyuan"]
+    assert [h.name for h in hosts.sources] == ["src-1", "src-2"]
+    assert hosts.dns.zone == "lab.govmig.test"
+    assert hosts.ssh.known_hosts_file == Path("/var/lab/ssh/known_hosts")

@@ -1,0 +1,94 @@
+"""The ssh provider's host inventory: a valid file loads, a bad one names file and field."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from orchestrator.errors import InventoryError
+from orchestrator.providers.ssh_hosts import dump_ssh_hosts, load_ssh_hosts, parse_ssh_hosts
+
+VALID: dict[str, Any] = {
+    "ssh": {"user": "root", "private_key_file": "/k/id", "known_hosts_file": "/k/known_hosts"},
+    "dns": {
+        "server_ipv4": "10.213.0.53",
+        "server_ipv6": "2001:db8:1000::53",
+        "zone": "lab.govmig.test",
+        "tsig_key_file": "/k/tsig.key",
+        "tsig_key_name": "govmig-lab",
+        "tsig_algorithm": "hmac-sha256",
+    },
+    "nodes": {
+        "shantou": {
+            "system_ipv4_pool": "10.213.32.0/20",
+            "system_ipv6_pool": "2001:db8:1:1::/64",
+            "hosts": [{"name": "shantou-1", "ipv4": "10.213.2.1", "ipv6": "2001:db8:1::1"}],
+        }
+    },
+    "sources": [{"name": "src-1", "ipv4": "10.213.1.1", "ipv6": "2001:db8:1000:1::1"}],
+}
+
+
+def _with(path: tuple[str | int, ...], value: object) -> dict[str, Any]:
+    document = copy.deepcopy(VALID)
+    target: Any = document
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return document
+
+
+def test_a_valid_inventory_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(VALID))
+    hosts = load_ssh_hosts(path)
+    assert [h.name for h in hosts.all_hosts()] == ["src-1", "shantou-1"]
+    assert parse_ssh_hosts(yaml.safe_load(dump_ssh_hosts(hosts)), source="again") == hosts
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("dns", "server_ipv4"), "not-an-address", "field 'dns.server_ipv4'"),
+        (("dns", "tsig_algorithm"), "hmac-md5", "field 'dns.tsig_algorithm'"),
+        (("dns", "zone"), "Bad Zone", "field 'dns.zone'"),
+        (("ssh", "user"), "root; rm -rf /", "field 'ssh.user'"),
+        (("sources", 0, "name"), "../etc", "field 'sources[0].name'"),
+        (("nodes", "shantou", "hosts"), [], "field 'nodes.shantou.hosts'"),
+        (("nodes", "shantou", "system_ipv6_pool"), "2001:db8::1/64", "system_ipv6_pool"),
+        (("sources", 0, "port"), 22, "unknown field"),
+    ],
+    ids=["ipv4", "algorithm", "zone", "user", "name", "no-hosts", "pool", "extra"],
+)
+def test_a_bad_field_is_named_with_the_file(
+    path: tuple[str | int, ...], value: object, message: str
+) -> None:
+    with pytest.raises(InventoryError, match=r"^lab/hosts\.yml: ") as error:
+        parse_ssh_hosts(_with(path, value), source="lab/hosts.yml")
+    assert message in str(error.value)
+
+
+def test_a_missing_section_is_named() -> None:
+    document = copy.deepcopy(VALID)
+    del document["dns"]
+    with pytest.raises(InventoryError, match="field 'dns': is required"):
+        parse_ssh_hosts(document, source="hosts.yml")
+
+
+def test_a_host_named_twice_is_refused() -> None:
+    twice = _with(("sources", 0, "name"), "shantou-1")
+    with pytest.raises(InventoryError, match="host 'shantou-1' appears twice"):
+        parse_ssh_hosts(twice, source="hosts.yml")
+
+
+def test_an_unreadable_or_broken_file_names_itself(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match=r"missing\.yml: cannot read it"):
+        load_ssh_hosts(tmp_path / "missing.yml")
+    broken = tmp_path / "broken.yml"
+    broken.write_text("ssh: [unclosed")
+    with pytest.raises(InventoryError, match=r"broken\.yml: not valid YAML"):
+        load_ssh_hosts(broken)
