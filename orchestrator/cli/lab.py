@@ -91,11 +91,18 @@ def status(
 
 
 def _print_status(found: LabStatus, output: OutputFormat) -> None:
+    # Strings, so the table shows pids as they are typed, not as "31,620".
     rows = [
-        {**host.model_dump(), "up": "yes" if host.namespace and host.alive else "NO"}
+        {**host.model_dump(include={"name", "role", "node", "ipv4", "ipv6"})}
+        | {"namespace": _yes(host.namespace), "pid": str(host.pid or "-")}
+        | {"daemon": _yes(host.alive)}
         for host in found.hosts
     ]
     emit(rows, output, title=f"lab {found.lab_dir}", document=found.document())
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "NO"
 
 
 @app.command("seed")

@@ -70,11 +70,12 @@ class Lab:
             state = read_state(self.paths)
             if state is not None:
                 return self._already_up(state, options)
-            self._check_free()
+            topology = plan_topology(self.inventory, options)
+            self._check_free(topology)
             state = LabState(options=options)
             write_state(self.paths, state)
             try:
-                self._build(plan_topology(self.inventory, options), state)
+                self._build(topology, state)
             except ConfigurationError as error:
                 raise ConfigurationError(
                     f"{error} (the lab is half up: `govmig lab down` removes it)"
@@ -94,11 +95,15 @@ class Lab:
             )
         return f"lab already up in {self.paths.root}: nothing changed"
 
-    def _check_free(self) -> None:
-        if network.link_exists(BRIDGE):
+    def _check_free(self, topology: Topology) -> None:
+        """Refuse to build over a bridge or namespace we did not record: down would take it."""
+        taken = [BRIDGE] if network.link_exists(BRIDGE) else []
+        taken += [h.netns for h in topology.hosts if network.netns_exists(h.netns)]
+        if taken:
             raise ConfigurationError(
-                f"{BRIDGE} exists but no lab is recorded in {self.paths.root}: "
-                "another lab directory owns it; run `govmig lab down --lab-dir` on that one"
+                f"{', '.join(taken)} already exist(s) but no lab is recorded in "
+                f"{self.paths.root}: another lab directory owns them; "
+                "run `govmig lab down --lab-dir` on that one"
             )
 
     def _build(self, topology: Topology, state: LabState) -> None:
@@ -122,11 +127,15 @@ class Lab:
         """Stop what the lab started, remove its network and its directory."""
         daemons.check_prerequisites()
         if not self.paths.state.exists():
+            # A refused ``up`` leaves only its lock behind.
+            self.paths.lock.unlink(missing_ok=True)
             if self.paths.root.exists() and any(self.paths.root.iterdir()):
                 raise ConfigurationError(
                     f"{self.paths.root} holds no lab record: not removing a directory "
                     "the lab did not make"
                 )
+            if self.paths.root.exists():
+                self.paths.root.rmdir()
             return f"no lab in {self.paths.root}: nothing to do"
         with exclusive(self.paths.lock):
             state = read_state(self.paths)
