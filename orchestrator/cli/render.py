@@ -75,6 +75,8 @@ def system_row(system: SystemRow) -> dict[str, Any]:
         "wave": system.wave,
         "last_error": system.last_error,
         "requested_by": system.requested_by,
+        "target_host": system.target_host,
+        "ipv6_address": system.ipv6_address,
         "updated_at": iso(system.updated_at),
     }
 

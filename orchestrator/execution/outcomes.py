@@ -1,10 +1,15 @@
 """What a batch run did to each system, read from ansible-runner's event stream.
 
 Pure: ``runner.py`` feeds every runner event into an ``EventCollector`` and,
-when the run ends, asks it for one ``HostOutcome`` per system; the reactor
+when the run ends, asks it for one ``HostOutcome`` per system; the phase worker
 reads the outcomes and moves each system's state on its own. Failure
 messages pass through ``redact`` first, so no ``govmig_secret_*`` value a
 playbook handled can reach a status event, a log line or the state store.
+
+A provider's role may also *report* what it measured or chose, by setting the
+fact ``govmig_report`` (a flat mapping, e.g. the target host a provision
+claimed, the bytes a replicate pass sent, whether verify reached the service
+by name over IPv6). Only safe keys and plain values are kept (``clean_report``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ from orchestrator.migrations.states import Phase
 
 CANCELLED = "cancelled"
 MAX_MESSAGE = 500
+REPORT_FACT = "govmig_report"
+_REPORT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+MAX_REPORT_TEXT = 200
+ReportValue = str | int | bool
 # A secret that shows up as "govmig_secret_x=value" or '"govmig_secret_x": "value"'.
 _SECRET_ASSIGNMENT = re.compile(r"""(govmig_secret_\w+)(['"]?\s*[:=]\s*['"]?)([^\s'",}]+)""")
 
@@ -32,6 +41,7 @@ class HostOutcome:
     failed_task: str | None = None
     message: str | None = None
     unreachable: bool = False
+    report: Mapping[str, ReportValue] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +85,21 @@ def redact(text: str, secrets: Mapping[str, str]) -> str:
     return _SECRET_ASSIGNMENT.sub(lambda m: f"{m[1]}{m[2]}<redacted>", text)
 
 
+def clean_report(raw: object, secrets: Mapping[str, str]) -> dict[str, ReportValue]:
+    """A role's ``govmig_report`` with only safe keys and plain values (strings redacted)."""
+    if not isinstance(raw, Mapping):
+        return {}
+    kept: dict[str, ReportValue] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or not _REPORT_KEY.fullmatch(key):
+            continue
+        if isinstance(value, bool | int):
+            kept[key] = value
+        elif isinstance(value, str):
+            kept[key] = redact(value, secrets)[:MAX_REPORT_TEXT]
+    return kept
+
+
 def failure_message(res: Mapping[str, Any]) -> str:
     """One line saying why a task failed, from its result."""
     message = str(res.get("msg") or "task failed")
@@ -92,6 +117,7 @@ class EventCollector:
 
     secrets: Mapping[str, str] = field(default_factory=dict)
     failures: dict[str, HostOutcome] = field(default_factory=dict)
+    reports: dict[str, dict[str, ReportValue]] = field(default_factory=dict)
     stats: dict[str, dict[str, int]] | None = None
     host_events: int = 0
 
@@ -106,7 +132,15 @@ class EventCollector:
         elif isinstance(kind, str) and kind.startswith("runner_on_"):
             self.host_events += 1
             self._record_failure(kind, data)
+            self._record_report(kind, data)
         return True
+
+    def _record_report(self, kind: str, data: Mapping[str, Any]) -> None:
+        host = data.get("host")
+        facts = (data.get("res") or {}).get("ansible_facts") or {}
+        if kind != "runner_on_ok" or not isinstance(host, str) or REPORT_FACT not in facts:
+            return
+        self.reports.setdefault(host, {}).update(clean_report(facts[REPORT_FACT], self.secrets))
 
     def _record_failure(self, kind: str, data: Mapping[str, Any]) -> None:
         host = data.get("host")
@@ -133,7 +167,7 @@ class EventCollector:
         # The closing stats are the last word: a failure that a rescue handled leaves
         # the host clean, and a host can be clean in a run another host failed.
         if self._clean_in_stats(system_id):
-            return HostOutcome(system_id=system_id, ok=True)
+            return HostOutcome(system_id, ok=True, report=self.reports.get(system_id, {}))
         recorded = self.failures.get(system_id)
         if recorded is not None:
             return recorded

@@ -7,7 +7,8 @@ of ``orchestrator.store.aggregates``); this module only turns their answers into
 metric labels and units. The collector's session is rolled back when it closes.
 
 Completed systems with an IPv6 address count ``systems.ipv6_address``, which
-the phase worker writes when cutover succeeds (and clears on rollback). PRD
+the phase worker writes when verify reached the system by name over IPv6 (and
+clears on rollback). PRD
 platforms connected is not in the store: the collector fills it in from the
 inventory (``Platform.connected``).
 """

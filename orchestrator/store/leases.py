@@ -16,8 +16,9 @@ their outcome. A lease that is not renewed (its instance died) expires and
 the system is claimed again, and its idempotent phase re-run.
 
 This module also hands out each system's IPv6 host number on its node
-(``assign_ipv6``) and records the address once cutover succeeded
-(``set_ipv6_address``). Lease columns are never written by ``save_system``.
+(``assign_ipv6``) and records what the providers report: the address it answers
+on by name over IPv6 (``set_ipv6_address``) and the host it was provisioned on
+(``set_target_host``). Lease columns are never written by ``save_system``.
 """
 
 from __future__ import annotations
@@ -189,6 +190,11 @@ def _lowest_free(taken: set[int]) -> int:
 def set_ipv6_address(session: Session, system_id: str, address: str | None) -> None:
     """Record the address ``system_id`` answers on (None: it answers from its source again)."""
     _set(session, system_id, ipv6_address=address)
+
+
+def set_target_host(session: Session, system_id: str, host: str | None) -> None:
+    """Record the host ``system_id`` was provisioned on (None: it holds no host any more)."""
+    _set(session, system_id, target_host=host)
 
 
 def _set(session: Session, system_id: str, **values: object) -> None:

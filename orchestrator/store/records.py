@@ -43,8 +43,12 @@ class SystemRow:
     requested_by: str | None
     updated_at: datetime
     version: int
-    # The latest accepted request's ``--to`` node, and a phase asked to stop.
+    # The latest accepted request's ``--to`` node.
     target_node: str | None = None
+    # Written by the phase worker from its providers' reports, never by ``save_system``:
+    # the address the system answers on by name over IPv6, and the host it runs on.
+    ipv6_address: str | None = None
+    target_host: str | None = None
 
 
 @dataclass(frozen=True)

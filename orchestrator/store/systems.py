@@ -209,4 +209,6 @@ def _to_record(row: SystemTable | Row[Any]) -> SystemRow:
         updated_at=as_utc(row.updated_at),
         version=row.version,
         target_node=row.target_node,
+        ipv6_address=row.ipv6_address,
+        target_host=row.target_host,
     )

@@ -76,7 +76,6 @@ class SystemTable(Base):
     requested_by: Mapped[str | None] = mapped_column(String(200))
     # The latest accepted request's ``--to`` node, honoured by every placement of this run.
     target_node: Mapped[str | None] = mapped_column(String(32))
-    # Set when a transition asked the running phase's playbook to stop (cancel, rollback).
     updated_at: Mapped[datetime] = mapped_column(TIMESTAMP)
     # Optimistic concurrency: every write is ``WHERE version = :read`` and bumps it.
     version: Mapped[int] = mapped_column(Integer)
@@ -85,9 +84,12 @@ class SystemTable(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
     # The system's host number in its node's IPv6 prefix, unique per node, and the
-    # address it answers on once cutover succeeded (cleared when it is rolled back).
+    # address it answers on by name once verify reached it there over IPv6 (cleared
+    # when it is rolled back).
     ipv6_index: Mapped[int | None] = mapped_column(Integer)
     ipv6_address: Mapped[str | None] = mapped_column(String(45))
+    # The host of its node's pool its provider provisioned it on (cleared on rollback).
+    target_host: Mapped[str | None] = mapped_column(String(64))
 
 
 class NodeTable(Base):

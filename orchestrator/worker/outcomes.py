@@ -2,9 +2,12 @@
 
 ``apply_outcomes`` (in the caller's transaction) gives the batch's leases back
 and applies each held system's ``PhaseSucceeded``/``PhaseFailed`` through the
-engine's ``Lifecycle``, so state, ledger and audit change together; it records
-the IPv6 address when cutover succeeds. A system whose lease was lost
-meanwhile is left to its new holder.
+engine's ``Lifecycle``, so state, ledger and audit change together. What the
+provider's role reported goes with it (``record_report``): the host a provision
+claimed, the bytes a replicate pass sent (in the audit's note), and the IPv6
+address once verify reached the service by name over IPv6 — item 三十's IPv6
+figure counts only those. A system whose lease was lost meanwhile is left to
+its new holder.
 
 ``OutcomeRecorder`` is the job around it: it retries only what the store says
 is temporary (a version race with the intake, a locked database), by
@@ -20,11 +23,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from orchestrator.engine.context import CauseContext
 from orchestrator.engine.lifecycle import Lifecycle, apply_cause
 from orchestrator.errors import TemporaryError
 from orchestrator.execution import HostOutcome
+from orchestrator.execution.outcomes import ReportValue
 from orchestrator.hooks import Hooks, notify
 from orchestrator.migrations import (
     Cause,
@@ -82,22 +87,40 @@ def apply_outcomes(
         outcome = outcomes.get(system_id) or HostOutcome(
             system_id, ok=False, failed_task=PRECHECK_TASK, message="no outcome was reported"
         )
-        result = lifecycle.apply(system_id, cause_for(phase, outcome), context=context)
+        noted = replace(context, note=_with_traffic(note, outcome.report))
+        result = lifecycle.apply(system_id, cause_for(phase, outcome), context=noted)
         applied[system_id] = result
         if isinstance(result, Transition):
-            _record_address(session, system_id, result, claimed.ipv6.get(system_id))
+            record_report(session, system_id, result, outcome.report, claimed.ipv6.get(system_id))
     lifecycle.flush()
     return applied
 
 
-def _record_address(
-    session: Session, system_id: str, transition: Transition, address: str | None
+def record_report(
+    session: Session,
+    system_id: str,
+    transition: Transition,
+    report: Mapping[str, ReportValue],
+    address: str | None,
 ) -> None:
-    # Cutover succeeded exactly when the system moves on to verifying.
-    if transition.to_state is SystemState.VERIFYING:
+    """Keep what the role reported that the store tracks, as ``transition`` allows."""
+    to = transition.to_state
+    if to is SystemState.REPLICATING and isinstance(report.get("target_host"), str):
+        lease_store.set_target_host(session, system_id, str(report["target_host"]))
+    elif to is SystemState.COMPLETED and report.get("ipv6_by_name") is True:
         lease_store.set_ipv6_address(session, system_id, address)
-    elif transition.to_state is SystemState.ROLLED_BACK:
+    elif to is SystemState.ROLLED_BACK:
         lease_store.set_ipv6_address(session, system_id, None)
+        lease_store.set_target_host(session, system_id, None)
+
+
+def _with_traffic(note: str, report: Mapping[str, ReportValue]) -> str:
+    """The batch's note, plus what a replicate pass sent when the role said."""
+    sent, literal = report.get("bytes_sent"), report.get("literal_bytes")
+    if not isinstance(sent, int) or isinstance(sent, bool):
+        return note
+    moved = f"replicated {sent} bytes" + (f" ({literal} literal)" if literal is not None else "")
+    return f"{note}; {moved}" if note else moved
 
 
 class OutcomeRecorder:

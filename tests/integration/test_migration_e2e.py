@@ -182,15 +182,16 @@ def test_a_wave_on_three_nodes_completes_in_one_run_per_node_and_phase(
         prefix = INVENTORY.nodes[node].ipv6_prefix
         assert prefix is not None
         network = json.loads((instance_dir(work, node, system.id) / "network.json").read_text())
-        address = query_one(db, f"SELECT ipv6_address FROM systems WHERE id = '{system.id}'")
-        # The store records the address the playbook gave the instance, inside the node's prefix.
-        assert address is not None
-        assert address == network["ipv6_address"]
-        assert ipaddress.IPv6Address(address) in ipaddress.IPv6Network(prefix)
-    addresses = [
-        query_one(db, f"SELECT ipv6_address FROM systems WHERE id = '{s.id}'") for s in systems
+        # The playbook gave the instance an address inside the node's prefix...
+        assert ipaddress.IPv6Address(network["ipv6_address"]) in ipaddress.IPv6Network(prefix)
+        # ...but the local provider never reaches a service by name over IPv6, so item
+        # 三十's IPv6 figure does not count it: that figure is measured, not assumed.
+        assert query_one(db, f"SELECT ipv6_address FROM systems WHERE id = '{system.id}'") is None
+    planned = [
+        json.loads((instance_dir(work, node, s.id) / "network.json").read_text())["ipv6_address"]
+        for s, node in targets.items()
     ]
-    assert len(set(addresses)) == len(systems)
+    assert len(set(planned)) == len(systems)
 
 
 def query_one(db: Path, query: str) -> str | None:

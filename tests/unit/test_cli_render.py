@@ -133,6 +133,8 @@ def test_system_row_and_status_documents() -> None:
         "wave": 2,
         "last_error": None,
         "requested_by": "alice",
+        "target_host": None,
+        "ipv6_address": None,
         "updated_at": "2024-05-01T08:30:15.250000Z",
     }
     assert status_document([system()]) == {"systems": [row]}

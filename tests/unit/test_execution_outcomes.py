@@ -210,3 +210,32 @@ def test_redact(text: str, secrets: dict[str, str], expected: str) -> None:
 )
 def test_failure_message(res: dict[str, Any], expected: str) -> None:
     assert failure_message(res) == expected
+
+
+def test_a_roles_report_is_kept_clean_and_redacted() -> None:
+    collector = EventCollector(secrets={"govmig_secret_tsig_key": "s3cr3t"})
+    report = {
+        "target_host": "shantou-1",
+        "bytes_sent": 4096,
+        "ipv6_by_name": True,
+        "note": "key was s3cr3t",
+        "Bad-Key": "dropped",
+        "nested": {"dropped": True},
+    }
+    collector.on_event(
+        {
+            "event": "runner_on_ok",
+            "event_data": {"host": "a", "res": {"ansible_facts": {"govmig_report": report}}},
+        }
+    )
+    collector.on_event(
+        {"event": "playbook_on_stats", "event_data": {"processed": {"a": 1}, "failures": {}}}
+    )
+    (outcome,) = collector.outcomes(["a"], status="successful", rc=0)
+    assert outcome.ok
+    assert dict(outcome.report) == {
+        "target_host": "shantou-1",
+        "bytes_sent": 4096,
+        "ipv6_by_name": True,
+        "note": "key was <redacted:govmig_secret_tsig_key>",
+    }

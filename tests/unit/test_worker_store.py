@@ -24,7 +24,7 @@ from orchestrator.migrations import (
     Transition,
 )
 from orchestrator.observability.snapshot import read_snapshot
-from orchestrator.store import Session, Store, get_allocation, get_system, seed_nodes
+from orchestrator.store import Session, Store, get_allocation, get_system, history, seed_nodes
 from orchestrator.store import leases as lease_store
 from orchestrator.store.systems import StaleSystemError
 from orchestrator.worker import outcomes as outcome_module
@@ -151,14 +151,17 @@ def advance(
         return apply_outcomes(session, claimed, outcomes, owner="a", note="artifacts /x")
 
 
-def test_outcomes_move_each_system_on_its_own_and_cutover_records_the_address(
+def test_outcomes_move_each_system_on_its_own_and_record_what_the_role_reported(
     store: Store,
 ) -> None:
     ids = place(store, 2)
     started(store, ids)
     good, bad = ids
-    for phase in (Phase.PREFLIGHT, Phase.PROVISION, Phase.REPLICATE):
-        advance(store, ids, phase, {i: HostOutcome(i, ok=True) for i in ids})
+    advance(store, ids, Phase.PREFLIGHT, {i: HostOutcome(i, ok=True) for i in ids})
+    claimed_host = {i: HostOutcome(i, ok=True, report={"target_host": f"host-{i}"}) for i in ids}
+    advance(store, ids, Phase.PROVISION, claimed_host)
+    sent = {"bytes_sent": 4096, "literal_bytes": 1024}
+    advance(store, ids, Phase.REPLICATE, {i: HostOutcome(i, ok=True, report=sent) for i in ids})
     failed = HostOutcome(bad, ok=False, failed_task="Switch", message="no luck")
     applied = advance(store, ids, Phase.CUTOVER, {good: HostOutcome(good, ok=True), bad: failed})
     ok, rolling = applied[good], applied[bad]
@@ -168,14 +171,41 @@ def test_outcomes_move_each_system_on_its_own_and_cutover_records_the_address(
     assert "cutover failed at task 'Switch': no luck" in rolling.reason
     with store.transaction() as session:
         assert lease_of(session, good) == (None, None), "released with the outcome"
-    advance(store, [good], Phase.VERIFY, {good: HostOutcome(good, ok=True)})
+        assert get_system(session, bad).target_host == f"host-{bad}"  # type: ignore[union-attr]
+        replicated = [row.reason or "" for row in history(session, good)]
+    assert any("replicated 4096 bytes (1024 literal)" in reason for reason in replicated)
+    verified = HostOutcome(good, ok=True, report={"ipv6_by_name": True, "ipv4_by_name": True})
+    advance(store, [good], Phase.VERIFY, {good: verified})
     advance(store, [bad], Phase.ROLLBACK, {bad: HostOutcome(bad, ok=True)})
     with store.transaction() as session:
-        assert get_system(session, good).state is S.COMPLETED  # type: ignore[union-attr]
-        assert get_system(session, bad).state is S.ROLLED_BACK  # type: ignore[union-attr]
+        done, undone = get_system(session, good), get_system(session, bad)
+        assert done is not None
+        assert undone is not None
+        assert (done.state, done.target_host) == (S.COMPLETED, f"host-{good}")
+        assert done.ipv6_address is not None
+        assert done.ipv6_address.startswith("2001:db8:1::")
+        assert (undone.state, undone.target_host, undone.ipv6_address) == (
+            S.ROLLED_BACK,
+            None,
+            None,
+        )
         assert get_allocation(session, bad) is None
         snapshot = read_snapshot(session, now=NOW)
     assert snapshot.systems_ipv6 == 1
+
+
+def test_a_system_verify_did_not_reach_over_ipv6_is_not_counted_as_ipv6(store: Store) -> None:
+    ids = place(store, 1)
+    started(store, ids)
+    for phase in (Phase.PREFLIGHT, Phase.PROVISION, Phase.REPLICATE, Phase.CUTOVER):
+        advance(store, ids, phase, {i: HostOutcome(i, ok=True) for i in ids})
+    only_ipv4 = {"ipv6_by_name": False, "ipv4_by_name": True}
+    advance(store, ids, Phase.VERIFY, {i: HostOutcome(i, ok=True, report=only_ipv4) for i in ids})
+    with store.transaction() as session:
+        row = get_system(session, ids[0])
+        assert row is not None
+        assert (row.state, row.ipv6_address) == (S.COMPLETED, None)
+        assert read_snapshot(session, now=NOW).systems_ipv6 == 0
 
 
 def test_an_outcome_for_a_lease_lost_meanwhile_is_not_applied(store: Store) -> None:
