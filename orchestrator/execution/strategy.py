@@ -19,7 +19,8 @@ from pathlib import Path
 
 # ansible-core releases that mitogen 0.3.x's code handles (0.3.54 branches on <= 2.20).
 MITOGEN_ANSIBLE_RANGE = ((2, 10), (2, 20))
-MITOGEN_MIN_VERSION = (0, 3, 9)
+# 0.3.25 is the first release that carries ansible-core 2.19, the newest we allow.
+MITOGEN_MIN_VERSION = (0, 3, 25)
 
 
 @dataclass(frozen=True, slots=True)

@@ -205,10 +205,10 @@ def test_runner_env_selects_the_strategy_and_the_venv() -> None:
     ("ansible", "mitogen", "expected"),
     [
         ((2, 19, 14), (0, 3, 54), True),
-        ((2, 10, 0), (0, 3, 9), True),
+        ((2, 17, 0), (0, 3, 25), True),
         ((2, 21, 0), (0, 3, 54), False),
         ((2, 9, 27), (0, 3, 54), False),
-        ((2, 19, 14), (0, 3, 3), False),
+        ((2, 19, 14), (0, 3, 24), False),
         ((2, 19, 14), None, False),
         (None, (0, 3, 54), False),
     ],
