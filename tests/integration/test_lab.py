@@ -27,8 +27,9 @@ from typer.testing import CliRunner
 from orchestrator.cli import app
 from orchestrator.devkafka.processes import is_alive
 from orchestrator.lab.layout import LabPaths, read_state
-from orchestrator.lab.render import TSIG_KEY_NAME, tsig_secret
+from orchestrator.lab.render import TSIG_KEY_NAME
 from orchestrator.lab.topology import BRIDGE, ZONE
+from orchestrator.providers.ssh_hosts import tsig_secret
 
 pytestmark = pytest.mark.lab
 
