@@ -98,7 +98,7 @@ def test_status_json_is_the_labs_interface(lab_dir: Path, status: dict[str, Any]
         ("heyuan-1", "target", "heyuan"),
     ]
     assert all(set(h) == {"name", "role", "node", "ipv4", "ipv6"} for h in status["hosts"])
-    assert host(status, "shantou-1")["ipv6"].startswith("2001:db8:1::")
+    assert host(status, "shantou-1")["ipv6"] == "2001:db8:1:ffff::1"
 
 
 @pytest.mark.parametrize("family", ["ipv4", "ipv6"])
