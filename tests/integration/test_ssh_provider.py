@@ -181,6 +181,7 @@ def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
     logs: list[str] = []
     handler = _Capture(logs)
     logging.getLogger().addHandler(handler)
+    logging.getLogger("orchestrator").setLevel(logging.DEBUG)
     try:
         everyone = [sid for ids in GOOD.values() for sid in ids]
         seeded = seed(lab, [*everyone, BAD_HEALTH, BAD_TSIG, BAD_SSH], size=DATA_BYTES)
@@ -210,6 +211,7 @@ def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
         yield done
     finally:
         logging.getLogger().removeHandler(handler)
+        logging.getLogger("orchestrator").setLevel(logging.NOTSET)
         lab.down()
 
 
@@ -351,5 +353,6 @@ def test_no_secret_is_recorded_anywhere(migration: Migration) -> None:
         assert not any(piece in content for piece in pieces), path
     messages = [str(o.message) for r in migration.results for o in r.outcomes]
     assert any("refused the update" in message for message in messages)
+    assert any("running cutover" in line for line in migration.logs)
     for text in [*messages, *migration.logs]:
         assert not any(piece.decode() in text for piece in pieces)
