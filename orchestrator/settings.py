@@ -186,6 +186,8 @@ class WorkerSettings(GovmigSettings):
 
     # The ``local`` provider's sandbox: sources, node instances and name records live here.
     work_root: Path = DEFAULT_HOME / "work"
+    # The ``ssh`` provider's inventory of hosts (``providers/ssh_hosts.py``); ``lab up`` writes one.
+    hosts_file: Path | None = None
     artifacts_dir: Path = DEFAULT_HOME / "artifacts"
     provider: str = Field(default="local", pattern=r"^[a-z][a-z0-9_]{0,31}$")
     mitogen: bool = True

@@ -117,6 +117,15 @@ def run(
             show_default=False,
         ),
     ] = None,
+    hosts: Annotated[
+        Path | None,
+        typer.Option(
+            "--hosts",
+            help="the ssh provider's inventory of hosts, e.g. the hosts.yml `govmig lab up` "
+            "writes (env GOVMIG_HOSTS_FILE)",
+            show_default=False,
+        ),
+    ] = None,
     artifacts_dir: Annotated[
         Path | None,
         typer.Option(
@@ -130,7 +139,8 @@ def run(
         str | None,
         typer.Option(
             "--provider",
-            help="the playbooks' provider role (env GOVMIG_PROVIDER; default local)",
+            help="the playbooks' provider: local (sandbox directories) or ssh (real hosts, "
+            "needs --hosts) (env GOVMIG_PROVIDER; default local)",
             show_default=False,
         ),
     ] = None,
@@ -216,6 +226,7 @@ def run(
         worker=_worker_settings(
             worker,
             work_root=work_root,
+            hosts_file=hosts,
             artifacts_dir=artifacts_dir,
             provider=provider,
             mitogen=mitogen,

@@ -10,7 +10,10 @@ Artifacts (events, stdout, rc, status) of each run are kept under
 ``artifacts_dir/<ident>`` and rotated here rather than by ansible-runner's
 ``rotate_artifacts``, whose pruning races when batches for several nodes run
 at once; the inventory and extra vars live in a private data dir that is
-deleted after the run, because that is where secrets would be.
+deleted after the run, because that is where secrets would be. An SSH private
+key (``govmig_secret_ssh_private_key``) is the exception: it goes to
+ansible-runner's ``ssh_key``, which loads it into an ``ssh-agent`` for the run
+through a fifo, so it is never written to any file.
 
 A run that Mitogen cannot carry (it fails before any host reports) is
 retried once with the ``linear`` strategy, which is safe because every phase
@@ -30,7 +33,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +54,7 @@ from orchestrator.execution.targets import (
     check_secrets,
     runner_envvars,
     scrub_environment,
+    split_ssh_key,
 )
 from orchestrator.migrations.states import PLAYBOOKS, Phase
 
@@ -69,6 +73,7 @@ class _Invocation:
     inventory: dict[str, Any]
     extravars: dict[str, str]
     cancel: threading.Event
+    ssh_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +150,14 @@ class PhaseRunner:
         """Run ``phase`` for every system of the batch, in one ansible-runner invocation."""
         phase = Phase(phase)
         secrets = check_secrets(secrets or {})
+        ssh_key, inventory_secrets = split_ssh_key(secrets)
         inventory = build_inventory(
-            phase, node, systems, provider=self.provider, hooks=self._hooks, secrets=secrets
+            phase,
+            node,
+            systems,
+            provider=self.provider,
+            hooks=self._hooks,
+            secrets=inventory_secrets,
         )
         job = _Invocation(
             phase=phase,
@@ -154,6 +165,7 @@ class PhaseRunner:
             inventory=inventory,
             extravars=build_extravars(node, provider=self._role),
             cancel=cancel or threading.Event(),
+            ssh_key=ssh_key,
         )
         started = time.monotonic()
         done = self._run_with_fallback(job, secrets)
@@ -230,6 +242,8 @@ class PhaseRunner:
                 forks=self.forks,
                 timeout=max(1, math.ceil(self.timeout_s)),
                 settings={"pexpect_timeout": CANCEL_POLL_S},
+                # None, or the SSH key for an ssh-agent that lives only for this run.
+                ssh_key=job.ssh_key,
                 event_handler=collector.on_event,
                 cancel_callback=job.cancel.is_set,
                 quiet=True,

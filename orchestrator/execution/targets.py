@@ -36,6 +36,8 @@ from orchestrator.migrations.states import Phase
 
 # Secrets reach a playbook only under these names, so logs and outcomes can be scrubbed.
 SECRET_NAME_PATTERN = r"^govmig_secret_[a-z0-9_]{1,64}$"  # noqa: S105 - a name, not a secret
+# The one secret that never enters the inventory: ansible-runner loads it into an ssh-agent.
+SSH_KEY_SECRET = "govmig_secret_ssh_private_key"  # noqa: S105 - a name, not a secret
 _PROVIDER = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 # What ansible-playbook may see of the orchestrator's environment (runner records it).
 _ENV_NAMES = frozenset(
@@ -163,6 +165,16 @@ def check_secrets(secrets: Mapping[str, str]) -> dict[str, str]:
         if not re.fullmatch(SECRET_NAME_PATTERN, name) or not isinstance(value, str):
             raise ConfigurationError(f"a secret must be a string named govmig_secret_*: {name!r}")
     return dict(secrets)
+
+
+def split_ssh_key(secrets: Mapping[str, str]) -> tuple[str | None, dict[str, str]]:
+    """The SSH private key (for ansible-runner's ``ssh_key``) and every other secret.
+
+    The key goes to an ``ssh-agent`` that lives only for the run (through a fifo
+    ansible-runner removes), so no file and no inventory var ever holds it.
+    """
+    rest = dict(secrets)
+    return rest.pop(SSH_KEY_SECRET, None), rest
 
 
 def check_provider(provider: str) -> str:

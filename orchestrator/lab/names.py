@@ -17,8 +17,9 @@ import dns.tsigkeyring
 import dns.update
 
 from orchestrator.errors import ConfigurationError
-from orchestrator.lab.render import TSIG_ALGORITHM, TSIG_KEY_NAME, tsig_secret
+from orchestrator.lab.render import TSIG_ALGORITHM, TSIG_KEY_NAME
 from orchestrator.lab.topology import TTL_S, ZONE
+from orchestrator.providers.ssh_hosts import tsig_secret
 
 _TIMEOUT_S = 5.0
 

@@ -7,10 +7,8 @@ validated by ``topology`` or an absolute path of the lab's own making.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
-from orchestrator.errors import ConfigurationError
 from orchestrator.lab.layout import LabPaths
 from orchestrator.lab.topology import TTL_S, ZONE, LabHost, Topology
 from orchestrator.providers.ssh_hosts import (
@@ -24,7 +22,6 @@ from orchestrator.providers.ssh_hosts import (
 
 TSIG_KEY_NAME = "govmig-lab"
 TSIG_ALGORITHM = "hmac-sha256"
-_TSIG_SECRET = re.compile(r'secret\s+"([A-Za-z0-9+/=]+)"\s*;')
 
 
 def sshd_config(host: LabHost, paths: LabPaths) -> str:
@@ -97,21 +94,12 @@ def known_hosts(keys: Mapping[str, str], topology: Topology) -> str:
     return "\n".join(lines) + "\n"
 
 
-def tsig_secret(key_text: str) -> str:
-    """The base64 secret in a ``tsig-keygen`` key file."""
-    found = _TSIG_SECRET.search(key_text)
-    if found is None:
-        raise ConfigurationError('the TSIG key file holds no secret "..."; line')
-    return found.group(1)
-
-
 def inventory(topology: Topology, paths: LabPaths) -> str:
     """The ssh provider's ``hosts.yml`` for this lab."""
     dns = topology.dns
     pools = {
         plan.node: NodePool(
             system_ipv4_pool=plan.system_ipv4_pool,
-            system_ipv6_pool=plan.system_ipv6_pool,
             hosts=tuple(_ssh_host(h) for h in topology.hosts if h.node == plan.node),
         )
         for plan in topology.nodes

@@ -9,7 +9,10 @@ The address plan (all private or documentation ranges, so nothing leaves the mac
   ``10.213.(32+16(k-1)).0/20`` systems migrated onto node *k*.
 * IPv6: ``2001:db8:1000::/48`` for the lab itself (bridge ``::1``, DNS ``::53``,
   source *i* ``:1::i``, seeded system *n* ``:2::n``); a target host's address is
-  ``<node prefix>::j`` and the node's systems get ``<node prefix>:1::/64``.
+  ``::j`` in the last /64 of its node prefix (``2001:db8:1:ffff::1`` for
+  ``2001:db8:1::/48``), because a migrated system gets ``<node prefix>::<index>``
+  (``worker.targets.ipv6_address``), which lies in the first /64 and must never
+  be a host's.
 """
 
 from __future__ import annotations
@@ -84,7 +87,6 @@ class NodePlan:
     node: str
     prefix: IPv6Network
     system_ipv4_pool: IPv4Network
-    system_ipv6_pool: IPv6Network
 
 
 @dataclass(frozen=True)
@@ -133,10 +135,10 @@ def plan_topology(inventory: Inventory, options: LabOptions) -> Topology:
         prefix = node_prefix(inventory, node)
         for j in range(1, options.per_node + 1):
             v4 = LAB_IPV4[256 * (1 + k) + j]
-            hosts.append(LabHost(f"{node}-{j}", "target", node, v4, _within(prefix, j), len(hosts)))
+            v6 = _within(host_subnet(prefix), j)
+            hosts.append(LabHost(f"{node}-{j}", "target", node, v4, v6, len(hosts)))
         pool4 = IPv4Network(f"10.213.{32 + 16 * (k - 1)}.0/20")
-        pool6 = list(prefix.subnets(new_prefix=64))[1]
-        plans.append(NodePlan(node, prefix, pool4, pool6))
+        plans.append(NodePlan(node, prefix, pool4))
     return Topology(tuple(hosts), tuple(plans))
 
 
@@ -149,6 +151,12 @@ def node_prefix(inventory: Inventory, node: str) -> IPv6Network:
     if prefix.prefixlen > 63:
         raise ConfigurationError(f"node {node!r}: ipv6_prefix {text} is longer than /63")
     return prefix
+
+
+def host_subnet(prefix: IPv6Network) -> IPv6Network:
+    """The last /64 of a node prefix: its target hosts' addresses, clear of its systems'."""
+    last = int(prefix.broadcast_address) - (2**64 - 1)
+    return IPv6Network((last, 64))
 
 
 def _within(network: IPv6Network, offset: int) -> IPv6Address:

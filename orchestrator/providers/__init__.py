@@ -1,7 +1,7 @@
 """Providers: the plug-in family that carries out the phases, one module and one role each.
 
 What it is: like dramatiq's ``brokers/``, each provider is a module here
-(``local.py``) plus its Ansible role (``playbooks/roles/<name>/``), and one
+(``local.py``, ``ssh.py``) plus its Ansible role (``playbooks/roles/<name>/``), and one
 line in ``PROVIDERS``. A provider satisfies ``orchestrator.execution.Provider``:
 connection vars and per-host vars for each host, its prechecks, the
 environment variables its role may keep, and the secrets it needs.
@@ -22,10 +22,11 @@ from types import MappingProxyType
 from orchestrator.errors import ConfigurationError
 from orchestrator.execution import Provider
 from orchestrator.providers.local import LocalProvider
+from orchestrator.providers.ssh import SshProvider
 from orchestrator.settings import WorkerSettings
 
 PROVIDERS: Mapping[str, Callable[[WorkerSettings], Provider]] = MappingProxyType(
-    {"local": LocalProvider.from_settings}
+    {"local": LocalProvider.from_settings, "ssh": SshProvider.from_settings}
 )
 
 
@@ -38,4 +39,4 @@ def build_provider(settings: WorkerSettings) -> Provider:
     return factory(settings)
 
 
-__all__ = ["PROVIDERS", "LocalProvider", "Provider", "build_provider"]
+__all__ = ["PROVIDERS", "LocalProvider", "Provider", "SshProvider", "build_provider"]

@@ -16,10 +16,9 @@ real environment (ops write it by hand)::
       tsig_algorithm: hmac-sha256
     nodes:
       shantou:
-        system_ipv4_pool: 10.213.32.0/20         # addresses for systems moved here
-        system_ipv6_pool: "2001:db8:1:1::/64"
-        hosts:
-          - {name: shantou-1, ipv4: 10.213.2.1, ipv6: "2001:db8:1::1"}
+        system_ipv4_pool: 10.213.32.0/20         # a moved system's IPv4: pool[its index]
+        hosts:                                   # a moved system's IPv6 is <node prefix>::<index>
+          - {name: shantou-1, ipv4: 10.213.2.1, ipv6: "2001:db8:1:ffff::1"}
     sources:
       - {name: src-1, ipv4: 10.213.1.1, ipv6: "2001:db8:1000:1::1"}
 
@@ -29,14 +28,15 @@ the way ``orchestrator.inventory`` reports its own: file, record, field.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+import re
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from orchestrator.errors import InventoryError
+from orchestrator.errors import ConfigurationError, InventoryError
 from orchestrator.inventory.models import SLUG_PATTERN, SYSTEM_ID_PATTERN
 from orchestrator.inventory.problems import from_validation_error, render
 
@@ -46,6 +46,7 @@ NodeKey = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=32)]
 ZoneName = Annotated[
     str, StringConstraints(pattern=r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z]{2,63}$")
 ]
+_TSIG_SECRET = re.compile(r'secret\s+"([A-Za-z0-9+/=]+)"\s*;')
 UserName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")]
 
 
@@ -81,10 +82,14 @@ class SshHost(_Strict):
 
 
 class NodePool(_Strict):
-    """A city node's target hosts, and the addresses its migrated systems get."""
+    """A city node's target hosts, and the IPv4 addresses its migrated systems get.
+
+    A system's IPv6 address is not chosen here: it is ``<node prefix>::<index>``
+    from govmig's own inventory (``worker.targets.ipv6_address``), the address
+    the state store records.
+    """
 
     system_ipv4_pool: IPv4Network
-    system_ipv6_pool: IPv6Network
     hosts: Annotated[tuple[SshHost, ...], Field(min_length=1)]
 
 
@@ -131,6 +136,14 @@ def load_ssh_hosts(path: Path) -> SshHosts:
     except yaml.YAMLError as error:
         raise InventoryError(f"{path}: not valid YAML ({error})") from error
     return parse_ssh_hosts(document, source=str(path))
+
+
+def tsig_secret(key_text: str) -> str:
+    """The base64 secret in a ``tsig-keygen`` key file."""
+    found = _TSIG_SECRET.search(key_text)
+    if found is None:
+        raise ConfigurationError('the TSIG key file holds no secret "..."; line')
+    return found.group(1)
 
 
 def dump_ssh_hosts(hosts: SshHosts) -> str:

@@ -27,8 +27,9 @@ from typer.testing import CliRunner
 from orchestrator.cli import app
 from orchestrator.devkafka.processes import is_alive
 from orchestrator.lab.layout import LabPaths, read_state
-from orchestrator.lab.render import TSIG_KEY_NAME, tsig_secret
+from orchestrator.lab.render import TSIG_KEY_NAME
 from orchestrator.lab.topology import BRIDGE, ZONE
+from orchestrator.providers.ssh_hosts import tsig_secret
 
 pytestmark = pytest.mark.lab
 
@@ -97,7 +98,7 @@ def test_status_json_is_the_labs_interface(lab_dir: Path, status: dict[str, Any]
         ("heyuan-1", "target", "heyuan"),
     ]
     assert all(set(h) == {"name", "role", "node", "ipv4", "ipv6"} for h in status["hosts"])
-    assert host(status, "shantou-1")["ipv6"].startswith("2001:db8:1::")
+    assert host(status, "shantou-1")["ipv6"] == "2001:db8:1:ffff::1"
 
 
 @pytest.mark.parametrize("family", ["ipv4", "ipv6"])

@@ -58,7 +58,9 @@ def test_ansible_lint_production_profile_passes(tmp_path: Path) -> None:
 def test_every_phase_has_a_playbook() -> None:
     for phase in Phase:
         assert (DEFAULT_PLAYBOOK_DIR / PLAYBOOKS[phase]).is_file(), phase
-        assert (DEFAULT_PLAYBOOK_DIR / "roles" / "local" / "tasks" / f"{phase}.yml").is_file()
+        for provider in ("local", "ssh"):
+            role = DEFAULT_PLAYBOOK_DIR / "roles" / provider
+            assert (role / "tasks" / f"{phase}.yml").is_file(), (provider, phase)
 
 
 def playbook_lines() -> Iterator[tuple[Path, str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv6Network
+from ipaddress import IPv6Address, IPv6Network
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,8 @@ from orchestrator.lab.topology import (
     seeded_addresses,
     source_for,
 )
-from orchestrator.providers.ssh_hosts import parse_ssh_hosts
+from orchestrator.providers.ssh_hosts import parse_ssh_hosts, tsig_secret
+from orchestrator.worker.targets import ipv6_address
 
 INVENTORY = load_inventory()
 PATHS = LabPaths(Path("/var/lab"))
@@ -56,8 +57,15 @@ def test_a_target_lives_inside_its_nodes_prefix_and_the_pools_too() -> None:
         prefix = IPv6Network(str(INVENTORY.nodes[host.node].ipv6_prefix))
         assert host.ipv6 in prefix
     for plan in ALL.nodes:
-        assert plan.system_ipv6_pool.subnet_of(plan.prefix)
         assert plan.system_ipv4_pool.subnet_of(LAB_IPV4)
+
+
+def test_no_target_host_takes_an_address_a_migrated_system_gets() -> None:
+    for host in ALL.of_role("target"):
+        prefix = str(INVENTORY.nodes[str(host.node)].ipv6_prefix)
+        systems = {IPv6Address(ipv6_address(prefix, index)) for index in (1, 2, 0xFFFF)}
+        assert host.ipv6 not in systems
+        assert host.ipv6 not in IPv6Network(ipv6_address(prefix, 1)).supernet(new_prefix=64)
 
 
 def test_addresses_are_unique_and_in_the_lab_ranges() -> None:
@@ -136,9 +144,9 @@ def test_known_hosts_names_each_host_by_name_and_both_addresses() -> None:
 
 def test_tsig_secret_is_read_from_bind_format() -> None:
     key = 'key "govmig-lab" {\n\talgorithm hmac-sha256;\n\tsecret "c2VjcmV0Cg==";\n};\n'
-    assert render.tsig_secret(key) == "c2VjcmV0Cg=="
+    assert tsig_secret(key) == "c2VjcmV0Cg=="
     with pytest.raises(ConfigurationError):
-        render.tsig_secret("key {};")
+        tsig_secret("key {};")
 
 
 def test_the_inventory_reads_back_as_the_ssh_providers_format() -> None:

@@ -24,11 +24,11 @@ def test_the_registry_builds_the_named_provider(tmp_path: Path) -> None:
     provider = build_provider(WorkerSettings(provider="local", work_root=tmp_path))
     assert isinstance(provider, LocalProvider)
     assert (provider.name, provider.work_root) == ("local", tmp_path.resolve())
-    assert set(PROVIDERS) == {"local"}
+    assert set(PROVIDERS) == {"local", "ssh"}
 
 
 def test_an_unknown_provider_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="unknown provider 'openstack'; known: local"):
+    with pytest.raises(ConfigurationError, match="unknown provider 'openstack'; known: local, ssh"):
         build_provider(WorkerSettings(provider="openstack", work_root=tmp_path))
 
 

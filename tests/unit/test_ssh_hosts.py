@@ -25,8 +25,7 @@ VALID: dict[str, Any] = {
     "nodes": {
         "shantou": {
             "system_ipv4_pool": "10.213.32.0/20",
-            "system_ipv6_pool": "2001:db8:1:1::/64",
-            "hosts": [{"name": "shantou-1", "ipv4": "10.213.2.1", "ipv6": "2001:db8:1::1"}],
+            "hosts": [{"name": "shantou-1", "ipv4": "10.213.2.1", "ipv6": "2001:db8:1:ffff::1"}],
         }
     },
     "sources": [{"name": "src-1", "ipv4": "10.213.1.1", "ipv6": "2001:db8:1000:1::1"}],
@@ -59,7 +58,7 @@ def test_a_valid_inventory_round_trips(tmp_path: Path) -> None:
         (("ssh", "user"), "root; rm -rf /", "field 'ssh.user'"),
         (("sources", 0, "name"), "../etc", "field 'sources[0].name'"),
         (("nodes", "shantou", "hosts"), [], "field 'nodes.shantou.hosts'"),
-        (("nodes", "shantou", "system_ipv6_pool"), "2001:db8::1/64", "system_ipv6_pool"),
+        (("nodes", "shantou", "system_ipv4_pool"), "10.213.32.1/20", "system_ipv4_pool"),
         (("sources", 0, "port"), 22, "unknown field"),
     ],
     ids=["ipv4", "algorithm", "zone", "user", "name", "no-hosts", "pool", "extra"],

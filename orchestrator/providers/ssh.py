@@ -1,0 +1,168 @@
+"""The ``ssh`` provider: real migrations between real hosts, reached over SSH.
+
+Its role (``playbooks/roles/ssh/``) connects to each system's target host (one
+of its node's pool in the hosts inventory, ``ssh_hosts.py``), delegates to the
+source host to rsync the data across with the forwarded agent, starts the
+service on the system's own addresses, switches the service name in DNS with a
+TSIG-signed RFC 2136 update and checks the name over IPv6 and IPv4. This module
+turns a batch's validated targets into that role's vars; it runs nothing.
+
+Every host var is built from the hosts inventory (validated when loaded) and
+from the system's validated target; the one value an event chose, the
+registration's ``source.host``, is matched against the inventory's sources and
+refused unless it names one. The private key and the TSIG secret are read
+afresh for each batch and handed over only as ``govmig_secret_*`` values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import ConfigurationError, PermanentError
+from orchestrator.execution import NodeTarget, SystemTarget
+from orchestrator.execution.targets import SSH_KEY_SECRET
+from orchestrator.inventory.models import SYSTEM_ID_PATTERN
+from orchestrator.migrations import Phase
+from orchestrator.providers.ssh_hosts import SshHost, SshHosts, load_ssh_hosts, tsig_secret
+from orchestrator.settings import WorkerSettings
+
+TSIG_SECRET = "govmig_secret_tsig_key"  # noqa: S105 - a name, not a secret
+SERVICE_PORT = 8080
+# Clients re-resolve within seconds of the switch (and of a rollback's switch back).
+DNS_TTL_S = 5
+HOST_PYTHON = "/usr/bin/python3"
+# A path spliced into ssh's options (which Ansible splits on spaces): inert characters only.
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/+-]+$")
+
+
+def _safe_path(path: Path, what: str) -> str:
+    if not _SAFE_PATH.fullmatch(str(path)) or ".." in path.parts:
+        raise ConfigurationError(f"the {what} must be an absolute path of letters, digits, ._/+-")
+    return str(path)
+
+
+def choose_target(system_id: str, pool: tuple[SshHost, ...]) -> SshHost:
+    """The pool's host for ``system_id``: rendezvous hashing, so a re-run picks the same one
+    and adding a host moves only the systems that now hash highest onto it."""
+    return max(pool, key=lambda host: hashlib.sha256(f"{system_id}/{host.name}".encode()).digest())
+
+
+def system_ipv4(pool_hosts: SshHosts, node: str, index: int) -> IPv4Address:
+    """The system's IPv4 address on its node: the pool's ``index``-th address."""
+    pool = pool_hosts.nodes[node].system_ipv4_pool
+    if not 1 <= index < pool.num_addresses - 1:
+        raise PermanentError(f"node {node}'s IPv4 pool {pool} has no address number {index}")
+    return pool[index]
+
+
+def system_ipv6(prefix: str, index: int) -> str:
+    """``<node prefix>::<index>``, exactly as ``worker.targets.ipv6_address`` records it."""
+    return f"{prefix.split('/')[0]}{index:x}"
+
+
+@dataclass(frozen=True)
+class SshProvider:
+    """Hosts from an ``ssh_hosts`` inventory; keys read from the files it names."""
+
+    hosts: SshHosts
+    name: str = "ssh"
+    env_names: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        _safe_path(self.hosts.ssh.known_hosts_file, "known_hosts file")
+
+    @classmethod
+    def from_settings(cls, settings: WorkerSettings) -> SshProvider:
+        """The provider ``govmig run --provider ssh --hosts FILE`` uses."""
+        if settings.hosts_file is None:
+            raise ConfigurationError(
+                "the ssh provider needs its hosts inventory: --hosts FILE (env GOVMIG_HOSTS_FILE)"
+            )
+        return cls(hosts=load_ssh_hosts(settings.hosts_file))
+
+    def source(self, system: SystemTarget) -> SshHost:
+        """The inventory's source host the registration names; refused unless there is one."""
+        wanted = system.source.host
+        if re.fullmatch(SYSTEM_ID_PATTERN, wanted):
+            for host in self.hosts.sources:
+                if host.name == wanted:
+                    return host
+        raise PermanentError(
+            f"source host {wanted!r} of {system.system_id} is not a source in the hosts inventory"
+        )
+
+    def target(self, system: SystemTarget, node: NodeTarget) -> SshHost:
+        """The target host of ``system`` on ``node``."""
+        pool = self.hosts.nodes.get(node.node_id)
+        if pool is None:
+            raise PermanentError(f"node {node.node_id} has no target hosts in the hosts inventory")
+        return choose_target(system.system_id, pool.hosts)
+
+    def connection_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]:
+        """SSH to the target host with pinned host keys and the run's agent forwarded."""
+        return {
+            "ansible_connection": "ssh",
+            "ansible_host": str(self.target(system, node).ipv4),
+            "ansible_user": self.hosts.ssh.user,
+            "ansible_ssh_args": self.ssh_args(),
+            "ansible_python_interpreter": HOST_PYTHON,
+        }
+
+    def ssh_args(self) -> str:
+        """Options for every SSH login of a run, the target's and the delegated source's.
+
+        No connection sharing: a master kept alive after a run would forward
+        that run's ssh-agent, which is gone by the next run.
+        """
+        known = _safe_path(self.hosts.ssh.known_hosts_file, "known_hosts file")
+        return (
+            f"-o ControlMaster=no -o StrictHostKeyChecking=yes -o UserKnownHostsFile={known} "
+            "-o ForwardAgent=yes -o BatchMode=yes -o ConnectTimeout=5"
+        )
+
+    def host_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]:
+        """Where the system comes from and goes to, its own addresses, and the DNS to switch."""
+        source, target, dns = self.source(system), self.target(system, node), self.hosts.dns
+        return {
+            "govmig_source_ipv4": str(source.ipv4),
+            "govmig_source_ipv6": str(source.ipv6),
+            "govmig_target_host": target.name,
+            "govmig_target_ipv4": str(target.ipv4),
+            "govmig_target_ipv6": str(target.ipv6),
+            "govmig_system_ipv4": str(system_ipv4(self.hosts, node.node_id, system.ipv6_index)),
+            "govmig_system_ipv6": system_ipv6(node.ipv6_prefix, system.ipv6_index),
+            "govmig_ssh_user": self.hosts.ssh.user,
+            "govmig_ssh_args": self.ssh_args(),
+            "govmig_known_hosts_file": str(self.hosts.ssh.known_hosts_file),
+            "govmig_dns_server": str(dns.server_ipv4),
+            "govmig_dns_zone": dns.zone,
+            "govmig_tsig_key_name": dns.tsig_key_name,
+            "govmig_tsig_algorithm": dns.tsig_algorithm,
+            "govmig_service_name": f"{system.system_id}.{dns.zone}",
+            "govmig_service_port": SERVICE_PORT,
+            "govmig_dns_ttl": DNS_TTL_S,
+        }
+
+    def precheck(self, phase: Phase, system: SystemTarget) -> str | None:
+        """No phase can run for a system whose source host the inventory does not know."""
+        try:
+            self.source(system)
+        except PermanentError as error:
+            return str(error)
+        return None
+
+    def secrets(self) -> Mapping[str, str]:
+        """The SSH private key (for the run's ssh-agent) and the TSIG secret, read now."""
+        ssh, dns = self.hosts.ssh, self.hosts.dns
+        try:
+            key = ssh.private_key_file.read_text(encoding="utf-8")
+            tsig = tsig_secret(dns.tsig_key_file.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ConfigurationError(f"cannot read an ssh provider key file: {error}") from None
+        return {SSH_KEY_SECRET: key, TSIG_SECRET: tsig}

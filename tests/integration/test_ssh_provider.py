@@ -1,0 +1,358 @@
+"""Real migrations between real lab hosts: the ``ssh`` provider through the real ``PhaseRunner``.
+
+One lab for the module (3 nodes with 1 target each, 2 sources, real sshd and
+BIND). Six seeded systems on three nodes go through every phase, and the tests
+check what a client sees: the name's A and AAAA records, the service by name
+over both families with the source's checksum, the quiesced source, a small
+delta on a second replicate. Then failures, each followed by a rollback that
+must leave the source serving under its name: a source host whose sshd does
+not answer, a target disk too full for the data, a wrong TSIG key, a target
+service failing its health check. Needs root and the lab's packages: without
+them ``lab up`` fails, and so do these tests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import urllib.request
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dns.message
+import dns.query
+import pytest
+
+from orchestrator.execution import FaultPlan, NodeTarget, RunResult, SystemTarget
+from orchestrator.execution.runner import PhaseRunner
+from orchestrator.inventory import load_inventory
+from orchestrator.inventory.models import SourceLocation
+from orchestrator.lab import Lab, LabOptions, LabPaths, seed
+from orchestrator.lab.layout import read_state
+from orchestrator.lab.topology import ZONE
+from orchestrator.migrations.states import FORWARD_PHASES, Phase
+from orchestrator.providers import SshProvider
+from orchestrator.providers.local_sandbox import DEFAULT_PLAYBOOK_DIR
+from orchestrator.providers.ssh_hosts import load_ssh_hosts
+from tests.fixtures.targets import system_target
+
+pytestmark = [pytest.mark.lab, pytest.mark.ansible]
+
+INVENTORY = load_inventory()
+NODES = {
+    n: NodeTarget(node_id=n, ipv6_prefix=str(INVENTORY.nodes[n].ipv6_prefix))
+    for n in ("shantou", "heyuan", "meizhou")
+}
+GOOD = {
+    "shantou": ("st-permits", "st-tax"),
+    "heyuan": ("hy-clinics", "hy-water"),
+    "meizhou": ("mz-land", "mz-transit"),
+}
+BAD_HEALTH, BAD_DISK, BAD_TSIG, BAD_SSH = "hy-badhealth", "mz-fulldisk", "mz-badkey", "st-nossh"
+DATA_BYTES = 256 * 1024
+BIG_BYTES = 2 * 1024 * 1024
+
+
+@dataclass
+class Migration:
+    """The lab, the runner, and everything the runs returned."""
+
+    lab: Lab
+    provider: SshProvider
+    runner: PhaseRunner
+    faults: FaultPlan
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    checksums: dict[str, str] = field(default_factory=dict)
+    results: list[RunResult] = field(default_factory=list)
+    first: dict[tuple[str, Phase], RunResult] = field(default_factory=dict)
+    again: dict[str, RunResult] = field(default_factory=dict)
+    failed: dict[str, RunResult] = field(default_factory=dict)
+    rolled: dict[str, RunResult] = field(default_factory=dict)
+    logs: list[str] = field(default_factory=list)
+
+    def targets(self, node: str, ids: Sequence[str]) -> list[SystemTarget]:
+        index = {sid: i + 1 for i, sid in enumerate(sorted(self.sources))}
+        return [
+            system_target(
+                sid,
+                index[sid],
+                source=SourceLocation(
+                    city=node, site="lab", host=self.sources[sid]["source"]["host"]
+                ),
+            )
+            for sid in ids
+        ]
+
+    def run(self, phase: Phase, node: str, ids: Sequence[str], **kwargs: Any) -> RunResult:
+        secrets = kwargs.pop("secrets", None) or self.provider.secrets()
+        result = self.runner.run(phase, NODES[node], self.targets(node, ids), secrets=secrets)
+        self.results.append(result)
+        return result
+
+
+class _Capture(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(self.format(record))
+
+
+def host_pid(lab: Lab, host: str) -> int:
+    state = read_state(lab.paths)
+    assert state is not None
+    return state.pids[host]
+
+
+def run_round(done: Migration, phase: Phase, batches: dict[str, list[str]]) -> None:
+    """``phase`` for every node's batch at once, as the worker runs nodes side by side."""
+    with ThreadPoolExecutor(max_workers=len(batches)) as pool:
+        runs = {n: pool.submit(done.run, phase, n, ids) for n, ids in batches.items() if ids}
+        for node, future in runs.items():
+            done.first[(node, phase)] = future.result()
+
+
+def migrate(done: Migration) -> None:
+    """Every phase for the good systems, with three of the failures on the way."""
+    batches = {node: [*ids] for node, ids in GOOD.items()}
+    batches["heyuan"].append(BAD_HEALTH)
+    batches["meizhou"] += [BAD_TSIG, BAD_DISK]
+    done.faults.inject(BAD_HEALTH, Phase.CUTOVER)
+    run_round(done, Phase.PREFLIGHT, batches)
+    run_round(done, Phase.PROVISION, batches)
+    batches["meizhou"].remove(BAD_DISK)
+    run_round(done, Phase.REPLICATE, batches)
+    done.failed[BAD_DISK] = replicate_onto_a_full_disk(done)
+    batches["meizhou"].remove(BAD_TSIG)
+    wrong = {**done.provider.secrets(), "govmig_secret_tsig_key": "d3Jvbmcgc2VjcmV0"}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # A wrong TSIG key is a run's secret: its own batch, beside the others.
+        bad_key = pool.submit(done.run, Phase.CUTOVER, "meizhou", [BAD_TSIG], secrets=wrong)
+        run_round(done, Phase.CUTOVER, batches)
+        done.failed[BAD_TSIG] = bad_key.result()
+    done.failed[BAD_HEALTH] = done.first[("heyuan", Phase.CUTOVER)]
+    batches["heyuan"].remove(BAD_HEALTH)
+    run_round(done, Phase.VERIFY, batches)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        runs = {n: pool.submit(done.run, Phase.REPLICATE, n, ids) for n, ids in GOOD.items()}
+        done.again = {node: future.result() for node, future in runs.items()}
+
+
+def replicate_onto_a_full_disk(done: Migration) -> RunResult:
+    """Replicate ``BAD_DISK`` while its target's disk has room for half its data."""
+    target = done.provider.target(done.targets("meizhou", [BAD_DISK])[0], NODES["meizhou"])
+    filler = Path(f"/proc/{host_pid(done.lab, target.name)}/root/srv/govmig/filler")
+    free = os.statvfs(filler.parent)
+    filler.write_bytes(b"\0" * (free.f_bavail * free.f_frsize - BIG_BYTES // 2))
+    try:
+        return done.run(Phase.REPLICATE, "meizhou", [BAD_DISK])
+    finally:
+        filler.unlink()
+
+
+def roll_back(done: Migration) -> None:
+    """A rollback after each failure; the one with its source's sshd stopped comes last."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        heyuan = pool.submit(done.run, Phase.ROLLBACK, "heyuan", [BAD_HEALTH])
+        done.rolled[BAD_DISK] = done.rolled[BAD_TSIG] = done.run(
+            Phase.ROLLBACK, "meizhou", [BAD_DISK, BAD_TSIG]
+        )
+        done.rolled[BAD_HEALTH] = heyuan.result()
+    sshd = host_pid(done.lab, done.sources[BAD_SSH]["source"]["host"])
+    os.kill(sshd, signal.SIGSTOP)  # the host is up, its sshd does not answer
+    try:
+        done.failed[BAD_SSH] = done.run(Phase.PREFLIGHT, "shantou", [BAD_SSH])
+        done.rolled[BAD_SSH] = done.run(Phase.ROLLBACK, "shantou", [BAD_SSH])
+    finally:
+        os.kill(sshd, signal.SIGCONT)
+
+
+@pytest.fixture(scope="module")
+def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
+    base = tmp_path_factory.mktemp("ssh")
+    lab = Lab(LabPaths.under(base / "lab"), INVENTORY)
+    lab.up(LabOptions(nodes=tuple(NODES), per_node=1, sources=2, disk_mb=8))
+    logs: list[str] = []
+    handler = _Capture(logs)
+    logging.getLogger().addHandler(handler)
+    logging.getLogger("orchestrator").setLevel(logging.DEBUG)
+    try:
+        everyone = [sid for ids in GOOD.values() for sid in ids]
+        seeded = seed(lab, [*everyone, BAD_HEALTH, BAD_TSIG, BAD_SSH], size=DATA_BYTES)
+        seeded += seed(lab, [BAD_DISK], size=BIG_BYTES)
+        faults = FaultPlan()
+        provider = SshProvider(hosts=load_ssh_hosts(lab.paths.inventory))
+        done = Migration(
+            lab=lab,
+            provider=provider,
+            runner=PhaseRunner(
+                playbook_dir=DEFAULT_PLAYBOOK_DIR,
+                artifacts_dir=base / "artifacts",
+                provider=provider,
+                host_vars_hooks=[faults.host_vars],
+                keep_artifacts=200,
+            ),
+            faults=faults,
+            sources={item["system_id"]: item for item in seeded},
+            logs=logs,
+        )
+        done.checksums = {
+            sid: str(get_health(item["source"]["ipv4"])["checksum"])
+            for sid, item in done.sources.items()
+        }
+        migrate(done)
+        roll_back(done)
+        yield done
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger("orchestrator").setLevel(logging.NOTSET)
+        lab.down()
+
+
+def resolve(name: str, rdtype: str) -> list[str]:
+    query = dns.message.make_query(f"{name}.{ZONE}", rdtype)
+    response = dns.query.tcp(query, "10.213.0.53", timeout=3)
+    return sorted(item.to_text() for rrset in response.answer for item in rrset)
+
+
+def get_health(address: str, name: str | None = None) -> dict[str, Any]:
+    host = f"[{address}]" if ":" in address else address
+    request = urllib.request.Request(f"http://{host}:8080/health")
+    if name:
+        request.add_header("Host", f"{name}.{ZONE}:8080")
+    with urllib.request.urlopen(request, timeout=5) as reply:
+        answer: dict[str, Any] = json.load(reply)
+    return answer
+
+
+def report(result: RunResult, system_id: str) -> dict[str, Any]:
+    """The ``govmig_report`` fact a run set for one system, read from its artifacts."""
+    for path in sorted((result.artifact_dir / "job_events").glob("*.json")):
+        data = json.loads(path.read_text()).get("event_data", {})
+        facts = (data.get("res") or {}).get("ansible_facts") or {}
+        if data.get("host") == system_id and "govmig_report" in facts:
+            found: dict[str, Any] = facts["govmig_report"]
+            return found
+    raise AssertionError(f"no govmig_report for {system_id} in {result.artifact_dir}")
+
+
+def assert_source_serves(done: Migration, sid: str) -> None:
+    source = done.sources[sid]["source"]
+    assert resolve(sid, "A") == [source["ipv4"]]
+    assert resolve(sid, "AAAA") == [source["ipv6"]]
+    health = get_health(source["ipv4"], sid)
+    assert (health["system"], health["location"]) == (sid, source["host"])
+    assert health["checksum"] == done.checksums[sid]
+
+
+@pytest.mark.parametrize("phase", FORWARD_PHASES, ids=str)
+def test_every_phase_succeeds_for_every_good_system(migration: Migration, phase: Phase) -> None:
+    for node, ids in GOOD.items():
+        result = migration.first[(node, phase)]
+        outcomes = {o.system_id: o for o in result.outcomes}
+        assert all(outcomes[sid].ok for sid in ids), result.outcomes
+
+
+def test_each_name_answers_the_systems_own_addresses_on_its_target(migration: Migration) -> None:
+    for node, ids in GOOD.items():
+        for target in migration.targets(node, ids):
+            wanted = migration.provider.host_vars(target, NODES[node])
+            assert resolve(target.system_id, "A") == [wanted["govmig_system_ipv4"]]
+            assert resolve(target.system_id, "AAAA") == [wanted["govmig_system_ipv6"]]
+            assert str(wanted["govmig_system_ipv6"]).startswith(NODES[node].ipv6_prefix[:-3])
+            provisioned = report(migration.first[(node, Phase.PROVISION)], target.system_id)
+            assert provisioned == {
+                "target_host": wanted["govmig_target_host"],
+                "system_ipv4": wanted["govmig_system_ipv4"],
+                "system_ipv6": wanted["govmig_system_ipv6"],
+            }
+
+
+def test_the_service_answers_by_name_over_both_families_with_the_source_data(
+    migration: Migration,
+) -> None:
+    for node, ids in GOOD.items():
+        for sid in ids:
+            for rdtype in ("AAAA", "A"):
+                (address,) = resolve(sid, rdtype)
+                health = get_health(address, sid)
+                assert health["system"] == sid
+                assert health["location"] == f"{node}-1"
+                assert health["checksum"] == migration.checksums[sid]
+            verified = report(migration.first[(node, Phase.VERIFY)], sid)
+            assert verified == {"ipv6_by_name": True, "ipv4_by_name": True}
+
+
+def test_the_sources_are_stopped(migration: Migration) -> None:
+    for ids in GOOD.values():
+        for sid in ids:
+            with pytest.raises(OSError):
+                get_health(migration.sources[sid]["source"]["ipv4"])
+
+
+def test_a_second_replicate_sends_only_a_small_delta(migration: Migration) -> None:
+    for node, ids in GOOD.items():
+        assert migration.again[node].ok, migration.again[node].outcomes
+        for sid in ids:
+            first = report(migration.first[(node, Phase.REPLICATE)], sid)
+            again = report(migration.again[node], sid)
+            assert first["literal_bytes"] >= DATA_BYTES
+            assert again["literal_bytes"] == 0
+            assert again["bytes_sent"] < DATA_BYTES // 20
+
+
+@pytest.mark.parametrize(
+    ("system", "words"),
+    [
+        (BAD_SSH, f"source host {'{}'} is not usable over SSH"),
+        (BAD_DISK, "replication from {} to meizhou-1 failed (rsync exit"),
+        (BAD_TSIG, "refused the update: NOTAUTH"),
+        (BAD_HEALTH, "is not healthy with the source's data"),
+    ],
+    ids=["source-sshd-down", "target-disk-full", "wrong-tsig-key", "target-unhealthy"],
+)
+def test_a_failure_fails_with_its_reason_and_rollback_restores_the_source(
+    migration: Migration, system: str, words: str
+) -> None:
+    (failed,) = [o for o in migration.failed[system].outcomes if o.system_id == system]
+    assert not failed.ok
+    expected = words.format(migration.sources[system]["source"]["host"])
+    assert expected in str(failed.message), failed
+    (rolled,) = [o for o in migration.rolled[system].outcomes if o.system_id == system]
+    assert rolled.ok, rolled
+    assert_source_serves(migration, system)
+
+
+def test_a_wrong_tsig_key_fails_at_the_first_update(migration: Migration) -> None:
+    failed = migration.failed[BAD_TSIG].outcome(BAD_TSIG)
+    assert failed.failed_task == "Check the DNS server accepted the update"
+    lowered = [
+        path
+        for path in (migration.failed[BAD_TSIG].artifact_dir / "job_events").glob("*.json")
+        if "Journal the cutover" in path.read_text()
+    ]
+    assert not lowered  # the switch and the journal never ran
+
+
+def test_no_secret_is_recorded_anywhere(migration: Migration) -> None:
+    secrets = migration.provider.secrets()
+    key = secrets["govmig_secret_ssh_private_key"]
+    pieces = [key.encode(), secrets["govmig_secret_tsig_key"].encode()]
+    pieces += [line.encode() for line in key.splitlines() if len(line) > 20 and "-" not in line]
+    artifacts = migration.runner.artifacts_dir
+    files = [path for path in artifacts.rglob("*") if path.is_file()]
+    assert len(files) > 100
+    for path in files:
+        content = path.read_bytes()
+        assert not any(piece in content for piece in pieces), path
+    messages = [str(o.message) for r in migration.results for o in r.outcomes]
+    assert any("refused the update" in message for message in messages)
+    assert any("running cutover" in line for line in migration.logs)
+    for text in [*messages, *migration.logs]:
+        assert not any(piece.decode() in text for piece in pieces)

@@ -1,0 +1,173 @@
+"""The ssh provider's vars: target choice, addresses, refused sources, its settings and secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from orchestrator.errors import ConfigurationError, PermanentError
+from orchestrator.execution import NodeTarget
+from orchestrator.execution.targets import build_inventory, split_ssh_key
+from orchestrator.inventory.models import SourceLocation
+from orchestrator.migrations import Phase
+from orchestrator.providers import PROVIDERS, SshProvider, build_provider
+from orchestrator.providers.ssh import choose_target
+from orchestrator.providers.ssh_hosts import parse_ssh_hosts
+from orchestrator.settings import WorkerSettings
+from orchestrator.worker.targets import ipv6_address
+from tests.fixtures.targets import system_target
+
+NODE = NodeTarget(node_id="shantou", ipv6_prefix="2001:db8:1::/48")
+KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAkeybody\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+def hosts_document(keys: Path) -> dict[str, Any]:
+    pool = [
+        {"name": f"shantou-{j}", "ipv4": f"10.213.2.{j}", "ipv6": f"2001:db8:1:ffff::{j}"}
+        for j in (1, 2, 3)
+    ]
+    return {
+        "ssh": {
+            "user": "root",
+            "private_key_file": str(keys / "id"),
+            "known_hosts_file": str(keys / "known_hosts"),
+        },
+        "dns": {
+            "server_ipv4": "10.213.0.53",
+            "server_ipv6": "2001:db8:1000::53",
+            "zone": "lab.govmig.test",
+            "tsig_key_file": str(keys / "tsig.key"),
+            "tsig_key_name": "govmig-lab",
+        },
+        "nodes": {"shantou": {"system_ipv4_pool": "10.213.32.0/20", "hosts": pool}},
+        "sources": [{"name": "src-1", "ipv4": "10.213.1.1", "ipv6": "2001:db8:1000:1::1"}],
+    }
+
+
+@pytest.fixture
+def provider(tmp_path: Path) -> SshProvider:
+    (tmp_path / "id").write_text(KEY)
+    (tmp_path / "tsig.key").write_text('key "govmig-lab" {\n\tsecret "c2VjcmV0Cg==";\n};\n')
+    return SshProvider(hosts=parse_ssh_hosts(hosts_document(tmp_path), source="test"))
+
+
+def from_source(host: str, system_id: str = "st-tax", index: int = 5) -> Any:
+    return system_target(
+        system_id, index, source=SourceLocation(city="shantou", site="lab", host=host)
+    )
+
+
+def test_it_is_registered() -> None:
+    assert PROVIDERS["ssh"] == SshProvider.from_settings
+
+
+def test_the_target_host_is_stable_and_spreads_over_the_pool(provider: SshProvider) -> None:
+    pool = provider.hosts.nodes["shantou"].hosts
+    chosen = {sid: choose_target(sid, pool).name for sid in (f"sys-{i}" for i in range(60))}
+    assert chosen == {sid: choose_target(sid, pool).name for sid in chosen}
+    assert set(chosen.values()) == {"shantou-1", "shantou-2", "shantou-3"}
+    # Removing a host moves only the systems that were on it.
+    fewer = pool[:2]
+    assert all(
+        choose_target(sid, fewer).name == name
+        for sid, name in chosen.items()
+        if name != "shantou-3"
+    )
+
+
+def test_connection_vars_reach_the_target_with_pinned_keys_and_an_agent(
+    provider: SshProvider, tmp_path: Path
+) -> None:
+    found = provider.connection_vars(from_source("src-1"), NODE)
+    target = provider.target(from_source("src-1"), NODE)
+    assert found["ansible_host"] == str(target.ipv4)
+    assert (found["ansible_user"], found["ansible_python_interpreter"]) == (
+        "root",
+        "/usr/bin/python3",
+    )
+    args = found["ansible_ssh_args"]
+    assert "StrictHostKeyChecking=yes" in args
+    assert "ForwardAgent=yes" in args
+    assert f"UserKnownHostsFile={tmp_path / 'known_hosts'}" in args
+    assert "private_key" not in str(found)
+    assert "ansible_ssh_private_key_file" not in found
+
+
+@pytest.mark.parametrize("index", [1, 5, 0xABC], ids=["first", "fifth", "hex"])
+def test_the_systems_addresses_are_the_recorded_ones(provider: SshProvider, index: int) -> None:
+    found = provider.host_vars(from_source("src-1", index=index), NODE)
+    assert found["govmig_system_ipv6"] == ipv6_address(NODE.ipv6_prefix, index)
+    assert found["govmig_system_ipv4"] == f"10.213.{32 + index // 256}.{index % 256}"
+    assert found["govmig_system_ipv6"] not in {h.ipv6 for h in provider.hosts.all_hosts()}
+    assert found["govmig_service_name"] == "st-tax.lab.govmig.test"
+    assert (found["govmig_source_ipv4"], found["govmig_service_port"]) == ("10.213.1.1", 8080)
+    assert found["govmig_tsig_algorithm"] == "hmac-sha256"
+
+
+def test_an_index_past_the_ipv4_pool_is_refused(provider: SshProvider) -> None:
+    with pytest.raises(PermanentError, match="has no address number 4095"):
+        provider.host_vars(from_source("src-1", index=4095), NODE)
+
+
+@pytest.mark.parametrize("host", ["src-9", "SRC-1", "10.213.1.1", "src-1.evil", "a" * 64], ids=str)
+def test_a_source_host_the_inventory_does_not_name_is_refused(
+    provider: SshProvider, host: str
+) -> None:
+    system = from_source(host)
+    for phase in (Phase.PREFLIGHT, Phase.ROLLBACK):
+        assert "is not a source in the hosts inventory" in str(provider.precheck(phase, system))
+    with pytest.raises(PermanentError):
+        provider.host_vars(system, NODE)
+    assert provider.precheck(Phase.PREFLIGHT, from_source("src-1")) is None
+
+
+def test_a_node_without_hosts_is_refused(provider: SshProvider) -> None:
+    other = NodeTarget(node_id="heyuan", ipv6_prefix="2001:db8:3::/48")
+    with pytest.raises(PermanentError, match="node heyuan has no target hosts"):
+        provider.connection_vars(from_source("src-1"), other)
+
+
+def test_secrets_are_read_afresh_and_the_key_never_enters_the_inventory(
+    provider: SshProvider, tmp_path: Path
+) -> None:
+    secrets = provider.secrets()
+    assert secrets == {
+        "govmig_secret_ssh_private_key": KEY,
+        "govmig_secret_tsig_key": "c2VjcmV0Cg==",
+    }
+    (tmp_path / "id").write_text(KEY.replace("keybody", "rotated"))
+    assert "rotated" in provider.secrets()["govmig_secret_ssh_private_key"]
+    key, rest = split_ssh_key(provider.secrets())
+    assert key is not None
+    assert "rotated" in key
+    inventory = build_inventory(
+        Phase.REPLICATE, NODE, [from_source("src-1")], provider=provider, secrets=rest
+    )
+    assert "rotated" not in str(inventory)
+    assert inventory["all"]["vars"] == {"govmig_secret_tsig_key": "c2VjcmV0Cg=="}
+
+
+def test_a_missing_key_file_is_one_clear_error(provider: SshProvider, tmp_path: Path) -> None:
+    (tmp_path / "id").unlink()
+    with pytest.raises(ConfigurationError, match="cannot read an ssh provider key file"):
+        provider.secrets()
+
+
+def test_the_ssh_provider_needs_a_hosts_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="--hosts FILE"):
+        build_provider(WorkerSettings(provider="ssh"))
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(hosts_document(tmp_path)))
+    built = build_provider(WorkerSettings(provider="ssh", hosts_file=path))
+    assert isinstance(built, SshProvider)
+    assert [h.name for h in built.hosts.sources] == ["src-1"]
+
+
+def test_an_unsafe_known_hosts_path_is_refused(tmp_path: Path) -> None:
+    document = hosts_document(tmp_path)
+    document["ssh"]["known_hosts_file"] = "/k/known hosts -o ProxyCommand=x"
+    with pytest.raises(ConfigurationError, match="known_hosts file"):
+        SshProvider(hosts=parse_ssh_hosts(document, source="test"))
