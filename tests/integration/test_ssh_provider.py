@@ -232,14 +232,10 @@ def get_health(address: str, name: str | None = None) -> dict[str, Any]:
 
 
 def report(result: RunResult, system_id: str) -> dict[str, Any]:
-    """The ``govmig_report`` fact a run set for one system, read from its artifacts."""
-    for path in sorted((result.artifact_dir / "job_events").glob("*.json")):
-        data = json.loads(path.read_text()).get("event_data", {})
-        facts = (data.get("res") or {}).get("ansible_facts") or {}
-        if data.get("host") == system_id and "govmig_report" in facts:
-            found: dict[str, Any] = facts["govmig_report"]
-            return found
-    raise AssertionError(f"no govmig_report for {system_id} in {result.artifact_dir}")
+    """What the role reported for one system, as the phase worker receives it."""
+    found = dict(result.outcome(system_id).report)
+    assert found, f"no govmig_report for {system_id} (artifacts {result.artifact_dir})"
+    return found
 
 
 def assert_source_serves(done: Migration, sid: str) -> None:
