@@ -1,4 +1,4 @@
-"""``govmig demo``: local Kafka, the orchestrator, a wave of sample migrations, metrics.
+"""``govmig demo``: local Kafka, the orchestrator, a wave of real migrations, metrics.
 
 Only parses options and prints; ``orchestrator.demo`` does the work.
 """
@@ -6,6 +6,7 @@ Only parses options and prints; ``orchestrator.demo`` does the work.
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,13 @@ import typer
 from rich.console import Console
 
 from orchestrator.demo import DemoOptions, run_demo
+
+
+class DemoProvider(StrEnum):
+    """The providers the demo can show."""
+
+    LOCAL = "local"
+    SSH = "ssh"
 
 
 def demo(
@@ -46,6 +54,14 @@ def demo(
     timeout: Annotated[
         float, typer.Option("--timeout", min=10, help="seconds to wait for the wave")
     ] = 900.0,
+    provider: Annotated[
+        DemoProvider | None,
+        typer.Option(
+            "--provider",
+            help="ssh: migrate between the hosts of a lab of real hosts (needs root); "
+            "local: sandbox directories on this machine (default: ssh as root, else local)",
+        ),
+    ] = None,
 ) -> None:
     """Start a local Kafka and the orchestrator, migrate a wave, and show progress and metrics."""
     options = DemoOptions(
@@ -57,6 +73,7 @@ def demo(
         timeout_s=timeout,
         mitogen=mitogen,
         stay=not exit_after and sys.stdout.isatty(),
+        provider=None if provider is None else provider.value,
     )
     # Piped into a log, the progress table still gets room for every column.
     console = Console() if sys.stdout.isatty() else Console(width=110)

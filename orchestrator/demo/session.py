@@ -3,8 +3,9 @@
 1. A fresh demo home (``var/demo``): its own broker data, state database,
    sandbox work root and runner artifacts, so a second run starts clean.
 2. ``devkafka`` starts a single-node Kafka on the demo's ports.
-3. The wave's sources are created on this machine (data, a live service and a
-   name record) for the ``local`` provider to move.
+3. The wave's sources are created (``sites``): on this machine for the
+   ``local`` provider, or, as root, on the hosts of a lab of real hosts (sshd,
+   BIND 9) for the ``ssh`` provider; each registration names its source host.
 4. ``govmig run`` starts as a separate process, as an operator would run it.
 5. The whole catalogue is published as registrations, then one migration
    request per system of the wave; progress is read from the store.
@@ -33,6 +34,7 @@ from rich.live import Live
 from orchestrator.bus import Producer
 from orchestrator.demo.progress import SystemProgress, Tally, render, tally
 from orchestrator.demo.scenario import DemoPlan, choose_wave
+from orchestrator.demo.sites import Sites, choose_sites
 from orchestrator.demo.summary import Summary, summarise
 from orchestrator.devkafka import LocalKafka
 from orchestrator.errors import ConfigurationError
@@ -42,7 +44,6 @@ from orchestrator.events.registration import registration_records
 from orchestrator.inventory import DEFAULT_CATALOGUE, load_inventory, load_systems
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.inventory.topology import Inventory
-from orchestrator.providers.local_sandbox import prepare_source, stop_services
 from orchestrator.settings import KafkaSettings, LocalKafkaSettings
 from orchestrator.store import Store, list_systems, node_usage, open_store
 
@@ -50,8 +51,6 @@ DEMO_SOURCE = "/govmig/demo"
 DEMO_ACTOR = "govmig-demo"
 DEMO_WAVE = 1
 _READY_TIMEOUT_S = 90.0
-_SOURCE_FILES = 4
-_SOURCE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +65,7 @@ class DemoOptions:
     timeout_s: float = 900.0
     mitogen: bool = True
     stay: bool = False  # keep the metrics up until Ctrl-C (only in a terminal)
+    provider: str | None = None  # local or ssh; None: ssh on the lab as root, else local
 
 
 def run_demo(options: DemoOptions, console: Console) -> int:
@@ -79,13 +79,15 @@ def run_demo(options: DemoOptions, console: Console) -> int:
         failures=options.failures,
     )
     home = options.home.resolve()
-    _fresh_home(home, options)
+    sites, why = choose_sites(options.provider, home, inventory)
+    console.print(f"[green]✓[/] {why}")
+    _fresh_home(home, options, sites)
     with contextlib.ExitStack() as stack:
         bootstrap = _start_kafka(home, options, console, stack)
-        _prepare_sources(home, plan, console, stack)
+        registered = _prepare_sources(sites, plan, console, stack)
         url = _state_url(home)
-        stack.enter_context(_orchestrator(home, options, plan, bootstrap, console))
-        _publish(bootstrap, catalogue, plan, console)
+        stack.enter_context(_orchestrator(home, options, plan, bootstrap, console, sites))
+        _publish(bootstrap, _with(catalogue, registered), plan, console)
         started = time.monotonic()
         summary = _watch(url, plan, inventory, options, console)
         console.print(f"\nwave {DEMO_WAVE} took {time.monotonic() - started:.0f} s")
@@ -96,12 +98,12 @@ def run_demo(options: DemoOptions, console: Console) -> int:
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack re-raises
 
 
-def _fresh_home(home: Path, options: DemoOptions) -> None:
+def _fresh_home(home: Path, options: DemoOptions, sites: Sites) -> None:
     """Stop whatever an earlier demo left in ``home`` and remove it."""
     if not home.exists():
         return
     LocalKafka(_kafka_settings(home, options)).down()
-    stop_services(home / "work")
+    sites.clear()
     shutil.rmtree(home)
 
 
@@ -125,14 +127,21 @@ def _start_kafka(
 
 
 def _prepare_sources(
-    home: Path, plan: DemoPlan, console: Console, stack: contextlib.ExitStack
-) -> None:
-    work = home / "work"
-    stack.callback(stop_services, work)
+    sites: Sites, plan: DemoPlan, console: Console, stack: contextlib.ExitStack
+) -> list[BusinessSystem]:
     with console.status(f"creating {len(plan.wave)} source systems (data and a live service)"):
-        for system in plan.wave:
-            prepare_source(work, system.id, _SOURCE_FILES, _SOURCE_BYTES, seed=system.id)
-    console.print(f"[green]✓[/] {len(plan.wave)} sources serving on this machine")
+        registered = sites.prepare(plan.wave, stack)
+    where = "on this machine" if sites.provider == "local" else "on the lab's source hosts"
+    console.print(f"[green]✓[/] {len(plan.wave)} sources serving {where}")
+    return registered
+
+
+def _with(
+    catalogue: Sequence[BusinessSystem], registered: Sequence[BusinessSystem]
+) -> list[BusinessSystem]:
+    """The catalogue, with the wave's records as their sources were created."""
+    by_id = {system.id: system for system in registered}
+    return [by_id.get(system.id, system) for system in catalogue]
 
 
 def _state_url(home: Path) -> str:
@@ -141,13 +150,18 @@ def _state_url(home: Path) -> str:
 
 @contextlib.contextmanager
 def _orchestrator(
-    home: Path, options: DemoOptions, plan: DemoPlan, bootstrap: str, console: Console
+    home: Path,
+    options: DemoOptions,
+    plan: DemoPlan,
+    bootstrap: str,
+    console: Console,
+    sites: Sites,
 ) -> Iterator[None]:
     """``govmig run`` in its own process, stopped with SIGTERM like any service."""
     log_path = home / "orchestrator.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            _run_argv(home, options, bootstrap),
+            [*_run_argv(home, options, bootstrap), *sites.run_args()],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=_run_env(plan),
@@ -175,8 +189,6 @@ def _run_argv(home: Path, options: DemoOptions, bootstrap: str) -> list[str]:
         _state_url(home),
         "--metrics-port",
         str(options.metrics_port),
-        "--work-root",
-        str(home / "work"),
         "--artifacts-dir",
         str(home / "artifacts"),
         "--mitogen" if options.mitogen else "--no-mitogen",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orchestrator.capacity import NodeUsage, ResourceClass
 from orchestrator.demo.scenario import DemoPlan
@@ -31,6 +31,7 @@ class Summary:
     states: Counter[SystemState]
     used: dict[ResourceClass, int]
     unexpected: tuple[str, ...]
+    moved: dict[str, int] = field(default_factory=dict)  # completed systems per node
 
     @property
     def as_expected(self) -> bool:
@@ -44,6 +45,9 @@ class Summary:
             f"\nmigrated: {done}   rolled back: {self.states[SystemState.ROLLED_BACK]}   "
             f"failed: {self.states[SystemState.FAILED]}   (plan: {PLAN_SYSTEMS} city systems)"
         ]
+        if self.moved:
+            per_node = ", ".join(f"{node} {count}" for node, count in sorted(self.moved.items()))
+            out.append(f"moved per node: {per_node}")
         for resource, label, target, scale, unit in _PLAN:
             used = self.used.get(resource, 0)
             out.append(
@@ -70,7 +74,8 @@ def summarise(rows: Sequence[SystemRow], usage: Sequence[NodeUsage], plan: DemoP
     for node in usage:
         for resource in ResourceClass:
             used[resource] = used.get(resource, 0) + node.used.get(resource, 0)
-    return Summary(Counter(row.state for row in mine), used, tuple(unexpected))
+    moved = Counter(row.node for row in mine if row.state is SystemState.COMPLETED and row.node)
+    return Summary(Counter(row.state for row in mine), used, tuple(unexpected), dict(moved))
 
 
 def _expected(system_id: str, plan: DemoPlan) -> SystemState:

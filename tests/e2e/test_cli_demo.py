@@ -1,7 +1,9 @@
 """``govmig demo --exit`` as a user runs it: the README's main command, end to end.
 
 A smaller wave than the default (one system per node) with one injected
-failure, so the run shows a rollback too and stays around a minute.
+failure, so the run shows a rollback too: once with the ``local`` provider,
+once with the ``ssh`` provider on the lab of real hosts (as root, which is how
+``make demo`` runs it by default).
 """
 
 from __future__ import annotations
@@ -28,34 +30,40 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_demo_migrates_a_wave_rolls_back_the_injected_failure_and_stops_everything(
-    tmp_path: Path,
-) -> None:
-    home = tmp_path / "demo"
+def run_demo(home: Path, provider: str) -> str:
+    """``govmig demo --exit`` of one system per node, one injected failure; its output."""
     kafka_port, _ = free_port_pair("127.0.0.1", 39500)
     command = [
         sys.executable, "-m", "orchestrator", "demo", "--exit",
-        "--per-node", "1", "--fail", "1",
+        "--per-node", "1", "--fail", "1", "--provider", provider,
         "--home", str(home),
         "--kafka-port", str(kafka_port),
         "--metrics-port", str(_free_port()),
         "--timeout", "600",
     ]  # fmt: skip
     env = {**os.environ, "GOVMIG_LOCAL_KAFKA_CACHE_DIR": str(REPO / ".cache" / "kafka")}
-
     done = subprocess.run(
         command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False
     )
-
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "migrated: 13   rolled back: 1   failed: 0" in output
     assert "wave 1: 14/14 systems finished" in output
+    assert "moved per node: " in output
     # Everything it started is stopped: no broker, no orchestrator, no sample service.
     leftovers = subprocess.run(
         ["pgrep", "-f", str(home)], capture_output=True, text=True, check=False
     ).stdout.split()
     assert leftovers == []
+    return output
+
+
+def test_demo_migrates_a_wave_rolls_back_the_injected_failure_and_stops_everything(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "demo"
+    output = run_demo(home, "local")
+    assert "local provider on this machine (asked for)" in output
     # The sandbox remains to be inspected: a migrated service's name record points at its node.
     records = sorted((home / "work" / "dns").glob("*.json"))
     assert len(records) == 14
@@ -63,3 +71,16 @@ def test_demo_migrates_a_wave_rolls_back_the_injected_failure_and_stops_everythi
     assert sum(record.location != "source" for record in moved) == 13
     with pytest.raises(OSError):
         fetch_health(moved[0], timeout=1.0)  # stopped with the demo
+
+
+@pytest.mark.lab
+def test_the_demo_migrates_a_wave_between_real_hosts_and_takes_its_lab_down(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "demo"
+    output = run_demo(home, "ssh")
+    assert "ssh provider on the lab of real hosts (asked for)" in output
+    assert "sources serving on the lab's source hosts" in output
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
+    assert "govmig-" not in namespaces.stdout, "the demo's lab is down"
+    assert not (home / "lab").exists()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from orchestrator.demo.progress import SystemProgress, tally
 from orchestrator.demo.scenario import choose_wave
+from orchestrator.demo.sites import choose_sites
 from orchestrator.demo.summary import summarise
+from orchestrator.errors import ConfigurationError
 from orchestrator.inventory import DEFAULT_CATALOGUE, load_inventory, load_systems
 from orchestrator.migrations.states import SystemState
 from orchestrator.store import SystemRow
@@ -90,3 +93,24 @@ def test_summary_reports_systems_that_never_arrived() -> None:
 
     assert len(summary.unexpected) == len(plan.wave)
     assert all(line.endswith("never registered") for line in summary.unexpected)
+
+
+def test_summary_counts_the_systems_moved_per_node() -> None:
+    plan = choose_wave(CATALOGUE, INVENTORY, per_node=1, failures=1)
+    failed, *others = plan.ids
+    rows = [_row(failed, SystemState.ROLLED_BACK)] + [
+        _row(system_id, SystemState.COMPLETED) for system_id in others
+    ]
+
+    summary = summarise(rows, [], plan)
+
+    assert summary.moved == {"shantou": len(others)}
+    assert f"moved per node: shantou {len(others)}" in summary.lines()
+
+
+def test_the_demo_takes_the_provider_asked_for_and_explains_its_choice(tmp_path: Path) -> None:
+    local, why = choose_sites("local", tmp_path, INVENTORY)
+    assert (local.provider, why) == ("local", "local provider on this machine (asked for)")
+    assert local.run_args() == ["--provider", "local", "--work-root", str(tmp_path / "work")]
+    with pytest.raises(ConfigurationError, match="not 'openstack'"):
+        choose_sites("openstack", tmp_path, INVENTORY)

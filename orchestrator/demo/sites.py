@@ -1,0 +1,134 @@
+"""Where the demo's wave runs today, and which provider moves it.
+
+Two answers, one shape (``Sites``): ``LocalSites`` creates the sources on this
+machine for the ``local`` provider; ``LabSites`` brings up the lab of real hosts
+(network namespaces with sshd and BIND 9, ``orchestrator.lab``), seeds each
+source on a lab source host and points the system's registration at that host,
+for the ``ssh`` provider. ``choose_sites`` takes the one asked for, or, when
+none is, the lab as root and the local sandbox otherwise, with the reason in
+one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from orchestrator.errors import ConfigurationError
+from orchestrator.inventory.models import BusinessSystem
+from orchestrator.inventory.topology import Inventory
+from orchestrator.lab import Lab, LabOptions, LabPaths, choose_nodes, seed
+from orchestrator.lab.daemons import check_prerequisites
+from orchestrator.providers.local_sandbox import prepare_source, stop_services
+
+_SOURCE_FILES = 4
+_SOURCE_BYTES = 256 * 1024
+_LAB_SOURCES = 3
+
+
+class Sites(Protocol):
+    """Sources for a wave, and the ``govmig run`` options of the provider that moves them."""
+
+    @property
+    def provider(self) -> str:
+        """The provider's name."""
+        ...
+
+    def prepare(
+        self, wave: Sequence[BusinessSystem], stack: contextlib.ExitStack
+    ) -> list[BusinessSystem]:
+        """Create every source; the records to register (undone by ``stack``)."""
+        ...
+
+    def run_args(self) -> list[str]:
+        """What ``govmig run`` needs to reach them."""
+        ...
+
+    def clear(self) -> None:
+        """Stop whatever an earlier demo left here."""
+        ...
+
+
+@dataclass(frozen=True)
+class LocalSites:
+    """Sources as directories and services on this machine (the ``local`` provider)."""
+
+    work: Path
+    provider: str = "local"
+
+    def prepare(
+        self, wave: Sequence[BusinessSystem], stack: contextlib.ExitStack
+    ) -> list[BusinessSystem]:
+        """A source directory with data and a live service per system."""
+        stack.callback(stop_services, self.work)
+        for system in wave:
+            prepare_source(self.work, system.id, _SOURCE_FILES, _SOURCE_BYTES, seed=system.id)
+        return list(wave)
+
+    def run_args(self) -> list[str]:
+        """The sandbox the local provider moves sources within."""
+        return ["--provider", "local", "--work-root", str(self.work)]
+
+    def clear(self) -> None:
+        """Stop an earlier demo's services."""
+        stop_services(self.work)
+
+
+@dataclass(frozen=True)
+class LabSites:
+    """Sources on the lab's source hosts, migrated to its node hosts (the ``ssh`` provider)."""
+
+    lab_dir: Path
+    inventory: Inventory
+    provider: str = "ssh"
+
+    @property
+    def lab(self) -> Lab:
+        """The demo's own lab."""
+        return Lab(LabPaths.under(self.lab_dir), self.inventory)
+
+    def prepare(
+        self, wave: Sequence[BusinessSystem], stack: contextlib.ExitStack
+    ) -> list[BusinessSystem]:
+        """A lab with a host for every node; each source seeded on a lab source host."""
+        lab = self.lab
+        stack.callback(lab.down)
+        lab.up(LabOptions(nodes=choose_nodes(self.inventory, []), sources=_LAB_SOURCES))
+        seeded = seed(lab, [system.id for system in wave], size=_SOURCE_BYTES)
+        hosts = {entry["system_id"]: entry["source"]["host"] for entry in seeded}
+        return [_on_host(system, hosts[system.id]) for system in wave]
+
+    def run_args(self) -> list[str]:
+        """The lab's ssh-provider inventory."""
+        return ["--provider", "ssh", "--hosts", str(self.lab_dir / "hosts.yml")]
+
+    def clear(self) -> None:
+        """Take down an earlier demo's lab."""
+        if self.lab_dir.exists():
+            self.lab.down()
+
+
+def _on_host(system: BusinessSystem, host: str) -> BusinessSystem:
+    """``system`` registered as running on the lab source host ``host``."""
+    return system.model_copy(update={"source": system.source.model_copy(update={"host": host})})
+
+
+def choose_sites(requested: str | None, home: Path, inventory: Inventory) -> tuple[Sites, str]:
+    """The sites for ``--provider`` (None: the lab if it can run here), and why, in one line."""
+    lab = LabSites(home / "lab", inventory)
+    local = LocalSites(home / "work")
+    if requested == "ssh":
+        check_prerequisites()
+        return lab, "ssh provider on the lab of real hosts (asked for)"
+    if requested == "local":
+        return local, "local provider on this machine (asked for)"
+    if requested is not None:
+        raise ConfigurationError(f"the demo runs the local or the ssh provider, not {requested!r}")
+    try:
+        check_prerequisites()
+    except ConfigurationError as why:
+        return local, f"local provider on this machine: {why}"
+    return lab, "ssh provider on the lab of real hosts (running as root)"
