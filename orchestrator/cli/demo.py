@@ -54,6 +54,10 @@ def demo(
     timeout: Annotated[
         float, typer.Option("--timeout", min=10, help="seconds to wait for the wave")
     ] = 900.0,
+    nodes: Annotated[
+        str,
+        typer.Option("--nodes", help="only these city nodes' systems move, a,b,c (default all 14)"),
+    ] = "",
     provider: Annotated[
         DemoProvider | None,
         typer.Option(
@@ -74,6 +78,7 @@ def demo(
         mitogen=mitogen,
         stay=not exit_after and sys.stdout.isatty(),
         provider=None if provider is None else provider.value,
+        nodes=tuple(node.strip() for node in nodes.split(",") if node.strip()),
     )
     # Piped into a log, the progress table still gets room for every column.
     console = Console() if sys.stdout.isatty() else Console(width=110)

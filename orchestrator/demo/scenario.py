@@ -21,6 +21,7 @@ class DemoPlan:
 
     wave: tuple[BusinessSystem, ...]
     failures: dict[str, str]
+    nodes: tuple[str, ...] = ()  # the city nodes the wave was chosen for
 
     @property
     def ids(self) -> list[str]:
@@ -35,16 +36,18 @@ def choose_wave(
     per_node: int,
     failures: int = 0,
     failure_phase: str = "replicate",
+    nodes: Sequence[str] = (),
 ) -> DemoPlan:
-    """Pick ``per_node`` dependency-free systems per node city; fail the first ``failures``."""
-    taken: dict[str, int] = dict.fromkeys(inventory.nodes, 0)
+    """Pick ``per_node`` dependency-free systems per node city (of ``nodes``, default all);
+    fail the first ``failures``."""
+    taken: dict[str, int] = dict.fromkeys(nodes or inventory.nodes, 0)
     node_of_city = {node.city: node.id for node in inventory.nodes.values()}
     wave: list[BusinessSystem] = []
     for system in catalogue:
         node = node_of_city.get(system.city)
-        if node is None or system.depends_on or taken[node] >= per_node:
+        if node not in taken or system.depends_on or taken[node] >= per_node:
             continue
         taken[node] += 1
         wave.append(system)
     injected = {system.id: failure_phase for system in wave[: max(0, failures)]}
-    return DemoPlan(wave=tuple(wave), failures=injected)
+    return DemoPlan(wave=tuple(wave), failures=injected, nodes=tuple(taken))

@@ -44,6 +44,7 @@ from orchestrator.events.registration import registration_records
 from orchestrator.inventory import DEFAULT_CATALOGUE, load_inventory, load_systems
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.inventory.topology import Inventory
+from orchestrator.lab import choose_nodes
 from orchestrator.settings import KafkaSettings, LocalKafkaSettings
 from orchestrator.store import Store, list_systems, node_usage, open_store
 
@@ -66,6 +67,7 @@ class DemoOptions:
     mitogen: bool = True
     stay: bool = False  # keep the metrics up until Ctrl-C (only in a terminal)
     provider: str | None = None  # local or ssh; None: ssh on the lab as root, else local
+    nodes: tuple[str, ...] = ()  # the city nodes whose systems move (default all 14)
 
 
 def run_demo(options: DemoOptions, console: Console) -> int:
@@ -77,9 +79,10 @@ def run_demo(options: DemoOptions, console: Console) -> int:
         inventory,
         per_node=options.per_node,
         failures=options.failures,
+        nodes=choose_nodes(inventory, options.nodes),
     )
     home = options.home.resolve()
-    sites, why = choose_sites(options.provider, home, inventory)
+    sites, why = choose_sites(options.provider, home, inventory, nodes=plan.nodes)
     console.print(f"[green]✓[/] {why}")
     _fresh_home(home, options, sites)
     with contextlib.ExitStack() as stack:

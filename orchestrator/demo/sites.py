@@ -20,7 +20,7 @@ from typing import Protocol
 from orchestrator.errors import ConfigurationError
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.inventory.topology import Inventory
-from orchestrator.lab import Lab, LabOptions, LabPaths, choose_nodes, seed
+from orchestrator.lab import Lab, LabOptions, LabPaths, seed
 from orchestrator.lab.daemons import check_prerequisites
 from orchestrator.providers.local_sandbox import prepare_source, stop_services
 
@@ -83,6 +83,7 @@ class LabSites:
 
     lab_dir: Path
     inventory: Inventory
+    nodes: tuple[str, ...]
     provider: str = "ssh"
 
     @property
@@ -93,10 +94,10 @@ class LabSites:
     def prepare(
         self, wave: Sequence[BusinessSystem], stack: contextlib.ExitStack
     ) -> list[BusinessSystem]:
-        """A lab with a host for every node; each source seeded on a lab source host."""
+        """A lab with a host for each node of the wave; each source seeded on a source host."""
         lab = self.lab
         stack.callback(lab.down)
-        lab.up(LabOptions(nodes=choose_nodes(self.inventory, []), sources=_LAB_SOURCES))
+        lab.up(LabOptions(nodes=self.nodes, sources=_LAB_SOURCES))
         seeded = seed(lab, [system.id for system in wave], size=_SOURCE_BYTES)
         hosts = {entry["system_id"]: entry["source"]["host"] for entry in seeded}
         return [_on_host(system, hosts[system.id]) for system in wave]
@@ -116,9 +117,11 @@ def _on_host(system: BusinessSystem, host: str) -> BusinessSystem:
     return system.model_copy(update={"source": system.source.model_copy(update={"host": host})})
 
 
-def choose_sites(requested: str | None, home: Path, inventory: Inventory) -> tuple[Sites, str]:
+def choose_sites(
+    requested: str | None, home: Path, inventory: Inventory, *, nodes: Sequence[str]
+) -> tuple[Sites, str]:
     """The sites for ``--provider`` (None: the lab if it can run here), and why, in one line."""
-    lab = LabSites(home / "lab", inventory)
+    lab = LabSites(home / "lab", inventory, tuple(nodes))
     local = LocalSites(home / "work")
     if requested == "ssh":
         check_prerequisites()

@@ -109,8 +109,15 @@ def test_summary_counts_the_systems_moved_per_node() -> None:
 
 
 def test_the_demo_takes_the_provider_asked_for_and_explains_its_choice(tmp_path: Path) -> None:
-    local, why = choose_sites("local", tmp_path, INVENTORY)
+    local, why = choose_sites("local", tmp_path, INVENTORY, nodes=["shantou"])
     assert (local.provider, why) == ("local", "local provider on this machine (asked for)")
     assert local.run_args() == ["--provider", "local", "--work-root", str(tmp_path / "work")]
     with pytest.raises(ConfigurationError, match="not 'openstack'"):
-        choose_sites("openstack", tmp_path, INVENTORY)
+        choose_sites("openstack", tmp_path, INVENTORY, nodes=["shantou"])
+
+
+def test_a_wave_can_be_limited_to_some_nodes() -> None:
+    plan = choose_wave(CATALOGUE, INVENTORY, per_node=2, nodes=["heyuan", "shantou"])
+    assert plan.nodes == ("heyuan", "shantou")
+    assert len(plan.wave) == 4
+    assert {system.city for system in plan.wave} == {"heyuan", "shantou"}
