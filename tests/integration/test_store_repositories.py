@@ -16,7 +16,7 @@ from orchestrator.capacity import NodeStatus, ResourceClass, ResourceInventory
 from orchestrator.engine import CauseContext, apply_cause
 from orchestrator.errors import PermanentError, TemporaryError
 from orchestrator.inventory import load_inventory
-from orchestrator.inventory.models import BusinessSystem, Node, NodeCapacity, SourceLocation
+from orchestrator.inventory.models import BusinessSystem, Node, NodeCapacity
 from orchestrator.inventory.plan import PLAN_MEMORY_GB, PLAN_NODES, PLAN_STORAGE_GB, PLAN_VCPU
 from orchestrator.migrations import Register, RequestCancel, RequestRetry
 from orchestrator.migrations.states import Phase, SystemState
@@ -44,6 +44,7 @@ from orchestrator.store import (
 )
 from tests.fixtures.seeding import SEEDING, drive, refuse
 from tests.fixtures.store import ON_BOTH
+from tests.fixtures.systems import business_system
 
 pytestmark = ON_BOTH
 
@@ -51,16 +52,7 @@ T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def a_system(system_id: str = "sys-1", *, vcpu: int = 8, city: str = "guangzhou") -> BusinessSystem:
-    return BusinessSystem(
-        id=system_id,
-        name=f"System {system_id}",
-        city=city,
-        department="Data Bureau",
-        vcpu=vcpu,
-        memory_gb=32,
-        storage_gb=500,
-        source=SourceLocation(city=city, site="old DC", host="10.0.0.1"),
-    )
+    return business_system(system_id, city, vcpu=vcpu, memory_gb=32, storage_gb=500)
 
 
 def a_node(node_id: str = "shantou", vcpu: int = 100) -> Node:

@@ -18,7 +18,7 @@ from orchestrator.engine import (
 from orchestrator.engine import lifecycle as lifecycle_module
 from orchestrator.events.envelope import SystemRequestRefusedEvent, SystemStatusChangedEvent
 from orchestrator.inventory import load_inventory
-from orchestrator.inventory.models import BusinessSystem, SourceLocation
+from orchestrator.inventory.models import BusinessSystem
 from orchestrator.migrations import (
     Cause,
     Place,
@@ -45,6 +45,7 @@ from orchestrator.store import (
     seed_nodes,
     update_node,
 )
+from tests.fixtures.systems import business_system
 
 S = SystemState
 INTAKE = CauseContext(component="intake", event_source="/test", event_id="evt-1")
@@ -53,17 +54,7 @@ INTAKE = CauseContext(component="intake", event_source="/test", event_id="evt-1"
 def system(
     system_id: str, city: str = "shantou", *, vcpu: int = 16, depends_on: tuple[str, ...] = ()
 ) -> BusinessSystem:
-    return BusinessSystem(
-        id=system_id,
-        name=f"系统 {system_id}",
-        city=city,
-        department="政务服务数据管理局",
-        vcpu=vcpu,
-        memory_gb=64,
-        storage_gb=2000,
-        source=SourceLocation(city=city, site="机房A", host=f"{system_id}.gd.gov.cn"),
-        depends_on=depends_on,
-    )
+    return business_system(system_id, city, vcpu=vcpu, depends_on=depends_on)
 
 
 @pytest.fixture(autouse=True)

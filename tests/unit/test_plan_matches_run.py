@@ -24,9 +24,10 @@ from orchestrator.capacity import (
 from orchestrator.engine import CauseContext, Lifecycle
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.loader import DEFAULT_CATALOGUE, load_systems
-from orchestrator.inventory.models import BusinessSystem, SourceLocation
+from orchestrator.inventory.models import BusinessSystem
 from orchestrator.migrations import Register, RequestMigration
 from orchestrator.store import Session, get_systems, node_usage, open_store, seed_nodes, update_node
+from tests.fixtures.systems import business_system
 
 INTAKE = CauseContext(component="intake", event_source="/test", event_id="evt-1")
 
@@ -34,17 +35,7 @@ INTAKE = CauseContext(component="intake", event_source="/test", event_id="evt-1"
 def system(
     system_id: str, city: str, vcpu: int, depends_on: tuple[str, ...] = ()
 ) -> BusinessSystem:
-    return BusinessSystem(
-        id=system_id,
-        name=f"系统 {system_id}",
-        city=city,
-        department="政务服务数据管理局",
-        vcpu=vcpu,
-        memory_gb=64,
-        storage_gb=2000,
-        source=SourceLocation(city=city, site="机房A", host=f"{system_id}.gd.gov.cn"),
-        depends_on=depends_on,
-    )
+    return business_system(system_id, city, vcpu=vcpu, depends_on=depends_on)
 
 
 def shrink(session: Session, node: str, vcpu: int) -> None:
