@@ -114,6 +114,15 @@ class SshProvider:
             "ansible_python_interpreter": HOST_PYTHON,
         }
 
+    def _source_vars(self, system: SystemTarget) -> dict[str, str]:
+        # Only a rollback gets this far with an unknown source (see ``precheck``); it has
+        # nothing to undo there, so it gets no source address to reach.
+        try:
+            source = self.source(system)
+        except PermanentError:
+            return {"govmig_source_ipv4": "", "govmig_source_ipv6": ""}
+        return {"govmig_source_ipv4": str(source.ipv4), "govmig_source_ipv6": str(source.ipv6)}
+
     def ssh_args(self) -> str:
         """Options for every SSH login of a run, the target's and the delegated source's.
 
@@ -128,10 +137,9 @@ class SshProvider:
 
     def host_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]:
         """Where the system comes from and goes to, its own addresses, and the DNS to switch."""
-        source, target, dns = self.source(system), self.target(system, node), self.hosts.dns
+        target, dns = self.target(system, node), self.hosts.dns
         return {
-            "govmig_source_ipv4": str(source.ipv4),
-            "govmig_source_ipv6": str(source.ipv6),
+            **self._source_vars(system),
             "govmig_target_host": target.name,
             "govmig_target_ipv4": str(target.ipv4),
             "govmig_target_ipv6": str(target.ipv6),
@@ -150,7 +158,13 @@ class SshProvider:
         }
 
     def precheck(self, phase: Phase, system: SystemTarget) -> str | None:
-        """No phase can run for a system whose source host the inventory does not know."""
+        """No phase but rollback can run for a system whose source host is not in the inventory.
+
+        Rollback can: it undoes only what the target's migration record says was
+        done, which for such a system is nothing, so it ends ``rolled_back``.
+        """
+        if phase is Phase.ROLLBACK:
+            return None
         try:
             self.source(system)
         except PermanentError as error:

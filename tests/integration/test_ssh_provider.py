@@ -352,3 +352,18 @@ def test_no_secret_is_recorded_anywhere(migration: Migration) -> None:
     assert any("running cutover" in line for line in migration.logs)
     for text in [*messages, *migration.logs]:
         assert not any(piece.decode() in text for piece in pieces)
+
+
+def test_a_system_whose_source_is_unknown_rolls_back_touching_no_source(
+    migration: Migration,
+) -> None:
+    """Its preflight was refused before any playbook ran; its rollback has nothing to undo."""
+    stray = system_target(
+        "st-stray", 99, source=SourceLocation(city="shantou", site="lab", host="src-9")
+    )
+    assert migration.provider.precheck(Phase.PREFLIGHT, stray) is not None
+    result = migration.runner.run(
+        Phase.ROLLBACK, NODES["shantou"], [stray], secrets=migration.provider.secrets()
+    )
+    migration.results.append(result)
+    assert result.ok, result.outcomes

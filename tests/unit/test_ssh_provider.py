@@ -117,11 +117,17 @@ def test_a_source_host_the_inventory_does_not_name_is_refused(
     provider: SshProvider, host: str
 ) -> None:
     system = from_source(host)
-    for phase in (Phase.PREFLIGHT, Phase.ROLLBACK):
+    for phase in (Phase.PREFLIGHT, Phase.PROVISION, Phase.CUTOVER):
         assert "is not a source in the hosts inventory" in str(provider.precheck(phase, system))
-    with pytest.raises(PermanentError):
-        provider.host_vars(system, NODE)
     assert provider.precheck(Phase.PREFLIGHT, from_source("src-1")) is None
+
+
+def test_a_refused_system_still_rolls_back_with_no_source_to_reach(provider: SshProvider) -> None:
+    """Its preflight never ran, so its rollback has nothing to undo and ends it rolled_back."""
+    system = from_source("src-9")
+    assert provider.precheck(Phase.ROLLBACK, system) is None
+    found = provider.host_vars(system, NODE)
+    assert (found["govmig_source_ipv4"], found["govmig_source_ipv6"]) == ("", "")
 
 
 def test_a_node_without_hosts_is_refused(provider: SshProvider) -> None:
