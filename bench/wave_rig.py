@@ -31,7 +31,7 @@ from orchestrator.migrations import (
 )
 from orchestrator.store import Store, count_by_state, open_store, seed_nodes
 from orchestrator.worker.phase_worker import PhaseWorker
-from orchestrator.worker.ports import WorkerConfig
+from orchestrator.worker.ports import WorkerConfig, WorkerProvider
 from orchestrator.worker.scheduling import Limits
 from orchestrator.worker.targets import node_targets
 
@@ -118,6 +118,7 @@ def run_wave(
     limits: Limits,
     systems: int,
     timeout_s: float = 1800.0,
+    provider: WorkerProvider | None = None,
 ) -> WaveTiming:
     """Start a worker, wait until every system has finished moving, stop it."""
     worker = PhaseWorker(
@@ -125,6 +126,7 @@ def run_wave(
         executor,
         nodes=node_targets(inventory.nodes),
         config=WorkerConfig(instance_id="bench", limits=limits, poll_s=0.05),
+        provider=provider,
     )
     started = time.monotonic()
     worker.start()

@@ -1,0 +1,168 @@
+"""A wave of real systems on the lab: batched worker against one run per system per phase.
+
+Needs root (it brings up ``govmig lab`` in a temporary directory and takes it
+down at the end). Two waves of ``--systems`` catalogue systems (default 28, two
+per node on the 14 nodes), each seeded on the lab's source hosts with small
+data, go through every forward phase with the real ``ssh`` provider's role:
+
+(a) through the real ``PhaseWorker``: one ansible-runner invocation per
+    (node, phase) batch, ``--max-batches`` at a time;
+(b) as rule-based event automation does it: one ansible-runner invocation per
+    system per phase (each system's phases in order), ``--max-batches``
+    systems at a time: the same playbooks, hosts and concurrency.
+
+It prints the wall time of each, their ratio (target >= 10), the wall time
+per system of (a) (the data is a few KiB, so this is orchestration and Ansible,
+not copying; target <= 1 s with Mitogen), and the share of (a)'s wall time
+outside any ansible-runner invocation.
+
+Run as root: ``python -m bench.lab_wave [--systems 28] [--max-batches 4]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bench.wave_rig import TimedExecutor, WaveTiming, placed_store, run_wave
+from orchestrator.data_files import PLAYBOOK_DIR
+from orchestrator.execution import SystemTarget
+from orchestrator.execution.runner import PhaseRunner
+from orchestrator.inventory import Inventory, generate_catalogue, load_inventory
+from orchestrator.inventory.models import BusinessSystem
+from orchestrator.lab import Lab, LabOptions, LabPaths, choose_nodes, seed
+from orchestrator.migrations import FORWARD_PHASES
+from orchestrator.providers import SshProvider
+from orchestrator.providers.ssh_hosts import load_ssh_hosts
+from orchestrator.worker.scheduling import Limits
+from orchestrator.worker.targets import node_targets
+
+SEED_BYTES = 16 * 1024
+# Host numbers for the baseline's systems, clear of those the worker hands out (1, 2, ...).
+BASELINE_INDEX = 200
+
+
+def seeded(lab: Lab, systems: Sequence[BusinessSystem]) -> list[BusinessSystem]:
+    """``systems``, each registered on the lab source host it was seeded on."""
+    hosts = {e["system_id"]: e["source"]["host"] for e in seed(lab, [s.id for s in systems])}
+    return [
+        s.model_copy(update={"source": s.source.model_copy(update={"host": hosts[s.id]})})
+        for s in systems
+    ]
+
+
+def runner(base: Path, name: str, provider: SshProvider) -> PhaseRunner:
+    """A runner of the ssh role writing its artifacts under ``base/name``."""
+    return PhaseRunner(
+        playbook_dir=PLAYBOOK_DIR,
+        artifacts_dir=base / name / "artifacts",
+        provider=provider,
+        keep_artifacts=20,
+    )
+
+
+def batched(
+    base: Path,
+    inventory: Inventory,
+    provider: SshProvider,
+    systems: Sequence[BusinessSystem],
+    nodes: Sequence[str],
+    limits: Limits,
+) -> WaveTiming:
+    """The wave through the real worker."""
+    store = placed_store(base / "batched.db", inventory, systems, nodes)
+    try:
+        executor = TimedExecutor(runner(base, "batched", provider))
+        return run_wave(
+            store, inventory, executor, limits=limits, systems=len(systems), provider=provider
+        )
+    finally:
+        store.close()
+
+
+def per_system(
+    base: Path,
+    inventory: Inventory,
+    provider: SshProvider,
+    systems: Sequence[BusinessSystem],
+    nodes: Sequence[str],
+    concurrency: int,
+) -> tuple[float, int, int]:
+    """Wall time, invocations and systems completed, one invocation per system per phase."""
+    each = runner(base, "per-system", provider)
+    targets = node_targets(inventory.nodes)
+
+    def one(index: int) -> bool:
+        node, system = targets[nodes[index % len(nodes)]], systems[index]
+        target = SystemTarget(
+            system_id=system.id, vcpu=system.vcpu, memory_gb=system.memory_gb,
+            storage_gb=system.storage_gb, ipv6_index=BASELINE_INDEX + index,
+            free_vcpu=10**6, free_memory_gb=10**6, free_storage_gb=10**8, source=system.source,
+        )  # fmt: skip
+        return all(
+            each.run(phase, node, [target], secrets=provider.secrets()).ok
+            for phase in FORWARD_PHASES
+        )
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(concurrency) as pool:
+        done = sum(pool.map(one, range(len(systems))))
+    return time.monotonic() - started, each.invocations, done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--systems", type=int, default=28, help="systems per wave")
+    parser.add_argument("--max-batches", type=int, default=4, help="runs at a time, both ways")
+    args = parser.parse_args()
+    inventory = load_inventory()
+    nodes = choose_nodes(inventory, [])
+    pool = [s for s in generate_catalogue(200) if not s.depends_on][: 2 * args.systems]
+    limits = Limits(batch_size=50, max_batches=args.max_batches, batch_window_s=0.5)
+    with tempfile.TemporaryDirectory(prefix="govmig-lab-wave-") as tmp:
+        base = Path(tmp)
+        lab = Lab(LabPaths.under(base / "lab"), inventory)
+        try:
+            lab.up(LabOptions(nodes=nodes, per_node=1, sources=3))
+            systems = seeded(lab, pool)
+            provider = SshProvider(hosts=load_ssh_hosts(lab.paths.root / "hosts.yml"))
+            report(base, inventory, provider, systems, nodes, limits, args)
+        finally:
+            lab.down()
+
+
+def report(
+    base: Path,
+    inventory: Inventory,
+    provider: SshProvider,
+    systems: Sequence[BusinessSystem],
+    nodes: Sequence[str],
+    limits: Limits,
+    args: argparse.Namespace,
+) -> None:
+    """Run both waves and print the table."""
+    count = args.systems
+    wave = batched(base, inventory, provider, systems[:count], nodes, limits)
+    baseline_s, runs, done = per_system(
+        base, inventory, provider, systems[count:], nodes, args.max_batches
+    )
+    print(f"{'measurement':<36} {'sys':>5} {'done':>5} {'runs':>5} {'wall s':>8} {'s/sys':>7}")
+    print(
+        f"{'(a) batched worker, ssh role':<36} {count:>5} {wave.completed:>5} {wave.runs:>5} "
+        f"{wave.wall_s:>8.1f} {wave.wall_s / count:>7.2f}"
+    )
+    print(
+        f"{'(b) one run per system per phase':<36} {count:>5} {done:>5} {runs:>5} "
+        f"{baseline_s:>8.1f} {baseline_s / count:>7.2f}"
+    )
+    print(f"ratio (b) / (a): {baseline_s / wave.wall_s:.1f}x (target >= 10)")
+    print(f"(a) per system: {wave.wall_s / count:.2f} s (target <= 1 s with Mitogen)")
+    print(f"(a) outside ansible-runner: {100 * wave.outside_share:.1f}% of the wall time")
+
+
+if __name__ == "__main__":
+    main()
