@@ -34,25 +34,16 @@ from orchestrator.execution import SystemTarget
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import Inventory, generate_catalogue, load_inventory
 from orchestrator.inventory.models import BusinessSystem
-from orchestrator.lab import Lab, LabOptions, LabPaths, choose_nodes, seed
+from orchestrator.lab import Lab, LabOptions, LabPaths, choose_nodes, seed_systems
 from orchestrator.migrations import FORWARD_PHASES
 from orchestrator.providers import SshProvider
 from orchestrator.providers.ssh_hosts import load_ssh_hosts
 from orchestrator.worker.scheduling import Limits
 from orchestrator.worker.targets import node_targets
 
-SEED_BYTES = 16 * 1024
+SEED_BYTES = 64 * 1024
 # Host numbers for the baseline's systems, clear of those the worker hands out (1, 2, ...).
 BASELINE_INDEX = 200
-
-
-def seeded(lab: Lab, systems: Sequence[BusinessSystem]) -> list[BusinessSystem]:
-    """``systems``, each registered on the lab source host it was seeded on."""
-    hosts = {e["system_id"]: e["source"]["host"] for e in seed(lab, [s.id for s in systems])}
-    return [
-        s.model_copy(update={"source": s.source.model_copy(update={"host": hosts[s.id]})})
-        for s in systems
-    ]
 
 
 def runner(base: Path, name: str, provider: SshProvider) -> PhaseRunner:
@@ -128,7 +119,7 @@ def main() -> None:
         lab = Lab(LabPaths.under(base / "lab"), inventory)
         try:
             lab.up(LabOptions(nodes=nodes, per_node=1, sources=3))
-            systems = seeded(lab, pool)
+            systems = seed_systems(lab, pool, size=SEED_BYTES)
             provider = SshProvider(hosts=load_ssh_hosts(lab.paths.root / "hosts.yml"))
             report(base, inventory, provider, systems, nodes, limits, args)
         finally:

@@ -30,12 +30,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.wave_rig import TimedExecutor, WaveTiming, placed_store, run_wave, wave_systems
+from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.execution import NodeTarget, SystemTarget
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.migrations import FORWARD_PHASES
 from orchestrator.providers import LocalProvider
-from orchestrator.providers.local_sandbox import DEFAULT_PLAYBOOK_DIR, prepare_source, stop_services
+from orchestrator.providers.local_sandbox import prepare_source, stop_services
 from orchestrator.worker.scheduling import Limits
 from orchestrator.worker.targets import node_targets
 
@@ -97,7 +98,7 @@ def local(base: Path, inventory: Inventory, count: int, nodes: Sequence[str], li
     name = "mitogen" if mitogen else "linear"
     systems = wave_systems(count)
     run, work = (
-        runner(base, name, playbooks=DEFAULT_PLAYBOOK_DIR, mitogen=mitogen),
+        runner(base, name, playbooks=PLAYBOOK_DIR, mitogen=mitogen),
         base / name / "work",
     )
     for system in systems:

@@ -20,7 +20,7 @@ from typing import Protocol
 from orchestrator.errors import ConfigurationError
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.inventory.topology import Inventory
-from orchestrator.lab import Lab, LabOptions, LabPaths, seed
+from orchestrator.lab import Lab, LabOptions, LabPaths, seed_systems
 from orchestrator.lab.daemons import check_prerequisites
 from orchestrator.providers.local_sandbox import prepare_source, stop_services
 
@@ -98,9 +98,7 @@ class LabSites:
         lab = self.lab
         stack.callback(lab.down)
         lab.up(LabOptions(nodes=self.nodes, sources=_LAB_SOURCES))
-        seeded = seed(lab, [system.id for system in wave], size=_SOURCE_BYTES)
-        hosts = {entry["system_id"]: entry["source"]["host"] for entry in seeded}
-        return [_on_host(system, hosts[system.id]) for system in wave]
+        return seed_systems(lab, wave, size=_SOURCE_BYTES)
 
     def run_args(self) -> list[str]:
         """The lab's ssh-provider inventory."""
@@ -110,11 +108,6 @@ class LabSites:
         """Take down an earlier demo's lab."""
         if self.lab_dir.exists():
             self.lab.down()
-
-
-def _on_host(system: BusinessSystem, host: str) -> BusinessSystem:
-    """``system`` registered as running on the lab source host ``host``."""
-    return system.model_copy(update={"source": system.source.model_copy(update={"host": host})})
 
 
 def choose_sites(

@@ -16,7 +16,7 @@ needs root, uses documentation address ranges, and leaves nothing behind after
 
 from orchestrator.lab.layout import LabPaths
 from orchestrator.lab.lifecycle import HostStatus, Lab, LabStatus
-from orchestrator.lab.seeding import DEFAULT_SIZE, seed
+from orchestrator.lab.seeding import DEFAULT_SIZE, seed, seed_systems
 from orchestrator.lab.topology import LabOptions, choose_nodes
 
 __all__ = [
@@ -28,4 +28,5 @@ __all__ = [
     "LabStatus",
     "choose_nodes",
     "seed",
+    "seed_systems",
 ]

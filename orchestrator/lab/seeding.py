@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.devkafka.layout import exclusive
 from orchestrator.devkafka.processes import spawn_detached, terminate
 from orchestrator.errors import ConfigurationError
-from orchestrator.inventory.models import SYSTEM_ID_PATTERN
+from orchestrator.inventory.models import SYSTEM_ID_PATTERN, BusinessSystem
 from orchestrator.lab import daemons, names, network
 from orchestrator.lab.layout import (
     LabPaths,
@@ -73,6 +73,18 @@ def seed(lab: Lab, system_ids: list[str], *, size: int = DEFAULT_SIZE) -> list[d
         assert state is not None  # status() found it
         topology = plan_topology(lab.inventory, state.options)
         return [_seed_one(lab.paths, state, topology, system_id, size) for system_id in system_ids]
+
+
+def seed_systems(
+    lab: Lab, systems: Sequence[BusinessSystem], *, size: int = DEFAULT_SIZE
+) -> list[BusinessSystem]:
+    """Seed ``systems`` and return their records as registered on the hosts they run on."""
+    seeded = seed(lab, [system.id for system in systems], size=size)
+    hosts = {entry["system_id"]: entry["source"]["host"] for entry in seeded}
+    return [
+        s.model_copy(update={"source": s.source.model_copy(update={"host": hosts[s.id]})})
+        for s in systems
+    ]
 
 
 def _seed_one(

@@ -30,7 +30,6 @@ from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.errors import ConfigurationError
 from orchestrator.inventory.models import SYSTEM_ID_PATTERN
 
-DEFAULT_PLAYBOOK_DIR = PLAYBOOK_DIR
 SOURCE_LOCATION = "source"
 _MAX_SOURCE_BYTES = 64 * 1024 * 1024  # keep the sandbox small: this is a demo's data
 
@@ -113,7 +112,7 @@ def prepare_source(
     size_bytes: int,
     seed: int | str,
     *,
-    playbook_dir: Path = DEFAULT_PLAYBOOK_DIR,
+    playbook_dir: Path = PLAYBOOK_DIR,
 ) -> NameRecord:
     """Create a system's source with deterministic data, start its service, publish its record.
 
@@ -135,7 +134,7 @@ def prepare_source(
     return record
 
 
-def stop_services(work_root: Path, *, playbook_dir: Path = DEFAULT_PLAYBOOK_DIR) -> int:
+def stop_services(work_root: Path, *, playbook_dir: Path = PLAYBOOK_DIR) -> int:
     """Stop every sample service under ``work_root``; return how many were running.
 
     Services are stopped through their pid files; any ``service.py`` left
@@ -150,7 +149,7 @@ def stop_services(work_root: Path, *, playbook_dir: Path = DEFAULT_PLAYBOOK_DIR)
     return stopped + _kill_strays(work_root.resolve())
 
 
-def stop_service(home: Path, *, playbook_dir: Path = DEFAULT_PLAYBOOK_DIR) -> bool:
+def stop_service(home: Path, *, playbook_dir: Path = PLAYBOOK_DIR) -> bool:
     """Stop the service running in ``home``; return whether one was running."""
     return bool(_svcctl(playbook_dir, "stop", home)["changed"])
 

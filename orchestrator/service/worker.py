@@ -13,12 +13,12 @@ import socket
 import uuid
 from collections.abc import Callable, Sequence
 
+from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.execution import FaultPlan
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.hooks import Hooks
 from orchestrator.inventory import Inventory
 from orchestrator.providers import build_provider
-from orchestrator.providers.local_sandbox import DEFAULT_PLAYBOOK_DIR
 from orchestrator.settings import WorkerSettings
 from orchestrator.store import Store
 from orchestrator.worker import Limits, PhaseWorker, WorkerConfig
@@ -60,7 +60,7 @@ def build_worker(
     provider = build_provider(settings)
     faults = FaultPlan.parse(settings.inject_failures)
     runner = PhaseRunner(
-        playbook_dir=DEFAULT_PLAYBOOK_DIR,
+        playbook_dir=PLAYBOOK_DIR,
         artifacts_dir=settings.artifacts_dir,
         provider=provider,
         host_vars_hooks=[faults.host_vars],

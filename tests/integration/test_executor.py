@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.execution import NodeTarget, RunResult, SystemTarget
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.migrations.states import FORWARD_PHASES, Phase
 from orchestrator.providers import LocalProvider
 from orchestrator.providers.local_sandbox import (
-    DEFAULT_PLAYBOOK_DIR,
     NameRecord,
     fetch_health,
     instance_dir,
@@ -90,7 +90,7 @@ def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
             work=work,
             artifacts=artifacts,
             runner=PhaseRunner(
-                playbook_dir=DEFAULT_PLAYBOOK_DIR,
+                playbook_dir=PLAYBOOK_DIR,
                 artifacts_dir=artifacts,
                 provider=LocalProvider(work_root=work),
             ),

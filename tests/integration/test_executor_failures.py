@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.execution import FaultPlan, NodeTarget, SystemTarget
 from orchestrator.execution.outcomes import CANCELLED
 from orchestrator.execution.runner import PhaseRunner, prune_artifacts
@@ -21,7 +22,6 @@ from orchestrator.execution.strategy import LINEAR, AnsibleStrategy
 from orchestrator.migrations.states import Phase
 from orchestrator.providers import LocalProvider
 from orchestrator.providers.local_sandbox import (
-    DEFAULT_PLAYBOOK_DIR,
     fetch_health,
     instance_dir,
     prepare_source,
@@ -49,7 +49,7 @@ class Sandbox:
             prepare_source(self.work, sid, 3, 24_000, seed="failures")
         self.faults = FaultPlan()
         self.runner = PhaseRunner(
-            playbook_dir=DEFAULT_PLAYBOOK_DIR,
+            playbook_dir=PLAYBOOK_DIR,
             artifacts_dir=self.artifacts,
             provider=LocalProvider(work_root=self.work),
             host_vars_hooks=[self.faults.host_vars],

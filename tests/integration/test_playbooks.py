@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.migrations.states import PLAYBOOKS, Phase
 from orchestrator.providers.local_sandbox import (
-    DEFAULT_PLAYBOOK_DIR,
     NameRecord,
     fetch_health,
     prepare_source,
@@ -29,9 +29,9 @@ from orchestrator.providers.local_sandbox import (
 
 pytestmark = pytest.mark.ansible
 
-REPO = DEFAULT_PLAYBOOK_DIR.parent
+REPO = PLAYBOOK_DIR.parent
 BIN = Path(sys.executable).parent
-SVCCTL = DEFAULT_PLAYBOOK_DIR / "files" / "svcctl.py"
+SVCCTL = PLAYBOOK_DIR / "files" / "svcctl.py"
 
 
 def test_ansible_lint_production_profile_passes(tmp_path: Path) -> None:
@@ -57,14 +57,14 @@ def test_ansible_lint_production_profile_passes(tmp_path: Path) -> None:
 
 def test_every_phase_has_a_playbook() -> None:
     for phase in Phase:
-        assert (DEFAULT_PLAYBOOK_DIR / PLAYBOOKS[phase]).is_file(), phase
+        assert (PLAYBOOK_DIR / PLAYBOOKS[phase]).is_file(), phase
         for provider in ("local", "ssh"):
-            role = DEFAULT_PLAYBOOK_DIR / "roles" / provider
+            role = PLAYBOOK_DIR / "roles" / provider
             assert (role / "tasks" / f"{phase}.yml").is_file(), (provider, phase)
 
 
 def playbook_lines() -> Iterator[tuple[Path, str]]:
-    for path in sorted(DEFAULT_PLAYBOOK_DIR.rglob("*.yml")):
+    for path in sorted(PLAYBOOK_DIR.rglob("*.yml")):
         for line in path.read_text().splitlines():
             yield path, line
 

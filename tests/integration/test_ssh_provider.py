@@ -28,6 +28,7 @@ import dns.message
 import dns.query
 import pytest
 
+from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.execution import FaultPlan, NodeTarget, RunResult, SystemTarget
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import load_inventory
@@ -37,7 +38,6 @@ from orchestrator.lab.layout import read_state
 from orchestrator.lab.topology import ZONE
 from orchestrator.migrations.states import FORWARD_PHASES, Phase
 from orchestrator.providers import SshProvider
-from orchestrator.providers.local_sandbox import DEFAULT_PLAYBOOK_DIR
 from orchestrator.providers.ssh_hosts import load_ssh_hosts
 from tests.fixtures.targets import system_target
 
@@ -192,7 +192,7 @@ def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
             lab=lab,
             provider=provider,
             runner=PhaseRunner(
-                playbook_dir=DEFAULT_PLAYBOOK_DIR,
+                playbook_dir=PLAYBOOK_DIR,
                 artifacts_dir=base / "artifacts",
                 provider=provider,
                 host_vars_hooks=[faults.host_vars],

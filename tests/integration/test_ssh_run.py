@@ -20,7 +20,7 @@ import pytest
 
 from orchestrator.inventory import generate_catalogue
 from orchestrator.inventory.models import BusinessSystem
-from orchestrator.lab import Lab, LabOptions, LabPaths, seed
+from orchestrator.lab import Lab, LabOptions, LabPaths, seed_systems
 from orchestrator.lab.layout import read_state
 from orchestrator.lab.topology import ZONE
 from tests.fixtures.orchestrator import (
@@ -53,12 +53,7 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
 
 def seeded(lab: Lab, count: int) -> list[BusinessSystem]:
     """``count`` catalogue systems, each registered on the lab source host it was seeded on."""
-    systems = [s for s in generate_catalogue(80) if not s.depends_on][:count]
-    hosts = {e["system_id"]: e["source"]["host"] for e in seed(lab, [s.id for s in systems])}
-    return [
-        s.model_copy(update={"source": s.source.model_copy(update={"host": hosts[s.id]})})
-        for s in systems
-    ]
+    return seed_systems(lab, [s for s in generate_catalogue(80) if not s.depends_on][:count])
 
 
 def rows(db: Path) -> dict[str, tuple[str, str | None, str | None]]:

@@ -40,7 +40,7 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 INTROSPECT = """
 import json, orchestrator
 from orchestrator import data_files
-from orchestrator.providers.local_sandbox import DEFAULT_PLAYBOOK_DIR
+import orchestrator.service.worker
 from orchestrator.inventory.loader import DEFAULT_CATALOGUE, load_inventory, load_systems
 inventory = load_inventory()  # what `govmig run` and `govmig demo` load at startup
 print(json.dumps({
@@ -48,7 +48,7 @@ print(json.dumps({
     "playbooks": str(data_files.PLAYBOOK_DIR),
     "inventory": str(data_files.INVENTORY_DIR),
     "schemas": str(data_files.SCHEMA_DIR),
-    "worker_playbooks": str(DEFAULT_PLAYBOOK_DIR),
+    "worker_playbooks": str(orchestrator.service.worker.PLAYBOOK_DIR),
     "nodes": len(inventory.nodes),
     "catalogue": len(load_systems(DEFAULT_CATALOGUE, inventory)),
 }))
