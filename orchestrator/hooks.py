@@ -7,8 +7,8 @@ Prometheus or logs a figure itself. The metrics observer
 benchmarks subclass it too, overriding only what they need.
 
 This module sits below every loop and imports nothing of theirs, so each
-argument is a plain value. Hooks run on the caller's thread and must be
-quick; ``notify`` keeps a failing hook from breaking the loop that called it.
+argument is a plain value or a domain value. Hooks run on the caller's thread
+and must be quick; ``notify`` keeps a failing hook from breaking the loop that called it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Concatenate, ParamSpec
+
+from orchestrator.migrations.replication import ReplicationPass
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -78,6 +80,12 @@ class Hooks:
 
     def after_phase(self, phase: str, duration_s: float) -> None:
         """One system left ``phase`` after ``duration_s`` seconds in it."""
+
+    def after_replication(self, replicated: ReplicationPass) -> None:
+        """A replication pass a provider reported was recorded."""
+
+    def after_cutover(self, downtime_s: float) -> None:
+        """A cutover was recorded with the downtime it measured."""
 
     def after_give_up(self, job: str, system_ids: Sequence[str], error: BaseException) -> None:
         """The worker stopped retrying ``job`` for ``system_ids``: ``error`` is permanent."""

@@ -11,6 +11,7 @@ Tables are for people: memory and storage in decimal TB/PB, utilisation in %.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -18,6 +19,7 @@ from orchestrator.capacity import FIELD_NAMES, NodeUsage, ResourceClass, Resourc
 from orchestrator.inventory.plan import PLAN_MEMORY_GB, PLAN_STORAGE_GB, PLAN_VCPU
 from orchestrator.migrations.states import phase_in
 from orchestrator.store import Allocation, SystemRow, TransitionRow
+from orchestrator.store.replication import PassRow
 
 # The plan's totals, keyed like every resource in JSON output (``FIELD_NAMES``).
 PLAN: Final[Mapping[str, int]] = Resources(PLAN_VCPU, PLAN_MEMORY_GB, PLAN_STORAGE_GB).fields()
@@ -77,6 +79,7 @@ def system_row(system: SystemRow) -> dict[str, Any]:
         "requested_by": system.requested_by,
         "target_host": system.target_host,
         "ipv6_address": system.ipv6_address,
+        "downtime_seconds": system.downtime_seconds,
         "updated_at": iso(system.updated_at),
     }
 
@@ -141,22 +144,41 @@ def history_row(transition: TransitionRow) -> dict[str, Any]:
     }
 
 
-def detail_document(
-    system: SystemRow, allocation: Allocation | None, history: Sequence[TransitionRow]
-) -> dict[str, Any]:
-    """``status SYSTEM_ID --output json``: the system, its record, allocation and audit."""
+@dataclass(frozen=True, slots=True)
+class SystemDetail:
+    """Everything ``status SYSTEM_ID`` shows of one system."""
+
+    system: SystemRow
+    allocation: Allocation | None
+    passes: Sequence[PassRow]
+    history: Sequence[TransitionRow]
+
+
+def pass_row(recorded: PassRow) -> dict[str, Any]:
+    """One replication pass as a JSON row of ``status SYSTEM_ID``."""
+    replicated = recorded.replication
     return {
-        "system": system_row(system),
-        "record": system.record,
-        "allocation": allocation_document(allocation),
-        "history": [history_row(transition) for transition in history],
+        "kind": str(replicated.kind),
+        "bytes_sent": replicated.bytes_sent,
+        "seconds": replicated.seconds,
+        "at": iso(recorded.at),
     }
 
 
-def detail_tables(
-    system: SystemRow, allocation: Allocation | None, history: Sequence[TransitionRow]
-) -> list[tuple[str, list[dict[str, Any]]]]:
-    """``status SYSTEM_ID`` for people: (title, rows) of the system, its allocation, its audit."""
+def detail_document(detail: SystemDetail) -> dict[str, Any]:
+    """``status SYSTEM_ID --output json``: the system, its record, allocation, passes, audit."""
+    return {
+        "system": system_row(detail.system),
+        "record": detail.system.record,
+        "allocation": allocation_document(detail.allocation),
+        "replication_passes": [pass_row(recorded) for recorded in detail.passes],
+        "history": [history_row(transition) for transition in detail.history],
+    }
+
+
+def detail_tables(detail: SystemDetail) -> list[tuple[str, list[dict[str, Any]]]]:
+    """``status SYSTEM_ID`` for people: (title, rows) of the system, allocation, passes, audit."""
+    system, allocation = detail.system, detail.allocation
     fields = {key: value for key, value in system_row(system).items() if key != "updated_at"}
     fields["updated"] = short_time(system.updated_at)
     tables = [(f"System {system.id}", [{"field": k, "value": v} for k, v in fields.items()])]
@@ -166,8 +188,21 @@ def detail_tables(
             held[key] = amount_text(resource, allocation.amount.get(resource, 0))
         held["allocated"] = short_time(allocation.allocated_at)
         tables.append(("Allocation", [held]))
-    tables.append((f"History of {system.id}", [_history_line(t) for t in history]))
+    if detail.passes:
+        tables.append((f"Replication of {system.id}", [_pass_line(p) for p in detail.passes]))
+    tables.append((f"History of {system.id}", [_history_line(t) for t in detail.history]))
     return tables
+
+
+def _pass_line(recorded: PassRow) -> dict[str, Any]:
+    replicated = recorded.replication
+    took = "-" if replicated.seconds is None else f"{replicated.seconds:.2f} s"
+    return {
+        "at": short_time(recorded.at),
+        "pass": str(replicated.kind),
+        "bytes": f"{replicated.bytes_sent:,}",
+        "took": took,
+    }
 
 
 def _history_line(transition: TransitionRow) -> dict[str, Any]:

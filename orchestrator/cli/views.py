@@ -21,6 +21,7 @@ from rich.table import Table
 from orchestrator.cli.options import StateDbOption, state_db_url
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
 from orchestrator.cli.render import (
+    SystemDetail,
     capacity_document,
     capacity_tables,
     detail_document,
@@ -42,6 +43,7 @@ from orchestrator.store import (
     node_usage,
     open_store,
 )
+from orchestrator.store import replication as replication_store
 
 
 def status(
@@ -64,9 +66,11 @@ def status(
     """Show each system's state, node, phase, wave, last error and last update.
 
     JSON: {systems: [{id, name, city, state, node, phase, wave, last_error,
-    requested_by, updated_at}]}; with SYSTEM_ID: {system, record, allocation,
-    history: [{id, at, from_state, to_state, refused, cause, actor, reason,
-    event_source, event_id}]}. Times are RFC 3339 UTC; see docs/cli-json.md.
+    requested_by, target_host, ipv6_address, downtime_seconds, updated_at}]};
+    with SYSTEM_ID: {system, record, allocation, replication_passes: [{kind,
+    bytes_sent, seconds, at}], history: [{id, at, from_state, to_state,
+    refused, cause, actor, reason, event_source, event_id}]}. Times are RFC
+    3339 UTC; see docs/cli-json.md.
     """
     if system_id is not None and (state, node, wave) != (None, None, None):
         raise PermanentError("give either a SYSTEM_ID or --state/--node/--wave filters, not both")
@@ -92,12 +96,16 @@ def _show_system(session: Session, system_id: str, output: OutputFormat) -> None
     system = get_system(session, system_id)
     if system is None:
         raise PermanentError(unknown_system_message(system_id))
-    allocation = get_allocation(session, system_id)
-    audit = history(session, system_id)
+    detail = SystemDetail(
+        system,
+        allocation=get_allocation(session, system_id),
+        passes=replication_store.passes(session, system_id),
+        history=history(session, system_id),
+    )
     if output is OutputFormat.JSON:
-        emit([], output, document=detail_document(system, allocation, audit))
+        emit([], output, document=detail_document(detail))
         return
-    _print_tables(detail_tables(system, allocation, audit))
+    _print_tables(detail_tables(detail))
 
 
 def capacity(output: OutputOption = OutputFormat.TABLE, state_db: StateDbOption = None) -> None:

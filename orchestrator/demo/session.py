@@ -47,6 +47,7 @@ from orchestrator.inventory.topology import Inventory
 from orchestrator.lab import choose_nodes
 from orchestrator.settings import KafkaSettings, LocalKafkaSettings
 from orchestrator.store import Store, list_systems, node_usage, open_store
+from orchestrator.store import replication as replication_store
 
 DEMO_SOURCE = "/govmig/demo"
 DEMO_ACTOR = "govmig-demo"
@@ -281,7 +282,9 @@ def _watch(
                 current = read()
             live.update(render(current, title=_title(current, plan), node_names=names))
         with store.transaction() as session:
-            return summarise(list_systems(session, wave=DEMO_WAVE), node_usage(session), plan)
+            rows = list_systems(session, wave=DEMO_WAVE)
+            sent = replication_store.bytes_by_system(session, plan.ids)
+            return summarise(rows, node_usage(session), plan, sent)
 
 
 def _reader(store: Store, plan: DemoPlan) -> Callable[[], Tally]:

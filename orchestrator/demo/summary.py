@@ -1,4 +1,8 @@
-"""The demo's closing summary: what migrated, what rolled back, and capacity against the plan.
+"""The demo's closing summary: what migrated, what it cost, and capacity against the plan.
+
+What it cost is the bytes the wave's replication passes sent and each
+migrated system's downtime (its source stopped to the first healthy answer
+by name), both as the provider measured them.
 
 Pure: rows from the store in, lines of text out. "As expected" means every
 system completed, except those given an injected failure, which must have
@@ -8,7 +12,7 @@ rolled back with their source serving again.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from orchestrator.capacity import NodeUsage, ResourceClass
@@ -32,6 +36,8 @@ class Summary:
     used: dict[ResourceClass, int]
     unexpected: tuple[str, ...]
     moved: dict[str, int] = field(default_factory=dict)  # completed systems per node
+    bytes_replicated: int = 0
+    downtime_s: dict[str, float] = field(default_factory=dict)  # per migrated system
 
     @property
     def as_expected(self) -> bool:
@@ -48,6 +54,11 @@ class Summary:
         if self.moved:
             per_node = ", ".join(f"{node} {count}" for node, count in sorted(self.moved.items()))
             out.append(f"moved per node: {per_node}")
+        out.append(f"replicated: {self.bytes_replicated:,} bytes")
+        if self.downtime_s:
+            worst = max(self.downtime_s.values())
+            out.append(f"downtime (source stopped to healthy by name), worst {worst:.2f} s:")
+            out.extend(_columns(f"{sid} {s:.2f} s" for sid, s in sorted(self.downtime_s.items())))
         for resource, label, target, scale, unit in _PLAN:
             used = self.used.get(resource, 0)
             out.append(
@@ -58,8 +69,13 @@ class Summary:
         return out
 
 
-def summarise(rows: Sequence[SystemRow], usage: Sequence[NodeUsage], plan: DemoPlan) -> Summary:
-    """Summarise the wave's final rows and the fleet's allocations."""
+def summarise(
+    rows: Sequence[SystemRow],
+    usage: Sequence[NodeUsage],
+    plan: DemoPlan,
+    bytes_sent: Mapping[str, int] | None = None,
+) -> Summary:
+    """Summarise the wave's final rows, the bytes each system's passes sent, and allocations."""
     wanted = {system.id for system in plan.wave}
     mine = [row for row in rows if row.id in wanted]
     missing = sorted(wanted - {row.id for row in mine})
@@ -74,8 +90,28 @@ def summarise(rows: Sequence[SystemRow], usage: Sequence[NodeUsage], plan: DemoP
     for node in usage:
         for resource in ResourceClass:
             used[resource] = used.get(resource, 0) + node.used.get(resource, 0)
-    moved = Counter(row.node for row in mine if row.state is SystemState.COMPLETED and row.node)
-    return Summary(Counter(row.state for row in mine), used, tuple(unexpected), dict(moved))
+    done = [row for row in mine if row.state is SystemState.COMPLETED]
+    moved = Counter(row.node for row in done if row.node)
+    sent = bytes_sent or {}
+    downtime = {row.id: row.downtime_seconds for row in done if row.downtime_seconds is not None}
+    return Summary(
+        Counter(row.state for row in mine),
+        used,
+        tuple(unexpected),
+        dict(moved),
+        bytes_replicated=sum(sent.get(row.id, 0) for row in mine),
+        downtime_s=downtime,
+    )
+
+
+def _columns(cells: Iterable[str], width: int = 3) -> list[str]:
+    """``cells`` laid out ``width`` to a line, each padded to the widest."""
+    items = list(cells)
+    pad = max((len(cell) for cell in items), default=0) + 3
+    return [
+        "  " + "".join(cell.ljust(pad) for cell in items[i : i + width]).rstrip()
+        for i in range(0, len(items), width)
+    ]
 
 
 def _expected(system_id: str, plan: DemoPlan) -> SystemState:

@@ -42,6 +42,15 @@ BATCH_DURATION_BUCKETS_S: Final = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 )  # fmt: skip
 
+# A cutover's downtime: seconds in a quick switch, minutes when a final pass is large.
+DOWNTIME_BUCKETS_S: Final = (
+    0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+)  # fmt: skip
+# One replication pass: a delta takes seconds, a full copy of a large system hours.
+PASS_BUCKETS_S: Final = (
+    0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0,
+)  # fmt: skip
+
 EVENT_RESULTS: Final = frozenset({"processed", "duplicate", "dead_lettered"})
 EVENT_TYPES: Final = frozenset({UNKNOWN_TYPE, *(str(kind) for kind in EventType)})
 DEAD_LETTER_REASONS: Final = frozenset(REASON_CODES)
@@ -73,6 +82,9 @@ class PipelineMetrics:
     playbook_runs: Counter
     playbook_batch_size: Histogram
     worker_give_ups: Counter
+    cutover_downtime: Histogram
+    replication_bytes: Counter
+    replication_pass_duration: Histogram
 
 
 def pipeline_metrics(registry: CollectorRegistry) -> PipelineMetrics:
@@ -125,6 +137,24 @@ def pipeline_metrics(registry: CollectorRegistry) -> PipelineMetrics:
             "govcloud_worker_give_ups",
             "Systems the phase worker stopped retrying a job for (a permanent error).",
             "job",
+        ),
+        cutover_downtime=_histogram(
+            r,
+            "govcloud_cutover_downtime_seconds",
+            "A cutover's downtime: the source stopped serving to the first healthy answer by name.",
+            DOWNTIME_BUCKETS_S,
+        ),
+        replication_bytes=_counter(
+            r,
+            "govcloud_replication_bytes",
+            "Bytes replication passes sent, by pass (full, delta, final, reverse).",
+            "pass",
+        ),
+        replication_pass_duration=_histogram(
+            r,
+            "govcloud_replication_pass_duration_seconds",
+            "One replication pass, as its provider timed it.",
+            PASS_BUCKETS_S,
         ),
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from orchestrator.hooks import BatchSummary, Hooks
+from orchestrator.migrations.replication import ReplicationPass
 from orchestrator.observability.metrics import (
     DEAD_LETTER_REASONS,
     EVENT_RESULTS,
@@ -91,3 +92,13 @@ class MetricsObserver(Hooks):
     def after_give_up(self, job: str, system_ids: Sequence[str], error: BaseException) -> None:
         """The worker stopped retrying ``job`` for these systems."""
         self._metrics.worker_give_ups.labels(bounded(job, WORKER_JOBS)).inc(len(system_ids))
+
+    def after_replication(self, replicated: ReplicationPass) -> None:
+        """A replication pass was recorded: its bytes by kind, its duration when timed."""
+        self._metrics.replication_bytes.labels(replicated.kind.value).inc(replicated.bytes_sent)
+        if replicated.seconds is not None:
+            self._metrics.replication_pass_duration.observe(replicated.seconds)
+
+    def after_cutover(self, downtime_s: float) -> None:
+        """A cutover was recorded: its downtime goes into the histogram."""
+        self._metrics.cutover_downtime.observe(max(downtime_s, 0.0))

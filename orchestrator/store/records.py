@@ -49,6 +49,8 @@ class SystemRow:
     # the address the system answers on by name over IPv6, and the host it runs on.
     ipv6_address: str | None = None
     target_host: str | None = None
+    # Its last cutover's downtime in seconds, once a provider measured one.
+    downtime_seconds: float | None = None
 
 
 @dataclass(frozen=True)

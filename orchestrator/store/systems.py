@@ -211,4 +211,5 @@ def _to_record(row: SystemTable | Row[Any]) -> SystemRow:
         target_node=row.target_node,
         ipv6_address=row.ipv6_address,
         target_host=row.target_host,
+        downtime_seconds=row.downtime_seconds,
     )

@@ -90,6 +90,8 @@ class SystemTable(Base):
     ipv6_address: Mapped[str | None] = mapped_column(String(45))
     # The host of its node's pool its provider provisioned it on (cleared on rollback).
     target_host: Mapped[str | None] = mapped_column(String(64))
+    # Its last cutover's downtime: source stopped to first healthy answer by name.
+    downtime_seconds: Mapped[float | None] = mapped_column(Float)
 
 
 class NodeTable(Base):
@@ -185,3 +187,20 @@ class TransitionTable(Base):
     node: Mapped[str | None] = mapped_column(String(32))
     requested_by: Mapped[str | None] = mapped_column(String(200))
     published_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
+
+
+class ReplicationPassTable(Base):
+    """One replication pass of a system: its kind, the bytes it sent and how long it took.
+
+    Append-only history, kept when the system is rolled back: it is what was moved.
+    """
+
+    __tablename__ = "replication_passes"
+    __table_args__ = (Index("ix_replication_passes_system_id_id", "system_id", "id"),)
+
+    id: Mapped[int] = mapped_column(AUTO_ID, primary_key=True, autoincrement=True)
+    system_id: Mapped[str] = mapped_column(ForeignKey("systems.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    bytes_sent: Mapped[int] = mapped_column(AMOUNT)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    at: Mapped[datetime] = mapped_column(TIMESTAMP)

@@ -4,10 +4,10 @@
 and applies each held system's ``PhaseSucceeded``/``PhaseFailed`` through the
 engine's ``Lifecycle``, so state, ledger and audit change together. What the
 provider's role reported goes with it (``record_report``): the host a provision
-claimed, the bytes a replicate pass sent (in the audit's note), and the IPv6
-address once verify reached the service by name over IPv6 — item 三十's IPv6
-figure counts only those. A system whose lease was lost meanwhile is left to
-its new holder.
+claimed, each replication pass (kind, bytes, duration; its bytes in the audit's
+note too), a cutover's downtime, and the IPv6 address once verify reached the
+service by name over IPv6 — item 三十's IPv6 figure counts only those. A
+system whose lease was lost meanwhile is left to its new holder.
 
 ``OutcomeRecorder`` is the job around it: it retries only what the store says
 is temporary (a version race with the intake, a locked database), by
@@ -30,6 +30,7 @@ from orchestrator.engine.lifecycle import Lifecycle, apply_cause
 from orchestrator.errors import TemporaryError
 from orchestrator.execution import HostOutcome
 from orchestrator.execution.outcomes import ReportValue
+from orchestrator.execution.reports import downtime_seconds, replication_pass
 from orchestrator.hooks import Hooks, notify
 from orchestrator.migrations import (
     Cause,
@@ -42,6 +43,7 @@ from orchestrator.migrations import (
 )
 from orchestrator.store import Session, Store
 from orchestrator.store import leases as lease_store
+from orchestrator.store import replication as replication_store
 from orchestrator.worker.claims import COMPONENT, Claimed
 
 log = logging.getLogger(__name__)
@@ -91,19 +93,28 @@ def apply_outcomes(
         result = lifecycle.apply(system_id, cause_for(phase, outcome), context=noted)
         applied[system_id] = result
         if isinstance(result, Transition):
-            record_report(session, system_id, result, outcome.report, claimed.ipv6.get(system_id))
+            address = claimed.ipv6.get(system_id)
+            record_report(session, phase, result, outcome, address)
     lifecycle.flush()
     return applied
 
 
 def record_report(
     session: Session,
-    system_id: str,
+    phase: Phase,
     transition: Transition,
-    report: Mapping[str, ReportValue],
+    outcome: HostOutcome,
     address: str | None,
 ) -> None:
-    """Keep what the role reported that the store tracks, as ``transition`` allows."""
+    """Keep what the role reported that the store tracks, as ``transition`` allows.
+
+    A pass or a downtime counts only from a phase that succeeded: it is that phase's result.
+    """
+    system_id, report = outcome.system_id, outcome.report
+    if outcome.ok and (replicated := replication_pass(phase, report)) is not None:
+        replication_store.add_pass(session, system_id, replicated)
+    if outcome.ok and (downtime := downtime_seconds(phase, report)) is not None:
+        replication_store.set_downtime(session, system_id, downtime)
     to = transition.to_state
     if to is SystemState.REPLICATING and isinstance(report.get("target_host"), str):
         lease_store.set_target_host(session, system_id, str(report["target_host"]))
@@ -145,7 +156,11 @@ class OutcomeRecorder:
         for attempt in range(1, self._attempts + 1):
             try:
                 with self._store.transaction() as session:
-                    return apply_outcomes(session, claimed, outcomes, owner=self._owner, note=note)
+                    applied = apply_outcomes(
+                        session, claimed, outcomes, owner=self._owner, note=note
+                    )
+                self._tell_reports(claimed.batch.phase, applied, outcomes)
+                return applied
             except TemporaryError as error:
                 if attempt == self._attempts:
                     self._give_up(claimed, error)
@@ -156,6 +171,20 @@ class OutcomeRecorder:
                 self._give_up(claimed, error)
                 return None
         return None
+
+    def _tell_reports(
+        self, phase: Phase, applied: Applied, outcomes: Mapping[str, HostOutcome]
+    ) -> None:
+        """Once recorded, the hooks hear of each pass and downtime the role reported."""
+        for system_id, result in applied.items():
+            outcome = outcomes.get(system_id)
+            if outcome is None or not outcome.ok or not isinstance(result, Transition):
+                continue
+            report = outcome.report
+            if (replicated := replication_pass(phase, report)) is not None:
+                notify(self._hooks, Hooks.after_replication, replicated)
+            if (downtime := downtime_seconds(phase, report)) is not None:
+                notify(self._hooks, Hooks.after_cutover, downtime)
 
     def _give_up(self, claimed: Claimed, error: BaseException) -> None:
         ids = claimed.system_ids

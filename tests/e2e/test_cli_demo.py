@@ -9,6 +9,7 @@ once with the ``ssh`` provider on the lab of real hosts (as root, which is how
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -52,6 +53,14 @@ def run_demo(home: Path, provider: str) -> str:
     assert "migrated: 2   rolled back: 1   failed: 0" in output
     assert "wave 1: 3/3 systems finished" in output
     assert "moved per node: " in output
+    # What it cost, as the provider measured it: bytes on the wire, each migrated system's downtime.
+    replicated = re.search(r"replicated: ([0-9,]+) bytes", output)
+    assert replicated is not None, output
+    assert int(replicated.group(1).replace(",", "")) > 0
+    _, header, listed = output.partition("downtime (source stopped to healthy by name), worst ")
+    assert header, output
+    first_line = listed.splitlines()[1]
+    assert len(re.findall(r"[a-z0-9-]+ [0-9]+\.[0-9]{2} s", first_line)) == 2, output
     # Everything it started is stopped: no broker, no orchestrator, no sample service.
     # (ansible-runner's ssh-agent notices its run ended within ~10 s, by itself.)
     wait_until(

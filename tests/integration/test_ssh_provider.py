@@ -30,12 +30,14 @@ import pytest
 
 from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.execution import FaultPlan, NodeTarget, RunResult, SystemTarget
+from orchestrator.execution.reports import downtime_seconds, replication_pass
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import SourceLocation
 from orchestrator.lab import Lab, LabOptions, LabPaths, seed
 from orchestrator.lab.layout import read_state
 from orchestrator.lab.topology import ZONE
+from orchestrator.migrations.replication import PassKind
 from orchestrator.migrations.states import FORWARD_PHASES, Phase
 from orchestrator.providers import SshProvider
 from orchestrator.providers.ssh_hosts import load_ssh_hosts
@@ -301,6 +303,25 @@ def test_a_second_replicate_sends_only_a_small_delta(migration: Migration) -> No
             assert first["literal_bytes"] >= DATA_BYTES
             assert again["literal_bytes"] == 0
             assert again["bytes_sent"] < DATA_BYTES // 20
+            assert (first["replication_pass"], again["replication_pass"]) == ("full", "delta")
+            assert isinstance(first["transfer_ms"], int)
+
+
+def test_the_cutover_reports_its_final_pass_and_the_downtime_it_measured(
+    migration: Migration,
+) -> None:
+    for node, ids in GOOD.items():
+        for sid in ids:
+            cutover = report(migration.first[(node, Phase.CUTOVER)], sid)
+            final = replication_pass(Phase.CUTOVER, cutover)
+            downtime = downtime_seconds(Phase.CUTOVER, cutover)
+            assert final is not None, cutover
+            assert final.kind is PassKind.FINAL
+            assert final.bytes_sent > 0, "the file list goes on the wire even with nothing to send"
+            # Stopping the source, the final sync, starting and checking the target, the
+            # switch and the answer by name: more than nothing, and less than the whole run.
+            assert downtime is not None, cutover
+            assert 0 < downtime < migration.first[(node, Phase.CUTOVER)].duration_s
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from orchestrator.capacity import (
     empty_usage,
 )
 from orchestrator.cli.render import (
+    SystemDetail,
     allocation_document,
     amount_text,
     capacity_document,
@@ -35,8 +36,10 @@ from orchestrator.cli.render import (
     status_table,
     system_row,
 )
+from orchestrator.migrations.replication import PassKind, ReplicationPass
 from orchestrator.migrations.states import Phase, SystemState
 from orchestrator.store import Allocation, SystemRow, TransitionRow
+from orchestrator.store.replication import PassRow
 
 AT = datetime(2024, 5, 1, 8, 30, 15, 250000, tzinfo=UTC)
 VCPU, MEMORY, STORAGE = ResourceClass.VCPU, ResourceClass.MEMORY_GB, ResourceClass.STORAGE_GB
@@ -135,6 +138,7 @@ def test_system_row_and_status_documents() -> None:
         "requested_by": "alice",
         "target_host": None,
         "ipv6_address": None,
+        "downtime_seconds": None,
         "updated_at": "2024-05-01T08:30:15.250000Z",
     }
     assert status_document([system()]) == {"systems": [row]}
@@ -181,7 +185,8 @@ def test_detail_has_record_allocation_and_history() -> None:
         transition(1),
         transition(2, to_state=None, refused=True, reason="not allowed in queued", actor="bob"),
     ]
-    document = detail_document(system(), held, audit)
+    detail = SystemDetail(system(), held, passes=[], history=audit)
+    document = detail_document(detail)
     assert document["system"] == system_row(system())
     assert document["record"]["vcpu"] == 4
     assert document["allocation"] == {
@@ -205,15 +210,15 @@ def test_detail_has_record_allocation_and_history() -> None:
         "event_source": "/govmig/cli",
         "event_id": "e-1",
     }
-    titles = [title for title, _ in detail_tables(system(), held, audit)]
+    titles = [title for title, _ in detail_tables(detail)]
     assert titles == ["System shantou-psb-001", "Allocation", "History of shantou-psb-001"]
-    history = detail_tables(system(), held, audit)[2][1]
+    history = detail_tables(detail)[2][1]
     assert [line["change"] for line in history] == [
         "registered → queued",
         "registered → (refused)",
     ]
     assert [line["refused"] for line in history] == ["", "yes"]
-    assert detail_tables(system(), held, audit)[1][1] == [
+    assert detail_tables(detail)[1][1] == [
         {
             "node": "shantou",
             "vcpu": "4",
@@ -225,11 +230,32 @@ def test_detail_has_record_allocation_and_history() -> None:
 
 
 def test_detail_without_allocation_or_history() -> None:
-    document = detail_document(system(node=None), None, [])
+    document = detail_document(SystemDetail(system(node=None), None, passes=[], history=[]))
     assert (document["allocation"], document["history"]) == (None, [])
-    titles = [title for title, _ in detail_tables(system(), None, [])]
+    assert document["replication_passes"] == []
+    titles = [title for title, _ in detail_tables(SystemDetail(system(), None, [], []))]
     assert titles == ["System shantou-psb-001", "History of shantou-psb-001"]
     assert allocation_document(None) is None
+
+
+def test_detail_shows_the_replication_passes_and_the_downtime() -> None:
+    passes = [
+        PassRow(ReplicationPass(PassKind.FULL, 65_943, 0.412), AT),
+        PassRow(ReplicationPass(PassKind.FINAL, 1_203, None), AT),
+    ]
+    detail = SystemDetail(system(downtime_seconds=1.25), None, passes=passes, history=[])
+    document = detail_document(detail)
+    assert document["system"]["downtime_seconds"] == 1.25
+    at = "2024-05-01T08:30:15.250000Z"
+    assert document["replication_passes"] == [
+        {"kind": "full", "bytes_sent": 65_943, "seconds": 0.412, "at": at},
+        {"kind": "final", "bytes_sent": 1_203, "seconds": None, "at": at},
+    ]
+    tables = dict(detail_tables(detail))
+    assert tables["Replication of shantou-psb-001"] == [
+        {"at": "2024-05-01 08:30:15Z", "pass": "full", "bytes": "65,943", "took": "0.41 s"},
+        {"at": "2024-05-01 08:30:15Z", "pass": "final", "bytes": "1,203", "took": "-"},
+    ]
 
 
 def test_capacity_document_counts_allocatable_allocated_and_free() -> None:

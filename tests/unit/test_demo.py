@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -121,3 +122,22 @@ def test_a_wave_can_be_limited_to_some_nodes() -> None:
     assert plan.nodes == ("heyuan", "shantou")
     assert len(plan.wave) == 4
     assert {system.city for system in plan.wave} == {"heyuan", "shantou"}
+
+
+def test_summary_shows_the_bytes_replicated_and_each_systems_downtime() -> None:
+    plan = choose_wave(CATALOGUE, INVENTORY, per_node=1, failures=1)
+    failed, first, second, *_ = plan.ids
+    rows = [
+        replace(_row(failed, SystemState.ROLLED_BACK), downtime_seconds=0.5),
+        replace(_row(first, SystemState.COMPLETED), downtime_seconds=0.75),
+        replace(_row(second, SystemState.COMPLETED), downtime_seconds=1.5),
+    ]
+
+    summary = summarise(rows, [], plan, {failed: 100, first: 2_000, second: 30_000, "x": 9})
+
+    assert summary.bytes_replicated == 32_100  # the rolled-back system's passes moved bytes too
+    assert summary.downtime_s == {first: 0.75, second: 1.5}
+    lines = summary.lines()
+    assert "replicated: 32,100 bytes" in lines
+    assert "downtime (source stopped to healthy by name), worst 1.50 s:" in lines
+    assert any(f"{first} 0.75 s" in line and f"{second} 1.50 s" in line for line in lines)

@@ -6,6 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from orchestrator.hooks import BatchSummary, Hooks, notify
+from orchestrator.migrations.replication import PassKind, ReplicationPass
 from orchestrator.observability.metrics import (
     BATCH_SIZE_BUCKETS,
     PHASE_BUCKETS_S,
@@ -178,3 +179,22 @@ def test_the_loops_reach_the_observer_through_notify(registry: CollectorRegistry
     assert registry.get_sample_value("govcloud_dead_letters_total", {"reason": "schema"}) == 1
     labels = {"job": "apply_outcomes"}
     assert registry.get_sample_value("govcloud_worker_give_ups_total", labels) == 2
+
+
+def test_replication_passes_and_downtime_feed_their_metrics(
+    observer: MetricsObserver, registry: CollectorRegistry
+) -> None:
+    observer.after_replication(ReplicationPass(PassKind.FULL, 65_000, 0.4))
+    observer.after_replication(ReplicationPass(PassKind.FULL, 1_000, None))  # untimed
+    observer.after_replication(ReplicationPass(PassKind.FINAL, 500, 0.1))
+    observer.after_cutover(1.25)
+
+    def sample(name: str, labels: dict[str, str] | None = None) -> float | None:
+        return registry.get_sample_value(name, labels or {})
+
+    assert sample("govcloud_replication_bytes_total", {"pass": "full"}) == 66_000
+    assert sample("govcloud_replication_bytes_total", {"pass": "final"}) == 500
+    assert sample("govcloud_replication_pass_duration_seconds_count") == 2
+    assert sample("govcloud_cutover_downtime_seconds_count") == 1
+    assert sample("govcloud_cutover_downtime_seconds_bucket", {"le": "2.0"}) == 1
+    assert sample("govcloud_cutover_downtime_seconds_bucket", {"le": "1.0"}) == 0

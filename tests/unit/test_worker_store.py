@@ -13,6 +13,7 @@ import pytest
 from orchestrator.engine import CauseContext, apply_cause
 from orchestrator.errors import PermanentError
 from orchestrator.execution import HostOutcome, NodeTarget, RunResult, SystemTarget
+from orchestrator.execution.outcomes import ReportValue
 from orchestrator.hooks import Hooks
 from orchestrator.inventory import generate_catalogue, load_inventory
 from orchestrator.migrations import (
@@ -23,9 +24,11 @@ from orchestrator.migrations import (
     SystemState,
     Transition,
 )
+from orchestrator.migrations.replication import PassKind, ReplicationPass
 from orchestrator.observability.snapshot import read_snapshot
 from orchestrator.store import Session, Store, get_allocation, get_system, history, seed_nodes
 from orchestrator.store import leases as lease_store
+from orchestrator.store import replication as replication_store
 from orchestrator.store.systems import StaleSystemError
 from orchestrator.worker import outcomes as outcome_module
 from orchestrator.worker.batch_run import BatchRunner
@@ -35,7 +38,7 @@ from orchestrator.worker.ports import NoProvider
 from orchestrator.worker.running import Running, RunningBatches
 from orchestrator.worker.scheduling import Batch, Limits
 from orchestrator.worker.targets import node_targets
-from tests.fixtures.recording_hooks import GiveUps
+from tests.fixtures.recording_hooks import GiveUps, Moves
 from tests.fixtures.store import lease_of
 
 S = SystemState
@@ -192,6 +195,44 @@ def test_outcomes_move_each_system_on_its_own_and_record_what_the_role_reported(
         assert get_allocation(session, bad) is None
         snapshot = read_snapshot(session, now=NOW)
     assert snapshot.systems_ipv6 == 1
+
+
+def test_each_replication_pass_and_the_cutovers_downtime_are_recorded_and_told(
+    store: Store,
+) -> None:
+    ids = place(store, 2)
+    started(store, ids)
+    good, bad = ids
+    for phase in (Phase.PREFLIGHT, Phase.PROVISION):
+        advance(store, ids, phase, {i: HostOutcome(i, ok=True) for i in ids})
+    full: dict[str, ReportValue] = {
+        "replication_pass": "full",
+        "bytes_sent": 65_000,
+        "transfer_ms": 412,
+    }
+    advance(store, ids, Phase.REPLICATE, {i: HostOutcome(i, ok=True, report=full) for i in ids})
+    moves = Moves()
+    recorder = OutcomeRecorder(store, owner="a", attempts=1, hooks=[moves])
+    final = {"bytes_sent": 1_200, "transfer_ms": 90, "downtime_ms": 1_250, "literal_bytes": 7}
+    cutover = {
+        good: HostOutcome(good, ok=True, report=final),
+        bad: HostOutcome(bad, ok=False, failed_task="Switch", message="refused", report=final),
+    }
+    with store.transaction() as session:
+        claimed = claim(session, ids, Phase.CUTOVER)
+    assert recorder.record(claimed, cutover, note="") is not None
+    with store.transaction() as session:
+        passes = [row.replication for row in replication_store.passes(session, good)]
+        cut, failed = get_system(session, good), get_system(session, bad)
+        assert replication_store.bytes_by_system(session, ids) == {good: 66_200, bad: 65_000}
+    assert passes == [
+        ReplicationPass(PassKind.FULL, 65_000, 0.412),
+        ReplicationPass(PassKind.FINAL, 1_200, 0.09),
+    ]
+    assert cut is not None
+    assert failed is not None
+    assert (cut.downtime_seconds, failed.downtime_seconds) == (1.25, None)
+    assert (moves.passes, moves.downtimes) == ([passes[1]], [1.25]), "only what was recorded"
 
 
 def test_a_system_verify_did_not_reach_over_ipv6_is_not_counted_as_ipv6(store: Store) -> None:

@@ -1,0 +1,50 @@
+"""What a provider's role reports about replication and downtime, read into domain values.
+
+A role sets the ``govmig_report`` fact (see ``outcomes.clean_report``); these
+keys are the part of that contract about moving data and cutting over:
+
+- ``replication_pass``: ``full`` or ``delta`` (a replicate pass); the cutover's
+  pass is always ``final``, whatever it says.
+- ``bytes_sent``: bytes the pass put on the wire; ``transfer_ms`` its duration.
+- ``downtime_ms``: from the source's stop to the first healthy answer by name.
+
+Pure: a report in, values out; anything missing or malformed reads as absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from orchestrator.execution.outcomes import ReportValue
+from orchestrator.migrations import Phase
+from orchestrator.migrations.replication import PassKind, ReplicationPass
+
+_REPLICATE_KINDS = {PassKind.FULL.value: PassKind.FULL, PassKind.DELTA.value: PassKind.DELTA}
+
+
+def replication_pass(phase: Phase, report: Mapping[str, ReportValue]) -> ReplicationPass | None:
+    """The pass ``phase`` reported, if it reported one."""
+    sent = _count(report.get("bytes_sent"))
+    if sent is None:
+        return None
+    if phase is Phase.CUTOVER:
+        kind = PassKind.FINAL
+    elif phase is Phase.REPLICATE:
+        kind = _REPLICATE_KINDS.get(str(report.get("replication_pass")), PassKind.FULL)
+    else:
+        return None
+    millis = _count(report.get("transfer_ms"))
+    return ReplicationPass(kind, sent, None if millis is None else millis / 1000)
+
+
+def downtime_seconds(phase: Phase, report: Mapping[str, ReportValue]) -> float | None:
+    """The downtime a cutover measured, if it measured one."""
+    millis = _count(report.get("downtime_ms"))
+    return millis / 1000 if phase is Phase.CUTOVER and millis is not None else None
+
+
+def _count(value: ReportValue | None) -> int | None:
+    """A non-negative whole number, or None (bool is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
