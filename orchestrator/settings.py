@@ -26,11 +26,13 @@ import os
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestrator.errors import ConfigurationError
+from orchestrator.redaction import register
 
 DEFAULT_HOME = Path("var")
 PREFIX = "GOVMIG_"
@@ -132,7 +134,16 @@ class KafkaSettings(GovmigSettings):
     ssl_cafile: Path | None = None
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
+    # The password of ssl_keyfile, when the key is encrypted.
+    ssl_password: str | None = Field(default=None, repr=False)
     request_timeout_s: float = 10.0
+
+    @model_validator(mode="after")
+    def _mask_secrets(self) -> KafkaSettings:
+        """From here on, no log line or message can show a password."""
+        register("sasl_plain_password", self.sasl_plain_password)
+        register("ssl_password", self.ssl_password)
+        return self
 
 
 class LocalKafkaSettings(GovmigSettings):
@@ -155,6 +166,21 @@ class StoreSettings(GovmigSettings):
     model_config = SettingsConfigDict(env_prefix="GOVMIG_")
 
     state_db: str = f"sqlite:///{DEFAULT_HOME}/govmig.db"
+
+    @model_validator(mode="after")
+    def _mask_secrets(self) -> StoreSettings:
+        """From here on, no log line or message can show the database password."""
+        register("state_db_password", database_password(self.state_db))
+        return self
+
+
+def database_password(url: str) -> str | None:
+    """The password in a database URL (``postgresql+psycopg://user:PASSWORD@host/db``), if any."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # a URL the store will refuse with its own message
+        return None
+    return unquote(password) if password else None
 
 
 class MetricsSettings(GovmigSettings):

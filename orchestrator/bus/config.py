@@ -32,6 +32,7 @@ def client_options(settings: KafkaSettings) -> dict[str, Any]:
         "ssl_cafile": settings.ssl_cafile,
         "ssl_certfile": settings.ssl_certfile,
         "ssl_keyfile": settings.ssl_keyfile,
+        "ssl_password": settings.ssl_password,
     }
     options.update({name: str(value) for name, value in optional.items() if value is not None})
     return options

@@ -24,6 +24,7 @@ from orchestrator.cli import (
     views,
 )
 from orchestrator.errors import GovmigError
+from orchestrator.redaction import redact
 
 app = typer.Typer(
     name="govmig",
@@ -56,5 +57,5 @@ def main() -> None:
     try:
         app()
     except GovmigError as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        typer.secho(redact(f"error: {error}"), fg=typer.colors.RED, err=True)
         sys.exit(2)

@@ -14,7 +14,7 @@ playbooks themselves live in ``playbooks/``.
 """
 
 from orchestrator.execution.faults import FaultPlan
-from orchestrator.execution.outcomes import HostOutcome, RunResult, redact
+from orchestrator.execution.outcomes import HostOutcome, RunResult
 from orchestrator.execution.provider import Provider
 from orchestrator.execution.targets import HostVarsHook, NodeTarget, SystemTarget
 
@@ -26,5 +26,4 @@ __all__ = [
     "Provider",
     "RunResult",
     "SystemTarget",
-    "redact",
 ]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.migrations.states import Phase
+from orchestrator.redaction import redact
 
 CANCELLED = "cancelled"
 MAX_MESSAGE = 500
@@ -28,8 +29,6 @@ REPORT_FACT = "govmig_report"
 _REPORT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 MAX_REPORT_TEXT = 200
 ReportValue = str | int | bool
-# A secret that shows up as "govmig_secret_x=value" or '"govmig_secret_x": "value"'.
-_SECRET_ASSIGNMENT = re.compile(r"""(govmig_secret_\w+)(['"]?\s*[:=]\s*['"]?)([^\s'",}]+)""")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,20 +68,6 @@ class RunResult:
             if found.system_id == system_id:
                 return found
         raise KeyError(system_id)
-
-
-def redact(text: str, secrets: Mapping[str, str]) -> str:
-    """``text`` with every secret value, and anything assigned to a secret name, masked.
-
-    Known values are replaced first (longest first, so a secret containing
-    another is masked whole); then any ``govmig_secret_<name>=<value>`` or
-    ``"govmig_secret_<name>": "<value>"`` left over is masked by its name, to
-    catch a value that reached the text in another form.
-    """
-    for name, value in sorted(secrets.items(), key=lambda item: -len(item[1])):
-        if value:
-            text = text.replace(value, f"<redacted:{name}>")
-    return _SECRET_ASSIGNMENT.sub(lambda m: f"{m[1]}{m[2]}<redacted>", text)
 
 
 def clean_report(raw: object, secrets: Mapping[str, str]) -> dict[str, ReportValue]:

@@ -57,6 +57,7 @@ from orchestrator.execution.targets import (
     split_ssh_key,
 )
 from orchestrator.migrations.states import PLAYBOOKS, Phase
+from orchestrator.redaction import register_all
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,7 @@ class PhaseRunner:
         """Run ``phase`` for every system of the batch, in one ansible-runner invocation."""
         phase = Phase(phase)
         secrets = check_secrets(secrets or {})
+        register_all(secrets)  # no log line of this process may show them from now on
         ssh_key, inventory_secrets = split_ssh_key(secrets)
         inventory = build_inventory(
             phase,

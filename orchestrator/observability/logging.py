@@ -7,7 +7,9 @@ so a log shipper never splits a record and a hostile string from an event
 cannot forge a second log line. Text lines read
 ``2025-01-31T08:00:00.123Z WARNING orchestrator.reactor.loop: message``;
 JSON lines carry ``time``, ``level``, ``logger``, ``message``, any
-``extra=`` fields, and ``exception`` when there is one.
+``extra=`` fields, and ``exception`` when there is one. Every line, whichever
+library wrote the record, passes through ``orchestrator.redaction.redact``
+last, so no registered secret is ever written.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 
 from orchestrator.errors import ConfigurationError
+from orchestrator.redaction import redact
 
 # The attributes every LogRecord has; anything else on a record came from ``extra=``.
 _STANDARD: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -46,7 +49,7 @@ class TextFormatter(logging.Formatter):
         line = f"{_timestamp(record)} {record.levelname} {record.name}: {record.getMessage()}"
         if record.exc_info:
             line += " | " + self.formatException(record.exc_info)
-        return _one_line(line)
+        return redact(_one_line(line))
 
 
 class JsonFormatter(logging.Formatter):
@@ -64,7 +67,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
         # default=str: an extra field that is not JSON (a Path, a datetime) still logs.
-        return jsonlib.dumps(document, ensure_ascii=False, default=str)
+        return redact(jsonlib.dumps(document, ensure_ascii=False, default=str))
 
 
 class _GovmigHandler(logging.StreamHandler[TextIO]):

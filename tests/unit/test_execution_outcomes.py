@@ -16,7 +16,6 @@ from orchestrator.execution.outcomes import (
     EventCollector,
     HostOutcome,
     failure_message,
-    redact,
 )
 
 REPLICA_CHECK = "Check the copy against the source manifest"
@@ -162,35 +161,6 @@ def test_failure_messages_are_redacted() -> None:
     assert outcome.message == (
         "cannot write <redacted:govmig_secret_service_token>: govmig_secret_db_password=<redacted>"
     )
-
-
-@pytest.mark.parametrize(
-    ("text", "secrets", "expected"),
-    [
-        ("nothing here", {"govmig_secret_a": "s3cr3t"}, "nothing here"),
-        (
-            "got s3cr3t twice: s3cr3t",
-            {"govmig_secret_a": "s3cr3t"},
-            "got <redacted:govmig_secret_a> twice: <redacted:govmig_secret_a>",
-        ),
-        (
-            "abc and abcdef",
-            {"govmig_secret_short": "abc", "govmig_secret_long": "abcdef"},
-            "<redacted:govmig_secret_short> and <redacted:govmig_secret_long>",
-        ),
-        ("govmig_secret_x=leaked rest", {}, "govmig_secret_x=<redacted> rest"),
-        ('{"govmig_secret_x": "leaked", "n": 1}', {}, '{"govmig_secret_x": "<redacted>", "n": 1}'),
-        ("govmig_secret_x: 'leaked'", {}, "govmig_secret_x: '<redacted>'"),
-        (
-            "an empty secret changes nothing",
-            {"govmig_secret_e": ""},
-            "an empty secret changes nothing",
-        ),
-    ],
-    ids=["absent", "repeated", "longest-first", "assignment", "json", "yaml", "empty"],
-)
-def test_redact(text: str, secrets: dict[str, str], expected: str) -> None:
-    assert redact(text, secrets) == expected
 
 
 @pytest.mark.parametrize(
