@@ -86,6 +86,7 @@ class SystemTarget(Frozen):
     source: SourceLocation
 
 
+UNSAFE_KEY = "__ansible_unsafe"
 # Extra vars for one host of one phase, added last (e.g. failure injection).
 HostVarsHook = Callable[[Phase, SystemTarget], Mapping[str, Any]]
 
@@ -97,10 +98,23 @@ class HostVarsSource(Protocol):
     def host_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]: ...
 
 
+def unsafe(value: str) -> dict[str, str]:
+    """``value`` as Ansible reads a string it must never evaluate as a template.
+
+    The inventory is JSON, and ``__ansible_unsafe`` is how Ansible's JSON marks
+    a string untrusted: ``{{ lookup('pipe', 'id') }}`` in it stays that text.
+    """
+    return {UNSAFE_KEY: value}
+
+
 def common_host_vars(system: SystemTarget) -> dict[str, Any]:
-    """The vars every provider's role gets for one system's host."""
+    """The vars every provider's role gets for one system's host.
+
+    The strings that came from an event are validated to safe patterns when the
+    event is decoded, and handed to Ansible marked unsafe all the same.
+    """
     return {
-        "govmig_system_id": system.system_id,
+        "govmig_system_id": unsafe(system.system_id),
         "govmig_vcpu": system.vcpu,
         "govmig_memory_gb": system.memory_gb,
         "govmig_storage_gb": system.storage_gb,
@@ -108,7 +122,7 @@ def common_host_vars(system: SystemTarget) -> dict[str, Any]:
         "govmig_free_vcpu": system.free_vcpu,
         "govmig_free_memory_gb": system.free_memory_gb,
         "govmig_free_storage_gb": system.free_storage_gb,
-        "govmig_source_host": system.source.host,
+        "govmig_source_host": unsafe(system.source.host),
     }
 
 

@@ -60,7 +60,7 @@ def test_inventory_hosts_are_exactly_the_batch_with_the_providers_vars() -> None
     assert sorted(inventory["all"]["hosts"]) == ["st-permits", "sz-tax"]
     assert inventory["all"]["vars"] == {}
     assert inventory["all"]["hosts"]["sz-tax"] == {
-        "govmig_system_id": "sz-tax",
+        "govmig_system_id": {"__ansible_unsafe": "sz-tax"},
         "govmig_vcpu": 4,
         "govmig_memory_gb": 16,
         "govmig_storage_gb": 200,
@@ -68,7 +68,7 @@ def test_inventory_hosts_are_exactly_the_batch_with_the_providers_vars() -> None
         "govmig_free_vcpu": 100,
         "govmig_free_memory_gb": 400,
         "govmig_free_storage_gb": 5000,
-        "govmig_source_host": "src-1.lab",
+        "govmig_source_host": {"__ansible_unsafe": "src-1.lab"},
         "ansible_connection": "local",
         "ansible_python_interpreter": PYTHON,
         "govmig_work_root": "/srv/govmig",
