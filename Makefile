@@ -13,8 +13,11 @@ demo: $(STAMP)
 	@[ "$$(id -u)" -ne 0 ] || bash scripts/system-deps.sh
 	$(VENV)/bin/govmig demo
 
+# Two workers; the tests that share the lab run in one of them (tests/conftest.py).
+TEST_WORKERS ?= 2
+
 test: $(STAMP) system-deps check
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 check: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -16,6 +16,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from orchestrator.devkafka import LocalKafka, free_port_pair
 from orchestrator.errors import GovmigError
 from orchestrator.settings import LocalKafkaSettings
+from tests.fixtures.ports import worker_base
 
 # Fixtures shared with other conftest-less modules live in tests/fixtures/.
 pytest_plugins = ["tests.fixtures.prometheus", "tests.fixtures.store"]
@@ -24,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 # Shared by every session on the machine, so the broker's jars are resolved once.
 KAFKA_CACHE = REPO / ".cache" / "kafka"
 # Test-only ports; the first free pair from here is used, so two sessions can coexist.
-TEST_KAFKA_PORT = 39092
+TEST_KAFKA_PORT = worker_base(39092)
 TEST_KAFKA_START_TIMEOUT_S = 120.0
 
 
@@ -71,3 +72,16 @@ def new_topic(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
 
     yield create
     admin.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests for pytest-xdist (``--dist loadgroup``) so they cannot collide.
+
+    The lab's namespaces and bridge have fixed names, so every test of a module
+    that uses the lab runs in one worker, one after another; every other module
+    runs whole in one worker, so its module-scoped fixtures are built once.
+    """
+    lab_modules = {item.path for item in items if item.get_closest_marker("lab")}
+    for item in items:
+        module = str(item.path)
+        item.add_marker(pytest.mark.xdist_group("lab" if item.path in lab_modules else module))

@@ -18,10 +18,13 @@ import pytest
 
 from orchestrator.devkafka import free_port_pair
 from tests.fixtures.polling import wait_until
+from tests.fixtures.ports import worker_base
 
 GOVMIG = Path(sys.executable).with_name("govmig")
 REPO = Path(__file__).resolve().parents[2]
-CLI_PORTS = 39292  # away from the session broker (39092) and the integration tests (39192)
+CLI_PORTS = worker_base(
+    39292
+)  # away from the session broker (39092) and the integration tests (39192)
 TIMEOUT_S = 180.0
 
 

@@ -24,9 +24,10 @@ from orchestrator.devkafka.processes import spawn_detached, terminate, wait_gone
 from orchestrator.errors import ConfigurationError
 from orchestrator.settings import LocalKafkaSettings
 from tests.fixtures.polling import wait_until
+from tests.fixtures.ports import worker_base
 
 REPO = Path(__file__).resolve().parents[2]
-SEPARATE_PORTS = 39192  # the session broker starts at 39092
+SEPARATE_PORTS = worker_base(39192)  # the session broker starts at 39092
 POLL_DEADLINE_S = 30.0
 
 

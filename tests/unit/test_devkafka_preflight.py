@@ -21,9 +21,10 @@ from orchestrator.devkafka.render import render_pom
 from orchestrator.devkafka.toolchain import find_java, find_mvn
 from orchestrator.errors import ConfigurationError
 from orchestrator.settings import LocalKafkaSettings
+from tests.fixtures.ports import worker_base
 
 LOOPBACK = "127.0.0.1"
-PORT_RANGE = 39400  # test-only, away from the brokers the integration tests start
+PORT_RANGE = worker_base(39400)  # test-only, away from the brokers the integration tests start
 
 
 def _settings(tmp_path: Path, **overrides: object) -> LocalKafkaSettings:
