@@ -43,11 +43,20 @@ def cause_of(event: InboundEvent) -> Cause | None:
 
 
 def context_of(event: InboundEvent, *, component: str) -> CauseContext:
-    """Where ``event``'s cause came from, with the requester's own reason if it gave one."""
+    """Where ``event``'s cause came from, with the requester's own reason if it gave one.
+
+    Extension attributes are not part of the contract: nothing acts on them,
+    and the audit records their names as ignored (never their values).
+    """
     data = event.data
     commands = MigrationCancelRequested | MigrationRetryRequested | MigrationRollbackRequested
     given = data.reason if isinstance(data, commands) else None
-    note = None if given is None else f"given reason: {given}"
+    notes = [] if given is None else [f"given reason: {given}"]
+    if event.extensions:
+        notes.append(f"ignored extension attributes: {', '.join(sorted(event.extensions))}")
     return CauseContext(
-        component=component, event_source=event.source, event_id=event.id, note=note
+        component=component,
+        event_source=event.source,
+        event_id=event.id,
+        note="; ".join(notes) or None,
     )

@@ -26,7 +26,7 @@ from typing import Any
 
 from orchestrator.errors import ConfigurationError, PermanentError
 from orchestrator.execution import NodeTarget, SystemTarget
-from orchestrator.execution.targets import SSH_KEY_SECRET
+from orchestrator.execution.targets import SSH_KEY_SECRET, unsafe
 from orchestrator.inventory.models import SYSTEM_ID_PATTERN
 from orchestrator.migrations import Phase
 from orchestrator.providers.ssh_hosts import SshHost, SshHosts, load_ssh_hosts, tsig_secret
@@ -152,7 +152,7 @@ class SshProvider:
             "govmig_dns_zone": dns.zone,
             "govmig_tsig_key_name": dns.tsig_key_name,
             "govmig_tsig_algorithm": dns.tsig_algorithm,
-            "govmig_service_name": f"{system.system_id}.{dns.zone}",
+            "govmig_service_name": unsafe(f"{system.system_id}.{dns.zone}"),
             "govmig_service_port": SERVICE_PORT,
             "govmig_dns_ttl": DNS_TTL_S,
         }

@@ -52,10 +52,15 @@ def system(system_id: str, city: str = "meizhou", *, vcpu: int = 8) -> BusinessS
 _offsets = iter(range(1_000_000))
 
 
-def delivery(data: EventData, *, event_id: str | None = None, source: str = "/test") -> Delivery:
-    record = encode(new_event(data, source=source, id=event_id)).as_record(
-        "govcloud.events", offset=next(_offsets)
-    )
+def delivery(
+    data: EventData,
+    *,
+    event_id: str | None = None,
+    source: str = "/test",
+    extensions: dict[str, bool | int | str] | None = None,
+) -> Delivery:
+    event = new_event(data, source=source, id=event_id, extensions=extensions)
+    record = encode(event).as_record("govcloud.events", offset=next(_offsets))
     return Delivery(record=record, event=decode(record))
 
 
@@ -213,3 +218,25 @@ def test_duplicates_across_batches_and_sources_are_told_apart(
     other = delivery(system("mz-s"), event_id="same-id", source="/cmdb/b")
     outcomes = handler.handle([first, other, first])
     assert [type(o) for o in outcomes] == [Processed, Processed, Duplicate]
+
+
+def test_extension_attributes_are_audited_as_ignored_and_never_acted_on(
+    store: Store, handler: IntakeHandler
+) -> None:
+    handler.handle([delivery(system("mz-x"))])
+    hostile: dict[str, bool | int | str] = {
+        "playbook": "{{ lookup('pipe', 'id') }}",
+        "targetnode": "shantou",
+        "priority": 9,
+    }
+    cancel = MigrationCancelRequested(system_id="mz-x", requested_by="ops", reason="later")
+    (outcome,) = handler.handle([delivery(cancel, extensions=hostile)])
+    assert isinstance(outcome, Processed)
+    with store.transaction() as session:
+        row = history(session, "mz-x")[-1]
+    assert row.to_state is S.CANCELLED
+    assert row.reason == (
+        "cancelled by ops while registered (given reason: later; "
+        "ignored extension attributes: playbook, priority, targetnode)"
+    )
+    assert "lookup" not in row.reason, "names only, never values"

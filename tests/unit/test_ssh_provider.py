@@ -102,7 +102,7 @@ def test_the_systems_addresses_are_the_recorded_ones(provider: SshProvider, inde
     assert found["govmig_system_ipv6"] == ipv6_address(NODE.ipv6_prefix, index)
     assert found["govmig_system_ipv4"] == f"10.213.{32 + index // 256}.{index % 256}"
     assert found["govmig_system_ipv6"] not in {h.ipv6 for h in provider.hosts.all_hosts()}
-    assert found["govmig_service_name"] == "st-tax.lab.govmig.test"
+    assert found["govmig_service_name"] == {"__ansible_unsafe": "st-tax.lab.govmig.test"}
     assert (found["govmig_source_ipv4"], found["govmig_service_port"]) == ("10.213.1.1", 8080)
     assert found["govmig_tsig_algorithm"] == "hmac-sha256"
 
@@ -177,3 +177,28 @@ def test_an_unsafe_known_hosts_path_is_refused(tmp_path: Path) -> None:
     document["ssh"]["known_hosts_file"] = "/k/known hosts -o ProxyCommand=x"
     with pytest.raises(ConfigurationError, match="known_hosts file"):
         SshProvider(hosts=parse_ssh_hosts(document, source="test"))
+
+
+def test_every_string_an_event_put_in_the_ssh_hosts_vars_is_marked_unsafe(
+    provider: SshProvider,
+) -> None:
+    """The ssh provider's vars come from its hosts file; the event's own strings are unsafe."""
+    target = from_source("src-1")
+    (host_vars,) = build_inventory(Phase.PREFLIGHT, NODE, [target], provider=provider)["all"][
+        "hosts"
+    ].values()
+    from_event = {target.system_id, target.source.host}
+    raw = {
+        name for name, value in host_vars.items() if isinstance(value, str) and value in from_event
+    }
+    wrapped = {
+        name: value["__ansible_unsafe"]
+        for name, value in host_vars.items()
+        if isinstance(value, dict)
+    }
+    assert raw == set()
+    assert wrapped == {
+        "govmig_system_id": "st-tax",
+        "govmig_source_host": "src-1",
+        "govmig_service_name": "st-tax.lab.govmig.test",
+    }
