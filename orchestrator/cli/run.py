@@ -207,7 +207,8 @@ def run(
         typer.Option(
             "--instance-id",
             help="this instance's name on its leases; a restart with the same name takes "
-            "its leases back at once (env GOVMIG_INSTANCE_ID; default host name + random)",
+            "its leases back at once (env GOVMIG_INSTANCE_ID; default: host name and the lowest "
+            "slot free on this host, so a restart without it takes its leases back too)",
             show_default=False,
         ),
     ] = None,

@@ -4,13 +4,11 @@ Composition only, beside ``orchestrator.py``: the provider the settings name
 (``orchestrator.providers``), the executor (``PhaseRunner`` on the
 repository's ``playbooks/``, with the failure-injection plan of the tests and
 the demo as a host-vars hook), the node targets from the inventory, and an
-instance id.
+instance id (``instance.py``: stable across restarts on one host).
 """
 
 from __future__ import annotations
 
-import socket
-import uuid
 from collections.abc import Callable, Sequence
 
 from orchestrator.data_files import PLAYBOOK_DIR
@@ -19,20 +17,19 @@ from orchestrator.execution.runner import PhaseRunner
 from orchestrator.hooks import Hooks
 from orchestrator.inventory import Inventory
 from orchestrator.providers import build_provider
+from orchestrator.service.instance import slot_instance_id
 from orchestrator.settings import WorkerSettings
 from orchestrator.store import Store
 from orchestrator.worker import Limits, PhaseWorker, WorkerConfig
 from orchestrator.worker.targets import node_targets
 
 
-def instance_id(settings: WorkerSettings) -> str:
-    """The configured instance id, or a fresh one: this host's name and a random suffix."""
-    if settings.instance_id:
-        return settings.instance_id
-    return f"{socket.gethostname()[:60]}-{uuid.uuid4().hex[:8]}"
+def instance_id(settings: WorkerSettings, database: str) -> str:
+    """The configured instance id, or this host's lowest free slot for ``database``."""
+    return settings.instance_id or slot_instance_id(database)
 
 
-def worker_config(settings: WorkerSettings) -> WorkerConfig:
+def worker_config(settings: WorkerSettings, database: str) -> WorkerConfig:
     """Who the worker is and how much it runs at once."""
     limits = Limits(
         batch_size=settings.phase_batch_size,
@@ -41,7 +38,7 @@ def worker_config(settings: WorkerSettings) -> WorkerConfig:
         max_batches=settings.max_batches,
     )
     return WorkerConfig(
-        instance_id=instance_id(settings),
+        instance_id=instance_id(settings, database),
         limits=limits,
         lease_ttl_s=settings.lease_ttl_s,
         heartbeat_s=min(settings.heartbeat_s, settings.lease_ttl_s / 3),
@@ -72,7 +69,7 @@ def build_worker(
         store,
         runner,
         nodes=node_targets(inventory.nodes),
-        config=worker_config(settings),
+        config=worker_config(settings, store.where),
         provider=provider,
         hooks=hooks,
         after_commit=after_commit,
