@@ -15,6 +15,10 @@ key (``govmig_secret_ssh_private_key``) is the exception: it goes to
 ansible-runner's ``ssh_key``, which loads it into an ``ssh-agent`` for the run
 through a fifo, so it is never written to any file.
 
+Every run starts under a guard (``guard.py``) that ends the run's whole
+process tree and removes its private data dir if this process dies, so no
+playbook of a dead orchestrator goes on acting after it.
+
 A run that Mitogen cannot carry (it fails before any host reports) is
 retried once with the ``linear`` strategy, which is safe because every phase
 is idempotent, and the runner keeps ``linear`` from then on.
@@ -26,6 +30,7 @@ import contextlib
 import itertools
 import logging
 import math
+import os
 import shutil
 import sys
 import tempfile
@@ -63,6 +68,8 @@ log = logging.getLogger(__name__)
 
 # How often ansible-runner asks whether to cancel (its default is every 5 s).
 CANCEL_POLL_S = 0.2
+# Run as a script (standard library only), around every ansible-playbook.
+GUARD_SCRIPT = Path(__file__).with_name("guard.py")
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,10 +260,17 @@ class PhaseRunner:
             # ansible-runner seeds the job's environment with ours and writes it into
             # the artifacts: keep only what ansible-playbook needs, never a credential.
             runner.config.env = scrub_environment(runner.config.env, keep=self.provider.env_names)
+            runner.config.command = guarded(runner.config.command, remove=private)
             runner.run()
             return runner
         finally:
             shutil.rmtree(private, ignore_errors=True)
+
+
+def guarded(command: Sequence[str], *, remove: Path) -> list[str]:
+    """``command`` under this process's guard (``guard.py``): it dies when we do."""
+    guard = [sys.executable, str(GUARD_SCRIPT), "--parent", str(os.getpid()), "--remove"]
+    return [*guard, str(remove), "--", *command]
 
 
 def prune_artifacts(artifacts_dir: Path, keep: int, active: frozenset[str]) -> None:

@@ -1,0 +1,101 @@
+"""A playbook run's guard: the run ends when its orchestrator does, and leaves nothing behind.
+
+ansible-runner starts ``ansible-playbook`` in a pseudo-terminal with SIGHUP
+ignored, and Mitogen's helpers start sessions of their own, so when the
+orchestrator is killed (``kill -9``, OOM, a host reboot of its container) the
+whole run lives on: a phase of a dead instance could keep acting while its
+successor re-runs it. ``PhaseRunner`` therefore starts every run as::
+
+    python guard.py --parent PID --remove PRIVATE_DIR -- ansible-playbook ...
+
+The guard runs the command as its child and watches its own parent. When the
+parent is gone it kills every process descended from it (those in sessions
+of their own included), removes the run's private data dir (inventory, extra
+vars: where secrets would be), and exits. A cancel or a timeout still kills
+the guard's process group as ansible-runner does; the guard's child is in it.
+
+Run as a script, not as a module of the package: it imports only the standard
+library, so it starts in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+POLL_S = 0.2
+# After SIGTERM, how long the tree gets to stop before SIGKILL.
+GRACE_S = 2.0
+
+
+def descendants(root: int) -> list[int]:
+    """Every process descended from ``root`` now, parents before children."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # it ended meanwhile
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses.
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, frontier = [], [root]
+    while frontier:
+        pid = frontier.pop()
+        for child in children.get(pid, []):
+            found.append(child)
+            frontier.append(child)
+    return found
+
+
+def end_tree(pids: list[int]) -> None:
+    """SIGTERM each of ``pids``, then SIGKILL whichever still runs after ``GRACE_S``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + GRACE_S
+        while sig == signal.SIGTERM and time.monotonic() < deadline and any(map(_alive, pids)):
+            time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parent", type=int, required=True, help="the orchestrator's pid")
+    parser.add_argument("--remove", type=Path, action="append", default=[], help="on its death")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("no command to guard")
+    child = subprocess.Popen(command)
+    while child.poll() is None:
+        if os.getppid() != args.parent:  # the orchestrator died: we were handed to init
+            end_tree([child.pid, *descendants(child.pid)])
+            child.wait()
+            for path in args.remove:
+                shutil.rmtree(path, ignore_errors=True)
+            return 128 + signal.SIGKILL
+        time.sleep(POLL_S)
+    return child.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,113 @@
+"""A dead orchestrator's playbooks die with it, and nothing of the run is left behind.
+
+A process runs a real playbook through ``PhaseRunner`` (Mitogen, two hosts,
+sleeping in a task); it is killed with SIGKILL mid-task, as ``kill -9``
+of ``govmig run`` would. Within seconds no process of the run is left (not
+ansible-playbook, not Mitogen's helpers in their own sessions, not the task's
+command) and its private data dir, where the inventory and secrets go, is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from orchestrator.execution.guard import descendants
+from tests.fixtures.polling import wait_until
+
+pytestmark = pytest.mark.ansible
+
+REPO = Path(__file__).resolve().parents[2]
+RUN = textwrap.dedent(
+    """\
+    import sys
+    from pathlib import Path
+    from orchestrator.execution import NodeTarget
+    from orchestrator.execution.runner import PhaseRunner
+    from orchestrator.migrations import Phase
+    from orchestrator.providers import LocalProvider
+    from tests.fixtures.targets import system_target
+
+    root = Path(sys.argv[1])
+    runner = PhaseRunner(
+        playbook_dir=root / "playbooks",
+        artifacts_dir=root / "artifacts",
+        provider=LocalProvider(root / "work"),
+    )
+    node = NodeTarget(node_id="shantou", ipv6_prefix="2001:db8:1::/48")
+    runner.run(Phase.PREFLIGHT, node, [system_target("a"), system_target("b", 2)])
+    """
+)
+
+
+def processes_naming(marker: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-af", marker], capture_output=True, text=True, check=False)
+    return [line for line in found.stdout.splitlines() if "pgrep" not in line]
+
+
+def removed_by(pid: int) -> Path | None:
+    """The private data dir a guard (``pid``) removes when its orchestrator dies, if it is one."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    except OSError:
+        return None
+    if not any(arg.endswith("guard.py") for arg in argv):
+        return None
+    return Path(argv[argv.index("--remove") + 1])
+
+
+def test_killing_the_orchestrator_ends_its_runs_whole_and_removes_their_private_data(
+    tmp_path: Path,
+) -> None:
+    marker = f"{uuid.uuid4().int % 10**6 + 10**6}.5"  # a sleep no other test runs
+    playbooks = tmp_path / "playbooks"
+    (playbooks / "roles" / "local").mkdir(parents=True)
+    (playbooks / "preflight.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        f"    - ansible.builtin.command: sleep {marker}\n"
+    )
+    orchestrator = subprocess.Popen(
+        [sys.executable, "-c", RUN, str(tmp_path)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        wait_until(lambda: processes_naming(f"sleep {marker}") != [], timeout_s=60, what="a task")
+        run = descendants(orchestrator.pid)
+        (private,) = [found for pid in run if (found := removed_by(pid)) is not None]
+        assert private.is_dir()
+        orchestrator.send_signal(signal.SIGKILL)
+        orchestrator.wait(10)
+        wait_until(
+            lambda: not any(map(alive, run)),
+            timeout_s=15,
+            what=lambda: f"the run's processes to end: {[p for p in run if alive(p)]}",
+        )
+        assert processes_naming(f"sleep {marker}") == []
+        wait_until(
+            lambda: not private.exists(),
+            timeout_s=5,
+            what="its private dir removed",
+        )
+    finally:
+        orchestrator.kill()
+        orchestrator.wait(10)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie has ended; only its parent has yet to reap it.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
