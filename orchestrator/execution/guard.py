@@ -13,6 +13,8 @@ parent is gone it kills every process descended from it (those in sessions
 of their own included), removes the run's private data dir (inventory, extra
 vars: where secrets would be), and exits. A cancel or a timeout still kills
 the guard's process group as ansible-runner does; the guard's child is in it.
+A restarted orchestrator also ends any run whose orchestrator is gone before
+it starts its own (``end_orphaned_runs``), rather than trust the guards' timing.
 
 Run as a script, not as a module of the package: it imports only the standard
 library, so it starts in milliseconds.
@@ -76,15 +78,49 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def main(argv: list[str]) -> int:
+def orphaned_runs() -> dict[int, list[Path]]:
+    """Guards on this host whose orchestrator is gone, with the dirs each was to remove."""
+    found: dict[int, list[Path]] = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if not any(arg.endswith("/guard.py") for arg in argv[:2]):
+            continue
+        args = _PARSER.parse_known_args(argv[2:])[0]
+        if args.parent is not None and args.parent != ppid:
+            found[int(entry.name)] = list(args.remove)
+    return found
+
+
+def end_orphaned_runs() -> int:
+    """End every run whose orchestrator died (its guard does too, within a moment); how many."""
+    orphans = orphaned_runs()
+    for guard, remove in orphans.items():
+        end_tree([guard, *descendants(guard)])
+        for path in remove:
+            shutil.rmtree(path, ignore_errors=True)
+    return len(orphans)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parent", type=int, required=True, help="the orchestrator's pid")
+    parser.add_argument("--parent", type=int, help="the orchestrator's pid")
     parser.add_argument("--remove", type=Path, action="append", default=[], help="on its death")
     parser.add_argument("command", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
+    return parser
+
+
+_PARSER = _parser()
+
+
+def main(argv: list[str]) -> int:
+    args = _PARSER.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        parser.error("no command to guard")
+    if args.parent is None or not command:
+        _PARSER.error("a guard needs --parent and a command")
     child = subprocess.Popen(command)
     while child.poll() is None:
         if os.getppid() != args.parent:  # the orchestrator died: we were handed to init

@@ -9,10 +9,12 @@ instance id (``instance.py``: stable across restarts on one host).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.execution import FaultPlan
+from orchestrator.execution.guard import end_orphaned_runs
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.hooks import Hooks
 from orchestrator.inventory import Inventory
@@ -22,6 +24,8 @@ from orchestrator.settings import WorkerSettings
 from orchestrator.store import Store
 from orchestrator.worker import Limits, PhaseWorker, WorkerConfig
 from orchestrator.worker.targets import node_targets
+
+log = logging.getLogger(__name__)
 
 
 def instance_id(settings: WorkerSettings, database: str) -> str:
@@ -55,6 +59,8 @@ def build_worker(
 ) -> PhaseWorker:
     """A phase worker that runs the repository's playbooks with these settings."""
     provider = build_provider(settings)
+    if ended := end_orphaned_runs():  # a run of a dead instance must not act beside ours
+        log.warning("ended %d playbook runs left by an orchestrator that died", ended)
     faults = FaultPlan.parse(settings.inject_failures)
     runner = PhaseRunner(
         playbook_dir=PLAYBOOK_DIR,

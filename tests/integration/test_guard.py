@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.execution.guard import descendants
+from orchestrator.execution.guard import descendants, end_orphaned_runs, orphaned_runs
+from orchestrator.execution.runner import GUARD_SCRIPT as GUARD
 from tests.fixtures.polling import wait_until
 
 pytestmark = pytest.mark.ansible
@@ -111,3 +112,28 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_restarted_orchestrator_ends_runs_whose_orchestrator_died(tmp_path: Path) -> None:
+    """Even a guard that could not act (stopped here) is found, its run ended, its dir removed."""
+    private = tmp_path / "govmig-runner-x"
+    private.mkdir()
+    marker = f"{uuid.uuid4().int % 10**6 + 10**6}.25"
+    parent = subprocess.Popen(
+        [
+            "sh",
+            "-c",
+            f'"$0" {GUARD} --parent $$ --remove {private} -- sleep {marker} & wait',
+            sys.executable,
+        ]
+    )
+    wait_until(lambda: processes_naming(f"sleep {marker}") != [], timeout_s=10, what="the run")
+    (guard,) = [pid for pid in descendants(parent.pid) if removed_by(pid) == private]
+    os.kill(guard, signal.SIGSTOP)  # it cannot notice its orchestrator's death now
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+    assert guard in orphaned_runs()
+    assert end_orphaned_runs() >= 1
+    wait_until(lambda: not alive(guard), timeout_s=10, what="the stopped guard to end")
+    assert processes_naming(f"sleep {marker}") == []
+    assert not private.exists()
