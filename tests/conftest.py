@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from orchestrator import redaction
 from orchestrator.devkafka import LocalKafka, free_port_pair
 from orchestrator.errors import GovmigError
 from orchestrator.settings import LocalKafkaSettings
@@ -74,6 +75,7 @@ def new_topic(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
     admin.close()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Group the tests for pytest-xdist (``--dist loadgroup``) so they cannot collide.
 
@@ -85,3 +87,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         module = str(item.path)
         item.add_marker(pytest.mark.xdist_group("lab" if item.path in lab_modules else module))
+
+
+@pytest.fixture(autouse=True)
+def no_secret_carried_over() -> None:
+    """Each test starts with no registered secret: the list is process-wide."""
+    redaction.forget_all()

@@ -6,6 +6,7 @@ the dead letters come from the real loop refusing real records.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -57,7 +58,7 @@ def settings(kafka_bootstrap: str, new_topic: Callable[..., str]) -> KafkaSettin
 def consume_all(settings: KafkaSettings, *, until_dead: int) -> None:
     """Run the real loop until the DLQ holds ``until_dead`` records."""
     consumer = Consumer(settings, topics=[settings.events_topic])
-    with Producer(settings) as producer:
+    with contextlib.closing(consumer), Producer(settings) as producer:
         reactor = Reactor(
             consumer=consumer,
             producer=producer,
@@ -73,7 +74,6 @@ def consume_all(settings: KafkaSettings, *, until_dead: int) -> None:
             return False
 
         wait_until(enough_dead, timeout_s=20, what=f"{until_dead} dead letters", interval_s=0)
-    consumer.close()
 
 
 def dead_count(settings: KafkaSettings) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,15 @@ GOVMIG = Path(sys.executable).parent / "govmig"
 
 
 def govmig(*args: str) -> subprocess.CompletedProcess[str]:
+    # Wide, so that a long path in an error box is never wrapped mid-word.
+    env = {**os.environ, "COLUMNS": "400"}
     return subprocess.run(
-        [str(GOVMIG), "events", *args], capture_output=True, text=True, timeout=60, check=False
+        [str(GOVMIG), "events", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
     )
 
 

@@ -21,6 +21,7 @@ from orchestrator.capacity import ResourceClass, node_state
 from orchestrator.hooks import BatchSummary
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import GB
+from orchestrator.migrations.replication import PassKind, ReplicationPass
 from orchestrator.migrations.states import Phase
 from orchestrator.observability import MetricsObserver, build_registry, start_metrics_server
 from orchestrator.store import open_store
@@ -55,6 +56,9 @@ def exercise(observer: MetricsObserver) -> None:
         observer.after_phase(str(phase), seconds * 30.0)
         observer.after_playbook(str(phase), "successful", seconds)
     observer.after_give_up("apply_outcomes", ["shantou-a"], RuntimeError("database gone"))
+    observer.after_replication(ReplicationPass(PassKind.FULL, 65_536, 0.4))
+    observer.after_replication(ReplicationPass(PassKind.FINAL, 512, 0.1))
+    observer.after_cutover(1.5)
 
 
 @pytest.fixture(scope="module")
