@@ -124,6 +124,8 @@ class KafkaSettings(GovmigSettings):
     events_topic: str = "govcloud.events"
     status_topic: str = "govcloud.status"
     dlq_topic: str = "govcloud.events.dlq"
+    # Operators' requests to the orchestrators themselves (resume intake): never paused.
+    control_topic: str = "govcloud.control"
     consumer_group: str = "govmig-orchestrator"
     client_id: str = "govmig"
     # Passed straight through to the client, so TLS and SASL work against a real cluster.
@@ -181,6 +183,15 @@ def database_password(url: str) -> str | None:
     except ValueError:  # a URL the store will refuse with its own message
         return None
     return unquote(password) if password else None
+
+
+class IntakeSettings(GovmigSettings):
+    """How intake guards itself against a flood of bad events."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVMIG_")
+
+    # How long the flood guard pauses intake when it trips; `govmig intake resume` ends it early.
+    flood_cooldown_s: float = Field(default=60.0, ge=0, le=86_400)
 
 
 class MetricsSettings(GovmigSettings):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
@@ -142,11 +142,14 @@ class Consumer(Closing):
         """The partitions this member owns now."""
         return _partitions(self._client.assignment())
 
-    def pause(self) -> frozenset[Partition]:
-        """Stop fetching from every assigned partition (membership and heartbeats go on)."""
-        assigned = self._client.assignment()
-        self._client.pause(*assigned)
-        return _partitions(assigned)
+    def pause(self, topics: Collection[str] | None = None) -> frozenset[Partition]:
+        """Stop fetching from the assigned partitions of ``topics`` (None: all of them).
+
+        Membership and heartbeats go on, and so does fetching from the other topics.
+        """
+        chosen = [p for p in self._client.assignment() if topics is None or p.topic in topics]
+        self._client.pause(*chosen)
+        return _partitions(chosen)
 
     def resume(self) -> None:
         """Fetch again from every paused partition."""

@@ -14,6 +14,7 @@ from orchestrator.cli import (
     demo,
     dlq,
     events,
+    intake,
     inventory,
     kafka,
     lab,
@@ -48,6 +49,7 @@ app.add_typer(lab.app, name="lab")
 app.add_typer(inventory.app, name="inventory")
 app.add_typer(events.app, name="events")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(intake.app, name="intake")
 # Registered here, not in cli/inventory.py: publish reuses that module's options.
 inventory.app.command("publish")(publish.publish)
 

@@ -117,7 +117,7 @@ def migrate(
     """
     ids = check_system_ids(system_ids)
     target = None if to is None else check_target(to, load_inventory(inventory).nodes)
-    who = _requester(requested_by)
+    who = requester(requested_by)
     events = build_requests(Action.MIGRATE, ids, requested_by=who, target=target, wave=wave)
     where = request_route(no_check, output, state_db, bootstrap_servers, events_topic, timeout)
     send(ids, events, where)
@@ -138,7 +138,7 @@ def _request_command(action: Action, summary: str) -> Callable[..., None]:
         timeout: TimeoutOption = None,
     ) -> None:
         ids = check_system_ids(system_ids)
-        who = _requester(requested_by)
+        who = requester(requested_by)
         events = build_requests(action, ids, requested_by=who, reason=reason)
         send(
             ids,
@@ -200,7 +200,7 @@ def check_registered(ids: Sequence[str], url: str) -> None:
         raise PermanentError("\n".join(unknown_system_message(system_id) for system_id in unknown))
 
 
-def _requester(requested_by: str | None) -> str:
+def requester(requested_by: str | None) -> str:
     """``--requested-by``, else the OS user, as ``requested_by`` of every request."""
     if requested_by is not None:
         return requested_by

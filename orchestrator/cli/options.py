@@ -19,6 +19,7 @@ from orchestrator.settings import KafkaSettings, StoreSettings
 
 __all__ = [
     "BootstrapOption",
+    "ControlTopicOption",
     "DlqTopicOption",
     "EventsTopicOption",
     "InventoryOption",
@@ -49,6 +50,12 @@ BootstrapOption = Annotated[
 ]
 EventsTopicOption = Annotated[
     str | None, typer.Option("--events-topic", help=kafka_help("Inbound topic.", "events_topic"))
+]
+ControlTopicOption = Annotated[
+    str | None,
+    typer.Option(
+        "--control-topic", help=kafka_help("Requests to the orchestrators.", "control_topic")
+    ),
 ]
 StatusTopicOption = Annotated[
     str | None,

@@ -24,6 +24,7 @@ from orchestrator.inventory import DEFAULT_INVENTORY_ROOT, load_inventory
 from orchestrator.observability import configure_logging
 from orchestrator.service import DEFAULT_SESSION_TIMEOUT_S, Orchestrator
 from orchestrator.settings import (
+    IntakeSettings,
     KafkaSettings,
     MetricsSettings,
     PlacementSettings,
@@ -97,6 +98,18 @@ def run(
             help="seconds before the group gives a crashed instance's partitions to another",
         ),
     ] = DEFAULT_SESSION_TIMEOUT_S,
+    flood_cooldown: Annotated[
+        float | None,
+        typer.Option(
+            "--flood-cooldown",
+            min=0,
+            max=86_400,
+            help="seconds the flood guard pauses intake when most recent events are "
+            "dead-lettered; `govmig intake resume` ends a pause early "
+            "(env GOVMIG_FLOOD_COOLDOWN_S; default 60)",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[
         str, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     ] = "INFO",
@@ -238,6 +251,7 @@ def run(
             phase_timeout_s=phase_timeout,
             instance_id=instance_id,
         ),
+        intake=IntakeSettings(**_given(flood_cooldown_s=flood_cooldown)),
         batch_size=batch_size,
         session_timeout_s=session_timeout,
     )

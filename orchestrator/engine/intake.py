@@ -12,10 +12,11 @@ store transaction and, per delivery:
    ``--to`` node or an updated node against the city nodes (``unknown_node``),
    and the system against the store (``unknown_system``): a ``Rejected`` event
    is dead-lettered by the reactor with that code;
-3. applies it: a node update to the ledger, anything else as a cause through
-   the engine's ``Lifecycle`` (placement included). A request the state
-   machine refuses is *processed*, not rejected: it is audited and announced as
-   ``gov.cloud.system.request_refused``.
+3. applies it: a node update to the ledger, an operator's request to resume
+   intake to every open flood-guard pause (``Processed(resumes_intake=True)``),
+   anything else as a cause through the engine's ``Lifecycle`` (placement
+   included). A request the state machine refuses is *processed*, not
+   rejected: it is audited and announced as ``gov.cloud.system.request_refused``.
 
 The status events are not returned to the reactor: every change and refusal is
 an audit row in the same transaction, i.e. in the outbox, and ``after_commit``
@@ -38,7 +39,7 @@ from orchestrator.engine import (
     context_of,
 )
 from orchestrator.events import InboundEvent, KnownIds, Rejection, check_references, event_key
-from orchestrator.events.data import NodeUpdated
+from orchestrator.events.data import IntakeResumeRequested, NodeUpdated
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.reactor.handler import Delivery, Duplicate, Outcome, Processed, Rejected
 from orchestrator.store import (
@@ -51,6 +52,7 @@ from orchestrator.store import (
     reclaim_rejected,
     set_outcome,
 )
+from orchestrator.store import intake as intake_store
 
 COMPONENT = "intake"
 
@@ -99,7 +101,9 @@ class _BatchIntake:
         taken = self._claim([delivery.event for delivery in batch])
         events = [delivery.event for delivery, take in zip(batch, taken, strict=True) if take]
         self._lifecycle.prefetch(
-            event_key(event) for event in events if not isinstance(event.data, NodeUpdated)
+            event_key(event)
+            for event in events
+            if not isinstance(event.data, NodeUpdated | IntakeResumeRequested)
         )
         outcomes: list[Outcome] = []
         rejected: list[EventKey] = []
@@ -139,14 +143,22 @@ class _BatchIntake:
                 apply_node_update(self._session, event.data)
                 self._lifecycle.nodes_changed()
                 return Processed()
+            if isinstance(event.data, IntakeResumeRequested):
+                return self._resume_intake(event.id, event.data)
             self._apply(event)
         except Rejection as rejection:
             return Rejected(rejection)
         return Processed()
 
+    def _resume_intake(self, event_id: str, request: IntakeResumeRequested) -> Outcome:
+        by, why = request.requested_by, request.reason
+        ended = intake_store.resume_all(self._session, by=by, reason=why, event_id=event_id)
+        log.warning("intake resume requested by %s (%s): %d pauses ended", by, why or "-", ended)
+        return Processed(resumes_intake=True)
+
     def _apply(self, event: InboundEvent) -> None:
         cause = cause_of(event)
-        if cause is None:  # every inbound type but node.updated carries a cause
+        if cause is None:  # every inbound type but node.updated and intake's carries a cause
             raise Rejection("unknown_type", f"type {event.type!r} carries no request")
         system_id = event_key(event)
         record = event.data if isinstance(event.data, BusinessSystem) else None

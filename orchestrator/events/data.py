@@ -62,6 +62,21 @@ class MigrationRollbackRequested(_MigrationCommand):
     """Undo a migration: the source keeps serving and the capacity is released."""
 
 
+# The key and subject of an intake request: it is about this orchestrator, not a system.
+INTAKE_KEY = "intake"
+
+
+class IntakeResumeRequested(Frozen):
+    """Resume intake now, paused by the flood guard; sent on the control topic, not the events one.
+
+    The events topic is what the guard paused, so a request there would wait
+    behind the flood it is meant to end.
+    """
+
+    requested_by: Actor = Field(description="Who asked: a person or a tool, one line.")
+    reason: Reason | None = Field(default=None, description="Why, for the audit trail.")
+
+
 class NodeState(StrEnum):
     """Whether a node takes new systems."""
 

@@ -18,6 +18,8 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from orchestrator.events.data import (
+    INTAKE_KEY,
+    IntakeResumeRequested,
     MigrationCancelRequested,
     MigrationRequested,
     MigrationRetryRequested,
@@ -39,7 +41,7 @@ from orchestrator.inventory.models import BusinessSystem
 
 
 class EventType(StrEnum):
-    """Every ``type`` of the contract. The first six are inbound, the last two outbound."""
+    """Every ``type`` of the contract. The first seven are inbound, the last two outbound."""
 
     SYSTEM_REGISTERED = "gov.cloud.system.registered"
     MIGRATION_REQUESTED = "gov.cloud.migration.requested"
@@ -47,6 +49,7 @@ class EventType(StrEnum):
     MIGRATION_RETRY_REQUESTED = "gov.cloud.migration.retry_requested"
     MIGRATION_ROLLBACK_REQUESTED = "gov.cloud.migration.rollback_requested"
     NODE_UPDATED = "gov.cloud.node.updated"
+    INTAKE_RESUME_REQUESTED = "gov.cloud.intake.resume_requested"
     SYSTEM_STATUS_CHANGED = "gov.cloud.system.status_changed"
     SYSTEM_REQUEST_REFUSED = "gov.cloud.system.request_refused"
 
@@ -143,6 +146,13 @@ class NodeUpdatedEvent(Envelope):
     data: NodeUpdated
 
 
+class IntakeResumeRequestedEvent(Envelope):
+    """Inbound on govcloud.control: an operator asks intake paused by the flood guard to resume."""
+
+    type: Literal["gov.cloud.intake.resume_requested"]
+    data: IntakeResumeRequested
+
+
 class SystemStatusChangedEvent(Envelope):
     """Outbound on govcloud.status: a system changed lifecycle state."""
 
@@ -164,6 +174,7 @@ InboundEvent = (
     | MigrationRetryRequestedEvent
     | MigrationRollbackRequestedEvent
     | NodeUpdatedEvent
+    | IntakeResumeRequestedEvent
 )
 OutboundEvent = SystemStatusChangedEvent | SystemRequestRefusedEvent
 Event = InboundEvent | OutboundEvent
@@ -174,6 +185,7 @@ EventData = (
     | MigrationRetryRequested
     | MigrationRollbackRequested
     | NodeUpdated
+    | IntakeResumeRequested
     | SystemStatusChanged
     | RequestRefused
 )
@@ -193,6 +205,7 @@ EVENT_CLASSES: Final[Mapping[EventType, type[Event]]] = {
     EventType.MIGRATION_RETRY_REQUESTED: MigrationRetryRequestedEvent,
     EventType.MIGRATION_ROLLBACK_REQUESTED: MigrationRollbackRequestedEvent,
     EventType.NODE_UPDATED: NodeUpdatedEvent,
+    EventType.INTAKE_RESUME_REQUESTED: IntakeResumeRequestedEvent,
     EventType.SYSTEM_STATUS_CHANGED: SystemStatusChangedEvent,
     EventType.SYSTEM_REQUEST_REFUSED: SystemRequestRefusedEvent,
 }
@@ -207,17 +220,20 @@ DATA_TYPES: Final[Mapping[type[EventData], EventType]] = {
     MigrationRetryRequested: EventType.MIGRATION_RETRY_REQUESTED,
     MigrationRollbackRequested: EventType.MIGRATION_ROLLBACK_REQUESTED,
     NodeUpdated: EventType.NODE_UPDATED,
+    IntakeResumeRequested: EventType.INTAKE_RESUME_REQUESTED,
     SystemStatusChanged: EventType.SYSTEM_STATUS_CHANGED,
     RequestRefused: EventType.SYSTEM_REQUEST_REFUSED,
 }
 
 
 def data_key(data: EventData) -> str:
-    """The id an event is about, and so its Kafka key: the system id, or the node id."""
+    """The id an event is about, and so its Kafka key: the system id, the node id, or intake."""
     if isinstance(data, BusinessSystem):
         return data.id
     if isinstance(data, NodeUpdated):
         return data.node_id
+    if isinstance(data, IntakeResumeRequested):
+        return INTAKE_KEY
     return data.system_id
 
 

@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from orchestrator.events.data import MigrationRequested, NodeUpdated, SystemStatusChanged
+from orchestrator.events.data import (
+    IntakeResumeRequested,
+    MigrationRequested,
+    NodeUpdated,
+    SystemStatusChanged,
+)
 from orchestrator.events.envelope import Event
 from orchestrator.events.reasons import Rejection
 from orchestrator.inventory.models import BusinessSystem
@@ -44,6 +49,8 @@ def _references(event: Event) -> Iterator[tuple[str, str]]:
         return
     if isinstance(data, NodeUpdated):
         yield "node", data.node_id
+        return
+    if isinstance(data, IntakeResumeRequested):  # names nothing
         return
     if isinstance(data, MigrationRequested) and data.target_node is not None:
         yield "node", data.target_node

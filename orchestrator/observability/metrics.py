@@ -78,6 +78,7 @@ class PipelineMetrics:
     commit_failures: Counter
     intake_paused: Gauge
     intake_pauses: Counter
+    intake_paused_until: Gauge
     phase_duration: Histogram
     playbook_runs: Counter
     playbook_batch_size: Histogram
@@ -115,6 +116,11 @@ def pipeline_metrics(registry: CollectorRegistry) -> PipelineMetrics:
             "govcloud_intake_paused", "1 while the flood guard pauses intake.", registry=r
         ),
         intake_pauses=_counter(r, "govcloud_intake_pauses", "Times the flood guard tripped."),
+        intake_paused_until=Gauge(
+            "govcloud_intake_paused_until_seconds",
+            "Unix time the flood guard's pause ends by itself; 0 while intake runs.",
+            registry=r,
+        ),
         phase_duration=_histogram(
             r,
             "govcloud_phase_duration_seconds",

@@ -9,6 +9,7 @@ dictionary lookups.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
 from orchestrator.hooks import BatchSummary, Hooks
@@ -63,10 +64,12 @@ class MetricsObserver(Hooks):
         """The flood guard tripped: intake is paused."""
         self._metrics.intake_paused.set(1)
         self._metrics.intake_pauses.inc()
+        self._metrics.intake_paused_until.set(time.time() + max(cooldown_s, 0.0))
 
     def after_resume(self) -> None:
         """The flood guard's cooldown ended: intake runs again."""
         self._metrics.intake_paused.set(0)
+        self._metrics.intake_paused_until.set(0)
 
     def after_lag(self, lags: Mapping[tuple[str, int], int]) -> None:
         """The lag of every partition this consumer now owns, keyed by (topic, partition).

@@ -45,6 +45,8 @@ class BatchPlan:
     duplicates: int
     # (event type, result, how many records): one entry per pair seen in the batch.
     events: tuple[tuple[str, str, int], ...] = ()
+    # An operator asked for the flood guard's pause to end.
+    resumes_intake: bool = False
 
     def reasons(self, records: Iterable[KafkaRecord]) -> list[str | None]:
         """Per record, in order: its dead-letter reason code, or None if it was accepted."""
@@ -92,7 +94,8 @@ def plan_outputs(batch: DecodedBatch, outcomes: Sequence[Outcome]) -> BatchPlan:
         (kind, result, count) for result, counts in tally.items() for kind, count in counts.items()
     )
     processed, duplicates = sum(tally[PROCESSED].values()), sum(tally[DUPLICATE].values())
-    return BatchPlan(tuple(dead), processed, duplicates, events)
+    resumes = any(isinstance(o, Processed) and o.resumes_intake for o in outcomes)
+    return BatchPlan(tuple(dead), processed, duplicates, events, resumes)
 
 
 def first_offsets(records: Iterable[KafkaRecord]) -> dict[Partition, int]:

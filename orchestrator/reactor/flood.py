@@ -50,7 +50,7 @@ class FloodTrip:
         return (
             f"dead-letter flood: {self.rejected} of the last {self.seen} events were rejected "
             f"(top reason: {self.top_reason}); pausing intake for {self.cooldown_s:g} s"
-            " — check the producer"
+            " — check the producer; `govmig intake resume` resumes it now"
         )
 
 
@@ -108,6 +108,11 @@ class FloodGuard:
         self._trips += 1
         self._reset_window()
         return FloodTrip(rejected, seen, top_reason, self._policy.cooldown_s)
+
+    def end_pause(self) -> None:
+        """End the pause now (an operator asked): ``resume_due`` says so at its next call."""
+        if self._paused_until is not None:
+            self._paused_until = self._clock()
 
     def resume_due(self) -> bool:
         """True once, when a pause's cooldown has passed; the guard is then watching again."""

@@ -33,7 +33,13 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class Processed:
-    """The event was made durable (it changed state, or was refused and audited)."""
+    """The event was made durable (it changed state, or was refused and audited).
+
+    ``resumes_intake``: it was an operator's request to end the flood guard's
+    pause; the reactor resumes intake once the batch is committed.
+    """
+
+    resumes_intake: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -99,6 +99,8 @@ class Reactor:
         handler: Handler,
         dlq_topic: str,
         flood: FloodGuard | None = None,
+        pausable: Collection[str] | None = None,
+        pause_ended: Callable[[], bool] = lambda: False,
         hooks: Sequence[Hooks] = (),
         retry: RetryPolicy | None = None,
         decode: Callable[[KafkaRecord], InboundEvent] = codec.decode,
@@ -109,6 +111,10 @@ class Reactor:
         self._consumer, self._producer, self._handler = consumer, producer, handler
         self._dlq_topic = dlq_topic
         self._flood = flood if flood is not None else FloodGuard(FloodPolicy())
+        # The topics a flood pauses (None: all); the others, such as a control
+        # topic, are read and handled while intake is paused.
+        self._pausable = None if pausable is None else frozenset(pausable)
+        self._pause_ended = pause_ended
         self._hooks = tuple(hooks)
         self._retry = retry if retry is not None else RetryPolicy()
         self._decode = decode
@@ -172,6 +178,9 @@ class Reactor:
         for event_type, outcome, count in plan.events:
             notify(self._hooks, Hooks.after_event, event_type, outcome, count)
         committed = self._commit(records)
+        if plan.resumes_intake and self._flood.paused:
+            log.warning("an operator asked intake to resume: ending the flood guard's pause")
+            self._flood.end_pause()
         self._watch_flood(records, plan)
         summary = _summary(records, plan, committed, time.monotonic() - started)
         notify(self._hooks, Hooks.after_batch, summary)
@@ -243,7 +252,7 @@ class Reactor:
         trip = self._flood.trip()
         if trip is not None:
             log.error("%s", trip.message)
-            self._consumer.pause()
+            self._consumer.pause(self._pausable)
             notify(self._hooks, Hooks.after_pause, trip.message, trip.cooldown_s)
 
     def _watch_lag(self) -> None:
@@ -256,13 +265,22 @@ class Reactor:
         notify(self._hooks, Hooks.after_lag, lags)
 
     def _hold(self) -> None:
-        """While paused, keep polling (group membership) and hand back anything fetched."""
-        self._consumer.pause()  # again: a rebalance may have brought unpaused partitions
-        records = self._poll()
-        if records:
-            self._consumer.seek(first_offsets(records))
+        """While paused, keep polling (group membership): handle what the pause leaves
+        flowing (the control topic), hand back anything else fetched."""
+        self._consumer.pause(self._pausable)  # again: a rebalance may bring unpaused partitions
+        held: list[KafkaRecord] = []
+        flowing: list[KafkaRecord] = []
+        for record in self._poll():
+            paused = self._pausable is None or record.topic in self._pausable
+            (held if paused else flowing).append(record)
+        if held:
+            self._consumer.seek(first_offsets(held))
+        if flowing:
+            self._process(flowing)
 
     def _leave_pause(self) -> bool:
+        if self._pause_ended():  # ended by a request another instance consumed
+            self._flood.end_pause()
         if not self._flood.resume_due():
             return False
         self._consumer.resume()

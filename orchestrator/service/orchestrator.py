@@ -19,6 +19,8 @@ last outcomes are in the final outbox flush.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Mapping
 from contextlib import ExitStack
@@ -33,8 +35,11 @@ from orchestrator.events import KnownIds
 from orchestrator.inventory import Inventory
 from orchestrator.observability import build_registry, start_metrics_server
 from orchestrator.reactor import Reactor
+from orchestrator.reactor.flood import FloodGuard, FloodPolicy
+from orchestrator.service.intake_pauses import IntakePauses
 from orchestrator.service.worker import build_worker
 from orchestrator.settings import (
+    IntakeSettings,
     KafkaSettings,
     MetricsSettings,
     PlacementSettings,
@@ -47,7 +52,9 @@ from orchestrator.worker import PhaseWorker
 log = logging.getLogger(__name__)
 
 # Enough partitions for a few instances to share the intake; the DLQ is low-volume.
-DEFAULT_PARTITIONS: Mapping[str, int] = MappingProxyType({"events": 6, "status": 6, "dlq": 3})
+DEFAULT_PARTITIONS: Mapping[str, int] = MappingProxyType(
+    {"events": 6, "status": 6, "dlq": 3, "control": 1}
+)
 # After a crash, the group hands a dead instance's partitions on after this long (the
 # client's default is 45 s); an orderly stop leaves the group at once.
 DEFAULT_SESSION_TIMEOUT_S = 10.0
@@ -79,6 +86,7 @@ class Orchestrator:
         placement: PlacementSettings | None = None,
         metrics: MetricsSettings | None = None,
         worker: WorkerSettings | None = None,
+        intake: IntakeSettings | None = None,
         batch_size: int = 500,
         session_timeout_s: float = DEFAULT_SESSION_TIMEOUT_S,
         flush_interval_s: float = 1.0,
@@ -89,6 +97,7 @@ class Orchestrator:
         self._metrics = metrics
         # None: no phase worker (systems stop at ``placed``), as for intake-only tests.
         self._worker = worker
+        self._intake = intake if intake is not None else IntakeSettings()
         self._batch_size, self._flush_interval_s = batch_size, flush_interval_s
         self._session_timeout_s = session_timeout_s
         self._partitions = partitions
@@ -154,17 +163,21 @@ class Orchestrator:
             metrics_url = server.url
         consumer = Consumer(
             self._kafka,
-            topics=[self._kafka.events_topic],
+            topics=[self._kafka.events_topic, self._kafka.control_topic],
             max_poll_records=self._batch_size,
             session_timeout_s=self._session_timeout_s,
         )
         stack.callback(consumer.close)
+        pauses = IntakePauses(store, instance=f"{socket.gethostname()[:60]}-{os.getpid()}")
         reactor = Reactor(
             consumer=consumer,
             producer=producer,
             handler=self._handler(store, outbox),
             dlq_topic=self._kafka.dlq_topic,
-            hooks=[telemetry.observer],
+            flood=FloodGuard(FloodPolicy(cooldown_s=self._intake.flood_cooldown_s)),
+            pausable=[self._kafka.events_topic],  # the control topic flows while paused
+            pause_ended=pauses.ended,
+            hooks=[telemetry.observer, pauses],
         )
         pump = OutboxPump(outbox, interval_s=self._flush_interval_s)
         pump.start()
@@ -199,6 +212,7 @@ class Orchestrator:
             kafka.events_topic: counts["events"],
             kafka.status_topic: counts["status"],
             kafka.dlq_topic: counts["dlq"],
+            kafka.control_topic: counts["control"],
         }
 
     def _shutdown(self, running: _Running) -> None:

@@ -204,3 +204,24 @@ class ReplicationPassTable(Base):
     bytes_sent: Mapped[int] = mapped_column(AMOUNT)
     seconds: Mapped[float | None] = mapped_column(Float)
     at: Mapped[datetime] = mapped_column(TIMESTAMP)
+
+
+class IntakePauseTable(Base):
+    """One pause of an instance's intake by its flood guard, and how it ended.
+
+    Written when the guard trips; ``resumed_at`` is set when it resumes, by the
+    cooldown's end (``resumed_by`` NULL) or by an operator's request (who, why,
+    which event): the audit of every pause and every early resume.
+    """
+
+    __tablename__ = "intake_pauses"
+
+    id: Mapped[int] = mapped_column(AUTO_ID, primary_key=True, autoincrement=True)
+    instance: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    paused_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+    until: Mapped[datetime] = mapped_column(TIMESTAMP)
+    resumed_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
+    resumed_by: Mapped[str | None] = mapped_column(String(200))
+    resume_reason: Mapped[str | None] = mapped_column(Text)
+    resume_event_id: Mapped[str | None] = mapped_column(String(255))

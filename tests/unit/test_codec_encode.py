@@ -23,6 +23,7 @@ from orchestrator.events import (
     new_event,
 )
 from orchestrator.events.data import (
+    IntakeResumeRequested,
     MigrationCancelRequested,
     MigrationRequested,
     MigrationRetryRequested,
@@ -58,6 +59,7 @@ DATA: dict[str, EventData] = {
     "retry": MigrationRetryRequested(system_id="shantou-bdcdj", requested_by="ops"),
     "rollback": MigrationRollbackRequested(system_id="shantou-bdcdj", requested_by="ops"),
     "node": NodeUpdated(node_id="shanwei", state=NodeState.DRAINING, allocation_ratio_memory=1.5),
+    "intake": IntakeResumeRequested(requested_by="ops", reason="producer fixed"),
     "status": SystemStatusChanged(
         system_id="shantou-bdcdj",
         from_state="placed",

@@ -65,8 +65,21 @@ def test_trip_reports_counts_and_top_reason() -> None:
     assert trip == FloodTrip(rejected=5, seen=6, top_reason="schema", cooldown_s=60.0)
     assert trip.message == (
         "dead-letter flood: 5 of the last 6 events were rejected (top reason: schema); "
-        "pausing intake for 60 s — check the producer"
+        "pausing intake for 60 s — check the producer; `govmig intake resume` resumes it now"
     )
+
+
+def test_an_operator_ends_a_pause_early_and_a_running_guard_ignores_it() -> None:
+    clock = FakeClock()
+    guard = FloodGuard(POLICY, clock=clock)
+    guard.end_pause()  # not paused: nothing to end
+    assert guard.state().trips == 0
+    assert feed(guard, ["schema"] * 6) is not None
+    assert guard.paused
+    assert not guard.resume_due()
+    guard.end_pause()
+    assert guard.resume_due()
+    assert not guard.paused
 
 
 def test_cooldown_then_resume_with_empty_window() -> None:
