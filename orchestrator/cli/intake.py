@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from orchestrator.bus import Producer
 from orchestrator.cli.ops import RequestedByOption, requester
@@ -28,6 +29,7 @@ from orchestrator.cli.options import (
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
 from orchestrator.cli.render import iso, short_time
 from orchestrator.cli.requests import CLI_SOURCE
+from orchestrator.errors import PermanentError
 from orchestrator.events import encode, new_event
 from orchestrator.events.data import IntakeResumeRequested
 from orchestrator.store import intake as intake_store
@@ -67,6 +69,18 @@ def status(output: OutputOption = OutputFormat.TABLE, state_db: StateDbOption = 
     emit(rows, output, title="Intake paused by the flood guard", document=document)
 
 
+def resume_request(requested_by: str, reason: str | None) -> IntakeResumeRequested:
+    """The request, or ``PermanentError`` naming the option that cannot go into one."""
+    try:
+        return IntakeResumeRequested(requested_by=requested_by, reason=reason)
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False)[0]
+        option = {"requested_by": "--requested-by", "reason": "--reason"}.get(
+            str(first["loc"][0]) if first["loc"] else "", "the request"
+        )
+        raise PermanentError(f"{option}: {first['msg']}") from None
+
+
 @app.command("resume")
 def resume(
     reason: Annotated[str | None, typer.Option("--reason", help="Why, for the audit.")] = None,
@@ -83,7 +97,7 @@ def resume(
     kafka = kafka_settings(
         bootstrap_servers=bootstrap_servers, control_topic=control_topic, request_timeout_s=timeout
     )
-    data = IntakeResumeRequested(requested_by=requester(requested_by), reason=reason)
+    data = resume_request(requester(requested_by), reason)
     event = new_event(data, source=CLI_SOURCE)
     with Producer(kafka) as producer:
         producer.send_all(kafka.control_topic, [encode(event)])
