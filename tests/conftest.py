@@ -75,18 +75,17 @@ def new_topic(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
     admin.close()
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_itemcollected(item: pytest.Item) -> None:
     """Group the tests for pytest-xdist (``--dist loadgroup``) so they cannot collide.
 
-    The lab's namespaces and bridge have fixed names, so every test of a module
-    that uses the lab runs in one worker, one after another; every other module
-    runs whole in one worker, so its module-scoped fixtures are built once.
+    The lab's namespaces and bridge have fixed names, so every test that uses
+    the lab runs in one worker, one after another; every other module runs
+    whole in one worker, so its module-scoped fixtures are built once. (Marked
+    as each item is collected: xdist reads the groups in its own
+    ``pytest_collection_modifyitems``, before a conftest's.)
     """
-    lab_modules = {item.path for item in items if item.get_closest_marker("lab")}
-    for item in items:
-        module = str(item.path)
-        item.add_marker(pytest.mark.xdist_group("lab" if item.path in lab_modules else module))
+    group = "lab" if item.get_closest_marker("lab") else item.path.stem
+    item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(autouse=True)
