@@ -106,6 +106,31 @@ def claim(
     return sorted(session.scalars(statement))
 
 
+def live_owners(session: Session, *, now: datetime) -> set[str]:
+    """The owners of leases that have not expired."""
+    at = stored_time(now)
+    statement = (
+        select(SystemTable.lease_owner)
+        .where(SystemTable.lease_owner.is_not(None), SystemTable.lease_expires_at >= at)
+        .distinct()
+    )
+    return {owner for owner in session.scalars(statement) if owner is not None}
+
+
+def expire(session: Session, owners: Collection[str], *, now: datetime) -> list[str]:
+    """End every lease of ``owners`` now (they are gone); the systems freed."""
+    if not owners:
+        return []
+    statement = (
+        update(SystemTable)
+        .where(SystemTable.lease_owner.in_(sorted(owners)))
+        .values(lease_expires_at=stored_time(now) - timedelta(seconds=1))
+        .returning(SystemTable.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(session.scalars(statement))
+
+
 def renew(
     session: Session, system_ids: Iterable[str], *, owner: str, now: datetime, ttl_s: float
 ) -> set[str]:

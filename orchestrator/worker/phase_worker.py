@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from orchestrator.execution import NodeTarget
 from orchestrator.hooks import Hooks
-from orchestrator.store import Store
+from orchestrator.store import Store, liveness
 from orchestrator.store import leases as lease_store
 from orchestrator.worker.batch_run import BatchRunner
 from orchestrator.worker.dispatcher import Dispatcher
@@ -94,6 +94,7 @@ class PhaseWorker:
         ]
         for thread in self._threads:
             thread.daemon = True
+        self._alive: liveness.InstanceLock | None = None
 
     @property
     def instance_id(self) -> str:
@@ -102,6 +103,7 @@ class PhaseWorker:
 
     def start(self) -> None:
         """Take back this instance's own leases from a previous run, then start working."""
+        self._alive = liveness.hold_instance_lock(self._store, self.instance_id)
         with self._store.transaction() as session:
             mine = lease_store.give_back_all(session, self.instance_id)
         if mine:
@@ -117,6 +119,9 @@ class PhaseWorker:
             if thread.is_alive():
                 thread.join(timeout_s)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._alive is not None:
+            self._alive.close()
+            self._alive = None
 
     def _submit(self, key: str, running: Running) -> None:
         self._pool.submit(self._batches.execute, key, running)

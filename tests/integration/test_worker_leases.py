@@ -8,6 +8,8 @@ real ansible-runner, each run recorded, until every system is completed.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -26,8 +28,10 @@ from orchestrator.providers import LocalProvider
 from orchestrator.store import Store, count_by_state, open_store, seed_nodes
 from orchestrator.store import leases as lease_store
 from orchestrator.worker.claims import start_placed
+from orchestrator.worker.heartbeat import LeaseHeartbeat
 from orchestrator.worker.phase_worker import PhaseWorker
 from orchestrator.worker.ports import WorkerConfig
+from orchestrator.worker.running import RunningBatches
 from orchestrator.worker.scheduling import Limits
 from orchestrator.worker.targets import node_targets
 from tests.fixtures.polling import wait_until
@@ -149,3 +153,73 @@ def test_two_workers_on_one_database_run_each_phase_of_each_system_once(
         (phase, sid): 1 for phase in forward for sid in ids
     }
     assert len(runs) == len(ids) * len(forward)
+
+
+HOLD = """
+import sys, time
+from orchestrator.store import open_store
+from orchestrator.store.liveness import hold_instance_lock
+store = open_store(sys.argv[1], create=False)
+lock = hold_instance_lock(store, sys.argv[2])
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_dead_instances_leases_are_freed_at_once_and_a_live_ones_are_kept(
+    fresh_postgres_url: str,
+) -> None:
+    """Its session ends with its process (kill -9): its leases are free before their TTL is up."""
+    with open_store(fresh_postgres_url) as store:
+        ids = place(store, 2, ["shantou"])
+        now = datetime.now(UTC)
+        with store.transaction() as session:
+            start_placed(session, Limits(), now=now)
+            for owner, system_id in zip(("doomed", "alive"), ids, strict=True):
+                claimed = lease_store.claim(
+                    session,
+                    [system_id],
+                    owner=owner,
+                    state=SystemState.PREFLIGHT,
+                    now=now,
+                    ttl_s=600,
+                )
+                assert claimed == [system_id]
+        holders = {owner: hold(fresh_postgres_url, owner) for owner in ("doomed", "alive")}
+        try:
+            heartbeat = LeaseHeartbeat(store, RunningBatches(), owner="me", ttl_s=30, interval_s=1)
+            heartbeat.beat()
+            assert free(store, ids) == set(), "both owners live: nothing is freed"
+            holders["doomed"].kill()  # SIGKILL: PostgreSQL ends its session
+            holders["doomed"].wait(10)
+
+            def freed_after_a_beat() -> bool:
+                heartbeat.beat()
+                return free(store, ids) == {ids[0]}
+
+            wait_until(freed_after_a_beat, timeout_s=10, what="the dead instance's lease freed")
+        finally:
+            for process in holders.values():
+                process.kill()
+                process.wait(10)
+                if process.stdout is not None:
+                    process.stdout.close()
+
+
+def hold(url: str, owner: str) -> subprocess.Popen[str]:
+    """Another process holding ``owner``'s liveness lock until it is killed."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD, url, owner], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "held"
+    return process
+
+
+def free(store: Store, ids: Sequence[str]) -> set[str]:
+    """Those of ``ids`` no live lease holds now."""
+    with store.transaction() as session:
+        ready = lease_store.ready_systems(
+            session, [SystemState.PREFLIGHT], now=datetime.now(UTC), limit=100
+        )
+    return {row.id for row in ready} & set(ids)
