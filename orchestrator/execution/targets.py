@@ -73,6 +73,7 @@ class SystemTarget(Frozen):
     ``free_*`` is what the capacity ledger says this system may use on its node
     (its own reservation included); preflight re-checks it against the request.
     ``source`` is where the system runs today, from its registration.
+    ``lease_generation`` is the fencing token of the claim this run runs under.
     """
 
     system_id: SystemId
@@ -84,6 +85,7 @@ class SystemTarget(Frozen):
     free_memory_gb: _FREE
     free_storage_gb: _FREE
     source: SourceLocation
+    lease_generation: Annotated[int, Field(ge=0, strict=True)] = 0
 
 
 UNSAFE_KEY = "__ansible_unsafe"
@@ -123,6 +125,7 @@ def common_host_vars(system: SystemTarget) -> dict[str, Any]:
         "govmig_free_memory_gb": system.free_memory_gb,
         "govmig_free_storage_gb": system.free_storage_gb,
         "govmig_source_host": unsafe(system.source.host),
+        "govmig_lease_generation": system.lease_generation,
     }
 
 

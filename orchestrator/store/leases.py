@@ -91,7 +91,10 @@ def claim(
     now: datetime,
     ttl_s: float,
 ) -> list[str]:
-    """Lease the systems among ``system_ids`` still in ``state`` and free; return those won."""
+    """Lease the systems among ``system_ids`` still in ``state`` and free; return those won.
+
+    Each claim bumps the system's ``lease_generation``, the fencing token its run carries.
+    """
     ids = sorted(set(system_ids))
     if not ids:
         return []
@@ -99,7 +102,11 @@ def claim(
     statement = (
         update(SystemTable)
         .where(SystemTable.id.in_(ids), SystemTable.state == str(state), _free(at))
-        .values(lease_owner=owner, lease_expires_at=at + timedelta(seconds=ttl_s))
+        .values(
+            lease_owner=owner,
+            lease_expires_at=at + timedelta(seconds=ttl_s),
+            lease_generation=func.coalesce(SystemTable.lease_generation, 0) + 1,
+        )
         .returning(SystemTable.id)
         .execution_options(synchronize_session=False)
     )

@@ -51,6 +51,8 @@ class SystemRow:
     target_host: str | None = None
     # Its last cutover's downtime in seconds, once a provider measured one.
     downtime_seconds: float | None = None
+    # How many times a phase worker claimed it: the fencing token of its latest run.
+    lease_generation: int = 0
 
 
 @dataclass(frozen=True)

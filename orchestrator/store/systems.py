@@ -212,4 +212,5 @@ def _to_record(row: SystemTable | Row[Any]) -> SystemRow:
         ipv6_address=row.ipv6_address,
         target_host=row.target_host,
         downtime_seconds=row.downtime_seconds,
+        lease_generation=row.lease_generation or 0,
     )

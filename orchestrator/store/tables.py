@@ -83,6 +83,9 @@ class SystemTable(Base):
     # phase, until when. Written only with compare-and-swap, never by ``save_system``.
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
+    # Bumped by every claim: the fencing token of the run that holds the lease, so a
+    # run of an older claim (a dead instance's) cannot act after a newer one began.
+    lease_generation: Mapped[int | None] = mapped_column(Integer)
     # The system's host number in its node's IPv6 prefix, unique per node, and the
     # address it answers on by name once verify reached it there over IPv6 (cleared
     # when it is rolled back).

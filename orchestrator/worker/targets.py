@@ -55,4 +55,5 @@ def system_target(row: SystemRow, *, usage: NodeUsage, ipv6_index: int) -> Syste
         free_memory_gb=max(0, free[ResourceClass.MEMORY_GB]),
         free_storage_gb=max(0, free[ResourceClass.STORAGE_GB]),
         source=SourceLocation.model_validate(row.record["source"]),
+        lease_generation=row.lease_generation,
     )

@@ -5,6 +5,13 @@ Run by the ``ssh`` role on the orchestrator (``delegate_to: localhost``, with
 HMAC-SHA256 through dnspython. Idempotent: when the server already answers
 exactly these addresses with this TTL, nothing is sent. A refused or badly
 signed update fails the task with the server's answer, never the secret.
+
+Fencing: with ``fence_generation`` the update carries a prerequisite that the
+name's fence record (TXT ``_govmig-fence.<name>``) holds that generation, so
+the DNS server itself refuses the switch of a stale run (a run of an older
+lease claim) once a newer run has claimed the fence. ``fence_only`` claims it:
+it moves the fence to this run's generation by compare-and-swap, and fails if
+the fence is already past it.
 """
 
 from __future__ import annotations
@@ -29,12 +36,14 @@ options:
   server: {description: the zone's primary server (an address), required: true, type: str}
   zone: {description: the zone, required: true, type: str}
   name: {description: the label inside the zone, required: true, type: str}
-  ipv4: {description: the A record's address, required: true, type: str}
-  ipv6: {description: the AAAA record's address, required: true, type: str}
+  ipv4: {description: "the A record's address (unless fence_only)", type: str}
+  ipv6: {description: "the AAAA record's address (unless fence_only)", type: str}
   ttl: {description: the records' TTL in seconds, required: true, type: int}
   key_name: {description: the TSIG key's name, required: true, type: str}
   key_secret: {description: the TSIG key's base64 secret, required: true, type: str, no_log: true}
   algorithm: {description: TSIG algorithm, type: str, default: hmac-sha256, choices: [hmac-sha256]}
+  fence_generation: {description: the run's lease generation (fencing token), type: int}
+  fence_only: {description: only claim the fence for fence_generation, type: bool, default: false}
 """
 
 _TIMEOUT_S = 5.0
@@ -53,17 +62,62 @@ def current(params: dict[str, Any]) -> dict[str, tuple[set[str], int]]:
     return found
 
 
-def send(params: dict[str, Any]) -> str:
-    """Send the signed update; the server's answer code."""
+def fence_name(params: dict[str, Any]) -> str:
+    """The fence record's label: beside the name, so it moves with nothing else."""
+    return f"_govmig-fence.{params['name']}"
+
+
+def fence_text(generation: int) -> str:
+    return f'"generation={generation}"'
+
+
+def current_fence(params: dict[str, Any]) -> int | None:
+    """The generation the name's fence holds now, or None if it has none."""
+    fqdn = dns.name.from_text(fence_name(params), dns.name.from_text(params["zone"]))
+    response = dns.query.tcp(
+        dns.message.make_query(fqdn, "TXT"), params["server"], timeout=_TIMEOUT_S
+    )
+    for rrset in response.answer:
+        for item in rrset:
+            text = b"".join(item.strings).decode()
+            if text.startswith("generation="):
+                return int(text.removeprefix("generation="))
+    return None
+
+
+def new_update(params: dict[str, Any]) -> dns.update.UpdateMessage:
     keyring = dns.tsigkeyring.from_text({params["key_name"]: params["key_secret"]})
-    update = dns.update.UpdateMessage(
+    return dns.update.UpdateMessage(
         params["zone"],
         keyring=keyring,
         keyname=dns.name.from_text(params["key_name"]),
         keyalgorithm=params["algorithm"],
     )
+
+
+def claim_fence(params: dict[str, Any], held: int | None) -> str:
+    """Move the fence from ``held`` to this run's generation, only if it still holds ``held``."""
+    update = new_update(params)
+    if held is None:
+        update.absent(fence_name(params), "TXT")
+    else:
+        update.present(fence_name(params), "TXT", fence_text(held))
+    update.replace(fence_name(params), params["ttl"], "TXT", fence_text(params["fence_generation"]))
+    return signed(update, params)
+
+
+def send(params: dict[str, Any]) -> str:
+    """Send the signed update (fenced when the run has a generation); the server's answer."""
+    update = new_update(params)
+    if params["fence_generation"] is not None:
+        update.present(fence_name(params), "TXT", fence_text(params["fence_generation"]))
     update.replace(params["name"], params["ttl"], "A", params["ipv4"])
     update.replace(params["name"], params["ttl"], "AAAA", params["ipv6"])
+    return signed(update, params)
+
+
+def signed(update: dns.update.UpdateMessage, params: dict[str, Any]) -> str:
+    """Send ``update`` over TCP; the server's answer code."""
     try:
         response = dns.query.tcp(update, params["server"], timeout=_TIMEOUT_S)
     except dns.tsig.PeerError as error:
@@ -72,22 +126,53 @@ def send(params: dict[str, Any]) -> str:
     return str(dns.rcode.to_text(response.rcode()))
 
 
+def fence(module: AnsibleModule) -> None:
+    """``fence_only``: claim the name's fence for this run, or fail if a newer run holds it."""
+    params, mine = module.params, module.params["fence_generation"]
+    held = current_fence(params)
+    if held is not None and held > mine:
+        module.fail_json(
+            msg=f"stale run: the name's fence holds generation {held}, this run {mine}"
+        )
+    if held == mine:
+        module.exit_json(changed=False, rcode="NOERROR", fence=mine)
+    rcode = "NOERROR" if module.check_mode else claim_fence(params, held)
+    if rcode in ("NXRRSET", "YXRRSET"):  # another run moved it between our read and our update
+        module.fail_json(
+            msg=f"stale run: the name's fence moved while this run claimed it: {rcode}"
+        )
+    if rcode != "NOERROR":
+        module.fail_json(msg=f"DNS server {params['server']} refused the update: {rcode}")
+    module.exit_json(changed=True, rcode=rcode, fence=mine)
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "server": {"type": "str", "required": True},
             "zone": {"type": "str", "required": True},
             "name": {"type": "str", "required": True},
-            "ipv4": {"type": "str", "required": True},
-            "ipv6": {"type": "str", "required": True},
+            "ipv4": {"type": "str"},
+            "ipv6": {"type": "str"},
             "ttl": {"type": "int", "required": True},
             "key_name": {"type": "str", "required": True},
             "key_secret": {"type": "str", "required": True, "no_log": True},
             "algorithm": {"type": "str", "default": "hmac-sha256", "choices": ["hmac-sha256"]},
+            "fence_generation": {"type": "int"},
+            "fence_only": {"type": "bool", "default": False},
         },
+        required_if=[
+            ("fence_only", True, ["fence_generation"]),
+            ("fence_only", False, ["ipv4", "ipv6"]),
+        ],
         supports_check_mode=True,
     )
     params = module.params
+    if params["fence_only"]:
+        try:
+            fence(module)
+        except (dns.exception.DNSException, OSError) as error:
+            module.fail_json(msg=f"DNS server {params['server']} did not answer: {error}")
     wanted = {"A": ({params["ipv4"]}, params["ttl"]), "AAAA": ({params["ipv6"]}, params["ttl"])}
     try:
         if current(params) == wanted:
@@ -95,6 +180,11 @@ def main() -> None:
         rcode = "NOERROR" if module.check_mode else send(params)
     except (dns.exception.DNSException, OSError) as error:
         module.fail_json(msg=f"DNS server {params['server']} did not answer: {error}")
+    if rcode == "NXRRSET" and params["fence_generation"] is not None:
+        module.fail_json(
+            msg=f"stale run: a newer run holds the name's fence (past generation "
+            f"{params['fence_generation']}); the DNS server refused this run's switch"
+        )
     if rcode != "NOERROR":
         module.fail_json(msg=f"DNS server {params['server']} refused the update: {rcode}")
     module.exit_json(changed=True, rcode=rcode)

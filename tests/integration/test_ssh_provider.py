@@ -77,7 +77,9 @@ class Migration:
     rolled: dict[str, RunResult] = field(default_factory=dict)
     logs: list[str] = field(default_factory=list)
 
-    def targets(self, node: str, ids: Sequence[str]) -> list[SystemTarget]:
+    def targets(
+        self, node: str, ids: Sequence[str], lease_generation: int = 0
+    ) -> list[SystemTarget]:
         index = {sid: i + 1 for i, sid in enumerate(sorted(self.sources))}
         return [
             system_target(
@@ -86,13 +88,15 @@ class Migration:
                 source=SourceLocation(
                     city=node, site="lab", host=self.sources[sid]["source"]["host"]
                 ),
+                lease_generation=lease_generation,
             )
             for sid in ids
         ]
 
     def run(self, phase: Phase, node: str, ids: Sequence[str], **kwargs: Any) -> RunResult:
         secrets = kwargs.pop("secrets", None) or self.provider.secrets()
-        result = self.runner.run(phase, NODES[node], self.targets(node, ids), secrets=secrets)
+        targets = self.targets(node, ids, kwargs.pop("lease_generation", 0))
+        result = self.runner.run(phase, NODES[node], targets, secrets=secrets)
         self.results.append(result)
         return result
 
@@ -388,3 +392,19 @@ def test_a_system_whose_source_is_unknown_rolls_back_touching_no_source(
     )
     migration.results.append(result)
     assert result.ok, result.outcomes
+
+
+# Last in the module: it rolls a migrated system back.
+def test_a_stale_cutover_cannot_switch_the_name_after_a_newer_rollback(
+    migration: Migration,
+) -> None:
+    """A run of an older lease claim (a dead instance's) finds the name fenced: nothing changes."""
+    node, (sid, *_) = next(iter(GOOD.items()))
+    rolled = migration.run(Phase.ROLLBACK, node, [sid], lease_generation=7)
+    assert rolled.outcome(sid).ok, rolled.outcomes
+    assert_source_serves(migration, sid)
+    stale = migration.run(Phase.CUTOVER, node, [sid], lease_generation=6).outcome(sid)
+    assert not stale.ok
+    assert stale.failed_task == "Check the DNS server accepted the update"
+    assert "stale run: the name's fence holds generation 7, this run 6" in (stale.message or "")
+    assert_source_serves(migration, sid)  # never quiesced, the name never switched

@@ -69,6 +69,7 @@ def test_inventory_hosts_are_exactly_the_batch_with_the_providers_vars() -> None
         "govmig_free_memory_gb": 400,
         "govmig_free_storage_gb": 5000,
         "govmig_source_host": {"__ansible_unsafe": "src-1.lab"},
+        "govmig_lease_generation": 0,
         "ansible_connection": "local",
         "ansible_python_interpreter": PYTHON,
         "govmig_work_root": "/srv/govmig",

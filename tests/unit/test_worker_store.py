@@ -395,3 +395,13 @@ def test_a_batch_run_hands_the_providers_secrets_to_the_executor_and_records_out
     assert running.system_ids() == set()
     with store.transaction() as session:
         assert {get_system(session, i).state for i in ids} == {S.PROVISIONING}  # type: ignore[union-attr]
+
+
+def test_every_claim_bumps_the_systems_fencing_token(store: Store) -> None:
+    ids = place(store, 1)
+    started(store, ids)
+    for expected in (1, 2):
+        with store.transaction() as session:
+            claimed = claim(session, ids, Phase.PREFLIGHT)
+            assert [t.lease_generation for t in claimed.targets] == [expected]
+            lease_store.give_back(session, ids, owner="a")
