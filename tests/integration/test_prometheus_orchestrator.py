@@ -138,8 +138,8 @@ def assert_pipeline_figures(prometheus: PrometheusServer) -> None:
     assert prometheus.value("sum(govcloud_playbook_batch_size_count)") > 0
     assert prometheus.value('govcloud_migrations_total{outcome="completed"}') == len(NODES)
     assert prometheus.value('govcloud_systems{state="completed"}') == len(NODES)
-    # One series per partition of the events topic, all consumed.
-    assert prometheus.value("count(govcloud_consumer_lag)") == 3
+    # One series per partition: the events topic's three and the control topic's one.
+    assert prometheus.value("count(govcloud_consumer_lag)") == 4
     assert prometheus.value("sum(govcloud_consumer_lag)") == 0
 
 
