@@ -243,3 +243,23 @@ def test_prune_keeps_the_newest_and_the_running(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mid", "new", "running"]
     prune_artifacts(tmp_path, keep=1, active=frozenset({"running"}))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["running"]
+
+
+def test_a_stale_rollback_cannot_undo_a_newer_cutover(make_sandbox: MakeSandbox) -> None:
+    """A run of an older lease claim finds the name record fenced, and changes nothing."""
+    box = make_sandbox(("fenced",))
+    (target,) = box.targets()
+    newer = target.model_copy(update={"lease_generation": 5})
+    for phase in (*BEFORE_CUTOVER, Phase.CUTOVER):
+        (outcome,) = box.runner.run(phase, NODE, [newer]).outcomes
+        assert outcome.ok, outcome
+    stale = target.model_copy(update={"lease_generation": 4})
+    (refused,) = box.runner.run(Phase.ROLLBACK, NODE, [stale]).outcomes
+    assert not refused.ok
+    assert refused.failed_task == "Check no newer run holds the name record"
+    assert "stale run: the name record is fenced at generation 5, this run 4" in str(
+        refused.message
+    )
+    record = read_name_record(box.work, "fenced")
+    assert record.location == NODE.node_id
+    assert fetch_health(record)["location"] == NODE.node_id, "the cutover's instance still serves"
