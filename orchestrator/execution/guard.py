@@ -29,10 +29,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 POLL_S = 0.2
+# The prefix of a run's private data dir (``PhaseRunner`` makes them under the temp dir).
+PRIVATE_PREFIX = "govmig-runner-"
 # After SIGTERM, how long the tree gets to stop before SIGKILL.
 GRACE_S = 2.0
 
@@ -78,30 +81,49 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def orphaned_runs() -> dict[int, list[Path]]:
-    """Guards on this host whose orchestrator is gone, with the dirs each was to remove."""
-    found: dict[int, list[Path]] = {}
+def guards() -> dict[int, tuple[int | None, int, list[Path]]]:
+    """Every guard on this host: its orchestrator's pid, its own parent's, the dirs it removes."""
+    found: dict[int, tuple[int | None, int, list[Path]]] = {}
     for entry in Path("/proc").iterdir():
         try:
             argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
             ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if not any(arg.endswith("/guard.py") for arg in argv[:2]):
-            continue
-        args = _PARSER.parse_known_args(argv[2:])[0]
-        if args.parent is not None and args.parent != ppid:
-            found[int(entry.name)] = list(args.remove)
+        if any(arg.endswith("/guard.py") for arg in argv[:2]):
+            args = _PARSER.parse_known_args(argv[2:])[0]
+            found[int(entry.name)] = (args.parent, ppid, list(args.remove))
     return found
 
 
-def end_orphaned_runs() -> int:
-    """End every run whose orchestrator died (its guard does too, within a moment); how many."""
+def orphaned_runs() -> dict[int, list[Path]]:
+    """Guards on this host whose orchestrator is gone, with the dirs each was to remove."""
+    return {
+        pid: remove
+        for pid, (parent, ppid, remove) in guards().items()
+        if parent is not None and parent != ppid
+    }
+
+
+def end_orphaned_runs(private_root: Path | None = None, *, min_age_s: float = 60.0) -> int:
+    """End every run whose orchestrator died, and remove what such runs left; how many ended.
+
+    A run whose guard was killed too (the whole process tree at once) leaves its
+    private data dir behind with no guard to remove it: any ``govmig-runner-*``
+    dir under ``private_root`` (the temp dir) that no live guard names and that
+    is older than ``min_age_s`` (a run being set up has no guard yet) goes too.
+    """
     orphans = orphaned_runs()
     for guard, remove in orphans.items():
         end_tree([guard, *descendants(guard)])
         for path in remove:
             shutil.rmtree(path, ignore_errors=True)
+    in_use = {path for _, _, remove in guards().values() for path in remove}
+    root = private_root if private_root is not None else Path(tempfile.gettempdir())
+    for left in root.glob(f"{PRIVATE_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if left not in in_use and time.time() - left.stat().st_mtime > min_age_s:
+                shutil.rmtree(left, ignore_errors=True)
     return len(orphans)
 
 
@@ -122,6 +144,13 @@ def main(argv: list[str]) -> int:
     if args.parent is None or not command:
         _PARSER.error("a guard needs --parent and a command")
     child = subprocess.Popen(command)
+
+    def stop(signum: int, _frame: object) -> None:  # a guard told to stop takes its run along
+        end_tree([child.pid, *descendants(child.pid)])
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     while child.poll() is None:
         if os.getppid() != args.parent:  # the orchestrator died: we were handed to init
             end_tree([child.pid, *descendants(child.pid)])

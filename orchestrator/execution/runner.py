@@ -46,6 +46,7 @@ from typing import Any
 import ansible_runner
 
 from orchestrator.errors import ConfigurationError
+from orchestrator.execution.guard import PRIVATE_PREFIX
 from orchestrator.execution.outcomes import EventCollector, RunResult
 from orchestrator.execution.provider import Provider
 from orchestrator.execution.strategy import LINEAR, AnsibleStrategy, choose_strategy
@@ -237,7 +238,7 @@ class PhaseRunner:
         self, job: _Invocation, strategy: AnsibleStrategy, collector: EventCollector
     ) -> Any:
         """ansible-runner itself; its private data dir (inventory, vars) is deleted after."""
-        private = Path(tempfile.mkdtemp(prefix="govmig-runner-"))
+        private = Path(tempfile.mkdtemp(prefix=PRIVATE_PREFIX))
         try:
             runner = ansible_runner.interface.init_runner(
                 private_data_dir=str(private),

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -137,3 +138,26 @@ def test_a_restarted_orchestrator_ends_runs_whose_orchestrator_died(tmp_path: Pa
     wait_until(lambda: not alive(guard), timeout_s=10, what="the stopped guard to end")
     assert processes_naming(f"sleep {marker}") == []
     assert not private.exists()
+
+
+def test_what_a_run_killed_whole_left_behind_is_removed_and_nothing_in_use(
+    tmp_path: Path,
+) -> None:
+    """Guard and all killed at once: its private dir has no guard left to remove it."""
+    old, fresh, in_use = (tmp_path / f"govmig-runner-{name}" for name in ("old", "fresh", "used"))
+    for path in (old, fresh, in_use):
+        path.mkdir()
+        (path / "inventory").write_text("secrets would be here")
+    for path in (old, in_use):
+        os.utime(path, (time.time() - 120, time.time() - 120))
+    live = subprocess.Popen(
+        [sys.executable, str(GUARD), "--parent", str(os.getpid()), "--remove", str(in_use),
+         "--", "sleep", "60"]
+    )  # fmt: skip
+    try:
+        wait_until(lambda: removed_by(live.pid) == in_use, timeout_s=10, what="the live guard")
+        assert end_orphaned_runs(tmp_path) == 0
+        assert (old.exists(), fresh.exists(), in_use.exists()) == (False, True, True)
+    finally:
+        live.terminate()
+        live.wait(10)
