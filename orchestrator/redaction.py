@@ -28,17 +28,21 @@ _PEM_ARMOUR = re.compile(r"^-----(BEGIN|END) [A-Z0-9 ]+-----$")
 
 _lock = threading.Lock()
 _known: dict[str, str] = {}  # value -> the name it is masked as
+# The same, longest value first: read on every log line, rebuilt only on a registration.
+_ordered: tuple[tuple[str, str], ...] = ()
 
 
 def register(name: str, value: str | None) -> None:
     """Mask ``value`` (and each line of a multi-line one) as ``<redacted:name>`` from now on."""
     if not value:
         return
+    global _ordered
     parts = [value, *(line.strip() for line in value.splitlines())]
     with _lock:
         for part in parts:
             if len(part) >= MIN_SECRET and not _PEM_ARMOUR.match(part):
                 _known.setdefault(part, name)
+        _ordered = tuple(sorted(_known.items(), key=lambda item: -len(item[0])))
 
 
 def register_all(secrets: Mapping[str, str]) -> None:
@@ -54,18 +58,19 @@ def redact(text: str, secrets: Mapping[str, str] | None = None) -> str:
     masked whole; then any ``govmig_secret_<name>=<value>`` left over is masked
     by its name, to catch a value that reached the text in another form.
     """
-    with _lock:
-        known = dict(_known)
-    for name, value in (secrets or {}).items():
-        if value:
-            known.setdefault(value, name)
-    for value in sorted(known, key=len, reverse=True):
+    known = _ordered
+    if secrets:  # rare (a playbook's messages): merge, still longest first
+        given = [(value, name) for name, value in secrets.items() if value]
+        known = tuple(sorted([*given, *_ordered], key=lambda item: -len(item[0])))
+    for value, name in known:
         if value in text:
-            text = text.replace(value, f"<redacted:{known[value]}>")
+            text = text.replace(value, f"<redacted:{name}>")
     return _SECRET_ASSIGNMENT.sub(lambda m: f"{m[1]}{m[2]}<redacted>", text)
 
 
 def forget_all() -> None:
     """Forget every registered secret (tests, and a process that re-reads its settings)."""
+    global _ordered
     with _lock:
         _known.clear()
+        _ordered = ()

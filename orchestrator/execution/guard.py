@@ -98,10 +98,12 @@ def guards() -> dict[int, tuple[int | None, int, list[Path]]]:
 
 def orphaned_runs() -> dict[int, list[Path]]:
     """Guards on this host whose orchestrator is gone, with the dirs each was to remove."""
+    return _orphans(guards())
+
+
+def _orphans(found: dict[int, tuple[int | None, int, list[Path]]]) -> dict[int, list[Path]]:
     return {
-        pid: remove
-        for pid, (parent, ppid, remove) in guards().items()
-        if parent is not None and parent != ppid
+        pid: remove for pid, (parent, ppid, remove) in found.items() if parent not in (None, ppid)
     }
 
 
@@ -113,12 +115,15 @@ def end_orphaned_runs(private_root: Path | None = None, *, min_age_s: float = 60
     dir under ``private_root`` (the temp dir) that no live guard names and that
     is older than ``min_age_s`` (a run being set up has no guard yet) goes too.
     """
-    orphans = orphaned_runs()
+    found = guards()
+    orphans = _orphans(found)
     for guard, remove in orphans.items():
         end_tree([guard, *descendants(guard)])
         for path in remove:
             shutil.rmtree(path, ignore_errors=True)
-    in_use = {path for _, _, remove in guards().values() for path in remove}
+    in_use = {
+        path for pid, (_, _, remove) in found.items() if pid not in orphans for path in remove
+    }
     root = private_root if private_root is not None else Path(tempfile.gettempdir())
     for left in root.glob(f"{PRIVATE_PREFIX}*"):
         with contextlib.suppress(OSError):

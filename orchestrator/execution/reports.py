@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from orchestrator.execution.outcomes import ReportValue
+from orchestrator.execution.outcomes import HostOutcome, ReportValue
 from orchestrator.migrations import Phase
 from orchestrator.migrations.replication import PassKind, ReplicationPass
 
@@ -41,6 +41,14 @@ def downtime_seconds(phase: Phase, report: Mapping[str, ReportValue]) -> float |
     """The downtime a cutover measured, if it measured one."""
     millis = _count(report.get("downtime_ms"))
     return millis / 1000 if phase is Phase.CUTOVER and millis is not None else None
+
+
+def moves(phase: Phase, outcome: HostOutcome) -> tuple[ReplicationPass | None, float | None]:
+    """The pass and the downtime ``outcome`` reported; none from a failed phase, whose
+    report is not that phase's result."""
+    if not outcome.ok:
+        return None, None
+    return replication_pass(phase, outcome.report), downtime_seconds(phase, outcome.report)
 
 
 def _count(value: ReportValue | None) -> int | None:

@@ -30,7 +30,7 @@ from orchestrator.engine.lifecycle import Lifecycle, apply_cause
 from orchestrator.errors import TemporaryError
 from orchestrator.execution import HostOutcome
 from orchestrator.execution.outcomes import ReportValue
-from orchestrator.execution.reports import downtime_seconds, replication_pass
+from orchestrator.execution.reports import moves
 from orchestrator.hooks import Hooks, notify
 from orchestrator.migrations import (
     Cause,
@@ -106,14 +106,12 @@ def record_report(
     outcome: HostOutcome,
     address: str | None,
 ) -> None:
-    """Keep what the role reported that the store tracks, as ``transition`` allows.
-
-    A pass or a downtime counts only from a phase that succeeded: it is that phase's result.
-    """
+    """Keep what the role reported that the store tracks, as ``transition`` allows."""
     system_id, report = outcome.system_id, outcome.report
-    if outcome.ok and (replicated := replication_pass(phase, report)) is not None:
+    replicated, downtime = moves(phase, outcome)
+    if replicated is not None:
         replication_store.add_pass(session, system_id, replicated)
-    if outcome.ok and (downtime := downtime_seconds(phase, report)) is not None:
+    if downtime is not None:
         replication_store.set_downtime(session, system_id, downtime)
     to = transition.to_state
     if to is SystemState.REPLICATING and isinstance(report.get("target_host"), str):
@@ -178,12 +176,12 @@ class OutcomeRecorder:
         """Once recorded, the hooks hear of each pass and downtime the role reported."""
         for system_id, result in applied.items():
             outcome = outcomes.get(system_id)
-            if outcome is None or not outcome.ok or not isinstance(result, Transition):
+            if outcome is None or not isinstance(result, Transition):
                 continue
-            report = outcome.report
-            if (replicated := replication_pass(phase, report)) is not None:
+            replicated, downtime = moves(phase, outcome)
+            if replicated is not None:
                 notify(self._hooks, Hooks.after_replication, replicated)
-            if (downtime := downtime_seconds(phase, report)) is not None:
+            if downtime is not None:
                 notify(self._hooks, Hooks.after_cutover, downtime)
 
     def _give_up(self, claimed: Claimed, error: BaseException) -> None:

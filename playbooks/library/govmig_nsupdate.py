@@ -24,6 +24,7 @@ import dns.name
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.rrset
 import dns.tsig
 import dns.tsigkeyring
 import dns.update
@@ -49,16 +50,21 @@ options:
 _TIMEOUT_S = 5.0
 
 
+def answer(params: dict[str, Any], label: str, rdtype: str) -> list[dns.rrset.RRset]:
+    """The server's answer for ``label`` in the zone and ``rdtype``: its RRsets of that type."""
+    fqdn = dns.name.from_text(label, dns.name.from_text(params["zone"]))
+    query = dns.message.make_query(fqdn, rdtype)
+    response = dns.query.tcp(query, params["server"], timeout=_TIMEOUT_S)
+    wanted = dns.rdatatype.from_text(rdtype)
+    return [rrset for rrset in response.answer if rrset.rdtype == wanted]
+
+
 def current(params: dict[str, Any]) -> dict[str, tuple[set[str], int]]:
     """What the server answers now for the name: addresses and TTL, per record type."""
-    fqdn = dns.name.from_text(params["name"], dns.name.from_text(params["zone"]))
     found: dict[str, tuple[set[str], int]] = {}
     for rdtype in ("A", "AAAA"):
-        query = dns.message.make_query(fqdn, rdtype)
-        response = dns.query.tcp(query, params["server"], timeout=_TIMEOUT_S)
-        for rrset in response.answer:
-            if rrset.rdtype == dns.rdatatype.from_text(rdtype):
-                found[rdtype] = ({item.to_text() for item in rrset}, rrset.ttl)
+        for rrset in answer(params, params["name"], rdtype):
+            found[rdtype] = ({item.to_text() for item in rrset}, rrset.ttl)
     return found
 
 
@@ -73,11 +79,7 @@ def fence_text(generation: int) -> str:
 
 def current_fence(params: dict[str, Any]) -> int | None:
     """The generation the name's fence holds now, or None if it has none."""
-    fqdn = dns.name.from_text(fence_name(params), dns.name.from_text(params["zone"]))
-    response = dns.query.tcp(
-        dns.message.make_query(fqdn, "TXT"), params["server"], timeout=_TIMEOUT_S
-    )
-    for rrset in response.answer:
+    for rrset in answer(params, fence_name(params), "TXT"):
         for item in rrset:
             text = b"".join(item.strings).decode()
             if text.startswith("generation="):
