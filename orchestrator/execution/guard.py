@@ -34,7 +34,8 @@ import time
 from pathlib import Path
 
 POLL_S = 0.2
-# The prefix of a run's private data dir (``PhaseRunner`` makes them under the temp dir).
+# The prefix of a run's private data dir; ``PhaseRunner`` makes ``<prefix><its pid>-*``
+# under the temp dir, so a dir whose orchestrator is dead is known as such.
 PRIVATE_PREFIX = "govmig-runner-"
 # After SIGTERM, how long the tree gets to stop before SIGKILL.
 GRACE_S = 2.0
@@ -110,10 +111,12 @@ def _orphans(found: dict[int, tuple[int | None, int, list[Path]]]) -> dict[int, 
 def end_orphaned_runs(private_root: Path | None = None, *, min_age_s: float = 60.0) -> int:
     """End every run whose orchestrator died, and remove what such runs left; how many ended.
 
-    A run whose guard was killed too (the whole process tree at once) leaves its
-    private data dir behind with no guard to remove it: any ``govmig-runner-*``
-    dir under ``private_root`` (the temp dir) that no live guard names and that
-    is older than ``min_age_s`` (a run being set up has no guard yet) goes too.
+    A run whose guard was killed too (the whole process tree at once), or whose
+    orchestrator died before its guard started, leaves its private data dir
+    behind with no guard to remove it. Under ``private_root`` (the temp dir) a
+    ``govmig-runner-<pid>-*`` dir goes when that orchestrator is dead, and any
+    such dir that no live guard names goes once older than ``min_age_s`` (a run
+    being set up has no guard yet; a pid may have been reused).
     """
     found = guards()
     orphans = _orphans(found)
@@ -127,7 +130,10 @@ def end_orphaned_runs(private_root: Path | None = None, *, min_age_s: float = 60
     root = private_root if private_root is not None else Path(tempfile.gettempdir())
     for left in root.glob(f"{PRIVATE_PREFIX}*"):
         with contextlib.suppress(OSError):
-            if left not in in_use and time.time() - left.stat().st_mtime > min_age_s:
+            owner = left.name.removeprefix(PRIVATE_PREFIX).split("-", 1)[0]
+            orphaned = owner.isdigit() and not _alive(int(owner))
+            stale = left not in in_use and time.time() - left.stat().st_mtime > min_age_s
+            if orphaned or stale:
                 shutil.rmtree(left, ignore_errors=True)
     return len(orphans)
 

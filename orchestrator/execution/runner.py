@@ -238,7 +238,7 @@ class PhaseRunner:
         self, job: _Invocation, strategy: AnsibleStrategy, collector: EventCollector
     ) -> Any:
         """ansible-runner itself; its private data dir (inventory, vars) is deleted after."""
-        private = Path(tempfile.mkdtemp(prefix=PRIVATE_PREFIX))
+        private = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-"))
         try:
             runner = ansible_runner.interface.init_runner(
                 private_data_dir=str(private),

@@ -145,7 +145,10 @@ def test_what_a_run_killed_whole_left_behind_is_removed_and_nothing_in_use(
 ) -> None:
     """Guard and all killed at once: its private dir has no guard left to remove it."""
     old, fresh, in_use = (tmp_path / f"govmig-runner-{name}" for name in ("old", "fresh", "used"))
-    for path in (old, fresh, in_use):
+    no_such_pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+    just_orphaned = tmp_path / f"govmig-runner-{no_such_pid}-x"
+    live_owner = tmp_path / f"govmig-runner-{os.getpid()}-y"  # ours, setting a run up
+    for path in (old, fresh, in_use, just_orphaned, live_owner):
         path.mkdir()
         (path / "inventory").write_text("secrets would be here")
     for path in (old, in_use):
@@ -158,6 +161,9 @@ def test_what_a_run_killed_whole_left_behind_is_removed_and_nothing_in_use(
         wait_until(lambda: removed_by(live.pid) == in_use, timeout_s=10, what="the live guard")
         assert end_orphaned_runs(tmp_path) == 0
         assert (old.exists(), fresh.exists(), in_use.exists()) == (False, True, True)
+        assert (just_orphaned.exists(), live_owner.exists()) == (False, True), (
+            "a young dir goes at once when its orchestrator is dead, and stays while it lives"
+        )
     finally:
         live.terminate()
         live.wait(10)
