@@ -22,6 +22,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, make_url, text
 
+from orchestrator.devpostgres import libpq_conninfo
 from orchestrator.errors import ConfigurationError, TemporaryError
 from orchestrator.inventory.models import BusinessSystem, Node, NodeCapacity, SourceLocation
 from orchestrator.migrations.states import SystemState
@@ -257,10 +258,6 @@ def check_ledger(url: str, outcomes: list[str], *, attempts: int, vcpu: int) -> 
     assert node.generation == won == allocations
     # Demand exceeds capacity, and a TemporaryError only ever leaves room for others.
     assert won >= VCPU_CAPACITY // vcpu - temporary
-
-
-def libpq_conninfo(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def wait_until_blocked(store: Store, *, expected: int, timeout: float = 10.0) -> None:
