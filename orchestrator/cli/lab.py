@@ -53,6 +53,12 @@ def up(
     per_node: Annotated[int, typer.Option("--per-node", help="Target hosts per node.")] = 1,
     sources: Annotated[int, typer.Option("--sources", help="Source hosts, src-1..N.")] = 3,
     disk_mb: Annotated[int, typer.Option("--disk-mb", help="Each host's private disk, MB.")] = 256,
+    execution_hosts: Annotated[
+        bool,
+        typer.Option(
+            "--execution-hosts", help="Give each node an execution host that runs its playbooks."
+        ),
+    ] = False,
     lab_dir: LabDirOption = DEFAULT_LAB_DIR,
     inventory: InventoryOption = DEFAULT_INVENTORY_ROOT,
 ) -> None:
@@ -64,6 +70,7 @@ def up(
         per_node=per_node,
         sources=sources,
         disk_mb=disk_mb,
+        execution_hosts=execution_hosts,
     )
     typer.echo(lab.up(options))
 

@@ -2,11 +2,12 @@
 
 What it is: the executor (``runner.PhaseRunner``) that turns a phase, a node
 and the systems placed there into one ansible-runner invocation and a
-``RunResult`` with one ``HostOutcome`` per system; the targets and outcomes
-it speaks in; and the ``Provider`` protocol that every provider
-(``orchestrator.providers``) satisfies. ``runner`` is the only module in
-govmig importing ``ansible_runner``, and this package's ``__init__`` does not
-import it: the types here are cheap to import (import-linter checks).
+``RunResult`` with one ``HostOutcome`` per system, run here or streamed to a
+node's execution host (``remote``); the targets and outcomes it speaks in;
+and the ``Provider`` protocol that every provider (``orchestrator.providers``)
+satisfies. ``runner`` and ``remote`` are the only modules in govmig importing
+``ansible_runner``, and this package's ``__init__`` does not import them: the
+types here are cheap to import (import-linter checks).
 
 What it is not: it decides nothing. Which phase comes next, what a failure
 means and when to roll back belong to ``orchestrator.migrations``; the
@@ -16,9 +17,10 @@ playbooks themselves live in ``playbooks/``.
 from orchestrator.execution.faults import FaultPlan
 from orchestrator.execution.outcomes import HostOutcome, RunResult
 from orchestrator.execution.provider import Provider
-from orchestrator.execution.targets import HostVarsHook, NodeTarget, SystemTarget
+from orchestrator.execution.targets import ExecutionHost, HostVarsHook, NodeTarget, SystemTarget
 
 __all__ = [
+    "ExecutionHost",
     "FaultPlan",
     "HostOutcome",
     "HostVarsHook",

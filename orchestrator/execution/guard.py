@@ -16,6 +16,12 @@ the guard's process group as ansible-runner does; the guard's child is in it.
 A restarted orchestrator also ends any run whose orchestrator is gone before
 it starts its own (``end_orphaned_runs``), rather than trust the guards' timing.
 
+On an execution host (``remote.py``) the guard runs ``ansible-runner worker``
+with ``--parent`` the SSH session that started it, so a run streamed from an
+orchestrator that died (its SSH client killed by the orchestrator's own guard)
+ends there too; ``--cleanup`` removes the worker's private data dir however
+the run ends, since nothing on that host would remove it otherwise.
+
 Run as a script, not as a module of the package: it imports only the standard
 library, so it starts in milliseconds.
 """
@@ -142,6 +148,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parent", type=int, help="the orchestrator's pid")
     parser.add_argument("--remove", type=Path, action="append", default=[], help="on its death")
+    parser.add_argument(
+        "--cleanup", type=Path, action="append", default=[], help="whenever the run ends"
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER)
     return parser
 
@@ -158,15 +167,25 @@ def main(argv: list[str]) -> int:
 
     def stop(signum: int, _frame: object) -> None:  # a guard told to stop takes its run along
         end_tree([child.pid, *descendants(child.pid)])
+        for path in args.cleanup:
+            shutil.rmtree(path, ignore_errors=True)
         os._exit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    try:
+        return _watch(child, args.parent, args.remove)
+    finally:
+        for path in args.cleanup:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _watch(child: subprocess.Popen[bytes], parent: int, remove: list[Path]) -> int:
     while child.poll() is None:
-        if os.getppid() != args.parent:  # the orchestrator died: we were handed to init
+        if os.getppid() != parent:  # the orchestrator died: we were handed to init
             end_tree([child.pid, *descendants(child.pid)])
             child.wait()
-            for path in args.remove:
+            for path in remove:
                 shutil.rmtree(path, ignore_errors=True)
             return 128 + signal.SIGKILL
         time.sleep(POLL_S)

@@ -105,6 +105,8 @@ class EventCollector:
     reports: dict[str, dict[str, ReportValue]] = field(default_factory=dict)
     stats: dict[str, dict[str, int]] | None = None
     host_events: int = 0
+    # Why the run as a whole broke off, when no host could say (an execution host's stream).
+    explanation: str | None = None
 
     def on_event(self, event: Mapping[str, Any]) -> bool:
         """ansible-runner's ``event_handler``: record, and keep the event in the artifacts."""
@@ -156,7 +158,10 @@ class EventCollector:
         recorded = self.failures.get(system_id)
         if recorded is not None:
             return recorded
-        return HostOutcome(system_id=system_id, ok=False, message=_unfinished(status, rc))
+        message = _unfinished(status, rc)
+        if self.explanation:
+            message = f"{message}: {redact(self.explanation, self.secrets)}"[:MAX_MESSAGE]
+        return HostOutcome(system_id=system_id, ok=False, message=message)
 
     def _clean_in_stats(self, system_id: str) -> bool:
         if self.stats is None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from orchestrator.execution.targets import NodeTarget, SystemTarget
+from orchestrator.execution.targets import ExecutionHost, NodeTarget, SystemTarget
 from orchestrator.migrations.states import Phase
 
 
@@ -52,4 +52,8 @@ class Provider(Protocol):
 
     def secrets(self) -> Mapping[str, str]:
         """The ``govmig_secret_*`` values its role needs, read afresh for each batch."""
+        ...
+
+    def execution_host(self, node: NodeTarget) -> ExecutionHost | None:
+        """The machine that runs ``node``'s playbooks, or None to run them here."""
         ...

@@ -46,11 +46,13 @@ from typing import Any
 import ansible_runner
 
 from orchestrator.errors import ConfigurationError
+from orchestrator.execution import remote
 from orchestrator.execution.guard import PRIVATE_PREFIX
 from orchestrator.execution.outcomes import EventCollector, RunResult
 from orchestrator.execution.provider import Provider
 from orchestrator.execution.strategy import LINEAR, AnsibleStrategy, choose_strategy
 from orchestrator.execution.targets import (
+    ExecutionHost,
     HostVarsHook,
     NodeTarget,
     SystemTarget,
@@ -83,6 +85,8 @@ class _Invocation:
     extravars: dict[str, str]
     cancel: threading.Event
     ssh_key: str | None = field(default=None, repr=False)
+    # Where it runs: None here, else the node's execution host (``remote.py``).
+    executor: ExecutionHost | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +180,7 @@ class PhaseRunner:
             extravars=build_extravars(node, provider=self._role),
             cancel=cancel or threading.Event(),
             ssh_key=ssh_key,
+            executor=self.provider.execution_host(node),
         )
         started = time.monotonic()
         done = self._run_with_fallback(job, secrets)
@@ -215,57 +220,98 @@ class PhaseRunner:
     ) -> _Done:
         """One ansible-runner call, then artifact rotation."""
         log.info(
-            "running %s on %s for %d systems with %s (artifacts %s)",
+            "running %s on %s for %d systems with %s on %s (artifacts %s)",
             job.phase.value,
             job.extravars["govmig_node"],
             len(job.inventory["all"]["hosts"]),
             strategy.name,
+            job.executor.name if job.executor else "this host",
             job.ident,
         )
         with self._lock:
             self._invocations += 1
             self._active.add(job.ident)
         try:
-            runner = self._call_runner(job, strategy, collector)
+            status, rc = self._call_runner(job, strategy, collector)
         finally:
             with self._lock:
                 self._active.discard(job.ident)
                 prune_artifacts(self.artifacts_dir, self.keep_artifacts, frozenset(self._active))
-        status, rc = str(runner.status), _rc(runner)
-        return _Done(job, strategy, collector, status, rc, _broke(runner, collector))
+        broke = _broke(status, collector, self.artifacts_dir / job.ident / "stdout")
+        return _Done(job, strategy, collector, status, rc, broke)
 
     def _call_runner(
         self, job: _Invocation, strategy: AnsibleStrategy, collector: EventCollector
-    ) -> Any:
-        """ansible-runner itself; its private data dir (inventory, vars) is deleted after."""
+    ) -> tuple[str, int]:
+        """ansible-runner itself, here or on the execution host: its status and rc.
+
+        The private data dir (inventory, vars) is deleted after.
+        """
         private = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-"))
         try:
-            runner = ansible_runner.interface.init_runner(
-                private_data_dir=str(private),
-                project_dir=str(self.playbook_dir),
-                playbook=str(self.playbook_dir / PLAYBOOKS[job.phase]),
-                inventory=job.inventory,
-                extravars=job.extravars,
-                envvars=runner_envvars(strategy, python=self.python),
-                artifact_dir=str(self.artifacts_dir),
-                ident=job.ident,
-                forks=self.forks,
-                timeout=max(1, math.ceil(self.timeout_s)),
-                settings={"pexpect_timeout": CANCEL_POLL_S},
-                # None, or the SSH key for an ssh-agent that lives only for this run.
-                ssh_key=job.ssh_key,
-                event_handler=collector.on_event,
-                cancel_callback=job.cancel.is_set,
-                quiet=True,
-            )
-            # ansible-runner seeds the job's environment with ours and writes it into
-            # the artifacts: keep only what ansible-playbook needs, never a credential.
-            runner.config.env = scrub_environment(runner.config.env, keep=self.provider.env_names)
-            runner.config.command = guarded(runner.config.command, remove=private)
-            runner.run()
-            return runner
+            if job.executor is None:
+                return self._run_here(job, strategy, collector, private)
+            return self._run_on(job.executor, job, strategy, collector, private)
         finally:
             shutil.rmtree(private, ignore_errors=True)
+
+    def _job(self, job: _Invocation, strategy: AnsibleStrategy) -> dict[str, Any]:
+        """What ansible-runner is asked to run, wherever it runs."""
+        return {
+            "project_dir": str(self.playbook_dir),
+            "playbook": str(self.playbook_dir / PLAYBOOKS[job.phase]),
+            "inventory": job.inventory,
+            "extravars": job.extravars,
+            "envvars": runner_envvars(strategy, python=self.python),
+            "ident": job.ident,
+            "forks": self.forks,
+            "timeout": max(1, math.ceil(self.timeout_s)),
+            "settings": {"pexpect_timeout": CANCEL_POLL_S},
+            # None, or the SSH key for an ssh-agent that lives only for this run.
+            "ssh_key": job.ssh_key,
+        }
+
+    def _run_here(
+        self, job: _Invocation, strategy: AnsibleStrategy, collector: EventCollector, private: Path
+    ) -> tuple[str, int]:
+        runner = ansible_runner.interface.init_runner(
+            private_data_dir=str(private),
+            artifact_dir=str(self.artifacts_dir),
+            event_handler=collector.on_event,
+            cancel_callback=job.cancel.is_set,
+            quiet=True,
+            **self._job(job, strategy),
+        )
+        # ansible-runner seeds the job's environment with ours and writes it into
+        # the artifacts: keep only what ansible-playbook needs, never a credential.
+        runner.config.env = scrub_environment(runner.config.env, keep=self.provider.env_names)
+        runner.config.command = guarded(runner.config.command, remove=private)
+        runner.run()
+        return str(runner.status), _rc(runner)
+
+    def _run_on(
+        self,
+        host: ExecutionHost,
+        job: _Invocation,
+        strategy: AnsibleStrategy,
+        collector: EventCollector,
+        private: Path,
+    ) -> tuple[str, int]:
+        """transmit | ssh host worker | process: the SSH client runs under our guard."""
+        payload = remote.transmit(private, **self._job(job, strategy))
+        shutil.rmtree(private, ignore_errors=True)  # the job is in memory now, key included
+        command = remote.worker_command(host, python=self.python, guard=GUARD_SCRIPT)
+        done = remote.run_streamed(
+            guarded(command, remove=private),
+            payload,
+            artifact_dir=self.artifacts_dir / job.ident,
+            event_handler=collector.on_event,
+            cancel=job.cancel,
+            timeout_s=self.timeout_s,
+        )
+        if done.explanation:
+            collector.explanation = f"execution host {host.name}: {done.explanation}"
+        return done.status, done.rc
 
 
 def guarded(command: Sequence[str], *, remove: Path) -> list[str]:
@@ -293,12 +339,11 @@ def _rc(runner: Any) -> int:
     return int(runner.rc) if runner.rc is not None else -1
 
 
-def _broke(runner: Any, collector: EventCollector) -> bool:
+def _broke(status: str, collector: EventCollector, stdout: Path) -> bool:
     """Whether a run died naming Mitogen before any host reported (not a timeout or cancel)."""
-    if runner.status != "failed" or collector.host_events:
+    if status != "failed" or collector.host_events:
         return False
     try:
-        with runner.stdout as stdout:
-            return "mitogen" in stdout.read().lower()
-    except (OSError, RuntimeError):
+        return "mitogen" in stdout.read_text(errors="replace").lower()
+    except OSError:
         return False

@@ -16,6 +16,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
@@ -46,6 +47,18 @@ _ENV_NAMES = frozenset(
 )
 _ENV_PREFIXES = ("ANSIBLE_", "AWX_", "RUNNER_", "ORIGINAL_", "LC_", "PYTHON")
 _FREE = Annotated[int, Field(ge=0, strict=True)]
+
+
+@dataclass(frozen=True)
+class ExecutionHost:
+    """A machine near a node's hosts that runs its playbooks (``execution/remote.py``),
+    and how the orchestrator logs in to it."""
+
+    name: str
+    address: str
+    user: str
+    identity_file: Path
+    ssh_options: tuple[str, ...] = ()
 
 
 class NodeTarget(Frozen):

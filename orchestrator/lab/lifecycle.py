@@ -205,4 +205,5 @@ def _describe(options: LabOptions) -> str:
     return (
         f"nodes {','.join(options.nodes)}, {options.per_node} per node, "
         f"{options.sources} sources, {options.disk_mb} MB disks"
+        + (", an execution host per node" if options.execution_hosts else "")
     )

@@ -100,7 +100,10 @@ def inventory(topology: Topology, paths: LabPaths) -> str:
     pools = {
         plan.node: NodePool(
             system_ipv4_pool=plan.system_ipv4_pool,
-            hosts=tuple(_ssh_host(h) for h in topology.hosts if h.node == plan.node),
+            hosts=tuple(_ssh_host(h) for h in topology.of_role("target") if h.node == plan.node),
+            execution_host=next(
+                (_ssh_host(h) for h in topology.of_role("execution") if h.node == plan.node), None
+            ),
         )
         for plan in topology.nodes
     }

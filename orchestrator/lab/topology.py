@@ -13,6 +13,8 @@ The address plan (all private or documentation ranges, so nothing leaves the mac
   ``2001:db8:1::/48``), because a migrated system gets ``<node prefix>::<index>``
   (``worker.targets.ipv6_address``), which lies in the first /64 and must never
   be a host's.
+* With ``execution_hosts``, node *k*'s execution host ``exec-<node>`` (which
+  runs the node's playbooks) is ``10.213.(1+k).251`` and ``::fb`` in that last /64.
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ SEEDED_IPV6 = IPv6Network("2001:db8:1000:2::/64")
 MAX_HOSTS = 250
 MAX_SEEDED = SEEDED_IPV4.num_addresses - 2
 
-Role = Literal["source", "target", "dns"]
+Role = Literal["source", "target", "execution", "dns"]
+# An execution host's number within its node's addresses: above every target's (MAX_HOSTS).
+EXECUTION_HOST_INDEX = 251
 
 
 class LabOptions(BaseModel):
@@ -56,6 +60,7 @@ class LabOptions(BaseModel):
     per_node: int = Field(default=1, ge=1, le=MAX_HOSTS)
     sources: int = Field(default=3, ge=1, le=MAX_HOSTS)
     disk_mb: int = Field(default=256, ge=1, le=65_536)
+    execution_hosts: bool = False
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,12 @@ def plan_topology(inventory: Inventory, options: LabOptions) -> Topology:
             v4 = LAB_IPV4[256 * (1 + k) + j]
             v6 = _within(host_subnet(prefix), j)
             hosts.append(LabHost(f"{node}-{j}", "target", node, v4, v6, len(hosts)))
+        if options.execution_hosts:
+            v4, v6 = (
+                LAB_IPV4[256 * (1 + k) + EXECUTION_HOST_INDEX],
+                _within(host_subnet(prefix), EXECUTION_HOST_INDEX),
+            )
+            hosts.append(LabHost(f"exec-{node}", "execution", node, v4, v6, len(hosts)))
         pool4 = IPv4Network(f"10.213.{32 + 16 * (k - 1)}.0/20")
         plans.append(NodePlan(node, prefix, pool4))
     return Topology(tuple(hosts), tuple(plans))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import ConfigurationError
-from orchestrator.execution import NodeTarget, SystemTarget
+from orchestrator.execution import ExecutionHost, NodeTarget, SystemTarget
 from orchestrator.migrations import Phase
 from orchestrator.providers.local_sandbox import source_dir
 from orchestrator.settings import WorkerSettings
@@ -77,3 +77,7 @@ class LocalProvider:
     def secrets(self) -> Mapping[str, str]:
         """None: nothing leaves this machine."""
         return {}
+
+    def execution_host(self, node: NodeTarget) -> ExecutionHost | None:
+        """None: its nodes are directories on this machine."""
+        return None

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import ConfigurationError, PermanentError
-from orchestrator.execution import NodeTarget, SystemTarget
+from orchestrator.execution import ExecutionHost, NodeTarget, SystemTarget
 from orchestrator.execution.targets import SSH_KEY_SECRET, unsafe
 from orchestrator.inventory.models import SYSTEM_ID_PATTERN
 from orchestrator.migrations import Phase
@@ -123,17 +123,33 @@ class SshProvider:
             return {"govmig_source_ipv4": "", "govmig_source_ipv6": ""}
         return {"govmig_source_ipv4": str(source.ipv4), "govmig_source_ipv6": str(source.ipv6)}
 
+    def execution_host(self, node: NodeTarget) -> ExecutionHost | None:
+        """The node's execution host from the hosts inventory, reached as every host is."""
+        pool = self.hosts.nodes.get(node.node_id)
+        if pool is None or pool.execution_host is None:
+            return None
+        return ExecutionHost(
+            name=pool.execution_host.name,
+            address=str(pool.execution_host.ipv4),
+            user=self.hosts.ssh.user,
+            identity_file=self.hosts.ssh.private_key_file,
+            ssh_options=tuple(self._login_options()),  # no agent: this machine has none to lend
+        )
+
     def ssh_args(self) -> str:
         """Options for every SSH login of a run, the target's and the delegated source's.
 
         No connection sharing: a master kept alive after a run would forward
         that run's ssh-agent, which is gone by the next run.
         """
+        return " ".join([*self._login_options(), "-o", "ForwardAgent=yes"])
+
+    def _login_options(self) -> list[str]:
+        """Pinned host keys, no prompts, no connection sharing: every login's options."""
         known = _safe_path(self.hosts.ssh.known_hosts_file, "known_hosts file")
-        return (
-            f"-o ControlMaster=no -o StrictHostKeyChecking=yes -o UserKnownHostsFile={known} "
-            "-o ForwardAgent=yes -o BatchMode=yes -o ConnectTimeout=5"
-        )
+        options = ["ControlMaster=no", "StrictHostKeyChecking=yes", f"UserKnownHostsFile={known}"]
+        options += ["BatchMode=yes", "ConnectTimeout=5"]
+        return [word for option in options for word in ("-o", option)]
 
     def host_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]:
         """Where the system comes from and goes to, its own addresses, and the DNS to switch."""

@@ -19,6 +19,9 @@ real environment (ops write it by hand)::
         system_ipv4_pool: 10.213.32.0/20         # a moved system's IPv4: pool[its index]
         hosts:                                   # a moved system's IPv6 is <node prefix>::<index>
           - {name: shantou-1, ipv4: 10.213.2.1, ipv6: "2001:db8:1:ffff::1"}
+        # Optional: a machine inside the node's network that runs its playbooks
+        # (ansible-runner worker over SSH; govmig installed at the same path).
+        execution_host: {name: exec-shantou, ipv4: 10.213.2.251, ipv6: "2001:db8:1:ffff::fb"}
     sources:
       - {name: src-1, ipv4: 10.213.1.1, ipv6: "2001:db8:1000:1::1"}
 
@@ -91,6 +94,7 @@ class NodePool(_Strict):
 
     system_ipv4_pool: IPv4Network
     hosts: Annotated[tuple[SshHost, ...], Field(min_length=1)]
+    execution_host: SshHost | None = None
 
 
 class SshHosts(_Strict):
@@ -102,9 +106,10 @@ class SshHosts(_Strict):
     sources: Annotated[tuple[SshHost, ...], Field(min_length=1)]
 
     def all_hosts(self) -> list[SshHost]:
-        """Every source and target host, sources first."""
+        """Every source, target and execution host, sources first."""
         targets = [host for pool in self.nodes.values() for host in pool.hosts]
-        return [*self.sources, *targets]
+        runners = [pool.execution_host for pool in self.nodes.values() if pool.execution_host]
+        return [*self.sources, *targets, *runners]
 
 
 def parse_ssh_hosts(document: Any, *, source: str) -> SshHosts:
@@ -148,4 +153,4 @@ def tsig_secret(key_text: str) -> str:
 
 def dump_ssh_hosts(hosts: SshHosts) -> str:
     """The YAML text ``load_ssh_hosts`` reads back into an equal ``SshHosts``."""
-    return yaml.safe_dump(hosts.model_dump(mode="json"), sort_keys=False)
+    return yaml.safe_dump(hosts.model_dump(mode="json", exclude_none=True), sort_keys=False)

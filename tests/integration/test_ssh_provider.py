@@ -36,7 +36,7 @@ from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import SourceLocation
 from orchestrator.lab import Lab, LabOptions, LabPaths, seed
 from orchestrator.lab.layout import read_state
-from orchestrator.lab.topology import ZONE
+from orchestrator.lab.topology import BRIDGE_IPV4, ZONE
 from orchestrator.migrations.replication import PassKind
 from orchestrator.migrations.states import FORWARD_PHASES, Phase
 from orchestrator.providers import SshProvider
@@ -273,6 +273,8 @@ def test_each_name_answers_the_systems_own_addresses_on_its_target(migration: Mi
                 "target_host": wanted["govmig_target_host"],
                 "system_ipv4": wanted["govmig_system_ipv4"],
                 "system_ipv6": wanted["govmig_system_ipv6"],
+                # No execution host: the playbook ran here, reaching the lab from its bridge.
+                "controlled_from": str(BRIDGE_IPV4),
             }
 
 

@@ -156,3 +156,26 @@ def test_the_inventory_reads_back_as_the_ssh_providers_format() -> None:
     assert [h.name for h in hosts.sources] == ["src-1", "src-2"]
     assert hosts.dns.zone == "lab.govmig.test"
     assert hosts.ssh.known_hosts_file == Path("/var/lab/ssh/known_hosts")
+
+
+def test_execution_hosts_sit_beside_their_nodes_targets_and_the_inventory_names_them() -> None:
+    nodes = choose_nodes(INVENTORY, [])
+    full = plan_topology(INVENTORY, LabOptions(nodes=nodes, per_node=250, execution_hosts=True))
+    runners = full.of_role("execution")
+    assert [h.name for h in runners] == [f"exec-{node}" for node in nodes]
+    addresses = [h.ipv4 for h in full.hosts] + [h.ipv6 for h in full.hosts]
+    assert len(set(addresses)) == len(addresses)
+    for host in runners:
+        targets = [h for h in full.of_role("target") if h.node == host.node]
+        assert host.ipv4 not in {t.ipv4 for t in targets}
+        assert host.ipv4.packed[:3] == targets[0].ipv4.packed[:3]
+        assert host.ipv6 in IPv6Network(f"{targets[0].ipv6}/64", strict=False)
+    hosts = parse_ssh_hosts(yaml.safe_load(render.inventory(full, PATHS)), source="hosts.yml")
+    for host in runners:
+        assert host.node is not None
+        pool = hosts.nodes[host.node]
+        assert pool.execution_host is not None
+        assert (pool.execution_host.name, pool.execution_host.ipv4) == (host.name, host.ipv4)
+        assert host.name not in {h.name for h in pool.hosts}
+    plain = parse_ssh_hosts(yaml.safe_load(render.inventory(SMALL, PATHS)), source="hosts.yml")
+    assert all(pool.execution_host is None for pool in plain.nodes.values())

@@ -91,3 +91,10 @@ def test_an_unreadable_or_broken_file_names_itself(tmp_path: Path) -> None:
     broken.write_text("ssh: [unclosed")
     with pytest.raises(InventoryError, match=r"broken\.yml: not valid YAML"):
         load_ssh_hosts(broken)
+
+
+def test_an_execution_host_may_not_share_a_name_with_another_host() -> None:
+    exec_host = {"name": "src-1", "ipv4": "10.213.2.251", "ipv6": "2001:db8:1:ffff::fb"}
+    document = _with(("nodes", "shantou", "execution_host"), exec_host)
+    with pytest.raises(InventoryError, match="host 'src-1' appears twice"):
+        parse_ssh_hosts(document, source="hosts.yml")

@@ -202,3 +202,22 @@ def test_every_string_an_event_put_in_the_ssh_hosts_vars_is_marked_unsafe(
         "govmig_source_host": "src-1",
         "govmig_service_name": "st-tax.lab.govmig.test",
     }
+
+
+def test_a_node_runs_here_unless_its_pool_names_an_execution_host(tmp_path: Path) -> None:
+    document = hosts_document(tmp_path)
+    here = SshProvider(hosts=parse_ssh_hosts(document, source="test"))
+    node = NodeTarget(node_id="shantou", ipv6_prefix="2001:db8:1::/48")
+    assert here.execution_host(node) is None
+    exec_host = {"name": "exec-shantou", "ipv4": "10.213.2.251", "ipv6": "2001:db8:1:ffff::fb"}
+    document["nodes"]["shantou"]["execution_host"] = exec_host
+    near = SshProvider(hosts=parse_ssh_hosts(document, source="test"))
+    found = near.execution_host(node)
+    assert found is not None
+    assert (found.name, found.address, found.user) == ("exec-shantou", "10.213.2.251", "root")
+    assert found.identity_file == tmp_path / "id"
+    options = " ".join(found.ssh_options)
+    assert "StrictHostKeyChecking=yes" in options
+    assert f"UserKnownHostsFile={tmp_path / 'known_hosts'}" in options
+    # The orchestrator lends no agent to the execution host: the run brings its own.
+    assert "ForwardAgent" not in options

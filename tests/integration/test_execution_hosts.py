@@ -1,0 +1,195 @@
+"""A node's playbooks run on its execution host, streamed over SSH, and die with the orchestrator.
+
+One small lab: node shantou with one target host and an execution host
+(``exec-shantou``), one source host, BIND. A seeded system goes through every
+forward phase with the real ``ssh`` provider, every run streamed as
+``ansible-runner transmit | ssh exec-shantou worker | process``; the target
+host sees each SSH connection come from the execution host, not from this
+machine (the provision phase reports it). The stream carries none of the
+orchestrator's environment. A run whose orchestrator is killed ends on the
+execution host too, leaving no private data dir there; an execution host that
+does not answer fails the batch with a reason that names it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from orchestrator.data_files import PLAYBOOK_DIR
+from orchestrator.execution import NodeTarget, RunResult, SystemTarget
+from orchestrator.execution.remote import REMOTE_PREFIX
+from orchestrator.execution.runner import PhaseRunner
+from orchestrator.inventory import load_inventory
+from orchestrator.inventory.models import SourceLocation
+from orchestrator.lab import Lab, LabOptions, LabPaths, seed
+from orchestrator.lab.topology import BRIDGE_IPV4, DNS_IPV4
+from orchestrator.migrations.states import FORWARD_PHASES, Phase
+from orchestrator.providers import SshProvider
+from orchestrator.providers.ssh_hosts import SshHost, SshHosts, load_ssh_hosts
+from tests.fixtures.polling import wait_until
+from tests.fixtures.targets import system_target
+
+pytestmark = [pytest.mark.lab, pytest.mark.ansible]
+
+REPO = Path(__file__).resolve().parents[2]
+INVENTORY = load_inventory()
+NODE = NodeTarget(node_id="shantou", ipv6_prefix=str(INVENTORY.nodes["shantou"].ipv6_prefix))
+SYSTEM = "st-streamed"
+# Set in the orchestrator's environment while the phases run: it must not travel.
+MARKER_NAME, MARKER = "GOVMIG_TEST_ENV_MARKER", f"not-for-the-stream-{uuid.uuid4().hex}"
+# What a streamed run's environment may hold: the worker's own (env -i), the job's
+# envvars and what ansible-runner and its ssh-agent add. Nothing of this machine's.
+STREAM_ENV = {"PATH", "HOME", "LANG", "PWD", "SHLVL", "_", "SSH_AUTH_SOCK", "SSH_AGENT_PID"}
+STREAM_ENV_PREFIXES = ("ANSIBLE_", "PYTHON", "RUNNER_", "AWX_", "JOB_")
+
+
+@dataclass
+class Streamed:
+    lab: Lab
+    hosts: SshHosts
+    runner: PhaseRunner
+    target: SystemTarget
+    results: dict[Phase, RunResult]
+
+
+@pytest.fixture(scope="module")
+def streamed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Streamed]:
+    base = tmp_path_factory.mktemp("exec")
+    lab = Lab(LabPaths.under(base / "lab"), INVENTORY)
+    lab.up(LabOptions(nodes=("shantou",), sources=1, disk_mb=8, execution_hosts=True))
+    os.environ[MARKER_NAME] = MARKER
+    try:
+        (seeded,) = seed(lab, [SYSTEM], size=64 * 1024)
+        hosts = load_ssh_hosts(lab.paths.inventory)
+        provider = SshProvider(hosts=hosts)
+        runner = PhaseRunner(
+            playbook_dir=PLAYBOOK_DIR, artifacts_dir=base / "artifacts", provider=provider
+        )
+        source = SourceLocation(city="shantou", site="lab", host=seeded["source"]["host"])
+        target = system_target(SYSTEM, 1, source=source)
+        results = {
+            phase: runner.run(phase, NODE, [target], secrets=provider.secrets())
+            for phase in FORWARD_PHASES
+        }
+        yield Streamed(lab, hosts, runner, target, results)
+    finally:
+        os.environ.pop(MARKER_NAME, None)
+        lab.down()
+
+
+def execution_host(hosts: SshHosts) -> SshHost:
+    found = hosts.nodes["shantou"].execution_host
+    assert found is not None, "the lab wrote no execution host for shantou"
+    return found
+
+
+def test_every_phase_runs_on_the_execution_host(streamed: Streamed) -> None:
+    for phase, result in streamed.results.items():
+        assert result.status == "successful", (phase, result.outcomes)
+        assert [o.ok for o in result.outcomes] == [True], (phase, result.outcomes)
+    provisioned = streamed.results[Phase.PROVISION].outcome(SYSTEM).report
+    exec_host = execution_host(streamed.hosts)
+    # The target saw the playbook's SSH connection come from the execution host.
+    assert provisioned["controlled_from"] == str(exec_host.ipv4) != str(BRIDGE_IPV4)
+    verified = streamed.results[Phase.VERIFY].outcome(SYSTEM).report
+    assert verified["ipv6_by_name"] is True
+    # The worker's private data dir (inventory, the run's key) went with each run.
+    assert list(Path("/tmp").glob(f"{REMOTE_PREFIX}*")) == []
+
+
+def test_the_stream_carries_none_of_the_orchestrators_environment(streamed: Streamed) -> None:
+    for result in streamed.results.values():
+        written = [p for p in result.artifact_dir.rglob("*") if p.is_file()]
+        assert written, f"no artifacts came back for {result.ident}"
+        for path in written:
+            assert MARKER.encode() not in path.read_bytes(), path
+        env = json.loads((result.artifact_dir / "command").read_text())["env"]
+        foreign = {
+            name
+            for name in env
+            if name not in STREAM_ENV and not name.startswith(STREAM_ENV_PREFIXES)
+        }
+        assert foreign == set(), f"the worker's environment carried {sorted(foreign)}"
+
+
+def test_an_execution_host_that_does_not_answer_fails_the_batch_naming_it(
+    streamed: Streamed, tmp_path: Path
+) -> None:
+    # Nothing listens on port 22 of the DNS server's address: refused at once.
+    nowhere = SshHost(name="exec-nowhere", ipv4=DNS_IPV4, ipv6="2001:db8:1000::53")
+    pool = streamed.hosts.nodes["shantou"].model_copy(update={"execution_host": nowhere})
+    hosts = streamed.hosts.model_copy(update={"nodes": {"shantou": pool}})
+    provider = SshProvider(hosts=hosts)
+    runner = PhaseRunner(playbook_dir=PLAYBOOK_DIR, artifacts_dir=tmp_path, provider=provider)
+    result = runner.run(Phase.PREFLIGHT, NODE, [streamed.target], secrets=provider.secrets())
+    (outcome,) = result.outcomes
+    assert not outcome.ok
+    assert "execution host exec-nowhere" in str(outcome.message), outcome.message
+    assert "Connection refused" in str(outcome.message), outcome.message
+
+
+RUN = textwrap.dedent(
+    """\
+    import sys
+    from pathlib import Path
+    from orchestrator.execution import NodeTarget
+    from orchestrator.execution.runner import PhaseRunner
+    from orchestrator.migrations import Phase
+    from orchestrator.providers import SshProvider
+    from orchestrator.providers.ssh_hosts import load_ssh_hosts
+    from tests.fixtures.targets import system_target
+
+    root, hosts = Path(sys.argv[1]), Path(sys.argv[2])
+    provider = SshProvider(hosts=load_ssh_hosts(hosts))
+    runner = PhaseRunner(
+        playbook_dir=root / "playbooks", artifacts_dir=root / "artifacts", provider=provider
+    )
+    node = NodeTarget(node_id="shantou", ipv6_prefix="2001:db8:1::/48")
+    runner.run(Phase.PREFLIGHT, node, [system_target("a")], secrets=provider.secrets())
+    """
+)
+
+
+def test_a_killed_orchestrators_streamed_run_ends_on_the_execution_host(
+    streamed: Streamed, tmp_path: Path
+) -> None:
+    marker = f"{uuid.uuid4().int % 10**6 + 10**6}.5"  # a sleep no other test runs
+    playbooks = tmp_path / "playbooks"
+    (playbooks / "roles" / "ssh").mkdir(parents=True)
+    (playbooks / "preflight.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        f"    - ansible.builtin.command: sleep {marker}\n      delegate_to: localhost\n"
+    )
+    before = set(Path("/tmp").glob(f"{REMOTE_PREFIX}*"))
+    orchestrator = subprocess.Popen(
+        [sys.executable, "-c", RUN, str(tmp_path), str(streamed.lab.paths.inventory)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        # delegate_to localhost: the sleep runs on the execution host, beside its worker.
+        wait_until(lambda: sleeping(marker) != [], timeout_s=60, what="the task on exec-shantou")
+        (worker_dir,) = set(Path("/tmp").glob(f"{REMOTE_PREFIX}*")) - before
+        orchestrator.send_signal(signal.SIGKILL)
+        orchestrator.wait(10)
+        wait_until(lambda: sleeping(marker) == [], timeout_s=20, what="the remote run to end")
+        wait_until(lambda: not worker_dir.exists(), timeout_s=10, what="its worker dir removed")
+    finally:
+        orchestrator.kill()
+        orchestrator.wait(10)
+
+
+def sleeping(marker: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-af", f"sleep {marker}"], capture_output=True, text=True)
+    return [line for line in found.stdout.splitlines() if "pgrep" not in line]
