@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import re
 import shlex
 import subprocess
 import tempfile
@@ -40,8 +39,7 @@ from typing import Any
 
 import ansible_runner
 
-from orchestrator.errors import ConfigurationError
-from orchestrator.execution.targets import ExecutionHost
+from orchestrator.execution.targets import ExecutionHost, plain_path
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +48,6 @@ REMOTE_PREFIX = "govmig-worker-"
 CANCEL_POLL_S = 0.2
 # How long past its own timeout a streamed run may go before the stream is cut here.
 STREAM_GRACE_S = 60.0
-# A path spliced into the remote shell command: inert characters only.
-_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/+-]+$")
 
 
 @dataclass(frozen=True)
@@ -65,9 +61,8 @@ class Streamed:
 
 def worker_command(host: ExecutionHost, *, python: str, guard: Path) -> list[str]:
     """``ssh HOST`` running ``ansible-runner worker`` under a guard, in an empty environment."""
-    for path in (python, str(guard)):
-        if not _SAFE_PATH.fullmatch(path):
-            raise ConfigurationError(f"{path!r}: an execution host needs a plain absolute path")
+    plain_path(python, "interpreter an execution host runs")
+    plain_path(guard, "guard an execution host runs")
     runner = str(Path(python).parent / "ansible-runner")
     python, guard_path, runner = (shlex.quote(p) for p in (python, str(guard), runner))
     remote = " ".join(

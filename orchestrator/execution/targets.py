@@ -113,6 +113,19 @@ class HostVarsSource(Protocol):
     def host_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]: ...
 
 
+# A path spliced into a template, ssh's options or a remote shell: inert characters only.
+_PLAIN_PATH = re.compile(r"^/[A-Za-z0-9._/+-]+$")
+
+
+def plain_path(path: Path | str, what: str) -> str:
+    """``path`` if it is absolute and made of letters, digits and ._/+- only (no ``..``)."""
+    if not _PLAIN_PATH.fullmatch(str(path)) or ".." in Path(path).parts:
+        raise ConfigurationError(
+            f"the {what} must be an absolute path of letters, digits and ._/+-: {path}"
+        )
+    return str(path)
+
+
 def unsafe(value: str) -> dict[str, str]:
     """``value`` as Ansible reads a string it must never evaluate as a template.
 

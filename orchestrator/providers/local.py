@@ -11,29 +11,22 @@ environment beyond the executor's own.
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import ConfigurationError
 from orchestrator.execution import ExecutionHost, NodeTarget, SystemTarget
+from orchestrator.execution.targets import plain_path
 from orchestrator.migrations import Phase
 from orchestrator.providers.local_sandbox import source_dir
 from orchestrator.settings import WorkerSettings
 
-# A work root is spliced into paths inside templates: no braces, no percent, no spaces.
-_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/+-]+$")
-
 
 def check_work_root(work_root: Path) -> Path:
     """An absolute work root made only of characters that are inert in a template."""
-    if not _SAFE_PATH.fullmatch(str(work_root)) or ".." in work_root.parts:
-        raise ConfigurationError(
-            f"the work root must be an absolute path of letters, digits and ._/+-: {work_root}"
-        )
+    plain_path(work_root, "work root")
     return work_root
 
 

@@ -21,12 +21,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address
-from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import ConfigurationError, PermanentError
 from orchestrator.execution import ExecutionHost, NodeTarget, SystemTarget
-from orchestrator.execution.targets import SSH_KEY_SECRET, unsafe
+from orchestrator.execution.targets import SSH_KEY_SECRET, plain_path, unsafe
 from orchestrator.inventory.models import SYSTEM_ID_PATTERN
 from orchestrator.migrations import Phase
 from orchestrator.providers.ssh_hosts import SshHost, SshHosts, load_ssh_hosts, tsig_secret
@@ -37,14 +36,6 @@ SERVICE_PORT = 8080
 # Clients re-resolve within seconds of the switch (and of a rollback's switch back).
 DNS_TTL_S = 5
 HOST_PYTHON = "/usr/bin/python3"
-# A path spliced into ssh's options (which Ansible splits on spaces): inert characters only.
-_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/+-]+$")
-
-
-def _safe_path(path: Path, what: str) -> str:
-    if not _SAFE_PATH.fullmatch(str(path)) or ".." in path.parts:
-        raise ConfigurationError(f"the {what} must be an absolute path of letters, digits, ._/+-")
-    return str(path)
 
 
 def choose_target(system_id: str, pool: tuple[SshHost, ...]) -> SshHost:
@@ -75,7 +66,7 @@ class SshProvider:
     env_names: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        _safe_path(self.hosts.ssh.known_hosts_file, "known_hosts file")
+        plain_path(self.hosts.ssh.known_hosts_file, "known_hosts file")
 
     @classmethod
     def from_settings(cls, settings: WorkerSettings) -> SshProvider:
@@ -146,7 +137,7 @@ class SshProvider:
 
     def _login_options(self) -> list[str]:
         """Pinned host keys, no prompts, no connection sharing: every login's options."""
-        known = _safe_path(self.hosts.ssh.known_hosts_file, "known_hosts file")
+        known = plain_path(self.hosts.ssh.known_hosts_file, "known_hosts file")
         options = ["ControlMaster=no", "StrictHostKeyChecking=yes", f"UserKnownHostsFile={known}"]
         options += ["BatchMode=yes", "ConnectTimeout=5"]
         return [word for option in options for word in ("-o", option)]

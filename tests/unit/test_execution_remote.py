@@ -36,5 +36,5 @@ def test_the_worker_runs_under_a_guard_of_its_ssh_session_in_an_empty_environmen
 
 @pytest.mark.parametrize("python", ["relative/python", "/opt/my env/python", "/opt/$(id)/python"])
 def test_a_path_the_remote_shell_would_read_as_more_than_a_path_is_refused(python: str) -> None:
-    with pytest.raises(ConfigurationError, match="plain absolute path"):
+    with pytest.raises(ConfigurationError, match="must be an absolute path of letters"):
         worker_command(HOST, python=python, guard=GUARD)
