@@ -117,13 +117,14 @@ def _publish_inputs(
         bootstrap, events=topics.events, status=topics.events, dlq=topics.events
     )
     publish(settings, topics.events, registration_records(systems))
-    publish(settings, topics.requests, _request_records(systems[:requests]))
+    publish(settings, topics.requests, request_records(systems[:requests]))
     if rss_systems:
         publish(settings, topics.rss, registration_records(generate_catalogue(rss_systems)))
     return topics
 
 
-def _request_records(systems: Sequence[BusinessSystem]) -> list[OutboundRecord]:
+def request_records(systems: Sequence[BusinessSystem]) -> list[OutboundRecord]:
+    """A ``gov.cloud.migration.requested`` for each system, as ``govmig migrate`` encodes it."""
     return [
         encode(new_event(MigrationRequested(system_id=s.id, requested_by="bench"), source="/bench"))
         for s in systems

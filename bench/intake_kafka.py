@@ -73,13 +73,16 @@ def create_topics(bootstrap_servers: str, partitions: Mapping[str, int]) -> None
         admin.close()
 
 
-def settings_for(bootstrap_servers: str, *, events: str, status: str, dlq: str) -> KafkaSettings:
-    """The orchestrator's Kafka settings for one benchmark run's topics."""
+def settings_for(
+    bootstrap_servers: str, *, events: str, status: str, dlq: str, control: str | None = None
+) -> KafkaSettings:
+    """The orchestrator's Kafka settings for one benchmark run's topics (and a fresh group)."""
     return KafkaSettings(
         bootstrap_servers=bootstrap_servers,
         events_topic=events,
         status_topic=status,
         dlq_topic=dlq,
+        control_topic=control or KafkaSettings.model_fields["control_topic"].default,
         consumer_group=unique("bench-intake"),
         client_id="govmig-bench",
         request_timeout_s=30.0,

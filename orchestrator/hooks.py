@@ -1,7 +1,8 @@
 """Hooks: what the two loops tell the rest of the process, in the style of dramatiq's middleware.
 
 The intake reactor and the phase worker each take a *list* of ``Hooks`` and
-call ``before_<signal>`` / ``after_<signal>`` at each step; neither touches
+call ``before_<signal>`` / ``after_<signal>`` at each step (the intake handler
+too, for what only the engine sees: the ledger's lost swaps); none touches
 Prometheus or logs a figure itself. The metrics observer
 (``observability.MetricsObserver``) subclasses ``Hooks``; tests and the
 benchmarks subclass it too, overriding only what they need.
@@ -72,6 +73,10 @@ class Hooks:
 
     def after_resume(self) -> None:
         """The flood guard's cooldown ended and intake resumed."""
+
+    def after_ledger_conflicts(self, count: int) -> None:
+        """``count`` compare-and-swaps on a node's generation lost to another writer in one
+        batch, each redone on a fresh read of the node."""
 
     # --- the phase worker ------------------------------------------------------------
 

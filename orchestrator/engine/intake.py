@@ -24,12 +24,17 @@ an audit row in the same transaction, i.e. in the outbox, and ``after_commit``
 transaction is durable, before the reactor commits the offsets. A
 ``TemporaryError`` (a stale row, a lost compare-and-swap, a busy database)
 propagates, so the reactor reads the whole batch again.
+
+The ledger's compare-and-swaps lost to other instances while handling a batch
+are told to the ``hooks`` (``Hooks.after_ledger_conflicts``) once per batch,
+committed or not: the work was redone either way.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from orchestrator.engine import (
     Lifecycle,
@@ -40,9 +45,11 @@ from orchestrator.engine import (
 )
 from orchestrator.events import InboundEvent, KnownIds, Rejection, check_references, event_key
 from orchestrator.events.data import IntakeResumeRequested, NodeUpdated
+from orchestrator.hooks import Hooks, notify
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.reactor.handler import Delivery, Duplicate, Outcome, Processed, Rejected
 from orchestrator.store import (
+    CasTally,
     EventKey,
     EventOutcome,
     Session,
@@ -69,16 +76,18 @@ class IntakeHandler:
         known: KnownIds,
         placement: PlacementContext | None = None,
         after_commit: Callable[[], object] | None = None,
+        hooks: Sequence[Hooks] = (),
     ) -> None:
         self._store = store
         self._known = known
         self._placement = placement
         self._after_commit = after_commit
+        self._hooks = hooks
 
     def handle(self, batch: Sequence[Delivery]) -> Sequence[Outcome]:
         """One outcome per delivery, in order; ``TemporaryError`` to have the batch again."""
-        with self._store.transaction() as session:
-            outcomes = _BatchIntake(session, self._known, self._placement).run(batch)
+        with self._conflicts_told() as tally, self._store.transaction() as session:
+            outcomes = _BatchIntake(session, self._known, self._placement, tally).run(batch)
         if self._after_commit is not None:
             try:
                 self._after_commit()
@@ -86,16 +95,30 @@ class IntakeHandler:
                 log.exception("after-commit step failed; the outbox keeps the batch's status rows")
         return outcomes
 
+    @contextmanager
+    def _conflicts_told(self) -> Iterator[CasTally]:
+        """A tally for one batch, told to the hooks when the batch ends, however it ends."""
+        tally = CasTally()
+        try:
+            yield tally
+        finally:
+            if tally.lost:
+                notify(self._hooks, Hooks.after_ledger_conflicts, tally.lost)
+
 
 class _BatchIntake:
     """The work of one batch inside its transaction."""
 
     def __init__(
-        self, session: Session, known: KnownIds, placement: PlacementContext | None
+        self,
+        session: Session,
+        known: KnownIds,
+        placement: PlacementContext | None,
+        tally: CasTally,
     ) -> None:
         self._session = session
         self._known = known
-        self._lifecycle = Lifecycle(session, placement=placement)
+        self._lifecycle = Lifecycle(session, placement=placement, tally=tally)
 
     def run(self, batch: Sequence[Delivery]) -> list[Outcome]:
         taken = self._claim([delivery.event for delivery in batch])

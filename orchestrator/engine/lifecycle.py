@@ -17,7 +17,8 @@ finds the node full after all (another instance reserved first) is a value,
 not an error: the ledger is read again and placement retried, at most
 ``PlacementContext.max_attempts`` times; then the system fails placement with
 the node's shortfall as the reason. A transaction that excludes other writers
-(SQLite) reads nothing new by retrying, so it does not.
+(SQLite) reads nothing new by retrying, so it does not. The store's swaps lost
+to other instances on the way are counted in the caller's ``CasTally``.
 
 A system in a phase state is the phase worker's work; leaving that state
 stops its run.
@@ -51,6 +52,7 @@ from orchestrator.migrations import (
     apply_transition,
 )
 from orchestrator.store import (
+    CasTally,
     Session,
     SystemRow,
     release_allocation,
@@ -94,10 +96,18 @@ class Lifecycle:
 
     The rows and audit rows live in a ``UnitOfWork``; placement reads a
     ``LedgerView``, loaded on the first placement and kept in step after.
+    ``tally`` counts the ledger's compare-and-swaps lost to other writers.
     """
 
-    def __init__(self, session: Session, *, placement: PlacementContext | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        placement: PlacementContext | None = None,
+        tally: CasTally | None = None,
+    ) -> None:
         self._session = session
+        self._tally = tally
         self._work = UnitOfWork(session)
         self._placement = placement if placement is not None else PlacementContext()
         self._view: LedgerView | None = None
@@ -226,7 +236,7 @@ class Lifecycle:
     def _reserve(self, row: SystemRow, node_id: str) -> CapacityShortfall | None:
         self._work.insert_new()  # the allocation refers to the system's row
         amounts = request_of(row).amounts
-        outcome = reserve(self._session, row.id, node_id, amounts)
+        outcome = reserve(self._session, row.id, node_id, amounts, tally=self._tally)
         if isinstance(outcome, CapacityShortfall):
             self._view = None  # it was stale: read the ledger again before choosing again
             return outcome

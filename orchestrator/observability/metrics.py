@@ -75,6 +75,7 @@ class PipelineMetrics:
     consumer_lag: Gauge
     batch_duration: Histogram
     batch_retries: Counter
+    ledger_conflicts: Counter
     commit_failures: Counter
     intake_paused: Gauge
     intake_pauses: Counter
@@ -111,6 +112,11 @@ def pipeline_metrics(registry: CollectorRegistry) -> PipelineMetrics:
             BATCH_DURATION_BUCKETS_S,
         ),
         batch_retries=_counter(r, "govcloud_batch_retries", "Failed batches to be read again."),
+        ledger_conflicts=_counter(
+            r,
+            "govcloud_ledger_conflicts",
+            "Compare-and-swaps on a node's generation lost to another writer, then redone.",
+        ),
         commit_failures=_counter(r, "govcloud_offset_commit_failures", "Refused offset commits."),
         intake_paused=Gauge(
             "govcloud_intake_paused", "1 while the flood guard pauses intake.", registry=r

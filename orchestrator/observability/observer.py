@@ -56,6 +56,11 @@ class MetricsObserver(Hooks):
         """A batch failed and will be read again."""
         self._metrics.batch_retries.inc()
 
+    def after_ledger_conflicts(self, count: int) -> None:
+        """The ledger redid ``count`` reservations that lost a compare-and-swap."""
+        if count > 0:  # a counter refuses to go down, and a hook must not raise
+            self._metrics.ledger_conflicts.inc(count)
+
     def after_commit_failed(self, error: BaseException) -> None:
         """Offsets could not be committed; the records will be delivered again."""
         self._metrics.commit_failures.inc()

@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -32,6 +32,7 @@ from orchestrator.capacity import placement_policy
 from orchestrator.engine import Outbox, OutboxPump, PlacementContext
 from orchestrator.engine.intake import IntakeHandler
 from orchestrator.events import KnownIds
+from orchestrator.hooks import Hooks
 from orchestrator.inventory import Inventory
 from orchestrator.observability import build_registry, start_metrics_server
 from orchestrator.reactor import Reactor
@@ -172,7 +173,7 @@ class Orchestrator:
         reactor = Reactor(
             consumer=consumer,
             producer=producer,
-            handler=self._handler(store, outbox),
+            handler=self._handler(store, outbox, hooks=[telemetry.observer]),
             dlq_topic=self._kafka.dlq_topic,
             flood=FloodGuard(FloodPolicy(cooldown_s=self._intake.flood_cooldown_s)),
             pausable=[self._kafka.events_topic],  # the control topic flows while paused
@@ -198,12 +199,16 @@ class Orchestrator:
             store, consumer, outbox, pump, reactor, stack.pop_all(), metrics_url, worker
         )
 
-    def _handler(self, store: Store, outbox: Outbox) -> IntakeHandler:
+    def _handler(self, store: Store, outbox: Outbox, *, hooks: Sequence[Hooks]) -> IntakeHandler:
         inventory = self._inventory
         known = KnownIds(cities=frozenset(inventory.cities), nodes=frozenset(inventory.nodes))
         placement = PlacementContext(policy=placement_policy(self._placement))
         return IntakeHandler(
-            store, known=known, placement=placement, after_commit=outbox.flush_quietly
+            store,
+            known=known,
+            placement=placement,
+            after_commit=outbox.flush_quietly,
+            hooks=hooks,
         )
 
     def _topic_partitions(self) -> dict[str, int]:

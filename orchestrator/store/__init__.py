@@ -40,6 +40,7 @@ from orchestrator.store.dedupe import (
 )
 from orchestrator.store.engine import Store, open_store, writers_excluded
 from orchestrator.store.ledger import (
+    CasTally,
     Reserved,
     Shortfall,
     get_allocation,
@@ -69,6 +70,7 @@ from orchestrator.store.systems import (
 __all__ = [
     "Allocation",
     "AuditEntry",
+    "CasTally",
     "EventKey",
     "EventOutcome",
     "GenerationConflictError",

@@ -8,7 +8,9 @@ WHERE id = :id AND generation = :read``) and writes the allocation: four
 statements, whatever the node holds. If another instance wrote to the node
 since the read, the swap touches no row and the whole decision is made again on
 fresh data, up to ``MAX_CAS_ATTEMPTS`` times, as OpenStack Placement does; then
-``TemporaryError``.
+``TemporaryError``. Each lost swap is added to the caller's ``CasTally``, if it
+passes one, whatever the reservation ends in: so contention between instances
+can be counted (``govcloud_ledger_conflicts_total``) above the store.
 
 On PostgreSQL (READ COMMITTED) a losing UPDATE waits for the winner's commit
 and then sees the new generation; on SQLite the writer's ``BEGIN IMMEDIATE``
@@ -45,6 +47,13 @@ from orchestrator.store.tables import AllocationTable, SystemTable
 Shortfall = CapacityShortfall
 
 
+@dataclass
+class CasTally:
+    """Compare-and-swaps on a node's generation that lost to another writer and were redone."""
+
+    lost: int = 0
+
+
 @dataclass(frozen=True)
 class Reserved:
     """``system_id`` holds ``amount`` on ``node_id``; the node is now at ``generation``.
@@ -68,17 +77,21 @@ def reserve(
     request: Mapping[str, int],
     *,
     now: datetime | None = None,
+    tally: CasTally | None = None,
 ) -> Reserved | Shortfall:
     """Reserve ``request`` (resource class -> amount) for ``system_id`` on ``node_id``.
 
     Returns the ``Shortfall`` naming the resource and amount when it does not fit
     (or why the node takes nothing). Raises ``PermanentError`` for an unknown
-    system or node, ``TemporaryError`` when the node kept changing.
+    system or node, ``TemporaryError`` when the node kept changing. Every lost
+    swap is counted in ``tally``.
     """
     for _attempt in range(MAX_CAS_ATTEMPTS):
         outcome = _try_reserve(session, system_id, node_id, dict(request), stored_time(now))
         if outcome is not None:
             return outcome
+        if tally is not None:
+            tally.lost += 1
     raise TemporaryError(
         f"node {node_id} changed under {MAX_CAS_ATTEMPTS} attempts to reserve for {system_id}",
         delay=0.1,

@@ -27,6 +27,7 @@ from orchestrator.errors import ConfigurationError, TemporaryError
 from orchestrator.inventory.models import BusinessSystem, Node, NodeCapacity, SourceLocation
 from orchestrator.migrations.states import SystemState
 from orchestrator.store import (
+    CasTally,
     Reserved,
     Shortfall,
     Store,
@@ -148,12 +149,14 @@ def test_a_losing_swap_re_reads_and_sees_the_winner(store: Store) -> None:
     """A reservation that read the node before a concurrent commit must not over-commit."""
     prepare(store, ["a", "b"])
     outcome: list[Reserved | Shortfall] = []
+    tallies = CasTally(), CasTally()
     with store.transaction() as winner:
-        assert isinstance(reserve(winner, "a", "shantou", request(20)), Reserved)
+        won = reserve(winner, "a", "shantou", request(20), tally=tallies[0])
+        assert isinstance(won, Reserved)
 
         def loser() -> None:
             with store.transaction() as session:
-                outcome.append(reserve(session, "b", "shantou", request(20)))
+                outcome.append(reserve(session, "b", "shantou", request(20), tally=tallies[1]))
 
         racer = threading.Thread(target=loser)
         racer.start()
@@ -163,6 +166,8 @@ def test_a_losing_swap_re_reads_and_sees_the_winner(store: Store) -> None:
     (result,) = outcome
     assert isinstance(result, Shortfall)
     assert (result.resource, result.amount) == ("VCPU", 8)
+    # The loser's one swap lost, and was counted; the winner's never did.
+    assert [tally.lost for tally in tallies] == [0, 1]
     with store.transaction() as session:
         node = get_node(session, "shantou")
     assert node is not None

@@ -16,6 +16,7 @@ from orchestrator.events.data import (
     NodeUpdated,
 )
 from orchestrator.events.envelope import EventData
+from orchestrator.hooks import Hooks
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import BusinessSystem, SourceLocation
 from orchestrator.migrations import SystemState
@@ -30,6 +31,7 @@ from orchestrator.store import (
     processed_outcomes,
     seed_nodes,
 )
+from tests.fixtures.store import losing_swaps
 
 S = SystemState
 INVENTORY = load_inventory()
@@ -240,3 +242,30 @@ def test_extension_attributes_are_audited_as_ignored_and_never_acted_on(
         "ignored extension attributes: playbook, priority, targetnode)"
     )
     assert "lookup" not in row.reason, "names only, never values"
+
+
+class ConflictsHeard(Hooks):
+    def __init__(self) -> None:
+        self.counts: list[int] = []
+
+    def after_ledger_conflicts(self, count: int) -> None:
+        self.counts.append(count)
+
+
+def test_a_batch_tells_its_lost_swaps_to_the_hooks_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    losing_swaps(monkeypatch, 2)  # as if another instance wrote the node first, twice
+    heard = ConflictsHeard()
+    handler = IntakeHandler(store, known=KNOWN, hooks=[heard])
+    batch = [
+        delivery(system("mz-a")),
+        delivery(MigrationRequested(system_id="mz-a", requested_by="ops")),
+    ]
+    assert kinds(handler.handle(batch)) == ["Processed"] * 2
+    assert kinds(handler.handle([delivery(system("mz-b"))])) == ["Processed"]
+    assert heard.counts == [2]  # the batch without a lost swap told nothing
+    with store.transaction() as session:
+        placed = get_system(session, "mz-a")
+    assert placed is not None
+    assert placed.state is S.PLACED

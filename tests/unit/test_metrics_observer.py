@@ -98,6 +98,16 @@ def test_pause_and_resume(registry: CollectorRegistry, observer: MetricsObserver
     assert registry.get_sample_value("govcloud_intake_pauses_total") == 1
 
 
+def test_ledger_conflicts_add_up_and_nothing_is_not_counted(
+    registry: CollectorRegistry, observer: MetricsObserver
+) -> None:
+    assert registry.get_sample_value("govcloud_ledger_conflicts_total") == 0
+    observer.after_ledger_conflicts(3)
+    observer.after_ledger_conflicts(0)
+    observer.after_ledger_conflicts(2)
+    assert registry.get_sample_value("govcloud_ledger_conflicts_total") == 5
+
+
 def test_retries_commit_failures_and_batches(
     registry: CollectorRegistry, observer: MetricsObserver
 ) -> None:

@@ -12,6 +12,7 @@ from orchestrator.errors import PermanentError, TemporaryError
 from orchestrator.inventory.models import BusinessSystem, Node, NodeCapacity, SourceLocation
 from orchestrator.migrations import SystemState
 from orchestrator.store import (
+    CasTally,
     Reserved,
     Session,
     Shortfall,
@@ -24,8 +25,9 @@ from orchestrator.store import (
     seed_nodes,
     update_node,
 )
-from orchestrator.store.nodes import node_totals
+from orchestrator.store.nodes import MAX_CAS_ATTEMPTS, node_totals
 from tests.fixtures.seeding import drive
+from tests.fixtures.store import losing_swaps
 
 # capacity: vCPU (20 - 4) x 2 = 32, memory 100 - 1 = 99, storage 1000 - 1 = 999;
 # one allocation may not exceed a resource's total (the ledger's max_unit).
@@ -264,3 +266,23 @@ def test_a_node_changed_by_an_update_is_read_fresh(session: Session) -> None:
     assert before is not None
     assert after is not None
     assert (before.node.status, after.node.status) == (NodeStatus.ONLINE, NodeStatus.DRAINING)
+
+
+def test_each_lost_swap_is_counted_and_redone(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    losing_swaps(monkeypatch, 2)
+    tally = CasTally()
+    reserved = reserve(session, "a", "shantou", request(), tally=tally)
+    assert isinstance(reserved, Reserved)
+    assert (tally.lost, generation(session)) == (2, 1)
+
+
+def test_swaps_lost_until_giving_up_are_all_counted(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    losing_swaps(monkeypatch, MAX_CAS_ATTEMPTS)
+    tally = CasTally()
+    with pytest.raises(TemporaryError, match="changed under"):
+        reserve(session, "a", "shantou", request(), tally=tally)
+    assert tally.lost == MAX_CAS_ATTEMPTS
