@@ -26,6 +26,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         help="run only these (repeatable); default all",
     )
     parser.add_argument("--json", action="store_true", help="the figures as JSON, not a table")
+    parser.add_argument("--keep", type=Path, help="work in this new directory and keep it (logs)")
     return parser.parse_args(argv)
 
 
@@ -47,7 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
     with tempfile.TemporaryDirectory(prefix="govmig-chaos-") as tmp:
-        rig = Rig(Path(tmp))
+        base = args.keep or Path(tmp)
+        base.mkdir(parents=True, exist_ok=True)
+        rig = Rig(base)
         try:
             rows = [run_one(rig, scenario, args.short) for scenario in chosen]
         finally:

@@ -80,7 +80,7 @@ class Wave:
     def request(self) -> None:
         self.send(self.request_records())
 
-    def start(self, name: str, *args: str) -> GovmigRun:
+    def start(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> GovmigRun:
         """A ``govmig run`` with the worker on this wave's sites; killed by ``close``."""
         options = (
             "--worker",
@@ -90,7 +90,7 @@ class Wave:
             *self.sites.options(),
             *args,
         )  # fmt: skip
-        run = GovmigRun(self.settings, self.url, self.dir, *options, name=name)
+        run = GovmigRun(self.settings, self.url, self.dir, *options, name=name, env=env)
         self.runs.append(run)
         return run
 
