@@ -67,7 +67,7 @@ def new_wave(
     rig: Rig, name: str, sites: Sites, count: int, *, short: bool, url: str | None = None
 ) -> Wave:
     """A wave over the nodes; a short one on one node: one playbook run per phase, on 2 cores."""
-    nodes = LOCAL_NODES if isinstance(sites, LocalSites) else LAB_NODES
+    nodes: tuple[str, ...] = LOCAL_NODES if isinstance(sites, LocalSites) else LAB_NODES
     nodes = nodes[:1] if short else nodes
     systems = catalogue_systems(count)
     return Wave(rig, name, sites, url or sqlite_url(rig, name), systems, nodes)
