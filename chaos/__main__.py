@@ -46,7 +46,11 @@ def run_one(rig: Rig, scenario: Scenario, short: bool) -> Figures:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
-    chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
+    chosen = [
+        s
+        for s in SCENARIOS
+        if (s.name in args.scenario if args.scenario else s.short or not args.short)
+    ]
     with tempfile.TemporaryDirectory(prefix="govmig-chaos-") as tmp:
         base = args.keep or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)

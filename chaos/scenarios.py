@@ -20,7 +20,7 @@ from chaos.fuzz import case_of, fuzzed
 from chaos.harness import GovmigRun, count_rows, publish, read_fleet
 from chaos.instances import share_and_kill_one
 from chaos.polling import wait_until
-from chaos.rig import LAB_NODES, Rig, is_root
+from chaos.rig import LAB_NODES, Rig
 from chaos.sites import LabSites, LocalSites, Sites
 from chaos.wave import Wave, catalogue_systems
 from orchestrator.bus import read_topic
@@ -40,6 +40,8 @@ class Scenario:
     name: str
     run: Callable[[Rig, bool], Figures]
     lab: bool = False
+    # False: only in the full suite (the short one proves the same on local, in less time).
+    short: bool = True
 
 
 @contextmanager
@@ -252,11 +254,9 @@ def retry_all(wave: Wave, run: GovmigRun) -> None:
 # --- several instances on PostgreSQL, one killed ---
 
 
-def instances_postgres(rig: Rig, short: bool) -> Figures:
+def instances_postgres(rig: Rig, name: str, sites: Sites, short: bool) -> Figures:
     """Three instances on one PostgreSQL share a wave; one holding leases is killed -9."""
     count = 3 if short else 12
-    name = "instances-pg-kill9"
-    sites = local_sites(rig, name) if short or not is_root() else lab_sites(rig, name)
     figures = Figures(name, expected_completed=count)
     with measured(figures):
         wave = new_wave(rig, name, sites, count, short=short, url=rig.postgres_database())
@@ -265,8 +265,15 @@ def instances_postgres(rig: Rig, short: bool) -> Figures:
             wave.tally(figures)
         finally:
             wave.close()
-    figures.notes.append(f"on {'the lab' if isinstance(sites, LabSites) else 'local'}")
     return figures
+
+
+def instances_local(rig: Rig, short: bool) -> Figures:
+    return instances_postgres(rig, "instances-pg-local", local_sites(rig, "instances"), short)
+
+
+def instances_lab(rig: Rig, short: bool) -> Figures:
+    return instances_postgres(rig, "instances-pg-lab", lab_sites(rig, "instances"), short)
 
 
 # --- fuzzed events among valid ones ---
@@ -335,6 +342,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("broker-restart", broker_restart),
     Scenario("failure-every-phase", failures_every_phase),
     Scenario("fuzz", fuzzed_events),
-    Scenario("instances-pg-kill9", instances_postgres),
+    Scenario("instances-pg-local", instances_local),
     Scenario("kill9-lab", kill9_lab, lab=True),
+    Scenario("instances-pg-lab", instances_lab, lab=True, short=False),
 )

@@ -7,6 +7,7 @@ target, and where the service answers by name.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import urllib.request
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from orchestrator.providers.local_sandbox import (
     instance_dir,
     prepare_source,
     read_name_record,
+    source_dir,
     stop_services,
 )
 from orchestrator.store import SystemRow
@@ -100,9 +102,16 @@ class LocalSites:
         return _cutover_lines(instance_dir(self.work, row.node, row.id) / "journal.log")
 
     def serving_from(self, row: SystemRow) -> str | None:
+        """Where the name leads; a completed system's target must hold its source's data."""
         record = read_name_record(self.work, row.id)
         health = fetch_health(record)
-        return str(health["location"]) if health.get("status") == "ok" else None
+        if health.get("status") != "ok":
+            return None
+        if row.state is SystemState.COMPLETED and row.node is not None:
+            target = instance_dir(self.work, row.node, row.id)
+            if _digests(target) != _digests(source_dir(self.work, row.id)):
+                return f"{health['location']} with data unlike its source's"
+        return str(health["location"])
 
     def close(self) -> None:
         stop_services(self.work)
@@ -128,6 +137,9 @@ class LabSites:
         return _cutover_lines(disk / "srv" / "govmig" / row.id / "journal.log")
 
     def serving_from(self, row: SystemRow) -> str | None:
+        """Where the name leads; a completed system's AAAA must be its recorded IPv6 address."""
+        if row.state is SystemState.COMPLETED and resolve(row.id, "AAAA") != [row.ipv6_address]:
+            return f"AAAA {resolve(row.id, 'AAAA')}, not the stored {row.ipv6_address}"
         (address,) = resolve(row.id, "A")
         url = f"http://{address}:{LAB_SERVICE_PORT}/health"
         with urllib.request.urlopen(url, timeout=5) as answer:  # the lab's own address
@@ -142,6 +154,13 @@ def resolve(system_id: str, rdtype: str) -> list[str]:
     query = dns.message.make_query(f"{system_id}.{ZONE}", rdtype)
     response = dns.query.tcp(query, LAB_DNS, timeout=3)
     return sorted(item.to_text() for rrset in response.answer for item in rrset)
+
+
+def _digests(home: Path) -> dict[str, str]:
+    data = home / "data"
+    if not data.is_dir():
+        return {}
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in data.iterdir()}
 
 
 def _cutover_lines(journal: Path) -> int:
