@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck unit integration schemas clean
+.PHONY: demo test chaos check lint typecheck unit integration schemas clean
 
 # As root the demo runs on the lab of real hosts, so it installs what the lab needs;
 # without root it runs the local provider and needs only Java and Maven for Kafka.
@@ -18,6 +18,11 @@ TEST_WORKERS ?= 2
 
 test: $(STAMP) system-deps check
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
+# The chaos suite against the real components (README: "Chaos suite"). As root it runs the
+# lab's scenarios too; without root they are reported as not run and the target fails.
+chaos: $(STAMP) system-deps
+	flock /tmp/govmig-lab.lock $(PY) -m chaos
 
 check: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -6,7 +6,7 @@ URL are set to marker values; ``govmig run`` takes a batch through intake on
 PostgreSQL, then a second run fails to reach its broker. Nothing either run
 wrote, no status event, no audit row and no ``--help`` holds a marker's
 bytes. (The SSH key and the TSIG secret are searched for in every log and
-runner artifact of the lab's runs: ``test_ssh_provider`` and ``test_ssh_run``.)
+runner artifact of the lab's runs by ``test_ssh_provider``.)
 """
 
 from __future__ import annotations

@@ -1,0 +1,87 @@
+"""The real components one chaos run shares: its own Kafka broker, PostgreSQL and lab.
+
+The broker is the suite's own (a scenario stops and starts it); PostgreSQL and
+the lab start the first time a scenario asks for them. Everything is stopped
+when the run ends, whatever happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from pathlib import Path
+
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from orchestrator import devpostgres
+from orchestrator.devkafka import LocalKafka, free_port_pair
+from orchestrator.inventory import Inventory, load_inventory
+from orchestrator.lab import Lab, LabOptions, LabPaths
+from orchestrator.settings import LocalKafkaSettings
+
+REPO = Path(__file__).resolve().parent.parent
+KAFKA_CACHE = REPO / ".cache" / "kafka"
+# Clear of the tests' ports (39092 and up), so a chaos run and a test session coexist.
+KAFKA_PORT = 45092
+LAB_NODES = ("shantou", "heyuan")
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+class Rig:
+    """The shared components, started on demand, all stopped by ``close``."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.inventory: Inventory = load_inventory()
+        self._stack = contextlib.ExitStack()
+        port, controller_port = free_port_pair("127.0.0.1", KAFKA_PORT)
+        self.kafka = LocalKafka(
+            LocalKafkaSettings(
+                port=port,
+                controller_port=controller_port,
+                data_dir=base / "kafka",
+                cache_dir=KAFKA_CACHE,
+                start_timeout_s=120.0,
+            )
+        )
+        self.bootstrap = self.kafka.up().bootstrap_servers
+        self._stack.callback(self.kafka.down)
+        self._postgres: str | None = None
+        self._lab: Lab | None = None
+
+    def new_topic(self, prefix: str = "chaos", partitions: int = 3) -> str:
+        name = f"{prefix}.{uuid.uuid4().hex[:12]}"
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="govmig-chaos")
+        try:
+            admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+        finally:
+            admin.close()
+        return name
+
+    def postgres_database(self) -> str:
+        """A fresh database on the run's PostgreSQL cluster (started the first time)."""
+        if self._postgres is None:
+            self._postgres = self._stack.enter_context(devpostgres.throwaway_cluster())
+        return devpostgres.create_database(self._postgres, prefix="govmig_chaos_")
+
+    def lab(self) -> Lab:
+        """The lab, up on two nodes with two source hosts (brought up the first time)."""
+        if self._lab is None:
+            lab = Lab(LabPaths.under(self.base / "lab"), self.inventory)
+            self._stack.callback(lab.down)
+            lab.up(LabOptions(nodes=LAB_NODES, per_node=1, sources=2))
+            self._lab = lab
+        return self._lab
+
+    def scene(self, name: str) -> Path:
+        """A fresh directory for one scenario."""
+        path = self.base / name
+        path.mkdir(parents=True)
+        return path
+
+    def close(self) -> None:
+        self._stack.close()
