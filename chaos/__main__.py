@@ -27,6 +27,10 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="the figures as JSON, not a table")
     parser.add_argument("--keep", type=Path, help="work in this new directory and keep it (logs)")
+    parser.add_argument(
+        "--bootstrap-servers",
+        help="use this Kafka broker instead of starting one (broker-restart cannot run then)",
+    )
     return parser.parse_args(argv)
 
 
@@ -54,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="govmig-chaos-") as tmp:
         base = args.keep or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
-        rig = Rig(base)
+        rig = Rig(base, args.bootstrap_servers)
         try:
             rows = [run_one(rig, scenario, args.short) for scenario in chosen]
         finally:

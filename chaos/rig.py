@@ -16,6 +16,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 
 from orchestrator import devpostgres
 from orchestrator.devkafka import LocalKafka, free_port_pair
+from orchestrator.errors import ConfigurationError
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.lab import Lab, LabOptions, LabPaths
 from orchestrator.settings import LocalKafkaSettings
@@ -32,26 +33,45 @@ def is_root() -> bool:
 
 
 class Rig:
-    """The shared components, started on demand, all stopped by ``close``."""
+    """The shared components, started on demand, all stopped by ``close``.
 
-    def __init__(self, base: Path) -> None:
+    With ``bootstrap`` the scenarios use that broker (the tests' own) instead of
+    starting one; a scenario that stops and starts the broker then cannot run.
+    """
+
+    def __init__(self, base: Path, bootstrap: str | None = None) -> None:
         self.base = base
         self.inventory: Inventory = load_inventory()
         self._stack = contextlib.ExitStack()
+        self._kafka: LocalKafka | None = None
+        if bootstrap is None:
+            self._kafka = self._own_broker()
+            bootstrap = self._kafka.up().bootstrap_servers
+            self._stack.callback(self._kafka.down)
+        self.bootstrap = bootstrap
+        self._postgres: str | None = None
+        self._lab: Lab | None = None
+
+    def _own_broker(self) -> LocalKafka:
         port, controller_port = free_port_pair("127.0.0.1", KAFKA_PORT)
-        self.kafka = LocalKafka(
+        return LocalKafka(
             LocalKafkaSettings(
                 port=port,
                 controller_port=controller_port,
-                data_dir=base / "kafka",
+                data_dir=self.base / "kafka",
                 cache_dir=KAFKA_CACHE,
                 start_timeout_s=120.0,
             )
         )
-        self.bootstrap = self.kafka.up().bootstrap_servers
-        self._stack.callback(self.kafka.down)
-        self._postgres: str | None = None
-        self._lab: Lab | None = None
+
+    @property
+    def kafka(self) -> LocalKafka:
+        """The suite's own broker, for a scenario that stops and starts it."""
+        if self._kafka is None:
+            raise ConfigurationError(
+                "this scenario stops the broker: run it without --bootstrap-servers"
+            )
+        return self._kafka
 
     def new_topic(self, prefix: str = "chaos", partitions: int = 3) -> str:
         name = f"{prefix}.{uuid.uuid4().hex[:12]}"

@@ -84,6 +84,8 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     as each item is collected: xdist reads the groups in its own
     ``pytest_collection_modifyitems``, before a conftest's.)
     """
+    if item.get_closest_marker("xdist_group"):  # a test that names its own group
+        return
     group = "lab" if item.get_closest_marker("lab") else item.path.stem
     item.add_marker(pytest.mark.xdist_group(group))
 
