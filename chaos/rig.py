@@ -17,7 +17,8 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from orchestrator import devpostgres
 from orchestrator.devkafka import LocalKafka, free_port_pair
 from orchestrator.errors import ConfigurationError
-from orchestrator.inventory import Inventory, load_inventory
+from orchestrator.inventory import Inventory, generate_catalogue, load_inventory
+from orchestrator.inventory.models import BusinessSystem
 from orchestrator.lab import Lab, LabOptions, LabPaths
 from orchestrator.settings import LocalKafkaSettings
 
@@ -25,7 +26,25 @@ REPO = Path(__file__).resolve().parent.parent
 KAFKA_CACHE = REPO / ".cache" / "kafka"
 # Clear of the tests' ports (39092 and up), so a chaos run and a test session coexist.
 KAFKA_PORT = 45092
-LAB_NODES = ("shantou", "heyuan")
+# Each lab scenario moves its systems onto nodes of its own: every scenario keeps its own
+# store, which numbers its systems' addresses from 1 on each node, while the lab's hosts
+# keep what earlier scenarios left running there.
+LAB_NODES = (
+    "shantou",
+    "heyuan",
+    "meizhou",
+    "shanwei",
+    "zhanjiang",
+    "maoming",
+    "zhaoqing",
+    "qingyuan",
+)
+
+
+def catalogue_systems(count: int, *, skip: int = 0) -> list[BusinessSystem]:
+    """``count`` catalogue systems without dependencies (each is placed by ``--to``)."""
+    free = [s for s in generate_catalogue(40 + 4 * (count + skip)) if not s.depends_on]
+    return free[skip : skip + count]
 
 
 def is_root() -> bool:
@@ -51,6 +70,23 @@ class Rig:
         self.bootstrap = bootstrap
         self._postgres: str | None = None
         self._lab: Lab | None = None
+        self._handed_out = 0
+        self._lab_nodes_used = 0
+
+    def fresh_lab_nodes(self, count: int) -> tuple[str, ...]:
+        """``count`` lab nodes no earlier scenario of this run moved systems onto."""
+        nodes = LAB_NODES[self._lab_nodes_used : self._lab_nodes_used + count]
+        if len(nodes) < count:
+            raise ConfigurationError(f"the chaos lab has only {len(LAB_NODES)} nodes")
+        self._lab_nodes_used += count
+        return nodes
+
+    def fresh_systems(self, count: int) -> list[BusinessSystem]:
+        """``count`` catalogue systems no earlier scenario of this run used: the lab's hosts
+        outlive a scenario, and a system migrated there before would not start afresh."""
+        systems = catalogue_systems(count, skip=self._handed_out)
+        self._handed_out += count
+        return systems
 
     def _own_broker(self) -> LocalKafka:
         port, controller_port = free_port_pair("127.0.0.1", KAFKA_PORT)
@@ -89,7 +125,7 @@ class Rig:
         return devpostgres.create_database(self._postgres, prefix="govmig_chaos_")
 
     def lab(self) -> Lab:
-        """The lab, up on two nodes with two source hosts (brought up the first time)."""
+        """The lab, up on ``LAB_NODES`` with two source hosts (brought up the first time)."""
         if self._lab is None:
             lab = Lab(LabPaths.under(self.base / "lab"), self.inventory)
             self._stack.callback(lab.down)

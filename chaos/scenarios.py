@@ -19,10 +19,11 @@ from chaos.figures import Figures
 from chaos.fuzz import case_of, fuzzed
 from chaos.harness import GovmigRun, count_rows, publish, read_fleet
 from chaos.instances import share_and_kill_one
+from chaos.lab_faults import cut_off, refusing_updates
 from chaos.polling import wait_until
-from chaos.rig import LAB_NODES, Rig
+from chaos.rig import Rig
 from chaos.sites import LabSites, LocalSites, Sites
-from chaos.wave import Wave, catalogue_systems
+from chaos.wave import Wave
 from orchestrator.bus import read_topic
 from orchestrator.events.data import MigrationRetryRequested
 from orchestrator.events.registration import registration_records
@@ -68,10 +69,14 @@ def sqlite_url(rig: Rig, name: str) -> str:
 def new_wave(
     rig: Rig, name: str, sites: Sites, count: int, *, short: bool, url: str | None = None
 ) -> Wave:
-    """A wave over the nodes; a short one on one node: one playbook run per phase, on 2 cores."""
-    nodes: tuple[str, ...] = LOCAL_NODES if isinstance(sites, LocalSites) else LAB_NODES
-    nodes = nodes[:1] if short else nodes
-    systems = catalogue_systems(count)
+    """A wave over the nodes; a short one on one node: one playbook run per phase, on 2 cores.
+    On the lab, nodes no other scenario used."""
+    nodes: tuple[str, ...]
+    if isinstance(sites, LocalSites):
+        nodes = LOCAL_NODES[:1] if short else LOCAL_NODES
+    else:
+        nodes = rig.fresh_lab_nodes(1 if short else 2)
+    systems = rig.fresh_systems(count)
     return Wave(rig, name, sites, url or sqlite_url(rig, name), systems, nodes)
 
 
@@ -251,6 +256,82 @@ def retry_all(wave: Wave, run: GovmigRun) -> None:
     )
 
 
+# --- the lab's DNS server refuses the cutover's update ---
+
+
+def dns_refused(rig: Rig, short: bool) -> Figures:
+    """BIND refuses every update: each cutover stops before it quiesces its source and rolls
+    back, the source serving throughout; once BIND accepts again, a retry completes each."""
+    count = 1 if short else 6
+    name = "dns-refused"
+    figures = Figures(name, expected_completed=count)
+    with measured(figures):
+        lab = rig.lab()
+        wave = new_wave(rig, name, LabSites(lab), count, short=short)
+        try:
+            with refusing_updates(lab):
+                wave.request()
+                run = wave.start("run")
+                wave.settle()
+                figures.faults = rolled_back_from(wave, SystemState.CUTOVER)
+                serving = wave.misplaced()
+            figures.lost += len(serving)
+            figures.notes += [f"{figures.faults} cutovers refused by BIND, rolled back", *serving]
+            retry_all(wave, run)
+            wave.stop(run)
+            wave.tally(figures)
+        finally:
+            wave.close()
+    return figures
+
+
+def rolled_back_from(wave: Wave, state: SystemState) -> int:
+    """Systems that went from ``state`` to rolling back."""
+    return count_rows(
+        wave.url,
+        "SELECT count(DISTINCT system_id) FROM transitions "
+        f"WHERE from_state = '{state}' AND to_state = '{SystemState.ROLLING_BACK}'",
+    )
+
+
+# --- a source host gone while its system replicates ---
+
+
+def source_gone(rig: Rig, short: bool) -> Figures:
+    """A source host cut off the network as its system starts replicating: the phase fails and
+    rolls back without the source; back on the network, it serves again and a retry completes."""
+    count = 1 if short else 6
+    name = "source-gone"
+    figures = Figures(name, expected_completed=count)
+    with measured(figures):
+        lab = rig.lab()
+        wave = new_wave(rig, name, LabSites(lab), count, short=short)
+        try:
+            victim = wave.systems[0]
+            wave.request()
+            run = wave.start("run")
+            wait_until(
+                lambda: (
+                    wave.count(f"id = '{victim.id}' AND state = '{SystemState.REPLICATING}'") == 1
+                ),
+                timeout_s=PROGRESS_TIMEOUT_S,
+                what=f"{victim.id} replicating",
+                interval_s=0.1,
+            )
+            with cut_off(lab, victim.source.host):
+                wave.settle()
+                figures.faults = rolled_back_from(wave, SystemState.REPLICATING)
+            serving = wave.misplaced()  # back on the network: the rolled back serve again
+            figures.lost += len(serving)
+            figures.notes += [f"{figures.faults} replications lost their source", *serving]
+            retry_all(wave, run)
+            wave.stop(run)
+            wave.tally(figures)
+        finally:
+            wave.close()
+    return figures
+
+
 # --- several instances on PostgreSQL, one killed ---
 
 
@@ -287,7 +368,7 @@ def fuzzed_events(rig: Rig, short: bool) -> Figures:
     with measured(figures):
         wave = Wave(rig, name, LocalSites(rig.base / f"{name}-work"), sqlite_url(rig, name),
                     [], LOCAL_NODES)  # fmt: skip
-        valid = catalogue_systems(good)
+        valid = rig.fresh_systems(good)
         rng = random.Random(7)
         broken = [fuzzed(rng, n, valid[n % good]) for n in range(bad)]
         records = registration_records(valid)
@@ -344,5 +425,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("fuzz", fuzzed_events),
     Scenario("instances-pg-local", instances_local),
     Scenario("kill9-lab", kill9_lab, lab=True),
+    Scenario("dns-refused", dns_refused, lab=True),
+    Scenario("source-gone", source_gone, lab=True),
     Scenario("instances-pg-lab", instances_lab, lab=True, short=False),
 )

@@ -22,19 +22,12 @@ from orchestrator.bus import Producer
 from orchestrator.events import OutboundRecord, encode, new_event
 from orchestrator.events.data import MigrationRequested
 from orchestrator.events.registration import registration_records
-from orchestrator.inventory import generate_catalogue
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.migrations.states import TERMINAL_STATES
 from orchestrator.settings import KafkaSettings
 
 TERMINAL = ",".join(f"'{state}'" for state in sorted(TERMINAL_STATES))
 SETTLE_TIMEOUT_S = 300.0
-
-
-def catalogue_systems(count: int, *, skip: int = 0) -> list[BusinessSystem]:
-    """``count`` catalogue systems without dependencies (each is placed by ``--to``)."""
-    free = [s for s in generate_catalogue(40 + 4 * (count + skip)) if not s.depends_on]
-    return free[skip : skip + count]
 
 
 @dataclass
@@ -119,15 +112,19 @@ class Wave:
 
     def tally(self, figures: Figures) -> None:
         tally(figures, self.url, self.ids, self.settings, self.sites.journal_lines)
+        wrong = self.misplaced()
+        figures.lost += len(wrong)
+        figures.notes.extend(wrong)
+
+    def misplaced(self) -> list[str]:
+        """Each system whose name does not lead where its state says, and why."""
         fleet = read_fleet(self.url)
-        wrong = [
+        return [
             problem
             for sid in self.ids
             if sid in fleet.systems
             and (problem := misplaced(self.sites, fleet.systems[sid])) is not None
         ]
-        figures.lost += len(wrong)
-        figures.notes.extend(wrong)
 
     def close(self) -> None:
         for run in self.runs:
