@@ -19,11 +19,13 @@ from orchestrator.migrations import (
     Place,
     PlacementFailed,
     Register,
+    Replicated,
     RequestCancel,
     RequestMigration,
     RequestRetry,
     RequestRollback,
     Start,
+    StartCutover,
 )
 
 # The audit's ``cause`` column and the refusal event's ``request`` field.
@@ -35,6 +37,8 @@ CAUSE_NAMES: dict[type[Cause], str] = {
     Start: "start",
     PhaseSucceeded: "phase_succeeded",
     PhaseFailed: "phase_failed",
+    Replicated: "replicated",
+    StartCutover: "start_cutover",
     RequestCancel: "cancel",
     RequestRetry: "retry",
     RequestRollback: "rollback",

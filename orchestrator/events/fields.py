@@ -56,6 +56,7 @@ STATES: Final = (
     "preflight",
     "provisioning",
     "replicating",
+    "ready",
     "cutover",
     "verifying",
     "completed",
@@ -78,6 +79,8 @@ REQUESTS: Final = (
     "start",
     "phase_succeeded",
     "phase_failed",
+    "replicated",
+    "start_cutover",
 )
 
 _RFC3339 = re.compile(

@@ -16,11 +16,13 @@ from orchestrator.migrations.causes import (
     Place,
     PlacementFailed,
     Register,
+    Replicated,
     RequestCancel,
     RequestMigration,
     RequestRetry,
     RequestRollback,
     Start,
+    StartCutover,
 )
 from orchestrator.migrations.machine import apply_transition
 from orchestrator.migrations.outcomes import (
@@ -68,6 +70,7 @@ __all__ = [
     "Refusal",
     "Register",
     "ReleaseCapacity",
+    "Replicated",
     "RequestCancel",
     "RequestMigration",
     "RequestRetry",
@@ -75,6 +78,7 @@ __all__ = [
     "ReserveCapacity",
     "SaveRecord",
     "Start",
+    "StartCutover",
     "SystemState",
     "Transition",
     "apply_transition",

@@ -15,6 +15,8 @@ cause                  comes from
 ``Start``              the scheduler lets a placed system begin (its wave has come)
 ``PhaseSucceeded``     a phase's playbook finished successfully
 ``PhaseFailed``        a phase's playbook failed (or was stopped)
+``Replicated``         a pass of warm replication finished: caught up or not
+``StartCutover``       the worker asks a ready system to cut over, with its forecast
 ``RequestCancel``      ``gov.cloud.migration.cancel_requested``
 ``RequestRetry``       ``gov.cloud.migration.retry_requested``
 ``RequestRollback``    ``gov.cloud.migration.rollback_requested``
@@ -81,6 +83,25 @@ class PhaseFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class Replicated:
+    """A pass of warm replication finished; ``caught_up`` when it was a delta within budget.
+
+    ``detail`` says what the pass was (kind, seconds, the budget), for the audit.
+    """
+
+    caught_up: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartCutover:
+    """The worker asks a ready system to cut over: its forecast downtime and its budget."""
+
+    forecast_s: float
+    budget_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class RequestCancel:
     """An operator asked to cancel the migration."""
 
@@ -109,6 +130,8 @@ Cause = (
     | Start
     | PhaseSucceeded
     | PhaseFailed
+    | Replicated
+    | StartCutover
     | RequestCancel
     | RequestRetry
     | RequestRollback
@@ -122,6 +145,8 @@ CAUSE_TYPES: tuple[type[Cause], ...] = (
     Start,
     PhaseSucceeded,
     PhaseFailed,
+    Replicated,
+    StartCutover,
     RequestCancel,
     RequestRetry,
     RequestRollback,

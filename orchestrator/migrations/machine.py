@@ -28,6 +28,12 @@ Decisions, so every caller sees the same rules:
   first, and a second retry, once ``rolled_back``, migrates again.
 * **Phase reports** must name the phase the current state runs; anything else
   is a stale or duplicate report and is refused, never applied.
+* **Warm replication** reports each pass as ``Replicated``: in ``replicating``
+  a delta pass within its budget makes the system ``ready``, any other pass
+  means another one; in ``ready`` a caught-up pass keeps it ready and one that
+  fell behind sends it back to ``replicating``. A ready system cuts over only
+  by ``StartCutover``, and only if its forecast downtime fits its budget; it
+  can be cancelled or rolled back like a replicating one.
 """
 
 from __future__ import annotations
@@ -43,11 +49,13 @@ from orchestrator.migrations.causes import (
     Place,
     PlacementFailed,
     Register,
+    Replicated,
     RequestCancel,
     RequestMigration,
     RequestRetry,
     RequestRollback,
     Start,
+    StartCutover,
 )
 from orchestrator.migrations.outcomes import (
     Effect,
@@ -65,7 +73,12 @@ from orchestrator.migrations.states import SystemState as S
 _MIGRATABLE = frozenset({S.REGISTERED, S.ROLLED_BACK, S.CANCELLED})
 # Phases that may be stopped and undone (nothing has switched over yet), with the phase each runs.
 _INTERRUPTIBLE: Mapping[S, Phase] = MappingProxyType(
-    {S.PREFLIGHT: Phase.PREFLIGHT, S.PROVISIONING: Phase.PROVISION, S.REPLICATING: Phase.REPLICATE}
+    {
+        S.PREFLIGHT: Phase.PREFLIGHT,
+        S.PROVISIONING: Phase.PROVISION,
+        S.REPLICATING: Phase.REPLICATE,
+        S.READY: Phase.REPLICATE,
+    }
 )
 _MAX_DETAIL = 300
 
@@ -148,7 +161,8 @@ def _start(cause: Start, state: S | None) -> Outcome:
 
 @_apply.register
 def _phase_succeeded(cause: PhaseSucceeded, state: S | None) -> Outcome:
-    if state is None or phase_in(state) is not cause.phase:
+    # A ready system's passes are warm replication's (``Replicated``), never a way to cutover.
+    if state is None or state is S.READY or phase_in(state) is not cause.phase:
         return _stale(cause, state, "succeeded")
     if state is S.ROLLING_BACK:
         reason = "rolled back: capacity released, the source keeps serving"
@@ -169,6 +183,36 @@ def _phase_failed(cause: PhaseFailed, state: S | None) -> Outcome:
         reason = f"{detail}; capacity stays reserved until a retried rollback succeeds"
         return _move(state, S.FAILED, reason)
     return _move(state, S.ROLLING_BACK, f"{detail}; rolling back")
+
+
+@_apply.register
+def _replicated(cause: Replicated, state: S | None) -> Outcome:
+    detail = _one_line(cause.detail)
+    if state is S.REPLICATING:
+        if cause.caught_up:
+            return _move(state, S.READY, f"{detail}: ready for cutover")
+        return _move(state, state, f"{detail}: another delta pass")
+    if state is S.READY:
+        if cause.caught_up:
+            return _move(state, state, f"{detail}: replica refreshed, still ready")
+        return _move(state, S.REPLICATING, f"{detail}: the replica fell behind, not ready")
+    return _refuse(
+        state, cause, "ignored a replication pass: system is {state} and replicates no more"
+    )
+
+
+@_apply.register
+def _start_cutover(cause: StartCutover, state: S | None) -> Outcome:
+    forecast = f"forecast downtime {cause.forecast_s:.1f} s"
+    budget = f"the {cause.budget_s:g} s budget"
+    if state is S.READY and cause.forecast_s <= cause.budget_s:
+        return _move(state, S.CUTOVER, f"cutover started: {forecast} within {budget}")
+    if state is S.READY:
+        text = f"cutover not started: {forecast} exceeds {budget}; delta passes go on"
+        return _refuse(state, cause, text + " (system is {state})")
+    return _refuse(
+        state, cause, "cannot start a cutover: system is {state}; only a ready system can"
+    )
 
 
 @_apply.register

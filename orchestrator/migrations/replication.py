@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from orchestrator.migrations.causes import Replicated
+
 
 class PassKind(StrEnum):
     """Which pass of a system's replication (the ``pass`` label of its metrics)."""
@@ -29,3 +31,48 @@ class ReplicationPass:
     kind: PassKind
     bytes_sent: int
     seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WarmPolicy:
+    """Warm replication's rules: when a replica is ready, how often passes run, the forecast.
+
+    ``ready_budget_s``: a delta pass at most this long makes the system ready.
+    ``interval_s``: the pause between passes while replicating or ready.
+    ``safety_factor`` and ``service_start_s``: the cutover's forecast downtime
+    is the last delta pass's duration times the factor, plus the service start.
+    """
+
+    ready_budget_s: float = 5.0
+    interval_s: float = 30.0
+    safety_factor: float = 2.0
+    service_start_s: float = 2.0
+
+
+def judge_pass(replication: ReplicationPass, policy: WarmPolicy) -> Replicated:
+    """The cause a pass reports: caught up when it was a timed delta within the ready budget."""
+    seconds = replication.seconds
+    took = f"{seconds:.1f} s" if seconds is not None else "untimed"
+    caught_up = (
+        replication.kind is PassKind.DELTA
+        and seconds is not None
+        and seconds <= policy.ready_budget_s
+    )
+    budget = f"the {policy.ready_budget_s:g} s ready budget"
+    relation = "within" if caught_up else "not a delta within"
+    detail = (
+        f"{replication.kind} pass of {replication.bytes_sent} bytes, {took}, {relation} {budget}"
+    )
+    return Replicated(caught_up=caught_up, detail=detail)
+
+
+def forecast_downtime(last_delta_s: float | None, policy: WarmPolicy) -> float | None:
+    """The cutover's forecast downtime, or None before any timed delta pass."""
+    if last_delta_s is None:
+        return None
+    return last_delta_s * policy.safety_factor + policy.service_start_s
+
+
+def pass_due(seconds_since_last: float | None, policy: WarmPolicy) -> bool:
+    """Whether the next pass may run: the first at once, the others after the interval."""
+    return seconds_since_last is None or seconds_since_last >= policy.interval_s

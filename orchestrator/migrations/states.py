@@ -23,6 +23,7 @@ class SystemState(StrEnum):
     PREFLIGHT = "preflight"
     PROVISIONING = "provisioning"
     REPLICATING = "replicating"
+    READY = "ready"
     CUTOVER = "cutover"
     VERIFYING = "verifying"
     COMPLETED = "completed"
@@ -58,8 +59,10 @@ PHASE_STATES: Mapping[Phase, SystemState] = MappingProxyType(
         Phase.ROLLBACK: SystemState.ROLLING_BACK,
     }
 )
+# A ready system waits for its cutover, and delta passes go on meanwhile (warm
+# replication): the replicate playbook runs in ``ready`` too, when a pass is due.
 _STATE_PHASES: Mapping[SystemState, Phase] = MappingProxyType(
-    {state: phase for phase, state in PHASE_STATES.items()}
+    {**{state: phase for phase, state in PHASE_STATES.items()}, SystemState.READY: Phase.REPLICATE}
 )
 
 # The forward path, in order; rollback is not on it.
@@ -82,7 +85,8 @@ TERMINAL_STATES: frozenset[SystemState] = frozenset(
     }
 )
 
-# States in which a playbook is (or, after a crash, should be) running.
+# States in which a playbook is (or, after a crash, should be) running; ``ready``
+# runs one only when a pass is due, so it is not among them.
 ACTIVE_PHASE_STATES: frozenset[SystemState] = frozenset(PHASE_STATES.values())
 
 # States in which the system holds its reservation on a node. ``failed`` keeps
@@ -93,6 +97,7 @@ CAPACITY_HOLDING_STATES: frozenset[SystemState] = frozenset(
         SystemState.PREFLIGHT,
         SystemState.PROVISIONING,
         SystemState.REPLICATING,
+        SystemState.READY,
         SystemState.CUTOVER,
         SystemState.VERIFYING,
         SystemState.COMPLETED,
@@ -125,6 +130,8 @@ def next_phase(state: SystemState) -> Phase | None:
     """
     if state is SystemState.PLACED:
         return FORWARD_PHASES[0]
+    if state is SystemState.READY:  # it leaves only by a cutover its gates allow
+        return None
     current = phase_in(state)
     if current is None or current not in FORWARD_PHASES:
         return None

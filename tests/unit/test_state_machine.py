@@ -22,6 +22,7 @@ from orchestrator.migrations import (
     Refusal,
     Register,
     ReleaseCapacity,
+    Replicated,
     RequestCancel,
     RequestMigration,
     RequestRetry,
@@ -29,6 +30,7 @@ from orchestrator.migrations import (
     ReserveCapacity,
     SaveRecord,
     Start,
+    StartCutover,
     SystemState,
     Transition,
     apply_transition,
@@ -52,6 +54,10 @@ CAUSES: dict[str, Cause] = {
     "rollback": RequestRollback("alice"),
     **{f"succeeded_{phase}": PhaseSucceeded(phase) for phase in Phase},
     **{f"failed_{phase}": PhaseFailed(phase, "copy data", "rsync exited 23") for phase in Phase},
+    "caught_up": Replicated(caught_up=True, detail="delta pass of 4096 bytes, 0.4 s"),
+    "behind": Replicated(caught_up=False, detail="full pass of 9000000 bytes, 12.0 s"),
+    "cutover_fits": StartCutover(forecast_s=2.8, budget_s=30),
+    "cutover_over_budget": StartCutover(forecast_s=45.0, budget_s=30),
 }
 STATES: list[SystemState | None] = [None, *SystemState]
 
@@ -99,6 +105,15 @@ LEGAL: dict[tuple[SystemState | None, str], Expected] = {
     (S.PREFLIGHT, "rollback"): (S.ROLLING_BACK, ()),
     (S.PROVISIONING, "rollback"): (S.ROLLING_BACK, ()),
     (S.REPLICATING, "rollback"): (S.ROLLING_BACK, ()),
+    # Warm replication: passes until a delta is within budget, then ready until cutover.
+    (S.REPLICATING, "caught_up"): (S.READY, ()),
+    (S.REPLICATING, "behind"): (S.REPLICATING, ()),
+    (S.READY, "caught_up"): (S.READY, ()),
+    (S.READY, "behind"): (S.REPLICATING, ()),
+    (S.READY, "cutover_fits"): (S.CUTOVER, ()),
+    (S.READY, "failed_replicate"): (S.ROLLING_BACK, ()),
+    (S.READY, "cancel"): (S.ROLLING_BACK, ()),
+    (S.READY, "rollback"): (S.ROLLING_BACK, ()),
 }
 
 CASES = list(itertools.product(STATES, CAUSES))
@@ -261,6 +276,7 @@ def test_phases_map_to_playbooks() -> None:
         (S.PREFLIGHT, P.PREFLIGHT, P.PROVISION, False),
         (S.PROVISIONING, P.PROVISION, P.REPLICATE, False),
         (S.REPLICATING, P.REPLICATE, P.CUTOVER, False),
+        (S.READY, P.REPLICATE, None, False),
         (S.CUTOVER, P.CUTOVER, P.VERIFY, False),
         (S.VERIFYING, P.VERIFY, None, False),
         (S.COMPLETED, None, None, True),
@@ -278,4 +294,5 @@ def test_state_helpers(
     assert next_phase(state) is following
     assert is_terminal(state) is terminal
     assert (state in TERMINAL_STATES) is terminal
-    assert (state in ACTIVE_PHASE_STATES) is (running is not None)
+    # A ready system runs its passes only when one is due: it is not always active.
+    assert (state in ACTIVE_PHASE_STATES) is (running is not None and state is not S.READY)
