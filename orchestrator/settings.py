@@ -240,5 +240,16 @@ class WorkerSettings(GovmigSettings):
     instance_id: str = Field(default="", pattern=r"^[A-Za-z0-9._:-]{0,100}$")
     lease_ttl_s: float = Field(default=30.0, gt=0)
     heartbeat_s: float = Field(default=10.0, gt=0)
+    # Warm replication: delta passes every ``delta_interval_s`` until one takes at most
+    # ``ready_budget_s`` (ready), then a cutover if its forecast fits the downtime budget
+    # of the system's criticality (``downtime_budgets``: "critical=30,high=60,...").
+    warm_replication: bool = False
+    ready_budget_s: float = Field(default=5.0, gt=0)
+    delta_interval_s: float = Field(default=30.0, ge=0)
+    downtime_budgets: str = Field(
+        default="",
+        pattern=r"^$|^(critical|high|medium|low)=[0-9.]+(, *(critical|high|medium|low)=[0-9.]+)*$",
+        description="seconds of downtime allowed by criticality, e.g. critical=30,high=60",
+    )
     # Tests and the demo only: "system:phase,..." makes that phase fail once for that system.
     inject_failures: str = ""

@@ -225,6 +225,45 @@ def run(
             show_default=False,
         ),
     ] = None,
+    warm: Annotated[
+        bool | None,
+        typer.Option(
+            "--warm/--cold",
+            help="warm replication: delta passes while the source serves until one is within "
+            "--ready-budget (ready), then a cutover if its forecast fits the system's downtime "
+            "budget (env GOVMIG_WARM_REPLICATION; default cold: one pass, then cutover)",
+            show_default=False,
+        ),
+    ] = None,
+    ready_budget: Annotated[
+        float | None,
+        typer.Option(
+            "--ready-budget",
+            min=0.001,
+            help="seconds a delta pass may take for the system to be ready "
+            "(env GOVMIG_READY_BUDGET_S; default 5)",
+            show_default=False,
+        ),
+    ] = None,
+    delta_interval: Annotated[
+        float | None,
+        typer.Option(
+            "--delta-interval",
+            min=0.0,
+            help="seconds between a system's replication passes (env GOVMIG_DELTA_INTERVAL_S; "
+            "default 30)",
+            show_default=False,
+        ),
+    ] = None,
+    downtime_budgets: Annotated[
+        str | None,
+        typer.Option(
+            "--downtime-budgets",
+            help="seconds of downtime allowed by criticality, e.g. critical=30,high=60 "
+            "(env GOVMIG_DOWNTIME_BUDGETS; default critical=30,high=60,medium=120,low=300)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the orchestrator: consume events, place systems, publish status, serve metrics."""
     configure_logging(log_level)
@@ -250,6 +289,10 @@ def run(
             max_batches=max_batches,
             phase_timeout_s=phase_timeout,
             instance_id=instance_id,
+            warm_replication=warm,
+            ready_budget_s=ready_budget,
+            delta_interval_s=delta_interval,
+            downtime_budgets=downtime_budgets,
         ),
         intake=IntakeSettings(**_given(flood_cooldown_s=flood_cooldown)),
         batch_size=batch_size,

@@ -48,6 +48,7 @@ from orchestrator.migrations.states import (
     is_terminal,
     next_phase,
     phase_in,
+    states_running,
 )
 
 __all__ = [
@@ -86,4 +87,5 @@ __all__ = [
     "is_terminal",
     "next_phase",
     "phase_in",
+    "states_running",
 ]

@@ -122,6 +122,11 @@ def phase_in(state: SystemState) -> Phase | None:
     return _STATE_PHASES.get(state)
 
 
+def states_running(phase: Phase) -> frozenset[SystemState]:
+    """The states in which ``phase``'s playbook runs (``replicate``: replicating and ready)."""
+    return frozenset(state for state, running in _STATE_PHASES.items() if running is phase)
+
+
 def next_phase(state: SystemState) -> Phase | None:
     """The forward phase that follows ``state`` once its own work succeeds.
 

@@ -18,12 +18,14 @@ from orchestrator.execution.guard import end_orphaned_runs
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.hooks import Hooks
 from orchestrator.inventory import Inventory
+from orchestrator.migrations.replication import WarmPolicy
 from orchestrator.providers import build_provider
 from orchestrator.service.instance import slot_instance_id
 from orchestrator.settings import WorkerSettings
 from orchestrator.store import Store
 from orchestrator.worker import Limits, PhaseWorker, WorkerConfig
 from orchestrator.worker.targets import node_targets
+from orchestrator.worker.warm import WarmReplication, parse_budgets
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,18 @@ def worker_config(settings: WorkerSettings, database: str) -> WorkerConfig:
         limits=limits,
         lease_ttl_s=settings.lease_ttl_s,
         heartbeat_s=min(settings.heartbeat_s, settings.lease_ttl_s / 3),
+        warm=warm_replication(settings),
     )
+
+
+def warm_replication(settings: WorkerSettings) -> WarmReplication | None:
+    """The warm replication settings, or None for a cold migration (one pass, then cutover)."""
+    if not settings.warm_replication:
+        return None
+    policy = WarmPolicy(
+        ready_budget_s=settings.ready_budget_s, interval_s=settings.delta_interval_s
+    )
+    return WarmReplication(policy=policy, budgets_s=parse_budgets(settings.downtime_budgets))
 
 
 def build_worker(

@@ -87,11 +87,11 @@ def claim(
     system_ids: Iterable[str],
     *,
     owner: str,
-    state: SystemState,
+    states: Collection[SystemState],
     now: datetime,
     ttl_s: float,
 ) -> list[str]:
-    """Lease the systems among ``system_ids`` still in ``state`` and free; return those won.
+    """Lease the systems among ``system_ids`` still in one of ``states`` and free; return those won.
 
     Each claim bumps the system's ``lease_generation``, the fencing token its run carries.
     """
@@ -101,7 +101,7 @@ def claim(
     at = stored_time(now)
     statement = (
         update(SystemTable)
-        .where(SystemTable.id.in_(ids), SystemTable.state == str(state), _free(at))
+        .where(SystemTable.id.in_(ids), SystemTable.state.in_([str(s) for s in states]), _free(at))
         .values(
             lease_owner=owner,
             lease_expires_at=at + timedelta(seconds=ttl_s),

@@ -71,3 +71,14 @@ def bytes_by_system(session: Session, system_ids: Collection[str]) -> dict[str, 
         .group_by(table.system_id)
     )
     return {system_id: int(total) for system_id, total in found}
+
+
+def last_pass_at(session: Session, system_ids: Collection[str]) -> dict[str, datetime]:
+    """When each of ``system_ids`` that has any pass recorded its latest one."""
+    table = ReplicationPassTable
+    found = session.execute(
+        select(table.system_id, func.max(table.at))
+        .where(table.system_id.in_(list(system_ids)))
+        .group_by(table.system_id)
+    )
+    return {system_id: as_utc(at) for system_id, at in found}

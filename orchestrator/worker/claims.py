@@ -18,7 +18,7 @@ from datetime import datetime
 from orchestrator.engine.context import CauseContext
 from orchestrator.engine.lifecycle import Lifecycle
 from orchestrator.execution import NodeTarget, SystemTarget
-from orchestrator.migrations import ACTIVE_PHASE_STATES, PHASE_STATES, Phase, Start, SystemState
+from orchestrator.migrations import ACTIVE_PHASE_STATES, Phase, Start, SystemState, states_running
 from orchestrator.store import Session, get_node, get_systems
 from orchestrator.store import leases as lease_store
 from orchestrator.worker.scheduling import Batch, Limits, admit
@@ -79,9 +79,13 @@ def claim_batch(
     precheck: Precheck,
 ) -> Claimed | None:
     """Lease ``batch``'s systems still free and in its phase, and build their targets."""
-    state = PHASE_STATES[batch.phase]
     won = lease_store.claim(
-        session, batch.system_ids, owner=owner, state=state, now=now, ttl_s=ttl_s
+        session,
+        batch.system_ids,
+        owner=owner,
+        states=states_running(batch.phase),
+        now=now,
+        ttl_s=ttl_s,
     )
     if not won:
         return None

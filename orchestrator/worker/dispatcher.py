@@ -25,15 +25,20 @@ from datetime import UTC, datetime
 
 from orchestrator.errors import GovmigError
 from orchestrator.execution import NodeTarget
-from orchestrator.migrations import ACTIVE_PHASE_STATES, phase_in
-from orchestrator.store import Store, get_systems
+from orchestrator.migrations import ACTIVE_PHASE_STATES, SystemState, phase_in
+from orchestrator.store import Session, Store, get_systems
 from orchestrator.store import leases as lease_store
+from orchestrator.store import replication as replication_store
+from orchestrator.store.leases import WorkRow
 from orchestrator.worker.claims import Precheck, claim_batch, start_placed
 from orchestrator.worker.ports import WorkerConfig
 from orchestrator.worker.running import Running, RunningBatches
 from orchestrator.worker.scheduling import Batch, Ready, plan_batches, stopped_batches
+from orchestrator.worker.warm import WarmReplication
 
 log = logging.getLogger(__name__)
+# Under warm replication, the states whose passes are paced by the policy's interval.
+_PACED = frozenset({SystemState.REPLICATING, SystemState.READY})
 
 
 class Dispatcher:
@@ -80,8 +85,12 @@ class Dispatcher:
 
     def _plan(self) -> list[Batch]:
         limit = 2 * self._config.limits.max_in_flight
+        warm = self._config.warm
+        states = ACTIVE_PHASE_STATES | ({SystemState.READY} if warm else set())
         with self._store.transaction() as session:
-            rows = lease_store.ready_systems(session, ACTIVE_PHASE_STATES, now=_now(), limit=limit)
+            rows = lease_store.ready_systems(session, states, now=_now(), limit=limit)
+            if warm is not None:
+                rows = self._passes_due(session, rows, warm)
         now, ready = time.monotonic(), []
         seen: dict[tuple[str, str], float] = {}
         for row in rows:
@@ -94,6 +103,14 @@ class Dispatcher:
         self._seen = seen
         per_node = self._running.per_node()
         return plan_batches(ready, running=per_node, limits=self._config.limits, now=now)
+
+    @staticmethod
+    def _passes_due(session: Session, rows: list[WorkRow], warm: WarmReplication) -> list[WorkRow]:
+        """The rows, but a replicating or ready system only once its next pass is due."""
+        paced = [row.id for row in rows if row.state in _PACED]
+        last = replication_store.last_pass_at(session, paced) if paced else {}
+        now = _now()
+        return [row for row in rows if row.state not in _PACED or warm.due(last.get(row.id), now)]
 
     def _dispatch(self, batch: Batch) -> None:
         with self._store.transaction() as session:

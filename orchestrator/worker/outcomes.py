@@ -38,13 +38,16 @@ from orchestrator.migrations import (
     PhaseFailed,
     PhaseSucceeded,
     Refusal,
+    Replicated,
     SystemState,
     Transition,
 )
+from orchestrator.migrations.replication import judge_pass
 from orchestrator.store import Session, Store
 from orchestrator.store import leases as lease_store
 from orchestrator.store import replication as replication_store
 from orchestrator.worker.claims import COMPONENT, Claimed
+from orchestrator.worker.warm import WarmReplication
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +57,16 @@ GIVE_UP_JOB = "apply_outcomes"
 Applied = dict[str, Transition | Refusal]
 
 
-def cause_for(phase: Phase, outcome: HostOutcome) -> Cause:
-    """The state machine's cause for one system's outcome of ``phase``."""
+def cause_for(phase: Phase, outcome: HostOutcome, warm: WarmReplication | None = None) -> Cause:
+    """The state machine's cause for one system's outcome of ``phase``.
+
+    Under warm replication a replicate pass is judged (``Replicated``): caught up or not.
+    """
+    if outcome.ok and warm is not None and phase is Phase.REPLICATE:
+        replicated, _ = moves(phase, outcome)
+        if replicated is None:
+            return Replicated(caught_up=False, detail="the provider reported no pass")
+        return judge_pass(replicated, warm.policy)
     if outcome.ok:
         return PhaseSucceeded(phase)
     task = outcome.failed_task or "(no task reported)"
@@ -77,8 +88,12 @@ def apply_outcomes(
     *,
     owner: str,
     note: str,
+    warm: WarmReplication | None = None,
 ) -> Applied:
-    """Release the batch's leases and apply each held system's outcome; return what happened."""
+    """Release the batch's leases and apply each held system's outcome; return what happened.
+
+    Under warm replication, a pass that leaves a system ``ready`` asks it to cut over.
+    """
     held = lease_store.give_back(session, claimed.system_ids, owner=owner)
     lifecycle = Lifecycle(session)
     lifecycle.prefetch(held)
@@ -90,13 +105,30 @@ def apply_outcomes(
             system_id, ok=False, failed_task=PRECHECK_TASK, message="no outcome was reported"
         )
         noted = replace(context, note=_with_traffic(note, outcome.report))
-        result = lifecycle.apply(system_id, cause_for(phase, outcome), context=noted)
+        result = lifecycle.apply(system_id, cause_for(phase, outcome, warm), context=noted)
         applied[system_id] = result
         if isinstance(result, Transition):
             address = claimed.ipv6.get(system_id)
             record_report(session, phase, result, outcome, address)
+            if warm is not None and result.to_state is SystemState.READY:
+                _ask_to_cut_over(lifecycle, system_id, outcome, warm, context)
     lifecycle.flush()
     return applied
+
+
+def _ask_to_cut_over(
+    lifecycle: Lifecycle,
+    system_id: str,
+    outcome: HostOutcome,
+    warm: WarmReplication,
+    context: CauseContext,
+) -> None:
+    """A caught-up pass: cut over now if its forecast fits the system's downtime budget."""
+    replicated, _ = moves(Phase.REPLICATE, outcome)
+    row = lifecycle.system(system_id)
+    if replicated is None or row is None:
+        return
+    lifecycle.apply(system_id, warm.start_cutover(row.record, replicated), context=context)
 
 
 def record_report(
@@ -142,10 +174,12 @@ class OutcomeRecorder:
         owner: str,
         attempts: int,
         hooks: Sequence[Hooks] = (),
+        warm: WarmReplication | None = None,
         backoff_s: Callable[[int], float] = lambda attempt: 0.1 * attempt,
     ) -> None:
         self._store, self._owner, self._attempts = store, owner, max(1, attempts)
         self._hooks, self._backoff_s = tuple(hooks), backoff_s
+        self._warm = warm
 
     def record(
         self, claimed: Claimed, outcomes: Mapping[str, HostOutcome], *, note: str
@@ -155,7 +189,7 @@ class OutcomeRecorder:
             try:
                 with self._store.transaction() as session:
                     applied = apply_outcomes(
-                        session, claimed, outcomes, owner=self._owner, note=note
+                        session, claimed, outcomes, owner=self._owner, note=note, warm=self._warm
                     )
                 self._tell_reports(claimed.batch.phase, applied, outcomes)
                 return applied

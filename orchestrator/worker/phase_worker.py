@@ -60,7 +60,9 @@ class PhaseWorker:
         self._pool = ThreadPoolExecutor(
             config.limits.max_batches, thread_name_prefix="govmig-batch"
         )
-        recorder = OutcomeRecorder(store, owner=owner, attempts=config.apply_attempts, hooks=hooks)
+        recorder = OutcomeRecorder(
+            store, owner=owner, attempts=config.apply_attempts, hooks=hooks, warm=config.warm
+        )
         self._batches = BatchRunner(
             executor,
             provider,

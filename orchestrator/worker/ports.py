@@ -16,6 +16,7 @@ from typing import Protocol
 from orchestrator.execution import NodeTarget, RunResult, SystemTarget
 from orchestrator.migrations import Phase
 from orchestrator.worker.scheduling import Limits
+from orchestrator.worker.warm import WarmReplication
 
 
 class Executor(Protocol):
@@ -69,3 +70,5 @@ class WorkerConfig:
     poll_s: float = 0.2
     # How often applying a batch's outcomes is tried when the store says "try again".
     apply_attempts: int = 5
+    # Warm replication (delta passes until ready, cutover within a downtime budget), or None.
+    warm: WarmReplication | None = None

@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from orchestrator.migrations import PHASE_STATES, Phase, SystemState
+from orchestrator.migrations import Phase, SystemState, phase_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,5 +118,9 @@ def stopped_batches(
     return [
         key
         for key, batch in running.items()
-        if all(states.get(sid) is not PHASE_STATES[batch.phase] for sid in batch.system_ids)
+        if all(_phase_of(states.get(sid)) is not batch.phase for sid in batch.system_ids)
     ]
+
+
+def _phase_of(state: SystemState | None) -> Phase | None:
+    return phase_in(state) if state is not None else None

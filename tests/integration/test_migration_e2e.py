@@ -243,3 +243,60 @@ def test_a_failed_system_rolls_back_alone_then_retry_and_rollback_work(
         assert not instance_dir(work, "shantou", ok[0]).exists()
         run.signal(signal.SIGTERM)
         assert run.wait(60) == 0, run.output()
+
+
+def test_warm_passes_until_ready_then_cuts_over_within_budget_or_waits_ready(
+    kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path, work: Path
+) -> None:
+    """``--warm``: a full pass, delta passes until one is within the ready budget, then the
+    cutover if its forecast fits the criticality's downtime budget. The medium system's
+    budget fits: it completes. The low one's (set tiny) does not: it stays ready, refused
+    with both figures, its replica refreshed by more passes, until an operator rolls it back.
+    """
+    settings = kafka_settings(kafka_bootstrap, new_topic)
+    by_id = {s.id: s for s in generate_catalogue(80) if not s.depends_on}
+    fits, waits = by_id["shantou-psb-001"], by_id["shantou-mca-001"]
+    assert (fits.criticality, waits.criticality) == ("medium", "low")
+    checksums = prepare(work, [fits, waits])
+    request(settings, {fits: "shantou", waits: "shantou"})
+    db, url = tmp_path / "govmig.db", f"sqlite:///{tmp_path / 'govmig.db'}"
+    options = (
+        "--worker", "--work-root", str(work), "--artifacts-dir", str(tmp_path / "artifacts"),
+        "--warm", "--ready-budget", "30", "--delta-interval", "1",
+        "--downtime-budgets", "low=0.001",
+    )  # fmt: skip
+    with govmig_run(settings, url, tmp_path, *options) as run:
+        wait_for(db, S.COMPLETED, [fits.id])
+        assert_moved(work, fits.id, "shantou", checksums[fits.id])
+        wait_until(
+            lambda: passes_of(db, waits.id) >= 3,
+            timeout_s=60,
+            what="the waiting system's replica refreshed while ready",
+        )
+        assert in_state(db, S.READY, [waits.id]) == 1
+        assert_on_source(work, waits.id)  # nothing cut over: the source serves
+        publish(settings, [MigrationRollbackRequested(system_id=waits.id, requested_by="e2e")])
+        wait_for(db, S.ROLLED_BACK, [waits.id])
+        assert_on_source(work, waits.id)
+        run.signal(signal.SIGTERM)
+        assert run.wait(60) == 0, run.output()
+    fleet = read_fleet(url)
+    moved = [(r.from_state, r.to_state, r.reason or "") for r in fleet.audit[fits.id]]
+    warm = [(f, t, why) for f, t, why in moved if S.READY in (f, t) or f is S.REPLICATING]
+    assert warm[0][:2] == (S.REPLICATING, S.REPLICATING)
+    assert warm[0][2].startswith("full pass of ")
+    assert "another delta pass" in warm[0][2]
+    assert warm[1][:2] == (S.REPLICATING, S.READY)
+    assert warm[1][2].startswith("delta pass of ")
+    assert "ready for cutover" in warm[1][2]
+    assert warm[2][:2] == (S.READY, S.CUTOVER)
+    assert "within the 120 s budget" in warm[2][2]
+    refusals = [r.reason or "" for r in fleet.audit[waits.id] if r.to_state is None]
+    over = [why for why in refusals if "exceeds the 0.001 s budget; delta passes go on" in why]
+    assert len(over) >= 2, refusals  # asked again after each refreshing pass
+
+
+def passes_of(db: Path, system_id: str) -> int:
+    return count_sqlite(
+        db, f"SELECT count(*) FROM replication_passes WHERE system_id = '{system_id}'"
+    )

@@ -67,7 +67,7 @@ def test_two_sessions_racing_for_the_same_systems_split_them(fresh_postgres_url:
         def first() -> None:
             with one.transaction() as session:
                 won["a"] = lease_store.claim(
-                    session, ids[:8], owner="a", state=SystemState.PREFLIGHT, now=now, ttl_s=30
+                    session, ids[:8], owner="a", states=[SystemState.PREFLIGHT], now=now, ttl_s=30
                 )
                 first_claimed.set()
                 time.sleep(0.5)  # hold the row locks while the other instance tries
@@ -78,7 +78,7 @@ def test_two_sessions_racing_for_the_same_systems_split_them(fresh_postgres_url:
         started = time.monotonic()
         with other.transaction() as session:
             won["b"] = lease_store.claim(
-                session, ids, owner="b", state=SystemState.PREFLIGHT, now=now, ttl_s=30
+                session, ids, owner="b", states=[SystemState.PREFLIGHT], now=now, ttl_s=30
             )
         waited = time.monotonic() - started
         thread.join(10)
@@ -180,7 +180,7 @@ def test_a_dead_instances_leases_are_freed_at_once_and_a_live_ones_are_kept(
                     session,
                     [system_id],
                     owner=owner,
-                    state=SystemState.PREFLIGHT,
+                    states=[SystemState.PREFLIGHT],
                     now=now,
                     ttl_s=600,
                 )

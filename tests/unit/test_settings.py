@@ -159,3 +159,10 @@ def test_the_cli_reports_a_misspelled_variable_as_one_line(tmp_path: Path) -> No
         "",
         "error: unknown environment variable GOVMIG_STAT_DB (did you mean GOVMIG_STATE_DB?)\n",
     )
+
+
+@pytest.mark.parametrize("text", ["urgent=5", "high=soon", "high=5;low=9", "high=5,"])
+def test_a_malformed_downtime_budget_is_refused_by_the_settings(text: str) -> None:
+    with pytest.raises(SettingsError, match="invalid worker option 'downtime_budgets'"):
+        WorkerSettings(downtime_budgets=text)
+    assert WorkerSettings(downtime_budgets="critical=30, low=600").warm_replication is False

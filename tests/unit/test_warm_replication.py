@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from orchestrator.errors import ConfigurationError
 from orchestrator.migrations import Refusal, StartCutover, SystemState, apply_transition
 from orchestrator.migrations.replication import (
     PassKind,
@@ -13,6 +16,7 @@ from orchestrator.migrations.replication import (
     judge_pass,
     pass_due,
 )
+from orchestrator.worker.warm import WarmReplication, parse_budgets
 
 POLICY = WarmPolicy(ready_budget_s=3.0, interval_s=10.0, safety_factor=2.0, service_start_s=1.5)
 
@@ -54,3 +58,34 @@ def test_a_cutover_over_its_budget_is_refused_saying_both_figures() -> None:
         "cutover not started: forecast downtime 45.2 s exceeds the 30 s budget; "
         "delta passes go on (system is ready)"
     )
+
+
+def test_budgets_are_read_by_criticality_over_the_defaults() -> None:
+    budgets = parse_budgets("critical=10, low=600")
+    assert budgets == {"critical": 10.0, "high": 60.0, "medium": 120.0, "low": 600.0}
+    warm = WarmReplication(policy=POLICY, budgets_s=budgets)
+    assert warm.budget_for({"criticality": "critical"}) == 10.0
+    assert warm.budget_for({}) == 120.0  # a record without one counts as medium
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("urgent=5", "criticality is one of critical, high, medium, low"),
+        ("high=soon", "seconds must be a number"),
+        ("high=0", "seconds must be positive"),
+    ],
+)
+def test_a_bad_budget_is_refused_naming_it(text: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        parse_budgets(text)
+
+
+def test_a_caught_up_pass_asks_to_cut_over_with_its_forecast_against_the_budget() -> None:
+    warm = WarmReplication(policy=POLICY, budgets_s=parse_budgets("high=4"))
+    asked = warm.start_cutover({"criticality": "high"}, ReplicationPass(PassKind.DELTA, 10, 1.0))
+    assert asked == StartCutover(forecast_s=3.5, budget_s=4.0)
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert warm.due(None, now)
+    assert not warm.due(now - timedelta(seconds=5), now)
+    assert warm.due(now - timedelta(seconds=10), now)

@@ -87,7 +87,7 @@ def test_a_claim_is_won_once_until_the_lease_expires_or_is_released(store: Store
     ids = place(store, 2)
     started(store, ids)
     with store.transaction() as session:
-        claim = {"state": S.PREFLIGHT, "now": NOW, "ttl_s": 30.0}
+        claim = {"states": [S.PREFLIGHT], "now": NOW, "ttl_s": 30.0}
         assert lease_store.claim(session, ids, owner="a", **claim) == sorted(ids)  # type: ignore[arg-type]
         assert lease_store.claim(session, ids, owner="b", **claim) == []  # type: ignore[arg-type]
         assert lease_store.ready_systems(session, {S.PREFLIGHT}, now=NOW, limit=10) == []
@@ -95,7 +95,9 @@ def test_a_claim_is_won_once_until_the_lease_expires_or_is_released(store: Store
         assert lease_store.renew(session, ids[:1], owner="b", now=NOW, ttl_s=30) == set()
         assert lease_store.renew(session, ids[:1], owner="a", now=NOW, ttl_s=60) == {ids[0]}
         # ids[1] expired, ids[0] was renewed: another instance may take only the first.
-        won = lease_store.claim(session, ids, owner="b", state=S.PREFLIGHT, now=later, ttl_s=30.0)
+        won = lease_store.claim(
+            session, ids, owner="b", states=[S.PREFLIGHT], now=later, ttl_s=30.0
+        )
         assert won == [ids[1]]
         assert lease_store.give_back(session, ids, owner="a") == {ids[0]}
         assert lease_store.give_back_all(session, "b") == [ids[1]]
@@ -105,7 +107,9 @@ def test_a_claim_is_won_once_until_the_lease_expires_or_is_released(store: Store
 def test_a_claim_skips_systems_that_left_the_phase(store: Store) -> None:
     ids = place(store, 2)
     with store.transaction() as session:
-        assert lease_store.claim(session, ids, owner="a", state=S.PREFLIGHT, now=NOW, ttl_s=5) == []
+        assert (
+            lease_store.claim(session, ids, owner="a", states=[S.PREFLIGHT], now=NOW, ttl_s=5) == []
+        )
 
 
 def test_a_claimed_batch_has_targets_unique_addresses_and_refusals(store: Store) -> None:

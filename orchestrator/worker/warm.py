@@ -1,0 +1,73 @@
+"""Warm replication in the worker: each pass judged, and a caught-up system asked to cut over.
+
+With a ``WarmReplication`` in its config, the worker reports each replicate pass
+as ``Replicated`` (``migrations.replication.judge_pass``) instead of a plain
+success, paces the passes of replicating and ready systems by the policy's
+interval (``due``), and asks each system a caught-up pass left ``ready`` to
+cut over (``StartCutover``) with the forecast downtime of that pass against
+the budget of the system's criticality: the state machine starts the cutover
+or refuses it with both figures, and the next pass asks again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from orchestrator.errors import ConfigurationError
+from orchestrator.migrations import StartCutover
+from orchestrator.migrations.replication import (
+    ReplicationPass,
+    WarmPolicy,
+    forecast_downtime,
+    pass_due,
+)
+
+# A system's downtime budget by its criticality, in seconds, unless configured.
+DEFAULT_BUDGETS_S: Mapping[str, float] = {"critical": 30, "high": 60, "medium": 120, "low": 300}
+
+
+@dataclass(frozen=True)
+class WarmReplication:
+    """The policy of the passes and each criticality's downtime budget."""
+
+    policy: WarmPolicy = field(default_factory=WarmPolicy)
+    budgets_s: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_BUDGETS_S))
+
+    def budget_for(self, record: Mapping[str, Any]) -> float:
+        """The downtime budget of a system with this record (its criticality's)."""
+        criticality = str(record.get("criticality", "medium"))
+        return self.budgets_s.get(criticality, self.budgets_s.get("medium", 120.0))
+
+    def start_cutover(self, record: Mapping[str, Any], last: ReplicationPass) -> StartCutover:
+        """The request to cut over after the caught-up pass ``last``."""
+        forecast = forecast_downtime(last.seconds, self.policy)
+        # A caught-up pass is a timed delta, so the forecast exists; be safe anyway.
+        return StartCutover(forecast_s=forecast or float("inf"), budget_s=self.budget_for(record))
+
+    def due(self, last_pass_at: datetime | None, now: datetime) -> bool:
+        """Whether a system whose last pass was at ``last_pass_at`` may run the next one."""
+        since = None if last_pass_at is None else (now - last_pass_at).total_seconds()
+        return pass_due(since, self.policy)
+
+
+def parse_budgets(text: str) -> dict[str, float]:
+    """``critical=30,high=60`` over the defaults; a clear error naming what is wrong."""
+    budgets = dict(DEFAULT_BUDGETS_S)
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        if name not in DEFAULT_BUDGETS_S:
+            known = ", ".join(DEFAULT_BUDGETS_S)
+            raise ConfigurationError(f"downtime budget {item!r}: criticality is one of {known}")
+        try:
+            seconds = float(value)
+        except ValueError:
+            raise ConfigurationError(
+                f"downtime budget {item!r}: seconds must be a number"
+            ) from None
+        if seconds <= 0:
+            raise ConfigurationError(f"downtime budget {item!r}: seconds must be positive")
+        budgets[name] = seconds
+    return budgets
