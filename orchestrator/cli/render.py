@@ -11,12 +11,13 @@ Tables are for people: memory and storage in decimal TB/PB, utilisation in %.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from orchestrator.capacity import FIELD_NAMES, NodeUsage, ResourceClass, Resources
 from orchestrator.inventory.plan import PLAN_MEMORY_GB, PLAN_STORAGE_GB, PLAN_VCPU
+from orchestrator.migrations.replication import PassKind, WarmPolicy, forecast_downtime
 from orchestrator.migrations.states import phase_in
 from orchestrator.store import Allocation, SystemRow, TransitionRow
 from orchestrator.store.replication import PassRow
@@ -152,6 +153,7 @@ class SystemDetail:
     allocation: Allocation | None
     passes: Sequence[PassRow]
     history: Sequence[TransitionRow]
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def pass_row(recorded: PassRow) -> dict[str, Any]:
@@ -172,7 +174,24 @@ def detail_document(detail: SystemDetail) -> dict[str, Any]:
         "record": detail.system.record,
         "allocation": allocation_document(detail.allocation),
         "replication_passes": [pass_row(recorded) for recorded in detail.passes],
+        "replica": replica_document(detail.passes, detail.now),
         "history": [history_row(transition) for transition in detail.history],
+    }
+
+
+def replica_document(passes: Sequence[PassRow], now: datetime) -> dict[str, Any] | None:
+    """The replica's age (since its last pass), its last delta pass and the cutover forecast
+    (that delta's seconds times the safety factor, plus the service start); None before any pass.
+    """
+    if not passes:
+        return None
+    deltas = [p.replication.seconds for p in passes if p.replication.kind is PassKind.DELTA]
+    last_delta = deltas[-1] if deltas else None
+    forecast = forecast_downtime(last_delta, WarmPolicy())
+    return {
+        "age_seconds": round((now - passes[-1].at).total_seconds(), 1),
+        "last_delta_seconds": last_delta,
+        "cutover_forecast_seconds": None if forecast is None else round(forecast, 1),
     }
 
 
@@ -188,10 +207,23 @@ def detail_tables(detail: SystemDetail) -> list[tuple[str, list[dict[str, Any]]]
             held[key] = amount_text(resource, allocation.amount.get(resource, 0))
         held["allocated"] = short_time(allocation.allocated_at)
         tables.append(("Allocation", [held]))
-    if detail.passes:
+    replica = replica_document(detail.passes, detail.now)
+    if replica is not None:
+        tables.append((f"Replica of {system.id}", [_replica_line(replica)]))
         tables.append((f"Replication of {system.id}", [_pass_line(p) for p in detail.passes]))
     tables.append((f"History of {system.id}", [_history_line(t) for t in detail.history]))
     return tables
+
+
+def _replica_line(replica: Mapping[str, Any]) -> dict[str, Any]:
+    def seconds(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f} s"
+
+    return {
+        "age": seconds(replica["age_seconds"]),
+        "last delta": seconds(replica["last_delta_seconds"]),
+        "cutover forecast": seconds(replica["cutover_forecast_seconds"]),
+    }
 
 
 def _pass_line(recorded: PassRow) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -256,6 +256,26 @@ def test_detail_shows_the_replication_passes_and_the_downtime() -> None:
         {"at": "2024-05-01 08:30:15Z", "pass": "full", "bytes": "65,943", "took": "0.41 s"},
         {"at": "2024-05-01 08:30:15Z", "pass": "final", "bytes": "1,203", "took": "-"},
     ]
+
+
+def test_detail_shows_the_replicas_age_last_delta_and_cutover_forecast() -> None:
+    passes = [
+        PassRow(ReplicationPass(PassKind.FULL, 65_943, 4.0), AT),
+        PassRow(ReplicationPass(PassKind.DELTA, 812, 0.5), AT + timedelta(seconds=30)),
+    ]
+    now = AT + timedelta(seconds=42)
+    detail = SystemDetail(system(), None, passes=passes, history=[], now=now)
+    # 0.5 s x the safety factor 2, plus 2 s of service start.
+    assert detail_document(detail)["replica"] == {
+        "age_seconds": 12.0,
+        "last_delta_seconds": 0.5,
+        "cutover_forecast_seconds": 3.0,
+    }
+    assert dict(detail_tables(detail))["Replica of shantou-psb-001"] == [
+        {"age": "12.0 s", "last delta": "0.5 s", "cutover forecast": "3.0 s"}
+    ]
+    only_full = SystemDetail(system(), None, passes=passes[:1], history=[], now=now)
+    assert detail_document(only_full)["replica"]["cutover_forecast_seconds"] is None
 
 
 def test_capacity_document_counts_allocatable_allocated_and_free() -> None:
