@@ -41,10 +41,9 @@ LAB_NODES = (
 )
 
 
-def catalogue_systems(count: int, *, skip: int = 0) -> list[BusinessSystem]:
-    """``count`` catalogue systems without dependencies (each is placed by ``--to``)."""
-    free = [s for s in generate_catalogue(40 + 4 * (count + skip)) if not s.depends_on]
-    return free[skip : skip + count]
+# One catalogue for the whole run: a catalogue's ids depend on its size, so slices of
+# catalogues of different sizes may share ids.
+CATALOGUE_SIZE = 2000
 
 
 def is_root() -> bool:
@@ -71,6 +70,7 @@ class Rig:
         self._postgres: str | None = None
         self._lab: Lab | None = None
         self._handed_out = 0
+        self._catalogue: list[BusinessSystem] | None = None
         self._lab_nodes_used = 0
 
     def fresh_lab_nodes(self, count: int) -> tuple[str, ...]:
@@ -82,9 +82,15 @@ class Rig:
         return nodes
 
     def fresh_systems(self, count: int) -> list[BusinessSystem]:
-        """``count`` catalogue systems no earlier scenario of this run used: the lab's hosts
-        outlive a scenario, and a system migrated there before would not start afresh."""
-        systems = catalogue_systems(count, skip=self._handed_out)
+        """``count`` catalogue systems (without dependencies: each is placed by ``--to``) no
+        earlier scenario of this run used: the lab's hosts and DNS outlive a scenario (its
+        services, its names' fences), and a system migrated there before would not start
+        afresh under a new store."""
+        if self._catalogue is None:
+            self._catalogue = [s for s in generate_catalogue(CATALOGUE_SIZE) if not s.depends_on]
+        systems = self._catalogue[self._handed_out : self._handed_out + count]
+        if len(systems) < count:
+            raise ConfigurationError(f"the chaos catalogue has only {len(self._catalogue)} systems")
         self._handed_out += count
         return systems
 

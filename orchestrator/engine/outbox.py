@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from typing import Protocol
 
 from orchestrator.bus import Producer
 from orchestrator.engine.notices import announces, notice_for
@@ -108,27 +109,45 @@ class Outbox:
             return 0
 
 
-class OutboxPump:
-    """Flushes an ``Outbox`` every ``interval_s`` on a daemon thread until ``stop()``."""
+class Flushable(Protocol):
+    """What the pump flushes: an ``Outbox``."""
 
-    def __init__(self, outbox: Outbox, *, interval_s: float = 1.0) -> None:
+    def flush_quietly(self) -> int: ...
+
+
+class OutboxPump:
+    """Flushes an ``Outbox`` on a daemon thread until ``stop()``: every ``interval_s``, and at
+    once when woken (``wake``, the loops' after-commit step). Only this thread publishes, so
+    a broker that does not answer slows no loop: the rows wait in the outbox."""
+
+    def __init__(self, outbox: Flushable, *, interval_s: float = 1.0) -> None:
         self._outbox = outbox
         self._interval_s = interval_s
         self._stopping = threading.Event()
+        self._woken = threading.Event()
         self._thread = threading.Thread(target=self._run, name="govmig-outbox", daemon=True)
 
     def start(self) -> None:
         """Start flushing in the background."""
         self._thread.start()
 
+    def wake(self) -> None:
+        """Flush now (rows were just committed), without waiting for it."""
+        self._woken.set()
+
     def stop(self, *, timeout_s: float = 15.0) -> None:
         """Stop after the flush under way, if any, and wait for the thread."""
         self._stopping.set()
+        self._woken.set()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
 
     def _run(self) -> None:
-        while not self._stopping.wait(self._interval_s):
+        while True:
+            self._woken.wait(self._interval_s)
+            self._woken.clear()
+            if self._stopping.is_set():
+                return
             try:
                 self._outbox.flush_quietly()
             except Exception:  # a bug must not silently end publishing for the process

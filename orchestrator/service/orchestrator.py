@@ -170,17 +170,19 @@ class Orchestrator:
         )
         stack.callback(consumer.close)
         pauses = IntakePauses(store, instance=f"{socket.gethostname()[:60]}-{os.getpid()}")
+        # The loops only wake the pump after they commit: a broker that does not answer
+        # must not hold up intake or playbooks while their status rows wait in the outbox.
+        pump = OutboxPump(outbox, interval_s=self._flush_interval_s)
         reactor = Reactor(
             consumer=consumer,
             producer=producer,
-            handler=self._handler(store, outbox, hooks=[telemetry.observer]),
+            handler=self._handler(store, pump, hooks=[telemetry.observer]),
             dlq_topic=self._kafka.dlq_topic,
             flood=FloodGuard(FloodPolicy(cooldown_s=self._intake.flood_cooldown_s)),
             pausable=[self._kafka.events_topic],  # the control topic flows while paused
             pause_ended=pauses.ended,
             hooks=[telemetry.observer, pauses],
         )
-        pump = OutboxPump(outbox, interval_s=self._flush_interval_s)
         pump.start()
         worker = None
         if self._worker is not None:
@@ -189,7 +191,7 @@ class Orchestrator:
                 store=store,
                 inventory=self._inventory,
                 hooks=[telemetry.observer],
-                after_commit=outbox.flush_quietly,
+                after_commit=pump.wake,
             )
             stack.callback(worker.stop)  # if starting fails half-way; stopping twice is fine
             worker.start()
@@ -199,7 +201,7 @@ class Orchestrator:
             store, consumer, outbox, pump, reactor, stack.pop_all(), metrics_url, worker
         )
 
-    def _handler(self, store: Store, outbox: Outbox, *, hooks: Sequence[Hooks]) -> IntakeHandler:
+    def _handler(self, store: Store, pump: OutboxPump, *, hooks: Sequence[Hooks]) -> IntakeHandler:
         inventory = self._inventory
         known = KnownIds(cities=frozenset(inventory.cities), nodes=frozenset(inventory.nodes))
         placement = PlacementContext(policy=placement_policy(self._placement))
@@ -207,7 +209,7 @@ class Orchestrator:
             store,
             known=known,
             placement=placement,
-            after_commit=outbox.flush_quietly,
+            after_commit=pump.wake,
             hooks=hooks,
         )
 
