@@ -24,8 +24,9 @@ from orchestrator.settings import LocalKafkaSettings
 
 REPO = Path(__file__).resolve().parent.parent
 KAFKA_CACHE = REPO / ".cache" / "kafka"
-# Clear of the tests' ports (39092 and up), so a chaos run and a test session coexist.
-KAFKA_PORT = 45092
+# Clear of the tests' ports (29092 to 31999) and below the ephemeral range (32768 and up),
+# so a chaos run and a test session coexist and no outgoing connection takes it.
+KAFKA_PORT = 27092
 # Each lab scenario moves its systems onto nodes of its own: every scenario keeps its own
 # store, which numbers its systems' addresses from 1 on each node, while the lab's hosts
 # keep what earlier scenarios left running there.

@@ -262,36 +262,15 @@ def retry_all(wave: Wave, run: GovmigRun) -> None:
 def dns_refused(rig: Rig, short: bool) -> Figures:
     """BIND refuses every update: each cutover stops before it quiesces its source and rolls
     back, the source serving throughout; once BIND accepts again, a retry completes each."""
-    count = 1 if short else 6
-    name = "dns-refused"
-    figures = Figures(name, expected_completed=count)
-    with measured(figures):
-        lab = rig.lab()
-        wave = new_wave(rig, name, LabSites(lab), count, short=short)
-        try:
-            with refusing_updates(lab):
-                wave.request()
-                run = wave.start("run")
-                wave.settle()
-                figures.faults = rolled_back_from(wave, SystemState.CUTOVER)
-                serving = wave.misplaced()
-            figures.lost += len(serving)
-            figures.notes += [f"{figures.faults} cutovers refused by BIND, rolled back", *serving]
-            retry_all(wave, run)
-            wave.stop(run)
-            wave.tally(figures)
-        finally:
-            wave.close()
-    return figures
 
+    def inject(wave: Wave) -> GovmigRun:
+        with refusing_updates(wave.sites_lab()):
+            wave.request()
+            run = wave.start("run")
+            settle_under_fault(wave, failed_in=SystemState.CUTOVER)
+        return run
 
-def rolled_back_from(wave: Wave, state: SystemState) -> int:
-    """Systems that went from ``state`` to rolling back."""
-    return count_rows(
-        wave.url,
-        "SELECT count(DISTINCT system_id) FROM transitions "
-        f"WHERE from_state = '{state}' AND to_state = '{SystemState.ROLLING_BACK}'",
-    )
+    return fault_then_retry(rig, "dns-refused", short, inject, "cutovers refused by BIND")
 
 
 # --- a source host gone while its system replicates ---
@@ -300,36 +279,56 @@ def rolled_back_from(wave: Wave, state: SystemState) -> int:
 def source_gone(rig: Rig, short: bool) -> Figures:
     """A source host cut off the network as its system starts replicating: the phase fails and
     rolls back without the source; back on the network, it serves again and a retry completes."""
+
+    def inject(wave: Wave) -> GovmigRun:
+        victim = wave.systems[0]
+        wave.request()
+        run = wave.start("run")
+        wait_until(
+            lambda: wave.count(f"id = '{victim.id}' AND state = '{SystemState.REPLICATING}'") == 1,
+            timeout_s=PROGRESS_TIMEOUT_S,
+            what=f"{victim.id} replicating",
+            interval_s=0.1,
+        )
+        with cut_off(wave.sites_lab(), victim.source.host):
+            settle_under_fault(wave, failed_in=SystemState.REPLICATING)
+        return run
+
+    return fault_then_retry(rig, "source-gone", short, inject, "replications lost their source")
+
+
+def fault_then_retry(
+    rig: Rig, name: str, short: bool, inject: Callable[[Wave], GovmigRun], what: str
+) -> Figures:
+    """A lab wave through ``inject`` (the fault, then every system settled under it); with the
+    fault gone, each rolled-back system must answer from its source, and a retry completes all.
+    """
     count = 1 if short else 6
-    name = "source-gone"
     figures = Figures(name, expected_completed=count)
     with measured(figures):
-        lab = rig.lab()
-        wave = new_wave(rig, name, LabSites(lab), count, short=short)
+        wave = new_wave(rig, name, LabSites(rig.lab()), count, short=short)
         try:
-            victim = wave.systems[0]
-            wave.request()
-            run = wave.start("run")
-            wait_until(
-                lambda: (
-                    wave.count(f"id = '{victim.id}' AND state = '{SystemState.REPLICATING}'") == 1
-                ),
-                timeout_s=PROGRESS_TIMEOUT_S,
-                what=f"{victim.id} replicating",
-                interval_s=0.1,
-            )
-            with cut_off(lab, victim.source.host):
-                wave.settle()
-                figures.faults = rolled_back_from(wave, SystemState.REPLICATING)
-            serving = wave.misplaced()  # back on the network: the rolled back serve again
+            run = inject(wave)
+            figures.faults = wave.faulted
+            serving = wave.misplaced()
             figures.lost += len(serving)
-            figures.notes += [f"{figures.faults} replications lost their source", *serving]
+            figures.notes += [f"{figures.faults} {what}, rolled back", *serving]
             retry_all(wave, run)
             wave.stop(run)
             wave.tally(figures)
         finally:
             wave.close()
     return figures
+
+
+def settle_under_fault(wave: Wave, *, failed_in: SystemState) -> None:
+    """Let every system end while the fault lasts; count those it failed in ``failed_in``."""
+    wave.settle()
+    wave.faulted = count_rows(
+        wave.url,
+        "SELECT count(DISTINCT system_id) FROM transitions "
+        f"WHERE from_state = '{failed_in}' AND to_state = '{SystemState.ROLLING_BACK}'",
+    )
 
 
 # --- several instances on PostgreSQL, one killed ---

@@ -17,12 +17,13 @@ from chaos.audit import tally
 from chaos.figures import Figures
 from chaos.harness import GovmigRun, count_rows, kafka_settings, read_fleet
 from chaos.rig import Rig
-from chaos.sites import Sites, misplaced
+from chaos.sites import LabSites, Sites, misplaced
 from orchestrator.bus import Producer
 from orchestrator.events import OutboundRecord, encode, new_event
 from orchestrator.events.data import MigrationRequested
 from orchestrator.events.registration import registration_records
 from orchestrator.inventory.models import BusinessSystem
+from orchestrator.lab import Lab
 from orchestrator.migrations.states import TERMINAL_STATES
 from orchestrator.settings import KafkaSettings
 
@@ -43,6 +44,8 @@ class Wave:
     settings: KafkaSettings = field(init=False)
     dir: Path = field(init=False)
     runs: list[GovmigRun] = field(default_factory=list)
+    # Systems a scenario's fault made fail (its own count of its faults).
+    faulted: int = 0
 
     def __post_init__(self) -> None:
         self.dir = self.rig.scene(self.name)
@@ -125,6 +128,12 @@ class Wave:
             if sid in fleet.systems
             and (problem := misplaced(self.sites, fleet.systems[sid])) is not None
         ]
+
+    def sites_lab(self) -> Lab:
+        """The lab this wave's systems live on; a lab scenario's own fault needs it."""
+        if not isinstance(self.sites, LabSites):
+            raise TypeError(f"wave {self.name} is not on the lab")
+        return self.sites.lab
 
     def close(self) -> None:
         for run in self.runs:

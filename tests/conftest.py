@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 # Shared by every session on the machine, so the broker's jars are resolved once.
 KAFKA_CACHE = REPO / ".cache" / "kafka"
 # Test-only ports; the first free pair from here is used, so two sessions can coexist.
-TEST_KAFKA_PORT = worker_base(39092)
+TEST_KAFKA_PORT = worker_base(29092)
 TEST_KAFKA_START_TIMEOUT_S = 120.0
 
 

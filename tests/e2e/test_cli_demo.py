@@ -35,7 +35,7 @@ def _free_port() -> int:
 
 def run_demo(home: Path, provider: str) -> str:
     """``govmig demo --exit`` of one system on each of 3 nodes, one injected failure."""
-    kafka_port, _ = free_port_pair("127.0.0.1", worker_base(39500))
+    kafka_port, _ = free_port_pair("127.0.0.1", worker_base(29500))
     command = [
         sys.executable, "-m", "orchestrator", "demo", "--exit",
         "--per-node", "1", "--fail", "1", "--provider", provider,

@@ -23,8 +23,8 @@ from tests.fixtures.ports import worker_base
 GOVMIG = Path(sys.executable).with_name("govmig")
 REPO = Path(__file__).resolve().parents[2]
 CLI_PORTS = worker_base(
-    39292
-)  # away from the session broker (39092) and the integration tests (39192)
+    29292
+)  # away from the session broker (29092) and the integration tests (29192)
 TIMEOUT_S = 180.0
 
 

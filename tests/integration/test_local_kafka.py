@@ -27,7 +27,7 @@ from tests.fixtures.polling import wait_until
 from tests.fixtures.ports import worker_base
 
 REPO = Path(__file__).resolve().parents[2]
-SEPARATE_PORTS = worker_base(39192)  # the session broker starts at 39092
+SEPARATE_PORTS = worker_base(29192)  # the session broker starts at 29092
 POLL_DEADLINE_S = 30.0
 
 

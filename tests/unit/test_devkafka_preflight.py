@@ -24,7 +24,7 @@ from orchestrator.settings import LocalKafkaSettings
 from tests.fixtures.ports import worker_base
 
 LOOPBACK = "127.0.0.1"
-PORT_RANGE = worker_base(39400)  # test-only, away from the brokers the integration tests start
+PORT_RANGE = worker_base(29400)  # test-only, away from the brokers the integration tests start
 
 
 def _settings(tmp_path: Path, **overrides: object) -> LocalKafkaSettings:
