@@ -60,6 +60,9 @@ class RebalanceCallbacks:
         """Called when the group evicted us; offsets for these can no longer be committed."""
 
 
+METADATA_MAX_AGE_MS = 5000
+
+
 class Consumer(Closing):
     """A consumer-group member over ``topics`` that converts records and commits on request."""
 
@@ -90,6 +93,10 @@ class Consumer(Closing):
                 auto_offset_reset="earliest",
                 max_poll_records=max_poll_records,
                 max_poll_interval_ms=int(max_poll_interval_s * 1000),
+                # A group formed before a new topic's metadata reached the client assigns
+                # nothing of it ("No partition metadata"), and only a metadata refresh
+                # brings the rebalance: 5 s, not kafka-python's 5 minutes (a test waited 300 s).
+                metadata_max_age_ms=METADATA_MAX_AGE_MS,
                 **FETCH_OPTIONS,
                 **session,
             )
