@@ -69,13 +69,13 @@ def descendants(root: int) -> list[int]:
     return found
 
 
-def end_tree(pids: list[int]) -> None:
-    """SIGTERM each of ``pids``, then SIGKILL whichever still runs after ``GRACE_S``."""
+def end_tree(pids: list[int], *, grace_s: float = GRACE_S) -> None:
+    """SIGTERM each of ``pids``, then SIGKILL whichever still runs after ``grace_s``."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-        deadline = time.monotonic() + GRACE_S
+        deadline = time.monotonic() + grace_s
         while sig == signal.SIGTERM and time.monotonic() < deadline and any(map(_alive, pids)):
             time.sleep(0.05)
 
@@ -166,7 +166,9 @@ def main(argv: list[str]) -> int:
     child = subprocess.Popen(command)
 
     def stop(signum: int, _frame: object) -> None:  # a guard told to stop takes its run along
-        end_tree([child.pid, *descendants(child.pid)])
+        # No grace: a cancel (ansible-runner) SIGKILLs the guard a moment after its SIGINT,
+        # and a grace would end the guard first, leaving its tree orphaned (it happened).
+        end_tree([child.pid, *descendants(child.pid)], grace_s=0)
         for path in args.cleanup:
             shutil.rmtree(path, ignore_errors=True)
         os._exit(128 + signum)
