@@ -24,9 +24,13 @@ class SystemState(StrEnum):
     PROVISIONING = "provisioning"
     REPLICATING = "replicating"
     READY = "ready"
+    REHEARSING = "rehearsing"
     CUTOVER = "cutover"
     VERIFYING = "verifying"
     COMPLETED = "completed"
+    REVERTING = "reverting"
+    FINALIZING = "finalizing"
+    FINALIZED = "finalized"
     ROLLING_BACK = "rolling_back"
     ROLLED_BACK = "rolled_back"
     FAILED = "failed"
@@ -42,6 +46,9 @@ class Phase(StrEnum):
     CUTOVER = "cutover"
     VERIFY = "verify"
     ROLLBACK = "rollback"
+    REHEARSE = "rehearse"
+    REVERT = "revert"
+    FINALIZE = "finalize"
 
 
 # The only place a phase becomes a file name: events never name playbooks.
@@ -57,6 +64,9 @@ PHASE_STATES: Mapping[Phase, SystemState] = MappingProxyType(
         Phase.CUTOVER: SystemState.CUTOVER,
         Phase.VERIFY: SystemState.VERIFYING,
         Phase.ROLLBACK: SystemState.ROLLING_BACK,
+        Phase.REHEARSE: SystemState.REHEARSING,
+        Phase.REVERT: SystemState.REVERTING,
+        Phase.FINALIZE: SystemState.FINALIZING,
     }
 )
 # A ready system waits for its cutover, and delta passes go on meanwhile (warm
@@ -65,7 +75,7 @@ _STATE_PHASES: Mapping[SystemState, Phase] = MappingProxyType(
     {**{state: phase for phase, state in PHASE_STATES.items()}, SystemState.READY: Phase.REPLICATE}
 )
 
-# The forward path, in order; rollback is not on it.
+# The forward path, in order; rollback, rehearsal, revert and finalize are not on it.
 FORWARD_PHASES: tuple[Phase, ...] = (
     Phase.PREFLIGHT,
     Phase.PROVISION,
@@ -74,11 +84,13 @@ FORWARD_PHASES: tuple[Phase, ...] = (
     Phase.VERIFY,
 )
 
-# A migration run ends in one of these. ``completed`` can still be rolled back
-# and ``rolled_back``/``failed`` retried, but nothing happens until someone asks.
+# A migration run ends in one of these. ``completed`` can still be reverted or
+# finalized and ``rolled_back``/``failed`` retried, but nothing happens until
+# someone asks; ``finalized`` is the end of the way back.
 TERMINAL_STATES: frozenset[SystemState] = frozenset(
     {
         SystemState.COMPLETED,
+        SystemState.FINALIZED,
         SystemState.ROLLED_BACK,
         SystemState.FAILED,
         SystemState.CANCELLED,
@@ -98,9 +110,13 @@ CAPACITY_HOLDING_STATES: frozenset[SystemState] = frozenset(
         SystemState.PROVISIONING,
         SystemState.REPLICATING,
         SystemState.READY,
+        SystemState.REHEARSING,
         SystemState.CUTOVER,
         SystemState.VERIFYING,
         SystemState.COMPLETED,
+        SystemState.REVERTING,
+        SystemState.FINALIZING,
+        SystemState.FINALIZED,
         SystemState.ROLLING_BACK,
         SystemState.FAILED,
     }
