@@ -1,4 +1,4 @@
-"""``govmig migrate|cancel|retry|rollback``: an operator's requests, published as events.
+"""``govmig migrate|cancel|retry|rollback|revert|rehearse|finalize``: requests, as events.
 
 Top of the pipeline, on the producing side: each command checks its arguments
 (``cli/requests.py``, pure), checks the ids against the state store when there
@@ -6,7 +6,7 @@ is one, publishes one request event per system on the inbound topic (key = the
 system id), waits for the broker's acknowledgements and prints the event ids.
 The orchestrator consumes them; the Kafka log and the store's audit are the trail.
 
-The four commands are plain functions; ``cli/__init__.py`` registers them.
+The commands are plain functions; ``cli/__init__.py`` registers them.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def migrate(
 
 
 def _request_command(action: Action, summary: str) -> Callable[..., None]:
-    """One command for cancel, retry and rollback: they differ only in the request they send."""
+    """One command per request about systems: they differ only in the event they send."""
 
     def command(
         system_ids: SystemIdsArgument,
@@ -163,7 +163,23 @@ retry = _request_command(
 )
 rollback = _request_command(
     Action.ROLLBACK,
-    "Ask to undo each SYSTEM_ID's migration: the source keeps serving, capacity is released.",
+    "Ask to undo each SYSTEM_ID's migration: the source keeps serving, capacity is released "
+    "(a completed one is reverted: what its target wrote is synced back first).",
+)
+revert = _request_command(
+    Action.REVERT,
+    "Ask to revert each completed SYSTEM_ID: sync what its target wrote back to the source, "
+    "switch the name back, release the capacity.",
+)
+rehearse = _request_command(
+    Action.REHEARSE,
+    "Ask for a rehearsal of each ready SYSTEM_ID: its replica starts on the target under a "
+    "test name, is checked and torn down; the source and its name are not touched.",
+)
+finalize = _request_command(
+    Action.FINALIZE,
+    "Ask to finalize each completed SYSTEM_ID: its source is decommissioned and the way back "
+    "ends (its data is kept for the source retention, then removed).",
 )
 
 

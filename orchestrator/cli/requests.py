@@ -1,4 +1,4 @@
-"""From ``govmig migrate|cancel|retry|rollback`` arguments to request events, and back to rows.
+"""From ``govmig migrate|cancel|retry|rollback|...`` arguments to request events, and back.
 
 Pure: the commands in ``cli/ops.py`` call these before anything touches the
 store or the broker, so bad input is refused with a clear message and nothing
@@ -20,8 +20,11 @@ from orchestrator.errors import PermanentError
 from orchestrator.events import Event, new_event
 from orchestrator.events.data import (
     MigrationCancelRequested,
+    MigrationFinalizeRequested,
+    MigrationRehearsalRequested,
     MigrationRequested,
     MigrationRetryRequested,
+    MigrationRevertRequested,
     MigrationRollbackRequested,
 )
 from orchestrator.events.envelope import EventData
@@ -49,12 +52,18 @@ class Action(StrEnum):
     CANCEL = "cancel"
     RETRY = "retry"
     ROLLBACK = "rollback"
+    REVERT = "revert"
+    REHEARSE = "rehearse"
+    FINALIZE = "finalize"
 
 
 _COMMANDS: Final[Mapping[Action, type[EventData]]] = {
     Action.CANCEL: MigrationCancelRequested,
     Action.RETRY: MigrationRetryRequested,
     Action.ROLLBACK: MigrationRollbackRequested,
+    Action.REVERT: MigrationRevertRequested,
+    Action.REHEARSE: MigrationRehearsalRequested,
+    Action.FINALIZE: MigrationFinalizeRequested,
 }
 
 

@@ -21,8 +21,11 @@ from orchestrator.migrations import (
     Register,
     Replicated,
     RequestCancel,
+    RequestFinalize,
     RequestMigration,
+    RequestRehearsal,
     RequestRetry,
+    RequestRevert,
     RequestRollback,
     Start,
     StartCutover,
@@ -42,8 +45,21 @@ CAUSE_NAMES: dict[type[Cause], str] = {
     RequestCancel: "cancel",
     RequestRetry: "retry",
     RequestRollback: "rollback",
+    RequestRevert: "revert",
+    RequestRehearsal: "rehearse",
+    RequestFinalize: "finalize",
 }
 PLACEMENT_COMPONENT = "placement"
+# The causes a person (or a tool) asks for, each carrying who asked.
+_REQUESTS = (
+    RequestMigration,
+    RequestCancel,
+    RequestRetry,
+    RequestRollback,
+    RequestRevert,
+    RequestRehearsal,
+    RequestFinalize,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +96,6 @@ def cause_name(cause: Cause) -> str:
 
 def requester(cause: Cause) -> str | None:
     """Who asked for ``cause``, when a person (or a tool) did."""
-    if isinstance(cause, RequestMigration | RequestCancel | RequestRetry | RequestRollback):
+    if isinstance(cause, _REQUESTS):
         return cause.requested_by or None
     return None

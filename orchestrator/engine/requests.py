@@ -7,11 +7,17 @@ Pure. The intake handler calls ``cause_of`` for every system event and
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
 from orchestrator.engine.context import CauseContext
 from orchestrator.events.data import (
     MigrationCancelRequested,
+    MigrationFinalizeRequested,
+    MigrationRehearsalRequested,
     MigrationRequested,
     MigrationRetryRequested,
+    MigrationRevertRequested,
     MigrationRollbackRequested,
 )
 from orchestrator.events.envelope import InboundEvent
@@ -20,9 +26,32 @@ from orchestrator.migrations import (
     Cause,
     Register,
     RequestCancel,
+    RequestFinalize,
     RequestMigration,
+    RequestRehearsal,
     RequestRetry,
+    RequestRevert,
     RequestRollback,
+)
+
+Command = (
+    MigrationCancelRequested
+    | MigrationRetryRequested
+    | MigrationRollbackRequested
+    | MigrationRevertRequested
+    | MigrationRehearsalRequested
+    | MigrationFinalizeRequested
+)
+# A command about one system names only who asked (and why): one cause each.
+COMMAND_CAUSES: Mapping[type[Command], Callable[[str], Cause]] = MappingProxyType(
+    {
+        MigrationCancelRequested: RequestCancel,
+        MigrationRetryRequested: RequestRetry,
+        MigrationRollbackRequested: RequestRollback,
+        MigrationRevertRequested: RequestRevert,
+        MigrationRehearsalRequested: RequestRehearsal,
+        MigrationFinalizeRequested: RequestFinalize,
+    }
 )
 
 
@@ -33,12 +62,8 @@ def cause_of(event: InboundEvent) -> Cause | None:
         return Register()
     if isinstance(data, MigrationRequested):
         return RequestMigration(data.target_node, data.wave, data.requested_by)
-    if isinstance(data, MigrationCancelRequested):
-        return RequestCancel(data.requested_by)
-    if isinstance(data, MigrationRetryRequested):
-        return RequestRetry(data.requested_by)
-    if isinstance(data, MigrationRollbackRequested):
-        return RequestRollback(data.requested_by)
+    if isinstance(data, Command):
+        return COMMAND_CAUSES[type(data)](data.requested_by)
     return None
 
 
@@ -49,8 +74,7 @@ def context_of(event: InboundEvent, *, component: str) -> CauseContext:
     and the audit records their names as ignored (never their values).
     """
     data = event.data
-    commands = MigrationCancelRequested | MigrationRetryRequested | MigrationRollbackRequested
-    given = data.reason if isinstance(data, commands) else None
+    given = data.reason if isinstance(data, Command) else None
     notes = [] if given is None else [f"given reason: {given}"]
     if event.extensions:
         notes.append(f"ignored extension attributes: {', '.join(sorted(event.extensions))}")

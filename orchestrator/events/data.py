@@ -59,7 +59,22 @@ class MigrationRetryRequested(_MigrationCommand):
 
 
 class MigrationRollbackRequested(_MigrationCommand):
-    """Undo a migration: the source keeps serving and the capacity is released."""
+    """Undo a migration: the source keeps serving and the capacity is released.
+
+    Of a completed system, a revert: what the target wrote is synced back first.
+    """
+
+
+class MigrationRevertRequested(_MigrationCommand):
+    """Undo a completed migration: sync the target's data back, then serve from the source."""
+
+
+class MigrationRehearsalRequested(_MigrationCommand):
+    """Test a ready system's migration: its replica starts under a test name, then is torn down."""
+
+
+class MigrationFinalizeRequested(_MigrationCommand):
+    """End a completed migration's way back: the source is decommissioned."""
 
 
 # The key and subject of an intake request: it is about this orchestrator, not a system.

@@ -21,8 +21,11 @@ from orchestrator.events.data import (
     INTAKE_KEY,
     IntakeResumeRequested,
     MigrationCancelRequested,
+    MigrationFinalizeRequested,
+    MigrationRehearsalRequested,
     MigrationRequested,
     MigrationRetryRequested,
+    MigrationRevertRequested,
     MigrationRollbackRequested,
     NodeUpdated,
     RequestRefused,
@@ -48,6 +51,9 @@ class EventType(StrEnum):
     MIGRATION_CANCEL_REQUESTED = "gov.cloud.migration.cancel_requested"
     MIGRATION_RETRY_REQUESTED = "gov.cloud.migration.retry_requested"
     MIGRATION_ROLLBACK_REQUESTED = "gov.cloud.migration.rollback_requested"
+    MIGRATION_REVERT_REQUESTED = "gov.cloud.migration.revert_requested"
+    MIGRATION_REHEARSAL_REQUESTED = "gov.cloud.migration.rehearsal_requested"
+    MIGRATION_FINALIZE_REQUESTED = "gov.cloud.migration.finalize_requested"
     NODE_UPDATED = "gov.cloud.node.updated"
     INTAKE_RESUME_REQUESTED = "gov.cloud.intake.resume_requested"
     SYSTEM_STATUS_CHANGED = "gov.cloud.system.status_changed"
@@ -139,6 +145,27 @@ class MigrationRollbackRequestedEvent(Envelope):
     data: MigrationRollbackRequested
 
 
+class MigrationRevertRequestedEvent(Envelope):
+    """Inbound: an operator asks for a completed migration to be reverted (synced back first)."""
+
+    type: Literal["gov.cloud.migration.revert_requested"]
+    data: MigrationRevertRequested
+
+
+class MigrationRehearsalRequestedEvent(Envelope):
+    """Inbound: an operator asks for a rehearsal (test migration) of a ready system."""
+
+    type: Literal["gov.cloud.migration.rehearsal_requested"]
+    data: MigrationRehearsalRequested
+
+
+class MigrationFinalizeRequestedEvent(Envelope):
+    """Inbound: an operator asks to finalize a completed migration (no way back after)."""
+
+    type: Literal["gov.cloud.migration.finalize_requested"]
+    data: MigrationFinalizeRequested
+
+
 class NodeUpdatedEvent(Envelope):
     """Inbound: a city node's capacity, ratios or state changed."""
 
@@ -173,6 +200,9 @@ InboundEvent = (
     | MigrationCancelRequestedEvent
     | MigrationRetryRequestedEvent
     | MigrationRollbackRequestedEvent
+    | MigrationRevertRequestedEvent
+    | MigrationRehearsalRequestedEvent
+    | MigrationFinalizeRequestedEvent
     | NodeUpdatedEvent
     | IntakeResumeRequestedEvent
 )
@@ -184,6 +214,9 @@ EventData = (
     | MigrationCancelRequested
     | MigrationRetryRequested
     | MigrationRollbackRequested
+    | MigrationRevertRequested
+    | MigrationRehearsalRequested
+    | MigrationFinalizeRequested
     | NodeUpdated
     | IntakeResumeRequested
     | SystemStatusChanged
@@ -204,6 +237,9 @@ EVENT_CLASSES: Final[Mapping[EventType, type[Event]]] = {
     EventType.MIGRATION_CANCEL_REQUESTED: MigrationCancelRequestedEvent,
     EventType.MIGRATION_RETRY_REQUESTED: MigrationRetryRequestedEvent,
     EventType.MIGRATION_ROLLBACK_REQUESTED: MigrationRollbackRequestedEvent,
+    EventType.MIGRATION_REVERT_REQUESTED: MigrationRevertRequestedEvent,
+    EventType.MIGRATION_REHEARSAL_REQUESTED: MigrationRehearsalRequestedEvent,
+    EventType.MIGRATION_FINALIZE_REQUESTED: MigrationFinalizeRequestedEvent,
     EventType.NODE_UPDATED: NodeUpdatedEvent,
     EventType.INTAKE_RESUME_REQUESTED: IntakeResumeRequestedEvent,
     EventType.SYSTEM_STATUS_CHANGED: SystemStatusChangedEvent,
@@ -219,6 +255,9 @@ DATA_TYPES: Final[Mapping[type[EventData], EventType]] = {
     MigrationCancelRequested: EventType.MIGRATION_CANCEL_REQUESTED,
     MigrationRetryRequested: EventType.MIGRATION_RETRY_REQUESTED,
     MigrationRollbackRequested: EventType.MIGRATION_ROLLBACK_REQUESTED,
+    MigrationRevertRequested: EventType.MIGRATION_REVERT_REQUESTED,
+    MigrationRehearsalRequested: EventType.MIGRATION_REHEARSAL_REQUESTED,
+    MigrationFinalizeRequested: EventType.MIGRATION_FINALIZE_REQUESTED,
     NodeUpdated: EventType.NODE_UPDATED,
     IntakeResumeRequested: EventType.INTAKE_RESUME_REQUESTED,
     SystemStatusChanged: EventType.SYSTEM_STATUS_CHANGED,

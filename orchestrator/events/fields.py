@@ -57,15 +57,29 @@ STATES: Final = (
     "provisioning",
     "replicating",
     "ready",
+    "rehearsing",
     "cutover",
     "verifying",
     "completed",
+    "reverting",
+    "finalizing",
+    "finalized",
     "rolling_back",
     "rolled_back",
     "failed",
     "cancelled",
 )
-PHASES: Final = ("preflight", "provision", "replicate", "cutover", "verify", "rollback")
+PHASES: Final = (
+    "preflight",
+    "provision",
+    "replicate",
+    "cutover",
+    "verify",
+    "rollback",
+    "rehearse",
+    "revert",
+    "finalize",
+)
 # What a refused request asked for; constrained like states so new kinds are not breaking.
 Request = Annotated[str, StringConstraints(pattern=STATE_PATTERN)]
 REQUESTS: Final = (
@@ -74,6 +88,9 @@ REQUESTS: Final = (
     "cancel",
     "retry",
     "rollback",
+    "revert",
+    "rehearse",
+    "finalize",
     "place",
     "placement_failed",
     "start",

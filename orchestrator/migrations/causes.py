@@ -20,6 +20,9 @@ cause                  comes from
 ``RequestCancel``      ``gov.cloud.migration.cancel_requested``
 ``RequestRetry``       ``gov.cloud.migration.retry_requested``
 ``RequestRollback``    ``gov.cloud.migration.rollback_requested``
+``RequestRevert``      ``gov.cloud.migration.revert_requested``
+``RequestRehearsal``   ``gov.cloud.migration.rehearsal_requested``
+``RequestFinalize``    ``gov.cloud.migration.finalize_requested``
 =====================  ==========================================================
 
 The outcome of the rollback phase is reported like any other phase, as
@@ -95,10 +98,16 @@ class Replicated:
 
 @dataclass(frozen=True, slots=True)
 class StartCutover:
-    """The worker asks a ready system to cut over: its forecast downtime and its budget."""
+    """The worker asks a ready system to cut over: its forecast downtime and its budget.
+
+    ``rehearsal_required``: the policy asks for a passed rehearsal since the last
+    full pass before this system cuts over; ``rehearsed``: it has one.
+    """
 
     forecast_s: float
     budget_s: float
+    rehearsal_required: bool = False
+    rehearsed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +131,27 @@ class RequestRollback:
     requested_by: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class RequestRevert:
+    """An operator asked to revert a completed migration (a rollback that syncs back first)."""
+
+    requested_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRehearsal:
+    """An operator asked for a test migration of a ready system."""
+
+    requested_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFinalize:
+    """An operator (or the finalize-after policy) asked to end a completed system's way back."""
+
+    requested_by: str = ""
+
+
 Cause = (
     Register
     | RequestMigration
@@ -135,6 +165,9 @@ Cause = (
     | RequestCancel
     | RequestRetry
     | RequestRollback
+    | RequestRevert
+    | RequestRehearsal
+    | RequestFinalize
 )
 
 CAUSE_TYPES: tuple[type[Cause], ...] = (
@@ -150,4 +183,7 @@ CAUSE_TYPES: tuple[type[Cause], ...] = (
     RequestCancel,
     RequestRetry,
     RequestRollback,
+    RequestRevert,
+    RequestRehearsal,
+    RequestFinalize,
 )

@@ -34,6 +34,21 @@ Decisions, so every caller sees the same rules:
   fell behind sends it back to ``replicating``. A ready system cuts over only
   by ``StartCutover``, and only if its forecast downtime fits its budget; it
   can be cancelled or rolled back like a replicating one.
+* **Rehearsal** (a test migration) starts only from ``ready`` and always
+  ends back in ``ready``, passed or failed: the source was never touched, so
+  a failed rehearsal is a finding, not a failure of the migration. While it
+  runs the system is neither cancelled nor rolled back (its teardown must
+  finish first), and a policy may make a passed rehearsal since the last
+  full pass a condition of the cutover.
+* **Revert** is the rollback of a ``completed`` system (``rollback`` or
+  ``revert`` request): ``reverting`` syncs what the target wrote back to the
+  source before switching the name back, then ``rolled_back`` releases the
+  capacity; if it fails the system is ``failed`` and a retry re-runs the
+  rollback, which syncs back first too.
+* **Finalize** ends the way back: from ``completed`` only, ``finalizing``
+  decommissions the source and ends in ``finalized``, where rollback, revert,
+  cancel and migrate are refused. A finalize that fails leaves the system
+  ``completed``, way back open.
 """
 
 from __future__ import annotations
@@ -51,8 +66,11 @@ from orchestrator.migrations.causes import (
     Register,
     Replicated,
     RequestCancel,
+    RequestFinalize,
     RequestMigration,
+    RequestRehearsal,
     RequestRetry,
+    RequestRevert,
     RequestRollback,
     Start,
     StartCutover,
@@ -81,6 +99,31 @@ _INTERRUPTIBLE: Mapping[S, Phase] = MappingProxyType(
     }
 )
 _MAX_DETAIL = 300
+# Phases off the forward path: where each one's success leads, and why.
+_ENDINGS: Mapping[S, tuple[S, str]] = MappingProxyType(
+    {
+        S.ROLLING_BACK: (S.ROLLED_BACK, "rolled back: capacity released, the source keeps serving"),
+        S.REVERTING: (
+            S.ROLLED_BACK,
+            "reverted: the target's data synced back, the source serves under its name again; "
+            "capacity released",
+        ),
+        S.REHEARSING: (S.READY, "rehearsal passed: the replica served under the test name"),
+        S.FINALIZING: (S.FINALIZED, "finalized: the source is decommissioned, no way back"),
+    }
+)
+# ... and where each one's failure leads (any other phase's failure rolls back).
+_FAILED_ENDINGS: Mapping[S, tuple[S, str]] = MappingProxyType(
+    {
+        S.ROLLING_BACK: (S.FAILED, "capacity stays reserved until a retried rollback succeeds"),
+        S.REVERTING: (
+            S.FAILED,
+            "capacity stays reserved; retry re-runs the rollback, which syncs back first",
+        ),
+        S.REHEARSING: (S.READY, "rehearsal failed; the source was not touched, still ready"),
+        S.FINALIZING: (S.COMPLETED, "not finalized; the way back stays open"),
+    }
+)
 
 
 def apply_transition(state: S | None, cause: Cause) -> Transition | Refusal:
@@ -118,6 +161,8 @@ def _request_migration(cause: RequestMigration, state: S | None) -> Outcome:
         None: "cannot migrate: system is {state}",
         S.COMPLETED: "cannot migrate: system is {state} and already runs on its node; "
         "roll it back first to migrate it again",
+        S.FINALIZED: "cannot migrate: system is {state}; it runs on its node and its source "
+        "was decommissioned",
         S.FAILED: "cannot migrate: system is {state} (its rollback did not finish); "
         "retry to re-run the rollback first",
         S.ROLLING_BACK: "cannot migrate: system is {state}; wait for the rollback to finish",
@@ -164,9 +209,10 @@ def _phase_succeeded(cause: PhaseSucceeded, state: S | None) -> Outcome:
     # A ready system's passes are warm replication's (``Replicated``), never a way to cutover.
     if state is None or state is S.READY or phase_in(state) is not cause.phase:
         return _stale(cause, state, "succeeded")
-    if state is S.ROLLING_BACK:
-        reason = "rolled back: capacity released, the source keeps serving"
-        return _move(state, S.ROLLED_BACK, reason, store=(ReleaseCapacity(),))
+    if state in _ENDINGS:
+        to, reason = _ENDINGS[state]
+        effects = (ReleaseCapacity(),) if to is S.ROLLED_BACK else ()
+        return _move(state, to, reason, store=effects)
     following = next_phase(state)
     if following is None:
         return _move(state, S.COMPLETED, f"{cause.phase} succeeded: migration completed")
@@ -179,9 +225,9 @@ def _phase_failed(cause: PhaseFailed, state: S | None) -> Outcome:
     if state is None or phase_in(state) is not cause.phase:
         return _stale(cause, state, "failed")
     detail = f"{cause.phase} failed at task {_one_line(cause.task)!r}: {_one_line(cause.message)}"
-    if state is S.ROLLING_BACK:
-        reason = f"{detail}; capacity stays reserved until a retried rollback succeeds"
-        return _move(state, S.FAILED, reason)
+    if state in _FAILED_ENDINGS:
+        to, then = _FAILED_ENDINGS[state]
+        return _move(state, to, f"{detail}; {then}")
     return _move(state, S.ROLLING_BACK, f"{detail}; rolling back")
 
 
@@ -205,6 +251,13 @@ def _replicated(cause: Replicated, state: S | None) -> Outcome:
 def _start_cutover(cause: StartCutover, state: S | None) -> Outcome:
     forecast = f"forecast downtime {cause.forecast_s:.1f} s"
     budget = f"the {cause.budget_s:g} s budget"
+    unrehearsed = cause.rehearsal_required and not cause.rehearsed
+    if state is S.READY and unrehearsed:
+        text = (
+            "cutover not started: its policy needs a passed rehearsal since the last full pass; "
+            "run govmig rehearse (system is {state})"
+        )
+        return _refuse(state, cause, text)
     if state is S.READY and cause.forecast_s <= cause.budget_s:
         return _move(state, S.CUTOVER, f"cutover started: {forecast} within {budget}")
     if state is S.READY:
@@ -231,6 +284,11 @@ def _request_cancel(cause: RequestCancel, state: S | None) -> Outcome:
         S.VERIFYING: "cannot cancel: system is {state}; cutover has happened, "
         "so let it complete and then roll it back",
         S.COMPLETED: "cannot cancel: system is {state}; use rollback to undo a completed migration",
+        S.REHEARSING: _REHEARSAL_RUNS.replace("{verb}", "cancel"),
+        S.REVERTING: "cannot cancel: system is {state}; the revert under way "
+        "will release its capacity",
+        S.FINALIZING: "cannot cancel: system is {state}; its source is being decommissioned",
+        S.FINALIZED: "cannot cancel: system is {state}; the migration ended for good",
         S.ROLLING_BACK: "cannot cancel: system is {state}; the rollback under way "
         "will release its capacity",
         S.FAILED: "cannot cancel: system is {state}; retry to re-run its rollback",
@@ -255,7 +313,9 @@ def _request_retry(cause: RequestRetry, state: S | None) -> Outcome:
 @_apply.register
 def _request_rollback(cause: RequestRollback, state: S | None) -> Outcome:
     reason = f"rollback requested{_by(cause.requested_by)} while {state}"
-    if state in (S.COMPLETED, S.FAILED):
+    if state is S.COMPLETED:
+        return _move(state, S.REVERTING, f"{reason}: {_REVERTING}")
+    if state is S.FAILED:
         return _move(state, S.ROLLING_BACK, reason)
     if state is not None and state in _INTERRUPTIBLE:
         return _interrupt(state, f"{reason}: stopping {_INTERRUPTIBLE[state]}")
@@ -268,9 +328,69 @@ def _request_rollback(cause: RequestRollback, state: S | None) -> Outcome:
         S.VERIFYING: "cannot roll back: system is {state}; let verification finish "
         "(a failure rolls back by itself), then roll back the completed system",
         S.ROLLING_BACK: "cannot roll back: system is {state} already",
+        S.REVERTING: "cannot roll back: system is {state} already",
+        S.REHEARSING: _REHEARSAL_RUNS.replace("{verb}", "roll back"),
+        S.FINALIZING: "cannot roll back: system is {state}; its source is being "
+        "decommissioned (if that fails it stays completed and can be rolled back)",
+        S.FINALIZED: _NO_WAY_BACK.replace("{verb}", "roll back"),
     }
     default = "cannot roll back: system is {state}; nothing has been moved"
     return _refuse(state, cause, special.get(state, default))
+
+
+@_apply.register
+def _request_revert(cause: RequestRevert, state: S | None) -> Outcome:
+    if state is S.COMPLETED:
+        reason = f"revert requested{_by(cause.requested_by)}: {_REVERTING}"
+        return _move(state, S.REVERTING, reason)
+    if state is S.FINALIZED:
+        return _refuse(state, cause, _NO_WAY_BACK.replace("{verb}", "revert"))
+    return _refuse(
+        state,
+        cause,
+        "cannot revert: system is {state}; only a completed system is reverted "
+        "(use rollback or cancel before cutover)",
+    )
+
+
+@_apply.register
+def _request_rehearsal(cause: RequestRehearsal, state: S | None) -> Outcome:
+    if state is S.READY:
+        reason = (
+            f"rehearsal requested{_by(cause.requested_by)}: the replica starts under a test "
+            "name; the source and its name are not touched"
+        )
+        return _move(state, S.REHEARSING, reason)
+    if state is S.REHEARSING:
+        return _refuse(state, cause, "cannot rehearse: system is {state} already")
+    return _refuse(
+        state,
+        cause,
+        "cannot rehearse: system is {state}; only a ready system (warm replication caught up) "
+        "can be rehearsed",
+    )
+
+
+@_apply.register
+def _request_finalize(cause: RequestFinalize, state: S | None) -> Outcome:
+    if state is S.COMPLETED:
+        reason = f"finalize requested{_by(cause.requested_by)}: decommissioning the source"
+        return _move(state, S.FINALIZING, reason)
+    special: dict[S | None, str] = {
+        S.FINALIZING: "cannot finalize: system is {state} already",
+        S.FINALIZED: "cannot finalize: system is {state} already",
+    }
+    default = "cannot finalize: system is {state}; only a completed system can be finalized"
+    return _refuse(state, cause, special.get(state, default))
+
+
+_REVERTING = "syncing the target's data back to the source before switching the name back"
+_REHEARSAL_RUNS = (
+    "cannot {verb}: system is {state}; wait for the rehearsal to tear down (it ends ready)"
+)
+_NO_WAY_BACK = (
+    "cannot {verb}: system is {state}; its source was decommissioned and the way back ended"
+)
 
 
 def _interrupt(state: S, reason: str) -> Transition:

@@ -25,8 +25,11 @@ from orchestrator.events import (
 from orchestrator.events.data import (
     IntakeResumeRequested,
     MigrationCancelRequested,
+    MigrationFinalizeRequested,
+    MigrationRehearsalRequested,
     MigrationRequested,
     MigrationRetryRequested,
+    MigrationRevertRequested,
     MigrationRollbackRequested,
     NodeState,
     NodeUpdated,
@@ -58,6 +61,9 @@ DATA: dict[str, EventData] = {
     ),
     "retry": MigrationRetryRequested(system_id="shantou-bdcdj", requested_by="ops"),
     "rollback": MigrationRollbackRequested(system_id="shantou-bdcdj", requested_by="ops"),
+    "revert": MigrationRevertRequested(system_id="shantou-bdcdj", requested_by="ops"),
+    "rehearse": MigrationRehearsalRequested(system_id="shantou-bdcdj", requested_by="ops"),
+    "finalize": MigrationFinalizeRequested(system_id="shantou-bdcdj", requested_by="ops"),
     "node": NodeUpdated(node_id="shanwei", state=NodeState.DRAINING, allocation_ratio_memory=1.5),
     "intake": IntakeResumeRequested(requested_by="ops", reason="producer fixed"),
     "status": SystemStatusChanged(

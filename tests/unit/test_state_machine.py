@@ -9,6 +9,7 @@ import pytest
 from orchestrator.migrations import (
     ACTIVE_PHASE_STATES,
     CAUSE_TYPES,
+    FORWARD_PHASES,
     PLAYBOOKS,
     TERMINAL_STATES,
     Cause,
@@ -24,8 +25,11 @@ from orchestrator.migrations import (
     ReleaseCapacity,
     Replicated,
     RequestCancel,
+    RequestFinalize,
     RequestMigration,
+    RequestRehearsal,
     RequestRetry,
+    RequestRevert,
     RequestRollback,
     ReserveCapacity,
     SaveRecord,
@@ -52,12 +56,19 @@ CAUSES: dict[str, Cause] = {
     "cancel": RequestCancel("alice"),
     "retry": RequestRetry("alice"),
     "rollback": RequestRollback("alice"),
+    "revert": RequestRevert("alice"),
+    "rehearse": RequestRehearsal("bob"),
+    "finalize": RequestFinalize("carol"),
     **{f"succeeded_{phase}": PhaseSucceeded(phase) for phase in Phase},
     **{f"failed_{phase}": PhaseFailed(phase, "copy data", "rsync exited 23") for phase in Phase},
     "caught_up": Replicated(caught_up=True, detail="delta pass of 4096 bytes, 0.4 s"),
     "behind": Replicated(caught_up=False, detail="full pass of 9000000 bytes, 12.0 s"),
     "cutover_fits": StartCutover(forecast_s=2.8, budget_s=30),
     "cutover_over_budget": StartCutover(forecast_s=45.0, budget_s=30),
+    "cutover_unrehearsed": StartCutover(forecast_s=2.8, budget_s=30, rehearsal_required=True),
+    "cutover_rehearsed": StartCutover(
+        forecast_s=2.8, budget_s=30, rehearsal_required=True, rehearsed=True
+    ),
 }
 STATES: list[SystemState | None] = [None, *SystemState]
 
@@ -100,7 +111,7 @@ LEGAL: dict[tuple[SystemState | None, str], Expected] = {
     (S.REPLICATING, "cancel"): (S.ROLLING_BACK, ()),
     (S.ROLLED_BACK, "retry"): (S.QUEUED, (FIND,)),
     (S.FAILED, "retry"): (S.ROLLING_BACK, ()),
-    (S.COMPLETED, "rollback"): (S.ROLLING_BACK, ()),
+    (S.COMPLETED, "rollback"): (S.REVERTING, ()),
     (S.FAILED, "rollback"): (S.ROLLING_BACK, ()),
     (S.PREFLIGHT, "rollback"): (S.ROLLING_BACK, ()),
     (S.PROVISIONING, "rollback"): (S.ROLLING_BACK, ()),
@@ -114,6 +125,19 @@ LEGAL: dict[tuple[SystemState | None, str], Expected] = {
     (S.READY, "failed_replicate"): (S.ROLLING_BACK, ()),
     (S.READY, "cancel"): (S.ROLLING_BACK, ()),
     (S.READY, "rollback"): (S.ROLLING_BACK, ()),
+    (S.READY, "cutover_rehearsed"): (S.CUTOVER, ()),
+    # Rehearsal: from ready, back to ready whatever its result.
+    (S.READY, "rehearse"): (S.REHEARSING, ()),
+    (S.REHEARSING, "succeeded_rehearse"): (S.READY, ()),
+    (S.REHEARSING, "failed_rehearse"): (S.READY, ()),
+    # Revert: a completed system syncs back, then is rolled back.
+    (S.COMPLETED, "revert"): (S.REVERTING, ()),
+    (S.REVERTING, "succeeded_revert"): (S.ROLLED_BACK, (RELEASE,)),
+    (S.REVERTING, "failed_revert"): (S.FAILED, ()),
+    # Finalize: the way back ends; a failed one leaves it open.
+    (S.COMPLETED, "finalize"): (S.FINALIZING, ()),
+    (S.FINALIZING, "succeeded_finalize"): (S.FINALIZED, ()),
+    (S.FINALIZING, "failed_finalize"): (S.COMPLETED, ()),
 }
 
 CASES = list(itertools.product(STATES, CAUSES))
@@ -184,6 +208,29 @@ def test_capacity_and_status_effects_follow_the_states(
             PhaseSucceeded(P.VERIFY),
             "ignored report that verify succeeded: system is rolling_back and runs rollback",
         ),
+        (
+            S.FINALIZED,
+            RequestRollback(),
+            "cannot roll back: system is finalized; its source was decommissioned and the way "
+            "back ended",
+        ),
+        (
+            S.REPLICATING,
+            RequestRehearsal(),
+            "cannot rehearse: system is replicating; only a ready system (warm replication "
+            "caught up) can be rehearsed",
+        ),
+        (
+            S.READY,
+            RequestFinalize(),
+            "cannot finalize: system is ready; only a completed system can be finalized",
+        ),
+        (
+            S.READY,
+            StartCutover(forecast_s=1.0, budget_s=30, rehearsal_required=True),
+            "cutover not started: its policy needs a passed rehearsal since the last full pass; "
+            "run govmig rehearse (system is ready)",
+        ),
     ],
     ids=[
         "cancel-completed",
@@ -192,6 +239,10 @@ def test_capacity_and_status_effects_follow_the_states(
         "register-placed",
         "unknown",
         "stale-report",
+        "rollback-finalized",
+        "rehearse-replicating",
+        "finalize-ready",
+        "cutover-unrehearsed",
     ],
 )
 def test_refusal_reasons_tell_the_operator_what_to_do(
@@ -208,7 +259,7 @@ def test_a_whole_migration_walks_the_happy_path() -> None:
         RequestMigration(),
         Place("heyuan"),
         Start(),
-        *(PhaseSucceeded(phase) for phase in P if phase is not P.ROLLBACK),
+        *(PhaseSucceeded(phase) for phase in FORWARD_PHASES),
     ]
     state: SystemState | None = None
     visited = []
@@ -264,6 +315,9 @@ def test_phases_map_to_playbooks() -> None:
         P.CUTOVER: "cutover.yml",
         P.VERIFY: "verify.yml",
         P.ROLLBACK: "rollback.yml",
+        P.REHEARSE: "rehearse.yml",
+        P.REVERT: "revert.yml",
+        P.FINALIZE: "finalize.yml",
     }
 
 
@@ -277,9 +331,13 @@ def test_phases_map_to_playbooks() -> None:
         (S.PROVISIONING, P.PROVISION, P.REPLICATE, False),
         (S.REPLICATING, P.REPLICATE, P.CUTOVER, False),
         (S.READY, P.REPLICATE, None, False),
+        (S.REHEARSING, P.REHEARSE, None, False),
         (S.CUTOVER, P.CUTOVER, P.VERIFY, False),
         (S.VERIFYING, P.VERIFY, None, False),
         (S.COMPLETED, None, None, True),
+        (S.REVERTING, P.REVERT, None, False),
+        (S.FINALIZING, P.FINALIZE, None, False),
+        (S.FINALIZED, None, None, True),
         (S.ROLLING_BACK, P.ROLLBACK, None, False),
         (S.ROLLED_BACK, None, None, True),
         (S.FAILED, None, None, True),
