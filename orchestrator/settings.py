@@ -251,5 +251,11 @@ class WorkerSettings(GovmigSettings):
         pattern=r"^$|^(critical|high|medium|low)=[0-9.]+(, *(critical|high|medium|low)=[0-9.]+)*$",
         description="seconds of downtime allowed by criticality, e.g. critical=30,high=60",
     )
+    # Criticalities whose systems cut over only after a passed rehearsal (e.g. "critical,high").
+    rehearsal_required: str = Field(
+        default="", pattern=r"^$|^(critical|high|medium|low)(, *(critical|high|medium|low))*$"
+    )
+    # Days a finalized system's source data is kept before finalize removes it.
+    source_retention_days: int = Field(default=30, ge=0, le=3650)
     # Tests and the demo only: "system:phase,..." makes that phase fail once for that system.
     inject_failures: str = ""

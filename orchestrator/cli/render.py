@@ -20,7 +20,7 @@ from orchestrator.inventory.plan import PLAN_MEMORY_GB, PLAN_STORAGE_GB, PLAN_VC
 from orchestrator.migrations.replication import PassKind, WarmPolicy, forecast_downtime
 from orchestrator.migrations.states import phase_in
 from orchestrator.store import Allocation, SystemRow, TransitionRow
-from orchestrator.store.replication import PassRow
+from orchestrator.store.replication import PassRow, RehearsalRow
 
 # The plan's totals, keyed like every resource in JSON output (``FIELD_NAMES``).
 PLAN: Final[Mapping[str, int]] = Resources(PLAN_VCPU, PLAN_MEMORY_GB, PLAN_STORAGE_GB).fields()
@@ -153,6 +153,7 @@ class SystemDetail:
     allocation: Allocation | None
     passes: Sequence[PassRow]
     history: Sequence[TransitionRow]
+    rehearsal: RehearsalRow | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -175,7 +176,22 @@ def detail_document(detail: SystemDetail) -> dict[str, Any]:
         "allocation": allocation_document(detail.allocation),
         "replication_passes": [pass_row(recorded) for recorded in detail.passes],
         "replica": replica_document(detail.passes, detail.now),
+        "rehearsal": rehearsal_document(detail.rehearsal),
         "history": [history_row(transition) for transition in detail.history],
+    }
+
+
+def rehearsal_document(recorded: RehearsalRow | None) -> dict[str, Any] | None:
+    """The last rehearsal: passed or not, why, its test name and time; None before any."""
+    if recorded is None:
+        return None
+    tried = recorded.rehearsal
+    return {
+        "passed": tried.passed,
+        "reason": tried.reason,
+        "test_name": tried.test_name,
+        "seconds": tried.seconds,
+        "at": iso(recorded.at),
     }
 
 
@@ -211,6 +227,8 @@ def detail_tables(detail: SystemDetail) -> list[tuple[str, list[dict[str, Any]]]
     if replica is not None:
         tables.append((f"Replica of {system.id}", [_replica_line(replica)]))
         tables.append((f"Replication of {system.id}", [_pass_line(p) for p in detail.passes]))
+    if detail.rehearsal is not None:
+        tables.append((f"Last rehearsal of {system.id}", [_rehearsal_line(detail.rehearsal)]))
     tables.append((f"History of {system.id}", [_history_line(t) for t in detail.history]))
     return tables
 
@@ -223,6 +241,16 @@ def _replica_line(replica: Mapping[str, Any]) -> dict[str, Any]:
         "age": seconds(replica["age_seconds"]),
         "last delta": seconds(replica["last_delta_seconds"]),
         "cutover forecast": seconds(replica["cutover_forecast_seconds"]),
+    }
+
+
+def _rehearsal_line(recorded: RehearsalRow) -> dict[str, Any]:
+    tried = recorded.rehearsal
+    return {
+        "at": short_time(recorded.at),
+        "result": "passed" if tried.passed else "failed",
+        "test name": tried.test_name,
+        "reason": tried.reason,
     }
 
 

@@ -264,6 +264,26 @@ def run(
             show_default=False,
         ),
     ] = None,
+    require_rehearsal: Annotated[
+        str | None,
+        typer.Option(
+            "--require-rehearsal",
+            help="criticalities whose systems cut over only after a passed rehearsal since "
+            "their last full pass, e.g. critical,high (env GOVMIG_REHEARSAL_REQUIRED; "
+            "default none)",
+            show_default=False,
+        ),
+    ] = None,
+    source_retention: Annotated[
+        int | None,
+        typer.Option(
+            "--source-retention-days",
+            min=0,
+            help="days a finalized system's source data is kept before it is removed "
+            "(env GOVMIG_SOURCE_RETENTION_DAYS; default 30)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the orchestrator: consume events, place systems, publish status, serve metrics."""
     configure_logging(log_level)
@@ -293,6 +313,8 @@ def run(
             ready_budget_s=ready_budget,
             delta_interval_s=delta_interval,
             downtime_budgets=downtime_budgets,
+            rehearsal_required=require_rehearsal,
+            source_retention_days=source_retention,
         ),
         intake=IntakeSettings(**_given(flood_cooldown_s=flood_cooldown)),
         batch_size=batch_size,

@@ -68,7 +68,8 @@ def status(
     JSON: {systems: [{id, name, city, state, node, phase, wave, last_error,
     requested_by, target_host, ipv6_address, downtime_seconds, updated_at}]};
     with SYSTEM_ID: {system, record, allocation, replication_passes: [{kind,
-    bytes_sent, seconds, at}], history: [{id, at, from_state, to_state,
+    bytes_sent, seconds, at}], replica, rehearsal: {passed, reason, test_name,
+    seconds, at}, history: [{id, at, from_state, to_state,
     refused, cause, actor, reason, event_source, event_id}]}. Times are RFC
     3339 UTC; see docs/cli-json.md.
     """
@@ -101,6 +102,7 @@ def _show_system(session: Session, system_id: str, output: OutputFormat) -> None
         allocation=get_allocation(session, system_id),
         passes=replication_store.passes(session, system_id),
         history=history(session, system_id),
+        rehearsal=replication_store.last_rehearsal(session, system_id),
     )
     if output is OutputFormat.JSON:
         emit([], output, document=detail_document(detail))

@@ -7,6 +7,9 @@ keys are the part of that contract about moving data and cutting over:
   pass is always ``final``, whatever it says.
 - ``bytes_sent``: bytes the pass put on the wire; ``transfer_ms`` its duration.
 - ``downtime_ms``: from the source's stop to the first healthy answer by name.
+- a rollback or revert that synced the target's data back says
+  ``replication_pass: reverse`` (with its bytes and duration).
+- a rehearsal: ``rehearsal_name`` (the test name) and ``rehearsal_ms``.
 
 Pure: a report in, values out; anything missing or malformed reads as absent.
 """
@@ -17,9 +20,11 @@ from collections.abc import Mapping
 
 from orchestrator.execution.outcomes import HostOutcome, ReportValue
 from orchestrator.migrations import Phase
-from orchestrator.migrations.replication import PassKind, ReplicationPass
+from orchestrator.migrations.replication import PassKind, Rehearsal, ReplicationPass
 
 _REPLICATE_KINDS = {PassKind.FULL.value: PassKind.FULL, PassKind.DELTA.value: PassKind.DELTA}
+# The phases that sync a cut-over target's data back to the source first.
+_UNDOING = frozenset({Phase.ROLLBACK, Phase.REVERT})
 
 
 def replication_pass(phase: Phase, report: Mapping[str, ReportValue]) -> ReplicationPass | None:
@@ -31,6 +36,8 @@ def replication_pass(phase: Phase, report: Mapping[str, ReportValue]) -> Replica
         kind = PassKind.FINAL
     elif phase is Phase.REPLICATE:
         kind = _REPLICATE_KINDS.get(str(report.get("replication_pass")), PassKind.FULL)
+    elif phase in _UNDOING and report.get("replication_pass") == PassKind.REVERSE.value:
+        kind = PassKind.REVERSE
     else:
         return None
     millis = _count(report.get("transfer_ms"))
@@ -49,6 +56,25 @@ def moves(phase: Phase, outcome: HostOutcome) -> tuple[ReplicationPass | None, f
     if not outcome.ok:
         return None, None
     return replication_pass(phase, outcome.report), downtime_seconds(phase, outcome.report)
+
+
+def rehearsal(phase: Phase, outcome: HostOutcome) -> Rehearsal | None:
+    """The result of a rehearsal run, passed or not; None for any other phase."""
+    if phase is not Phase.REHEARSE:
+        return None
+    name = outcome.report.get("rehearsal_name")
+    millis = _count(outcome.report.get("rehearsal_ms"))
+    return Rehearsal(
+        passed=outcome.ok,
+        reason="passed" if outcome.ok else _failure(outcome),
+        test_name=name if isinstance(name, str) and outcome.ok else None,
+        seconds=None if millis is None or not outcome.ok else millis / 1000,
+    )
+
+
+def _failure(outcome: HostOutcome) -> str:
+    task = outcome.failed_task or "(no task reported)"
+    return f"failed at task {task!r}: {outcome.message or 'the playbook failed'}"
 
 
 def _count(value: ReportValue | None) -> int | None:

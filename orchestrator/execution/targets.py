@@ -193,6 +193,15 @@ def _host_vars(
     return found
 
 
+def retention_vars(days: int) -> HostVarsHook:
+    """A hook giving the finalize phase how many days a source's data is kept."""
+
+    def hook(phase: Phase, system: SystemTarget) -> dict[str, Any]:
+        return {"govmig_source_retention_days": days} if phase is Phase.FINALIZE else {}
+
+    return hook
+
+
 def build_extravars(node: NodeTarget, *, provider: str) -> dict[str, str]:
     """The vars every host of a batch shares."""
     return {

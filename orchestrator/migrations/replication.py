@@ -4,12 +4,15 @@ A system's data reaches its target in passes: a ``full`` copy while the source
 serves, ``delta`` passes that send only what changed since, the ``final`` pass
 of the cutover after the source is quiesced, and (once reverting exists) a
 ``reverse`` pass back to the source. Downtime is measured from the moment the
-source stops serving to the first healthy answer by name.
+source stops serving to the first healthy answer by name. A ``Rehearsal`` is
+a test migration from the replica: its result is evidence a cutover policy may
+ask for (``rehearsed_since_full``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from orchestrator.migrations.causes import Replicated
@@ -31,6 +34,25 @@ class ReplicationPass:
     kind: PassKind
     bytes_sent: int
     seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rehearsal:
+    """One test migration: passed or not, why, under which test name, and how long it took."""
+
+    passed: bool
+    reason: str
+    test_name: str | None = None
+    seconds: float | None = None
+
+
+def rehearsed_since_full(
+    last_passed_rehearsal: datetime | None, last_full_pass: datetime | None
+) -> bool:
+    """Whether a passed rehearsal tested the current replica's lineage (after its full pass)."""
+    if last_passed_rehearsal is None:
+        return False
+    return last_full_pass is None or last_passed_rehearsal > last_full_pass
 
 
 @dataclass(frozen=True, slots=True)

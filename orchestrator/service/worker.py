@@ -16,6 +16,7 @@ from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.execution import FaultPlan
 from orchestrator.execution.guard import end_orphaned_runs
 from orchestrator.execution.runner import PhaseRunner
+from orchestrator.execution.targets import retention_vars
 from orchestrator.hooks import Hooks
 from orchestrator.inventory import Inventory
 from orchestrator.migrations.replication import WarmPolicy
@@ -25,7 +26,7 @@ from orchestrator.settings import WorkerSettings
 from orchestrator.store import Store
 from orchestrator.worker import Limits, PhaseWorker, WorkerConfig
 from orchestrator.worker.targets import node_targets
-from orchestrator.worker.warm import WarmReplication, parse_budgets
+from orchestrator.worker.warm import WarmReplication, parse_budgets, parse_criticalities
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,11 @@ def warm_replication(settings: WorkerSettings) -> WarmReplication | None:
     policy = WarmPolicy(
         ready_budget_s=settings.ready_budget_s, interval_s=settings.delta_interval_s
     )
-    return WarmReplication(policy=policy, budgets_s=parse_budgets(settings.downtime_budgets))
+    return WarmReplication(
+        policy=policy,
+        budgets_s=parse_budgets(settings.downtime_budgets),
+        rehearsal_required=parse_criticalities(settings.rehearsal_required),
+    )
 
 
 def build_worker(
@@ -79,7 +84,7 @@ def build_worker(
         playbook_dir=PLAYBOOK_DIR,
         artifacts_dir=settings.artifacts_dir,
         provider=provider,
-        host_vars_hooks=[faults.host_vars],
+        host_vars_hooks=[faults.host_vars, retention_vars(settings.source_retention_days)],
         use_mitogen=settings.mitogen,
         timeout_s=settings.phase_timeout_s,
         forks=settings.forks,

@@ -3,7 +3,8 @@
 The phase worker records each pass a provider reports (``add_pass``) and the
 downtime a cutover measured (``set_downtime``) in the transaction that applies
 the phase's outcome. ``passes`` serves ``govmig status``; ``bytes_by_system``
-serves the demo's summary.
+serves the demo's summary. Rehearsals are kept beside them (``add_rehearsal``,
+``last_rehearsal``), and ``rehearsed_since_full`` answers the cutover policy.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ from datetime import datetime
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from orchestrator.migrations.replication import PassKind, ReplicationPass
+from orchestrator.migrations.replication import (
+    PassKind,
+    Rehearsal,
+    ReplicationPass,
+    rehearsed_since_full,
+)
 from orchestrator.store._sql import as_utc, utcnow
-from orchestrator.store.tables import ReplicationPassTable, SystemTable
+from orchestrator.store.tables import RehearsalTable, ReplicationPassTable, SystemTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +88,58 @@ def last_pass_at(session: Session, system_ids: Collection[str]) -> dict[str, dat
         .group_by(table.system_id)
     )
     return {system_id: as_utc(at) for system_id, at in found}
+
+
+@dataclass(frozen=True, slots=True)
+class RehearsalRow:
+    """One recorded rehearsal, with when it was recorded."""
+
+    rehearsal: Rehearsal
+    at: datetime
+
+
+def add_rehearsal(session: Session, system_id: str, rehearsal: Rehearsal) -> None:
+    """Append one rehearsal's result to ``system_id``'s history."""
+    values = {
+        "system_id": system_id,
+        "passed": rehearsal.passed,
+        "reason": rehearsal.reason,
+        "test_name": rehearsal.test_name,
+        "seconds": rehearsal.seconds,
+        "at": utcnow(),
+    }
+    session.execute(insert(RehearsalTable).values(values))
+
+
+def last_rehearsal(session: Session, system_id: str) -> RehearsalRow | None:
+    """``system_id``'s latest rehearsal, if it had one."""
+    table = RehearsalTable
+    found = session.execute(
+        select(table.passed, table.reason, table.test_name, table.seconds, table.at)
+        .where(table.system_id == system_id)
+        .order_by(table.id.desc())
+        .limit(1)
+    ).first()
+    if found is None:
+        return None
+    passed, reason, test_name, seconds, at = found
+    return RehearsalRow(Rehearsal(bool(passed), reason, test_name, seconds), as_utc(at))
+
+
+def rehearsed(session: Session, system_id: str) -> bool:
+    """Whether ``system_id`` passed a rehearsal since its last full pass."""
+    last_passed = session.execute(
+        select(func.max(RehearsalTable.at)).where(
+            RehearsalTable.system_id == system_id, RehearsalTable.passed.is_(True)
+        )
+    ).scalar()
+    last_full = session.execute(
+        select(func.max(ReplicationPassTable.at)).where(
+            ReplicationPassTable.system_id == system_id,
+            ReplicationPassTable.kind == PassKind.FULL.value,
+        )
+    ).scalar()
+    return rehearsed_since_full(
+        None if last_passed is None else as_utc(last_passed),
+        None if last_full is None else as_utc(last_full),
+    )

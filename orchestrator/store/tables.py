@@ -209,6 +209,24 @@ class ReplicationPassTable(Base):
     at: Mapped[datetime] = mapped_column(TIMESTAMP)
 
 
+class RehearsalTable(Base):
+    """One rehearsal (test migration) of a system: passed or not, why, how long, under what name.
+
+    Append-only, like the passes: the evidence a cutover policy asks for.
+    """
+
+    __tablename__ = "rehearsals"
+    __table_args__ = (Index("ix_rehearsals_system_id_id", "system_id", "id"),)
+
+    id: Mapped[int] = mapped_column(AUTO_ID, primary_key=True, autoincrement=True)
+    system_id: Mapped[str] = mapped_column(ForeignKey("systems.id"))
+    passed: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
+    test_name: Mapped[str | None] = mapped_column(String(255))
+    seconds: Mapped[float | None] = mapped_column(Float)
+    at: Mapped[datetime] = mapped_column(TIMESTAMP)
+
+
 class IntakePauseTable(Base):
     """One pause of an instance's intake by its flood guard, and how it ended.
 

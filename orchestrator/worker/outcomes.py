@@ -30,7 +30,7 @@ from orchestrator.engine.lifecycle import Lifecycle, apply_cause
 from orchestrator.errors import TemporaryError
 from orchestrator.execution import HostOutcome
 from orchestrator.execution.outcomes import ReportValue
-from orchestrator.execution.reports import moves
+from orchestrator.execution.reports import moves, rehearsal
 from orchestrator.hooks import Hooks, notify
 from orchestrator.migrations import (
     Cause,
@@ -111,24 +111,28 @@ def apply_outcomes(
             address = claimed.ipv6.get(system_id)
             record_report(session, phase, result, outcome, address)
             if warm is not None and result.to_state is SystemState.READY:
-                _ask_to_cut_over(lifecycle, system_id, outcome, warm, context)
+                _ask_to_cut_over(session, lifecycle, system_id, outcome, warm, context)
     lifecycle.flush()
     return applied
 
 
 def _ask_to_cut_over(
+    session: Session,
     lifecycle: Lifecycle,
     system_id: str,
     outcome: HostOutcome,
     warm: WarmReplication,
     context: CauseContext,
 ) -> None:
-    """A caught-up pass: cut over now if its forecast fits the system's downtime budget."""
+    """A caught-up pass: cut over now if its forecast fits the system's downtime budget
+    (and, where the policy asks, it passed a rehearsal since its last full pass)."""
     replicated, _ = moves(Phase.REPLICATE, outcome)
     row = lifecycle.system(system_id)
     if replicated is None or row is None:
         return
-    lifecycle.apply(system_id, warm.start_cutover(row.record, replicated), context=context)
+    rehearsed = replication_store.rehearsed(session, system_id)
+    ask = warm.start_cutover(row.record, replicated, rehearsed=rehearsed)
+    lifecycle.apply(system_id, ask, context=context)
 
 
 def record_report(
@@ -145,6 +149,8 @@ def record_report(
         replication_store.add_pass(session, system_id, replicated)
     if downtime is not None:
         replication_store.set_downtime(session, system_id, downtime)
+    if (tried := rehearsal(phase, outcome)) is not None:
+        replication_store.add_rehearsal(session, system_id, tried)
     to = transition.to_state
     if to is SystemState.REPLICATING and isinstance(report.get("target_host"), str):
         lease_store.set_target_host(session, system_id, str(report["target_host"]))

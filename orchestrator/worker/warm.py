@@ -35,17 +35,30 @@ class WarmReplication:
 
     policy: WarmPolicy = field(default_factory=WarmPolicy)
     budgets_s: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_BUDGETS_S))
+    # The criticalities whose systems cut over only after a passed rehearsal.
+    rehearsal_required: frozenset[str] = frozenset()
 
     def budget_for(self, record: Mapping[str, Any]) -> float:
         """The downtime budget of a system with this record (its criticality's)."""
         criticality = str(record.get("criticality", "medium"))
         return self.budgets_s.get(criticality, self.budgets_s.get("medium", 120.0))
 
-    def start_cutover(self, record: Mapping[str, Any], last: ReplicationPass) -> StartCutover:
-        """The request to cut over after the caught-up pass ``last``."""
+    def start_cutover(
+        self, record: Mapping[str, Any], last: ReplicationPass, *, rehearsed: bool = False
+    ) -> StartCutover:
+        """The request to cut over after the caught-up pass ``last``.
+
+        ``rehearsed``: the system passed a rehearsal since its last full pass.
+        """
         forecast = forecast_downtime(last.seconds, self.policy)
+        required = str(record.get("criticality", "medium")) in self.rehearsal_required
         # A caught-up pass is a timed delta, so the forecast exists; be safe anyway.
-        return StartCutover(forecast_s=forecast or float("inf"), budget_s=self.budget_for(record))
+        return StartCutover(
+            forecast_s=forecast or float("inf"),
+            budget_s=self.budget_for(record),
+            rehearsal_required=required,
+            rehearsed=rehearsed,
+        )
 
     def due(self, last_pass_at: datetime | None, now: datetime) -> bool:
         """Whether a system whose last pass was at ``last_pass_at`` may run the next one."""
@@ -71,3 +84,14 @@ def parse_budgets(text: str) -> dict[str, float]:
             raise ConfigurationError(f"downtime budget {item!r}: seconds must be positive")
         budgets[name] = seconds
     return budgets
+
+
+def parse_criticalities(text: str) -> frozenset[str]:
+    """``critical,high``: a set of criticalities; a clear error naming an unknown one."""
+    names = frozenset(filter(None, (part.strip() for part in text.split(","))))
+    if unknown := sorted(names - set(DEFAULT_BUDGETS_S)):
+        known = ", ".join(DEFAULT_BUDGETS_S)
+        raise ConfigurationError(
+            f"rehearsal policy names {', '.join(unknown)}: a criticality is one of {known}"
+        )
+    return names
