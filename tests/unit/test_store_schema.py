@@ -17,7 +17,7 @@ from orchestrator.store.schema import code_heads
 from orchestrator.store.tables import Base
 
 TABLES = {"systems", "nodes", "allocations", "processed_events", "transitions", "alembic_version"}
-TABLES |= {"replication_passes", "intake_pauses"}
+TABLES |= {"replication_passes", "intake_pauses", "rehearsals"}
 
 
 def sqlite_url(path: Path) -> str:
