@@ -31,6 +31,8 @@ from orchestrator.migrations.states import TERMINAL_STATES, Phase, SystemState
 # Label value for systems that have no wave (or no node) yet.
 NONE_LABEL: Final = "none"
 OUTCOMES: Final = tuple(sorted(str(state) for state in TERMINAL_STATES))
+REHEARSAL_RESULTS: Final = ("passed", "failed")
+REVERT_RESULTS: Final = ("reverted", "failed")
 # Every phase is one playbook and one in-flight state (``PHASE_STATES``).
 INFLIGHT_PHASES: Final = tuple(str(phase) for phase in Phase)
 # (name in the metric, unit suffix, what HELP calls it)
@@ -92,6 +94,9 @@ class FleetSnapshot:
     oldest_active_age_s: float = 0.0
     systems_ipv6: int = 0
     prd_platforms_connected: int = 0
+    reverts: Mapping[str, int] = field(default_factory=dict)  # result -> finished reverts
+    rehearsals: Mapping[str, int] = field(default_factory=dict)  # result -> rehearsals
+    oldest_ready_replica_age_s: float = 0.0
 
 
 def connected_platforms(platforms: Iterable[Platform]) -> int:
@@ -118,6 +123,31 @@ def fleet_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
     yield from node_families(snapshot.nodes)
     yield from system_families(snapshot)
     yield from progress_families(snapshot)
+    yield from warm_families(snapshot)
+
+
+def warm_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
+    """Warm migration's way there and back: replica freshness, rehearsals, reverts."""
+    yield GaugeMetricFamily(
+        "govcloud_oldest_ready_replica_age_seconds",
+        "Time since the last pass of the stalest replica among systems ready to cut over "
+        "(ready or rehearsing); 0 if none.",
+        value=snapshot.oldest_ready_replica_age_s,
+    )
+    rehearsals = CounterMetricFamily(
+        "govcloud_rehearsals", "Rehearsals (test migrations) by result.", labels=["result"]
+    )
+    for result in REHEARSAL_RESULTS:
+        rehearsals.add_metric([result], snapshot.rehearsals.get(result, 0))
+    yield rehearsals
+    reverts = CounterMetricFamily(
+        "govcloud_reverts",
+        "Finished reverts of completed systems: reverted (data synced back) or failed.",
+        labels=["result"],
+    )
+    for result in REVERT_RESULTS:
+        reverts.add_metric([result], snapshot.reverts.get(result, 0))
+    yield reverts
 
 
 def node_families(nodes: tuple[NodeFigures, ...]) -> Iterator[Metric]:

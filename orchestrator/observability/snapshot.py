@@ -34,13 +34,18 @@ from orchestrator.store.aggregates import (
     count_by_node,
     count_by_wave,
     count_completed_with_ipv6,
+    count_rehearsals,
+    count_transitions_from,
     count_transitions_into,
+    oldest_replica,
     oldest_update,
 )
 
 # States in which a system should be moving on its own: a playbook runs, or is about to.
 # ``queued`` is not among them: waiting there for capacity is normal, not stuck.
 MOVING_STATES: Final = frozenset({SystemState.PLACED, *ACTIVE_PHASE_STATES})
+# Systems waiting to cut over, whose replica should stay fresh.
+READY_STATES: Final = frozenset({SystemState.READY, SystemState.REHEARSING})
 
 
 def read_snapshot(session: Session, *, now: datetime) -> FleetSnapshot:
@@ -53,6 +58,12 @@ def read_snapshot(session: Session, *, now: datetime) -> FleetSnapshot:
         inflight=_inflight(session),
         oldest_active_age_s=_oldest_moving_age(session, now),
         systems_ipv6=count_completed_with_ipv6(session),
+        reverts=_reverts(session),
+        rehearsals={
+            "passed" if passed else "failed": count
+            for passed, count in count_rehearsals(session).items()
+        },
+        oldest_ready_replica_age_s=_age(oldest_replica(session, READY_STATES), now),
     )
 
 
@@ -99,5 +110,15 @@ def _inflight(session: Session) -> dict[tuple[str, str], int]:
 
 def _oldest_moving_age(session: Session, now: datetime) -> float:
     """Seconds since the least recently updated moving system changed; 0 if none is moving."""
-    oldest = oldest_update(session, MOVING_STATES)
-    return 0.0 if oldest is None else max((now - oldest).total_seconds(), 0.0)
+    return _age(oldest_update(session, MOVING_STATES), now)
+
+
+def _age(then: datetime | None, now: datetime) -> float:
+    return 0.0 if then is None else max((now - then).total_seconds(), 0.0)
+
+
+def _reverts(session: Session) -> dict[str, int]:
+    """Reverts that ended: in rolled_back (reverted) or in failed."""
+    ended = count_transitions_from(session, SystemState.REVERTING)
+    results = {SystemState.ROLLED_BACK: "reverted", SystemState.FAILED: "failed"}
+    return {results[state]: count for state, count in ended.items() if state in results}

@@ -15,7 +15,12 @@ from sqlalchemy.orm import Session
 
 from orchestrator.migrations.states import SystemState
 from orchestrator.store._sql import as_utc
-from orchestrator.store.tables import SystemTable, TransitionTable
+from orchestrator.store.tables import (
+    RehearsalTable,
+    ReplicationPassTable,
+    SystemTable,
+    TransitionTable,
+)
 
 
 def count_by_wave(session: Session) -> dict[tuple[int | None, SystemState], int]:
@@ -56,6 +61,39 @@ def count_transitions_into(
         for state, count in session.execute(statement)
         if state is not None
     }
+
+
+def count_transitions_from(session: Session, state: SystemState) -> dict[SystemState, int]:
+    """Audited transitions out of ``state``, by the state they led to."""
+    statement = (
+        select(TransitionTable.to_state, func.count())
+        .where(
+            TransitionTable.refused.is_(False),
+            TransitionTable.from_state == str(state),
+            TransitionTable.to_state != str(state),
+        )
+        .group_by(TransitionTable.to_state)
+    )
+    return {SystemState(to): count for to, count in session.execute(statement) if to is not None}
+
+
+def count_rehearsals(session: Session) -> dict[bool, int]:
+    """Recorded rehearsals, by whether they passed."""
+    statement = select(RehearsalTable.passed, func.count()).group_by(RehearsalTable.passed)
+    return {bool(passed): count for passed, count in session.execute(statement)}
+
+
+def oldest_replica(session: Session, states: Collection[SystemState]) -> datetime | None:
+    """The oldest of the latest passes of the systems in ``states``: the stalest replica."""
+    latest = (
+        select(func.max(ReplicationPassTable.at).label("at"))
+        .join(SystemTable, SystemTable.id == ReplicationPassTable.system_id)
+        .where(SystemTable.state.in_([str(state) for state in states]))
+        .group_by(ReplicationPassTable.system_id)
+        .subquery()
+    )
+    oldest = session.scalar(select(func.min(latest.c.at)))
+    return None if oldest is None else as_utc(oldest)
 
 
 def count_completed_with_ipv6(session: Session) -> int:

@@ -10,13 +10,16 @@ import pytest
 from sqlalchemy import text
 
 from orchestrator.capacity import ResourceClass
+from orchestrator.engine import apply_cause
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import GB
-from orchestrator.migrations import SystemState
+from orchestrator.migrations import Phase, PhaseSucceeded, SystemState
+from orchestrator.migrations.replication import PassKind, Rehearsal, ReplicationPass
 from orchestrator.observability import FleetSnapshot, build_registry, read_snapshot
 from orchestrator.store import Store
+from orchestrator.store import replication as replication_store
 from tests.fixtures.fleet import SeededFleet, seed_fleet
-from tests.fixtures.seeding import drive_on
+from tests.fixtures.seeding import SEEDING, drive_on
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 OLDEST_AGE = timedelta(hours=2)
@@ -134,3 +137,36 @@ def test_an_unreadable_store_still_serves_the_rest(
     assert registry.get_sample_value("govcloud_dead_letters_total", {"reason": "schema"}) == 1
     assert registry.get_sample_value("govcloud_systems", {"state": "completed"}) is None
     assert "could not read the state store" in caplog.text
+
+
+def test_warm_figures_rehearsals_reverts_and_the_stalest_ready_replica(
+    store: Store, fleet: SeededFleet
+) -> None:
+    placed = next(
+        s for s, p in zip(fleet.systems, fleet.placements, strict=True) if p.state == "placed"
+    )
+    completed = [
+        s for s, p in zip(fleet.systems, fleet.placements, strict=True) if p.state == "completed"
+    ]
+    with store.transaction() as session:
+        drive_on(session, placed.id, SystemState.READY)
+        replication_store.add_pass(session, placed.id, ReplicationPass(PassKind.DELTA, 10, 0.1))
+        replication_store.add_rehearsal(session, placed.id, Rehearsal(False, "no answer"))
+        replication_store.add_rehearsal(session, placed.id, Rehearsal(True, "passed", "x", 1.0))
+        replication_store.add_rehearsal(session, placed.id, Rehearsal(True, "passed", "x", 0.9))
+        drive_on(session, completed[0].id, SystemState.REVERTING)
+        apply_cause(session, completed[0].id, PhaseSucceeded(Phase.REVERT), context=SEEDING)
+        drive_on(session, completed[1].id, SystemState.FINALIZED)
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    with store.session() as session:
+        snapshot = read_snapshot(session, now=later)
+    assert dict(snapshot.rehearsals) == {"passed": 2, "failed": 1}
+    assert dict(snapshot.reverts) == {"reverted": 1}
+    assert snapshot.migrations["finalized"] == 1
+    assert snapshot.oldest_ready_replica_age_s == pytest.approx(300, abs=60)
+    registry = build_registry(store, process=False, clock=lambda: later).registry
+    assert registry.get_sample_value("govcloud_rehearsals_total", {"result": "failed"}) == 1
+    assert registry.get_sample_value("govcloud_reverts_total", {"result": "reverted"}) == 1
+    assert registry.get_sample_value("govcloud_reverts_total", {"result": "failed"}) == 0
+    age = registry.get_sample_value("govcloud_oldest_ready_replica_age_seconds")
+    assert age == pytest.approx(300, abs=60)

@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from orchestrator.errors import ConfigurationError
-from orchestrator.migrations import Refusal, StartCutover, SystemState, apply_transition
+from orchestrator.migrations import (
+    Refusal,
+    StartCutover,
+    SystemState,
+    Transition,
+    apply_transition,
+)
 from orchestrator.migrations.replication import (
     PassKind,
     ReplicationPass,
@@ -15,8 +21,9 @@ from orchestrator.migrations.replication import (
     forecast_downtime,
     judge_pass,
     pass_due,
+    rehearsed_since_full,
 )
-from orchestrator.worker.warm import WarmReplication, parse_budgets
+from orchestrator.worker.warm import WarmReplication, parse_budgets, parse_criticalities
 
 POLICY = WarmPolicy(ready_budget_s=3.0, interval_s=10.0, safety_factor=2.0, service_start_s=1.5)
 
@@ -89,3 +96,34 @@ def test_a_caught_up_pass_asks_to_cut_over_with_its_forecast_against_the_budget(
     assert warm.due(None, now)
     assert not warm.due(now - timedelta(seconds=5), now)
     assert warm.due(now - timedelta(seconds=10), now)
+
+
+def test_the_rehearsal_policy_goes_by_criticality() -> None:
+    warm = WarmReplication(policy=POLICY, rehearsal_required=parse_criticalities("critical, high"))
+    delta = ReplicationPass(PassKind.DELTA, 10, 0.5)
+    high = warm.start_cutover({"criticality": "high"}, delta)
+    assert (high.rehearsal_required, high.rehearsed) == (True, False)
+    assert isinstance(apply_transition(SystemState.READY, high), Refusal)
+    rehearsed = warm.start_cutover({"criticality": "high"}, delta, rehearsed=True)
+    started = apply_transition(SystemState.READY, rehearsed)
+    assert isinstance(started, Transition)
+    assert started.to_state is SystemState.CUTOVER
+    assert not warm.start_cutover({"criticality": "low"}, delta).rehearsal_required
+    with pytest.raises(ConfigurationError, match="names urgent: a criticality is one of"):
+        parse_criticalities("high,urgent")
+
+
+@pytest.mark.parametrize(
+    ("rehearsed_at", "full_at", "expected"),
+    [(None, None, False), (2, None, True), (2, 1, True), (1, 2, False)],
+    ids=["never", "no-full-pass", "after-the-full-pass", "before-a-new-full-pass"],
+)
+def test_a_rehearsal_counts_only_after_the_last_full_pass(
+    rehearsed_at: int | None, full_at: int | None, expected: bool
+) -> None:
+    base = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def at(hours: int | None) -> datetime | None:
+        return None if hours is None else base + timedelta(hours=hours)
+
+    assert rehearsed_since_full(at(rehearsed_at), at(full_at)) is expected

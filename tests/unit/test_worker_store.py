@@ -21,10 +21,11 @@ from orchestrator.migrations import (
     Refusal,
     Register,
     RequestMigration,
+    RequestRehearsal,
     SystemState,
     Transition,
 )
-from orchestrator.migrations.replication import PassKind, ReplicationPass
+from orchestrator.migrations.replication import PassKind, Rehearsal, ReplicationPass, WarmPolicy
 from orchestrator.observability.snapshot import read_snapshot
 from orchestrator.store import Session, Store, get_allocation, get_system, history, seed_nodes
 from orchestrator.store import leases as lease_store
@@ -38,6 +39,7 @@ from orchestrator.worker.ports import NoProvider
 from orchestrator.worker.running import Running, RunningBatches
 from orchestrator.worker.scheduling import Batch, Limits
 from orchestrator.worker.targets import node_targets
+from orchestrator.worker.warm import WarmReplication
 from tests.fixtures.recording_hooks import GiveUps, Moves
 from tests.fixtures.store import lease_of
 
@@ -409,3 +411,47 @@ def test_every_claim_bumps_the_systems_fencing_token(store: Store) -> None:
             claimed = claim(session, ids, Phase.PREFLIGHT)
             assert [t.lease_generation for t in claimed.targets] == [expected]
             lease_store.give_back(session, ids, owner="a")
+
+
+def test_a_policy_holds_a_ready_system_until_a_recorded_rehearsal_passes(store: Store) -> None:
+    ids = place(store, 1)
+    started(store, ids)
+    (system,) = ids
+    for phase in (Phase.PREFLIGHT, Phase.PROVISION):
+        advance(store, ids, phase, {system: HostOutcome(system, ok=True)})
+    every = frozenset({"critical", "high", "medium", "low"})
+    warm = WarmReplication(policy=WarmPolicy(ready_budget_s=5), rehearsal_required=every)
+    delta: dict[str, ReportValue] = {
+        "replication_pass": "delta",
+        "bytes_sent": 10,
+        "transfer_ms": 100,
+    }
+
+    def replicate() -> SystemState:
+        with store.transaction() as session:
+            claimed = claim(session, ids, Phase.REPLICATE)
+            outcome = {system: HostOutcome(system, ok=True, report=delta)}
+            apply_outcomes(session, claimed, outcome, owner="a", note="", warm=warm)
+            row = get_system(session, system)
+        assert row is not None
+        return row.state
+
+    assert replicate() is S.READY  # caught up, but not rehearsed: it waits
+    with store.transaction() as session:
+        apply_cause(session, system, RequestRehearsal("bob"), context=CONTEXT)
+    failed = HostOutcome(system, ok=False, failed_task="Check by name", message="no answer")
+    after_failure = advance(store, ids, Phase.REHEARSE, {system: failed})[system]
+    assert isinstance(after_failure, Transition)
+    assert after_failure.to_state is S.READY
+    assert replicate() is S.READY  # a failed rehearsal does not count
+    with store.transaction() as session:
+        apply_cause(session, system, RequestRehearsal("bob"), context=CONTEXT)
+    report: dict[str, ReportValue] = {"rehearsal_name": "t.rehearsal", "rehearsal_ms": 700}
+    advance(store, ids, Phase.REHEARSE, {system: HostOutcome(system, ok=True, report=report)})
+    with store.session() as session:
+        last = replication_store.last_rehearsal(session, system)
+        refusals = [t.reason for t in history(session, system) if t.refused]
+    assert last is not None
+    assert last.rehearsal == Rehearsal(True, "passed", "t.rehearsal", 0.7)
+    assert any("needs a passed rehearsal" in (reason or "") for reason in refusals)
+    assert replicate() is S.CUTOVER
