@@ -1,6 +1,6 @@
 """Alerts fire on a real Prometheus from what the store and the endpoint really report.
 
-A migration failing in the store, a node pushed above 85%, and an orchestrator
+A migration failing in the store, a failed rehearsal, a node pushed above 85%, an orchestrator
 that stops answering: each must show up in Prometheus's alerts, within seconds
 of the scrape (rules are evaluated every second by the session's Prometheus).
 """
@@ -14,9 +14,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from orchestrator.inventory.models import BusinessSystem, SourceLocation
+from orchestrator.migrations.replication import Rehearsal
 from orchestrator.migrations.states import SystemState
 from orchestrator.observability import build_registry, start_metrics_server
 from orchestrator.store import Store
+from orchestrator.store import replication as replication_store
 from tests.fixtures.fleet import seed_fleet
 from tests.fixtures.prometheus import PrometheusServer
 from tests.fixtures.seeding import drive
@@ -71,6 +73,20 @@ def test_a_failed_migration_in_the_store_fires_an_alert(
     with scraped.transaction() as session:
         drive(session, a_system("failing-system", vcpu=1), SystemState.FAILED, node="yunfu")
     wait_for_alert(prometheus, "GovmigMigrationFailed", "firing")
+
+
+def test_a_failed_rehearsal_in_the_store_fires_an_alert(
+    prometheus: PrometheusServer, scraped: Store
+) -> None:
+    failed = 'govcloud_rehearsals_total{result="failed"}'
+    prometheus.wait_for(f"count_over_time({failed}[1m]) >= 2")
+    assert alert_states(prometheus, "GovmigRehearsalFailed") == []
+    with scraped.transaction() as session:
+        drive(session, a_system("rehearsed-system", vcpu=1), SystemState.READY, node="yunfu")
+        replication_store.add_rehearsal(
+            session, "rehearsed-system", Rehearsal(False, "failed at task 'Check': no answer")
+        )
+    wait_for_alert(prometheus, "GovmigRehearsalFailed", "firing")
 
 
 def test_a_node_above_85_percent_makes_the_utilisation_alert_pending(
