@@ -12,6 +12,9 @@ The tests then check what a client and an operator would see.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -36,6 +39,7 @@ from orchestrator.providers.local_sandbox import (
     prepare_source,
     read_name_record,
     source_dir,
+    stop_service,
     stop_services,
 )
 from tests.fixtures.targets import system_target
@@ -44,7 +48,9 @@ pytestmark = pytest.mark.ansible
 
 NODE = NodeTarget(node_id="meizhou", ipv6_prefix="2001:db8:7::/48")
 WARM, KEPT, GONE = "mz-permits", "mz-tax", "mz-clinics"
-SYSTEM_IDS = (WARM, KEPT, GONE)
+# Reverted after a crash mid-revert, and with its instance's data lost.
+CRASHED, NO_DATA = "mz-water", "mz-land"
+SYSTEM_IDS = (WARM, KEPT, GONE, CRASHED, NO_DATA)
 BEFORE_CUTOVER = (Phase.PREFLIGHT, Phase.PROVISION, Phase.REPLICATE)
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 WRITTEN_WHILE_READY = b"written to the source while it replicated\n"
@@ -128,6 +134,13 @@ def retention_vars(days_by_system: Mapping[str, int]) -> HostVarsHook:
     return hook
 
 
+def start_source(work: Path, system_id: str) -> None:
+    """Start a source's service again, as a rollback does (with the same helper)."""
+    argv = [sys.executable, str(PLAYBOOK_DIR / "files" / "svcctl.py"), "start"]
+    argv += ["--dir", str(source_dir(work, system_id)), "--system", system_id]
+    subprocess.run([*argv, "--location", "source"], check=True, capture_output=True)
+
+
 def must(result: RunResult) -> RunResult:
     assert result.ok, result.outcomes
     return result
@@ -197,6 +210,15 @@ def migrate(warm: Warm) -> None:
     warm.seen["source data after revert"] = data_files(source_dir(warm.work, WARM))
     warm.run("revert again", Phase.REVERT, WARM)
     warm.seen["source data after second revert"] = data_files(source_dir(warm.work, WARM))
+
+    # A revert that crashed after it stopped the instance and started the source,
+    # before the name record pointed back; and one whose instance lost its data.
+    put(read_name_record(warm.work, CRASHED), "after-cutover.bin", WRITTEN_AFTER_CUTOVER)
+    stop_service(warm.instance(CRASHED))
+    start_source(warm.work, CRASHED)
+    shutil.rmtree(warm.instance(NO_DATA) / "data")
+    warm.seen["no-data source before revert"] = data_files(source_dir(warm.work, NO_DATA))
+    warm.run("revert crashed", Phase.REVERT, CRASHED, NO_DATA)
 
     warm.run("finalize", Phase.FINALIZE, KEPT, GONE)
     warm.seen["kept mark"] = json.loads(
@@ -286,6 +308,27 @@ def test_a_second_revert_is_harmless(warm: Warm) -> None:
     assert outcome.ok, outcome
     assert "replication_pass" not in outcome.report  # nothing copied twice
     assert warm.seen["source data after second revert"] == warm.seen["source data after revert"]
+
+
+def test_a_revert_resumed_after_a_crash_still_brings_the_data_back(warm: Warm) -> None:
+    outcome = warm.outcome("revert crashed", CRASHED)
+    assert outcome.ok, outcome
+    assert outcome.report["replication_pass"] == "reverse"
+    home = source_dir(warm.work, CRASHED)
+    assert data_files(home)["after-cutover.bin"] == WRITTEN_AFTER_CUTOVER
+    record = read_name_record(warm.work, CRASHED)
+    assert (record.location, fetch_health(record)["location"]) == ("source", "source")
+
+
+def test_a_revert_never_copies_from_an_instance_without_data(warm: Warm) -> None:
+    outcome = warm.outcome("revert crashed", NO_DATA)
+    assert outcome.ok, outcome
+    assert "replication_pass" not in outcome.report
+    assert count(outcome.report, "downtime_ms") < 60_000
+    home = source_dir(warm.work, NO_DATA)
+    assert data_files(home) == warm.seen["no-data source before revert"]
+    assert len(data_files(home)) == 3
+    assert read_name_record(warm.work, NO_DATA).location == "source"
 
 
 def test_finalize_stops_the_source_and_keeps_it_for_the_retention(warm: Warm) -> None:
