@@ -93,7 +93,7 @@ def assert_source_serves(box: Sandbox, sid: str) -> None:
 @pytest.mark.parametrize(
     ("fault", "failed_task"),
     [
-        (Phase.REPLICATE, "Check the copy against the source manifest"),
+        (Phase.REPLICATE, "Check every file the source did not change during the pass arrived intact"),
         (Phase.CUTOVER, "Check the instance serves the source's data"),
     ],
     ids=["replicate-checksum-mismatch", "cutover-after-source-stopped"],
@@ -109,7 +109,7 @@ def test_injected_failure_fails_alone_and_rolls_back(
     bad, good = result.outcomes
     assert (bad.ok, bad.failed_task, bad.unreachable) == (False, failed_task, False)
     assert "failed check" in str(bad.message)
-    assert good.ok
+    assert good.ok, good.message
     (rolled,) = box.runner.run(Phase.ROLLBACK, NODE, systems[:1]).outcomes
     assert rolled.ok
     assert_source_serves(box, "bad-one")

@@ -226,7 +226,7 @@ def test_a_failed_system_rolls_back_alone_then_retry_and_rollback_work(
             assert_moved(work, system_id, "shantou", checksums[system_id])
         failure = next(r for r in fleet.audit[bad] if r.to_state is S.ROLLING_BACK)
         assert failure.reason is not None
-        assert "replicate failed at task 'Check the copy against the source manifest'" in (
+        assert "replicate failed at task 'Check every file the source did not change during the pass arrived intact'" in (
             failure.reason
         )
         assert "checksum mismatch" in failure.reason
