@@ -14,6 +14,7 @@ import ipaddress
 import json
 import signal
 import sqlite3
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -22,15 +23,20 @@ import pytest
 
 from orchestrator.bus import Producer
 from orchestrator.events.data import (
+    MigrationFinalizeRequested,
+    MigrationRehearsalRequested,
     MigrationRequested,
     MigrationRetryRequested,
+    MigrationRevertRequested,
     MigrationRollbackRequested,
 )
 from orchestrator.events.registration import registration_records
 from orchestrator.inventory import generate_catalogue
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.migrations import SystemState
+from orchestrator.migrations.replication import PassKind
 from orchestrator.providers.local_sandbox import (
+    NameRecord,
     fetch_health,
     instance_dir,
     prepare_source,
@@ -39,6 +45,8 @@ from orchestrator.providers.local_sandbox import (
     stop_services,
 )
 from orchestrator.settings import KafkaSettings
+from orchestrator.store import open_store
+from orchestrator.store import replication as replication_store
 from tests.fixtures.orchestrator import (
     INVENTORY,
     count_sqlite,
@@ -226,7 +234,7 @@ def test_a_failed_system_rolls_back_alone_then_retry_and_rollback_work(
             assert_moved(work, system_id, "shantou", checksums[system_id])
         failure = next(r for r in fleet.audit[bad] if r.to_state is S.ROLLING_BACK)
         assert failure.reason is not None
-        assert "replicate failed at task 'Check every file the source did not change during the pass arrived intact'" in (
+        assert "replicate failed at task 'Check the copy against the source manifest'" in (
             failure.reason
         )
         assert "checksum mismatch" in failure.reason
@@ -300,3 +308,89 @@ def passes_of(db: Path, system_id: str) -> int:
     return count_sqlite(
         db, f"SELECT count(*) FROM replication_passes WHERE system_id = '{system_id}'"
     )
+
+
+def put_data(record: NameRecord, name: str, body: bytes) -> None:
+    """Write a file through the service a name record leads to, as a client would."""
+    url = f"http://{record.host}:{record.port}/data/{name}"
+    with urllib.request.urlopen(urllib.request.Request(url, data=body, method="PUT"), timeout=5):
+        pass
+
+
+def test_a_rehearsal_gates_the_cutover_a_revert_brings_back_what_the_target_wrote_and_finalize_ends_the_way_back(  # noqa: E501
+    kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path, work: Path
+) -> None:
+    """``--require-rehearsal``: ready systems wait for a passed rehearsal, then cut over.
+    One is reverted after a client wrote through it: the file reaches the source. The other
+    is finalized: its source stops, and a rollback is refused. Requests in the wrong state
+    are refused with their reason: a rehearsal before ready, a finalize before completed.
+    """
+    settings = kafka_settings(kafka_bootstrap, new_topic)
+    by_id = {s.id: s for s in generate_catalogue(80) if not s.depends_on}
+    reverted, finalized = by_id["shantou-psb-001"], by_id["shantou-mca-001"]
+    prepare(work, [reverted, finalized])
+    request(settings, {reverted: "shantou", finalized: "shantou"})
+    publish(settings, [MigrationRehearsalRequested(system_id=reverted.id, requested_by="e2e")])
+    db, url = tmp_path / "govmig.db", f"sqlite:///{tmp_path / 'govmig.db'}"
+    options = (
+        "--worker", "--work-root", str(work), "--artifacts-dir", str(tmp_path / "artifacts"),
+        "--warm", "--ready-budget", "30", "--delta-interval", "1",
+        "--require-rehearsal", "medium,low",
+    )  # fmt: skip
+    both = [reverted.id, finalized.id]
+    with govmig_run(settings, url, tmp_path, *options) as run:
+        wait_for(db, S.READY, both)
+        publish(settings, [MigrationFinalizeRequested(system_id=reverted.id, requested_by="e2e")])
+        wait_until(
+            lambda: refusals_of(url, reverted.id, "needs a passed rehearsal") >= 1,
+            timeout_s=60,
+            what="the cutover held for want of a rehearsal",
+        )
+        assert in_state(db, S.READY, both) == 2
+        publish(
+            settings,
+            [MigrationRehearsalRequested(system_id=i, requested_by="bob") for i in both],
+        )
+        wait_for(db, S.COMPLETED, both)
+        put_data(read_name_record(work, reverted.id), "written-after-cutover", b"keep me\n")
+        publish(settings, [MigrationRevertRequested(system_id=reverted.id, requested_by="e2e")])
+        publish(settings, [MigrationFinalizeRequested(system_id=finalized.id, requested_by="e2e")])
+        wait_for(db, S.ROLLED_BACK, [reverted.id])
+        wait_for(db, S.FINALIZED, [finalized.id])
+        publish(settings, [MigrationRollbackRequested(system_id=finalized.id, requested_by="e2e")])
+        wait_until(
+            lambda: refusals_of(url, finalized.id, "the way back ended") == 1,
+            timeout_s=60,
+            what="the rollback of a finalized system refused",
+        )
+        run.signal(signal.SIGTERM)
+        assert run.wait(60) == 0, run.output()
+    assert_on_source(work, reverted.id)
+    kept = source_dir(work, reverted.id) / "data" / "written-after-cutover"
+    assert kept.read_bytes() == b"keep me\n"
+    assert (source_dir(work, finalized.id) / "finalized.json").exists()
+    with pytest.raises(OSError):  # decommissioned: the source no longer serves
+        fetch_health(NameRecord("127.0.0.1", source_port(work, finalized.id), "source"))
+    assert refusals_of(url, reverted.id, "cannot rehearse: system is placed") == 1
+    assert refusals_of(url, reverted.id, "only a completed system can be finalized") == 1
+    with open_store(url, create=False) as store, store.session() as session:
+        for system_id in both:
+            last = replication_store.last_rehearsal(session, system_id)
+            assert last is not None
+            assert (last.rehearsal.passed, last.rehearsal.test_name) == (
+                True,
+                f"{system_id}.rehearsal",
+            )
+        kinds = [p.replication.kind for p in replication_store.passes(session, reverted.id)]
+    assert kinds[0] is PassKind.FULL
+    assert kinds[-2:] == [PassKind.FINAL, PassKind.REVERSE]
+
+
+def refusals_of(url: str, system_id: str, text: str) -> int:
+    """How many of ``system_id``'s refusals say ``text``."""
+    fleet = read_fleet(url)
+    return sum(1 for r in fleet.audit[system_id] if r.to_state is None and text in (r.reason or ""))
+
+
+def source_port(work: Path, system_id: str) -> int:
+    return int((source_dir(work, system_id) / "service.port").read_text())
