@@ -5,6 +5,8 @@ Run by the ``ssh`` role on the orchestrator (``delegate_to: localhost``, with
 HMAC-SHA256 through dnspython. Idempotent: when the server already answers
 exactly these addresses with this TTL, nothing is sent. A refused or badly
 signed update fails the task with the server's answer, never the secret.
+``state: absent`` deletes the name's A and AAAA records instead (nothing is
+sent when it has none): the rehearsal's test name goes that way.
 
 Fencing: with ``fence_generation`` the update carries a prerequisite that the
 name's fence record (TXT ``_govmig-fence.<name>``) holds that generation, so
@@ -45,6 +47,8 @@ options:
   algorithm: {description: TSIG algorithm, type: str, default: hmac-sha256, choices: [hmac-sha256]}
   fence_generation: {description: the run's lease generation (fencing token), type: int}
   fence_only: {description: only claim the fence for fence_generation, type: bool, default: false}
+  state: {description: "present: the name has these addresses; absent: it has no A nor AAAA",
+          type: str, default: present, choices: [present, absent]}
 """
 
 _TIMEOUT_S = 5.0
@@ -113,9 +117,19 @@ def send(params: dict[str, Any]) -> str:
     update = new_update(params)
     if params["fence_generation"] is not None:
         update.present(fence_name(params), "TXT", fence_text(params["fence_generation"]))
-    update.replace(params["name"], params["ttl"], "A", params["ipv4"])
-    update.replace(params["name"], params["ttl"], "AAAA", params["ipv6"])
+    for rdtype, address in (("A", params["ipv4"]), ("AAAA", params["ipv6"])):
+        if params["state"] == "absent":
+            update.delete(params["name"], rdtype)
+        else:
+            update.replace(params["name"], params["ttl"], rdtype, address)
     return signed(update, params)
+
+
+def wanted(params: dict[str, Any]) -> dict[str, tuple[set[str], int]]:
+    """What the server should answer for the name once the update is done."""
+    if params["state"] == "absent":
+        return {}
+    return {"A": ({params["ipv4"]}, params["ttl"]), "AAAA": ({params["ipv6"]}, params["ttl"])}
 
 
 def signed(update: dns.update.UpdateMessage, params: dict[str, Any]) -> str:
@@ -162,22 +176,23 @@ def main() -> None:
             "algorithm": {"type": "str", "default": "hmac-sha256", "choices": ["hmac-sha256"]},
             "fence_generation": {"type": "int"},
             "fence_only": {"type": "bool", "default": False},
+            "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
         },
-        required_if=[
-            ("fence_only", True, ["fence_generation"]),
-            ("fence_only", False, ["ipv4", "ipv6"]),
-        ],
+        required_if=[("fence_only", True, ["fence_generation"])],
         supports_check_mode=True,
     )
     params = module.params
+    if not params["fence_only"] and params["state"] == "present":
+        missing = [key for key in ("ipv4", "ipv6") if not params[key]]
+        if missing:
+            module.fail_json(msg=f"state is present but missing: {', '.join(missing)}")
     if params["fence_only"]:
         try:
             fence(module)
         except (dns.exception.DNSException, OSError) as error:
             module.fail_json(msg=f"DNS server {params['server']} did not answer: {error}")
-    wanted = {"A": ({params["ipv4"]}, params["ttl"]), "AAAA": ({params["ipv6"]}, params["ttl"])}
     try:
-        if current(params) == wanted:
+        if current(params) == wanted(params):
             module.exit_json(changed=False, rcode="NOERROR")
         rcode = "NOERROR" if module.check_mode else send(params)
     except (dns.exception.DNSException, OSError) as error:

@@ -7,8 +7,12 @@ over both families with the source's checksum, the quiesced source, a small
 delta on a second replicate. Then failures, each followed by a rollback that
 must leave the source serving under its name: a source host whose sshd does
 not answer, a target disk too full for the data, a wrong TSIG key, a target
-service failing its health check. Needs root and the lab's packages: without
-them ``lab up`` fails, and so do these tests.
+service failing its health check. Then the way back and its end, beside each
+other on the three nodes: a rehearsal of a replicated system (and one made to
+fail), a revert of a migrated system after a write through its name, and a
+finalize (one system kept for the retention, one with a retention of 0),
+each run twice. Needs root and the lab's packages: without them ``lab up``
+fails, and so do these tests.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import json
 import logging
 import os
 import signal
+import threading
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +41,7 @@ from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import SourceLocation
 from orchestrator.lab import Lab, LabOptions, LabPaths, seed
-from orchestrator.lab.layout import read_state
+from orchestrator.lab.layout import host_home, read_state
 from orchestrator.lab.topology import BRIDGE_IPV4, ZONE
 from orchestrator.migrations.replication import PassKind
 from orchestrator.migrations.states import FORWARD_PHASES, Phase
@@ -56,6 +62,11 @@ GOOD = {
     "meizhou": ("mz-land", "mz-transit"),
 }
 BAD_HEALTH, BAD_DISK, BAD_TSIG, BAD_SSH = "hy-badhealth", "mz-fulldisk", "mz-badkey", "st-nossh"
+# The way back: rehearsed while ready (replicated, never cut over); reverted after
+# its cutover; finalized (migrated systems of GOOD: one kept, one with retention 0).
+REHEARSED, REVERTED = "st-rehearse", "hy-revert"
+KEPT, GONE = GOOD["meizhou"]
+WRITTEN = "after-cutover.txt"
 DATA_BYTES = 256 * 1024
 BIG_BYTES = 2 * 1024 * 1024
 
@@ -76,6 +87,14 @@ class Migration:
     failed: dict[str, RunResult] = field(default_factory=dict)
     rolled: dict[str, RunResult] = field(default_factory=dict)
     logs: list[str] = field(default_factory=list)
+    # Host vars of the runs beyond the provider's, by system (the retention of a finalize).
+    extra_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The way back: its runs by name, what a client saw during the rehearsal, and
+    # the checksum the target served after a write through the name.
+    warm: dict[str, RunResult] = field(default_factory=dict)
+    seen_in_rehearsal: list[dict[str, Any]] = field(default_factory=list)
+    written_checksum: str = ""
+    rehearsal_leftovers: dict[str, list[str]] = field(default_factory=dict)
 
     def targets(
         self, node: str, ids: Sequence[str], lease_generation: int = 0
@@ -127,13 +146,15 @@ def run_round(done: Migration, phase: Phase, batches: dict[str, list[str]]) -> N
 def migrate(done: Migration) -> None:
     """Every phase for the good systems, with three of the failures on the way."""
     batches = {node: [*ids] for node, ids in GOOD.items()}
-    batches["heyuan"].append(BAD_HEALTH)
+    batches["shantou"].append(REHEARSED)
+    batches["heyuan"] += [BAD_HEALTH, REVERTED]
     batches["meizhou"] += [BAD_TSIG, BAD_DISK]
     done.faults.inject(BAD_HEALTH, Phase.CUTOVER)
     run_round(done, Phase.PREFLIGHT, batches)
     run_round(done, Phase.PROVISION, batches)
     batches["meizhou"].remove(BAD_DISK)
     run_round(done, Phase.REPLICATE, batches)
+    batches["shantou"].remove(REHEARSED)  # ready, and rehearsed later: never cut over
     done.failed[BAD_DISK] = replicate_onto_a_full_disk(done)
     batches["meizhou"].remove(BAD_TSIG)
     wrong = {**done.provider.secrets(), "govmig_secret_tsig_key": "d3Jvbmcgc2VjcmV0"}
@@ -179,6 +200,98 @@ def roll_back(done: Migration) -> None:
         os.kill(sshd, signal.SIGCONT)
 
 
+def put_by_name(sid: str, name: str, content: bytes) -> None:
+    """Write one data file through the service, reached by its name as a client would."""
+    (address,) = resolve(sid, "AAAA")
+    request = urllib.request.Request(
+        f"http://[{address}]:8080/data/{name}", data=content, method="PUT"
+    )
+    request.add_header("Host", f"{sid}.{ZONE}:8080")
+    with urllib.request.urlopen(request, timeout=5) as reply:
+        assert reply.status == 204
+
+
+def watch_rehearsal(sid: str, stop: threading.Event) -> list[dict[str, Any]]:
+    """What a client sees by the test name while a rehearsal runs, with the real name then."""
+    seen: list[dict[str, Any]] = []
+    while not stop.wait(0.02):
+        try:
+            addresses = resolve(f"{sid}.rehearsal", "AAAA")
+            if addresses:
+                health = get_health(addresses[0], f"{sid}.rehearsal")
+                seen.append({**health, "real": resolve(sid, "AAAA")})
+        except OSError:
+            continue  # not up yet, or torn down already
+    return seen
+
+
+def run_side_by_side(done: Migration, runs: Mapping[str, tuple[Phase, str, list[str]]]) -> None:
+    """Runs on different nodes at once, as the worker runs them; kept in ``done.warm``."""
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        futures = {key: pool.submit(done.run, *run) for key, run in runs.items()}
+        done.warm.update({key: future.result() for key, future in futures.items()})
+
+
+def go_back(done: Migration) -> None:
+    """A rehearsal, a revert after a write and two finalizes side by side; then each again."""
+    put_by_name(REVERTED, WRITTEN, b"written through the name on the target\n" * 512)
+    (address,) = resolve(REVERTED, "AAAA")
+    done.written_checksum = str(get_health(address, REVERTED)["checksum"])
+    done.extra_vars[GONE] = {"govmig_source_retention_days": 0}
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        watcher = pool.submit(watch_rehearsal, REHEARSED, stop)
+        try:
+            run_side_by_side(
+                done,
+                {
+                    "rehearse": (Phase.REHEARSE, "shantou", [REHEARSED]),
+                    "revert": (Phase.REVERT, "heyuan", [REVERTED]),
+                    "finalize": (Phase.FINALIZE, "meizhou", [KEPT, GONE]),
+                },
+            )
+        finally:
+            stop.set()
+            done.seen_in_rehearsal = watcher.result()
+    done.rehearsal_leftovers["rehearse"] = rehearsal_leftovers(done)
+    done.faults.inject(REHEARSED, Phase.REHEARSE)
+    run_side_by_side(
+        done,
+        {
+            "rehearse-fault": (Phase.REHEARSE, "shantou", [REHEARSED]),
+            "revert-again": (Phase.REVERT, "heyuan", [REVERTED]),
+            "finalize-again": (Phase.FINALIZE, "meizhou", [KEPT, GONE]),
+        },
+    )
+    done.rehearsal_leftovers["rehearse-fault"] = rehearsal_leftovers(done)
+
+
+def home_on(done: Migration, host: str, sid: str) -> Path:
+    """A system's directory on a lab host's private disk, seen from here."""
+    return Path(f"/proc/{host_pid(done.lab, host)}/root{host_home(sid)}")
+
+
+def target_of(done: Migration, node: str, sid: str) -> str:
+    return done.provider.target(done.targets(node, [sid])[0], NODES[node]).name
+
+
+def rehearsal_leftovers(done: Migration) -> list[str]:
+    """What a rehearsal of ``REHEARSED`` left: its test name, scratch home or test service."""
+    test_name = f"{REHEARSED}.rehearsal"
+    left = [f"{rdtype} record" for rdtype in ("A", "AAAA") if resolve(test_name, rdtype)]
+    scratch = home_on(done, target_of(done, "shantou", REHEARSED), REHEARSED) / "rehearsal"
+    if scratch.exists():
+        left.append(f"scratch home {sorted(p.name for p in scratch.iterdir())}")
+    marker = f"{host_home(REHEARSED)}/rehearsal/service.py".encode()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker in cmdline.read_bytes():
+                left.append(f"test service {cmdline.parent.name}")
+        except OSError:
+            continue  # gone meanwhile
+    return left
+
+
 @pytest.fixture(scope="module")
 def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
     base = tmp_path_factory.mktemp("ssh")
@@ -189,11 +302,12 @@ def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
     logging.getLogger().addHandler(handler)
     logging.getLogger("orchestrator").setLevel(logging.DEBUG)
     try:
-        everyone = [sid for ids in GOOD.values() for sid in ids]
+        everyone = [sid for ids in GOOD.values() for sid in ids] + [REHEARSED, REVERTED]
         seeded = seed(lab, [*everyone, BAD_HEALTH, BAD_TSIG, BAD_SSH], size=DATA_BYTES)
         seeded += seed(lab, [BAD_DISK], size=BIG_BYTES)
         faults = FaultPlan()
         provider = SshProvider(hosts=load_ssh_hosts(lab.paths.inventory))
+        extra_vars: dict[str, dict[str, Any]] = {}
         done = Migration(
             lab=lab,
             provider=provider,
@@ -201,12 +315,13 @@ def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
                 playbook_dir=PLAYBOOK_DIR,
                 artifacts_dir=base / "artifacts",
                 provider=provider,
-                host_vars_hooks=[faults.host_vars],
+                host_vars_hooks=[faults.host_vars, lambda _, s: extra_vars.get(s.system_id, {})],
                 keep_artifacts=200,
             ),
             faults=faults,
             sources={item["system_id"]: item for item in seeded},
             logs=logs,
+            extra_vars=extra_vars,
         )
         done.checksums = {
             sid: str(get_health(item["source"]["ipv4"])["checksum"])
@@ -214,6 +329,7 @@ def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
         }
         migrate(done)
         roll_back(done)
+        go_back(done)
         yield done
     finally:
         logging.getLogger().removeHandler(handler)
@@ -244,13 +360,13 @@ def report(result: RunResult, system_id: str) -> dict[str, Any]:
     return found
 
 
-def assert_source_serves(done: Migration, sid: str) -> None:
+def assert_source_serves(done: Migration, sid: str, checksum: str | None = None) -> None:
     source = done.sources[sid]["source"]
     assert resolve(sid, "A") == [source["ipv4"]]
     assert resolve(sid, "AAAA") == [source["ipv6"]]
     health = get_health(source["ipv4"], sid)
     assert (health["system"], health["location"]) == (sid, source["host"])
-    assert health["checksum"] == done.checksums[sid]
+    assert health["checksum"] == (checksum or done.checksums[sid])
 
 
 @pytest.mark.parametrize("phase", FORWARD_PHASES, ids=str)
@@ -394,6 +510,113 @@ def test_a_system_whose_source_is_unknown_rolls_back_touching_no_source(
     )
     migration.results.append(result)
     assert result.ok, result.outcomes
+
+
+def test_a_rehearsal_serves_the_replica_under_a_test_name_while_the_source_serves(
+    migration: Migration,
+) -> None:
+    result = migration.warm["rehearse"]
+    assert result.ok, result.outcomes
+    rehearsed = report(result, REHEARSED)
+    assert rehearsed["rehearsal_name"] == f"{REHEARSED}.rehearsal.{ZONE}"
+    assert 0 < rehearsed["rehearsal_ms"] < result.duration_s * 1000
+    # Seen from here while it ran: the test name led to the target's copy of the
+    # replica, and at the same moments the service name led to the source.
+    seen = migration.seen_in_rehearsal
+    assert seen, "the test name never answered while the rehearsal ran"
+    target = target_of(migration, "shantou", REHEARSED)
+    source_ipv6 = migration.sources[REHEARSED]["source"]["ipv6"]
+    for health in seen:
+        assert health["system"] == REHEARSED
+        assert health["location"] == f"{target} (rehearsal)"
+        assert health["checksum"] == migration.checksums[REHEARSED]
+        assert health["real"] == [source_ipv6]
+
+
+def test_a_failed_rehearsal_fails_with_its_reason(migration: Migration) -> None:
+    failed = migration.warm["rehearse-fault"].outcome(REHEARSED)
+    assert not failed.ok
+    assert failed.failed_task == "Check every check of the rehearsal passed"
+    assert (
+        f"the rehearsal of {REHEARSED} on {target_of(migration, 'shantou', REHEARSED)} failed: "
+        "the test service answers by the test name from the target with the replica's data"
+    ) in str(failed.message)
+
+
+@pytest.mark.parametrize("run", ["rehearse", "rehearse-fault"])
+def test_a_rehearsal_leaves_nothing_behind_and_the_source_serving(
+    migration: Migration, run: str
+) -> None:
+    assert migration.rehearsal_leftovers[run] == []
+    target = target_of(migration, "shantou", REHEARSED)
+    assert (home_on(migration, target, REHEARSED) / "data").is_dir()  # the replica stays
+    assert_source_serves(migration, REHEARSED)
+
+
+def test_a_revert_brings_the_targets_writes_back_to_the_source(migration: Migration) -> None:
+    result = migration.warm["revert"]
+    assert result.ok, result.outcomes
+    source = migration.sources[REVERTED]["source"]
+    written = home_on(migration, source["host"], REVERTED) / "data" / WRITTEN
+    assert written.read_bytes() == b"written through the name on the target\n" * 512
+    assert migration.written_checksum != migration.checksums[REVERTED]
+    assert_source_serves(migration, REVERTED, migration.written_checksum)
+    target = target_of(migration, "heyuan", REVERTED)
+    assert not home_on(migration, target, REVERTED).exists()
+    reverted = report(result, REVERTED)
+    assert reverted["replication_pass"] == "reverse"
+    assert reverted["literal_bytes"] >= written.stat().st_size
+    assert reverted["bytes_sent"] > reverted["literal_bytes"]
+    assert isinstance(reverted["transfer_ms"], int)
+    # The target stopped, the pull, the source started, the switch, the answer by name.
+    assert 0 < reverted["downtime_ms"] < result.duration_s * 1000
+
+
+def test_a_second_revert_changes_nothing(migration: Migration) -> None:
+    again = migration.warm["revert-again"].outcome(REVERTED)
+    assert again.ok, again
+    assert dict(again.report) == {}  # no reverse pass: the name led to the source already
+    assert_source_serves(migration, REVERTED, migration.written_checksum)
+
+
+def test_finalize_stops_the_source_and_keeps_its_data_for_the_retention(
+    migration: Migration,
+) -> None:
+    result = migration.warm["finalize"]
+    assert result.ok, result.outcomes
+    source = migration.sources[KEPT]["source"]
+    with pytest.raises(OSError):
+        get_health(source["ipv4"])
+    home = home_on(migration, source["host"], KEPT)
+    mark = json.loads((home / "finalized.json").read_text())
+    assert mark["system"] == KEPT
+    finalized_at = datetime.strptime(mark["finalized_at"], "%Y-%m-%dT%H:%M:%S%z")
+    assert abs(datetime.now(UTC) - finalized_at) < timedelta(minutes=10)
+    remove_after = datetime.strptime(mark["remove_after"], "%Y-%m-%dT%H:%M:%S%z")
+    assert remove_after - finalized_at == timedelta(days=30)
+    assert (home / "data").is_dir()
+    kept = report(result, KEPT)
+    assert kept == {"source_retained_until": mark["remove_after"], "source_removed": False}
+    # Again: the first mark and its remove_after stay.
+    again = report(migration.warm["finalize-again"], KEPT)
+    assert again == kept
+    assert json.loads((home / "finalized.json").read_text()) == mark
+
+
+def test_finalize_with_no_retention_removes_the_source_data(migration: Migration) -> None:
+    source = migration.sources[GONE]["source"]
+    assert not home_on(migration, source["host"], GONE).exists()
+    gone = report(migration.warm["finalize"], GONE)
+    assert gone["source_removed"] is True
+    removed_at = datetime.strptime(str(gone["source_retained_until"]), "%Y-%m-%dT%H:%M:%S%z")
+    assert abs(datetime.now(UTC) - removed_at) < timedelta(minutes=10)
+    again = migration.warm["finalize-again"]
+    assert again.ok, again.outcomes
+    assert report(again, GONE) == {"source_retained_until": "", "source_removed": True}
+    assert not home_on(migration, source["host"], GONE).exists()  # not made again
+    # The target still serves it by name.
+    (address,) = resolve(GONE, "AAAA")
+    assert get_health(address, GONE)["location"] == "meizhou-1"
 
 
 # Last in the module: it rolls a migrated system back.
