@@ -29,6 +29,8 @@ def transition_entry(
         node=row.node,
         requested_by=row.requested_by,
         at=context.at,
+        downtime_seconds=context.downtime_s,
+        bytes_sent=context.bytes_sent,
     )
 
 

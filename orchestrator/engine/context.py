@@ -75,6 +75,9 @@ class CauseContext:
     event_id: str | None = None
     note: str | None = None
     at: datetime | None = None
+    # What the phase behind the cause measured, carried into its status event.
+    downtime_s: float | None = None
+    bytes_sent: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,8 @@ def notice_for(row: TransitionRow) -> Event:
             reason=one_line(row.reason),
             caused_by=_fits(row.event_id, _EVENT_ID),
             requested_by=_fits(row.requested_by, _ACTOR),
+            downtime_seconds=row.downtime_seconds,
+            bytes_sent=row.bytes_sent,
             at=row.at,
         )
     return new_event(data, source=SOURCE, id=notice_id(row), time=row.at)

@@ -153,7 +153,8 @@ class SystemStatusChanged(Frozen):
     """Outbound: one system moved from one lifecycle state to another.
 
     States: registered, queued, placed, preflight, provisioning, replicating,
-    cutover, verifying, completed, rolling_back, rolled_back, failed, cancelled.
+    ready, rehearsing, cutover, verifying, completed, reverting, finalizing,
+    finalized, rolling_back, rolled_back, failed, cancelled.
     """
 
     system_id: SystemId
@@ -162,11 +163,23 @@ class SystemStatusChanged(Frozen):
     node: NodeId | None = Field(default=None, description="The node placed on, if any.")
     phase: Phase | None = Field(
         default=None,
-        description="preflight, provision, replicate, cutover, verify or rollback.",
+        description="preflight, provision, replicate, cutover, verify, rollback, rehearse, "
+        "revert or finalize.",
     )
     reason: Reason | None = None
     caused_by: EventId | None = Field(default=None, description="Id of the triggering event.")
     requested_by: Actor | None = None
+    downtime_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="A cutover's downtime: the source stopped to the first healthy answer "
+        "by name (on the change that ends the cutover).",
+    )
+    bytes_sent: int | None = Field(
+        default=None,
+        ge=0,
+        description="Bytes the replication pass of the phase behind this change sent.",
+    )
     at: Timestamp
 
 

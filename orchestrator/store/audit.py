@@ -40,6 +40,8 @@ class AuditEntry:
     node: str | None = None
     requested_by: str | None = None
     at: datetime | None = None
+    downtime_seconds: float | None = None
+    bytes_sent: int | None = None
 
     def values(self) -> dict[str, Any]:
         """The row's column values."""
@@ -56,6 +58,8 @@ class AuditEntry:
             "reason": self.reason,
             "node": self.node,
             "requested_by": self.requested_by,
+            "downtime_seconds": self.downtime_seconds,
+            "bytes_sent": self.bytes_sent,
         }
 
 
@@ -94,5 +98,7 @@ def to_transition_row(row: TransitionTable | Row[Any]) -> TransitionRow:
         reason=row.reason,
         node=row.node,
         requested_by=row.requested_by,
+        downtime_seconds=row.downtime_seconds,
+        bytes_sent=row.bytes_sent,
         published_at=None if row.published_at is None else as_utc(row.published_at),
     )

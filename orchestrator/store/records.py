@@ -76,6 +76,9 @@ class TransitionRow:
     # The system's node and requester right after the change (for its status event).
     node: str | None = None
     requested_by: str | None = None
+    # What the phase behind the change measured: its downtime, its pass's bytes.
+    downtime_seconds: float | None = None
+    bytes_sent: int | None = None
     # When its status (or refusal) event was acknowledged by the broker; None: still pending.
     published_at: datetime | None = None
 

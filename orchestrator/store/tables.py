@@ -189,6 +189,9 @@ class TransitionTable(Base):
     # The system's node and requester right after the change, for its status event.
     node: Mapped[str | None] = mapped_column(String(32))
     requested_by: Mapped[str | None] = mapped_column(String(200))
+    # What the phase behind the change measured (a cutover's downtime, a pass's bytes).
+    downtime_seconds: Mapped[float | None] = mapped_column(Float)
+    bytes_sent: Mapped[int | None] = mapped_column(AMOUNT)
     published_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
 
 

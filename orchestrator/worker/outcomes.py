@@ -104,7 +104,13 @@ def apply_outcomes(
         outcome = outcomes.get(system_id) or HostOutcome(
             system_id, ok=False, failed_task=PRECHECK_TASK, message="no outcome was reported"
         )
-        noted = replace(context, note=_with_traffic(note, outcome.report))
+        replicated, downtime = moves(phase, outcome)
+        noted = replace(
+            context,
+            note=_with_traffic(note, outcome.report),
+            downtime_s=downtime,
+            bytes_sent=None if replicated is None else replicated.bytes_sent,
+        )
         result = lifecycle.apply(system_id, cause_for(phase, outcome, warm), context=noted)
         applied[system_id] = result
         if isinstance(result, Transition):

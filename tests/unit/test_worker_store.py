@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator.engine import CauseContext, apply_cause
+from orchestrator.engine.notices import notice_for
 from orchestrator.errors import PermanentError
+from orchestrator.events.data import SystemStatusChanged
 from orchestrator.execution import HostOutcome, NodeTarget, RunResult, SystemTarget
 from orchestrator.execution.outcomes import ReportValue
 from orchestrator.hooks import Hooks
@@ -239,6 +241,13 @@ def test_each_replication_pass_and_the_cutovers_downtime_are_recorded_and_told(
     assert failed is not None
     assert (cut.downtime_seconds, failed.downtime_seconds) == (1.25, None)
     assert (moves.passes, moves.downtimes) == ([passes[1]], [1.25]), "only what was recorded"
+    with store.session() as session:
+        (cut_row,) = [t for t in history(session, good) if t.from_state is S.CUTOVER]
+    # The audit row is the status outbox: its event carries the downtime and the bytes.
+    assert (cut_row.downtime_seconds, cut_row.bytes_sent) == (1.25, 1_200)
+    status = notice_for(cut_row).data
+    assert isinstance(status, SystemStatusChanged)
+    assert (status.downtime_seconds, status.bytes_sent) == (1.25, 1_200)
 
 
 def test_a_system_verify_did_not_reach_over_ipv6_is_not_counted_as_ipv6(store: Store) -> None:

@@ -1,7 +1,9 @@
-"""Add ``rehearsals``: each test migration of a system, passed or not, and why.
+"""Add ``rehearsals``, and what a phase measured to its audit rows.
 
 The phase worker records every rehearsal's result; ``govmig status`` shows the
 last one, and a cutover policy may ask for a passed one since the last full pass.
+``transitions.downtime_seconds`` and ``bytes_sent`` carry a cutover's downtime and
+a pass's bytes into the status event of the change they caused.
 
 Revision ID: 0008
 Revises: 0007
@@ -24,7 +26,10 @@ _AUTO_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    """The table comes, empty."""
+    """The table comes, empty; the columns come, empty."""
+    with op.batch_alter_table("transitions") as batch:
+        batch.add_column(sa.Column("downtime_seconds", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("bytes_sent", sa.BigInteger(), nullable=True))
     op.create_table(
         "rehearsals",
         sa.Column("id", _AUTO_ID, autoincrement=True, nullable=False),
@@ -43,6 +48,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """It goes."""
+    """They go."""
     op.drop_index("ix_rehearsals_system_id_id", table_name="rehearsals")
     op.drop_table("rehearsals")
+    with op.batch_alter_table("transitions") as batch:
+        batch.drop_column("bytes_sent")
+        batch.drop_column("downtime_seconds")
