@@ -1,4 +1,4 @@
-"""``govmig migrate|cancel|retry|rollback`` as an operator runs them, against a real broker.
+"""``govmig migrate|cancel|retry|rollback|revert|...`` as an operator runs them, on a real broker.
 
 Each test runs ``.venv/bin/govmig`` as a subprocess against the session's Kafka
 broker, then reads the topic back and decodes what arrived. Bad input must be
@@ -110,8 +110,11 @@ def test_migrate_publishes_one_acknowledged_request_per_system(
         ("cancel", "gov.cloud.migration.cancel_requested"),
         ("retry", "gov.cloud.migration.retry_requested"),
         ("rollback", "gov.cloud.migration.rollback_requested"),
+        ("revert", "gov.cloud.migration.revert_requested"),
+        ("rehearse", "gov.cloud.migration.rehearsal_requested"),
+        ("finalize", "gov.cloud.migration.finalize_requested"),
     ],
-    ids=["cancel", "retry", "rollback"],
+    ids=["cancel", "retry", "rollback", "revert", "rehearse", "finalize"],
 )
 def test_commands_default_to_the_os_user_and_carry_the_reason(
     kafka_bootstrap: str, topic: str, state_db: str, tmp_path: Path, command: str, kind: str
