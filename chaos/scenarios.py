@@ -25,7 +25,7 @@ from chaos.rig import Rig
 from chaos.sites import LabSites, LocalSites, Sites
 from chaos.wave import Wave
 from orchestrator.bus import read_topic
-from orchestrator.events.data import MigrationRetryRequested
+from orchestrator.events.data import MigrationRetryRequested, MigrationRevertRequested
 from orchestrator.events.registration import registration_records
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.migrations import FORWARD_PHASES, SystemState
@@ -123,6 +123,112 @@ def kill_after_progress(wave: Wave, n: int) -> int:
     run.signal(signal.SIGKILL)
     run.process.wait(10)
     return 1
+
+
+# --- kill -9 during warm migration's delta pass, final delta and revert ---
+
+WARM = ("--warm", "--ready-budget", "30", "--delta-interval", "1")
+WRITTEN = "written-after-cutover"
+
+
+def sigkill_warm(rig: Rig, name: str, sites: Sites, short: bool) -> Figures:
+    """``govmig run --warm`` killed with SIGKILL during a delta pass, then during a final
+    delta (the cutover); once every system completed, a file is written through each name
+    and each is reverted, and a run is killed during the revert. The last run settles:
+    every system must be rolled back, answer from its source and hold the file ("done"
+    counts the systems reverted with their file)."""
+    count = 2 if short else 6
+    figures = Figures(name, expected_completed=count)
+    with measured(figures):
+        wave = new_wave(rig, name, sites, count, short=short)
+        try:
+            wave.request()
+            figures.faults += kill_when(wave, "k-delta", DELTA_RUNNING, COMPLETED)
+            figures.faults += kill_when(wave, "k-final", f"state = '{S.CUTOVER}'", COMPLETED)
+            settle = wave.start("settle", "--instance-id", KILLED_ID, *WARM)
+            wave.settle()
+            wave.stop(settle)
+            written = revert_all_with_a_write(wave)
+            reverting = f"state = '{S.REVERTING}' AND {HELD}"
+            figures.faults += kill_when(wave, "k-revert", reverting, f"state = '{S.ROLLED_BACK}'")
+            last = wave.start("last", "--instance-id", KILLED_ID, *WARM)
+            wave.settle()
+            wave.stop(last)
+            wave.tally(figures)
+            figures.completed = reverted_with(wave, written, figures)
+        finally:
+            wave.close()
+    return figures
+
+
+S = SystemState
+HELD = "lease_owner IS NOT NULL"
+COMPLETED = f"state = '{S.COMPLETED}'"
+# A pass runs after the first one: a delta (a ready system cuts over in the same
+# transaction that made it ready, so passes run while it is replicating).
+DELTA_RUNNING = (
+    f"state IN ('{S.REPLICATING}', '{S.READY}') AND {HELD} "
+    "AND id IN (SELECT system_id FROM replication_passes)"
+)
+
+
+def kill_when(wave: Wave, name: str, where: str, done: str) -> int:
+    """Start a warm run, wait until a system matches ``where``, kill the run with SIGKILL;
+    no kill if every system matched ``done`` first."""
+    run = wave.start(name, "--instance-id", KILLED_ID, *WARM)
+    wait_until(
+        lambda: wave.count(where) > 0 or wave.count(done) == len(wave.systems),
+        timeout_s=PROGRESS_TIMEOUT_S,
+        what=lambda: f"{where}:\n{run.output()}",
+    )
+    if wave.count(where) == 0:
+        run.close()
+        return 0
+    run.signal(signal.SIGKILL)
+    run.process.wait(10)
+    return 1
+
+
+def revert_all_with_a_write(wave: Wave) -> dict[str, bytes]:
+    """Write a file through each completed system's name, then ask for its revert (the next
+    run reads the requests)."""
+    fleet = read_fleet(wave.url)
+    written = {}
+    for sid in wave.ids:
+        if fleet.systems[sid].state is S.COMPLETED:
+            written[sid] = f"{sid} wrote this on its target\n".encode()
+            wave.sites.write(sid, WRITTEN, written[sid])
+    publish(
+        wave.settings,
+        [MigrationRevertRequested(system_id=sid, requested_by="chaos") for sid in written],
+        source="/chaos",
+    )
+    return written
+
+
+def reverted_with(wave: Wave, written: dict[str, bytes], figures: Figures) -> int:
+    """Systems rolled back whose source holds what was written on the target; a loss else."""
+    fleet = read_fleet(wave.url)
+    done = 0
+    for sid in wave.ids:
+        row = fleet.systems[sid]
+        body = written.get(sid)
+        if body is None:
+            figures.notes.append(f"{sid} never completed, so it was not reverted")
+        elif row.state is S.ROLLED_BACK and wave.sites.source_holds(row, WRITTEN, body):
+            done += 1
+        else:
+            figures.lost += 1
+            figures.notes.append(f"{sid} ({row.state}): the file written on its target is lost")
+    return done
+
+
+def warm_kill9_local(rig: Rig, short: bool) -> Figures:
+    return sigkill_warm(rig, "warm-kill9-local", local_sites(rig, "warm-kill9-local"), short)
+
+
+def warm_kill9_lab(rig: Rig, short: bool) -> Figures:
+    return sigkill_warm(rig, "warm-kill9-lab", lab_sites(rig, "warm-kill9-lab"), short)
 
 
 def kill9_local(rig: Rig, short: bool) -> Figures:
@@ -427,4 +533,6 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("dns-refused", dns_refused, lab=True),
     Scenario("source-gone", source_gone, lab=True),
     Scenario("instances-pg-lab", instances_lab, lab=True, short=False),
+    Scenario("warm-kill9-local", warm_kill9_local),
+    Scenario("warm-kill9-lab", warm_kill9_lab, lab=True, short=False),
 )

@@ -48,6 +48,12 @@ class Sites(Protocol):
 
     def serving_from(self, row: SystemRow) -> str | None: ...
 
+    def write(self, system_id: str, name: str, body: bytes) -> None:
+        """``PUT /data/NAME`` through the system's name, as a client would."""
+
+    def source_holds(self, row: SystemRow, name: str, body: bytes) -> bool:
+        """Whether the system's source has the file ``name`` with ``body``."""
+
     def close(self) -> None: ...
 
 
@@ -113,6 +119,13 @@ class LocalSites:
                 return f"{health['location']} with data unlike its source's"
         return str(health["location"])
 
+    def write(self, system_id: str, name: str, body: bytes) -> None:
+        record = read_name_record(self.work, system_id)
+        put(f"http://{record.host}:{record.port}/data/{name}", body)
+
+    def source_holds(self, row: SystemRow, name: str, body: bytes) -> bool:
+        return _holds(source_dir(self.work, row.id) / "data" / name, body)
+
     def close(self) -> None:
         stop_services(self.work)
 
@@ -145,6 +158,18 @@ class LabSites:
         with urllib.request.urlopen(url, timeout=5) as answer:  # the lab's own address
             return str(json.load(answer)["location"])
 
+    def write(self, system_id: str, name: str, body: bytes) -> None:
+        (address,) = resolve(system_id, "A")
+        put(f"http://{address}:{LAB_SERVICE_PORT}/data/{name}", body)
+
+    def source_holds(self, row: SystemRow, name: str, body: bytes) -> bool:
+        state = read_state(self.lab.paths)
+        host = str(row.record["source"]["host"])
+        if state is None or host not in state.pids:
+            return False
+        disk = Path(f"/proc/{state.pids[host]}/root")
+        return _holds(disk / "srv" / "govmig" / row.id / "data" / name, body)
+
     def close(self) -> None:
         """The lab outlives a scenario; the rig takes it down."""
 
@@ -154,6 +179,17 @@ def resolve(system_id: str, rdtype: str) -> list[str]:
     query = dns.message.make_query(f"{system_id}.{ZONE}", rdtype)
     response = dns.query.tcp(query, LAB_DNS, timeout=3)
     return sorted(item.to_text() for rrset in response.answer for item in rrset)
+
+
+def put(url: str, body: bytes) -> None:
+    """One PUT, which must succeed."""
+    request = urllib.request.Request(url, data=body, method="PUT")
+    with urllib.request.urlopen(request, timeout=5):  # the sandbox's or the lab's own address
+        pass
+
+
+def _holds(path: Path, body: bytes) -> bool:
+    return path.is_file() and path.read_bytes() == body
 
 
 def _digests(home: Path) -> dict[str, str]:
