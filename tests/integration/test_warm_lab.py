@@ -198,7 +198,11 @@ def row_of(url: str, system_id: str) -> SystemRow:
 def wait_for(url: str, system_id: str, state: SystemState, run: GovmigRun) -> None:
     def reached() -> bool:
         run.assert_alive()
-        return row_of(url, system_id).state is state
+        if not Path(url.removeprefix("sqlite:///")).is_file():
+            return False  # govmig run has not created its store yet
+        with open_store(url, create=False) as store, store.session() as session:
+            row = get_system(session, system_id)
+        return row is not None and row.state is state
 
     wait_until(reached, timeout_s=PHASES_TIMEOUT_S, what=f"{system_id} {state}")
 
