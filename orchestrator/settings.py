@@ -255,6 +255,8 @@ class WorkerSettings(GovmigSettings):
     rehearsal_required: str = Field(
         default="", pattern=r"^$|^(critical|high|medium|low)(, *(critical|high|medium|low))*$"
     )
+    # Finalize a system this many days after it completed (0: at once); None: only on request.
+    finalize_after_days: float | None = Field(default=None, ge=0)
     # Days a finalized system's source data is kept before finalize removes it.
     source_retention_days: int = Field(default=30, ge=0, le=3650)
     # Tests and the demo only: "system:phase,..." makes that phase fail once for that system.

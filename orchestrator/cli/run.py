@@ -274,6 +274,17 @@ def run(
             show_default=False,
         ),
     ] = None,
+    finalize_after: Annotated[
+        float | None,
+        typer.Option(
+            "--finalize-after",
+            min=0.0,
+            help="days after a system completed that it is finalized (its source "
+            "decommissioned, no way back); env GOVMIG_FINALIZE_AFTER_DAYS; default: only "
+            "by govmig finalize",
+            show_default=False,
+        ),
+    ] = None,
     source_retention: Annotated[
         int | None,
         typer.Option(
@@ -315,6 +326,7 @@ def run(
             downtime_budgets=downtime_budgets,
             rehearsal_required=require_rehearsal,
             source_retention_days=source_retention,
+            finalize_after_days=finalize_after,
         ),
         intake=IntakeSettings(**_given(flood_cooldown_s=flood_cooldown)),
         batch_size=batch_size,

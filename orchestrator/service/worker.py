@@ -50,6 +50,9 @@ def worker_config(settings: WorkerSettings, database: str) -> WorkerConfig:
         lease_ttl_s=settings.lease_ttl_s,
         heartbeat_s=min(settings.heartbeat_s, settings.lease_ttl_s / 3),
         warm=warm_replication(settings),
+        finalize_after_s=(
+            None if settings.finalize_after_days is None else settings.finalize_after_days * 86400
+        ),
     )
 
 

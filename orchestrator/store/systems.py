@@ -113,6 +113,19 @@ def list_systems(
     return [_to_record(row) for row in rows]
 
 
+def unchanged_since(
+    session: Session, state: SystemState, cutoff: datetime, *, limit: int
+) -> list[str]:
+    """Up to ``limit`` ids of systems in ``state`` that have not changed since ``cutoff``."""
+    statement = (
+        select(SystemTable.id)
+        .where(SystemTable.state == state.value, SystemTable.updated_at <= stored_time(cutoff))
+        .order_by(SystemTable.updated_at)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
+
+
 def dependencies(session: Session) -> list[tuple[str, tuple[str, ...]]]:
     """Each stored system that depends on others, with what it depends on, by id.
 

@@ -3,6 +3,8 @@
 The scheduler's store side, each function in the caller's transaction:
 
 * ``start_placed`` applies ``Start`` to the ``placed`` systems ``admit`` lets in;
+* ``finalize_due`` asks to finalize the systems completed long enough ago
+  (``govmig run --finalize-after DAYS``);
 * ``claim_batch`` leases a planned batch with compare-and-swap
   (``store.leases.claim``), hands out IPv6 host numbers, builds the executor's
   targets from the rows and the node's ledger usage, and asks the provider's
@@ -13,14 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from orchestrator.engine.context import CauseContext
 from orchestrator.engine.lifecycle import Lifecycle
 from orchestrator.execution import NodeTarget, SystemTarget
-from orchestrator.migrations import ACTIVE_PHASE_STATES, Phase, Start, SystemState, states_running
+from orchestrator.migrations import (
+    ACTIVE_PHASE_STATES,
+    Phase,
+    RequestFinalize,
+    Start,
+    SystemState,
+    states_running,
+)
 from orchestrator.store import Session, get_node, get_systems
 from orchestrator.store import leases as lease_store
+from orchestrator.store import systems as systems_store
 from orchestrator.worker.scheduling import Batch, Limits, admit
 from orchestrator.worker.targets import ipv6_address, system_target
 
@@ -66,6 +76,23 @@ def start_placed(session: Session, limits: Limits, *, now: datetime) -> list[str
             started.append(system_id)
     lifecycle.flush()
     return started
+
+
+FINALIZER = "finalize-after policy"
+
+
+def finalize_due(session: Session, after_s: float, *, now: datetime, limit: int = 50) -> list[str]:
+    """Ask to finalize the systems completed at least ``after_s`` ago; return their ids."""
+    cutoff = now - timedelta(seconds=after_s)
+    due = systems_store.unchanged_since(session, SystemState.COMPLETED, cutoff, limit=limit)
+    lifecycle = Lifecycle(session)
+    lifecycle.prefetch(due)
+    note = f"completed over {after_s / 86400:g} days ago"
+    context = CauseContext(component=COMPONENT, note=note)
+    for system_id in due:
+        lifecycle.apply(system_id, RequestFinalize(FINALIZER), context=context)
+    lifecycle.flush()
+    return due
 
 
 def claim_batch(

@@ -30,7 +30,7 @@ from orchestrator.store import Session, Store, get_systems
 from orchestrator.store import leases as lease_store
 from orchestrator.store import replication as replication_store
 from orchestrator.store.leases import WorkRow
-from orchestrator.worker.claims import Precheck, claim_batch, start_placed
+from orchestrator.worker.claims import Precheck, claim_batch, finalize_due, start_placed
 from orchestrator.worker.ports import WorkerConfig
 from orchestrator.worker.running import Running, RunningBatches
 from orchestrator.worker.scheduling import Batch, Ready, plan_batches, stopped_batches
@@ -39,6 +39,8 @@ from orchestrator.worker.warm import WarmReplication
 log = logging.getLogger(__name__)
 # Under warm replication, the states whose passes are paced by the policy's interval.
 _PACED = frozenset({SystemState.REPLICATING, SystemState.READY})
+# How often completed systems are checked against the finalize-after policy.
+_FINALIZE_CHECK_S = 60.0
 
 
 class Dispatcher:
@@ -59,6 +61,7 @@ class Dispatcher:
         self._nodes, self._precheck = dict(nodes), precheck
         self._submit, self._after_commit = submit, after_commit
         self._seen: dict[tuple[str, str], float] = {}  # (system, state): first seen ready
+        self._next_finalize_check = 0.0
 
     def run(self, stopping: threading.Event) -> None:
         """The scheduler thread's body: a tick every ``poll_s`` until ``stopping``."""
@@ -78,10 +81,23 @@ class Dispatcher:
         if started:
             log.info("started %d placed systems", len(started))
             self._after_commit()
+        self._finalize_due()
         for batch in self._plan():
             if stopping.is_set():
                 return
             self._dispatch(batch)
+
+    def _finalize_due(self) -> None:
+        """At most once a minute: finalize what completed longer ago than the policy's days."""
+        after_s = self._config.finalize_after_s
+        if after_s is None or time.monotonic() < self._next_finalize_check:
+            return
+        self._next_finalize_check = time.monotonic() + _FINALIZE_CHECK_S
+        with self._store.transaction() as session:
+            finalized = finalize_due(session, after_s, now=_now())
+        if finalized:
+            log.info("asked to finalize %d systems completed long enough ago", len(finalized))
+            self._after_commit()
 
     def _plan(self) -> list[Batch]:
         limit = 2 * self._config.limits.max_in_flight

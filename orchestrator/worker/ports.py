@@ -72,3 +72,5 @@ class WorkerConfig:
     apply_attempts: int = 5
     # Warm replication (delta passes until ready, cutover within a downtime budget), or None.
     warm: WarmReplication | None = None
+    # Finalize a system completed this long ago (seconds), ending its way back; None: never.
+    finalize_after_s: float | None = None

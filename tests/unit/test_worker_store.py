@@ -19,6 +19,7 @@ from orchestrator.execution.outcomes import ReportValue
 from orchestrator.hooks import Hooks
 from orchestrator.inventory import generate_catalogue, load_inventory
 from orchestrator.migrations import (
+    FORWARD_PHASES,
     Phase,
     Refusal,
     Register,
@@ -35,7 +36,7 @@ from orchestrator.store import replication as replication_store
 from orchestrator.store.systems import StaleSystemError
 from orchestrator.worker import outcomes as outcome_module
 from orchestrator.worker.batch_run import BatchRunner
-from orchestrator.worker.claims import Claimed, claim_batch, start_placed
+from orchestrator.worker.claims import FINALIZER, Claimed, claim_batch, finalize_due, start_placed
 from orchestrator.worker.outcomes import OutcomeRecorder, apply_outcomes
 from orchestrator.worker.ports import NoProvider
 from orchestrator.worker.running import Running, RunningBatches
@@ -464,3 +465,25 @@ def test_a_policy_holds_a_ready_system_until_a_recorded_rehearsal_passes(store: 
     assert last.rehearsal == Rehearsal(True, "passed", "t.rehearsal", 0.7)
     assert any("needs a passed rehearsal" in (reason or "") for reason in refusals)
     assert replicate() is S.CUTOVER
+
+
+def test_the_finalize_after_policy_finalizes_only_what_completed_long_enough_ago(
+    store: Store,
+) -> None:
+    ids = place(store, 2)
+    started(store, ids)
+    old, fresh = ids
+    for phase in FORWARD_PHASES:
+        advance(store, [old], phase, {old: HostOutcome(old, ok=True)})
+    now = datetime.now(UTC)
+    with store.transaction() as session:
+        assert finalize_due(session, 2 * 86400, now=now + timedelta(days=1)) == []
+        assert finalize_due(session, 2 * 86400, now=now + timedelta(days=3)) == [old]
+        row, other = get_system(session, old), get_system(session, fresh)
+        asked = history(session, old)[-1]
+    assert row is not None
+    assert other is not None
+    assert (row.state, other.state) == (S.FINALIZING, S.PREFLIGHT)
+    assert asked.actor == FINALIZER
+    assert asked.reason is not None
+    assert "completed over 2 days ago" in asked.reason
