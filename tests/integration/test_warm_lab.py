@@ -36,6 +36,7 @@ from chaos.harness import (
     register_and_request,
 )
 from chaos.sites import LAB_SERVICE_PORT, resolve
+from orchestrator.errors import ConfigurationError
 from orchestrator.events.data import MigrationRehearsalRequested, MigrationRevertRequested
 from orchestrator.inventory import generate_catalogue, load_inventory
 from orchestrator.lab import Lab, LabOptions, LabPaths, seed_systems
@@ -198,10 +199,11 @@ def row_of(url: str, system_id: str) -> SystemRow:
 def wait_for(url: str, system_id: str, state: SystemState, run: GovmigRun) -> None:
     def reached() -> bool:
         run.assert_alive()
-        if not Path(url.removeprefix("sqlite:///")).is_file():
+        try:
+            with open_store(url, create=False) as store, store.session() as session:
+                row = get_system(session, system_id)
+        except ConfigurationError:
             return False  # govmig run has not created its store yet
-        with open_store(url, create=False) as store, store.session() as session:
-            row = get_system(session, system_id)
         return row is not None and row.state is state
 
     wait_until(reached, timeout_s=PHASES_TIMEOUT_S, what=f"{system_id} {state}")
