@@ -7,10 +7,13 @@ the playbooks start and stop a service) is idempotent both ways.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
 import sys
+import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +35,7 @@ pytestmark = pytest.mark.ansible
 REPO = PLAYBOOK_DIR.parent
 BIN = Path(sys.executable).parent
 SVCCTL = PLAYBOOK_DIR / "files" / "svcctl.py"
+DATACHECK = PLAYBOOK_DIR / "files" / "datacheck.py"
 
 
 def test_ansible_lint_production_profile_passes(tmp_path: Path) -> None:
@@ -124,3 +128,43 @@ def test_svcctl_ignores_a_stale_pid_file(work: Path) -> None:
     assert svcctl("stop", "--dir", str(home))["changed"] is False
     started = svcctl("start", "--dir", str(home), "--system", "sg-clinics", "--location", "source")
     assert started["changed"] is True
+
+
+def datacheck(data: Path, url: str, attempts: int = 10) -> dict[str, object]:
+    argv = [sys.executable, str(DATACHECK), "--data", str(data), "--url", url]
+    done = subprocess.run(
+        [*argv, "--attempts", str(attempts)], capture_output=True, text=True, check=True
+    )
+    answer: dict[str, object] = json.loads(done.stdout)
+    return answer
+
+
+def test_datacheck_matches_the_serving_directory_while_a_client_writes(work: Path) -> None:
+    record = prepare_source(work, "st-writes", 4, 400_000, seed=4)
+    data = source_dir(work, "st-writes") / "data"
+    stop = threading.Event()
+
+    def write() -> None:
+        for n in itertools.count():
+            if stop.wait(0.02):
+                return
+            url = f"http://{record.host}:{record.port}/data/w-{n}"
+            request = urllib.request.Request(url, data=os.urandom(8192), method="PUT")
+            with urllib.request.urlopen(request, timeout=5):
+                pass
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        found = datacheck(data, record.health_url)
+    finally:
+        stop.set()
+        writer.join(10)
+    assert found["match"] is True
+    assert isinstance(found["files"], int)
+    assert found["files"] > 4
+    other = source_dir(work, "st-writes").parent / "other-data"
+    other.mkdir()
+    (other / "x").write_bytes(b"not what the service serves")
+    refused = datacheck(other, record.health_url, attempts=2)
+    assert (refused["match"], refused["files"]) == (False, 1)
