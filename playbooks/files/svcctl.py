@@ -11,21 +11,36 @@ down), waits until it answers ``/health``, and prints one JSON line:
 and ``--port`` are handed to the service (the ``ssh`` role binds a system's own
 addresses on a lab host), and its health is then asked on the first of them.
 Starting a service that
-already answers changes nothing. ``stop`` ends it and removes its pid and port
-files; stopping what is not running changes nothing. Errors go to stderr with
-exit status 1.
+already answers changes nothing. Its output also carries ``"healths"``: the
+``/health`` answer on each bound address, asked at once (the service hashes its
+data for every answer, so asking them one after another would add up). ``stop``
+ends it and removes its pid and port files; stopping what is not running
+changes nothing.
+
+``quiesce`` is a cutover's critical path on the source host in one command:
+it stops the service (as ``stop``), then runs the rsync command given after
+``--`` and, while that runs, computes the SHA-256 of the data's ``sha256sum``
+manifest (the digest ``service.py`` answers as its checksum; the data stands
+still once the service is stopped). It prints ``{"changed": bool, "checksum":
+str, "rsync": {"rc", "stdout", "stderr", "delta"}}``, ``delta`` as
+``ansible.builtin.command`` reports it (``H:MM:SS.ffffff``). A failed rsync
+exits 1 with its complaint on stderr. Errors go to stderr with exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 PORT_FILE = "service.port"
@@ -71,12 +86,30 @@ def health(
     return answer
 
 
-def running(home: Path, address: str) -> int | None:
-    """The pid of this directory's service if it is up and answering, else None."""
+def healths(home: Path, addresses: list[str], timeout: float) -> list[dict[str, object] | None]:
+    """``/health`` on each of ``addresses`` at once; None for one that does not answer."""
+    with ThreadPoolExecutor(max_workers=len(addresses)) as pool:
+        return list(pool.map(lambda address: health(home, address, timeout), addresses))
+
+
+def running(
+    home: Path, addresses: list[str], timeout: float
+) -> tuple[int, list[dict[str, object] | None]] | None:
+    """This directory's service's pid and its answers if it is up and answering, else None."""
     pid = read_int(home / PID_FILE)
-    if pid is None or not is_service(pid, home) or health(home, address) is None:
+    if pid is None or not is_service(pid, home):
         return None
-    return pid
+    answers = healths(home, addresses, timeout)
+    return None if answers[0] is None else (pid, answers)
+
+
+def accepts(address: str, port: int) -> bool:
+    """Whether something listens on ``address``:``port`` (a connect, no request)."""
+    try:
+        with socket.create_connection((address, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
 
 
 def service_env() -> dict[str, str]:
@@ -85,8 +118,13 @@ def service_env() -> dict[str, str]:
     return {name: os.environ[name] for name in keep if name in os.environ}
 
 
-def launch(home: Path, args: argparse.Namespace) -> int:
-    """Start the service detached from us and wait until it answers; return its pid."""
+def launch(home: Path, args: argparse.Namespace) -> tuple[int, list[dict[str, object] | None]]:
+    """Start the service detached from us and wait until it answers on every address.
+
+    It waits for the service to listen before asking for its health, and then
+    asks every address at once with what is left of the timeout: a health answer
+    hashes all the data, which may take longer than a poll's interval.
+    """
     for name in (PORT_FILE, PID_FILE):
         (home / name).unlink(missing_ok=True)
     argv = [sys.executable, str(home / "service.py"), "--dir", str(home)]
@@ -104,32 +142,37 @@ def launch(home: Path, args: argparse.Namespace) -> int:
             start_new_session=True,
             close_fds=True,
         )
+    addresses = _addresses(args)
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         if child.poll() is not None:
             raise RuntimeError(f"service exited with status {child.returncode}; see {LOG_FILE}")
-        if read_int(home / PID_FILE) == child.pid and health(home, _address(args)) is not None:
-            return child.pid
+        port = read_int(home / PORT_FILE)
+        if read_int(home / PID_FILE) == child.pid and port and accepts(addresses[0], port):
+            answers = healths(home, addresses, max(deadline - time.monotonic(), 0.1))
+            if all(answer is not None for answer in answers):
+                return child.pid, answers
         time.sleep(0.02)
     child.kill()
     raise RuntimeError(f"service did not answer within {args.timeout:g}s")
 
 
-def _address(args: argparse.Namespace) -> str:
-    """Where to ask for health: the first bound address, else loopback (service.py's default)."""
-    return str(args.bind[0]) if args.bind else "127.0.0.1"
+def _addresses(args: argparse.Namespace) -> list[str]:
+    """Where to ask for health: every bound address, else loopback (service.py's default)."""
+    return [str(address) for address in args.bind] or ["127.0.0.1"]
 
 
 def start(home: Path, args: argparse.Namespace) -> dict[str, object]:
-    """Make sure the service runs; report whether that took a start."""
-    pid = running(home, _address(args))
-    changed = pid is None
-    if pid is None:
+    """Make sure the service runs; report whether that took a start, and its answers."""
+    found = running(home, _addresses(args), args.timeout)
+    changed = found is None
+    if found is None:
         if not (home / "service.py").is_file():
             raise RuntimeError(f"no service.py in {home}")
-        pid = launch(home, args)
+        found = launch(home, args)
+    pid, answers = found
     port = read_int(home / PORT_FILE)
-    return {"changed": changed, "pid": pid, "port": port, "health": health(home, _address(args))}
+    return {"changed": changed, "pid": pid, "port": port, "health": answers[0], "healths": answers}
 
 
 def stop(home: Path, timeout: float) -> dict[str, object]:
@@ -148,9 +191,40 @@ def stop(home: Path, timeout: float) -> dict[str, object]:
     return {"changed": changed, "pid": None, "port": None}
 
 
+def manifest_checksum(data_dir: Path) -> str:
+    """The SHA-256 of the ``sha256sum`` listing of every file under ``data_dir``, sorted by
+    relative path: the checksum ``service.py`` answers for the same data."""
+    names = sorted(p.relative_to(data_dir).as_posix() for p in data_dir.rglob("*") if p.is_file())
+
+    # One file at a time: quiesce runs this beside rsync, which needs the other core.
+    lines = [f"{hashlib.sha256((data_dir / n).read_bytes()).hexdigest()}  {n}\n" for n in names]
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def quiesce(home: Path, rsync: list[str], timeout: float) -> dict[str, object]:
+    """Stop the service, then sync with ``rsync`` while checksumming the still data."""
+    if not rsync:
+        raise RuntimeError("quiesce needs the rsync command after --")
+    stopped = stop(home, timeout)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checksum = pool.submit(manifest_checksum, home / "data")
+        began = time.monotonic()
+        done = subprocess.run(rsync, capture_output=True, text=True, check=False)
+        delta = str(timedelta(seconds=time.monotonic() - began))
+        if done.returncode != 0:
+            raise RuntimeError(f"rsync exit {done.returncode}: {done.stderr.strip()}")
+        found = checksum.result()
+    sync = {"rc": done.returncode, "stdout": done.stdout, "stderr": done.stderr, "delta": delta}
+    return {"changed": stopped["changed"], "checksum": found, "rsync": sync}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="start or stop a govmig sample service")
-    parser.add_argument("action", choices=["start", "stop"])
+    rsync: list[str] = []
+    if "--" in argv:
+        rsync = argv[argv.index("--") + 1 :]
+        argv = argv[: argv.index("--")]
+    parser.add_argument("action", choices=["start", "stop", "quiesce"])
     parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--system", default="")
     parser.add_argument("--location", default="")
@@ -160,7 +234,12 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     home: Path = args.dir.resolve()
     try:
-        result = start(home, args) if args.action == "start" else stop(home, args.timeout)
+        if args.action == "start":
+            result = start(home, args)
+        elif args.action == "quiesce":
+            result = quiesce(home, rsync, args.timeout)
+        else:
+            result = stop(home, args.timeout)
     except (OSError, RuntimeError) as exc:
         print(f"svcctl {args.action} {home}: {exc}", file=sys.stderr)
         return 1
