@@ -168,12 +168,18 @@ def record_report(
 
 
 def _with_traffic(note: str, report: Mapping[str, ReportValue]) -> str:
-    """The batch's note, plus what a replicate pass sent when the role said."""
+    """The batch's note, plus what a pass sent and what a switch cost when the role said
+    (a revert's downtime is kept only here, in the audit)."""
     sent, literal = report.get("bytes_sent"), report.get("literal_bytes")
-    if not isinstance(sent, int) or isinstance(sent, bool):
-        return note
-    moved = f"replicated {sent} bytes" + (f" ({literal} literal)" if literal is not None else "")
-    return f"{note}; {moved}" if note else moved
+    parts = [note] if note else []
+    if isinstance(sent, int) and not isinstance(sent, bool):
+        parts.append(
+            f"replicated {sent} bytes" + (f" ({literal} literal)" if literal is not None else "")
+        )
+    down = report.get("downtime_ms")
+    if isinstance(down, int) and not isinstance(down, bool):
+        parts.append(f"down {down / 1000:.2f} s")
+    return "; ".join(parts)
 
 
 class OutcomeRecorder:

@@ -246,6 +246,8 @@ def test_each_replication_pass_and_the_cutovers_downtime_are_recorded_and_told(
         (cut_row,) = [t for t in history(session, good) if t.from_state is S.CUTOVER]
     # The audit row is the status outbox: its event carries the downtime and the bytes.
     assert (cut_row.downtime_seconds, cut_row.bytes_sent) == (1.25, 1_200)
+    assert cut_row.reason is not None
+    assert cut_row.reason.endswith("(replicated 1200 bytes (7 literal); down 1.25 s)")
     status = notice_for(cut_row).data
     assert isinstance(status, SystemStatusChanged)
     assert (status.downtime_seconds, status.bytes_sent) == (1.25, 1_200)
