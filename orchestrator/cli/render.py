@@ -20,7 +20,7 @@ from orchestrator.inventory.plan import PLAN_MEMORY_GB, PLAN_STORAGE_GB, PLAN_VC
 from orchestrator.migrations.replication import PassKind, WarmPolicy, forecast_downtime
 from orchestrator.migrations.states import phase_in
 from orchestrator.store import Allocation, SystemRow, TransitionRow
-from orchestrator.store.replication import PassRow, RehearsalRow
+from orchestrator.store.replication import PassRow, RehearsalRow, start_measured
 
 # The plan's totals, keyed like every resource in JSON output (``FIELD_NAMES``).
 PLAN: Final[Mapping[str, int]] = Resources(PLAN_VCPU, PLAN_MEMORY_GB, PLAN_STORAGE_GB).fields()
@@ -175,7 +175,7 @@ def detail_document(detail: SystemDetail) -> dict[str, Any]:
         "record": detail.system.record,
         "allocation": allocation_document(detail.allocation),
         "replication_passes": [pass_row(recorded) for recorded in detail.passes],
-        "replica": replica_document(detail.passes, detail.now),
+        "replica": replica_document(detail.passes, detail.now, detail.rehearsal),
         "rehearsal": rehearsal_document(detail.rehearsal),
         "history": [history_row(transition) for transition in detail.history],
     }
@@ -195,15 +195,18 @@ def rehearsal_document(recorded: RehearsalRow | None) -> dict[str, Any] | None:
     }
 
 
-def replica_document(passes: Sequence[PassRow], now: datetime) -> dict[str, Any] | None:
+def replica_document(
+    passes: Sequence[PassRow], now: datetime, rehearsal: RehearsalRow | None = None
+) -> dict[str, Any] | None:
     """The replica's age (since its last pass), its last delta pass and the cutover forecast
-    (that delta's seconds times the safety factor, plus the service start); None before any pass.
+    (that delta's seconds times the safety factor, plus the service start the last passed
+    ``rehearsal`` measured, or the policy's estimate); None before any pass.
     """
     if not passes:
         return None
     deltas = [p.replication.seconds for p in passes if p.replication.kind is PassKind.DELTA]
     last_delta = deltas[-1] if deltas else None
-    forecast = forecast_downtime(last_delta, WarmPolicy())
+    forecast = forecast_downtime(last_delta, WarmPolicy(), start_measured(rehearsal))
     return {
         "age_seconds": round((now - passes[-1].at).total_seconds(), 1),
         "last_delta_seconds": last_delta,
@@ -223,7 +226,7 @@ def detail_tables(detail: SystemDetail) -> list[tuple[str, list[dict[str, Any]]]
             held[key] = amount_text(resource, allocation.amount.get(resource, 0))
         held["allocated"] = short_time(allocation.allocated_at)
         tables.append(("Allocation", [held]))
-    replica = replica_document(detail.passes, detail.now)
+    replica = replica_document(detail.passes, detail.now, detail.rehearsal)
     if replica is not None:
         tables.append((f"Replica of {system.id}", [_replica_line(replica)]))
         tables.append((f"Replication of {system.id}", [_pass_line(p) for p in detail.passes]))

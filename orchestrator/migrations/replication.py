@@ -88,11 +88,19 @@ def judge_pass(replication: ReplicationPass, policy: WarmPolicy) -> Replicated:
     return Replicated(caught_up=caught_up, detail=detail)
 
 
-def forecast_downtime(last_delta_s: float | None, policy: WarmPolicy) -> float | None:
-    """The cutover's forecast downtime, or None before any timed delta pass."""
+def forecast_downtime(
+    last_delta_s: float | None, policy: WarmPolicy, service_start_s: float | None = None
+) -> float | None:
+    """The cutover's forecast downtime, or None before any timed delta pass.
+
+    ``service_start_s``: the service's start as measured (by the last passed
+    rehearsal, start to its healthy answer by the test name); the policy's
+    estimate until there is one.
+    """
     if last_delta_s is None:
         return None
-    return last_delta_s * policy.safety_factor + policy.service_start_s
+    start = policy.service_start_s if service_start_s is None else service_start_s
+    return last_delta_s * policy.safety_factor + start
 
 
 def pass_due(seconds_since_last: float | None, policy: WarmPolicy) -> bool:

@@ -126,6 +126,18 @@ def last_rehearsal(session: Session, system_id: str) -> RehearsalRow | None:
     return RehearsalRow(Rehearsal(bool(passed), reason, test_name, seconds), as_utc(at))
 
 
+def measured_start(session: Session, system_id: str) -> float | None:
+    """The service start ``system_id``'s last passed rehearsal measured, if one did."""
+    return start_measured(last_rehearsal(session, system_id))
+
+
+def start_measured(recorded: RehearsalRow | None) -> float | None:
+    """A rehearsal's measured service start: only a passed one's counts."""
+    if recorded is None or not recorded.rehearsal.passed:
+        return None
+    return recorded.rehearsal.seconds
+
+
 def rehearsed(session: Session, system_id: str) -> bool:
     """Whether ``system_id`` passed a rehearsal since its last full pass."""
     last_passed = session.execute(

@@ -137,7 +137,12 @@ def _ask_to_cut_over(
     if replicated is None or row is None:
         return
     rehearsed = replication_store.rehearsed(session, system_id)
-    ask = warm.start_cutover(row.record, replicated, rehearsed=rehearsed)
+    ask = warm.start_cutover(
+        row.record,
+        replicated,
+        rehearsed=rehearsed,
+        service_start_s=replication_store.measured_start(session, system_id),
+    )
     lifecycle.apply(system_id, ask, context=context)
 
 

@@ -44,13 +44,19 @@ class WarmReplication:
         return self.budgets_s.get(criticality, self.budgets_s.get("medium", 120.0))
 
     def start_cutover(
-        self, record: Mapping[str, Any], last: ReplicationPass, *, rehearsed: bool = False
+        self,
+        record: Mapping[str, Any],
+        last: ReplicationPass,
+        *,
+        rehearsed: bool = False,
+        service_start_s: float | None = None,
     ) -> StartCutover:
         """The request to cut over after the caught-up pass ``last``.
 
-        ``rehearsed``: the system passed a rehearsal since its last full pass.
+        ``rehearsed``: the system passed a rehearsal since its last full pass;
+        ``service_start_s``: its service's start as its last passed rehearsal measured it.
         """
-        forecast = forecast_downtime(last.seconds, self.policy)
+        forecast = forecast_downtime(last.seconds, self.policy, service_start_s)
         required = str(record.get("criticality", "medium")) in self.rehearsal_required
         # A caught-up pass is a timed delta, so the forecast exists; be safe anyway.
         return StartCutover(

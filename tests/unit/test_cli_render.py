@@ -36,10 +36,10 @@ from orchestrator.cli.render import (
     status_table,
     system_row,
 )
-from orchestrator.migrations.replication import PassKind, ReplicationPass
+from orchestrator.migrations.replication import PassKind, Rehearsal, ReplicationPass
 from orchestrator.migrations.states import Phase, SystemState
 from orchestrator.store import Allocation, SystemRow, TransitionRow
-from orchestrator.store.replication import PassRow
+from orchestrator.store.replication import PassRow, RehearsalRow
 
 AT = datetime(2024, 5, 1, 8, 30, 15, 250000, tzinfo=UTC)
 VCPU, MEMORY, STORAGE = ResourceClass.VCPU, ResourceClass.MEMORY_GB, ResourceClass.STORAGE_GB
@@ -276,6 +276,24 @@ def test_detail_shows_the_replicas_age_last_delta_and_cutover_forecast() -> None
     ]
     only_full = SystemDetail(system(), None, passes=passes[:1], history=[], now=now)
     assert detail_document(only_full)["replica"]["cutover_forecast_seconds"] is None
+    # A passed rehearsal measured the service's start: it replaces the 2 s estimate.
+    rehearsed = RehearsalRow(Rehearsal(True, "passed", "t.rehearsal", 0.7), AT)
+    measured = SystemDetail(system(), None, passes, history=[], rehearsal=rehearsed, now=now)
+    assert detail_document(measured)["replica"]["cutover_forecast_seconds"] == 1.7
+    assert detail_document(measured)["rehearsal"] == {
+        "passed": True,
+        "reason": "passed",
+        "test_name": "t.rehearsal",
+        "seconds": 0.7,
+        "at": "2024-05-01T08:30:15.250000Z",
+    }
+    assert dict(detail_tables(measured))["Last rehearsal of shantou-psb-001"] == [
+        {"at": "2024-05-01 08:30:15Z", "result": "passed", "test name": "t.rehearsal",
+         "reason": "passed"}
+    ]  # fmt: skip
+    failed = RehearsalRow(Rehearsal(False, "failed at task 'Check': no answer", None, None), AT)
+    unmeasured = SystemDetail(system(), None, passes, history=[], rehearsal=failed, now=now)
+    assert detail_document(unmeasured)["replica"]["cutover_forecast_seconds"] == 3.0
 
 
 def test_capacity_document_counts_allocatable_allocated_and_free() -> None:

@@ -50,6 +50,7 @@ def test_only_a_timed_delta_within_the_ready_budget_catches_up(
 def test_the_forecast_is_the_last_delta_times_the_factor_plus_the_service_start() -> None:
     assert forecast_downtime(0.5, POLICY) == pytest.approx(2.5)
     assert forecast_downtime(None, POLICY) is None
+    assert forecast_downtime(0.5, POLICY, service_start_s=0.25) == pytest.approx(1.25)
 
 
 def test_the_first_pass_runs_at_once_and_the_next_after_the_interval() -> None:

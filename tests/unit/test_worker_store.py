@@ -467,6 +467,11 @@ def test_a_policy_holds_a_ready_system_until_a_recorded_rehearsal_passes(store: 
     assert last.rehearsal == Rehearsal(True, "passed", "t.rehearsal", 0.7)
     assert any("needs a passed rehearsal" in (reason or "") for reason in refusals)
     assert replicate() is S.CUTOVER
+    with store.session() as session:
+        started_cutover = history(session, system)[-1]
+    # The forecast: the 0.1 s delta x 2, plus the 0.7 s start the rehearsal measured.
+    assert started_cutover.reason is not None
+    assert started_cutover.reason.startswith("cutover started: forecast downtime 0.9 s")
 
 
 def test_the_finalize_after_policy_finalizes_only_what_completed_long_enough_ago(
