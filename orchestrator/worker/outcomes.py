@@ -42,7 +42,7 @@ from orchestrator.migrations import (
     SystemState,
     Transition,
 )
-from orchestrator.migrations.replication import judge_pass
+from orchestrator.migrations.replication import ReplicationPass, judge_pass
 from orchestrator.store import Session, Store
 from orchestrator.store import leases as lease_store
 from orchestrator.store import replication as replication_store
@@ -115,9 +115,9 @@ def apply_outcomes(
         applied[system_id] = result
         if isinstance(result, Transition):
             address = claimed.ipv6.get(system_id)
-            record_report(session, phase, result, outcome, address)
-            if warm is not None and result.to_state is SystemState.READY:
-                _ask_to_cut_over(session, lifecycle, system_id, outcome, warm, context)
+            record_report(session, phase, result, outcome, (replicated, downtime), address)
+            if warm is not None and result.to_state is SystemState.READY and replicated:
+                _ask_to_cut_over(session, lifecycle, system_id, replicated, warm, context)
     lifecycle.flush()
     return applied
 
@@ -126,15 +126,14 @@ def _ask_to_cut_over(
     session: Session,
     lifecycle: Lifecycle,
     system_id: str,
-    outcome: HostOutcome,
+    replicated: ReplicationPass,
     warm: WarmReplication,
     context: CauseContext,
 ) -> None:
     """A caught-up pass: cut over now if its forecast fits the system's downtime budget
     (and, where the policy asks, it passed a rehearsal since its last full pass)."""
-    replicated, _ = moves(Phase.REPLICATE, outcome)
     row = lifecycle.system(system_id)
-    if replicated is None or row is None:
+    if row is None:
         return
     rehearsed = replication_store.rehearsed(session, system_id)
     ask = warm.start_cutover(
@@ -151,11 +150,13 @@ def record_report(
     phase: Phase,
     transition: Transition,
     outcome: HostOutcome,
+    moved: tuple[ReplicationPass | None, float | None],
     address: str | None,
 ) -> None:
-    """Keep what the role reported that the store tracks, as ``transition`` allows."""
+    """Keep what the role reported that the store tracks, as ``transition`` allows;
+    ``moved`` is its pass and downtime (``execution.reports.moves``)."""
     system_id, report = outcome.system_id, outcome.report
-    replicated, downtime = moves(phase, outcome)
+    replicated, downtime = moved
     if replicated is not None:
         replication_store.add_pass(session, system_id, replicated)
     if downtime is not None:
