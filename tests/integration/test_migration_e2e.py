@@ -14,13 +14,13 @@ import ipaddress
 import json
 import signal
 import sqlite3
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
+from chaos.sites import LocalSites
 from orchestrator.bus import Producer
 from orchestrator.events.data import (
     MigrationFinalizeRequested,
@@ -310,13 +310,6 @@ def passes_of(db: Path, system_id: str) -> int:
     )
 
 
-def put_data(record: NameRecord, name: str, body: bytes) -> None:
-    """Write a file through the service a name record leads to, as a client would."""
-    url = f"http://{record.host}:{record.port}/data/{name}"
-    with urllib.request.urlopen(urllib.request.Request(url, data=body, method="PUT"), timeout=5):
-        pass
-
-
 def test_a_rehearsal_gates_the_cutover_a_revert_brings_back_what_the_target_wrote_and_finalize_ends_the_way_back(  # noqa: E501
     kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path, work: Path
 ) -> None:
@@ -352,7 +345,7 @@ def test_a_rehearsal_gates_the_cutover_a_revert_brings_back_what_the_target_wrot
             [MigrationRehearsalRequested(system_id=i, requested_by="bob") for i in both],
         )
         wait_for(db, S.COMPLETED, both)
-        put_data(read_name_record(work, reverted.id), "written-after-cutover", b"keep me\n")
+        LocalSites(work).write(reverted.id, "written-after-cutover", b"keep me\n")
         publish(settings, [MigrationRevertRequested(system_id=reverted.id, requested_by="e2e")])
         publish(settings, [MigrationFinalizeRequested(system_id=finalized.id, requested_by="e2e")])
         wait_for(db, S.ROLLED_BACK, [reverted.id])

@@ -19,8 +19,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +33,7 @@ from chaos.harness import (
     read_fleet,
     register_and_request,
 )
-from chaos.sites import LAB_SERVICE_PORT, resolve
+from chaos.sites import LabSites
 from orchestrator.errors import ConfigurationError
 from orchestrator.events.data import MigrationRehearsalRequested, MigrationRevertRequested
 from orchestrator.inventory import generate_catalogue, load_inventory
@@ -61,6 +59,7 @@ PHASES_TIMEOUT_S = 240
 class Writer:
     """A client writing one new file after another through the service name."""
 
+    sites: LabSites
     system_id: str
     acknowledged: dict[str, bytes] = field(default_factory=dict)
     refused: int = 0
@@ -83,13 +82,10 @@ class Writer:
 
     def _put(self, name: str, body: bytes) -> bool:
         try:
-            (address,) = resolve(self.system_id, "A")
-            url = f"http://{address}:{LAB_SERVICE_PORT}/data/{name}"
-            request = urllib.request.Request(url, data=body, method="PUT")
-            with urllib.request.urlopen(request, timeout=2):
-                return True
-        except (OSError, ValueError, urllib.error.URLError):
+            self.sites.write(self.system_id, name, body)
+        except (OSError, ValueError):  # refused while it moves: not acknowledged
             return False
+        return True
 
     def stop(self) -> None:
         self._stop.set()
@@ -128,7 +124,7 @@ def test_a_written_system_cuts_over_warm_after_a_rehearsal_and_reverts_with_ever
     (system,) = seed_systems(lab, [generate_catalogue(20)[0]], size=DATA_BYTES)
     sid, source_host = system.id, system.source.host
     url = f"sqlite:///{tmp_path / 'govmig.db'}"
-    writer = Writer(sid)
+    writer = Writer(LabSites(lab), sid)
     writing = threading.Thread(target=writer.run, daemon=True)
     writing.start()
     options = (
