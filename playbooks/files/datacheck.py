@@ -1,19 +1,20 @@
 """Check a data directory is the one a service serves, while clients may be writing to it.
 
-Run on the source host by the ``ssh`` role's preflight:
+Run by the roles' preflight (source) and verify (target), beside ``service.py``:
 ``python3 datacheck.py --data DIR --url http://ADDRESS:PORT/health [--attempts N]``.
-It reads the directory's digest (``service.py``'s: the SHA-256 of the sorted
-``sha256sum`` listing), asks the service for its health, and reads the digest
-again. The service serves this directory when its checksum equals one of the
-two: a write between them changes the directory, so it tries again, up to
-``--attempts`` times. Prints one JSON object: ``match``, the service's
-``checksum``, the directory's ``files`` and ``bytes``. Standard library only.
+It reads the directory's digest (``service.py``'s own ``data_checksum``), asks
+the service for its health, and reads the digest again. The service serves
+this directory when its checksum equals one of the two, and not when the
+directory stood still and differs. A write between the reads changes it, so it
+tries again, up to ``--attempts`` times; if it was written every time, the
+directory the service names (its ``X-Data-Dir`` header) decides. Prints
+one JSON object: ``match``, the service's ``checksum``, the directory's
+``files`` and ``bytes``. Standard library and ``service.py`` only.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -22,39 +23,40 @@ from pathlib import Path
 
 
 def digest(data_dir: Path) -> tuple[str, int, int]:
-    """The directory's digest, its number of files and their bytes."""
-    files = sorted(p for p in data_dir.rglob("*") if p.is_file())
-    lines, size = [], 0
-    for path in files:
-        body = path.read_bytes()
-        size += len(body)
-        lines.append(
-            f"{hashlib.sha256(body).hexdigest()}  {path.relative_to(data_dir).as_posix()}\n"
-        )
-    return hashlib.sha256("".join(lines).encode()).hexdigest(), len(files), size
+    """The directory's digest as the service computes it (``service.py``, which sits beside
+    this script on every host it runs on), its number of files and their bytes."""
+    from service import data_checksum
+
+    files = [p for p in data_dir.rglob("*") if p.is_file()]
+    return data_checksum(data_dir), len(files), sum(p.stat().st_size for p in files)
 
 
-def served_checksum(url: str) -> str:
+def served(url: str) -> tuple[str, str | None]:
+    """The service's checksum, and the directory it says it serves (None if it does not say)."""
     with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - the service's own address
-        return str(json.load(answer).get("checksum", ""))
+        return str(json.load(answer).get("checksum", "")), answer.headers.get("X-Data-Dir")
 
 
 def check(data_dir: Path, url: str, attempts: int) -> dict[str, object]:
-    found: dict[str, object] = {"match": False}
+    """Match when the service's checksum equals the directory's read just before or after it.
+    A directory that changed between the two reads is being written: after ``attempts``
+    such reads, the service's own word on which directory it serves decides."""
+    checksum, files, size, serving = "", 0, 0, None
     for attempt in range(attempts):
         before, files, size = digest(data_dir)
-        served = served_checksum(url)
+        checksum, serving = served(url)
         after, files, size = digest(data_dir)
-        found = {
-            "match": served in (before, after),
-            "checksum": served,
-            "files": files,
-            "bytes": size,
-        }
-        if found["match"]:
-            break
+        if checksum in (before, after):
+            return _found(True, checksum, files, size)
+        if before == after:  # still, and still different: another directory's data
+            return _found(False, checksum, files, size)
         time.sleep(0.1 * (attempt + 1))
-    return found
+    same = serving is not None and Path(serving) == data_dir.resolve()
+    return _found(attempts > 0 and same, checksum, files, size)
+
+
+def _found(match: bool, checksum: str, files: int, size: int) -> dict[str, object]:
+    return {"match": match, "checksum": checksum, "files": files, "bytes": size}
 
 
 def main(argv: list[str]) -> int:

@@ -85,6 +85,9 @@ def handler_for(system: str, location: str, data_dir: Path) -> type[BaseHTTPRequ
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
+            # Which directory it serves, for a check that cannot rely on the checksum
+            # while clients write (datacheck.py).
+            self.send_header("X-Data-Dir", str(data_dir.resolve()))
             self.end_headers()
             self.wfile.write(body)
 

@@ -30,7 +30,6 @@ exits 1 with its complaint on stderr. Errors go to stderr with exit status 1.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import signal
@@ -192,13 +191,12 @@ def stop(home: Path, timeout: float) -> dict[str, object]:
 
 
 def manifest_checksum(data_dir: Path) -> str:
-    """The SHA-256 of the ``sha256sum`` listing of every file under ``data_dir``, sorted by
-    relative path: the checksum ``service.py`` answers for the same data."""
-    names = sorted(p.relative_to(data_dir).as_posix() for p in data_dir.rglob("*") if p.is_file())
+    """The checksum ``service.py`` answers for ``data_dir``, from ``service.py`` itself (it
+    sits beside this helper wherever the helper runs). Read one file at a time: quiesce
+    runs this beside rsync, which needs the other core."""
+    from service import data_checksum
 
-    # One file at a time: quiesce runs this beside rsync, which needs the other core.
-    lines = [f"{hashlib.sha256((data_dir / n).read_bytes()).hexdigest()}  {n}\n" for n in names]
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
+    return data_checksum(data_dir)
 
 
 def quiesce(home: Path, rsync: list[str], timeout: float) -> dict[str, object]:
