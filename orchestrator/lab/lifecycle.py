@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import BaseModel
 
@@ -22,6 +23,8 @@ from orchestrator.lab.layout import LabPaths, LabState, read_state, service_scri
 from orchestrator.lab.topology import BRIDGE, ZONE, LabHost, LabOptions, Topology, plan_topology
 
 _STOP_TIMEOUT_S = 5.0
+# The lab's names are machine-wide, so one ``up`` or ``down`` at a time on the machine.
+MACHINE_LOCK = Path("/run/lock/govmig-lab.lock")
 
 
 class HostStatus(BaseModel):
@@ -66,12 +69,12 @@ class Lab:
     def up(self, options: LabOptions) -> str:
         """Bring the lab up, or say it already is; refuse if it is up with other options."""
         daemons.check_prerequisites()
-        with exclusive(self.paths.lock):
+        with exclusive(MACHINE_LOCK), exclusive(self.paths.lock):
             state = read_state(self.paths)
             if state is not None:
                 return self._already_up(state, options)
             topology = plan_topology(self.inventory, options)
-            self._check_free(topology)
+            cleared = _clear_dead_lab()
             state = LabState(options=options)
             write_state(self.paths, state)
             try:
@@ -80,7 +83,8 @@ class Lab:
                 raise ConfigurationError(
                     f"{error} (the lab is half up: `govmig lab down` removes it)"
                 ) from error
-        return f"lab up in {self.paths.root}: inventory {self.paths.inventory}"
+        note = f" (removed a dead lab's {', '.join(cleared)})" if cleared else ""
+        return f"lab up in {self.paths.root}: inventory {self.paths.inventory}{note}"
 
     def _already_up(self, state: LabState, options: LabOptions) -> str:
         if state.options != options:
@@ -94,17 +98,6 @@ class Lab:
                 "see `govmig lab status`, then run `govmig lab down` first"
             )
         return f"lab already up in {self.paths.root}: nothing changed"
-
-    def _check_free(self, topology: Topology) -> None:
-        """Refuse to build over a bridge or namespace we did not record: down would take it."""
-        taken = [BRIDGE] if network.link_exists(BRIDGE) else []
-        taken += [h.netns for h in topology.hosts if network.netns_exists(h.netns)]
-        if taken:
-            raise ConfigurationError(
-                f"{', '.join(taken)} already exist(s) but no lab is recorded in "
-                f"{self.paths.root}: another lab directory owns them; "
-                "run `govmig lab down --lab-dir` on that one"
-            )
 
     def _build(self, topology: Topology, state: LabState) -> None:
         daemons.make_keys(topology, self.paths)
@@ -137,7 +130,7 @@ class Lab:
             if self.paths.root.exists():
                 self.paths.root.rmdir()
             return f"no lab in {self.paths.root}: nothing to do"
-        with exclusive(self.paths.lock):
+        with exclusive(MACHINE_LOCK), exclusive(self.paths.lock):
             state = read_state(self.paths)
             assert state is not None  # checked above, under the same lock's protection
             topology = plan_topology(self.inventory, state.options)
@@ -199,6 +192,27 @@ class Lab:
             pid=pid,
             alive=pid is not None and daemons.is_ours(pid, self._marker(host)),
         )
+
+
+def _clear_dead_lab() -> list[str]:
+    """Remove a lab's network that nothing runs in any more; refuse one that still runs.
+
+    The names are fixed, so a lab whose processes died with a killed run or a
+    restored machine, while the kernel kept its namespaces, would block every
+    later ``up``. With no process inside, removing them loses nothing.
+    """
+    namespaces = network.lab_namespaces()
+    busy = [netns for netns in namespaces if network.pids_in(netns)]
+    if busy:
+        raise ConfigurationError(
+            f"another lab runs on this machine (processes in {', '.join(busy)}): "
+            "run `govmig lab down --lab-dir` on its directory first"
+        )
+    cleared = namespaces + ([BRIDGE] if network.link_exists(BRIDGE) else [])
+    for netns in namespaces:
+        network.delete_netns(netns)
+    network.delete_bridge()
+    return cleared
 
 
 def _describe(options: LabOptions) -> str:

@@ -20,6 +20,7 @@ from orchestrator.lab.topology import (
     BRIDGE_IPV6,
     LAB_IPV4,
     LAB_IPV6,
+    NETNS_PREFIX,
     LabHost,
     Topology,
 )
@@ -76,10 +77,22 @@ def add_address(host: LabHost, ipv4: IPv4Address, ipv6: IPv6Address) -> None:
     ip("addr", "replace", f"{ipv6}/128", "dev", "eth0", "nodad", netns=host.netns)
 
 
+def lab_namespaces() -> list[str]:
+    """Every network namespace named as the lab names its hosts'."""
+    if not _NETNS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in _NETNS_DIR.iterdir() if p.name.startswith(NETNS_PREFIX))
+
+
+def delete_netns(name: str) -> None:
+    """Remove a namespace; the veths inside it go with it, and so do their root ends."""
+    if netns_exists(name):
+        ip("netns", "del", name)
+
+
 def delete_host(host: LabHost) -> None:
     """Remove the namespace and, in case it outlives it, the root end of the veth."""
-    if netns_exists(host.netns):
-        ip("netns", "del", host.netns)
+    delete_netns(host.netns)
     if link_exists(host.veth):
         ip("link", "del", host.veth, check=False)
 

@@ -190,6 +190,15 @@ def test_a_put_through_the_service_changes_its_data(lab_dir: Path, status: dict[
     assert "x" in listing.split()
 
 
+def test_another_up_is_refused_while_this_lab_runs(lab_dir: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other-lab"
+    result = runner.invoke(app, [*UP, "--lab-dir", str(other)])
+    assert result.exit_code != 0
+    assert "another lab runs on this machine (processes in govmig-" in str(result.exception)
+    assert not (other / "lab.json").exists()
+    govmig("lab", "status", "--lab-dir", str(lab_dir))  # and this one still runs
+
+
 def test_down_leaves_nothing_behind(lab_dir: Path) -> None:
     state = read_state(LabPaths.under(lab_dir))
     assert state is not None
@@ -202,3 +211,18 @@ def test_down_leaves_nothing_behind(lab_dir: Path) -> None:
     assert not lab_dir.exists()
     status = runner.invoke(app, ["lab", "status", "--lab-dir", str(lab_dir)])
     assert status.exit_code != 0
+
+
+def test_up_removes_a_dead_labs_network(tmp_path: Path) -> None:
+    """What a killed run or a restored machine leaves: namespaces with nothing in them."""
+    subprocess.run(["ip", "netns", "add", "govmig-src-1"], check=True)
+    subprocess.run(["ip", "link", "add", BRIDGE, "type", "bridge"], check=True)
+    root = tmp_path / "lab"
+    try:
+        up = govmig("lab", "up", "--nodes", "shantou", "--sources", "1", "--lab-dir", str(root))
+        assert f"removed a dead lab's govmig-src-1, {BRIDGE}" in up.output
+        govmig("lab", "status", "--lab-dir", str(root))  # exits 0 only if every host is up
+    finally:
+        govmig("lab", "down", "--lab-dir", str(root))
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert "govmig-" not in namespaces
