@@ -1,0 +1,258 @@
+"""The cutover gate: may a ready system cut over now, or what does it wait for?
+
+Checked in this order, so the one line a waiting system shows names the first
+gate that holds it:
+
+=============  ==============================================================
+reason         holds a ready system while
+=============  ==============================================================
+``approval``   the policy asks for an approval and there is no live one
+``freeze``     a freeze that applies to it is on
+``window``     its scheduled moment has not come, no window that applies to
+               it is open, or its forecast (and, for a dependency group, the
+               forecasts of the members still to go) does not fit before the
+               window closes (a freeze ahead closes it early)
+``rehearsal``  the policy asks for a passed rehearsal since its last full pass
+``budget``     its forecast downtime exceeds its budget (delta passes go on)
+``group``      a member of its dependency group is not ready, not cleared by
+               its own gates, broken, or due to cut over before it
+=============  ==============================================================
+
+Pure: the calendar comes in already bound to the system (``GateCalendar``),
+the clock as ``now``, every other fact as a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from enum import StrEnum
+from typing import Protocol
+
+from orchestrator.migrations import SystemState
+
+S = SystemState
+
+
+class WaitReason(StrEnum):
+    """Why a system does not take its next step yet (the ``reason`` label of its gauge)."""
+
+    APPROVAL = "approval"
+    FREEZE = "freeze"
+    WINDOW = "window"
+    REHEARSAL = "rehearsal"
+    BUDGET = "budget"
+    GROUP = "group"
+    WAVE = "wave"
+
+
+@dataclass(frozen=True, slots=True)
+class Go:
+    """The gates are open; ``why`` says which let it through, for the audit."""
+
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """The system waits: the first gate that holds it, and one line saying why."""
+
+    reason: WaitReason
+    text: str
+
+    @property
+    def line(self) -> str:
+        """The one line status shows: ``<reason>: <text>``."""
+        return f"{self.reason}: {self.text}"
+
+
+class Span(Protocol):
+    """An open maintenance window: its name, and when it opened and closes (None: never)."""
+
+    @property
+    def name(self) -> str | None: ...
+
+    @property
+    def opens_at(self) -> datetime: ...
+
+    @property
+    def closes_at(self) -> datetime | None: ...
+
+
+class Named(Protocol):
+    """A freeze, as far as the gate needs it."""
+
+    @property
+    def name(self) -> str: ...
+
+
+class GateCalendar(Protocol):
+    """The maintenance calendar as it applies to one system."""
+
+    @property
+    def time_zone(self) -> tzinfo: ...
+
+    def freeze_at(self, at: datetime) -> Named | None: ...
+
+    def window_at(self, at: datetime) -> Span | None: ...
+
+    def next_window(self, after: datetime) -> Span | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalGate:
+    """Whether the policy asks for an approval, and the live one if there is."""
+
+    needed: bool
+    requested_by: str | None = None
+    approved_by: str | None = None
+    change_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """Another member of the system's dependency group, as the gate needs to see it.
+
+    ``cleared``: a ready member's own gates (all but its group's) let it through;
+    ``forecast_s``: its forecast downtime, counted while it has still to cut over.
+    """
+
+    system_id: str
+    state: SystemState
+    cleared: bool = False
+    forecast_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class GroupGate:
+    """The rest of the system's dependency group; ``ahead``: members due to cut over first."""
+
+    members: tuple[Member, ...] = ()
+    ahead: frozenset[str] = frozenset()
+
+    @property
+    def remaining_s(self) -> float:
+        """The forecasts of the members that have still to cut over."""
+        return sum(m.forecast_s for m in self.members if m.state in _TO_GO)
+
+
+@dataclass(frozen=True, slots=True)
+class CutoverCase:
+    """Everything the gate weighs about one ready system, read at the edge."""
+
+    forecast_s: float
+    budget_s: float
+    approval: ApprovalGate = field(default_factory=lambda: ApprovalGate(needed=False))
+    rehearsal_required: bool = False
+    rehearsed: bool = False
+    scheduled_at: datetime | None = None
+    group: GroupGate | None = None
+
+
+# Members that are on their way to the cutover, or waiting at it.
+_NOT_READY = frozenset({S.REGISTERED, S.QUEUED, S.PLACED, S.PREFLIGHT, S.PROVISIONING})
+_NOT_READY |= {S.REPLICATING, S.REHEARSING}
+_TO_GO = _NOT_READY | {S.READY}
+_CUT_OVER = frozenset({S.COMPLETED, S.FINALIZING, S.FINALIZED})
+# A member that failed, went back or never will: the group cannot move whole.
+_BROKEN = frozenset({S.ROLLING_BACK, S.ROLLED_BACK, S.FAILED, S.CANCELLED, S.REVERTING})
+
+
+def decide(case: CutoverCase, calendar: GateCalendar, now: datetime) -> Go | Wait:
+    """Go, or the first gate that holds the system (see the module's table)."""
+    approval = _approval(case.approval)
+    if isinstance(approval, Wait):
+        return approval
+    window = _window(case, calendar, now)
+    if isinstance(window, Wait):
+        return window
+    forecast = f"forecast downtime {case.forecast_s:.1f} s"
+    if case.rehearsal_required and not case.rehearsed:
+        text = "its policy needs a passed rehearsal since the last full pass; run govmig rehearse"
+        return Wait(WaitReason.REHEARSAL, text)
+    if case.forecast_s > case.budget_s:
+        text = f"{forecast} exceeds the {case.budget_s:g} s budget; delta passes go on"
+        return Wait(WaitReason.BUDGET, text)
+    if case.group is not None and isinstance(held := _group(case.group), Wait):
+        return held
+    parts = [f"{forecast} within the {case.budget_s:g} s budget", window, approval]
+    return Go("; ".join(part for part in parts if part))
+
+
+def _approval(gate: ApprovalGate) -> str | Wait:
+    if not gate.needed:
+        return ""
+    if gate.approved_by is None:
+        other = f"someone other than {gate.requested_by}" if gate.requested_by else "an approver"
+        text = f"its policy needs an approval by {other} under a change reference (govmig approve)"
+        return Wait(WaitReason.APPROVAL, text)
+    return f"approved by {gate.approved_by} under {gate.change_ref}"
+
+
+def _window(case: CutoverCase, calendar: GateCalendar, now: datetime) -> str | Wait:
+    zone = calendar.time_zone
+    if (freeze := calendar.freeze_at(now)) is not None:
+        return Wait(WaitReason.FREEZE, f"freeze {freeze.name!r} is on{_next(calendar, now)}")
+    if case.scheduled_at is not None and now < case.scheduled_at:
+        return Wait(WaitReason.WINDOW, f"scheduled for {_at(case.scheduled_at, zone)}")
+    span = calendar.window_at(now)
+    if span is None:
+        return Wait(WaitReason.WINDOW, f"no maintenance window is open{_next(calendar, now)}")
+    if span.closes_at is None:
+        return ""
+    needed = case.forecast_s + (case.group.remaining_s if case.group is not None else 0.0)
+    if (span.closes_at - now).total_seconds() < needed:
+        closes = _at(span.closes_at, zone)
+        text = f"{needed:.1f} s of downtime does not fit before {_named(span)} closes at {closes}"
+        return Wait(WaitReason.WINDOW, text + _next(calendar, span.closes_at))
+    return f"{_named(span)} open until {_at(span.closes_at, zone)}"
+
+
+def _group(group: GroupGate) -> Wait | None:
+    def held(text: str, members: Iterable[Member]) -> Wait:
+        listed = ", ".join(f"{m.system_id} ({m.state})" for m in members)
+        return Wait(WaitReason.GROUP, f"{text}: {listed}")
+
+    if broken := [m for m in group.members if m.state in _BROKEN]:
+        return held("the group moves whole or not at all, and a member went back", broken)
+    if waiting := [m for m in group.members if m.state in _NOT_READY]:
+        return held("group members are not ready", waiting)
+    if uncleared := [m for m in group.members if m.state is S.READY and not m.cleared]:
+        return held("group members wait at their own gates", uncleared)
+    first = [m for m in group.members if m.system_id in group.ahead and m.state not in _CUT_OVER]
+    if first:
+        return held("cuts over after the members it depends on", first)
+    return None
+
+
+def cutover_order(depends_on: Mapping[str, Iterable[str]]) -> list[str]:
+    """The group's members, each after those it depends on; a cycle is broken by id.
+
+    Dependencies outside the group are ignored: they are not moving with it.
+    """
+    pending = {m: {d for d in deps if d in depends_on and d != m} for m, deps in depends_on.items()}
+    order: list[str] = []
+    while pending:
+        free = sorted(m for m, deps in pending.items() if not deps) or [min(pending)]
+        for member in free:
+            order.append(member)
+            del pending[member]
+        for deps in pending.values():
+            deps.difference_update(free)
+    return order
+
+
+def _next(calendar: GateCalendar, after: datetime) -> str:
+    span = calendar.next_window(after)
+    if span is None:
+        return "; no window opens within the calendar's horizon"
+    return f"; next, {_named(span)} opens {_at(span.opens_at, calendar.time_zone)}"
+
+
+def _named(span: Span) -> str:
+    return f"window {span.name!r}" if span.name else "the window"
+
+
+def _at(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z")
