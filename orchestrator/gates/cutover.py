@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from typing import Protocol
 
@@ -159,8 +159,11 @@ _CUT_OVER = frozenset({S.COMPLETED, S.FINALIZING, S.FINALIZED})
 _BROKEN = frozenset({S.ROLLING_BACK, S.ROLLED_BACK, S.FAILED, S.CANCELLED, S.REVERTING})
 
 
-def decide(case: CutoverCase, calendar: GateCalendar, now: datetime) -> Go | Wait:
-    """Go, or the first gate that holds the system (see the module's table)."""
+def decide(case: CutoverCase, calendar: GateCalendar | None, now: datetime) -> Go | Wait:
+    """Go, or the first gate that holds the system (see the module's table).
+
+    ``calendar`` None: there is no calendar, so no window or freeze restricts it.
+    """
     approval = _approval(case.approval)
     if isinstance(approval, Wait):
         return approval
@@ -190,12 +193,14 @@ def _approval(gate: ApprovalGate) -> str | Wait:
     return f"approved by {gate.approved_by} under {gate.change_ref}"
 
 
-def _window(case: CutoverCase, calendar: GateCalendar, now: datetime) -> str | Wait:
-    zone = calendar.time_zone
-    if (freeze := calendar.freeze_at(now)) is not None:
+def _window(case: CutoverCase, calendar: GateCalendar | None, now: datetime) -> str | Wait:
+    zone = UTC if calendar is None else calendar.time_zone
+    if calendar is not None and (freeze := calendar.freeze_at(now)) is not None:
         return Wait(WaitReason.FREEZE, f"freeze {freeze.name!r} is on{_next(calendar, now)}")
     if case.scheduled_at is not None and now < case.scheduled_at:
         return Wait(WaitReason.WINDOW, f"scheduled for {_at(case.scheduled_at, zone)}")
+    if calendar is None:
+        return ""
     span = calendar.window_at(now)
     if span is None:
         return Wait(WaitReason.WINDOW, f"no maintenance window is open{_next(calendar, now)}")

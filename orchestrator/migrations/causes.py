@@ -16,7 +16,7 @@ cause                  comes from
 ``PhaseSucceeded``     a phase's playbook finished successfully
 ``PhaseFailed``        a phase's playbook failed (or was stopped)
 ``Replicated``         a pass of warm replication finished: caught up or not
-``StartCutover``       the worker asks a ready system to cut over, with its forecast
+``StartCutover``       the worker asks a ready system to cut over, with its gates' answer
 ``RequestCancel``      ``gov.cloud.migration.cancel_requested``
 ``RequestRetry``       ``gov.cloud.migration.retry_requested``
 ``RequestRollback``    ``gov.cloud.migration.rollback_requested``
@@ -98,16 +98,14 @@ class Replicated:
 
 @dataclass(frozen=True, slots=True)
 class StartCutover:
-    """The worker asks a ready system to cut over: its forecast downtime and its budget.
+    """The worker asks a ready system to cut over, once its gates have been weighed.
 
-    ``rehearsal_required``: the policy asks for a passed rehearsal since the last
-    full pass before this system cuts over; ``rehearsed``: it has one.
+    ``why``: which gates let it through (for the audit); ``held``: the one line
+    saying what holds it instead, when a gate does (``orchestrator.gates``).
     """
 
-    forecast_s: float
-    budget_s: float
-    rehearsal_required: bool = False
-    rehearsed: bool = False
+    why: str
+    held: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

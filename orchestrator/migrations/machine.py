@@ -32,8 +32,10 @@ Decisions, so every caller sees the same rules:
   a delta pass within its budget makes the system ``ready``, any other pass
   means another one; in ``ready`` a caught-up pass keeps it ready and one that
   fell behind sends it back to ``replicating``. A ready system cuts over only
-  by ``StartCutover``, and only if its forecast downtime fits its budget; it
-  can be cancelled or rolled back like a replicating one.
+  by ``StartCutover``, and only when its gates let it through (approval,
+  freeze, window, rehearsal, downtime budget, dependency group: weighed by
+  ``orchestrator.gates`` before it asks); it can be cancelled or rolled back
+  like a replicating one.
 * **Rehearsal** (a test migration) starts only from ``ready`` and always
   ends back in ``ready``, passed or failed: the source was never touched, so
   a failed rehearsal is a finding, not a failure of the migration. While it
@@ -249,20 +251,11 @@ def _replicated(cause: Replicated, state: S | None) -> Outcome:
 
 @_apply.register
 def _start_cutover(cause: StartCutover, state: S | None) -> Outcome:
-    forecast = f"forecast downtime {cause.forecast_s:.1f} s"
-    budget = f"the {cause.budget_s:g} s budget"
-    unrehearsed = cause.rehearsal_required and not cause.rehearsed
-    if state is S.READY and unrehearsed:
-        text = (
-            "cutover not started: its policy needs a passed rehearsal since the last full pass; "
-            "run govmig rehearse (system is {state})"
-        )
-        return _refuse(state, cause, text)
-    if state is S.READY and cause.forecast_s <= cause.budget_s:
-        return _move(state, S.CUTOVER, f"cutover started: {forecast} within {budget}")
+    if state is S.READY and cause.held is not None:
+        held = cause.held.replace("{", "{{").replace("}", "}}")  # literal text in a template
+        return _refuse(state, cause, f"cutover not started: {held} (system is {{state}})")
     if state is S.READY:
-        text = f"cutover not started: {forecast} exceeds {budget}; delta passes go on"
-        return _refuse(state, cause, text + " (system is {state})")
+        return _move(state, S.CUTOVER, f"cutover started: {cause.why}")
     return _refuse(
         state, cause, "cannot start a cutover: system is {state}; only a ready system can"
     )

@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from orchestrator.engine.context import CauseContext
 from orchestrator.engine.lifecycle import Lifecycle, apply_cause
@@ -31,6 +32,7 @@ from orchestrator.errors import TemporaryError
 from orchestrator.execution import HostOutcome
 from orchestrator.execution.outcomes import ReportValue
 from orchestrator.execution.reports import moves, rehearsal
+from orchestrator.gates import Go, decide
 from orchestrator.hooks import Hooks, notify
 from orchestrator.migrations import (
     Cause,
@@ -39,6 +41,7 @@ from orchestrator.migrations import (
     PhaseSucceeded,
     Refusal,
     Replicated,
+    StartCutover,
     SystemState,
     Transition,
 )
@@ -130,19 +133,21 @@ def _ask_to_cut_over(
     warm: WarmReplication,
     context: CauseContext,
 ) -> None:
-    """A caught-up pass: cut over now if its forecast fits the system's downtime budget
-    (and, where the policy asks, it passed a rehearsal since its last full pass)."""
+    """A caught-up pass: cut over now if the system's gates let it, else record what holds it."""
     row = lifecycle.system(system_id)
     if row is None:
         return
-    rehearsed = replication_store.rehearsed(session, system_id)
-    ask = warm.start_cutover(
+    case = warm.cutover_case(
         row.record,
         replicated,
-        rehearsed=rehearsed,
+        rehearsed=replication_store.rehearsed(session, system_id),
         service_start_s=replication_store.measured_start(session, system_id),
     )
-    lifecycle.apply(system_id, ask, context=context)
+    decided = decide(case, None, datetime.now(UTC))
+    if isinstance(decided, Go):
+        lifecycle.apply(system_id, StartCutover(why=decided.why), context=context)
+    else:
+        lifecycle.apply(system_id, StartCutover(why="", held=decided.line), context=context)
 
 
 def record_report(

@@ -3,10 +3,11 @@
 With a ``WarmReplication`` in its config, the worker reports each replicate pass
 as ``Replicated`` (``migrations.replication.judge_pass``) instead of a plain
 success, paces the passes of replicating and ready systems by the policy's
-interval (``due``), and asks each system a caught-up pass left ``ready`` to
-cut over (``StartCutover``) with the forecast downtime of that pass against
-the budget of the system's criticality: the state machine starts the cutover
-or refuses it with both figures, and the next pass asks again.
+interval (``due``), and gives the cutover gate (``orchestrator.gates``) what
+replication knows of each system a caught-up pass left ``ready``
+(``cutover_case``: the forecast downtime of that pass, the budget of its
+criticality, the rehearsal policy); the worker asks the gate and the state
+machine starts the cutover or records what holds it, and the next pass asks again.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from orchestrator.errors import ConfigurationError
-from orchestrator.migrations import StartCutover
+from orchestrator.gates import CutoverCase
 from orchestrator.migrations.replication import (
     ReplicationPass,
     WarmPolicy,
@@ -43,15 +44,15 @@ class WarmReplication:
         criticality = str(record.get("criticality", "medium"))
         return self.budgets_s.get(criticality, self.budgets_s.get("medium", 120.0))
 
-    def start_cutover(
+    def cutover_case(
         self,
         record: Mapping[str, Any],
         last: ReplicationPass,
         *,
         rehearsed: bool = False,
         service_start_s: float | None = None,
-    ) -> StartCutover:
-        """The request to cut over after the caught-up pass ``last``.
+    ) -> CutoverCase:
+        """What the cutover gate weighs of replication after the caught-up pass ``last``.
 
         ``rehearsed``: the system passed a rehearsal since its last full pass;
         ``service_start_s``: its service's start as its last passed rehearsal measured it.
@@ -59,7 +60,7 @@ class WarmReplication:
         forecast = forecast_downtime(last.seconds, self.policy, service_start_s)
         required = str(record.get("criticality", "medium")) in self.rehearsal_required
         # A caught-up pass is a timed delta, so the forecast exists; be safe anyway.
-        return StartCutover(
+        return CutoverCase(
             forecast_s=forecast or float("inf"),
             budget_s=self.budget_for(record),
             rehearsal_required=required,

@@ -1,13 +1,12 @@
 """The cutover gate, table-tested: (approval, schedule, rehearsal, budget, group) → go or wait.
 
-The calendar's own cases (windows, freezes, midnight, the week's end) are in
-``test_gates_calendar.py``, on the real calendar; here it is always open.
+The calendar's cases (windows, freezes, midnight, the week's end) are in
+``test_gates_calendar.py``, on the real calendar; here there is none.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -25,29 +24,6 @@ from orchestrator.gates import (
 from orchestrator.migrations import SystemState as S
 
 NOW = datetime(2027, 1, 9, 1, 0, tzinfo=UTC)
-DAWN = datetime.min.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class AlwaysOpen:
-    """No calendar: every moment is inside an endless window, and nothing is frozen."""
-
-    time_zone: tzinfo = UTC
-
-    @dataclass(frozen=True)
-    class _Span:
-        name: str | None = None
-        opens_at: datetime = DAWN
-        closes_at: datetime | None = None
-
-    def freeze_at(self, at: datetime) -> None:
-        return None
-
-    def window_at(self, at: datetime) -> _Span:
-        return self._Span()
-
-    def next_window(self, after: datetime) -> _Span:
-        return self._Span()
 
 
 def case(**changes: object) -> CutoverCase:
@@ -79,7 +55,7 @@ LATER = NOW + timedelta(hours=2)
 def test_a_closed_gate_holds_the_system_with_its_reason(
     given: CutoverCase, reason: WaitReason, words: str
 ) -> None:
-    decided = decide(given, AlwaysOpen(), NOW)
+    decided = decide(given, None, NOW)
     assert isinstance(decided, Wait)
     assert decided.reason is reason
     assert words in decided.text
@@ -99,7 +75,7 @@ def test_a_closed_gate_holds_the_system_with_its_reason(
     ],
 )
 def test_open_gates_let_it_go_and_say_why(given: CutoverCase, words: str) -> None:
-    decided = decide(given, AlwaysOpen(), NOW)
+    decided = decide(given, None, NOW)
     assert isinstance(decided, Go)
     assert words in decided.why
 
@@ -120,7 +96,7 @@ def test_a_group_member_holds_the_others(
     members: tuple[Member, ...], ahead: tuple[str, ...], words: str
 ) -> None:
     group = GroupGate(members=members, ahead=frozenset(ahead))
-    decided = decide(case(group=group), AlwaysOpen(), NOW)
+    decided = decide(case(group=group), None, NOW)
     assert isinstance(decided, Wait)
     assert decided.reason is WaitReason.GROUP
     assert words in decided.text
@@ -138,12 +114,12 @@ def test_a_group_whose_members_are_cleared_lets_it_go(
     members: tuple[Member, ...], ahead: tuple[str, ...]
 ) -> None:
     group = GroupGate(members=members, ahead=frozenset(ahead))
-    assert isinstance(decide(case(group=group), AlwaysOpen(), NOW), Go)
+    assert isinstance(decide(case(group=group), None, NOW), Go)
 
 
 def test_an_own_gate_is_named_before_the_group() -> None:
     group = GroupGate(members=(Member("b", S.REPLICATING),))
-    decided = decide(case(group=group, approval=UNAPPROVED), AlwaysOpen(), NOW)
+    decided = decide(case(group=group, approval=UNAPPROVED), None, NOW)
     assert isinstance(decided, Wait)
     assert decided.reason is WaitReason.APPROVAL
 

@@ -63,12 +63,8 @@ CAUSES: dict[str, Cause] = {
     **{f"failed_{phase}": PhaseFailed(phase, "copy data", "rsync exited 23") for phase in Phase},
     "caught_up": Replicated(caught_up=True, detail="delta pass of 4096 bytes, 0.4 s"),
     "behind": Replicated(caught_up=False, detail="full pass of 9000000 bytes, 12.0 s"),
-    "cutover_fits": StartCutover(forecast_s=2.8, budget_s=30),
-    "cutover_over_budget": StartCutover(forecast_s=45.0, budget_s=30),
-    "cutover_unrehearsed": StartCutover(forecast_s=2.8, budget_s=30, rehearsal_required=True),
-    "cutover_rehearsed": StartCutover(
-        forecast_s=2.8, budget_s=30, rehearsal_required=True, rehearsed=True
-    ),
+    "cutover_go": StartCutover("forecast downtime 2.8 s within the 30 s budget"),
+    "cutover_held": StartCutover("", held="approval: its policy needs an approval"),
 }
 STATES: list[SystemState | None] = [None, *SystemState]
 
@@ -121,11 +117,10 @@ LEGAL: dict[tuple[SystemState | None, str], Expected] = {
     (S.REPLICATING, "behind"): (S.REPLICATING, ()),
     (S.READY, "caught_up"): (S.READY, ()),
     (S.READY, "behind"): (S.REPLICATING, ()),
-    (S.READY, "cutover_fits"): (S.CUTOVER, ()),
+    (S.READY, "cutover_go"): (S.CUTOVER, ()),
     (S.READY, "failed_replicate"): (S.ROLLING_BACK, ()),
     (S.READY, "cancel"): (S.ROLLING_BACK, ()),
     (S.READY, "rollback"): (S.ROLLING_BACK, ()),
-    (S.READY, "cutover_rehearsed"): (S.CUTOVER, ()),
     # Rehearsal: from ready, back to ready whatever its result.
     (S.READY, "rehearse"): (S.REHEARSING, ()),
     (S.REHEARSING, "succeeded_rehearse"): (S.READY, ()),
@@ -227,9 +222,8 @@ def test_capacity_and_status_effects_follow_the_states(
         ),
         (
             S.READY,
-            StartCutover(forecast_s=1.0, budget_s=30, rehearsal_required=True),
-            "cutover not started: its policy needs a passed rehearsal since the last full pass; "
-            "run govmig rehearse (system is ready)",
+            StartCutover("", held="window: {no} maintenance window is open"),
+            "cutover not started: window: {no} maintenance window is open (system is ready)",
         ),
     ],
     ids=[
@@ -242,7 +236,7 @@ def test_capacity_and_status_effects_follow_the_states(
         "rollback-finalized",
         "rehearse-replicating",
         "finalize-ready",
-        "cutover-unrehearsed",
+        "cutover-held",
     ],
 )
 def test_refusal_reasons_tell_the_operator_what_to_do(

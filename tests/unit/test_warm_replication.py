@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from orchestrator.errors import ConfigurationError
+from orchestrator.gates import Go, Wait, decide
 from orchestrator.migrations import (
     Refusal,
     StartCutover,
     SystemState,
-    Transition,
     apply_transition,
 )
 from orchestrator.migrations.replication import (
@@ -21,10 +21,10 @@ from orchestrator.migrations.replication import (
     forecast_downtime,
     judge_pass,
     pass_due,
-    rehearsed_since_full,
 )
 from orchestrator.worker.warm import WarmReplication, parse_budgets, parse_criticalities
 
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 POLICY = WarmPolicy(ready_budget_s=3.0, interval_s=10.0, safety_factor=2.0, service_start_s=1.5)
 
 
@@ -59,13 +59,11 @@ def test_the_first_pass_runs_at_once_and_the_next_after_the_interval() -> None:
     assert pass_due(10.0, POLICY)
 
 
-def test_a_cutover_over_its_budget_is_refused_saying_both_figures() -> None:
-    refused = apply_transition(SystemState.READY, StartCutover(forecast_s=45.2, budget_s=30))
+def test_a_held_cutover_is_refused_saying_what_holds_it() -> None:
+    held = "budget: forecast downtime 45.2 s exceeds the 30 s budget; delta passes go on"
+    refused = apply_transition(SystemState.READY, StartCutover("", held=held))
     assert isinstance(refused, Refusal)
-    assert refused.reason == (
-        "cutover not started: forecast downtime 45.2 s exceeds the 30 s budget; "
-        "delta passes go on (system is ready)"
-    )
+    assert refused.reason == f"cutover not started: {held} (system is ready)"
 
 
 def test_budgets_are_read_by_criticality_over_the_defaults() -> None:
@@ -89,10 +87,10 @@ def test_a_bad_budget_is_refused_naming_it(text: str, message: str) -> None:
         parse_budgets(text)
 
 
-def test_a_caught_up_pass_asks_to_cut_over_with_its_forecast_against_the_budget() -> None:
+def test_a_caught_up_pass_gives_the_gate_its_forecast_and_budget() -> None:
     warm = WarmReplication(policy=POLICY, budgets_s=parse_budgets("high=4"))
-    asked = warm.start_cutover({"criticality": "high"}, ReplicationPass(PassKind.DELTA, 10, 1.0))
-    assert asked == StartCutover(forecast_s=3.5, budget_s=4.0)
+    case = warm.cutover_case({"criticality": "high"}, ReplicationPass(PassKind.DELTA, 10, 1.0))
+    assert (case.forecast_s, case.budget_s, case.rehearsal_required) == (3.5, 4.0, False)
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     assert warm.due(None, now)
     assert not warm.due(now - timedelta(seconds=5), now)
@@ -102,29 +100,10 @@ def test_a_caught_up_pass_asks_to_cut_over_with_its_forecast_against_the_budget(
 def test_the_rehearsal_policy_goes_by_criticality() -> None:
     warm = WarmReplication(policy=POLICY, rehearsal_required=parse_criticalities("critical, high"))
     delta = ReplicationPass(PassKind.DELTA, 10, 0.5)
-    high = warm.start_cutover({"criticality": "high"}, delta)
+    high = warm.cutover_case({"criticality": "high"}, delta)
     assert (high.rehearsal_required, high.rehearsed) == (True, False)
-    assert isinstance(apply_transition(SystemState.READY, high), Refusal)
-    rehearsed = warm.start_cutover({"criticality": "high"}, delta, rehearsed=True)
-    started = apply_transition(SystemState.READY, rehearsed)
-    assert isinstance(started, Transition)
-    assert started.to_state is SystemState.CUTOVER
-    assert not warm.start_cutover({"criticality": "low"}, delta).rehearsal_required
-    with pytest.raises(ConfigurationError, match="names urgent: a criticality is one of"):
-        parse_criticalities("high,urgent")
-
-
-@pytest.mark.parametrize(
-    ("rehearsed_at", "full_at", "expected"),
-    [(None, None, False), (2, None, True), (2, 1, True), (1, 2, False)],
-    ids=["never", "no-full-pass", "after-the-full-pass", "before-a-new-full-pass"],
-)
-def test_a_rehearsal_counts_only_after_the_last_full_pass(
-    rehearsed_at: int | None, full_at: int | None, expected: bool
-) -> None:
-    base = datetime(2026, 12, 1, tzinfo=UTC)
-
-    def at(hours: int | None) -> datetime | None:
-        return None if hours is None else base + timedelta(hours=hours)
-
-    assert rehearsed_since_full(at(rehearsed_at), at(full_at)) is expected
+    assert isinstance(decide(high, None, NOW), Wait)
+    rehearsed = warm.cutover_case({"criticality": "high"}, delta, rehearsed=True)
+    assert isinstance(decide(rehearsed, None, NOW), Go)
+    low = warm.cutover_case({"criticality": "low"}, delta)
+    assert not low.rehearsal_required
