@@ -25,6 +25,9 @@ Business-system files, chosen by extension:
 Every record is checked: its fields against the model (unknown fields are
 errors), its ``city`` and ``source`` city against the 21 cities, its id for
 uniqueness, and its ``depends_on`` for ids of the same file and for cycles.
+
+``load_departments`` reads the department register (``inventory/departments.yml``)
+and raises ``InventoryError`` the same way.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.data_files import INVENTORY_DIR
+from orchestrator.inventory.departments import DepartmentRegister, build_register
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.inventory.sources import read_records, read_yaml
 from orchestrator.inventory.systems import validate_systems
@@ -40,6 +44,7 @@ from orchestrator.inventory.topology import Inventory, build_inventory
 DEFAULT_INVENTORY_ROOT = INVENTORY_DIR
 HOSTS_FILE = "hosts.yml"
 DEFAULT_CATALOGUE = DEFAULT_INVENTORY_ROOT / "catalogue" / "systems.yaml"
+DEFAULT_DEPARTMENTS = DEFAULT_INVENTORY_ROOT / "departments.yml"
 
 
 def load_inventory(root: Path = DEFAULT_INVENTORY_ROOT) -> Inventory:
@@ -54,3 +59,8 @@ def load_systems(path: Path, inventory: Inventory) -> list[BusinessSystem]:
     return validate_systems(
         records.records, inventory.cities, source=records.source, namer=records.namer
     )
+
+
+def load_departments(path: Path = DEFAULT_DEPARTMENTS) -> DepartmentRegister:
+    """The department register (``inventory/departments.yml`` unless another file is given)."""
+    return build_register(read_yaml(path), source=str(path))
