@@ -27,7 +27,8 @@ errors), its ``city`` and ``source`` city against the 21 cities, its id for
 uniqueness, and its ``depends_on`` for ids of the same file and for cycles.
 
 ``load_departments`` reads the department register (``inventory/departments.yml``)
-and raises ``InventoryError`` the same way.
+and ``load_calendar`` a maintenance calendar checked against it (the format is in
+``calendar_file``); both raise ``InventoryError`` the same way.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.data_files import INVENTORY_DIR
+from orchestrator.inventory.calendar import Calendar
+from orchestrator.inventory.calendar_file import build_calendar
 from orchestrator.inventory.departments import DepartmentRegister, build_register
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.inventory.sources import read_records, read_yaml
@@ -64,3 +67,8 @@ def load_systems(path: Path, inventory: Inventory) -> list[BusinessSystem]:
 def load_departments(path: Path = DEFAULT_DEPARTMENTS) -> DepartmentRegister:
     """The department register (``inventory/departments.yml`` unless another file is given)."""
     return build_register(read_yaml(path), source=str(path))
+
+
+def load_calendar(path: Path, departments: DepartmentRegister) -> Calendar:
+    """The windows and freezes of a calendar file (no file: ``Calendar.unrestricted()``)."""
+    return build_calendar(read_yaml(path), source=str(path), departments=departments)
