@@ -11,6 +11,7 @@ import sys
 import typer
 
 from orchestrator.cli import (
+    calendar,
     demo,
     dlq,
     events,
@@ -47,6 +48,7 @@ app.command("finalize")(ops.finalize)
 app.command("status")(views.status)
 app.command("capacity")(views.capacity)
 app.command("plan")(plan.plan)
+app.command("calendar")(calendar.calendar)
 app.add_typer(kafka.app, name="kafka")
 app.add_typer(lab.app, name="lab")
 app.add_typer(inventory.app, name="inventory")

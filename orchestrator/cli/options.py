@@ -19,7 +19,9 @@ from orchestrator.settings import KafkaSettings, StoreSettings
 
 __all__ = [
     "BootstrapOption",
+    "CalendarOption",
     "ControlTopicOption",
+    "DepartmentsOption",
     "DlqTopicOption",
     "EventsTopicOption",
     "InventoryOption",
@@ -91,6 +93,25 @@ InventoryOption = Annotated[
         "--inventory",
         envvar="GOVMIG_INVENTORY",
         help="Directory holding hosts.yml (the cities, nodes and platforms).",
+    ),
+]
+
+CalendarOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--calendar",
+        envvar="GOVMIG_CALENDAR",
+        dir_okay=False,
+        help="Maintenance windows and freezes (e.g. inventory/calendar.yml); "
+        "none: cutovers are not restricted to windows.",
+    ),
+]
+DepartmentsOption = Annotated[
+    Path,
+    typer.Option(
+        "--departments",
+        dir_okay=False,
+        help="The department register that turns a calendar's department codes into names.",
     ),
 ]
 

@@ -7,12 +7,18 @@ nothing of Kafka, the store or Ansible's runner.
 
 Public entry points: ``load_inventory``, ``load_systems``, ``Inventory`` and
 ``generate_catalogue``; the records are in ``models`` and the totals in ``plan``.
+The maintenance calendar: ``load_departments``, ``load_calendar``, ``Calendar``
+and ``CalendarFacts`` (``calendar``; its file format in ``calendar_file``).
 """
 
+from orchestrator.inventory.calendar import Calendar, CalendarFacts
 from orchestrator.inventory.catalogue import generate_catalogue
 from orchestrator.inventory.loader import (
     DEFAULT_CATALOGUE,
+    DEFAULT_DEPARTMENTS,
     DEFAULT_INVENTORY_ROOT,
+    load_calendar,
+    load_departments,
     load_inventory,
     load_systems,
 )
@@ -20,9 +26,14 @@ from orchestrator.inventory.topology import Inventory
 
 __all__ = [
     "DEFAULT_CATALOGUE",
+    "DEFAULT_DEPARTMENTS",
     "DEFAULT_INVENTORY_ROOT",
+    "Calendar",
+    "CalendarFacts",
     "Inventory",
     "generate_catalogue",
+    "load_calendar",
+    "load_departments",
     "load_inventory",
     "load_systems",
 ]

@@ -25,6 +25,10 @@ Business-system files, chosen by extension:
 Every record is checked: its fields against the model (unknown fields are
 errors), its ``city`` and ``source`` city against the 21 cities, its id for
 uniqueness, and its ``depends_on`` for ids of the same file and for cycles.
+
+``load_departments`` reads the department register (``inventory/departments.yml``)
+and ``load_calendar`` a maintenance calendar checked against it (the format is in
+``calendar_file``); both raise ``InventoryError`` the same way.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.data_files import INVENTORY_DIR
+from orchestrator.inventory.calendar import Calendar
+from orchestrator.inventory.calendar_file import build_calendar
+from orchestrator.inventory.departments import DepartmentRegister, build_register
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.inventory.sources import read_records, read_yaml
 from orchestrator.inventory.systems import validate_systems
@@ -40,6 +47,7 @@ from orchestrator.inventory.topology import Inventory, build_inventory
 DEFAULT_INVENTORY_ROOT = INVENTORY_DIR
 HOSTS_FILE = "hosts.yml"
 DEFAULT_CATALOGUE = DEFAULT_INVENTORY_ROOT / "catalogue" / "systems.yaml"
+DEFAULT_DEPARTMENTS = DEFAULT_INVENTORY_ROOT / "departments.yml"
 
 
 def load_inventory(root: Path = DEFAULT_INVENTORY_ROOT) -> Inventory:
@@ -54,3 +62,13 @@ def load_systems(path: Path, inventory: Inventory) -> list[BusinessSystem]:
     return validate_systems(
         records.records, inventory.cities, source=records.source, namer=records.namer
     )
+
+
+def load_departments(path: Path = DEFAULT_DEPARTMENTS) -> DepartmentRegister:
+    """The department register (``inventory/departments.yml`` unless another file is given)."""
+    return build_register(read_yaml(path), source=str(path))
+
+
+def load_calendar(path: Path, departments: DepartmentRegister) -> Calendar:
+    """The windows and freezes of a calendar file (no file: ``Calendar.unrestricted()``)."""
+    return build_calendar(read_yaml(path), source=str(path), departments=departments)

@@ -4,7 +4,8 @@ Turns a path into parsed data, or into an ``InventoryError`` that names the file
 and says what is wrong with it as a whole: missing, not a regular file, too
 large, not UTF-8, empty, an unsupported extension, or not valid YAML/JSON/CSV.
 Duplicate keys in YAML and JSON are errors too: silently keeping the last one
-would hide a typo. What the records mean is checked elsewhere.
+would hide a typo; so is a date YAML reads but the calendar lacks (2027-02-30).
+What the records mean is checked elsewhere.
 """
 
 from __future__ import annotations
@@ -168,22 +169,33 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
     return loader.construct_mapping(node)
 
 
+def _construct_timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> object:
+    """A date YAML recognises but the calendar lacks (2027-02-30) is an error with its line."""
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError as error:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"invalid date {node.value!r}: {error}", node.start_mark
+        ) from None
+
+
+def _strict(loader: type[Any]) -> None:
+    """Refuse duplicate keys and impossible dates, with their line and column."""
+    loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
 class _StrictSafeLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses duplicate keys."""
+    """``yaml.SafeLoader`` that refuses duplicate keys and impossible dates."""
 
 
-_StrictSafeLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
+_strict(_StrictSafeLoader)
 _LOADER: type[Any] = _StrictSafeLoader
 
 if yaml.__with_libyaml__:  # the C parser loads the 500-system catalogue several times faster
 
     class _StrictCSafeLoader(yaml.CSafeLoader):
-        """``yaml.CSafeLoader`` that refuses duplicate keys."""
+        """``yaml.CSafeLoader`` that refuses duplicate keys and impossible dates."""
 
-    _StrictCSafeLoader.add_constructor(
-        yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-        _construct_mapping,
-    )
+    _strict(_StrictCSafeLoader)
     _LOADER = _StrictCSafeLoader

@@ -351,6 +351,11 @@ FILE_CASES: list[tuple[Callable[[Path], Path], str]] = [
     (write_bytes("systems.yaml", b"systems: []\n"), "contains no systems"),
     (write_bytes("systems.yaml", b"- [unclosed\n"), "not valid YAML"),
     (write_bytes("systems.yaml", b"- id: a\n  id: b\n"), "not valid YAML: duplicate key 'id'"),
+    (
+        write_bytes("systems.yaml", b"- id: a\n  name: 2027-02-30\n"),
+        "not valid YAML: invalid date '2027-02-30': day is out of range for month "
+        "(line 2, column 9)",
+    ),
     (write_bytes("systems.json", b'[{"id": "a",]'), "not valid JSON"),
     (
         write_bytes("systems.yaml", b'- !!python/object/apply:os.system ["touch pwned"]\n'),
@@ -386,6 +391,7 @@ FILE_CASES: list[tuple[Callable[[Path], Path], str]] = [
         "yaml-no-systems",
         "invalid-yaml",
         "duplicate-yaml-key",
+        "impossible-yaml-date",
         "invalid-json",
         "python-tag-in-yaml",
         "duplicate-json-key",
