@@ -12,7 +12,6 @@ state: the worker asks it, then applies ``StartCutover`` or records the wait.
 from orchestrator.gates.cutover import (
     ApprovalGate,
     CutoverCase,
-    GateCalendar,
     Go,
     GroupGate,
     Member,
@@ -25,7 +24,6 @@ from orchestrator.gates.cutover import (
 __all__ = [
     "ApprovalGate",
     "CutoverCase",
-    "GateCalendar",
     "Go",
     "GroupGate",
     "Member",

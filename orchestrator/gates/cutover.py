@@ -18,18 +18,19 @@ reason         holds a ready system while
                its own gates, broken, or due to cut over before it
 =============  ==============================================================
 
-Pure: the calendar comes in already bound to the system (``GateCalendar``),
-the clock as ``now``, every other fact as a value.
+Pure: the calendar (``Calendar.unrestricted()`` without a file) and the
+clock come in as values, like every other fact.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from enum import StrEnum
-from typing import Protocol
 
+from orchestrator.inventory import Calendar, CalendarFacts
+from orchestrator.inventory.calendar import Span
 from orchestrator.migrations import SystemState
 
 S = SystemState
@@ -65,39 +66,6 @@ class Wait:
     def line(self) -> str:
         """The one line status shows: ``<reason>: <text>``."""
         return f"{self.reason}: {self.text}"
-
-
-class Span(Protocol):
-    """An open maintenance window: its name, and when it opened and closes (None: never)."""
-
-    @property
-    def name(self) -> str | None: ...
-
-    @property
-    def opens_at(self) -> datetime: ...
-
-    @property
-    def closes_at(self) -> datetime | None: ...
-
-
-class Named(Protocol):
-    """A freeze, as far as the gate needs it."""
-
-    @property
-    def name(self) -> str: ...
-
-
-class GateCalendar(Protocol):
-    """The maintenance calendar as it applies to one system."""
-
-    @property
-    def time_zone(self) -> tzinfo: ...
-
-    def freeze_at(self, at: datetime) -> Named | None: ...
-
-    def window_at(self, at: datetime) -> Span | None: ...
-
-    def next_window(self, after: datetime) -> Span | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +109,7 @@ class GroupGate:
 class CutoverCase:
     """Everything the gate weighs about one ready system, read at the edge."""
 
+    facts: CalendarFacts
     forecast_s: float
     budget_s: float
     approval: ApprovalGate = field(default_factory=lambda: ApprovalGate(needed=False))
@@ -159,11 +128,8 @@ _CUT_OVER = frozenset({S.COMPLETED, S.FINALIZING, S.FINALIZED})
 _BROKEN = frozenset({S.ROLLING_BACK, S.ROLLED_BACK, S.FAILED, S.CANCELLED, S.REVERTING})
 
 
-def decide(case: CutoverCase, calendar: GateCalendar | None, now: datetime) -> Go | Wait:
-    """Go, or the first gate that holds the system (see the module's table).
-
-    ``calendar`` None: there is no calendar, so no window or freeze restricts it.
-    """
+def decide(case: CutoverCase, calendar: Calendar, now: datetime) -> Go | Wait:
+    """Go, or the first gate that holds the system (see the module's table)."""
     approval = _approval(case.approval)
     if isinstance(approval, Wait):
         return approval
@@ -193,24 +159,25 @@ def _approval(gate: ApprovalGate) -> str | Wait:
     return f"approved by {gate.approved_by} under {gate.change_ref}"
 
 
-def _window(case: CutoverCase, calendar: GateCalendar | None, now: datetime) -> str | Wait:
-    zone = UTC if calendar is None else calendar.time_zone
-    if calendar is not None and (freeze := calendar.freeze_at(now)) is not None:
-        return Wait(WaitReason.FREEZE, f"freeze {freeze.name!r} is on{_next(calendar, now)}")
+def _window(case: CutoverCase, calendar: Calendar, now: datetime) -> str | Wait:
+    facts, zone = case.facts, calendar.time_zone
+    if (freeze := calendar.freeze_at(facts, now)) is not None:
+        until = f" until {_at(freeze.ends_at, zone)}"
+        return Wait(
+            WaitReason.FREEZE, f"freeze {freeze.name!r} is on{until}{_next(case, calendar, now)}"
+        )
     if case.scheduled_at is not None and now < case.scheduled_at:
         return Wait(WaitReason.WINDOW, f"scheduled for {_at(case.scheduled_at, zone)}")
-    if calendar is None:
-        return ""
-    span = calendar.window_at(now)
+    span = calendar.window_at(facts, now)
     if span is None:
-        return Wait(WaitReason.WINDOW, f"no maintenance window is open{_next(calendar, now)}")
+        return Wait(WaitReason.WINDOW, f"no maintenance window is open{_next(case, calendar, now)}")
     if span.closes_at is None:
         return ""
     needed = case.forecast_s + (case.group.remaining_s if case.group is not None else 0.0)
     if (span.closes_at - now).total_seconds() < needed:
         closes = _at(span.closes_at, zone)
         text = f"{needed:.1f} s of downtime does not fit before {_named(span)} closes at {closes}"
-        return Wait(WaitReason.WINDOW, text + _next(calendar, span.closes_at))
+        return Wait(WaitReason.WINDOW, text + _next(case, calendar, span.closes_at))
     return f"{_named(span)} open until {_at(span.closes_at, zone)}"
 
 
@@ -248,15 +215,15 @@ def cutover_order(depends_on: Mapping[str, Iterable[str]]) -> list[str]:
     return order
 
 
-def _next(calendar: GateCalendar, after: datetime) -> str:
-    span = calendar.next_window(after)
-    if span is None:
+def _next(case: CutoverCase, calendar: Calendar, after: datetime) -> str:
+    span = calendar.next_window(case.facts, after)
+    if span is None or span.opens_at is None:
         return "; no window opens within the calendar's horizon"
     return f"; next, {_named(span)} opens {_at(span.opens_at, calendar.time_zone)}"
 
 
 def _named(span: Span) -> str:
-    return f"window {span.name!r}" if span.name else "the window"
+    return f"window {span.window!r}" if span.window else "the calendar's next opening"
 
 
 def _at(moment: datetime, zone: tzinfo) -> str:

@@ -34,6 +34,7 @@ from orchestrator.execution.outcomes import ReportValue
 from orchestrator.execution.reports import moves, rehearsal
 from orchestrator.gates import Go, decide
 from orchestrator.hooks import Hooks, notify
+from orchestrator.inventory import Calendar, CalendarFacts
 from orchestrator.migrations import (
     Cause,
     Phase,
@@ -46,7 +47,7 @@ from orchestrator.migrations import (
     Transition,
 )
 from orchestrator.migrations.replication import ReplicationPass, judge_pass
-from orchestrator.store import Session, Store
+from orchestrator.store import Session, Store, SystemRow
 from orchestrator.store import leases as lease_store
 from orchestrator.store import replication as replication_store
 from orchestrator.worker.claims import COMPONENT, Claimed
@@ -138,16 +139,23 @@ def _ask_to_cut_over(
     if row is None:
         return
     case = warm.cutover_case(
-        row.record,
+        facts_of(row),
         replicated,
         rehearsed=replication_store.rehearsed(session, system_id),
         service_start_s=replication_store.measured_start(session, system_id),
     )
-    decided = decide(case, None, datetime.now(UTC))
+    decided = decide(case, Calendar.unrestricted(), datetime.now(UTC))
     if isinstance(decided, Go):
         lifecycle.apply(system_id, StartCutover(why=decided.why), context=context)
     else:
         lifecycle.apply(system_id, StartCutover(why="", held=decided.line), context=context)
+
+
+def facts_of(row: SystemRow) -> CalendarFacts:
+    """What the calendar needs of a stored system: its department, wave and criticality."""
+    record = row.record
+    criticality = str(record.get("criticality", "medium"))
+    return CalendarFacts(str(record.get("department", "")), row.wave, criticality)
 
 
 def record_report(

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from orchestrator.errors import ConfigurationError
 from orchestrator.gates import CutoverCase
+from orchestrator.inventory import CalendarFacts
 from orchestrator.migrations.replication import (
     ReplicationPass,
     WarmPolicy,
@@ -39,14 +39,13 @@ class WarmReplication:
     # The criticalities whose systems cut over only after a passed rehearsal.
     rehearsal_required: frozenset[str] = frozenset()
 
-    def budget_for(self, record: Mapping[str, Any]) -> float:
-        """The downtime budget of a system with this record (its criticality's)."""
-        criticality = str(record.get("criticality", "medium"))
+    def budget_for(self, criticality: str) -> float:
+        """The downtime budget of a system of this criticality."""
         return self.budgets_s.get(criticality, self.budgets_s.get("medium", 120.0))
 
     def cutover_case(
         self,
-        record: Mapping[str, Any],
+        facts: CalendarFacts,
         last: ReplicationPass,
         *,
         rehearsed: bool = False,
@@ -58,12 +57,12 @@ class WarmReplication:
         ``service_start_s``: its service's start as its last passed rehearsal measured it.
         """
         forecast = forecast_downtime(last.seconds, self.policy, service_start_s)
-        required = str(record.get("criticality", "medium")) in self.rehearsal_required
         # A caught-up pass is a timed delta, so the forecast exists; be safe anyway.
         return CutoverCase(
+            facts=facts,
             forecast_s=forecast or float("inf"),
-            budget_s=self.budget_for(record),
-            rehearsal_required=required,
+            budget_s=self.budget_for(facts.criticality),
+            rehearsal_required=facts.criticality in self.rehearsal_required,
             rehearsed=rehearsed,
         )
 

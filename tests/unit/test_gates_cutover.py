@@ -1,7 +1,7 @@
 """The cutover gate, table-tested: (approval, schedule, rehearsal, budget, group) → go or wait.
 
 The calendar's cases (windows, freezes, midnight, the week's end) are in
-``test_gates_calendar.py``, on the real calendar; here there is none.
+``test_gates_calendar.py``, on the real calendar; here it restricts nothing.
 """
 
 from __future__ import annotations
@@ -21,13 +21,16 @@ from orchestrator.gates import (
     cutover_order,
     decide,
 )
+from orchestrator.inventory import Calendar, CalendarFacts
 from orchestrator.migrations import SystemState as S
 
 NOW = datetime(2027, 1, 9, 1, 0, tzinfo=UTC)
+OPEN = Calendar.unrestricted()
+FACTS = CalendarFacts("Public Security Bureau (公安局)", 1, "high")
 
 
 def case(**changes: object) -> CutoverCase:
-    base: dict[str, object] = {"forecast_s": 3.0, "budget_s": 30.0}
+    base: dict[str, object] = {"facts": FACTS, "forecast_s": 3.0, "budget_s": 30.0}
     return CutoverCase(**(base | changes))  # type: ignore[arg-type]
 
 
@@ -55,7 +58,7 @@ LATER = NOW + timedelta(hours=2)
 def test_a_closed_gate_holds_the_system_with_its_reason(
     given: CutoverCase, reason: WaitReason, words: str
 ) -> None:
-    decided = decide(given, None, NOW)
+    decided = decide(given, OPEN, NOW)
     assert isinstance(decided, Wait)
     assert decided.reason is reason
     assert words in decided.text
@@ -75,7 +78,7 @@ def test_a_closed_gate_holds_the_system_with_its_reason(
     ],
 )
 def test_open_gates_let_it_go_and_say_why(given: CutoverCase, words: str) -> None:
-    decided = decide(given, None, NOW)
+    decided = decide(given, OPEN, NOW)
     assert isinstance(decided, Go)
     assert words in decided.why
 
@@ -96,7 +99,7 @@ def test_a_group_member_holds_the_others(
     members: tuple[Member, ...], ahead: tuple[str, ...], words: str
 ) -> None:
     group = GroupGate(members=members, ahead=frozenset(ahead))
-    decided = decide(case(group=group), None, NOW)
+    decided = decide(case(group=group), OPEN, NOW)
     assert isinstance(decided, Wait)
     assert decided.reason is WaitReason.GROUP
     assert words in decided.text
@@ -114,12 +117,12 @@ def test_a_group_whose_members_are_cleared_lets_it_go(
     members: tuple[Member, ...], ahead: tuple[str, ...]
 ) -> None:
     group = GroupGate(members=members, ahead=frozenset(ahead))
-    assert isinstance(decide(case(group=group), None, NOW), Go)
+    assert isinstance(decide(case(group=group), OPEN, NOW), Go)
 
 
 def test_an_own_gate_is_named_before_the_group() -> None:
     group = GroupGate(members=(Member("b", S.REPLICATING),))
-    decided = decide(case(group=group, approval=UNAPPROVED), None, NOW)
+    decided = decide(case(group=group, approval=UNAPPROVED), OPEN, NOW)
     assert isinstance(decided, Wait)
     assert decided.reason is WaitReason.APPROVAL
 

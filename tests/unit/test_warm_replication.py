@@ -8,6 +8,7 @@ import pytest
 
 from orchestrator.errors import ConfigurationError
 from orchestrator.gates import Go, Wait, decide
+from orchestrator.inventory import Calendar, CalendarFacts
 from orchestrator.migrations import (
     Refusal,
     StartCutover,
@@ -25,6 +26,13 @@ from orchestrator.migrations.replication import (
 from orchestrator.worker.warm import WarmReplication, parse_budgets, parse_criticalities
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+OPEN = Calendar.unrestricted()
+
+
+def facts(criticality: str) -> CalendarFacts:
+    return CalendarFacts("Finance Bureau (财政局)", None, criticality)
+
+
 POLICY = WarmPolicy(ready_budget_s=3.0, interval_s=10.0, safety_factor=2.0, service_start_s=1.5)
 
 
@@ -70,8 +78,8 @@ def test_budgets_are_read_by_criticality_over_the_defaults() -> None:
     budgets = parse_budgets("critical=10, low=600")
     assert budgets == {"critical": 10.0, "high": 60.0, "medium": 120.0, "low": 600.0}
     warm = WarmReplication(policy=POLICY, budgets_s=budgets)
-    assert warm.budget_for({"criticality": "critical"}) == 10.0
-    assert warm.budget_for({}) == 120.0  # a record without one counts as medium
+    assert warm.budget_for("critical") == 10.0
+    assert warm.budget_for("unknown") == 120.0  # counted as medium
 
 
 @pytest.mark.parametrize(
@@ -89,7 +97,7 @@ def test_a_bad_budget_is_refused_naming_it(text: str, message: str) -> None:
 
 def test_a_caught_up_pass_gives_the_gate_its_forecast_and_budget() -> None:
     warm = WarmReplication(policy=POLICY, budgets_s=parse_budgets("high=4"))
-    case = warm.cutover_case({"criticality": "high"}, ReplicationPass(PassKind.DELTA, 10, 1.0))
+    case = warm.cutover_case(facts("high"), ReplicationPass(PassKind.DELTA, 10, 1.0))
     assert (case.forecast_s, case.budget_s, case.rehearsal_required) == (3.5, 4.0, False)
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     assert warm.due(None, now)
@@ -100,10 +108,10 @@ def test_a_caught_up_pass_gives_the_gate_its_forecast_and_budget() -> None:
 def test_the_rehearsal_policy_goes_by_criticality() -> None:
     warm = WarmReplication(policy=POLICY, rehearsal_required=parse_criticalities("critical, high"))
     delta = ReplicationPass(PassKind.DELTA, 10, 0.5)
-    high = warm.cutover_case({"criticality": "high"}, delta)
+    high = warm.cutover_case(facts("high"), delta)
     assert (high.rehearsal_required, high.rehearsed) == (True, False)
-    assert isinstance(decide(high, None, NOW), Wait)
-    rehearsed = warm.cutover_case({"criticality": "high"}, delta, rehearsed=True)
-    assert isinstance(decide(rehearsed, None, NOW), Go)
-    low = warm.cutover_case({"criticality": "low"}, delta)
+    assert isinstance(decide(high, OPEN, NOW), Wait)
+    rehearsed = warm.cutover_case(facts("high"), delta, rehearsed=True)
+    assert isinstance(decide(rehearsed, OPEN, NOW), Go)
+    low = warm.cutover_case(facts("low"), delta)
     assert not low.rehearsal_required
