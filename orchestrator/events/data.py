@@ -92,7 +92,11 @@ class MigrationApproved(Frozen):
 
 
 class MigrationRejected(Frozen):
-    """An approver withdraws every live approval of one system's cutover (a veto)."""
+    """An approver withdraws every approval of one system's cutover (a veto), whatever its change.
+
+    Accepted, like an approval, until the system cuts over; the cutover then waits for a new
+    approval.
+    """
 
     system_id: SystemId
     change_ref: ChangeRef = Field(description="The change (ticket) it is rejected under.")

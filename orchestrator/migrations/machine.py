@@ -57,9 +57,10 @@ Decisions, so every caller sees the same rules:
   the approver is who requested the migration (compared without case) and the
   policy does not allow self-approval; an unknown requester (a store older
   than the column) is nobody to differ from. A **reject**, in the same states,
-  withdraws every live approval of the system, whatever its change reference
-  (``WithdrawApprovals``): a rejection is a veto, so the cutover waits for a
-  new approval; its change reference is that of the rejection, in the audit.
+  withdraws every approval of the system not withdrawn yet, whatever its
+  change reference (``WithdrawApprovals``): a rejection is a veto, so the
+  cutover waits for a new approval; its change reference is that of the
+  rejection, in the audit.
 """
 
 from __future__ import annotations

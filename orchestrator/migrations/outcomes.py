@@ -57,7 +57,7 @@ class GrantApproval:
 
 @dataclass(frozen=True, slots=True)
 class WithdrawApprovals:
-    """Withdraw every live approval of the system, by ``withdrawn_by`` (a no-op if none)."""
+    """Withdraw every approval of the system not withdrawn yet, by ``withdrawn_by``."""
 
     withdrawn_by: str
 
