@@ -6,7 +6,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from orchestrator.cli import app
+from orchestrator.cli.options import cutover_policy
 from orchestrator.errors import InventoryError
 from orchestrator.inventory.cutover_policy import (
     CutoverPolicy,
@@ -124,3 +127,20 @@ def test_the_file_is_read_like_every_inventory_file(tmp_path: Path) -> None:
     twice.write_text("approval: {}\napproval: {}\n")
     with pytest.raises(InventoryError, match="duplicate key 'approval'"):
         load_cutover_policy(twice)
+
+
+@pytest.mark.parametrize("given", ["option", "environment"])
+def test_status_reads_the_file_named_by_option_or_environment(tmp_path: Path, given: str) -> None:
+    bad = tmp_path / "policy.yml"
+    bad.write_text("approval:\n  ttl_hours: -1\n")
+    option = ["--cutover-policy", str(bad)] if given == "option" else []
+    env = {"GOVMIG_CUTOVER_POLICY": str(bad)} if given == "environment" else {}
+    missing_db = f"sqlite:///{tmp_path / 'none.db'}"
+    result = CliRunner().invoke(app, ["status", "--state-db", missing_db, *option], env=env)
+    # Refused for the policy, before the (missing) store is opened.
+    assert isinstance(result.exception, InventoryError), result.output
+    assert str(result.exception) == (
+        f"{bad}: entry 'approval': field 'ttl_hours': must be greater than 0, got -1"
+    )
+    assert cutover_policy(None) == CutoverPolicy()
+    assert cutover_policy(SAMPLE) == load_cutover_policy(SAMPLE)
