@@ -16,8 +16,9 @@ store transaction and, per delivery:
    intake to every open flood-guard pause (``Processed(resumes_intake=True)``),
    anything else as a cause through the engine's ``Lifecycle`` (placement
    included; an approval with who requested the migration and the cutover
-   policy's word on self-approval). A request the state machine refuses is *processed*, not
-   rejected: it is audited and announced as ``gov.cloud.system.request_refused``.
+   policy's word on self-approval). A request the state machine refuses is
+   *processed*, not rejected: it is audited and announced as
+   ``gov.cloud.system.request_refused``.
 
 The status events are not returned to the reactor: every change and refusal is
 an audit row in the same transaction, i.e. in the outbox, and ``after_commit``
