@@ -38,7 +38,14 @@ DEFAULT_HOME = Path("var")
 PREFIX = "GOVMIG_"
 # Read by ``typer.Option(envvar=...)`` of the CLI rather than by a settings class.
 CLI_VARIABLES = frozenset(
-    {"GOVMIG_WORKER", "GOVMIG_INVENTORY", "GOVMIG_LAB_DIR", "GOVMIG_CALENDAR"}
+    {
+        "GOVMIG_WORKER",
+        "GOVMIG_INVENTORY",
+        "GOVMIG_LAB_DIR",
+        "GOVMIG_CALENDAR",
+        "GOVMIG_CUTOVER_POLICY",
+        "GOVMIG_ACTOR",
+    }
 )
 # Set in the GOVMIG_ namespace for others: the test suite, Grafana (metrics/README.md).
 FOREIGN_VARIABLES = frozenset({"GOVMIG_PROMETHEUS_URL", "GOVMIG_DASHBOARDS_DIR"})

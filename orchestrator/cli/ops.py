@@ -1,10 +1,13 @@
-"""``govmig migrate|cancel|retry|rollback|revert|rehearse|finalize``: requests, as events.
+"""``govmig migrate|cancel|retry|rollback|revert|rehearse|finalize|approve|reject``: requests.
 
 Top of the pipeline, on the producing side: each command checks its arguments
 (``cli/requests.py``, pure), checks the ids against the state store when there
 is one, publishes one request event per system on the inbound topic (key = the
 system id), waits for the broker's acknowledgements and prints the event ids.
 The orchestrator consumes them; the Kafka log and the store's audit are the trail.
+Every request names who acts: ``--actor`` (or its older spelling
+``--requested-by``), else ``GOVMIG_ACTOR``, else the OS user name. ``approve``
+and ``reject`` name their systems, or a wave (read from the state store).
 
 The commands are plain functions; ``cli/__init__.py`` registers them.
 """
@@ -31,18 +34,22 @@ from orchestrator.cli.options import (
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
 from orchestrator.cli.requests import (
     Action,
+    build_approvals,
     build_requests,
+    check_approval_targets,
     check_system_ids,
     check_target,
     requests_document,
     requests_table,
+    require_change_ref,
     unknown_system_message,
+    wave_members,
 )
 from orchestrator.errors import ConfigurationError, PermanentError
 from orchestrator.events import Event, encode
 from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT, load_inventory
 from orchestrator.settings import KafkaSettings
-from orchestrator.store import get_system, open_store
+from orchestrator.store import get_system, list_systems, open_store
 
 SystemIdsArgument = Annotated[
     list[str],
@@ -54,7 +61,13 @@ SystemIdsArgument = Annotated[
 ]
 RequestedByOption = Annotated[
     str | None,
-    typer.Option("--requested-by", help="Who asks, for the audit (default: your OS user name)."),
+    typer.Option(
+        "--actor",
+        "--requested-by",
+        envvar="GOVMIG_ACTOR",
+        help="Who asks, for the audit (default: your OS user name).",
+        show_default=False,
+    ),
 ]
 ReasonOption = Annotated[
     str | None, typer.Option("--reason", help="Why, for the audit trail (one line).")
@@ -183,6 +196,73 @@ finalize = _request_command(
 )
 
 
+def _approval_command(action: Action, summary: str) -> Callable[..., None]:
+    """``approve`` or ``reject``: the same shape, a different event."""
+
+    def command(
+        system_ids: Annotated[
+            list[str] | None,
+            typer.Argument(
+                metavar="SYSTEM_ID",
+                help="Business system ids, e.g. shantou-psb-001 (or --wave).",
+                show_default=False,
+            ),
+        ] = None,
+        wave: Annotated[
+            int | None,
+            typer.Option(
+                "--wave", min=1, max=999, help="Every system of this wave, from the state store."
+            ),
+        ] = None,
+        change_ref: Annotated[
+            str | None,
+            typer.Option("--change-ref", help="The change (ticket) it is under; required."),
+        ] = None,
+        comment: Annotated[
+            str | None, typer.Option("--comment", help="What you add, for the audit (one line).")
+        ] = None,
+        actor: RequestedByOption = None,
+        no_check: NoCheckOption = False,
+        output: OutputOption = OutputFormat.TABLE,
+        state_db: StateDbOption = None,
+        bootstrap_servers: BootstrapOption = None,
+        events_topic: EventsTopicOption = None,
+        timeout: TimeoutOption = None,
+    ) -> None:
+        named = check_approval_targets(system_ids or [], wave)
+        ref, who = require_change_ref(action, change_ref), requester(actor)
+        where = request_route(no_check, output, state_db, bootstrap_servers, events_topic, timeout)
+        ids = named if wave is None else wave_members(wave, systems_in_wave(wave, where.state_db))
+        events = build_approvals(action, ids, actor=who, change_ref=ref, comment=comment)
+        send(ids, events, where)
+
+    command.__name__ = action.value
+    command.__doc__ = (
+        f"{summary}\n\n    Prints the event ids once the broker has acknowledged every request.\n"
+        "    JSON: as for migrate, with change_ref and comment, see docs/cli-json.md.\n    "
+    )
+    return command
+
+
+approve = _approval_command(
+    Action.APPROVE,
+    "Approve the cutover of each SYSTEM_ID (or of every system of --wave) under --change-ref: "
+    "four eyes, so not the one who requested its migration; it lives for the cutover policy's "
+    "time.",
+)
+reject = _approval_command(
+    Action.REJECT,
+    "Withdraw every approval of each SYSTEM_ID (or of every system of --wave), under "
+    "--change-ref: its cutover waits for a new approval.",
+)
+
+
+def systems_in_wave(wave: int, url: str) -> list[str]:
+    """The ids of the systems of ``wave`` in the state store, in id order."""
+    with open_store(url, create=False) as store, store.session() as session:
+        return [system.id for system in list_systems(session, wave=wave)]
+
+
 def send(ids: Sequence[str], events: Sequence[Event], where: RequestRoute) -> None:
     """Check the ids against the store, publish, wait for the acks and print the event ids."""
     if where.check:
@@ -217,7 +297,7 @@ def check_registered(ids: Sequence[str], url: str) -> None:
 
 
 def requester(requested_by: str | None) -> str:
-    """``--requested-by``, else the OS user, as ``requested_by`` of every request."""
+    """``--actor`` (or ``GOVMIG_ACTOR``), else the OS user: who asks, in every request."""
     if requested_by is not None:
         return requested_by
     try:
@@ -225,5 +305,5 @@ def requester(requested_by: str | None) -> str:
     except (KeyError, OSError) as error:
         # No login name and no passwd entry (a bare container): say how to name oneself.
         raise ConfigurationError(
-            f"cannot tell who you are ({error}): pass --requested-by NAME"
+            f"cannot tell who you are ({error}): pass --actor NAME or set GOVMIG_ACTOR"
         ) from error

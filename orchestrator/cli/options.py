@@ -15,12 +15,14 @@ from typing import Annotated, Any
 import typer
 
 from orchestrator.cli.output import OutputFormat, OutputOption
+from orchestrator.inventory.cutover_policy import CutoverPolicy, load_cutover_policy
 from orchestrator.settings import KafkaSettings, StoreSettings
 
 __all__ = [
     "BootstrapOption",
     "CalendarOption",
     "ControlTopicOption",
+    "CutoverPolicyOption",
     "DepartmentsOption",
     "DlqTopicOption",
     "EventsTopicOption",
@@ -30,6 +32,7 @@ __all__ = [
     "StateDbOption",
     "StatusTopicOption",
     "TimeoutOption",
+    "cutover_policy",
     "kafka_help",
     "kafka_settings",
     "state_db_url",
@@ -114,6 +117,23 @@ DepartmentsOption = Annotated[
         help="The department register that turns a calendar's department codes into names.",
     ),
 ]
+
+
+CutoverPolicyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cutover-policy",
+        envvar="GOVMIG_CUTOVER_POLICY",
+        help="The cutover policy file, e.g. inventory/cutover-policy.yml (default: critical "
+        "and high systems need an approval, no self-approval, approvals live 72 h)",
+        show_default=False,
+    ),
+]
+
+
+def cutover_policy(path: Path | None) -> CutoverPolicy:
+    """The policy in the file at ``path``; without one, the defaults."""
+    return CutoverPolicy() if path is None else load_cutover_policy(path)
 
 
 def kafka_settings(**options: Any) -> KafkaSettings:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from orchestrator.capacity import FIELD_NAMES, NodeUsage, ResourceClass, Resources
@@ -20,6 +20,7 @@ from orchestrator.inventory.plan import PLAN_MEMORY_GB, PLAN_STORAGE_GB, PLAN_VC
 from orchestrator.migrations.replication import PassKind, WarmPolicy, forecast_downtime
 from orchestrator.migrations.states import phase_in
 from orchestrator.store import Allocation, SystemRow, TransitionRow
+from orchestrator.store.approvals import ApprovalRow
 from orchestrator.store.replication import PassRow, RehearsalRow, start_measured
 
 # The plan's totals, keyed like every resource in JSON output (``FIELD_NAMES``).
@@ -142,6 +143,46 @@ def history_row(transition: TransitionRow) -> dict[str, Any]:
         "reason": transition.reason,
         "event_source": transition.event_source,
         "event_id": transition.event_id,
+        "change_ref": transition.change_ref,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalStatus:
+    """Whether a system's cutover needs an approval, and its live one (living ``ttl``)."""
+
+    needed: bool
+    live: ApprovalRow | None
+    ttl: timedelta
+
+
+def approval_document(status: ApprovalStatus | None) -> dict[str, Any] | None:
+    """``needed``, and the live approval: who, under which change, granted and expiring when."""
+    if status is None:
+        return None
+    live = status.live
+    return {
+        "needed": status.needed,
+        "live": None
+        if live is None
+        else {
+            "approved_by": live.approver,
+            "change_ref": live.change_ref,
+            "comment": live.comment,
+            "granted_at": iso(live.granted_at),
+            "expires_at": iso(live.expires_at(status.ttl)),
+        },
+    }
+
+
+def _approval_line(status: ApprovalStatus) -> dict[str, Any]:
+    live = status.live
+    return {
+        "needed": "yes" if status.needed else "no",
+        "approved by": None if live is None else live.approver,
+        "change": None if live is None else live.change_ref,
+        "granted": None if live is None else short_time(live.granted_at),
+        "expires": None if live is None else short_time(live.expires_at(status.ttl)),
     }
 
 
@@ -154,6 +195,7 @@ class SystemDetail:
     passes: Sequence[PassRow]
     history: Sequence[TransitionRow]
     rehearsal: RehearsalRow | None = None
+    approval: ApprovalStatus | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -177,6 +219,7 @@ def detail_document(detail: SystemDetail) -> dict[str, Any]:
         "replication_passes": [pass_row(recorded) for recorded in detail.passes],
         "replica": replica_document(detail.passes, detail.now, detail.rehearsal),
         "rehearsal": rehearsal_document(detail.rehearsal),
+        "approval": approval_document(detail.approval),
         "history": [history_row(transition) for transition in detail.history],
     }
 
@@ -232,6 +275,8 @@ def detail_tables(detail: SystemDetail) -> list[tuple[str, list[dict[str, Any]]]
         tables.append((f"Replication of {system.id}", [_pass_line(p) for p in detail.passes]))
     if detail.rehearsal is not None:
         tables.append((f"Last rehearsal of {system.id}", [_rehearsal_line(detail.rehearsal)]))
+    if detail.approval is not None:
+        tables.append((f"Approval of {system.id}", [_approval_line(detail.approval)]))
     tables.append((f"History of {system.id}", [_history_line(t) for t in detail.history]))
     return tables
 

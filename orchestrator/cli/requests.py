@@ -1,4 +1,4 @@
-"""From ``govmig migrate|cancel|retry|rollback|...`` arguments to request events, and back.
+"""From ``govmig migrate|cancel|...|approve|reject`` arguments to request events, and back.
 
 Pure: the commands in ``cli/ops.py`` call these before anything touches the
 store or the broker, so bad input is refused with a clear message and nothing
@@ -19,9 +19,11 @@ from pydantic import ValidationError
 from orchestrator.errors import PermanentError
 from orchestrator.events import Event, new_event
 from orchestrator.events.data import (
+    MigrationApproved,
     MigrationCancelRequested,
     MigrationFinalizeRequested,
     MigrationRehearsalRequested,
+    MigrationRejected,
     MigrationRequested,
     MigrationRetryRequested,
     MigrationRevertRequested,
@@ -42,7 +44,13 @@ _OPTION_OF: Final = {
     "wave": "--wave",
     "requested_by": "--requested-by",
     "reason": "--reason",
+    "change_ref": "--change-ref",
+    "comment": "--comment",
+    "approved_by": "--actor",
+    "rejected_by": "--actor",
 }
+# Who asked, by the name each request's data gives them.
+_ACTOR_FIELDS: Final = ("requested_by", "approved_by", "rejected_by")
 
 
 class Action(StrEnum):
@@ -55,6 +63,8 @@ class Action(StrEnum):
     REVERT = "revert"
     REHEARSE = "rehearse"
     FINALIZE = "finalize"
+    APPROVE = "approve"
+    REJECT = "reject"
 
 
 _COMMANDS: Final[Mapping[Action, type[EventData]]] = {
@@ -64,6 +74,13 @@ _COMMANDS: Final[Mapping[Action, type[EventData]]] = {
     Action.REVERT: MigrationRevertRequested,
     Action.REHEARSE: MigrationRehearsalRequested,
     Action.FINALIZE: MigrationFinalizeRequested,
+    Action.APPROVE: MigrationApproved,
+    Action.REJECT: MigrationRejected,
+}
+# Who acts, in each approval request's data.
+_APPROVERS: Final[Mapping[Action, str]] = {
+    Action.APPROVE: "approved_by",
+    Action.REJECT: "rejected_by",
 }
 
 
@@ -112,20 +129,69 @@ def build_requests(
     ``target`` and ``wave`` belong to ``migrate`` only; ``reason`` to the other three
     (the contract's ``migration.requested`` carries no reason).
     """
+    fields: dict[str, Any] = {"requested_by": requested_by}
+    if action is Action.MIGRATE:
+        if reason is not None:
+            raise PermanentError("--reason is not part of a migration request")
+        fields |= {"target_node": target, "wave": wave}
+    else:
+        if target is not None or wave is not None:
+            raise PermanentError(f"--to and --wave only apply to migrate, not {action}")
+        fields["reason"] = reason
+    return _events(action, system_ids, fields, now)
+
+
+def check_approval_targets(system_ids: Sequence[str], wave: int | None) -> list[str]:
+    """The SYSTEM_IDs of an approval, checked; none when ``--wave`` names the systems instead."""
+    if system_ids and wave is not None:
+        raise PermanentError("give either SYSTEM_IDs or --wave W, not both")
+    if wave is not None:
+        return []
+    if not system_ids:
+        raise PermanentError("name the systems: SYSTEM_ID... or --wave W")
+    return check_system_ids(system_ids)
+
+
+def wave_members(wave: int, system_ids: Sequence[str]) -> list[str]:
+    """The systems of ``wave`` as the store lists them; an empty wave is an error."""
+    if not system_ids:
+        raise PermanentError(
+            f"wave {wave} has no systems in the state database: migrate them with --wave {wave} "
+            "first, or name the systems"
+        )
+    return list(system_ids)
+
+
+def require_change_ref(action: Action, change_ref: str | None) -> str:
+    """``--change-ref``, which every approval and rejection must name."""
+    if change_ref is None:
+        raise PermanentError(f"--change-ref is required: the change (ticket) you {action} under")
+    return change_ref
+
+
+def build_approvals(
+    action: Action,
+    system_ids: Sequence[str],
+    *,
+    actor: str,
+    change_ref: str,
+    comment: str | None = None,
+    now: datetime | None = None,
+) -> list[Event]:
+    """One approval (or rejection) event per system, in order; ``PermanentError`` names the bad
+    option."""
+    fields = {_APPROVERS[action]: actor, "change_ref": change_ref, "comment": comment}
+    return _events(action, system_ids, fields, now)
+
+
+def _events(
+    action: Action, system_ids: Sequence[str], fields: Mapping[str, Any], now: datetime | None
+) -> list[Event]:
     at = now if now is not None else datetime.now(UTC)
-    events = []
-    for system_id in system_ids:
-        fields: dict[str, Any] = {"system_id": system_id, "requested_by": requested_by}
-        if action is Action.MIGRATE:
-            if reason is not None:
-                raise PermanentError("--reason is not part of a migration request")
-            fields |= {"target_node": target, "wave": wave}
-        else:
-            if target is not None or wave is not None:
-                raise PermanentError(f"--to and --wave only apply to migrate, not {action}")
-            fields["reason"] = reason
-        events.append(new_event(_data(action, fields), source=CLI_SOURCE, time=at))
-    return events
+    return [
+        new_event(_data(action, {"system_id": system_id, **fields}), source=CLI_SOURCE, time=at)
+        for system_id in system_ids
+    ]
 
 
 def _data(action: Action, fields: dict[str, Any]) -> EventData:
@@ -148,10 +214,12 @@ def request_row(event: Event) -> dict[str, Any]:
         "id": event.id,
         "type": event.type,
         "system_id": data.get("system_id"),
-        "requested_by": data.get("requested_by"),
+        "requested_by": next((data[name] for name in _ACTOR_FIELDS if name in data), None),
         "target_node": data.get("target_node"),
         "wave": data.get("wave"),
         "reason": data.get("reason"),
+        "change_ref": data.get("change_ref"),
+        "comment": data.get("comment"),
         "time": None if event.time is None else event.time.isoformat().replace("+00:00", "Z"),
     }
 

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from orchestrator.capacity import PlacementStrategy
+from orchestrator.cli.options import CutoverPolicyOption, cutover_policy
 from orchestrator.errors import GovmigError
 from orchestrator.inventory import DEFAULT_INVENTORY_ROOT, load_inventory
 from orchestrator.observability import configure_logging
@@ -285,6 +286,7 @@ def run(
             show_default=False,
         ),
     ] = None,
+    cutover_policy_file: CutoverPolicyOption = None,
     source_retention: Annotated[
         int | None,
         typer.Option(
@@ -329,6 +331,7 @@ def run(
             finalize_after_days=finalize_after,
         ),
         intake=IntakeSettings(**_given(flood_cooldown_s=flood_cooldown)),
+        cutover=cutover_policy(cutover_policy_file),
         batch_size=batch_size,
         session_timeout_s=session_timeout,
     )

@@ -12,15 +12,22 @@ The commands are plain functions; ``cli/__init__.py`` registers them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.cli.options import StateDbOption, state_db_url
+from orchestrator.cli.options import (
+    CutoverPolicyOption,
+    StateDbOption,
+    cutover_policy,
+    state_db_url,
+)
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
 from orchestrator.cli.render import (
+    ApprovalStatus,
     SystemDetail,
     capacity_document,
     capacity_tables,
@@ -32,9 +39,11 @@ from orchestrator.cli.render import (
 )
 from orchestrator.cli.requests import check_system_ids, unknown_system_message
 from orchestrator.errors import PermanentError
+from orchestrator.inventory.cutover_policy import CutoverPolicy
 from orchestrator.migrations.states import SystemState
 from orchestrator.store import (
     Session,
+    SystemRow,
     get_allocation,
     get_node,
     get_system,
@@ -43,6 +52,7 @@ from orchestrator.store import (
     node_usage,
     open_store,
 )
+from orchestrator.store import approvals as approval_store
 from orchestrator.store import replication as replication_store
 
 
@@ -62,6 +72,7 @@ def status(
     wave: Annotated[int | None, typer.Option("--wave", min=1, help="Only this wave.")] = None,
     output: OutputOption = OutputFormat.TABLE,
     state_db: StateDbOption = None,
+    cutover_policy_file: CutoverPolicyOption = None,
 ) -> None:
     """Show each system's state, node, phase, wave, last error and last update.
 
@@ -69,15 +80,17 @@ def status(
     requested_by, target_host, ipv6_address, downtime_seconds, updated_at}]};
     with SYSTEM_ID: {system, record, allocation, replication_passes: [{kind,
     bytes_sent, seconds, at}], replica, rehearsal: {passed, reason, test_name,
-    seconds, at}, history: [{id, at, from_state, to_state,
-    refused, cause, actor, reason, event_source, event_id}]}. Times are RFC
-    3339 UTC; see docs/cli-json.md.
+    seconds, at}, approval: {needed, live: {approved_by, change_ref, comment,
+    granted_at, expires_at}}, history: [{id, at, from_state, to_state,
+    refused, cause, actor, reason, event_source, event_id, change_ref}]}. Times
+    are RFC 3339 UTC; see docs/cli-json.md.
     """
     if system_id is not None and (state, node, wave) != (None, None, None):
         raise PermanentError("give either a SYSTEM_ID or --state/--node/--wave filters, not both")
+    policy = cutover_policy(cutover_policy_file)
     with open_store(state_db_url(state_db), create=False) as store, store.session() as session:
         if system_id is not None:
-            _show_system(session, check_system_ids([system_id])[0], output)
+            _show_system(session, check_system_ids([system_id])[0], output, policy)
             return
         if node is not None and get_node(session, node) is None:
             raise PermanentError(f"unknown node {node!r}: the state database has no such node")
@@ -93,21 +106,39 @@ def status(
             typer.echo("\nLast errors:\n" + "\n".join(errors))
 
 
-def _show_system(session: Session, system_id: str, output: OutputFormat) -> None:
+def _show_system(
+    session: Session, system_id: str, output: OutputFormat, policy: CutoverPolicy
+) -> None:
     system = get_system(session, system_id)
     if system is None:
         raise PermanentError(unknown_system_message(system_id))
+    now = datetime.now(UTC)
     detail = SystemDetail(
         system,
         allocation=get_allocation(session, system_id),
         passes=replication_store.passes(session, system_id),
         history=history(session, system_id),
         rehearsal=replication_store.last_rehearsal(session, system_id),
+        approval=_approval(session, system, policy, now),
+        now=now,
     )
     if output is OutputFormat.JSON:
         emit([], output, document=detail_document(detail))
         return
     _print_tables(detail_tables(detail))
+
+
+def _approval(
+    session: Session, system: SystemRow, policy: CutoverPolicy, now: datetime
+) -> ApprovalStatus:
+    record, ttl = system.record, policy.approval_ttl
+    return ApprovalStatus(
+        needed=policy.needs_approval(
+            str(record.get("criticality", "medium")), str(record.get("department", ""))
+        ),
+        live=approval_store.live(session, system.id, now=now, ttl=ttl),
+        ttl=ttl,
+    )
 
 
 def capacity(output: OutputOption = OutputFormat.TABLE, state_db: StateDbOption = None) -> None:

@@ -3,12 +3,13 @@
 Pure. The engine appends one row per transition or refusal; the same row is
 the status outbox entry, so it carries what the status event needs (the node
 and requester right after the change, and the inbound event's id). ``actor``
-is the requester when a person asked, else the deciding component.
+is the requester when a person asked (an approver too), else the deciding
+component; an approval or a rejection adds its change reference.
 """
 
 from __future__ import annotations
 
-from orchestrator.engine.context import CauseContext, cause_name, requester
+from orchestrator.engine.context import CauseContext, cause_name, change_ref, requester
 from orchestrator.migrations import Cause, Refusal, Transition
 from orchestrator.store import AuditEntry, SystemRow
 
@@ -31,6 +32,7 @@ def transition_entry(
         at=context.at,
         downtime_seconds=context.downtime_s,
         bytes_sent=context.bytes_sent,
+        change_ref=change_ref(cause),
     )
 
 
@@ -50,6 +52,7 @@ def refusal_entry(
         node=None if row is None else row.node,
         requested_by=requester(refusal.cause),
         at=context.at,
+        change_ref=change_ref(refusal.cause),
     )
 
 

@@ -2,7 +2,8 @@
 
 ``CauseContext`` travels with every cause into the audit row (and so into the
 status event); ``PlacementContext`` says how a queued system finds its node.
-``cause_name`` and ``requester`` read the causes the same way everywhere.
+``cause_name``, ``requester`` and ``change_ref`` read the causes the same way
+everywhere.
 Pure values and functions, no I/O.
 """
 
@@ -13,12 +14,14 @@ from datetime import datetime
 
 from orchestrator.capacity import PlacementPolicy
 from orchestrator.migrations import (
+    Approve,
     Cause,
     PhaseFailed,
     PhaseSucceeded,
     Place,
     PlacementFailed,
     Register,
+    Reject,
     Replicated,
     RequestCancel,
     RequestFinalize,
@@ -48,6 +51,8 @@ CAUSE_NAMES: dict[type[Cause], str] = {
     RequestRevert: "revert",
     RequestRehearsal: "rehearse",
     RequestFinalize: "finalize",
+    Approve: "approve",
+    Reject: "reject",
 }
 PLACEMENT_COMPONENT = "placement"
 # The causes a person (or a tool) asks for, each carrying who asked.
@@ -98,7 +103,16 @@ def cause_name(cause: Cause) -> str:
 
 
 def requester(cause: Cause) -> str | None:
-    """Who asked for ``cause``, when a person (or a tool) did."""
+    """Who asked for ``cause``, when a person (or a tool) did: an approver too."""
     if isinstance(cause, _REQUESTS):
         return cause.requested_by or None
+    if isinstance(cause, Approve):
+        return cause.approved_by or None
+    if isinstance(cause, Reject):
+        return cause.rejected_by or None
     return None
+
+
+def change_ref(cause: Cause) -> str | None:
+    """The change reference an approval or a rejection was made under."""
+    return cause.change_ref if isinstance(cause, Approve | Reject) else None

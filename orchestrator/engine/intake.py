@@ -15,8 +15,10 @@ store transaction and, per delivery:
 3. applies it: a node update to the ledger, an operator's request to resume
    intake to every open flood-guard pause (``Processed(resumes_intake=True)``),
    anything else as a cause through the engine's ``Lifecycle`` (placement
-   included). A request the state machine refuses is *processed*, not
-   rejected: it is audited and announced as ``gov.cloud.system.request_refused``.
+   included; an approval with who requested the migration and the cutover
+   policy's word on self-approval). A request the state machine refuses is
+   *processed*, not rejected: it is audited and announced as
+   ``gov.cloud.system.request_refused``.
 
 The status events are not returned to the reactor: every change and refusal is
 an audit row in the same transaction, i.e. in the outbox, and ``after_commit``
@@ -43,9 +45,11 @@ from orchestrator.engine import (
     cause_of,
     context_of,
 )
+from orchestrator.engine.requests import with_approval_facts
 from orchestrator.events import InboundEvent, KnownIds, Rejection, check_references, event_key
 from orchestrator.events.data import IntakeResumeRequested, NodeUpdated
 from orchestrator.hooks import Hooks, notify
+from orchestrator.inventory.cutover_policy import CutoverPolicy
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.reactor.handler import Delivery, Duplicate, Outcome, Processed, Rejected
 from orchestrator.store import (
@@ -75,19 +79,22 @@ class IntakeHandler:
         *,
         known: KnownIds,
         placement: PlacementContext | None = None,
+        cutover: CutoverPolicy | None = None,
         after_commit: Callable[[], object] | None = None,
         hooks: Sequence[Hooks] = (),
     ) -> None:
         self._store = store
         self._known = known
         self._placement = placement
+        self._cutover = cutover if cutover is not None else CutoverPolicy()
         self._after_commit = after_commit
         self._hooks = hooks
 
     def handle(self, batch: Sequence[Delivery]) -> Sequence[Outcome]:
         """One outcome per delivery, in order; ``TemporaryError`` to have the batch again."""
         with self._conflicts_told() as tally, self._store.transaction() as session:
-            outcomes = _BatchIntake(session, self._known, self._placement, tally).run(batch)
+            intake = _BatchIntake(session, self._known, self._placement, self._cutover, tally)
+            outcomes = intake.run(batch)
         if self._after_commit is not None:
             try:
                 self._after_commit()
@@ -114,10 +121,12 @@ class _BatchIntake:
         session: Session,
         known: KnownIds,
         placement: PlacementContext | None,
+        cutover: CutoverPolicy,
         tally: CasTally,
     ) -> None:
         self._session = session
         self._known = known
+        self._cutover = cutover
         self._lifecycle = Lifecycle(session, placement=placement, tally=tally)
 
     def run(self, batch: Sequence[Delivery]) -> list[Outcome]:
@@ -185,8 +194,10 @@ class _BatchIntake:
             raise Rejection("unknown_type", f"type {event.type!r} carries no request")
         system_id = event_key(event)
         record = event.data if isinstance(event.data, BusinessSystem) else None
-        if record is None and self._lifecycle.system(system_id) is None:
+        system = self._lifecycle.system(system_id)
+        if record is None and system is None:
             raise Rejection("unknown_system", f"system {system_id!r} is not registered")
+        cause = with_approval_facts(cause, system, self._cutover)
         context = context_of(event, component=COMPONENT)
         self._lifecycle.apply(system_id, cause, context=context, record=record)
 

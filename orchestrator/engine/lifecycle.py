@@ -4,7 +4,8 @@
 system, asks the pure ``apply_transition`` what the cause does, and carries out
 the store effects in the machine's order inside the caller's transaction:
 ``SaveRecord`` (insert or refresh the record), ``ReserveCapacity`` (the store's
-compare-and-swap), ``ReleaseCapacity``; then it stages the row
+compare-and-swap), ``ReleaseCapacity``, ``GrantApproval`` and
+``WithdrawApprovals`` (the approvals repository); then it stages the row
 (``rows.advance``) and the audit row, which is also the status outbox (every
 change of state is announced from there), in the transaction's ``UnitOfWork``.
 A ``Refusal`` is audited the same way and returned.
@@ -42,6 +43,7 @@ from orchestrator.inventory.models import BusinessSystem
 from orchestrator.migrations import (
     Cause,
     FindPlacement,
+    GrantApproval,
     Place,
     PlacementFailed,
     Refusal,
@@ -49,6 +51,7 @@ from orchestrator.migrations import (
     ReserveCapacity,
     SaveRecord,
     Transition,
+    WithdrawApprovals,
     apply_transition,
 )
 from orchestrator.store import (
@@ -59,6 +62,7 @@ from orchestrator.store import (
     reserve,
     writers_excluded,
 )
+from orchestrator.store import approvals as approval_store
 
 
 def apply_cause(
@@ -157,7 +161,7 @@ class Lifecycle:
         if isinstance(outcome, Refusal):
             self._work.audit(refusal_entry(system_id, row, outcome, context))
             return _Step(outcome)
-        changed = self._carry_out(system_id, row, outcome, cause, record)
+        changed = self._carry_out(system_id, row, outcome, cause, context, record)
         if isinstance(changed, CapacityShortfall):
             return _Step(outcome, lost=changed)
         self._work.stage(changed)
@@ -200,6 +204,7 @@ class Lifecycle:
         row: SystemRow | None,
         transition: Transition,
         cause: Cause,
+        context: CauseContext,
         record: BusinessSystem | None,
     ) -> SystemRow | CapacityShortfall:
         """The row after ``transition``'s store effects, or the shortfall that stopped them."""
@@ -218,9 +223,27 @@ class Lifecycle:
                     node = None
                 case FindPlacement():
                     pass  # ``apply`` places once the queued row is staged
+                case GrantApproval() | WithdrawApprovals():
+                    self._record_approval(system_id, effect, context)
                 case _:  # a new effect the engine was not taught: never drop it silently
                     assert_never(effect)
         return advance(_existing(system_id, row), transition, cause, node=node)
+
+    def _record_approval(
+        self, system_id: str, effect: GrantApproval | WithdrawApprovals, context: CauseContext
+    ) -> None:
+        if isinstance(effect, WithdrawApprovals):
+            approval_store.withdraw(self._session, system_id, by=effect.withdrawn_by, at=context.at)
+            return
+        self._work.insert_new()  # the approval refers to the system's row
+        approval_store.grant(
+            self._session,
+            system_id,
+            approver=effect.approved_by,
+            change_ref=effect.change_ref,
+            comment=effect.comment,
+            at=context.at,
+        )
 
     def _with_record(
         self, system_id: str, row: SystemRow | None, record: BusinessSystem | None

@@ -2,29 +2,38 @@
 
 Pure. The intake handler calls ``cause_of`` for every system event and
 ``context_of`` for where it came from; ``gov.cloud.node.updated`` is no cause
-(it changes a node, not a system) and maps to None.
+(it changes a node, not a system) and maps to None. An approval needs more
+than its event to be decided: ``with_approval_facts`` adds who requested the
+migration (from the stored system) and whether the cutover policy allows
+self-approval.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 
 from orchestrator.engine.context import CauseContext
 from orchestrator.events.data import (
+    MigrationApproved,
     MigrationCancelRequested,
     MigrationFinalizeRequested,
     MigrationRehearsalRequested,
+    MigrationRejected,
     MigrationRequested,
     MigrationRetryRequested,
     MigrationRevertRequested,
     MigrationRollbackRequested,
 )
 from orchestrator.events.envelope import InboundEvent
+from orchestrator.inventory.cutover_policy import CutoverPolicy
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.migrations import (
+    Approve,
     Cause,
     Register,
+    Reject,
     RequestCancel,
     RequestFinalize,
     RequestMigration,
@@ -33,6 +42,7 @@ from orchestrator.migrations import (
     RequestRevert,
     RequestRollback,
 )
+from orchestrator.store import SystemRow
 
 Command = (
     MigrationCancelRequested
@@ -64,7 +74,22 @@ def cause_of(event: InboundEvent) -> Cause | None:
         return RequestMigration(data.target_node, data.wave, data.requested_by)
     if isinstance(data, Command):
         return COMMAND_CAUSES[type(data)](data.requested_by)
+    if isinstance(data, MigrationApproved):
+        return Approve(data.change_ref, data.approved_by, data.comment)
+    if isinstance(data, MigrationRejected):
+        return Reject(data.change_ref, data.rejected_by, data.comment)
     return None
+
+
+def with_approval_facts(cause: Cause, system: SystemRow | None, policy: CutoverPolicy) -> Cause:
+    """``cause``; an approval with who requested ``system``'s migration and the policy's word."""
+    if not isinstance(cause, Approve) or system is None:
+        return cause
+    return replace(
+        cause,
+        migration_requested_by=system.migration_requested_by,
+        self_approval_allowed=policy.self_approval,
+    )
 
 
 def context_of(event: InboundEvent, *, component: str) -> CauseContext:
@@ -74,8 +99,11 @@ def context_of(event: InboundEvent, *, component: str) -> CauseContext:
     and the audit records their names as ignored (never their values).
     """
     data = event.data
-    given = data.reason if isinstance(data, Command) else None
-    notes = [] if given is None else [f"given reason: {given}"]
+    notes = []
+    if isinstance(data, Command) and data.reason is not None:
+        notes.append(f"given reason: {data.reason}")
+    if isinstance(data, MigrationApproved | MigrationRejected) and data.comment is not None:
+        notes.append(f"comment: {data.comment}")
     if event.extensions:
         notes.append(f"ignored extension attributes: {', '.join(sorted(event.extensions))}")
     return CauseContext(

@@ -8,9 +8,10 @@ row to save:
 * ``node`` is where the system holds capacity: set by a reservation, cleared
   by a release, otherwise kept;
 * a migration request records its ``target_node`` (honoured by every placement
-  of the run, retries included), ``wave`` and ``requested_by``; a cancel, retry
-  or rollback request updates ``requested_by`` only: it names whoever made the
-  latest accepted request;
+  of the run, retries included), ``wave``, ``requested_by`` and
+  ``migration_requested_by`` (whom an approver must differ from); any other
+  request (an approval too) updates ``requested_by`` only: it names whoever
+  made the latest accepted request;
 * ``last_error`` keeps the reason of the latest placement or phase failure and
   is cleared when the system is queued again.
 """
@@ -44,7 +45,11 @@ def advance(row: SystemRow, transition: Transition, cause: Cause, *, node: str |
         "node": node,
     }
     if isinstance(cause, RequestMigration):
-        changes |= {"target_node": cause.target_node, "wave": cause.wave}
+        changes |= {
+            "target_node": cause.target_node,
+            "wave": cause.wave,
+            "migration_requested_by": cause.requested_by or None,
+        }
     asked_by = requester(cause)
     if asked_by is not None:
         changes["requested_by"] = asked_by
@@ -70,6 +75,7 @@ def _content(row: SystemRow) -> tuple[Any, ...]:
         row.phase,
         row.last_error,
         row.requested_by,
+        row.migration_requested_by,
         row.target_node,
     )
 

@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 
 from orchestrator.events.fields import (
     Actor,
+    ChangeRef,
     EventId,
     Phase,
     Reason,
@@ -75,6 +76,32 @@ class MigrationRehearsalRequested(_MigrationCommand):
 
 class MigrationFinalizeRequested(_MigrationCommand):
     """End a completed migration's way back: the source is decommissioned."""
+
+
+class MigrationApproved(Frozen):
+    """An approver signs off one system's cutover under a change reference (four eyes).
+
+    Accepted until the system cuts over; refused when the approver is who requested the
+    migration, unless the cutover policy allows it. An approval lives for the policy's time.
+    """
+
+    system_id: SystemId
+    change_ref: ChangeRef = Field(description="The change (ticket) this approval is for.")
+    comment: Reason | None = Field(default=None, description="What the approver adds.")
+    approved_by: Actor = Field(description="Who approves: a person, one line.")
+
+
+class MigrationRejected(Frozen):
+    """An approver withdraws every approval of one system's cutover (a veto), whatever its change.
+
+    Accepted, like an approval, until the system cuts over; the cutover then waits for a new
+    approval.
+    """
+
+    system_id: SystemId
+    change_ref: ChangeRef = Field(description="The change (ticket) it is rejected under.")
+    comment: Reason | None = Field(default=None, description="Why, for the audit trail.")
+    rejected_by: Actor = Field(description="Who rejects: a person, one line.")
 
 
 # The key and subject of an intake request: it is about this orchestrator, not a system.

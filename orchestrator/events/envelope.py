@@ -20,9 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from orchestrator.events.data import (
     INTAKE_KEY,
     IntakeResumeRequested,
+    MigrationApproved,
     MigrationCancelRequested,
     MigrationFinalizeRequested,
     MigrationRehearsalRequested,
+    MigrationRejected,
     MigrationRequested,
     MigrationRetryRequested,
     MigrationRevertRequested,
@@ -44,7 +46,7 @@ from orchestrator.inventory.models import BusinessSystem
 
 
 class EventType(StrEnum):
-    """Every ``type`` of the contract. The first seven are inbound, the last two outbound."""
+    """Every ``type`` of the contract: the last two are outbound, the others inbound."""
 
     SYSTEM_REGISTERED = "gov.cloud.system.registered"
     MIGRATION_REQUESTED = "gov.cloud.migration.requested"
@@ -54,6 +56,8 @@ class EventType(StrEnum):
     MIGRATION_REVERT_REQUESTED = "gov.cloud.migration.revert_requested"
     MIGRATION_REHEARSAL_REQUESTED = "gov.cloud.migration.rehearsal_requested"
     MIGRATION_FINALIZE_REQUESTED = "gov.cloud.migration.finalize_requested"
+    MIGRATION_APPROVED = "gov.cloud.migration.approved"
+    MIGRATION_REJECTED = "gov.cloud.migration.rejected"
     NODE_UPDATED = "gov.cloud.node.updated"
     INTAKE_RESUME_REQUESTED = "gov.cloud.intake.resume_requested"
     SYSTEM_STATUS_CHANGED = "gov.cloud.system.status_changed"
@@ -166,6 +170,20 @@ class MigrationFinalizeRequestedEvent(Envelope):
     data: MigrationFinalizeRequested
 
 
+class MigrationApprovedEvent(Envelope):
+    """Inbound: an approver signs off a system's cutover under a change reference."""
+
+    type: Literal["gov.cloud.migration.approved"]
+    data: MigrationApproved
+
+
+class MigrationRejectedEvent(Envelope):
+    """Inbound: an approver withdraws a system's live approvals."""
+
+    type: Literal["gov.cloud.migration.rejected"]
+    data: MigrationRejected
+
+
 class NodeUpdatedEvent(Envelope):
     """Inbound: a city node's capacity, ratios or state changed."""
 
@@ -203,6 +221,8 @@ InboundEvent = (
     | MigrationRevertRequestedEvent
     | MigrationRehearsalRequestedEvent
     | MigrationFinalizeRequestedEvent
+    | MigrationApprovedEvent
+    | MigrationRejectedEvent
     | NodeUpdatedEvent
     | IntakeResumeRequestedEvent
 )
@@ -217,6 +237,8 @@ EventData = (
     | MigrationRevertRequested
     | MigrationRehearsalRequested
     | MigrationFinalizeRequested
+    | MigrationApproved
+    | MigrationRejected
     | NodeUpdated
     | IntakeResumeRequested
     | SystemStatusChanged
@@ -240,6 +262,8 @@ EVENT_CLASSES: Final[Mapping[EventType, type[Event]]] = {
     EventType.MIGRATION_REVERT_REQUESTED: MigrationRevertRequestedEvent,
     EventType.MIGRATION_REHEARSAL_REQUESTED: MigrationRehearsalRequestedEvent,
     EventType.MIGRATION_FINALIZE_REQUESTED: MigrationFinalizeRequestedEvent,
+    EventType.MIGRATION_APPROVED: MigrationApprovedEvent,
+    EventType.MIGRATION_REJECTED: MigrationRejectedEvent,
     EventType.NODE_UPDATED: NodeUpdatedEvent,
     EventType.INTAKE_RESUME_REQUESTED: IntakeResumeRequestedEvent,
     EventType.SYSTEM_STATUS_CHANGED: SystemStatusChangedEvent,
@@ -258,6 +282,8 @@ DATA_TYPES: Final[Mapping[type[EventData], EventType]] = {
     MigrationRevertRequested: EventType.MIGRATION_REVERT_REQUESTED,
     MigrationRehearsalRequested: EventType.MIGRATION_REHEARSAL_REQUESTED,
     MigrationFinalizeRequested: EventType.MIGRATION_FINALIZE_REQUESTED,
+    MigrationApproved: EventType.MIGRATION_APPROVED,
+    MigrationRejected: EventType.MIGRATION_REJECTED,
     NodeUpdated: EventType.NODE_UPDATED,
     IntakeResumeRequested: EventType.INTAKE_RESUME_REQUESTED,
     SystemStatusChanged: EventType.SYSTEM_STATUS_CHANGED,

@@ -30,10 +30,16 @@ Key = Annotated[str, StringConstraints(pattern=KEY_PATTERN, max_length=63)]
 
 # One printable line: no C0/C1 controls, no Unicode line or paragraph separators.
 _LINE = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
-# Who asked: a person or a tool. One line, and none of the characters a shell,
-# a template or a markup language would act on.
-ACTOR_PATTERN: Final = "^[^" + _LINE + "\"'`$\\\\{}<>|;&]{1,64}$"
+# None of the characters a shell, a template or a markup language would act on.
+_UNSAFE = "\"'`$\\\\{}<>|;&"
+# Who asked: a person or a tool. One line, nothing unsafe.
+ACTOR_PATTERN: Final = f"^[^{_LINE}{_UNSAFE}]{{1,64}}$"
 Actor = Annotated[str, StringConstraints(pattern=ACTOR_PATTERN, max_length=64)]
+# A change reference (a ticket of the change process, e.g. CHG-2041): like an actor, and
+# no space at either end, so the same ticket is always spelled the same.
+_REF_END = rf"[^\s{_LINE}{_UNSAFE}]"
+CHANGE_REF_PATTERN: Final = f"^{_REF_END}([^{_LINE}{_UNSAFE}]{{0,62}}{_REF_END})?$"
+ChangeRef = Annotated[str, StringConstraints(pattern=CHANGE_REF_PATTERN, max_length=64)]
 # Free text for people (a reason, an extension value): one bounded line.
 LINE_PATTERN: Final = rf"^[^{_LINE}]+$"
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=LINE_PATTERN)]
@@ -91,6 +97,8 @@ REQUESTS: Final = (
     "revert",
     "rehearse",
     "finalize",
+    "approve",
+    "reject",
     "place",
     "placement_failed",
     "start",
@@ -141,6 +149,8 @@ PATTERN_HINTS: Final = {
     KEY_PATTERN: "must be a system or node id",
     ACTOR_PATTERN: "must be one line of 1-64 characters without quotes, '$', '\\', braces, "
     "'<', '>', '|', ';' or '&'",
+    CHANGE_REF_PATTERN: "must be one line of 1-64 characters, no space at either end, without "
+    "quotes, '$', '\\', braces, '<', '>', '|', ';' or '&'",
     LINE_PATTERN: "must be one line without control characters",
     JSON_CONTENT_TYPE_PATTERN: "must be application/json",
     STATE_PATTERN: "must be 1-32 lowercase letters or '_'",

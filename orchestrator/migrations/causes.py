@@ -23,6 +23,10 @@ cause                  comes from
 ``RequestRevert``      ``gov.cloud.migration.revert_requested``
 ``RequestRehearsal``   ``gov.cloud.migration.rehearsal_requested``
 ``RequestFinalize``    ``gov.cloud.migration.finalize_requested``
+``Approve``            ``gov.cloud.migration.approved``, with what the engine knows of
+                       who requested the migration and whether the policy allows
+                       self-approval
+``Reject``             ``gov.cloud.migration.rejected``
 =====================  ==========================================================
 
 The outcome of the rollback phase is reported like any other phase, as
@@ -150,6 +154,31 @@ class RequestFinalize:
     requested_by: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Approve:
+    """An approver signed off the system's cutover under a change reference.
+
+    The engine fills in what the decision needs besides the event, so the machine
+    stays pure: ``migration_requested_by`` (who requested the migration, None if
+    not known) and ``self_approval_allowed`` (the cutover policy's word).
+    """
+
+    change_ref: str
+    approved_by: str
+    comment: str | None = None
+    migration_requested_by: str | None = None
+    self_approval_allowed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """An approver withdrew the system's live approvals, under a change reference."""
+
+    change_ref: str
+    rejected_by: str
+    comment: str | None = None
+
+
 Cause = (
     Register
     | RequestMigration
@@ -166,6 +195,8 @@ Cause = (
     | RequestRevert
     | RequestRehearsal
     | RequestFinalize
+    | Approve
+    | Reject
 )
 
 CAUSE_TYPES: tuple[type[Cause], ...] = (
@@ -184,4 +215,6 @@ CAUSE_TYPES: tuple[type[Cause], ...] = (
     RequestRevert,
     RequestRehearsal,
     RequestFinalize,
+    Approve,
+    Reject,
 )

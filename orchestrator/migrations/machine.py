@@ -51,6 +51,18 @@ Decisions, so every caller sees the same rules:
   decommissions the source and ends in ``finalized``, where rollback, revert,
   cancel and migrate are refused. A finalize that fails leaves the system
   ``completed``, way back open.
+* **Approvals** (four eyes) are taken from ``queued`` up to and including
+  ``ready`` and ``rehearsing``: once the cutover starts there is nothing left
+  to approve, and before a migration is requested there is no one to differ
+  from. An approval changes no state: it is recorded (``GrantApproval``) for
+  the cutover gate to find. It is refused, naming both and the change, when
+  the approver is who requested the migration (compared without case) and the
+  policy does not allow self-approval; an unknown requester (a store older
+  than the column) is nobody to differ from. A **reject**, in the same states,
+  withdraws every approval of the system not withdrawn yet, whatever its
+  change reference (``WithdrawApprovals``): a rejection is a veto, so the
+  cutover waits for a new approval; its change reference is that of the
+  rejection, in the audit.
 """
 
 from __future__ import annotations
@@ -60,12 +72,14 @@ from functools import singledispatch
 from types import MappingProxyType
 
 from orchestrator.migrations.causes import (
+    Approve,
     Cause,
     PhaseFailed,
     PhaseSucceeded,
     Place,
     PlacementFailed,
     Register,
+    Reject,
     Replicated,
     RequestCancel,
     RequestFinalize,
@@ -80,12 +94,14 @@ from orchestrator.migrations.causes import (
 from orchestrator.migrations.outcomes import (
     Effect,
     FindPlacement,
+    GrantApproval,
     Outcome,
     Refusal,
     ReleaseCapacity,
     ReserveCapacity,
     SaveRecord,
     Transition,
+    WithdrawApprovals,
 )
 from orchestrator.migrations.states import PHASE_STATES, Phase, holds_capacity, next_phase, phase_in
 from orchestrator.migrations.states import SystemState as S
@@ -101,6 +117,11 @@ _INTERRUPTIBLE: Mapping[S, Phase] = MappingProxyType(
     }
 )
 _MAX_DETAIL = 300
+# Where a cutover may still be approved (or its approvals withdrawn): a migration was
+# requested and the cutover has not started.
+_APPROVABLE = frozenset(
+    {S.QUEUED, S.PLACED, S.PREFLIGHT, S.PROVISIONING, S.REPLICATING, S.READY, S.REHEARSING}
+)
 # Phases off the forward path: where each one's success leads, and why.
 _ENDINGS: Mapping[S, tuple[S, str]] = MappingProxyType(
     {
@@ -375,6 +396,49 @@ def _request_finalize(cause: RequestFinalize, state: S | None) -> Outcome:
     }
     default = "cannot finalize: system is {state}; only a completed system can be finalized"
     return _refuse(state, cause, special.get(state, default))
+
+
+@_apply.register
+def _approve(cause: Approve, state: S | None) -> Outcome:
+    if state not in _APPROVABLE:
+        return _refuse(state, cause, _not_approvable("approve", state))
+    approver, change = _one_line(cause.approved_by), _one_line(cause.change_ref)
+    requester = cause.migration_requested_by
+    if _same_person(approver, requester) and not cause.self_approval_allowed:
+        # Not a template: names and references are the requester's text, braces and all.
+        text = (
+            f"approval refused: {approver} approves the migration {requester} requested "
+            f"(change {change}); four eyes need another approver (system is {state})"
+        )
+        return Refusal(state, cause, text)
+    reason = f"cutover approved by {approver} under change {change}"
+    grant = GrantApproval(cause.approved_by, cause.change_ref, cause.comment)
+    return _move(state, state, reason, store=(grant,))
+
+
+@_apply.register
+def _reject(cause: Reject, state: S | None) -> Outcome:
+    if state not in _APPROVABLE:
+        return _refuse(state, cause, _not_approvable("reject", state))
+    reason = (
+        f"approvals withdrawn by {_one_line(cause.rejected_by)} under change "
+        f"{_one_line(cause.change_ref)}: the cutover waits for a new approval"
+    )
+    return _move(state, state, reason, store=(WithdrawApprovals(cause.rejected_by),))
+
+
+def _not_approvable(verb: str, state: S | None) -> str:
+    if state in (None, S.REGISTERED, S.ROLLED_BACK, S.CANCELLED):
+        why = "no migration is under way; request one first"
+    elif state in (S.ROLLING_BACK, S.FAILED):
+        why = "its migration is being undone"
+    else:
+        why = "its cutover has already started"
+    return f"cannot {verb}: system is {{state}}; {why}"
+
+
+def _same_person(one: str, other: str | None) -> bool:
+    return other is not None and one.casefold() == _one_line(other).casefold()
 
 
 _REVERTING = "syncing the target's data back to the source before switching the name back"

@@ -4,9 +4,10 @@ Effects tell the caller what to do and in which order; the machine does none
 of it. The engine carries out every effect, in the order given, and treats an
 effect it does not know as an error:
 
-1. ``SaveRecord``, ``ReserveCapacity`` and ``ReleaseCapacity`` belong in the
-   same store transaction as the new state (a reservation that loses its
-   compare-and-swap race means the transition is not committed either);
+1. ``SaveRecord``, ``ReserveCapacity``, ``ReleaseCapacity``, ``GrantApproval``
+   and ``WithdrawApprovals`` belong in the same store transaction as the new
+   state (a reservation that loses its compare-and-swap race means the
+   transition is not committed either);
 2. ``FindPlacement`` last: its outcome comes back as ``Place`` or
    ``PlacementFailed``.
 
@@ -45,7 +46,30 @@ class FindPlacement:
     """Choose a node for the system, honouring the latest accepted request's target and wave."""
 
 
-Effect = SaveRecord | ReserveCapacity | ReleaseCapacity | FindPlacement
+@dataclass(frozen=True, slots=True)
+class GrantApproval:
+    """Record an approval of the system's cutover: who, under which change, what they added."""
+
+    approved_by: str
+    change_ref: str
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawApprovals:
+    """Withdraw every approval of the system not withdrawn yet, by ``withdrawn_by``."""
+
+    withdrawn_by: str
+
+
+Effect = (
+    SaveRecord
+    | ReserveCapacity
+    | ReleaseCapacity
+    | FindPlacement
+    | GrantApproval
+    | WithdrawApprovals
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ NONE_LABEL: Final = "none"
 OUTCOMES: Final = tuple(sorted(str(state) for state in TERMINAL_STATES))
 REHEARSAL_RESULTS: Final = ("passed", "failed")
 REVERT_RESULTS: Final = ("reverted", "failed")
+APPROVAL_OUTCOMES: Final = ("granted", "refused", "withdrawn")
 # Every phase is one playbook and one in-flight state (``PHASE_STATES``).
 INFLIGHT_PHASES: Final = tuple(str(phase) for phase in Phase)
 # (name in the metric, unit suffix, what HELP calls it)
@@ -97,6 +98,7 @@ class FleetSnapshot:
     reverts: Mapping[str, int] = field(default_factory=dict)  # result -> finished reverts
     rehearsals: Mapping[str, int] = field(default_factory=dict)  # result -> rehearsals
     oldest_ready_replica_age_s: float = 0.0
+    approvals: Mapping[str, int] = field(default_factory=dict)  # outcome -> approvals
 
 
 def connected_platforms(platforms: Iterable[Platform]) -> int:
@@ -124,6 +126,20 @@ def fleet_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
     yield from system_families(snapshot)
     yield from progress_families(snapshot)
     yield from warm_families(snapshot)
+    yield approval_family(snapshot)
+
+
+def approval_family(snapshot: FleetSnapshot) -> Metric:
+    """Approvals of cutovers (four eyes) by outcome: granted, refused (audited), withdrawn."""
+    approvals = CounterMetricFamily(
+        "govcloud_approvals",
+        "Cutover approvals by outcome: granted, refused (e.g. a self-approval) or withdrawn "
+        "(by a reject).",
+        labels=["outcome"],
+    )
+    for outcome in APPROVAL_OUTCOMES:
+        approvals.add_metric([outcome], snapshot.approvals.get(outcome, 0))
+    return approvals
 
 
 def warm_families(snapshot: FleetSnapshot) -> Iterator[Metric]:

@@ -20,7 +20,9 @@ from datetime import datetime
 from typing import Final
 
 from orchestrator.capacity import NodeStatus, NodeUsage, ResourceClass
+from orchestrator.engine.context import CAUSE_NAMES
 from orchestrator.inventory.models import GB
+from orchestrator.migrations import Approve
 from orchestrator.migrations.states import ACTIVE_PHASE_STATES, SystemState, phase_in
 from orchestrator.observability.families import (
     NONE_LABEL,
@@ -31,9 +33,11 @@ from orchestrator.observability.families import (
 )
 from orchestrator.store import Session, count_by_state, node_usage
 from orchestrator.store.aggregates import (
+    count_approvals,
     count_by_node,
     count_by_wave,
     count_completed_with_ipv6,
+    count_refused,
     count_rehearsals,
     count_transitions_from,
     count_transitions_into,
@@ -64,6 +68,7 @@ def read_snapshot(session: Session, *, now: datetime) -> FleetSnapshot:
             for passed, count in count_rehearsals(session).items()
         },
         oldest_ready_replica_age_s=_age(oldest_replica(session, READY_STATES), now),
+        approvals=_approvals(session),
     )
 
 
@@ -115,6 +120,13 @@ def _oldest_moving_age(session: Session, now: datetime) -> float:
 
 def _age(then: datetime | None, now: datetime) -> float:
     return 0.0 if then is None else max((now - then).total_seconds(), 0.0)
+
+
+def _approvals(session: Session) -> dict[str, int]:
+    """Approvals granted and withdrawn (the approvals table), and refused (the audit)."""
+    granted, withdrawn = count_approvals(session)
+    refused = count_refused(session, CAUSE_NAMES[Approve])
+    return {"granted": granted, "refused": refused, "withdrawn": withdrawn}
 
 
 def _reverts(session: Session) -> dict[str, int]:

@@ -34,6 +34,7 @@ from orchestrator.engine.intake import IntakeHandler
 from orchestrator.events import KnownIds
 from orchestrator.hooks import Hooks
 from orchestrator.inventory import Inventory
+from orchestrator.inventory.cutover_policy import CutoverPolicy
 from orchestrator.observability import build_registry, start_metrics_server
 from orchestrator.reactor import Reactor
 from orchestrator.reactor.flood import FloodGuard, FloodPolicy
@@ -88,6 +89,7 @@ class Orchestrator:
         metrics: MetricsSettings | None = None,
         worker: WorkerSettings | None = None,
         intake: IntakeSettings | None = None,
+        cutover: CutoverPolicy | None = None,
         batch_size: int = 500,
         session_timeout_s: float = DEFAULT_SESSION_TIMEOUT_S,
         flush_interval_s: float = 1.0,
@@ -99,6 +101,8 @@ class Orchestrator:
         # None: no phase worker (systems stop at ``placed``), as for intake-only tests.
         self._worker = worker
         self._intake = intake if intake is not None else IntakeSettings()
+        # Read by the intake (may one approve oneself?) and the worker (who needs approval?).
+        self._cutover = cutover if cutover is not None else CutoverPolicy()
         self._batch_size, self._flush_interval_s = batch_size, flush_interval_s
         self._session_timeout_s = session_timeout_s
         self._partitions = partitions
@@ -192,6 +196,7 @@ class Orchestrator:
                 inventory=self._inventory,
                 hooks=[telemetry.observer],
                 after_commit=pump.wake,
+                cutover=self._cutover,
             )
             stack.callback(worker.stop)  # if starting fails half-way; stopping twice is fine
             worker.start()
@@ -209,6 +214,7 @@ class Orchestrator:
             store,
             known=known,
             placement=placement,
+            cutover=self._cutover,
             after_commit=pump.wake,
             hooks=hooks,
         )

@@ -19,6 +19,7 @@ from orchestrator.execution.runner import PhaseRunner
 from orchestrator.execution.targets import retention_vars
 from orchestrator.hooks import Hooks
 from orchestrator.inventory import Inventory
+from orchestrator.inventory.cutover_policy import CutoverPolicy
 from orchestrator.migrations.replication import WarmPolicy
 from orchestrator.providers import build_provider
 from orchestrator.service.instance import slot_instance_id
@@ -36,8 +37,10 @@ def instance_id(settings: WorkerSettings, database: str) -> str:
     return settings.instance_id or slot_instance_id(database)
 
 
-def worker_config(settings: WorkerSettings, database: str) -> WorkerConfig:
-    """Who the worker is and how much it runs at once."""
+def worker_config(
+    settings: WorkerSettings, database: str, cutover: CutoverPolicy | None = None
+) -> WorkerConfig:
+    """Who the worker is, how much it runs at once, and the cutover policy it holds to."""
     limits = Limits(
         batch_size=settings.phase_batch_size,
         batch_window_s=settings.batch_window_s,
@@ -53,6 +56,7 @@ def worker_config(settings: WorkerSettings, database: str) -> WorkerConfig:
         finalize_after_s=(
             None if settings.finalize_after_days is None else settings.finalize_after_days * 86400
         ),
+        cutover=cutover if cutover is not None else CutoverPolicy(),
     )
 
 
@@ -77,6 +81,7 @@ def build_worker(
     inventory: Inventory,
     hooks: Sequence[Hooks],
     after_commit: Callable[[], object],
+    cutover: CutoverPolicy | None = None,
 ) -> PhaseWorker:
     """A phase worker that runs the repository's playbooks with these settings."""
     provider = build_provider(settings)
@@ -96,7 +101,7 @@ def build_worker(
         store,
         runner,
         nodes=node_targets(inventory.nodes),
-        config=worker_config(settings, store.where),
+        config=worker_config(settings, store.where, cutover),
         provider=provider,
         hooks=hooks,
         after_commit=after_commit,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from orchestrator.migrations.states import SystemState
 from orchestrator.store._sql import as_utc
 from orchestrator.store.tables import (
+    ApprovalTable,
     RehearsalTable,
     ReplicationPassTable,
     SystemTable,
@@ -81,6 +82,21 @@ def count_rehearsals(session: Session) -> dict[bool, int]:
     """Recorded rehearsals, by whether they passed."""
     statement = select(RehearsalTable.passed, func.count()).group_by(RehearsalTable.passed)
     return {bool(passed): count for passed, count in session.execute(statement)}
+
+
+def count_approvals(session: Session) -> tuple[int, int]:
+    """Approvals ever granted, and how many of them were withdrawn: both only grow."""
+    statement = select(func.count(), func.count(ApprovalTable.withdrawn_at))
+    granted, withdrawn = session.execute(statement).one()
+    return int(granted), int(withdrawn)
+
+
+def count_refused(session: Session, cause: str) -> int:
+    """Audited refusals of requests of one kind (``cause``, e.g. ``approve``)."""
+    statement = select(func.count()).where(
+        TransitionTable.refused.is_(True), TransitionTable.cause == cause
+    )
+    return int(session.scalar(statement) or 0)
 
 
 def oldest_replica(session: Session, states: Collection[SystemState]) -> datetime | None:

@@ -42,6 +42,7 @@ class AuditEntry:
     at: datetime | None = None
     downtime_seconds: float | None = None
     bytes_sent: int | None = None
+    change_ref: str | None = None
 
     def values(self) -> dict[str, Any]:
         """The row's column values."""
@@ -60,6 +61,7 @@ class AuditEntry:
             "requested_by": self.requested_by,
             "downtime_seconds": self.downtime_seconds,
             "bytes_sent": self.bytes_sent,
+            "change_ref": self.change_ref,
         }
 
 
@@ -100,5 +102,6 @@ def to_transition_row(row: TransitionTable | Row[Any]) -> TransitionRow:
         requested_by=row.requested_by,
         downtime_seconds=row.downtime_seconds,
         bytes_sent=row.bytes_sent,
+        change_ref=row.change_ref,
         published_at=None if row.published_at is None else as_utc(row.published_at),
     )

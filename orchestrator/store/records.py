@@ -45,6 +45,8 @@ class SystemRow:
     version: int
     # The latest accepted request's ``--to`` node.
     target_node: str | None = None
+    # Who requested the migration itself; ``requested_by`` follows every later request.
+    migration_requested_by: str | None = None
     # Written by the phase worker from its providers' reports, never by ``save_system``:
     # the address the system answers on by name over IPv6, and the host it runs on.
     ipv6_address: str | None = None
@@ -79,6 +81,8 @@ class TransitionRow:
     # What the phase behind the change measured: its downtime, its pass's bytes.
     downtime_seconds: float | None = None
     bytes_sent: int | None = None
+    # The change reference of an approval or a rejection.
+    change_ref: str | None = None
     # When its status (or refusal) event was acknowledged by the broker; None: still pending.
     published_at: datetime | None = None
 

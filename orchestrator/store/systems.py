@@ -55,6 +55,7 @@ def insert_systems(session: Session, systems: Sequence[SystemRow]) -> None:
             "phase": None if row.phase is None else Phase(row.phase).value,
             "last_error": row.last_error,
             "requested_by": row.requested_by,
+            "migration_requested_by": row.migration_requested_by,
             "target_node": row.target_node,
             "updated_at": stored_time(row.updated_at),
             "version": row.version,
@@ -173,6 +174,7 @@ def save_system(session: Session, system: SystemRow, *, now: datetime | None = N
         "p_phase": None if system.phase is None else Phase(system.phase).value,
         "p_last_error": system.last_error,
         "p_requested_by": system.requested_by,
+        "p_migration_requested_by": system.migration_requested_by,
         "p_target_node": system.target_node,
         "p_updated_at": at,
     }
@@ -189,7 +191,7 @@ def save_system(session: Session, system: SystemRow, *, now: datetime | None = N
 # Built once: constructing this UPDATE cost more than running it. The parameters
 # are prefixed because SQLAlchemy reserves the column names for its own SET binds.
 _SAVED = ("record", "city", "state", "node", "wave", "phase", "last_error", "requested_by",
-          "target_node", "updated_at")  # fmt: skip
+          "migration_requested_by", "target_node", "updated_at")  # fmt: skip
 _SAVE = (
     update(SystemTable)
     .where(SystemTable.id == bindparam("p_id"), SystemTable.version == bindparam("p_version"))
@@ -222,6 +224,7 @@ def _to_record(row: SystemTable | Row[Any]) -> SystemRow:
         updated_at=as_utc(row.updated_at),
         version=row.version,
         target_node=row.target_node,
+        migration_requested_by=row.migration_requested_by,
         ipv6_address=row.ipv6_address,
         target_host=row.target_host,
         downtime_seconds=row.downtime_seconds,

@@ -74,6 +74,9 @@ class SystemTable(Base):
     phase: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     requested_by: Mapped[str | None] = mapped_column(String(200))
+    # Who requested the migration itself (``requested_by`` follows every later request):
+    # an approver must differ from them (four eyes).
+    migration_requested_by: Mapped[str | None] = mapped_column(String(200))
     # The latest accepted request's ``--to`` node, honoured by every placement of this run.
     target_node: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(TIMESTAMP)
@@ -192,6 +195,8 @@ class TransitionTable(Base):
     # What the phase behind the change measured (a cutover's downtime, a pass's bytes).
     downtime_seconds: Mapped[float | None] = mapped_column(Float)
     bytes_sent: Mapped[int | None] = mapped_column(AMOUNT)
+    # The change reference an approval or a rejection was made under, for compliance exports.
+    change_ref: Mapped[str | None] = mapped_column(String(64))
     published_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
 
 
@@ -228,6 +233,26 @@ class RehearsalTable(Base):
     test_name: Mapped[str | None] = mapped_column(String(255))
     seconds: Mapped[float | None] = mapped_column(Float)
     at: Mapped[datetime] = mapped_column(TIMESTAMP)
+
+
+class ApprovalTable(Base):
+    """One approval of a system's cutover (four eyes): who, under which change, and when.
+
+    Never deleted, only withdrawn (``withdrawn_at``, ``withdrawn_by``): the evidence
+    each cutover was approved. An approval lives for the cutover policy's time.
+    """
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_system_id_granted_at", "system_id", "granted_at"),)
+
+    id: Mapped[int] = mapped_column(AUTO_ID, primary_key=True, autoincrement=True)
+    system_id: Mapped[str] = mapped_column(ForeignKey("systems.id"))
+    approver: Mapped[str] = mapped_column(String(200))
+    change_ref: Mapped[str] = mapped_column(String(64))
+    comment: Mapped[str | None] = mapped_column(Text)
+    granted_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class IntakePauseTable(Base):

@@ -216,3 +216,80 @@ def test_an_unreachable_broker_fails_within_the_timeout(state_db: str, tmp_path:
     assert result.returncode == 2
     assert result.stderr.startswith("error: cannot reach Kafka at 127.0.0.1:1 within 1 s")
     assert "govmig kafka status" in result.stderr
+
+
+# --- approve / reject ---------------------------------------------------------------------
+
+WAVE = ("shantou-hsa-001", "shantou-hsa-002")  # placed in wave 4, migration requested by alice
+
+
+@pytest.fixture
+def wave_db(state_db: str) -> str:
+    """The registered systems, and two more placed in wave 4."""
+    inventory = load_inventory()
+    systems = {system.id: system for system in load_systems(DEFAULT_CATALOGUE, inventory)}
+    with open_store(state_db) as store, store.transaction() as session:
+        for system_id in WAVE:
+            drive(session, systems[system_id], SystemState.PLACED, wave=4, requested_by="alice")
+    return state_db
+
+
+def test_approve_a_wave_and_reject_one_system_with_actor_and_change(
+    kafka_bootstrap: str, topic: str, wave_db: str, tmp_path: Path
+) -> None:
+    approved = govmig(
+        "approve", "--wave", "4", "--change-ref", "CHG-2041", "--comment", "演练通过",
+        "--state-db", wave_db, *kafka(kafka_bootstrap, topic),
+        cwd=tmp_path, env={"GOVMIG_ACTOR": "bob"},
+    )  # fmt: skip
+    assert approved.returncode == 0, approved.stderr
+    rejected = govmig(
+        "reject", WAVE[1], "--change-ref", "CHG-2042", "--actor", "carol", "--output", "json",
+        "--state-db", wave_db, *kafka(kafka_bootstrap, topic), cwd=tmp_path,
+    )  # fmt: skip
+    assert rejected.returncode == 0, rejected.stderr
+    [row] = json.loads(rejected.stdout)["events"]
+    assert (row["type"], row["requested_by"], row["change_ref"], row["comment"]) == (
+        "gov.cloud.migration.rejected",
+        "carol",
+        "CHG-2042",
+        None,
+    )
+    sent = [(key, event.type, event.data.model_dump()) for key, event in received(
+        kafka_bootstrap, topic)]  # fmt: skip
+    approval = {"change_ref": "CHG-2041", "comment": "演练通过", "approved_by": "bob"}
+    assert sorted(sent, key=lambda one: (one[1], one[0] or b"")) == [
+        (WAVE[0].encode(), "gov.cloud.migration.approved", {"system_id": WAVE[0], **approval}),
+        (WAVE[1].encode(), "gov.cloud.migration.approved", {"system_id": WAVE[1], **approval}),
+        (WAVE[1].encode(), "gov.cloud.migration.rejected",
+         {"system_id": WAVE[1], "change_ref": "CHG-2042", "comment": None, "rejected_by": "carol"}),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["approve", WAVE[0], "--wave", "4", "--change-ref", "C-1"],
+         "error: give either SYSTEM_IDs or --wave W, not both"),
+        (["reject", "--change-ref", "C-1"], "error: name the systems: SYSTEM_ID... or --wave W"),
+        (["approve", "--wave", "9", "--change-ref", "C-1"],
+         "error: wave 9 has no systems in the state database"),
+        (["approve", WAVE[0]], "error: --change-ref is required: the change (ticket) you approve"),
+        (["reject", WAVE[0], "--change-ref", "C-1 "],
+         "error: --change-ref 'C-1 ': must be one line of 1-64 characters, no space at either end"),
+        (["approve", WAVE[0], "--change-ref", "C-1", "--actor", "a|b"],
+         "error: --actor 'a|b': must be one line"),
+        (["approve", "shantou-psb-404", "--change-ref", "C-1"],
+         "error: unknown system 'shantou-psb-404'"),
+    ],
+    ids=["ids-and-wave", "neither", "empty-wave", "no-change-ref", "padded-change-ref",
+         "hostile-actor", "unknown-system"],
+)  # fmt: skip
+def test_bad_approvals_are_refused_before_anything_is_sent(
+    kafka_bootstrap: str, topic: str, wave_db: str, tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = govmig(*args, "--state-db", wave_db, *kafka(kafka_bootstrap, topic), cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stdout == ""
+    assert received(kafka_bootstrap, topic) == []

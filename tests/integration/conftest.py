@@ -5,6 +5,8 @@ existing server, whose user may create databases. Otherwise
 ``orchestrator.devpostgres`` runs a fresh cluster (Debian's server binaries,
 which ``scripts/system-deps.sh`` installs) for the session. If the server
 cannot start, the tests fail with the reason; they never skip.
+
+``work`` is the ``local`` provider's sandbox of a test that runs its playbooks.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from orchestrator import devpostgres
 from orchestrator.errors import ConfigurationError
+from orchestrator.providers.local_sandbox import stop_services
 
 POSTGRES_URL_ENV = "GOVMIG_TEST_POSTGRES_URL"
 
@@ -42,3 +46,14 @@ def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
     url = devpostgres.create_database(postgres_url, prefix="govmig_test_")
     yield url
     devpostgres.drop_database(url)
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Iterator[Path]:
+    """The ``local`` provider's sandbox; every service started in it is stopped at the end."""
+    root = tmp_path / "work"
+    root.mkdir()
+    try:
+        yield root
+    finally:
+        stop_services(root)

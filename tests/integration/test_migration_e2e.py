@@ -15,7 +15,7 @@ import json
 import signal
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -42,7 +42,6 @@ from orchestrator.providers.local_sandbox import (
     prepare_source,
     read_name_record,
     source_dir,
-    stop_services,
 )
 from orchestrator.settings import KafkaSettings
 from orchestrator.store import open_store
@@ -66,17 +65,6 @@ PHASES_TIMEOUT_S = 150
 def pick(count: int) -> list[BusinessSystem]:
     """``count`` catalogue systems without dependencies (placement is given by ``--to``)."""
     return [s for s in generate_catalogue(80) if not s.depends_on][:count]
-
-
-@pytest.fixture
-def work(tmp_path: Path) -> Iterator[Path]:
-    """The sandbox; every service started in it is stopped at the end."""
-    root = tmp_path / "work"
-    root.mkdir()
-    try:
-        yield root
-    finally:
-        stop_services(root)
 
 
 def prepare(work: Path, systems: list[BusinessSystem]) -> dict[str, object]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import signal
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ from orchestrator.events.registration import registration_records
 from orchestrator.inventory import generate_catalogue
 from orchestrator.inventory.models import GB, BusinessSystem
 from orchestrator.migrations import SystemState
-from orchestrator.providers.local_sandbox import prepare_source, stop_services
+from orchestrator.providers.local_sandbox import prepare_source
 from orchestrator.settings import KafkaSettings
 from tests.fixtures.orchestrator import (
     GovmigRun,
@@ -48,17 +48,6 @@ WAVE_TIMEOUT_S = 75.0
 ENDPOINT_TIMEOUT_S = 30.0
 NODES = ("shantou", "shantou", "huizhou")
 REGISTERED, REQUESTED = "gov.cloud.system.registered", "gov.cloud.migration.requested"
-
-
-@pytest.fixture
-def work(tmp_path: Path) -> Iterator[Path]:
-    """The local provider's sandbox; every service started in it is stopped at the end."""
-    root = tmp_path / "work"
-    root.mkdir()
-    try:
-        yield root
-    finally:
-        stop_services(root)
 
 
 def wave(work: Path, settings: KafkaSettings) -> dict[BusinessSystem, str]:

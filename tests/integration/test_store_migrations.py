@@ -4,10 +4,12 @@
 states to come fit on PostgreSQL, which enforces the length; 0003 dropped the
 write-only ``stop_phase`` column. The data written at 0001 must come through the
 upgrade unchanged, foreign keys included (SQLite copies the table to change a column).
+0009 keeps who requested each migration, filled in from the audit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -31,14 +33,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return url
 
 
-def create_at_0001_with_data(url: str) -> None:
+def create_at(url: str, revision: str, fill: Callable[[Connection, MetaData], None]) -> None:
+    """A store at ``revision`` holding what ``fill`` writes into its tables."""
     engine = create_engine(url)
     with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), "0001")
+        command.upgrade(alembic_config(connection), revision)
         tables = MetaData()
         tables.reflect(connection)
-        _insert_fleet(connection, tables)
+        fill(connection, tables)
     engine.dispose()
+
+
+def create_at_0001_with_data(url: str) -> None:
+    create_at(url, "0001", _insert_fleet)
 
 
 def _insert_fleet(connection: Connection, tables: MetaData) -> None:
@@ -125,3 +132,46 @@ def test_every_state_column_holds_32_characters_after_the_upgrade(database_url: 
         ]
     assert stored == [LONGEST_STATE] * len(STATE_COLUMNS)
     assert len(LONGEST_STATE) == 32
+
+
+def _insert_requests(connection: Connection, tables: MetaData) -> None:
+    systems, transitions = tables.tables["systems"], tables.tables["transitions"]
+    for system_id, requested_by in (("gz-tax", "dave"), ("sz-new", None)):
+        connection.execute(
+            insert(systems).values(
+                id=system_id, record={"id": system_id}, city="guangzhou", state="placed",
+                requested_by=requested_by, updated_at=AT, version=1,
+            )
+        )  # fmt: skip
+    history = [
+        ("migrate", "alice", False),
+        ("retry", "bob", False),
+        ("migrate", "carol", False),  # migrated again after a rollback: the latest counts
+        ("migrate", "mallory", True),  # refused: asked for nothing
+        ("cancel", "dave", True),
+    ]
+    connection.execute(
+        insert(transitions),
+        [
+            {"system_id": "gz-tax", "from_state": "registered", "to_state": None if refused
+             else "queued", "refused": refused, "cause": cause, "actor": actor, "at": AT}
+            for cause, actor, refused in history
+        ],
+    )  # fmt: skip
+
+
+def test_0009_keeps_who_requested_each_migration_from_the_audit(database_url: str) -> None:
+    """Before 0009 only the latest requester was kept: the audit still says who migrated."""
+    create_at(database_url, "0008", _insert_requests)
+    with open_store(database_url) as store, store.engine.connect() as connection:
+        tables = MetaData()
+        tables.reflect(connection)
+        columns = tables.tables["systems"].c
+        kept = connection.execute(
+            select(columns.id, columns.requested_by, columns.migration_requested_by).order_by(
+                columns.id
+            )
+        ).all()
+        assert "change_ref" in tables.tables["transitions"].c
+        assert "approvals" in tables.tables
+    assert kept == [("gz-tax", "dave", "carol"), ("sz-new", None, None)]

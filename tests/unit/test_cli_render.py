@@ -18,6 +18,7 @@ from orchestrator.capacity import (
     empty_usage,
 )
 from orchestrator.cli.render import (
+    ApprovalStatus,
     SystemDetail,
     allocation_document,
     amount_text,
@@ -39,6 +40,7 @@ from orchestrator.cli.render import (
 from orchestrator.migrations.replication import PassKind, Rehearsal, ReplicationPass
 from orchestrator.migrations.states import Phase, SystemState
 from orchestrator.store import Allocation, SystemRow, TransitionRow
+from orchestrator.store.approvals import ApprovalRow
 from orchestrator.store.replication import PassRow, RehearsalRow
 
 AT = datetime(2024, 5, 1, 8, 30, 15, 250000, tzinfo=UTC)
@@ -209,6 +211,7 @@ def test_detail_has_record_allocation_and_history() -> None:
         "reason": None,
         "event_source": "/govmig/cli",
         "event_id": "e-1",
+        "change_ref": None,
     }
     titles = [title for title, _ in detail_tables(detail)]
     assert titles == ["System shantou-psb-001", "Allocation", "History of shantou-psb-001"]
@@ -294,6 +297,37 @@ def test_detail_shows_the_replicas_age_last_delta_and_cutover_forecast() -> None
     failed = RehearsalRow(Rehearsal(False, "failed at task 'Check': no answer", None, None), AT)
     unmeasured = SystemDetail(system(), None, passes, history=[], rehearsal=failed, now=now)
     assert detail_document(unmeasured)["replica"]["cutover_forecast_seconds"] == 3.0
+
+
+def test_detail_shows_whether_an_approval_is_needed_and_the_live_one() -> None:
+    granted = ApprovalRow(7, "shantou-psb-001", "bob", "CHG-2041", "rehearsed", AT)
+    ttl = timedelta(hours=72)
+    approved = SystemDetail(
+        system(), None, [], [], approval=ApprovalStatus(needed=True, live=granted, ttl=ttl)
+    )
+    assert detail_document(approved)["approval"] == {
+        "needed": True,
+        "live": {
+            "approved_by": "bob",
+            "change_ref": "CHG-2041",
+            "comment": "rehearsed",
+            "granted_at": "2024-05-01T08:30:15.250000Z",
+            "expires_at": "2024-05-04T08:30:15.250000Z",
+        },
+    }
+    assert dict(detail_tables(approved))["Approval of shantou-psb-001"] == [
+        {"needed": "yes", "approved by": "bob", "change": "CHG-2041",
+         "granted": "2024-05-01 08:30:15Z", "expires": "2024-05-04 08:30:15Z"}
+    ]  # fmt: skip
+    waiting = SystemDetail(
+        system(), None, [], [], approval=ApprovalStatus(needed=False, live=None, ttl=ttl)
+    )
+    assert detail_document(waiting)["approval"] == {"needed": False, "live": None}
+    assert dict(detail_tables(waiting))["Approval of shantou-psb-001"] == [
+        {"needed": "no", "approved by": None, "change": None, "granted": None, "expires": None}
+    ]
+    audited = transition(3, cause="approve", actor="bob", change_ref="CHG-2041")
+    assert history_row(audited)["change_ref"] == "CHG-2041"
 
 
 def test_capacity_document_counts_allocatable_allocated_and_free() -> None:

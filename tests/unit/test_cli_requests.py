@@ -1,4 +1,4 @@
-"""Turning ``govmig migrate|cancel|retry|rollback`` arguments into request events, and rows."""
+"""Turning ``govmig migrate|cancel|...|approve|reject`` arguments into request events, and rows."""
 
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ import pytest
 from orchestrator.cli.requests import (
     CLI_SOURCE,
     Action,
+    build_approvals,
     build_requests,
+    check_approval_targets,
     check_system_ids,
     check_target,
     request_row,
     requests_document,
     requests_table,
+    require_change_ref,
     unknown_system_message,
+    wave_members,
 )
 from orchestrator.errors import PermanentError
 from orchestrator.events import decode, encode
@@ -170,6 +174,8 @@ def test_rows_and_document_show_what_was_sent() -> None:
         "target_node": "shantou",
         "wave": 2,
         "reason": None,
+        "change_ref": None,
+        "comment": None,
         "time": "2024-05-01T08:00:00Z",
     }
     assert requests_document(events, topic="t") == {"topic": "t", "sent": 1, "events": [row]}
@@ -181,4 +187,86 @@ def test_rows_and_document_show_what_was_sent() -> None:
 def test_unknown_system_message_says_how_to_register() -> None:
     assert unknown_system_message("x-1") == (
         "unknown system 'x-1': it has not been registered (govmig inventory publish FILE)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "kind", "actor_field"),
+    [
+        (Action.APPROVE, EventType.MIGRATION_APPROVED, "approved_by"),
+        (Action.REJECT, EventType.MIGRATION_REJECTED, "rejected_by"),
+    ],
+    ids=["approve", "reject"],
+)
+def test_approvals_carry_the_actor_the_change_and_the_comment(
+    action: Action, kind: EventType, actor_field: str
+) -> None:
+    events = build_approvals(
+        action, ["mm-1", "mm-2"], actor="bob", change_ref="CHG-7", comment="演练通过", now=NOW
+    )
+    assert [event.type for event in events] == [kind, kind]
+    for event, system_id in zip(events, ["mm-1", "mm-2"], strict=True):
+        assert event.data.model_dump() == {
+            "system_id": system_id,
+            "change_ref": "CHG-7",
+            "comment": "演练通过",
+            actor_field: "bob",
+        }
+        assert decode(encode(event).as_record("govcloud.events")) == event
+    row = request_row(events[0])
+    assert (row["requested_by"], row["change_ref"], row["comment"]) == ("bob", "CHG-7", "演练通过")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"change_ref": " CHG-7"}, "--change-ref ' CHG-7': must be one line of 1-64 characters, "
+         "no space at either end"),
+        ({"change_ref": "x" * 65}, "--change-ref 'xxx"),
+        ({"change_ref": "CHG;7"}, "--change-ref 'CHG;7': must be one line"),
+        ({"comment": "two\nlines"}, "--comment 'two\\nlines': must be one line"),
+        ({"actor": "a|b"}, "--actor 'a|b': must be one line"),
+    ],
+    ids=["padded-ref", "long-ref", "shell-ref", "two-line-comment", "bad-actor"],
+)  # fmt: skip
+def test_bad_approval_options_are_named(options: dict[str, Any], message: str) -> None:
+    arguments: dict[str, Any] = {"actor": "bob", "change_ref": "CHG-7", **options}
+    with pytest.raises(PermanentError) as caught:
+        build_approvals(Action.APPROVE, ["mm-1"], **arguments)
+    assert str(caught.value).startswith(message)
+
+
+def test_an_approval_needs_a_change_ref() -> None:
+    assert require_change_ref(Action.APPROVE, "CHG-7") == "CHG-7"
+    with pytest.raises(PermanentError) as caught:
+        require_change_ref(Action.REJECT, None)
+    assert str(caught.value) == "--change-ref is required: the change (ticket) you reject under"
+
+
+@pytest.mark.parametrize(
+    ("system_ids", "wave", "message"),
+    [
+        (["mm-1"], 3, "give either SYSTEM_IDs or --wave W, not both"),
+        ([], None, "name the systems: SYSTEM_ID... or --wave W"),
+        (["MM-1"], None, "malformed system id 'MM-1'"),
+    ],
+    ids=["both", "neither", "malformed"],
+)
+def test_approval_targets_are_systems_or_a_wave(
+    system_ids: list[str], wave: int | None, message: str
+) -> None:
+    with pytest.raises(PermanentError) as caught:
+        check_approval_targets(system_ids, wave)
+    assert str(caught.value).startswith(message)
+
+
+def test_a_wave_names_its_stored_systems_and_an_empty_one_is_an_error() -> None:
+    assert check_approval_targets(["mm-1", "mm-1"], None) == ["mm-1"]
+    assert check_approval_targets([], 3) == []
+    assert wave_members(3, ["mm-1", "mm-2"]) == ["mm-1", "mm-2"]
+    with pytest.raises(PermanentError) as caught:
+        wave_members(3, [])
+    assert str(caught.value) == (
+        "wave 3 has no systems in the state database: migrate them with --wave 3 first, "
+        "or name the systems"
     )

@@ -24,9 +24,11 @@ from orchestrator.events import (
 )
 from orchestrator.events.data import (
     IntakeResumeRequested,
+    MigrationApproved,
     MigrationCancelRequested,
     MigrationFinalizeRequested,
     MigrationRehearsalRequested,
+    MigrationRejected,
     MigrationRequested,
     MigrationRetryRequested,
     MigrationRevertRequested,
@@ -64,6 +66,10 @@ DATA: dict[str, EventData] = {
     "revert": MigrationRevertRequested(system_id="shantou-bdcdj", requested_by="ops"),
     "rehearse": MigrationRehearsalRequested(system_id="shantou-bdcdj", requested_by="ops"),
     "finalize": MigrationFinalizeRequested(system_id="shantou-bdcdj", requested_by="ops"),
+    "approve": MigrationApproved(
+        system_id="shantou-bdcdj", change_ref="CHG-2041", comment="演练通过", approved_by="李"
+    ),
+    "reject": MigrationRejected(system_id="shantou-bdcdj", change_ref="CHG-2041", rejected_by="李"),
     "node": NodeUpdated(node_id="shanwei", state=NodeState.DRAINING, allocation_ratio_memory=1.5),
     "intake": IntakeResumeRequested(requested_by="ops", reason="producer fixed"),
     "status": SystemStatusChanged(

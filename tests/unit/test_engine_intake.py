@@ -6,9 +6,11 @@ from collections.abc import Sequence
 
 import pytest
 
+from orchestrator.engine import announces
 from orchestrator.engine.intake import IntakeHandler
 from orchestrator.events import KnownIds, decode, encode, new_event
 from orchestrator.events.data import (
+    MigrationApproved,
     MigrationCancelRequested,
     MigrationRequested,
     NodeState,
@@ -18,6 +20,7 @@ from orchestrator.events.data import (
 from orchestrator.events.envelope import EventData
 from orchestrator.hooks import Hooks
 from orchestrator.inventory import load_inventory
+from orchestrator.inventory.cutover_policy import ApprovalPolicy, CutoverPolicy
 from orchestrator.inventory.models import BusinessSystem, SourceLocation
 from orchestrator.migrations import SystemState
 from orchestrator.reactor.handler import Delivery, Duplicate, Outcome, Processed, Rejected
@@ -31,6 +34,7 @@ from orchestrator.store import (
     processed_outcomes,
     seed_nodes,
 )
+from orchestrator.store import approvals as approval_store
 from tests.fixtures.store import losing_swaps
 
 S = SystemState
@@ -183,6 +187,48 @@ def test_a_refused_request_is_processed_not_dead_lettered(
         assert rows[1].reason == "cancelled by ops while registered (given reason: 推迟上线)"
         assert rows[2].reason is not None
         assert rows[2].reason.startswith("cannot cancel: system is cancelled already")
+
+
+def approval(by: str, ref: str, comment: str | None = None) -> Delivery:
+    return delivery(
+        MigrationApproved(system_id="mz-a", change_ref=ref, comment=comment, approved_by=by)
+    )
+
+
+def test_an_approval_needs_four_eyes_unless_the_policy_allows_self_approval(
+    store: Store, handler: IntakeHandler
+) -> None:
+    outcomes = handler.handle(
+        [
+            delivery(system("mz-a")),
+            delivery(MigrationRequested(system_id="mz-a", requested_by="alice")),
+            approval("Alice", "CHG-1"),  # who requested it, in the same batch: refused
+            approval("bob", "CHG-2", "rehearsed"),
+        ]
+    )
+    assert all(isinstance(outcome, Processed) for outcome in outcomes)
+    lenient = CutoverPolicy(approval=ApprovalPolicy(self_approval=True))
+    IntakeHandler(store, known=KNOWN, cutover=lenient).handle([approval("alice", "CHG-3")])
+    with store.transaction() as session:
+        rows = [row for row in history(session, "mz-a") if row.cause == "approve"]
+        approvals = approval_store.approvals_of(session, "mz-a")
+        system_row = get_system(session, "mz-a")
+    assert [(r.actor, r.change_ref, r.refused, announces(r)) for r in rows] == [
+        ("Alice", "CHG-1", True, True),
+        ("bob", "CHG-2", False, False),  # no state changed: audited, not announced
+        ("alice", "CHG-3", False, False),
+    ]
+    assert rows[0].reason == (
+        "approval refused: Alice approves the migration alice requested (change CHG-1); "
+        "four eyes need another approver (system is placed)"
+    )
+    assert rows[1].reason == "cutover approved by bob under change CHG-2 (comment: rehearsed)"
+    assert [(a.approver, a.change_ref, a.comment) for a in approvals] == [
+        ("bob", "CHG-2", "rehearsed"),
+        ("alice", "CHG-3", None),
+    ]
+    assert system_row is not None
+    assert (system_row.state, system_row.migration_requested_by) == (S.PLACED, "alice")
 
 
 def test_a_drained_node_takes_no_new_system_and_keeps_what_it_has(

@@ -10,22 +10,28 @@ import pytest
 
 from orchestrator.capacity import DependencyGraph
 from orchestrator.engine.notices import MAX_REASON, one_line
-from orchestrator.engine.requests import cause_of
+from orchestrator.engine.requests import cause_of, context_of, with_approval_facts
 from orchestrator.engine.rows import advance, request_of
-from orchestrator.events import decode, encode, new_event
+from orchestrator.events import InboundEvent, decode, encode, new_event
 from orchestrator.events.data import (
+    MigrationApproved,
+    MigrationRejected,
     MigrationRequested,
     MigrationRetryRequested,
     NodeState,
     NodeUpdated,
 )
+from orchestrator.events.envelope import EventData
+from orchestrator.inventory.cutover_policy import ApprovalPolicy, CutoverPolicy
 from orchestrator.migrations import (
+    Approve,
     Cause,
     Phase,
     PhaseFailed,
     PhaseSucceeded,
     Place,
     PlacementFailed,
+    Reject,
     RequestCancel,
     RequestMigration,
     RequestRetry,
@@ -63,7 +69,14 @@ CASES: list[tuple[str, SystemRow, Cause, str | None, dict[str, object]]] = [
         RequestMigration("shanwei", 3, "ops.li"),
         None,
         {"state": S.QUEUED, "target_node": "shanwei", "wave": 3, "requested_by": "ops.li",
-         "last_error": None},
+         "migration_requested_by": "ops.li", "last_error": None},
+    ),
+    (
+        "an approval names its approver, the migration keeps its requester",
+        row(S.READY, node="shantou", requested_by="ops.li", migration_requested_by="ops.li"),
+        Approve("CHG-1", "ops.wang", migration_requested_by="ops.li"),
+        "shantou",
+        {"state": S.READY, "requested_by": "ops.wang", "migration_requested_by": "ops.li"},
     ),
     (
         "placing sets the node",
@@ -109,7 +122,8 @@ CASES: list[tuple[str, SystemRow, Cause, str | None, dict[str, object]]] = [
         row(S.ROLLED_BACK, target_node="shanwei", wave=2, requested_by="ops.li"),
         RequestRetry("ops.zhao"),
         None,
-        {"state": S.QUEUED, "target_node": "shanwei", "wave": 2, "requested_by": "ops.zhao"},
+        {"state": S.QUEUED, "target_node": "shanwei", "wave": 2, "requested_by": "ops.zhao",
+         "migration_requested_by": None},
     ),
 ]  # fmt: skip
 
@@ -156,14 +170,43 @@ def test_groups_are_connected_components_of_depends_on_in_either_direction() -> 
          RequestMigration("yunfu", 4, "li")),
         (MigrationRetryRequested(system_id="s", requested_by="li"), RequestRetry("li")),
         (NodeUpdated(node_id="yunfu", state=NodeState.OFFLINE), None),
+        (MigrationApproved(system_id="s", change_ref="C-1", comment="ok", approved_by="li"),
+         Approve("C-1", "li", "ok")),
+        (MigrationRejected(system_id="s", change_ref="C-2", rejected_by="wang"),
+         Reject("C-2", "wang")),
     ],
-    ids=["migrate", "retry", "node"],
+    ids=["migrate", "retry", "node", "approve", "reject"],
 )  # fmt: skip
-def test_cause_of(
-    data: MigrationRequested | MigrationRetryRequested | NodeUpdated, expected: Cause | None
+def test_cause_of(data: EventData, expected: Cause | None) -> None:
+    assert cause_of(decoded(data)) == expected
+
+
+def decoded(data: EventData) -> InboundEvent:
+    return decode(encode(new_event(data, source="/cli")).as_record("govcloud.events"))
+
+
+@pytest.mark.parametrize("self_approval", [False, True])
+def test_an_approval_learns_who_requested_the_migration_and_the_policy(
+    *, self_approval: bool
 ) -> None:
-    event = decode(encode(new_event(data, source="/cli")).as_record("govcloud.events"))
-    assert cause_of(event) == expected
+    policy = CutoverPolicy(approval=ApprovalPolicy(self_approval=self_approval))
+    system = row(S.READY, requested_by="ops.zhao", migration_requested_by="ops.li")
+    approval = Approve("C-1", "ops.wang")
+    assert with_approval_facts(approval, system, policy) == Approve(
+        "C-1", "ops.wang", migration_requested_by="ops.li", self_approval_allowed=self_approval
+    )
+    # Anything else, or an unknown system (the intake rejects it), passes unchanged.
+    assert with_approval_facts(RequestRetry("li"), system, policy) == RequestRetry("li")
+    assert with_approval_facts(approval, None, policy) == approval
+
+
+def test_an_approvals_comment_goes_to_the_audit_note() -> None:
+    approved = MigrationApproved(
+        system_id="s", change_ref="C-1", comment="演练通过", approved_by="li"
+    )
+    rejected = MigrationRejected(system_id="s", change_ref="C-1", rejected_by="li")
+    assert context_of(decoded(approved), component="intake").note == "comment: 演练通过"
+    assert context_of(decoded(rejected), component="intake").note is None
 
 
 @pytest.mark.parametrize(

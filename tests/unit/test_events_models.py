@@ -12,7 +12,9 @@ from pydantic import BaseModel, ValidationError
 
 from orchestrator.events.data import (
     MAX_NODE_VCPU,
+    MigrationApproved,
     MigrationCancelRequested,
+    MigrationRejected,
     MigrationRequested,
     NodeUpdated,
     SystemStatusChanged,
@@ -28,6 +30,7 @@ from orchestrator.events.fields import PHASES, STATE_PATTERN, STATES
 from orchestrator.migrations.states import Phase, SystemState
 
 REQUEST = {"system_id": "st-1", "requested_by": "ops"}
+APPROVAL = {"system_id": "st-1", "change_ref": "CHG-2041", "approved_by": "li"}
 AT = "2025-03-03T10:00:00Z"
 
 CASES: list[tuple[str, type[BaseModel], dict[str, Any], bool]] = [
@@ -52,6 +55,30 @@ CASES: list[tuple[str, type[BaseModel], dict[str, Any], bool]] = [
     ("reason 501", MigrationCancelRequested, {**REQUEST, "reason": "x" * 501}, False),
     ("reason two lines", MigrationCancelRequested, {**REQUEST, "reason": "a\r\nb"}, False),
     ("cancel target node", MigrationCancelRequested, {**REQUEST, "target_node": "x"}, False),
+    ("approval minimal", MigrationApproved, APPROVAL, True),
+    ("approval comment", MigrationApproved, {**APPROVAL, "comment": "演练通过"}, True),
+    ("change ref in Chinese", MigrationApproved, {**APPROVAL, "change_ref": "变更 2025/7"}, True),
+    ("change ref 64 chars", MigrationApproved, {**APPROVAL, "change_ref": "C" * 64}, True),
+    ("change ref 65 chars", MigrationApproved, {**APPROVAL, "change_ref": "C" * 65}, False),
+    ("change ref empty", MigrationApproved, {**APPROVAL, "change_ref": ""}, False),
+    ("change ref blank", MigrationApproved, {**APPROVAL, "change_ref": "   "}, False),
+    ("change ref padded", MigrationApproved, {**APPROVAL, "change_ref": " CHG-1"}, False),
+    ("change ref two lines", MigrationApproved, {**APPROVAL, "change_ref": "a\nb"}, False),
+    ("change ref shell", MigrationApproved, {**APPROVAL, "change_ref": "CHG;rm"}, False),
+    ("approval no change ref", MigrationApproved, {"system_id": "a", "approved_by": "li"}, False),
+    ("approval no approver", MigrationApproved, {"system_id": "a", "change_ref": "C"}, False),
+    (
+        "rejection minimal",
+        MigrationRejected,
+        {"system_id": "a", "change_ref": "C-1", "rejected_by": "li"},
+        True,
+    ),
+    (
+        "rejection by approved_by",
+        MigrationRejected,
+        {"system_id": "a", "change_ref": "C-1", "approved_by": "li"},
+        False,
+    ),
     ("node state only", NodeUpdated, {"node_id": "shanwei", "state": "offline"}, True),
     ("node nothing", NodeUpdated, {"node_id": "shanwei", "reason": "r"}, False),
     ("node ratio 16", NodeUpdated, {"node_id": "shanwei", "allocation_ratio_vcpu": 16}, True),

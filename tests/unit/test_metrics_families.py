@@ -44,6 +44,7 @@ SNAPSHOT = FleetSnapshot(
     oldest_active_age_s=7200.0,
     systems_ipv6=2,
     prd_platforms_connected=0,
+    approvals={"granted": 5, "refused": 1},
 )
 
 
@@ -130,6 +131,17 @@ def test_migrations_are_a_counter_with_every_outcome(
 def test_migrations_are_typed_counter_on_the_wire(registry: CollectorRegistry) -> None:
     text = generate_latest(registry).decode()
     assert "# TYPE govcloud_migrations_total counter" in text
+
+
+@pytest.mark.parametrize(
+    ("outcome", "expected"), [("granted", 5), ("refused", 1), ("withdrawn", 0)], ids=str
+)
+def test_approvals_are_a_counter_with_every_outcome(
+    registry: CollectorRegistry, outcome: str, expected: float
+) -> None:
+    value = registry.get_sample_value("govcloud_approvals_total", {"outcome": outcome})
+    assert value == expected
+    assert "# TYPE govcloud_approvals_total counter" in generate_latest(registry).decode()
 
 
 def test_waves_have_every_state_per_wave_seen(registry: CollectorRegistry) -> None:

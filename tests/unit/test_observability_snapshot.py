@@ -13,13 +13,13 @@ from orchestrator.capacity import ResourceClass
 from orchestrator.engine import apply_cause
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import GB
-from orchestrator.migrations import Phase, PhaseSucceeded, SystemState
+from orchestrator.migrations import Approve, Phase, PhaseSucceeded, Reject, SystemState
 from orchestrator.migrations.replication import PassKind, Rehearsal, ReplicationPass
 from orchestrator.observability import FleetSnapshot, build_registry, read_snapshot
 from orchestrator.store import Store
 from orchestrator.store import replication as replication_store
 from tests.fixtures.fleet import SeededFleet, seed_fleet
-from tests.fixtures.seeding import SEEDING, drive_on
+from tests.fixtures.seeding import SEEDING, drive_on, refuse
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 OLDEST_AGE = timedelta(hours=2)
@@ -170,3 +170,25 @@ def test_warm_figures_rehearsals_reverts_and_the_stalest_ready_replica(
     assert registry.get_sample_value("govcloud_reverts_total", {"result": "failed"}) == 0
     age = registry.get_sample_value("govcloud_oldest_ready_replica_age_seconds")
     assert age == pytest.approx(300, abs=60)
+
+
+def test_approvals_granted_refused_and_withdrawn_are_counted_from_the_store(
+    store: Store, fleet: SeededFleet
+) -> None:
+    placed = next(
+        s for s, p in zip(fleet.systems, fleet.placements, strict=True) if p.state == "placed"
+    )
+    requester = Approve("CHG-1", "alice", migration_requested_by="alice")
+    with store.transaction() as session:
+        for approver in ("bob", "carol"):
+            apply_cause(session, placed.id, Approve("CHG-1", approver), context=SEEDING)
+        refuse(session, placed.id, requester)
+        apply_cause(session, placed.id, Reject("CHG-2", "dave"), context=SEEDING)
+        apply_cause(session, placed.id, Approve("CHG-3", "erin"), context=SEEDING)
+    with store.session() as session:
+        snapshot = read_snapshot(session, now=datetime.now(UTC))
+    assert dict(snapshot.approvals) == {"granted": 3, "refused": 1, "withdrawn": 2}
+    registry = build_registry(store, process=False).registry
+    assert registry.get_sample_value("govcloud_approvals_total", {"outcome": "granted"}) == 3
+    assert registry.get_sample_value("govcloud_approvals_total", {"outcome": "refused"}) == 1
+    assert registry.get_sample_value("govcloud_approvals_total", {"outcome": "withdrawn"}) == 2

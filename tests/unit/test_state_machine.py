@@ -12,9 +12,11 @@ from orchestrator.migrations import (
     FORWARD_PHASES,
     PLAYBOOKS,
     TERMINAL_STATES,
+    Approve,
     Cause,
     Effect,
     FindPlacement,
+    GrantApproval,
     Phase,
     PhaseFailed,
     PhaseSucceeded,
@@ -22,6 +24,7 @@ from orchestrator.migrations import (
     PlacementFailed,
     Refusal,
     Register,
+    Reject,
     ReleaseCapacity,
     Replicated,
     RequestCancel,
@@ -37,6 +40,7 @@ from orchestrator.migrations import (
     StartCutover,
     SystemState,
     Transition,
+    WithdrawApprovals,
     apply_transition,
     holds_capacity,
     is_terminal,
@@ -65,6 +69,13 @@ CAUSES: dict[str, Cause] = {
     "behind": Replicated(caught_up=False, detail="full pass of 9000000 bytes, 12.0 s"),
     "cutover_go": StartCutover("forecast downtime 2.8 s within the 30 s budget"),
     "cutover_held": StartCutover("", held="approval: its policy needs an approval"),
+    "approve": Approve("CHG-1", "bob", "rehearsed", migration_requested_by="alice"),
+    "self_approve": Approve("CHG-1", "Alice", migration_requested_by="alice"),
+    "self_approve_allowed": Approve(
+        "CHG-1", "alice", migration_requested_by="alice", self_approval_allowed=True
+    ),
+    "approve_unknown_requester": Approve("CHG-1", "alice"),
+    "reject": Reject("CHG-2", "carol", "peak season"),
 }
 STATES: list[SystemState | None] = [None, *SystemState]
 
@@ -73,6 +84,21 @@ FIND = FindPlacement()
 RELEASE = ReleaseCapacity()
 
 Expected = tuple[SystemState, tuple[Effect, ...]]
+# An approval (or a reject) is taken from a requested migration until its cutover starts,
+# and leaves the state as it is.
+APPROVABLE = (
+    S.QUEUED, S.PLACED, S.PREFLIGHT, S.PROVISIONING, S.REPLICATING, S.READY, S.REHEARSING
+)  # fmt: skip
+APPROVALS: dict[tuple[SystemState | None, str], Expected] = {
+    (state, name): (state, effects)
+    for state in APPROVABLE
+    for name, effects in (
+        ("approve", (GrantApproval("bob", "CHG-1", "rehearsed"),)),
+        ("self_approve_allowed", (GrantApproval("alice", "CHG-1"),)),
+        ("approve_unknown_requester", (GrantApproval("alice", "CHG-1"),)),
+        ("reject", (WithdrawApprovals("carol"),)),
+    )
+}
 
 # Every legal pair, written out. Any pair of the product not listed here must be refused.
 LEGAL: dict[tuple[SystemState | None, str], Expected] = {
@@ -133,6 +159,7 @@ LEGAL: dict[tuple[SystemState | None, str], Expected] = {
     (S.COMPLETED, "finalize"): (S.FINALIZING, ()),
     (S.FINALIZING, "succeeded_finalize"): (S.FINALIZED, ()),
     (S.FINALIZING, "failed_finalize"): (S.COMPLETED, ()),
+    **APPROVALS,
 }
 
 CASES = list(itertools.product(STATES, CAUSES))
@@ -175,6 +202,27 @@ def test_capacity_and_status_effects_follow_the_states(
 @pytest.mark.parametrize(
     ("state", "cause", "reason"),
     [
+        (
+            S.READY,
+            Approve("CHG-2041", "Alice", migration_requested_by="alice"),
+            "approval refused: Alice approves the migration alice requested (change CHG-2041); "
+            "four eyes need another approver (system is ready)",
+        ),
+        (
+            S.REGISTERED,
+            Approve("CHG-2041", "bob"),
+            "cannot approve: system is registered; no migration is under way; request one first",
+        ),
+        (
+            S.CUTOVER,
+            Approve("CHG-2041", "bob", migration_requested_by="alice"),
+            "cannot approve: system is cutover; its cutover has already started",
+        ),
+        (
+            S.FAILED,
+            Reject("CHG-2041", "bob"),
+            "cannot reject: system is failed; its migration is being undone",
+        ),
         (
             S.COMPLETED,
             RequestCancel(),
@@ -227,6 +275,10 @@ def test_capacity_and_status_effects_follow_the_states(
         ),
     ],
     ids=[
+        "self-approval",
+        "approve-registered",
+        "approve-cutover",
+        "reject-failed",
         "cancel-completed",
         "retry-queued",
         "retry-cancelled",
@@ -293,6 +345,21 @@ def test_failure_reason_names_phase_and_task_on_one_bounded_line() -> None:
     assert outcome.reason.endswith("; rolling back")
     assert "\n" not in outcome.reason
     assert len(outcome.reason) < 400
+
+
+def test_approval_reasons_name_the_approver_and_the_change_on_one_line() -> None:
+    approved = apply_transition(S.READY, Approve("CHG 7\n{x}", "bob", migration_requested_by="a"))
+    assert isinstance(approved, Transition)
+    assert approved.reason == "cutover approved by bob under change CHG 7 {x}"
+    rejected = apply_transition(S.PLACED, Reject("CHG-8", "carol"))
+    assert isinstance(rejected, Transition)
+    assert rejected.reason == (
+        "approvals withdrawn by carol under change CHG-8: the cutover waits for a new approval"
+    )
+    # Braces in a name are text, never a template field.
+    refused = apply_transition(S.READY, Approve("C{1}", "{a}", migration_requested_by="{A}"))
+    assert isinstance(refused, Refusal)
+    assert refused.reason.startswith("approval refused: {a} approves the migration {A} requested")
 
 
 def test_reasons_name_who_asked_and_what_was_asked() -> None:
