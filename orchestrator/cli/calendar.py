@@ -19,11 +19,11 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestrator.cli.options import CalendarOption, DepartmentsOption
+from orchestrator.cli.options import CalendarOption, DepartmentsOption, calendar_of
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
 from orchestrator.cli.render import iso
 from orchestrator.inventory.calendar import HORIZON, Calendar
-from orchestrator.inventory.loader import DEFAULT_DEPARTMENTS, load_calendar, load_departments
+from orchestrator.inventory.loader import DEFAULT_DEPARTMENTS
 
 DEFAULT_DAYS = 14
 NOT_RESTRICTED = "No calendar: cutovers are not restricted to maintenance windows or freezes."
@@ -45,10 +45,10 @@ def calendar(
     name, opens_at, closes_at, opens_local, closes_local, applies_to, waiting}]};
     see docs/cli-json.md.
     """
-    if calendar_file is None:
+    loaded = calendar_of(calendar_file, departments)
+    if calendar_file is None or loaded is None:
         _show_unrestricted(output)
         return
-    loaded = load_calendar(calendar_file, load_departments(departments))
     now = datetime.now(UTC)
     rows = calendar_rows(loaded, now, days=days)
     if output is OutputFormat.JSON:

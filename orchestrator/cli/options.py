@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from orchestrator.cli.output import OutputFormat, OutputOption
+from orchestrator.inventory import Calendar, load_calendar, load_departments
 from orchestrator.inventory.cutover_policy import CutoverPolicy, load_cutover_policy
 from orchestrator.settings import KafkaSettings, StoreSettings
 
@@ -134,6 +135,11 @@ CutoverPolicyOption = Annotated[
 def cutover_policy(path: Path | None) -> CutoverPolicy:
     """The policy in the file at ``path``; without one, the defaults."""
     return CutoverPolicy() if path is None else load_cutover_policy(path)
+
+
+def calendar_of(path: Path | None, departments: Path) -> Calendar | None:
+    """The calendar in the file at ``path``, its departments by the register; None without."""
+    return None if path is None else load_calendar(path, load_departments(departments))
 
 
 def kafka_settings(**options: Any) -> KafkaSettings:

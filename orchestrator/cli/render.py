@@ -78,6 +78,8 @@ def system_row(system: SystemRow) -> dict[str, Any]:
         "phase": None if system.phase is None else str(system.phase),
         "wave": system.wave,
         "last_error": system.last_error,
+        "waiting": system.waiting,
+        "cutover_at": None if system.cutover_at is None else iso(system.cutover_at),
         "requested_by": system.requested_by,
         "target_host": system.target_host,
         "ipv6_address": system.ipv6_address,
@@ -113,6 +115,11 @@ def status_table(systems: Iterable[SystemRow]) -> list[dict[str, Any]]:
 def error_lines(systems: Iterable[SystemRow]) -> list[str]:
     """``id: last error`` for each system that has one, in order."""
     return [f"{system.id}: {system.last_error}" for system in systems if system.last_error]
+
+
+def waiting_lines(systems: Iterable[SystemRow]) -> list[str]:
+    """``id: reason: why`` for each system a gate holds, in order."""
+    return [f"{system.id}: {system.waiting}" for system in systems if system.waiting]
 
 
 def state_text(system: SystemRow) -> str:

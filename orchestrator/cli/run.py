@@ -19,9 +19,16 @@ from typing import Annotated, Any
 import typer
 
 from orchestrator.capacity import PlacementStrategy
-from orchestrator.cli.options import CutoverPolicyOption, cutover_policy
+from orchestrator.cli.options import (
+    CalendarOption,
+    CutoverPolicyOption,
+    DepartmentsOption,
+    calendar_of,
+    cutover_policy,
+)
 from orchestrator.errors import GovmigError
 from orchestrator.inventory import DEFAULT_INVENTORY_ROOT, load_inventory
+from orchestrator.inventory.loader import DEFAULT_DEPARTMENTS
 from orchestrator.observability import configure_logging
 from orchestrator.service import DEFAULT_SESSION_TIMEOUT_S, Orchestrator
 from orchestrator.settings import (
@@ -287,6 +294,8 @@ def run(
         ),
     ] = None,
     cutover_policy_file: CutoverPolicyOption = None,
+    calendar_file: CalendarOption = None,
+    departments: DepartmentsOption = DEFAULT_DEPARTMENTS,
     source_retention: Annotated[
         int | None,
         typer.Option(
@@ -332,6 +341,7 @@ def run(
         ),
         intake=IntakeSettings(**_given(flood_cooldown_s=flood_cooldown)),
         cutover=cutover_policy(cutover_policy_file),
+        calendar=calendar_of(calendar_file, departments),
         batch_size=batch_size,
         session_timeout_s=session_timeout,
     )

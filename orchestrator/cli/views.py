@@ -36,6 +36,7 @@ from orchestrator.cli.render import (
     error_lines,
     status_document,
     status_table,
+    waiting_lines,
 )
 from orchestrator.cli.requests import check_system_ids, unknown_system_message
 from orchestrator.errors import PermanentError
@@ -104,6 +105,9 @@ def status(
         errors = error_lines(systems)
         if errors:
             typer.echo("\nLast errors:\n" + "\n".join(errors))
+        waiting = waiting_lines(systems)
+        if waiting:
+            typer.echo("\nWaiting at a gate:\n" + "\n".join(waiting))
 
 
 def _show_system(

@@ -149,6 +149,19 @@ class Lifecycle:
             self._place(system_id, context)
         return step.outcome
 
+    def hold(self, system_id: str, reason: str, line: str, *, at: datetime) -> None:
+        """Keep on the system what holds it at a gate, since ``at`` if the reason is new;
+        its next change of state clears it.
+
+        Saved with the transaction's other rows. The gate's refused request is
+        audited by ``apply``; this is what status and the gauges of waiting systems read.
+        """
+        row = self._work.system(system_id)
+        if row is None or (row.waiting_reason, row.waiting) == (reason, line):
+            return
+        since = row.waiting_since if row.waiting_reason == reason else at
+        self._work.stage(replace(row, waiting_reason=reason, waiting=line, waiting_since=since))
+
     def _step(
         self,
         system_id: str,

@@ -13,7 +13,9 @@ row to save:
   request (an approval too) updates ``requested_by`` only: it names whoever
   made the latest accepted request;
 * ``last_error`` keeps the reason of the latest placement or phase failure and
-  is cleared when the system is queued again.
+  is cleared when the system is queued again;
+* ``waiting`` (what holds it at a gate, ``Lifecycle.hold``) is cleared when its
+  state changes: the gate held it in the state it leaves.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ def advance(row: SystemRow, transition: Transition, cause: Cause, *, node: str |
     asked_by = requester(cause)
     if asked_by is not None:
         changes["requested_by"] = asked_by
+    if transition.to_state is not row.state:  # a gate held it in the state it leaves
+        changes |= {"waiting_reason": None, "waiting": None, "waiting_since": None}
     if isinstance(cause, PlacementFailed | PhaseFailed):
         changes["last_error"] = transition.reason
     elif transition.to_state is SystemState.QUEUED:
@@ -76,6 +80,10 @@ def _content(row: SystemRow) -> tuple[Any, ...]:
         row.last_error,
         row.requested_by,
         row.migration_requested_by,
+        row.waiting_reason,
+        row.waiting,
+        row.waiting_since,
+        row.cutover_at,
         row.target_node,
     )
 

@@ -24,6 +24,7 @@ from typing import Final
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
+from orchestrator.gates import WaitReason
 from orchestrator.inventory import plan
 from orchestrator.inventory.models import Platform
 from orchestrator.migrations.states import TERMINAL_STATES, Phase, SystemState
@@ -99,6 +100,8 @@ class FleetSnapshot:
     rehearsals: Mapping[str, int] = field(default_factory=dict)  # result -> rehearsals
     oldest_ready_replica_age_s: float = 0.0
     approvals: Mapping[str, int] = field(default_factory=dict)  # outcome -> approvals
+    # reason -> (systems a gate holds for it, seconds the longest of them has waited)
+    waiting: Mapping[str, tuple[int, float]] = field(default_factory=dict)
 
 
 def connected_platforms(platforms: Iterable[Platform]) -> int:
@@ -127,6 +130,28 @@ def fleet_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
     yield from progress_families(snapshot)
     yield from warm_families(snapshot)
     yield approval_family(snapshot)
+    yield from waiting_families(snapshot)
+
+
+def waiting_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
+    """Systems a gate holds, by the first gate that holds each, and the longest wait."""
+    waiting = GaugeMetricFamily(
+        "govcloud_systems_waiting",
+        "Systems a gate holds, by the first gate that holds each: approval, freeze, window, "
+        "rehearsal, budget, group or wave.",
+        labels=["reason"],
+    )
+    longest = GaugeMetricFamily(
+        "govcloud_systems_waiting_longest_seconds",
+        "How long the system waiting longest for this reason has waited for it; 0 if none.",
+        labels=["reason"],
+    )
+    for reason in WaitReason:
+        count, seconds = snapshot.waiting.get(reason, (0, 0.0))
+        waiting.add_metric([reason], count)
+        longest.add_metric([reason], seconds)
+    yield waiting
+    yield longest
 
 
 def approval_family(snapshot: FleetSnapshot) -> Metric:

@@ -43,6 +43,7 @@ from orchestrator.store.aggregates import (
     count_transitions_into,
     oldest_replica,
     oldest_update,
+    waiting_by_reason,
 )
 
 # States in which a system should be moving on its own: a playbook runs, or is about to.
@@ -69,6 +70,10 @@ def read_snapshot(session: Session, *, now: datetime) -> FleetSnapshot:
         },
         oldest_ready_replica_age_s=_age(oldest_replica(session, READY_STATES), now),
         approvals=_approvals(session),
+        waiting={
+            reason: (count, _age(since, now))
+            for reason, (count, since) in waiting_by_reason(session).items()
+        },
     )
 
 

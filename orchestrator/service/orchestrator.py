@@ -33,7 +33,7 @@ from orchestrator.engine import Outbox, OutboxPump, PlacementContext
 from orchestrator.engine.intake import IntakeHandler
 from orchestrator.events import KnownIds
 from orchestrator.hooks import Hooks
-from orchestrator.inventory import Inventory
+from orchestrator.inventory import Calendar, Inventory
 from orchestrator.inventory.cutover_policy import CutoverPolicy
 from orchestrator.observability import build_registry, start_metrics_server
 from orchestrator.reactor import Reactor
@@ -90,6 +90,7 @@ class Orchestrator:
         worker: WorkerSettings | None = None,
         intake: IntakeSettings | None = None,
         cutover: CutoverPolicy | None = None,
+        calendar: Calendar | None = None,
         batch_size: int = 500,
         session_timeout_s: float = DEFAULT_SESSION_TIMEOUT_S,
         flush_interval_s: float = 1.0,
@@ -101,8 +102,10 @@ class Orchestrator:
         # None: no phase worker (systems stop at ``placed``), as for intake-only tests.
         self._worker = worker
         self._intake = intake if intake is not None else IntakeSettings()
-        # Read by the intake (may one approve oneself?) and the worker (who needs approval?).
+        # Read by the intake (may one approve oneself?) and the worker (who needs approval?);
+        # the calendar by the worker (when may a cutover start?).
         self._cutover = cutover if cutover is not None else CutoverPolicy()
+        self._calendar = calendar
         self._batch_size, self._flush_interval_s = batch_size, flush_interval_s
         self._session_timeout_s = session_timeout_s
         self._partitions = partitions
@@ -197,6 +200,7 @@ class Orchestrator:
                 hooks=[telemetry.observer],
                 after_commit=pump.wake,
                 cutover=self._cutover,
+                calendar=self._calendar,
             )
             stack.callback(worker.stop)  # if starting fails half-way; stopping twice is fine
             worker.start()

@@ -18,7 +18,7 @@ from orchestrator.execution.guard import end_orphaned_runs
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.execution.targets import retention_vars
 from orchestrator.hooks import Hooks
-from orchestrator.inventory import Inventory
+from orchestrator.inventory import Calendar, Inventory
 from orchestrator.inventory.cutover_policy import CutoverPolicy
 from orchestrator.migrations.replication import WarmPolicy
 from orchestrator.providers import build_provider
@@ -38,9 +38,12 @@ def instance_id(settings: WorkerSettings, database: str) -> str:
 
 
 def worker_config(
-    settings: WorkerSettings, database: str, cutover: CutoverPolicy | None = None
+    settings: WorkerSettings,
+    database: str,
+    cutover: CutoverPolicy | None = None,
+    calendar: Calendar | None = None,
 ) -> WorkerConfig:
-    """Who the worker is, how much it runs at once, and the cutover policy it holds to."""
+    """Who the worker is, how much it runs at once, and what a cutover is held to."""
     limits = Limits(
         batch_size=settings.phase_batch_size,
         batch_window_s=settings.batch_window_s,
@@ -52,16 +55,23 @@ def worker_config(
         limits=limits,
         lease_ttl_s=settings.lease_ttl_s,
         heartbeat_s=min(settings.heartbeat_s, settings.lease_ttl_s / 3),
-        warm=warm_replication(settings),
+        warm=warm_replication(settings, cutover, calendar),
         finalize_after_s=(
             None if settings.finalize_after_days is None else settings.finalize_after_days * 86400
         ),
-        cutover=cutover if cutover is not None else CutoverPolicy(),
     )
 
 
-def warm_replication(settings: WorkerSettings) -> WarmReplication | None:
-    """The warm replication settings, or None for a cold migration (one pass, then cutover)."""
+def warm_replication(
+    settings: WorkerSettings,
+    cutover: CutoverPolicy | None = None,
+    calendar: Calendar | None = None,
+) -> WarmReplication | None:
+    """The warm replication settings, or None for a cold migration (one pass, then cutover).
+
+    Only a warm migration waits in ``ready``, so only its cutover is gated: by the
+    cutover policy's approvals and the calendar's windows and freezes.
+    """
     if not settings.warm_replication:
         return None
     policy = WarmPolicy(
@@ -71,6 +81,8 @@ def warm_replication(settings: WorkerSettings) -> WarmReplication | None:
         policy=policy,
         budgets_s=parse_budgets(settings.downtime_budgets),
         rehearsal_required=parse_criticalities(settings.rehearsal_required),
+        cutover=cutover or CutoverPolicy(),
+        calendar=calendar or Calendar.unrestricted(),
     )
 
 
@@ -82,6 +94,7 @@ def build_worker(
     hooks: Sequence[Hooks],
     after_commit: Callable[[], object],
     cutover: CutoverPolicy | None = None,
+    calendar: Calendar | None = None,
 ) -> PhaseWorker:
     """A phase worker that runs the repository's playbooks with these settings."""
     provider = build_provider(settings)
@@ -101,7 +114,7 @@ def build_worker(
         store,
         runner,
         nodes=node_targets(inventory.nodes),
-        config=worker_config(settings, store.where, cutover),
+        config=worker_config(settings, store.where, cutover, calendar),
         provider=provider,
         hooks=hooks,
         after_commit=after_commit,

@@ -127,3 +127,16 @@ def oldest_update(session: Session, states: Collection[SystemState]) -> datetime
     )
     oldest = session.scalar(statement)
     return None if oldest is None else as_utc(oldest)
+
+
+def waiting_by_reason(session: Session) -> dict[str, tuple[int, datetime | None]]:
+    """Systems a gate holds, by reason: how many, and since when the longest has waited."""
+    statement = (
+        select(SystemTable.waiting_reason, func.count(), func.min(SystemTable.waiting_since))
+        .where(SystemTable.waiting_reason.is_not(None))
+        .group_by(SystemTable.waiting_reason)
+    )
+    return {
+        str(reason): (int(count), None if since is None else as_utc(since))
+        for reason, count, since in session.execute(statement)
+    }

@@ -47,6 +47,12 @@ class SystemRow:
     target_node: str | None = None
     # Who requested the migration itself; ``requested_by`` follows every later request.
     migration_requested_by: str | None = None
+    # What holds it at a gate: the reason and its one line (cleared when its state changes).
+    waiting_reason: str | None = None
+    waiting: str | None = None
+    waiting_since: datetime | None = None  # since the reason last changed
+    # The moment its cutover is pinned to (``govmig schedule``), or None.
+    cutover_at: datetime | None = None
     # Written by the phase worker from its providers' reports, never by ``save_system``:
     # the address the system answers on by name over IPv6, and the host it runs on.
     ipv6_address: str | None = None

@@ -68,6 +68,27 @@ def passes(session: Session, system_id: str) -> list[PassRow]:
     ]
 
 
+def last_deltas(session: Session, system_ids: Collection[str]) -> dict[str, ReplicationPass]:
+    """Each system's latest timed delta pass: what its cutover forecast is made of."""
+    table = ReplicationPassTable
+    latest = (
+        select(func.max(table.id))
+        .where(
+            table.system_id.in_(list(system_ids)),
+            table.kind == PassKind.DELTA.value,
+            table.seconds.is_not(None),
+        )
+        .group_by(table.system_id)
+    )
+    found = session.execute(
+        select(table.system_id, table.bytes_sent, table.seconds).where(table.id.in_(latest))
+    )
+    return {
+        system_id: ReplicationPass(PassKind.DELTA, sent, seconds)
+        for system_id, sent, seconds in found
+    }
+
+
 def bytes_by_system(session: Session, system_ids: Collection[str]) -> dict[str, int]:
     """Bytes sent over all passes, for each of ``system_ids`` that has any."""
     table = ReplicationPassTable

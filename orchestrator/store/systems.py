@@ -56,6 +56,10 @@ def insert_systems(session: Session, systems: Sequence[SystemRow]) -> None:
             "last_error": row.last_error,
             "requested_by": row.requested_by,
             "migration_requested_by": row.migration_requested_by,
+            "waiting_reason": row.waiting_reason,
+            "waiting": row.waiting,
+            "waiting_since": None if row.waiting_since is None else stored_time(row.waiting_since),
+            "cutover_at": None if row.cutover_at is None else stored_time(row.cutover_at),
             "target_node": row.target_node,
             "updated_at": stored_time(row.updated_at),
             "version": row.version,
@@ -175,6 +179,12 @@ def save_system(session: Session, system: SystemRow, *, now: datetime | None = N
         "p_last_error": system.last_error,
         "p_requested_by": system.requested_by,
         "p_migration_requested_by": system.migration_requested_by,
+        "p_waiting_reason": system.waiting_reason,
+        "p_waiting": system.waiting,
+        "p_waiting_since": (
+            None if system.waiting_since is None else stored_time(system.waiting_since)
+        ),
+        "p_cutover_at": None if system.cutover_at is None else stored_time(system.cutover_at),
         "p_target_node": system.target_node,
         "p_updated_at": at,
     }
@@ -191,7 +201,9 @@ def save_system(session: Session, system: SystemRow, *, now: datetime | None = N
 # Built once: constructing this UPDATE cost more than running it. The parameters
 # are prefixed because SQLAlchemy reserves the column names for its own SET binds.
 _SAVED = ("record", "city", "state", "node", "wave", "phase", "last_error", "requested_by",
-          "migration_requested_by", "target_node", "updated_at")  # fmt: skip
+          "migration_requested_by", "waiting_reason", "waiting", "waiting_since", "cutover_at",
+          "target_node",
+          "updated_at")  # fmt: skip
 _SAVE = (
     update(SystemTable)
     .where(SystemTable.id == bindparam("p_id"), SystemTable.version == bindparam("p_version"))
@@ -225,6 +237,10 @@ def _to_record(row: SystemTable | Row[Any]) -> SystemRow:
         version=row.version,
         target_node=row.target_node,
         migration_requested_by=row.migration_requested_by,
+        waiting_reason=row.waiting_reason,
+        waiting=row.waiting,
+        waiting_since=None if row.waiting_since is None else as_utc(row.waiting_since),
+        cutover_at=None if row.cutover_at is None else as_utc(row.cutover_at),
         ipv6_address=row.ipv6_address,
         target_host=row.target_host,
         downtime_seconds=row.downtime_seconds,

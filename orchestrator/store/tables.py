@@ -77,6 +77,13 @@ class SystemTable(Base):
     # Who requested the migration itself (``requested_by`` follows every later request):
     # an approver must differ from them (four eyes).
     migration_requested_by: Mapped[str | None] = mapped_column(String(200))
+    # What holds it at a gate (``orchestrator.gates``): the reason (approval, window, freeze,
+    # rehearsal, budget, group, wave) and its one line; cleared when its state changes.
+    waiting_reason: Mapped[str | None] = mapped_column(String(16))
+    waiting: Mapped[str | None] = mapped_column(Text)
+    waiting_since: Mapped[datetime | None] = mapped_column(TIMESTAMP)
+    # The moment an operator pinned its cutover to (``govmig schedule``), or None.
+    cutover_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
     # The latest accepted request's ``--to`` node, honoured by every placement of this run.
     target_node: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(TIMESTAMP)

@@ -24,7 +24,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from orchestrator.engine.context import CauseContext
 from orchestrator.engine.lifecycle import Lifecycle, apply_cause
@@ -32,9 +31,7 @@ from orchestrator.errors import TemporaryError
 from orchestrator.execution import HostOutcome
 from orchestrator.execution.outcomes import ReportValue
 from orchestrator.execution.reports import moves, rehearsal
-from orchestrator.gates import Go, decide
 from orchestrator.hooks import Hooks, notify
-from orchestrator.inventory import Calendar, CalendarFacts
 from orchestrator.migrations import (
     Cause,
     Phase,
@@ -42,15 +39,15 @@ from orchestrator.migrations import (
     PhaseSucceeded,
     Refusal,
     Replicated,
-    StartCutover,
     SystemState,
     Transition,
 )
 from orchestrator.migrations.replication import ReplicationPass, judge_pass
-from orchestrator.store import Session, Store, SystemRow
+from orchestrator.store import Session, Store
 from orchestrator.store import leases as lease_store
 from orchestrator.store import replication as replication_store
 from orchestrator.worker.claims import COMPONENT, Claimed
+from orchestrator.worker.gating import CutoverGates
 from orchestrator.worker.warm import WarmReplication
 
 log = logging.getLogger(__name__)
@@ -104,6 +101,7 @@ def apply_outcomes(
     context = CauseContext(component=COMPONENT, note=note)
     phase = claimed.batch.phase
     applied: Applied = {}
+    gates = None if warm is None else CutoverGates(session, lifecycle, warm)
     for system_id in sorted(held):
         outcome = outcomes.get(system_id) or HostOutcome(
             system_id, ok=False, failed_task=PRECHECK_TASK, message="no outcome was reported"
@@ -120,42 +118,11 @@ def apply_outcomes(
         if isinstance(result, Transition):
             address = claimed.ipv6.get(system_id)
             record_report(session, phase, result, outcome, (replicated, downtime), address)
-            if warm is not None and result.to_state is SystemState.READY and replicated:
-                _ask_to_cut_over(session, lifecycle, system_id, replicated, warm, context)
+            ready = lifecycle.system(system_id) if result.to_state is SystemState.READY else None
+            if gates is not None and ready is not None and replicated:
+                gates.ask(ready, context)
     lifecycle.flush()
     return applied
-
-
-def _ask_to_cut_over(
-    session: Session,
-    lifecycle: Lifecycle,
-    system_id: str,
-    replicated: ReplicationPass,
-    warm: WarmReplication,
-    context: CauseContext,
-) -> None:
-    """A caught-up pass: cut over now if the system's gates let it, else record what holds it."""
-    row = lifecycle.system(system_id)
-    if row is None:
-        return
-    case = warm.cutover_case(
-        facts_of(row),
-        replicated,
-        rehearsed=replication_store.rehearsed(session, system_id),
-        service_start_s=replication_store.measured_start(session, system_id),
-    )
-    decided = decide(case, Calendar.unrestricted(), datetime.now(UTC))
-    if isinstance(decided, Go):
-        lifecycle.apply(system_id, StartCutover(why=decided.why), context=context)
-    else:
-        lifecycle.apply(system_id, StartCutover(why="", held=decided.line), context=context)
-
-
-def facts_of(row: SystemRow) -> CalendarFacts:
-    """What the calendar needs of a stored system: its department, wave and criticality."""
-    record = row.record
-    criticality = str(record.get("criticality", "medium"))
-    return CalendarFacts(str(record.get("department", "")), row.wave, criticality)
 
 
 def record_report(

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from orchestrator.execution import NodeTarget, RunResult, SystemTarget
-from orchestrator.inventory.cutover_policy import CutoverPolicy
 from orchestrator.migrations import Phase
 from orchestrator.worker.scheduling import Limits
 from orchestrator.worker.warm import WarmReplication
@@ -75,5 +74,3 @@ class WorkerConfig:
     warm: WarmReplication | None = None
     # Finalize a system completed this long ago (seconds), ending its way back; None: never.
     finalize_after_s: float | None = None
-    # Which systems need an approval before cutover, and how long one lives (``--cutover-policy``).
-    cutover: CutoverPolicy = field(default_factory=CutoverPolicy)

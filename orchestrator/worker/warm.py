@@ -12,13 +12,14 @@ machine starts the cutover or records what holds it, and the next pass asks agai
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from orchestrator.errors import ConfigurationError
 from orchestrator.gates import CutoverCase
-from orchestrator.inventory import CalendarFacts
+from orchestrator.inventory import Calendar, CalendarFacts
+from orchestrator.inventory.cutover_policy import CutoverPolicy
 from orchestrator.migrations.replication import (
     ReplicationPass,
     WarmPolicy,
@@ -30,14 +31,24 @@ from orchestrator.migrations.replication import (
 DEFAULT_BUDGETS_S: Mapping[str, float] = {"critical": 30, "high": 60, "medium": 120, "low": 300}
 
 
+def utc_now() -> datetime:
+    """The worker's clock."""
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class WarmReplication:
-    """The policy of the passes and each criticality's downtime budget."""
+    """The policy of the passes, and what a ready system's cutover is held to."""
 
     policy: WarmPolicy = field(default_factory=WarmPolicy)
     budgets_s: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_BUDGETS_S))
     # The criticalities whose systems cut over only after a passed rehearsal.
     rehearsal_required: frozenset[str] = frozenset()
+    # Who needs an approval, and for how long one lives (``--cutover-policy``).
+    cutover: CutoverPolicy = field(default_factory=CutoverPolicy)
+    # Maintenance windows and freezes (``--calendar``); unrestricted without a file.
+    calendar: Calendar = field(default_factory=Calendar.unrestricted)
+    clock: Callable[[], datetime] = utc_now
 
     def budget_for(self, criticality: str) -> float:
         """The downtime budget of a system of this criticality."""

@@ -36,6 +36,7 @@ from orchestrator.cli.render import (
     status_document,
     status_table,
     system_row,
+    waiting_lines,
 )
 from orchestrator.migrations.replication import PassKind, Rehearsal, ReplicationPass
 from orchestrator.migrations.states import Phase, SystemState
@@ -137,6 +138,8 @@ def test_system_row_and_status_documents() -> None:
         "phase": "provision",
         "wave": 2,
         "last_error": None,
+        "waiting": None,
+        "cutover_at": None,
         "requested_by": "alice",
         "target_host": None,
         "ipv6_address": None,
@@ -144,6 +147,10 @@ def test_system_row_and_status_documents() -> None:
         "updated_at": "2024-05-01T08:30:15.250000Z",
     }
     assert status_document([system()]) == {"systems": [row]}
+    held = system(state=SystemState.READY, waiting="approval: its policy needs an approval")
+    assert waiting_lines([held, system()]) == [
+        "shantou-psb-001: approval: its policy needs an approval"
+    ]
     failed = system(state=SystemState.FAILED, phase=Phase.ROLLBACK, last_error="rollback failed")
     assert status_table([failed, system()]) == [
         {

@@ -1,0 +1,138 @@
+"""The cutover gate's edge: what it weighs, read from the store, and its answer applied.
+
+After a caught-up pass leaves a system ``ready``, ``CutoverGates.ask`` builds
+its ``CutoverCase`` (the replication figures ``WarmReplication.cutover_case``
+gives, its approval under the cutover policy, its schedule) and, when it
+belongs to a dependency group, the group's: each other member's state, whether
+a ready member's own gates would let it through (the same decision, its group
+left out), its forecast, and which members go first (``cutover_order``). The
+pure ``gates.decide`` answers; ``StartCutover`` carries the answer to the state
+machine. A wait is audited (a refused ``StartCutover``) only when its reason
+changes, so a system waiting a week for its window writes one row, not one per
+pass; its line, kept fresh, stays on the system (``systems.waiting``) for
+status and the gauge.
+
+One ``CutoverGates`` serves one application of a batch's outcomes: the
+dependency graph is read once for all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import cached_property
+
+from orchestrator.capacity import DependencyGraph
+from orchestrator.engine.context import CauseContext
+from orchestrator.engine.lifecycle import Lifecycle
+from orchestrator.gates import (
+    ApprovalGate,
+    CutoverCase,
+    Go,
+    GroupGate,
+    Member,
+    Wait,
+    cutover_order,
+    decide,
+)
+from orchestrator.inventory import CalendarFacts
+from orchestrator.migrations import StartCutover, SystemState
+from orchestrator.migrations.replication import ReplicationPass
+from orchestrator.store import Session, SystemRow, dependencies
+from orchestrator.store import approvals as approvals_store
+from orchestrator.store import replication as replication_store
+from orchestrator.worker.warm import WarmReplication
+
+
+def facts_of(row: SystemRow) -> CalendarFacts:
+    """What the calendar needs of a stored system: its department, wave and criticality."""
+    record = row.record
+    criticality = str(record.get("criticality", "medium"))
+    return CalendarFacts(str(record.get("department", "")), row.wave, criticality)
+
+
+class CutoverGates:
+    """Asks the cutover gate for ready systems of one batch, and applies its answers."""
+
+    def __init__(self, session: Session, lifecycle: Lifecycle, warm: WarmReplication) -> None:
+        self._session = session
+        self._lifecycle = lifecycle  # members are read through it: the batch changes them too
+        self._warm = warm
+        self._now = warm.clock()
+
+    def ask(self, row: SystemRow, context: CauseContext) -> Go | Wait | None:
+        """Start ``row``'s cutover or record what holds it; None without a timed delta pass."""
+        lifecycle = self._lifecycle
+        case = self._own_case(row)
+        if case is None:
+            return None
+        decided = decide(replace(case, group=self._group(row)), self._warm.calendar, self._now)
+        if isinstance(decided, Go):
+            lifecycle.apply(row.id, StartCutover(why=decided.why), context=context)
+        else:
+            if decided.reason != row.waiting_reason:  # the figures in a line change each pass
+                lifecycle.apply(row.id, StartCutover(why="", held=decided.line), context=context)
+            lifecycle.hold(row.id, decided.reason, decided.line, at=self._now)
+        return decided
+
+    def _own_case(self, row: SystemRow) -> CutoverCase | None:
+        """The system's case without its group: replication, approval, schedule."""
+        last = self._last_delta(row.id)
+        if last is None:
+            return None
+        session, facts = self._session, facts_of(row)
+        case = self._warm.cutover_case(
+            facts,
+            last,
+            rehearsed=replication_store.rehearsed(session, row.id),
+            service_start_s=replication_store.measured_start(session, row.id),
+        )
+        return replace(case, approval=self._approval(row, facts), scheduled_at=row.cutover_at)
+
+    def _approval(self, row: SystemRow, facts: CalendarFacts) -> ApprovalGate:
+        policy = self._warm.cutover
+        if not policy.needs_approval(facts.criticality, facts.department):
+            return ApprovalGate(needed=False)
+        live = approvals_store.live(self._session, row.id, now=self._now, ttl=policy.approval_ttl)
+        return ApprovalGate(
+            needed=True,
+            requested_by=row.migration_requested_by,
+            approved_by=None if live is None else live.approver,
+            change_ref=None if live is None else live.change_ref,
+        )
+
+    def _group(self, row: SystemRow) -> GroupGate | None:
+        """The rest of its dependency group as the gate sees it; None when it stands alone."""
+        others = self._graph.group(row.id) - {row.id}
+        if not others:
+            return None
+        self._lifecycle.prefetch(others)
+        rows = {i: r for i in others if (r := self._lifecycle.system(i)) is not None}
+        depends_on = {row.id: _depends_on(row)} | {i: _depends_on(r) for i, r in rows.items()}
+        order = cutover_order(depends_on)
+        ahead = frozenset(order[: order.index(row.id)])
+        members = tuple(self._member(other) for other in sorted(rows.values(), key=_id))
+        return GroupGate(members=members, ahead=ahead)
+
+    def _member(self, row: SystemRow) -> Member:
+        if row.state is not SystemState.READY:
+            return Member(row.id, row.state)
+        case = self._own_case(row)
+        if case is None:
+            return Member(row.id, row.state)
+        cleared = isinstance(decide(case, self._warm.calendar, self._now), Go)
+        return Member(row.id, row.state, cleared=cleared, forecast_s=case.forecast_s)
+
+    @cached_property
+    def _graph(self) -> DependencyGraph:
+        return DependencyGraph(dependencies(self._session))
+
+    def _last_delta(self, system_id: str) -> ReplicationPass | None:
+        return replication_store.last_deltas(self._session, [system_id]).get(system_id)
+
+
+def _depends_on(row: SystemRow) -> tuple[str, ...]:
+    return tuple(row.record.get("depends_on") or ())
+
+
+def _id(row: SystemRow) -> str:
+    return row.id
