@@ -1,4 +1,4 @@
-"""``govmig migrate|cancel|retry|rollback|revert|rehearse|finalize|approve|reject``: requests.
+"""``govmig migrate|cancel|retry|rollback|revert|rehearse|finalize|approve|reject|schedule``.
 
 Top of the pipeline, on the producing side: each command checks its arguments
 (``cli/requests.py``, pure), checks the ids against the state store when there
@@ -7,7 +7,10 @@ system id), waits for the broker's acknowledgements and prints the event ids.
 The orchestrator consumes them; the Kafka log and the store's audit are the trail.
 Every request names who acts: ``--actor`` (or its older spelling
 ``--requested-by``), else ``GOVMIG_ACTOR``, else the OS user name. ``approve``
-and ``reject`` name their systems, or a wave (read from the state store).
+and ``reject`` name their systems, or a wave (read from the state store);
+``schedule`` checks its moment against the calendar (``--calendar``) with the
+cutover gate the orchestrator asks, so a time in a freeze or outside every
+window is refused here with the reason.
 
 The commands are plain functions; ``cli/__init__.py`` registers them.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -24,10 +28,13 @@ import typer
 from orchestrator.bus import Producer
 from orchestrator.cli.options import (
     BootstrapOption,
+    CalendarOption,
+    DepartmentsOption,
     EventsTopicOption,
     InventoryOption,
     StateDbOption,
     TimeoutOption,
+    calendar_of,
     kafka_settings,
     state_db_url,
 )
@@ -36,9 +43,12 @@ from orchestrator.cli.requests import (
     Action,
     build_approvals,
     build_requests,
+    build_schedule,
     check_approval_targets,
+    check_schedule,
     check_system_ids,
     check_target,
+    parse_moment,
     requests_document,
     requests_table,
     require_change_ref,
@@ -47,9 +57,15 @@ from orchestrator.cli.requests import (
 )
 from orchestrator.errors import ConfigurationError, PermanentError
 from orchestrator.events import Event, encode
-from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT, load_inventory
+from orchestrator.gates import calendar_facts
+from orchestrator.inventory import Calendar
+from orchestrator.inventory.loader import (
+    DEFAULT_DEPARTMENTS,
+    DEFAULT_INVENTORY_ROOT,
+    load_inventory,
+)
 from orchestrator.settings import KafkaSettings
-from orchestrator.store import get_system, list_systems, open_store
+from orchestrator.store import SystemRow, get_system, list_systems, open_store
 
 SystemIdsArgument = Annotated[
     list[str],
@@ -255,6 +271,58 @@ reject = _approval_command(
     "Withdraw every approval of each SYSTEM_ID (or of every system of --wave), under "
     "--change-ref: its cutover waits for a new approval.",
 )
+
+
+def schedule(
+    system_id: Annotated[
+        str, typer.Argument(metavar="SYSTEM_ID", help="The system, e.g. shantou-psb-001.")
+    ],
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="When its cutover may start: ISO 8601 (2027-01-09T01:00); without an offset, "
+            "in the calendar's time zone (UTC without a calendar).",
+            show_default=False,
+        ),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the pin instead.")] = False,
+    calendar_file: CalendarOption = None,
+    departments: DepartmentsOption = DEFAULT_DEPARTMENTS,
+    actor: RequestedByOption = None,
+    no_check: NoCheckOption = False,
+    output: OutputOption = OutputFormat.TABLE,
+    state_db: StateDbOption = None,
+    bootstrap_servers: BootstrapOption = None,
+    events_topic: EventsTopicOption = None,
+    timeout: TimeoutOption = None,
+) -> None:
+    """Pin the cutover of SYSTEM_ID to --at, a moment inside a maintenance window that applies
+    to it and outside every freeze (checked against --calendar and the state store); it waits
+    until then, and then for its other gates. --clear removes the pin.
+
+    JSON: as for migrate, with at, see docs/cli-json.md.
+    """
+    (system_id,) = check_system_ids([system_id])
+    if (at is None) == (not clear):
+        raise PermanentError("give --at TIME, or --clear to remove the pin (one of them)")
+    where = request_route(no_check, output, state_db, bootstrap_servers, events_topic, timeout)
+    calendar = calendar_of(calendar_file, departments) or Calendar.unrestricted()
+    moment = None if at is None else parse_moment(at, calendar.time_zone)
+    if moment is not None:
+        row = stored_system(system_id, where.state_db)
+        facts = calendar_facts(row.record, row.wave)
+        check_schedule(system_id, moment, now=datetime.now(UTC), calendar=calendar, facts=facts)
+    send([system_id], build_schedule(system_id, moment, actor=requester(actor)), where)
+
+
+def stored_system(system_id: str, url: str) -> SystemRow:
+    """The system as the state store holds it; a clear error without a store or the system."""
+    with open_store(url, create=False) as store, store.session() as session:
+        found = get_system(session, system_id)
+    if found is None:
+        raise PermanentError(unknown_system_message(system_id))
+    return found
 
 
 def systems_in_wave(wave: int, url: str) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from typing import Any, Final
 
@@ -28,9 +28,12 @@ from orchestrator.events.data import (
     MigrationRetryRequested,
     MigrationRevertRequested,
     MigrationRollbackRequested,
+    MigrationScheduled,
 )
 from orchestrator.events.envelope import EventData
 from orchestrator.events.fields import PATTERN_HINTS
+from orchestrator.gates import CutoverCase, Wait, decide
+from orchestrator.inventory import Calendar, CalendarFacts
 from orchestrator.inventory.models import SYSTEM_ID_PATTERN
 
 # The CloudEvents source of every request the CLI publishes.
@@ -48,9 +51,11 @@ _OPTION_OF: Final = {
     "comment": "--comment",
     "approved_by": "--actor",
     "rejected_by": "--actor",
+    "scheduled_by": "--actor",
+    "at": "--at",
 }
 # Who asked, by the name each request's data gives them.
-_ACTOR_FIELDS: Final = ("requested_by", "approved_by", "rejected_by")
+_ACTOR_FIELDS: Final = ("requested_by", "approved_by", "rejected_by", "scheduled_by")
 
 
 class Action(StrEnum):
@@ -65,6 +70,7 @@ class Action(StrEnum):
     FINALIZE = "finalize"
     APPROVE = "approve"
     REJECT = "reject"
+    SCHEDULE = "schedule"
 
 
 _COMMANDS: Final[Mapping[Action, type[EventData]]] = {
@@ -76,6 +82,7 @@ _COMMANDS: Final[Mapping[Action, type[EventData]]] = {
     Action.FINALIZE: MigrationFinalizeRequested,
     Action.APPROVE: MigrationApproved,
     Action.REJECT: MigrationRejected,
+    Action.SCHEDULE: MigrationScheduled,
 }
 # Who acts, in each approval request's data.
 _APPROVERS: Final[Mapping[Action, str]] = {
@@ -184,6 +191,38 @@ def build_approvals(
     return _events(action, system_ids, fields, now)
 
 
+def parse_moment(text: str, zone: tzinfo) -> datetime:
+    """``--at``: an ISO 8601 time; one without an offset is read in ``zone``."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise PermanentError(
+            f"--at {text!r}: not a time; write it as 2027-01-09T01:00 (ISO 8601, with or "
+            "without an offset such as +08:00)"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+
+def check_schedule(
+    system_id: str, at: datetime, *, now: datetime, calendar: Calendar, facts: CalendarFacts
+) -> None:
+    """Refuse a moment that has passed, or when the calendar would hold a cutover of this
+    system (a freeze, no window): the same gate the orchestrator asks, saying why."""
+    local = at.astimezone(calendar.time_zone).strftime("%a %Y-%m-%d %H:%M %Z")
+    if at <= now:
+        raise PermanentError(f"cannot schedule {system_id} at {local}: that time has passed")
+    held = decide(CutoverCase(facts, forecast_s=0.0, budget_s=float("inf")), calendar, at)
+    if isinstance(held, Wait):
+        raise PermanentError(f"cannot schedule {system_id} at {local}: {held.line}")
+
+
+def build_schedule(
+    system_id: str, at: datetime | None, *, actor: str, now: datetime | None = None
+) -> list[Event]:
+    """The one event pinning ``system_id``'s cutover to ``at`` (None: clearing the pin)."""
+    return _events(Action.SCHEDULE, [system_id], {"at": at, "scheduled_by": actor}, now)
+
+
 def _events(
     action: Action, system_ids: Sequence[str], fields: Mapping[str, Any], now: datetime | None
 ) -> list[Event]:
@@ -220,6 +259,7 @@ def request_row(event: Event) -> dict[str, Any]:
         "reason": data.get("reason"),
         "change_ref": data.get("change_ref"),
         "comment": data.get("comment"),
+        "at": data.get("at"),
         "time": None if event.time is None else event.time.isoformat().replace("+00:00", "Z"),
     }
 

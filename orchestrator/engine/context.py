@@ -30,6 +30,7 @@ from orchestrator.migrations import (
     RequestRetry,
     RequestRevert,
     RequestRollback,
+    ScheduleCutover,
     Start,
     StartCutover,
 )
@@ -53,6 +54,7 @@ CAUSE_NAMES: dict[type[Cause], str] = {
     RequestFinalize: "finalize",
     Approve: "approve",
     Reject: "reject",
+    ScheduleCutover: "schedule",
 }
 PLACEMENT_COMPONENT = "placement"
 # The causes a person (or a tool) asks for, each carrying who asked.
@@ -64,6 +66,7 @@ _REQUESTS = (
     RequestRevert,
     RequestRehearsal,
     RequestFinalize,
+    ScheduleCutover,
 )
 
 

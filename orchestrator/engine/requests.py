@@ -25,6 +25,7 @@ from orchestrator.events.data import (
     MigrationRetryRequested,
     MigrationRevertRequested,
     MigrationRollbackRequested,
+    MigrationScheduled,
 )
 from orchestrator.events.envelope import InboundEvent
 from orchestrator.inventory.cutover_policy import CutoverPolicy
@@ -41,6 +42,7 @@ from orchestrator.migrations import (
     RequestRetry,
     RequestRevert,
     RequestRollback,
+    ScheduleCutover,
 )
 from orchestrator.store import SystemRow
 
@@ -78,6 +80,8 @@ def cause_of(event: InboundEvent) -> Cause | None:
         return Approve(data.change_ref, data.approved_by, data.comment)
     if isinstance(data, MigrationRejected):
         return Reject(data.change_ref, data.rejected_by, data.comment)
+    if isinstance(data, MigrationScheduled):
+        return ScheduleCutover(data.at, data.scheduled_by)
     return None
 
 

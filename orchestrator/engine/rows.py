@@ -14,6 +14,7 @@ row to save:
   made the latest accepted request;
 * ``last_error`` keeps the reason of the latest placement or phase failure and
   is cleared when the system is queued again;
+* a schedule sets (or clears) ``cutover_at``, the moment its cutover waits for;
 * ``waiting`` (what holds it at a gate, ``Lifecycle.hold``) is cleared when its
   state changes: the gate held it in the state it leaves.
 """
@@ -32,6 +33,7 @@ from orchestrator.migrations import (
     PhaseFailed,
     PlacementFailed,
     RequestMigration,
+    ScheduleCutover,
     SystemState,
     Transition,
     phase_in,
@@ -55,6 +57,8 @@ def advance(row: SystemRow, transition: Transition, cause: Cause, *, node: str |
     asked_by = requester(cause)
     if asked_by is not None:
         changes["requested_by"] = asked_by
+    if isinstance(cause, ScheduleCutover):
+        changes["cutover_at"] = cause.at
     if transition.to_state is not row.state:  # a gate held it in the state it leaves
         changes |= {"waiting_reason": None, "waiting": None, "waiting_since": None}
     if isinstance(cause, PlacementFailed | PhaseFailed):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from orchestrator.events.fields import (
     Actor,
@@ -89,6 +89,21 @@ class MigrationApproved(Frozen):
     change_ref: ChangeRef = Field(description="The change (ticket) this approval is for.")
     comment: Reason | None = Field(default=None, description="What the approver adds.")
     approved_by: Actor = Field(description="Who approves: a person, one line.")
+
+
+class MigrationScheduled(Frozen):
+    """An operator pins one system's cutover to a moment (inside a maintenance window).
+
+    The cutover waits until then, and then for its other gates; accepted, like an
+    approval, until the system cuts over. Without ``at`` it clears the pin.
+    """
+
+    system_id: SystemId
+    at: AwareDatetime | None = Field(
+        default=None,
+        description="When the cutover may start, with its UTC offset; absent or null clears it.",
+    )
+    scheduled_by: Actor = Field(description="Who pins it: a person, one line.")
 
 
 class MigrationRejected(Frozen):

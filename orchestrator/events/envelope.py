@@ -29,6 +29,7 @@ from orchestrator.events.data import (
     MigrationRetryRequested,
     MigrationRevertRequested,
     MigrationRollbackRequested,
+    MigrationScheduled,
     NodeUpdated,
     RequestRefused,
     SystemStatusChanged,
@@ -58,6 +59,7 @@ class EventType(StrEnum):
     MIGRATION_FINALIZE_REQUESTED = "gov.cloud.migration.finalize_requested"
     MIGRATION_APPROVED = "gov.cloud.migration.approved"
     MIGRATION_REJECTED = "gov.cloud.migration.rejected"
+    MIGRATION_SCHEDULED = "gov.cloud.migration.scheduled"
     NODE_UPDATED = "gov.cloud.node.updated"
     INTAKE_RESUME_REQUESTED = "gov.cloud.intake.resume_requested"
     SYSTEM_STATUS_CHANGED = "gov.cloud.system.status_changed"
@@ -184,6 +186,13 @@ class MigrationRejectedEvent(Envelope):
     data: MigrationRejected
 
 
+class MigrationScheduledEvent(Envelope):
+    """Inbound: an operator pins a system's cutover to a moment."""
+
+    type: Literal["gov.cloud.migration.scheduled"]
+    data: MigrationScheduled
+
+
 class NodeUpdatedEvent(Envelope):
     """Inbound: a city node's capacity, ratios or state changed."""
 
@@ -223,6 +232,7 @@ InboundEvent = (
     | MigrationFinalizeRequestedEvent
     | MigrationApprovedEvent
     | MigrationRejectedEvent
+    | MigrationScheduledEvent
     | NodeUpdatedEvent
     | IntakeResumeRequestedEvent
 )
@@ -239,6 +249,7 @@ EventData = (
     | MigrationFinalizeRequested
     | MigrationApproved
     | MigrationRejected
+    | MigrationScheduled
     | NodeUpdated
     | IntakeResumeRequested
     | SystemStatusChanged
@@ -264,6 +275,7 @@ EVENT_CLASSES: Final[Mapping[EventType, type[Event]]] = {
     EventType.MIGRATION_FINALIZE_REQUESTED: MigrationFinalizeRequestedEvent,
     EventType.MIGRATION_APPROVED: MigrationApprovedEvent,
     EventType.MIGRATION_REJECTED: MigrationRejectedEvent,
+    EventType.MIGRATION_SCHEDULED: MigrationScheduledEvent,
     EventType.NODE_UPDATED: NodeUpdatedEvent,
     EventType.INTAKE_RESUME_REQUESTED: IntakeResumeRequestedEvent,
     EventType.SYSTEM_STATUS_CHANGED: SystemStatusChangedEvent,
@@ -284,6 +296,7 @@ DATA_TYPES: Final[Mapping[type[EventData], EventType]] = {
     MigrationFinalizeRequested: EventType.MIGRATION_FINALIZE_REQUESTED,
     MigrationApproved: EventType.MIGRATION_APPROVED,
     MigrationRejected: EventType.MIGRATION_REJECTED,
+    MigrationScheduled: EventType.MIGRATION_SCHEDULED,
     NodeUpdated: EventType.NODE_UPDATED,
     IntakeResumeRequested: EventType.INTAKE_RESUME_REQUESTED,
     SystemStatusChanged: EventType.SYSTEM_STATUS_CHANGED,

@@ -99,6 +99,7 @@ REQUESTS: Final = (
     "finalize",
     "approve",
     "reject",
+    "schedule",
     "place",
     "placement_failed",
     "start",

@@ -17,6 +17,7 @@ from orchestrator.gates.cutover import (
     Member,
     Wait,
     WaitReason,
+    calendar_facts,
     cutover_order,
     decide,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "Member",
     "Wait",
     "WaitReason",
+    "calendar_facts",
     "cutover_order",
     "decide",
 ]

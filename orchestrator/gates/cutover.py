@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from enum import StrEnum
+from typing import Any
 
 from orchestrator.inventory import Calendar, CalendarFacts
 from orchestrator.inventory.calendar import Span
@@ -126,6 +127,12 @@ _TO_GO = _NOT_READY | {S.READY}
 _CUT_OVER = frozenset({S.COMPLETED, S.FINALIZING, S.FINALIZED})
 # A member that failed, went back or never will: the group cannot move whole.
 _BROKEN = frozenset({S.ROLLING_BACK, S.ROLLED_BACK, S.FAILED, S.CANCELLED, S.REVERTING})
+
+
+def calendar_facts(record: Mapping[str, Any], wave: int | None) -> CalendarFacts:
+    """What the calendar needs of a system: its record's department and criticality, its wave."""
+    criticality = str(record.get("criticality", "medium"))
+    return CalendarFacts(str(record.get("department", "")), wave, criticality)
 
 
 def decide(case: CutoverCase, calendar: Calendar, now: datetime) -> Go | Wait:

@@ -26,6 +26,7 @@ from orchestrator.migrations.causes import (
     RequestRetry,
     RequestRevert,
     RequestRollback,
+    ScheduleCutover,
     Start,
     StartCutover,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "RequestRollback",
     "ReserveCapacity",
     "SaveRecord",
+    "ScheduleCutover",
     "Start",
     "StartCutover",
     "SystemState",

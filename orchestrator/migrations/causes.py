@@ -23,6 +23,7 @@ cause                  comes from
 ``RequestRevert``      ``gov.cloud.migration.revert_requested``
 ``RequestRehearsal``   ``gov.cloud.migration.rehearsal_requested``
 ``RequestFinalize``    ``gov.cloud.migration.finalize_requested``
+``ScheduleCutover``    ``gov.cloud.migration.scheduled``
 ``Approve``            ``gov.cloud.migration.approved``, with what the engine knows of
                        who requested the migration and whether the policy allows
                        self-approval
@@ -36,6 +37,7 @@ The outcome of the rollback phase is reported like any other phase, as
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from orchestrator.migrations.states import Phase
 
@@ -179,6 +181,14 @@ class Reject:
     comment: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ScheduleCutover:
+    """An operator pinned the system's cutover to ``at`` (aware), or cleared the pin (None)."""
+
+    at: datetime | None
+    requested_by: str = ""
+
+
 Cause = (
     Register
     | RequestMigration
@@ -197,6 +207,7 @@ Cause = (
     | RequestFinalize
     | Approve
     | Reject
+    | ScheduleCutover
 )
 
 CAUSE_TYPES: tuple[type[Cause], ...] = (
@@ -217,4 +228,5 @@ CAUSE_TYPES: tuple[type[Cause], ...] = (
     RequestFinalize,
     Approve,
     Reject,
+    ScheduleCutover,
 )

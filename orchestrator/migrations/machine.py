@@ -88,6 +88,7 @@ from orchestrator.migrations.causes import (
     RequestRetry,
     RequestRevert,
     RequestRollback,
+    ScheduleCutover,
     Start,
     StartCutover,
 )
@@ -425,6 +426,14 @@ def _reject(cause: Reject, state: S | None) -> Outcome:
         f"{_one_line(cause.change_ref)}: the cutover waits for a new approval"
     )
     return _move(state, state, reason, store=(WithdrawApprovals(cause.rejected_by),))
+
+
+@_apply.register
+def _schedule_cutover(cause: ScheduleCutover, state: S | None) -> Outcome:
+    if state not in _APPROVABLE:
+        return _refuse(state, cause, _not_approvable("schedule", state))
+    pinned = "cleared" if cause.at is None else f"pinned to {cause.at.isoformat()}"
+    return _move(state, state, f"cutover {pinned}{_by(cause.requested_by)}")
 
 
 def _not_approvable(verb: str, state: S | None) -> str:

@@ -31,6 +31,7 @@ from orchestrator.gates import (
     GroupGate,
     Member,
     Wait,
+    calendar_facts,
     cutover_order,
     decide,
 )
@@ -41,13 +42,6 @@ from orchestrator.store import Session, SystemRow, dependencies
 from orchestrator.store import approvals as approvals_store
 from orchestrator.store import replication as replication_store
 from orchestrator.worker.warm import WarmReplication
-
-
-def facts_of(row: SystemRow) -> CalendarFacts:
-    """What the calendar needs of a stored system: its department, wave and criticality."""
-    record = row.record
-    criticality = str(record.get("criticality", "medium"))
-    return CalendarFacts(str(record.get("department", "")), row.wave, criticality)
 
 
 class CutoverGates:
@@ -79,7 +73,7 @@ class CutoverGates:
         last = self._last_delta(row.id)
         if last is None:
             return None
-        session, facts = self._session, facts_of(row)
+        session, facts = self._session, calendar_facts(row.record, row.wave)
         case = self._warm.cutover_case(
             facts,
             last,

@@ -13,8 +13,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -292,4 +294,84 @@ def test_bad_approvals_are_refused_before_anything_is_sent(
     assert result.returncode == 2
     assert message in result.stderr
     assert result.stdout == ""
+    assert received(kafka_bootstrap, topic) == []
+
+
+# --- schedule ---------------------------------------------------------------------------
+
+CALENDAR = """
+time_zone: Asia/Shanghai
+windows:
+  - {name: weekend-night, days: [sat], start: "00:00", end: "06:00"}
+freezes:
+  - {name: Spring Festival 2027, start: 2027-02-05, end: 2027-02-13}
+"""
+
+
+def next_saturday_at_one() -> str:
+    """01:00 on the next Saturday, Shanghai wall clock: inside the weekend window."""
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    saturday = today + timedelta(days=(5 - today.weekday()) % 7 or 7)
+    return f"{saturday.isoformat()}T01:00"
+
+
+def test_schedule_pins_a_cutover_inside_a_window_and_clear_removes_it(
+    kafka_bootstrap: str, topic: str, wave_db: str, tmp_path: Path
+) -> None:
+    calendar = tmp_path / "calendar.yml"
+    calendar.write_text(CALENDAR, encoding="utf-8")
+    at = next_saturday_at_one()
+    pinned = govmig(
+        "schedule", WAVE[0], "--at", at, "--calendar", str(calendar), "--actor", "bob",
+        "--output", "json", "--state-db", wave_db, *kafka(kafka_bootstrap, topic), cwd=tmp_path,
+    )  # fmt: skip
+    assert pinned.returncode == 0, pinned.stderr
+    [row] = json.loads(pinned.stdout)["events"]
+    assert (row["type"], row["requested_by"], row["at"]) == (
+        "gov.cloud.migration.scheduled",
+        "bob",
+        f"{at}:00+08:00",
+    )
+    cleared = govmig(
+        "schedule", WAVE[0], "--clear", "--actor", "bob", "--state-db", wave_db,
+        *kafka(kafka_bootstrap, topic), cwd=tmp_path,
+    )  # fmt: skip
+    assert cleared.returncode == 0, cleared.stderr
+    sent = [event.data.model_dump(mode="json") for _, event in received(kafka_bootstrap, topic)]
+    assert sent == [
+        {"system_id": WAVE[0], "at": f"{at}:00+08:00", "scheduled_by": "bob"},
+        {"system_id": WAVE[0], "at": None, "scheduled_by": "bob"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--at", "2027-02-06T01:00"],
+         "error: cannot schedule shantou-hsa-001 at Sat 2027-02-06 01:00 CST: freeze: freeze "
+         "'Spring Festival 2027' is on until Sun 2027-02-14 00:00 CST; next, window "
+         "'weekend-night' opens Sat 2027-02-20 00:00 CST"),
+        (["--at", "2027-01-06T12:00+08:00"],
+         "error: cannot schedule shantou-hsa-001 at Wed 2027-01-06 12:00 CST: window: no "
+         "maintenance window is open; next, window 'weekend-night' opens Sat 2027-01-09 00:00 CST"),
+        (["--at", "2020-01-04T01:00"],
+         "error: cannot schedule shantou-hsa-001 at Sat 2020-01-04 01:00 CST: that time has "
+         "passed"),
+        (["--at", "next saturday"], "error: --at 'next saturday': not a time; write it as"),
+        (["--at", "2027-01-09T01:00", "--clear"], "error: give --at TIME, or --clear"),
+        ([], "error: give --at TIME, or --clear"),
+    ],
+    ids=["in-a-freeze", "outside-every-window", "passed", "not-a-time", "both", "neither"],
+)  # fmt: skip
+def test_a_schedule_the_calendar_would_hold_is_refused_with_the_reason(
+    kafka_bootstrap: str, topic: str, wave_db: str, tmp_path: Path, args: list[str], message: str
+) -> None:
+    calendar = tmp_path / "calendar.yml"
+    calendar.write_text(CALENDAR, encoding="utf-8")
+    result = govmig(
+        "schedule", WAVE[0], *args, "--calendar", str(calendar), "--state-db", wave_db,
+        *kafka(kafka_bootstrap, topic), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout
+    assert message in result.stderr
     assert received(kafka_bootstrap, topic) == []

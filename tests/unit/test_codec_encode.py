@@ -33,6 +33,7 @@ from orchestrator.events.data import (
     MigrationRetryRequested,
     MigrationRevertRequested,
     MigrationRollbackRequested,
+    MigrationScheduled,
     NodeState,
     NodeUpdated,
     RequestRefused,
@@ -70,6 +71,11 @@ DATA: dict[str, EventData] = {
         system_id="shantou-bdcdj", change_ref="CHG-2041", comment="演练通过", approved_by="李"
     ),
     "reject": MigrationRejected(system_id="shantou-bdcdj", change_ref="CHG-2041", rejected_by="李"),
+    "schedule": MigrationScheduled(
+        system_id="shantou-bdcdj",
+        at=datetime(2027, 1, 9, 1, 0, tzinfo=timezone(timedelta(hours=8))),
+        scheduled_by="李",
+    ),
     "node": NodeUpdated(node_id="shanwei", state=NodeState.DRAINING, allocation_ratio_memory=1.5),
     "intake": IntakeResumeRequested(requested_by="ops", reason="producer fixed"),
     "status": SystemStatusChanged(

@@ -18,6 +18,7 @@ from orchestrator.events.data import (
     MigrationRejected,
     MigrationRequested,
     MigrationRetryRequested,
+    MigrationScheduled,
     NodeState,
     NodeUpdated,
 )
@@ -32,9 +33,11 @@ from orchestrator.migrations import (
     Place,
     PlacementFailed,
     Reject,
+    Replicated,
     RequestCancel,
     RequestMigration,
     RequestRetry,
+    ScheduleCutover,
     SystemState,
     Transition,
     apply_transition,
@@ -43,6 +46,7 @@ from orchestrator.store import SystemRow
 
 S = SystemState
 AT = datetime(2026, 1, 1, tzinfo=UTC)
+PINNED = datetime(2027, 1, 9, 1, 0, tzinfo=UTC)
 
 
 def row(state: S, **fields: Any) -> SystemRow:
@@ -77,6 +81,21 @@ CASES: list[tuple[str, SystemRow, Cause, str | None, dict[str, object]]] = [
         Approve("CHG-1", "ops.wang", migration_requested_by="ops.li"),
         "shantou",
         {"state": S.READY, "requested_by": "ops.wang", "migration_requested_by": "ops.li"},
+    ),
+    (
+        "a schedule pins the cutover and leaves the wait",
+        row(S.READY, waiting_reason="window", waiting="window: none open", waiting_since=AT),
+        ScheduleCutover(PINNED, "ops.li"),
+        "shantou",
+        {"state": S.READY, "cutover_at": PINNED, "requested_by": "ops.li",
+         "waiting_reason": "window", "waiting": "window: none open", "waiting_since": AT},
+    ),
+    (
+        "leaving the state a gate held it in clears the wait",
+        row(S.READY, waiting_reason="approval", waiting="approval: needs one", waiting_since=AT),
+        Replicated(caught_up=False, detail="full pass"),
+        "shantou",
+        {"state": S.REPLICATING, "waiting_reason": None, "waiting": None, "waiting_since": None},
     ),
     (
         "placing sets the node",
@@ -174,8 +193,11 @@ def test_groups_are_connected_components_of_depends_on_in_either_direction() -> 
          Approve("C-1", "li", "ok")),
         (MigrationRejected(system_id="s", change_ref="C-2", rejected_by="wang"),
          Reject("C-2", "wang")),
+        (MigrationScheduled(system_id="s", at=PINNED, scheduled_by="li"),
+         ScheduleCutover(PINNED, "li")),
+        (MigrationScheduled(system_id="s", scheduled_by="li"), ScheduleCutover(None, "li")),
     ],
-    ids=["migrate", "retry", "node", "approve", "reject"],
+    ids=["migrate", "retry", "node", "approve", "reject", "schedule", "unschedule"],
 )  # fmt: skip
 def test_cause_of(data: EventData, expected: Cause | None) -> None:
     assert cause_of(decoded(data)) == expected

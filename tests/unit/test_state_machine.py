@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 
 import pytest
 
@@ -36,6 +37,7 @@ from orchestrator.migrations import (
     RequestRollback,
     ReserveCapacity,
     SaveRecord,
+    ScheduleCutover,
     Start,
     StartCutover,
     SystemState,
@@ -76,6 +78,8 @@ CAUSES: dict[str, Cause] = {
     ),
     "approve_unknown_requester": Approve("CHG-1", "alice"),
     "reject": Reject("CHG-2", "carol", "peak season"),
+    "schedule": ScheduleCutover(datetime(2027, 1, 9, 1, 0, tzinfo=UTC), "alice"),
+    "unschedule": ScheduleCutover(None, "alice"),
 }
 STATES: list[SystemState | None] = [None, *SystemState]
 
@@ -97,6 +101,8 @@ APPROVALS: dict[tuple[SystemState | None, str], Expected] = {
         ("self_approve_allowed", (GrantApproval("alice", "CHG-1"),)),
         ("approve_unknown_requester", (GrantApproval("alice", "CHG-1"),)),
         ("reject", (WithdrawApprovals("carol"),)),
+        ("schedule", ()),
+        ("unschedule", ()),
     )
 }
 
