@@ -5,9 +5,10 @@ department register as it is read: a bad one raises ``InventoryError``, which
 ``govmig``'s ``main`` prints one problem a line with exit 2. Without a file,
 cutovers are not restricted to windows, and the command says so in one line.
 
-``calendar_rows`` is the pure part, a seam for the gate decision: it takes the
-calendar, the clock's ``now`` and which systems wait for which window (a mapping
-the caller reads from the store); this command knows no store and passes none.
+``calendar_rows`` is the pure part: it takes the calendar, the clock's ``now``
+and which systems wait for which window (``waiting_for_windows``: the ready
+systems a window or a freeze holds, in the state store when there is one, each
+put on the window the calendar would open for it next).
 """
 
 from __future__ import annotations
@@ -19,11 +20,21 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestrator.cli.options import CalendarOption, DepartmentsOption, calendar_of
+from orchestrator.cli.options import (
+    CalendarOption,
+    DepartmentsOption,
+    StateDbOption,
+    calendar_of,
+    state_db_url,
+)
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
 from orchestrator.cli.render import iso
-from orchestrator.inventory.calendar import HORIZON, Calendar
+from orchestrator.errors import ConfigurationError
+from orchestrator.gates import WaitReason, calendar_facts
+from orchestrator.inventory.calendar import HORIZON, Calendar, Occurrence, Span
 from orchestrator.inventory.loader import DEFAULT_DEPARTMENTS
+from orchestrator.migrations import SystemState
+from orchestrator.store import SystemRow, list_systems, open_store
 
 DEFAULT_DAYS = 14
 NOT_RESTRICTED = "No calendar: cutovers are not restricted to maintenance windows or freezes."
@@ -38,8 +49,10 @@ def calendar(
         int, typer.Option("--days", min=1, max=HORIZON.days, help="How many days ahead to show.")
     ] = DEFAULT_DAYS,
     output: OutputOption = OutputFormat.TABLE,
+    state_db: StateDbOption = None,
 ) -> None:
-    """Show the maintenance windows and freezes of the next days, in the calendar's time zone.
+    """Show the maintenance windows and freezes of the next days, in the calendar's time zone,
+    and which systems (held by a window or a freeze, in the state store) wait for which.
 
     JSON: {calendar, time_zone, from, until, restricts_to_windows, entries: [{kind,
     name, opens_at, closes_at, opens_local, closes_local, applies_to, waiting}]};
@@ -50,7 +63,8 @@ def calendar(
         _show_unrestricted(output)
         return
     now = datetime.now(UTC)
-    rows = calendar_rows(loaded, now, days=days)
+    held = held_by_the_calendar(state_db_url(state_db))
+    rows = calendar_rows(loaded, now, days=days, waiting=waiting_for_windows(loaded, held, now))
     if output is OutputFormat.JSON:
         emit(rows, output, document=calendar_document(loaded, calendar_file, now, days, rows))
         return
@@ -68,20 +82,21 @@ def calendar_rows(
     now: datetime,
     *,
     days: int = DEFAULT_DAYS,
-    waiting: Mapping[str, Sequence[str]] | None = None,
+    waiting: Sequence[tuple[str, Span]] = (),
 ) -> list[dict[str, Any]]:
     """Each window occurrence and freeze of the ``days`` from ``now``, in time order.
 
-    ``waiting`` (window name -> the ids of systems waiting for it) goes on that
-    window's first row: the occurrence they wait for. Times are RFC 3339: UTC in
-    ``opens_at``/``closes_at``, the calendar's zone in ``opens_local``/``closes_local``.
+    ``waiting`` (a system id and the span it waits for) goes on the occurrence of
+    that window its span opens in. Times are RFC 3339: UTC in ``opens_at``/
+    ``closes_at``, the calendar's zone in ``opens_local``/``closes_local``.
     """
-    waiting = waiting or {}
-    shown: set[str] = set()
     rows = []
     for occurrence in calendar.occurrences(now, now + timedelta(days=days)):
-        first = occurrence.name not in shown
-        shown.add(occurrence.name)
+        waits = [
+            system_id
+            for system_id, span in waiting
+            if occurrence.kind == "window" and _opens_in(span, occurrence)
+        ]
         rows.append(
             {
                 "kind": occurrence.kind,
@@ -91,10 +106,38 @@ def calendar_rows(
                 "opens_local": occurrence.opens_at.isoformat(),
                 "closes_local": occurrence.closes_at.isoformat(),
                 "applies_to": occurrence.scope.as_dict(),
-                "waiting": sorted(waiting.get(occurrence.name, ())) if first else [],
+                "waiting": sorted(waits),
             }
         )
     return rows
+
+
+def held_by_the_calendar(url: str) -> list[SystemRow]:
+    """Ready systems a window or a freeze holds, from the store; none without a store."""
+    try:
+        store = open_store(url, create=False)
+    except ConfigurationError:
+        return []
+    with store, store.session() as session:
+        ready = list_systems(session, state=SystemState.READY)
+    return [s for s in ready if s.waiting_reason in (WaitReason.WINDOW, WaitReason.FREEZE)]
+
+
+def waiting_for_windows(
+    calendar: Calendar, systems: Sequence[SystemRow], now: datetime
+) -> list[tuple[str, Span]]:
+    """Each of ``systems`` with the span the calendar would next let it through in."""
+    spans = ((s.id, calendar.next_window(calendar_facts(s.record, s.wave), now)) for s in systems)
+    return [(system_id, span) for system_id, span in spans if span is not None]
+
+
+def _opens_in(span: Span, occurrence: Occurrence) -> bool:
+    opens = span.opens_at
+    return (
+        span.window == occurrence.name
+        and opens is not None
+        and occurrence.opens_at <= opens < occurrence.closes_at
+    )
 
 
 def calendar_document(

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
-from orchestrator.cli.calendar import NOT_RESTRICTED, calendar_rows
+from orchestrator.cli.calendar import NOT_RESTRICTED, calendar_rows, waiting_for_windows
 from orchestrator.errors import InventoryError
+from orchestrator.inventory.calendar import Span
 from orchestrator.inventory.loader import load_calendar, load_departments
+from orchestrator.migrations import SystemState
+from orchestrator.store import SystemRow
 
 runner = CliRunner()
 
@@ -114,10 +118,55 @@ def test_rows_on_a_fixed_clock_put_the_waiting_systems_on_a_windows_next_occurre
 ) -> None:
     calendar = load_calendar(calendar_file, load_departments())
     now = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)  # Wednesday 12:00 in Shanghai
-    rows = calendar_rows(calendar, now, days=2, waiting={"nightly": ["b-sys", "a-sys"]})
+    opens = datetime(2026, 12, 3, 1, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    span = Span("nightly", opens, opens + timedelta(hours=4))
+    rows = calendar_rows(calendar, now, days=2, waiting=[("b-sys", span), ("a-sys", span)])
     assert [(row["name"], row["opens_local"], row["waiting"]) for row in rows] == [
         ("重保 forever", "2020-01-01T00:00:00+08:00", []),
         ("nightly", "2026-12-03T01:00:00+08:00", ["a-sys", "b-sys"]),
         ("nightly", "2026-12-04T01:00:00+08:00", []),
     ]
     assert rows[1]["closes_at"] == "2026-12-02T21:00:00Z"
+
+
+def test_waiting_systems_go_on_the_window_the_calendar_opens_for_each_next(tmp_path: Path) -> None:
+    path = tmp_path / "calendar.yml"
+    path.write_text(
+        """\
+time_zone: Asia/Shanghai
+windows:
+  - {name: weekend, days: [sat], start: "00:00", end: "06:00",
+     applies_to: {criticalities: [high]}}
+  - {name: weeknight, days: [thu], start: "22:00", end: "23:00",
+     applies_to: {criticalities: [low]}}
+freezes:
+  - {name: drill, start: "2026-12-03 00:00", end: "2026-12-04 00:00",
+     applies_to: {criticalities: [low]}}
+""",
+        encoding="utf-8",
+    )
+    calendar = load_calendar(path, load_departments())
+    now = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)  # Wednesday 12:00 in Shanghai
+
+    def ready(system_id: str, criticality: str) -> SystemRow:
+        record = {"department": "Finance Bureau (财政局)", "criticality": criticality}
+        return SystemRow(
+            system_id, record, "shantou", SystemState.READY, "shantou", None, None, None, None,
+            now, 1, waiting_reason="window",
+        )  # fmt: skip
+
+    held = [ready("high-1", "high"), ready("low-1", "low"), ready("high-2", "high")]
+    # The low one's Thursday window is frozen this week: it waits for the next Thursday's.
+    waiting = waiting_for_windows(calendar, held, now)
+    assert [(system_id, span.window) for system_id, span in waiting] == [
+        ("high-1", "weekend"),
+        ("low-1", "weeknight"),
+        ("high-2", "weekend"),
+    ]
+    rows = calendar_rows(calendar, now, days=9, waiting=waiting)
+    assert [(row["name"], row["opens_local"][:10], row["waiting"]) for row in rows] == [
+        ("drill", "2026-12-03", []),
+        ("weeknight", "2026-12-03", []),
+        ("weekend", "2026-12-05", ["high-1", "high-2"]),
+        ("weeknight", "2026-12-10", ["low-1"]),
+    ]
