@@ -17,6 +17,7 @@ import typer
 from orchestrator.cli.output import OutputFormat, OutputOption
 from orchestrator.inventory import Calendar, load_calendar, load_departments
 from orchestrator.inventory.cutover_policy import CutoverPolicy, load_cutover_policy
+from orchestrator.inventory.loader import DEFAULT_DEPARTMENTS
 from orchestrator.settings import KafkaSettings, StoreSettings
 
 __all__ = [
@@ -132,9 +133,14 @@ CutoverPolicyOption = Annotated[
 ]
 
 
-def cutover_policy(path: Path | None) -> CutoverPolicy:
-    """The policy in the file at ``path``; without one, the defaults."""
-    return CutoverPolicy() if path is None else load_cutover_policy(path)
+def cutover_policy(path: Path | None, departments: Path = DEFAULT_DEPARTMENTS) -> CutoverPolicy:
+    """The policy in the file at ``path``, its departments by the register; without one, the
+    defaults."""
+    return (
+        CutoverPolicy()
+        if path is None
+        else load_cutover_policy(path, load_departments(departments))
+    )
 
 
 def calendar_of(path: Path | None, departments: Path) -> Calendar | None:

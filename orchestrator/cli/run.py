@@ -340,7 +340,7 @@ def run(
             finalize_after_days=finalize_after,
         ),
         intake=IntakeSettings(**_given(flood_cooldown_s=flood_cooldown)),
-        cutover=cutover_policy(cutover_policy_file),
+        cutover=cutover_policy(cutover_policy_file, departments),
         calendar=calendar_of(calendar_file, departments),
         batch_size=batch_size,
         session_timeout_s=session_timeout,

@@ -42,7 +42,7 @@ from pydantic_core import PydanticCustomError
 
 from orchestrator.errors import InventoryError
 from orchestrator.inventory.calendar import WEEKDAYS, Calendar, Freeze, Scope, Weekday, Window
-from orchestrator.inventory.departments import DepartmentRegister
+from orchestrator.inventory.departments import DepartmentRegister, unknown_departments
 from orchestrator.inventory.models import Criticality, Frozen, Label
 from orchestrator.inventory.problems import Problem, from_validation_error, raise_problems, show
 
@@ -148,7 +148,13 @@ def build_calendar(document: object, *, source: str, departments: DepartmentRegi
         ("freeze", i, f.name, f.applies_to) for i, f in freezes
     ]
     for kind, _, name, scope in named:
-        problems.extend(_unknown_departments(scope, f"{kind} {show(name)}", source, departments))
+        problems += unknown_departments(
+            scope.departments or (),
+            departments,
+            source=source,
+            record=f"{kind} {show(name)}",
+            field="applies_to.departments",
+        )
     problems.extend(_repeated_names(named, source))
     problems.extend(p for _, w in windows if (p := _inverted_window(w, source)))
     problems.extend(p for _, f in freezes if (p := _inverted_freeze(f, source)))
@@ -208,15 +214,6 @@ def _label(kind: str, index: int, entry: object) -> str:
     """``window 'friday-late'``, or ``window 3`` when the entry has no usable name."""
     name = entry.get("name") if isinstance(entry, Mapping) else None
     return f"{kind} {show(name)}" if isinstance(name, str) and name.strip() else f"{kind} {index}"
-
-
-def _unknown_departments(
-    scope: ScopeFields, label: str, source: str, departments: DepartmentRegister
-) -> Iterator[Problem]:
-    for position, code in enumerate(scope.departments or ()):
-        if code not in departments:
-            message = f"unknown department {show(code)} (not in {departments.source})"
-            yield Problem(source, message, label, f"applies_to.departments[{position}]")
 
 
 def _repeated_names(

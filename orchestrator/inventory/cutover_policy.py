@@ -7,16 +7,16 @@ as the sample ``inventory/cutover-policy.yml``, holds one entry, ``approval``::
 
     approval:
       criticalities: [critical, high]       # these need an approval...
-      departments:                          # ... and so does every system of these
-        - Public Security Bureau (公安局)
+      departments: [psb]                    # ... and so does every system of these
       self_approval: false                  # whoever requested a migration may not approve it
       ttl_hours: 72                         # how long an approval lives
 
 A system needs an approval when its criticality or its department is listed.
 A key left out keeps its default, and so does a policy with no file: critical
-and high need an approval, no self-approval, 72 hours. Departments are named
-as the business-system records label them, until a department register gives
-them short codes. Problems name the file, the entry and the field.
+and high need an approval, no self-approval, 72 hours. The file names
+departments by the codes of the department register (``inventory/departments.yml``),
+like the calendar; the policy holds the names records give them. Problems name
+the file, the entry and the field, an unknown department code too.
 
 What it is not: the gate itself. The worker's cutover gate asks
 ``needs_approval`` and reads the live approval from the store; the engine
@@ -32,6 +32,7 @@ from typing import Annotated, Final
 from pydantic import BaseModel, Field, ValidationError
 
 from orchestrator.errors import InventoryError
+from orchestrator.inventory.departments import DepartmentRegister, unknown_departments
 from orchestrator.inventory.models import Criticality, Frozen, Label
 from orchestrator.inventory.problems import Problem, from_validation_error, raise_problems, show
 from orchestrator.inventory.sources import read_yaml
@@ -73,13 +74,19 @@ class CutoverPolicy(Frozen):
 _ENTRIES: Final[dict[str, type[BaseModel]]] = {"approval": ApprovalPolicy}
 
 
-def load_cutover_policy(path: Path) -> CutoverPolicy:
+def load_cutover_policy(path: Path, departments: DepartmentRegister) -> CutoverPolicy:
     """The policy in the YAML file at ``path``; ``InventoryError`` lists every problem."""
-    return build_cutover_policy(read_yaml(path), source=str(path))
+    return build_cutover_policy(read_yaml(path), source=str(path), departments=departments)
 
 
-def build_cutover_policy(document: object, *, source: str) -> CutoverPolicy:
-    """The policy in a parsed document: a mapping of entries, each checked on its own."""
+def build_cutover_policy(
+    document: object, *, source: str, departments: DepartmentRegister
+) -> CutoverPolicy:
+    """The policy in a parsed document: a mapping of entries, each checked on its own.
+
+    The file names departments by the register's codes; the policy keeps the names
+    records give them, which is what ``needs_approval`` is asked with.
+    """
     if not isinstance(document, dict):
         raise InventoryError(f"{source}: must be a mapping of entries ({', '.join(_ENTRIES)})")
     problems = [
@@ -93,7 +100,16 @@ def build_cutover_policy(document: object, *, source: str) -> CutoverPolicy:
             entries[name] = model.model_validate(document.get(name) or {})
         except ValidationError as error:
             problems += from_validation_error(error, source=source, record=_entry(name))
+    rule = entries.get("approval")
+    # Positions as the file wrote them (the model keeps a set); only once the entry is valid.
+    codes = (document.get("approval") or {}).get("departments") or [] if rule else []
+    problems += unknown_departments(
+        codes, departments, source=source, record=_entry("approval"), field="departments"
+    )
     raise_problems(problems)
+    if isinstance(rule, ApprovalPolicy):
+        names = frozenset(departments.names[code] for code in rule.departments)
+        entries["approval"] = rule.model_copy(update={"departments": names})
     return CutoverPolicy.model_validate(entries)
 
 

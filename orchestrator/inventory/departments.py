@@ -49,6 +49,18 @@ class DepartmentRegister:
         return next((code for code, known in self.names.items() if known == name), None)
 
 
+def unknown_departments(
+    codes: Sequence[object], register: DepartmentRegister, *, source: str, record: str, field: str
+) -> list[Problem]:
+    """A problem for each of ``codes`` the register lacks, at its position in ``field``."""
+    return [
+        Problem(source, f"unknown department {show(code)} (not in {register.source})", record,
+                f"{field}[{position}]")
+        for position, code in enumerate(codes)
+        if code not in register
+    ]  # fmt: skip
+
+
 def build_register(document: object, *, source: str) -> DepartmentRegister:
     """Validate a parsed register; ``InventoryError`` listing every problem."""
     problems: list[Problem] = []

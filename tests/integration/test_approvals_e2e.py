@@ -27,7 +27,7 @@ import pytest
 from orchestrator.events.data import MigrationApproved, MigrationRejected
 from orchestrator.inventory import generate_catalogue
 from orchestrator.inventory.cutover_policy import load_cutover_policy
-from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT
+from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT, load_departments
 from orchestrator.migrations import SystemState
 from orchestrator.providers.local_sandbox import prepare_source
 from orchestrator.store import approvals as approval_store
@@ -133,7 +133,7 @@ def test_an_approval_needs_another_actor_is_shown_withdrawn_and_expires(
     assert rejected["history"][-1]["change_ref"] == "CHG-2"
 
     # The last approval is live until its time to live is over, at whatever clock reads it.
-    ttl = load_cutover_policy(POLICY).approval_ttl
+    ttl = load_cutover_policy(POLICY, load_departments()).approval_ttl
     with open_store(url, create=False) as store, store.session() as session:
         last = approval_store.approvals_of(session, SYSTEM)[-1]
         expiry = last.expires_at(ttl)

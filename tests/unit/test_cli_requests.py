@@ -176,6 +176,7 @@ def test_rows_and_document_show_what_was_sent() -> None:
         "reason": None,
         "change_ref": None,
         "comment": None,
+        "at": None,
         "time": "2024-05-01T08:00:00Z",
     }
     assert requests_document(events, topic="t") == {"topic": "t", "sent": 1, "events": [row]}

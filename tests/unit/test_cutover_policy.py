@@ -16,11 +16,12 @@ from orchestrator.inventory.cutover_policy import (
     build_cutover_policy,
     load_cutover_policy,
 )
-from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT
+from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT, load_departments
 
 PSB = "Public Security Bureau (公安局)"
 TAX = "Tax Service (税务局)"
 SAMPLE = DEFAULT_INVENTORY_ROOT / "cutover-policy.yml"
+REGISTER = load_departments()
 
 
 @pytest.mark.parametrize(
@@ -53,7 +54,7 @@ def test_the_defaults_ask_critical_and_high_for_an_approval(
     ],
 )
 def test_the_sample_file_adds_a_department(criticality: str, department: str, needed: bool) -> None:
-    policy = load_cutover_policy(SAMPLE)
+    policy = load_cutover_policy(SAMPLE, REGISTER)
     assert policy.needs_approval(criticality, department) is needed
     assert (policy.approval_ttl, policy.self_approval) == (timedelta(hours=72), False)
 
@@ -62,12 +63,16 @@ def test_a_key_left_out_keeps_its_default() -> None:
     policy = build_cutover_policy(
         {"approval": {"criticalities": ["medium"], "self_approval": True, "ttl_hours": 1.5}},
         source="p.yml",
+        departments=REGISTER,
     )
     assert policy.needs_approval("medium", TAX)
     assert not policy.needs_approval("critical", TAX)
     assert (policy.approval_ttl, policy.self_approval) == (timedelta(minutes=90), True)
-    assert build_cutover_policy({"approval": None}, source="p.yml") == CutoverPolicy()
-    assert build_cutover_policy({}, source="p.yml") == CutoverPolicy()
+    assert (
+        build_cutover_policy({"approval": None}, source="p.yml", departments=REGISTER)
+        == CutoverPolicy()
+    )
+    assert build_cutover_policy({}, source="p.yml", departments=REGISTER) == CutoverPolicy()
 
 
 def test_every_problem_names_the_file_the_entry_and_the_field() -> None:
@@ -82,7 +87,7 @@ def test_every_problem_names_the_file_the_entry_and_the_field() -> None:
         "windows": [],
     }
     with pytest.raises(InventoryError) as raised:
-        build_cutover_policy(document, source="p.yml")
+        build_cutover_policy(document, source="p.yml", departments=REGISTER)
     assert str(raised.value).splitlines() == [
         "p.yml: entry 'windows': unknown entry (known: approval)",
         "p.yml: entry 'approval': field 'criticalities[1]': must be 'low', 'medium', 'high' "
@@ -112,21 +117,37 @@ def test_every_problem_names_the_file_the_entry_and_the_field() -> None:
 )
 def test_a_malformed_document_is_refused(document: object, message: str) -> None:
     with pytest.raises(InventoryError) as raised:
-        build_cutover_policy(document, source="p.yml")
+        build_cutover_policy(document, source="p.yml", departments=REGISTER)
     assert str(raised.value).startswith(message)
+
+
+def test_a_department_is_named_by_its_register_code() -> None:
+    policy = build_cutover_policy(
+        {"approval": {"departments": ["tax"]}}, source="p.yml", departments=REGISTER
+    )
+    assert policy.needs_approval("low", TAX)
+    assert not policy.needs_approval("low", PSB)
+    with pytest.raises(InventoryError) as raised:
+        build_cutover_policy(
+            {"approval": {"departments": ["tax", "police"]}}, source="p.yml", departments=REGISTER
+        )
+    assert str(raised.value) == (
+        "p.yml: entry 'approval': field 'departments[1]': unknown department 'police' "
+        f"(not in {REGISTER.source})"
+    )
 
 
 def test_the_file_is_read_like_every_inventory_file(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match=r"cutover-policy\.yml: file not found"):
-        load_cutover_policy(tmp_path / "cutover-policy.yml")
+        load_cutover_policy(tmp_path / "cutover-policy.yml", REGISTER)
     wrong = tmp_path / "cutover-policy.txt"
     wrong.write_text("approval: {}\n")
     with pytest.raises(InventoryError, match=r"unsupported extension '\.txt'"):
-        load_cutover_policy(wrong)
+        load_cutover_policy(wrong, REGISTER)
     twice = tmp_path / "twice.yml"
     twice.write_text("approval: {}\napproval: {}\n")
     with pytest.raises(InventoryError, match="duplicate key 'approval'"):
-        load_cutover_policy(twice)
+        load_cutover_policy(twice, REGISTER)
 
 
 @pytest.mark.parametrize("given", ["option", "environment"])
@@ -143,4 +164,4 @@ def test_status_reads_the_file_named_by_option_or_environment(tmp_path: Path, gi
         f"{bad}: entry 'approval': field 'ttl_hours': must be greater than 0, got -1"
     )
     assert cutover_policy(None) == CutoverPolicy()
-    assert cutover_policy(SAMPLE) == load_cutover_policy(SAMPLE)
+    assert cutover_policy(SAMPLE) == load_cutover_policy(SAMPLE, REGISTER)
