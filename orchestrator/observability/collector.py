@@ -27,9 +27,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from orchestrator.inventory import Inventory
+from orchestrator.inventory import Calendar, Inventory
 from orchestrator.observability.families import (
     FleetSnapshot,
+    calendar_families,
     connected_platforms,
     fleet_families,
     plan_families,
@@ -54,9 +55,11 @@ class FleetCollector(Collector):
         *,
         clock: Callable[[], datetime] = utcnow,
         inventory: Inventory | None = None,
+        calendar: Calendar | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
+        self._calendar = calendar
         # The inventory is immutable for the life of the process: count once.
         self._platforms_connected = (
             0 if inventory is None else connected_platforms(inventory.platforms.values())
@@ -65,6 +68,8 @@ class FleetCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """The plan targets, then the fleet figures and whether the store could be read."""
         yield from plan_families()
+        if self._calendar is not None:
+            yield from calendar_families(self._calendar, self._clock())
         started = time.monotonic()
         snapshot = self._read()
         if snapshot is not None:

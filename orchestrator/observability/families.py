@@ -19,13 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Final
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from orchestrator.gates import WaitReason
-from orchestrator.inventory import plan
+from orchestrator.inventory import Calendar, plan
 from orchestrator.inventory.models import Platform
 from orchestrator.migrations.states import TERMINAL_STATES, Phase, SystemState
 
@@ -273,3 +274,34 @@ def _inflight_family(snapshot: FleetSnapshot) -> Metric:
 def _wave_order(wave: str) -> tuple[int, int]:
     """Waves in numeric order, ``none`` last."""
     return (1, 0) if not wave.isdigit() else (0, int(wave))
+
+
+def calendar_families(calendar: Calendar, now: datetime) -> Iterator[Metric]:
+    """Each maintenance window: whether it is open, and when its current or next one starts;
+    each freeze: whether it is on. From the calendar and the clock, not the store."""
+    opens = GaugeMetricFamily(
+        "govcloud_maintenance_window_next_start_timestamp_seconds",
+        "When the window's current (if open) or next occurrence starts, Unix time; a window "
+        "with none in the next 8 days is left out.",
+        labels=["window"],
+    )
+    open_now = GaugeMetricFamily(
+        "govcloud_maintenance_window_open",
+        "1 while the window is open, else 0.",
+        labels=["window"],
+    )
+    frozen = GaugeMetricFamily(
+        "govcloud_freeze_on", "1 while the freeze is on, else 0.", labels=["freeze"]
+    )
+    ahead = calendar.occurrences(now - timedelta(days=1), now + timedelta(days=8))
+    current = [o for o in ahead if o.closes_at > now]
+    for window in calendar.windows:
+        found = next((o for o in current if o.kind == "window" and o.name == window.name), None)
+        if found is not None:
+            opens.add_metric([window.name], found.opens_at.timestamp())
+        open_now.add_metric([window.name], int(found is not None and found.opens_at <= now))
+    for freeze in calendar.freezes:
+        frozen.add_metric([freeze.name], int(freeze.starts_at <= now < freeze.ends_at))
+    yield opens
+    yield open_now
+    yield frozen

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
-from orchestrator.inventory import Inventory
+from orchestrator.inventory import Calendar, Inventory
 from orchestrator.observability.collector import FleetCollector, utcnow
 from orchestrator.observability.metrics import PipelineMetrics, pipeline_metrics
 from orchestrator.observability.observer import MetricsObserver
@@ -37,15 +37,18 @@ def build_registry(
     process: bool = True,
     clock: Callable[[], datetime] = utcnow,
     inventory: Inventory | None = None,
+    calendar: Calendar | None = None,
 ) -> Telemetry:
     """A fresh registry with the pipeline metrics and, given a store, the fleet collector.
 
-    ``inventory`` is where the collector counts the PRD platforms connected (0 without one).
+    ``inventory`` is where the collector counts the PRD platforms connected (0 without one);
+    ``calendar``, the maintenance windows and freezes it reports (none without one).
     """
     registry = CollectorRegistry()
     metrics = pipeline_metrics(registry)
     if store is not None:
-        registry.register(FleetCollector(store, clock=clock, inventory=inventory))
+        collector = FleetCollector(store, clock=clock, inventory=inventory, calendar=calendar)
+        registry.register(collector)
     if process:
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)

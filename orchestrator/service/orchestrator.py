@@ -161,7 +161,7 @@ class Orchestrator:
         outbox = Outbox(store, producer, self._kafka.status_topic)
         outbox.flush_quietly()  # what a previous run committed but did not publish
         # --- metrics endpoint: the fleet collector reads the store at every scrape ---
-        telemetry = build_registry(store, inventory=self._inventory)
+        telemetry = build_registry(store, inventory=self._inventory, calendar=self._calendar)
         metrics_url = None
         if self._metrics is not None:
             server = start_metrics_server(

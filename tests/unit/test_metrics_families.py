@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from orchestrator.inventory import load_inventory
+from orchestrator.inventory import load_departments, load_inventory
+from orchestrator.inventory.calendar_file import build_calendar
 from orchestrator.inventory.models import GB, Platform
+from orchestrator.inventory.sources import parse_yaml
 from orchestrator.migrations.states import Phase, SystemState
 from orchestrator.observability.families import (
     FleetSnapshot,
     NodeFigures,
     Resource,
+    calendar_families,
     connected_platforms,
     fleet_families,
     plan_families,
@@ -45,6 +50,7 @@ SNAPSHOT = FleetSnapshot(
     systems_ipv6=2,
     prd_platforms_connected=0,
     approvals={"granted": 5, "refused": 1},
+    waiting={"approval": (2, 90_000.0), "window": (5, 600.0)},
 )
 
 
@@ -69,6 +75,11 @@ def registry() -> CollectorRegistry:
 @pytest.mark.parametrize(
     ("name", "labels", "expected"),
     [
+        ("govcloud_systems_waiting", {"reason": "approval"}, 2),
+        ("govcloud_systems_waiting", {"reason": "window"}, 5),
+        ("govcloud_systems_waiting", {"reason": "group"}, 0),
+        ("govcloud_systems_waiting_longest_seconds", {"reason": "approval"}, 90_000.0),
+        ("govcloud_systems_waiting_longest_seconds", {"reason": "wave"}, 0),
         ("govcloud_node_vcpu_capacity", {"node": "shantou"}, 10_000),
         ("govcloud_node_vcpu_allocatable", {"node": "shantou"}, 9_600),
         ("govcloud_node_vcpu_allocated", {"node": "shantou"}, 12),
@@ -213,3 +224,50 @@ def test_connected_platforms_counts_the_flag(flags: tuple[bool, ...], expected: 
 def test_connected_must_be_a_real_boolean(value: object) -> None:
     with pytest.raises(ValueError, match="connected"):
         Platform.model_validate({"id": "foshan", "city": "foshan", "name": "F", "connected": value})
+
+
+CALENDAR = """
+time_zone: Asia/Shanghai
+windows:
+  - {name: weekend-night, days: [sat], start: "00:00", end: "06:00"}
+  - {name: wednesday-noon, days: [wed], start: "11:00", end: "13:00",
+     applies_to: {criticalities: [low]}}
+  - {name: monthly-never, days: [sun], start: "01:00", end: "02:00",
+     applies_to: {criticalities: [critical]}}
+freezes:
+  - {name: drill, start: 2026-12-01, end: 2026-12-02}
+  - {name: Spring Festival 2027, start: 2027-02-05, end: 2027-02-13}
+"""
+
+
+def test_the_calendar_says_which_windows_are_open_when_the_next_starts_and_which_freezes_are_on() -> (
+    None
+):
+    calendar = build_calendar(
+        parse_yaml(CALENDAR, source="c.yml"), source="c.yml", departments=load_departments()
+    )
+    now = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)  # Wednesday 12:00 in Shanghai
+    registry = CollectorRegistry()
+
+    class Calendared(Collector):
+        def collect(self) -> Iterator[Metric]:
+            yield from calendar_families(calendar, now)
+
+    registry.register(Calendared())
+    shanghai = ZoneInfo("Asia/Shanghai")
+    saturday = datetime(2026, 12, 5, 0, 0, tzinfo=shanghai).timestamp()
+    noon = datetime(2026, 12, 2, 11, 0, tzinfo=shanghai).timestamp()
+    sunday = datetime(2026, 12, 6, 1, 0, tzinfo=shanghai).timestamp()
+    start = "govcloud_maintenance_window_next_start_timestamp_seconds"
+    expected = {
+        (start, "weekend-night"): saturday,
+        (start, "wednesday-noon"): noon,
+        (start, "monthly-never"): sunday,
+        ("govcloud_maintenance_window_open", "weekend-night"): 0,
+        ("govcloud_maintenance_window_open", "wednesday-noon"): 1,
+        ("govcloud_freeze_on", "drill"): 1,
+        ("govcloud_freeze_on", "Spring Festival 2027"): 0,
+    }
+    for (name, label), value in expected.items():
+        key = "freeze" if name == "govcloud_freeze_on" else "window"
+        assert registry.get_sample_value(name, {key: label}) == value, (name, label)
