@@ -17,6 +17,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT, load_calendar, load_departments
 from orchestrator.observability import build_registry
 from orchestrator.store import open_store
 
@@ -125,7 +126,9 @@ def referenced(exprs: list[str]) -> set[str]:
 def known(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     path = tmp_path_factory.mktemp("store") / "govmig.db"
     with open_store(f"sqlite:///{path}") as store:
-        registry = build_registry(store, process=False).registry
+        # With the sample calendar, so its windows' and freezes' families are exported too.
+        calendar = load_calendar(DEFAULT_INVENTORY_ROOT / "calendar.yml", load_departments())
+        registry = build_registry(store, process=False, calendar=calendar).registry
         return exported_names(registry) | recorded_names()
 
 
