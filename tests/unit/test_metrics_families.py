@@ -240,7 +240,7 @@ freezes:
 """
 
 
-def test_the_calendar_says_which_windows_are_open_when_the_next_starts_and_which_freezes_are_on() -> (
+def test_the_calendar_says_which_windows_are_open_their_next_start_and_which_freezes_are_on() -> (
     None
 ):
     calendar = build_calendar(
