@@ -266,6 +266,9 @@ class WorkerSettings(GovmigSettings):
     )
     # Finalize a system this many days after it completed (0: at once); None: only on request.
     finalize_after_days: float | None = Field(default=None, ge=0)
+    # Gated waves: a wave starts once every earlier wave finished with at most this share of
+    # its systems rolled back or failed; one over it halts the waves after it. None: not gated.
+    wave_threshold: float | None = Field(default=None, ge=0, le=1)
     # Days a finalized system's source data is kept before finalize removes it.
     source_retention_days: int = Field(default=30, ge=0, le=3650)
     # Tests and the demo only: "system:phase,..." makes that phase fail once for that system.

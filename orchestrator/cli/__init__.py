@@ -24,6 +24,7 @@ from orchestrator.cli import (
     publish,
     run,
     views,
+    wave,
 )
 from orchestrator.errors import GovmigError
 from orchestrator.redaction import redact
@@ -58,6 +59,7 @@ app.add_typer(inventory.app, name="inventory")
 app.add_typer(events.app, name="events")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(intake.app, name="intake")
+app.add_typer(wave.app, name="wave")
 # Registered here, not in cli/inventory.py: publish reuses that module's options.
 inventory.app.command("publish")(publish.publish)
 

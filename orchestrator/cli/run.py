@@ -293,6 +293,18 @@ def run(
             show_default=False,
         ),
     ] = None,
+    wave_threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--wave-threshold",
+            min=0.0,
+            max=1.0,
+            help="gate the waves: a wave starts once every earlier wave finished with at most "
+            "this share rolled back or failed, and one over it halts the waves after it until "
+            "govmig wave resume; env GOVMIG_WAVE_THRESHOLD; default: not gated",
+            show_default=False,
+        ),
+    ] = None,
     cutover_policy_file: CutoverPolicyOption = None,
     calendar_file: CalendarOption = None,
     departments: DepartmentsOption = DEFAULT_DEPARTMENTS,
@@ -338,6 +350,7 @@ def run(
             rehearsal_required=require_rehearsal,
             source_retention_days=source_retention,
             finalize_after_days=finalize_after,
+            wave_threshold=wave_threshold,
         ),
         intake=IntakeSettings(**_given(flood_cooldown_s=flood_cooldown)),
         cutover=cutover_policy(cutover_policy_file, departments),

@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from orchestrator.engine import (
     Lifecycle,
@@ -47,7 +48,7 @@ from orchestrator.engine import (
 )
 from orchestrator.engine.requests import with_approval_facts
 from orchestrator.events import InboundEvent, KnownIds, Rejection, check_references, event_key
-from orchestrator.events.data import IntakeResumeRequested, NodeUpdated
+from orchestrator.events.data import IntakeResumeRequested, NodeUpdated, WaveResumeRequested
 from orchestrator.hooks import Hooks, notify
 from orchestrator.inventory.cutover_policy import CutoverPolicy
 from orchestrator.inventory.models import BusinessSystem
@@ -64,6 +65,7 @@ from orchestrator.store import (
     set_outcome,
 )
 from orchestrator.store import intake as intake_store
+from orchestrator.store import waves as wave_store
 
 COMPONENT = "intake"
 
@@ -135,7 +137,7 @@ class _BatchIntake:
         self._lifecycle.prefetch(
             event_key(event)
             for event in events
-            if not isinstance(event.data, NodeUpdated | IntakeResumeRequested)
+            if not isinstance(event.data, NodeUpdated | IntakeResumeRequested | WaveResumeRequested)
         )
         outcomes: list[Outcome] = []
         rejected: list[EventKey] = []
@@ -177,6 +179,8 @@ class _BatchIntake:
                 return Processed()
             if isinstance(event.data, IntakeResumeRequested):
                 return self._resume_intake(event.id, event.data)
+            if isinstance(event.data, WaveResumeRequested):
+                return self._resume_wave(event.data)
             self._apply(event)
         except Rejection as rejection:
             return Rejected(rejection)
@@ -187,6 +191,15 @@ class _BatchIntake:
         ended = intake_store.resume_all(self._session, by=by, reason=why, event_id=event_id)
         log.warning("intake resume requested by %s (%s): %d pauses ended", by, why or "-", ended)
         return Processed(resumes_intake=True)
+
+    def _resume_wave(self, request: WaveResumeRequested) -> Outcome:
+        by, why, wave = request.requested_by, request.reason, request.wave
+        now = datetime.now(UTC)
+        if wave_store.resume(self._session, wave, by=by, reason=why, at=now):
+            log.warning("wave %d resumed by %s (%s): the waves after it may start", wave, by, why)
+        else:
+            log.warning("wave %d resume requested by %s, but it is not halted", wave, by)
+        return Processed()
 
     def _apply(self, event: InboundEvent) -> None:
         cause = cause_of(event)

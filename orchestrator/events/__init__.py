@@ -12,7 +12,8 @@ Types (``EventType``): inbound on ``govcloud.events`` are
 ``gov.cloud.migration.rollback_requested``, ``gov.cloud.migration.revert_requested``,
 ``gov.cloud.migration.rehearsal_requested``, ``gov.cloud.migration.finalize_requested``,
 ``gov.cloud.migration.approved``, ``gov.cloud.migration.rejected``,
-``gov.cloud.migration.scheduled`` and ``gov.cloud.node.updated``;
+``gov.cloud.migration.scheduled``, ``gov.cloud.wave.resume_requested`` and
+``gov.cloud.node.updated``;
 outbound on ``govcloud.status`` are ``gov.cloud.system.status_changed``, one per
 lifecycle state change, and ``gov.cloud.system.request_refused``, one per refused
 request. It is not a Kafka client and holds no state.

@@ -134,6 +134,18 @@ class IntakeResumeRequested(Frozen):
     reason: Reason | None = Field(default=None, description="Why, for the audit trail.")
 
 
+class WaveResumeRequested(Frozen):
+    """An operator resumes a halted wave: the waves after it may start again.
+
+    A wave halts when its share of systems rolled back or failed goes over the
+    health threshold; resuming accepts that share, so the wave gates nothing more.
+    """
+
+    wave: int = Field(ge=1, le=999, description="The halted wave.")
+    requested_by: Actor = Field(description="Who resumes it: a person, one line.")
+    reason: Reason | None = Field(default=None, description="Why, for the audit trail.")
+
+
 class NodeState(StrEnum):
     """Whether a node takes new systems."""
 

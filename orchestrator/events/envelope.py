@@ -33,6 +33,7 @@ from orchestrator.events.data import (
     NodeUpdated,
     RequestRefused,
     SystemStatusChanged,
+    WaveResumeRequested,
 )
 from orchestrator.events.fields import (
     EventId,
@@ -60,6 +61,7 @@ class EventType(StrEnum):
     MIGRATION_APPROVED = "gov.cloud.migration.approved"
     MIGRATION_REJECTED = "gov.cloud.migration.rejected"
     MIGRATION_SCHEDULED = "gov.cloud.migration.scheduled"
+    WAVE_RESUME_REQUESTED = "gov.cloud.wave.resume_requested"
     NODE_UPDATED = "gov.cloud.node.updated"
     INTAKE_RESUME_REQUESTED = "gov.cloud.intake.resume_requested"
     SYSTEM_STATUS_CHANGED = "gov.cloud.system.status_changed"
@@ -193,6 +195,13 @@ class MigrationScheduledEvent(Envelope):
     data: MigrationScheduled
 
 
+class WaveResumeRequestedEvent(Envelope):
+    """Inbound: an operator resumes a halted wave."""
+
+    type: Literal["gov.cloud.wave.resume_requested"]
+    data: WaveResumeRequested
+
+
 class NodeUpdatedEvent(Envelope):
     """Inbound: a city node's capacity, ratios or state changed."""
 
@@ -233,6 +242,7 @@ InboundEvent = (
     | MigrationApprovedEvent
     | MigrationRejectedEvent
     | MigrationScheduledEvent
+    | WaveResumeRequestedEvent
     | NodeUpdatedEvent
     | IntakeResumeRequestedEvent
 )
@@ -250,6 +260,7 @@ EventData = (
     | MigrationApproved
     | MigrationRejected
     | MigrationScheduled
+    | WaveResumeRequested
     | NodeUpdated
     | IntakeResumeRequested
     | SystemStatusChanged
@@ -276,6 +287,7 @@ EVENT_CLASSES: Final[Mapping[EventType, type[Event]]] = {
     EventType.MIGRATION_APPROVED: MigrationApprovedEvent,
     EventType.MIGRATION_REJECTED: MigrationRejectedEvent,
     EventType.MIGRATION_SCHEDULED: MigrationScheduledEvent,
+    EventType.WAVE_RESUME_REQUESTED: WaveResumeRequestedEvent,
     EventType.NODE_UPDATED: NodeUpdatedEvent,
     EventType.INTAKE_RESUME_REQUESTED: IntakeResumeRequestedEvent,
     EventType.SYSTEM_STATUS_CHANGED: SystemStatusChangedEvent,
@@ -297,6 +309,7 @@ DATA_TYPES: Final[Mapping[type[EventData], EventType]] = {
     MigrationApproved: EventType.MIGRATION_APPROVED,
     MigrationRejected: EventType.MIGRATION_REJECTED,
     MigrationScheduled: EventType.MIGRATION_SCHEDULED,
+    WaveResumeRequested: EventType.WAVE_RESUME_REQUESTED,
     NodeUpdated: EventType.NODE_UPDATED,
     IntakeResumeRequested: EventType.INTAKE_RESUME_REQUESTED,
     SystemStatusChanged: EventType.SYSTEM_STATUS_CHANGED,
@@ -305,13 +318,16 @@ DATA_TYPES: Final[Mapping[type[EventData], EventType]] = {
 
 
 def data_key(data: EventData) -> str:
-    """The id an event is about, and so its Kafka key: the system id, the node id, or intake."""
+    """The id an event is about, and so its Kafka key: the system id, the node id, the wave
+    (``wave-N``), or intake."""
     if isinstance(data, BusinessSystem):
         return data.id
     if isinstance(data, NodeUpdated):
         return data.node_id
     if isinstance(data, IntakeResumeRequested):
         return INTAKE_KEY
+    if isinstance(data, WaveResumeRequested):
+        return f"wave-{data.wave}"
     return data.system_id
 
 

@@ -14,6 +14,7 @@ from orchestrator.events.data import (
     MigrationRequested,
     NodeUpdated,
     SystemStatusChanged,
+    WaveResumeRequested,
 )
 from orchestrator.events.envelope import Event
 from orchestrator.events.reasons import Rejection
@@ -50,7 +51,7 @@ def _references(event: Event) -> Iterator[tuple[str, str]]:
     if isinstance(data, NodeUpdated):
         yield "node", data.node_id
         return
-    if isinstance(data, IntakeResumeRequested):  # names nothing
+    if isinstance(data, IntakeResumeRequested | WaveResumeRequested):  # names no system or node
         return
     if isinstance(data, MigrationRequested) and data.target_node is not None:
         yield "node", data.target_node

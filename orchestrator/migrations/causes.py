@@ -72,7 +72,10 @@ class PlacementFailed:
 
 @dataclass(frozen=True, slots=True)
 class Start:
-    """A placed system may begin its playbooks."""
+    """A placed system may begin its playbooks; ``held``: the line saying what holds it instead
+    (its wave's gate, ``orchestrator.gates.waves``)."""
+
+    held: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,6 +222,8 @@ def _placement_failed(cause: PlacementFailed, state: S | None) -> Outcome:
 
 @_apply.register
 def _start(cause: Start, state: S | None) -> Outcome:
+    if state is S.PLACED and cause.held is not None:
+        return _refuse(state, cause, f"not started: {_literal(cause.held)} (system is {{state}})")
     if state is S.PLACED:
         reason = f"migration started: running {Phase.PREFLIGHT}"
         return _move(state, S.PREFLIGHT, reason)
@@ -274,7 +276,7 @@ def _replicated(cause: Replicated, state: S | None) -> Outcome:
 @_apply.register
 def _start_cutover(cause: StartCutover, state: S | None) -> Outcome:
     if state is S.READY and cause.held is not None:
-        held = cause.held.replace("{", "{{").replace("}", "}}")  # literal text in a template
+        held = _literal(cause.held)
         return _refuse(state, cause, f"cutover not started: {held} (system is {{state}})")
     if state is S.READY:
         return _move(state, S.CUTOVER, f"cutover started: {cause.why}")
@@ -485,6 +487,11 @@ def _move(
 def _refuse(state: S | None, cause: Cause, template: str) -> Refusal:
     described = "not registered" if state is None else str(state)
     return Refusal(state, cause, template.format(state=described))
+
+
+def _literal(text: str) -> str:
+    """``text`` as literal text inside a ``_refuse`` template."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def _by(requested_by: str) -> str:

@@ -103,6 +103,8 @@ class FleetSnapshot:
     approvals: Mapping[str, int] = field(default_factory=dict)  # outcome -> approvals
     # reason -> (systems a gate holds for it, seconds the longest of them has waited)
     waiting: Mapping[str, tuple[int, float]] = field(default_factory=dict)
+    # wave -> (share of its systems rolled back or failed, whether it halts the waves after it)
+    waves: Mapping[int, tuple[float, bool]] = field(default_factory=dict)
 
 
 def connected_platforms(platforms: Iterable[Platform]) -> int:
@@ -132,6 +134,27 @@ def fleet_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
     yield from warm_families(snapshot)
     yield approval_family(snapshot)
     yield from waiting_families(snapshot)
+    yield from wave_families(snapshot)
+
+
+def wave_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
+    """Each wave's health and whether it is halted (gated waves, ``--wave-threshold``)."""
+    bad = GaugeMetricFamily(
+        "govcloud_wave_rolled_back_or_failed_ratio",
+        "Share of a wave's systems (cancelled ones not counted) rolled back or failed.",
+        labels=["wave"],
+    )
+    halted = GaugeMetricFamily(
+        "govcloud_wave_halted",
+        "1 while the wave is halted (over its health threshold, not resumed): the waves "
+        "after it do not start.",
+        labels=["wave"],
+    )
+    for wave, (share, held) in sorted(snapshot.waves.items()):
+        bad.add_metric([str(wave)], share)
+        halted.add_metric([str(wave)], int(held))
+    yield bad
+    yield halted
 
 
 def waiting_families(snapshot: FleetSnapshot) -> Iterator[Metric]:

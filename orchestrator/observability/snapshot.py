@@ -32,6 +32,7 @@ from orchestrator.observability.families import (
     Resource,
 )
 from orchestrator.store import Session, count_by_state, node_usage
+from orchestrator.store import waves as wave_store
 from orchestrator.store.aggregates import (
     count_approvals,
     count_by_node,
@@ -70,6 +71,7 @@ def read_snapshot(session: Session, *, now: datetime) -> FleetSnapshot:
         },
         oldest_ready_replica_age_s=_age(oldest_replica(session, READY_STATES), now),
         approvals=_approvals(session),
+        waves=_waves(session),
         waiting={
             reason: (count, _age(since, now))
             for reason, (count, since) in waiting_by_reason(session).items()
@@ -132,6 +134,15 @@ def _approvals(session: Session) -> dict[str, int]:
     granted, withdrawn = count_approvals(session)
     refused = count_refused(session, CAUSE_NAMES[Approve])
     return {"granted": granted, "refused": refused, "withdrawn": withdrawn}
+
+
+def _waves(session: Session) -> dict[int, tuple[float, bool]]:
+    """Each wave's share gone badly, and whether a halt not resumed holds the waves after it."""
+    halts = wave_store.halts(session)
+    return {
+        wave: (tally.share_bad, wave in halts and halts[wave].resumed_at is None)
+        for wave, tally in wave_store.wave_tallies(session).items()
+    }
 
 
 def _reverts(session: Session) -> dict[str, int]:

@@ -17,6 +17,7 @@ from orchestrator.execution import FaultPlan
 from orchestrator.execution.guard import end_orphaned_runs
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.execution.targets import retention_vars
+from orchestrator.gates.waves import WavePolicy
 from orchestrator.hooks import Hooks
 from orchestrator.inventory import Calendar, Inventory
 from orchestrator.inventory.cutover_policy import CutoverPolicy
@@ -56,6 +57,7 @@ def worker_config(
         lease_ttl_s=settings.lease_ttl_s,
         heartbeat_s=min(settings.heartbeat_s, settings.lease_ttl_s / 3),
         warm=warm_replication(settings, cutover, calendar),
+        waves=None if settings.wave_threshold is None else WavePolicy(settings.wave_threshold),
         finalize_after_s=(
             None if settings.finalize_after_days is None else settings.finalize_after_days * 86400
         ),

@@ -262,6 +262,24 @@ class ApprovalTable(Base):
     withdrawn_by: Mapped[str | None] = mapped_column(String(200))
 
 
+class WaveHaltTable(Base):
+    """A wave that went badly enough to halt the waves after it, and who resumed it.
+
+    One row per wave, written once by whichever instance saw the breach first;
+    ``resumed_at`` is set by an operator's ``govmig wave resume``. A resumed wave
+    gates nothing any more, however it goes on.
+    """
+
+    __tablename__ = "wave_halts"
+
+    wave: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    reason: Mapped[str] = mapped_column(Text)
+    halted_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+    resumed_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
+    resumed_by: Mapped[str | None] = mapped_column(String(200))
+    resume_reason: Mapped[str | None] = mapped_column(Text)
+
+
 class IntakePauseTable(Base):
     """One pause of an instance's intake by its flood guard, and how it ended.
 

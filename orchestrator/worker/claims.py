@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from orchestrator.engine.context import CauseContext
 from orchestrator.engine.lifecycle import Lifecycle
 from orchestrator.execution import NodeTarget, SystemTarget
+from orchestrator.gates.waves import WavePolicy
 from orchestrator.migrations import (
     ACTIVE_PHASE_STATES,
     Phase,
@@ -33,6 +34,7 @@ from orchestrator.store import leases as lease_store
 from orchestrator.store import systems as systems_store
 from orchestrator.worker.scheduling import Batch, Limits, admit
 from orchestrator.worker.targets import ipv6_address, system_target
+from orchestrator.worker.waves import open_waves
 
 COMPONENT = "worker"
 # The provider's check that a system can run ``phase`` here at all: a message when it cannot.
@@ -56,17 +58,24 @@ class Claimed:
         return self.batch.system_ids
 
 
-def start_placed(session: Session, limits: Limits, *, now: datetime) -> list[str]:
-    """Start the ``placed`` systems there is room for, lower waves first; return their ids."""
+def start_placed(
+    session: Session, limits: Limits, *, now: datetime, waves: WavePolicy | None = None
+) -> list[str]:
+    """Start the ``placed`` systems there is room for, lower waves first; return their ids.
+
+    With ``waves``, only systems whose wave may start (``worker.waves``): the others are held.
+    """
     in_flight = lease_store.count_in_states(session, ACTIVE_PHASE_STATES)
     room = limits.max_in_flight - in_flight
     if room <= 0:
         return []
-    placed = lease_store.ready_systems(session, {SystemState.PLACED}, now=now, limit=room)
-    chosen = admit([(r.id, r.wave) for r in placed], in_flight=in_flight, limits=limits)
     lifecycle = Lifecycle(session)
-    lifecycle.prefetch(chosen)
     context = CauseContext(component=COMPONENT, note="its wave's turn came")
+    placed = lease_store.ready_systems(session, {SystemState.PLACED}, now=now, limit=room)
+    if waves is not None:
+        placed = open_waves(session, lifecycle, placed, waves, now=now, context=context)
+    chosen = admit([(r.id, r.wave) for r in placed], in_flight=in_flight, limits=limits)
+    lifecycle.prefetch(chosen)
     started = []
     for system_id in chosen:
         row = lifecycle.system(system_id)

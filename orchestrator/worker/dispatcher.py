@@ -77,7 +77,9 @@ class Dispatcher:
         """One round: cancel, start, plan, claim."""
         self._cancel_stopped()
         with self._store.transaction() as session:
-            started = start_placed(session, self._config.limits, now=_now())
+            started = start_placed(
+                session, self._config.limits, now=_now(), waves=self._config.waves
+            )
         if started:
             log.info("started %d placed systems", len(started))
             self._after_commit()

@@ -7,10 +7,10 @@ belongs to a dependency group, the group's: each other member's state, whether
 a ready member's own gates would let it through (the same decision, its group
 left out), its forecast, and which members go first (``cutover_order``). The
 pure ``gates.decide`` answers; ``StartCutover`` carries the answer to the state
-machine. A wait is audited (a refused ``StartCutover``) only when its reason
-changes, so a system waiting a week for its window writes one row, not one per
-pass; its line, kept fresh, stays on the system (``systems.waiting``) for
-status and the gauge.
+machine. A wait is audited (a refused ``StartCutover``) only when what holds
+it changes, not its figures, so a system waiting a week for its window writes
+one row, not one per pass; its line, kept fresh, stays on the system
+(``systems.waiting``) for status and the gauges.
 
 One ``CutoverGates`` serves one application of a batch's outcomes: the
 dependency graph is read once for all of them.
@@ -18,7 +18,9 @@ dependency graph is read once for all of them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from datetime import datetime
 from functools import cached_property
 
 from orchestrator.capacity import DependencyGraph
@@ -36,12 +38,36 @@ from orchestrator.gates import (
     decide,
 )
 from orchestrator.inventory import CalendarFacts
-from orchestrator.migrations import StartCutover, SystemState
+from orchestrator.migrations import Cause, StartCutover, SystemState
 from orchestrator.migrations.replication import ReplicationPass
 from orchestrator.store import Session, SystemRow, dependencies
 from orchestrator.store import approvals as approvals_store
 from orchestrator.store import replication as replication_store
 from orchestrator.worker.warm import WarmReplication
+
+
+def record_wait(
+    lifecycle: Lifecycle,
+    row: SystemRow,
+    wait: Wait,
+    refused: Cause,
+    context: CauseContext,
+    *,
+    at: datetime,
+) -> None:
+    """Keep what holds ``row`` on it; audit ``refused`` (the held request) only when what holds
+    it changed, not its figures: a forecast or a count changes each time it is asked."""
+    if _gist(wait.line) != _gist(row.waiting or ""):
+        lifecycle.apply(row.id, refused, context=context)
+    lifecycle.hold(row.id, wait.reason, wait.line, at=at)
+
+
+def _gist(line: str) -> str:
+    """``line`` without its figures (numbers, dates, times)."""
+    return _FIGURES.sub("#", line)
+
+
+_FIGURES = re.compile(r"\d+(?:[.:-]\d+)*")
 
 
 class CutoverGates:
@@ -63,9 +89,8 @@ class CutoverGates:
         if isinstance(decided, Go):
             lifecycle.apply(row.id, StartCutover(why=decided.why), context=context)
         else:
-            if decided.reason != row.waiting_reason:  # the figures in a line change each pass
-                lifecycle.apply(row.id, StartCutover(why="", held=decided.line), context=context)
-            lifecycle.hold(row.id, decided.reason, decided.line, at=self._now)
+            refused = StartCutover(why="", held=decided.line)
+            record_wait(lifecycle, row, decided, refused, context, at=self._now)
         return decided
 
     def _own_case(self, row: SystemRow) -> CutoverCase | None:

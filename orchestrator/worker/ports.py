@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from orchestrator.execution import NodeTarget, RunResult, SystemTarget
+from orchestrator.gates.waves import WavePolicy
 from orchestrator.migrations import Phase
 from orchestrator.worker.scheduling import Limits
 from orchestrator.worker.warm import WarmReplication
@@ -72,5 +73,7 @@ class WorkerConfig:
     apply_attempts: int = 5
     # Warm replication (delta passes until ready, cutover within a downtime budget), or None.
     warm: WarmReplication | None = None
+    # Gated waves: a wave starts once every earlier one finished within this health; None: not.
+    waves: WavePolicy | None = None
     # Finalize a system completed this long ago (seconds), ending its way back; None: never.
     finalize_after_s: float | None = None

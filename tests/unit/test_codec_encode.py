@@ -38,6 +38,7 @@ from orchestrator.events.data import (
     NodeUpdated,
     RequestRefused,
     SystemStatusChanged,
+    WaveResumeRequested,
 )
 from orchestrator.events.envelope import DATA_TYPES, EventData, to_wire
 from orchestrator.inventory.models import BusinessSystem, SourceLocation
@@ -78,6 +79,7 @@ DATA: dict[str, EventData] = {
     ),
     "node": NodeUpdated(node_id="shanwei", state=NodeState.DRAINING, allocation_ratio_memory=1.5),
     "intake": IntakeResumeRequested(requested_by="ops", reason="producer fixed"),
+    "wave": WaveResumeRequested(wave=2, requested_by="ops", reason="两个回退已查明"),
     "status": SystemStatusChanged(
         system_id="shantou-bdcdj",
         from_state="placed",
@@ -123,6 +125,7 @@ def test_new_event_derives_type_subject_and_key() -> None:
     assert (node.type, node.subject) == ("gov.cloud.node.updated", "shanwei")
     assert encode(node).key == b"shanwei"
     assert encode(make(SYSTEM)).key == b"shantou-bdcdj"
+    assert encode(make(DATA["wave"])).key == b"wave-2"
 
 
 def test_binary_mode_has_ce_headers_and_the_data_as_value() -> None:

@@ -17,7 +17,7 @@ from orchestrator.store.schema import code_heads
 from orchestrator.store.tables import Base
 
 TABLES = {"systems", "nodes", "allocations", "processed_events", "transitions", "alembic_version"}
-TABLES |= {"replication_passes", "intake_pauses", "rehearsals", "approvals"}
+TABLES |= {"replication_passes", "intake_pauses", "rehearsals", "approvals", "wave_halts"}
 
 
 def sqlite_url(path: Path) -> str:
