@@ -12,6 +12,10 @@ it changes, not its figures, so a system waiting a week for its window writes
 one row, not one per pass; its line, kept fresh, stays on the system
 (``systems.waiting``) for status and the gauges.
 
+When a member's cutover or verify fails, ``revert_group`` reverts the members
+of its group already cut over (reverse sync first, as every revert), so a group
+is never split between old and new; the rest stay ready, held by the group gate.
+
 One ``CutoverGates`` serves one application of a batch's outcomes: the
 dependency graph is read once for all of them.
 """
@@ -38,12 +42,15 @@ from orchestrator.gates import (
     decide,
 )
 from orchestrator.inventory import CalendarFacts
-from orchestrator.migrations import Cause, StartCutover, SystemState
+from orchestrator.migrations import Cause, RequestRevert, StartCutover, SystemState
 from orchestrator.migrations.replication import ReplicationPass
 from orchestrator.store import Session, SystemRow, dependencies
 from orchestrator.store import approvals as approvals_store
 from orchestrator.store import replication as replication_store
 from orchestrator.worker.warm import WarmReplication
+
+# Who asks a dependency group's cut-over members to revert, in their audit.
+GROUP_ACTOR = "dependency group policy"
 
 
 def record_wait(
@@ -92,6 +99,20 @@ class CutoverGates:
             refused = StartCutover(why="", held=decided.line)
             record_wait(lifecycle, row, decided, refused, context, at=self._now)
         return decided
+
+    def revert_group(self, failed: str, context: CauseContext) -> list[str]:
+        """``failed`` did not cut over: revert the members of its group that did, so the group
+        is never split between old and new; the others stay held by the group gate."""
+        others = sorted(self._graph.group(failed) - {failed})
+        self._lifecycle.prefetch(others)
+        why = replace(context, note=f"{failed} of its dependency group failed its cutover")
+        reverted = []
+        for other in others:
+            row = self._lifecycle.system(other)
+            if row is not None and row.state is SystemState.COMPLETED:
+                self._lifecycle.apply(other, RequestRevert(GROUP_ACTOR), context=why)
+                reverted.append(other)
+        return reverted
 
     def _own_case(self, row: SystemRow) -> CutoverCase | None:
         """The system's case without its group: replication, approval, schedule."""

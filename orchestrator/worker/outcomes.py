@@ -121,8 +121,16 @@ def apply_outcomes(
             ready = lifecycle.system(system_id) if result.to_state is SystemState.READY else None
             if gates is not None and ready is not None and replicated:
                 gates.ask(ready, context)
+            if gates is not None and _cutover_failed(result):
+                gates.revert_group(system_id, context)
     lifecycle.flush()
     return applied
+
+
+def _cutover_failed(result: Transition) -> bool:
+    """The system was cutting over (or verifying it) and goes back instead."""
+    cutting_over = (SystemState.CUTOVER, SystemState.VERIFYING)
+    return result.from_state in cutting_over and result.to_state is SystemState.ROLLING_BACK
 
 
 def record_report(

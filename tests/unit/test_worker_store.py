@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.capacity import DependencyGraph
 from orchestrator.engine import CauseContext, apply_cause
 from orchestrator.engine.notices import notice_for
 from orchestrator.errors import PermanentError
@@ -44,6 +45,7 @@ from orchestrator.worker.scheduling import Batch, Limits
 from orchestrator.worker.targets import node_targets
 from orchestrator.worker.warm import WarmReplication
 from tests.fixtures.recording_hooks import GiveUps, Moves
+from tests.fixtures.seeding import drive
 from tests.fixtures.store import lease_of
 
 S = SystemState
@@ -494,3 +496,29 @@ def test_the_finalize_after_policy_finalizes_only_what_completed_long_enough_ago
     assert asked.actor == FINALIZER
     assert asked.reason is not None
     assert "completed over 2 days ago" in asked.reason
+
+
+def test_a_group_member_that_fails_its_cutover_takes_the_cut_over_members_back(
+    store: Store,
+) -> None:
+    """Warm: of a dependency group of three, two cut over; the third fails its cutover. The two
+    revert (the group is never split between old and new); an unrelated system stays."""
+    catalogue = generate_catalogue(120)  # the first with a group of three
+    graph = DependencyGraph((s.id, s.depends_on) for s in catalogue)
+    by_id = {s.id: s for s in catalogue}
+    first, *rest = next(g for g in map(sorted, map(graph.group, by_id)) if len(g) == 3)
+    alone = next(s for s in catalogue if not s.depends_on and not graph.group(s.id) - {s.id})
+    with store.transaction() as session:
+        for member in (first, rest[0]):
+            drive(session, by_id[member], S.COMPLETED, node="shantou")
+        drive(session, alone, S.COMPLETED, node="shantou")
+        drive(session, by_id[rest[1]], S.CUTOVER, node="shantou")
+        claimed = claim(session, [rest[1]], Phase.CUTOVER)
+        failed = HostOutcome(rest[1], ok=False, failed_task="Switch the name", message="refused")
+        warm = WarmReplication(policy=WarmPolicy(ready_budget_s=5, interval_s=0))
+        apply_outcomes(session, claimed, {rest[1]: failed}, owner="a", note="", warm=warm)
+        states = {i: get_system(session, i).state for i in (first, rest[0], alone.id)}  # type: ignore[union-attr]
+        audit = history(session, first)
+    assert states == {first: S.REVERTING, rest[0]: S.REVERTING, alone.id: S.COMPLETED}
+    assert audit[-1].requested_by == "dependency group policy"
+    assert f"{rest[1]} of its dependency group failed its cutover" in (audit[-1].reason or "")
