@@ -8,6 +8,7 @@ of the scrape (rules are evaluated every second by the session's Prometheus).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from orchestrator.migrations.states import SystemState
 from orchestrator.observability import build_registry, start_metrics_server
 from orchestrator.store import Store
 from orchestrator.store import replication as replication_store
+from orchestrator.store import waves as wave_store
 from tests.fixtures.fleet import seed_fleet
 from tests.fixtures.prometheus import PrometheusServer
 from tests.fixtures.seeding import drive
@@ -87,6 +89,18 @@ def test_a_failed_rehearsal_in_the_store_fires_an_alert(
             session, "rehearsed-system", Rehearsal(False, "failed at task 'Check': no answer")
         )
     wait_for_alert(prometheus, "GovmigRehearsalFailed", "firing")
+
+
+def test_a_halted_wave_fires_an_alert_naming_it_until_it_is_resumed(
+    prometheus: PrometheusServer, scraped: Store
+) -> None:
+    """The seeded fleet's wave 2 is halted; resuming it ends the alert."""
+    wait_for_alert(prometheus, "GovmigWaveHalted", "firing")
+    (alert,) = alerts(prometheus, "GovmigWaveHalted")
+    assert alert["labels"]["wave"] == "2"
+    with scraped.transaction() as session:
+        assert wave_store.resume(session, 2, by="ops", reason="understood", at=datetime.now(UTC))
+    prometheus.wait_for("vector(1)", lambda _: not alerts(prometheus, "GovmigWaveHalted"))
 
 
 def test_a_node_above_85_percent_makes_the_utilisation_alert_pending(

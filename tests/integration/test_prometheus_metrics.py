@@ -20,6 +20,7 @@ import pytest
 from orchestrator.capacity import ResourceClass, node_state
 from orchestrator.hooks import BatchSummary
 from orchestrator.inventory import load_inventory
+from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT, load_calendar, load_departments
 from orchestrator.inventory.models import GB
 from orchestrator.migrations.replication import PassKind, ReplicationPass
 from orchestrator.migrations.states import Phase
@@ -68,7 +69,9 @@ def served(
     path: Path = tmp_path_factory.mktemp("metrics-store") / "govmig.db"
     with open_store(f"sqlite:///{path}") as store:
         fleet = seed_fleet(store)
-        telemetry = build_registry(store)
+        # With the sample calendar, so its windows' and freezes' series exist too.
+        calendar = load_calendar(DEFAULT_INVENTORY_ROOT / "calendar.yml", load_departments())
+        telemetry = build_registry(store, calendar=calendar)
         exercise(telemetry.observer)
         server = start_metrics_server(telemetry.registry, "127.0.0.1", 0)
         try:
