@@ -15,21 +15,19 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestrator.bus import Producer
-from orchestrator.cli.ops import RequestedByOption, requester
+from orchestrator.cli.ops import RequestedByOption, request_route, requester, send
 from orchestrator.cli.options import (
     BootstrapOption,
     EventsTopicOption,
     StateDbOption,
     TimeoutOption,
-    kafka_settings,
     state_db_url,
 )
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
 from orchestrator.cli.render import iso, percent, short_time
 from orchestrator.cli.requests import CLI_SOURCE
 from orchestrator.errors import PermanentError
-from orchestrator.events import encode, new_event
+from orchestrator.events import new_event
 from orchestrator.events.data import WaveResumeRequested
 from orchestrator.gates.waves import wave_state
 from orchestrator.store import open_store
@@ -114,22 +112,16 @@ def resume(
 ) -> None:
     """Resume halted wave W: accept how it went, so the waves after it may start.
 
-    JSON: {topic, id, wave, requested_by, reason}.
+    JSON: as for migrate (the event's wave, requested_by and reason), see docs/cli-json.md.
     """
     with open_store(state_db_url(state_db), create=False) as store, store.session() as session:
         halt = wave_store.halts(session).get(wave)
     if halt is None or halt.resumed_at is not None:
         raise PermanentError(f"wave {wave} is not halted: nothing to resume (see govmig wave)")
-    kafka = kafka_settings(
-        bootstrap_servers=bootstrap_servers, events_topic=events_topic, request_timeout_s=timeout
-    )
     try:
         data = WaveResumeRequested(wave=wave, requested_by=requester(actor), reason=reason)
     except ValueError as error:
         raise PermanentError(f"--actor or --reason: {error}") from None
-    event = new_event(data, source=CLI_SOURCE)
-    with Producer(kafka) as producer:
-        producer.send_all(kafka.events_topic, [encode(event)])
-    document = {"topic": kafka.events_topic, "id": event.id, "wave": wave,
-                "requested_by": data.requested_by, "reason": reason}  # fmt: skip
-    emit([document], output, title=f"Resume of wave {wave} acknowledged", document=document)
+    # The wave was checked above; there is no system id to check.
+    where = request_route(True, output, state_db, bootstrap_servers, events_topic, timeout)
+    send([], [new_event(data, source=CLI_SOURCE)], where)

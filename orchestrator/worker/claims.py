@@ -72,7 +72,7 @@ def start_placed(
     lifecycle = Lifecycle(session)
     context = CauseContext(component=COMPONENT, note="its wave's turn came")
     placed = lease_store.ready_systems(session, {SystemState.PLACED}, now=now, limit=room)
-    if waves is not None:
+    if waves is not None and placed:  # nothing placed: nothing to hold, no tally to read
         placed = open_waves(session, lifecycle, placed, waves, now=now, context=context)
     chosen = admit([(r.id, r.wave) for r in placed], in_flight=in_flight, limits=limits)
     lifecycle.prefetch(chosen)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,7 @@ from orchestrator.inventory.loader import DEFAULT_CATALOGUE, load_inventory, loa
 from orchestrator.migrations import SystemState
 from orchestrator.settings import KafkaSettings
 from orchestrator.store import open_store, seed_nodes
+from orchestrator.store import waves as wave_store
 from tests.fixtures.seeding import drive
 
 pytestmark = pytest.mark.kafka
@@ -375,3 +376,26 @@ def test_a_schedule_the_calendar_would_hold_is_refused_with_the_reason(
     assert result.returncode == 2, result.stdout
     assert message in result.stderr
     assert received(kafka_bootstrap, topic) == []
+
+
+def test_wave_resume_publishes_a_resume_of_a_halted_wave(
+    kafka_bootstrap: str, topic: str, wave_db: str, tmp_path: Path
+) -> None:
+    with open_store(wave_db, create=False) as store, store.transaction() as session:
+        wave_store.record_halts(session, {4: "1 of 2 rolled back"}, at=datetime.now(UTC))
+    resumed = govmig(
+        "wave", "resume", "4", "--reason", "understood", "--actor", "ops", "--output", "json",
+        "--state-db", wave_db, *kafka(kafka_bootstrap, topic), cwd=tmp_path,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    [row] = json.loads(resumed.stdout)["events"]
+    assert (row["type"], row["system_id"], row["wave"], row["requested_by"], row["reason"]) == (
+        "gov.cloud.wave.resume_requested",
+        None,
+        4,
+        "ops",
+        "understood",
+    )
+    [(key, event)] = received(kafka_bootstrap, topic)
+    assert key == b"wave-4"
+    assert event.data.model_dump() == {"wave": 4, "requested_by": "ops", "reason": "understood"}
