@@ -94,7 +94,7 @@ class Envelope(BaseModel):
     id: EventId = Field(description="Unique per event; a duplicate id is processed once.")
     source: UriRef = Field(description="URI-reference naming the producer, e.g. /cmdb/shantou.")
     subject: Subject | None = Field(
-        default=None, description="When present: the system id (node id for node.updated)."
+        default=None, description="When present: what the event is about, its Kafka key."
     )
     time: Timestamp | None = Field(default=None, description="RFC 3339, with an offset.")
     datacontenttype: JsonContentType | None = Field(
@@ -102,7 +102,7 @@ class Envelope(BaseModel):
     )
     dataschema: UriRef | None = None
     partitionkey: Key | None = Field(
-        default=None, description="When present: equal to the Kafka key, the system id."
+        default=None, description="When present: equal to the Kafka key."
     )
     extensions: Extensions = Field(
         default_factory=dict,
