@@ -32,6 +32,7 @@ _KEYS: Final = {
     EventType.NODE_UPDATED: "the node id",
     EventType.INTAKE_RESUME_REQUESTED: "intake",
     EventType.WAVE_RESUME_REQUESTED: "wave-N (the wave's number)",
+    EventType.WAVE_STATUS_CHANGED: "wave-N (the wave's number)",
 }
 
 
