@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from orchestrator.engine.notices import SOURCE, wave_notice_for, wave_notice_id
@@ -56,13 +57,8 @@ def test_the_same_notice_is_the_same_event_every_time_it_is_published() -> None:
 
 
 def test_stored_text_is_fitted_to_the_contract_not_trusted() -> None:
-    unfit = WaveHalt(
-        wave=3,
-        reason=BREACH,
-        halted_at=HALTED_AT,
-        resumed_at=RESUMED_AT,
-        resumed_by="$(reboot)",
-        resume_reason="line one\nline two " + "x" * 600,
+    unfit = replace(
+        RESUMED, resumed_by="$(reboot)", resume_reason="line one\nline two " + "x" * 600
     )
     data = wave_notice_for(WaveNotice(unfit, "resumed", RESUMED_AT)).data
     assert isinstance(data, WaveStatusChanged)
@@ -73,9 +69,7 @@ def test_stored_text_is_fitted_to_the_contract_not_trusted() -> None:
 
 
 def test_a_resume_without_a_reason_says_none() -> None:
-    quiet = WaveHalt(
-        wave=3, reason=BREACH, halted_at=HALTED_AT, resumed_at=RESUMED_AT, resumed_by="ops"
-    )
+    quiet = replace(RESUMED, resume_reason=None)
     data = wave_notice_for(WaveNotice(quiet, "resumed", RESUMED_AT)).data
     assert isinstance(data, WaveStatusChanged)
     assert (data.reason, data.requested_by) == (None, "ops")
