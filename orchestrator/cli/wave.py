@@ -6,7 +6,7 @@ or failed, and a wave over it halts the waves after it. ``govmig wave`` reads
 the waves from the state store; ``resume`` publishes a
 ``gov.cloud.wave.resume_requested`` event (key ``wave-N``) once the store says
 the wave is halted: whichever instance reads it ends the halt, recording who
-asked and why.
+asked and why, and the status topic announces it (``gov.cloud.wave.status_changed``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ placing queued systems on the ledger with compare-and-swap (``ledger_view``),
 and auditing every decision; the intake handler the reactor calls
 (``intake``); the status outbox publisher (``outbox``), the only way a status
 event leaves; and the mapping of inbound events to causes (``requests``) and
-of audit rows to outbound events (``notices``).
+of audit rows and wave halts to outbound events (``notices``).
 
 What it is not: it decides nothing itself (``orchestrator.migrations`` and
 ``orchestrator.capacity`` do), runs no playbook and imports neither the Kafka

@@ -1,12 +1,14 @@
-"""Audit rows as outbound events: what the status topic says about each change or refusal.
+"""Audit rows and wave halts as outbound events: what the status topic says of each change.
 
 Pure. A state change becomes ``gov.cloud.system.status_changed``, a refused
 request ``gov.cloud.system.request_refused`` (``announces`` says which rows
-are announced at all). The event id is derived from the
-audit row's id (``transition-<n>``), so publishing a row again after a crash
-repeats its id and consumers can drop the repeat. Text from the audit is fitted
-to the contract (one line, bounded) rather than trusted: an event that failed
-validation here would block the outbox behind it.
+are announced at all), a wave's halt or resume ``gov.cloud.wave.status_changed``.
+The event id is derived from what is announced (``transition-<n>`` from the
+audit row's id, ``wave-<N>-halted`` and ``wave-<N>-resumed``: a wave halts at
+most once), so publishing it again after a crash repeats its id and consumers
+can drop the repeat. Text from the store is fitted to the contract (one line,
+bounded) rather than trusted: an event that failed validation here would block
+the outbox behind it.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import re
 from typing import Final
 
 from orchestrator.events import Event, new_event
-from orchestrator.events.data import RequestRefused, SystemStatusChanged
+from orchestrator.events.data import RequestRefused, SystemStatusChanged, WaveStatusChanged
 from orchestrator.events.fields import ACTOR_PATTERN, EVENT_ID_PATTERN, STATE_PATTERN
 from orchestrator.migrations import phase_in
 from orchestrator.store import TransitionRow
+from orchestrator.store.waves import WaveNotice
 
 SOURCE: Final = "urn:govmig:orchestrator"
 MAX_REASON: Final = 500
@@ -70,6 +73,24 @@ def notice_for(row: TransitionRow) -> Event:
             at=row.at,
         )
     return new_event(data, source=SOURCE, id=notice_id(row), time=row.at)
+
+
+def wave_notice_id(notice: WaveNotice) -> str:
+    """The event id of ``notice``: the same every time the wave's halt (or resume) is published."""
+    return f"wave-{notice.halt.wave}-{notice.change}"
+
+
+def wave_notice_for(notice: WaveNotice) -> Event:
+    """The outbound event announcing a wave's halt, or an operator's resume of it."""
+    halt, resumed = notice.halt, notice.change == "resumed"
+    data = WaveStatusChanged(
+        wave=halt.wave,
+        state=notice.change,
+        reason=one_line(halt.resume_reason if resumed else halt.reason),
+        requested_by=_fits(halt.resumed_by, _ACTOR) if resumed else None,
+        at=notice.at,
+    )
+    return new_event(data, source=SOURCE, id=wave_notice_id(notice), time=notice.at)
 
 
 def one_line(text: str | None) -> str | None:

@@ -1,10 +1,12 @@
-"""Publishing the status outbox: every audit row reaches the status topic at least once.
+"""Publishing the status outbox: every audit row and wave notice reaches the status topic.
 
 The audit rows are written in the same transaction as the changes they record
-(``orchestrator.store.outbox``). ``publish_pending`` reads the oldest pending
-rows, sends one event each (``notices``) in binary mode, waits for the broker's
-acknowledgements, and only then marks them published. A crash in between sends
-those rows again, under the same event ids: at least once, never lost.
+(``orchestrator.store.outbox``), and so are a wave's halt and its resume
+(``orchestrator.store.waves``). ``publish_pending`` reads the oldest pending
+rows and every pending wave notice, sends one event each (``notices``) in binary
+mode, waits for the broker's acknowledgements, and only then marks them
+published. A crash in between sends them again, under the same event ids: at
+least once, never lost.
 
 Who publishes: the intake handler flushes after each batch it commits (before
 the reactor commits the offsets; with the outbox durable either order would
@@ -22,15 +24,23 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from orchestrator.bus import Producer
-from orchestrator.engine.notices import announces, notice_for
+from orchestrator.engine.notices import announces, notice_for, wave_notice_for
 from orchestrator.errors import GovmigError
 from orchestrator.events import encode
 from orchestrator.events.codec import OutboundRecord
-from orchestrator.store import Store, TransitionRow, claim_outbox, mark_published, pending_status
+from orchestrator.store import (
+    Session,
+    Store,
+    TransitionRow,
+    claim_outbox,
+    mark_published,
+    pending_status,
+)
+from orchestrator.store.waves import WaveNotice, mark_wave_notices_published, pending_wave_notices
 
 log = logging.getLogger(__name__)
 
@@ -42,41 +52,70 @@ MAX_PAGES = 20
 def publish_pending(
     store: Store, producer: Producer, topic: str, *, limit: int = DEFAULT_LIMIT
 ) -> int:
-    """Publish up to ``limit`` pending rows, oldest first; return how many were acknowledged."""
+    """Publish up to ``limit`` pending rows, oldest first, and the pending wave notices;
+    return how many were acknowledged."""
     if store.dialect == "postgresql":
         with store.transaction() as session:
             if not claim_outbox(session):
                 return 0  # another instance is publishing; it will send these too
-            rows = pending_status(session, limit)
-            _send(producer, topic, rows)
-            mark_published(session, [row.id for row in rows])
-        return len(rows)
+            pending = _pending(session, limit)
+            _send(producer, topic, pending)
+            _mark_published(session, pending)
+        return len(pending)
     with store.transaction() as session:
-        rows = pending_status(session, limit)
-    if rows:
-        _send(producer, topic, rows)
+        pending = _pending(session, limit)
+    if pending:
+        _send(producer, topic, pending)
         with store.transaction() as session:
-            mark_published(session, [row.id for row in rows])
-    return len(rows)
+            _mark_published(session, pending)
+    return len(pending)
 
 
-def _send(producer: Producer, topic: str, rows: Sequence[TransitionRow]) -> None:
-    records = [record for row in rows if (record := _record(row)) is not None]
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """One round's share of the outbox: audit rows, oldest first, and wave notices."""
+
+    rows: list[TransitionRow]
+    waves: list[WaveNotice]
+
+    def __len__(self) -> int:
+        return len(self.rows) + len(self.waves)
+
+
+def _pending(session: Session, limit: int) -> _Pending:
+    # The wave notices are not paged: a wave halts at most once.
+    return _Pending(pending_status(session, limit), pending_wave_notices(session))
+
+
+def _mark_published(session: Session, pending: _Pending) -> None:
+    mark_published(session, [row.id for row in pending.rows])
+    mark_wave_notices_published(session, pending.waves)
+
+
+def _send(producer: Producer, topic: str, pending: _Pending) -> None:
+    # A row audited only is left out here, and marked published with the rest.
+    notices: list[TransitionRow | WaveNotice] = [row for row in pending.rows if announces(row)]
+    notices += pending.waves
+    records = [record for notice in notices if (record := _record(notice)) is not None]
     if records:
         producer.send_all(topic, records)
 
 
-def _record(row: TransitionRow) -> OutboundRecord | None:
-    if not announces(row):
-        return None  # audited only; marked published with the rest so it leaves the outbox
+def _record(notice: TransitionRow | WaveNotice) -> OutboundRecord | None:
     try:
-        return encode(notice_for(row), mode="binary")
+        if isinstance(notice, WaveNotice):
+            return encode(wave_notice_for(notice), mode="binary")
+        return encode(notice_for(notice), mode="binary")
     except (GovmigError, ValueError) as error:
-        # A row that cannot become a valid event must not block every row behind it.
-        log.error(
-            "audit row %d of %s cannot be published, skipping it: %s", row.id, row.system_id, error
-        )
+        # One that cannot become a valid event must not block every one behind it.
+        log.error("%s cannot be published, skipping it: %s", _named(notice), error)
         return None
+
+
+def _named(notice: TransitionRow | WaveNotice) -> str:
+    if isinstance(notice, WaveNotice):
+        return f"wave {notice.halt.wave}'s {notice.change} notice"
+    return f"audit row {notice.id} of {notice.system_id}"
 
 
 class Outbox:
@@ -90,7 +129,8 @@ class Outbox:
         self._lock = threading.Lock()
 
     def flush(self) -> int:
-        """Publish pending rows until none are left (at most ``MAX_PAGES`` pages); how many."""
+        """Publish pending rows and wave notices until none are left (at most ``MAX_PAGES``
+        pages of rows); how many."""
         with self._lock:
             total = 0
             for _page in range(MAX_PAGES):

@@ -15,8 +15,9 @@ Types (``EventType``): inbound on ``govcloud.events`` are
 ``gov.cloud.migration.scheduled``, ``gov.cloud.wave.resume_requested`` and
 ``gov.cloud.node.updated``;
 outbound on ``govcloud.status`` are ``gov.cloud.system.status_changed``, one per
-lifecycle state change, and ``gov.cloud.system.request_refused``, one per refused
-request. It is not a Kafka client and holds no state.
+lifecycle state change, ``gov.cloud.system.request_refused``, one per refused
+request, and ``gov.cloud.wave.status_changed``, one per wave halted or resumed.
+It is not a Kafka client and holds no state.
 """
 
 from orchestrator.events.codec import (

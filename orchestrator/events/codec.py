@@ -14,7 +14,8 @@ them), because the SDK re-validates what the models already did and the outbox
 encodes one event per state change.
 Structured mode (``content-type: application/cloudevents+json``, the whole
 envelope as the value) is there for producers and tools that want it. The Kafka
-key is always the event's system id (the node id for ``gov.cloud.node.updated``).
+key is always what the event is about (``envelope.data_key``): the system id, the
+node id for ``gov.cloud.node.updated``, ``wave-N`` for a wave, ``intake`` for intake.
 
 Producers build events with ``new_event``. Inventory publishing passes
 ``id=content_id(data)``, so republishing an unchanged record repeats its id and

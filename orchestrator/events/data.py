@@ -9,7 +9,7 @@ attributes and ``codec`` puts them on the wire.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AwareDatetime, Field, model_validator
 
@@ -255,3 +255,26 @@ class RequestRefused(Frozen):
     requested_by: Actor | None = Field(default=None, description="Who asked, if a person did.")
     caused_by: EventId | None = Field(default=None, description="Id of the refused event.")
     at: Timestamp
+
+
+class WaveStatusChanged(Frozen):
+    """Outbound: a wave halted, holding every wave after it, or an operator resumed it.
+
+    A wave halts when its share of systems rolled back or failed goes over the
+    health threshold, and stays halted until ``govmig wave resume W``. A wave halts
+    at most once, so it is announced at most once halted and once resumed.
+    """
+
+    wave: Wave = Field(description="The wave, 1-999.")
+    state: Literal["halted", "resumed"] = Field(
+        description="halted: the waves after it wait; resumed: they may start."
+    )
+    reason: Reason | None = Field(
+        default=None,
+        description="Halted: how the wave went over its threshold. Resumed: the operator's "
+        "reason, if given.",
+    )
+    requested_by: Actor | None = Field(
+        default=None, description="Who resumed the wave; none for a halt."
+    )
+    at: Timestamp = Field(description="When the wave halted, or was resumed.")

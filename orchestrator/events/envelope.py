@@ -34,6 +34,7 @@ from orchestrator.events.data import (
     RequestRefused,
     SystemStatusChanged,
     WaveResumeRequested,
+    WaveStatusChanged,
 )
 from orchestrator.events.fields import (
     EventId,
@@ -48,7 +49,7 @@ from orchestrator.inventory.models import BusinessSystem
 
 
 class EventType(StrEnum):
-    """Every ``type`` of the contract: the last two are outbound, the others inbound."""
+    """Every ``type`` of the contract: the last three are outbound, the others inbound."""
 
     SYSTEM_REGISTERED = "gov.cloud.system.registered"
     MIGRATION_REQUESTED = "gov.cloud.migration.requested"
@@ -66,6 +67,7 @@ class EventType(StrEnum):
     INTAKE_RESUME_REQUESTED = "gov.cloud.intake.resume_requested"
     SYSTEM_STATUS_CHANGED = "gov.cloud.system.status_changed"
     SYSTEM_REQUEST_REFUSED = "gov.cloud.system.request_refused"
+    WAVE_STATUS_CHANGED = "gov.cloud.wave.status_changed"
 
 
 # The attribute names the envelope models know; any other top-level name is an extension.
@@ -94,7 +96,7 @@ class Envelope(BaseModel):
     id: EventId = Field(description="Unique per event; a duplicate id is processed once.")
     source: UriRef = Field(description="URI-reference naming the producer, e.g. /cmdb/shantou.")
     subject: Subject | None = Field(
-        default=None, description="When present: the system id (node id for node.updated)."
+        default=None, description="When present: what the event is about, its Kafka key."
     )
     time: Timestamp | None = Field(default=None, description="RFC 3339, with an offset.")
     datacontenttype: JsonContentType | None = Field(
@@ -102,7 +104,7 @@ class Envelope(BaseModel):
     )
     dataschema: UriRef | None = None
     partitionkey: Key | None = Field(
-        default=None, description="When present: equal to the Kafka key, the system id."
+        default=None, description="When present: equal to the Kafka key."
     )
     extensions: Extensions = Field(
         default_factory=dict,
@@ -230,6 +232,13 @@ class SystemRequestRefusedEvent(Envelope):
     data: RequestRefused
 
 
+class WaveStatusChangedEvent(Envelope):
+    """Outbound on govcloud.status: a wave halted, or an operator resumed it."""
+
+    type: Literal["gov.cloud.wave.status_changed"]
+    data: WaveStatusChanged
+
+
 InboundEvent = (
     SystemRegisteredEvent
     | MigrationRequestedEvent
@@ -246,7 +255,7 @@ InboundEvent = (
     | NodeUpdatedEvent
     | IntakeResumeRequestedEvent
 )
-OutboundEvent = SystemStatusChangedEvent | SystemRequestRefusedEvent
+OutboundEvent = SystemStatusChangedEvent | SystemRequestRefusedEvent | WaveStatusChangedEvent
 Event = InboundEvent | OutboundEvent
 EventData = (
     BusinessSystem
@@ -265,6 +274,7 @@ EventData = (
     | IntakeResumeRequested
     | SystemStatusChanged
     | RequestRefused
+    | WaveStatusChanged
 )
 
 INBOUND_ADAPTER: Final[TypeAdapter[InboundEvent]] = TypeAdapter(
@@ -292,9 +302,14 @@ EVENT_CLASSES: Final[Mapping[EventType, type[Event]]] = {
     EventType.INTAKE_RESUME_REQUESTED: IntakeResumeRequestedEvent,
     EventType.SYSTEM_STATUS_CHANGED: SystemStatusChangedEvent,
     EventType.SYSTEM_REQUEST_REFUSED: SystemRequestRefusedEvent,
+    EventType.WAVE_STATUS_CHANGED: WaveStatusChangedEvent,
 }
 OUTBOUND_TYPES: Final = frozenset(
-    {EventType.SYSTEM_STATUS_CHANGED, EventType.SYSTEM_REQUEST_REFUSED}
+    {
+        EventType.SYSTEM_STATUS_CHANGED,
+        EventType.SYSTEM_REQUEST_REFUSED,
+        EventType.WAVE_STATUS_CHANGED,
+    }
 )
 INBOUND_TYPES: Final = frozenset(EventType) - OUTBOUND_TYPES
 DATA_TYPES: Final[Mapping[type[EventData], EventType]] = {
@@ -314,6 +329,7 @@ DATA_TYPES: Final[Mapping[type[EventData], EventType]] = {
     IntakeResumeRequested: EventType.INTAKE_RESUME_REQUESTED,
     SystemStatusChanged: EventType.SYSTEM_STATUS_CHANGED,
     RequestRefused: EventType.SYSTEM_REQUEST_REFUSED,
+    WaveStatusChanged: EventType.WAVE_STATUS_CHANGED,
 }
 
 
@@ -326,7 +342,7 @@ def data_key(data: EventData) -> str:
         return data.node_id
     if isinstance(data, IntakeResumeRequested):
         return INTAKE_KEY
-    if isinstance(data, WaveResumeRequested):
+    if isinstance(data, WaveResumeRequested | WaveStatusChanged):
         return f"wave-{data.wave}"
     return data.system_id
 

@@ -15,6 +15,7 @@ from orchestrator.events.data import (
     NodeUpdated,
     SystemStatusChanged,
     WaveResumeRequested,
+    WaveStatusChanged,
 )
 from orchestrator.events.envelope import Event
 from orchestrator.events.reasons import Rejection
@@ -51,8 +52,8 @@ def _references(event: Event) -> Iterator[tuple[str, str]]:
     if isinstance(data, NodeUpdated):
         yield "node", data.node_id
         return
-    if isinstance(data, IntakeResumeRequested | WaveResumeRequested):  # names no system or node
-        return
+    if isinstance(data, IntakeResumeRequested | WaveResumeRequested | WaveStatusChanged):
+        return  # names no system or node
     if isinstance(data, MigrationRequested) and data.target_node is not None:
         yield "node", data.target_node
     if isinstance(data, SystemStatusChanged) and data.node is not None:

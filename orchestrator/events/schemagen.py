@@ -7,8 +7,9 @@ when a model changes and its schema was not regenerated.
 Each schema describes the structured-mode envelope as it is on the wire: the
 models' ``extensions`` field is replaced by extension attributes beside the
 standard ones (lowercase alphanumeric names, boolean, 32-bit integer or string
-values). Rules that span fields (the subject and the Kafka key are the system id,
-a node update changes something) are checked by the codec, not the schema.
+values). Rules that span fields (the subject and the Kafka key name what the
+event is about, a node update changes something) are checked by the codec, not
+the schema.
 Output is stable: sorted keys, two-space indent, a final newline.
 """
 
@@ -26,6 +27,13 @@ from orchestrator.events.envelope import EVENT_CLASSES, INBOUND_TYPES, EventType
 from orchestrator.events.fields import EXTENSION_NAME_PATTERN, MAX_EXTENSIONS
 
 DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
+# Each type's Kafka key where it is not the system id, as ``envelope.data_key`` chooses it.
+_KEYS: Final = {
+    EventType.NODE_UPDATED: "the node id",
+    EventType.INTAKE_RESUME_REQUESTED: "intake",
+    EventType.WAVE_RESUME_REQUESTED: "wave-N (the wave's number)",
+    EventType.WAVE_STATUS_CHANGED: "wave-N (the wave's number)",
+}
 
 
 def event_schema(kind: EventType) -> dict[str, Any]:
@@ -38,15 +46,18 @@ def event_schema(kind: EventType) -> dict[str, Any]:
     schema["additionalProperties"] = value_schema
     schema["propertyNames"] = {"pattern": EXTENSION_NAME_PATTERN}
     schema["maxProperties"] = len(schema["properties"]) + MAX_EXTENSIONS
-    direction = (
-        "inbound on govcloud.events" if kind in INBOUND_TYPES else "outbound on govcloud.status"
-    )
+    if kind is EventType.INTAKE_RESUME_REQUESTED:
+        direction = "inbound on govcloud.control"
+    elif kind in INBOUND_TYPES:
+        direction = "inbound on govcloud.events"
+    else:
+        direction = "outbound on govcloud.status"
     schema["$schema"] = DRAFT
     schema["$id"] = f"urn:govmig:events:{kind.value}"
     schema["title"] = kind.value
     schema["description"] = (
         f"{schema['description']}\n\nCloudEvents 1.0 structured-mode envelope, {direction}. "
-        "The Kafka key is the system id (the node id for gov.cloud.node.updated). "
+        f"The Kafka key is {_KEYS.get(kind, 'the system id')}. "
         "Extension attributes sit beside the standard ones."
     )
     return schema

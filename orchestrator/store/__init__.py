@@ -8,7 +8,8 @@ one Kafka batch (systems, audit, ledger, processed event ids) in ONE
 transaction, and only then commits the offsets.
 
 The transition audit doubles as the status outbox (``outbox``): a row is
-written with the state change and published afterwards, at least once.
+written with the state change and published afterwards, at least once. The
+wave halts do the same for each wave's halt and resume (``waves``).
 
 What it is not: it makes no decision. Which transition is legal is
 ``orchestrator.migrations``; whether a request fits a node is

@@ -268,6 +268,10 @@ class WaveHaltTable(Base):
     One row per wave, written once by whichever instance saw the breach first;
     ``resumed_at`` is set by an operator's ``govmig wave resume``. A resumed wave
     gates nothing any more, however it goes on.
+
+    Also the outbox of the waves' status events, like the transitions are the
+    systems': the halt and the resume are each published once, after which
+    their ``*_published_at`` is set.
     """
 
     __tablename__ = "wave_halts"
@@ -278,6 +282,10 @@ class WaveHaltTable(Base):
     resumed_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
     resumed_by: Mapped[str | None] = mapped_column(String(200))
     resume_reason: Mapped[str | None] = mapped_column(Text)
+    # When the broker acknowledged the halt's and the resume's status event; NULL: pending.
+    # No index: at most one row per wave, and the outbox reads them all.
+    halt_published_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
+    resume_published_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
 
 
 class IntakePauseTable(Base):

@@ -3,10 +3,11 @@
 Each tick, before placed systems start, ``open_waves`` tallies every wave by
 state (one grouped read), records the halt of each wave newly over its health
 threshold (once, by whichever instance sees it first, and says so in an error
-line), and lets through only the placed systems whose wave may start
-(``gates.waves.wave_gate``: every earlier wave finished, none halted). The
-others are held, each with the line saying which wave holds it, audited as a
-refused start when what holds it changes (a wave not finished, then halted).
+line; the status outbox announces it), and lets through only the placed systems
+whose wave may start (``gates.waves.wave_gate``: every earlier wave finished,
+none halted). The others are held, each with the line saying which wave holds
+it, audited as a refused start when what holds it changes (a wave not finished,
+then halted).
 Off unless ``--wave-threshold`` is given.
 """
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,15 @@ from orchestrator.bus import Producer
 from orchestrator.engine import publish_pending
 from orchestrator.events import encode, new_event
 from orchestrator.events.data import MigrationRequested, MigrationRetryRequested
-from orchestrator.events.envelope import SystemRequestRefusedEvent, SystemStatusChangedEvent
+from orchestrator.events.envelope import (
+    SystemRequestRefusedEvent,
+    SystemStatusChangedEvent,
+    WaveStatusChangedEvent,
+)
 from orchestrator.inventory import generate_catalogue
 from orchestrator.migrations import SystemState
 from orchestrator.store import history, open_store, pending_status
+from orchestrator.store import waves as wave_store
 from tests.fixtures.orchestrator import (
     count_sqlite,
     kafka_settings,
@@ -121,3 +127,25 @@ def test_re_publishing_after_a_crash_repeats_the_same_event_ids(
     assert Counter(event.id for event in events) == Counter({event.id: 2 for event in first})
     by_id = {event.id: event for event in first}
     assert all(event == by_id[event.id] for event in events)
+
+
+def test_a_waves_notices_re_published_after_a_crash_repeat_their_ids(
+    kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path
+) -> None:
+    settings = kafka_settings(kafka_bootstrap, new_topic)
+    halted_at = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
+    with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as store, Producer(settings) as producer:
+        with store.transaction() as session:
+            wave_store.record_halts(session, {1: "1 of 2 rolled back or failed"}, at=halted_at)
+            resumed_at = halted_at + timedelta(hours=1)
+            wave_store.resume(session, 1, by="ops", reason="understood", at=resumed_at)
+        assert publish_pending(store, producer, settings.status_topic) == 2
+        # A crash after the broker acknowledged but before the halt was marked published:
+        with store.transaction() as session:
+            session.execute(text("UPDATE wave_halts SET halt_published_at = NULL"))
+        assert publish_pending(store, producer, settings.status_topic) == 1
+        assert publish_pending(store, producer, settings.status_topic) == 0
+    events = status_events(settings)
+    assert all(isinstance(event, WaveStatusChangedEvent) for event in events)
+    assert [event.id for event in events] == ["wave-1-halted", "wave-1-resumed", "wave-1-halted"]
+    assert events[0] == events[2]

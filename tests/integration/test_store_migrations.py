@@ -4,19 +4,21 @@
 states to come fit on PostgreSQL, which enforces the length; 0003 dropped the
 write-only ``stop_phase`` column. The data written at 0001 must come through the
 upgrade unchanged, foreign keys included (SQLite copies the table to change a column).
-0009 keeps who requested each migration, filled in from the audit.
+0009 keeps who requested each migration, filled in from the audit. 0011 counts
+the halts already resumed as announced, and leaves an open one to be announced.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
 from sqlalchemy import Connection, MetaData, create_engine, insert, inspect, select, update
 
 from orchestrator.store import open_store
+from orchestrator.store import waves as wave_store
 from orchestrator.store.schema import alembic_config, code_heads, database_heads
 
 # (table, column) of every column holding a SystemState.
@@ -175,3 +177,26 @@ def test_0009_keeps_who_requested_each_migration_from_the_audit(database_url: st
         assert "change_ref" in tables.tables["transitions"].c
         assert "approvals" in tables.tables
     assert kept == [("gz-tax", "dave", "carol"), ("sz-new", None, None)]
+
+
+def _insert_halts(connection: Connection, tables: MetaData) -> None:
+    resumed = {"resumed_at": AT + timedelta(hours=1), "resumed_by": "ops", "resume_reason": None}
+    open_halt = {"resumed_at": None, "resumed_by": None, "resume_reason": None}
+    connection.execute(
+        insert(tables.tables["wave_halts"]),
+        [
+            {"wave": 1, "reason": "1 of 2 rolled back", "halted_at": AT, **resumed},
+            {"wave": 3, "reason": "2 of 5 failed", "halted_at": AT, **open_halt},
+        ],
+    )
+
+
+def test_0011_announces_no_halt_already_resumed_but_the_one_still_open(database_url: str) -> None:
+    """History is not news; a halt that still holds the waves after it is."""
+    create_at(database_url, "0010", _insert_halts)
+    with open_store(database_url) as store, store.transaction() as session:
+        notices = wave_store.pending_wave_notices(session)
+        assert [(n.halt.wave, n.change, n.at) for n in notices] == [(3, "halted", AT)]
+        wave_store.resume(session, 3, by="ops", reason=None, at=AT + timedelta(days=1))
+        notices = wave_store.pending_wave_notices(session)
+    assert [(n.halt.wave, n.change) for n in notices] == [(3, "halted"), (3, "resumed")]

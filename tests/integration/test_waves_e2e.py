@@ -3,9 +3,10 @@
 Real broker, real ``govmig run`` with its phase worker on the ``local`` provider,
 SQLite in ``tmp_path``. Wave 1 has two systems, one of which fails its preflight
 (an injected fault) and rolls back: half the wave, over the 20% threshold. The
-wave halts; wave 2's system stays ``placed``, saying in one line which wave holds
-it, and ``govmig wave`` shows both. Once an operator resumes wave 1, wave 2 starts
-and completes.
+wave halts, which the status topic announces; wave 2's system stays ``placed``,
+saying in one line which wave holds it, and ``govmig wave`` shows both. Once an
+operator resumes wave 1, the resume is announced too, and wave 2 starts and
+completes.
 """
 
 from __future__ import annotations
@@ -22,17 +23,19 @@ from typing import Any
 import pytest
 
 from orchestrator.bus import Producer
-from orchestrator.events.data import MigrationRequested, WaveResumeRequested
+from orchestrator.events.data import MigrationRequested, WaveResumeRequested, WaveStatusChanged
 from orchestrator.events.registration import registration_records
 from orchestrator.inventory import generate_catalogue
 from orchestrator.migrations import SystemState
 from orchestrator.providers.local_sandbox import prepare_source
+from orchestrator.settings import KafkaSettings
 from tests.fixtures.orchestrator import (
     count_rows,
     govmig_run,
     kafka_settings,
     publish,
     read_fleet,
+    status_events,
 )
 from tests.fixtures.polling import wait_until
 
@@ -51,6 +54,15 @@ def waves(url: str, cwd: Path) -> dict[int, dict[str, Any]]:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return {row["wave"]: row for row in json.loads(result.stdout)["waves"]}
+
+
+def wave_events(settings: KafkaSettings) -> list[tuple[str, WaveStatusChanged]]:
+    """Each ``gov.cloud.wave.status_changed`` on the status topic: its id and data, in order."""
+    return [
+        (event.id, event.data)
+        for event in status_events(settings)
+        if isinstance(event.data, WaveStatusChanged)
+    ]
 
 
 def in_state(url: str, state: SystemState, system_id: str) -> bool:
@@ -94,6 +106,8 @@ def test_a_wave_over_its_threshold_halts_the_next_until_it_is_resumed(
         )
         halted = waves(url, tmp_path)
         assert in_state(url, SystemState.PLACED, later.id)  # held: it never started
+        wait_until(lambda: wave_events(settings) != [], timeout_s=30, what="the halt announced")
+        announced_halted = wave_events(settings)
         publish(settings, [WaveResumeRequested(wave=1, requested_by="ops", reason="understood")])
         wait_until(
             lambda: in_state(url, SystemState.COMPLETED, later.id),
@@ -109,7 +123,15 @@ def test_a_wave_over_its_threshold_halts_the_next_until_it_is_resumed(
         2,
         1,
     )
-    assert halted[1]["halted"]["reason"] == "1 of 2 rolled back or failed (50%), over 20%"
+    breach = "1 of 2 rolled back or failed (50%), over 20%"
+    assert halted[1]["halted"]["reason"] == breach
+    assert [(i, d.wave, d.state, d.reason, d.requested_by) for i, d in announced_halted] == [
+        ("wave-1-halted", 1, "halted", breach, None)
+    ]
+    assert [(i, d.wave, d.state, d.reason, d.requested_by) for i, d in wave_events(settings)] == [
+        ("wave-1-halted", 1, "halted", breach, None),
+        ("wave-1-resumed", 1, "resumed", "understood", "ops"),
+    ]
     assert halted[2]["state"] == "waiting"
     assert resumed[1]["state"] == "finished"
     assert resumed[1]["halted"]["resumed_by"] == "ops"

@@ -39,6 +39,7 @@ from orchestrator.events.data import (
     RequestRefused,
     SystemStatusChanged,
     WaveResumeRequested,
+    WaveStatusChanged,
 )
 from orchestrator.events.envelope import DATA_TYPES, EventData, to_wire
 from orchestrator.inventory.models import BusinessSystem, SourceLocation
@@ -99,6 +100,9 @@ DATA: dict[str, EventData] = {
         caused_by="6f1c2a4e-3b7d-4e59-9a0c-1d2e3f405162",
         at=AT,
     ),
+    "wave status": WaveStatusChanged(
+        wave=2, state="halted", reason="1 of 4 rolled back or failed (25%), over 20%", at=AT
+    ),
 }
 Mode = Literal["binary", "structured"]
 MODES: list[Mode] = ["binary", "structured"]
@@ -126,6 +130,8 @@ def test_new_event_derives_type_subject_and_key() -> None:
     assert encode(node).key == b"shanwei"
     assert encode(make(SYSTEM)).key == b"shantou-bdcdj"
     assert encode(make(DATA["wave"])).key == b"wave-2"
+    wave_status = make(DATA["wave status"])
+    assert (wave_status.subject, encode(wave_status).key) == ("wave-2", b"wave-2")
 
 
 def test_binary_mode_has_ce_headers_and_the_data_as_value() -> None:

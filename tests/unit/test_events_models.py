@@ -18,6 +18,7 @@ from orchestrator.events.data import (
     MigrationRequested,
     NodeUpdated,
     SystemStatusChanged,
+    WaveStatusChanged,
 )
 from orchestrator.events.envelope import (
     EVENT_CLASSES,
@@ -32,6 +33,7 @@ from orchestrator.migrations.states import Phase, SystemState
 REQUEST = {"system_id": "st-1", "requested_by": "ops"}
 APPROVAL = {"system_id": "st-1", "change_ref": "CHG-2041", "approved_by": "li"}
 AT = "2025-03-03T10:00:00Z"
+WAVE_HALTED = {"wave": 1, "state": "halted", "at": AT}
 
 CASES: list[tuple[str, type[BaseModel], dict[str, Any], bool]] = [
     ("request minimal", MigrationRequested, REQUEST, True),
@@ -143,6 +145,22 @@ CASES: list[tuple[str, type[BaseModel], dict[str, Any], bool]] = [
         {"system_id": "a", "to_state": "queued", "at": AT, "caused_by": "a/b"},
         False,
     ),
+    ("wave halted", WaveStatusChanged, {**WAVE_HALTED, "reason": "1 of 2 over 20%"}, True),
+    ("wave halted minimal", WaveStatusChanged, WAVE_HALTED, True),
+    (
+        "wave resumed",
+        WaveStatusChanged,
+        {**WAVE_HALTED, "state": "resumed", "requested_by": "ops"},
+        True,
+    ),
+    ("wave state unknown", WaveStatusChanged, {**WAVE_HALTED, "state": "paused"}, False),
+    ("wave 0", WaveStatusChanged, {**WAVE_HALTED, "wave": 0}, False),
+    ("wave status as text", WaveStatusChanged, {**WAVE_HALTED, "wave": "1"}, False),
+    ("wave reason 501", WaveStatusChanged, {**WAVE_HALTED, "reason": "x" * 501}, False),
+    ("wave reason two lines", WaveStatusChanged, {**WAVE_HALTED, "reason": "a\nb"}, False),
+    ("wave resumer shell", WaveStatusChanged, {**WAVE_HALTED, "requested_by": "$(id)"}, False),
+    ("wave no at", WaveStatusChanged, {"wave": 1, "state": "halted"}, False),
+    ("wave system id", WaveStatusChanged, {**WAVE_HALTED, "system_id": "a"}, False),
 ]
 
 

@@ -77,6 +77,7 @@ BROKEN = {
     "vcpu-zero": ("gov.cloud.system.registered", ("data", "vcpu"), 0),
     "wrong-type": ("gov.cloud.node.updated", ("type",), "gov.cloud.system.registered"),
     "state-caps": ("gov.cloud.system.status_changed", ("data", "to_state"), "DONE"),
+    "wave-paused": ("gov.cloud.wave.status_changed", ("data", "state"), "paused"),
 }
 
 
