@@ -9,7 +9,8 @@ transaction, and only then commits the offsets.
 
 The transition audit doubles as the status outbox (``outbox``): a row is
 written with the state change and published afterwards, at least once. The
-wave halts do the same for each wave's halt and resume (``waves``).
+wave halts do the same for each wave's halt and resume (``waves``). Each
+system's audit rows are a hash chain (``chain``), checked by ``verify_chains``.
 
 What it is not: it makes no decision. Which transition is legal is
 ``orchestrator.migrations``; whether a request fits a node is
@@ -29,9 +30,12 @@ from sqlalchemy.orm import Session
 
 from orchestrator.store.audit import (
     AuditEntry,
+    ChainReport,
     append_audit,
     history,
+    verify_chains,
 )
+from orchestrator.store.chain import ChainBreak
 from orchestrator.store.dedupe import (
     EventKey,
     claim_events,
@@ -72,6 +76,8 @@ __all__ = [
     "Allocation",
     "AuditEntry",
     "CasTally",
+    "ChainBreak",
+    "ChainReport",
     "EventKey",
     "EventOutcome",
     "GenerationConflictError",
@@ -106,5 +112,6 @@ __all__ = [
     "seed_nodes",
     "set_outcome",
     "update_node",
+    "verify_chains",
     "writers_excluded",
 ]

@@ -7,22 +7,44 @@ the audit is also the status outbox (``orchestrator.store.outbox``).
 
 ``append_audit`` appends the engine's entries in one statement; ``history``
 reads a system's rows back, oldest first.
+
+Each system's rows form a hash chain (``store.chain``): ``append_audit`` locks
+the heads of the chains it extends (``audit_chains``, ``SELECT ... FOR UPDATE``
+in system id order), links the new rows to them, inserts the rows and moves the
+heads, all in the caller's transaction. So two instances writing one system's
+audit at once take turns at its head, and a row's id, taken after the lock, is
+above every row its chain had: the chain's order is its id order. Writers of
+different systems never wait for each other. On SQLite every writer already
+holds the database (``BEGIN IMMEDIATE``). ``verify_chains`` walks the chains.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, insert, select
+from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from orchestrator.migrations.states import SystemState
-from orchestrator.store._sql import as_utc, stored_time
+from orchestrator.store._sql import as_utc, insert_many_if_absent, rows, stored_time
+from orchestrator.store.chain import (
+    CONTENT_COLUMNS,
+    GENESIS,
+    ChainBreak,
+    Link,
+    first_break,
+    link_hash,
+)
 from orchestrator.store.records import TransitionRow
-from orchestrator.store.tables import TransitionTable
+from orchestrator.store.tables import AuditChainTable, TransitionTable
+
+_TRANSITIONS = cast(Table, TransitionTable.__table__)
+# SQLite allows 32,766 bound parameters and PostgreSQL 65,535: stay well below both.
+_IN_CHUNK = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +88,115 @@ class AuditEntry:
 
 
 def append_audit(session: Session, entries: Sequence[AuditEntry]) -> None:
-    """Append ``entries`` in order, in one multi-row INSERT (ids increase in that order)."""
-    if entries:
-        # Core executemany: ORM bulk inserts cost a dictionary walk per row.
-        table = cast(Table, TransitionTable.__table__)
-        session.connection().execute(insert(table), [entry.values() for entry in entries])
+    """Append ``entries`` in order, in one multi-row INSERT (ids increase in that order).
+
+    Each row is linked into its system's hash chain, whose head moves with it.
+    """
+    if not entries:
+        return
+    values = [entry.values() for entry in entries]
+    heads = _lock_heads(session, {row["system_id"] for row in values})
+    moved = dict(heads)
+    for row in values:
+        row["prev_hash"] = moved[row["system_id"]]
+        row["hash"] = moved[row["system_id"]] = link_hash(row, row["prev_hash"])
+    # Core executemany: ORM bulk inserts cost a dictionary walk per row.
+    session.connection().execute(insert(_TRANSITIONS), values)
+    chains = cast(Table, AuditChainTable.__table__)
+    statement = (
+        update(chains)
+        .where(chains.c.system_id == bindparam("chain"))
+        .values(head=bindparam("new_head"))
+    )
+    session.connection().execute(
+        statement, [{"chain": key, "new_head": moved[key]} for key in sorted(moved)]
+    )
+
+
+def _lock_heads(session: Session, system_ids: set[str]) -> dict[str, str]:
+    """The heads of ``system_ids``' chains, locked until the transaction ends.
+
+    A chain seen for the first time gets its head row (at ``GENESIS``) first;
+    a concurrent creator of the same row is waited for, then its head is read.
+    """
+    heads = _read_heads(session, system_ids, lock=True)
+    missing = system_ids - heads.keys()
+    if missing:
+        new = [{"system_id": key, "head": GENESIS} for key in sorted(missing)]
+        insert_many_if_absent(session, AuditChainTable, new, returning=(AuditChainTable.system_id,))
+        heads |= _read_heads(session, missing, lock=True)
+    return heads
+
+
+def _read_heads(session: Session, system_ids: Iterable[str], *, lock: bool) -> dict[str, str]:
+    wanted = sorted(set(system_ids))
+    heads: dict[str, str] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        statement = (
+            select(AuditChainTable.system_id, AuditChainTable.head)
+            .where(AuditChainTable.system_id.in_(chunk))
+            .order_by(AuditChainTable.system_id)  # one lock order for every writer
+        )
+        if lock:  # FOR UPDATE on PostgreSQL; SQLite's writer holds the whole database
+            statement = statement.with_for_update()
+        heads.update((key, head) for key, head in rows(session, statement))
+    return heads
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """What ``verify_chains`` found: how many chains and records, and each broken chain's break."""
+
+    chains: int
+    records: int
+    breaks: tuple[ChainBreak, ...]
+
+    @property
+    def intact(self) -> bool:
+        """True when no chain is broken."""
+        return not self.breaks
+
+
+def verify_chains(session: Session, *, system_id: str | None = None) -> ChainReport:
+    """Walk every audit chain (or ``system_id``'s) and report each one's first broken link.
+
+    Reads the rows in (system, id) order, one chain at a time, holding no lock.
+    A chain whose records are all gone is reported too, when its head remains.
+    """
+    heads = _all_heads(session, system_id)
+    columns = [_TRANSITIONS.c[name] for name in (*CONTENT_COLUMNS, "id", "prev_hash", "hash")]
+    statement = select(*columns).order_by(_TRANSITIONS.c.system_id, _TRANSITIONS.c.id)
+    if system_id is not None:
+        statement = statement.where(_TRANSITIONS.c.system_id == system_id)
+    chains, records, breaks = 0, 0, []
+    walked: set[str] = set()
+    for key, group in groupby(rows(session, statement), key=lambda row: row.system_id):
+        links = [_link(row) for row in group]
+        chains, records = chains + 1, records + len(links)
+        walked.add(key)
+        found = first_break(key, links, heads.get(key))
+        if found is not None:
+            breaks.append(found)
+    for key in sorted(heads.keys() - walked):  # a head whose whole chain is gone
+        chains += 1
+        found = first_break(key, [], heads[key])
+        if found is not None:
+            breaks.append(found)
+    return ChainReport(chains=chains, records=records, breaks=tuple(breaks))
+
+
+def _all_heads(session: Session, system_id: str | None) -> dict[str, str]:
+    statement = select(AuditChainTable.system_id, AuditChainTable.head)
+    if system_id is not None:
+        statement = statement.where(AuditChainTable.system_id == system_id)
+    return {row.system_id: row.head for row in rows(session, statement)}
+
+
+def _link(row: Row[Any]) -> Link:
+    content = {column: getattr(row, column) for column in CONTENT_COLUMNS}
+    content["at"] = as_utc(row.at)  # SQLite hands back naive UTC times
+    return Link(id=row.id, content=content, prev_hash=row.prev_hash, hash=row.hash)
 
 
 def history(session: Session, system_id: str, *, limit: int | None = None) -> list[TransitionRow]:

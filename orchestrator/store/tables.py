@@ -46,6 +46,8 @@ AMOUNT = BigInteger
 TIMESTAMP = DateTime(timezone=True)
 # Every column holding a SystemState value (revision 0002 widened them from 16).
 STATE_LENGTH = 32
+# A SHA-256 in hexadecimal: the audit's hash chain.
+HASH_LENGTH = 64
 
 
 class Base(DeclarativeBase):
@@ -205,6 +207,25 @@ class TransitionTable(Base):
     # The change reference an approval or a rejection was made under, for compliance exports.
     change_ref: Mapped[str | None] = mapped_column(String(64))
     published_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
+    # The hash chain of the system's audit (``store.chain``): the hash of the record
+    # before this one in its system's chain, and this record's, over its content and that.
+    prev_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
+
+
+class AuditChainTable(Base):
+    """The head of each system's audit chain: the hash of its last record.
+
+    One row per system id that has audit rows, registered or not (a refusal for
+    an unknown system starts a chain too), so no foreign key. Written in the
+    transaction of the records it follows; its row lock is what serializes the
+    writers of one chain on PostgreSQL (``store.audit.append_audit``).
+    """
+
+    __tablename__ = "audit_chains"
+
+    system_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    head: Mapped[str] = mapped_column(String(HASH_LENGTH))
 
 
 class ReplicationPassTable(Base):

@@ -6,6 +6,7 @@ write-only ``stop_phase`` column. The data written at 0001 must come through the
 upgrade unchanged, foreign keys included (SQLite copies the table to change a column).
 0009 keeps who requested each migration, filled in from the audit. 0011 counts
 the halts already resumed as announced, and leaves an open one to be announced.
+0012 chains each system's audit rows already stored, so the upgraded audit verifies.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import pytest
 from alembic import command
 from sqlalchemy import Connection, MetaData, create_engine, insert, inspect, select, update
 
-from orchestrator.store import open_store
+from orchestrator.engine import apply_cause
+from orchestrator.migrations import RequestRetry
+from orchestrator.store import open_store, verify_chains
 from orchestrator.store import waves as wave_store
 from orchestrator.store.schema import alembic_config, code_heads, database_heads
+from tests.fixtures.seeding import SEEDING
 
 # (table, column) of every column holding a SystemState.
 STATE_COLUMNS = (("systems", "state"), ("transitions", "from_state"), ("transitions", "to_state"))
@@ -200,3 +204,16 @@ def test_0011_announces_no_halt_already_resumed_but_the_one_still_open(database_
         wave_store.resume(session, 3, by="ops", reason=None, at=AT + timedelta(days=1))
         notices = wave_store.pending_wave_notices(session)
     assert [(n.halt.wave, n.change) for n in notices] == [(3, "halted"), (3, "resumed")]
+
+
+def test_0012_chains_the_audit_already_stored_and_the_engine_goes_on_from_its_head(
+    database_url: str,
+) -> None:
+    create_at(database_url, "0011", _insert_requests)
+    with open_store(database_url) as store, store.transaction() as session:
+        upgraded = verify_chains(session)
+        apply_cause(session, "gz-tax", RequestRetry(requested_by="erin"), context=SEEDING)
+        apply_cause(session, "sz-new", RequestRetry(requested_by="erin"), context=SEEDING)
+        extended = verify_chains(session)
+    assert (upgraded.breaks, upgraded.chains, upgraded.records) == ((), 1, 5)
+    assert (extended.breaks, extended.chains, extended.records) == ((), 2, 7)
