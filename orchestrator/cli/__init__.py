@@ -11,6 +11,7 @@ import sys
 import typer
 
 from orchestrator.cli import (
+    audit,
     calendar,
     demo,
     dlq,
@@ -60,6 +61,7 @@ app.add_typer(events.app, name="events")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(intake.app, name="intake")
 app.add_typer(wave.app, name="wave")
+app.add_typer(audit.app, name="audit")
 # Registered here, not in cli/inventory.py: publish reuses that module's options.
 inventory.app.command("publish")(publish.publish)
 
