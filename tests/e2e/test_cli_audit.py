@@ -1,41 +1,25 @@
 """``govmig audit verify`` as an operator runs it: exit 0 and a summary, or exit 1 and the break.
 
-The installed ``govmig`` runs as a subprocess against a SQLite state database
-seeded through the engine, then tampered with straight in the database.
+The installed ``govmig`` runs as a subprocess (``test_cli_views.govmig``)
+against a SQLite state database seeded through the engine, then tampered with
+straight in the database.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from orchestrator.inventory.models import BusinessSystem, SourceLocation
 from orchestrator.migrations import RequestRetry, SystemState
 from orchestrator.store import open_store
+from tests.e2e.test_cli_views import govmig
 from tests.fixtures.seeding import drive, refuse
+from tests.fixtures.systems import business_system
 
-GOVMIG = Path(sys.executable).parent / "govmig"
 SYSTEMS = ("gz-tax", "sz-water")
-
-
-def govmig(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``govmig`` with no ``GOVMIG_*`` variables set."""
-    clean = {name: value for name, value in os.environ.items() if not name.startswith("GOVMIG_")}
-    return subprocess.run(
-        [str(GOVMIG), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=cwd,
-        env={**clean, "COLUMNS": "250"},
-    )
 
 
 @pytest.fixture
@@ -44,17 +28,7 @@ def state_db(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'state.db'}"
     with open_store(url) as store, store.transaction() as session:
         for system_id in SYSTEMS:
-            record = BusinessSystem(
-                id=system_id,
-                name=system_id,
-                city="guangzhou",
-                department="Data Bureau",
-                vcpu=1,
-                memory_gb=1,
-                storage_gb=1,
-                source=SourceLocation(city="guangzhou", site="old DC", host="10.0.0.1"),
-            )
-            drive(session, record, SystemState.REGISTERED)
+            drive(session, business_system(system_id), SystemState.REGISTERED)
             refuse(session, system_id, RequestRetry(requested_by="bob"))
     return url
 

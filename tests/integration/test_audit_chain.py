@@ -17,35 +17,22 @@ from sqlalchemy import text
 
 from orchestrator.engine import apply_cause
 from orchestrator.errors import TemporaryError
-from orchestrator.inventory.models import BusinessSystem, SourceLocation
 from orchestrator.migrations import Refusal, Register, RequestCancel, RequestRetry, SystemState
 from orchestrator.store import ChainBreak, Store, open_store, verify_chains
 from orchestrator.store.chain import Problem, link_hash
 from tests.fixtures.seeding import SEEDING, drive, refuse
 from tests.fixtures.store import ON_BOTH
+from tests.fixtures.systems import business_system
 
 # "gz-tax": registered, then three refused retries: four records, ids interleaved with the others'.
 TAX, OTHER, GHOST = "gz-tax", "sz-water", "never-registered"
 
 
-def a_system(system_id: str) -> BusinessSystem:
-    return BusinessSystem(
-        id=system_id,
-        name=system_id,
-        city="guangzhou",
-        department="Data Bureau",
-        vcpu=1,
-        memory_gb=1,
-        storage_gb=1,
-        source=SourceLocation(city="guangzhou", site="old DC", host="10.0.0.1"),
-    )
-
-
 def seed(store: Store) -> dict[str, list[int]]:
     """Three chains (one of a system never registered); each chain's record ids."""
     with store.transaction() as session:
-        drive(session, a_system(TAX), SystemState.REGISTERED)
-        drive(session, a_system(OTHER), SystemState.CANCELLED)
+        drive(session, business_system(TAX), SystemState.REGISTERED)
+        drive(session, business_system(OTHER), SystemState.CANCELLED)
         for _ in range(3):
             refuse(session, TAX, RequestRetry(requested_by="bob"))
             refuse(session, GHOST, RequestRetry(requested_by="eve"))
@@ -186,7 +173,7 @@ def test_writers_appending_at_once_on_postgres_keep_every_chain_verifiable(
     A refusal changes no systems row, so only the chain's head keeps these writers in turn."""
     writers, rounds = 3, 12
     with open_store(fresh_postgres_url) as setup, setup.transaction() as session:
-        drive(session, a_system(TAX), SystemState.REGISTERED)
+        drive(session, business_system(TAX), SystemState.REGISTERED)
     committed: list[int] = []
     retried: list[int] = []
     lock, start = threading.Lock(), threading.Barrier(writers)
@@ -200,7 +187,7 @@ def test_writers_appending_at_once_on_postgres_keep_every_chain_verifiable(
                     session, system_id, RequestRetry(f"w{writer}"), context=SEEDING
                 )
                 assert isinstance(refused, Refusal)
-            apply_cause(session, own, Register(), context=SEEDING, record=a_system(own))
+            apply_cause(session, own, Register(), context=SEEDING, record=business_system(own))
             apply_cause(session, own, RequestCancel(f"w{writer}"), context=SEEDING)
 
     def writer(index: int) -> None:
