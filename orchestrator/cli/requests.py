@@ -191,13 +191,13 @@ def build_approvals(
     return _events(action, system_ids, fields, now)
 
 
-def parse_moment(text: str, zone: tzinfo) -> datetime:
-    """``--at``: an ISO 8601 time; one without an offset is read in ``zone``."""
+def parse_moment(text: str, zone: tzinfo, option: str = "--at") -> datetime:
+    """``--at`` (or ``option``): an ISO 8601 time; one without an offset is read in ``zone``."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise PermanentError(
-            f"--at {text!r}: not a time; write it as 2027-01-09T01:00 (ISO 8601, with or "
+            f"{option} {text!r}: not a time; write it as 2027-01-09T01:00 (ISO 8601, with or "
             "without an offset such as +08:00)"
         ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)

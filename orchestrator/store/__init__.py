@@ -30,12 +30,12 @@ from sqlalchemy.orm import Session
 
 from orchestrator.store.audit import (
     AuditEntry,
-    ChainReport,
     append_audit,
+    audit_links,
     history,
     verify_chains,
 )
-from orchestrator.store.chain import ChainBreak
+from orchestrator.store.chain import ChainBreak, ChainReport, verify_excerpt
 from orchestrator.store.dedupe import (
     EventKey,
     claim_events,
@@ -44,6 +44,7 @@ from orchestrator.store.dedupe import (
     set_outcome,
 )
 from orchestrator.store.engine import Store, open_store, writers_excluded
+from orchestrator.store.export import ExportError, ExportFormat, read_export, write_export
 from orchestrator.store.ledger import (
     CasTally,
     Reserved,
@@ -80,6 +81,8 @@ __all__ = [
     "ChainReport",
     "EventKey",
     "EventOutcome",
+    "ExportError",
+    "ExportFormat",
     "GenerationConflictError",
     "Reserved",
     "Session",
@@ -89,6 +92,7 @@ __all__ = [
     "SystemRow",
     "TransitionRow",
     "append_audit",
+    "audit_links",
     "claim_events",
     "claim_outbox",
     "count_by_state",
@@ -105,6 +109,7 @@ __all__ = [
     "open_store",
     "pending_status",
     "processed_outcomes",
+    "read_export",
     "reclaim_rejected",
     "release_allocation",
     "reserve",
@@ -113,5 +118,7 @@ __all__ = [
     "set_outcome",
     "update_node",
     "verify_chains",
+    "verify_excerpt",
+    "write_export",
     "writers_excluded",
 ]

@@ -20,13 +20,13 @@ holds the database (``BEGIN IMMEDIATE``). ``verify_chains`` walks the chains.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, insert, select, update
+from sqlalchemy import Row, Select, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from orchestrator.migrations.states import SystemState
@@ -34,7 +34,7 @@ from orchestrator.store._sql import as_utc, insert_many_if_absent, rows, stored_
 from orchestrator.store.chain import (
     CONTENT_COLUMNS,
     GENESIS,
-    ChainBreak,
+    ChainReport,
     Link,
     first_break,
     link_hash,
@@ -144,20 +144,6 @@ def _read_heads(session: Session, system_ids: Iterable[str], *, lock: bool) -> d
     return heads
 
 
-@dataclass(frozen=True, slots=True)
-class ChainReport:
-    """What ``verify_chains`` found: how many chains and records, and each broken chain's break."""
-
-    chains: int
-    records: int
-    breaks: tuple[ChainBreak, ...]
-
-    @property
-    def intact(self) -> bool:
-        """True when no chain is broken."""
-        return not self.breaks
-
-
 def verify_chains(session: Session, *, system_id: str | None = None) -> ChainReport:
     """Walk every audit chain (or ``system_id``'s) and report each one's first broken link.
 
@@ -165,10 +151,7 @@ def verify_chains(session: Session, *, system_id: str | None = None) -> ChainRep
     A chain whose records are all gone is reported too, when its head remains.
     """
     heads = _all_heads(session, system_id)
-    columns = [_TRANSITIONS.c[name] for name in (*CONTENT_COLUMNS, "id", "prev_hash", "hash")]
-    statement = select(*columns).order_by(_TRANSITIONS.c.system_id, _TRANSITIONS.c.id)
-    if system_id is not None:
-        statement = statement.where(_TRANSITIONS.c.system_id == system_id)
+    statement = _links_query(system_id).order_by(_TRANSITIONS.c.system_id, _TRANSITIONS.c.id)
     chains, records, breaks = 0, 0, []
     walked: set[str] = set()
     for key, group in groupby(rows(session, statement), key=lambda row: row.system_id):
@@ -184,6 +167,32 @@ def verify_chains(session: Session, *, system_id: str | None = None) -> ChainRep
         if found is not None:
             breaks.append(found)
     return ChainReport(chains=chains, records=records, breaks=tuple(breaks))
+
+
+def audit_links(
+    session: Session,
+    *,
+    system_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Iterator[Link]:
+    """The audit records (all, or ``system_id``'s) at or after ``since`` and before
+    ``until``, oldest first by id, each with its content and hashes: what an export holds."""
+    statement = _links_query(system_id).order_by(_TRANSITIONS.c.id)
+    if since is not None:
+        statement = statement.where(_TRANSITIONS.c.at >= stored_time(since))
+    if until is not None:
+        statement = statement.where(_TRANSITIONS.c.at < stored_time(until))
+    for row in rows(session, statement):
+        yield _link(row)
+
+
+def _links_query(system_id: str | None) -> Select[Any]:
+    columns = [_TRANSITIONS.c[name] for name in (*CONTENT_COLUMNS, "id", "prev_hash", "hash")]
+    statement = select(*columns)
+    if system_id is not None:
+        statement = statement.where(_TRANSITIONS.c.system_id == system_id)
+    return statement
 
 
 def _all_heads(session: Session, system_id: str | None) -> dict[str, str]:

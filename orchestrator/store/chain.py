@@ -131,14 +131,60 @@ def first_break(system_id: str, links: Iterable[Link], head: str | None) -> Chai
 
     ``head`` is the stored head of the chain; None when none is stored.
     """
-    expected_prev, last_id = GENESIS, None
+    links = list(links)
+    found = first_bad_link(system_id, links, GENESIS)
+    if found is not None:
+        return found
+    last_hash = links[-1].hash if links else GENESIS
+    if head != last_hash:
+        return ChainBreak(system_id, links[-1].id if links else None, Problem.HEAD, head, last_hash)
+    return None
+
+
+def first_bad_link(system_id: str, links: Iterable[Link], start: str | None) -> ChainBreak | None:
+    """The first link or content break of a run of ``links`` (in id order) whose first
+    ``prev_hash`` should be ``start``; no head is checked."""
+    expected_prev = start
     for link in links:
         if link.prev_hash != expected_prev:
             return ChainBreak(system_id, link.id, Problem.LINK, expected_prev, link.prev_hash)
-        computed = link_hash(link.content, expected_prev)
+        computed = link_hash(link.content, link.prev_hash or "")
         if link.hash != computed:
             return ChainBreak(system_id, link.id, Problem.CONTENT, computed, link.hash)
-        expected_prev, last_id = computed, link.id
-    if head != expected_prev:
-        return ChainBreak(system_id, last_id, Problem.HEAD, head, expected_prev)
+        expected_prev = computed
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """What a verification found: how many chains and records, and each broken chain's break."""
+
+    chains: int
+    records: int
+    breaks: tuple[ChainBreak, ...]
+
+    @property
+    def intact(self) -> bool:
+        """True when no chain is broken."""
+        return not self.breaks
+
+
+def verify_excerpt(links: Iterable[Link]) -> ChainReport:
+    """Verify an excerpt of the audit (an export) with no database and no heads.
+
+    Each system's records are walked in id order: every hash must be its
+    content's, and each record must link to the one before it. The first
+    record's ``prev_hash`` is taken as given (an excerpt may start mid-chain),
+    and nothing after the last record is known, so neither end is proven.
+    """
+    chains: dict[str, list[Link]] = {}
+    for link in links:
+        chains.setdefault(str(link.content["system_id"]), []).append(link)
+    breaks = []
+    for key in sorted(chains):
+        run = sorted(chains[key], key=lambda link: link.id)
+        found = first_bad_link(key, run, run[0].prev_hash)
+        if found is not None:
+            breaks.append(found)
+    records = sum(len(run) for run in chains.values())
+    return ChainReport(chains=len(chains), records=records, breaks=tuple(breaks))
