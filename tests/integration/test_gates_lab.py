@@ -40,7 +40,6 @@ import pytest
 from chaos.harness import govmig_run, kafka_settings, publish, read_fleet, register_and_request
 from chaos.sites import LabSites, expected_source
 from orchestrator.bus import Producer
-from orchestrator.errors import ConfigurationError
 from orchestrator.events.data import MigrationRequested
 from orchestrator.events.registration import registration_records
 from orchestrator.inventory import generate_catalogue, load_inventory
@@ -48,8 +47,8 @@ from orchestrator.inventory.models import BusinessSystem
 from orchestrator.lab import Lab, LabOptions, LabPaths, seed_systems
 from orchestrator.migrations import SystemState
 from orchestrator.settings import KafkaSettings
-from orchestrator.store import SystemRow, get_system, open_store
 from tests.fixtures.fake_clock import FakeClock, accept_its_timestamps
+from tests.fixtures.orchestrator import system_row, wait_for_states
 from tests.fixtures.polling import wait_until
 
 pytestmark = [pytest.mark.lab, pytest.mark.ansible, pytest.mark.kafka]
@@ -140,21 +139,13 @@ def kafka(settings: KafkaSettings) -> tuple[str, ...]:
     )  # fmt: skip
 
 
-def row_of(url: str, system_id: str) -> SystemRow | None:
-    try:
-        with open_store(url, create=False) as store, store.session() as session:
-            return get_system(session, system_id)
-    except ConfigurationError:
-        return None  # govmig run has not created its store yet
-
-
 def state_of(url: str, system_id: str) -> SystemState | None:
-    row = row_of(url, system_id)
+    row = system_row(url, system_id)
     return None if row is None else row.state
 
 
 def waiting_line(url: str, system_id: str) -> str:
-    row = row_of(url, system_id)
+    row = system_row(url, system_id)
     return "" if row is None or row.waiting is None else row.waiting
 
 
@@ -167,23 +158,13 @@ def wait_for_line(url: str, system_id: str, start: str) -> str:
     return waiting_line(url, system_id)
 
 
-def wait_for_states(url: str, wanted: dict[str, SystemState], check: Callable[[], None]) -> None:
-    def reached() -> bool:
-        check()
-        return all(
-            (row := row_of(url, s)) is not None and row.state is w for s, w in wanted.items()
-        )
-
-    wait_until(reached, timeout_s=PHASES_TIMEOUT_S, what=f"{wanted}")
-
-
 def audit_reasons(url: str, system_id: str) -> list[tuple[SystemState | None, str]]:
     return [(r.to_state, r.reason or "") for r in read_fleet(url).audit[system_id]]
 
 
 def answers_from(lab: Lab, url: str, system_id: str) -> str:
     """Whether the system's name answers from its ``target`` host or its ``source``, or where."""
-    row = row_of(url, system_id)
+    row = system_row(url, system_id)
     assert row is not None
     sites = LabSites(lab)
     found = sites.serving_from(row)
@@ -265,7 +246,7 @@ def test_approval_then_window_and_a_freeze_that_blocks_a_scheduled_cutover(
     with govmig_run(
         settings, url, tmp_path, *options, env=night.environment(), name="night"
     ) as run:
-        wait_for_states(url, {high.id: S.COMPLETED}, run.assert_alive)
+        wait_for_states(url, {high.id: S.COMPLETED}, run, timeout_s=PHASES_TIMEOUT_S)
         frozen = wait_for_line(url, low.id, "freeze: ")
         assert state_of(url, low.id) is S.READY
         run.signal(signal.SIGTERM)
@@ -283,7 +264,7 @@ def test_approval_then_window_and_a_freeze_that_blocks_a_scheduled_cutover(
     with govmig_run(
         settings, url, tmp_path, *options, env=later.environment(), name="later"
     ) as run:
-        wait_for_states(url, {low.id: S.COMPLETED}, run.assert_alive)
+        wait_for_states(url, {low.id: S.COMPLETED}, run, timeout_s=PHASES_TIMEOUT_S)
         run.signal(signal.SIGTERM)
         assert run.wait(60) == 0, run.output()
 
@@ -292,7 +273,7 @@ def test_approval_then_window_and_a_freeze_that_blocks_a_scheduled_cutover(
 
     for system in (high, low):
         assert answers_from(lab, url, system.id) == "target"
-        row = row_of(url, system.id)
+        row = system_row(url, system.id)
         assert row is not None
         assert (row.downtime_seconds or 0) > 0
 
@@ -317,7 +298,12 @@ def test_a_wave_over_its_threshold_halts_the_next_on_the_lab_until_resumed(
     options = lab_options(lab, tmp_path, "--wave-threshold", "0.2")
     env = {"GOVMIG_INJECT_FAILURES": f"{failing.id}:preflight"}
     with govmig_run(settings, url, tmp_path, *options, env=env) as run:
-        wait_for_states(url, {failing.id: S.ROLLED_BACK, passing.id: S.COMPLETED}, run.assert_alive)
+        wait_for_states(
+            url,
+            {failing.id: S.ROLLED_BACK, passing.id: S.COMPLETED},
+            run,
+            timeout_s=PHASES_TIMEOUT_S,
+        )
         held = wait_for_line(url, later.id, "wave: ")
         halted = govmig(None, tmp_path, "wave", "--state-db", url)
         assert state_of(url, later.id) is S.PLACED
@@ -326,7 +312,7 @@ def test_a_wave_over_its_threshold_halts_the_next_on_the_lab_until_resumed(
             "--state-db", url,
             *kafka(settings),
         )  # fmt: skip
-        wait_for_states(url, {later.id: S.COMPLETED}, run.assert_alive)
+        wait_for_states(url, {later.id: S.COMPLETED}, run, timeout_s=PHASES_TIMEOUT_S)
         run.signal(signal.SIGTERM)
         assert run.wait(60) == 0, run.output()
 
@@ -352,7 +338,7 @@ def test_a_group_of_three_cuts_over_together_and_reverts_when_the_third_fails(
     env = {"GOVMIG_INJECT_FAILURES": f"{c.id}:cutover"}
     options = warm_options(lab, tmp_path)
     with govmig_run(settings, url, tmp_path, *options, env=env) as run:
-        wait_for_states(url, {s.id: S.ROLLED_BACK for s in group}, run.assert_alive)
+        wait_for_states(url, {s.id: S.ROLLED_BACK for s in group}, run, timeout_s=PHASES_TIMEOUT_S)
         run.signal(signal.SIGTERM)
         assert run.wait(60) == 0, run.output()
 

@@ -26,7 +26,6 @@ from pathlib import Path
 import pytest
 
 from chaos.harness import (
-    GovmigRun,
     govmig_run,
     kafka_settings,
     publish,
@@ -34,7 +33,6 @@ from chaos.harness import (
     register_and_request,
 )
 from chaos.sites import LabSites
-from orchestrator.errors import ConfigurationError
 from orchestrator.events.data import MigrationRehearsalRequested, MigrationRevertRequested
 from orchestrator.inventory import generate_catalogue, load_inventory
 from orchestrator.lab import Lab, LabOptions, LabPaths, seed_systems
@@ -42,8 +40,9 @@ from orchestrator.lab.layout import read_state
 from orchestrator.lab.topology import ZONE
 from orchestrator.migrations import SystemState
 from orchestrator.migrations.replication import PassKind
-from orchestrator.store import SystemRow, get_system, open_store
+from orchestrator.store import SystemRow, open_store
 from orchestrator.store import replication as replication_store
+from tests.fixtures.orchestrator import system_row, wait_for_states
 from tests.fixtures.polling import wait_until
 
 pytestmark = [pytest.mark.lab, pytest.mark.ansible, pytest.mark.kafka]
@@ -136,14 +135,14 @@ def test_a_written_system_cuts_over_warm_after_a_rehearsal_and_reverts_with_ever
     try:
         with govmig_run(settings, url, tmp_path, *options) as run:
             register_and_request(settings, [system], target="shantou")
-            wait_for(url, sid, S.READY, run)
+            wait_for_states(url, {sid: S.READY}, run, timeout_s=PHASES_TIMEOUT_S)
             wait_until(
                 lambda: refusals(url, sid, "needs a passed rehearsal") >= 1,
                 timeout_s=60,
                 what="the cutover held for want of a rehearsal",
             )
             publish(settings, [MigrationRehearsalRequested(system_id=sid, requested_by="qa")])
-            wait_for(url, sid, S.COMPLETED, run)
+            wait_for_states(url, {sid: S.COMPLETED}, run, timeout_s=PHASES_TIMEOUT_S)
             before_revert = dict(writer.acknowledged)
             cut = row_of(url, sid)
             assert cut.target_host is not None
@@ -155,7 +154,7 @@ def test_a_written_system_cuts_over_warm_after_a_rehearsal_and_reverts_with_ever
                 what="writes through the name onto the target",
             )
             publish(settings, [MigrationRevertRequested(system_id=sid, requested_by="qa")])
-            wait_for(url, sid, S.ROLLED_BACK, run)
+            wait_for_states(url, {sid: S.ROLLED_BACK}, run, timeout_s=PHASES_TIMEOUT_S)
             time.sleep(1)  # a few writes onto the source again
             run.assert_alive()
     finally:
@@ -188,23 +187,9 @@ def test_a_written_system_cuts_over_warm_after_a_rehearsal_and_reverts_with_ever
 
 
 def row_of(url: str, system_id: str) -> SystemRow:
-    with open_store(url, create=False) as store, store.session() as session:
-        row = get_system(session, system_id)
+    row = system_row(url, system_id)
     assert row is not None
     return row
-
-
-def wait_for(url: str, system_id: str, state: SystemState, run: GovmigRun) -> None:
-    def reached() -> bool:
-        run.assert_alive()
-        try:
-            with open_store(url, create=False) as store, store.session() as session:
-                row = get_system(session, system_id)
-        except ConfigurationError:
-            return False  # govmig run has not created its store yet
-        return row is not None and row.state is state
-
-    wait_until(reached, timeout_s=PHASES_TIMEOUT_S, what=f"{system_id} {state}")
 
 
 def refusals(url: str, system_id: str, text: str) -> int:
