@@ -18,9 +18,10 @@ The commands are plain functions; ``cli/__init__.py`` registers them.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -29,12 +30,14 @@ from orchestrator.bus import Producer
 from orchestrator.cli.options import (
     BootstrapOption,
     CalendarOption,
+    CutoverPolicyOption,
     DepartmentsOption,
     EventsTopicOption,
     InventoryOption,
     StateDbOption,
     TimeoutOption,
     calendar_of,
+    cutover_policy,
     kafka_settings,
     state_db_url,
 )
@@ -55,10 +58,12 @@ from orchestrator.cli.requests import (
     unknown_system_message,
     wave_members,
 )
+from orchestrator.engine.requests import change_ref_refusal
 from orchestrator.errors import ConfigurationError, PermanentError
-from orchestrator.events import Event, encode
+from orchestrator.events import Event, InboundEvent, encode
 from orchestrator.gates import calendar_facts
 from orchestrator.inventory import Calendar
+from orchestrator.inventory.cutover_policy import CutoverPolicy
 from orchestrator.inventory.loader import (
     DEFAULT_DEPARTMENTS,
     DEFAULT_INVENTORY_ROOT,
@@ -88,6 +93,14 @@ RequestedByOption = Annotated[
 ReasonOption = Annotated[
     str | None, typer.Option("--reason", help="Why, for the audit trail (one line).")
 ]
+ChangeRefOption = Annotated[
+    str | None,
+    typer.Option(
+        "--change-ref",
+        help="The change (ticket) this request is under, for the audit; required for the "
+        "systems the change policy names (--cutover-policy).",
+    ),
+]
 NoCheckOption = Annotated[
     bool,
     typer.Option(
@@ -104,6 +117,7 @@ class RequestRoute:
     state_db: str
     check: bool
     output: OutputFormat
+    policy: CutoverPolicy = field(default_factory=CutoverPolicy)
 
 
 def request_route(
@@ -113,12 +127,14 @@ def request_route(
     bootstrap_servers: str | None,
     events_topic: str | None,
     timeout: float | None,
+    policy_file: Path | None = None,
 ) -> RequestRoute:
     """The ``RequestRoute`` of the options given; the rest from ``GOVMIG_*`` and defaults."""
     kafka = kafka_settings(
         bootstrap_servers=bootstrap_servers, events_topic=events_topic, request_timeout_s=timeout
     )
-    return RequestRoute(kafka, state_db_url(state_db), check=not no_check, output=output)
+    policy = cutover_policy(policy_file)
+    return RequestRoute(kafka, state_db_url(state_db), not no_check, output, policy)
 
 
 def migrate(
@@ -129,11 +145,14 @@ def migrate(
     wave: Annotated[
         int | None, typer.Option("--wave", min=1, max=999, help="Wave number, 1-999.")
     ] = None,
+    reason: ReasonOption = None,
+    change_ref: ChangeRefOption = None,
     requested_by: RequestedByOption = None,
     no_check: NoCheckOption = False,
     output: OutputOption = OutputFormat.TABLE,
     state_db: StateDbOption = None,
     inventory: InventoryOption = DEFAULT_INVENTORY_ROOT,
+    policy_file: CutoverPolicyOption = None,
     bootstrap_servers: BootstrapOption = None,
     events_topic: EventsTopicOption = None,
     timeout: TimeoutOption = None,
@@ -142,13 +161,23 @@ def migrate(
 
     Prints the event ids once the broker has acknowledged every request.
     JSON: {topic, sent, events: [{id, type, system_id, requested_by, target_node,
-    wave, reason, time}]}, see docs/cli-json.md.
+    wave, reason, change_ref, time}]}, see docs/cli-json.md.
     """
     ids = check_system_ids(system_ids)
     target = None if to is None else check_target(to, load_inventory(inventory).nodes)
     who = requester(requested_by)
-    events = build_requests(Action.MIGRATE, ids, requested_by=who, target=target, wave=wave)
-    where = request_route(no_check, output, state_db, bootstrap_servers, events_topic, timeout)
+    events = build_requests(
+        Action.MIGRATE,
+        ids,
+        requested_by=who,
+        reason=reason,
+        change_ref=change_ref,
+        target=target,
+        wave=wave,
+    )
+    where = request_route(
+        no_check, output, state_db, bootstrap_servers, events_topic, timeout, policy_file
+    )
     send(ids, events, where)
 
 
@@ -158,22 +187,23 @@ def _request_command(action: Action, summary: str) -> Callable[..., None]:
     def command(
         system_ids: SystemIdsArgument,
         reason: ReasonOption = None,
+        change_ref: ChangeRefOption = None,
         requested_by: RequestedByOption = None,
         no_check: NoCheckOption = False,
         output: OutputOption = OutputFormat.TABLE,
         state_db: StateDbOption = None,
+        policy_file: CutoverPolicyOption = None,
         bootstrap_servers: BootstrapOption = None,
         events_topic: EventsTopicOption = None,
         timeout: TimeoutOption = None,
     ) -> None:
         ids = check_system_ids(system_ids)
         who = requester(requested_by)
-        events = build_requests(action, ids, requested_by=who, reason=reason)
-        send(
-            ids,
-            events,
-            request_route(no_check, output, state_db, bootstrap_servers, events_topic, timeout),
+        events = build_requests(action, ids, requested_by=who, reason=reason, change_ref=change_ref)
+        where = request_route(
+            no_check, output, state_db, bootstrap_servers, events_topic, timeout, policy_file
         )
+        send(ids, events, where)
 
     command.__name__ = action.value
     command.__doc__ = (
@@ -235,7 +265,10 @@ def _approval_command(action: Action, summary: str) -> Callable[..., None]:
             typer.Option("--change-ref", help="The change (ticket) it is under; required."),
         ] = None,
         comment: Annotated[
-            str | None, typer.Option("--comment", help="What you add, for the audit (one line).")
+            str | None,
+            typer.Option(
+                "--reason", "--comment", help="Why, or what you add, for the audit (one line)."
+            ),
         ] = None,
         actor: RequestedByOption = None,
         no_check: NoCheckOption = False,
@@ -287,12 +320,15 @@ def schedule(
         ),
     ] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove the pin instead.")] = False,
+    reason: ReasonOption = None,
+    change_ref: ChangeRefOption = None,
     calendar_file: CalendarOption = None,
     departments: DepartmentsOption = DEFAULT_DEPARTMENTS,
     actor: RequestedByOption = None,
     no_check: NoCheckOption = False,
     output: OutputOption = OutputFormat.TABLE,
     state_db: StateDbOption = None,
+    policy_file: CutoverPolicyOption = None,
     bootstrap_servers: BootstrapOption = None,
     events_topic: EventsTopicOption = None,
     timeout: TimeoutOption = None,
@@ -306,14 +342,19 @@ def schedule(
     (system_id,) = check_system_ids([system_id])
     if (at is None) == (not clear):
         raise PermanentError("give --at TIME, or --clear to remove the pin (one of them)")
-    where = request_route(no_check, output, state_db, bootstrap_servers, events_topic, timeout)
+    where = request_route(
+        no_check, output, state_db, bootstrap_servers, events_topic, timeout, policy_file
+    )
     calendar = calendar_of(calendar_file, departments) or Calendar.unrestricted()
     moment = None if at is None else parse_moment(at, calendar.time_zone)
     if moment is not None:
         row = stored_system(system_id, where.state_db)
         facts = calendar_facts(row.record, row.wave)
         check_schedule(system_id, moment, now=datetime.now(UTC), calendar=calendar, facts=facts)
-    send([system_id], build_schedule(system_id, moment, actor=requester(actor)), where)
+    pin = build_schedule(
+        system_id, moment, actor=requester(actor), reason=reason, change_ref=change_ref
+    )
+    send([system_id], pin, where)
 
 
 def stored_system(system_id: str, url: str) -> SystemRow:
@@ -332,9 +373,12 @@ def systems_in_wave(wave: int, url: str) -> list[str]:
 
 
 def send(ids: Sequence[str], events: Sequence[Event], where: RequestRoute) -> None:
-    """Check the ids against the store, publish, wait for the acks and print the event ids."""
+    """Check the ids (and the change policy) against the store, publish, wait for the acks
+    and print the event ids."""
     if where.check:
-        check_registered(ids, where.state_db)
+        stored = registered_systems(ids, where.state_db)
+        if stored is not None:
+            check_change_policy(events, stored, where.policy)
     topic = where.kafka.events_topic
     with Producer(where.kafka) as producer:
         producer.send_all(topic, [encode(event) for event in events])
@@ -346,8 +390,9 @@ def send(ids: Sequence[str], events: Sequence[Event], where: RequestRoute) -> No
     )
 
 
-def check_registered(ids: Sequence[str], url: str) -> None:
-    """Refuse ids the state store has never seen; warn and go on if there is no store to ask."""
+def registered_systems(ids: Sequence[str], url: str) -> dict[str, SystemRow] | None:
+    """The systems of ``ids`` as the store holds them, refusing ids it has never seen; None
+    (with a warning) when there is no store to ask."""
     try:
         store = open_store(url, create=False)
     except ConfigurationError as error:
@@ -357,11 +402,29 @@ def check_registered(ids: Sequence[str], url: str) -> None:
             fg=typer.colors.YELLOW,
             err=True,
         )
-        return
+        return None
     with store, store.session() as session:
-        unknown = [system_id for system_id in ids if get_system(session, system_id) is None]
+        found = {system_id: get_system(session, system_id) for system_id in ids}
+    unknown = [system_id for system_id, row in found.items() if row is None]
     if unknown:
         raise PermanentError("\n".join(unknown_system_message(system_id) for system_id in unknown))
+    return {system_id: row for system_id, row in found.items() if row is not None}
+
+
+def check_change_policy(
+    events: Sequence[Event], stored: Mapping[str, SystemRow], policy: CutoverPolicy
+) -> None:
+    """Refuse, before anything is sent, what the orchestrator would refuse for want of a
+    change reference (the same rule it asks), naming each system."""
+    refusals = [
+        f"{event.subject}: {refusal.reason}"
+        for event in events
+        if isinstance(event, InboundEvent) and event.subject is not None
+        for refusal in [change_ref_refusal(event, stored.get(event.subject), policy)]
+        if refusal is not None
+    ]
+    if refusals:
+        raise PermanentError("\n".join(refusals))
 
 
 def requester(requested_by: str | None) -> str:

@@ -127,24 +127,25 @@ def build_requests(
     *,
     requested_by: str,
     reason: str | None = None,
+    change_ref: str | None = None,
     target: str | None = None,
     wave: int | None = None,
     now: datetime | None = None,
 ) -> list[Event]:
     """One request event per system, in order; ``PermanentError`` names the bad option.
 
-    ``target`` and ``wave`` belong to ``migrate`` only; ``reason`` to the other three
-    (the contract's ``migration.requested`` carries no reason).
+    Every request may say why and name its change; ``target`` and ``wave`` belong to
+    ``migrate`` only.
     """
-    fields: dict[str, Any] = {"requested_by": requested_by}
+    fields: dict[str, Any] = {
+        "requested_by": requested_by,
+        "reason": reason,
+        "change_ref": change_ref,
+    }
     if action is Action.MIGRATE:
-        if reason is not None:
-            raise PermanentError("--reason is not part of a migration request")
         fields |= {"target_node": target, "wave": wave}
-    else:
-        if target is not None or wave is not None:
-            raise PermanentError(f"--to and --wave only apply to migrate, not {action}")
-        fields["reason"] = reason
+    elif target is not None or wave is not None:
+        raise PermanentError(f"--to and --wave only apply to migrate, not {action}")
     return _events(action, system_ids, fields, now)
 
 
@@ -217,10 +218,17 @@ def check_schedule(
 
 
 def build_schedule(
-    system_id: str, at: datetime | None, *, actor: str, now: datetime | None = None
+    system_id: str,
+    at: datetime | None,
+    *,
+    actor: str,
+    reason: str | None = None,
+    change_ref: str | None = None,
+    now: datetime | None = None,
 ) -> list[Event]:
     """The one event pinning ``system_id``'s cutover to ``at`` (None: clearing the pin)."""
-    return _events(Action.SCHEDULE, [system_id], {"at": at, "scheduled_by": actor}, now)
+    fields = {"at": at, "scheduled_by": actor, "reason": reason, "change_ref": change_ref}
+    return _events(Action.SCHEDULE, [system_id], fields, now)
 
 
 def _events(

@@ -4,12 +4,13 @@ Pure. The engine appends one row per transition or refusal; the same row is
 the status outbox entry, so it carries what the status event needs (the node
 and requester right after the change, and the inbound event's id). ``actor``
 is the requester when a person asked (an approver too), else the deciding
-component; an approval or a rejection adds its change reference.
+component; a request that named its change (an approval or a rejection always
+does) adds its change reference.
 """
 
 from __future__ import annotations
 
-from orchestrator.engine.context import CauseContext, cause_name, change_ref, requester
+from orchestrator.engine.context import CauseContext, cause_name, requester
 from orchestrator.migrations import Cause, Refusal, Transition
 from orchestrator.store import AuditEntry, SystemRow
 
@@ -32,7 +33,7 @@ def transition_entry(
         at=context.at,
         downtime_seconds=context.downtime_s,
         bytes_sent=context.bytes_sent,
-        change_ref=change_ref(cause),
+        change_ref=context.change_ref,
     )
 
 
@@ -52,7 +53,7 @@ def refusal_entry(
         node=None if row is None else row.node,
         requested_by=requester(refusal.cause),
         at=context.at,
-        change_ref=change_ref(refusal.cause),
+        change_ref=context.change_ref,
     )
 
 

@@ -2,8 +2,7 @@
 
 ``CauseContext`` travels with every cause into the audit row (and so into the
 status event); ``PlacementContext`` says how a queued system finds its node.
-``cause_name``, ``requester`` and ``change_ref`` read the causes the same way
-everywhere.
+``cause_name`` and ``requester`` read the causes the same way everywhere.
 Pure values and functions, no I/O.
 """
 
@@ -58,7 +57,7 @@ CAUSE_NAMES: dict[type[Cause], str] = {
 }
 PLACEMENT_COMPONENT = "placement"
 # The causes a person (or a tool) asks for, each carrying who asked.
-_REQUESTS = (
+REQUEST_CAUSES = (
     RequestMigration,
     RequestCancel,
     RequestRetry,
@@ -75,13 +74,15 @@ class CauseContext:
     """Where a cause came from: the component deciding, and the inbound event if any.
 
     ``note`` is added to the audit's reason in parentheses: a requester's own
-    words, or which placement rule chose the node.
+    words, or which placement rule chose the node. ``change_ref`` is the change
+    (ticket) the inbound request named, if any.
     """
 
     component: str
     event_source: str | None = None
     event_id: str | None = None
     note: str | None = None
+    change_ref: str | None = None
     at: datetime | None = None
     # What the phase behind the cause measured, carried into its status event.
     downtime_s: float | None = None
@@ -107,15 +108,10 @@ def cause_name(cause: Cause) -> str:
 
 def requester(cause: Cause) -> str | None:
     """Who asked for ``cause``, when a person (or a tool) did: an approver too."""
-    if isinstance(cause, _REQUESTS):
+    if isinstance(cause, REQUEST_CAUSES):
         return cause.requested_by or None
     if isinstance(cause, Approve):
         return cause.approved_by or None
     if isinstance(cause, Reject):
         return cause.rejected_by or None
     return None
-
-
-def change_ref(cause: Cause) -> str | None:
-    """The change reference an approval or a rejection was made under."""
-    return cause.change_ref if isinstance(cause, Approve | Reject) else None

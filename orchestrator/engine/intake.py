@@ -16,8 +16,9 @@ store transaction and, per delivery:
    intake to every open flood-guard pause (``Processed(resumes_intake=True)``),
    anything else as a cause through the engine's ``Lifecycle`` (placement
    included; an approval with who requested the migration and the cutover
-   policy's word on self-approval). A request the state machine refuses is
-   *processed*, not rejected: it is audited and announced as
+   policy's word on self-approval). A request the state machine refuses, or
+   the change policy (it names no change about a system whose requests must),
+   is *processed*, not rejected: it is audited and announced as
    ``gov.cloud.system.request_refused``.
 
 The status events are not returned to the reactor: every change and refusal is
@@ -46,7 +47,7 @@ from orchestrator.engine import (
     cause_of,
     context_of,
 )
-from orchestrator.engine.requests import with_approval_facts
+from orchestrator.engine.requests import change_ref_refusal, with_approval_facts
 from orchestrator.events import InboundEvent, KnownIds, Rejection, check_references, event_key
 from orchestrator.events.data import IntakeResumeRequested, NodeUpdated, WaveResumeRequested
 from orchestrator.hooks import Hooks, notify
@@ -212,7 +213,11 @@ class _BatchIntake:
             raise Rejection("unknown_system", f"system {system_id!r} is not registered")
         cause = with_approval_facts(cause, system, self._cutover)
         context = context_of(event, component=COMPONENT)
-        self._lifecycle.apply(system_id, cause, context=context, record=record)
+        refusal = change_ref_refusal(event, system, self._cutover)
+        if refusal is not None:
+            self._lifecycle.refuse(system_id, refusal, context=context)
+        else:
+            self._lifecycle.apply(system_id, cause, context=context, record=record)
 
 
 def _key(event: InboundEvent) -> EventKey:

@@ -149,6 +149,11 @@ class Lifecycle:
             self._place(system_id, context)
         return step.outcome
 
+    def refuse(self, system_id: str, refusal: Refusal, *, context: CauseContext) -> Refusal:
+        """Audit a refusal decided before the state machine (a policy's), like one of its own."""
+        self._work.audit(refusal_entry(system_id, self._work.system(system_id), refusal, context))
+        return refusal
+
     def hold(self, system_id: str, reason: str, line: str, *, at: datetime) -> None:
         """Keep on the system what holds it at a gate, since ``at`` if the reason is new;
         its next change of state clears it.

@@ -5,7 +5,9 @@ Pure. The intake handler calls ``cause_of`` for every system event and
 (it changes a node, not a system) and maps to None. An approval needs more
 than its event to be decided: ``with_approval_facts`` adds who requested the
 migration (from the stored system) and whether the cutover policy allows
-self-approval.
+self-approval. ``change_ref_refusal`` is the change policy's word on any
+request: a request about a system the policy names must name its change. The
+engine and the CLI (before sending) both ask it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 
-from orchestrator.engine.context import CauseContext
+from orchestrator.engine.context import REQUEST_CAUSES, CauseContext, cause_name
 from orchestrator.events.data import (
     MigrationApproved,
     MigrationCancelRequested,
@@ -28,11 +30,13 @@ from orchestrator.events.data import (
     MigrationScheduled,
 )
 from orchestrator.events.envelope import InboundEvent
+from orchestrator.gates import calendar_facts
 from orchestrator.inventory.cutover_policy import CutoverPolicy
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.migrations import (
     Approve,
     Cause,
+    Refusal,
     Register,
     Reject,
     RequestCancel,
@@ -54,6 +58,8 @@ Command = (
     | MigrationRehearsalRequested
     | MigrationFinalizeRequested
 )
+# The requests whose data may say why (``reason``): every one but an approval's verdict.
+Request = Command | MigrationRequested | MigrationScheduled
 # A command about one system names only who asked (and why): one cause each.
 COMMAND_CAUSES: Mapping[type[Command], Callable[[str], Cause]] = MappingProxyType(
     {
@@ -104,7 +110,7 @@ def context_of(event: InboundEvent, *, component: str) -> CauseContext:
     """
     data = event.data
     notes = []
-    if isinstance(data, Command) and data.reason is not None:
+    if isinstance(data, Request) and data.reason is not None:
         notes.append(f"given reason: {data.reason}")
     if isinstance(data, MigrationApproved | MigrationRejected) and data.comment is not None:
         notes.append(f"comment: {data.comment}")
@@ -115,4 +121,40 @@ def context_of(event: InboundEvent, *, component: str) -> CauseContext:
         event_source=event.source,
         event_id=event.id,
         note="; ".join(notes) or None,
+        change_ref=_change_ref_of(event),
+    )
+
+
+def _change_ref_of(event: InboundEvent) -> str | None:
+    """The change (ticket) a request names, if it names one."""
+    data = event.data
+    if isinstance(data, Request | MigrationApproved | MigrationRejected):
+        return data.change_ref
+    return None
+
+
+def change_ref_refusal(
+    event: InboundEvent, system: SystemRow | None, policy: CutoverPolicy
+) -> Refusal | None:
+    """The refusal of a request that names no change about a system the change policy names;
+    None when the request may go on (to the state machine, which decides the rest)."""
+    cause = cause_of(event)
+    if cause is None or not isinstance(cause, REQUEST_CAUSES) or system is None:
+        return None
+    if _change_ref_of(event) is not None:
+        return None
+    facts = calendar_facts(system.record, system.wave)
+    criticality, department = facts.criticality, facts.department
+    if not policy.needs_change_ref(criticality, department):
+        return None
+    whose = (
+        f"{criticality} systems"
+        if criticality in policy.change_ref.criticalities
+        else f"systems of {department}"
+    )
+    return Refusal(
+        system.state,
+        cause,
+        f"cannot {cause_name(cause)}: the change policy requires a change reference for "
+        f"{whose}; name the change (ticket) with --change-ref",
     )

@@ -32,6 +32,13 @@ MAX_NODE_VCPU = 1_000_000
 MAX_NODE_MEMORY_GB = 100_000_000
 MAX_NODE_STORAGE_GB = 10_000_000_000
 
+# Every request about a system may say why and under which change; the change policy
+# (``inventory/cutover-policy.yml``, ``change_ref``) can require the change for some systems.
+_REASON = "Why, for the audit trail."
+_CHANGE_REF = (
+    "The change (ticket) this request is under; required for the systems the change policy names."
+)
+
 
 class MigrationRequested(Frozen):
     """Ask the orchestrator to move one system onto a city node.
@@ -43,12 +50,15 @@ class MigrationRequested(Frozen):
     target_node: NodeId | None = Field(default=None, description="A city node id; none: placed.")
     wave: Wave | None = Field(default=None, description="Wave number, 1-999, for ordering.")
     requested_by: Actor = Field(description="Who asked: a person or a tool, one line.")
+    reason: Reason | None = Field(default=None, description=_REASON)
+    change_ref: ChangeRef | None = Field(default=None, description=_CHANGE_REF)
 
 
 class _MigrationCommand(Frozen):
     system_id: SystemId
     requested_by: Actor = Field(description="Who asked: a person or a tool, one line.")
-    reason: Reason | None = Field(default=None, description="Why, for the audit trail.")
+    reason: Reason | None = Field(default=None, description=_REASON)
+    change_ref: ChangeRef | None = Field(default=None, description=_CHANGE_REF)
 
 
 class MigrationCancelRequested(_MigrationCommand):
@@ -104,6 +114,8 @@ class MigrationScheduled(Frozen):
         description="When the cutover may start, with its UTC offset; absent or null clears it.",
     )
     scheduled_by: Actor = Field(description="Who pins it: a person, one line.")
+    reason: Reason | None = Field(default=None, description=_REASON)
+    change_ref: ChangeRef | None = Field(default=None, description=_CHANGE_REF)
 
 
 class MigrationRejected(Frozen):

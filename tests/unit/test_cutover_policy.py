@@ -89,7 +89,7 @@ def test_every_problem_names_the_file_the_entry_and_the_field() -> None:
     with pytest.raises(InventoryError) as raised:
         build_cutover_policy(document, source="p.yml", departments=REGISTER)
     assert str(raised.value).splitlines() == [
-        "p.yml: entry 'windows': unknown entry (known: approval)",
+        "p.yml: entry 'windows': unknown entry (known: approval, change_ref)",
         "p.yml: entry 'approval': field 'criticalities[1]': must be 'low', 'medium', 'high' "
         "or 'critical', got 'urgent'",
         "p.yml: entry 'approval': field 'departments[0]': must be one line without control "
@@ -103,7 +103,7 @@ def test_every_problem_names_the_file_the_entry_and_the_field() -> None:
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        (["approval"], "p.yml: must be a mapping of entries (approval)"),
+        (["approval"], "p.yml: must be a mapping of entries (approval, change_ref)"),
         (
             {"approval": 5},
             "p.yml: entry 'approval': must be a valid dictionary or instance of ApprovalPolicy",
@@ -165,3 +165,48 @@ def test_status_reads_the_file_named_by_option_or_environment(tmp_path: Path, gi
     )
     assert cutover_policy(None) == CutoverPolicy()
     assert cutover_policy(SAMPLE) == load_cutover_policy(SAMPLE, REGISTER)
+
+
+@pytest.mark.parametrize(
+    ("entry", "criticality", "department", "needed"),
+    [
+        (None, "critical", TAX, False),  # no file, no entry: no request needs one
+        ({"criticalities": ["critical"]}, "critical", TAX, True),
+        ({"criticalities": ["critical"]}, "high", TAX, False),
+        ({"departments": ["psb"]}, "low", PSB, True),  # by the register's code
+        ({"departments": ["psb"]}, "low", TAX, False),
+        ({"criticalities": ["high"], "departments": ["tax"]}, "medium", TAX, True),
+    ],
+)
+def test_the_change_ref_entry_names_whose_requests_need_a_change(
+    entry: dict[str, list[str]] | None, criticality: str, department: str, needed: bool
+) -> None:
+    document = {} if entry is None else {"change_ref": entry}
+    policy = build_cutover_policy(document, source="p.yml", departments=REGISTER)
+    assert policy.needs_change_ref(criticality, department) is needed
+    assert policy.approval == CutoverPolicy().approval  # the other entry keeps its defaults
+
+
+def test_the_sample_file_asks_a_change_for_critical_systems() -> None:
+    policy = load_cutover_policy(SAMPLE, REGISTER)
+    assert policy.needs_change_ref("critical", TAX)
+    assert not policy.needs_change_ref("high", PSB)
+
+
+def test_a_change_ref_entry_problem_names_its_entry() -> None:
+    document = {"change_ref": {"criticalities": ["urgent"], "departments": ["police"], "x": 1}}
+    with pytest.raises(InventoryError) as raised:
+        build_cutover_policy(document, source="p.yml", departments=REGISTER)
+    assert str(raised.value).splitlines() == [
+        "p.yml: entry 'change_ref': field 'criticalities[0]': must be 'low', 'medium', 'high' "
+        "or 'critical', got 'urgent'",
+        "p.yml: entry 'change_ref': field 'x': unknown field",
+    ]
+    with pytest.raises(InventoryError) as raised:
+        build_cutover_policy(
+            {"change_ref": {"departments": ["police"]}}, source="p.yml", departments=REGISTER
+        )
+    assert str(raised.value) == (
+        "p.yml: entry 'change_ref': field 'departments[0]': unknown department 'police' "
+        f"(not in {REGISTER.source})"
+    )

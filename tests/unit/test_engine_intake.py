@@ -20,8 +20,8 @@ from orchestrator.events.data import (
 from orchestrator.events.envelope import EventData
 from orchestrator.hooks import Hooks
 from orchestrator.inventory import load_inventory
-from orchestrator.inventory.cutover_policy import ApprovalPolicy, CutoverPolicy
-from orchestrator.inventory.models import BusinessSystem, SourceLocation
+from orchestrator.inventory.cutover_policy import ApprovalPolicy, ChangeRefPolicy, CutoverPolicy
+from orchestrator.inventory.models import BusinessSystem, Criticality, SourceLocation
 from orchestrator.migrations import SystemState
 from orchestrator.reactor.handler import Delivery, Duplicate, Outcome, Processed, Rejected
 from orchestrator.store import (
@@ -187,6 +187,51 @@ def test_a_refused_request_is_processed_not_dead_lettered(
         assert rows[1].reason == "cancelled by ops while registered (given reason: 推迟上线)"
         assert rows[2].reason is not None
         assert rows[2].reason.startswith("cannot cancel: system is cancelled already")
+
+
+def test_a_request_without_the_change_the_policy_requires_is_refused_and_audited(
+    store: Store,
+) -> None:
+    strict = CutoverPolicy(change_ref=ChangeRefPolicy(criticalities=frozenset({"critical"})))
+    handler = IntakeHandler(store, known=KNOWN, cutover=strict)
+    critical = system("mz-crit").model_copy(update={"criticality": Criticality.CRITICAL})
+    outcomes = handler.handle(
+        [
+            delivery(critical),
+            delivery(system("mz-low")),
+            delivery(MigrationRequested(system_id="mz-crit", requested_by="ops", reason="迁移")),
+            delivery(MigrationRequested(system_id="mz-low", requested_by="ops")),
+            delivery(
+                MigrationRequested(
+                    system_id="mz-crit", requested_by="ops", reason="迁移", change_ref="CHG-88"
+                )
+            ),
+        ]
+    )
+    assert all(isinstance(outcome, Processed) for outcome in outcomes)  # none dead-lettered
+    with store.transaction() as session:
+        crit = history(session, "mz-crit")
+        low = history(session, "mz-low")
+    refused = crit[1]
+    assert (refused.refused, refused.cause, refused.actor, refused.change_ref) == (
+        True,
+        "migrate",
+        "ops",
+        None,
+    )
+    assert refused.reason == (
+        "cannot migrate: the change policy requires a change reference for critical systems; "
+        "name the change (ticket) with --change-ref (given reason: 迁移)"
+    )
+    assert announces(refused)  # a request_refused status event
+    # Refused before the state machine: still registered, nothing reserved; the second ask,
+    # under its change, is queued and placed (in that change too), its reason in the audit.
+    assert [(row.to_state, row.change_ref) for row in crit[2:]] == [
+        (S.QUEUED, "CHG-88"),
+        (S.PLACED, "CHG-88"),
+    ]
+    assert crit[2].reason == "migration requested by ops (given reason: 迁移)"
+    assert [row.to_state for row in low] == [S.REGISTERED, S.QUEUED, S.PLACED]
 
 
 def approval(by: str, ref: str, comment: str | None = None) -> Delivery:

@@ -41,8 +41,8 @@ CONTENT_CASES = [
         "a pretty document read as lines",
         REQUESTED.encode(),
         True,
-        17,
-        [(number, "not_json") for number in range(1, 18)],
+        len(REQUESTED.splitlines()),
+        [(number, "not_json") for number in range(1, len(REQUESTED.splitlines()) + 1)],
     ),
 ]
 
