@@ -22,7 +22,9 @@ handled; a commit refused after an eviction only means the new owner reads
 those records again.
 
 If publishing dead letters fails after the handler made the batch durable, the
-loop retries the publish in place (the handler is not asked again).
+loop retries the publish in place (the handler is not asked again). Once they
+are acknowledged, ``audit_dead_letters`` (the orchestrator's audit) is told them
+before the commit; if it fails, the batch is read again, as for a failed handler.
 
 After each batch the hooks hear each (event type, result) once with its
 count, and at most once a second (``lag_interval_s``) the consumer's lag per
@@ -107,9 +109,13 @@ class Reactor:
         poll_timeout_s: float = 1.0,
         lag_interval_s: float = 1.0,
         now: Callable[[], datetime] = _utcnow,
+        audit_dead_letters: Callable[[Sequence[tuple[KafkaRecord, Rejection]]], object]
+        | None = None,
     ) -> None:
         self._consumer, self._producer, self._handler = consumer, producer, handler
         self._dlq_topic = dlq_topic
+        # Told each batch's dead letters once the broker has them, before the commit.
+        self._audit_dead_letters = audit_dead_letters
         self._flood = flood if flood is not None else FloodGuard(FloodPolicy())
         # The topics a flood pauses (None: all); the others, such as a control
         # topic, are read and handled while intake is paused.
@@ -173,6 +179,12 @@ class Reactor:
         if not self._publish(dead):
             self._consumer.seek(first_offsets(records))
             return None
+        if plan.dead and self._audit_dead_letters is not None:
+            try:
+                self._audit_dead_letters(plan.dead)
+            except Exception as error:  # unaudited: read the batch again, never commit past it
+                self._retry_later(records, error)
+                return None
         for _, rejection in plan.dead:
             notify(self._hooks, Hooks.after_dead_letter, rejection.code)
         for event_type, outcome, count in plan.events:

@@ -30,6 +30,7 @@ from types import MappingProxyType
 from orchestrator.bus import Consumer, Producer, ensure_topics
 from orchestrator.capacity import placement_policy
 from orchestrator.engine import Outbox, OutboxPump, PlacementContext
+from orchestrator.engine.dead_letters import DeadLetterAudit
 from orchestrator.engine.intake import IntakeHandler
 from orchestrator.events import KnownIds
 from orchestrator.hooks import Hooks
@@ -189,6 +190,7 @@ class Orchestrator:
             pausable=[self._kafka.events_topic],  # the control topic flows while paused
             pause_ended=pauses.ended,
             hooks=[telemetry.observer, pauses],
+            audit_dead_letters=DeadLetterAudit(store),
         )
         pump.start()
         worker = None

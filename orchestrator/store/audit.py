@@ -65,6 +65,9 @@ class AuditEntry:
     downtime_seconds: float | None = None
     bytes_sent: int | None = None
     change_ref: str | None = None
+    # Set for a row announced elsewhere already (a dead letter, on the DLQ topic), so the
+    # status outbox never sends it. Not part of the hashed content.
+    published_at: datetime | None = None
 
     def values(self) -> dict[str, Any]:
         """The row's column values."""
@@ -84,6 +87,7 @@ class AuditEntry:
             "downtime_seconds": self.downtime_seconds,
             "bytes_sent": self.bytes_sent,
             "change_ref": self.change_ref,
+            "published_at": None if self.published_at is None else stored_time(self.published_at),
         }
 
 

@@ -419,3 +419,51 @@ def test_dead_letter_time_is_utc(settings: KafkaSettings, kafka_bootstrap: str) 
         run_until(reactor, lambda: observer.dead == ["not_object"])
     (letter,) = list(read_topic(settings, settings.dlq_topic))
     assert ("govmig_dlq_time", b"2025-01-31T08:00:00.123Z") in letter.headers
+
+
+class AuditOfDeadLetters:
+    """Records each batch's dead letters with how many the DLQ topic held then; fails first
+    ``failures`` times."""
+
+    def __init__(self, settings: KafkaSettings, failures: int = 0) -> None:
+        self.settings, self.failures = settings, failures
+        self.told: list[tuple[list[bytes | None], int]] = []
+
+    def __call__(self, letters: Sequence[tuple[Any, Any]]) -> None:
+        on_dlq = sum(1 for _ in read_topic(self.settings, self.settings.dlq_topic))
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("the audit's database is away")
+        self.told.append(([record.key for record, _ in letters], on_dlq))
+
+
+def test_dead_letters_are_audited_once_the_broker_has_them_before_the_commit(
+    settings: KafkaSettings, kafka_bootstrap: str
+) -> None:
+    produce_foreign(
+        kafka_bootstrap,
+        settings.events_topic,
+        [(b"shantou-bad", b"{not json", []), structured(registered("shantou-ok"))],
+    )
+    audit = AuditOfDeadLetters(settings)
+    part = Partition(settings.events_topic, 0)
+    with reactor_for(settings, RecordingHandler(), audit_dead_letters=audit) as (reactor, consumer):
+        run_until(reactor, lambda: consumer.committed(part) == 2)
+    assert audit.told == [([b"shantou-bad"], 1)]  # after the DLQ had it
+
+
+def test_an_audit_that_fails_reads_the_batch_again_and_commits_only_after(
+    settings: KafkaSettings, kafka_bootstrap: str
+) -> None:
+    produce_foreign(kafka_bootstrap, settings.events_topic, [(b"shantou-bad", b"{", [])])
+    audit, observer = AuditOfDeadLetters(settings, failures=1), Recorder()
+    part = Partition(settings.events_topic, 0)
+    retry = RetryPolicy(initial_s=0.1, max_attempts=5)
+    options = {"audit_dead_letters": audit, "observer": observer, "retry": retry}
+    with reactor_for(settings, RecordingHandler(), **options) as (reactor, consumer):
+        run_until(reactor, lambda: len(observer.retries) == 1)
+        assert consumer.committed(part) is None  # not past an unaudited dead letter
+        run_until(reactor, lambda: consumer.committed(part) == 1)
+    # Sent twice (at least once), audited once.
+    assert audit.told == [([b"shantou-bad"], 2)]
+    assert str(observer.retries[0][0]) == "the audit's database is away"
