@@ -2,7 +2,7 @@
 
 kafka-python 3.0 moved producer and consumer defaults (KIP-679, KIP-735); these
 tests pin what every client govmig builds is given, whatever the release's
-defaults are. ``tests/integration/test_bus_client_config.py`` reads the same
+defaults are. ``tests/integration/test_bus.py`` reads the same
 values back from live clients.
 """
 
