@@ -1,11 +1,12 @@
 """The baseline: a bare kafka-python consumer reading the same records, doing nothing with them.
 
-Same topic, a fresh group, the same ``max_poll_records`` and the same fetch
-options as the bus's ``Consumer`` (``orchestrator.bus.consumer.FETCH_OPTIONS``),
-so the ratio of the intake rate to this one is the cost of what the
-orchestrator does per record, not of a differently tuned client. It is timed
-the same way as the intake: from the first poll after the group assigned the
-partitions until the last record arrived.
+Same topic, a fresh group, the same ``max_poll_records``, the same client
+settings (``orchestrator.bus.config.group_options``) and fetch options
+(``orchestrator.bus.consumer.FETCH_OPTIONS``) as the bus's ``Consumer``, so the
+ratio of the intake rate to this one is the cost of what the orchestrator does
+per record, not of a differently tuned client. It is timed the same way as the
+intake: from the first poll after the group assigned the partitions until the
+last record arrived.
 """
 
 from __future__ import annotations
@@ -17,20 +18,16 @@ from kafka import KafkaConsumer
 
 from bench.intake_kafka import unique
 from bench.intake_rig import JOIN_TIMEOUT_S, STALL_TIMEOUT_S, Timed
+from orchestrator.bus.config import group_options
 from orchestrator.bus.consumer import FETCH_OPTIONS
+from orchestrator.settings import KafkaSettings
 
 
 def measure_raw(bootstrap_servers: str, topic: str, expected: int, *, batch_size: int) -> Timed:
     """Read ``expected`` records of ``topic`` from the beginning with a bare consumer."""
-    client: Any = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        client_id="govmig-bench-raw",
-        group_id=unique("bench-raw"),
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=batch_size,
-        **FETCH_OPTIONS,
-    )
+    settings = KafkaSettings(bootstrap_servers=bootstrap_servers, client_id="govmig-bench-raw")
+    options = group_options(settings, group_id=unique("bench-raw"), max_poll_records=batch_size)
+    client: Any = KafkaConsumer(**options, **FETCH_OPTIONS)
     try:
         client.subscribe([topic])
         _join(client)

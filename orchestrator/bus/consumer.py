@@ -1,5 +1,6 @@
 """The consumer side of the bus: a group member that commits only when told.
 
+Every setting it relies on is stated in ``bus/config.py`` (``group_options``).
 Auto-commit is off: the reactor commits a batch's offsets only after the batch
 is durable and its outputs are acknowledged, so delivery is at least once.
 ``auto_offset_reset="earliest"`` (the client's default is ``latest``) means a
@@ -27,7 +28,7 @@ from typing import Any
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
-from orchestrator.bus.config import client_options, unreachable
+from orchestrator.bus.config import SESSION_TIMEOUT_MS, group_options, unreachable
 from orchestrator.bus.probe import ensure_reachable
 from orchestrator.bus.records import to_kafka_record
 from orchestrator.bus.types import Partition
@@ -60,9 +61,6 @@ class RebalanceCallbacks:
         """Called when the group evicted us; offsets for these can no longer be committed."""
 
 
-METADATA_MAX_AGE_MS = 5000
-
-
 class Consumer(Closing):
     """A consumer-group member over ``topics`` that converts records and commits on request."""
 
@@ -80,26 +78,18 @@ class Consumer(Closing):
         self._settings = settings
         ensure_reachable(settings)
         # How long the group waits for a member that stopped heartbeating (a crashed
-        # process) before its partitions go to the others; None keeps the client's 45 s.
-        session: dict[str, int] = {}
-        if session_timeout_s is not None:
-            session["session_timeout_ms"] = int(session_timeout_s * 1000)
-            session["heartbeat_interval_ms"] = max(int(session_timeout_s * 1000) // 3, 100)
+        # process) before its partitions go to the others; None: bus/config.py's 45 s.
+        options = group_options(
+            settings,
+            group_id=group_id,
+            max_poll_records=max_poll_records,
+            max_poll_interval_ms=int(max_poll_interval_s * 1000),
+            session_timeout_ms=(
+                SESSION_TIMEOUT_MS if session_timeout_s is None else int(session_timeout_s * 1000)
+            ),
+        )
         try:
-            self._client: Any = KafkaConsumer(
-                **client_options(settings),
-                group_id=group_id or settings.consumer_group,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                max_poll_records=max_poll_records,
-                max_poll_interval_ms=int(max_poll_interval_s * 1000),
-                # A group formed before a new topic's metadata reached the client assigns
-                # nothing of it ("No partition metadata"), and only a metadata refresh
-                # brings the rebalance: 5 s, not kafka-python's 5 minutes (a test waited 300 s).
-                metadata_max_age_ms=METADATA_MAX_AGE_MS,
-                **FETCH_OPTIONS,
-                **session,
-            )
+            self._client: Any = KafkaConsumer(**options, **FETCH_OPTIONS)
         except KafkaError as error:
             raise unreachable(settings, error) from error
         listener = _LoggingListener(callbacks or RebalanceCallbacks())

@@ -1,6 +1,7 @@
 """The producer side of the bus: send records and wait until the broker has them.
 
-Every send waits for ``acks=all`` within the request timeout, so a caller that
+Every send waits for ``acks=all`` within the request timeout (the client's
+settings and why: ``bus/config.py``), so a caller that
 returns normally knows its records are durable; a caller that gets a
 ``TemporaryError`` knows nothing was promised. The producer is idempotent, so
 the client's own retries never write a record twice.
@@ -24,22 +25,12 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
-from orchestrator.bus.config import client_options, not_acknowledged, timeout_ms_of, unreachable
+from orchestrator.bus.config import not_acknowledged, producer_options, timeout_ms_of, unreachable
 from orchestrator.bus.probe import ensure_reachable
 from orchestrator.bus.types import RecordLike
 from orchestrator.closing import Closing
 from orchestrator.errors import PermanentError, TemporaryError
 from orchestrator.settings import KafkaSettings
-
-# A short linger lets a batch of status events and dead letters share requests.
-LINGER_MS = 5
-# Per-partition batches far above the client's 16 KiB: a polled batch's 500 status
-# events then go out in a few produce requests instead of dozens (about 1.7x the
-# records per second when sending 500-record batches to the local broker).
-BATCH_BYTES = 256 * 1024
-# Above the broker's default message.max.bytes, so a dead letter that carries a
-# near-limit original plus our headers is judged by the broker, not refused here.
-MAX_REQUEST_BYTES = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,18 +52,8 @@ class Producer(Closing):
         self._client: Any = self._new_client()
 
     def _new_client(self) -> Any:
-        timeout_ms = timeout_ms_of(self._settings)
         try:
-            return KafkaProducer(
-                **client_options(self._settings),
-                acks="all",
-                enable_idempotence=True,
-                linger_ms=LINGER_MS,
-                batch_size=BATCH_BYTES,
-                max_block_ms=timeout_ms,
-                delivery_timeout_ms=timeout_ms + LINGER_MS + 1000,
-                max_request_size=MAX_REQUEST_BYTES,
-            )
+            return KafkaProducer(**producer_options(self._settings))
         except KafkaError as error:
             raise unreachable(self._settings, error) from error
 

@@ -14,7 +14,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from orchestrator.bus.config import client_options, timeout_ms_of, unreachable
+from orchestrator.bus.config import reader_options, timeout_ms_of, unreachable
 from orchestrator.bus.probe import ensure_reachable
 from orchestrator.bus.records import to_kafka_record
 from orchestrator.errors import ConfigurationError, TemporaryError
@@ -32,9 +32,7 @@ def read_topic(settings: KafkaSettings, topic: str) -> Iterator[KafkaRecord]:
     """Yield every record of ``topic`` from the beginning up to its current end."""
     ensure_reachable(settings)
     try:
-        client: Any = KafkaConsumer(
-            **client_options(settings), enable_auto_commit=False, allow_auto_create_topics=False
-        )
+        client: Any = KafkaConsumer(**reader_options(settings))
     except KafkaError as error:
         raise unreachable(settings, error) from error
     try:

@@ -35,7 +35,8 @@ app = typer.Typer(
     help="Migrate government business systems onto the 14 city cloud nodes.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    # --install-completion and --show-completion; cli/completion.py suggests ids and nodes.
+    add_completion=True,
 )
 app.command("demo")(demo.demo)
 app.command("run")(run.run)

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from orchestrator.cli.completion import complete_system_id
 from orchestrator.cli.options import StateDbOption, state_db_url
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
 from orchestrator.cli.requests import parse_moment
@@ -42,7 +43,13 @@ app = typer.Typer(
 @app.command("verify")
 def verify(
     system: Annotated[
-        str | None, typer.Option("--system", help="Only this system's chain.", show_default=False)
+        str | None,
+        typer.Option(
+            "--system",
+            help="Only this system's chain.",
+            show_default=False,
+            autocompletion=complete_system_id,
+        ),
     ] = None,
     file: Annotated[
         Path | None,
@@ -112,7 +119,13 @@ def export(
         ),
     ] = None,
     system: Annotated[
-        str | None, typer.Option("--system", help="Only this system's records.", show_default=False)
+        str | None,
+        typer.Option(
+            "--system",
+            help="Only this system's records.",
+            show_default=False,
+            autocompletion=complete_system_id,
+        ),
     ] = None,
     form: Annotated[
         str, typer.Option("--format", help="jsonl (one JSON object a line) or csv.")

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from orchestrator.cli.completion import complete_node_list
 from orchestrator.demo import DemoOptions, run_demo
 
 
@@ -56,7 +57,11 @@ def demo(
     ] = 900.0,
     nodes: Annotated[
         str,
-        typer.Option("--nodes", help="only these city nodes' systems move, a,b,c (default all 14)"),
+        typer.Option(
+            "--nodes",
+            help="only these city nodes' systems move, a,b,c (default all 14)",
+            autocompletion=complete_node_list,
+        ),
     ] = "",
     provider: Annotated[
         DemoProvider | None,

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from orchestrator.cli.completion import complete_node_list
 from orchestrator.cli.options import InventoryOption
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
 from orchestrator.errors import GovmigError
@@ -48,7 +49,12 @@ def _lab(lab_dir: Path, inventory_root: Path) -> Lab:
 @app.command()
 def up(
     nodes: Annotated[
-        str, typer.Option("--nodes", help="City nodes to give target hosts, a,b,c (default all).")
+        str,
+        typer.Option(
+            "--nodes",
+            help="City nodes to give target hosts, a,b,c (default all).",
+            autocompletion=complete_node_list,
+        ),
     ] = "",
     per_node: Annotated[int, typer.Option("--per-node", help="Target hosts per node.")] = 1,
     sources: Annotated[int, typer.Option("--sources", help="Source hosts, src-1..N.")] = 3,

@@ -27,6 +27,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.bus import Producer
+from orchestrator.cli.completion import complete_node, complete_system_id
 from orchestrator.cli.options import (
     BootstrapOption,
     CalendarOption,
@@ -78,6 +79,7 @@ SystemIdsArgument = Annotated[
         metavar="SYSTEM_ID",
         help="Business system ids, e.g. shantou-psb-001.",
         show_default=False,
+        autocompletion=complete_system_id,
     ),
 ]
 RequestedByOption = Annotated[
@@ -140,7 +142,12 @@ def request_route(
 def migrate(
     system_ids: SystemIdsArgument,
     to: Annotated[
-        str | None, typer.Option("--to", help="Target city node (default: placement chooses).")
+        str | None,
+        typer.Option(
+            "--to",
+            help="Target city node (default: placement chooses).",
+            autocompletion=complete_node,
+        ),
     ] = None,
     wave: Annotated[
         int | None, typer.Option("--wave", min=1, max=999, help="Wave number, 1-999.")
@@ -252,6 +259,7 @@ def _approval_command(action: Action, summary: str) -> Callable[..., None]:
                 metavar="SYSTEM_ID",
                 help="Business system ids, e.g. shantou-psb-001 (or --wave).",
                 show_default=False,
+                autocompletion=complete_system_id,
             ),
         ] = None,
         wave: Annotated[
@@ -308,7 +316,12 @@ reject = _approval_command(
 
 def schedule(
     system_id: Annotated[
-        str, typer.Argument(metavar="SYSTEM_ID", help="The system, e.g. shantou-psb-001.")
+        str,
+        typer.Argument(
+            metavar="SYSTEM_ID",
+            help="The system, e.g. shantou-psb-001.",
+            autocompletion=complete_system_id,
+        ),
     ],
     at: Annotated[
         str | None,

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.cli.completion import complete_node, complete_system_id
 from orchestrator.cli.options import (
     CutoverPolicyOption,
     StateDbOption,
@@ -64,12 +65,16 @@ def status(
             metavar="SYSTEM_ID",
             help="One system: also show its allocation and its history.",
             show_default=False,
+            autocompletion=complete_system_id,
         ),
     ] = None,
     state: Annotated[
         SystemState | None, typer.Option("--state", help="Only systems in this state.")
     ] = None,
-    node: Annotated[str | None, typer.Option("--node", help="Only systems on this node.")] = None,
+    node: Annotated[
+        str | None,
+        typer.Option("--node", help="Only systems on this node.", autocompletion=complete_node),
+    ] = None,
     wave: Annotated[int | None, typer.Option("--wave", min=1, help="Only this wave.")] = None,
     output: OutputOption = OutputFormat.TABLE,
     state_db: StateDbOption = None,

@@ -61,6 +61,7 @@ from orchestrator.store.nodes import (
     update_node,
 )
 from orchestrator.store.outbox import claim_outbox, mark_published, pending_status
+from orchestrator.store.peek import stored_system_ids
 from orchestrator.store.records import Allocation, EventOutcome, SystemRow, TransitionRow
 from orchestrator.store.systems import (
     StaleSystemError,
@@ -116,6 +117,7 @@ __all__ = [
     "save_system",
     "seed_nodes",
     "set_outcome",
+    "stored_system_ids",
     "update_node",
     "verify_chains",
     "verify_excerpt",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from kafka.admin import KafkaAdminClient
+from kafka.partitioner import DefaultPartitioner
 
 from orchestrator.bus import Consumer, Partition, Producer, read_topic
 from orchestrator.bus.config import client_options, not_acknowledged
@@ -170,3 +171,36 @@ def test_tls_and_sasl_settings_pass_through() -> None:
     assert (options["sasl_plain_username"], options["sasl_plain_password"]) == ("govmig", "secret")
     assert options["ssl_cafile"] == "/etc/ca.pem"
     assert "ssl_certfile" not in options
+
+
+# The live clients carry the settings bus/config.py states: read back from each client's
+# config once connected, so a kafka-python release that renamed, normalised or overrode
+# one (3.0 turns idempotence off when it conflicts) is caught here.
+@pytest.mark.kafka
+def test_the_live_producer_is_idempotent_with_acks_from_all_replicas(
+    settings: KafkaSettings,
+) -> None:
+    with Producer(settings) as producer:
+        config = producer._client.config
+        assert config["acks"] == -1  # "all", as kafka-python stores it
+        assert config["enable_idempotence"] is True
+        assert config["retries"] == 2**31 - 1
+        assert config["max_in_flight_requests_per_connection"] == 5
+        assert config["request_timeout_ms"] == 5000
+        assert config["linger_ms"] == 5
+        assert type(config["partitioner"]) is DefaultPartitioner
+
+
+@pytest.mark.kafka
+def test_the_live_consumer_commits_only_when_told(settings: KafkaSettings) -> None:
+    consumer = Consumer(settings, topics=[settings.events_topic], session_timeout_s=10.0)
+    with consumer:
+        config = consumer._client.config
+        assert config["group_id"] == settings.consumer_group
+        assert config["enable_auto_commit"] is False
+        assert config["auto_offset_reset"] == "earliest"
+        assert config["isolation_level"] == "read_committed"
+        assert (config["session_timeout_ms"], config["heartbeat_interval_ms"]) == (10_000, 3_000)
+        assert config["max_poll_interval_ms"] == 300_000
+        assert config["max_poll_records"] == 500
+        assert config["check_crcs"] is True
