@@ -32,6 +32,7 @@ from orchestrator.cli.options import (
     DepartmentsOption,
     EventsTopicOption,
     InventoryOption,
+    ResidencyOption,
     StateDbOption,
     TimeoutOption,
     calendar_of,
@@ -55,6 +56,7 @@ from orchestrator.cli.requests import (
     unknown_system_message,
     wave_members,
 )
+from orchestrator.engine.rows import request_of
 from orchestrator.errors import ConfigurationError, PermanentError
 from orchestrator.events import Event, encode
 from orchestrator.gates import calendar_facts
@@ -62,8 +64,10 @@ from orchestrator.inventory import Calendar
 from orchestrator.inventory.loader import (
     DEFAULT_DEPARTMENTS,
     DEFAULT_INVENTORY_ROOT,
+    DEFAULT_RESIDENCY,
     load_inventory,
 )
+from orchestrator.inventory.residency import ResidencyRules, load_residency
 from orchestrator.settings import KafkaSettings
 from orchestrator.store import SystemRow, get_system, list_systems, open_store
 
@@ -134,22 +138,30 @@ def migrate(
     output: OutputOption = OutputFormat.TABLE,
     state_db: StateDbOption = None,
     inventory: InventoryOption = DEFAULT_INVENTORY_ROOT,
+    residency: ResidencyOption = DEFAULT_RESIDENCY,
     bootstrap_servers: BootstrapOption = None,
     events_topic: EventsTopicOption = None,
     timeout: TimeoutOption = None,
 ) -> None:
     """Ask the orchestrator to migrate each SYSTEM_ID onto a city node.
 
+    A ``--to`` node a system's residency rule forbids is refused before sending
+    (when the state database knows the system's record; else the orchestrator refuses it).
     Prints the event ids once the broker has acknowledged every request.
     JSON: {topic, sent, events: [{id, type, system_id, requested_by, target_node,
     wave, reason, time}]}, see docs/cli-json.md.
     """
     ids = check_system_ids(system_ids)
-    target = None if to is None else check_target(to, load_inventory(inventory).nodes)
+    loaded = load_inventory(inventory)
+    target = None if to is None else check_target(to, loaded.nodes)
     who = requester(requested_by)
     events = build_requests(Action.MIGRATE, ids, requested_by=who, target=target, wave=wave)
     where = request_route(no_check, output, state_db, bootstrap_servers, events_topic, timeout)
-    send(ids, events, where)
+    if target is None:
+        send(ids, events, where)
+        return
+    rules = load_residency(residency, loaded)
+    send(ids, events, where, check_rows=lambda rows: check_residency(rows, target, rules))
 
 
 def _request_command(action: Action, summary: str) -> Callable[..., None]:
@@ -331,10 +343,19 @@ def systems_in_wave(wave: int, url: str) -> list[str]:
         return [system.id for system in list_systems(session, wave=wave)]
 
 
-def send(ids: Sequence[str], events: Sequence[Event], where: RequestRoute) -> None:
-    """Check the ids against the store, publish, wait for the acks and print the event ids."""
+def send(
+    ids: Sequence[str],
+    events: Sequence[Event],
+    where: RequestRoute,
+    *,
+    check_rows: Callable[[Sequence[SystemRow]], None] | None = None,
+) -> None:
+    """Check the ids against the store (and their rows with ``check_rows``), publish, wait for
+    the acks and print the event ids."""
     if where.check:
-        check_registered(ids, where.state_db)
+        rows = check_registered(ids, where.state_db)
+        if check_rows is not None:
+            check_rows(rows)
     topic = where.kafka.events_topic
     with Producer(where.kafka) as producer:
         producer.send_all(topic, [encode(event) for event in events])
@@ -346,8 +367,9 @@ def send(ids: Sequence[str], events: Sequence[Event], where: RequestRoute) -> No
     )
 
 
-def check_registered(ids: Sequence[str], url: str) -> None:
-    """Refuse ids the state store has never seen; warn and go on if there is no store to ask."""
+def check_registered(ids: Sequence[str], url: str) -> list[SystemRow]:
+    """The rows of ``ids``; refuse ids the state store has never seen; warn and go on (no
+    rows) if there is no store to ask."""
     try:
         store = open_store(url, create=False)
     except ConfigurationError as error:
@@ -357,11 +379,26 @@ def check_registered(ids: Sequence[str], url: str) -> None:
             fg=typer.colors.YELLOW,
             err=True,
         )
-        return
+        return []
     with store, store.session() as session:
-        unknown = [system_id for system_id in ids if get_system(session, system_id) is None]
+        found = {system_id: get_system(session, system_id) for system_id in ids}
+    unknown = [system_id for system_id, row in found.items() if row is None]
     if unknown:
         raise PermanentError("\n".join(unknown_system_message(system_id) for system_id in unknown))
+    return [row for row in found.values() if row is not None]
+
+
+def check_residency(rows: Sequence[SystemRow], target: str, rules: ResidencyRules) -> None:
+    """Refuse ``--to target`` for any system whose residency rule forbids it, as the engine
+    would: with the rule's words."""
+    refusals = [
+        refusal
+        for row in rows
+        if (residency := request_of(row, rules).residency) is not None
+        and (refusal := residency.refusal(row.id, target)) is not None
+    ]
+    if refusals:
+        raise PermanentError("\n".join(refusals))
 
 
 def requester(requested_by: str | None) -> str:
