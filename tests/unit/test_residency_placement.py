@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.capacity import (
-    NodeState,
-    NodeUsage,
+from orchestrator.capacity import NodeState, NodeUsage, ResourceClass, ResourceInventory, Resources
+from orchestrator.capacity.group_placement import place_group
+from orchestrator.capacity.placement import (
     Placement,
     PlacementPolicy,
-    ResourceClass,
-    ResourceInventory,
-    Resources,
     SystemRequest,
     Unplaceable,
-    place_group,
     place_on_target,
     place_system,
     place_together,
