@@ -44,6 +44,7 @@ CLI_VARIABLES = frozenset(
         "GOVMIG_LAB_DIR",
         "GOVMIG_CALENDAR",
         "GOVMIG_CUTOVER_POLICY",
+        "GOVMIG_RESIDENCY",
         "GOVMIG_ACTOR",
     }
 )

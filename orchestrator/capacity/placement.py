@@ -6,6 +6,11 @@ built on them, ``group_placement.place_group``, is what both the engine (for
 a queued system) and ``govmig plan`` call. Nothing here reserves anything: the
 ledger store does, with compare-and-swap, once the state machine says ``placed``.
 
+Data residency comes before every preference: a system whose record names a
+data class carries its ``Residency`` (``inventory.residency``), and only the
+nodes it allows are candidates (for a group, the nodes every member's rule
+allows). A refusal names the rule; a placement it constrained says so.
+
 Policy, in order of preference:
 
 1. an explicit target (``--to NODE``) is honoured or refused with the reason;
@@ -35,6 +40,7 @@ from orchestrator.capacity.ledger import Amounts, NodeUsage, check_allocation, d
 from orchestrator.capacity.resources import ResourceClass, Resources
 from orchestrator.errors import ConfigurationError
 from orchestrator.inventory.models import BusinessSystem
+from orchestrator.inventory.residency import Residency, ResidencyRules
 from orchestrator.settings import PlacementSettings
 
 
@@ -85,11 +91,17 @@ class SystemRequest:
     city: str
     size: Resources
     depends_on: tuple[str, ...] = ()
+    residency: Residency | None = None  # None: its data may go anywhere
 
     @classmethod
-    def from_model(cls, system: BusinessSystem) -> SystemRequest:
-        """The request of a registered ``BusinessSystem``."""
-        return cls(system.id, system.city, Resources.of(system), tuple(system.depends_on))
+    def from_model(
+        cls, system: BusinessSystem, rules: ResidencyRules | None = None
+    ) -> SystemRequest:
+        """The request of a registered ``BusinessSystem``, held to ``rules`` if given."""
+        residency = None if rules is None else rules.residency_of(system.data_class, system.city)
+        return cls(
+            system.id, system.city, Resources.of(system), tuple(system.depends_on), residency
+        )
 
     @property
     def amounts(self) -> dict[str, int]:
@@ -139,10 +151,13 @@ def place_on_target(
     if usage is None:
         known = ", ".join(sorted(nodes))
         return Unplaceable(system.id, f"unknown node {target} (known: {known})")
+    refusal = None if system.residency is None else system.residency.refusal(system.id, target)
+    if refusal is not None:
+        return Unplaceable(system.id, refusal)
     shortfall = check_allocation(usage, system.amounts)
     if shortfall is not None:
         return Unplaceable(system.id, shortfall.message)
-    return Placement(system.id, target, "explicit target")
+    return Placement(system.id, target, "explicit target" + _within([system]))
 
 
 def place_together(
@@ -155,14 +170,41 @@ def place_together(
     """Put all of ``systems`` on one node, or return one ``Unplaceable`` for each."""
     requests = [system.amounts for system in systems]
     city = _home_city(systems)
-    chosen = _choose(city, requests, nodes, policy, prefer)
+    allowed = _allowed(systems, nodes)
+    chosen = _choose(city, requests, allowed, policy, prefer)
     if chosen is None:
-        reason = _unplaceable_reason(city, _total(requests), nodes, len(systems))
+        reason = _unplaceable_reason(city, _total(requests), allowed, systems)
         return [Unplaceable(system.id, reason) for system in systems]
     node_id, why = chosen
     if len(systems) > 1:
         why = f"{why}, with its dependency group of {len(systems)}"
+    why += _within(systems)
     return [Placement(system.id, node_id, why) for system in systems]
+
+
+def _allowed(
+    systems: Sequence[SystemRequest], nodes: Mapping[str, NodeUsage]
+) -> Mapping[str, NodeUsage]:
+    """The nodes every member's residency rule allows (all of them when none has a rule)."""
+    rules = [system.residency for system in systems if system.residency is not None]
+    if not rules:
+        return nodes
+    return {node: usage for node, usage in nodes.items() if all(node in r.nodes for r in rules)}
+
+
+def _within(systems: Sequence[SystemRequest]) -> str:
+    """``, within residency rule 'personal'``: what the audit says of a constrained choice."""
+    names = sorted({system.residency.rule for system in systems if system.residency is not None})
+    if not names:
+        return ""
+    return f", within residency rule{'s' if len(names) > 1 else ''} " + ", ".join(
+        repr(name) for name in names
+    )
+
+
+def _residency_reason(systems: Sequence[SystemRequest]) -> str:
+    """Every member's rule, in words: why only some nodes were candidates."""
+    return "; ".join(s.residency.keeps(s.id) for s in systems if s.residency is not None)
 
 
 def _home_city(systems: Sequence[SystemRequest]) -> str:
@@ -255,8 +297,16 @@ def _total(requests: Sequence[Amounts]) -> dict[str, int]:
 
 
 def _unplaceable_reason(
-    city: str, total: Amounts, nodes: Mapping[str, NodeUsage], count: int
+    city: str, total: Amounts, nodes: Mapping[str, NodeUsage], systems: Sequence[SystemRequest]
 ) -> str:
+    residency = _residency_reason(systems)
+    if residency and not nodes:
+        return f"{residency}: no city node is allowed"
+    capacity = _capacity_reason(city, total, nodes, len(systems))
+    return f"{capacity}; {residency}" if residency else capacity
+
+
+def _capacity_reason(city: str, total: Amounts, nodes: Mapping[str, NodeUsage], count: int) -> str:
     what = describe_amounts(total)
     subject = f"a dependency group of {count} needing {what}" if count > 1 else what
     own = [usage for usage in nodes.values() if usage.node.city == city]

@@ -15,11 +15,17 @@ from typing import Annotated, Any
 import typer
 
 from orchestrator.capacity import Resources
-from orchestrator.cli.options import InventoryOption
+from orchestrator.cli.options import InventoryOption, ResidencyOption
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
 from orchestrator.inventory.crosschecks import PLAN_TOTALS, RESOURCES
-from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT, load_inventory, load_systems
+from orchestrator.inventory.loader import (
+    DEFAULT_INVENTORY_ROOT,
+    DEFAULT_RESIDENCY,
+    load_inventory,
+    load_systems,
+)
 from orchestrator.inventory.models import Node
+from orchestrator.inventory.residency import load_residency
 from orchestrator.inventory.topology import Inventory
 
 app = typer.Typer(
@@ -34,9 +40,11 @@ TABLE_COLUMNS = ("node", "city", "vcpu", "memory_gb", "storage_gb", "ipv6_prefix
 def validate(
     file: Annotated[Path, typer.Argument(help="CSV, YAML or JSON file of business systems.")],
     inventory: InventoryOption = DEFAULT_INVENTORY_ROOT,
+    residency: ResidencyOption = DEFAULT_RESIDENCY,
 ) -> None:
     """Check a file of business-system records; print one line per problem."""
-    systems = load_systems(file, load_inventory(inventory))
+    loaded = load_inventory(inventory)
+    systems = load_systems(file, loaded, load_residency(residency, loaded))
     typer.echo(f"{len(systems)} systems OK")
 
 

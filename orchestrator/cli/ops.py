@@ -35,6 +35,7 @@ from orchestrator.cli.options import (
     DepartmentsOption,
     EventsTopicOption,
     InventoryOption,
+    ResidencyOption,
     StateDbOption,
     TimeoutOption,
     calendar_of,
@@ -60,6 +61,7 @@ from orchestrator.cli.requests import (
     wave_members,
 )
 from orchestrator.engine.requests import change_ref_refusal
+from orchestrator.engine.rows import request_of
 from orchestrator.errors import ConfigurationError, PermanentError
 from orchestrator.events import Event, InboundEvent, encode
 from orchestrator.gates import calendar_facts
@@ -68,8 +70,10 @@ from orchestrator.inventory.cutover_policy import CutoverPolicy
 from orchestrator.inventory.loader import (
     DEFAULT_DEPARTMENTS,
     DEFAULT_INVENTORY_ROOT,
+    DEFAULT_RESIDENCY,
     load_inventory,
 )
+from orchestrator.inventory.residency import ResidencyRules, load_residency
 from orchestrator.settings import KafkaSettings
 from orchestrator.store import SystemRow, get_system, list_systems, open_store
 
@@ -160,18 +164,22 @@ def migrate(
     state_db: StateDbOption = None,
     inventory: InventoryOption = DEFAULT_INVENTORY_ROOT,
     policy_file: CutoverPolicyOption = None,
+    residency: ResidencyOption = DEFAULT_RESIDENCY,
     bootstrap_servers: BootstrapOption = None,
     events_topic: EventsTopicOption = None,
     timeout: TimeoutOption = None,
 ) -> None:
     """Ask the orchestrator to migrate each SYSTEM_ID onto a city node.
 
+    A ``--to`` node a system's residency rule forbids is refused before sending
+    (when the state database knows the system's record; else the orchestrator refuses it).
     Prints the event ids once the broker has acknowledged every request.
     JSON: {topic, sent, events: [{id, type, system_id, requested_by, target_node,
     wave, reason, change_ref, time}]}, see docs/cli-json.md.
     """
     ids = check_system_ids(system_ids)
-    target = None if to is None else check_target(to, load_inventory(inventory).nodes)
+    loaded = load_inventory(inventory)
+    target = None if to is None else check_target(to, loaded.nodes)
     who = requester(requested_by)
     events = build_requests(
         Action.MIGRATE,
@@ -185,7 +193,11 @@ def migrate(
     where = request_route(
         no_check, output, state_db, bootstrap_servers, events_topic, timeout, policy_file
     )
-    send(ids, events, where)
+    if target is None:
+        send(ids, events, where)
+        return
+    rules = load_residency(residency, loaded)
+    send(ids, events, where, check_rows=lambda rows: check_residency(rows, target, rules))
 
 
 def _request_command(action: Action, summary: str) -> Callable[..., None]:
@@ -385,13 +397,21 @@ def systems_in_wave(wave: int, url: str) -> list[str]:
         return [system.id for system in list_systems(session, wave=wave)]
 
 
-def send(ids: Sequence[str], events: Sequence[Event], where: RequestRoute) -> None:
-    """Check the ids (and the change policy) against the store, publish, wait for the acks
-    and print the event ids."""
+def send(
+    ids: Sequence[str],
+    events: Sequence[Event],
+    where: RequestRoute,
+    *,
+    check_rows: Callable[[Sequence[SystemRow]], None] | None = None,
+) -> None:
+    """Check the ids against the store (the change policy, and their rows with
+    ``check_rows``), publish, wait for the acks and print the event ids."""
     if where.check:
         stored = registered_systems(ids, where.state_db)
         if stored is not None:
             check_change_policy(events, stored, where.policy)
+            if check_rows is not None:
+                check_rows(list(stored.values()))
     topic = where.kafka.events_topic
     with Producer(where.kafka) as producer:
         producer.send_all(topic, [encode(event) for event in events])
@@ -435,6 +455,19 @@ def check_change_policy(
         if isinstance(event, InboundEvent) and event.subject is not None
         for refusal in [change_ref_refusal(event, stored.get(event.subject), policy)]
         if refusal is not None
+    ]
+    if refusals:
+        raise PermanentError("\n".join(refusals))
+
+
+def check_residency(rows: Sequence[SystemRow], target: str, rules: ResidencyRules) -> None:
+    """Refuse ``--to target`` for any system whose residency rule forbids it, as the engine
+    would: with the rule's words."""
+    refusals = [
+        refusal
+        for row in rows
+        if (residency := request_of(row, rules).residency) is not None
+        and (refusal := residency.refusal(row.id, target)) is not None
     ]
     if refusals:
         raise PermanentError("\n".join(refusals))

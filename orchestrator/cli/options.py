@@ -31,6 +31,7 @@ __all__ = [
     "InventoryOption",
     "OutputFormat",
     "OutputOption",
+    "ResidencyOption",
     "StateDbOption",
     "StatusTopicOption",
     "TimeoutOption",
@@ -141,6 +142,19 @@ def cutover_policy(path: Path | None, departments: Path = DEFAULT_DEPARTMENTS) -
         if path is None
         else load_cutover_policy(path, load_departments(departments))
     )
+
+
+ResidencyOption = Annotated[
+    Path,
+    typer.Option(
+        "--residency",
+        envvar="GOVMIG_RESIDENCY",
+        dir_okay=False,
+        help="The data residency rules: where each data class may land "
+        "(default: the sample inventory/residency.yml).",
+        show_default=False,
+    ),
+]
 
 
 def calendar_of(path: Path | None, departments: Path) -> Calendar | None:

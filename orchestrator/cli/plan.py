@@ -4,7 +4,8 @@ Top of the pipeline, reading only: it loads a catalogue of business systems
 (the sample catalogue by default), filters it, takes the nodes' current usage
 from the state store when there is one (otherwise the inventory's nodes, empty)
 and runs ``orchestrator.capacity.plan_placements``, the same pure code the
-orchestrator places with. Nothing is reserved, nothing is sent.
+orchestrator places with, held to the same residency rules (``--residency``).
+Nothing is reserved, nothing is sent.
 ``cli/render_plan.py`` turns the result into the JSON document or a summary.
 
 ``plan`` is a plain function; ``cli/__init__.py`` registers it.
@@ -27,7 +28,12 @@ from orchestrator.capacity import (
     placement_policy,
     plan_placements,
 )
-from orchestrator.cli.options import InventoryOption, StateDbOption, state_db_url
+from orchestrator.cli.options import (
+    InventoryOption,
+    ResidencyOption,
+    StateDbOption,
+    state_db_url,
+)
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
 from orchestrator.cli.render_plan import (
     SUMMARY_ROWS,
@@ -42,10 +48,12 @@ from orchestrator.errors import ConfigurationError, PermanentError
 from orchestrator.inventory.loader import (
     DEFAULT_CATALOGUE,
     DEFAULT_INVENTORY_ROOT,
+    DEFAULT_RESIDENCY,
     load_inventory,
     load_systems,
 )
 from orchestrator.inventory.models import BusinessSystem
+from orchestrator.inventory.residency import load_residency
 from orchestrator.inventory.topology import Inventory
 from orchestrator.settings import PlacementSettings
 from orchestrator.store import node_usage, open_store
@@ -78,6 +86,7 @@ def plan(
     output: OutputOption = OutputFormat.TABLE,
     state_db: StateDbOption = None,
     inventory: InventoryOption = DEFAULT_INVENTORY_ROOT,
+    residency: ResidencyOption = DEFAULT_RESIDENCY,
 ) -> None:
     """Dry-run placement: where each system would go, what would not fit and why.
 
@@ -87,12 +96,13 @@ def plan(
     nodes (as in capacity, plus planned), plan}; see docs/cli-json.md.
     """
     loaded = load_inventory(inventory)
-    systems = load_systems(file or DEFAULT_CATALOGUE, loaded)
+    rules = load_residency(residency, loaded)
+    systems = load_systems(file or DEFAULT_CATALOGUE, loaded, rules)
     selected = select_systems(systems, loaded, city=city, department=department, limit=limit)
     usage, start = starting_usage(state_db_url(state_db), loaded)
     held = {system_id: node for node, found in usage.items() for system_id in found.allocations}
     already = {system.id: held[system.id] for system in selected if system.id in held}
-    requests = [SystemRequest.from_model(system) for system in selected]
+    requests = [SystemRequest.from_model(system, rules) for system in selected]
     policy = placement_policy(PlacementSettings(), strategy)
     result = plan_placements(requests, usage, policy)  # the already placed keep their node
     document = plan_document(result, strategy=policy.strategy, start=start, already_placed=already)

@@ -23,10 +23,17 @@ from orchestrator.cli.options import (
     BootstrapOption,
     EventsTopicOption,
     InventoryOption,
+    ResidencyOption,
     kafka_settings,
 )
 from orchestrator.events.registration import DEFAULT_SOURCE, registration_records
-from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT, load_inventory, load_systems
+from orchestrator.inventory.loader import (
+    DEFAULT_INVENTORY_ROOT,
+    DEFAULT_RESIDENCY,
+    load_inventory,
+    load_systems,
+)
+from orchestrator.inventory.residency import load_residency
 
 
 def publish(
@@ -35,11 +42,13 @@ def publish(
         str, typer.Option("--source", help="CloudEvents source of the events (a URI-reference).")
     ] = DEFAULT_SOURCE,
     inventory: InventoryOption = DEFAULT_INVENTORY_ROOT,
+    residency: ResidencyOption = DEFAULT_RESIDENCY,
     bootstrap_servers: BootstrapOption = None,
     events_topic: EventsTopicOption = None,
 ) -> None:
     """Publish each system in FILE as a registered event; republishing is idempotent."""
-    systems = load_systems(file, load_inventory(inventory))
+    loaded = load_inventory(inventory)
+    systems = load_systems(file, loaded, load_residency(residency, loaded))
     settings = kafka_settings(bootstrap_servers=bootstrap_servers, events_topic=events_topic)
     columns = (TextColumn("publishing"), BarColumn(), MofNCompleteColumn())
     with (

@@ -23,12 +23,14 @@ from orchestrator.cli.options import (
     CalendarOption,
     CutoverPolicyOption,
     DepartmentsOption,
+    ResidencyOption,
     calendar_of,
     cutover_policy,
 )
 from orchestrator.errors import GovmigError
 from orchestrator.inventory import DEFAULT_INVENTORY_ROOT, load_inventory
-from orchestrator.inventory.loader import DEFAULT_DEPARTMENTS
+from orchestrator.inventory.loader import DEFAULT_DEPARTMENTS, DEFAULT_RESIDENCY
+from orchestrator.inventory.residency import load_residency
 from orchestrator.observability import configure_logging
 from orchestrator.service import DEFAULT_SESSION_TIMEOUT_S, Orchestrator
 from orchestrator.settings import (
@@ -308,6 +310,7 @@ def run(
     cutover_policy_file: CutoverPolicyOption = None,
     calendar_file: CalendarOption = None,
     departments: DepartmentsOption = DEFAULT_DEPARTMENTS,
+    residency: ResidencyOption = DEFAULT_RESIDENCY,
     source_retention: Annotated[
         int | None,
         typer.Option(
@@ -324,12 +327,13 @@ def run(
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         # kafka-python narrates every connection at INFO; its warnings still show.
         logging.getLogger("kafka").setLevel(logging.WARNING)
+    loaded = load_inventory(inventory)
     orchestrator = Orchestrator(
         kafka=KafkaSettings(**_given(bootstrap_servers=bootstrap_servers, consumer_group=group)),
         store=StoreSettings(**_given(state_db=state_db)),
         metrics=MetricsSettings(**_given(metrics_port=metrics_port)),
         placement=PlacementSettings(**_given(strategy=placement_strategy)),
-        inventory=load_inventory(inventory),
+        inventory=loaded,
         worker=_worker_settings(
             worker,
             work_root=work_root,
@@ -355,6 +359,7 @@ def run(
         intake=IntakeSettings(**_given(flood_cooldown_s=flood_cooldown)),
         cutover=cutover_policy(cutover_policy_file, departments),
         calendar=calendar_of(calendar_file, departments),
+        residency=load_residency(residency, loaded),
         batch_size=batch_size,
         session_timeout_s=session_timeout,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from orchestrator.capacity import PlacementPolicy
+from orchestrator.inventory.residency import ResidencyRules
 from orchestrator.migrations import (
     Approve,
     Cause,
@@ -91,9 +92,11 @@ class CauseContext:
 
 @dataclass(frozen=True, slots=True)
 class PlacementContext:
-    """How placement chooses, and how often it re-reads the ledger after losing a race."""
+    """How placement chooses, where each data class may go, and how often it re-reads the
+    ledger after losing a race."""
 
     policy: PlacementPolicy = field(default_factory=PlacementPolicy)
+    residency: ResidencyRules = field(default_factory=ResidencyRules)
     max_attempts: int = 5
 
     def __post_init__(self) -> None:

@@ -10,6 +10,7 @@ store transaction and, per delivery:
    statement, which is race-safe across instances sharing PostgreSQL;
 2. checks the ids it names: cities against the inventory (``unknown_city``), a
    ``--to`` node or an updated node against the city nodes (``unknown_node``),
+   a record's data class against the residency rules (``unknown_data_class``),
    and the system against the store (``unknown_system``): a ``Rejected`` event
    is dead-lettered by the reactor with that code;
 3. applies it: a node update to the ledger, an operator's request to resume

@@ -12,7 +12,8 @@ A ``Refusal`` is audited the same way and returned.
 
 ``FindPlacement`` runs at once in the same transaction, as a loop of steps:
 the ``LedgerView`` copy of the ledger picks a node with ``place_group`` (the
-``--to`` target, else the dependency-group rule ``govmig plan`` uses too) and
+``--to`` target, else the dependency-group rule ``govmig plan`` uses too, both
+held to each system's residency rule, ``PlacementContext.residency``) and
 the result is applied as ``Place`` or ``PlacementFailed``. A reservation that
 finds the node full after all (another instance reserved first) is a value,
 not an error: the ledger is read again and placement retried, at most
@@ -212,9 +213,10 @@ class Lifecycle:
         row = _existing(system_id, self._work.system(system_id))
         others = view.unplaced_group(system_id)
         self._work.prefetch(others)
-        unplaced = [request_of(r) for i in others if (r := self._work.system(i)) is not None]
+        rules = self._placement.residency  # every member's rule, the one placed and the rest
+        unplaced = [request_of(r, rules) for i in others if (r := self._work.system(i)) is not None]
         policy = self._placement.policy
-        return view.choose(request_of(row), unplaced, policy, target=row.target_node)
+        return view.choose(request_of(row, rules), unplaced, policy, target=row.target_node)
 
     def _carry_out(
         self,

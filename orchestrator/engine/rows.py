@@ -28,6 +28,7 @@ from typing import Any
 from orchestrator.capacity import Resources, SystemRequest
 from orchestrator.engine.context import requester
 from orchestrator.inventory.models import BusinessSystem
+from orchestrator.inventory.residency import ResidencyRules
 from orchestrator.migrations import (
     Cause,
     PhaseFailed,
@@ -92,14 +93,17 @@ def _content(row: SystemRow) -> tuple[Any, ...]:
     )
 
 
-def request_of(row: SystemRow) -> SystemRequest:
-    """What placement needs of a stored system: its city, sizes and dependencies."""
+def request_of(row: SystemRow, rules: ResidencyRules | None = None) -> SystemRequest:
+    """What placement needs of a stored system: its city, sizes and dependencies, and with
+    ``rules`` where its data class lets it go."""
     record = row.record
+    data_class = record.get("data_class")
     return SystemRequest(
         id=row.id,
         city=row.city,
         size=Resources.from_fields(record),
         depends_on=tuple(record.get("depends_on") or ()),
+        residency=None if rules is None else rules.residency_of(data_class, row.city),
     )
 
 

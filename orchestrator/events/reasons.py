@@ -30,6 +30,7 @@ Reason codes (``REASON_CODES`` holds the same text):
 - ``unknown_system``: the system id is not a registered system.
 - ``unknown_node``: the node id is not one of the inventory's city nodes.
 - ``unknown_city``: the city id is not one of the inventory's cities.
+- ``unknown_data_class``: a registered record's data class is not one the residency rules name.
 - ``duplicate``: an event with this id was already processed (raised by the store).
 - ``illegal_transition``: the request is not allowed in the system's current state (raised by
   the state machine).
@@ -62,6 +63,7 @@ REASON_CODES: Final[Mapping[str, str]] = MappingProxyType(
         "unknown_system": "the system id is not a registered system",
         "unknown_node": "the node id is not one of the inventory's city nodes",
         "unknown_city": "the city id is not one of the inventory's cities",
+        "unknown_data_class": "the record's data class is not one the residency rules name",
         "duplicate": "an event with this id was already processed",
         "illegal_transition": "the request is not allowed in the system's current state",
         "unprocessable": "the handler failed on this event for good; the rest of its batch went on",

@@ -1,4 +1,5 @@
-"""Cross-checks an event's city, node and system ids against the ids that exist.
+"""Cross-checks an event's city, node and system ids (and a record's data class) against
+the ids that exist.
 
 The codec runs this after the event is well formed. The known ids come from the
 caller (the inventory loader, the store) as plain frozensets, so this stays pure.
@@ -24,16 +25,22 @@ from orchestrator.inventory.models import BusinessSystem
 
 @dataclass(frozen=True, slots=True)
 class KnownIds:
-    """The ids an event may name. ``systems=None`` skips the system check (the store does it)."""
+    """The ids an event may name. ``systems=None`` skips the system check (the store does it);
+    ``data_classes=None`` the data class check (no residency rules given)."""
 
     cities: frozenset[str]
     nodes: frozenset[str]
     systems: frozenset[str] | None = None
+    data_classes: frozenset[str] | None = None
 
 
 def check_references(event: Event, known: KnownIds) -> None:
-    """Raise ``Rejection`` (unknown_city, unknown_node, unknown_system) for a dangling id."""
+    """Raise ``Rejection`` (unknown_city, unknown_node, unknown_system, unknown_data_class)
+    for a dangling id."""
     for kind, value in _references(event):
+        classes = known.data_classes
+        if kind == "data_class" and classes is not None and value not in classes:
+            raise Rejection("unknown_data_class", f"no residency rule for data class {value!r}")
         if kind == "city" and value not in known.cities:
             raise Rejection("unknown_city", f"city {value!r} is not in the inventory")
         if kind == "node" and value not in known.nodes:
@@ -48,6 +55,8 @@ def _references(event: Event) -> Iterator[tuple[str, str]]:
         # depends_on is not checked: a dependency may be registered later in the same feed.
         yield "city", data.city
         yield "city", data.source.city
+        if data.data_class is not None:  # a class no rule names must not escape its rule
+            yield "data_class", data.data_class
         return
     if isinstance(data, NodeUpdated):
         yield "node", data.node_id

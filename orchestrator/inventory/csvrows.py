@@ -28,7 +28,7 @@ REQUIRED_COLUMNS = (
     "source_site",
     "source_host",
 )
-OPTIONAL_COLUMNS = ("depends_on", "criticality")
+OPTIONAL_COLUMNS = ("depends_on", "criticality", "data_class")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 SIZE_COLUMNS = frozenset({"vcpu", "memory_gb", "storage_gb"})
 DEPENDS_SEPARATOR = ";"
@@ -113,6 +113,7 @@ def systems_to_csv(systems: Iterable[BusinessSystem]) -> str:
                 system.source.host,
                 DEPENDS_SEPARATOR.join(system.depends_on),
                 system.criticality.value,
+                system.data_class or "",
             ]
         )
     return buffer.getvalue()

@@ -15,11 +15,13 @@ Business-system files, chosen by extension:
   ``systems`` holds that list. Each record has the fields of ``BusinessSystem``:
   ``id``, ``name``, ``city``, ``department``, ``vcpu``, ``memory_gb``,
   ``storage_gb`` (whole numbers, decimal GB), ``source: {city, site, host}``,
-  and optionally ``depends_on`` (a list of ids) and ``criticality``
-  (``low``, ``medium``, ``high`` or ``critical``; default ``medium``).
+  and optionally ``depends_on`` (a list of ids), ``criticality``
+  (``low``, ``medium``, ``high`` or ``critical``; default ``medium``) and
+  ``data_class`` (a residency rule's name, ``residency``; default none).
 * ``.csv``: UTF-8, a header row, then one row per system, with the columns
   ``id,name,city,department,vcpu,memory_gb,storage_gb,source_city,source_site,
-  source_host`` (required) and ``depends_on,criticality`` (optional; any order).
+  source_host`` (required) and ``depends_on,criticality,data_class`` (optional;
+  any order).
   ``depends_on`` holds ids separated by ``;``. An empty cell means "not given".
 
 Every record is checked: its fields against the model (unknown fields are
@@ -40,6 +42,7 @@ from orchestrator.inventory.calendar import Calendar
 from orchestrator.inventory.calendar_file import build_calendar
 from orchestrator.inventory.departments import DepartmentRegister, build_register
 from orchestrator.inventory.models import BusinessSystem
+from orchestrator.inventory.residency import ResidencyRules
 from orchestrator.inventory.sources import read_records, read_yaml
 from orchestrator.inventory.systems import validate_systems
 from orchestrator.inventory.topology import Inventory, build_inventory
@@ -48,6 +51,7 @@ DEFAULT_INVENTORY_ROOT = INVENTORY_DIR
 HOSTS_FILE = "hosts.yml"
 DEFAULT_CATALOGUE = DEFAULT_INVENTORY_ROOT / "catalogue" / "systems.yaml"
 DEFAULT_DEPARTMENTS = DEFAULT_INVENTORY_ROOT / "departments.yml"
+DEFAULT_RESIDENCY = DEFAULT_INVENTORY_ROOT / "residency.yml"
 
 
 def load_inventory(root: Path = DEFAULT_INVENTORY_ROOT) -> Inventory:
@@ -56,11 +60,20 @@ def load_inventory(root: Path = DEFAULT_INVENTORY_ROOT) -> Inventory:
     return build_inventory(read_yaml(path), source=str(path))
 
 
-def load_systems(path: Path, inventory: Inventory) -> list[BusinessSystem]:
-    """The business systems in a CSV, YAML or JSON file, in file order, all valid."""
+def load_systems(
+    path: Path, inventory: Inventory, residency: ResidencyRules | None = None
+) -> list[BusinessSystem]:
+    """The business systems in a CSV, YAML or JSON file, in file order, all valid.
+
+    With ``residency``, a record's data class must be one its rules name.
+    """
     records = read_records(path)
     return validate_systems(
-        records.records, inventory.cities, source=records.source, namer=records.namer
+        records.records,
+        inventory.cities,
+        source=records.source,
+        namer=records.namer,
+        data_classes=None if residency is None else residency.data_classes,
     )
 
 

@@ -20,6 +20,8 @@ SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,31}$"
 SystemId = Annotated[str, StringConstraints(pattern=SYSTEM_ID_PATTERN, max_length=63)]
 CityId = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=32)]
 NodeId = CityId
+# A residency data class, e.g. "personal": the key of its rule in the residency file.
+DataClass = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=32)]
 # Free text shown to people: bounded, single line, no control characters.
 Label = Annotated[
     str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
@@ -118,3 +120,5 @@ class BusinessSystem(Frozen):
     source: SourceLocation
     depends_on: Annotated[tuple[SystemId, ...], Field(max_length=32)] = ()
     criticality: Criticality = Criticality.MEDIUM
+    # Which residency rule keeps it where it may be (``inventory/residency.yml``); None: no rule.
+    data_class: DataClass | None = None

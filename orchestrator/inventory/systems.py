@@ -1,7 +1,8 @@
 """Business-system records checked against the inventory and against each other.
 
 Each record is validated as a ``BusinessSystem``; its cities must be among the
-21 cities, its id unique in the file, and its ``depends_on`` must name systems of
+21 cities, its data class (when given the residency file's) among the classes
+the residency rules name, its id unique in the file, and its ``depends_on`` must name systems of
 the same file without forming a cycle. Every problem is collected and reported
 in record order, so one run shows all of them: the city and dependency checks
 also run on a record whose other fields are wrong. Pure: ``sources`` reads files.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
 from pydantic import ValidationError
 
@@ -37,8 +38,12 @@ def validate_systems(
     *,
     source: str,
     namer: FieldNamer = dotted,
+    data_classes: Collection[str] | None = None,
 ) -> list[BusinessSystem]:
-    """The records as systems, in file order; ``InventoryError`` listing every problem."""
+    """The records as systems, in file order; ``InventoryError`` listing every problem.
+
+    ``data_classes``: the residency rules' classes a record may name (None: not checked).
+    """
     if not records:
         raise_problems([Problem(source, "contains no systems")])
     found: dict[int, list[Problem]] = defaultdict(list)
@@ -50,6 +55,8 @@ def validate_systems(
         label = record_label(index, record.get("id"))
         system = _validate_one(record, label, source, namer, found[index])
         found[index].extend(_city_problems(record, label, cities, source, namer))
+        if data_classes is not None:
+            found[index].extend(_data_class_problems(record, label, data_classes, source))
         if system is None:
             continue
         if system.id in systems:
@@ -94,6 +101,17 @@ def _city_problems(
     for value, what, loc in checks:
         if isinstance(value, str) and _SLUG.fullmatch(value) and value not in cities:
             yield Problem(source, f"unknown {what} {value!r}", label, namer(loc))
+
+
+def _data_class_problems(
+    record: Mapping[str, object], label: str, data_classes: Collection[str], source: str
+) -> Iterator[Problem]:
+    """A well-formed data class no residency rule names (a malformed one fails the model)."""
+    value = record.get("data_class")
+    if isinstance(value, str) and _SLUG.fullmatch(value) and value not in data_classes:
+        known = ", ".join(sorted(data_classes)) or "none"
+        message = f"no residency rule for data class {value!r} (the rules name: {known})"
+        yield Problem(source, message, label, "data_class")
 
 
 def _dependency_problems(

@@ -36,6 +36,7 @@ from orchestrator.events import KnownIds
 from orchestrator.hooks import Hooks
 from orchestrator.inventory import Calendar, Inventory
 from orchestrator.inventory.cutover_policy import CutoverPolicy
+from orchestrator.inventory.residency import ResidencyRules
 from orchestrator.observability import build_registry, start_metrics_server
 from orchestrator.reactor import Reactor
 from orchestrator.reactor.flood import FloodGuard, FloodPolicy
@@ -92,6 +93,7 @@ class Orchestrator:
         intake: IntakeSettings | None = None,
         cutover: CutoverPolicy | None = None,
         calendar: Calendar | None = None,
+        residency: ResidencyRules | None = None,
         batch_size: int = 500,
         session_timeout_s: float = DEFAULT_SESSION_TIMEOUT_S,
         flush_interval_s: float = 1.0,
@@ -107,6 +109,8 @@ class Orchestrator:
         # the calendar by the worker (when may a cutover start?).
         self._cutover = cutover if cutover is not None else CutoverPolicy()
         self._calendar = calendar
+        # Where each data class may land; without rules, a record naming one is refused.
+        self._residency = residency if residency is not None else ResidencyRules()
         self._batch_size, self._flush_interval_s = batch_size, flush_interval_s
         self._session_timeout_s = session_timeout_s
         self._partitions = partitions
@@ -214,8 +218,14 @@ class Orchestrator:
 
     def _handler(self, store: Store, pump: OutboxPump, *, hooks: Sequence[Hooks]) -> IntakeHandler:
         inventory = self._inventory
-        known = KnownIds(cities=frozenset(inventory.cities), nodes=frozenset(inventory.nodes))
-        placement = PlacementContext(policy=placement_policy(self._placement))
+        known = KnownIds(
+            cities=frozenset(inventory.cities),
+            nodes=frozenset(inventory.nodes),
+            data_classes=self._residency.data_classes,
+        )
+        placement = PlacementContext(
+            policy=placement_policy(self._placement), residency=self._residency
+        )
         return IntakeHandler(
             store,
             known=known,

@@ -16,6 +16,7 @@ KNOWN = KnownIds(
     cities=frozenset({"shantou", "guangzhou"}),
     nodes=frozenset({"shantou", "shanwei"}),
     systems=frozenset({SYSTEM}),
+    data_classes=frozenset({"personal"}),
 )
 
 
@@ -269,6 +270,11 @@ REFERENCES: list[tuple[str, Callable[[], KafkaRecord], str]] = [
         ),
         "unknown_city",
     ),
+    (
+        "data class no residency rule names",
+        lambda: structured(envelope(data=registered_data(data_class="secret"))),
+        "unknown_data_class",
+    ),
     ("unknown target node", lambda: structured(requested(target_node="guangzhou")), "unknown_node"),
     (
         "unknown node update",
@@ -305,6 +311,14 @@ def test_dangling_ids_are_rejected_given_the_known_ids(
     with pytest.raises(Rejection) as caught:
         decode(make(), known=KNOWN)
     assert caught.value.code == code
+
+
+def test_a_data_class_no_rule_names_is_refused_with_its_reason() -> None:
+    record = structured(envelope(data=registered_data(data_class="secret")))
+    with pytest.raises(Rejection) as caught:
+        decode(record, known=KNOWN)
+    assert str(caught.value) == "unknown_data_class: no residency rule for data class 'secret'"
+    decode(structured(envelope(data=registered_data(data_class="personal"))), known=KNOWN)
 
 
 def test_the_table_covers_every_input_reason_code() -> None:

@@ -276,7 +276,7 @@ def test_a_dependency_on_a_record_that_is_bad_for_another_reason_is_not_unknown(
 
 
 CSV_HEADER = ",".join(COLUMNS)
-CSV_ROW = "shantou-psb-001,Name,shantou,PSB,8,32,500,shantou,Shantou DC,src-a.gov.local,,high"
+CSV_ROW = "shantou-psb-001,Name,shantou,PSB,8,32,500,shantou,Shantou DC,src-a.gov.local,,high,"
 
 # (CSV text, record label or "header", field, what the message says)
 CSV_CASES = [
