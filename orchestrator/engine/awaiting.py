@@ -35,7 +35,6 @@ from orchestrator.migrations import Cause
 from orchestrator.reactor.deadletter import dead_letter
 from orchestrator.store import EventOutcome, Session, Store, set_outcome
 from orchestrator.store.awaiting import (
-    HeldRecord,
     HeldRequest,
     NewHold,
     claim_expired,
@@ -58,18 +57,10 @@ def hold_of(
         requested_by=requester(cause),
         event_source=event.source,
         event_id=event.id,
-        record=HeldRecord(
-            record.topic, record.partition, record.offset, record.key, record.value, record.headers
-        ),
+        record=record,
         arrived_at=now,
         deadline=now + wait,
     )
-
-
-def held_record(held: HeldRequest) -> KafkaRecord:
-    """The record of a held request, to decode again or to dead-letter."""
-    kept = held.record
-    return KafkaRecord(kept.topic, kept.partition, kept.offset, kept.key, kept.value, kept.headers)
 
 
 def waited_note(held: HeldRequest, now: datetime) -> str:
@@ -117,7 +108,7 @@ def _send(producer: Producer, topic: str, expired: Sequence[HeldRequest], now: d
 
 def _dead_letter(held: HeldRequest, now: datetime) -> RawRecord:
     message = expired_message(held)
-    return dead_letter(held_record(held), code=EXPIRED_CODE, message=message, now=now)
+    return dead_letter(held.record, code=EXPIRED_CODE, message=message, now=now)
 
 
 def _forget(session: Session, expired: Sequence[HeldRequest]) -> None:

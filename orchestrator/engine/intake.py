@@ -52,7 +52,7 @@ from orchestrator.engine import (
     cause_of,
     context_of,
 )
-from orchestrator.engine.awaiting import held_record, hold_of, waited_note
+from orchestrator.engine.awaiting import hold_of, waited_note
 from orchestrator.engine.requests import with_approval_facts
 from orchestrator.events import (
     InboundEvent,
@@ -270,8 +270,8 @@ class _BatchIntake:
         now = datetime.now(UTC)
         for held in awaiting_store.take_waiting(self._session, system_id, now):
             try:
-                event = decode(held_record(held))
-                self._apply(event, held_record(held), note=waited_note(held, now))
+                event = decode(held.record)
+                self._apply(event, held.record, note=waited_note(held, now))
             except Rejection as rejection:  # decoded once already: only a changed codec gets here
                 log.error("held request %s no longer decodes: %s", held.event_id, rejection)
                 awaiting_store.hold(self._session, replace(held, deadline=now))  # the sweep's now

@@ -26,24 +26,13 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from orchestrator.events.codec import KafkaRecord
 from orchestrator.store._sql import as_utc, execute, rows, stored_time
 from orchestrator.store.tables import AwaitingRegistrationTable
 
 T = AwaitingRegistrationTable
 _TABLE = cast(Table, T.__table__)
 _IN_CHUNK = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class HeldRecord:
-    """The Kafka record of a held request, as consumed."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +44,7 @@ class NewHold:
     requested_by: str | None
     event_source: str
     event_id: str
-    record: HeldRecord
+    record: KafkaRecord  # as consumed: to decode again, or to dead-letter byte for byte
     arrived_at: datetime
     deadline: datetime
 
@@ -160,7 +149,7 @@ def count_awaiting(session: Session) -> tuple[int, datetime | None]:
 
 
 def _held(row: Any) -> HeldRequest:
-    record = HeldRecord(
+    record = KafkaRecord(
         topic=row.topic,
         partition=row.partition,
         offset=row.offset,

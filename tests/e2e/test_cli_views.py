@@ -17,13 +17,14 @@ from typing import Any
 
 import pytest
 
+from orchestrator.events.codec import KafkaRecord
 from orchestrator.inventory.catalogue import generate_catalogue
 from orchestrator.inventory.csvrows import systems_to_csv
 from orchestrator.inventory.loader import DEFAULT_CATALOGUE, load_inventory, load_systems
 from orchestrator.migrations import RequestRetry, SystemState
 from orchestrator.store import awaiting as awaiting_store
 from orchestrator.store import open_store, seed_nodes
-from orchestrator.store.awaiting import HeldRecord, NewHold
+from orchestrator.store.awaiting import NewHold
 from tests.fixtures.seeding import drive, refuse
 
 GOVMIG = Path(sys.executable).parent / "govmig"
@@ -141,7 +142,7 @@ def test_status_of_a_system_whose_requests_await_its_registration(
     state_db: str, tmp_path: Path
 ) -> None:
     arrived = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
-    record = HeldRecord("govcloud.events", 3, 17, b"shantou-psb-405", b"{}", ())
+    record = KafkaRecord("govcloud.events", 3, 17, b"shantou-psb-405", b"{}", ())
     held = NewHold(
         "shantou-psb-405", "migrate", "alice", "/govmig/cli", "e-405", record, arrived,
         arrived + timedelta(minutes=5),

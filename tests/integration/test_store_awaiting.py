@@ -10,9 +10,10 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+from orchestrator.events.codec import KafkaRecord
 from orchestrator.store import Store
 from orchestrator.store import awaiting as awaiting_store
-from orchestrator.store.awaiting import HeldRecord, NewHold
+from orchestrator.store.awaiting import NewHold
 from tests.fixtures.store import ON_BOTH, ON_POSTGRES
 
 T0 = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
@@ -21,7 +22,7 @@ HEADERS = (("ce_type", b"gov.cloud.migration.requested"), ("ce_id", b"\x00\xffby
 
 
 def new(system_id: str, event_id: str, *, arrived_at: datetime = T0) -> NewHold:
-    record = HeldRecord("govcloud.events", 4, 99, system_id.encode(), b'{"a":1}', HEADERS)
+    record = KafkaRecord("govcloud.events", 4, 99, system_id.encode(), b'{"a":1}', HEADERS)
     return NewHold(
         system_id, "migrate", "alice", "/govmig/cli", event_id, record, arrived_at,
         arrived_at + WAIT,

@@ -10,6 +10,7 @@ stand-in; ``tests/integration/test_awaiting_registration.py`` runs it on Kafka.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -47,7 +48,7 @@ from orchestrator.store import (
     seed_nodes,
 )
 from orchestrator.store import awaiting as awaiting_store
-from orchestrator.store.awaiting import HeldRecord, HeldRequest
+from orchestrator.store.awaiting import HeldRequest
 from tests.unit.test_engine_intake import INVENTORY, KNOWN, delivery, kinds, system
 
 S = SystemState
@@ -182,21 +183,7 @@ def hold_expired(store: Store, handler: IntakeHandler, request: Delivery) -> Non
     with store.transaction() as session:
         awaiting_store.forget(session, [held.id])
         past = held.arrived_at - timedelta(seconds=1)
-        awaiting_store.hold(session, _moved(held, arrived_at=past - WAIT, deadline=past))
-
-
-def _moved(held: HeldRequest, *, arrived_at: datetime, deadline: datetime) -> HeldRequest:
-    return HeldRequest(
-        id=held.id,
-        system_id=held.system_id,
-        request=held.request,
-        requested_by=held.requested_by,
-        event_source=held.event_source,
-        event_id=held.event_id,
-        record=held.record,
-        arrived_at=arrived_at,
-        deadline=deadline,
-    )
+        awaiting_store.hold(session, replace(held, arrived_at=past - WAIT, deadline=past))
 
 
 def test_a_registration_leaves_a_request_past_its_deadline_to_the_sweep(
@@ -281,7 +268,7 @@ HELD = HeldRequest(
     requested_by="bob",
     event_source="/govmig/cli",
     event_id="e-1",
-    record=HeldRecord("govcloud.events", 2, 40, b"mz-x", b"{}", ()),
+    record=KafkaRecord("govcloud.events", 2, 40, b"mz-x", b"{}", ()),
     arrived_at=AT,
     deadline=AT + timedelta(seconds=7.5),
 )
