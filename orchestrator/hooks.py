@@ -78,6 +78,10 @@ class Hooks:
         """``count`` compare-and-swaps on a node's generation lost to another writer in one
         batch, each redone on a fresh read of the node."""
 
+    def after_registration_wait_expired(self, count: int) -> None:
+        """``count`` held requests waited their whole time for their system's registration
+        and were dead-lettered (each also told as ``after_dead_letter``)."""
+
     # --- the phase worker ------------------------------------------------------------
 
     def after_playbook(self, phase: str, status: str, batch_size: int) -> None:

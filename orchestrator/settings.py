@@ -196,12 +196,15 @@ def database_password(url: str) -> str | None:
 
 
 class IntakeSettings(GovmigSettings):
-    """How intake guards itself against a flood of bad events."""
+    """How intake guards itself against a flood of bad events, and waits for registrations."""
 
     model_config = SettingsConfigDict(env_prefix="GOVMIG_")
 
     # How long the flood guard pauses intake when it trips; `govmig intake resume` ends it early.
     flood_cooldown_s: float = Field(default=60.0, ge=0, le=86_400)
+    # How long a request about a system not registered yet waits for the registration (a
+    # producer partitioning by another hash may deliver it later); 0: dead-lettered at once.
+    registration_wait_s: float = Field(default=300.0, ge=0, le=86_400)
 
 
 class MetricsSettings(GovmigSettings):

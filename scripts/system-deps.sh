@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests run for real:
 # Java and Maven (the Kafka broker), PostgreSQL and Prometheus (with promtool),
-# and the lab's hosts: iproute2, OpenSSH's sshd, rsync and BIND 9 (govmig lab).
+# the lab's hosts: iproute2, OpenSSH's sshd, rsync and BIND 9 (govmig lab), and
+# kcat, a librdkafka producer on its default (CRC32) partitioner, for the ordering test.
 # Skips what is already there, so a warm machine pays nothing.
 set -euo pipefail
 need=()
@@ -17,6 +18,7 @@ command -v rsync >/dev/null || need+=(rsync)
 [ -x /usr/sbin/named ] || need+=(bind9)
 command -v tsig-keygen >/dev/null || need+=(bind9-utils)
 command -v dig >/dev/null || need+=(bind9-dnsutils)
+command -v kcat >/dev/null || need+=(kcat)
 command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -21,6 +21,7 @@ from orchestrator.migrations.replication import PassKind, WarmPolicy, forecast_d
 from orchestrator.migrations.states import phase_in
 from orchestrator.store import Allocation, SystemRow, TransitionRow
 from orchestrator.store.approvals import ApprovalRow
+from orchestrator.store.awaiting import HeldRequest
 from orchestrator.store.replication import PassRow, RehearsalRow, start_measured
 
 # The plan's totals, keyed like every resource in JSON output (``FIELD_NAMES``).
@@ -204,6 +205,8 @@ class SystemDetail:
     rehearsal: RehearsalRow | None = None
     approval: ApprovalStatus | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Requests held for its registration (normally none once it is registered).
+    awaiting: Sequence[HeldRequest] = ()
 
 
 def pass_row(recorded: PassRow) -> dict[str, Any]:
@@ -228,6 +231,60 @@ def detail_document(detail: SystemDetail) -> dict[str, Any]:
         "rehearsal": rehearsal_document(detail.rehearsal),
         "approval": approval_document(detail.approval),
         "history": [history_row(transition) for transition in detail.history],
+        "awaiting_registration": [awaiting_row(held) for held in detail.awaiting],
+    }
+
+
+def awaiting_row(held: HeldRequest) -> dict[str, Any]:
+    """One request held for its system's registration, as a JSON row of ``status SYSTEM_ID``."""
+    return {
+        "request": held.request,
+        "requested_by": held.requested_by,
+        "event_source": held.event_source,
+        "event_id": held.event_id,
+        "arrived_at": iso(held.arrived_at),
+        "deadline": iso(held.deadline),
+    }
+
+
+def unregistered_document(
+    held: Sequence[HeldRequest], history: Sequence[TransitionRow]
+) -> dict[str, Any]:
+    """``status SYSTEM_ID --output json`` of a system not registered yet that requests await:
+    the keys of a registered system's document, empty, and the requests held."""
+    return {
+        "system": None,
+        "record": None,
+        "allocation": None,
+        "replication_passes": [],
+        "replica": None,
+        "rehearsal": None,
+        "approval": None,
+        "history": [history_row(transition) for transition in history],
+        "awaiting_registration": [awaiting_row(request) for request in held],
+    }
+
+
+def unregistered_tables(
+    system_id: str, held: Sequence[HeldRequest], history: Sequence[TransitionRow], now: datetime
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    """``status SYSTEM_ID`` for people, of a system not registered yet that requests await."""
+    title = f"{system_id} is not registered yet: requests awaiting its registration"
+    tables = [(title, [_awaiting_line(request, now) for request in held])]
+    if history:
+        tables.append((f"History of {system_id}", [_history_line(t) for t in history]))
+    return tables
+
+
+def _awaiting_line(held: HeldRequest, now: datetime) -> dict[str, Any]:
+    left = max((held.deadline - now).total_seconds(), 0.0)
+    return {
+        "request": held.request,
+        "by": held.requested_by,
+        "since": short_time(held.arrived_at),
+        "deadline": short_time(held.deadline),
+        "left": f"{left:.0f} s",
+        "event": held.event_id,
     }
 
 
@@ -284,6 +341,9 @@ def detail_tables(detail: SystemDetail) -> list[tuple[str, list[dict[str, Any]]]
         tables.append((f"Last rehearsal of {system.id}", [_rehearsal_line(detail.rehearsal)]))
     if detail.approval is not None:
         tables.append((f"Approval of {system.id}", [_approval_line(detail.approval)]))
+    if detail.awaiting:
+        lines = [_awaiting_line(held, detail.now) for held in detail.awaiting]
+        tables.append((f"Requests awaiting the registration of {system.id}", lines))
     tables.append((f"History of {system.id}", [_history_line(t) for t in detail.history]))
     return tables
 

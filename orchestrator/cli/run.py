@@ -120,6 +120,18 @@ def run(
             show_default=False,
         ),
     ] = None,
+    registration_wait: Annotated[
+        float | None,
+        typer.Option(
+            "--registration-wait",
+            min=0,
+            max=86_400,
+            help="seconds a request about a system not registered yet waits for its "
+            "registration before it is dead-lettered (unknown_system); 0 refuses it at once "
+            "(env GOVMIG_REGISTRATION_WAIT_S; default 300)",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[
         str, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     ] = "INFO",
@@ -356,7 +368,9 @@ def run(
             finalize_after_days=finalize_after,
             wave_threshold=wave_threshold,
         ),
-        intake=IntakeSettings(**_given(flood_cooldown_s=flood_cooldown)),
+        intake=IntakeSettings(
+            **_given(flood_cooldown_s=flood_cooldown, registration_wait_s=registration_wait)
+        ),
         cutover=cutover_policy(cutover_policy_file, departments),
         calendar=calendar_of(calendar_file, departments),
         residency=load_residency(residency, loaded),

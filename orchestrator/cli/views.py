@@ -37,6 +37,8 @@ from orchestrator.cli.render import (
     error_lines,
     status_document,
     status_table,
+    unregistered_document,
+    unregistered_tables,
     waiting_lines,
 )
 from orchestrator.cli.requests import check_system_ids, unknown_system_message
@@ -55,7 +57,9 @@ from orchestrator.store import (
     open_store,
 )
 from orchestrator.store import approvals as approval_store
+from orchestrator.store import awaiting as awaiting_store
 from orchestrator.store import replication as replication_store
+from orchestrator.store.awaiting import HeldRequest
 
 
 def status(
@@ -88,8 +92,11 @@ def status(
     bytes_sent, seconds, at}], replica, rehearsal: {passed, reason, test_name,
     seconds, at}, approval: {needed, live: {approved_by, change_ref, comment,
     granted_at, expires_at}}, history: [{id, at, from_state, to_state,
-    refused, cause, actor, reason, event_source, event_id, change_ref}]}. Times
-    are RFC 3339 UTC; see docs/cli-json.md.
+    refused, cause, actor, reason, event_source, event_id, change_ref}],
+    awaiting_registration: [{request, requested_by, event_source, event_id,
+    arrived_at, deadline}]}; a system not registered yet that requests await
+    has the same keys, system and record null. Times are RFC 3339 UTC; see
+    docs/cli-json.md.
     """
     if system_id is not None and (state, node, wave) != (None, None, None):
         raise PermanentError("give either a SYSTEM_ID or --state/--node/--wave filters, not both")
@@ -119,8 +126,10 @@ def _show_system(
     session: Session, system_id: str, output: OutputFormat, policy: CutoverPolicy
 ) -> None:
     system = get_system(session, system_id)
+    held = awaiting_store.awaiting(session, system_id)
     if system is None:
-        raise PermanentError(unknown_system_message(system_id))
+        _show_unregistered(session, system_id, held, output)
+        return
     now = datetime.now(UTC)
     detail = SystemDetail(
         system,
@@ -130,11 +139,25 @@ def _show_system(
         rehearsal=replication_store.last_rehearsal(session, system_id),
         approval=_approval(session, system, policy, now),
         now=now,
+        awaiting=held,
     )
     if output is OutputFormat.JSON:
         emit([], output, document=detail_document(detail))
         return
     _print_tables(detail_tables(detail))
+
+
+def _show_unregistered(
+    session: Session, system_id: str, held: Sequence[HeldRequest], output: OutputFormat
+) -> None:
+    """A system never registered: unknown, unless requests about it await its registration."""
+    if not held:
+        raise PermanentError(unknown_system_message(system_id))
+    audit = history(session, system_id)
+    if output is OutputFormat.JSON:
+        emit([], output, document=unregistered_document(held, audit))
+        return
+    _print_tables(unregistered_tables(system_id, held, audit, datetime.now(UTC)))
 
 
 def _approval(

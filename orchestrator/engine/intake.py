@@ -12,7 +12,10 @@ store transaction and, per delivery:
    ``--to`` node or an updated node against the city nodes (``unknown_node``),
    a record's data class against the residency rules (``unknown_data_class``),
    and the system against the store (``unknown_system``): a ``Rejected`` event
-   is dead-lettered by the reactor with that code;
+   is dead-lettered by the reactor with that code. A request about a system not
+   registered yet is held instead, for ``registration_wait`` (``awaiting``): a
+   producer hashing keys differently may have put the registration on another
+   partition, read later. It is ``Processed`` (its record is in the store);
 3. applies it: a node update to the ledger, an operator's request to resume
    intake to every open flood-guard pause (``Processed(resumes_intake=True)``),
    anything else as a cause through the engine's ``Lifecycle`` (placement
@@ -20,7 +23,9 @@ store transaction and, per delivery:
    policy's word on self-approval). A request the state machine refuses, or
    the change policy (it names no change about a system whose requests must),
    is *processed*, not rejected: it is audited and announced as
-   ``gov.cloud.system.request_refused``.
+   ``gov.cloud.system.request_refused``. A registration then applies the
+   system's held requests, oldest first, the same way (their audit notes how
+   long each waited), and they are deleted.
 
 The status events are not returned to the reactor: every change and refusal is
 an audit row in the same transaction, i.e. in the outbox, and ``after_commit``
@@ -39,7 +44,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from orchestrator.engine import (
     Lifecycle,
@@ -48,12 +54,22 @@ from orchestrator.engine import (
     cause_of,
     context_of,
 )
+from orchestrator.engine.awaiting import hold_of, waited_note
 from orchestrator.engine.requests import change_ref_refusal, with_approval_facts
-from orchestrator.events import InboundEvent, KnownIds, Rejection, check_references, event_key
+from orchestrator.events import (
+    InboundEvent,
+    KafkaRecord,
+    KnownIds,
+    Rejection,
+    check_references,
+    decode,
+    event_key,
+)
 from orchestrator.events.data import IntakeResumeRequested, NodeUpdated, WaveResumeRequested
 from orchestrator.hooks import Hooks, notify
 from orchestrator.inventory.cutover_policy import CutoverPolicy
 from orchestrator.inventory.models import BusinessSystem
+from orchestrator.migrations import Cause
 from orchestrator.reactor.handler import Delivery, Duplicate, Outcome, Processed, Rejected
 from orchestrator.store import (
     CasTally,
@@ -66,6 +82,7 @@ from orchestrator.store import (
     reclaim_rejected,
     set_outcome,
 )
+from orchestrator.store import awaiting as awaiting_store
 from orchestrator.store import intake as intake_store
 from orchestrator.store import waves as wave_store
 
@@ -84,6 +101,7 @@ class IntakeHandler:
         known: KnownIds,
         placement: PlacementContext | None = None,
         cutover: CutoverPolicy | None = None,
+        registration_wait: timedelta = timedelta(0),
         after_commit: Callable[[], object] | None = None,
         hooks: Sequence[Hooks] = (),
     ) -> None:
@@ -91,13 +109,17 @@ class IntakeHandler:
         self._known = known
         self._placement = placement
         self._cutover = cutover if cutover is not None else CutoverPolicy()
+        # How long a request about a system not registered yet waits for it; 0: refused at once.
+        self._wait = registration_wait
         self._after_commit = after_commit
         self._hooks = hooks
 
     def handle(self, batch: Sequence[Delivery]) -> Sequence[Outcome]:
         """One outcome per delivery, in order; ``TemporaryError`` to have the batch again."""
         with self._conflicts_told() as tally, self._store.transaction() as session:
-            intake = _BatchIntake(session, self._known, self._placement, self._cutover, tally)
+            intake = _BatchIntake(
+                session, self._known, self._placement, self._cutover, tally, self._wait
+            )
             outcomes = intake.run(batch)
         if self._after_commit is not None:
             try:
@@ -127,24 +149,30 @@ class _BatchIntake:
         placement: PlacementContext | None,
         cutover: CutoverPolicy,
         tally: CasTally,
+        wait: timedelta,
     ) -> None:
         self._session = session
         self._known = known
         self._cutover = cutover
+        self._wait = wait
         self._lifecycle = Lifecycle(session, placement=placement, tally=tally)
+        self._awaited: set[str] = set()  # systems of this batch with requests held for them
 
     def run(self, batch: Sequence[Delivery]) -> list[Outcome]:
         taken = self._claim([delivery.event for delivery in batch])
         events = [delivery.event for delivery, take in zip(batch, taken, strict=True) if take]
-        self._lifecycle.prefetch(
+        system_ids = [
             event_key(event)
             for event in events
             if not isinstance(event.data, NodeUpdated | IntakeResumeRequested | WaveResumeRequested)
-        )
+        ]
+        self._lifecycle.prefetch(system_ids)
+        registering = (event_key(e) for e in events if isinstance(e.data, BusinessSystem))
+        self._awaited = awaiting_store.awaited_among(self._session, registering)
         outcomes: list[Outcome] = []
         rejected: list[EventKey] = []
         for delivery, take in zip(batch, taken, strict=True):
-            outcome = self._one(delivery.event) if take else Duplicate()
+            outcome = self._one(delivery.event, delivery.record) if take else Duplicate()
             if isinstance(outcome, Rejected):
                 rejected.append(_key(delivery.event))
             outcomes.append(outcome)
@@ -172,7 +200,7 @@ class _BatchIntake:
         claimed = claim_events(self._session, new)
         return [key in claimed if d is None else d for d, key in zip(decided, keys, strict=True)]
 
-    def _one(self, event: InboundEvent) -> Outcome:
+    def _one(self, event: InboundEvent, record: KafkaRecord) -> Outcome:
         try:
             check_references(event, self._known)
             if isinstance(event.data, NodeUpdated):
@@ -183,7 +211,7 @@ class _BatchIntake:
                 return self._resume_intake(event.id, event.data)
             if isinstance(event.data, WaveResumeRequested):
                 return self._resume_wave(event.data)
-            self._apply(event)
+            self._apply(event, record)
         except Rejection as rejection:
             return Rejected(rejection)
         return Processed()
@@ -203,7 +231,9 @@ class _BatchIntake:
             log.warning("wave %d resume requested by %s, but it is not halted", wave, by)
         return Processed()
 
-    def _apply(self, event: InboundEvent) -> None:
+    def _apply(
+        self, event: InboundEvent, kafka_record: KafkaRecord, note: str | None = None
+    ) -> None:
         cause = cause_of(event)
         if cause is None:  # every inbound type but node.updated and intake's carries a cause
             raise Rejection("unknown_type", f"type {event.type!r} carries no request")
@@ -211,14 +241,46 @@ class _BatchIntake:
         record = event.data if isinstance(event.data, BusinessSystem) else None
         system = self._lifecycle.system(system_id)
         if record is None and system is None:
-            raise Rejection("unknown_system", f"system {system_id!r} is not registered")
+            if self._wait <= timedelta(0):
+                raise Rejection("unknown_system", f"system {system_id!r} is not registered")
+            self._hold(event, cause, kafka_record)
+            return
         cause = with_approval_facts(cause, system, self._cutover)
         context = context_of(event, component=COMPONENT)
+        if note is not None:
+            context = replace(context, note="; ".join(filter(None, (context.note, note))))
         refusal = change_ref_refusal(event, system, self._cutover)
         if refusal is not None:
             self._lifecycle.refuse(system_id, refusal, context=context)
         else:
             self._lifecycle.apply(system_id, cause, context=context, record=record)
+        if record is not None and system_id in self._awaited:
+            self._apply_held(system_id)
+
+    def _hold(self, event: InboundEvent, cause: Cause, record: KafkaRecord) -> None:
+        """Keep a request about a system not registered yet, until it is or the wait ends."""
+        held = hold_of(event, cause, record, now=datetime.now(UTC), wait=self._wait)
+        awaiting_store.hold(self._session, held)
+        self._awaited.add(held.system_id)
+        log.info(
+            "%s request %s about %s held until %s: the system is not registered yet",
+            held.request,
+            event.id,
+            held.system_id,
+            held.deadline.isoformat(),
+        )
+
+    def _apply_held(self, system_id: str) -> None:
+        """Apply the requests held for a system just registered, oldest first, as if new."""
+        self._awaited.discard(system_id)
+        now = datetime.now(UTC)
+        for held in awaiting_store.take_waiting(self._session, system_id, now):
+            try:
+                event = decode(held.record)
+                self._apply(event, held.record, note=waited_note(held, now))
+            except Rejection as rejection:  # decoded once already: only a changed codec gets here
+                log.error("held request %s no longer decodes: %s", held.event_id, rejection)
+                awaiting_store.hold(self._session, replace(held, deadline=now))  # the sweep's now
 
 
 def _key(event: InboundEvent) -> EventKey:

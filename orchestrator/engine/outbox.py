@@ -150,7 +150,7 @@ class Outbox:
 
 
 class Flushable(Protocol):
-    """What the pump flushes: an ``Outbox``."""
+    """What the pump flushes: an ``Outbox``, or the sweep of expired held requests."""
 
     def flush_quietly(self) -> int: ...
 
@@ -160,12 +160,14 @@ class OutboxPump:
     once when woken (``wake``, the loops' after-commit step). Only this thread publishes, so
     a broker that does not answer slows no loop: the rows wait in the outbox."""
 
-    def __init__(self, outbox: Flushable, *, interval_s: float = 1.0) -> None:
+    def __init__(
+        self, outbox: Flushable, *, interval_s: float = 1.0, name: str = "govmig-outbox"
+    ) -> None:
         self._outbox = outbox
         self._interval_s = interval_s
         self._stopping = threading.Event()
         self._woken = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="govmig-outbox", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         """Start flushing in the background."""

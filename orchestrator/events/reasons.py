@@ -27,7 +27,9 @@ Reason codes (``REASON_CODES`` holds the same text):
 - ``schema``: ``data`` fails validation against the model of its type.
 - ``key_mismatch``: the Kafka key, or the ``partitionkey`` attribute, is absent or is not the
   event's system id (the node id for ``gov.cloud.node.updated``).
-- ``unknown_system``: the system id is not a registered system.
+- ``unknown_system``: the system id is not a registered system (the intake first holds a
+  request for its registration, up to ``GOVMIG_REGISTRATION_WAIT_S``, and then says how
+  long it waited).
 - ``unknown_node``: the node id is not one of the inventory's city nodes.
 - ``unknown_city``: the city id is not one of the inventory's cities.
 - ``unknown_data_class``: a registered record's data class is not one the residency rules name.

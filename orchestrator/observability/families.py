@@ -105,6 +105,8 @@ class FleetSnapshot:
     waiting: Mapping[str, tuple[int, float]] = field(default_factory=dict)
     # wave -> (share of its systems rolled back or failed, whether it halts the waves after it)
     waves: Mapping[int, tuple[float, bool]] = field(default_factory=dict)
+    # (requests held for their system's registration, seconds the oldest has waited)
+    awaiting_registration: tuple[int, float] = (0, 0.0)
 
 
 def connected_platforms(platforms: Iterable[Platform]) -> int:
@@ -135,6 +137,23 @@ def fleet_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
     yield approval_family(snapshot)
     yield from waiting_families(snapshot)
     yield from wave_families(snapshot)
+    yield from awaiting_families(snapshot)
+
+
+def awaiting_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
+    """Requests held because their system's registration has not come yet."""
+    count, seconds = snapshot.awaiting_registration
+    yield GaugeMetricFamily(
+        "govcloud_requests_awaiting_registration",
+        "Requests about a system not registered yet, held until its registration comes "
+        "or their wait (GOVMIG_REGISTRATION_WAIT_S) ends.",
+        value=count,
+    )
+    yield GaugeMetricFamily(
+        "govcloud_requests_awaiting_registration_longest_seconds",
+        "How long the oldest request awaiting its system's registration has waited; 0 if none.",
+        value=seconds,
+    )
 
 
 def wave_families(snapshot: FleetSnapshot) -> Iterator[Metric]:

@@ -76,6 +76,7 @@ class PipelineMetrics:
     batch_duration: Histogram
     batch_retries: Counter
     ledger_conflicts: Counter
+    registration_waits_expired: Counter
     commit_failures: Counter
     intake_paused: Gauge
     intake_pauses: Counter
@@ -116,6 +117,12 @@ def pipeline_metrics(registry: CollectorRegistry) -> PipelineMetrics:
             r,
             "govcloud_ledger_conflicts",
             "Compare-and-swaps on a node's generation lost to another writer, then redone.",
+        ),
+        registration_waits_expired=_counter(
+            r,
+            "govcloud_requests_awaiting_registration_expired",
+            "Requests dead-lettered after waiting their whole time for their system's "
+            "registration (GOVMIG_REGISTRATION_WAIT_S).",
         ),
         commit_failures=_counter(r, "govcloud_offset_commit_failures", "Refused offset commits."),
         intake_paused=Gauge(

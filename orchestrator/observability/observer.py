@@ -61,6 +61,11 @@ class MetricsObserver(Hooks):
         if count > 0:  # a counter refuses to go down, and a hook must not raise
             self._metrics.ledger_conflicts.inc(count)
 
+    def after_registration_wait_expired(self, count: int) -> None:
+        """``count`` requests waited in vain for their system's registration: dead-lettered."""
+        if count > 0:  # a counter refuses to go down, and a hook must not raise
+            self._metrics.registration_waits_expired.inc(count)
+
     def after_commit_failed(self, error: BaseException) -> None:
         """Offsets could not be committed; the records will be delivered again."""
         self._metrics.commit_failures.inc()

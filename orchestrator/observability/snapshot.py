@@ -32,6 +32,7 @@ from orchestrator.observability.families import (
     Resource,
 )
 from orchestrator.store import Session, count_by_state, node_usage
+from orchestrator.store import awaiting as awaiting_store
 from orchestrator.store import waves as wave_store
 from orchestrator.store.aggregates import (
     count_approvals,
@@ -76,7 +77,13 @@ def read_snapshot(session: Session, *, now: datetime) -> FleetSnapshot:
             reason: (count, _age(since, now))
             for reason, (count, since) in waiting_by_reason(session).items()
         },
+        awaiting_registration=_awaiting_registration(session, now),
     )
+
+
+def _awaiting_registration(session: Session, now: datetime) -> tuple[int, float]:
+    count, oldest = awaiting_store.count_awaiting(session)
+    return count, _age(oldest, now)
 
 
 def node_figures(usage: NodeUsage) -> NodeFigures:

@@ -8,12 +8,14 @@ one last time, and every client is closed.
 
 Threads: the intake loop runs on the caller's thread; ``OutboxPump`` flushes
 the status outbox every ``flush_interval_s`` on its own thread, so changes
-made outside the intake are published too; the metrics endpoint serves on a
-third. The phase worker (``orchestrator.worker.phase_worker``, built in
-``service/worker.py``) runs beside the pump, on a scheduler thread, a lease
-heartbeat thread and a pool of batch threads; it is stopped first on the way
-out (its running batches are cancelled and their leases given back), so its
-last outcomes are in the final outbox flush.
+made outside the intake are published too; a second pump dead-letters the
+held requests whose system's registration did not come in time
+(``engine.awaiting``); the metrics endpoint serves on another. The phase
+worker (``orchestrator.worker.phase_worker``, built in ``service/worker.py``)
+runs beside the pumps, on a scheduler thread, a lease heartbeat thread and a
+pool of batch threads; it is stopped first on the way out (its running
+batches are cancelled and their leases given back), so its last outcomes are
+in the final outbox flush.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ import threading
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 from types import MappingProxyType
 
 from orchestrator.bus import Consumer, Producer, ensure_topics
 from orchestrator.capacity import placement_policy
 from orchestrator.engine import Outbox, OutboxPump, PlacementContext
+from orchestrator.engine.awaiting import ExpiredRequests
 from orchestrator.engine.dead_letters import DeadLetterAudit
 from orchestrator.engine.intake import IntakeHandler
 from orchestrator.events import KnownIds
@@ -72,6 +76,7 @@ class _Running:
     consumer: Consumer
     outbox: Outbox
     pump: OutboxPump
+    sweep: OutboxPump
     reactor: Reactor
     closing: ExitStack
     metrics_url: str | None
@@ -197,6 +202,11 @@ class Orchestrator:
             audit_dead_letters=DeadLetterAudit(store),
         )
         pump.start()
+        expired = ExpiredRequests(
+            store, producer, self._kafka.dlq_topic, hooks=[telemetry.observer]
+        )
+        sweep = OutboxPump(expired, interval_s=self._flush_interval_s, name="govmig-awaiting")
+        sweep.start()
         worker = None
         if self._worker is not None:
             worker = build_worker(
@@ -213,7 +223,7 @@ class Orchestrator:
             log.info("phase worker %s started", worker.instance_id)
         # Started: from now on run_forever closes everything, in reverse order.
         return _Running(
-            store, consumer, outbox, pump, reactor, stack.pop_all(), metrics_url, worker
+            store, consumer, outbox, pump, sweep, reactor, stack.pop_all(), metrics_url, worker
         )
 
     def _handler(self, store: Store, pump: OutboxPump, *, hooks: Sequence[Hooks]) -> IntakeHandler:
@@ -231,6 +241,7 @@ class Orchestrator:
             known=known,
             placement=placement,
             cutover=self._cutover,
+            registration_wait=timedelta(seconds=self._intake.registration_wait_s),
             after_commit=pump.wake,
             hooks=hooks,
         )
@@ -248,6 +259,7 @@ class Orchestrator:
         if running.worker is not None:
             running.worker.stop()
         running.pump.stop()
+        running.sweep.stop()
         running.consumer.close()  # leave the group now, so a rebalance need not wait for us
         published = running.outbox.flush_quietly()
         running.closing.close()

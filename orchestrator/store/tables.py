@@ -24,6 +24,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -328,3 +329,40 @@ class IntakePauseTable(Base):
     resumed_by: Mapped[str | None] = mapped_column(String(200))
     resume_reason: Mapped[str | None] = mapped_column(Text)
     resume_event_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class AwaitingRegistrationTable(Base):
+    """A request about a system not registered yet, held until its registration or its deadline.
+
+    Producers that partition by different hashes can put a system's request on
+    another partition than its registration, so the request may be read first.
+    The intake keeps the Kafka record as it came (enough to decode it again and,
+    past ``deadline``, to dead-letter it byte for byte), applies it once the
+    system is registered and deletes it; a row past its deadline is
+    dead-lettered by the sweep, then deleted.
+    """
+
+    __tablename__ = "awaiting_registration"
+    __table_args__ = (
+        Index("ix_awaiting_registration_system_id_id", "system_id", "id"),
+        Index("ix_awaiting_registration_deadline", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(AUTO_ID, primary_key=True, autoincrement=True)
+    # No foreign key: the system is exactly what is not registered yet.
+    system_id: Mapped[str] = mapped_column(String(63))
+    # The cause's short name (``migrate``, ``cancel``...) and who asked, for status.
+    request: Mapped[str] = mapped_column(String(64))
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    event_source: Mapped[str] = mapped_column(String(255))
+    event_id: Mapped[str] = mapped_column(String(255))
+    # The record as consumed: where it was read, its key, value and headers.
+    topic: Mapped[str] = mapped_column(String(255))
+    partition: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    value: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # [[name, base64 of the value], ...] in the record's order.
+    headers: Mapped[list[list[str]]] = mapped_column(JSON)
+    arrived_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+    deadline: Mapped[datetime] = mapped_column(TIMESTAMP)

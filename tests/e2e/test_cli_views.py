@@ -11,16 +11,20 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from orchestrator.events.codec import KafkaRecord
 from orchestrator.inventory.catalogue import generate_catalogue
 from orchestrator.inventory.csvrows import systems_to_csv
 from orchestrator.inventory.loader import DEFAULT_CATALOGUE, load_inventory, load_systems
 from orchestrator.migrations import RequestRetry, SystemState
+from orchestrator.store import awaiting as awaiting_store
 from orchestrator.store import open_store, seed_nodes
+from orchestrator.store.awaiting import NewHold
 from tests.fixtures.seeding import drive, refuse
 
 GOVMIG = Path(sys.executable).parent / "govmig"
@@ -132,6 +136,39 @@ def test_status_table_shows_states(state_db: str, tmp_path: Path) -> None:
     assert "3 systems" in result.stdout
     for text in (PLACED, *WAITING, "provisioning", "registered"):
         assert text in result.stdout
+
+
+def test_status_of_a_system_whose_requests_await_its_registration(
+    state_db: str, tmp_path: Path
+) -> None:
+    arrived = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
+    record = KafkaRecord("govcloud.events", 3, 17, b"shantou-psb-405", b"{}", ())
+    held = NewHold(
+        "shantou-psb-405", "migrate", "alice", "/govmig/cli", "e-405", record, arrived,
+        arrived + timedelta(minutes=5),
+    )  # fmt: skip
+    with open_store(state_db) as store, store.transaction() as session:
+        awaiting_store.hold(session, held)
+    shown = ok_json("status", "shantou-psb-405", "--state-db", state_db, cwd=tmp_path)
+    assert (shown["system"], shown["record"], shown["history"]) == (None, None, [])
+    assert shown["awaiting_registration"] == [
+        {
+            "request": "migrate",
+            "requested_by": "alice",
+            "event_source": "/govmig/cli",
+            "event_id": "e-405",
+            "arrived_at": "2026-12-02T08:00:00Z",
+            "deadline": "2026-12-02T08:05:00Z",
+        }
+    ]
+    table = govmig("status", "shantou-psb-405", "--state-db", state_db, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    for text in ("shantou-psb-405 is not registered yet", "migrate", "alice", "e-405"):
+        assert text in table.stdout
+    assert (
+        ok_json("status", PLACED, "--state-db", state_db, cwd=tmp_path)["awaiting_registration"]
+        == []
+    )
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,7 @@ SNAPSHOT = FleetSnapshot(
     prd_platforms_connected=0,
     approvals={"granted": 5, "refused": 1},
     waiting={"approval": (2, 90_000.0), "window": (5, 600.0)},
+    awaiting_registration=(3, 42.5),
 )
 
 
@@ -80,6 +81,8 @@ def registry() -> CollectorRegistry:
         ("govcloud_systems_waiting", {"reason": "group"}, 0),
         ("govcloud_systems_waiting_longest_seconds", {"reason": "approval"}, 90_000.0),
         ("govcloud_systems_waiting_longest_seconds", {"reason": "wave"}, 0),
+        ("govcloud_requests_awaiting_registration", {}, 3),
+        ("govcloud_requests_awaiting_registration_longest_seconds", {}, 42.5),
         ("govcloud_node_vcpu_capacity", {"node": "shantou"}, 10_000),
         ("govcloud_node_vcpu_allocatable", {"node": "shantou"}, 9_600),
         ("govcloud_node_vcpu_allocated", {"node": "shantou"}, 12),
@@ -195,6 +198,7 @@ def test_an_empty_snapshot_still_exports_states_and_outcomes() -> None:
     assert registry.get_sample_value("govcloud_systems", {"state": "completed"}) == 0
     assert registry.get_sample_value("govcloud_migrations_total", {"outcome": "failed"}) == 0
     assert registry.get_sample_value("govcloud_nodes_online") == 0
+    assert registry.get_sample_value("govcloud_requests_awaiting_registration") == 0
     assert registry.get_sample_value("govcloud_node_vcpu_capacity", {"node": "shantou"}) is None
 
 

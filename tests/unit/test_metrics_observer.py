@@ -108,6 +108,16 @@ def test_ledger_conflicts_add_up_and_nothing_is_not_counted(
     assert registry.get_sample_value("govcloud_ledger_conflicts_total") == 5
 
 
+def test_requests_whose_registration_never_came_are_counted(
+    registry: CollectorRegistry, observer: MetricsObserver
+) -> None:
+    name = "govcloud_requests_awaiting_registration_expired_total"
+    assert registry.get_sample_value(name) == 0
+    observer.after_registration_wait_expired(2)
+    observer.after_registration_wait_expired(0)
+    assert registry.get_sample_value(name) == 2
+
+
 def test_retries_commit_failures_and_batches(
     registry: CollectorRegistry, observer: MetricsObserver
 ) -> None:
