@@ -312,10 +312,15 @@ def _first_error(error: ValidationError) -> str:
 def content_id(data: EventData) -> str:
     """An event id derived from the type and the data alone: republishing repeats it.
 
-    SHA-256 of the canonical JSON (sorted keys, no spaces), as 64 hex digits.
+    SHA-256 of the canonical JSON (sorted keys, no spaces, absent fields left out), as 64
+    hex digits. Leaving out what is None keeps the ids of records written before an
+    optional field was added (``data_class``): republishing them is still a duplicate.
     """
     canonical = json.dumps(
-        data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        data.model_dump(mode="json", exclude_none=True),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
     kind = DATA_TYPES[type(data)].value
     return hashlib.sha256(f"{kind}\n{canonical}".encode()).hexdigest()

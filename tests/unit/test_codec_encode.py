@@ -243,6 +243,14 @@ def test_content_id_depends_on_the_content_alone() -> None:
     assert first.id == second.id
 
 
+def test_an_optional_field_left_out_keeps_the_id_records_had_before_it_existed() -> None:
+    # The id of SYSTEM before ``data_class`` was added to the record: republishing an
+    # unchanged file after the upgrade is still a duplicate.
+    assert SYSTEM.data_class is None
+    assert content_id(SYSTEM) == "2c1b7e606d079fd713e63912d51e4525c797052a6bcba17f15ed5b763b39141c"
+    assert content_id(SYSTEM.model_copy(update={"data_class": "personal"})) != content_id(SYSTEM)
+
+
 def test_new_event_defaults_a_fresh_id_and_the_current_time() -> None:
     before = datetime.now(UTC)
     first, second = make(SYSTEM), new_event(SYSTEM, source="/cmdb/a")
