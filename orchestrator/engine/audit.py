@@ -10,7 +10,7 @@ does) adds its change reference.
 
 from __future__ import annotations
 
-from orchestrator.engine.context import CauseContext, cause_name, requester
+from orchestrator.engine.context import CauseContext, cause_name, change_ref, requester
 from orchestrator.migrations import Cause, Refusal, Transition
 from orchestrator.store import AuditEntry, SystemRow
 
@@ -33,7 +33,7 @@ def transition_entry(
         at=context.at,
         downtime_seconds=context.downtime_s,
         bytes_sent=context.bytes_sent,
-        change_ref=context.change_ref,
+        change_ref=change_ref(cause, context),
     )
 
 
@@ -53,7 +53,7 @@ def refusal_entry(
         node=None if row is None else row.node,
         requested_by=requester(refusal.cause),
         at=context.at,
-        change_ref=context.change_ref,
+        change_ref=change_ref(refusal.cause, context),
     )
 
 

@@ -2,7 +2,8 @@
 
 ``CauseContext`` travels with every cause into the audit row (and so into the
 status event); ``PlacementContext`` says how a queued system finds its node.
-``cause_name`` and ``requester`` read the causes the same way everywhere.
+``cause_name``, ``requester`` and ``change_ref`` read the causes the same way
+everywhere.
 Pure values and functions, no I/O.
 """
 
@@ -118,3 +119,9 @@ def requester(cause: Cause) -> str | None:
     if isinstance(cause, Reject):
         return cause.rejected_by or None
     return None
+
+
+def change_ref(cause: Cause, context: CauseContext) -> str | None:
+    """The change a cause is under: an approval's or a rejection's own, else the one its
+    request named (carried by the context)."""
+    return cause.change_ref if isinstance(cause, Approve | Reject) else context.change_ref

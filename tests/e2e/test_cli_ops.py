@@ -103,8 +103,14 @@ def test_migrate_publishes_one_acknowledged_request_per_system(
             "target_node": "shaoguan",
             "wave": 2,
             "requested_by": "alice",
+            "reason": None,
+            "change_ref": None,
         }
     assert sorted(row["system_id"] for row in printed["events"]) == sorted(REGISTERED)
+
+
+# A request sent without --reason or --change-ref.
+NO_WHY = {"reason": None, "change_ref": None}
 
 
 @pytest.mark.parametrize(
@@ -119,12 +125,13 @@ def test_migrate_publishes_one_acknowledged_request_per_system(
     ],
     ids=["cancel", "retry", "rollback", "revert", "rehearse", "finalize"],
 )
-def test_commands_default_to_the_os_user_and_carry_the_reason(
+def test_commands_default_to_the_os_user_and_carry_the_reason_and_change(
     kafka_bootstrap: str, topic: str, state_db: str, tmp_path: Path, command: str, kind: str
 ) -> None:
     result = govmig(
-        command, REGISTERED[0], "--reason", "change window closed", "--state-db", state_db,
-        *kafka(kafka_bootstrap, topic), cwd=tmp_path, env={"LOGNAME": "ops-on-call"},
+        command, REGISTERED[0], "--reason", "change window closed", "--change-ref", "CHG-9",
+        "--state-db", state_db, *kafka(kafka_bootstrap, topic), cwd=tmp_path,
+        env={"LOGNAME": "ops-on-call"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     [(key, event)] = received(kafka_bootstrap, topic)
@@ -133,6 +140,7 @@ def test_commands_default_to_the_os_user_and_carry_the_reason(
         "system_id": REGISTERED[0],
         "requested_by": "ops-on-call",
         "reason": "change window closed",
+        "change_ref": "CHG-9",
     }
     assert event.id in result.stdout  # the table names the event id
     assert REGISTERED[0] in result.stdout
@@ -340,8 +348,8 @@ def test_schedule_pins_a_cutover_inside_a_window_and_clear_removes_it(
     assert cleared.returncode == 0, cleared.stderr
     sent = [event.data.model_dump(mode="json") for _, event in received(kafka_bootstrap, topic)]
     assert sent == [
-        {"system_id": WAVE[0], "at": f"{at}:00+08:00", "scheduled_by": "bob"},
-        {"system_id": WAVE[0], "at": None, "scheduled_by": "bob"},
+        {"system_id": WAVE[0], "at": f"{at}:00+08:00", "scheduled_by": "bob", **NO_WHY},
+        {"system_id": WAVE[0], "at": None, "scheduled_by": "bob", **NO_WHY},
     ]
 
 

@@ -72,7 +72,8 @@ def test_the_engine_refuses_a_forbidden_target_and_places_within_the_rule(
     register_and_request(settings, [personal], target="heyuan")
     register_and_request(settings, [eastern, secret])
     url = f"sqlite:///{tmp_path / 'govmig.db'}"
-    with govmig_run(settings, url, tmp_path) as run:
+    # The request about the unregistered system waits 1 s for a registration that never comes.
+    with govmig_run(settings, url, tmp_path, "--registration-wait", "1") as run:
         wanted = {personal.id: S.ROLLED_BACK, eastern.id: S.PLACED}
         wait_for_states(url, wanted, run, timeout_s=60)
         wait_until(lambda: len(dead_reasons(settings)) == 2, timeout_s=30, what="dead letters")
@@ -98,5 +99,5 @@ def test_the_engine_refuses_a_forbidden_target_and_places_within_the_rule(
         if isinstance(event, SystemStatusChangedEvent) and event.data.system_id == personal.id
     ]
     assert REFUSAL in announced
-    # The registration and the request naming the unregistered system.
+    # The registration, and the request naming the unregistered system once its wait ran out.
     assert sorted(dead_reasons(settings)) == [b"unknown_data_class", b"unknown_system"]
