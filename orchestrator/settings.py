@@ -46,6 +46,7 @@ CLI_VARIABLES = frozenset(
         "GOVMIG_CUTOVER_POLICY",
         "GOVMIG_RESIDENCY",
         "GOVMIG_ACTOR",
+        "GOVMIG_AUDIT_RETENTION_DAYS",
     }
 )
 # Set in the GOVMIG_ namespace for others: the test suite, Grafana (metrics/README.md).

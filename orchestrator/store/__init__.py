@@ -30,9 +30,11 @@ from sqlalchemy.orm import Session
 
 from orchestrator.store.audit import (
     AuditEntry,
+    PruneReport,
     append_audit,
     audit_links,
     history,
+    prune_audit,
     verify_chains,
 )
 from orchestrator.store.chain import ChainBreak, ChainReport, verify_excerpt
@@ -85,6 +87,7 @@ __all__ = [
     "ExportError",
     "ExportFormat",
     "GenerationConflictError",
+    "PruneReport",
     "Reserved",
     "Session",
     "Shortfall",
@@ -110,6 +113,7 @@ __all__ = [
     "open_store",
     "pending_status",
     "processed_outcomes",
+    "prune_audit",
     "read_export",
     "reclaim_rejected",
     "release_allocation",

@@ -26,7 +26,7 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, Table, bindparam, insert, select, update
+from sqlalchemy import Row, Select, Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from orchestrator.migrations.states import SystemState
@@ -68,6 +68,8 @@ class AuditEntry:
     # Set for a row announced elsewhere already (a dead letter, on the DLQ topic), so the
     # status outbox never sends it. Not part of the hashed content.
     published_at: datetime | None = None
+    # None: refused when it changed no state. A record that is no request (a prune) says so.
+    refused: bool | None = None
 
     def values(self) -> dict[str, Any]:
         """The row's column values."""
@@ -75,7 +77,7 @@ class AuditEntry:
             "system_id": self.system_id,
             "from_state": None if self.from_state is None else SystemState(self.from_state).value,
             "to_state": None if self.to_state is None else SystemState(self.to_state).value,
-            "refused": self.to_state is None,
+            "refused": self.to_state is None if self.refused is None else self.refused,
             "cause": self.cause,
             "at": stored_time(self.at),
             "event_source": self.event_source,
@@ -154,7 +156,7 @@ def verify_chains(session: Session, *, system_id: str | None = None) -> ChainRep
     Reads the rows in (system, id) order, one chain at a time, holding no lock.
     A chain whose records are all gone is reported too, when its head remains.
     """
-    heads = _all_heads(session, system_id)
+    ends = _chain_ends(session, system_id)
     statement = _links_query(system_id).order_by(_TRANSITIONS.c.system_id, _TRANSITIONS.c.id)
     chains, records, breaks = 0, 0, []
     walked: set[str] = set()
@@ -162,15 +164,75 @@ def verify_chains(session: Session, *, system_id: str | None = None) -> ChainRep
         links = [_link(row) for row in group]
         chains, records = chains + 1, records + len(links)
         walked.add(key)
-        found = first_break(key, links, heads.get(key))
+        head, anchor = ends.get(key, (None, GENESIS))
+        found = first_break(key, links, head, anchor)
         if found is not None:
             breaks.append(found)
-    for key in sorted(heads.keys() - walked):  # a head whose whole chain is gone
+    for key in sorted(ends.keys() - walked):  # a head whose whole chain is gone (or pruned)
         chains += 1
-        found = first_break(key, [], heads[key])
+        found = first_break(key, [], *ends[key])
         if found is not None:
             breaks.append(found)
     return ChainReport(chains=chains, records=records, breaks=tuple(breaks))
+
+
+@dataclass(frozen=True, slots=True)
+class PruneReport:
+    """What a prune removed: records, from how many chains, recorded before ``before``."""
+
+    records: int
+    chains: int
+    before: datetime
+
+
+def prune_audit(session: Session, *, before: datetime) -> PruneReport:
+    """Remove each chain's oldest records recorded before ``before``, keeping it verifiable.
+
+    Only a chain's leading run goes: records in id order up to the first one that
+    is recent, or not published yet (the status outbox still needs it). The
+    chain's anchor moves to the last removed record's hash, under the same head
+    lock writers take, so the records kept still verify. The caller checks the
+    retention; this removes what it is told.
+    """
+    cutoff = stored_time(before)
+    keepers = {row[0]: row[1] for row in rows(session, _first_keepers(cutoff))}
+    candidates = (
+        select(_TRANSITIONS.c.system_id, _TRANSITIONS.c.id, _TRANSITIONS.c.hash)
+        .where(_TRANSITIONS.c.at < cutoff, _TRANSITIONS.c.published_at.is_not(None))
+        .order_by(_TRANSITIONS.c.system_id, _TRANSITIONS.c.id)
+    )
+    removed: list[int] = []
+    anchors: dict[str, str] = {}
+    for key, group in groupby(rows(session, candidates), key=lambda row: row.system_id):
+        keeper = keepers.get(key)
+        run = [row for row in group if keeper is None or row.id < keeper]
+        if run:
+            removed += [row.id for row in run]
+            anchors[key] = run[-1].hash
+    if not anchors:
+        return PruneReport(records=0, chains=0, before=before)
+    _lock_heads(session, set(anchors))
+    for start in range(0, len(removed), _IN_CHUNK):
+        chunk = removed[start : start + _IN_CHUNK]
+        session.connection().execute(delete(_TRANSITIONS).where(_TRANSITIONS.c.id.in_(chunk)))
+    chains = cast(Table, AuditChainTable.__table__)
+    session.connection().execute(
+        update(chains)
+        .where(chains.c.system_id == bindparam("chain"))
+        .values(anchor=bindparam("new_anchor")),
+        [{"chain": key, "new_anchor": anchor} for key, anchor in sorted(anchors.items())],
+    )
+    return PruneReport(records=len(removed), chains=len(anchors), before=before)
+
+
+def _first_keepers(cutoff: datetime) -> Select[Any]:
+    """Per chain, its first record that must stay: recent, or not published yet."""
+    kept = or_(_TRANSITIONS.c.at >= cutoff, _TRANSITIONS.c.published_at.is_(None))
+    return (
+        select(_TRANSITIONS.c.system_id, func.min(_TRANSITIONS.c.id))
+        .where(kept)
+        .group_by(_TRANSITIONS.c.system_id)
+    )
 
 
 def audit_links(
@@ -199,11 +261,12 @@ def _links_query(system_id: str | None) -> Select[Any]:
     return statement
 
 
-def _all_heads(session: Session, system_id: str | None) -> dict[str, str]:
-    statement = select(AuditChainTable.system_id, AuditChainTable.head)
+def _chain_ends(session: Session, system_id: str | None) -> dict[str, tuple[str, str]]:
+    """Each chain's (head, anchor)."""
+    statement = select(AuditChainTable.system_id, AuditChainTable.head, AuditChainTable.anchor)
     if system_id is not None:
         statement = statement.where(AuditChainTable.system_id == system_id)
-    return {row.system_id: row.head for row in rows(session, statement)}
+    return {row.system_id: (row.head, row.anchor) for row in rows(session, statement)}
 
 
 def _link(row: Row[Any]) -> Link:

@@ -126,16 +126,19 @@ class ChainBreak:
     found: str | None
 
 
-def first_break(system_id: str, links: Iterable[Link], head: str | None) -> ChainBreak | None:
+def first_break(
+    system_id: str, links: Iterable[Link], head: str | None, anchor: str = GENESIS
+) -> ChainBreak | None:
     """The first broken link of ``system_id``'s chain (``links`` in id order), or None.
 
-    ``head`` is the stored head of the chain; None when none is stored.
+    ``head`` is the stored head of the chain; None when none is stored. ``anchor``
+    is what its first record links to: the genesis, or the last pruned record's hash.
     """
     links = list(links)
-    found = first_bad_link(system_id, links, GENESIS)
+    found = first_bad_link(system_id, links, anchor)
     if found is not None:
         return found
-    last_hash = links[-1].hash if links else GENESIS
+    last_hash = links[-1].hash if links else anchor
     if head != last_hash:
         return ChainBreak(system_id, links[-1].id if links else None, Problem.HEAD, head, last_hash)
     return None

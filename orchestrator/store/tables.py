@@ -215,18 +215,21 @@ class TransitionTable(Base):
 
 
 class AuditChainTable(Base):
-    """The head of each system's audit chain: the hash of its last record.
+    """The head of each system's audit chain: the hash of its last record, and its anchor.
 
     One row per system id that has audit rows, registered or not (a refusal for
     an unknown system starts a chain too), so no foreign key. Written in the
     transaction of the records it follows; its row lock is what serializes the
-    writers of one chain on PostgreSQL (``store.audit.append_audit``).
+    writers of one chain on PostgreSQL (``store.audit.append_audit``). The anchor
+    is what the chain's first kept record links to: the genesis, or the hash of
+    the last record ``govmig audit prune`` removed.
     """
 
     __tablename__ = "audit_chains"
 
     system_id: Mapped[str] = mapped_column(String(63), primary_key=True)
     head: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    anchor: Mapped[str] = mapped_column(String(HASH_LENGTH), server_default="0" * HASH_LENGTH)
 
 
 class ReplicationPassTable(Base):

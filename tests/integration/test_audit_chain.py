@@ -18,7 +18,15 @@ from sqlalchemy import text
 from orchestrator.engine import apply_cause
 from orchestrator.errors import TemporaryError
 from orchestrator.migrations import Refusal, Register, RequestCancel, RequestRetry, SystemState
-from orchestrator.store import ChainBreak, Store, open_store, verify_chains
+from orchestrator.store import (
+    ChainBreak,
+    Store,
+    mark_published,
+    open_store,
+    pending_status,
+    prune_audit,
+    verify_chains,
+)
 from orchestrator.store.chain import Problem, link_hash
 from tests.fixtures.seeding import SEEDING, drive, refuse
 from tests.fixtures.store import ON_BOTH
@@ -222,3 +230,45 @@ def test_writers_appending_at_once_on_postgres_keep_every_chain_verifiable(
     assert report.records == 1 + writers * rounds * 4
     assert report.chains == 2 + writers * rounds
     assert one.records == 1 + writers * rounds
+
+
+def publish_all_but(store: Store, *kept: int) -> None:
+    """Mark every record published (as the status outbox does) except ``kept``."""
+    with store.transaction() as session:
+        ids = [row.id for row in pending_status(session, 1000) if row.id not in kept]
+        mark_published(session, ids)
+
+
+@ON_BOTH
+def test_a_prune_removes_each_chains_published_leading_run_and_the_rest_verifies(
+    store: Store,
+) -> None:
+    chains = seed(store)
+    tax = chains[TAX]
+    publish_all_but(store, tax[2])  # the outbox has not sent it yet: it and what follows stay
+    with store.transaction() as session:
+        assert prune_audit(session, before=datetime(2000, 1, 1, tzinfo=UTC)).records == 0
+        report = prune_audit(session, before=datetime(2999, 1, 1, tzinfo=UTC))
+    assert (report.records, report.chains) == (2 + 2 + 3, 3)
+    with store.transaction() as session:
+        kept = verify_chains(session)
+        refuse(session, GHOST, RequestRetry(requested_by="eve"))  # a pruned chain goes on
+        assert verify_chains(session).intact
+    # TAX keeps its last two; OTHER and GHOST keep only their heads, which their anchors meet.
+    assert (kept.intact, kept.chains, kept.records) == (True, 3, 2)
+    with store.engine.connect() as connection:
+        left = connection.execute(text("SELECT id FROM transitions ORDER BY id")).scalars().all()
+    assert left[:2] == tax[2:]
+
+
+@ON_BOTH
+def test_a_record_deleted_after_a_prune_is_still_found(store: Store) -> None:
+    tax = seed(store)[TAX]
+    publish_all_but(store, tax[2])
+    anchor, gone = hash_of(store, tax[1]), hash_of(store, tax[2])
+    with store.transaction() as session:
+        prune_audit(session, before=datetime(2999, 1, 1, tzinfo=UTC))
+    tamper(store, "DELETE FROM transitions WHERE id = :id", id=tax[2])  # the first one kept
+    found = the_break(store)
+    assert (found.system_id, found.record_id, found.problem) == (TAX, tax[3], Problem.LINK)
+    assert (found.expected, found.found) == (anchor, gone)
