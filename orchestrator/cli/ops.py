@@ -431,7 +431,8 @@ def registered_systems(ids: Sequence[str], url: str) -> dict[str, SystemRow] | N
     except ConfigurationError as error:
         typer.secho(
             f"warning: the system ids could not be checked ({error}); sending anyway: "
-            "the orchestrator dead-letters unknown ids",
+            "the orchestrator holds a request about an unknown id for its registration wait, "
+            "then dead-letters it",
             fg=typer.colors.YELLOW,
             err=True,
         )
