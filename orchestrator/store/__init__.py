@@ -64,6 +64,7 @@ from orchestrator.store.nodes import (
 )
 from orchestrator.store.outbox import claim_outbox, mark_published, pending_status
 from orchestrator.store.peek import stored_system_ids
+from orchestrator.store.platforms import connect_platform, delete_platform, platform_hosts
 from orchestrator.store.records import Allocation, EventOutcome, SystemRow, TransitionRow
 from orchestrator.store.systems import (
     StaleSystemError,
@@ -99,7 +100,9 @@ __all__ = [
     "audit_links",
     "claim_events",
     "claim_outbox",
+    "connect_platform",
     "count_by_state",
+    "delete_platform",
     "dependencies",
     "get_allocation",
     "get_node",
@@ -112,6 +115,7 @@ __all__ = [
     "node_usage",
     "open_store",
     "pending_status",
+    "platform_hosts",
     "processed_outcomes",
     "prune_audit",
     "read_export",

@@ -1,0 +1,108 @@
+"""Connected PRD platforms: ledger targets in the ``nodes`` table with ``kind = 'platform'``.
+
+``gov.cloud.platform.connected`` writes a platform's row (first time: inserted at
+generation 0; again: its capacity, status and host pool changed by the same
+compare-and-swap as a node's); ``gov.cloud.platform.disconnected`` deletes it,
+but only while no system holds capacity on it: the delete itself checks the
+generation it read and that no allocation exists, so a reservation racing it on
+another instance either lands first (and the delete is redone and refused) or
+finds the row gone. A platform's row existing is what "connected" means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, exists, select, update
+from sqlalchemy.orm import Session
+
+from orchestrator.capacity import NodeKind, NodeStatus, NodeUsage, ResourceInventory
+from orchestrator.errors import PermanentError
+from orchestrator.store._sql import execute, insert_if_absent, stored_time
+from orchestrator.store.nodes import (
+    GenerationConflictError,
+    get_node,
+    inventory_columns,
+    require_node,
+    update_node,
+)
+from orchestrator.store.tables import AllocationTable, NodeTable
+
+
+def connect_platform(
+    session: Session,
+    platform_id: str,
+    *,
+    city: str,
+    status: NodeStatus | None,
+    inventories: Mapping[str, ResourceInventory],
+    hosts: Sequence[str] | None,
+    now: datetime | None = None,
+) -> NodeUsage:
+    """Write a connected platform's row, inserted or changed; its usage after the write.
+
+    ``inventories`` may name only the resource classes that change when the row
+    exists, and must name all three when it does not (the caller checks). ``status``
+    None keeps a stored status (online for a new row), ``hosts`` None a stored pool.
+    """
+    current = get_node(session, platform_id)
+    if current is None:
+        return _insert(session, platform_id, city, status, inventories, hosts, now)
+    if current.node.kind is not NodeKind.PLATFORM:
+        raise PermanentError(f"{platform_id} is a city node, not a platform")
+    usage = update_node(
+        session, platform_id, status=status, inventories=inventories or None, now=now
+    )
+    if hosts is not None:
+        execute(session, _SET_HOSTS, {"node_id": platform_id, "hosts": list(hosts)})
+    return usage
+
+
+def _insert(
+    session: Session,
+    platform_id: str,
+    city: str,
+    status: NodeStatus | None,
+    inventories: Mapping[str, ResourceInventory],
+    hosts: Sequence[str] | None,
+    now: datetime | None,
+) -> NodeUsage:
+    values: dict[str, Any] = {"id": platform_id, "city": city, "kind": NodeKind.PLATFORM.value}
+    values["status"] = (status or NodeStatus.ONLINE).value
+    values |= {"generation": 0, "updated_at": stored_time(now)}
+    values |= inventory_columns(inventories) | {"hosts": None if hosts is None else list(hosts)}
+    if not insert_if_absent(session, NodeTable, values):
+        raise GenerationConflictError(f"platform {platform_id} was connected at the same time")
+    return require_node(session, platform_id)
+
+
+_SET_HOSTS = (
+    update(NodeTable)
+    .where(NodeTable.id == bindparam("node_id"))
+    .values(hosts=bindparam("hosts", type_=NodeTable.__table__.c.hosts.type))
+)
+
+
+def delete_platform(session: Session, platform_id: str, *, expected_generation: int) -> bool:
+    """Delete the platform's row if it is still at ``expected_generation`` and holds nothing.
+
+    False if another writer moved it first (re-read and decide again).
+    """
+    holds = exists().where(AllocationTable.node_id == NodeTable.id)
+    statement = delete(NodeTable).where(
+        NodeTable.id == platform_id,
+        NodeTable.kind == NodeKind.PLATFORM.value,
+        NodeTable.generation == expected_generation,
+        ~holds,
+    )
+    return execute(session, statement) == 1
+
+
+def platform_hosts(session: Session) -> dict[str, tuple[str, ...]]:
+    """Each connected platform's ``ssh`` target host pool, as its connect event gave it."""
+    statement = select(NodeTable.id, NodeTable.hosts).where(
+        NodeTable.kind == NodeKind.PLATFORM.value
+    )
+    return {platform: tuple(hosts or ()) for platform, hosts in session.execute(statement)}
