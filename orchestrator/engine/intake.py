@@ -17,8 +17,9 @@ store transaction and, per delivery:
    producer hashing keys differently may have put the registration on another
    partition, read later. It is ``Processed`` (its record is in the store);
 3. applies it: a node update or a platform's connect or disconnect to the ledger
-   (a disconnect while systems hold capacity there is rejected, ``platform_in_use``), an operator's request to resume
-   intake to every open flood-guard pause (``Processed(resumes_intake=True)``),
+   (a disconnect while systems hold capacity there is rejected, ``platform_in_use``),
+   an operator's request to resume intake to every open flood-guard pause
+   (``Processed(resumes_intake=True)``),
    anything else as a cause through the engine's ``Lifecycle`` (placement
    included; an approval with who requested the migration and the cutover
    policy's word on self-approval). A request the state machine refuses, or

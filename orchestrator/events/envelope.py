@@ -216,7 +216,7 @@ class NodeUpdatedEvent(Envelope):
 
 
 class PlatformConnectedEvent(Envelope):
-    """Inbound: a PRD city's own cloud is connected (a placement target for its city), or changed."""
+    """Inbound: a PRD city's own cloud is connected (a target for its own systems), or changed."""
 
     type: Literal["gov.cloud.platform.connected"]
     data: PlatformConnected

@@ -158,8 +158,9 @@ def build_residency(document: object, *, source: str, inventory: Inventory) -> R
             rules[name] = rule
     raise_problems(problems)
     # A PRD platform is in its city too: own_city lets its city's systems land on it.
-    targets = [*inventory.nodes.values(), *inventory.platforms.values()]
-    return ResidencyRules(rules, {target.id: target.city for target in targets})
+    node_cities = {node.id: node.city for node in inventory.nodes.values()}
+    node_cities |= {platform.id: platform.city for platform in inventory.platforms.values()}
+    return ResidencyRules(rules, node_cities)
 
 
 def _rule_problems(

@@ -21,7 +21,7 @@ from orchestrator.store import replication as replication_store
 from tests.fixtures.fleet import SeededFleet, seed_fleet
 from tests.fixtures.seeding import SEEDING, drive_on, refuse
 
-PLATFORM_INVENTORIES = {
+PLATFORM_INVENTORIES: dict[str, ResourceInventory] = {
     ResourceClass.VCPU: ResourceInventory(8_000),
     ResourceClass.MEMORY_GB: ResourceInventory(24_000),
     ResourceClass.STORAGE_GB: ResourceInventory(800_000),
