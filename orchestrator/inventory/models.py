@@ -90,8 +90,9 @@ class Platform(Frozen):
     id: Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=32)]
     city: CityId
     name: Label
-    # Ops set it to true in hosts.yml once the platform is connected to the province's cloud;
-    # strict, so a quoted "yes" or "false" is an error rather than a guess.
+    # Read, checked and kept for existing files, but not what counts: a platform is connected
+    # by a gov.cloud.platform.connected event (govmig platform connect), kept in the state
+    # store. Strict, so a quoted "yes" or "false" is an error rather than a guess.
     connected: Annotated[bool, Field(strict=True)] = False
 
 

@@ -16,6 +16,7 @@ from orchestrator.capacity import (
     place_on_target,
     place_system,
 )
+from orchestrator.capacity.planning import plan_placements
 from orchestrator.inventory.residency import Residency
 from tests.unit.test_placement import POLICIES, SPREAD, fleet, node, system
 
@@ -68,3 +69,11 @@ def test_residency_to_its_own_city_allows_its_platform() -> None:
     assert outcome == Placement(
         "gz-1", "guangzhou", "own city platform, within residency rule 'personal'"
     )
+
+
+def test_the_plan_places_onto_a_platform_as_the_run_does() -> None:
+    systems = [system("gz-1", "guangzhou"), system("st-1", "shantou"), system("gz-2", "guangzhou")]
+    result = plan_placements(systems, TARGETS, SPREAD)
+    where = {placement.system_id: placement.node_id for placement in result.placements}
+    assert where == {"gz-1": "guangzhou", "st-1": "shantou", "gz-2": "guangzhou"}
+    assert TARGETS["guangzhou"].used == {}, "the plan works on a copy"
