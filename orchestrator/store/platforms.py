@@ -49,7 +49,11 @@ def connect_platform(
     """
     current = get_node(session, platform_id)
     if current is None:
-        return _insert(session, platform_id, city, status, inventories, hosts, now)
+        values: dict[str, Any] = {"id": platform_id, "city": city, "generation": 0}
+        values["status"] = (status or NodeStatus.ONLINE).value
+        values |= {"kind": NodeKind.PLATFORM.value, "updated_at": stored_time(now)}
+        values |= inventory_columns(inventories) | {"hosts": None if hosts is None else list(hosts)}
+        return _insert(session, platform_id, values)
     if current.node.kind is not NodeKind.PLATFORM:
         raise PermanentError(f"{platform_id} is a city node, not a platform")
     usage = update_node(
@@ -60,19 +64,8 @@ def connect_platform(
     return usage
 
 
-def _insert(
-    session: Session,
-    platform_id: str,
-    city: str,
-    status: NodeStatus | None,
-    inventories: Mapping[str, ResourceInventory],
-    hosts: Sequence[str] | None,
-    now: datetime | None,
-) -> NodeUsage:
-    values: dict[str, Any] = {"id": platform_id, "city": city, "kind": NodeKind.PLATFORM.value}
-    values["status"] = (status or NodeStatus.ONLINE).value
-    values |= {"generation": 0, "updated_at": stored_time(now)}
-    values |= inventory_columns(inventories) | {"hosts": None if hosts is None else list(hosts)}
+def _insert(session: Session, platform_id: str, values: dict[str, Any]) -> NodeUsage:
+    """A new platform row at generation 0; a conflict if another instance inserted it first."""
     if not insert_if_absent(session, NodeTable, values):
         raise GenerationConflictError(f"platform {platform_id} was connected at the same time")
     return require_node(session, platform_id)

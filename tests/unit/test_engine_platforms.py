@@ -11,7 +11,7 @@ import pytest
 
 from orchestrator.capacity import NodeKind, NodeStatus, NodeUsage, Resources
 from orchestrator.engine.intake import IntakeHandler
-from orchestrator.events import KnownIds, decode, encode, new_event
+from orchestrator.events import KnownIds
 from orchestrator.events.data import (
     MigrationCancelRequested,
     MigrationRequested,
@@ -26,13 +26,13 @@ from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import BusinessSystem, SourceLocation
 from orchestrator.inventory.plan import PLAN_MEMORY_GB, PLAN_STORAGE_GB, PLAN_VCPU
 from orchestrator.migrations import SystemState
-from orchestrator.reactor.handler import Delivery, Outcome, Processed, Rejected
+from orchestrator.reactor.handler import Outcome, Processed, Rejected
 from orchestrator.store import Store, get_node, get_system, node_usage, platform_hosts, seed_nodes
+from tests.unit.test_engine_intake import delivery
 
 INVENTORY = load_inventory()
 KNOWN = KnownIds.of(INVENTORY)
 GUANGZHOU = NodeTotals(vcpu=8_000, memory_gb=24_000, storage_gb=800_000)
-_offsets = iter(range(1_000_000))
 
 
 def system(system_id: str, city: str) -> BusinessSystem:
@@ -46,13 +46,6 @@ def system(system_id: str, city: str) -> BusinessSystem:
         storage_gb=500,
         source=SourceLocation(city=city, site="机房A", host=f"{system_id}.gd.gov.cn"),
     )
-
-
-def delivery(data: EventData) -> Delivery:
-    record = encode(new_event(data, source="/test")).as_record(
-        "govcloud.events", offset=next(_offsets)
-    )
-    return Delivery(record=record, event=decode(record))
 
 
 def migrate(system_id: str) -> MigrationRequested:
@@ -69,14 +62,11 @@ def rejected(outcome: Outcome) -> tuple[str, str]:
     return outcome.rejection.code, outcome.rejection.message
 
 
-@pytest.fixture(autouse=True)
-def city_nodes(store: Store) -> None:
-    with store.transaction() as session:
-        seed_nodes(session, INVENTORY.nodes.values())
-
-
 @pytest.fixture
 def handler(store: Store) -> IntakeHandler:
+    """The intake handler over a store holding the 14 city nodes."""
+    with store.transaction() as session:
+        seed_nodes(session, INVENTORY.nodes.values())
     return IntakeHandler(store, known=KNOWN)
 
 
