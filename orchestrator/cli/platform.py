@@ -49,7 +49,7 @@ from orchestrator.events.data import (
 )
 from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT, load_inventory
 from orchestrator.inventory.topology import Inventory
-from orchestrator.store import get_node, node_usage, open_store, platform_hosts
+from orchestrator.store import PlatformTarget, get_node, node_usage, open_store, platform_targets
 
 app = typer.Typer(help="The 7 PRD cities' own government clouds: connect, disconnect, list.")
 
@@ -82,6 +82,14 @@ def connect(
         list[str] | None,
         typer.Option("--host", help="A target host of the ssh provider's pool (repeat it)."),
     ] = None,
+    ipv6_prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--ipv6-prefix",
+            help="The network its systems are addressed in (/64 or "
+            "shorter); without one no phase runs there.",
+        ),
+    ] = None,
     reason: ReasonOption = None,
     actor: RequestedByOption = None,
     output: OutputOption = OutputFormat.TABLE,
@@ -111,6 +119,7 @@ def connect(
             allocation_ratio_storage=ratio_storage,
             state=state,
             hosts=None if not hosts else tuple(hosts),
+            ipv6_prefix=ipv6_prefix,
             requested_by=requester(actor),
             reason=reason,
         )
@@ -156,25 +165,25 @@ def list_platforms(
 ) -> None:
     """The 7 PRD platforms: connected or not (as the stored events say), status and use.
 
-    JSON: {platforms: [{platform, city, name, connected, status, systems, hosts, vcpu,
-    memory_gb, storage_gb}], connected, of}; see docs/cli-json.md.
+    JSON: {platforms: [{platform, city, name, connected, status, systems, hosts,
+    ipv6_prefix, vcpu, memory_gb, storage_gb}], connected, of}; see docs/cli-json.md.
     """
     loaded = load_inventory(inventory)
     with open_store(state_db_url(state_db), create=False) as store, store.session() as session:
         stored = {usage.node.node_id: usage for usage in node_usage(session, NodeKind.PLATFORM)}
-        pools = platform_hosts(session)
-    rows = platform_rows(loaded, stored, pools)
+        targets = platform_targets(session)
+    rows = platform_rows(loaded, stored, targets)
     document = {"platforms": rows, "connected": len(stored), "of": len(loaded.platforms)}
     emit([_table_row(row) for row in rows], output, title="PRD platforms", document=document)
 
 
 def platform_rows(
-    inventory: Inventory, stored: dict[str, NodeUsage], pools: dict[str, tuple[str, ...]]
+    inventory: Inventory, stored: dict[str, NodeUsage], targets: dict[str, PlatformTarget]
 ) -> list[dict[str, Any]]:
     """One JSON row per PRD platform of the inventory, in its order."""
     rows = []
     for platform in inventory.platforms.values():
-        usage = stored.get(platform.id)
+        usage, target = stored.get(platform.id), targets.get(platform.id)
         row: dict[str, Any] = {
             "platform": platform.id,
             "city": platform.city,
@@ -182,7 +191,8 @@ def platform_rows(
             "connected": usage is not None,
             "status": None,
             "systems": 0,
-            "hosts": list(pools.get(platform.id, ())),
+            "hosts": [] if target is None else list(target.hosts),
+            "ipv6_prefix": None if target is None else target.ipv6_prefix,
             "vcpu": None,
             "memory_gb": None,
             "storage_gb": None,

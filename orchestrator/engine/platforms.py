@@ -55,6 +55,7 @@ def apply_platform_connect(
         status=status,
         inventories=inventories,
         hosts=change.hosts,
+        ipv6_prefix=change.ipv6_prefix,
     )
     log.info(
         "platform %s connected (%s) by %s", platform_id, usage.node.status, change.requested_by

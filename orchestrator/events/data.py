@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
 from orchestrator.events.fields import (
     Actor,
@@ -24,7 +24,14 @@ from orchestrator.events.fields import (
     Timestamp,
     Wave,
 )
-from orchestrator.inventory.models import SYSTEM_ID_PATTERN, CityId, Frozen, NodeId, SystemId
+from orchestrator.inventory.models import (
+    SYSTEM_ID_PATTERN,
+    CityId,
+    Frozen,
+    NodeId,
+    SystemId,
+    canonical_ipv6_prefix,
+)
 
 # A node may grow well past today's sizes, but not to absurd numbers that would
 # overflow a ledger column or hide a unit mistake (bytes sent as GB).
@@ -247,6 +254,11 @@ class PlatformConnected(Frozen):
     hosts: (
         Annotated[tuple[HostName, ...], Field(min_length=1, max_length=MAX_PLATFORM_HOSTS)] | None
     ) = Field(default=None, description="The ssh provider's target host pool on the platform.")
+    ipv6_prefix: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None,
+        description="The IPv6 network (/64 or shorter) its migrated systems are addressed in, "
+        "as a node's ipv6_prefix; without one no phase runs there.",
+    )
     requested_by: Actor | None = None
     reason: Reason | None = None
 
@@ -254,6 +266,11 @@ class PlatformConnected(Frozen):
     def _reserved_within_capacity(self) -> Self:
         _check_reserved(self.capacity, self.reserved)
         return self
+
+    @field_validator("ipv6_prefix")
+    @classmethod
+    def _canonical_prefix(cls, value: str | None) -> str | None:
+        return None if value is None else canonical_ipv6_prefix(value)
 
 
 class PlatformDisconnected(Frozen):

@@ -7,6 +7,7 @@ whitespace or a shell/Jinja metacharacter gets through.
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from typing import Annotated
 
@@ -82,6 +83,20 @@ class Node(Frozen):
     allocation_ratio_memory: Annotated[float, Field(gt=0, le=4)] = 1.0
     allocation_ratio_storage: Annotated[float, Field(gt=0, le=4)] = 1.0
     ipv6_prefix: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+def canonical_ipv6_prefix(value: str) -> str:
+    """``value`` as a canonical IPv6 network of /64 or shorter; ``ValueError`` otherwise.
+
+    The playbooks append one hex group after "::" to give a system its address.
+    """
+    try:
+        network = ipaddress.IPv6Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"not an IPv6 network: {value!r} ({exc})") from exc
+    if network.prefixlen > 64:
+        raise ValueError(f"the node prefix must be /64 or shorter, got /{network.prefixlen}")
+    return network.compressed
 
 
 class Platform(Frozen):

@@ -64,7 +64,12 @@ from orchestrator.store.nodes import (
 )
 from orchestrator.store.outbox import claim_outbox, mark_published, pending_status
 from orchestrator.store.peek import stored_system_ids
-from orchestrator.store.platforms import connect_platform, delete_platform, platform_hosts
+from orchestrator.store.platforms import (
+    PlatformTarget,
+    connect_platform,
+    delete_platform,
+    platform_targets,
+)
 from orchestrator.store.records import Allocation, EventOutcome, SystemRow, TransitionRow
 from orchestrator.store.systems import (
     StaleSystemError,
@@ -88,6 +93,7 @@ __all__ = [
     "ExportError",
     "ExportFormat",
     "GenerationConflictError",
+    "PlatformTarget",
     "PruneReport",
     "Reserved",
     "Session",
@@ -115,7 +121,7 @@ __all__ = [
     "node_usage",
     "open_store",
     "pending_status",
-    "platform_hosts",
+    "platform_targets",
     "processed_outcomes",
     "prune_audit",
     "read_export",

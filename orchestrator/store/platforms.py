@@ -12,10 +12,11 @@ finds the row gone. A platform's row existing is what "connected" means.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from orchestrator.capacity import NodeKind, NodeStatus, NodeUsage, ResourceInventory
@@ -39,28 +40,31 @@ def connect_platform(
     status: NodeStatus | None,
     inventories: Mapping[str, ResourceInventory],
     hosts: Sequence[str] | None,
+    ipv6_prefix: str | None = None,
     now: datetime | None = None,
 ) -> NodeUsage:
     """Write a connected platform's row, inserted or changed; its usage after the write.
 
     ``inventories`` may name only the resource classes that change when the row
     exists, and must name all three when it does not (the caller checks). ``status``
-    None keeps a stored status (online for a new row), ``hosts`` None a stored pool.
+    None keeps a stored status (online for a new row), ``hosts`` None a stored pool,
+    ``ipv6_prefix`` None a stored prefix.
     """
+    extras: dict[str, Any] = {} if hosts is None else {"hosts": list(hosts)}
+    extras |= {} if ipv6_prefix is None else {"ipv6_prefix": ipv6_prefix}
     current = get_node(session, platform_id)
     if current is None:
         values: dict[str, Any] = {"id": platform_id, "city": city, "generation": 0}
         values["status"] = (status or NodeStatus.ONLINE).value
         values |= {"kind": NodeKind.PLATFORM.value, "updated_at": stored_time(now)}
-        values |= inventory_columns(inventories) | {"hosts": None if hosts is None else list(hosts)}
-        return _insert(session, platform_id, values)
+        return _insert(session, platform_id, values | inventory_columns(inventories) | extras)
     if current.node.kind is not NodeKind.PLATFORM:
         raise PermanentError(f"{platform_id} is a city node, not a platform")
     usage = update_node(
         session, platform_id, status=status, inventories=inventories or None, now=now
     )
-    if hosts is not None:
-        execute(session, _SET_HOSTS, {"node_id": platform_id, "hosts": list(hosts)})
+    if extras:
+        execute(session, update(NodeTable).where(NodeTable.id == platform_id).values(extras))
     return usage
 
 
@@ -69,13 +73,6 @@ def _insert(session: Session, platform_id: str, values: dict[str, Any]) -> NodeU
     if not insert_if_absent(session, NodeTable, values):
         raise GenerationConflictError(f"platform {platform_id} was connected at the same time")
     return require_node(session, platform_id)
-
-
-_SET_HOSTS = (
-    update(NodeTable)
-    .where(NodeTable.id == bindparam("node_id"))
-    .values(hosts=bindparam("hosts", type_=NodeTable.__table__.c.hosts.type))
-)
 
 
 def delete_platform(session: Session, platform_id: str, *, expected_generation: int) -> bool:
@@ -93,9 +90,22 @@ def delete_platform(session: Session, platform_id: str, *, expected_generation: 
     return execute(session, statement) == 1
 
 
-def platform_hosts(session: Session) -> dict[str, tuple[str, ...]]:
-    """Each connected platform's ``ssh`` target host pool, as its connect event gave it."""
-    statement = select(NodeTable.id, NodeTable.hosts).where(
+@dataclass(frozen=True)
+class PlatformTarget:
+    """What a platform's connect event said about running phases there."""
+
+    hosts: tuple[str, ...]  # the ssh provider's target host pool, as the event named it
+    ipv6_prefix: str | None  # the network its systems are addressed in; None: nothing runs
+
+
+def platform_targets(session: Session, platform_id: str | None = None) -> dict[str, PlatformTarget]:
+    """Each connected platform's (or ``platform_id``'s) host pool and IPv6 prefix."""
+    statement = select(NodeTable.id, NodeTable.hosts, NodeTable.ipv6_prefix).where(
         NodeTable.kind == NodeKind.PLATFORM.value
     )
-    return {platform: tuple(hosts or ()) for platform, hosts in session.execute(statement)}
+    if platform_id is not None:
+        statement = statement.where(NodeTable.id == platform_id)
+    return {
+        platform: PlatformTarget(tuple(hosts or ()), prefix)
+        for platform, hosts, prefix in session.execute(statement)
+    }

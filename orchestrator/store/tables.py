@@ -143,6 +143,8 @@ class NodeTable(Base):
     kind: Mapped[str] = mapped_column(String(16), server_default="node")
     # A platform's ``ssh`` target host names, as its connect event gave them; None for nodes.
     hosts: Mapped[list[str] | None] = mapped_column(JSON)
+    # A platform's IPv6 network, from its connect event; None for nodes (the inventory has it).
+    ipv6_prefix: Mapped[str | None] = mapped_column(String(64))
 
 
 class AllocationTable(Base):

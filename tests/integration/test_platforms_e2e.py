@@ -7,7 +7,9 @@ is not; a disconnect while it holds the system is dead-lettered
 (``platform_in_use``, saying how many) and refused by the CLI too; drained, it
 takes no new system; once the system is cancelled it disconnects. Bad platform
 events are dead-lettered with their reasons, and the 14 nodes' totals stay the
-plan's exactly throughout (``govmig capacity``).
+plan's exactly throughout (``govmig capacity``). With the phase worker and the
+``local`` provider, a system of Guangzhou migrates onto the platform whose
+connect event gave it an IPv6 prefix.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from tests.fixtures.orchestrator import (
 )
 from tests.fixtures.polling import wait_until
 from tests.fixtures.systems import business_system
+from tests.integration.test_migration_e2e import assert_moved, prepare, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -142,11 +145,13 @@ def test_connect_place_refuse_drain_release_disconnect(
     with govmig_run(settings, url, tmp_path) as run:
         wait_until(lambda: store_ready(url), timeout_s=60, what="the store")
         connect_on(settings, url, run, "--vcpu", "8000", "--memory-gb", "24000",
-                   "--storage-gb", "800000", "--host", "gz-cloud-1")  # fmt: skip
+                   "--storage-gb", "800000", "--host", "gz-cloud-1",
+                   "--ipv6-prefix", "2001:db8:100::/48")  # fmt: skip
         wait_until(lambda: platform_node(url) == ("online", []), timeout_s=30, what="connect")
         listed = read_json(settings, url, "platform", "list")
         assert (listed["connected"], listed["of"]) == (1, 7)
         assert listed["platforms"][0]["hosts"] == ["gz-cloud-1"]
+        assert listed["platforms"][0]["ipv6_prefix"] == "2001:db8:100::/48"
         register_and_request(settings, [GZ_TAX, MZ_GJJ])
         wait_for_states(url, {GZ_TAX.id: S.PLACED, MZ_GJJ.id: S.PLACED}, run, timeout_s=60)
         assert (node_of(url, GZ_TAX.id), node_of(url, MZ_GJJ.id)) == ("guangzhou", "meizhou")
@@ -201,3 +206,27 @@ def store_ready(url: str) -> bool:
             return get_node(session, "shantou") is not None
     except Exception:
         return False
+
+
+@pytest.mark.ansible
+def test_a_system_migrates_onto_its_citys_platform_with_the_local_provider(
+    kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path, work: Path
+) -> None:
+    settings = kafka_settings(kafka_bootstrap, new_topic)
+    checksums = prepare(work, [GZ_TAX])
+    db, url = tmp_path / "govmig.db", f"sqlite:///{tmp_path / 'govmig.db'}"
+    options = ("--worker", "--work-root", str(work), "--artifacts-dir", str(tmp_path / "artifacts"))
+    with govmig_run(settings, url, tmp_path, *options) as run:
+        connected = PlatformConnected(
+            platform_id="guangzhou", capacity=GUANGZHOU, ipv6_prefix="2001:db8:100::/48"
+        )
+        publish(settings, [connected])
+        wait_until(lambda: store_ready(url), timeout_s=60, what="the store")
+        wait_until(lambda: platform_node(url) == ("online", []), timeout_s=30, what="connect")
+        register_and_request(settings, [GZ_TAX])
+        wait_for(db, S.COMPLETED, [GZ_TAX.id])
+        assert_moved(work, GZ_TAX.id, "guangzhou", checksums[GZ_TAX.id])
+        assert platform_node(url) == ("online", [GZ_TAX.id])
+        run.signal(signal.SIGTERM)
+        assert run.wait(60) == 0, run.output()
+    assert_node_totals_exact(settings, url)

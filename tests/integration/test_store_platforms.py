@@ -11,6 +11,7 @@ from orchestrator.inventory import load_inventory
 from orchestrator.inventory.plan import PLAN_VCPU
 from orchestrator.migrations.states import SystemState
 from orchestrator.store import (
+    PlatformTarget,
     Reserved,
     Session,
     Store,
@@ -18,7 +19,7 @@ from orchestrator.store import (
     delete_platform,
     get_node,
     node_usage,
-    platform_hosts,
+    platform_targets,
     release_allocation,
     reserve,
     seed_nodes,
@@ -56,7 +57,7 @@ def test_a_platform_is_a_row_of_its_own_kind_never_among_the_nodes(seeded: Store
         nodes = node_usage(session)
         platforms = node_usage(session, NodeKind.PLATFORM)
         both = node_usage(session, kind=None)
-        hosts = platform_hosts(session)
+        hosts = platform_targets(session)
     assert len(nodes) == 14
     assert sum(u.node.inventories[ResourceClass.VCPU].total for u in nodes) == PLAN_VCPU
     assert [u.node.node_id for u in platforms] == ["guangzhou"]
@@ -65,7 +66,7 @@ def test_a_platform_is_a_row_of_its_own_kind_never_among_the_nodes(seeded: Store
         NodeStatus.ONLINE,
     )
     assert len(both) == 15
-    assert hosts == {"guangzhou": ("gz-1",)}
+    assert hosts == {"guangzhou": PlatformTarget(("gz-1",), None)}
 
 
 def test_reservations_on_a_platform_move_its_generation_by_compare_and_swap(
@@ -105,7 +106,7 @@ def test_a_reconnect_changes_the_row_and_keeps_its_pool_unless_given(seeded: Sto
         connect(session)
     with seeded.session() as session:
         platform = get_node(session, "guangzhou")
-        assert platform_hosts(session) == {"guangzhou": ("gz-1",)}
+        assert platform_targets(session) == {"guangzhou": PlatformTarget(("gz-1",), None)}
     assert platform is not None
     assert (platform.node.status, platform.generation) == (NodeStatus.DRAINING, 2)
 

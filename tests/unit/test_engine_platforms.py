@@ -27,7 +27,15 @@ from orchestrator.inventory.models import BusinessSystem, SourceLocation
 from orchestrator.inventory.plan import PLAN_MEMORY_GB, PLAN_STORAGE_GB, PLAN_VCPU
 from orchestrator.migrations import SystemState
 from orchestrator.reactor.handler import Outcome, Processed, Rejected
-from orchestrator.store import Store, get_node, get_system, node_usage, platform_hosts, seed_nodes
+from orchestrator.store import (
+    PlatformTarget,
+    Store,
+    get_node,
+    get_system,
+    node_usage,
+    platform_targets,
+    seed_nodes,
+)
 from tests.unit.test_engine_intake import delivery
 
 INVENTORY = load_inventory()
@@ -109,7 +117,7 @@ def test_a_connected_platform_takes_its_own_citys_systems_only(
         assert platform is not None
         assert platform.node.kind is NodeKind.PLATFORM
         assert list(platform.allocations) == ["gz-tax"]
-        assert platform_hosts(session) == {"guangzhou": ("gz-1", "gz-2")}
+        assert platform_targets(session) == {"guangzhou": PlatformTarget(("gz-1", "gz-2"), None)}
     assert_node_totals_are_the_plans(store)
 
 
