@@ -86,8 +86,8 @@ def connect(
         str | None,
         typer.Option(
             "--ipv6-prefix",
-            help="The network its systems are addressed in (/64 or "
-            "shorter); without one no phase runs there.",
+            help="The network its systems are addressed in (/64 or shorter), as a node's; "
+            "required the first time.",
         ),
     ] = None,
     reason: ReasonOption = None,
@@ -99,7 +99,8 @@ def connect(
     events_topic: EventsTopicOption = None,
     timeout: TimeoutOption = None,
 ) -> None:
-    """Connect PLATFORM (the first time with --vcpu, --memory-gb and --storage-gb), or change it.
+    """Connect PLATFORM (the first time with --vcpu, --memory-gb, --storage-gb, --ipv6-prefix),
+    or change it.
 
     Only what is given changes: ``--state draining`` alone drains a connected platform.
     Its capacity never counts toward the 14 nodes' plan totals. JSON: as for migrate,

@@ -26,6 +26,7 @@ from orchestrator.store import (
     connect_platform,
     delete_platform,
     get_node,
+    platform_targets,
 )
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,15 @@ def apply_platform_connect(
     """
     platform_id = change.platform_id
     current = get_node(session, platform_id)
-    if current is None and change.capacity is None:
+    # Without a prefix a placed system could run no phase, not even its rollback.
+    if current is None and (change.capacity is None or change.ipv6_prefix is None):
         raise Rejection(
             "platform_not_connected",
-            f"platform {platform_id} is not connected yet: its first connect must carry capacity",
+            f"platform {platform_id} is not connected yet: its first connect must carry "
+            "capacity and ipv6_prefix",
         )
+    if current is not None and current.allocations:
+        _refuse_new_prefix(session, change, sorted(current.allocations))
     stored = None if current is None else current.node.inventories
     inventories = changed_inventories(stored, change, target=f"platform {platform_id}")
     status = _status(change, first=current is None)
@@ -61,6 +66,17 @@ def apply_platform_connect(
         "platform %s connected (%s) by %s", platform_id, usage.node.status, change.requested_by
     )
     return usage
+
+
+def _refuse_new_prefix(session: Session, change: PlatformConnected, holders: list[str]) -> None:
+    """Its systems' addresses are in the stored prefix: it cannot move under them."""
+    stored = platform_targets(session, change.platform_id)[change.platform_id].ipv6_prefix
+    if change.ipv6_prefix is not None and change.ipv6_prefix != stored:
+        raise Rejection(
+            "platform_in_use",
+            f"platform {change.platform_id} keeps IPv6 prefix {stored} while it holds "
+            f"{_systems(holders)}",
+        )
 
 
 def _status(change: PlatformConnected, *, first: bool) -> NodeStatus | None:
@@ -88,9 +104,13 @@ def apply_platform_disconnect(session: Session, change: PlatformDisconnected) ->
 
 def in_use_message(platform_id: str, holders: list[str]) -> str:
     """``platform guangzhou holds 2 systems (a, b): drain it ...``: why a disconnect waits."""
-    shown = ", ".join(holders[:5]) + (", ..." if len(holders) > 5 else "")
-    noun = "system" if len(holders) == 1 else "systems"
     return (
-        f"platform {platform_id} holds {len(holders)} {noun} ({shown}): drain it "
+        f"platform {platform_id} holds {_systems(holders)}: drain it "
         "(state draining) so it takes nothing new, and roll them back before disconnecting"
     )
+
+
+def _systems(holders: list[str]) -> str:
+    """``2 systems (a, b)``: at most five ids named."""
+    shown = ", ".join(holders[:5]) + (", ..." if len(holders) > 5 else "")
+    return f"{len(holders)} {'system' if len(holders) == 1 else 'systems'} ({shown})"

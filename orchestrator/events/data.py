@@ -239,8 +239,9 @@ class PlatformConnected(Frozen):
 
     Connected, it is a placement target for its own city's systems, with its own
     ledger row; its capacity never counts toward the 14 nodes' plan totals. The
-    first connect must carry ``capacity`` (``reserved`` defaults to none, each ratio
-    to 1.0, ``state`` to online); after that only the fields present change, so
+    first connect must carry ``capacity`` and ``ipv6_prefix`` (``reserved`` defaults
+    to none, each ratio to 1.0, ``state`` to online); after that only the fields
+    present change (not the prefix while it holds systems), so
     ``state: draining`` alone drains it: it keeps what it holds and takes nothing new.
     """
 
@@ -257,7 +258,7 @@ class PlatformConnected(Frozen):
     ipv6_prefix: Annotated[str, Field(max_length=64)] | None = Field(
         default=None,
         description="The IPv6 network (/64 or shorter) its migrated systems are addressed in, "
-        "as a node's ipv6_prefix; without one no phase runs there.",
+        "as a node's ipv6_prefix; required on the first connect.",
     )
     requested_by: Actor | None = None
     reason: Reason | None = None

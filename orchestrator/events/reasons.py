@@ -34,10 +34,10 @@ Reason codes (``REASON_CODES`` holds the same text):
 - ``unknown_node``: the node id is not one of the inventory's city nodes.
 - ``unknown_platform``: the platform id is not one of the inventory's 7 PRD platforms (a
   city node's id included: nodes are not connected, they are seeded).
-- ``platform_not_connected``: a platform's first connect carries no capacity.
-- ``platform_in_use``: a platform is disconnected while systems hold capacity on it (placed,
-  moving or running there); the message says how many. Drain it and let them finish or
-  roll back first.
+- ``platform_not_connected``: a platform's first connect lacks its capacity or IPv6 prefix.
+- ``platform_in_use``: a platform is disconnected, or its IPv6 prefix changed, while systems
+  hold capacity on it (placed, moving or running there); the message says how many. Drain
+  it and roll them back first.
 - ``unknown_city``: the city id is not one of the inventory's cities.
 - ``unknown_data_class``: a registered record's data class is not one the residency rules name.
 - ``duplicate``: an event with this id was already processed (raised by the store).
@@ -72,7 +72,7 @@ REASON_CODES: Final[Mapping[str, str]] = MappingProxyType(
         "unknown_system": "the system id is not a registered system",
         "unknown_node": "the node id is not one of the inventory's city nodes",
         "unknown_platform": "the platform id is not one of the inventory's 7 PRD platforms",
-        "platform_not_connected": "a platform's first connect carries no capacity",
+        "platform_not_connected": "a platform's first connect lacks its capacity or IPv6 prefix",
         "platform_in_use": "a platform is disconnected while systems hold capacity on it",
         "unknown_city": "the city id is not one of the inventory's cities",
         "unknown_data_class": "the record's data class is not one the residency rules name",

@@ -40,6 +40,7 @@ from tests.unit.test_engine_intake import delivery
 
 INVENTORY = load_inventory()
 KNOWN = KnownIds.of(INVENTORY)
+PREFIX = "2001:db8:100::/48"
 GUANGZHOU = NodeTotals(vcpu=8_000, memory_gb=24_000, storage_gb=800_000)
 
 
@@ -61,7 +62,11 @@ def migrate(system_id: str) -> MigrationRequested:
 
 
 def connect(**changes: object) -> PlatformConnected:
-    fields: dict[str, object] = {"platform_id": "guangzhou", "capacity": GUANGZHOU} | changes
+    fields: dict[str, object] = {
+        "platform_id": "guangzhou",
+        "capacity": GUANGZHOU,
+        "ipv6_prefix": PREFIX,
+    } | changes
     return PlatformConnected.model_validate(fields)
 
 
@@ -117,7 +122,7 @@ def test_a_connected_platform_takes_its_own_citys_systems_only(
         assert platform is not None
         assert platform.node.kind is NodeKind.PLATFORM
         assert list(platform.allocations) == ["gz-tax"]
-        assert platform_targets(session) == {"guangzhou": PlatformTarget(("gz-1", "gz-2"), None)}
+        assert platform_targets(session) == {"guangzhou": PlatformTarget(("gz-1", "gz-2"), PREFIX)}
     assert_node_totals_are_the_plans(store)
 
 
@@ -139,6 +144,11 @@ def test_disconnect_is_refused_while_in_use_then_drain_release_and_disconnect(
     code, message = rejected(refusal)
     assert code == "platform_in_use"
     assert message.startswith("platform guangzhou holds 1 system (gz-a): drain it")
+    (moved,) = handle(handler, connect(capacity=None, ipv6_prefix="2001:db8:200::/48"))
+    assert rejected(moved) == (
+        "platform_in_use",
+        "platform guangzhou keeps IPv6 prefix 2001:db8:100::/48 while it holds 1 system (gz-a)",
+    )
     # Drained: it keeps gz-a and takes nothing new.
     handle(
         handler,
@@ -195,10 +205,23 @@ def test_a_reconnect_changes_only_what_it_carries(store: Store, handler: IntakeH
         (
             connect(capacity=None),
             "platform_not_connected",
-            "platform guangzhou is not connected yet: its first connect must carry capacity",
+            "platform guangzhou is not connected yet: its first connect must carry capacity "
+            "and ipv6_prefix",
+        ),
+        (
+            connect(ipv6_prefix=None),
+            "platform_not_connected",
+            "platform guangzhou is not connected yet: its first connect must carry capacity "
+            "and ipv6_prefix",
         ),
     ],
-    ids=["node-as-platform", "unknown", "disconnect-a-node", "first-without-capacity"],
+    ids=[
+        "node-as-platform",
+        "unknown",
+        "disconnect-a-node",
+        "first-without-capacity",
+        "first-without-prefix",
+    ],
 )
 def test_bad_platform_events_are_rejected_with_their_reason(
     store: Store, handler: IntakeHandler, data: EventData, code: str, message: str
