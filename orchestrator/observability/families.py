@@ -319,14 +319,16 @@ def progress_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
 
 
 def _inflight_family(snapshot: FleetSnapshot) -> Metric:
-    # Every node x phase is exported, zeros included, so a phase that empties
-    # reads 0 on the dashboard instead of the series going stale.
+    # Every target x phase is exported, zeros included, so a phase that empties
+    # reads 0 on the dashboard instead of the series going stale. The label is the
+    # target's id: a node's, or a connected platform's (systems move, not capacity).
     inflight = GaugeMetricFamily(
         "govcloud_inflight_systems",
-        "Systems in a phase now, by target node and phase.",
+        "Systems in a phase now, by target (node or PRD platform) and phase.",
         labels=["node", "phase"],
     )
-    keys = {(node.node, phase) for node in snapshot.nodes for phase in INFLIGHT_PHASES}
+    targets = (*snapshot.nodes, *snapshot.platforms)
+    keys = {(target.node, phase) for target in targets for phase in INFLIGHT_PHASES}
     for node, phase in sorted(keys | set(snapshot.inflight)):
         inflight.add_metric([node, phase], snapshot.inflight.get((node, phase), 0))
     return inflight
