@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from orchestrator.capacity import NodeKind, NodeUsage, ResourceClass
 from orchestrator.cli.ops import (
@@ -124,8 +125,8 @@ def connect(
             requested_by=requester(actor),
             reason=reason,
         )
-    except ValueError as error:
-        raise PermanentError(f"platform connect {platform}: {error}") from None
+    except ValidationError as error:
+        raise PermanentError(f"platform connect {platform}: {_first_problem(error)}") from None
     _publish(new_event(data, source=CLI_SOURCE), inventory, output, state_db,
              bootstrap_servers, events_topic, timeout)  # fmt: skip
 
@@ -150,8 +151,8 @@ def disconnect(
     try:
         data = PlatformDisconnected(platform_id=platform, requested_by=requester(actor),
                                     reason=reason)  # fmt: skip
-    except ValueError as error:
-        raise PermanentError(f"platform disconnect {platform}: {error}") from None
+    except ValidationError as error:
+        raise PermanentError(f"platform disconnect {platform}: {_first_problem(error)}") from None
     if not no_check:
         _refuse_in_use(platform, state_db_url(state_db))
     _publish(new_event(data, source=CLI_SOURCE), inventory, output, state_db,
@@ -218,6 +219,13 @@ def _table_row(row: dict[str, Any]) -> dict[str, Any]:
         else amount_text(ResourceClass.STORAGE_GB, row["storage_gb"]["allocatable"])
     )
     return line
+
+
+def _first_problem(error: ValidationError) -> str:
+    """``ipv6_prefix: the node prefix must be /64 ...``: one line, for the error line."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else str(first["msg"])
 
 
 def _all_or_none(what: str, *amounts: int | None) -> tuple[int, int, int] | None:
