@@ -39,6 +39,17 @@ class NodeStatus(StrEnum):
     OFFLINE = "offline"
 
 
+class NodeKind(StrEnum):
+    """What a ledger target is: one of the 14 city nodes, or a connected PRD platform.
+
+    Both share the ledger's rules; only nodes count toward the plan's totals, and a
+    platform takes only its own city's systems (``placement``).
+    """
+
+    NODE = "node"
+    PLATFORM = "platform"
+
+
 # How people read each resource: "lacks storage by 1,200 GB".
 _LABELS: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
@@ -101,6 +112,7 @@ class NodeState:
     city: str
     inventories: Mapping[str, ResourceInventory]
     status: NodeStatus = NodeStatus.ONLINE
+    kind: NodeKind = NodeKind.NODE
     # Derived once here, because placement reads them for every candidate node.
     capacities: Mapping[str, int] = field(init=False, compare=False, repr=False)
 

@@ -11,6 +11,11 @@ data class carries its ``Residency`` (``inventory.residency``), and only the
 nodes it allows are candidates (for a group, the nodes every member's rule
 allows). A refusal names the rule; a placement it constrained says so.
 
+A connected PRD platform (``NodeKind.PLATFORM``) is a ledger target like a node,
+but only for systems of its own city: it is a candidate for a group only when
+every member comes from its city, and then, being in the group's city, it is
+preferred like an own-city node.
+
 Policy, in order of preference:
 
 1. an explicit target (``--to NODE``) is honoured or refused with the reason;
@@ -36,7 +41,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from orchestrator.capacity.ledger import Amounts, NodeUsage, check_allocation, describe_amounts
+from orchestrator.capacity.ledger import (
+    Amounts,
+    NodeKind,
+    NodeUsage,
+    check_allocation,
+    describe_amounts,
+)
 from orchestrator.capacity.resources import ResourceClass, Resources
 from orchestrator.errors import ConfigurationError
 from orchestrator.inventory.models import BusinessSystem
@@ -152,6 +163,8 @@ def place_on_target(
         known = ", ".join(sorted(nodes))
         return Unplaceable(system.id, f"unknown node {target} (known: {known})")
     refusal = None if system.residency is None else system.residency.refusal(system.id, target)
+    if refusal is None and not _takes(usage, [system]):
+        refusal = f"platform {target} takes only systems of {usage.node.city}, not of {system.city}"
     if refusal is not None:
         return Unplaceable(system.id, refusal)
     shortfall = check_allocation(usage, system.amounts)
@@ -185,11 +198,21 @@ def place_together(
 def _allowed(
     systems: Sequence[SystemRequest], nodes: Mapping[str, NodeUsage]
 ) -> Mapping[str, NodeUsage]:
-    """The nodes every member's residency rule allows (all of them when none has a rule)."""
+    """The nodes every member's residency rule allows (all of them when none has a rule), less
+    the platforms of other cities."""
     rules = [system.residency for system in systems if system.residency is not None]
-    if not rules:
-        return nodes
-    return {node: usage for node, usage in nodes.items() if all(node in r.nodes for r in rules)}
+    return {
+        node: usage
+        for node, usage in nodes.items()
+        if _takes(usage, systems) and all(node in r.nodes for r in rules)
+    }
+
+
+def _takes(usage: NodeUsage, systems: Sequence[SystemRequest]) -> bool:
+    """A node takes any system; a platform only those of its own city."""
+    if usage.node.kind is NodeKind.NODE:
+        return True
+    return all(system.city == usage.node.city for system in systems)
 
 
 def _within(systems: Sequence[SystemRequest]) -> str:
@@ -233,7 +256,7 @@ def _choose(
     own = [usage for usage in nodes.values() if usage.node.city == city]
     best = _best(own, requests, policy)
     if best is not None:
-        return best, "own city node"
+        return best, f"own city {nodes[best].node.kind}"
     others = [usage for usage in nodes.values() if usage.node.city != city]
     best = _best(others, requests, policy)
     if best is not None:

@@ -22,6 +22,7 @@ from orchestrator.cli import (
     lab,
     ops,
     plan,
+    platform,
     publish,
     run,
     views,
@@ -62,6 +63,7 @@ app.add_typer(events.app, name="events")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(intake.app, name="intake")
 app.add_typer(wave.app, name="wave")
+app.add_typer(platform.app, name="platform")
 app.add_typer(audit.app, name="audit")
 # Registered here, not in cli/inventory.py: publish reuses that module's options.
 inventory.app.command("publish")(publish.publish)

@@ -56,7 +56,7 @@ def validate(
     known = None
     if inventory is not None:
         loaded = load_inventory(inventory)
-        known = KnownIds(cities=frozenset(loaded.cities), nodes=frozenset(loaded.nodes))
+        known = KnownIds.of(loaded)
     reports = [check_file(path, known=known, max_bytes=max_bytes) for path in files]
     problems = [problem for report in reports for problem in report.problems]
     for problem in problems:

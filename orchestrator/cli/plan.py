@@ -135,10 +135,11 @@ def select_systems(
 
 
 def starting_usage(url: str, inventory: Inventory) -> tuple[dict[str, NodeUsage], PlanStart]:
-    """The nodes' usage in the state store, or the inventory's empty nodes (said on stderr)."""
+    """The nodes' (and connected platforms') usage in the state store, or the inventory's
+    empty nodes (said on stderr): placement sees what the orchestrator's engine sees."""
     try:
         with open_store(url, create=False) as store, store.session() as session:
-            usages = node_usage(session)
+            usages = node_usage(session, kind=None)
             where = store.where
     except ConfigurationError as error:
         return _empty(inventory, f"no usable state database ({error})")

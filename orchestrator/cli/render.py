@@ -424,28 +424,52 @@ def node_document(usage: NodeUsage) -> dict[str, Any]:
 
 def totals_document(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The sums over ``node_document``s, each resource beside the plan's target."""
-    totals: dict[str, Any] = {"systems": sum(node["systems"] for node in nodes)}
+    totals = subtotal_document(nodes)
     for key in FIELD_NAMES.values():
-        parts = [node[key] for node in nodes]
+        totals[key]["plan"] = PLAN[key]
+    return totals
+
+
+def subtotal_document(targets: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The sums over ``node_document``s (or platforms'), each resource's utilisation of them."""
+    totals: dict[str, Any] = {"systems": sum(target["systems"] for target in targets)}
+    for key in FIELD_NAMES.values():
+        parts = [target[key] for target in targets]
         summed = {
             name: sum(part[name] for part in parts)
             for name in ("total", "reserved", "allocatable", "allocated", "free")
         }
         allocatable = summed["allocatable"]
         summed["utilisation"] = round(summed["allocated"] / allocatable, 6) if allocatable else 1.0
-        summed["plan"] = PLAN[key]
         totals[key] = summed
     return totals
 
 
-def capacity_document(usages: Iterable[NodeUsage]) -> dict[str, Any]:
-    """``capacity --output json``: every node, the totals and the plan's targets."""
+def platform_document(usage: NodeUsage) -> dict[str, Any]:
+    """One connected platform's capacity and use, in JSON: as a node's, keyed ``platform``."""
+    document = node_document(usage)
+    return {"platform": document.pop("node"), **document}
+
+
+def capacity_document(
+    usages: Iterable[NodeUsage], platforms: Iterable[NodeUsage] = ()
+) -> dict[str, Any]:
+    """``capacity --output json``: every node, the totals and the plan's targets (the nodes'
+    alone), then the connected PRD platforms and their own subtotal."""
     nodes = [node_document(usage) for usage in usages]
-    return {"nodes": nodes, "total": totals_document(nodes), "plan": dict(PLAN)}
+    connected = [platform_document(usage) for usage in platforms]
+    return {
+        "nodes": nodes,
+        "total": totals_document(nodes),
+        "plan": dict(PLAN),
+        "platforms": connected,
+        "platforms_total": subtotal_document(connected),
+    }
 
 
 def capacity_tables(document: Mapping[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
-    """One (title, rows) table per resource from ``capacity_document``, with total and plan."""
+    """One (title, rows) table per resource from ``capacity_document``: the nodes, their total
+    and the plan, then the connected platforms and their subtotal."""
     tables = []
     for resource, key in FIELD_NAMES.items():
         rows = [_capacity_line(resource, node["node"], node["status"], node[key])
@@ -453,6 +477,11 @@ def capacity_tables(document: Mapping[str, Any]) -> list[tuple[str, list[dict[st
         total = document["total"][key]
         rows.append(_capacity_line(resource, "total", "", total))
         rows.append({"node": "plan", "total": amount_text(resource, total["plan"])})
+        if document["platforms"]:
+            rows += [_capacity_line(resource, f"platform {p['platform']}", p["status"], p[key])
+                     for p in document["platforms"]]  # fmt: skip
+            subtotal = document["platforms_total"][key]
+            rows.append(_capacity_line(resource, "platforms subtotal", "", subtotal))
         tables.append((_TITLES[resource], rows))
     return tables
 

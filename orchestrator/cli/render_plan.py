@@ -15,11 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from orchestrator.capacity import FIELD_NAMES, PlanResult, ResourceClass
+from orchestrator.capacity import FIELD_NAMES, NodeKind, PlanResult, ResourceClass
 from orchestrator.cli.render import (
     PLAN,
     amount_text,
     node_document,
+    platform_document,
     totals_document,
 )
 
@@ -51,8 +52,12 @@ def plan_document(
     placements = result.placements
     unplaceable = result.unplaceable
     planned = Counter(placement.node_id for placement in placements)
-    nodes = [{**node_document(usage), "planned": planned[node_id]}
-             for node_id, usage in sorted(result.usage.items())]  # fmt: skip
+    targets = sorted(result.usage.items())
+    # The connected platforms apart from the nodes, whose totals are the plan's.
+    nodes = [{**node_document(usage), "planned": planned[target]}
+             for target, usage in targets if usage.node.kind is NodeKind.NODE]  # fmt: skip
+    platforms = [{**platform_document(usage), "planned": planned[target]}
+                 for target, usage in targets if usage.node.kind is NodeKind.PLATFORM]  # fmt: skip
     return {
         "strategy": strategy,
         "start": {"from": start.source, "state_db": start.state_db},
@@ -73,6 +78,7 @@ def plan_document(
         "split_groups": [list(group) for group in result.split_groups],
         "nodes": nodes,
         "plan": dict(PLAN),
+        "platforms": platforms,
     }
 
 

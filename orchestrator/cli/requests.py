@@ -261,6 +261,7 @@ def request_row(event: Event) -> dict[str, Any]:
         "id": event.id,
         "type": event.type,
         "system_id": data.get("system_id"),
+        "platform_id": data.get("platform_id"),
         "requested_by": next((data[name] for name in _ACTOR_FIELDS if name in data), None),
         "target_node": data.get("target_node"),
         "wave": data.get("wave"),

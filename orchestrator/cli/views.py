@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.capacity import NodeKind
 from orchestrator.cli.completion import complete_node, complete_system_id
 from orchestrator.cli.options import (
     CutoverPolicyOption,
@@ -174,16 +175,19 @@ def _approval(
 
 
 def capacity(output: OutputOption = OutputFormat.TABLE, state_db: StateDbOption = None) -> None:
-    """Show each node's capacity, allocation, free room and use, and the totals against the plan.
+    """Show each node's capacity, allocation, free room and use, and the totals against the plan;
+    then each connected PRD platform's, with their own subtotal (never in the plan's totals).
 
     Allocatable = (total - reserved) x allocation ratio. JSON: {nodes: [{node,
-    city, status, systems, vcpu, memory_gb, storage_gb}], total, plan}, each
-    resource as {total, reserved, allocation_ratio, allocatable, allocated,
-    free, utilisation}: vCPU and decimal GB, utilisation 0..1; see docs/cli-json.md.
+    city, status, systems, vcpu, memory_gb, storage_gb}], total, plan, platforms:
+    [{platform, ...}], platforms_total}, each resource as {total, reserved,
+    allocation_ratio, allocatable, allocated, free, utilisation}: vCPU and decimal
+    GB, utilisation 0..1; see docs/cli-json.md.
     """
     with open_store(state_db_url(state_db), create=False) as store, store.session() as session:
         usages = node_usage(session)
-    document = capacity_document(usages)
+        platforms = node_usage(session, NodeKind.PLATFORM)
+    document = capacity_document(usages, platforms)
     if output is OutputFormat.JSON:
         emit([], output, document=document)
         return

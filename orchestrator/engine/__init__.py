@@ -26,6 +26,7 @@ from orchestrator.engine.lifecycle import Lifecycle, apply_cause
 from orchestrator.engine.nodes import apply_node_update
 from orchestrator.engine.notices import SOURCE, announces, notice_for, notice_id
 from orchestrator.engine.outbox import Outbox, OutboxPump, publish_pending
+from orchestrator.engine.platforms import apply_platform_connect, apply_platform_disconnect
 from orchestrator.engine.requests import cause_of, context_of
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "announces",
     "apply_cause",
     "apply_node_update",
+    "apply_platform_connect",
+    "apply_platform_disconnect",
     "cause_name",
     "cause_of",
     "context_of",

@@ -16,8 +16,10 @@ store transaction and, per delivery:
    registered yet is held instead, for ``registration_wait`` (``awaiting``): a
    producer hashing keys differently may have put the registration on another
    partition, read later. It is ``Processed`` (its record is in the store);
-3. applies it: a node update to the ledger, an operator's request to resume
-   intake to every open flood-guard pause (``Processed(resumes_intake=True)``),
+3. applies it: a node update or a platform's connect or disconnect to the ledger
+   (a disconnect while systems hold capacity there is rejected, ``platform_in_use``),
+   an operator's request to resume intake to every open flood-guard pause
+   (``Processed(resumes_intake=True)``),
    anything else as a cause through the engine's ``Lifecycle`` (placement
    included; an approval with who requested the migration and the cutover
    policy's word on self-approval). A request the state machine refuses, or
@@ -51,6 +53,8 @@ from orchestrator.engine import (
     Lifecycle,
     PlacementContext,
     apply_node_update,
+    apply_platform_connect,
+    apply_platform_disconnect,
     cause_of,
     context_of,
 )
@@ -65,7 +69,13 @@ from orchestrator.events import (
     decode,
     event_key,
 )
-from orchestrator.events.data import IntakeResumeRequested, NodeUpdated, WaveResumeRequested
+from orchestrator.events.data import (
+    IntakeResumeRequested,
+    NodeUpdated,
+    PlatformConnected,
+    PlatformDisconnected,
+    WaveResumeRequested,
+)
 from orchestrator.hooks import Hooks, notify
 from orchestrator.inventory.cutover_policy import CutoverPolicy
 from orchestrator.inventory.models import BusinessSystem
@@ -87,6 +97,14 @@ from orchestrator.store import intake as intake_store
 from orchestrator.store import waves as wave_store
 
 COMPONENT = "intake"
+# The inbound types that change a ledger target or the intake, not a system.
+_NOT_ABOUT_A_SYSTEM = (
+    NodeUpdated,
+    PlatformConnected,
+    PlatformDisconnected,
+    IntakeResumeRequested,
+    WaveResumeRequested,
+)
 
 log = logging.getLogger(__name__)
 
@@ -162,9 +180,7 @@ class _BatchIntake:
         taken = self._claim([delivery.event for delivery in batch])
         events = [delivery.event for delivery, take in zip(batch, taken, strict=True) if take]
         system_ids = [
-            event_key(event)
-            for event in events
-            if not isinstance(event.data, NodeUpdated | IntakeResumeRequested | WaveResumeRequested)
+            event_key(event) for event in events if not isinstance(event.data, _NOT_ABOUT_A_SYSTEM)
         ]
         self._lifecycle.prefetch(system_ids)
         registering = (event_key(e) for e in events if isinstance(e.data, BusinessSystem))
@@ -207,6 +223,8 @@ class _BatchIntake:
                 apply_node_update(self._session, event.data)
                 self._lifecycle.nodes_changed()
                 return Processed()
+            if isinstance(event.data, PlatformConnected | PlatformDisconnected):
+                return self._change_platform(event.data)
             if isinstance(event.data, IntakeResumeRequested):
                 return self._resume_intake(event.id, event.data)
             if isinstance(event.data, WaveResumeRequested):
@@ -214,6 +232,14 @@ class _BatchIntake:
             self._apply(event, record)
         except Rejection as rejection:
             return Rejected(rejection)
+        return Processed()
+
+    def _change_platform(self, change: PlatformConnected | PlatformDisconnected) -> Outcome:
+        if isinstance(change, PlatformConnected):
+            apply_platform_connect(self._session, change, cities=self._known.platforms)
+        else:
+            apply_platform_disconnect(self._session, change)
+        self._lifecycle.nodes_changed()
         return Processed()
 
     def _resume_intake(self, event_id: str, request: IntakeResumeRequested) -> Outcome:
@@ -235,7 +261,7 @@ class _BatchIntake:
         self, event: InboundEvent, kafka_record: KafkaRecord, note: str | None = None
     ) -> None:
         cause = cause_of(event)
-        if cause is None:  # every inbound type but node.updated and intake's carries a cause
+        if cause is None:  # every inbound type about a system carries a cause
             raise Rejection("unknown_type", f"type {event.type!r} carries no request")
         system_id = event_key(event)
         record = event.data if isinstance(event.data, BusinessSystem) else None

@@ -1,6 +1,6 @@
 """The ledger as one transaction sees it while placing: node usage and dependency groups.
 
-``load_ledger_view`` reads every node's usage and every system's
+``load_ledger_view`` reads every node's (and connected platform's) usage and every system's
 ``depends_on`` once, on the first placement of a transaction; the engine then
 keeps the copy in step with the reservations, releases and registrations it
 makes, so placing a batch of 500 systems reads the ledger once rather than
@@ -78,6 +78,6 @@ class LedgerView:
 
 
 def load_ledger_view(session: Session) -> LedgerView:
-    """Every node's usage and every stored system's dependencies, as of now."""
-    usage = {node.node.node_id: node for node in node_usage(session)}
+    """Every node's and connected platform's usage and every stored system's dependencies."""
+    usage = {node.node.node_id: node for node in node_usage(session, kind=None)}
     return LedgerView(usage, DependencyGraph(dependencies(session)))

@@ -10,6 +10,8 @@ what is used evicts nobody.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from orchestrator.capacity import (
     FIELD_NAMES,
     NodeStatus,
@@ -18,7 +20,7 @@ from orchestrator.capacity import (
     ResourceInventory,
 )
 from orchestrator.events import Rejection
-from orchestrator.events.data import NodeUpdated
+from orchestrator.events.data import NodeUpdated, PlatformConnected
 from orchestrator.store import Session, get_node, update_node
 
 # The event's ratio field of each resource; its amounts are named by ``FIELD_NAMES``.
@@ -34,13 +36,27 @@ def apply_node_update(session: Session, change: NodeUpdated) -> NodeUsage:
     current = get_node(session, change.node_id)
     if current is None:
         raise Rejection("unknown_node", f"node {change.node_id!r} is not one of the city nodes")
-    inventories = changed_inventories(current, change)
+    inventories = changed_inventories(
+        current.node.inventories, change, target=f"node {change.node_id}"
+    )
     status = None if change.state is None else NodeStatus(change.state.value)
     return update_node(session, change.node_id, status=status, inventories=inventories or None)
 
 
-def changed_inventories(current: NodeUsage, change: NodeUpdated) -> dict[str, ResourceInventory]:
-    """The resource inventories ``change`` touches, merged with ``current``'s other figures."""
+# What a platform connected for the first time holds back and overcommits, unless its event says.
+_FIRST_CONNECT = ResourceInventory(total=1, reserved=0, allocation_ratio=1.0)
+
+
+def changed_inventories(
+    current: Mapping[str, ResourceInventory] | None,
+    change: NodeUpdated | PlatformConnected,
+    *,
+    target: str,
+) -> dict[str, ResourceInventory]:
+    """The resource inventories ``change`` touches, merged with ``current``'s other figures.
+
+    ``current`` None (a platform's first connect): reserved 0 and ratio 1.0 unless given.
+    """
     changed: dict[str, ResourceInventory] = {}
     for resource, ratio_field in _RATIO_FIELDS.items():
         unit = FIELD_NAMES[resource]
@@ -49,7 +65,7 @@ def changed_inventories(current: NodeUsage, change: NodeUpdated) -> dict[str, Re
         ratio = getattr(change, ratio_field)
         if total is None and held is None and ratio is None:
             continue
-        stored = current.node.inventories[resource]
+        stored = _FIRST_CONNECT if current is None else current[resource]
         try:
             changed[resource] = ResourceInventory(
                 total=stored.total if total is None else total,
@@ -57,5 +73,5 @@ def changed_inventories(current: NodeUsage, change: NodeUpdated) -> dict[str, Re
                 allocation_ratio=stored.allocation_ratio if ratio is None else ratio,
             )
         except ValueError as error:
-            raise Rejection("schema", f"node {change.node_id} {unit}: {error}") from None
+            raise Rejection("schema", f"{target} {unit}: {error}") from None
     return changed

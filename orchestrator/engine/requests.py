@@ -1,8 +1,9 @@
 """Inbound events as causes: what each ``gov.cloud.*`` request asks of the state machine.
 
 Pure. The intake handler calls ``cause_of`` for every system event and
-``context_of`` for where it came from; ``gov.cloud.node.updated`` is no cause
-(it changes a node, not a system) and maps to None. An approval needs more
+``context_of`` for where it came from; ``gov.cloud.node.updated`` and
+``gov.cloud.platform.*`` are no cause (they change a ledger target, not a
+system) and map to None. An approval needs more
 than its event to be decided: ``with_approval_facts`` adds who requested the
 migration (from the stored system) and whether the cutover policy allows
 self-approval. ``change_ref_refusal`` is the change policy's word on any
@@ -74,7 +75,7 @@ COMMAND_CAUSES: Mapping[type[Command], Callable[[str], Cause]] = MappingProxyTyp
 
 
 def cause_of(event: InboundEvent) -> Cause | None:
-    """The cause an inbound event carries; None for a node update."""
+    """The cause an inbound event carries; None for a node or platform change."""
     data = event.data
     if isinstance(data, BusinessSystem):
         return Register()

@@ -12,8 +12,9 @@ Types (``EventType``): inbound on ``govcloud.events`` are
 ``gov.cloud.migration.rollback_requested``, ``gov.cloud.migration.revert_requested``,
 ``gov.cloud.migration.rehearsal_requested``, ``gov.cloud.migration.finalize_requested``,
 ``gov.cloud.migration.approved``, ``gov.cloud.migration.rejected``,
-``gov.cloud.migration.scheduled``, ``gov.cloud.wave.resume_requested`` and
-``gov.cloud.node.updated``;
+``gov.cloud.migration.scheduled``, ``gov.cloud.wave.resume_requested``,
+``gov.cloud.node.updated``, ``gov.cloud.platform.connected`` and
+``gov.cloud.platform.disconnected``;
 outbound on ``govcloud.status`` are ``gov.cloud.system.status_changed``, one per
 lifecycle state change, ``gov.cloud.system.request_refused``, one per refused
 request, and ``gov.cloud.wave.status_changed``, one per wave halted or resumed.

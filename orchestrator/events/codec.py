@@ -15,7 +15,8 @@ encodes one event per state change.
 Structured mode (``content-type: application/cloudevents+json``, the whole
 envelope as the value) is there for producers and tools that want it. The Kafka
 key is always what the event is about (``envelope.data_key``): the system id, the
-node id for ``gov.cloud.node.updated``, ``wave-N`` for a wave, ``intake`` for intake.
+node id for ``gov.cloud.node.updated``, the platform id for ``gov.cloud.platform.*``,
+``wave-N`` for a wave, ``intake`` for intake.
 
 Producers build events with ``new_event``. Inventory publishing passes
 ``id=content_id(data)``, so republishing an unchanged record repeats its id and

@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
 from orchestrator.events.fields import (
     Actor,
@@ -24,7 +24,14 @@ from orchestrator.events.fields import (
     Timestamp,
     Wave,
 )
-from orchestrator.inventory.models import Frozen, NodeId, SystemId
+from orchestrator.inventory.models import (
+    SYSTEM_ID_PATTERN,
+    CityId,
+    Frozen,
+    NodeId,
+    SystemId,
+    canonical_ipv6_prefix,
+)
 
 # A node may grow well past today's sizes, but not to absurd numbers that would
 # overflow a ledger column or hide a unit mistake (bytes sent as GB).
@@ -208,11 +215,75 @@ class NodeUpdated(Frozen):
         changes = self.model_dump(exclude={"node_id", "requested_by", "reason"}, exclude_none=True)
         if not changes:
             raise ValueError("a node update must change capacity, reserved, a ratio or state")
-        if self.capacity is not None and self.reserved is not None:
-            for unit in ("vcpu", "memory_gb", "storage_gb"):
-                if getattr(self.reserved, unit) > getattr(self.capacity, unit):
-                    raise ValueError(f"reserved {unit} exceeds capacity {unit}")
+        _check_reserved(self.capacity, self.reserved)
         return self
+
+
+def _check_reserved(capacity: NodeTotals | None, reserved: NodeReserved | None) -> None:
+    """``ValueError`` if ``reserved`` exceeds ``capacity`` in a unit, where both are given."""
+    if capacity is not None and reserved is not None:
+        for unit in ("vcpu", "memory_gb", "storage_gb"):
+            if getattr(reserved, unit) > getattr(capacity, unit):
+                raise ValueError(f"reserved {unit} exceeds capacity {unit}")
+
+
+# A PRD platform is named by its city's id, as in the inventory's ``prd_platforms``.
+PlatformId = CityId
+# A target host's name becomes an Ansible host and a DNS label, as in the ssh provider's pools.
+HostName = Annotated[str, StringConstraints(pattern=SYSTEM_ID_PATTERN, max_length=63)]
+MAX_PLATFORM_HOSTS = 256
+
+
+class PlatformConnected(Frozen):
+    """A PRD city's own government cloud is connected, or a connected one changes.
+
+    Connected, it is a placement target for its own city's systems, with its own
+    ledger row; its capacity never counts toward the 14 nodes' plan totals. The
+    first connect must carry ``capacity`` and ``ipv6_prefix`` (``reserved`` defaults
+    to none, each ratio to 1.0, ``state`` to online); after that only the fields
+    present change (not the prefix while it holds systems), so
+    ``state: draining`` alone drains it: it keeps what it holds and takes nothing new.
+    """
+
+    platform_id: PlatformId = Field(description="A PRD city's id, e.g. guangzhou.")
+    capacity: NodeTotals | None = Field(default=None, description="Physical totals, decimal GB.")
+    reserved: NodeReserved | None = Field(default=None, description="Held back by the platform.")
+    allocation_ratio_vcpu: VcpuRatio | None = None
+    allocation_ratio_memory: UnitRatio | None = None
+    allocation_ratio_storage: UnitRatio | None = None
+    state: NodeState | None = Field(default=None, description="online, draining or offline.")
+    hosts: (
+        Annotated[tuple[HostName, ...], Field(min_length=1, max_length=MAX_PLATFORM_HOSTS)] | None
+    ) = Field(default=None, description="The ssh provider's target host pool on the platform.")
+    ipv6_prefix: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None,
+        description="The IPv6 network (/64 or shorter) its migrated systems are addressed in, "
+        "as a node's ipv6_prefix; required on the first connect.",
+    )
+    requested_by: Actor | None = None
+    reason: Reason | None = None
+
+    @model_validator(mode="after")
+    def _reserved_within_capacity(self) -> Self:
+        _check_reserved(self.capacity, self.reserved)
+        return self
+
+    @field_validator("ipv6_prefix")
+    @classmethod
+    def _canonical_prefix(cls, value: str | None) -> str | None:
+        return None if value is None else canonical_ipv6_prefix(value)
+
+
+class PlatformDisconnected(Frozen):
+    """A PRD platform is disconnected: refused while any system holds capacity on it.
+
+    Drain it first (``gov.cloud.platform.connected`` with ``state: draining``) and
+    let its systems finish or roll back; a platform not connected stays so.
+    """
+
+    platform_id: PlatformId = Field(description="A PRD city's id, e.g. guangzhou.")
+    requested_by: Actor | None = None
+    reason: Reason | None = None
 
 
 class SystemStatusChanged(Frozen):

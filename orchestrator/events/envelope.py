@@ -31,6 +31,8 @@ from orchestrator.events.data import (
     MigrationRollbackRequested,
     MigrationScheduled,
     NodeUpdated,
+    PlatformConnected,
+    PlatformDisconnected,
     RequestRefused,
     SystemStatusChanged,
     WaveResumeRequested,
@@ -64,6 +66,8 @@ class EventType(StrEnum):
     MIGRATION_SCHEDULED = "gov.cloud.migration.scheduled"
     WAVE_RESUME_REQUESTED = "gov.cloud.wave.resume_requested"
     NODE_UPDATED = "gov.cloud.node.updated"
+    PLATFORM_CONNECTED = "gov.cloud.platform.connected"
+    PLATFORM_DISCONNECTED = "gov.cloud.platform.disconnected"
     INTAKE_RESUME_REQUESTED = "gov.cloud.intake.resume_requested"
     SYSTEM_STATUS_CHANGED = "gov.cloud.system.status_changed"
     SYSTEM_REQUEST_REFUSED = "gov.cloud.system.request_refused"
@@ -211,6 +215,20 @@ class NodeUpdatedEvent(Envelope):
     data: NodeUpdated
 
 
+class PlatformConnectedEvent(Envelope):
+    """Inbound: a PRD city's own cloud is connected (a target for its own systems), or changed."""
+
+    type: Literal["gov.cloud.platform.connected"]
+    data: PlatformConnected
+
+
+class PlatformDisconnectedEvent(Envelope):
+    """Inbound: a PRD platform is disconnected; refused while systems hold capacity on it."""
+
+    type: Literal["gov.cloud.platform.disconnected"]
+    data: PlatformDisconnected
+
+
 class IntakeResumeRequestedEvent(Envelope):
     """Inbound on govcloud.control: an operator asks intake paused by the flood guard to resume."""
 
@@ -253,6 +271,8 @@ InboundEvent = (
     | MigrationScheduledEvent
     | WaveResumeRequestedEvent
     | NodeUpdatedEvent
+    | PlatformConnectedEvent
+    | PlatformDisconnectedEvent
     | IntakeResumeRequestedEvent
 )
 OutboundEvent = SystemStatusChangedEvent | SystemRequestRefusedEvent | WaveStatusChangedEvent
@@ -271,6 +291,8 @@ EventData = (
     | MigrationScheduled
     | WaveResumeRequested
     | NodeUpdated
+    | PlatformConnected
+    | PlatformDisconnected
     | IntakeResumeRequested
     | SystemStatusChanged
     | RequestRefused
@@ -299,6 +321,8 @@ EVENT_CLASSES: Final[Mapping[EventType, type[Event]]] = {
     EventType.MIGRATION_SCHEDULED: MigrationScheduledEvent,
     EventType.WAVE_RESUME_REQUESTED: WaveResumeRequestedEvent,
     EventType.NODE_UPDATED: NodeUpdatedEvent,
+    EventType.PLATFORM_CONNECTED: PlatformConnectedEvent,
+    EventType.PLATFORM_DISCONNECTED: PlatformDisconnectedEvent,
     EventType.INTAKE_RESUME_REQUESTED: IntakeResumeRequestedEvent,
     EventType.SYSTEM_STATUS_CHANGED: SystemStatusChangedEvent,
     EventType.SYSTEM_REQUEST_REFUSED: SystemRequestRefusedEvent,
@@ -326,6 +350,8 @@ DATA_TYPES: Final[Mapping[type[EventData], EventType]] = {
     MigrationScheduled: EventType.MIGRATION_SCHEDULED,
     WaveResumeRequested: EventType.WAVE_RESUME_REQUESTED,
     NodeUpdated: EventType.NODE_UPDATED,
+    PlatformConnected: EventType.PLATFORM_CONNECTED,
+    PlatformDisconnected: EventType.PLATFORM_DISCONNECTED,
     IntakeResumeRequested: EventType.INTAKE_RESUME_REQUESTED,
     SystemStatusChanged: EventType.SYSTEM_STATUS_CHANGED,
     RequestRefused: EventType.SYSTEM_REQUEST_REFUSED,
@@ -334,12 +360,14 @@ DATA_TYPES: Final[Mapping[type[EventData], EventType]] = {
 
 
 def data_key(data: EventData) -> str:
-    """The id an event is about, and so its Kafka key: the system id, the node id, the wave
-    (``wave-N``), or intake."""
+    """The id an event is about, and so its Kafka key: the system id, the node id, the
+    platform id, the wave (``wave-N``), or intake."""
     if isinstance(data, BusinessSystem):
         return data.id
     if isinstance(data, NodeUpdated):
         return data.node_id
+    if isinstance(data, PlatformConnected | PlatformDisconnected):
+        return data.platform_id
     if isinstance(data, IntakeResumeRequested):
         return INTAKE_KEY
     if isinstance(data, WaveResumeRequested | WaveStatusChanged):

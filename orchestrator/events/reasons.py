@@ -26,11 +26,18 @@ Reason codes (``REASON_CODES`` holds the same text):
   is not the event's system id.
 - ``schema``: ``data`` fails validation against the model of its type.
 - ``key_mismatch``: the Kafka key, or the ``partitionkey`` attribute, is absent or is not the
-  event's system id (the node id for ``gov.cloud.node.updated``).
+  event's system id (the node id for ``gov.cloud.node.updated``, the platform id for
+  ``gov.cloud.platform.*``).
 - ``unknown_system``: the system id is not a registered system (the intake first holds a
   request for its registration, up to ``GOVMIG_REGISTRATION_WAIT_S``, and then says how
   long it waited).
 - ``unknown_node``: the node id is not one of the inventory's city nodes.
+- ``unknown_platform``: the platform id is not one of the inventory's 7 PRD platforms (a
+  city node's id included: nodes are not connected, they are seeded).
+- ``platform_not_connected``: a platform's first connect lacks its capacity or IPv6 prefix.
+- ``platform_in_use``: a platform is disconnected, or its IPv6 prefix changed, while systems
+  hold capacity on it (placed, moving or running there); the message says how many. Drain
+  it and roll them back first.
 - ``unknown_city``: the city id is not one of the inventory's cities.
 - ``unknown_data_class``: a registered record's data class is not one the residency rules name.
 - ``duplicate``: an event with this id was already processed (raised by the store).
@@ -64,6 +71,9 @@ REASON_CODES: Final[Mapping[str, str]] = MappingProxyType(
         "key_mismatch": "the Kafka key or partitionkey is not the event's system (or node) id",
         "unknown_system": "the system id is not a registered system",
         "unknown_node": "the node id is not one of the inventory's city nodes",
+        "unknown_platform": "the platform id is not one of the inventory's 7 PRD platforms",
+        "platform_not_connected": "a platform's first connect lacks its capacity or IPv6 prefix",
+        "platform_in_use": "a platform is disconnected while systems hold capacity on it",
         "unknown_city": "the city id is not one of the inventory's cities",
         "unknown_data_class": "the record's data class is not one the residency rules name",
         "duplicate": "an event with this id was already processed",

@@ -7,13 +7,15 @@ caller (the inventory loader, the store) as plain frozensets, so this stays pure
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
 from orchestrator.events.data import (
     IntakeResumeRequested,
     MigrationRequested,
     NodeUpdated,
+    PlatformConnected,
+    PlatformDisconnected,
     SystemStatusChanged,
     WaveResumeRequested,
     WaveStatusChanged,
@@ -21,6 +23,7 @@ from orchestrator.events.data import (
 from orchestrator.events.envelope import Event
 from orchestrator.events.reasons import Rejection
 from orchestrator.inventory.models import BusinessSystem
+from orchestrator.inventory.topology import Inventory
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,23 +33,42 @@ class KnownIds:
 
     cities: frozenset[str]
     nodes: frozenset[str]
+    platforms: Mapping[str, str] = field(default_factory=dict)  # each PRD platform's city
     systems: frozenset[str] | None = None
     data_classes: frozenset[str] | None = None
 
+    @classmethod
+    def of(cls, inventory: Inventory, *, data_classes: frozenset[str] | None = None) -> KnownIds:
+        """The cities, nodes and PRD platforms of ``inventory``."""
+        return cls(
+            cities=frozenset(inventory.cities),
+            nodes=frozenset(inventory.nodes),
+            platforms={platform.id: platform.city for platform in inventory.platforms.values()},
+            data_classes=data_classes,
+        )
+
 
 def check_references(event: Event, known: KnownIds) -> None:
-    """Raise ``Rejection`` (unknown_city, unknown_node, unknown_system, unknown_data_class)
-    for a dangling id."""
+    """Raise ``Rejection`` (unknown_city, unknown_node, unknown_platform, unknown_system,
+    unknown_data_class) for a dangling id."""
     for kind, value in _references(event):
         classes = known.data_classes
         if kind == "data_class" and classes is not None and value not in classes:
             raise Rejection("unknown_data_class", f"no residency rule for data class {value!r}")
         if kind == "city" and value not in known.cities:
             raise Rejection("unknown_city", f"city {value!r} is not in the inventory")
+        if kind == "platform" and value not in known.platforms:
+            raise Rejection("unknown_platform", _not_a_platform(value, known))
         if kind == "node" and value not in known.nodes:
             raise Rejection("unknown_node", f"node {value!r} is not one of the city nodes")
         if kind == "system" and known.systems is not None and value not in known.systems:
             raise Rejection("unknown_system", f"system {value!r} is not registered")
+
+
+def _not_a_platform(value: str, known: KnownIds) -> str:
+    if value in known.nodes:
+        return f"{value!r} is one of the 14 city nodes, not a PRD platform"
+    return f"platform {value!r} is not one of the PRD platforms"
 
 
 def _references(event: Event) -> Iterator[tuple[str, str]]:
@@ -60,6 +82,9 @@ def _references(event: Event) -> Iterator[tuple[str, str]]:
         return
     if isinstance(data, NodeUpdated):
         yield "node", data.node_id
+        return
+    if isinstance(data, PlatformConnected | PlatformDisconnected):
+        yield "platform", data.platform_id
         return
     if isinstance(data, IntakeResumeRequested | WaveResumeRequested | WaveStatusChanged):
         return  # names no system or node

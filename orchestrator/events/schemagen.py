@@ -30,6 +30,8 @@ DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
 # Each type's Kafka key where it is not the system id, as ``envelope.data_key`` chooses it.
 _KEYS: Final = {
     EventType.NODE_UPDATED: "the node id",
+    EventType.PLATFORM_CONNECTED: "the platform id",
+    EventType.PLATFORM_DISCONNECTED: "the platform id",
     EventType.INTAKE_RESUME_REQUESTED: "intake",
     EventType.WAVE_RESUME_REQUESTED: "wave-N (the wave's number)",
     EventType.WAVE_STATUS_CHANGED: "wave-N (the wave's number)",

@@ -12,7 +12,6 @@ and the demo's failure injection is one).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +31,7 @@ from orchestrator.inventory.models import (
     StorageGb,
     SystemId,
     Vcpu,
+    canonical_ipv6_prefix,
 )
 from orchestrator.migrations.states import Phase
 
@@ -71,13 +71,7 @@ class NodeTarget(Frozen):
     @field_validator("ipv6_prefix")
     @classmethod
     def _canonical_prefix(cls, value: str) -> str:
-        try:
-            network = ipaddress.IPv6Network(value, strict=True)
-        except ValueError as exc:
-            raise ValueError(f"not an IPv6 network: {value!r} ({exc})") from exc
-        if network.prefixlen > 64:
-            raise ValueError(f"the node prefix must be /64 or shorter, got /{network.prefixlen}")
-        return network.compressed
+        return canonical_ipv6_prefix(value)
 
 
 class SystemTarget(Frozen):

@@ -7,6 +7,7 @@ whitespace or a shell/Jinja metacharacter gets through.
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from typing import Annotated
 
@@ -84,14 +85,29 @@ class Node(Frozen):
     ipv6_prefix: Annotated[str, StringConstraints(max_length=64)] | None = None
 
 
+def canonical_ipv6_prefix(value: str) -> str:
+    """``value`` as a canonical IPv6 network of /64 or shorter; ``ValueError`` otherwise.
+
+    The playbooks append one hex group after "::" to give a system its address.
+    """
+    try:
+        network = ipaddress.IPv6Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"not an IPv6 network: {value!r} ({exc})") from exc
+    if network.prefixlen > 64:
+        raise ValueError(f"the node prefix must be /64 or shorter, got /{network.prefixlen}")
+    return network.compressed
+
+
 class Platform(Frozen):
     """One of the 7 PRD cities' self-built government clouds, to be connected."""
 
     id: Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=32)]
     city: CityId
     name: Label
-    # Ops set it to true in hosts.yml once the platform is connected to the province's cloud;
-    # strict, so a quoted "yes" or "false" is an error rather than a guess.
+    # Read, checked and kept for existing files, but not what counts: a platform is connected
+    # by a gov.cloud.platform.connected event (govmig platform connect), kept in the state
+    # store. Strict, so a quoted "yes" or "false" is an error rather than a guess.
     connected: Annotated[bool, Field(strict=True)] = False
 
 

@@ -86,7 +86,8 @@ class Residency:
 class ResidencyRules:
     """The rules of one file, checked against the inventory's cities and nodes.
 
-    ``node_cities`` maps each city node to its city. The default holds no rule:
+    ``node_cities`` maps each city node, and each PRD platform (a target once connected),
+    to its city. The default holds no rule:
     a record without a data class goes anywhere, one with a data class nowhere.
     """
 
@@ -156,7 +157,9 @@ def build_residency(document: object, *, source: str, inventory: Inventory) -> R
         if not found:
             rules[name] = rule
     raise_problems(problems)
+    # A PRD platform is in its city too: own_city lets its city's systems land on it.
     node_cities = {node.id: node.city for node in inventory.nodes.values()}
+    node_cities |= {platform.id: platform.city for platform in inventory.platforms.values()}
     return ResidencyRules(rules, node_cities)
 
 

@@ -5,10 +5,10 @@ prometheus_client on every scrape: it yields the plan's targets, opens one
 session, reads a ``FleetSnapshot`` (``snapshot.py``) and yields its families
 (``fleet.py``). Nothing read from the store is cached, so the figures never
 drift from the database, whichever instance is scraped and after any restart.
-The one figure that is not in the store, PRD platforms connected, comes from
-the inventory the process loaded (``Platform.connected``): ops set
-``connected: true`` in ``hosts.yml`` as each platform is connected, and it
-shows once the orchestrator is restarted with it.
+PRD platforms connected are in the store too (``gov.cloud.platform.connected``
+writes their ledger rows); the inventory only names the 7, so each one not
+connected yet reads ``govcloud_platform_connected 0``. ``hosts.yml``'s
+``connected`` flag is not read for it.
 
 If the store cannot be read, the scrape still succeeds with the plan targets,
 the pipeline metrics and ``govcloud_store_up 0``: an unreadable database is a
@@ -31,7 +31,6 @@ from orchestrator.inventory import Calendar, Inventory
 from orchestrator.observability.families import (
     FleetSnapshot,
     calendar_families,
-    connected_platforms,
     fleet_families,
     plan_families,
 )
@@ -60,10 +59,8 @@ class FleetCollector(Collector):
         self._store = store
         self._clock = clock
         self._calendar = calendar
-        # The inventory is immutable for the life of the process: count once.
-        self._platforms_connected = (
-            0 if inventory is None else connected_platforms(inventory.platforms.values())
-        )
+        # Every PRD platform gets a connected series, 0 until its connect event is stored.
+        self._platform_ids = () if inventory is None else tuple(inventory.platforms)
 
     def collect(self) -> Iterator[Metric]:
         """The plan targets, then the fleet figures and whether the store could be read."""
@@ -90,7 +87,7 @@ class FleetCollector(Collector):
             # Closing the session rolls its read transaction back: a scrape writes nothing.
             with self._store.session() as session:
                 snapshot = read_snapshot(session, now=self._clock())
-            return replace(snapshot, prd_platforms_connected=self._platforms_connected)
+            return replace(snapshot, platform_ids=self._platform_ids)
         except Exception:
             # Any failure, not just database errors: a scrape must still serve the
             # pipeline metrics, and the log keeps the traceback.

@@ -17,7 +17,7 @@ seconds, vCPU and systems as plain counts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
@@ -27,7 +27,6 @@ from prometheus_client.metrics_core import Metric
 
 from orchestrator.gates import WaitReason
 from orchestrator.inventory import Calendar, plan
-from orchestrator.inventory.models import Platform
 from orchestrator.migrations.states import TERMINAL_STATES, Phase, SystemState
 
 # Label value for systems that have no wave (or no node) yet.
@@ -90,13 +89,15 @@ class FleetSnapshot:
     """Everything the fleet collector exports, read from the store in one go."""
 
     nodes: tuple[NodeFigures, ...] = ()
+    # The connected PRD platforms' ledger rows (never in ``nodes``), and every PRD platform id.
+    platforms: tuple[NodeFigures, ...] = ()
+    platform_ids: tuple[str, ...] = ()
     systems: Mapping[str, int] = field(default_factory=dict)  # state -> count
     systems_by_wave: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (wave, state)
     migrations: Mapping[str, int] = field(default_factory=dict)  # outcome -> transitions into it
     inflight: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (node, phase)
     oldest_active_age_s: float = 0.0
     systems_ipv6: int = 0
-    prd_platforms_connected: int = 0
     reverts: Mapping[str, int] = field(default_factory=dict)  # result -> finished reverts
     rehearsals: Mapping[str, int] = field(default_factory=dict)  # result -> rehearsals
     oldest_ready_replica_age_s: float = 0.0
@@ -107,11 +108,6 @@ class FleetSnapshot:
     waves: Mapping[int, tuple[float, bool]] = field(default_factory=dict)
     # (requests held for their system's registration, seconds the oldest has waited)
     awaiting_registration: tuple[int, float] = (0, 0.0)
-
-
-def connected_platforms(platforms: Iterable[Platform]) -> int:
-    """How many PRD platforms the inventory records as connected (``connected: true``)."""
-    return sum(1 for platform in platforms if platform.connected)
 
 
 def plan_families() -> Iterator[Metric]:
@@ -131,6 +127,7 @@ def plan_families() -> Iterator[Metric]:
 def fleet_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
     """Every store-derived family: node capacity, system states, outcomes, progress."""
     yield from node_families(snapshot.nodes)
+    yield from platform_families(snapshot)
     yield from system_families(snapshot)
     yield from progress_families(snapshot)
     yield from warm_families(snapshot)
@@ -236,21 +233,43 @@ def warm_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
 
 def node_families(nodes: tuple[NodeFigures, ...]) -> Iterator[Metric]:
     """Per node: capacity, allocatable and allocated of each resource, and whether it is online."""
+    return _target_families("node", "City node", nodes)
+
+
+def platform_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
+    """Per connected PRD platform, apart from the nodes: the same figures, labelled ``platform``;
+    and per PRD platform whether it is connected."""
+    yield from _target_families("platform", "Connected PRD platform", snapshot.platforms)
+    connected = {platform.node for platform in snapshot.platforms}
+    family = GaugeMetricFamily(
+        "govcloud_platform_connected",
+        "1 if the PRD platform is connected (by gov.cloud.platform.connected), else 0.",
+        labels=["platform"],
+    )
+    for platform in sorted({*snapshot.platform_ids, *connected}):
+        family.add_metric([platform], 1 if platform in connected else 0)
+    yield family
+
+
+def _target_families(label: str, title: str, targets: tuple[NodeFigures, ...]) -> Iterator[Metric]:
+    """``govcloud_<label>_<resource>_<amount>`` and ``govcloud_<label>_online``, by ``label``."""
     for resource, unit, what in RESOURCES:
         for kind, doc in AMOUNTS:
             family = GaugeMetricFamily(
-                f"govcloud_node_{resource}_{kind}{unit}",
-                f"City node {what}: {doc}.",
-                labels=["node"],
+                f"govcloud_{label}_{resource}_{kind}{unit}",
+                f"{title} {what}: {doc}.",
+                labels=[label],
             )
-            for node in nodes:
-                family.add_metric([node.node], node.resource(resource).amount(kind))
+            for target in targets:
+                family.add_metric([target.node], target.resource(resource).amount(kind))
             yield family
     online = GaugeMetricFamily(
-        "govcloud_node_online", "1 if the city node takes new allocations.", labels=["node"]
+        f"govcloud_{label}_online",
+        f"1 if the {title[0].lower()}{title[1:]} takes new allocations.",
+        labels=[label],
     )
-    for node in nodes:
-        online.add_metric([node.node], 1 if node.online else 0)
+    for target in targets:
+        online.add_metric([target.node], 1 if target.online else 0)
     yield online
 
 
@@ -284,8 +303,8 @@ def progress_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
     yield GaugeMetricFamily("govcloud_nodes_online", "City nodes online.", value=online)
     yield GaugeMetricFamily(
         "govcloud_prd_platforms_connected",
-        "PRD self-built clouds the inventory records as connected (connected: true in hosts.yml).",
-        value=snapshot.prd_platforms_connected,
+        "PRD self-built clouds connected, as gov.cloud.platform.connected/disconnected left them.",
+        value=len(snapshot.platforms),
     )
     yield GaugeMetricFamily(
         "govcloud_systems_ipv6",
@@ -300,14 +319,16 @@ def progress_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
 
 
 def _inflight_family(snapshot: FleetSnapshot) -> Metric:
-    # Every node x phase is exported, zeros included, so a phase that empties
-    # reads 0 on the dashboard instead of the series going stale.
+    # Every target x phase is exported, zeros included, so a phase that empties
+    # reads 0 on the dashboard instead of the series going stale. The label is the
+    # target's id: a node's, or a connected platform's (systems move, not capacity).
     inflight = GaugeMetricFamily(
         "govcloud_inflight_systems",
-        "Systems in a phase now, by target node and phase.",
+        "Systems in a phase now, by target (node or PRD platform) and phase.",
         labels=["node", "phase"],
     )
-    keys = {(node.node, phase) for node in snapshot.nodes for phase in INFLIGHT_PHASES}
+    targets = (*snapshot.nodes, *snapshot.platforms)
+    keys = {(target.node, phase) for target in targets for phase in INFLIGHT_PHASES}
     for node, phase in sorted(keys | set(snapshot.inflight)):
         inflight.add_metric([node, phase], snapshot.inflight.get((node, phase), 0))
     return inflight

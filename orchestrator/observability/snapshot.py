@@ -8,9 +8,9 @@ metric labels and units. The collector's session is rolled back when it closes.
 
 Completed systems with an IPv6 address count ``systems.ipv6_address``, which
 the phase worker writes when verify reached the system by name over IPv6 (and
-clears on rollback). PRD
-platforms connected is not in the store: the collector fills it in from the
-inventory (``Platform.connected``).
+clears on rollback). The connected PRD platforms are ledger rows of their own
+kind (``node_usage(kind=PLATFORM)``), read apart from the 14 nodes; the collector
+adds every PRD platform's id from the inventory, so one not connected reads 0.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
-from orchestrator.capacity import NodeStatus, NodeUsage, ResourceClass
+from orchestrator.capacity import NodeKind, NodeStatus, NodeUsage, ResourceClass
 from orchestrator.engine.context import CAUSE_NAMES
 from orchestrator.inventory.models import GB
 from orchestrator.migrations import Approve
@@ -59,6 +59,7 @@ def read_snapshot(session: Session, *, now: datetime) -> FleetSnapshot:
     """Every fleet figure the collector exports, as the store holds it at ``now``."""
     return FleetSnapshot(
         nodes=tuple(node_figures(usage) for usage in node_usage(session)),
+        platforms=tuple(node_figures(usage) for usage in node_usage(session, NodeKind.PLATFORM)),
         systems={str(state): count for state, count in count_by_state(session).items()},
         systems_by_wave=_systems_by_wave(session),
         migrations=_migration_outcomes(session),
@@ -87,7 +88,7 @@ def _awaiting_registration(session: Session, now: datetime) -> tuple[int, float]
 
 
 def node_figures(usage: NodeUsage) -> NodeFigures:
-    """One node's ledger row in exposed units: vCPU, and decimal bytes for GB."""
+    """One node's (or platform's) ledger row in exposed units: vCPU, and decimal bytes for GB."""
     return NodeFigures(
         node=usage.node.node_id,
         online=usage.node.status is NodeStatus.ONLINE,

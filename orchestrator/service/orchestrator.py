@@ -228,11 +228,7 @@ class Orchestrator:
 
     def _handler(self, store: Store, pump: OutboxPump, *, hooks: Sequence[Hooks]) -> IntakeHandler:
         inventory = self._inventory
-        known = KnownIds(
-            cities=frozenset(inventory.cities),
-            nodes=frozenset(inventory.nodes),
-            data_classes=self._residency.data_classes,
-        )
+        known = KnownIds.of(inventory, data_classes=self._residency.data_classes)
         placement = PlacementContext(
             policy=placement_policy(self._placement), residency=self._residency
         )

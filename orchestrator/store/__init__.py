@@ -64,6 +64,12 @@ from orchestrator.store.nodes import (
 )
 from orchestrator.store.outbox import claim_outbox, mark_published, pending_status
 from orchestrator.store.peek import stored_system_ids
+from orchestrator.store.platforms import (
+    PlatformTarget,
+    connect_platform,
+    delete_platform,
+    platform_targets,
+)
 from orchestrator.store.records import Allocation, EventOutcome, SystemRow, TransitionRow
 from orchestrator.store.systems import (
     StaleSystemError,
@@ -87,6 +93,7 @@ __all__ = [
     "ExportError",
     "ExportFormat",
     "GenerationConflictError",
+    "PlatformTarget",
     "PruneReport",
     "Reserved",
     "Session",
@@ -99,7 +106,9 @@ __all__ = [
     "audit_links",
     "claim_events",
     "claim_outbox",
+    "connect_platform",
     "count_by_state",
+    "delete_platform",
     "dependencies",
     "get_allocation",
     "get_node",
@@ -112,6 +121,7 @@ __all__ = [
     "node_usage",
     "open_store",
     "pending_status",
+    "platform_targets",
     "processed_outcomes",
     "prune_audit",
     "read_export",

@@ -1,7 +1,9 @@
 """Repository of city nodes: inventory per resource, status, generation and allocations.
 
 Nodes are seeded once from ``orchestrator.inventory`` and then changed only by
-``gov.cloud.node.updated`` events through ``update_node``. Like the ledger,
+``gov.cloud.node.updated`` events through ``update_node``. Connected PRD
+platforms are rows of the same table (``kind = 'platform'``, ``store.platforms``),
+so the ledger reserves on them by the same rules; ``node_usage`` lists one kind. Like the ledger,
 every write moves the node's generation with compare-and-swap, so a capacity
 change and a reservation racing on the same node cannot both win on stale data.
 
@@ -22,6 +24,7 @@ from sqlalchemy import Row, Select, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from orchestrator.capacity import (
+    NodeKind,
     NodeState,
     NodeStatus,
     NodeUsage,
@@ -59,20 +62,22 @@ def seed_nodes(
     inserted = []
     for node in nodes:
         state = node_state(node)
-        values: dict[str, Any] = {"id": node.id, "city": node.city}
+        values: dict[str, Any] = {"id": node.id, "city": node.city, "kind": NodeKind.NODE.value}
         values["status"] = NodeStatus.ONLINE.value
-        values |= _inventory_columns(state.inventories)
+        values |= inventory_columns(state.inventories)
         values |= {"generation": 0, "updated_at": at}
         if insert_if_absent(session, NodeTable, values):
             inserted.append(node.id)
     return inserted
 
 
-def node_usage(session: Session) -> list[NodeUsage]:
-    """Every node, ordered by id: inventory, status, generation and each allocation on it."""
-    nodes = session.scalars(
-        select(NodeTable).order_by(NodeTable.id).execution_options(populate_existing=True)
-    )
+def node_usage(session: Session, kind: NodeKind | None = NodeKind.NODE) -> list[NodeUsage]:
+    """Every target of ``kind`` (the city nodes by default; None: nodes and connected
+    platforms), ordered by id: inventory, status, generation and each allocation on it."""
+    statement = select(NodeTable).order_by(NodeTable.id)
+    if kind is not None:
+        statement = statement.where(NodeTable.kind == kind.value)
+    nodes = session.scalars(statement.execution_options(populate_existing=True))
     held = _allocations_by_node(session, None)
     return [_to_usage(node, held.get(node.id, {})) for node in nodes]
 
@@ -158,7 +163,7 @@ def update_node(
     if status is not None:
         values["status"] = NodeStatus(status).value
     if inventories is not None:
-        values |= _inventory_columns(inventories)
+        values |= inventory_columns(inventories)
     attempts = 1 if expected_generation is not None else MAX_CAS_ATTEMPTS
     for _attempt in range(attempts):
         current = require_node(session, node_id)
@@ -236,6 +241,7 @@ _STATE_COLUMNS = (
     "id",
     "city",
     "status",
+    "kind",
     *(f"{column(resource)}_{part}" for resource in ResourceClass for part in _INVENTORY_PARTS),
 )
 
@@ -247,16 +253,16 @@ def _state_of(values: tuple[Any, ...]) -> NodeState:
     Deriving one (exact decimal capacities) cost more than the query that read
     it, and a reservation reads its node every time; ``NodeState`` is immutable.
     """
-    node_id, city, status, *numbers = values
+    node_id, city, status, kind, *numbers = values
     width = len(_INVENTORY_PARTS)
     inventories: dict[str, ResourceInventory] = {
         resource.value: ResourceInventory(*numbers[index * width : (index + 1) * width])
         for index, resource in enumerate(ResourceClass)
     }
-    return NodeState(node_id, city, inventories, NodeStatus(status))
+    return NodeState(node_id, city, inventories, NodeStatus(status), NodeKind(kind))
 
 
-def _inventory_columns(inventories: Mapping[str, ResourceInventory]) -> dict[str, Any]:
+def inventory_columns(inventories: Mapping[str, ResourceInventory]) -> dict[str, Any]:
     columns: dict[str, Any] = {}
     for resource, inventory in inventories.items():
         prefix = column(resource)

@@ -111,11 +111,16 @@ class SystemTable(Base):
 
 
 class NodeTable(Base):
-    """A city node's inventory per resource, its status and its generation."""
+    """A ledger target's inventory per resource, its status and its generation.
+
+    ``kind`` tells the 14 city nodes (seeded from the inventory) from the connected
+    PRD platforms (written by ``gov.cloud.platform.connected``, deleted on disconnect).
+    """
 
     __tablename__ = "nodes"
     __table_args__ = (
         CheckConstraint("status IN ('online', 'draining', 'offline')", name="status_known"),
+        CheckConstraint("kind IN ('node', 'platform')", name="kind_known"),
         CheckConstraint("generation >= 0", name="generation_non_negative"),
     )
 
@@ -135,6 +140,11 @@ class NodeTable(Base):
     # writer that read generation g can commit only if nobody else wrote since (CAS).
     generation: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+    kind: Mapped[str] = mapped_column(String(16), server_default="node")
+    # A platform's ``ssh`` target host names, as its connect event gave them; None for nodes.
+    hosts: Mapped[list[str] | None] = mapped_column(JSON)
+    # A platform's IPv6 network, from its connect event; None for nodes (the inventory has it).
+    ipv6_prefix: Mapped[str | None] = mapped_column(String(64))
 
 
 class AllocationTable(Base):

@@ -7,7 +7,8 @@ The scheduler's store side, each function in the caller's transaction:
   (``govmig run --finalize-after DAYS``);
 * ``claim_batch`` leases a planned batch with compare-and-swap
   (``store.leases.claim``), hands out IPv6 host numbers, builds the executor's
-  targets from the rows and the node's ledger usage, and asks the provider's
+  targets from the rows and the node's ledger usage (a connected platform's
+  target from its connect event), and asks the provider's
   precheck about each; a system refused there fails without a playbook run.
 """
 
@@ -29,7 +30,7 @@ from orchestrator.migrations import (
     SystemState,
     states_running,
 )
-from orchestrator.store import Session, get_node, get_systems
+from orchestrator.store import Session, get_node, get_systems, platform_targets
 from orchestrator.store import leases as lease_store
 from orchestrator.store import systems as systems_store
 from orchestrator.worker.scheduling import Batch, Limits, admit
@@ -104,6 +105,14 @@ def finalize_due(session: Session, after_s: float, *, now: datetime, limit: int 
     return due
 
 
+def platform_node(session: Session, node_id: str) -> NodeTarget | None:
+    """A connected platform's target, from its connect event; None without an IPv6 prefix."""
+    target = platform_targets(session, node_id).get(node_id)
+    if target is None or target.ipv6_prefix is None:
+        return None
+    return NodeTarget(node_id=node_id, ipv6_prefix=target.ipv6_prefix)
+
+
 def claim_batch(
     session: Session,
     batch: Batch,
@@ -128,10 +137,13 @@ def claim_batch(
     claimed = Batch(batch.node, batch.phase, tuple(won))
     rows = get_systems(session, won)
     entered = {sid: rows[sid].updated_at for sid in won}
-    node = nodes.get(batch.node)
+    node = nodes.get(batch.node) or platform_node(session, batch.node)
     usage = get_node(session, batch.node)
     if node is None or usage is None:
-        reason = f"node {batch.node} has no IPv6 prefix in the inventory, so nothing can run there"
+        reason = (
+            f"node {batch.node} has no IPv6 prefix in the inventory (nor in a platform's connect "
+            "event), so nothing can run there"
+        )
         return Claimed(claimed, None, (), entered, {}, dict.fromkeys(won, reason))
     # The precheck sees every target; only those it lets through take a host number.
     checked = [system_target(rows[sid], usage=usage, ipv6_index=1) for sid in won]

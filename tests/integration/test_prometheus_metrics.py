@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.capacity import ResourceClass, node_state
+from orchestrator.capacity import ResourceClass, ResourceInventory, node_state
 from orchestrator.hooks import BatchSummary
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT, load_calendar, load_departments
@@ -25,12 +25,16 @@ from orchestrator.inventory.models import GB
 from orchestrator.migrations.replication import PassKind, ReplicationPass
 from orchestrator.migrations.states import Phase
 from orchestrator.observability import MetricsObserver, build_registry, start_metrics_server
-from orchestrator.store import open_store
+from orchestrator.store import connect_platform, open_store
 from tests.fixtures.fleet import SeededFleet, seed_fleet
 from tests.fixtures.prometheus import PrometheusServer, promtool
 from tests.fixtures.promql import PLAN, RESOURCES, dashboard_queries, grafana_expr, rules
 
 pytestmark = pytest.mark.prometheus
+PLATFORM: dict[str, ResourceInventory] = {
+    resource: ResourceInventory(amount)
+    for resource, amount in zip(ResourceClass, (8_000, 24_000, 800_000), strict=True)
+}
 
 
 @dataclass(frozen=True)
@@ -69,9 +73,12 @@ def served(
     path: Path = tmp_path_factory.mktemp("metrics-store") / "govmig.db"
     with open_store(f"sqlite:///{path}") as store:
         fleet = seed_fleet(store)
+        with store.transaction() as session:  # so the platform series exist too
+            connect_platform(session, "guangzhou", city="guangzhou", status=None,
+                             inventories=PLATFORM, hosts=None)  # fmt: skip
         # With the sample calendar, so its windows' and freezes' series exist too.
         calendar = load_calendar(DEFAULT_INVENTORY_ROOT / "calendar.yml", load_departments())
-        telemetry = build_registry(store, calendar=calendar)
+        telemetry = build_registry(store, calendar=calendar, inventory=load_inventory())
         exercise(telemetry.observer)
         server = start_metrics_server(telemetry.registry, "127.0.0.1", 0)
         try:
@@ -88,6 +95,16 @@ def test_capacity_totals_equal_the_plan_exactly(
     capacity, _ = RESOURCES[resource]
     assert prometheus.value(f"count({capacity})") == 14
     assert prometheus.value(f"sum({capacity})") == PLAN[resource]
+
+
+def test_a_connected_platform_has_series_of_its_own(
+    prometheus: PrometheusServer, served: Served
+) -> None:
+    # The 14 nodes' totals above stay the plan's exactly with a platform connected.
+    assert prometheus.value('govcloud_platform_vcpu_capacity{platform="guangzhou"}') == 8_000
+    assert prometheus.value("count(govcloud_platform_connected)") == 7
+    assert prometheus.value("sum(govcloud_platform_connected)") == 1
+    assert prometheus.value("govcloud_prd_platforms_connected") == 1
 
 
 @pytest.mark.parametrize("resource", list(RESOURCES), ids=str)

@@ -7,6 +7,7 @@ upgrade unchanged, foreign keys included (SQLite copies the table to change a co
 0009 keeps who requested each migration, filled in from the audit. 0011 counts
 the halts already resumed as announced, and leaves an open one to be announced.
 0012 chains each system's audit rows already stored, so the upgraded audit verifies.
+0015 marks every node already stored a city node (``kind``), not a PRD platform.
 """
 
 from __future__ import annotations
@@ -116,6 +117,10 @@ def test_a_store_with_data_at_0001_upgrades_to_head_and_keeps_it(database_url: s
         ).all() == [("migrating", "rolling_back")]
         assert database_heads(connection) == code_heads()
         assert "stop_phase" not in systems.c, "0003 drops the column nothing read"
+        nodes = tables.tables["nodes"]
+        assert connection.execute(select(nodes.c.id, nodes.c.kind, nodes.c.hosts)).all() == [
+            ("shantou", "node", None)
+        ], "0015: every node stored before platforms is a city node"
 
 
 def test_every_state_column_holds_32_characters_after_the_upgrade(database_url: str) -> None:

@@ -195,6 +195,7 @@ def test_rows_and_document_show_what_was_sent() -> None:
         "id": events[0].id,
         "type": "gov.cloud.migration.requested",
         "system_id": "mm-1",
+        "platform_id": None,
         "requested_by": "bob",
         "target_node": "shantou",
         "wave": 2,

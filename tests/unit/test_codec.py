@@ -15,6 +15,7 @@ SYSTEM = "shantou-bdcdj"
 KNOWN = KnownIds(
     cities=frozenset({"shantou", "guangzhou"}),
     nodes=frozenset({"shantou", "shanwei"}),
+    platforms={"guangzhou": "guangzhou"},
     systems=frozenset({SYSTEM}),
     data_classes=frozenset({"personal"}),
 )
@@ -57,6 +58,12 @@ def requested(**data: Any) -> dict[str, Any]:
 
 def node_update(**data: Any) -> dict[str, Any]:
     return envelope("gov.cloud.node.updated", data={"node_id": "shanwei", **data})
+
+
+def platform_connected(**data: Any) -> dict[str, Any]:
+    capacity = {"vcpu": 8000, "memory_gb": 24000, "storage_gb": 800000}
+    body = {"platform_id": "guangzhou", "capacity": capacity, **data}
+    return envelope("gov.cloud.platform.connected", source="/govmig/cli", data=body)
 
 
 DROP: Any = object()  # marks an attribute to leave out of ``envelope``
@@ -252,6 +259,40 @@ BAD: list[tuple[str, Callable[[], KafkaRecord], str]] = [
         lambda: structured(node_update(allocation_ratio_vcpu=17), key=b"shanwei"),
         "schema",
     ),
+    (
+        "platform capacity negative",
+        lambda: structured(
+            platform_connected(capacity={"vcpu": -1, "memory_gb": 10, "storage_gb": 10}),
+            key=b"guangzhou",
+        ),
+        "schema",
+    ),
+    (
+        "platform capacity zero",
+        lambda: structured(
+            platform_connected(capacity={"vcpu": 8, "memory_gb": 0, "storage_gb": 10}),
+            key=b"guangzhou",
+        ),
+        "schema",
+    ),
+    (
+        "platform reserved above capacity",
+        lambda: structured(
+            platform_connected(reserved={"vcpu": 8001, "memory_gb": 0, "storage_gb": 0}),
+            key=b"guangzhou",
+        ),
+        "schema",
+    ),
+    (
+        "platform host not a DNS label",
+        lambda: structured(platform_connected(hosts=["gz_1"]), key=b"guangzhou"),
+        "schema",
+    ),
+    (
+        "platform keyed by another id",
+        lambda: structured(platform_connected(), key=b"shantou"),
+        "key_mismatch",
+    ),
     ("key names another system", lambda: structured(envelope(), key=b"other"), "key_mismatch"),
     ("no key", lambda: structured(envelope(), key=None), "key_mismatch"),
     ("partitionkey differs", lambda: structured(envelope(partitionkey="other")), "key_mismatch"),
@@ -280,6 +321,16 @@ REFERENCES: list[tuple[str, Callable[[], KafkaRecord], str]] = [
         "unknown node update",
         lambda: structured(node_update(state="draining", node_id="x1"), key=b"x1"),
         "unknown_node",
+    ),
+    (
+        "unknown platform",
+        lambda: structured(platform_connected(platform_id="atlantis"), key=b"atlantis"),
+        "unknown_platform",
+    ),
+    (
+        "a city node named as a platform",
+        lambda: structured(platform_connected(platform_id="shantou"), key=b"shantou"),
+        "unknown_platform",
     ),
     (
         "unknown system",
@@ -324,7 +375,13 @@ def test_a_data_class_no_rule_names_is_refused_with_its_reason() -> None:
 def test_the_table_covers_every_input_reason_code() -> None:
     covered = {code for _, _, code in BAD + REFERENCES}
     # Raised by the store, the state machine and the reactor's poison-event isolation.
-    later = {"duplicate", "illegal_transition", "unprocessable"}
+    later = {
+        "duplicate",
+        "illegal_transition",
+        "unprocessable",
+        "platform_in_use",
+        "platform_not_connected",
+    }
     assert covered == set(REASON_CODES) - later
 
 

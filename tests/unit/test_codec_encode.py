@@ -35,7 +35,10 @@ from orchestrator.events.data import (
     MigrationRollbackRequested,
     MigrationScheduled,
     NodeState,
+    NodeTotals,
     NodeUpdated,
+    PlatformConnected,
+    PlatformDisconnected,
     RequestRefused,
     SystemStatusChanged,
     WaveResumeRequested,
@@ -79,6 +82,13 @@ DATA: dict[str, EventData] = {
         scheduled_by="李",
     ),
     "node": NodeUpdated(node_id="shanwei", state=NodeState.DRAINING, allocation_ratio_memory=1.5),
+    "platform": PlatformConnected(
+        platform_id="guangzhou",
+        capacity=NodeTotals(vcpu=8000, memory_gb=24000, storage_gb=800000),
+        hosts=("gz-1", "gz-2"),
+        requested_by="ops",
+    ),
+    "platform off": PlatformDisconnected(platform_id="guangzhou", requested_by="ops"),
     "intake": IntakeResumeRequested(requested_by="ops", reason="producer fixed"),
     "wave": WaveResumeRequested(wave=2, requested_by="ops", reason="两个回退已查明"),
     "status": SystemStatusChanged(
@@ -128,6 +138,9 @@ def test_new_event_derives_type_subject_and_key() -> None:
     node = make(DATA["node"])
     assert (node.type, node.subject) == ("gov.cloud.node.updated", "shanwei")
     assert encode(node).key == b"shanwei"
+    platform = make(DATA["platform"])
+    assert (platform.type, platform.subject) == ("gov.cloud.platform.connected", "guangzhou")
+    assert encode(platform).key == b"guangzhou"
     assert encode(make(SYSTEM)).key == b"shantou-bdcdj"
     assert encode(make(DATA["wave"])).key == b"wave-2"
     wave_status = make(DATA["wave status"])

@@ -130,6 +130,6 @@ def test_cli_validate_checks_ids_against_an_inventory(tmp_path: Path) -> None:
 
 def test_the_examples_name_real_cities_and_nodes() -> None:
     inventory = load_inventory()
-    known = KnownIds(cities=frozenset(inventory.cities), nodes=frozenset(inventory.nodes))
+    known = KnownIds.of(inventory)
     for path in EXAMPLES.glob("*.json"):
         assert check_file(path, known=known).problems == ()

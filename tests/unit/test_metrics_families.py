@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,6 @@ from orchestrator.observability.families import (
     NodeFigures,
     Resource,
     calendar_families,
-    connected_platforms,
     fleet_families,
     plan_families,
 )
@@ -48,7 +48,6 @@ SNAPSHOT = FleetSnapshot(
     inflight={("shantou", "replicate"): 1},
     oldest_active_age_s=7200.0,
     systems_ipv6=2,
-    prd_platforms_connected=0,
     approvals={"granted": 5, "refused": 1},
     waiting={"approval": (2, 90_000.0), "window": (5, 600.0)},
     awaiting_registration=(3, 42.5),
@@ -66,11 +65,15 @@ class Static(Collector):
         yield from fleet_families(self.snapshot)
 
 
+def registry_of(snapshot: FleetSnapshot) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(Static(snapshot))
+    return registry
+
+
 @pytest.fixture
 def registry() -> CollectorRegistry:
-    registry = CollectorRegistry()
-    registry.register(Static(SNAPSHOT))
-    return registry
+    return registry_of(SNAPSHOT)
 
 
 @pytest.mark.parametrize(
@@ -210,18 +213,19 @@ def test_the_inventory_nodes_sum_to_the_plan_in_exposed_units() -> None:
     assert (memory, storage) == (3e14, 1e16)
 
 
-def platform(key: str, connected: bool) -> Platform:
-    return Platform(id=key, city=key, name=f"{key} cloud", connected=connected)
-
-
-@pytest.mark.parametrize(
-    ("flags", "expected"),
-    [((), 0), ((False, False), 0), ((True, False, True), 2), ((True,) * 7, 7)],
-    ids=["no-platforms", "none-connected", "two-of-three", "all-seven"],
-)
-def test_connected_platforms_counts_the_flag(flags: tuple[bool, ...], expected: int) -> None:
-    platforms = [platform(f"city{i:02d}", flag) for i, flag in enumerate(flags)]
-    assert connected_platforms(platforms) == expected
+def test_platforms_have_series_of_their_own_and_never_count_as_nodes() -> None:
+    guangzhou = replace(SHANTOU, node="guangzhou")
+    snapshot = replace(SNAPSHOT, platforms=(guangzhou,), platform_ids=("guangzhou", "shenzhen"))
+    registry = registry_of(snapshot)
+    where = {"platform": "guangzhou"}
+    assert registry.get_sample_value("govcloud_platform_vcpu_capacity", where) == 10_000
+    assert registry.get_sample_value("govcloud_platform_online", where) == 1
+    assert registry.get_sample_value("govcloud_platform_connected", where) == 1
+    assert registry.get_sample_value("govcloud_platform_connected", {"platform": "shenzhen"}) == 0
+    assert registry.get_sample_value("govcloud_prd_platforms_connected") == 1
+    assert registry.get_sample_value("govcloud_node_vcpu_capacity", {"node": "guangzhou"}) is None
+    nodes_online = sum(1 for node in SNAPSHOT.nodes if node.online)
+    assert registry.get_sample_value("govcloud_nodes_online") == nodes_online
 
 
 @pytest.mark.parametrize("value", ["yes", "false", 1], ids=["yes", "quoted-false", "one"])

@@ -9,17 +9,23 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from orchestrator.capacity import ResourceClass
+from orchestrator.capacity import NodeStatus, ResourceClass, ResourceInventory
 from orchestrator.engine import apply_cause
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import GB
 from orchestrator.migrations import Approve, Phase, PhaseSucceeded, Reject, SystemState
 from orchestrator.migrations.replication import PassKind, Rehearsal, ReplicationPass
 from orchestrator.observability import FleetSnapshot, build_registry, read_snapshot
-from orchestrator.store import Store
+from orchestrator.store import Store, connect_platform
 from orchestrator.store import replication as replication_store
 from tests.fixtures.fleet import SeededFleet, seed_fleet
 from tests.fixtures.seeding import SEEDING, drive_on, refuse
+
+PLATFORM_INVENTORIES: dict[str, ResourceInventory] = {
+    ResourceClass.VCPU: ResourceInventory(8_000),
+    ResourceClass.MEMORY_GB: ResourceInventory(24_000),
+    ResourceClass.STORAGE_GB: ResourceInventory(800_000),
+}
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 OLDEST_AGE = timedelta(hours=2)
@@ -82,7 +88,7 @@ def test_inflight_and_the_oldest_moving_system(snapshot: FleetSnapshot) -> None:
 
 
 def test_untracked_figures_read_zero(snapshot: FleetSnapshot) -> None:
-    assert (snapshot.systems_ipv6, snapshot.prd_platforms_connected) == (0, 0)
+    assert (snapshot.systems_ipv6, snapshot.platforms) == (0, ())
 
 
 def test_the_collector_reads_the_store_at_every_scrape(store: Store, fleet: SeededFleet) -> None:
@@ -99,21 +105,42 @@ def test_the_collector_reads_the_store_at_every_scrape(store: Store, fleet: Seed
 
 
 @pytest.mark.parametrize(
-    ("connected", "expected"),
-    [((), 0), (("guangzhou",), 1), (("guangzhou", "shenzhen", "jiangmen"), 3)],
+    "connected",
+    [(), ("guangzhou",), ("guangzhou", "shenzhen", "jiangmen")],
     ids=["none", "one", "three"],
 )
-def test_the_collector_counts_platforms_the_inventory_marks_connected(
-    store: Store, connected: tuple[str, ...], expected: int
+def test_the_collector_counts_the_platforms_the_store_holds_connected(
+    store: Store, connected: tuple[str, ...]
 ) -> None:
     inventory = load_inventory()
-    platforms = {
-        key: platform.model_copy(update={"connected": key in connected})
-        for key, platform in inventory.platforms.items()
+    # The file's flag says all 7: it is not what counts, the stored connect events are.
+    flagged = {
+        key: p.model_copy(update={"connected": True}) for key, p in inventory.platforms.items()
     }
-    marked = replace(inventory, platforms=platforms)
-    registry = build_registry(store, process=False, clock=lambda: NOW, inventory=marked).registry
-    assert registry.get_sample_value("govcloud_prd_platforms_connected") == expected
+    registry = build_registry(
+        store, process=False, clock=lambda: NOW, inventory=replace(inventory, platforms=flagged)
+    ).registry
+    with store.transaction() as session:
+        for platform_id in connected:
+            connect_platform(
+                session,
+                platform_id,
+                city=platform_id,
+                status=NodeStatus.ONLINE,
+                inventories=PLATFORM_INVENTORIES,
+                hosts=None,
+            )
+    assert registry.get_sample_value("govcloud_prd_platforms_connected") == len(connected)
+    for platform_id in inventory.platforms:
+        where = {"platform": platform_id}
+        expected = 1 if platform_id in connected else 0
+        assert registry.get_sample_value("govcloud_platform_connected", where) == expected
+    if connected:
+        where = {"platform": connected[0]}
+        assert registry.get_sample_value("govcloud_platform_vcpu_capacity", where) == 8_000
+        assert (
+            registry.get_sample_value("govcloud_node_vcpu_capacity", {"node": connected[0]}) is None
+        )
 
 
 def test_the_shipped_inventory_records_no_platform_connected_yet(store: Store) -> None:

@@ -36,7 +36,8 @@ RULES = build_residency(
     ("data_class", "city", "nodes", "places"),
     [
         ("personal", "shantou", {"shantou"}, "in shantou"),
-        ("personal", "guangzhou", set(), "in guangzhou"),  # a PRD city has no city node
+        # A PRD city has no city node: its own platform, once connected, is its own city.
+        ("personal", "guangzhou", {"guangzhou"}, "in guangzhou"),
         ("eastern", "heyuan", {"shantou", "chaozhou"}, "in shantou or chaozhou"),
         ("eastern", "shantou", {"shantou", "chaozhou"}, "in shantou or chaozhou"),
         ("pinned", "shantou", {"heyuan", "meizhou"}, "on nodes heyuan or meizhou"),
