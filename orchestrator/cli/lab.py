@@ -17,7 +17,16 @@ from orchestrator.cli.options import InventoryOption
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
 from orchestrator.errors import GovmigError
 from orchestrator.inventory import DEFAULT_INVENTORY_ROOT, load_inventory
-from orchestrator.lab import DEFAULT_SIZE, Lab, LabOptions, LabPaths, LabStatus, choose_nodes, seed
+from orchestrator.lab import (
+    DEFAULT_SIZE,
+    Lab,
+    LabOptions,
+    LabPaths,
+    LabStatus,
+    choose_nodes,
+    choose_platforms,
+    seed,
+)
 from orchestrator.settings import DEFAULT_HOME
 
 app = typer.Typer(
@@ -65,20 +74,32 @@ def up(
             "--execution-hosts", help="Give each node an execution host that runs its playbooks."
         ),
     ] = False,
+    platforms: Annotated[
+        str,
+        typer.Option(
+            "--platforms",
+            help="PRD platforms to give a pool of --per-node target hosts and an IPv6 prefix "
+            "each, a,b (default none).",
+        ),
+    ] = "",
     lab_dir: LabDirOption = DEFAULT_LAB_DIR,
     inventory: InventoryOption = DEFAULT_INVENTORY_ROOT,
 ) -> None:
     """Bring the lab up and write the ssh provider's inventory; a repeat changes nothing."""
     lab = _lab(lab_dir, inventory)
-    wanted = [node.strip() for node in nodes.split(",") if node.strip()]
     options = LabOptions(
-        nodes=choose_nodes(lab.inventory, wanted),
+        nodes=choose_nodes(lab.inventory, _names(nodes)),
         per_node=per_node,
         sources=sources,
         disk_mb=disk_mb,
         execution_hosts=execution_hosts,
+        platforms=choose_platforms(lab.inventory, _names(platforms)),
     )
     typer.echo(lab.up(options))
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 @app.command()

@@ -17,7 +17,7 @@ needs root, uses documentation address ranges, and leaves nothing behind after
 from orchestrator.lab.layout import LabPaths
 from orchestrator.lab.lifecycle import HostStatus, Lab, LabStatus
 from orchestrator.lab.seeding import DEFAULT_SIZE, seed, seed_systems
-from orchestrator.lab.topology import LabOptions, choose_nodes
+from orchestrator.lab.topology import LabOptions, choose_nodes, choose_platforms
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -27,6 +27,7 @@ __all__ = [
     "LabPaths",
     "LabStatus",
     "choose_nodes",
+    "choose_platforms",
     "seed",
     "seed_systems",
 ]

@@ -20,7 +20,15 @@ from orchestrator.errors import ConfigurationError
 from orchestrator.inventory import Inventory
 from orchestrator.lab import daemons, network, render
 from orchestrator.lab.layout import LabPaths, LabState, read_state, service_script, write_state
-from orchestrator.lab.topology import BRIDGE, ZONE, LabHost, LabOptions, Topology, plan_topology
+from orchestrator.lab.topology import (
+    BRIDGE,
+    ZONE,
+    LabHost,
+    LabOptions,
+    NodePlan,
+    Topology,
+    plan_topology,
+)
 
 _STOP_TIMEOUT_S = 5.0
 # The lab's names are machine-wide, so one ``up`` or ``down`` at a time on the machine.
@@ -47,6 +55,7 @@ class LabStatus(BaseModel):
     inventory: str
     dns: dict[str, str]
     hosts: list[HostStatus]
+    platforms: list[dict[str, str]] = []  # each: platform, ipv6_prefix, system_ipv4_pool
 
     @property
     def up(self) -> bool:
@@ -54,9 +63,17 @@ class LabStatus(BaseModel):
         return bool(self.hosts) and all(h.namespace and h.alive for h in self.hosts)
 
     def document(self) -> dict[str, object]:
-        """The lab's interface: ``{"inventory", "dns", "hosts": [...]}``."""
+        """The lab's interface: ``{"inventory", "dns", "hosts": [...], "platforms": [...]}``.
+
+        A platform's target hosts are ``target`` hosts whose ``node`` is its id.
+        """
         hosts = [h.model_dump(include={"name", "role", "node", "ipv4", "ipv6"}) for h in self.hosts]
-        return {"inventory": self.inventory, "dns": self.dns, "hosts": hosts}
+        return {
+            "inventory": self.inventory,
+            "dns": self.dns,
+            "hosts": hosts,
+            "platforms": self.platforms,
+        }
 
 
 @dataclass(frozen=True)
@@ -103,7 +120,7 @@ class Lab:
         daemons.make_keys(topology, self.paths)
         network.create_bridge(topology)
         for host in topology.hosts:
-            network.create_host(host)
+            network.create_host(host, topology.ipv4_networks)
         state.pids["dns"] = daemons.start_named(topology, self.paths)
         write_state(self.paths, state)
         for host in topology.hosts[1:]:
@@ -179,6 +196,7 @@ class Lab:
             inventory=str(self.paths.inventory),
             dns={"ipv4": str(dns.ipv4), "ipv6": str(dns.ipv6), "zone": ZONE},
             hosts=[self._host_status(host, state.pids.get(host.name)) for host in topology.hosts],
+            platforms=[_platform_status(plan) for plan in topology.platforms],
         )
 
     def _host_status(self, host: LabHost, pid: int | None) -> HostStatus:
@@ -192,6 +210,15 @@ class Lab:
             pid=pid,
             alive=pid is not None and daemons.is_ours(pid, self._marker(host)),
         )
+
+
+def _platform_status(plan: NodePlan) -> dict[str, str]:
+    """What a platform's connect event needs of the lab: its id and IPv6 prefix."""
+    return {
+        "platform": plan.node,
+        "ipv6_prefix": str(plan.prefix),
+        "system_ipv4_pool": str(plan.system_ipv4_pool),
+    }
 
 
 def _clear_dead_lab() -> list[str]:
@@ -220,4 +247,5 @@ def _describe(options: LabOptions) -> str:
         f"nodes {','.join(options.nodes)}, {options.per_node} per node, "
         f"{options.sources} sources, {options.disk_mb} MB disks"
         + (", an execution host per node" if options.execution_hosts else "")
+        + (f", platforms {','.join(options.platforms)}" if options.platforms else "")
     )

@@ -3,14 +3,16 @@
 Every call is ``ip`` with an argument list. Addresses are added with
 ``nodad``: duplicate address detection would hold each IPv6 address back for
 a second or two, and the lab owns these ranges. Inside a host, IPv4 is on-link
-for the lab's /16 and IPv6 for the whole documentation /32, so hosts of
-different node prefixes reach each other across the one bridge.
+for the lab's /16 (and the platforms' /16 when it has platforms) and IPv6 for
+the whole documentation /32, so hosts of different node prefixes reach each
+other across the one bridge.
 """
 
 from __future__ import annotations
 
 import subprocess
-from ipaddress import IPv4Address, IPv6Address
+from collections.abc import Sequence
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from pathlib import Path
 
 from orchestrator.errors import ConfigurationError
@@ -54,20 +56,30 @@ def create_bridge(topology: Topology) -> None:
     ip("addr", "add", f"{BRIDGE_IPV4}/{LAB_IPV4.prefixlen}", "dev", BRIDGE)
     ip("addr", "add", f"{BRIDGE_IPV6}/{LAB_IPV6.prefixlen}", "dev", BRIDGE, "nodad")
     ip("link", "set", BRIDGE, "up")
+    for network in topology.ipv4_networks[1:]:
+        ip("route", "replace", str(network), "dev", BRIDGE)
     for plan in topology.nodes:
         ip("-6", "route", "replace", str(plan.prefix), "dev", BRIDGE)
 
 
-def create_host(host: LabHost) -> None:
-    """The host's namespace, its veth pair onto the bridge, its addresses and routes."""
+def create_host(host: LabHost, ipv4_networks: Sequence[IPv4Network]) -> None:
+    """The host's namespace, its veth pair onto the bridge, its addresses and routes.
+
+    ``ipv4_networks`` are on-link: the host's address gets its own network's
+    length, and every other one a route.
+    """
     ip("netns", "add", host.netns)
     ip("link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "netns", host.netns)
     ip("link", "set", host.veth, "master", BRIDGE, "up")
     ns = host.netns
     ip("link", "set", "lo", "up", netns=ns)
-    ip("addr", "add", f"{host.ipv4}/{LAB_IPV4.prefixlen}", "dev", "eth0", netns=ns)
+    own = next(network for network in ipv4_networks if host.ipv4 in network)
+    ip("addr", "add", f"{host.ipv4}/{own.prefixlen}", "dev", "eth0", netns=ns)
     ip("addr", "add", f"{host.ipv6}/128", "dev", "eth0", "nodad", netns=ns)
     ip("link", "set", "eth0", "up", netns=ns)
+    for network in ipv4_networks:
+        if network != own:
+            ip("route", "add", str(network), "dev", "eth0", netns=ns)
     ip("-6", "route", "add", _ON_LINK_V6, "dev", "eth0", netns=ns)
 
 

@@ -15,6 +15,12 @@ The address plan (all private or documentation ranges, so nothing leaves the mac
   be a host's.
 * With ``execution_hosts``, node *k*'s execution host ``exec-<node>`` (which
   runs the node's playbooks) is ``10.213.(1+k).251`` and ``::fb`` in that last /64.
+* With ``platforms``, PRD platform *p* (1-based, in ``prd_platforms`` order) has
+  no prefix in ``inventory/hosts.yml`` (its connect event brings one), so the lab
+  gives it ``2001:db8:(100+p-1)::/48``, clear of the nodes' and the lab's own.
+  The 10.213 /16 is full, so platforms live in ``10.214.0.0/16`` (on-link on the
+  bridge too): target *j* is ``10.214.p.j``, its systems ``10.214.(16+16(p-1)).0/20``;
+  its target hosts' IPv6 addresses follow the nodes' rule in its prefix.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ SEEDED_IPV6 = IPv6Network("2001:db8:1000:2::/64")
 # Each pool is a /24 or a /20; more hosts or systems than that would spill into a neighbour's.
 MAX_HOSTS = 250
 MAX_SEEDED = SEEDED_IPV4.num_addresses - 2
+PLATFORM_IPV4 = IPv4Network("10.214.0.0/16")
+PLATFORM_IPV6_BASE = IPv6Network("2001:db8:100::/48")
 
 Role = Literal["source", "target", "execution", "dns"]
 # An execution host's number within its node's addresses: above every target's (MAX_HOSTS).
@@ -61,6 +69,7 @@ class LabOptions(BaseModel):
     sources: int = Field(default=3, ge=1, le=MAX_HOSTS)
     disk_mb: int = Field(default=256, ge=1, le=65_536)
     execution_hosts: bool = False
+    platforms: tuple[str, ...] = ()  # PRD platforms given a target pool each, like a node
 
 
 @dataclass(frozen=True)
@@ -87,11 +96,12 @@ class LabHost:
 
 @dataclass(frozen=True)
 class NodePlan:
-    """A city node's target hosts and the address pools of the systems moved onto it."""
+    """A city node's (or a platform's) target hosts' pools of the systems moved onto it."""
 
     node: str
     prefix: IPv6Network
     system_ipv4_pool: IPv4Network
+    platform: bool = False  # a PRD platform: ``prefix`` is the lab's, for its connect event
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,17 @@ class Topology:
     """Every host of the lab, the DNS server first, then sources, then targets."""
 
     hosts: tuple[LabHost, ...]
-    nodes: tuple[NodePlan, ...]
+    nodes: tuple[NodePlan, ...]  # the city nodes', then the platforms'
+
+    @property
+    def platforms(self) -> list[NodePlan]:
+        """The platforms' pools, in lab order."""
+        return [plan for plan in self.nodes if plan.platform]
+
+    @property
+    def ipv4_networks(self) -> list[IPv4Network]:
+        """The IPv4 networks on-link on the bridge: the lab's, and the platforms' if any."""
+        return [LAB_IPV4, *([PLATFORM_IPV4] if self.platforms else [])]
 
     @property
     def dns(self) -> LabHost:
@@ -127,6 +147,15 @@ def choose_nodes(inventory: Inventory, wanted: Sequence[str]) -> tuple[str, ...]
     return tuple(node for node in known if not wanted or node in wanted)
 
 
+def choose_platforms(inventory: Inventory, wanted: Sequence[str]) -> tuple[str, ...]:
+    """``wanted`` checked against the inventory's PRD platforms (none if empty), in its order."""
+    known = list(inventory.platforms)
+    unknown = sorted(set(wanted) - set(known))
+    if unknown:
+        raise ConfigurationError(f"unknown platform {unknown[0]!r}; known: {', '.join(known)}")
+    return tuple(platform for platform in known if platform in wanted)
+
+
 def plan_topology(inventory: Inventory, options: LabOptions) -> Topology:
     """The hosts and pools ``options`` ask for, addressed as the module docstring says."""
     hosts = [LabHost("dns", "dns", None, DNS_IPV4, DNS_IPV6, 0)]
@@ -150,7 +179,40 @@ def plan_topology(inventory: Inventory, options: LabOptions) -> Topology:
             hosts.append(LabHost(f"exec-{node}", "execution", node, v4, v6, len(hosts)))
         pool4 = IPv4Network(f"10.213.{32 + 16 * (k - 1)}.0/20")
         plans.append(NodePlan(node, prefix, pool4))
+    for platform in options.platforms:
+        plans.append(_plan_platform(inventory, platform, options.per_node, hosts))
     return Topology(tuple(hosts), tuple(plans))
+
+
+def _plan_platform(
+    inventory: Inventory, platform: str, per_node: int, hosts: list[LabHost]
+) -> NodePlan:
+    """A platform's target hosts (appended to ``hosts``) and its pools."""
+    p = list(inventory.platforms).index(platform) + 1
+    prefix = platform_prefix(inventory, platform)
+    for j in range(1, per_node + 1):
+        v4, v6 = PLATFORM_IPV4[256 * p + j], _within(host_subnet(prefix), j)
+        hosts.append(LabHost(f"{platform}-{j}", "target", platform, v4, v6, len(hosts)))
+    pool4 = IPv4Network(f"10.214.{16 + 16 * (p - 1)}.0/20")
+    return NodePlan(platform, prefix, pool4, platform=True)
+
+
+def platform_prefix(inventory: Inventory, platform: str) -> IPv6Network:
+    """The lab's IPv6 prefix for a PRD platform: the base's /48 plus its index.
+
+    Checked against every node prefix and the lab's own network, so an inventory
+    that moved into this range fails here rather than on the wire.
+    """
+    p = list(inventory.platforms).index(platform)
+    base = PLATFORM_IPV6_BASE
+    prefix = IPv6Network((int(base.network_address) + p * base.num_addresses, base.prefixlen))
+    taken = [LAB_IPV6] + [
+        IPv6Network(node.ipv6_prefix) for node in inventory.nodes.values() if node.ipv6_prefix
+    ]
+    clash = next((network for network in taken if network.overlaps(prefix)), None)
+    if clash is not None:
+        raise ConfigurationError(f"platform {platform!r}: lab prefix {prefix} overlaps {clash}")
+    return prefix
 
 
 def node_prefix(inventory: Inventory, node: str) -> IPv6Network:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from ipaddress import IPv6Address, IPv6Network
 from pathlib import Path
 
@@ -16,9 +17,13 @@ from orchestrator.lab.seeding import data_files
 from orchestrator.lab.topology import (
     LAB_IPV4,
     LAB_IPV6,
+    PLATFORM_IPV4,
     LabOptions,
+    Topology,
     choose_nodes,
+    choose_platforms,
     plan_topology,
+    platform_prefix,
     seeded_addresses,
     source_for,
 )
@@ -179,3 +184,71 @@ def test_execution_hosts_sit_beside_their_nodes_targets_and_the_inventory_names_
         assert host.name not in {h.name for h in pool.hosts}
     plain = parse_ssh_hosts(yaml.safe_load(render.inventory(SMALL, PATHS)), source="hosts.yml")
     assert all(pool.execution_host is None for pool in plain.nodes.values())
+
+
+def with_platforms(*platforms: str, per_node: int = 1) -> Topology:
+    nodes = choose_nodes(INVENTORY, [])
+    options = LabOptions(nodes=nodes, per_node=per_node, platforms=platforms)
+    return plan_topology(INVENTORY, options)
+
+
+def test_no_platform_by_default_so_todays_labs_are_unchanged() -> None:
+    assert ALL.platforms == []
+    assert ALL.ipv4_networks == [LAB_IPV4]
+    today = plan_topology(INVENTORY, LabOptions(nodes=choose_nodes(INVENTORY, [])))
+    assert with_platforms("guangzhou").hosts[: len(today.hosts)] == today.hosts
+
+
+def test_platforms_keep_inventory_order_and_unknown_ones_are_refused() -> None:
+    assert choose_platforms(INVENTORY, ["shenzhen", "guangzhou"]) == ("guangzhou", "shenzhen")
+    assert choose_platforms(INVENTORY, []) == ()
+    with pytest.raises(ConfigurationError, match="unknown platform 'shantou'"):
+        choose_platforms(INVENTORY, ["shantou"])
+
+
+def test_a_platform_gets_a_pool_and_a_documentation_prefix_clear_of_every_node() -> None:
+    everything = with_platforms(*INVENTORY.platforms, per_node=250)
+    prefixes = [plan.prefix for plan in everything.platforms]
+    assert prefixes[0] == IPv6Network("2001:db8:100::/48")
+    assert prefixes == [platform_prefix(INVENTORY, p) for p in INVENTORY.platforms]
+    nodes = [IPv6Network(str(node.ipv6_prefix)) for node in INVENTORY.nodes.values()]
+    taken = [*nodes, LAB_IPV6, *prefixes]
+    assert not any(a.overlaps(b) for i, a in enumerate(taken) for b in taken[i + 1 :])
+    for plan in everything.platforms:
+        targets = [h for h in everything.of_role("target") if h.node == plan.node]
+        assert [h.name for h in targets][:2] == [f"{plan.node}-1", f"{plan.node}-2"]
+        assert len(targets) == 250
+        assert all(h.ipv4 in PLATFORM_IPV4 and h.ipv6 in plan.prefix for h in targets)
+        assert plan.system_ipv4_pool.subnet_of(PLATFORM_IPV4)
+        system = IPv6Network(ipv6_address(str(plan.prefix), 1)).supernet(new_prefix=64)
+        assert all(h.ipv6 not in system for h in targets)
+    addresses = [h.ipv4 for h in everything.hosts] + [h.ipv6 for h in everything.hosts]
+    assert len(set(addresses)) == len(addresses)
+    pools = [plan.system_ipv4_pool for plan in everything.nodes]
+    assert not any(a.overlaps(b) for i, a in enumerate(pools) for b in pools[i + 1 :])
+    assert all(h.ipv4 not in pool for h in everything.hosts for pool in pools)
+    assert all(len(host.veth) <= 15 for host in everything.hosts)
+    assert everything.ipv4_networks == [LAB_IPV4, PLATFORM_IPV4]
+
+
+def test_a_platform_prefix_that_overlaps_a_node_is_refused() -> None:
+    nodes = dict(INVENTORY.nodes)
+    first = next(iter(nodes))
+    nodes[first] = nodes[first].model_copy(update={"ipv6_prefix": "2001:db8:100::/40"})
+    moved = dataclasses.replace(INVENTORY, nodes=nodes)
+    with pytest.raises(ConfigurationError, match="overlaps 2001:db8:100::/40"):
+        platform_prefix(moved, "guangzhou")
+
+
+def test_the_inventory_lists_a_platforms_pool_under_its_id() -> None:
+    lab = plan_topology(
+        INVENTORY, LabOptions(nodes=("shantou",), sources=1, platforms=("guangzhou",))
+    )
+    hosts = parse_ssh_hosts(yaml.safe_load(render.inventory(lab, PATHS)), source="hosts.yml")
+    assert list(hosts.nodes) == ["shantou", "guangzhou"]
+    pool = hosts.nodes["guangzhou"]
+    assert [(h.name, str(h.ipv4)) for h in pool.hosts] == [("guangzhou-1", "10.214.1.1")]
+    assert str(pool.hosts[0].ipv6) == "2001:db8:100:ffff::1"
+    assert str(pool.system_ipv4_pool) == "10.214.16.0/20"
+    assert pool.execution_host is None
+    assert "guangzhou-1 IN AAAA 2001:db8:100:ffff::1" in render.zone_file(lab)
