@@ -67,6 +67,9 @@ class NodeTarget(Frozen):
     node_id: NodeId
     # A network of /64 or shorter: the playbooks append one hex group after "::".
     ipv6_prefix: Annotated[str, Field(max_length=64)]
+    # A platform's target host pool as its connect event named it (a node's: none), for
+    # a provider to check against its own inventory.
+    hosts: tuple[str, ...] = ()
 
     @field_validator("ipv6_prefix")
     @classmethod

@@ -63,17 +63,16 @@ class LabStatus(BaseModel):
         return bool(self.hosts) and all(h.namespace and h.alive for h in self.hosts)
 
     def document(self) -> dict[str, object]:
-        """The lab's interface: ``{"inventory", "dns", "hosts": [...], "platforms": [...]}``.
+        """The lab's interface: ``{"inventory", "dns", "hosts": [...]}``.
 
-        A platform's target hosts are ``target`` hosts whose ``node`` is its id.
+        With platforms, also ``"platforms": [...]`` (a lab without has exactly the
+        keys it always had); a platform's target hosts are ``target`` hosts whose
+        ``node`` is its id.
         """
         hosts = [h.model_dump(include={"name", "role", "node", "ipv4", "ipv6"}) for h in self.hosts]
-        return {
-            "inventory": self.inventory,
-            "dns": self.dns,
-            "hosts": hosts,
-            "platforms": self.platforms,
-        }
+        document: dict[str, object] = {"inventory": self.inventory, "dns": self.dns}
+        document["hosts"] = hosts
+        return document | ({"platforms": self.platforms} if self.platforms else {})
 
 
 @dataclass(frozen=True)

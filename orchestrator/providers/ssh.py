@@ -44,6 +44,20 @@ def choose_target(system_id: str, pool: tuple[SshHost, ...]) -> SshHost:
     return max(pool, key=lambda host: hashlib.sha256(f"{system_id}/{host.name}".encode()).digest())
 
 
+def check_pool(node: NodeTarget, pool: tuple[SshHost, ...]) -> None:
+    """A platform whose connect event named its hosts must have that pool in the hosts file.
+
+    Otherwise a system would land on a host the platform's owners never offered.
+    """
+    named, listed = set(node.hosts), {host.name for host in pool}
+    if named and named != listed:
+        raise PermanentError(
+            f"platform {node.node_id}'s connect event names hosts {', '.join(sorted(named))} "
+            f"but the hosts inventory's pool is {', '.join(sorted(listed))}: make them agree "
+            "(govmig platform connect --host, or the hosts file)"
+        )
+
+
 def system_ipv4(pool_hosts: SshHosts, node: str, index: int) -> IPv4Address:
     """The system's IPv4 address on its node: the pool's ``index``-th address."""
     pool = pool_hosts.nodes[node].system_ipv4_pool
@@ -89,10 +103,11 @@ class SshProvider:
         )
 
     def target(self, system: SystemTarget, node: NodeTarget) -> SshHost:
-        """The target host of ``system`` on ``node``."""
+        """The target host of ``system`` on ``node`` (a city node or a PRD platform, by id)."""
         pool = self.hosts.nodes.get(node.node_id)
         if pool is None:
             raise PermanentError(f"node {node.node_id} has no target hosts in the hosts inventory")
+        check_pool(node, pool.hosts)
         return choose_target(system.system_id, pool.hosts)
 
     def connection_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]:

@@ -110,7 +110,7 @@ def platform_node(session: Session, node_id: str) -> NodeTarget | None:
     target = platform_targets(session, node_id).get(node_id)
     if target is None or target.ipv6_prefix is None:
         return None
-    return NodeTarget(node_id=node_id, ipv6_prefix=target.ipv6_prefix)
+    return NodeTarget(node_id=node_id, ipv6_prefix=target.ipv6_prefix, hosts=target.hosts)
 
 
 def claim_batch(

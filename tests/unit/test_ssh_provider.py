@@ -221,3 +221,41 @@ def test_a_node_runs_here_unless_its_pool_names_an_execution_host(tmp_path: Path
     assert f"UserKnownHostsFile={tmp_path / 'known_hosts'}" in options
     # The orchestrator lends no agent to the execution host: the run brings its own.
     assert "ForwardAgent" not in options
+
+
+def with_platform(provider: SshProvider) -> SshProvider:
+    """``provider``'s hosts file with Guangzhou's platform pool under its id, as the lab writes."""
+    document = provider.hosts.model_dump(mode="json")
+    document["nodes"]["guangzhou"] = {
+        "system_ipv4_pool": "10.214.16.0/20",
+        "hosts": [{"name": "guangzhou-1", "ipv4": "10.214.1.1", "ipv6": "2001:db8:100:ffff::1"}],
+    }
+    return SshProvider(hosts=parse_ssh_hosts(document, source="test"))
+
+
+PLATFORM = NodeTarget(node_id="guangzhou", ipv6_prefix="2001:db8:100::/48", hosts=("guangzhou-1",))
+
+
+def test_a_system_on_a_platform_gets_a_host_and_addresses_of_the_platforms_pool(
+    provider: SshProvider,
+) -> None:
+    found = with_platform(provider).host_vars(from_source("src-1", "gz-tax", 3), PLATFORM)
+    assert (found["govmig_target_host"], found["govmig_target_ipv4"]) == (
+        "guangzhou-1",
+        "10.214.1.1",
+    )
+    assert (found["govmig_system_ipv4"], found["govmig_system_ipv6"]) == (
+        "10.214.16.3",
+        "2001:db8:100::3",
+    )
+    unnamed = PLATFORM.model_copy(update={"hosts": ()})  # a connect event without --host
+    assert with_platform(provider).target(from_source("src-1"), unnamed).name == "guangzhou-1"
+
+
+@pytest.mark.parametrize("named", [("gz-cloud-1",), ("guangzhou-1", "guangzhou-2")], ids=str)
+def test_a_platform_whose_event_names_other_hosts_than_the_file_is_refused(
+    provider: SshProvider, named: tuple[str, ...]
+) -> None:
+    other = PLATFORM.model_copy(update={"hosts": named})
+    with pytest.raises(PermanentError, match="platform guangzhou's connect event names hosts"):
+        with_platform(provider).connection_vars(from_source("src-1"), other)
