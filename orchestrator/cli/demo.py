@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from orchestrator.cli.completion import complete_node_list
+from orchestrator.cli.options import comma_list
 from orchestrator.demo import DemoOptions, run_demo
 
 
@@ -63,6 +64,14 @@ def demo(
             autocompletion=complete_node_list,
         ),
     ] = "",
+    platforms: Annotated[
+        str,
+        typer.Option(
+            "--platforms",
+            help="PRD platforms connected before the wave, one system of each one's city "
+            "moved onto it, a,b ('' for none)",
+        ),
+    ] = "guangzhou",
     provider: Annotated[
         DemoProvider | None,
         typer.Option(
@@ -83,7 +92,8 @@ def demo(
         mitogen=mitogen,
         stay=not exit_after and sys.stdout.isatty(),
         provider=None if provider is None else provider.value,
-        nodes=tuple(node.strip() for node in nodes.split(",") if node.strip()),
+        nodes=comma_list(nodes),
+        platforms=comma_list(platforms),
     )
     # Piped into a log, the progress table still gets room for every column.
     console = Console() if sys.stdout.isatty() else Console(width=110)

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.completion import complete_node_list
-from orchestrator.cli.options import InventoryOption
+from orchestrator.cli.options import InventoryOption, comma_list
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
 from orchestrator.errors import GovmigError
 from orchestrator.inventory import DEFAULT_INVENTORY_ROOT, load_inventory
@@ -88,18 +88,14 @@ def up(
     """Bring the lab up and write the ssh provider's inventory; a repeat changes nothing."""
     lab = _lab(lab_dir, inventory)
     options = LabOptions(
-        nodes=choose_nodes(lab.inventory, _names(nodes)),
+        nodes=choose_nodes(lab.inventory, comma_list(nodes)),
         per_node=per_node,
         sources=sources,
         disk_mb=disk_mb,
         execution_hosts=execution_hosts,
-        platforms=choose_platforms(lab.inventory, _names(platforms)),
+        platforms=choose_platforms(lab.inventory, comma_list(platforms)),
     )
     typer.echo(lab.up(options))
-
-
-def _names(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 @app.command()

@@ -173,3 +173,8 @@ def state_db_url(state_db: str | None) -> str:
     if state_db is not None:
         return state_db
     return StoreSettings().state_db
+
+
+def comma_list(text: str) -> tuple[str, ...]:
+    """``a, b,,c`` as ``("a", "b", "c")``: the names an ``a,b,c`` option gives."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())

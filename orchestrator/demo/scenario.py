@@ -3,13 +3,14 @@
 A wave must be self-contained: a system whose dependencies are not migrated in
 the same wave would be placed without its group, so the demo only picks
 systems with no dependencies, in catalogue order, ``per_node`` from each of
-the 14 node cities. That keeps the run to about a minute on 2 cores.
+the 14 node cities. That keeps the run to about a minute on 2 cores. Each PRD
+platform the demo connects adds one system of its city, which must land there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.inventory.topology import Inventory
@@ -22,6 +23,7 @@ class DemoPlan:
     wave: tuple[BusinessSystem, ...]
     failures: dict[str, str]
     nodes: tuple[str, ...] = ()  # the city nodes the wave was chosen for
+    platforms: dict[str, str] = field(default_factory=dict)  # system id -> the platform it lands on
 
     @property
     def ids(self) -> list[str]:
@@ -37,9 +39,10 @@ def choose_wave(
     failures: int = 0,
     failure_phase: str = "replicate",
     nodes: Sequence[str] = (),
+    platforms: Sequence[str] = (),
 ) -> DemoPlan:
-    """Pick ``per_node`` dependency-free systems per node city (of ``nodes``, default all);
-    fail the first ``failures``."""
+    """Pick ``per_node`` dependency-free systems per node city (of ``nodes``, default all),
+    then one of each platform's city; fail the first ``failures``."""
     taken: dict[str, int] = dict.fromkeys(nodes or inventory.nodes, 0)
     node_of_city = {node.city: node.id for node in inventory.nodes.values()}
     wave: list[BusinessSystem] = []
@@ -50,4 +53,19 @@ def choose_wave(
         taken[node] += 1
         wave.append(system)
     injected = {system.id: failure_phase for system in wave[: max(0, failures)]}
-    return DemoPlan(wave=tuple(wave), failures=injected, nodes=tuple(taken))
+    onto = _platform_systems(catalogue, inventory, platforms)
+    wave += [system for system in catalogue if system.id in onto]
+    return DemoPlan(wave=tuple(wave), failures=injected, nodes=tuple(taken), platforms=onto)
+
+
+def _platform_systems(
+    catalogue: Sequence[BusinessSystem], inventory: Inventory, platforms: Sequence[str]
+) -> dict[str, str]:
+    """The first dependency-free system of each platform's city, and that platform."""
+    onto: dict[str, str] = {}
+    for platform in platforms:
+        city = inventory.platforms[platform].city
+        system = next((s for s in catalogue if s.city == city and not s.depends_on), None)
+        if system is not None:
+            onto[system.id] = platform
+    return onto

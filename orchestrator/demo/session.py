@@ -7,6 +7,10 @@
    ``local`` provider, or, as root, on the hosts of a lab of real hosts (sshd,
    BIND 9) for the ``ssh`` provider; each registration names its source host.
 4. ``govmig run`` starts as a separate process, as an operator would run it.
+   The PRD platforms of the demo (``--platforms``, default Guangzhou's) are
+   connected (``gov.cloud.platform.connected``: capacity, the lab's IPv6 prefix
+   for them, their target hosts on the lab) and stored before anything else is
+   published, so their cities' systems of the wave are placed on them.
 5. The whole catalogue is published as registrations, then one migration
    request per system of the wave; progress is read from the store.
 6. A summary; then, in a terminal, the metrics stay up until Ctrl-C.
@@ -34,25 +38,27 @@ from rich.live import Live
 from orchestrator.bus import Producer
 from orchestrator.demo.progress import SystemProgress, Tally, render, tally
 from orchestrator.demo.scenario import DemoPlan, choose_wave
-from orchestrator.demo.sites import Sites, choose_sites
+from orchestrator.demo.sites import PlatformSite, Sites, choose_sites
 from orchestrator.demo.summary import Summary, summarise
 from orchestrator.devkafka import LocalKafka
 from orchestrator.errors import ConfigurationError
 from orchestrator.events.codec import encode, new_event
-from orchestrator.events.data import MigrationRequested
+from orchestrator.events.data import MigrationRequested, NodeTotals, PlatformConnected
 from orchestrator.events.registration import registration_records
 from orchestrator.inventory import DEFAULT_CATALOGUE, load_inventory, load_systems
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.inventory.topology import Inventory
-from orchestrator.lab import choose_nodes
+from orchestrator.lab import choose_nodes, choose_platforms
 from orchestrator.settings import KafkaSettings, LocalKafkaSettings
-from orchestrator.store import Store, list_systems, node_usage, open_store
+from orchestrator.store import Store, list_systems, node_usage, open_store, platform_targets
 from orchestrator.store import replication as replication_store
 
 DEMO_SOURCE = "/govmig/demo"
 DEMO_ACTOR = "govmig-demo"
 DEMO_WAVE = 1
 _READY_TIMEOUT_S = 90.0
+# A platform's capacity in the demo: Guangzhou's README figures, room for any system of its city.
+_PLATFORM_CAPACITY = NodeTotals(vcpu=12_000, memory_gb=36_000, storage_gb=1_200_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,7 @@ class DemoOptions:
     stay: bool = False  # keep the metrics up until Ctrl-C (only in a terminal)
     provider: str | None = None  # local or ssh; None: ssh on the lab as root, else local
     nodes: tuple[str, ...] = ()  # the city nodes whose systems move (default all 14)
+    platforms: tuple[str, ...] = ("guangzhou",)  # PRD platforms connected, one system onto each
 
 
 def run_demo(options: DemoOptions, console: Console) -> int:
@@ -81,9 +88,12 @@ def run_demo(options: DemoOptions, console: Console) -> int:
         per_node=options.per_node,
         failures=options.failures,
         nodes=choose_nodes(inventory, options.nodes),
+        platforms=(platforms := choose_platforms(inventory, options.platforms)),
     )
     home = options.home.resolve()
-    sites, why = choose_sites(options.provider, home, inventory, nodes=plan.nodes)
+    sites, why = choose_sites(
+        options.provider, home, inventory, nodes=plan.nodes, platforms=platforms
+    )
     console.print(f"[green]✓[/] {why}")
     _fresh_home(home, options, sites)
     with contextlib.ExitStack() as stack:
@@ -91,6 +101,7 @@ def run_demo(options: DemoOptions, console: Console) -> int:
         registered = _prepare_sources(sites, plan, console, stack)
         url = _state_url(home)
         stack.enter_context(_orchestrator(home, options, plan, bootstrap, console, sites))
+        _connect_platforms(bootstrap, url, sites.platform_sites(), console)
         _publish(bootstrap, _with(catalogue, registered), plan, console)
         started = time.monotonic()
         summary = _watch(url, plan, inventory, options, console)
@@ -261,6 +272,43 @@ def _publish(
         f"[green]✓[/] published {sent.sent} registrations and {len(requests)} migration "
         f"requests (wave {DEMO_WAVE}); injected failures: {_failures_text(plan)}"
     )
+
+
+def _connect_platforms(
+    bootstrap: str, url: str, platforms: Sequence[PlatformSite], console: Console
+) -> None:
+    """Connect each platform and wait until the orchestrator has stored it."""
+    if not platforms:
+        return
+    settings = KafkaSettings(bootstrap_servers=bootstrap)
+    events = [encode(new_event(_connected(site), source=DEMO_SOURCE)) for site in platforms]
+    with Producer(settings) as producer:
+        producer.send_all(settings.events_topic, events)
+    wanted = {site.platform for site in platforms}
+    deadline = time.monotonic() + _READY_TIMEOUT_S
+    with open_store(url, create=False) as store:
+        while not wanted <= _stored_platforms(store):
+            if time.monotonic() > deadline:
+                raise ConfigurationError(f"the orchestrator never stored platforms {wanted}")
+            time.sleep(0.2)
+    for site in platforms:
+        hosts = f", hosts {', '.join(site.hosts)}" if site.hosts else ""
+        console.print(f"[green]✓[/] connected platform {site.platform} ({site.ipv6_prefix}{hosts})")
+
+
+def _connected(site: PlatformSite) -> PlatformConnected:
+    return PlatformConnected(
+        platform_id=site.platform,
+        capacity=_PLATFORM_CAPACITY,
+        ipv6_prefix=site.ipv6_prefix,
+        hosts=site.hosts or None,
+        requested_by=DEMO_ACTOR,
+    )
+
+
+def _stored_platforms(store: Store) -> set[str]:
+    with store.transaction() as session:
+        return {p for p, target in platform_targets(session).items() if target.ipv6_prefix}
 
 
 def _failures_text(plan: DemoPlan) -> str:

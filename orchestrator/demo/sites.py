@@ -6,7 +6,9 @@ machine for the ``local`` provider; ``LabSites`` brings up the lab of real hosts
 source on a lab source host and points the system's registration at that host,
 for the ``ssh`` provider. ``choose_sites`` takes the one asked for, or, when
 none is, the lab as root and the local sandbox otherwise, with the reason in
-one line.
+one line. Each gives the PRD platforms the demo connects what their connect
+event carries: the lab's IPv6 prefix for the platform and, on the lab, its
+pool of target hosts.
 """
 
 from __future__ import annotations
@@ -22,11 +24,21 @@ from orchestrator.inventory.models import BusinessSystem
 from orchestrator.inventory.topology import Inventory
 from orchestrator.lab import Lab, LabOptions, LabPaths, seed_systems
 from orchestrator.lab.daemons import check_prerequisites
+from orchestrator.lab.topology import plan_topology, platform_prefix
 from orchestrator.providers.local_sandbox import prepare_source, stop_services
 
 _SOURCE_FILES = 4
 _SOURCE_BYTES = 256 * 1024
 _LAB_SOURCES = 3
+
+
+@dataclass(frozen=True)
+class PlatformSite:
+    """What a platform's connect event says of where its systems go."""
+
+    platform: str
+    ipv6_prefix: str
+    hosts: tuple[str, ...] = ()  # the ssh provider's pool; none for the local provider
 
 
 class Sites(Protocol):
@@ -51,12 +63,18 @@ class Sites(Protocol):
         """Stop whatever an earlier demo left here."""
         ...
 
+    def platform_sites(self) -> list[PlatformSite]:
+        """The platforms to connect before the wave."""
+        ...
+
 
 @dataclass(frozen=True)
 class LocalSites:
     """Sources as directories and services on this machine (the ``local`` provider)."""
 
     work: Path
+    inventory: Inventory
+    platforms: tuple[str, ...] = ()
     provider: str = "local"
 
     def prepare(
@@ -76,6 +94,10 @@ class LocalSites:
         """Stop an earlier demo's services."""
         stop_services(self.work)
 
+    def platform_sites(self) -> list[PlatformSite]:
+        """Each platform with the lab's prefix for it (the local provider needs no hosts)."""
+        return [PlatformSite(p, str(platform_prefix(self.inventory, p))) for p in self.platforms]
+
 
 @dataclass(frozen=True)
 class LabSites:
@@ -84,7 +106,13 @@ class LabSites:
     lab_dir: Path
     inventory: Inventory
     nodes: tuple[str, ...]
+    platforms: tuple[str, ...] = ()
     provider: str = "ssh"
+
+    @property
+    def options(self) -> LabOptions:
+        """A host for each node of the wave, and a pool for each platform."""
+        return LabOptions(nodes=self.nodes, sources=_LAB_SOURCES, platforms=self.platforms)
 
     @property
     def lab(self) -> Lab:
@@ -94,10 +122,10 @@ class LabSites:
     def prepare(
         self, wave: Sequence[BusinessSystem], stack: contextlib.ExitStack
     ) -> list[BusinessSystem]:
-        """A lab with a host for each node of the wave; each source seeded on a source host."""
+        """The lab of ``options``; each source seeded on a source host."""
         lab = self.lab
         stack.callback(lab.down)
-        lab.up(LabOptions(nodes=self.nodes, sources=_LAB_SOURCES))
+        lab.up(self.options)
         return seed_systems(lab, wave, size=_SOURCE_BYTES)
 
     def run_args(self) -> list[str]:
@@ -109,13 +137,30 @@ class LabSites:
         if self.lab_dir.exists():
             self.lab.down()
 
+    def platform_sites(self) -> list[PlatformSite]:
+        """Each platform's prefix and target hosts, as the lab made them."""
+        topology = plan_topology(self.inventory, self.options)
+        return [
+            PlatformSite(
+                plan.node,
+                str(plan.prefix),
+                tuple(h.name for h in topology.of_role("target") if h.node == plan.node),
+            )
+            for plan in topology.platforms
+        ]
+
 
 def choose_sites(
-    requested: str | None, home: Path, inventory: Inventory, *, nodes: Sequence[str]
+    requested: str | None,
+    home: Path,
+    inventory: Inventory,
+    *,
+    nodes: Sequence[str],
+    platforms: Sequence[str] = (),
 ) -> tuple[Sites, str]:
     """The sites for ``--provider`` (None: the lab if it can run here), and why, in one line."""
-    lab = LabSites(home / "lab", inventory, tuple(nodes))
-    local = LocalSites(home / "work")
+    lab = LabSites(home / "lab", inventory, tuple(nodes), tuple(platforms))
+    local = LocalSites(home / "work", inventory, tuple(platforms))
     if requested == "ssh":
         check_prerequisites()
         return lab, "ssh provider on the lab of real hosts (asked for)"

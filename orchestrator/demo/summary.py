@@ -36,6 +36,7 @@ class Summary:
     used: dict[ResourceClass, int]
     unexpected: tuple[str, ...]
     moved: dict[str, int] = field(default_factory=dict)  # completed systems per node
+    on_platforms: dict[str, int] = field(default_factory=dict)  # completed per PRD platform
     bytes_replicated: int = 0
     downtime_s: dict[str, float] = field(default_factory=dict)  # per migrated system
 
@@ -54,6 +55,10 @@ class Summary:
         if self.moved:
             per_node = ", ".join(f"{node} {count}" for node, count in sorted(self.moved.items()))
             out.append(f"moved per node: {per_node}")
+        out.extend(
+            f"platform {platform}: {count} system{'s' if count != 1 else ''} moved"
+            for platform, count in sorted(self.on_platforms.items())
+        )
         out.append(f"replicated: {self.bytes_replicated:,} bytes")
         if self.downtime_s:
             worst = max(self.downtime_s.values())
@@ -86,12 +91,22 @@ def summarise(
         for row in mine
         if row.state is not (expected := _expected(row.id, plan))
     ]
+    unexpected += [
+        f"{row.id}: moved to {row.node}, expected platform {plan.platforms[row.id]}"
+        for row in mine
+        if row.id in plan.platforms
+        and row.state is SystemState.COMPLETED
+        and row.node != plan.platforms[row.id]
+    ]
     used: dict[ResourceClass, int] = {}
     for node in usage:
         for resource in ResourceClass:
             used[resource] = used.get(resource, 0) + node.used.get(resource, 0)
     done = [row for row in mine if row.state is SystemState.COMPLETED]
-    moved = Counter(row.node for row in done if row.node)
+    platforms = set(plan.platforms.values())
+    landed = [row.node for row in done if row.node]
+    moved = Counter(node for node in landed if node not in platforms)
+    on_platforms = Counter(node for node in landed if node in platforms)
     sent = bytes_sent or {}
     downtime = {row.id: row.downtime_seconds for row in done if row.downtime_seconds is not None}
     return Summary(
@@ -99,6 +114,7 @@ def summarise(
         used,
         tuple(unexpected),
         dict(moved),
+        dict(on_platforms),
         bytes_replicated=sum(sent.get(row.id, 0) for row in mine),
         downtime_s=downtime,
     )

@@ -1,6 +1,7 @@
 """``govmig demo --exit`` as a user runs it: the README's main command, end to end.
 
-A smaller wave than the default (one system per node) with one injected
+A smaller wave than the default (one system per node, and one Guangzhou
+system onto its PRD platform, connected by the demo) with one injected
 failure, so the run shows a rollback too: once with the ``local`` provider,
 once with the ``ssh`` provider on the lab of real hosts (as root, which is how
 ``make demo`` runs it by default).
@@ -34,7 +35,8 @@ def _free_port() -> int:
 
 
 def run_demo(home: Path, provider: str) -> str:
-    """``govmig demo --exit`` of one system on each of 3 nodes, one injected failure."""
+    """``govmig demo --exit`` of one system on each of 3 nodes and one on Guangzhou's platform,
+    one injected failure."""
     kafka_port, _ = free_port_pair("127.0.0.1", worker_base(29500))
     command = [
         sys.executable, "-m", "orchestrator", "demo", "--exit",
@@ -51,9 +53,11 @@ def run_demo(home: Path, provider: str) -> str:
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    assert "migrated: 2   rolled back: 1   failed: 0" in output
-    assert "wave 1: 3/3 systems finished" in output
+    assert "migrated: 3   rolled back: 1   failed: 0" in output
+    assert "wave 1: 4/4 systems finished" in output
     assert "moved per node: " in output
+    assert "connected platform guangzhou (2001:db8:100::/48" in output
+    assert "platform guangzhou: 1 system moved" in output
     # What it cost, as the provider measured it: bytes on the wire, each migrated system's downtime.
     replicated = re.search(r"replicated: ([0-9,]+) bytes", output)
     assert replicated is not None, output
@@ -61,7 +65,7 @@ def run_demo(home: Path, provider: str) -> str:
     _, header, listed = output.partition("downtime (source stopped to healthy by name), worst ")
     assert header, output
     first_line = listed.splitlines()[1]
-    assert len(re.findall(r"[a-z0-9-]+ [0-9]+\.[0-9]{2} s", first_line)) == 2, output
+    assert len(re.findall(r"[a-z0-9-]+ [0-9]+\.[0-9]{2} s", first_line)) == 3, output
     # Everything it started is stopped: no broker, no orchestrator, no sample service.
     # (ansible-runner's ssh-agent notices its run ended within ~10 s, by itself.)
     wait_until(
@@ -85,9 +89,10 @@ def test_demo_migrates_a_wave_rolls_back_the_injected_failure_and_stops_everythi
     assert "local provider on this machine (asked for)" in output
     # The sandbox remains to be inspected: a migrated service's name record points at its node.
     records = sorted((home / "work" / "dns").glob("*.json"))
-    assert len(records) == 3
+    assert len(records) == 4
     moved = [read_name_record(home / "work", path.stem) for path in records]
-    assert sum(record.location != "source" for record in moved) == 2
+    assert sum(record.location != "source" for record in moved) == 3
+    assert "guangzhou" in {record.location for record in moved}
     with pytest.raises(OSError):
         fetch_health(moved[0], timeout=1.0)  # stopped with the demo
 
@@ -100,6 +105,7 @@ def test_the_demo_migrates_a_wave_between_real_hosts_and_takes_its_lab_down(
     output = run_demo(home, "ssh")
     assert "ssh provider on the lab of real hosts (asked for)" in output
     assert "sources serving on the lab's source hosts" in output
+    assert "connected platform guangzhou (2001:db8:100::/48, hosts guangzhou-1)" in output
     namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
     assert "govmig-" not in namespaces.stdout, "the demo's lab is down"
     assert not (home / "lab").exists()

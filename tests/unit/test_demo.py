@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.demo.progress import SystemProgress, tally
 from orchestrator.demo.scenario import choose_wave
-from orchestrator.demo.sites import choose_sites
+from orchestrator.demo.sites import LabSites, PlatformSite, choose_sites
 from orchestrator.demo.summary import summarise
 from orchestrator.errors import ConfigurationError
 from orchestrator.inventory import DEFAULT_CATALOGUE, load_inventory, load_systems
@@ -141,3 +141,46 @@ def test_summary_shows_the_bytes_replicated_and_each_systems_downtime() -> None:
     assert "replicated: 32,100 bytes" in lines
     assert "downtime (source stopped to healthy by name), worst 1.50 s:" in lines
     assert any(f"{first} 0.75 s" in line and f"{second} 1.50 s" in line for line in lines)
+
+
+def test_a_connected_platform_adds_one_system_of_its_city_to_the_wave() -> None:
+    plan = choose_wave(CATALOGUE, INVENTORY, per_node=1, failures=1, platforms=["guangzhou"])
+    base = choose_wave(CATALOGUE, INVENTORY, per_node=1, failures=1)
+
+    (onto,) = plan.platforms
+    assert plan.platforms == {onto: "guangzhou"}
+    assert plan.ids == [*base.ids, onto]
+    system = plan.wave[-1]
+    assert (system.city, system.depends_on) == ("guangzhou", ())
+    assert plan.failures == base.failures
+
+
+def test_summary_shows_the_platform_apart_and_expects_its_system_there() -> None:
+    plan = choose_wave(CATALOGUE, INVENTORY, per_node=1, platforms=["guangzhou"])
+    (onto,) = plan.platforms
+    rows = [_row(system_id, SystemState.COMPLETED) for system_id in plan.ids]
+    rows[-1] = replace(rows[-1], node="guangzhou")
+
+    summary = summarise(rows, [], plan)
+    rows[-1] = replace(rows[-1], node="shantou")
+    elsewhere = summarise(rows, [], plan)
+
+    assert summary.as_expected
+    assert summary.moved == {"shantou": len(plan.ids) - 1}
+    assert "platform guangzhou: 1 system moved" in summary.lines()
+    assert elsewhere.unexpected == (f"{onto}: moved to shantou, expected platform guangzhou",)
+
+
+def test_the_demo_gives_each_platform_its_lab_prefix_and_on_the_lab_its_hosts(
+    tmp_path: Path,
+) -> None:
+    local, _ = choose_sites(
+        "local", tmp_path, INVENTORY, nodes=["shantou"], platforms=["guangzhou"]
+    )
+    lab = LabSites(tmp_path / "lab", INVENTORY, ("shantou",), ("guangzhou",))
+
+    assert local.platform_sites() == [PlatformSite("guangzhou", "2001:db8:100::/48")]
+    assert lab.platform_sites() == [
+        PlatformSite("guangzhou", "2001:db8:100::/48", ("guangzhou-1",))
+    ]
+    assert lab.options.platforms == ("guangzhou",)
