@@ -318,7 +318,9 @@ def _failures_text(plan: DemoPlan) -> str:
 def _watch(
     url: str, plan: DemoPlan, inventory: Inventory, options: DemoOptions, console: Console
 ) -> Summary:
-    names = {node.id: inventory.cities[node.city].name_zh for node in inventory.nodes.values()}
+    cities = {node.id: node.city for node in inventory.nodes.values()}
+    cities |= {platform.id: platform.city for platform in inventory.platforms.values()}
+    names = {target: inventory.cities[city].name_zh for target, city in cities.items()}
     deadline = time.monotonic() + options.timeout_s
     with open_store(url, create=False) as store:
         read = _reader(store, plan)
