@@ -60,7 +60,7 @@ from orchestrator.cli.requests import (
     unknown_system_message,
     wave_members,
 )
-from orchestrator.engine.requests import change_ref_refusal
+from orchestrator.engine.requests import cause_of, change_ref_of, change_ref_refusal
 from orchestrator.engine.rows import request_of
 from orchestrator.errors import ConfigurationError, PermanentError
 from orchestrator.events import Event, InboundEvent, encode
@@ -454,7 +454,11 @@ def check_change_policy(
         f"{event.subject}: {refusal.reason}"
         for event in events
         if isinstance(event, InboundEvent) and event.subject is not None
-        for refusal in [change_ref_refusal(event, stored.get(event.subject), policy)]
+        for refusal in [
+            change_ref_refusal(
+                cause_of(event), stored.get(event.subject), policy, change_ref_of(event)
+            )
+        ]
         if refusal is not None
     ]
     if refusals:

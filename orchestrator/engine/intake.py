@@ -275,7 +275,7 @@ class _BatchIntake:
         context = context_of(event, component=COMPONENT)
         if note is not None:
             context = replace(context, note="; ".join(filter(None, (context.note, note))))
-        refusal = change_ref_refusal(event, system, self._cutover)
+        refusal = change_ref_refusal(cause, system, self._cutover, context.change_ref)
         if refusal is not None:
             self._lifecycle.refuse(system_id, refusal, context=context)
         else:

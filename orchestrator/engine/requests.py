@@ -122,11 +122,11 @@ def context_of(event: InboundEvent, *, component: str) -> CauseContext:
         event_source=event.source,
         event_id=event.id,
         note="; ".join(notes) or None,
-        change_ref=_change_ref_of(event),
+        change_ref=change_ref_of(event),
     )
 
 
-def _change_ref_of(event: InboundEvent) -> str | None:
+def change_ref_of(event: InboundEvent) -> str | None:
     """The change (ticket) a request names, if it names one."""
     data = event.data
     if isinstance(data, Request | MigrationApproved | MigrationRejected):
@@ -135,14 +135,12 @@ def _change_ref_of(event: InboundEvent) -> str | None:
 
 
 def change_ref_refusal(
-    event: InboundEvent, system: SystemRow | None, policy: CutoverPolicy
+    cause: Cause | None, system: SystemRow | None, policy: CutoverPolicy, change_ref: str | None
 ) -> Refusal | None:
-    """The refusal of a request that names no change about a system the change policy names;
-    None when the request may go on (to the state machine, which decides the rest)."""
-    cause = cause_of(event)
-    if cause is None or not isinstance(cause, REQUEST_CAUSES) or system is None:
-        return None
-    if _change_ref_of(event) is not None:
+    """The refusal of a request naming no change (``change_ref``) about a system the change
+    policy names; None when the request may go on (to the state machine, which decides the
+    rest)."""
+    if change_ref is not None or system is None or not isinstance(cause, REQUEST_CAUSES):
         return None
     facts = calendar_facts(system.record, system.wave)
     criticality, department = facts.criticality, facts.department
