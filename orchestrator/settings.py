@@ -11,8 +11,9 @@ A misspelled setting is an error, never silently ignored:
   classes share the ``GOVMIG_`` prefix, so "known" means read by any
   ``GovmigSettings`` class or by a CLI option (``CLI_VARIABLES``). Variables outside the
   ``GOVMIG_`` namespace are none of govmig's business and never checked;
-  ``GOVMIG_TEST_*`` belongs to the test suite and the Grafana provisioning's
-  variables to Grafana (``FOREIGN_VARIABLES``).
+  ``GOVMIG_TEST_*`` belongs to the test suite, the Grafana provisioning's
+  variables to Grafana and ``GOVMIG_RUN_TOKEN`` to a playbook run's guard
+  (``FOREIGN_VARIABLES``).
 
 Every invalid setting surfaces as one ``SettingsError`` (a ``ConfigurationError``,
 printed by the CLI as one line) that names the setting but never echoes its value,
@@ -49,8 +50,11 @@ CLI_VARIABLES = frozenset(
         "GOVMIG_AUDIT_RETENTION_DAYS",
     }
 )
-# Set in the GOVMIG_ namespace for others: the test suite, Grafana (metrics/README.md).
-FOREIGN_VARIABLES = frozenset({"GOVMIG_PROMETHEUS_URL", "GOVMIG_DASHBOARDS_DIR"})
+# Set in the GOVMIG_ namespace for others: the test suite, Grafana (metrics/README.md),
+# and every process of a playbook run (its guard's token, execution/guard.py).
+FOREIGN_VARIABLES = frozenset(
+    {"GOVMIG_PROMETHEUS_URL", "GOVMIG_DASHBOARDS_DIR", "GOVMIG_RUN_TOKEN"}
+)
 FOREIGN_PREFIXES = ("GOVMIG_TEST_",)
 
 

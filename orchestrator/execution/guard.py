@@ -16,11 +16,24 @@ the guard's process group as ansible-runner does; the guard's child is in it.
 A restarted orchestrator also ends any run whose orchestrator is gone before
 it starts its own (``end_orphaned_runs``), rather than trust the guards' timing.
 
+A process can leave the parent chain, though: a Mitogen helper that forks
+twice or calls setsid, or whose parent exits first, is handed to init and is
+no descendant of anything the guard knows. So the guard also tags its run:
+its child starts with ``GOVMIG_RUN_TOKEN=<guard pid>:<guard start time>`` in
+its environment, which every process of the run inherits whatever its parent
+chain becomes (the start time tells a reused pid apart). Whenever the guard
+ends its run it ends the processes carrying its token too, and when its child
+exits normally it ends any still carrying it: a run leaves nothing behind.
+``end_orphaned_runs`` ends the processes whose token names a guard that is
+gone (killed with its child, say). A process meant to outlive its run (a
+service ``svcctl.py`` starts) must be started without the token.
+
 On an execution host (``remote.py``) the guard runs ``ansible-runner worker``
 with ``--parent`` the SSH session that started it, so a run streamed from an
 orchestrator that died (its SSH client killed by the orchestrator's own guard)
 ends there too; ``--cleanup`` removes the worker's private data dir however
-the run ends, since nothing on that host would remove it otherwise.
+the run ends, since nothing on that host would remove it otherwise. The
+worker's processes carry that guard's token, so they are found there as here.
 
 Run as a script, not as a module of the package: it imports only the standard
 library, so it starts in milliseconds.
@@ -45,6 +58,9 @@ POLL_S = 0.2
 PRIVATE_PREFIX = "govmig-runner-"
 # After SIGTERM, how long the tree gets to stop before SIGKILL.
 GRACE_S = 2.0
+# The variable the guard's child starts with: ``<guard pid>:<guard start time>``.
+TOKEN_ENV = "GOVMIG_RUN_TOKEN"  # noqa: S105 - a name, not a secret
+_TOKEN_VAR = f"{TOKEN_ENV}=".encode()
 
 
 def descendants(root: int) -> list[int]:
@@ -69,6 +85,51 @@ def descendants(root: int) -> list[int]:
     return found
 
 
+def run_token(pid: int) -> str | None:
+    """The token of a run ``pid`` guards: its pid and start time; None if it is gone."""
+    try:
+        # pid (comm) state ...: comm may hold spaces and parentheses; field 22 is the start.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else f"{pid}:{fields[19]}"
+
+
+def tokens() -> dict[int, str]:
+    """Every process on this host that carries a run's token (this one aside), with it."""
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            token = _token_of(entry)
+            if token is not None:
+                found[int(entry.name)] = token
+    return found
+
+
+def _token_of(entry: Path) -> str | None:
+    try:
+        environ = (entry / "environ").read_bytes()  # empty for a zombie
+    except OSError:  # not ours to read, or it ended meanwhile
+        return None
+    if _TOKEN_VAR not in environ:
+        return None
+    for var in environ.split(b"\0"):
+        if var.startswith(_TOKEN_VAR):
+            return var.removeprefix(_TOKEN_VAR).decode(errors="replace")
+    return None
+
+
+def carrying(token: str) -> list[int]:
+    """The processes that carry ``token`` now (never this one)."""
+    return [pid for pid, held in tokens().items() if held == token]
+
+
+def run_processes(child: int, token: str) -> list[int]:
+    """A run's processes: ``child`` and its descendants, then the rest carrying ``token``."""
+    tree = [child, *descendants(child)]
+    return tree + [pid for pid in carrying(token) if pid not in tree]
+
+
 def end_tree(pids: list[int], *, grace_s: float = GRACE_S) -> None:
     """SIGTERM each of ``pids``, then SIGKILL whichever still runs after ``grace_s``."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -81,11 +142,12 @@ def end_tree(pids: list[int], *, grace_s: float = GRACE_S) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs: a zombie has ended, only its reaper (init, say) is late."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
         return False
-    return True
+    return fields[0] != "Z"
 
 
 def guards() -> dict[int, tuple[int | None, int, list[Path]]]:
@@ -115,7 +177,13 @@ def _orphans(found: dict[int, tuple[int | None, int, list[Path]]]) -> dict[int, 
 
 
 def end_orphaned_runs(private_root: Path | None = None, *, min_age_s: float = 60.0) -> int:
-    """End every run whose orchestrator died, and remove what such runs left; how many ended.
+    """End every run whose orchestrator or guard died, and remove what such runs left.
+
+    Returns how many runs it ended: those whose guard outlived its orchestrator
+    (the guard, its tree and its token's carriers end), and those whose guard is
+    gone, each counted once however many of its processes still carried its
+    token (a Mitogen helper handed to init, say). The caller's own token is
+    spared: a process never ends itself nor its siblings.
 
     A run whose guard was killed too (the whole process tree at once), or whose
     orchestrator died before its guard started, leaves its private data dir
@@ -127,12 +195,31 @@ def end_orphaned_runs(private_root: Path | None = None, *, min_age_s: float = 60
     found = guards()
     orphans = _orphans(found)
     for guard, remove in orphans.items():
-        end_tree([guard, *descendants(guard)])
+        token = run_token(guard)
+        end_tree([guard, *descendants(guard), *(carrying(token) if token else [])])
         for path in remove:
             shutil.rmtree(path, ignore_errors=True)
+    unguarded = _end_unguarded()
     in_use = {
         path for pid, (_, _, remove) in found.items() if pid not in orphans for path in remove
     }
+    _remove_left_dirs(private_root, in_use, min_age_s)
+    return len(orphans) + unguarded
+
+
+def _end_unguarded() -> int:
+    """End the processes whose token names a guard that is gone; how many runs they were."""
+    own = os.environ.get(TOKEN_ENV)
+    left: dict[str, list[int]] = {}
+    for pid, token in tokens().items():
+        guard = token.split(":", 1)[0]
+        if token != own and guard.isdigit() and run_token(int(guard)) != token:
+            left.setdefault(token, []).append(pid)
+    end_tree([pid for pids in left.values() for pid in pids])
+    return len(left)
+
+
+def _remove_left_dirs(private_root: Path | None, in_use: set[Path], min_age_s: float) -> None:
     root = private_root if private_root is not None else Path(tempfile.gettempdir())
     for left in root.glob(f"{PRIVATE_PREFIX}*"):
         with contextlib.suppress(OSError):
@@ -141,7 +228,6 @@ def end_orphaned_runs(private_root: Path | None = None, *, min_age_s: float = 60
             stale = left not in in_use and time.time() - left.stat().st_mtime > min_age_s
             if orphaned or stale:
                 shutil.rmtree(left, ignore_errors=True)
-    return len(orphans)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -163,12 +249,15 @@ def main(argv: list[str]) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if args.parent is None or not command:
         _PARSER.error("a guard needs --parent and a command")
-    child = subprocess.Popen(command)
+    token = run_token(os.getpid())
+    if token is None:  # no /proc: a guard could find nothing of its run
+        _PARSER.error("a guard needs /proc")
+    child = subprocess.Popen(command, env={**os.environ, TOKEN_ENV: token})
 
     def stop(signum: int, _frame: object) -> None:  # a guard told to stop takes its run along
         # No grace: a cancel (ansible-runner) SIGKILLs the guard a moment after its SIGINT,
         # and a grace would end the guard first, leaving its tree orphaned (it happened).
-        end_tree([child.pid, *descendants(child.pid)], grace_s=0)
+        end_tree(run_processes(child.pid, token), grace_s=0)
         for path in args.cleanup:
             shutil.rmtree(path, ignore_errors=True)
         os._exit(128 + signum)
@@ -176,21 +265,23 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        return _watch(child, args.parent, args.remove)
+        return _watch(child, args.parent, args.remove, token)
     finally:
         for path in args.cleanup:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _watch(child: subprocess.Popen[bytes], parent: int, remove: list[Path]) -> int:
+def _watch(child: subprocess.Popen[bytes], parent: int, remove: list[Path], token: str) -> int:
     while child.poll() is None:
         if os.getppid() != parent:  # the orchestrator died: we were handed to init
-            end_tree([child.pid, *descendants(child.pid)])
+            end_tree(run_processes(child.pid, token))
             child.wait()
             for path in remove:
                 shutil.rmtree(path, ignore_errors=True)
             return 128 + signal.SIGKILL
         time.sleep(POLL_S)
+    if leftovers := carrying(token):  # the run is over: whatever still carries it is left
+        end_tree(leftovers)
     return child.returncode
 
 

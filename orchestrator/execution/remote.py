@@ -15,6 +15,8 @@ environment travels, and the transmitted job holds only what the phase needs
 (its inventory, extra vars, the run's SSH key for its ssh-agent). The worker
 runs under ``guard.py`` watching its SSH session, and the SSH client here under
 this process's guard, so a run ends on both machines when its orchestrator dies.
+The worker's environment therefore also holds its guard's ``GOVMIG_RUN_TOKEN``
+(that host's pid and start time, no secret): ours stays here, as ssh sends none.
 
 An execution host runs govmig's own environment at the same path as here (the
 playbooks, ansible-playbook, Mitogen and ``guard.py`` are found by the same

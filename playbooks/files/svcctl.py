@@ -112,7 +112,10 @@ def accepts(address: str, port: int) -> bool:
 
 
 def service_env() -> dict[str, str]:
-    """A small environment: the service must not inherit Ansible's, nor any credential in it."""
+    """A small environment: the service must not inherit Ansible's, nor any credential in it.
+
+    Nor the run's ``GOVMIG_RUN_TOKEN``: the guard ends what carries it when the run ends.
+    """
     keep = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
     return {name: os.environ[name] for name in keep if name in os.environ}
 

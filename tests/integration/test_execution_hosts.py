@@ -48,9 +48,13 @@ NODE = NodeTarget(node_id="shantou", ipv6_prefix=str(INVENTORY.nodes["shantou"].
 SYSTEM = "st-streamed"
 # Set in the orchestrator's environment while the phases run: it must not travel.
 MARKER_NAME, MARKER = "GOVMIG_TEST_ENV_MARKER", f"not-for-the-stream-{uuid.uuid4().hex}"
-# What a streamed run's environment may hold: the worker's own (env -i), the job's
-# envvars and what ansible-runner and its ssh-agent add. Nothing of this machine's.
-STREAM_ENV = {"PATH", "HOME", "LANG", "PWD", "SHLVL", "_", "SSH_AUTH_SOCK", "SSH_AGENT_PID"}
+# What a streamed run's environment may hold: the worker's own (env -i, and the run
+# token its guard there adds), the job's envvars and what ansible-runner and its
+# ssh-agent add. Nothing of this machine's.
+STREAM_ENV = {
+    *("PATH", "HOME", "LANG", "PWD", "SHLVL", "_", "SSH_AUTH_SOCK", "SSH_AGENT_PID"),
+    "GOVMIG_RUN_TOKEN",
+}
 STREAM_ENV_PREFIXES = ("ANSIBLE_", "PYTHON", "RUNNER_", "AWX_", "JOB_")
 
 

@@ -1,0 +1,185 @@
+"""A run's processes that left the parent chain still end with the run.
+
+Each guarded command here starts a helper as Mitogen's may: it calls setsid
+and forks, and its parent exits, so the helper (a ``sleep``) is handed to init
+and is no descendant of the guard's. Only the run's token in its environment
+(``GOVMIG_RUN_TOKEN``) ties it to the run: it must be gone when the run ends
+normally, when its orchestrator dies, when its guard is told to stop, and,
+once a restarted orchestrator looks, when guard and child were killed at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.execution.guard import descendants, end_orphaned_runs, run_token, tokens
+from orchestrator.execution.runner import GUARD_SCRIPT as GUARD
+from tests.fixtures.polling import wait_until
+
+# end_orphaned_runs looks at every process on the host: never beside test_guard.py's.
+pytestmark = pytest.mark.xdist_group("test_guard")
+
+# argv: the helper's pid file, the file whose existence lets the command exit, the sleep.
+ESCAPING = textwrap.dedent(
+    """\
+    import os, sys, time
+    from pathlib import Path
+
+    pid_file, release, seconds = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    if os.fork() == 0:
+        os.setsid()
+        helper = os.fork()
+        if helper == 0:
+            os.execvp("sleep", ["sleep", seconds])
+        pid_file.with_suffix(".tmp").write_text(str(helper))
+        pid_file.with_suffix(".tmp").replace(pid_file)
+        os._exit(0)
+    os.wait()
+    deadline = time.monotonic() + 60
+    while not release.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    """
+)
+
+
+class Run:
+    """A guarded command whose helper escapes; what the test started, ended at its end."""
+
+    def __init__(self, tmp_path: Path, name: str) -> None:
+        self.pid_file = tmp_path / f"{name}.pid"
+        self.release = tmp_path / f"{name}.release"
+        self.seconds = f"60.{uuid.uuid4().int % 10**6:06d}"  # a sleep no other test runs
+        files = [str(self.pid_file), str(self.release)]
+        self.command = [sys.executable, "-c", ESCAPING, *files, self.seconds]
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def guarded(self, parent: int) -> list[str]:
+        return [sys.executable, str(GUARD), "--parent", str(parent), "--", *self.command]
+
+    def start(self, argv: list[str]) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(argv)
+        self.started.append(process)
+        return process
+
+    def helper(self) -> int:
+        """The escaped helper's pid, once it runs ``sleep``."""
+        wait_until(self.pid_file.exists, timeout_s=10, what="the helper to start")
+        pid = int(self.pid_file.read_text())
+        wait_until(lambda: self.seconds in cmdline(pid), timeout_s=10, what="the helper's sleep")
+        return pid
+
+    def end(self) -> None:
+        for process in self.started:
+            process.kill()
+            process.wait(10)
+        with contextlib.suppress(OSError, ValueError):  # no helper started: nothing to end
+            helper = int(self.pid_file.read_text())
+            if self.seconds in cmdline(helper):  # ours still, not a reused pid
+                os.kill(helper, signal.SIGKILL)
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Iterator[dict[str, Run]]:
+    """Runs by name; each ended, its helper killed, at the end of the test however it went."""
+    made: dict[str, Run] = {}
+    try:
+        yield made
+    finally:
+        for run in made.values():
+            run.end()
+
+
+def new_run(runs: dict[str, Run], tmp_path: Path, name: str) -> Run:
+    runs[name] = Run(tmp_path, name)
+    return runs[name]
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def gone(pid: int) -> bool:
+    """Whether ``pid`` has ended (a zombie has: only its reaper has yet to wait for it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def escaped_from(guard: int, helper: int) -> bool:
+    """The helper is out of the guard's tree and carries its run's token."""
+    return helper not in descendants(guard) and tokens().get(helper) == run_token(guard)
+
+
+def test_a_run_that_ends_normally_leaves_no_escaped_process(
+    tmp_path: Path, runs: dict[str, Run]
+) -> None:
+    run = new_run(runs, tmp_path, "normal")
+    guard = run.start(run.guarded(os.getpid()))
+    helper = run.helper()
+    assert escaped_from(guard.pid, helper)
+    run.release.touch()  # the command exits 0; its helper sleeps on
+    assert guard.wait(15) == 0
+    wait_until(lambda: gone(helper), timeout_s=5, what="the escaped helper to end")
+
+
+def test_an_escaped_process_ends_when_the_orchestrator_dies(
+    tmp_path: Path, runs: dict[str, Run]
+) -> None:
+    run = new_run(runs, tmp_path, "orphan")
+    shell = f'"$0" {GUARD} --parent $$ -- "$@" & wait'
+    orchestrator = run.start(["sh", "-c", shell, sys.executable, *run.command])
+    helper = run.helper()
+    (guard,) = [pid for pid in descendants(orchestrator.pid) if str(GUARD) in cmdline(pid)]
+    assert escaped_from(guard, helper)
+    orchestrator.send_signal(signal.SIGKILL)
+    orchestrator.wait(10)
+    wait_until(lambda: gone(helper), timeout_s=10, what="the escaped helper to end")
+    wait_until(lambda: gone(guard), timeout_s=10, what="the guard to end")
+
+
+def test_a_guard_told_to_stop_ends_its_escaped_process(
+    tmp_path: Path, runs: dict[str, Run]
+) -> None:
+    run = new_run(runs, tmp_path, "stopped")
+    guard = run.start(run.guarded(os.getpid()))
+    helper = run.helper()
+    assert escaped_from(guard.pid, helper)
+    guard.send_signal(signal.SIGINT)  # as ansible-runner cancels a run
+    assert guard.wait(10) == 128 + signal.SIGINT
+    wait_until(lambda: gone(helper), timeout_s=5, what="the escaped helper to end")
+
+
+def test_a_restarted_orchestrator_ends_what_a_run_killed_whole_left_carrying_its_token(
+    tmp_path: Path, runs: dict[str, Run]
+) -> None:
+    """Guard and child killed at once: the helper has no guard; a live guard's helper stays."""
+    dead, live = new_run(runs, tmp_path, "dead"), new_run(runs, tmp_path, "live")
+    killed = dead.start(dead.guarded(os.getpid()))
+    dead_helper = dead.helper()
+    assert escaped_from(killed.pid, dead_helper)
+    living = live.start(live.guarded(os.getpid()))
+    live_helper = live.helper()
+    for pid in [killed.pid, *descendants(killed.pid)]:
+        os.kill(pid, signal.SIGKILL)
+    killed.wait(10)
+    assert not gone(dead_helper)
+    assert end_orphaned_runs(tmp_path) >= 1  # the dead guard's run
+    wait_until(lambda: gone(dead_helper), timeout_s=10, what="the unguarded helper to end")
+    assert not gone(live_helper)
+    assert living.poll() is None
+    assert escaped_from(living.pid, live_helper)
