@@ -89,9 +89,16 @@ def system_row(system: SystemRow) -> dict[str, Any]:
     }
 
 
-def status_document(systems: Iterable[SystemRow]) -> dict[str, Any]:
-    """``status --output json`` without a SYSTEM_ID."""
-    return {"systems": [system_row(system) for system in systems]}
+def status_document(
+    systems: Iterable[SystemRow], held: Sequence[HeldRequest] | None = None
+) -> dict[str, Any]:
+    """``status --output json`` without a SYSTEM_ID; the held requests unless filtered."""
+    document: dict[str, Any] = {"systems": [system_row(system) for system in systems]}
+    if held is not None:
+        document["awaiting_registration"] = [
+            {"system_id": request.system_id, **awaiting_row(request)} for request in held
+        ]
+    return document
 
 
 def status_table(systems: Iterable[SystemRow]) -> list[dict[str, Any]]:
@@ -116,6 +123,15 @@ def status_table(systems: Iterable[SystemRow]) -> list[dict[str, Any]]:
 def error_lines(systems: Iterable[SystemRow]) -> list[str]:
     """``id: last error`` for each system that has one, in order."""
     return [f"{system.id}: {system.last_error}" for system in systems if system.last_error]
+
+
+def held_lines(held: Sequence[HeldRequest], now: datetime) -> list[str]:
+    """``id: request by who, N s left`` for each request held for its system's registration."""
+    return [
+        f"{request.system_id}: {request.request} by {request.requested_by or 'unknown'}, "
+        f"{_awaiting_line(request, now)['left']} left (event {request.event_id})"
+        for request in held
+    ]
 
 
 def waiting_lines(systems: Iterable[SystemRow]) -> list[str]:

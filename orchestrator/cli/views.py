@@ -36,6 +36,7 @@ from orchestrator.cli.render import (
     detail_document,
     detail_tables,
     error_lines,
+    held_lines,
     status_document,
     status_table,
     unregistered_document,
@@ -109,18 +110,28 @@ def status(
         if node is not None and get_node(session, node) is None:
             raise PermanentError(f"unknown node {node!r}: the state database has no such node")
         systems = list_systems(session, state=state, node=node, wave=wave)
+        # Held requests are about systems not registered yet: no filter can match them.
+        filtered = (state, node, wave) != (None, None, None)
+        held = None if filtered else awaiting_store.all_awaiting(session)
     if output is OutputFormat.JSON:
-        emit([], output, document=status_document(systems))
-    elif not systems:
+        emit([], output, document=status_document(systems, held))
+        return
+    _print_fleet(systems, held or [])
+
+
+def _print_fleet(systems: Sequence[SystemRow], held: Sequence[HeldRequest]) -> None:
+    if not systems:
         typer.echo("no systems match")
     else:
         print_table(f"{len(systems)} systems", status_table(systems))
-        errors = error_lines(systems)
-        if errors:
-            typer.echo("\nLast errors:\n" + "\n".join(errors))
-        waiting = waiting_lines(systems)
-        if waiting:
-            typer.echo("\nWaiting at a gate:\n" + "\n".join(waiting))
+    sections = (
+        ("Last errors", error_lines(systems)),
+        ("Waiting at a gate", waiting_lines(systems)),
+        ("Requests awaiting their system's registration", held_lines(held, datetime.now(UTC))),
+    )
+    for title, lines in sections:
+        if lines:
+            typer.echo(f"\n{title}:\n" + "\n".join(lines))
 
 
 def _show_system(

@@ -196,7 +196,8 @@ class Lifecycle:
             choice = self._choose(system_id)
             if isinstance(choice, Unplaceable):
                 if fresh or self._isolated:
-                    self._step(system_id, PlacementFailed(choice.reason), placing)
+                    failed = PlacementFailed(self._naming_the_pin(system_id, choice.reason))
+                    self._step(system_id, failed, placing)
                     return
                 self._view = None  # others may have freed room since it was read
                 continue
@@ -206,6 +207,16 @@ class Lifecycle:
                 return
         reason = last.message if last is not None else "the ledger kept changing while placing"
         self._step(system_id, PlacementFailed(reason), placing)
+
+    def _naming_the_pin(self, system_id: str, reason: str) -> str:
+        """``reason``, saying so when the request named the node: a retry would name it again."""
+        pinned = _existing(system_id, self._work.system(system_id)).target_node
+        if pinned is None:
+            return reason
+        return (
+            f"{reason} (node {pinned} was named with --to, and a retry names it again: "
+            "migrate with another --to, or none)"
+        )
 
     def _choose(self, system_id: str) -> PlacementOutcome:
         """Where the system goes, by the group rule, on this transaction's ledger view."""

@@ -141,6 +141,11 @@ def awaiting(session: Session, system_id: str) -> list[HeldRequest]:
     return [_held(row) for row in rows(session, statement)]
 
 
+def all_awaiting(session: Session) -> list[HeldRequest]:
+    """Every held request, oldest first: what ``govmig status`` lists under the fleet."""
+    return [_held(row) for row in rows(session, select(*_TABLE.columns).order_by(T.id))]
+
+
 def count_awaiting(session: Session) -> tuple[int, datetime | None]:
     """How many requests are held, and when the oldest of them arrived (None: none)."""
     statement = select(func.count(), func.min(T.arrived_at))

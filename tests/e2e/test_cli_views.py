@@ -169,6 +169,15 @@ def test_status_of_a_system_whose_requests_await_its_registration(
         ok_json("status", PLACED, "--state-db", state_db, cwd=tmp_path)["awaiting_registration"]
         == []
     )
+    fleet = ok_json("status", "--state-db", state_db, cwd=tmp_path)
+    assert [held["system_id"] for held in fleet["awaiting_registration"]] == ["shantou-psb-405"]
+    assert fleet["awaiting_registration"][0]["event_id"] == "e-405"
+    filtered = ok_json("status", "--state", "registered", "--state-db", state_db, cwd=tmp_path)
+    assert "awaiting_registration" not in filtered  # no filter matches an unregistered system
+    listed = govmig("status", "--state-db", state_db, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "Requests awaiting their system's registration:" in listed.stdout
+    assert "shantou-psb-405: migrate by alice, 0 s left (event e-405)" in listed.stdout
 
 
 @pytest.mark.parametrize(

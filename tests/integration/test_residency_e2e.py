@@ -44,7 +44,8 @@ S = SystemState
 EASTERN = {"shantou", "chaozhou", "jieyang", "shanwei"}
 REFUSAL = (
     "placement failed: residency rule 'personal' keeps shantou-psb-001 in shantou; node heyuan "
-    "is not allowed; nothing was reserved and the source keeps serving"
+    "is not allowed (node heyuan was named with --to, and a retry names it again: migrate with "
+    "another --to, or none); nothing was reserved and the source keeps serving"
 )
 
 

@@ -132,7 +132,8 @@ def test_a_target_that_cannot_take_the_system_is_refused_with_the_reason(
     assert row is not None
     assert (row.state, row.node, row.target_node) == (S.ROLLED_BACK, None, "shanwei")
     expected = (
-        "placement failed: node shanwei lacks vCPU by 6; "
+        "placement failed: node shanwei lacks vCPU by 6 (node shanwei was named with --to, "
+        "and a retry names it again: migrate with another --to, or none); "
         "nothing was reserved and the source keeps serving"
     )
     assert row.last_error == expected

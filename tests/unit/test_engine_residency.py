@@ -53,7 +53,8 @@ def test_a_target_the_rule_forbids_is_refused_with_the_rule_and_nothing_reserved
     assert row is not None
     expected = (
         "placement failed: residency rule 'personal' keeps shantou-psb-001 in shantou; node "
-        "heyuan is not allowed; nothing was reserved and the source keeps serving"
+        "heyuan is not allowed (node heyuan was named with --to, and a retry names it again: "
+        "migrate with another --to, or none); nothing was reserved and the source keeps serving"
     )
     assert (row.state, row.node, row.last_error) == (SystemState.ROLLED_BACK, None, expected)
     assert history(session, "shantou-psb-001")[-1].reason == expected
