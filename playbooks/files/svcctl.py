@@ -24,7 +24,15 @@ manifest (the digest ``service.py`` answers as its checksum; the data stands
 still once the service is stopped). It prints ``{"changed": bool, "checksum":
 str, "rsync": {"rc", "stdout", "stderr", "delta"}}``, ``delta`` as
 ``ansible.builtin.command`` reports it (``H:MM:SS.ffffff``). A failed rsync
-exits 1 with its complaint on stderr. Errors go to stderr with exit status 1.
+exits 1 with its complaint on stderr. Its checksum reads ``service.py``'s digest
+cache (``data.digests.json`` beside ``data/``), so only the files changed since
+the cache was last brought up to date are hashed inside the downtime.
+
+``index`` brings that cache up to date outside the downtime (the roles run it
+after each replicate pass, on the target and on the source): it computes the
+data's checksum as ``service.py`` does, hashing only the files whose identity
+changed, and prints ``{"changed": false, "checksum": str, "files": int}``.
+Errors go to stderr with exit status 1.
 """
 
 from __future__ import annotations
@@ -199,6 +207,15 @@ def manifest_checksum(data_dir: Path) -> str:
     return data_checksum(data_dir)
 
 
+def index(home: Path) -> dict[str, object]:
+    """Bring the data's digest cache up to date; report the checksum it gives."""
+    data = home / "data"
+    if not data.is_dir():
+        raise RuntimeError(f"no data directory {data}")
+    files = sum(1 for path in data.rglob("*") if path.is_file())
+    return {"changed": False, "checksum": manifest_checksum(data), "files": files}
+
+
 def quiesce(home: Path, rsync: list[str], timeout: float) -> dict[str, object]:
     """Stop the service, then sync with ``rsync`` while checksumming the still data."""
     if not rsync:
@@ -222,7 +239,7 @@ def main(argv: list[str]) -> int:
     if "--" in argv:
         rsync = argv[argv.index("--") + 1 :]
         argv = argv[: argv.index("--")]
-    parser.add_argument("action", choices=["start", "stop", "quiesce"])
+    parser.add_argument("action", choices=["start", "stop", "quiesce", "index"])
     parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--system", default="")
     parser.add_argument("--location", default="")
@@ -236,6 +253,8 @@ def main(argv: list[str]) -> int:
             result = start(home, args)
         elif args.action == "quiesce":
             result = quiesce(home, rsync, args.timeout)
+        elif args.action == "index":
+            result = index(home)
         else:
             result = stop(home, args.timeout)
     except (OSError, RuntimeError) as exc:
