@@ -63,7 +63,10 @@ SETTLED_COARSE_NS = 2_000_000_000
 
 # (inode, size, mtime_ns, ctime_ns) and the file's SHA-256, by relative path.
 Entry = tuple[int, int, int, int, str]
+# This process's cache of each data directory, and the cache file's (inode, size, mtime_ns)
+# when this process last read or wrote it: another process's write changes it.
 _caches: dict[Path, dict[str, Entry]] = {}
+_stamps: dict[Path, tuple[int, int, int] | None] = {}
 _cache_lock = threading.Lock()
 
 
@@ -142,21 +145,31 @@ def data_files(data_dir: Path) -> list[tuple[str, Path, os.stat_result]]:
     return files
 
 
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def _digests(data_dir: Path, cached: bool) -> list[tuple[str, str]]:
     """(relative path, SHA-256) of every file under ``data_dir``, sorted by path."""
     files = data_files(data_dir)
     if not cached:
         return [(name, file_sha256(path)) for name, path, _ in files]
     where = digests_path(data_dir)
-    if where not in _caches:
-        _caches[where] = load_digests(where)
-    known = _caches[where]
+    known = _caches.get(where, {})
+    # What another process (an index after a replicate pass, a check) wrote since this
+    # one last read or wrote the file: its entries are candidates too.
+    reread = where not in _stamps or _stamp(where) != _stamps[where]
+    disk = load_digests(where) if reread else {}
     fresh: dict[str, Entry] = {}
     listing: list[tuple[str, str]] = []
     for name, path, st in files:
         key = identity(st)
-        entry = known.get(name)
-        if entry is not None and entry[:4] == key:
+        entry = next((e for e in (known.get(name), disk.get(name)) if e and e[:4] == key), None)
+        if entry is not None:
             fresh[name] = entry
             listing.append((name, entry[4]))
             continue
@@ -170,9 +183,12 @@ def _digests(data_dir: Path, cached: bool) -> list[tuple[str, str]]:
         # Only a file that stood still while read, and long enough before, is cached.
         if identity(after) == key and settled(after, clock):
             fresh[name] = (*key, digest)
-    if fresh != known:
-        _caches[where] = fresh
+    _caches[where] = fresh
+    if fresh != (disk if reread else known):
         save_digests(where, fresh)
+        reread = True
+    if reread:
+        _stamps[where] = _stamp(where)
     return listing
 
 

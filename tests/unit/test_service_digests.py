@@ -188,3 +188,17 @@ def test_an_unwritable_cache_does_not_fail(
     service = load()
     monkeypatch.setattr(service, "digests_path", lambda _d: data.parent / "missing" / "x.json")
     assert service.manifest_text(data) == sha256sum_listing(data)
+
+
+def test_a_running_process_takes_what_another_one_hashed_since(
+    monkeypatch: pytest.MonkeyPatch, data: Path, settled_now: None
+) -> None:
+    running = load()  # a long-running service
+    running.data_checksum(data)
+    time.sleep(0.05)
+    (data / "file-4.bin").write_bytes(os.urandom(100))
+    indexer = load()  # an index after a replicate pass, in a process of its own
+    indexer.data_checksum(data)
+    read = hashed(monkeypatch, running)
+    assert running.manifest_text(data) == sha256sum_listing(data)
+    assert read == []
