@@ -5,9 +5,9 @@ host in a temporary directory, and takes it down at the end, even on failure).
 One system is seeded, and for each size given to ``--mb`` (several sizes make
 one row each: a cold downtime grows with the data, a warm one should not) its
 data is replaced by ``--files`` files of random bytes totalling that many MB on
-the source host. Then, ``--rounds`` times each (one count for every size, or
-one per size), alternating, through the real ``PhaseRunner`` and the ``ssh``
-role:
+the source host, and hashed there into the data's digest cache. Then,
+``--rounds`` times each (one count for every size, or one per size),
+alternating, through the real ``PhaseRunner`` and the ``ssh`` role:
 
 (a) cold: preflight, provision, then the cutover straight away. With no replica
     on the target, the cutover's final rsync is the full copy: the downtime is
@@ -88,6 +88,16 @@ def fill(each: Rig, mb: int, files: int) -> list[Path]:
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(lambda path: path.write_bytes(os.urandom(size)), paths))
     return paths
+
+
+def index(each: Rig) -> None:
+    """Hash the source's new data into its digest cache (``service.py``'s own function, on the
+    source host), as the running service would over time: its first health answer after
+    the data was replaced would hash it all, longer at several GB than preflight waits."""
+    home = f"/srv/govmig/{each.target.system_id}"
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import service, pathlib; "
+    code += "service.data_checksum(pathlib.Path(sys.argv[1], 'data'))"
+    each.on(each.target.source.host, "/usr/bin/python3", "-c", code, home)
 
 
 def change(paths: list[Path], round_no: int) -> None:
@@ -194,6 +204,7 @@ def measure(each: Rig, mb: int, files: int, count: int) -> Row:
     """``count`` rounds of each kind at ``mb`` MB, printed as they go; the size's row."""
     print(f"\n== {mb} MB in {files} files ==", flush=True)
     paths = fill(each, mb, files)
+    index(each)
     rounds: list[Downtime] = []
     for round_no in range(count):  # alternating, so drift hits both alike
         rounds.append(cold(each))
