@@ -226,6 +226,11 @@ def handler_for(system: str, location: str, data_dir: Path) -> type[BaseHTTPRequ
     """A request handler bound to this service's identity and data."""
 
     class Health(BaseHTTPRequestHandler):
+        # A buffered writer: an answer leaves in one write when the request ends, so a
+        # service stopped mid-answer (SIGTERM) sends it whole or not at all, never its
+        # headers without its body.
+        wbufsize = -1
+
         def do_GET(self) -> None:
             if self.path != "/health":
                 self.send_error(404)
