@@ -2,8 +2,11 @@
 
 Needs root (it brings up ``govmig lab`` with one target host and one source
 host in a temporary directory, and takes it down at the end, even on failure).
-One system is seeded and its data replaced by ``--files`` files of random bytes
-totalling ``--mb`` MB on the source host. Then, ``--rounds`` times each,
+One system is seeded, and for each size given to ``--mb`` (several sizes make
+one row each: a cold downtime grows with the data, a warm one should not) its
+data is replaced by ``--files`` files of random bytes totalling that many MB on
+the source host, and hashed there into the data's digest cache. Then,
+``--rounds`` times each (one count for every size, or one per size),
 alternating, through the real ``PhaseRunner`` and the ``ssh`` role:
 
 (a) cold: preflight, provision, then the cutover straight away. With no replica
@@ -16,12 +19,15 @@ alternating, through the real ``PhaseRunner`` and the ``ssh`` role:
 Each downtime is the ``downtime_ms`` the cutover reported (from the source
 stopping to the first healthy answer by name); each round ends with a rollback,
 which brings the source back under its name and removes the target's copy.
-It prints each round, the medians, the ratio warm/cold (target: <= 1/20, and
-warm under 3 s), and where each median downtime went: the final rsync as the
-role timed it, and the time from each task's start to the next one's inside
-the window, from the run's job events.
+For each size it prints each round, the medians, the ratio warm/cold (target:
+<= 1/20, and warm under 3 s), and where each median downtime went: the final
+rsync as the role timed it, and the time from each task's start to the next
+one's inside the window, from the run's job events; at the end, one row per
+size. The hosts' disks (size-limited tmpfs, so memory) are sized for the
+largest: its data on the source and its copy on the target.
 
-Run as root: ``python -m bench.warm_downtime [--mb 512] [--files 2000] [--rounds 3]``.
+Run as root: ``python -m bench.warm_downtime [--mb 512 [2048 ...]] [--files 2000]
+[--rounds 3 [3 ...]]``.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import os
 import statistics
 import tempfile
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -71,15 +78,26 @@ def data_dir(each: Rig) -> Path:
 
 
 def fill(each: Rig, mb: int, files: int) -> list[Path]:
-    """Replace the source's data with ``files`` files of random bytes, ``mb`` MB in all."""
+    """Replace the source's data with ``files`` files of random bytes, ``mb`` MB in all
+    (written two at a time: the kernel's random bytes come at a few hundred MB/s a core)."""
     data = data_dir(each)
     for old in data.iterdir():
         old.unlink()
     size = mb * MB // files
     paths = [data / f"file-{index:05d}.bin" for index in range(files)]
-    for path in paths:
-        path.write_bytes(os.urandom(size))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda path: path.write_bytes(os.urandom(size)), paths))
     return paths
+
+
+def index(each: Rig) -> None:
+    """Hash the source's new data into its digest cache (``service.py``'s own function, on the
+    source host), as the running service would over time: its first health answer after
+    the data was replaced would hash it all, longer at several GB than preflight waits."""
+    home = f"/srv/govmig/{each.target.system_id}"
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import service, pathlib; "
+    code += "service.data_checksum(pathlib.Path(sys.argv[1], 'data'))"
+    each.on(each.target.source.host, "/usr/bin/python3", "-c", code, home)
 
 
 def change(paths: list[Path], round_no: int) -> None:
@@ -139,34 +157,86 @@ def warm(each: Rig, paths: list[Path], round_no: int) -> Downtime:
     return cutover(each, "warm")
 
 
+@dataclass(frozen=True)
+class Row:
+    """One size's medians."""
+
+    mb: int
+    rounds: int
+    cold_s: float
+    warm_s: float
+
+    @property
+    def ratio(self) -> float:
+        return self.warm_s / self.cold_s
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mb", type=int, default=512, help="MB of data in the system")
+    parser.add_argument("--mb", type=int, nargs="+", default=[512], help="MB of data; sizes")
     parser.add_argument("--files", type=int, default=2000, help="files the data is split into")
-    parser.add_argument("--rounds", type=int, default=3, help="cutovers of each kind")
+    parser.add_argument(
+        "--rounds", type=int, nargs="+", default=[3], help="cutovers of each kind; or one per size"
+    )
     args = parser.parse_args()
+    sizes: list[int] = args.mb
+    counts: list[int] = args.rounds * len(sizes) if len(args.rounds) == 1 else args.rounds
+    if len(counts) != len(sizes) or min(counts) < 1:
+        parser.error("--rounds takes one count, or one per size given to --mb")
     with tempfile.TemporaryDirectory(prefix="govmig-warm-downtime-") as tmp:
         base = Path(tmp)
         lab = Lab(LabPaths.under(base / "lab"), load_inventory())
         try:
-            disk_mb = 2 * args.mb + 256  # the source's data and the target's copy
+            disk_mb = 2 * max(sizes) + 256  # the source's data and the target's copy
             lab.up(LabOptions(nodes=(NODE,), per_node=1, sources=1, disk_mb=disk_mb))
             each = rig(lab, base, 1)  # seeded, preflighted and provisioned
             each.run(Phase.ROLLBACK)  # back to a bare target before the data changes
-            paths = fill(each, args.mb, args.files)
-            rounds: list[Downtime] = []
-            for round_no in range(args.rounds):  # alternating, so drift hits both alike
-                rounds.append(cold(each))
-                rounds.append(warm(each, paths, round_no))
-                for done in rounds[-2:]:
-                    print(
-                        f"round {round_no + 1} {done.kind}: downtime {done.seconds:.2f} s, "
-                        f"final rsync {done.rsync_s:.2f} s ({done.literal_mb:.1f} MB literal)",
-                        flush=True,
-                    )
-            report(args.mb, args.files, rounds)
+            rows = [
+                measure(each, mb, args.files, count)
+                for mb, count in zip(sizes, counts, strict=True)
+            ]
+            table(rows, args.files)
         finally:
             lab.down()
+
+
+def measure(each: Rig, mb: int, files: int, count: int) -> Row:
+    """``count`` rounds of each kind at ``mb`` MB, printed as they go; the size's row."""
+    print(f"\n== {mb} MB in {files} files ==", flush=True)
+    paths = fill(each, mb, files)
+    index(each)
+    rounds: list[Downtime] = []
+    for round_no in range(count):  # alternating, so drift hits both alike
+        rounds.append(cold(each))
+        rounds.append(warm(each, paths, round_no))
+        for done in rounds[-2:]:
+            print(
+                f"round {round_no + 1} {done.kind}: downtime {done.seconds:.2f} s, "
+                f"final rsync {done.rsync_s:.2f} s ({done.literal_mb:.1f} MB literal)",
+                flush=True,
+            )
+    report(mb, files, rounds)
+    median = statistics.median
+    return Row(
+        mb,
+        count,
+        median(r.seconds for r in rounds if r.kind == "cold"),
+        median(r.seconds for r in rounds if r.kind == "warm"),
+    )
+
+
+def table(rows: list[Row], files: int) -> None:
+    """One row per size: the medians, the ratio, and the two targets."""
+    print(f"\nby size ({files} files, {CHANGED_SHARE:.0%} of them changed before warm; medians):")
+    print(f"{'data MB':>8} {'rounds':>6} {'cold s':>7} {'warm s':>7} {'warm/cold':>9} "
+          f"{'<= 1/20':>7} {'warm < 3 s':>10}")  # fmt: skip
+    for row in rows:
+        print(
+            f"{row.mb:>8} {row.rounds:>6} {row.cold_s:>7.2f} {row.warm_s:>7.2f} "
+            f"{row.ratio:>9.3f} {'met' if row.ratio <= 1 / 20 else 'MISSED':>7} "
+            f"{'met' if row.warm_s < 3 else 'MISSED':>10}",
+            flush=True,
+        )
 
 
 def report(mb: int, files: int, rounds: list[Downtime]) -> None:

@@ -14,6 +14,14 @@ the SHA-256 of the ``sha256sum``-format manifest of its ``data/`` directory,
 the same bytes preflight writes to ``manifest.sha256``. ``PUT /data/NAME``
 writes one file of data (a plain name, no path), so writes can be made
 through the service while it runs.
+
+A file's SHA-256 is kept in a digest cache keyed by the file's identity (its
+relative path, inode, size, mtime and ctime in nanoseconds), in memory and in
+``data.digests.json`` beside ``data/`` (never inside it, so neither rsync of
+``data/`` nor the manifest sees it): only files whose identity changed are
+hashed again, also by a fresh process (``svcctl.py``, ``datacheck.py``) that
+reads the same file. The digest is the same with or without the cache; a
+missing or unreadable cache means hashing every file.
 """
 
 from __future__ import annotations
@@ -25,8 +33,11 @@ import os
 import re
 import signal
 import socket
+import stat
 import sys
+import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import FrameType
@@ -38,17 +49,162 @@ SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_PUT_BYTES = 64 * 1024 * 1024
 
 
-def manifest_text(data_dir: Path) -> str:
-    """The ``sha256sum`` listing of every file under ``data_dir``, sorted by relative path."""
-    names = sorted(p.relative_to(data_dir).as_posix() for p in data_dir.rglob("*") if p.is_file())
-    return "".join(
-        f"{hashlib.sha256((data_dir / name).read_bytes()).hexdigest()}  {name}\n" for name in names
-    )
+# The digest cache beside a data directory: data/ -> data.digests.json.
+DIGESTS_SUFFIX = ".digests.json"
+DIGESTS_VERSION = 1
+CHUNK = 1024 * 1024
+# A file's digest is cached only once its ctime is this far behind the clock read
+# before the file was hashed: a write in the same clock tick as our read could
+# otherwise leave its identity unchanged. A kernel stamps file times from a clock
+# that lags by at most a tick (10 ms at the slowest); a file system whose times are
+# whole seconds (ctime_ns a multiple of 10**9) gets two seconds.
+SETTLED_NS = 200_000_000
+SETTLED_COARSE_NS = 2_000_000_000
+
+# (inode, size, mtime_ns, ctime_ns) and the file's SHA-256, by relative path.
+Entry = tuple[int, int, int, int, str]
+# This process's cache of each data directory, and the cache file's (inode, size, mtime_ns)
+# when this process last read or wrote it: another process's write changes it.
+_caches: dict[Path, dict[str, Entry]] = {}
+_stamps: dict[Path, tuple[int, int, int] | None] = {}
+_cache_lock = threading.Lock()
 
 
-def data_checksum(data_dir: Path) -> str:
+def digests_path(data_dir: Path) -> Path:
+    """Where ``data_dir``'s digest cache lives: beside it, never inside it."""
+    data_dir = Path(data_dir).absolute()
+    return data_dir.with_name(data_dir.name + DIGESTS_SUFFIX)
+
+
+def load_digests(path: Path) -> dict[str, Entry]:
+    """The persisted cache, or an empty one if it is missing, torn or not ours."""
+    try:
+        raw = json.loads(path.read_text())
+        if raw.get("version") != DIGESTS_VERSION:
+            return {}
+        entries: dict[str, Entry] = {}
+        for name, (ino, size, mtime, ctime, digest) in raw["files"].items():
+            if not (isinstance(digest, str) and len(digest) == 64):
+                return {}
+            entries[str(name)] = (int(ino), int(size), int(mtime), int(ctime), digest)
+        return entries
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
+def save_digests(path: Path, entries: dict[str, Entry]) -> None:
+    """Write the cache atomically (a unique temporary file, then a rename); a failure to
+    write it (a full or read-only disk) is not an error: the next reader hashes more."""
+    text = json.dumps({"version": DIGESTS_VERSION, "files": entries}, separators=(",", ":"))
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp = Path(name)
+        try:
+            os.fchmod(fd, 0o644)
+            with os.fdopen(fd, "w") as out:
+                out.write(text)
+            tmp.replace(path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError:
+        return
+
+
+def file_sha256(path: Path) -> str:
+    """A file's SHA-256, read a chunk at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        while chunk := data.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def settled(st: os.stat_result, clock_ns: int) -> bool:
+    """Whether a write after ``clock_ns`` would surely change the file's ctime."""
+    coarse = st.st_ctime_ns % 1_000_000_000 == 0
+    return st.st_ctime_ns < clock_ns - (SETTLED_COARSE_NS if coarse else SETTLED_NS)
+
+
+def data_files(data_dir: Path) -> list[tuple[str, Path, os.stat_result]]:
+    """Every file under ``data_dir`` (as ``Path.is_file`` finds them), sorted by relative
+    path, with what ``stat`` says of it."""
+    files: list[tuple[str, Path, os.stat_result]] = []
+    for path in data_dir.rglob("*"):
+        try:
+            st = path.stat()
+        except OSError:
+            continue  # as Path.is_file: a dangling link is no file
+        if stat.S_ISREG(st.st_mode):
+            files.append((path.relative_to(data_dir).as_posix(), path, st))
+    files.sort(key=lambda found: found[0])
+    return files
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _digests(data_dir: Path, cached: bool) -> list[tuple[str, str]]:
+    """(relative path, SHA-256) of every file under ``data_dir``, sorted by path."""
+    files = data_files(data_dir)
+    if not cached:
+        return [(name, file_sha256(path)) for name, path, _ in files]
+    where = digests_path(data_dir)
+    known = _caches.get(where, {})
+    # What another process (an index after a replicate pass, a check) wrote since this
+    # one last read or wrote the file: its entries are candidates too.
+    reread = where not in _stamps or _stamp(where) != _stamps[where]
+    disk = load_digests(where) if reread else {}
+    fresh: dict[str, Entry] = {}
+    listing: list[tuple[str, str]] = []
+    for name, path, st in files:
+        key = identity(st)
+        entry = next((e for e in (known.get(name), disk.get(name)) if e and e[:4] == key), None)
+        if entry is not None:
+            fresh[name] = entry
+            listing.append((name, entry[4]))
+            continue
+        clock = time.time_ns()
+        digest = file_sha256(path)
+        listing.append((name, digest))
+        try:
+            after = path.stat()
+        except OSError:
+            continue
+        # Only a file that stood still while read, and long enough before, is cached.
+        if identity(after) == key and settled(after, clock):
+            fresh[name] = (*key, digest)
+    _caches[where] = fresh
+    if fresh != (disk if reread else known):
+        save_digests(where, fresh)
+        reread = True
+    if reread:
+        _stamps[where] = _stamp(where)
+    return listing
+
+
+def manifest_text(data_dir: Path, *, cached: bool = True) -> str:
+    """The ``sha256sum`` listing of every file under ``data_dir``, sorted by relative path.
+
+    With ``cached`` (the default), a file whose identity is unchanged since it was last
+    hashed (by this process or, through the cache beside ``data_dir``, another) is not read.
+    """
+    with _cache_lock:
+        return "".join(f"{digest}  {name}\n" for name, digest in _digests(data_dir, cached))
+
+
+def data_checksum(data_dir: Path, *, cached: bool = True) -> str:
     """One digest for the whole data set: the SHA-256 of its manifest."""
-    return hashlib.sha256(manifest_text(data_dir).encode()).hexdigest()
+    return hashlib.sha256(manifest_text(data_dir, cached=cached).encode()).hexdigest()
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -70,6 +226,11 @@ def handler_for(system: str, location: str, data_dir: Path) -> type[BaseHTTPRequ
     """A request handler bound to this service's identity and data."""
 
     class Health(BaseHTTPRequestHandler):
+        # A buffered writer: an answer leaves in one write when the request ends, so a
+        # service stopped mid-answer (SIGTERM) sends it whole or not at all, never its
+        # headers without its body.
+        wbufsize = -1
+
         def do_GET(self) -> None:
             if self.path != "/health":
                 self.send_error(404)

@@ -24,12 +24,23 @@ manifest (the digest ``service.py`` answers as its checksum; the data stands
 still once the service is stopped). It prints ``{"changed": bool, "checksum":
 str, "rsync": {"rc", "stdout", "stderr", "delta"}}``, ``delta`` as
 ``ansible.builtin.command`` reports it (``H:MM:SS.ffffff``). A failed rsync
-exits 1 with its complaint on stderr. Errors go to stderr with exit status 1.
+exits 1 with its complaint on stderr. Its checksum reads ``service.py``'s digest
+cache (``data.digests.json`` beside ``data/``), so only the files changed since
+the cache was last brought up to date are hashed inside the downtime.
+
+``index`` brings that cache up to date outside the downtime (the roles run it
+after each replicate pass, on the target and on the source): it computes the
+data's checksum as ``service.py`` does, hashing only the files whose identity
+changed, and prints ``{"changed": false, "checksum": str, "files": int, "bytes":
+int}``, with ``--manifest`` also ``"manifest"``, the text whose SHA-256 is the
+checksum (the local role's cutover writes it as the source's manifest).
+Errors go to stderr with exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import signal
@@ -202,6 +213,28 @@ def manifest_checksum(data_dir: Path) -> str:
     return data_checksum(data_dir)
 
 
+def index(home: Path, manifest: bool = False) -> dict[str, object]:
+    """Bring the data's digest cache up to date; report the checksum it gives, the files and
+    their bytes, and with ``manifest`` the manifest itself (``service.py``'s, the text whose
+    SHA-256 is the checksum)."""
+    from service import manifest_text
+
+    data = home / "data"
+    if not data.is_dir():
+        raise RuntimeError(f"no data directory {data}")
+    text = manifest_text(data)
+    files = [path for path in data.rglob("*") if path.is_file()]
+    found: dict[str, object] = {
+        "changed": False,
+        "checksum": hashlib.sha256(text.encode()).hexdigest(),
+        "files": len(files),
+        "bytes": sum(path.stat().st_size for path in files),
+    }
+    if manifest:
+        found["manifest"] = text
+    return found
+
+
 def quiesce(home: Path, rsync: list[str], timeout: float) -> dict[str, object]:
     """Stop the service, then sync with ``rsync`` while checksumming the still data."""
     if not rsync:
@@ -225,13 +258,14 @@ def main(argv: list[str]) -> int:
     if "--" in argv:
         rsync = argv[argv.index("--") + 1 :]
         argv = argv[: argv.index("--")]
-    parser.add_argument("action", choices=["start", "stop", "quiesce"])
+    parser.add_argument("action", choices=["start", "stop", "quiesce", "index"])
     parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--system", default="")
     parser.add_argument("--location", default="")
     parser.add_argument("--bind", action="append", default=[], help="an address; repeatable")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--manifest", action="store_true", help="index: print the manifest too")
     args = parser.parse_args(argv)
     home: Path = args.dir.resolve()
     try:
@@ -239,6 +273,8 @@ def main(argv: list[str]) -> int:
             result = start(home, args)
         elif args.action == "quiesce":
             result = quiesce(home, rsync, args.timeout)
+        elif args.action == "index":
+            result = index(home, args.manifest)
         else:
             result = stop(home, args.timeout)
     except (OSError, RuntimeError) as exc:
