@@ -17,7 +17,10 @@ alone costs 5F + m, one in a batch of b costs 5F/b + m, so at b systems per
 run the batched worker can be at most (5F + m) / (5F/b + m) times faster than
 one run per system per phase, and never more than (5F + m) / m; and the
 controller time per task execution, m over the task executions per system
-(counted from the second wave's job events).
+(counted from the second wave's job events). Against that, Ansible's own floor
+on this machine: the time per task execution of a playbook of ``FLOOR_TASKS``
+``command: true`` tasks on ``FLOOR_HOSTS`` local hosts, with the strategy the
+worker uses, less the same playbook without tasks.
 
 Run as root: ``python -m bench.lab_cost [--per-node 6]``.
 """
@@ -26,14 +29,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import ansible_runner
+
 from bench.lab_wave import SEED_BYTES, runner
 from bench.wave_rig import TimedExecutor, WaveTiming, placed_store, run_wave
+from orchestrator.execution.strategy import choose_strategy
 from orchestrator.inventory import Inventory, generate_catalogue, load_inventory
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.lab import Lab, LabOptions, LabPaths, choose_nodes, seed_systems
@@ -44,6 +52,7 @@ from orchestrator.store import Store, history
 from orchestrator.worker.scheduling import Limits
 
 NODES = 2
+FLOOR_TASKS, FLOOR_HOSTS = 40, 6
 # One run at a time: the model needs runs that do not share the two cores.
 SERIAL = Limits(batch_size=100, max_batches=1, batch_window_s=0.5)
 
@@ -123,6 +132,31 @@ def task_executions(artifacts: Path) -> Counter[str]:
     return started
 
 
+def floor_ms(base: Path) -> float:
+    """Milliseconds per task execution of trivial tasks on local hosts, start-up excluded."""
+    strategy, _why = choose_strategy(use_mitogen=True)
+    python = sys.executable
+    hosts = {f"h{i}": {"ansible_connection": "local", "ansible_python_interpreter": python}
+             for i in range(FLOOR_HOSTS)}  # fmt: skip
+    task = {"ansible.builtin.command": "true", "changed_when": False}
+
+    def timed(tasks: int) -> float:
+        play = [{"hosts": "all", "gather_facts": False, "tasks": [task] * tasks}]
+        (base / "floor.yml").write_text(json.dumps(play))
+        (base / f"floor-{tasks}").mkdir()
+        started = time.monotonic()
+        result = ansible_runner.run(
+            private_data_dir=str(base / f"floor-{tasks}"), playbook=str(base / "floor.yml"),
+            inventory={"all": {"hosts": hosts}}, envvars=strategy.envvars, forks=10, quiet=True,
+        )  # fmt: skip
+        if result.rc != 0:
+            raise SystemExit(f"the floor playbook failed: rc {result.rc}")
+        return time.monotonic() - started
+
+    empty = timed(0)
+    return 1000 * (timed(FLOOR_TASKS) - empty) / (FLOOR_TASKS * FLOOR_HOSTS)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-node", type=int, default=6, help="systems per node, second wave")
@@ -136,10 +170,13 @@ def main() -> None:
         single = wave(Path(tmp) / "single", inventory, pool[:NODES], nodes)
         batched = wave(Path(tmp) / "batched", inventory, pool[NODES:], nodes)
         tasks = task_executions(Path(tmp) / "batched" / "runs" / "artifacts")
-    report(single, batched, Costs.solve(single, batched, args.per_node), tasks)
+        floor = floor_ms(Path(tmp))
+    report(single, batched, Costs.solve(single, batched, args.per_node), tasks, floor)
 
 
-def report(single: WaveTiming, batched: WaveTiming, costs: Costs, tasks: Counter[str]) -> None:
+def report(
+    single: WaveTiming, batched: WaveTiming, costs: Costs, tasks: Counter[str], floor: float
+) -> None:
     """Print both waves, the model and its bounds."""
     per_system_tasks = sum(tasks.values()) / max(1, len(tasks))
     print(f"{'wave (one run at a time)':<34} {'sys':>4} {'runs':>5} {'wall s':>8}")
@@ -152,6 +189,8 @@ def report(single: WaveTiming, batched: WaveTiming, costs: Costs, tasks: Counter
     print(f"m, each system in its runs:        {costs.system_s:.2f} s")
     print(f"task executions per system:        {per_system_tasks:.0f}")
     print(f"m per task execution:              {1000 * costs.system_s / per_system_tasks:.0f} ms")
+    print(f"Ansible's floor per task execution: {floor:.0f} ms ({FLOOR_TASKS} x command: true, "
+          f"{FLOOR_HOSTS} local hosts)")  # fmt: skip
     print(f"a system alone, 5 runs (5F + m):   {costs.alone_s:.1f} s")
     for batch in (2, 10, 28):
         print(f"batching bound at {batch:>2} per run:        {costs.ratio_bound(batch):.1f}x")
