@@ -58,6 +58,8 @@ POLL_S = 0.2
 PRIVATE_PREFIX = "govmig-runner-"
 # After SIGTERM, how long the tree gets to stop before SIGKILL.
 GRACE_S = 2.0
+# How many times ending a run scans again for processes that still carry its token.
+END_ROUNDS = 5
 # The variable the guard's child starts with: ``<guard pid>:<guard start time>``.
 TOKEN_ENV = "GOVMIG_RUN_TOKEN"  # noqa: S105 - a name, not a secret
 _TOKEN_VAR = f"{TOKEN_ENV}=".encode()
@@ -124,10 +126,22 @@ def carrying(token: str) -> list[int]:
     return [pid for pid, held in tokens().items() if held == token]
 
 
-def run_processes(child: int, token: str) -> list[int]:
-    """A run's processes: ``child`` and its descendants, then the rest carrying ``token``."""
-    tree = [child, *descendants(child)]
-    return tree + [pid for pid in carrying(token) if pid not in tree]
+def end_run(token: str, *, first: list[int] | None = None, grace_s: float = GRACE_S) -> None:
+    """End ``first`` and every process carrying ``token``, scanning again until none is left.
+
+    One scan is not enough: a process forked between the scan and the signals (a
+    Mitogen helper starting as its ansible-playbook is told to stop, say) was in
+    no list, but it carries the token, so the next scan finds it. Bounded: a run
+    that forks faster than it can be ended is not worth hanging the guard for.
+    """
+    pids = list(first or [])
+    for _ in range(END_ROUNDS):
+        pids += [pid for pid in carrying(token) if pid not in pids]
+        live = [pid for pid in pids if _alive(pid)]
+        if not live:
+            return
+        end_tree(live, grace_s=grace_s)
+        pids = []
 
 
 def end_tree(pids: list[int], *, grace_s: float = GRACE_S) -> None:
@@ -196,7 +210,11 @@ def end_orphaned_runs(private_root: Path | None = None, *, min_age_s: float = 60
     orphans = _orphans(found)
     for guard, remove in orphans.items():
         token = run_token(guard)
-        end_tree([guard, *descendants(guard), *(carrying(token) if token else [])])
+        tree = [guard, *descendants(guard)]
+        if token is None:  # it ended meanwhile
+            end_tree(tree)
+        else:
+            end_run(token, first=tree)
         for path in remove:
             shutil.rmtree(path, ignore_errors=True)
     unguarded = _end_unguarded()
@@ -210,13 +228,16 @@ def end_orphaned_runs(private_root: Path | None = None, *, min_age_s: float = 60
 def _end_unguarded() -> int:
     """End the processes whose token names a guard that is gone; how many runs they were."""
     own = os.environ.get(TOKEN_ENV)
-    left: dict[str, list[int]] = {}
-    for pid, token in tokens().items():
-        guard = token.split(":", 1)[0]
-        if token != own and guard.isdigit() and run_token(int(guard)) != token:
-            left.setdefault(token, []).append(pid)
-    end_tree([pid for pids in left.values() for pid in pids])
+    left = {token for token in tokens().values() if token != own and not _guarded(token)}
+    for token in left:
+        end_run(token)
     return len(left)
+
+
+def _guarded(token: str) -> bool:
+    """Whether the guard ``token`` names still runs (the same pid, started at the same time)."""
+    guard = token.split(":", 1)[0]
+    return not guard.isdigit() or run_token(int(guard)) == token
 
 
 def _remove_left_dirs(private_root: Path | None, in_use: set[Path], min_age_s: float) -> None:
@@ -257,7 +278,7 @@ def main(argv: list[str]) -> int:
     def stop(signum: int, _frame: object) -> None:  # a guard told to stop takes its run along
         # No grace: a cancel (ansible-runner) SIGKILLs the guard a moment after its SIGINT,
         # and a grace would end the guard first, leaving its tree orphaned (it happened).
-        end_tree(run_processes(child.pid, token), grace_s=0)
+        end_run(token, first=[child.pid, *descendants(child.pid)], grace_s=0)
         for path in args.cleanup:
             shutil.rmtree(path, ignore_errors=True)
         os._exit(128 + signum)
@@ -274,14 +295,15 @@ def main(argv: list[str]) -> int:
 def _watch(child: subprocess.Popen[bytes], parent: int, remove: list[Path], token: str) -> int:
     while child.poll() is None:
         if os.getppid() != parent:  # the orchestrator died: we were handed to init
-            end_tree(run_processes(child.pid, token))
+            end_run(token, first=[child.pid, *descendants(child.pid)])
             child.wait()
             for path in remove:
                 shutil.rmtree(path, ignore_errors=True)
             return 128 + signal.SIGKILL
         time.sleep(POLL_S)
-    if leftovers := carrying(token):  # the run is over: whatever still carries it is left
-        end_tree(leftovers)
+    # The run is over: whatever still carries its token is left over. (Not the child's
+    # descendants: it is reaped, so its pid may be another process's already.)
+    end_run(token)
     return child.returncode
 
 

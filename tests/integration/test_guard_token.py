@@ -6,6 +6,8 @@ and is no descendant of the guard's. Only the run's token in its environment
 (``GOVMIG_RUN_TOKEN``) ties it to the run: it must be gone when the run ends
 normally, when its orchestrator dies, when its guard is told to stop, and,
 once a restarted orchestrator looks, when guard and child were killed at once.
+A helper forked as the command is being stopped (after the guard listed what
+to end) ends too: the guard scans for its token again until none is left.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,13 +30,14 @@ from tests.fixtures.polling import wait_until
 # end_orphaned_runs looks at every process on the host: never beside test_guard.py's.
 pytestmark = pytest.mark.xdist_group("test_guard")
 
-# argv: the helper's pid file, the file whose existence lets the command exit, the sleep.
-ESCAPING = textwrap.dedent(
-    """\
-    import os, sys, time
-    from pathlib import Path
+# Starts the helper: setsid and fork, its parent exits, so init inherits the ``sleep``.
+START_HELPER = """\
+import os, signal, sys, time
+from pathlib import Path
 
-    pid_file, release, seconds = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+pid_file, release, seconds = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+
+def start_helper():
     if os.fork() == 0:
         os.setsid()
         helper = os.fork()
@@ -45,22 +47,39 @@ ESCAPING = textwrap.dedent(
         pid_file.with_suffix(".tmp").replace(pid_file)
         os._exit(0)
     os.wait()
-    deadline = time.monotonic() + 60
-    while not release.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    """
+"""
+# argv: the helper's pid file, the file whose existence lets the command exit, the sleep.
+ESCAPING = (
+    START_HELPER
+    + """
+start_helper()
+deadline = time.monotonic() + 60
+while not release.exists() and time.monotonic() < deadline:
+    time.sleep(0.05)
+"""
+)
+# The helper started only when the command is told to stop (SIGTERM), as it exits: it was
+# in no list the guard made before signalling, only its token tells. ``release`` is made
+# once the command is ready.
+ESCAPING_ON_STOP = (
+    START_HELPER
+    + """
+signal.signal(signal.SIGTERM, lambda signum, frame: (start_helper(), os._exit(0)))
+release.touch()
+time.sleep(60)
+"""
 )
 
 
 class Run:
     """A guarded command whose helper escapes; what the test started, ended at its end."""
 
-    def __init__(self, tmp_path: Path, name: str) -> None:
+    def __init__(self, tmp_path: Path, name: str, script: str = ESCAPING) -> None:
         self.pid_file = tmp_path / f"{name}.pid"
         self.release = tmp_path / f"{name}.release"
         self.seconds = f"60.{uuid.uuid4().int % 10**6:06d}"  # a sleep no other test runs
         files = [str(self.pid_file), str(self.release)]
-        self.command = [sys.executable, "-c", ESCAPING, *files, self.seconds]
+        self.command = [sys.executable, "-c", script, *files, self.seconds]
         self.started: list[subprocess.Popen[bytes]] = []
 
     def guarded(self, parent: int) -> list[str]:
@@ -99,8 +118,8 @@ def runs(tmp_path: Path) -> Iterator[dict[str, Run]]:
             run.end()
 
 
-def new_run(runs: dict[str, Run], tmp_path: Path, name: str) -> Run:
-    runs[name] = Run(tmp_path, name)
+def new_run(runs: dict[str, Run], tmp_path: Path, name: str, script: str = ESCAPING) -> Run:
+    runs[name] = Run(tmp_path, name, script)
     return runs[name]
 
 
@@ -183,3 +202,19 @@ def test_a_restarted_orchestrator_ends_what_a_run_killed_whole_left_carrying_its
     assert not gone(live_helper)
     assert living.poll() is None
     assert escaped_from(living.pid, live_helper)
+
+
+def test_a_process_forked_while_the_run_is_being_ended_ends_too(
+    tmp_path: Path, runs: dict[str, Run]
+) -> None:
+    run = new_run(runs, tmp_path, "late", ESCAPING_ON_STOP)
+    shell = f'"$0" {GUARD} --parent $$ -- "$@" & wait'
+    orchestrator = run.start(["sh", "-c", shell, sys.executable, *run.command])
+    wait_until(run.release.exists, timeout_s=10, what="the command to be ready")
+    orchestrator.send_signal(signal.SIGKILL)  # the guard ends the run: SIGTERM, then ...
+    orchestrator.wait(10)
+    # ... the command forks its helper as it stops. (Not ``run.helper()``: the guard may
+    # end the helper before this test could see its sleep.)
+    wait_until(run.pid_file.exists, timeout_s=10, what="the command to fork its helper")
+    helper = int(run.pid_file.read_text())
+    wait_until(lambda: gone(helper), timeout_s=10, what="the helper forked while stopping to end")
