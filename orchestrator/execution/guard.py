@@ -53,8 +53,8 @@ import time
 from pathlib import Path
 
 POLL_S = 0.2
-# The prefix of a run's private data dir; ``PhaseRunner`` makes ``<prefix><its pid>-*``
-# under the temp dir, so a dir whose orchestrator is dead is known as such.
+# The prefix of a run's private data dir; ``PhaseRunner`` makes ``<prefix><pid>.<start>-*``
+# (``private_prefix``) under the temp dir, so a dir whose orchestrator is gone is known as such.
 PRIVATE_PREFIX = "govmig-runner-"
 # After SIGTERM, how long the tree gets to stop before SIGKILL.
 GRACE_S = 2.0
@@ -190,7 +190,7 @@ def _orphans(found: dict[int, tuple[int | None, int, list[Path]]]) -> dict[int, 
     }
 
 
-def end_orphaned_runs(private_root: Path | None = None, *, min_age_s: float = 60.0) -> int:
+def end_orphaned_runs(private_root: Path | None = None) -> int:
     """End every run whose orchestrator or guard died, and remove what such runs left.
 
     Returns how many runs it ended: those whose guard outlived its orchestrator
@@ -201,13 +201,13 @@ def end_orphaned_runs(private_root: Path | None = None, *, min_age_s: float = 60
 
     A run whose guard was killed too (the whole process tree at once), or whose
     orchestrator died before its guard started, leaves its private data dir
-    behind with no guard to remove it. Under ``private_root`` (the temp dir) a
-    ``govmig-runner-<pid>-*`` dir goes when that orchestrator is dead, and any
-    such dir that no live guard names goes once older than ``min_age_s`` (a run
-    being set up has no guard yet; a pid may have been reused).
+    behind with no guard to remove it. Each such dir under ``private_root`` (the
+    temp dir) is named after the run token of the process that made it
+    (``private_prefix``), so it goes exactly when that process is gone. No age
+    is trusted: a dir being set up has no guard yet, and an instance on another
+    clock (skewed, or a test's fake one) would find every young dir old.
     """
-    found = guards()
-    orphans = _orphans(found)
+    orphans = orphaned_runs()
     for guard, remove in orphans.items():
         token = run_token(guard)
         tree = [guard, *descendants(guard)]
@@ -218,37 +218,44 @@ def end_orphaned_runs(private_root: Path | None = None, *, min_age_s: float = 60
         for path in remove:
             shutil.rmtree(path, ignore_errors=True)
     unguarded = _end_unguarded()
-    in_use = {
-        path for pid, (_, _, remove) in found.items() if pid not in orphans for path in remove
-    }
-    _remove_left_dirs(private_root, in_use, min_age_s)
+    _remove_left_dirs(private_root)
     return len(orphans) + unguarded
+
+
+def private_prefix() -> str:
+    """The prefix of the private data dirs this process makes: its run token, file-name safe."""
+    token = run_token(os.getpid()) or str(os.getpid())
+    return f"{PRIVATE_PREFIX}{token.replace(':', '.')}-"
 
 
 def _end_unguarded() -> int:
     """End the processes whose token names a guard that is gone; how many runs they were."""
     own = os.environ.get(TOKEN_ENV)
-    left = {token for token in tokens().values() if token != own and not _guarded(token)}
+    left = {token for token in tokens().values() if token != own and not _still_runs(token)}
     for token in left:
         end_run(token)
     return len(left)
 
 
-def _guarded(token: str) -> bool:
-    """Whether the guard ``token`` names still runs (the same pid, started at the same time)."""
-    guard = token.split(":", 1)[0]
-    return not guard.isdigit() or run_token(int(guard)) == token
+def _still_runs(token: str) -> bool:
+    """Whether the process ``token`` names (``pid:start``) still runs, the same one.
+
+    A token that names no pid is not ours to judge, so it is taken to run; one
+    with a pid alone (a dir of an earlier release) runs while that pid does.
+    """
+    pid, _, start = token.partition(":")
+    if not pid.isdigit():
+        return True
+    found = run_token(int(pid))
+    return found is not None and (not start or found == token)
 
 
-def _remove_left_dirs(private_root: Path | None, in_use: set[Path], min_age_s: float) -> None:
+def _remove_left_dirs(private_root: Path | None) -> None:
     root = private_root if private_root is not None else Path(tempfile.gettempdir())
     for left in root.glob(f"{PRIVATE_PREFIX}*"):
-        with contextlib.suppress(OSError):
-            owner = left.name.removeprefix(PRIVATE_PREFIX).split("-", 1)[0]
-            orphaned = owner.isdigit() and not _alive(int(owner))
-            stale = left not in in_use and time.time() - left.stat().st_mtime > min_age_s
-            if orphaned or stale:
-                shutil.rmtree(left, ignore_errors=True)
+        maker = left.name.removeprefix(PRIVATE_PREFIX).split("-", 1)[0]
+        if not _still_runs(maker.replace(".", ":")):
+            shutil.rmtree(left, ignore_errors=True)
 
 
 def _parser() -> argparse.ArgumentParser:

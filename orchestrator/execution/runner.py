@@ -47,7 +47,7 @@ import ansible_runner
 
 from orchestrator.errors import ConfigurationError
 from orchestrator.execution import remote
-from orchestrator.execution.guard import PRIVATE_PREFIX
+from orchestrator.execution.guard import private_prefix
 from orchestrator.execution.outcomes import EventCollector, RunResult
 from orchestrator.execution.provider import Provider
 from orchestrator.execution.strategy import LINEAR, AnsibleStrategy, choose_strategy
@@ -247,7 +247,7 @@ class PhaseRunner:
 
         The private data dir (inventory, vars) is deleted after.
         """
-        private = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-"))
+        private = Path(tempfile.mkdtemp(prefix=private_prefix()))
         try:
             if job.executor is None:
                 return self._run_here(job, strategy, collector, private)

@@ -20,7 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.execution.guard import descendants, end_orphaned_runs, orphaned_runs
+from orchestrator.execution.guard import (
+    PRIVATE_PREFIX,
+    descendants,
+    end_orphaned_runs,
+    orphaned_runs,
+    private_prefix,
+    run_token,
+)
 from orchestrator.execution.runner import GUARD_SCRIPT as GUARD
 from tests.fixtures.polling import wait_until
 
@@ -143,27 +150,40 @@ def test_a_restarted_orchestrator_ends_runs_whose_orchestrator_died(tmp_path: Pa
 def test_what_a_run_killed_whole_left_behind_is_removed_and_nothing_in_use(
     tmp_path: Path,
 ) -> None:
-    """Guard and all killed at once: its private dir has no guard left to remove it."""
-    old, fresh, in_use = (tmp_path / f"govmig-runner-{name}" for name in ("old", "fresh", "used"))
+    """Guard and all killed at once: its private dir has no guard left to remove it.
+
+    Whose dir it is decides, never its age: a live maker's dir stays however old
+    it looks (an instance on a clock a week ahead once removed a run's inventory
+    as it started), and a dead maker's goes however young.
+    """
     no_such_pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
-    just_orphaned = tmp_path / f"govmig-runner-{no_such_pid}-x"
-    live_owner = tmp_path / f"govmig-runner-{os.getpid()}-y"  # ours, setting a run up
-    for path in (old, fresh, in_use, just_orphaned, live_owner):
+    ours = private_prefix()
+    pid, start = ours.removeprefix(PRIVATE_PREFIX).rstrip("-").split(".")
+    assert (pid, start) == tuple(str(run_token(os.getpid())).split(":"))
+    dirs = {
+        "ours, old": tmp_path / f"{ours}old",
+        "ours, in use": tmp_path / f"{ours}used",
+        "a dead maker's": tmp_path / f"{PRIVATE_PREFIX}{no_such_pid}.12345-x",
+        "a reused pid's": tmp_path / f"{PRIVATE_PREFIX}{pid}.{int(start) + 1}-x",
+        "an earlier release's, live": tmp_path / f"{PRIVATE_PREFIX}{pid}-y",
+        "an earlier release's, dead": tmp_path / f"{PRIVATE_PREFIX}{no_such_pid}-y",
+        "not a maker's": tmp_path / f"{PRIVATE_PREFIX}x",
+    }
+    for path in dirs.values():
         path.mkdir()
         (path / "inventory").write_text("secrets would be here")
-    for path in (old, in_use):
-        os.utime(path, (time.time() - 120, time.time() - 120))
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
     live = subprocess.Popen(
-        [sys.executable, str(GUARD), "--parent", str(os.getpid()), "--remove", str(in_use),
-         "--", "sleep", "60"]
+        [sys.executable, str(GUARD), "--parent", str(os.getpid()), "--remove",
+         str(dirs["ours, in use"]), "--", "sleep", "60"]
     )  # fmt: skip
     try:
-        wait_until(lambda: removed_by(live.pid) == in_use, timeout_s=10, what="the live guard")
-        assert end_orphaned_runs(tmp_path) == 0
-        assert (old.exists(), fresh.exists(), in_use.exists()) == (False, True, True)
-        assert (just_orphaned.exists(), live_owner.exists()) == (False, True), (
-            "a young dir goes at once when its orchestrator is dead, and stays while it lives"
+        wait_until(
+            lambda: removed_by(live.pid) == dirs["ours, in use"], timeout_s=10, what="the guard"
         )
+        assert end_orphaned_runs(tmp_path) == 0
+        left = {what for what, path in dirs.items() if path.exists()}
+        assert left == {"ours, old", "ours, in use", "an earlier release's, live", "not a maker's"}
     finally:
         live.terminate()
         live.wait(10)
