@@ -25,10 +25,10 @@ from pathlib import Path
 def digest(data_dir: Path) -> tuple[str, int, int]:
     """The directory's digest as the service computes it (``service.py``, which sits beside
     this script on every host it runs on), its number of files and their bytes."""
-    from service import data_checksum
+    from service import manifest
 
-    files = [p for p in data_dir.rglob("*") if p.is_file()]
-    return data_checksum(data_dir), len(files), sum(p.stat().st_size for p in files)
+    found = manifest(data_dir)
+    return found.checksum, found.files, found.bytes
 
 
 def served(url: str) -> tuple[str, str | None]:

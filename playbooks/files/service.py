@@ -41,6 +41,7 @@ import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import FrameType
+from typing import NamedTuple
 
 PORT_FILE = "service.port"
 PID_FILE = "service.pid"
@@ -153,11 +154,11 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _digests(data_dir: Path, cached: bool) -> list[tuple[str, str]]:
-    """(relative path, SHA-256) of every file under ``data_dir``, sorted by path."""
+def _digests(data_dir: Path, cached: bool) -> list[tuple[str, str, int]]:
+    """(relative path, SHA-256, size) of every file under ``data_dir``, sorted by path."""
     files = data_files(data_dir)
     if not cached:
-        return [(name, file_sha256(path)) for name, path, _ in files]
+        return [(name, file_sha256(path), st.st_size) for name, path, st in files]
     where = digests_path(data_dir)
     known = _caches.get(where, {})
     # What another process (an index after a replicate pass, a check) wrote since this
@@ -165,17 +166,17 @@ def _digests(data_dir: Path, cached: bool) -> list[tuple[str, str]]:
     reread = where not in _stamps or _stamp(where) != _stamps[where]
     disk = load_digests(where) if reread else {}
     fresh: dict[str, Entry] = {}
-    listing: list[tuple[str, str]] = []
+    listing: list[tuple[str, str, int]] = []
     for name, path, st in files:
         key = identity(st)
         entry = next((e for e in (known.get(name), disk.get(name)) if e and e[:4] == key), None)
         if entry is not None:
             fresh[name] = entry
-            listing.append((name, entry[4]))
+            listing.append((name, entry[4], st.st_size))
             continue
         clock = time.time_ns()
         digest = file_sha256(path)
-        listing.append((name, digest))
+        listing.append((name, digest, st.st_size))
         try:
             after = path.stat()
         except OSError:
@@ -192,19 +193,34 @@ def _digests(data_dir: Path, cached: bool) -> list[tuple[str, str]]:
     return listing
 
 
-def manifest_text(data_dir: Path, *, cached: bool = True) -> str:
-    """The ``sha256sum`` listing of every file under ``data_dir``, sorted by relative path.
+class Manifest(NamedTuple):
+    """The ``sha256sum`` listing of a data set, and the files and bytes it lists."""
+
+    text: str
+    files: int
+    bytes: int
+
+    @property
+    def checksum(self) -> str:
+        """One digest for the whole data set: the SHA-256 of its listing."""
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+def manifest(data_dir: Path, *, cached: bool = True) -> Manifest:
+    """Every file under ``data_dir``, sorted by relative path, from one walk.
 
     With ``cached`` (the default), a file whose identity is unchanged since it was last
     hashed (by this process or, through the cache beside ``data_dir``, another) is not read.
     """
     with _cache_lock:
-        return "".join(f"{digest}  {name}\n" for name, digest in _digests(data_dir, cached))
+        listing = _digests(data_dir, cached)
+    text = "".join(f"{digest}  {name}\n" for name, digest, _ in listing)
+    return Manifest(text, len(listing), sum(size for _, _, size in listing))
 
 
 def data_checksum(data_dir: Path, *, cached: bool = True) -> str:
-    """One digest for the whole data set: the SHA-256 of its manifest."""
-    return hashlib.sha256(manifest_text(data_dir, cached=cached).encode()).hexdigest()
+    """The checksum the service answers: its data's manifest's."""
+    return manifest(data_dir, cached=cached).checksum
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -40,7 +40,6 @@ Errors go to stderr with exit status 1.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import signal
@@ -217,22 +216,21 @@ def index(home: Path, manifest: bool = False) -> dict[str, object]:
     """Bring the data's digest cache up to date; report the checksum it gives, the files and
     their bytes, and with ``manifest`` the manifest itself (``service.py``'s, the text whose
     SHA-256 is the checksum)."""
-    from service import manifest_text
+    import service
 
     data = home / "data"
     if not data.is_dir():
         raise RuntimeError(f"no data directory {data}")
-    text = manifest_text(data)
-    files = [path for path in data.rglob("*") if path.is_file()]
-    found: dict[str, object] = {
+    found = service.manifest(data)
+    report: dict[str, object] = {
         "changed": False,
-        "checksum": hashlib.sha256(text.encode()).hexdigest(),
-        "files": len(files),
-        "bytes": sum(path.stat().st_size for path in files),
+        "checksum": found.checksum,
+        "files": found.files,
+        "bytes": found.bytes,
     }
     if manifest:
-        found["manifest"] = text
-    return found
+        report["manifest"] = found.text
+    return report
 
 
 def quiesce(home: Path, rsync: list[str], timeout: float) -> dict[str, object]:

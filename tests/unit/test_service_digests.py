@@ -70,10 +70,10 @@ def settled_now(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_digest_is_the_same_with_and_without_the_cache(data: Path, settled_now: None) -> None:
     service = load()
     expected = sha256sum_listing(data)
-    assert service.manifest_text(data, cached=False) == expected
-    assert service.manifest_text(data) == expected  # fills the cache
-    assert service.manifest_text(data) == expected  # from memory
-    assert load().manifest_text(data) == expected  # from the file, in a fresh process
+    assert service.manifest(data, cached=False).text == expected
+    assert service.manifest(data).text == expected  # fills the cache
+    assert service.manifest(data).text == expected  # from memory
+    assert load().manifest(data).text == expected  # from the file, in a fresh process
     assert service.data_checksum(data) == hashlib.sha256(expected.encode()).hexdigest()
     assert service.data_checksum(data) == service.data_checksum(data, cached=False)
 
@@ -116,12 +116,12 @@ def test_a_rewritten_file_is_hashed_again(
     os.utime(tmp, ns=(before.st_atime_ns, before.st_mtime_ns))
     tmp.replace(renamed)  # as rsync writes: a new inode, same size and mtime
     read = hashed(monkeypatch, service)
-    assert service.manifest_text(data) == sha256sum_listing(data)
+    assert service.manifest(data).text == sha256sum_listing(data)
     assert sorted(read) == ["file-1.bin", "file-2.bin"]
     # This process cached the new digests: a fresh one reads nothing.
     fresh = load()
     read = hashed(monkeypatch, fresh)
-    assert fresh.manifest_text(data) == sha256sum_listing(data)
+    assert fresh.manifest(data).text == sha256sum_listing(data)
     assert read == []
 
 
@@ -130,8 +130,8 @@ def test_added_and_removed_files_show_in_the_digest(data: Path, settled_now: Non
     service.data_checksum(data)
     (data / "file-0.bin").unlink()
     (data / "new.bin").write_bytes(b"new")
-    assert service.manifest_text(data) == sha256sum_listing(data)
-    assert load().manifest_text(data) == sha256sum_listing(data)
+    assert service.manifest(data).text == sha256sum_listing(data)
+    assert load().manifest(data).text == sha256sum_listing(data)
 
 
 def test_a_file_written_just_now_is_not_cached(monkeypatch: pytest.MonkeyPatch, data: Path) -> None:
@@ -152,8 +152,8 @@ def test_a_corrupt_cache_file_is_ignored(data: Path, settled_now: None, content:
     service = load()
     where = service.digests_path(data)
     where.write_bytes(content)
-    assert service.manifest_text(data) == sha256sum_listing(data)
-    assert load().manifest_text(data) == sha256sum_listing(data)  # and rewritten whole
+    assert service.manifest(data).text == sha256sum_listing(data)
+    assert load().manifest(data).text == sha256sum_listing(data)  # and rewritten whole
 
 
 def test_a_lying_cache_entry_for_another_identity_is_not_believed(
@@ -165,10 +165,10 @@ def test_a_lying_cache_entry_for_another_identity_is_not_believed(
     text = where.read_text()
     digest = hashlib.sha256((data / "file-3.bin").read_bytes()).hexdigest()
     where.write_text(text.replace(digest, "0" * 64))  # a stale digest, under its identity
-    assert "0" * 64 in load().manifest_text(data)  # the identity matches: it is believed
+    assert "0" * 64 in load().manifest(data).text  # the identity matches: it is believed
     time.sleep(0.05)
     (data / "file-3.bin").write_bytes(b"changed")
-    assert load().manifest_text(data) == sha256sum_listing(data)
+    assert load().manifest(data).text == sha256sum_listing(data)
 
 
 def test_the_cache_file_lives_beside_the_data_never_inside(data: Path, settled_now: None) -> None:
@@ -179,7 +179,7 @@ def test_the_cache_file_lives_beside_the_data_never_inside(data: Path, settled_n
     assert where.is_file()
     assert service.digests_path(Path(f"{data}/")) == where  # a trailing slash, as the roles pass
     assert not [p for p in data.rglob("*") if "digests" in p.name or p.name.endswith(".tmp")]
-    assert "digests" not in service.manifest_text(data)
+    assert "digests" not in service.manifest(data).text
 
 
 def test_an_unwritable_cache_does_not_fail(
@@ -187,7 +187,7 @@ def test_an_unwritable_cache_does_not_fail(
 ) -> None:
     service = load()
     monkeypatch.setattr(service, "digests_path", lambda _d: data.parent / "missing" / "x.json")
-    assert service.manifest_text(data) == sha256sum_listing(data)
+    assert service.manifest(data).text == sha256sum_listing(data)
 
 
 def test_a_running_process_takes_what_another_one_hashed_since(
@@ -200,5 +200,5 @@ def test_a_running_process_takes_what_another_one_hashed_since(
     indexer = load()  # an index after a replicate pass, in a process of its own
     indexer.data_checksum(data)
     read = hashed(monkeypatch, running)
-    assert running.manifest_text(data) == sha256sum_listing(data)
+    assert running.manifest(data).text == sha256sum_listing(data)
     assert read == []
