@@ -25,7 +25,8 @@ chain becomes (the start time tells a reused pid apart). Whenever the guard
 ends its run it ends the processes carrying its token too, and when its child
 exits normally it ends any still carrying it: a run leaves nothing behind.
 ``end_orphaned_runs`` ends the processes whose token names a guard that is
-gone (killed with its child, say). A process meant to outlive its run (a
+gone (killed with its child, say), and so does ``PhaseRunner`` after every
+run (``end_unguarded_runs``): a guard killed alone leaves nothing acting. A process meant to outlive its run (a
 service ``svcctl.py`` starts) must be started without the token.
 
 On an execution host (``remote.py``) the guard runs ``ansible-runner worker``
@@ -217,7 +218,7 @@ def end_orphaned_runs(private_root: Path | None = None) -> int:
             end_run(token, first=tree)
         for path in remove:
             shutil.rmtree(path, ignore_errors=True)
-    unguarded = _end_unguarded()
+    unguarded = end_unguarded_runs()
     _remove_left_dirs(private_root)
     return len(orphans) + unguarded
 
@@ -228,8 +229,13 @@ def private_prefix() -> str:
     return f"{PRIVATE_PREFIX}{token.replace(':', '.')}-"
 
 
-def _end_unguarded() -> int:
-    """End the processes whose token names a guard that is gone; how many runs they were."""
+def end_unguarded_runs() -> int:
+    """End the processes whose token names a guard that is gone; how many runs they were.
+
+    Cheap (one read of each process's environment), so ``PhaseRunner`` calls it
+    after every run: a guard killed on its own (the OOM killer's pick, say) took
+    nothing with it, and its playbook must not act on while the phase is retried.
+    """
     own = os.environ.get(TOKEN_ENV)
     left = {token for token in tokens().values() if token != own and not _still_runs(token)}
     for token in left:

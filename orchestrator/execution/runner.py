@@ -47,7 +47,7 @@ import ansible_runner
 
 from orchestrator.errors import ConfigurationError
 from orchestrator.execution import remote
-from orchestrator.execution.guard import private_prefix
+from orchestrator.execution.guard import end_unguarded_runs, private_prefix
 from orchestrator.execution.outcomes import EventCollector, RunResult
 from orchestrator.execution.provider import Provider
 from orchestrator.execution.strategy import LINEAR, AnsibleStrategy, choose_strategy
@@ -245,7 +245,8 @@ class PhaseRunner:
     ) -> tuple[str, int]:
         """ansible-runner itself, here or on the execution host: its status and rc.
 
-        The private data dir (inventory, vars) is deleted after.
+        The private data dir (inventory, vars) is deleted after, and nothing of the
+        run acts on: a run whose guard was killed alone is ended here.
         """
         private = Path(tempfile.mkdtemp(prefix=private_prefix()))
         try:
@@ -254,6 +255,8 @@ class PhaseRunner:
             return self._run_on(job.executor, job, strategy, collector, private)
         finally:
             shutil.rmtree(private, ignore_errors=True)
+            if ended := end_unguarded_runs():
+                log.warning("ended %d playbook runs whose guard was killed (%s)", ended, job.ident)
 
     def _job(self, job: _Invocation, strategy: AnsibleStrategy) -> dict[str, Any]:
         """What ansible-runner is asked to run, wherever it runs."""

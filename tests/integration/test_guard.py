@@ -16,10 +16,12 @@ import sys
 import textwrap
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from orchestrator.execution import NodeTarget
 from orchestrator.execution.guard import (
     PRIVATE_PREFIX,
     descendants,
@@ -29,7 +31,11 @@ from orchestrator.execution.guard import (
     run_token,
 )
 from orchestrator.execution.runner import GUARD_SCRIPT as GUARD
+from orchestrator.execution.runner import PhaseRunner
+from orchestrator.migrations import Phase
+from orchestrator.providers import LocalProvider
 from tests.fixtures.polling import wait_until
+from tests.fixtures.targets import system_target
 
 pytestmark = pytest.mark.ansible
 
@@ -108,6 +114,35 @@ def test_killing_the_orchestrator_ends_its_runs_whole_and_removes_their_private_
     finally:
         orchestrator.kill()
         orchestrator.wait(10)
+
+
+def test_a_run_whose_guard_was_killed_alone_is_ended_before_the_runner_returns(
+    tmp_path: Path,
+) -> None:
+    """The orchestrator lives on (and would retry the phase): its run must not act beside it."""
+    marker = f"{uuid.uuid4().int % 10**6 + 10**6}.75"  # a sleep no other test runs
+    playbooks = tmp_path / "playbooks"
+    (playbooks / "roles" / "local").mkdir(parents=True)
+    (playbooks / "preflight.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        f"    - ansible.builtin.command: sleep {marker}\n"
+    )
+    runner = PhaseRunner(
+        playbook_dir=playbooks,
+        artifacts_dir=tmp_path / "artifacts",
+        provider=LocalProvider(tmp_path / "work"),
+    )
+    node = NodeTarget(node_id="shantou", ipv6_prefix="2001:db8:1::/48")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        run = pool.submit(runner.run, Phase.PREFLIGHT, node, [system_target("a")])
+        wait_until(lambda: processes_naming(f"sleep {marker}") != [], timeout_s=60, what="a task")
+        (guard,) = [pid for pid in descendants(os.getpid()) if removed_by(pid) is not None]
+        playbook = descendants(guard)
+        os.kill(guard, signal.SIGKILL)  # the OOM killer's pick, say
+        result = run.result(timeout=60)
+    assert not result.ok
+    assert processes_naming(f"sleep {marker}") == []
+    assert not any(map(alive, playbook)), "the guard's run outlived the runner's return"
 
 
 def alive(pid: int) -> bool:

@@ -196,8 +196,9 @@ def test_a_restarted_orchestrator_ends_what_a_run_killed_whole_left_carrying_its
     for pid in [killed.pid, *descendants(killed.pid)]:
         os.kill(pid, signal.SIGKILL)
     killed.wait(10)
-    assert not gone(dead_helper)
-    assert end_orphaned_runs(tmp_path) >= 1  # the dead guard's run
+    # Every runner also ends unguarded runs as each of its runs ends, so another test's
+    # run may end this one first: what matters is that it goes, and the live one stays.
+    end_orphaned_runs(tmp_path)
     wait_until(lambda: gone(dead_helper), timeout_s=10, what="the unguarded helper to end")
     assert not gone(live_helper)
     assert living.poll() is None
