@@ -26,8 +26,9 @@ ends its run it ends the processes carrying its token too, and when its child
 exits normally it ends any still carrying it: a run leaves nothing behind.
 ``end_orphaned_runs`` ends the processes whose token names a guard that is
 gone (killed with its child, say), and so does ``PhaseRunner`` after every
-run (``end_unguarded_runs``): a guard killed alone leaves nothing acting. A process meant to outlive its run (a
-service ``svcctl.py`` starts) must be started without the token.
+run (``end_unguarded_runs``): a guard killed alone leaves nothing acting. A
+process meant to outlive its run (a service ``svcctl.py`` starts) must be
+started without the token.
 
 On an execution host (``remote.py``) the guard runs ``ansible-runner worker``
 with ``--parent`` the SSH session that started it, so a run streamed from an

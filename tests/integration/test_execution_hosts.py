@@ -38,6 +38,7 @@ from orchestrator.migrations.states import FORWARD_PHASES, Phase
 from orchestrator.providers import SshProvider
 from orchestrator.providers.ssh_hosts import SshHost, SshHosts, load_ssh_hosts
 from tests.fixtures.polling import wait_until
+from tests.fixtures.sleeping_playbook import sleeping_playbooks
 from tests.fixtures.targets import system_target
 
 pytestmark = [pytest.mark.lab, pytest.mark.ansible]
@@ -168,13 +169,7 @@ RUN = textwrap.dedent(
 def test_a_killed_orchestrators_streamed_run_ends_on_the_execution_host(
     streamed: Streamed, tmp_path: Path
 ) -> None:
-    marker = f"{uuid.uuid4().int % 10**6 + 10**6}.5"  # a sleep no other test runs
-    playbooks = tmp_path / "playbooks"
-    (playbooks / "roles" / "ssh").mkdir(parents=True)
-    (playbooks / "preflight.yml").write_text(
-        "- hosts: all\n  gather_facts: false\n  tasks:\n"
-        f"    - ansible.builtin.command: sleep {marker}\n      delegate_to: localhost\n"
-    )
+    _, marker = sleeping_playbooks(tmp_path, "ssh", task_extra="      delegate_to: localhost\n")
     before = set(Path("/tmp").glob(f"{REMOTE_PREFIX}*"))
     orchestrator = subprocess.Popen(
         [sys.executable, "-c", RUN, str(tmp_path), str(streamed.lab.paths.inventory)],

@@ -35,6 +35,7 @@ from orchestrator.execution.runner import PhaseRunner
 from orchestrator.migrations import Phase
 from orchestrator.providers import LocalProvider
 from tests.fixtures.polling import wait_until
+from tests.fixtures.sleeping_playbook import sleeping_playbooks
 from tests.fixtures.targets import system_target
 
 pytestmark = pytest.mark.ansible
@@ -81,13 +82,7 @@ def removed_by(pid: int) -> Path | None:
 def test_killing_the_orchestrator_ends_its_runs_whole_and_removes_their_private_data(
     tmp_path: Path,
 ) -> None:
-    marker = f"{uuid.uuid4().int % 10**6 + 10**6}.5"  # a sleep no other test runs
-    playbooks = tmp_path / "playbooks"
-    (playbooks / "roles" / "local").mkdir(parents=True)
-    (playbooks / "preflight.yml").write_text(
-        "- hosts: all\n  gather_facts: false\n  tasks:\n"
-        f"    - ansible.builtin.command: sleep {marker}\n"
-    )
+    _, marker = sleeping_playbooks(tmp_path, "local")
     orchestrator = subprocess.Popen(
         [sys.executable, "-c", RUN, str(tmp_path)],
         cwd=REPO,
@@ -120,13 +115,7 @@ def test_a_run_whose_guard_was_killed_alone_is_ended_before_the_runner_returns(
     tmp_path: Path,
 ) -> None:
     """The orchestrator lives on (and would retry the phase): its run must not act beside it."""
-    marker = f"{uuid.uuid4().int % 10**6 + 10**6}.75"  # a sleep no other test runs
-    playbooks = tmp_path / "playbooks"
-    (playbooks / "roles" / "local").mkdir(parents=True)
-    (playbooks / "preflight.yml").write_text(
-        "- hosts: all\n  gather_facts: false\n  tasks:\n"
-        f"    - ansible.builtin.command: sleep {marker}\n"
-    )
+    playbooks, marker = sleeping_playbooks(tmp_path, "local")
     runner = PhaseRunner(
         playbook_dir=playbooks,
         artifacts_dir=tmp_path / "artifacts",
