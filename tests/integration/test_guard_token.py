@@ -85,6 +85,12 @@ class Run:
     def guarded(self, parent: int) -> list[str]:
         return [sys.executable, str(GUARD), "--parent", str(parent), "--", *self.command]
 
+    def under_orchestrator(self) -> subprocess.Popen[bytes]:
+        """A stand-in orchestrator (a shell) running the command under its guard; kill it
+        as ``kill -9`` of ``govmig run`` would."""
+        shell = f'"$0" {GUARD} --parent $$ -- "$@" & wait'
+        return self.start(["sh", "-c", shell, sys.executable, *self.command])
+
     def start(self, argv: list[str]) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(argv)
         self.started.append(process)
@@ -160,8 +166,7 @@ def test_an_escaped_process_ends_when_the_orchestrator_dies(
     tmp_path: Path, runs: dict[str, Run]
 ) -> None:
     run = new_run(runs, tmp_path, "orphan")
-    shell = f'"$0" {GUARD} --parent $$ -- "$@" & wait'
-    orchestrator = run.start(["sh", "-c", shell, sys.executable, *run.command])
+    orchestrator = run.under_orchestrator()
     helper = run.helper()
     (guard,) = [pid for pid in descendants(orchestrator.pid) if str(GUARD) in cmdline(pid)]
     assert escaped_from(guard, helper)
@@ -209,8 +214,7 @@ def test_a_process_forked_while_the_run_is_being_ended_ends_too(
     tmp_path: Path, runs: dict[str, Run]
 ) -> None:
     run = new_run(runs, tmp_path, "late", ESCAPING_ON_STOP)
-    shell = f'"$0" {GUARD} --parent $$ -- "$@" & wait'
-    orchestrator = run.start(["sh", "-c", shell, sys.executable, *run.command])
+    orchestrator = run.under_orchestrator()
     wait_until(run.release.exists, timeout_s=10, what="the command to be ready")
     orchestrator.send_signal(signal.SIGKILL)  # the guard ends the run: SIGTERM, then ...
     orchestrator.wait(10)
