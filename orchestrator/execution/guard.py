@@ -159,11 +159,7 @@ def end_tree(pids: list[int], *, grace_s: float = GRACE_S) -> None:
 
 def _alive(pid: int) -> bool:
     """Whether ``pid`` still runs: a zombie has ended, only its reaper (init, say) is late."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return False
-    return fields[0] != "Z"
+    return run_token(pid) is not None
 
 
 def guards() -> dict[int, tuple[int | None, int, list[Path]]]:
