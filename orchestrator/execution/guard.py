@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -54,6 +55,7 @@ import tempfile
 import time
 from pathlib import Path
 
+# How often a guard without pidfds (Linux before 5.3) looks at its child and parent.
 POLL_S = 0.2
 # The prefix of a run's private data dir; ``PhaseRunner`` makes ``<prefix><pid>.<start>-*``
 # (``private_prefix``) under the temp dir, so a dir whose orchestrator is gone is known as such.
@@ -303,18 +305,45 @@ def main(argv: list[str]) -> int:
 
 
 def _watch(child: subprocess.Popen[bytes], parent: int, remove: list[Path], token: str) -> int:
-    while child.poll() is None:
-        if os.getppid() != parent:  # the orchestrator died: we were handed to init
-            end_run(token, first=[child.pid, *descendants(child.pid)])
-            child.wait()
-            for path in remove:
-                shutil.rmtree(path, ignore_errors=True)
-            return 128 + signal.SIGKILL
-        time.sleep(POLL_S)
+    if not _child_ends_first(child, parent):  # the orchestrator died: we were handed to init
+        end_run(token, first=[child.pid, *descendants(child.pid)])
+        child.wait()
+        for path in remove:
+            shutil.rmtree(path, ignore_errors=True)
+        return 128 + signal.SIGKILL
     # The run is over: whatever still carries its token is left over. (Not the child's
     # descendants: it is reaped, so its pid may be another process's already.)
+    returncode = child.wait()
     end_run(token)
-    return child.returncode
+    return returncode
+
+
+def _child_ends_first(child: subprocess.Popen[bytes], parent: int) -> bool:
+    """Wait until the child exits (True) or the parent is gone (False).
+
+    Woken by the kernel through both processes' pidfds, so the run's end reaches
+    ansible-runner at once, not at the next poll; without pidfds, polls.
+    """
+    try:
+        fds = [os.pidfd_open(child.pid), os.pidfd_open(parent)]
+    except OSError:  # the parent is gone already, or the kernel has no pidfds
+        return _poll(child, parent)
+    try:
+        if os.getppid() != parent:  # gone before its pidfd was opened: that pid is another's
+            return False
+        ready, _, _ = select.select(fds, [], [])
+        return fds[0] in ready
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _poll(child: subprocess.Popen[bytes], parent: int) -> bool:
+    while child.poll() is None:
+        if os.getppid() != parent:
+            return False
+        time.sleep(POLL_S)
+    return True
 
 
 if __name__ == "__main__":

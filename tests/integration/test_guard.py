@@ -16,6 +16,7 @@ import sys
 import textwrap
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,6 +25,8 @@ import pytest
 from orchestrator.execution import NodeTarget
 from orchestrator.execution.guard import (
     PRIVATE_PREFIX,
+    _child_ends_first,
+    _poll,
     descendants,
     end_orphaned_runs,
     orphaned_runs,
@@ -144,6 +147,25 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+@pytest.mark.parametrize("wait", [_child_ends_first, _poll], ids=["pidfds", "polling"])
+def test_a_guard_tells_its_child_ending_from_its_parent_dying(
+    wait: Callable[[subprocess.Popen[bytes], int], bool],
+) -> None:
+    """By pidfds or by polling: True when the child exits, False when the parent is gone."""
+    child = subprocess.Popen(["true"])
+    assert wait(child, os.getppid()) is True
+    assert child.wait(5) == 0
+    stranger = subprocess.Popen(["sleep", "60"])  # alive, but not our parent: ours is gone
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        assert wait(child, stranger.pid) is False
+        assert child.poll() is None
+    finally:
+        for process in (child, stranger):
+            process.kill()
+            process.wait(5)
 
 
 def test_a_restarted_orchestrator_ends_runs_whose_orchestrator_died(tmp_path: Path) -> None:
