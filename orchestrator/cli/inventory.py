@@ -17,6 +17,7 @@ import typer
 from orchestrator.capacity import Resources
 from orchestrator.cli.options import InventoryOption, ResidencyOption
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
+from orchestrator.cli.publish import publish
 from orchestrator.inventory.crosschecks import PLAN_TOTALS, RESOURCES
 from orchestrator.inventory.loader import (
     DEFAULT_INVENTORY_ROOT,
@@ -76,3 +77,7 @@ def node_row(inventory: Inventory, node: Node) -> dict[str, Any]:
         **{f"reserved_{key}": amount for key, amount in reserved.fields().items()},
         "ipv6_prefix": node.ipv6_prefix,
     }
+
+
+# Its own module (the producer: Kafka, a progress bar); listed after validate and nodes.
+app.command("publish")(publish)

@@ -6,7 +6,7 @@ with a progress bar on stderr, waits for the broker's acknowledgements and says
 what was sent. Event ids come from the content, so publishing a file again is a
 no-op for the orchestrator.
 
-``publish`` is a plain function; ``cli/__init__.py`` registers it on the inventory app.
+``publish`` is a plain function; ``cli/inventory.py`` registers it on the inventory app.
 """
 
 from __future__ import annotations

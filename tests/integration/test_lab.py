@@ -24,12 +24,14 @@ import dns.update
 import pytest
 from typer.testing import CliRunner
 
-from orchestrator.cli import app
+from orchestrator.cli import build_app
 from orchestrator.devkafka.processes import is_alive
 from orchestrator.lab.layout import LabPaths, read_state
 from orchestrator.lab.render import TSIG_KEY_NAME
 from orchestrator.lab.topology import BRIDGE, ZONE
 from orchestrator.providers.ssh_hosts import tsig_secret
+
+app = build_app()
 
 pytestmark = pytest.mark.lab
 

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from orchestrator.cli import app
+from orchestrator.cli import build_app
 from orchestrator.cli.audit import AUDIT_CHAIN, check_retention
 from orchestrator.errors import PermanentError
 from orchestrator.migrations import SystemState
 from orchestrator.store import AuditEntry, append_audit, history, open_store, verify_chains
+
+app = build_app()
 
 runner = CliRunner()
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)

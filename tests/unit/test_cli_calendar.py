@@ -10,13 +10,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner
 
-from orchestrator.cli import app
+from orchestrator.cli import build_app
 from orchestrator.cli.calendar import NOT_RESTRICTED, calendar_rows, waiting_for_windows
 from orchestrator.errors import InventoryError
 from orchestrator.inventory.calendar import Span
 from orchestrator.inventory.loader import load_calendar, load_departments
 from orchestrator.migrations import SystemState
 from orchestrator.store import SystemRow
+
+app = build_app()
 
 runner = CliRunner()
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from orchestrator.capacity import NodeStatus, ResourceClass, ResourceInventory
-from orchestrator.cli import app
+from orchestrator.cli import build_app
 from orchestrator.errors import PermanentError
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.plan import PLAN_MEMORY_GB, PLAN_STORAGE_GB, PLAN_VCPU
@@ -18,6 +18,8 @@ from orchestrator.migrations import SystemState
 from orchestrator.store import connect_platform, open_store, reserve, seed_nodes
 from tests.fixtures.seeding import drive
 from tests.fixtures.systems import business_system
+
+app = build_app()
 
 runner = CliRunner()
 PREFIX = "2001:db8:100::/48"

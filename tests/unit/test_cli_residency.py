@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from orchestrator.cli import app
+from orchestrator.cli import build_app
 from orchestrator.errors import InventoryError, PermanentError
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import BusinessSystem
@@ -17,6 +17,8 @@ from orchestrator.migrations import SystemState
 from orchestrator.store import open_store, seed_nodes
 from tests.fixtures.seeding import drive
 from tests.fixtures.systems import business_system
+
+app = build_app()
 
 # Never reached: every refusal here comes before the producer connects.
 NO_BROKER = ["--bootstrap-servers", "127.0.0.1:1", "--timeout", "1"]

@@ -8,12 +8,14 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from orchestrator.cli import app
+from orchestrator.cli import build_app
 from orchestrator.inventory.loader import DEFAULT_CATALOGUE, load_inventory, load_systems
 from orchestrator.migrations import SystemState
 from orchestrator.store import open_store, seed_nodes
 from orchestrator.store import waves as wave_store
 from tests.fixtures.seeding import drive
+
+app = build_app()
 
 runner = CliRunner()
 AT = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from orchestrator.cli import app
+from orchestrator.cli import build_app
 from orchestrator.cli.options import cutover_policy
 from orchestrator.errors import InventoryError
 from orchestrator.inventory.cutover_policy import (
@@ -17,6 +17,8 @@ from orchestrator.inventory.cutover_policy import (
     load_cutover_policy,
 )
 from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT, load_departments
+
+app = build_app()
 
 PSB = "Public Security Bureau (公安局)"
 TAX = "Tax Service (税务局)"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import typer.main
 
-from orchestrator.cli import app
+from orchestrator.cli import build_app
 from orchestrator.errors import ConfigurationError
 from orchestrator.settings import (
     CLI_VARIABLES,
@@ -29,6 +29,8 @@ from orchestrator.settings import (
     WorkerSettings,
     known_variables,
 )
+
+app = build_app()
 
 GOVMIG = Path(sys.executable).parent / "govmig"
 
