@@ -7,6 +7,7 @@ store; nothing is simulated.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sqlite3
@@ -31,6 +32,7 @@ from orchestrator.inventory.models import BusinessSystem
 from orchestrator.migrations import SystemState
 from orchestrator.settings import KafkaSettings
 from orchestrator.store import (
+    Store,
     SystemRow,
     TransitionRow,
     history,
@@ -109,9 +111,30 @@ class Fleet:
         return [row for rows in self.audit.values() for row in rows]
 
 
+@contextmanager
+def reading(url: str) -> Iterator[Store]:
+    """A reader of the store at ``url``; ConfigurationError while there is none yet.
+
+    Tests poll the store many times a second, and opening it (an engine, the schema
+    check) costs ten times the query: a SQLite store's reader is kept for the process.
+    Any other is opened per read, since a kept PostgreSQL connection would hold on to a
+    database its test drops.
+    """
+    if url.startswith("sqlite"):
+        yield _kept_reader(url)
+    else:
+        with open_store(url, create=False) as store:
+            yield store
+
+
+@functools.lru_cache(maxsize=32)
+def _kept_reader(url: str) -> Store:
+    return open_store(url, create=False)
+
+
 def read_fleet(url: str) -> Fleet:
     """The store's systems, ledger and audit, read through a reader connection."""
-    with open_store(url, create=False) as store, store.transaction() as session:
+    with reading(url) as store, store.transaction() as session:
         systems = {row.id: row for row in list_systems(session)}
         audit = {system_id: history(session, system_id) for system_id in systems}
         return Fleet(systems, node_usage(session), audit)
@@ -215,9 +238,8 @@ def govmig_run(
 def count_rows(url: str, query: str) -> int:
     """One number from the store at ``url`` (any dialect); -1 while there is none yet."""
     try:
-        store = open_store(url, create=False)
+        with reading(url) as store, store.transaction() as session:
+            found = session.execute(text(query)).scalar()
     except ConfigurationError:
         return -1
-    with store, store.transaction() as session:
-        found = session.execute(text(query)).scalar()
-        return -1 if found is None else int(found)
+    return -1 if found is None else int(found)
