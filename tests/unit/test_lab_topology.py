@@ -118,6 +118,7 @@ def test_sshd_config_is_key_only_root_on_the_hosts_addresses() -> None:
         "UsePAM no",
         "PermitRootLogin prohibit-password",
         "Subsystem sftp internal-sftp",
+        "KexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org",
         "AuthorizedKeysFile /var/lab/ssh/authorized_keys",
         "PidFile /var/lab/hosts/src-1/sshd.pid",
     ):
