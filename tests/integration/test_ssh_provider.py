@@ -193,11 +193,14 @@ def roll_back(done: Migration) -> None:
         done.rolled[BAD_HEALTH] = heyuan.result()
     sshd = host_pid(done.lab, done.sources[BAD_SSH]["source"]["host"])
     os.kill(sshd, signal.SIGSTOP)  # the host is up, its sshd does not answer
+    # ...and its node is full by the ledger's account: a second concern, named with the first.
+    done.extra_vars[BAD_SSH] = {"govmig_free_vcpu": 0}
     try:
         done.failed[BAD_SSH] = done.run(Phase.PREFLIGHT, "shantou", [BAD_SSH])
         done.rolled[BAD_SSH] = done.run(Phase.ROLLBACK, "shantou", [BAD_SSH])
     finally:
         os.kill(sshd, signal.SIGCONT)
+        del done.extra_vars[BAD_SSH]
 
 
 def put_by_name(sid: str, name: str, content: bytes) -> None:
@@ -466,6 +469,15 @@ def test_a_failure_fails_with_its_reason_and_rollback_restores_the_source(
     (rolled,) = [o for o in migration.rolled[system].outcomes if o.system_id == system]
     assert rolled.ok, rolled
     assert_source_serves(migration, system)
+
+
+def test_a_failed_preflight_names_every_concern_at_once(migration: Migration) -> None:
+    failed = migration.failed[BAD_SSH].outcome(BAD_SSH)
+    assert failed.failed_task == "Check the source and the target are ready for the move"
+    source = migration.sources[BAD_SSH]["source"]["host"]
+    message = str(failed.message)
+    assert message.startswith(f"source host {source} is not usable over SSH"), message
+    assert "; node shantou lacks capacity" in message, message
 
 
 def test_a_wrong_tsig_key_fails_at_the_first_update(migration: Migration) -> None:
