@@ -44,8 +44,8 @@ from tests.fixtures.orchestrator import (
     govmig_run,
     kafka_settings,
     publish,
+    reading,
     register_and_request,
-    store_for,
     wait_for_states,
 )
 from tests.fixtures.polling import wait_until
@@ -120,13 +120,13 @@ def assert_node_totals_exact(settings: KafkaSettings, url: str) -> None:
 
 def platform_node(url: str) -> tuple[str, list[str]] | None:
     """Guangzhou platform's status and holders, or None while it is not connected."""
-    with store_for(url) as store, store.session() as session:
+    with reading(url) as store, store.session() as session:
         usage = get_node(session, "guangzhou")
     return None if usage is None else (str(usage.node.status), sorted(usage.allocations))
 
 
 def node_of(url: str, system_id: str) -> str | None:
-    with store_for(url) as store, store.session() as session:
+    with reading(url) as store, store.session() as session:
         row = get_system(session, system_id)
     return None if row is None else row.node
 
@@ -202,7 +202,7 @@ def test_connect_place_refuse_drain_release_disconnect(
 
 def store_ready(url: str) -> bool:
     try:
-        with store_for(url) as store, store.session() as session:
+        with reading(url) as store, store.session() as session:
             return get_node(session, "shantou") is not None
     except Exception:
         return False

@@ -30,9 +30,9 @@ from orchestrator.store import get_allocation, history, node_usage
 from tests.fixtures.orchestrator import (
     govmig_run,
     kafka_settings,
+    reading,
     register_and_request,
     status_events,
-    store_for,
     wait_for_states,
 )
 from tests.fixtures.polling import wait_until
@@ -80,7 +80,7 @@ def test_the_engine_refuses_a_forbidden_target_and_places_within_the_rule(
         wait_until(lambda: len(dead_reasons(settings)) == 2, timeout_s=30, what="dead letters")
         run.signal(signal.SIGTERM)
         assert run.wait(60) == 0, run.output()
-    with store_for(url) as store, store.session() as session:
+    with reading(url) as store, store.session() as session:
         refused, placed = history(session, personal.id), history(session, eastern.id)
         assert get_allocation(session, personal.id) is None
         usage = {node.node.node_id: node for node in node_usage(session)}
