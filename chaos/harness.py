@@ -18,8 +18,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from orchestrator.bus import Producer, read_topic
 from orchestrator.capacity import NodeUsage
@@ -130,6 +132,19 @@ def reading(url: str) -> Iterator[Store]:
 @functools.lru_cache(maxsize=32)
 def _kept_reader(url: str) -> Store:
     return open_store(url, create=False)
+
+
+T = TypeVar("T")
+
+
+def read_store(url: str, read: Callable[[Session], T]) -> T | None:
+    """What ``read`` finds in the store at ``url``; None while ``govmig run`` has yet to
+    create it (a probe polled from a test's start sees that first)."""
+    try:
+        with reading(url) as store, store.session() as session:
+            return read(session)
+    except ConfigurationError:
+        return None
 
 
 def read_fleet(url: str) -> Fleet:

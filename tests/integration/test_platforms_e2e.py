@@ -44,6 +44,7 @@ from tests.fixtures.orchestrator import (
     govmig_run,
     kafka_settings,
     publish,
+    read_store,
     reading,
     register_and_request,
     wait_for_states,
@@ -120,14 +121,12 @@ def assert_node_totals_exact(settings: KafkaSettings, url: str) -> None:
 
 def platform_node(url: str) -> tuple[str, list[str]] | None:
     """Guangzhou platform's status and holders, or None while it is not connected."""
-    with reading(url) as store, store.session() as session:
-        usage = get_node(session, "guangzhou")
+    usage = read_store(url, lambda session: get_node(session, "guangzhou"))
     return None if usage is None else (str(usage.node.status), sorted(usage.allocations))
 
 
 def node_of(url: str, system_id: str) -> str | None:
-    with reading(url) as store, store.session() as session:
-        row = get_system(session, system_id)
+    row = read_store(url, lambda session: get_system(session, system_id))
     return None if row is None else row.node
 
 
