@@ -1,8 +1,8 @@
-"""Ansible module: point a name at exactly these A and AAAA addresses, by a TSIG-signed update.
+"""Ansible action: point a name at exactly these A and AAAA addresses, by a TSIG-signed update.
 
-Run by the ``ssh`` role on the orchestrator (``delegate_to: localhost``, with
-``no_log``): an RFC 2136 update over TCP to the zone's primary, signed with
-HMAC-SHA256 through dnspython. Idempotent: when the server already answers
+Run by the ``ssh`` role on the orchestrator (with ``no_log``): an RFC 2136
+update over TCP to the zone's primary, signed with HMAC-SHA256 through
+dnspython. Idempotent: when the server already answers
 exactly these addresses with this TTL, nothing is sent. A refused or badly
 signed update fails the task with the server's answer, never the secret.
 ``state: absent`` deletes the name's A and AAAA records instead (nothing is
@@ -14,6 +14,9 @@ the DNS server itself refuses the switch of a stale run (a run of an older
 lease claim) once a newer run has claimed the fence. ``fence_only`` claims it:
 it moves the fence to this run's generation by compare-and-swap, and fails if
 the fence is already past it.
+
+An action, not a module: it runs inside the controller's worker, so the update
+needs no connection to localhost, and the TSIG secret goes into no module payload.
 """
 
 from __future__ import annotations
@@ -30,10 +33,10 @@ import dns.rrset
 import dns.tsig
 import dns.tsigkeyring
 import dns.update
-from ansible.module_utils.basic import AnsibleModule
+from ansible.plugins.action import ActionBase
 
 DOCUMENTATION = r"""
-module: govmig_nsupdate
+action: govmig_nsupdate
 short_description: Replace a name's A and AAAA records with a TSIG-signed RFC 2136 update
 options:
   server: {description: the zone's primary server (an address), required: true, type: str}
@@ -142,70 +145,79 @@ def signed(update: dns.update.UpdateMessage, params: dict[str, Any]) -> str:
     return str(dns.rcode.to_text(response.rcode()))
 
 
-def fence(module: AnsibleModule) -> None:
-    """``fence_only``: claim the name's fence for this run, or fail if a newer run holds it."""
-    params, mine = module.params, module.params["fence_generation"]
+class RefusedError(Exception):
+    """The update cannot be made: the task fails with this message."""
+
+
+def fence(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    """``fence_only``: claim the name's fence for this run, or refuse if a newer run holds it."""
+    mine = params["fence_generation"]
     held = current_fence(params)
     if held is not None and held > mine:
-        module.fail_json(
-            msg=f"stale run: the name's fence holds generation {held}, this run {mine}"
-        )
+        raise RefusedError(f"stale run: the name's fence holds generation {held}, this run {mine}")
     if held == mine:
-        module.exit_json(changed=False, rcode="NOERROR", fence=mine)
-    rcode = "NOERROR" if module.check_mode else claim_fence(params, held)
+        return {"changed": False, "rcode": "NOERROR", "fence": mine}
+    rcode = "NOERROR" if check_mode else claim_fence(params, held)
     if rcode in ("NXRRSET", "YXRRSET"):  # another run moved it between our read and our update
-        module.fail_json(
-            msg=f"stale run: the name's fence moved while this run claimed it: {rcode}"
-        )
+        raise RefusedError(f"stale run: the name's fence moved while this run claimed it: {rcode}")
     if rcode != "NOERROR":
-        module.fail_json(msg=f"DNS server {params['server']} refused the update: {rcode}")
-    module.exit_json(changed=True, rcode=rcode, fence=mine)
+        raise RefusedError(f"DNS server {params['server']} refused the update: {rcode}")
+    return {"changed": True, "rcode": rcode, "fence": mine}
 
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "server": {"type": "str", "required": True},
-            "zone": {"type": "str", "required": True},
-            "name": {"type": "str", "required": True},
-            "ipv4": {"type": "str"},
-            "ipv6": {"type": "str"},
-            "ttl": {"type": "int", "required": True},
-            "key_name": {"type": "str", "required": True},
-            "key_secret": {"type": "str", "required": True, "no_log": True},
-            "algorithm": {"type": "str", "default": "hmac-sha256", "choices": ["hmac-sha256"]},
-            "fence_generation": {"type": "int"},
-            "fence_only": {"type": "bool", "default": False},
-            "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-        },
-        required_if=[("fence_only", True, ["fence_generation"])],
-        supports_check_mode=True,
-    )
-    params = module.params
-    if not params["fence_only"] and params["state"] == "present":
-        missing = [key for key in ("ipv4", "ipv6") if not params[key]]
-        if missing:
-            module.fail_json(msg=f"state is present but missing: {', '.join(missing)}")
-    if params["fence_only"]:
-        try:
-            fence(module)
-        except (dns.exception.DNSException, OSError) as error:
-            module.fail_json(msg=f"DNS server {params['server']} did not answer: {error}")
-    try:
-        if current(params) == wanted(params):
-            module.exit_json(changed=False, rcode="NOERROR")
-        rcode = "NOERROR" if module.check_mode else send(params)
-    except (dns.exception.DNSException, OSError) as error:
-        module.fail_json(msg=f"DNS server {params['server']} did not answer: {error}")
+def point(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    """Make the name answer exactly ``wanted``: nothing is sent when it already does."""
+    if current(params) == wanted(params):
+        return {"changed": False, "rcode": "NOERROR"}
+    rcode = "NOERROR" if check_mode else send(params)
     if rcode == "NXRRSET" and params["fence_generation"] is not None:
-        module.fail_json(
-            msg=f"stale run: a newer run holds the name's fence (past generation "
+        raise RefusedError(
+            f"stale run: a newer run holds the name's fence (past generation "
             f"{params['fence_generation']}); the DNS server refused this run's switch"
         )
     if rcode != "NOERROR":
-        module.fail_json(msg=f"DNS server {params['server']} refused the update: {rcode}")
-    module.exit_json(changed=True, rcode=rcode)
+        raise RefusedError(f"DNS server {params['server']} refused the update: {rcode}")
+    return {"changed": True, "rcode": rcode}
 
 
-if __name__ == "__main__":
-    main()
+def outcome(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    """The task's result: what changed and the server's answer, or why it failed."""
+    if not params["fence_only"] and params["state"] == "present":
+        missing = [key for key in ("ipv4", "ipv6") if not params[key]]
+        if missing:
+            return {"failed": True, "msg": f"state is present but missing: {', '.join(missing)}"}
+    try:
+        return fence(params, check_mode) if params["fence_only"] else point(params, check_mode)
+    except RefusedError as refused:
+        return {"failed": True, "msg": str(refused)}
+    except (dns.exception.DNSException, OSError) as error:
+        return {"failed": True, "msg": f"DNS server {params['server']} did not answer: {error}"}
+
+
+ARGUMENT_SPEC = {
+    "server": {"type": "str", "required": True},
+    "zone": {"type": "str", "required": True},
+    "name": {"type": "str", "required": True},
+    "ipv4": {"type": "str"},
+    "ipv6": {"type": "str"},
+    "ttl": {"type": "int", "required": True},
+    "key_name": {"type": "str", "required": True},
+    "key_secret": {"type": "str", "required": True, "no_log": True},
+    "algorithm": {"type": "str", "default": "hmac-sha256", "choices": ["hmac-sha256"]},
+    "fence_generation": {"type": "int"},
+    "fence_only": {"type": "bool", "default": False},
+    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp: Any = None, task_vars: Any = None) -> dict[str, Any]:
+        result: dict[str, Any] = super().run(tmp, task_vars)
+        _, params = self.validate_argument_spec(
+            argument_spec=ARGUMENT_SPEC, required_if=[("fence_only", True, ["fence_generation"])]
+        )
+        result.update(outcome(params, bool(self._task.check_mode)))
+        return result
