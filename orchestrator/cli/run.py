@@ -204,7 +204,8 @@ def run(
             "--batch-window",
             min=0.0,
             max=60.0,
-            help="seconds a ready system waits for others of its node and phase "
+            help="seconds a system arriving in a phase waits for others of its node and phase; "
+            "a batch that ends goes on to its next phase at once "
             "(env GOVMIG_BATCH_WINDOW_S; default 0.5)",
             show_default=False,
         ),

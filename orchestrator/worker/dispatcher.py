@@ -1,6 +1,9 @@
 """The scheduler thread: each tick, start what may start and hand due batches to the pool.
 
-Every ``poll_s`` the dispatcher
+It ticks at once when it starts, whenever a batch ends (``wake``) and otherwise
+every ``poll_s``. The systems of a batch that ended go on to their next phase
+at once, together: the batch window only gathers systems that arrive from
+elsewhere (the intake, an operator's command). Each tick it
 
 1. cancels the runs of batches none of whose systems is still in its phase
    (cancelled or rolled back meanwhile; ``scheduling.stopped_batches``);
@@ -20,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from orchestrator.errors import GovmigError
@@ -62,16 +65,28 @@ class Dispatcher:
         self._submit, self._after_commit = submit, after_commit
         self._seen: dict[tuple[str, str], float] = {}  # (system, state): first seen ready
         self._next_finalize_check = 0.0
+        self._woken = threading.Event()
+        self._went_on: set[str] = set()  # systems whose batch ended since the last plan
+        self._went_on_lock = threading.Lock()
+
+    def wake(self, went_on: Iterable[str] = ()) -> None:
+        """Tick now rather than at the next ``poll_s``; ``went_on``: the systems of a batch
+        that just ended, due in their next phase at once."""
+        with self._went_on_lock:
+            self._went_on.update(went_on)
+        self._woken.set()
 
     def run(self, stopping: threading.Event) -> None:
-        """The scheduler thread's body: a tick every ``poll_s`` until ``stopping``."""
-        while not stopping.wait(self._config.poll_s):
+        """The scheduler thread's body: ticks until ``stopping`` (see the module docstring)."""
+        while not stopping.is_set():
             try:
                 self.tick(stopping)
             except GovmigError as error:  # a locked or unreachable database: next tick
                 log.warning("phase worker tick failed, retrying: %s", error)
             except Exception:  # a bug must not silently end the worker
                 log.exception("phase worker tick failed unexpectedly; retrying")
+            self._woken.wait(self._config.poll_s)
+            self._woken.clear()
 
     def tick(self, stopping: threading.Event) -> None:
         """One round: cancel, start, plan, claim."""
@@ -109,14 +124,17 @@ class Dispatcher:
             rows = lease_store.ready_systems(session, states, now=_now(), limit=limit)
             if warm is not None:
                 rows = self._passes_due(session, rows, warm)
+        with self._went_on_lock:
+            went_on, self._went_on = self._went_on, set()
         now, ready = time.monotonic(), []
+        arrived_together = now - self._config.limits.batch_window_s  # no window to wait
         seen: dict[tuple[str, str], float] = {}
         for row in rows:
             phase = phase_in(row.state)
             if phase is None or row.node is None:
                 continue
             key = (row.id, row.state.value)
-            seen[key] = self._seen.get(key, now)
+            seen[key] = arrived_together if row.id in went_on else self._seen.get(key, now)
             ready.append(Ready(row.id, row.node, phase, row.wave, seen[key]))
         self._seen = seen
         per_node = self._running.per_node()

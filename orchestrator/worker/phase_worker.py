@@ -7,7 +7,8 @@ job each:
 - the scheduler thread (``dispatcher.Dispatcher``): starts admitted systems,
   plans due batches, leases them and submits them to the pool;
 - a pool of ``max_batches`` batch threads (``batch_run.BatchRunner``): one
-  playbook run per batch, then the outcomes recorded (``outcomes``);
+  playbook run per batch, then the outcomes recorded (``outcomes``) and the
+  scheduler woken, so the batch's next phase starts without waiting a poll;
 - the heartbeat thread (``heartbeat.LeaseHeartbeat``): renews the leases of
   what runs, every ``heartbeat_s``.
 
@@ -74,7 +75,7 @@ class PhaseWorker:
             hooks=hooks,
             after_commit=after_commit,
         )
-        dispatcher = Dispatcher(
+        self._dispatcher = dispatcher = Dispatcher(
             store,
             self._running,
             config=config,
@@ -116,6 +117,7 @@ class PhaseWorker:
     def stop(self, *, timeout_s: float = 30.0) -> None:
         """Cancel running batches, give their leases back, and wait for the threads."""
         self._stopping.set()
+        self._dispatcher.wake()
         self._running.cancel_all()
         for thread in self._threads:
             if thread.is_alive():
@@ -126,4 +128,11 @@ class PhaseWorker:
             self._alive = None
 
     def _submit(self, key: str, running: Running) -> None:
-        self._pool.submit(self._batches.execute, key, running)
+        self._pool.submit(self._execute, key, running)
+
+    def _execute(self, key: str, running: Running) -> None:
+        """Run a batch, then wake the dispatcher: its systems go on to their next phase."""
+        try:
+            self._batches.execute(key, running)
+        finally:
+            self._dispatcher.wake(went_on=running.claimed.system_ids)
