@@ -13,9 +13,12 @@ alternating, onto an empty target directory:
     hosts, run on the source host over ssh with the lab's key.
 
 It prints each median throughput in MB/s and the ratios (a)/(b); the target
-for the phase is >= 0.8 of bare rsync.
+for the phase is >= 0.8 of bare rsync. With several sizes (one system each) it
+also prints the throughput of each extra MB between the smallest and the
+largest, for the whole phase and for bare rsync, and each run's fixed cost:
+a run of the phase costs Ansible's start-up and logins whatever the data.
 
-Run as root: ``python -m bench.replication [--mb 256] [--rounds 3]``.
+Run as root: ``python -m bench.replication [--mb 256 1024] [--rounds 3]``.
 """
 
 from __future__ import annotations
@@ -98,10 +101,10 @@ class Rig:
         return time.monotonic() - started
 
 
-def rig(lab: Lab, base: Path, mb: int) -> Rig:
-    """The lab seeded with one system of ``mb`` MB, preflighted and provisioned."""
+def rig(lab: Lab, base: Path, mb: int, index: int = 0) -> Rig:
+    """The lab seeded with a system of ``mb`` MB (the ``index``-th), preflighted and provisioned."""
     inventory = load_inventory()
-    (system,) = [s for s in generate_catalogue(20) if not s.depends_on][:1]
+    system = [s for s in generate_catalogue(20) if not s.depends_on][index]
     (seeded,) = seed_systems(lab, [system], size=mb * MB)
     provider = SshProvider(hosts=load_ssh_hosts(lab.paths.root / "hosts.yml"))
     runner = PhaseRunner(
@@ -109,7 +112,7 @@ def rig(lab: Lab, base: Path, mb: int) -> Rig:
     )
     target = SystemTarget(
         system_id=seeded.id, vcpu=seeded.vcpu, memory_gb=seeded.memory_gb,
-        storage_gb=seeded.storage_gb, ipv6_index=1, free_vcpu=10**6,
+        storage_gb=seeded.storage_gb, ipv6_index=index + 1, free_vcpu=10**6,
         free_memory_gb=10**6, free_storage_gb=10**8, source=seeded.source,
     )  # fmt: skip
     found = Rig(lab, runner, provider, node_targets(inventory.nodes)[NODE], target)
@@ -118,41 +121,74 @@ def rig(lab: Lab, base: Path, mb: int) -> Rig:
     return found
 
 
+@dataclass(frozen=True)
+class Medians:
+    """One data size's median seconds: the whole phase, its rsync, the bare rsync."""
+
+    mb: int
+    phase_s: float
+    inside_s: float
+    bare_s: float
+
+
+def measure(each: Rig, mb: int, rounds: int) -> Medians:
+    phases, rsyncs, bares = [], [], []
+    for _ in range(rounds):  # alternating, so drift hits both alike
+        wall, inside = each.phase()
+        phases.append(wall)
+        rsyncs.append(inside)
+        bares.append(each.bare())
+    median = statistics.median
+    return Medians(mb, median(phases), median(rsyncs), median(bares))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mb", type=int, default=256, help="MB of data to replicate")
+    parser.add_argument(
+        "--mb", type=int, nargs="+", default=[256, 1024], help="MB of data, one system per size"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="passes of each kind")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="govmig-replication-") as tmp:
         base = Path(tmp)
         lab = Lab(LabPaths.under(base / "lab"), load_inventory())
         try:
-            disk_mb = 3 * args.mb + 64  # the source's data, the phase's copy and the bare copy
+            disk_mb = 3 * sum(args.mb) + 64  # each source's data, the phase's and the bare copy
             lab.up(LabOptions(nodes=(NODE,), per_node=1, sources=1, disk_mb=disk_mb))
-            each = rig(lab, base, args.mb)
-            phases, rsyncs, bares = [], [], []
-            for _ in range(args.rounds):  # alternating, so drift hits both alike
-                wall, inside = each.phase()
-                phases.append(wall)
-                rsyncs.append(inside)
-                bares.append(each.bare())
-            median = statistics.median
-            report(args.mb, median(phases), median(rsyncs), median(bares))
+            rigs = [rig(lab, base, mb, index) for index, mb in enumerate(args.mb)]
+            found = [measure(each, mb, args.rounds) for each, mb in zip(rigs, args.mb, strict=True)]
         finally:
             lab.down()
+    for medians in found:
+        report(medians)
+    if len(found) > 1:
+        marginal(min(found, key=lambda m: m.mb), max(found, key=lambda m: m.mb))
 
 
-def report(mb: int, phase_s: float, inside_s: float, bare_s: float) -> None:
+def report(m: Medians) -> None:
     """The table: median seconds and MB/s of each, and the ratios against bare rsync."""
     print(f"{'measurement (median)':<44} {'s':>7} {'MB/s':>8} {'vs bare':>8}")
     rows = [
-        ("(a) replicate phase, whole ansible-runner run", phase_s),
-        ("(a) replicate phase, its rsync alone", inside_s),
-        ("(b) bare rsync, same data, same hosts", bare_s),
+        ("(a) replicate phase, whole ansible-runner run", m.phase_s),
+        ("(a) replicate phase, its rsync alone", m.inside_s),
+        ("(b) bare rsync, same data, same hosts", m.bare_s),
     ]
     for label, seconds in rows:
-        print(f"{label:<44} {seconds:>7.2f} {mb / seconds:>8.1f} {bare_s / seconds:>7.2f}x")
-    print(f"data: {mb} MB; target: the phase >= 0.8x of bare rsync")
+        print(f"{label:<44} {seconds:>7.2f} {m.mb / seconds:>8.1f} {m.bare_s / seconds:>7.2f}x")
+    print(f"data: {m.mb} MB; target: the phase >= 0.8x of bare rsync\n")
+
+
+def marginal(small: Medians, large: Medians) -> None:
+    """Throughput as the extra data over the extra time (what each MB more costs), and each
+    run's fixed cost (time at no data, on that line): the phase's and bare rsync's."""
+    extra = large.mb - small.mb
+    phase_rate = extra / (large.phase_s - small.phase_s)
+    bare_rate = extra / (large.bare_s - small.bare_s)
+    print(f"from {small.mb} MB to {large.mb} MB, each extra MB:")
+    print(f"  replicate phase, whole run  {phase_rate:8.1f} MB/s {phase_rate / bare_rate:6.2f}x")
+    print(f"  bare rsync                  {bare_rate:8.1f} MB/s {1:6.2f}x")
+    print(f"  fixed cost per run: phase {small.phase_s - small.mb / phase_rate:.2f} s, "
+          f"bare rsync {small.bare_s - small.mb / bare_rate:.2f} s")  # fmt: skip
 
 
 if __name__ == "__main__":
