@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import FrameType
@@ -154,7 +155,30 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _digests(data_dir: Path, cached: bool) -> list[tuple[str, str, int]]:
+def _hash_still(path: Path, key: tuple[int, int, int, int]) -> tuple[str, bool]:
+    """A file's SHA-256, and whether it may be cached: it stood still while read (its
+    identity still ``key``), and long enough before."""
+    clock = time.time_ns()
+    digest = file_sha256(path)
+    try:
+        after = path.stat()
+    except OSError:
+        return digest, False
+    return digest, identity(after) == key and settled(after, clock)
+
+
+def _hash_all(
+    misses: list[tuple[Path, tuple[int, int, int, int]]], workers: int
+) -> list[tuple[str, bool]]:
+    """``_hash_still`` of each miss, in order; on ``workers`` threads (hashlib and file
+    reads release the GIL, so each thread keeps a core busy)."""
+    if workers <= 1 or len(misses) <= 1:
+        return [_hash_still(path, key) for path, key in misses]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda miss: _hash_still(*miss), misses))
+
+
+def _digests(data_dir: Path, cached: bool, workers: int) -> list[tuple[str, str, int]]:
     """(relative path, SHA-256, size) of every file under ``data_dir``, sorted by path."""
     files = data_files(data_dir)
     if not cached:
@@ -166,23 +190,20 @@ def _digests(data_dir: Path, cached: bool) -> list[tuple[str, str, int]]:
     reread = where not in _stamps or _stamp(where) != _stamps[where]
     disk = load_digests(where) if reread else {}
     fresh: dict[str, Entry] = {}
-    listing: list[tuple[str, str, int]] = []
+    missed: list[tuple[str, Path, tuple[int, int, int, int]]] = []
     for name, path, st in files:
         key = identity(st)
         entry = next((e for e in (known.get(name), disk.get(name)) if e and e[:4] == key), None)
         if entry is not None:
             fresh[name] = entry
-            listing.append((name, entry[4], st.st_size))
-            continue
-        clock = time.time_ns()
-        digest = file_sha256(path)
-        listing.append((name, digest, st.st_size))
-        try:
-            after = path.stat()
-        except OSError:
-            continue
+        else:
+            missed.append((name, path, key))
+    digests = {name: entry[4] for name, entry in fresh.items()}
+    hashed = _hash_all([(path, key) for _, path, key in missed], workers)
+    for (name, _, key), (digest, cacheable) in zip(missed, hashed, strict=True):
+        digests[name] = digest
         # Only a file that stood still while read, and long enough before, is cached.
-        if identity(after) == key and settled(after, clock):
+        if cacheable:
             fresh[name] = (*key, digest)
     _caches[where] = fresh
     if fresh != (disk if reread else known):
@@ -190,7 +211,7 @@ def _digests(data_dir: Path, cached: bool) -> list[tuple[str, str, int]]:
         reread = True
     if reread:
         _stamps[where] = _stamp(where)
-    return listing
+    return [(name, digests[name], st.st_size) for name, _, st in files]
 
 
 class Manifest(NamedTuple):
@@ -206,14 +227,16 @@ class Manifest(NamedTuple):
         return hashlib.sha256(self.text.encode()).hexdigest()
 
 
-def manifest(data_dir: Path, *, cached: bool = True) -> Manifest:
+def manifest(data_dir: Path, *, cached: bool = True, workers: int = 1) -> Manifest:
     """Every file under ``data_dir``, sorted by relative path, from one walk.
 
     With ``cached`` (the default), a file whose identity is unchanged since it was last
     hashed (by this process or, through the cache beside ``data_dir``, another) is not read.
+    The others are hashed on ``workers`` threads: one by default, as a serving host's
+    other cores are its service's (``svcctl.py index --all-cores`` on an idle target).
     """
     with _cache_lock:
-        listing = _digests(data_dir, cached)
+        listing = _digests(data_dir, cached, workers)
     text = "".join(f"{digest}  {name}\n" for name, digest, _ in listing)
     return Manifest(text, len(listing), sum(size for _, _, size in listing))
 

@@ -33,7 +33,9 @@ after each replicate pass, on the target and on the source): it computes the
 data's checksum as ``service.py`` does, hashing only the files whose identity
 changed, and prints ``{"changed": false, "checksum": str, "files": int, "bytes":
 int}``, with ``--manifest`` also ``"manifest"``, the text whose SHA-256 is the
-checksum (the local role's cutover writes it as the source's manifest).
+checksum (the local role's cutover writes it as the source's manifest). With
+``--all-cores`` it hashes on a thread per core: the ssh role's target, which
+serves nothing yet; a source's other cores are its service's.
 Errors go to stderr with exit status 1.
 """
 
@@ -212,16 +214,17 @@ def manifest_checksum(data_dir: Path) -> str:
     return data_checksum(data_dir)
 
 
-def index(home: Path, manifest: bool = False) -> dict[str, object]:
+def index(home: Path, manifest: bool = False, all_cores: bool = False) -> dict[str, object]:
     """Bring the data's digest cache up to date; report the checksum it gives, the files and
     their bytes, and with ``manifest`` the manifest itself (``service.py``'s, the text whose
-    SHA-256 is the checksum)."""
+    SHA-256 is the checksum). ``all_cores``: hash on a thread per core (an idle host)."""
     import service
 
     data = home / "data"
     if not data.is_dir():
         raise RuntimeError(f"no data directory {data}")
-    found = service.manifest(data)
+    workers = (os.cpu_count() or 1) if all_cores else 1
+    found = service.manifest(data, workers=workers)
     report: dict[str, object] = {
         "changed": False,
         "checksum": found.checksum,
@@ -264,6 +267,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--manifest", action="store_true", help="index: print the manifest too")
+    parser.add_argument(
+        "--all-cores", action="store_true", help="index: hash on every core (an idle host)"
+    )
     args = parser.parse_args(argv)
     home: Path = args.dir.resolve()
     try:
@@ -272,7 +278,7 @@ def main(argv: list[str]) -> int:
         elif args.action == "quiesce":
             result = quiesce(home, rsync, args.timeout)
         elif args.action == "index":
-            result = index(home, args.manifest)
+            result = index(home, args.manifest, args.all_cores)
         else:
             result = stop(home, args.timeout)
     except (OSError, RuntimeError) as exc:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -76,6 +79,37 @@ def test_the_digest_is_the_same_with_and_without_the_cache(data: Path, settled_n
     assert load().manifest(data).text == expected  # from the file, in a fresh process
     assert service.data_checksum(data) == hashlib.sha256(expected.encode()).hexdigest()
     assert service.data_checksum(data) == service.data_checksum(data, cached=False)
+
+
+def test_hashing_on_several_threads_gives_the_same_manifest_and_cache(
+    monkeypatch: pytest.MonkeyPatch, data: Path, settled_now: None
+) -> None:
+    one, several = load(), load()
+    expected = sha256sum_listing(data)
+    assert several.manifest(data, workers=4).text == expected  # every file hashed, fills the cache
+    read = hashed(monkeypatch, one)
+    assert one.manifest(data).text == expected
+    assert read == [], "the cache the threads wrote serves a fresh process"
+    (data / "file-3.bin").write_bytes(os.urandom(3000))  # a new inode, size and ctime
+    read = hashed(monkeypatch, several)
+    assert several.manifest(data, workers=4).text == sha256sum_listing(data)
+    assert read == ["file-3.bin"]
+
+
+@pytest.mark.parametrize("cores", [[], ["--all-cores"]], ids=["one-thread", "all-cores"])
+def test_svcctl_index_reports_the_data_s_checksum_files_and_bytes(
+    data: Path, cores: list[str]
+) -> None:
+    argv = [sys.executable, str(FILES / "svcctl.py"), "index", *cores, "--dir", str(data.parent)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    expected = sha256sum_listing(data)
+    size = sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
+    assert json.loads(done.stdout) == {
+        "changed": False,
+        "checksum": hashlib.sha256(expected.encode()).hexdigest(),
+        "files": 6,
+        "bytes": size,
+    }
 
 
 def test_unchanged_files_are_not_hashed_again_even_by_a_fresh_process(
