@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -223,3 +225,20 @@ def test_secrets_are_placed_but_never_recorded(migration: Migration) -> None:
 
 def test_mitogen_is_used(migration: Migration) -> None:
     assert {result.strategy for result in migration.first.values()} == {"mitogen_linear"}
+
+
+def test_runs_start_in_the_playbooks_directory_and_take_its_ansible_cfg(
+    migration: Migration,
+) -> None:
+    # ansible-runner starts each ansible-playbook in the project, where Ansible reads
+    # playbooks/ansible.cfg: the same environment, asked the same way, sees its settings.
+    for result in migration.first.values():
+        command = json.loads((result.artifact_dir / "command").read_text())
+        assert Path(command["cwd"]) == PLAYBOOK_DIR
+        env = {**command["env"], "PATH": str(Path(sys.executable).parent)}
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "ansible-config"), "dump", "--only-changed"],
+            cwd=command["cwd"], env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        config = PLAYBOOK_DIR / "ansible.cfg"
+        assert f"DEFAULT_INTERNAL_POLL_INTERVAL({config}) = 0.005" in done.stdout
