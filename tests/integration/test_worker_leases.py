@@ -13,17 +13,16 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from orchestrator.engine import CauseContext, apply_cause
-from orchestrator.execution import NodeTarget, RunResult, SystemTarget
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import generate_catalogue, load_inventory
-from orchestrator.migrations import FORWARD_PHASES, Phase, Register, RequestMigration, SystemState
+from orchestrator.migrations import FORWARD_PHASES, Register, RequestMigration, SystemState
 from orchestrator.providers import LocalProvider
 from orchestrator.store import Store, count_by_state, open_store, seed_nodes
 from orchestrator.store import leases as lease_store
@@ -35,6 +34,7 @@ from orchestrator.worker.running import RunningBatches
 from orchestrator.worker.scheduling import Limits
 from orchestrator.worker.targets import node_targets
 from tests.fixtures.polling import wait_until
+from tests.fixtures.recording_runner import RecordingRunner, Run
 
 pytestmark = pytest.mark.postgres
 
@@ -87,45 +87,24 @@ def test_two_sessions_racing_for_the_same_systems_split_them(fresh_postgres_url:
     assert waited >= 0.3, "the loser waited for the winner's commit"
 
 
-class Recording:
-    """A ``PhaseRunner`` that notes which instance ran which phase for which system."""
-
-    def __init__(self, runner: PhaseRunner, name: str, runs: list[tuple[str, str, str]]) -> None:
-        self._runner, self._name, self._runs = runner, name, runs
-        self._lock = threading.Lock()
-
-    def run(
-        self,
-        phase: Phase,
-        node: NodeTarget,
-        systems: Sequence[SystemTarget],
-        *,
-        cancel: threading.Event | None = None,
-        secrets: Mapping[str, str] | None = None,
-    ) -> RunResult:
-        with self._lock:
-            self._runs.extend((self._name, phase.value, s.system_id) for s in systems)
-        return self._runner.run(phase, node, systems, cancel=cancel, secrets=secrets)
-
-
 @pytest.mark.ansible
 def test_two_workers_on_one_database_run_each_phase_of_each_system_once(
     fresh_postgres_url: str, tmp_path: Path
 ) -> None:
-    runs: list[tuple[str, str, str]] = []
+    runs: list[Run] = []
     stores = [open_store(fresh_postgres_url) for _ in range(2)]
     ids = place(stores[0], 8, ["shantou", "huizhou"])
     workers = [
         PhaseWorker(
             store,
-            Recording(
+            RecordingRunner(
                 PhaseRunner(
                     playbook_dir=BENCH_PLAYBOOKS,
                     artifacts_dir=tmp_path / f"artifacts-{name}",
                     provider=LocalProvider(work_root=tmp_path / "work"),
                 ),
-                name,
                 runs,
+                name=name,
             ),
             nodes=node_targets(INVENTORY.nodes),
             config=WorkerConfig(
@@ -149,10 +128,9 @@ def test_two_workers_on_one_database_run_each_phase_of_each_system_once(
         for store in stores:
             store.close()
     forward = [p.value for p in FORWARD_PHASES]
-    assert Counter((phase, sid) for _name, phase, sid in runs) == {
-        (phase, sid): 1 for phase in forward for sid in ids
-    }
-    assert len(runs) == len(ids) * len(forward)
+    ran = [(phase, sid) for _name, phase, sids in runs for sid in sids]
+    assert Counter(ran) == {(phase, sid): 1 for phase in forward for sid in ids}
+    assert len(ran) == len(ids) * len(forward)
 
 
 HOLD = """

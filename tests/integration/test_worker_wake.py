@@ -9,14 +9,13 @@ playbooks are the benchmark's trivial ones, run through real ansible-runner.
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from orchestrator.engine import CauseContext, apply_cause
-from orchestrator.execution import NodeTarget, RunResult, SystemTarget
+from orchestrator.execution import RunResult
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import generate_catalogue, load_inventory
 from orchestrator.migrations import FORWARD_PHASES, Phase, Register, RequestMigration, SystemState
@@ -27,6 +26,7 @@ from orchestrator.worker.ports import WorkerConfig
 from orchestrator.worker.scheduling import Limits
 from orchestrator.worker.targets import node_targets
 from tests.fixtures.polling import wait_until
+from tests.fixtures.recording_runner import RecordingRunner, Run
 
 pytestmark = pytest.mark.ansible
 
@@ -38,36 +38,21 @@ NEVER_S = 600.0  # the worker's poll and batch window: longer than the test wait
 SYSTEMS = 3
 
 
-class Recorded:
-    """A ``PhaseRunner`` that notes each run's phase and systems, and fails ``failing``'s
-    preflight as a failed host would."""
+def failing_preflight(system_id: str | None) -> Callable[[Phase, RunResult], RunResult]:
+    """What a run gives back when ``system_id``'s preflight fails, as a failed host's would."""
 
-    def __init__(self, runner: PhaseRunner, failing: str | None = None) -> None:
-        self._runner, self._failing = runner, failing
-        self.runs: list[tuple[str, frozenset[str]]] = []
-        self._lock = threading.Lock()
-
-    def run(
-        self,
-        phase: Phase,
-        node: NodeTarget,
-        systems: Sequence[SystemTarget],
-        *,
-        cancel: threading.Event | None = None,
-        secrets: Mapping[str, str] | None = None,
-    ) -> RunResult:
-        with self._lock:
-            self.runs.append((phase.value, frozenset(s.system_id for s in systems)))
-        result = self._runner.run(phase, node, systems, cancel=cancel, secrets=secrets)
+    def alter(phase: Phase, result: RunResult) -> RunResult:
         if phase is not Phase.PREFLIGHT:
             return result
         outcomes = tuple(
             dataclasses.replace(o, ok=False, failed_task="Check", message="injected")
-            if o.system_id == self._failing
+            if o.system_id == system_id
             else o
             for o in result.outcomes
         )
         return dataclasses.replace(result, outcomes=outcomes)
+
+    return alter
 
 
 def placed(store: Store) -> list[str]:
@@ -81,7 +66,9 @@ def placed(store: Store) -> list[str]:
     return [s.id for s in systems]
 
 
-def run_until_settled(tmp_path: Path, failing_index: int | None) -> tuple[Recorded, dict[str, str]]:
+def run_until_settled(
+    tmp_path: Path, failing_index: int | None
+) -> tuple[list[Run], dict[str, str]]:
     """Place the systems, run one worker until each is completed or rolled back; the
     runs it made and each system's final state."""
     with open_store(f"sqlite:///{tmp_path / 'govmig.db'}") as store:
@@ -92,7 +79,8 @@ def run_until_settled(tmp_path: Path, failing_index: int | None) -> tuple[Record
             provider=LocalProvider(work_root=tmp_path / "work"),
         )
         failing = ids[failing_index] if failing_index is not None else None
-        executor = Recorded(runner, failing)
+        runs: list[Run] = []
+        executor = RecordingRunner(runner, runs, alter=failing_preflight(failing))
         limits = Limits(batch_size=SYSTEMS, batch_window_s=NEVER_S)
         worker = PhaseWorker(
             store,
@@ -116,24 +104,24 @@ def run_until_settled(tmp_path: Path, failing_index: int | None) -> tuple[Record
             )
         finally:
             worker.stop()
-        return executor, states()
+        return runs, states()
 
 
 def test_a_batch_goes_through_every_phase_without_waiting_a_poll(tmp_path: Path) -> None:
-    executor, states = run_until_settled(tmp_path, failing_index=None)
+    runs, states = run_until_settled(tmp_path, failing_index=None)
     assert set(states.values()) == {SystemState.COMPLETED.value}
     everyone = frozenset(states)
-    assert executor.runs == [(phase.value, everyone) for phase in FORWARD_PHASES]
+    assert runs == [("", phase.value, everyone) for phase in FORWARD_PHASES]
 
 
 def test_what_is_left_of_a_batch_goes_on_at_once_without_its_window(tmp_path: Path) -> None:
     # One system fails its preflight: the other two are no longer a full batch, and
     # the failed one rolls back alone; neither waits the ten-minute window.
-    executor, states = run_until_settled(tmp_path, failing_index=0)
+    runs, states = run_until_settled(tmp_path, failing_index=0)
     failed = next(sid for sid, state in states.items() if state == SystemState.ROLLED_BACK.value)
     survivors = frozenset(states) - {failed}
     assert {states[sid] for sid in survivors} == {SystemState.COMPLETED.value}
-    later = [run for run in executor.runs if run[0] != Phase.PREFLIGHT.value]
+    later = [(phase, sids) for _name, phase, sids in runs if phase != Phase.PREFLIGHT.value]
     expected = [(Phase.ROLLBACK.value, frozenset({failed}))]
     expected += [(phase.value, survivors) for phase in FORWARD_PHASES[1:]]
     assert sorted(later) == sorted(expected)
