@@ -45,7 +45,6 @@ from tests.fixtures.orchestrator import (
     kafka_settings,
     publish,
     read_store,
-    reading,
     register_and_request,
     wait_for_states,
 )
@@ -200,11 +199,7 @@ def test_connect_place_refuse_drain_release_disconnect(
 
 
 def store_ready(url: str) -> bool:
-    try:
-        with reading(url) as store, store.session() as session:
-            return get_node(session, "shantou") is not None
-    except Exception:
-        return False
+    return read_store(url, lambda session: get_node(session, "shantou")) is not None
 
 
 @pytest.mark.ansible
