@@ -3,10 +3,12 @@
 Sits under ``runner.py``, which puts the chosen strategy's environment into
 each ansible-runner invocation. Ansible's cost is per host per task (a fork
 and a module upload each time); Mitogen's ``mitogen_linear`` keeps one
-interpreter per host and cuts it several times over. Mitogen patches Ansible
-internals, so it is only used with ansible-core releases its code supports,
-checked here from package metadata without importing either (importing
-``ansible_mitogen`` would pull Ansible into the orchestrator's process).
+interpreter per host and cuts it several times over. We run it as
+``govmig_mitogen_linear``, which also keeps the modules it serves between
+runs. Mitogen patches Ansible internals, so it is only used with ansible-core
+releases its code supports, checked here from package metadata without
+importing either (importing ``ansible_mitogen`` would pull Ansible into the
+orchestrator's process).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import importlib.metadata
 import importlib.util
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from orchestrator.data_files import PLAYBOOK_DIR
 
 # ansible-core releases that mitogen 0.3.x's code handles (0.3.54 branches on <= 2.20).
 MITOGEN_ANSIBLE_RANGE = ((2, 10), (2, 20))
@@ -51,13 +54,15 @@ def mitogen_supports(ansible: tuple[int, ...] | None, mitogen: tuple[int, ...] |
     return low <= ansible[:2] <= high
 
 
-def mitogen_plugin_dir() -> Path | None:
-    """The directory holding ``mitogen_linear.py``, found without importing it."""
-    spec = importlib.util.find_spec("ansible_mitogen")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    plugins = Path(next(iter(spec.submodule_search_locations))) / "plugins" / "strategy"
-    return plugins if (plugins / "mitogen_linear.py").is_file() else None
+# Mitogen's linear strategy, with the modules it sends to hosts built once per
+# installation rather than once per run (playbooks/strategy_plugins/).
+MITOGEN = "govmig_mitogen_linear"
+STRATEGY_PLUGINS = PLAYBOOK_DIR / "strategy_plugins"
+
+
+def mitogen_installed() -> bool:
+    """Whether ``ansible_mitogen`` is there to import, found without importing it."""
+    return importlib.util.find_spec("ansible_mitogen") is not None
 
 
 def choose_strategy(*, use_mitogen: bool) -> tuple[AnsibleStrategy, str]:
@@ -67,10 +72,7 @@ def choose_strategy(*, use_mitogen: bool) -> tuple[AnsibleStrategy, str]:
     ansible, mitogen = _version("ansible-core"), _version("mitogen")
     if not mitogen_supports(ansible, mitogen):
         return LINEAR, f"mitogen {mitogen} does not support ansible-core {ansible}"
-    plugins = mitogen_plugin_dir()
-    if plugins is None:
-        return LINEAR, "mitogen's strategy plugins are not installed"
-    envvars = {"ANSIBLE_STRATEGY_PLUGINS": str(plugins), "ANSIBLE_STRATEGY": "mitogen_linear"}
-    return AnsibleStrategy(
-        "mitogen_linear", envvars
-    ), f"mitogen {mitogen} with ansible-core {ansible}"
+    if not mitogen_installed():
+        return LINEAR, "mitogen's ansible_mitogen package is not installed"
+    envvars = {"ANSIBLE_STRATEGY_PLUGINS": str(STRATEGY_PLUGINS), "ANSIBLE_STRATEGY": MITOGEN}
+    return AnsibleStrategy(MITOGEN, envvars), f"mitogen {mitogen} with ansible-core {ansible}"

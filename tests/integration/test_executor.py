@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import subprocess
 import sys
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +104,8 @@ def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
         with pytest.MonkeyPatch.context() as env:
             # A credential in the orchestrator's environment must not reach the artifacts.
             env.setenv("GOVMIG_SASL_PLAIN_PASSWORD", ENV_SECRET)
+            # Where govmig_mitogen_linear keeps the modules it built: new for these runs.
+            env.setenv("XDG_CACHE_HOME", str(base / "cache"))
             for phase in FORWARD_PHASES:
                 run_twice(done, phase)
         yield done
@@ -224,7 +228,22 @@ def test_secrets_are_placed_but_never_recorded(migration: Migration) -> None:
 
 
 def test_mitogen_is_used(migration: Migration) -> None:
-    assert {result.strategy for result in migration.first.values()} == {"mitogen_linear"}
+    assert {result.strategy for result in migration.first.values()} == {"govmig_mitogen_linear"}
+
+
+def test_mitogen_keeps_the_modules_it_served_privately_as_their_files_are(
+    migration: Migration,
+) -> None:
+    (directory,) = (migration.work.parent / "cache" / "govmig" / "mitogen-modules").iterdir()
+    assert directory.stat().st_mode & 0o777 == 0o700
+    entries = {entry.name: entry for entry in directory.iterdir()}
+    assert {"ansible.module_utils.basic", "ansible_mitogen.runner"} <= entries.keys()
+    # An entry: the file it was built from, that file's stamp, and the module as sent.
+    path, _stamp, _children, compressed, _related = marshal.loads(
+        entries["ansible.module_utils.basic"].read_bytes()
+    )
+    assert zlib.decompress(compressed) == Path(path).read_bytes()
+    assert Path(path).name == "basic.py"
 
 
 def test_runs_start_in_the_playbooks_directory_and_take_its_ansible_cfg(

@@ -237,5 +237,7 @@ def test_mitogen_can_be_turned_off() -> None:
 
 def test_installed_mitogen_is_chosen() -> None:
     strategy, _ = choose_strategy(use_mitogen=True)
-    assert strategy.name == "mitogen_linear"
-    assert Path(strategy.envvars["ANSIBLE_STRATEGY_PLUGINS"], "mitogen_linear.py").is_file()
+    assert strategy.name == "govmig_mitogen_linear"
+    plugins = Path(strategy.envvars["ANSIBLE_STRATEGY_PLUGINS"])
+    assert (plugins / "govmig_mitogen_linear.py").is_file()
+    assert strategy.envvars["ANSIBLE_STRATEGY"] == strategy.name

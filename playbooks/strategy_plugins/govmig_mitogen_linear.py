@@ -1,0 +1,129 @@
+"""Ansible strategy: Mitogen's ``mitogen_linear``, with the modules it serves built once.
+
+Mitogen's master sends hosts the Python modules they import (Ansible's
+module_utils, Mitogen itself). Each run builds every module it serves anew:
+minified, compressed at zlib's level 9, and its imports scanned to send them
+along. That is about a quarter of a second of the controller's CPU in every
+run, though it depends only on the module's file.
+
+Here each built module is kept in a cache directory and used again while its
+file (and, for a package, its directory) is unchanged. The directory's name
+carries Python's, Mitogen's and Ansible's versions, so an upgrade starts an
+empty one. What a run sends is what Mitogen would build: only where it comes
+from changes. The imports sent along are a hint (a host asks for any module it
+lacks), so an entry stays right even if a module it imports changes.
+
+The cache holds code that runs on every managed host, so it is trusted as the
+code itself is: under the user's cache directory (``$XDG_CACHE_HOME``, else
+``~/.cache``), in a directory of this user's that nobody else can write, or
+not used at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import re
+import stat
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import ansible.release
+import ansible_mitogen.loaders
+import ansible_mitogen.strategy
+import mitogen
+import mitogen.core
+import mitogen.master
+
+Built = tuple[Any, ...]  # Mitogen's (fullname, pkg_present, path, compressed, related)
+CACHE_NAME = ("govmig", "mitogen-modules")
+# A host names the module it asks for: only a dotted Python name becomes a file name.
+MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", re.ASCII)
+
+
+def cache_dir(env: Mapping[str, str] = os.environ) -> Path | None:
+    """This installation's cache directory, created private; None if it is not ours alone."""
+    root = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    versions = f"{sys.version}|{mitogen.__version__}|{ansible.release.__version__}|{sys.prefix}"
+    path = root.joinpath(*CACHE_NAME, hashlib.sha256(versions.encode()).hexdigest()[:16])
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = path.stat()
+    except OSError:
+        return None
+    private = info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    return path if private else None
+
+
+def _stamp(path: str, is_pkg: bool) -> tuple[int, ...] | None:
+    """What must be unchanged for an entry to stand: the file, and a package's directory."""
+    try:
+        info = Path(path).stat()
+        stamp = (info.st_size, info.st_mtime_ns)
+        return (*stamp, Path(path).parent.stat().st_mtime_ns) if is_pkg else stamp
+    except OSError:
+        return None
+
+
+def load(directory: Path, fullname: str) -> Built | None:
+    """The cached module tuple of ``fullname``, or None when absent or stale."""
+    try:
+        # Trusted as the code is: a private directory of this user (cache_dir).
+        record = marshal.loads((directory / fullname).read_bytes())  # noqa: S302
+        path, stamp, pkg_present, compressed, related = record
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if _stamp(path, pkg_present is not None) != stamp:
+        return None
+    return (fullname, pkg_present, path, mitogen.core.Blob(compressed), related)
+
+
+def store(directory: Path, built: Built) -> None:
+    """Keep a module tuple Mitogen built; negative answers and ``__main__`` are not kept."""
+    fullname, pkg_present, path, compressed, related = built
+    stamp = _stamp(path, pkg_present is not None) if compressed is not None else None
+    if stamp is None or fullname == "__main__":
+        return
+    record = (path, stamp, pkg_present, bytes(compressed), list(related))
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".entry-")
+    try:
+        with os.fdopen(handle, "wb") as entry:
+            marshal.dump(record, entry)
+        Path(temporary).replace(directory / fullname)
+    except OSError:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def cached(build: Callable[[Any, str], Built], directory: Path) -> Callable[[Any, str], Built]:
+    """``ModuleResponder._build_tuple`` that first looks in ``directory``."""
+
+    def build_tuple(responder: Any, fullname: str) -> Built:
+        if fullname in responder._cache:
+            return responder._cache[fullname]
+        responder.policy.denied_raise(fullname)
+        if not MODULE_NAME.fullmatch(fullname):
+            return build(responder, fullname)
+        found = load(directory, fullname)
+        if found is None:
+            found = build(responder, fullname)
+            store(directory, found)
+        responder._cache[fullname] = found
+        return found
+
+    return build_tuple
+
+
+# Installed before the strategy starts Mitogen's multiplexer, which forks from this process.
+if (_directory := cache_dir()) is not None:
+    _Responder = mitogen.master.ModuleResponder
+    _Responder._build_tuple = cached(_Responder._build_tuple, _directory)
+
+Base = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
+
+
+class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
+    """Mitogen's linear strategy; only where the served modules come from differs."""

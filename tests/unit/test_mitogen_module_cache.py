@@ -1,0 +1,150 @@
+"""govmig_mitogen_linear's module cache (playbooks/strategy_plugins/): a module Mitogen
+built is served again from the cache, unchanged, until its file or package changes;
+nothing else is kept, and a directory others could write is not used. Real
+``mitogen.master.ModuleResponder`` objects build the modules; test_executor runs the
+strategy through ansible-runner."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import mitogen.core
+import mitogen.master
+import pytest
+
+from orchestrator.data_files import PLAYBOOK_DIR
+
+Build = Callable[[Any, str], tuple[Any, ...]]
+
+
+@pytest.fixture
+def plugin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
+    """The plugin, loaded as Ansible loads it, with its cache under ``tmp_path``; Mitogen's
+    own ``_build_tuple`` is put back afterwards."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    responder = mitogen.master.ModuleResponder
+    own = responder._build_tuple
+    path = PLAYBOOK_DIR / "strategy_plugins" / "govmig_mitogen_linear.py"
+    spec = importlib.util.spec_from_file_location("govmig_mitogen_linear", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # it wraps Mitogen's build, as in ansible-playbook
+    assert responder._build_tuple is not own
+    monkeypatch.setattr(responder, "_build_tuple", own)
+    return module
+
+
+class Counting:
+    """Mitogen's own build, counting the modules it was asked for."""
+
+    def __init__(self, build: Build) -> None:
+        self.build = build
+        self.asked: list[str] = []
+
+    def __call__(self, responder: Any, fullname: str) -> tuple[Any, ...]:
+        self.asked.append(fullname)
+        return self.build(responder, fullname)
+
+
+def responder() -> mitogen.master.ModuleResponder:
+    """A responder as a new run's multiplexer has it: nothing built yet."""
+    router = SimpleNamespace(add_handler=lambda **_: None)
+    return mitogen.master.ModuleResponder(router, mitogen.core.ImportPolicy())
+
+
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An importable package ``govmig_probe`` with one module, ``govmig_probe.first``."""
+    root = tmp_path / "site"
+    (root / "govmig_probe").mkdir(parents=True)
+    (root / "govmig_probe" / "__init__.py").write_text("")
+    (root / "govmig_probe" / "first.py").write_text("ANSWER = 1\n")
+    monkeypatch.syspath_prepend(str(root))
+    yield root / "govmig_probe"
+    for name in [n for n in sys.modules if n.startswith("govmig_probe")]:
+        del sys.modules[name]
+
+
+def test_a_module_built_once_is_served_again_from_the_cache_unchanged(plugin: ModuleType) -> None:
+    directory = plugin.cache_dir()
+    assert directory is not None
+    build = Counting(mitogen.master.ModuleResponder._build_tuple)
+    cached = plugin.cached(build, directory)
+
+    first = cached(responder(), "mitogen.core")
+    again = cached(responder(), "mitogen.core")  # a later run: a new responder
+
+    assert build.asked == ["mitogen.core"]
+    assert again == first
+    assert isinstance(again[3], mitogen.core.Blob)
+    assert again == mitogen.master.ModuleResponder._build_tuple(responder(), "mitogen.core")
+
+
+def test_a_changed_module_or_a_new_submodule_is_built_again(
+    plugin: ModuleType, package: Path
+) -> None:
+    directory = plugin.cache_dir()
+    build = Counting(mitogen.master.ModuleResponder._build_tuple)
+    cached = plugin.cached(build, directory)
+    cached(responder(), "govmig_probe.first")
+    cached(responder(), "govmig_probe")
+
+    (package / "first.py").write_text("ANSWER = 22\n")
+    os.utime(package / "first.py", ns=(1, 1))
+    (package / "second.py").write_text("")
+    os.utime(package, ns=(2, 2))
+    first = cached(responder(), "govmig_probe.first")
+    probe = cached(responder(), "govmig_probe")
+
+    assert build.asked == ["govmig_probe.first", "govmig_probe"] * 2
+    assert b"ANSWER = 22" in mitogen.core.zlib.decompress(first[3])
+    assert sorted(probe[1]) == ["first", "second"]
+
+
+def test_only_modules_found_are_kept_and_only_under_python_names(plugin: ModuleType) -> None:
+    directory = plugin.cache_dir()
+    build = Counting(mitogen.master.ModuleResponder._build_tuple)
+    cached = plugin.cached(build, directory)
+
+    refused = cached(responder(), "json")  # the standard library is never served
+    missing = cached(responder(), "govmig_no_such_module")
+    # A name no module has goes to Mitogen as it is, and never near the cache.
+    served: tuple[Any, ...] = ("../outside", None, str(PLAYBOOK_DIR / "ansible.cfg"), b"x", [])
+    odd = plugin.cached(lambda _responder, _name: served, directory)(responder(), "../outside")
+
+    assert refused[3] is None
+    assert missing[3] is None
+    assert odd is served
+    assert list(directory.iterdir()) == []
+    assert not (directory.parent / "outside").exists()
+
+
+def test_a_cache_directory_others_can_write_is_not_used(plugin: ModuleType) -> None:
+    directory = plugin.cache_dir()
+    directory.chmod(0o777)
+    assert plugin.cache_dir() is None
+    directory.chmod(0o700)
+    assert plugin.cache_dir() == directory
+    if os.geteuid() == 0:  # as root, a directory of another user's
+        os.chown(directory, 65534, 65534)
+        assert plugin.cache_dir() is None
+
+
+def test_a_damaged_entry_is_built_again(plugin: ModuleType) -> None:
+    directory = plugin.cache_dir()
+    build = Counting(mitogen.master.ModuleResponder._build_tuple)
+    cached = plugin.cached(build, directory)
+    cached(responder(), "mitogen.core")
+    (directory / "mitogen.core").write_bytes(b"not marshal")
+
+    rebuilt = cached(responder(), "mitogen.core")
+
+    assert build.asked == ["mitogen.core", "mitogen.core"]
+    assert rebuilt == mitogen.master.ModuleResponder._build_tuple(responder(), "mitogen.core")
