@@ -2,9 +2,9 @@
 
 Mitogen's master sends hosts the Python modules they import (Ansible's
 module_utils, Mitogen itself). Each run builds every module it serves anew:
-minified, compressed at zlib's level 9, and its imports scanned to send them
-along. That is about a quarter of a second of the controller's CPU in every
-run, though it depends only on the module's file.
+minified where it may be, compressed at zlib's level 9, and its imports
+scanned to send them along. That is about a quarter of a second of the
+controller's CPU in every run, though it depends only on the module's file.
 
 Here each built module is kept in a cache directory and used again while its
 file (and, for a package, its directory) is unchanged. The directory's name
@@ -47,13 +47,14 @@ MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", re.ASCII)
 
 def cache_dir(env: Mapping[str, str] = os.environ) -> Path | None:
     """This installation's cache directory, created private; None if it is not ours alone."""
-    root = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
     versions = f"{sys.version}|{mitogen.__version__}|{ansible.release.__version__}|{sys.prefix}"
-    path = root.joinpath(*CACHE_NAME, hashlib.sha256(versions.encode()).hexdigest()[:16])
+    name = hashlib.sha256(versions.encode()).hexdigest()[:16]
     try:
+        root = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+        path = root.joinpath(*CACHE_NAME, name)
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = path.stat()
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: no home directory to be found
         return None
     private = info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
     return path if private else None
