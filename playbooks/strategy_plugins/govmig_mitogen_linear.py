@@ -7,11 +7,12 @@ scanned to send them along. That is about a quarter of a second of the
 controller's CPU in every run, though it depends only on the module's file.
 
 Here each built module is kept in a cache directory and used again while its
-file (and, for a package, its directory) is unchanged. The directory's name
-carries Python's, Mitogen's and Ansible's versions, so an upgrade starts an
-empty one. What a run sends is what Mitogen would build: only where it comes
-from changes. The imports sent along are a hint (a host asks for any module it
-lacks), so an entry stays right even if a module it imports changes.
+file (and, for a package, its directory) is unchanged: the same inode, size,
+modification and change times. The directory's name carries Python's,
+Mitogen's and Ansible's versions, so an upgrade starts an empty one. What a
+run sends is what Mitogen would build: only where it comes from changes. The
+imports sent along are a hint (a host asks for any module it lacks), so an
+entry stays right even if a module it imports changes.
 
 The cache holds code that runs on every managed host, so it is trusted as the
 code itself is: under the user's cache directory (``$XDG_CACHE_HOME``, else
@@ -61,10 +62,11 @@ def cache_dir(env: Mapping[str, str] = os.environ) -> Path | None:
 
 
 def _stamp(path: str, is_pkg: bool) -> tuple[int, ...] | None:
-    """What must be unchanged for an entry to stand: the file, and a package's directory."""
+    """What must be unchanged for an entry to stand: the file, and a package's directory.
+    The change time too, which a write always moves and nothing sets back."""
     try:
         info = Path(path).stat()
-        stamp = (info.st_size, info.st_mtime_ns)
+        stamp = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
         return (*stamp, Path(path).parent.stat().st_mtime_ns) if is_pkg else stamp
     except OSError:
         return None

@@ -9,7 +9,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -59,16 +62,28 @@ def responder() -> mitogen.master.ModuleResponder:
     return mitogen.master.ModuleResponder(router, mitogen.core.ImportPolicy())
 
 
+@dataclass(frozen=True)
+class Probe:
+    """An importable package of one module, ``<name>.first``, under a name of its own."""
+
+    name: str
+    path: Path
+
+    @property
+    def first(self) -> str:
+        return f"{self.name}.first"
+
+
 @pytest.fixture
-def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """An importable package ``govmig_probe`` with one module, ``govmig_probe.first``."""
-    root = tmp_path / "site"
-    (root / "govmig_probe").mkdir(parents=True)
-    (root / "govmig_probe" / "__init__.py").write_text("")
-    (root / "govmig_probe" / "first.py").write_text("ANSWER = 1\n")
-    monkeypatch.syspath_prepend(str(root))
-    yield root / "govmig_probe"
-    for name in [n for n in sys.modules if n.startswith("govmig_probe")]:
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Probe]:
+    # A name no other test imported: Python and Mitogen remember where modules were.
+    probe = Probe(f"govmig_probe_{uuid.uuid4().hex}", tmp_path / "site")
+    (probe.path / probe.name).mkdir(parents=True)
+    (probe.path / probe.name / "__init__.py").write_text("")
+    (probe.path / probe.name / "first.py").write_text("ANSWER = 1\n")
+    monkeypatch.syspath_prepend(str(probe.path))
+    yield Probe(probe.name, probe.path / probe.name)
+    for name in [n for n in sys.modules if n.startswith(probe.name)]:
         del sys.modules[name]
 
 
@@ -88,24 +103,45 @@ def test_a_module_built_once_is_served_again_from_the_cache_unchanged(plugin: Mo
 
 
 def test_a_changed_module_or_a_new_submodule_is_built_again(
-    plugin: ModuleType, package: Path
+    plugin: ModuleType, package: Probe
 ) -> None:
     directory = plugin.cache_dir()
     build = Counting(mitogen.master.ModuleResponder._build_tuple)
     cached = plugin.cached(build, directory)
-    cached(responder(), "govmig_probe.first")
-    cached(responder(), "govmig_probe")
+    cached(responder(), package.first)
+    cached(responder(), package.name)
 
-    (package / "first.py").write_text("ANSWER = 22\n")
-    os.utime(package / "first.py", ns=(1, 1))
-    (package / "second.py").write_text("")
-    os.utime(package, ns=(2, 2))
-    first = cached(responder(), "govmig_probe.first")
-    probe = cached(responder(), "govmig_probe")
+    (package.path / "first.py").write_text("ANSWER = 22\n")
+    os.utime(package.path / "first.py", ns=(1, 1))
+    (package.path / "second.py").write_text("")
+    os.utime(package.path, ns=(2, 2))
+    first = cached(responder(), package.first)
+    probe = cached(responder(), package.name)
 
-    assert build.asked == ["govmig_probe.first", "govmig_probe"] * 2
+    assert build.asked == [package.first, package.name] * 2
     assert b"ANSWER = 22" in mitogen.core.zlib.decompress(first[3])
     assert sorted(probe[1]) == ["first", "second"]
+
+
+def test_a_module_rewritten_to_the_same_size_and_time_is_built_again(
+    plugin: ModuleType, package: Probe
+) -> None:
+    directory = plugin.cache_dir()
+    build = Counting(mitogen.master.ModuleResponder._build_tuple)
+    cached = plugin.cached(build, directory)
+    first = package.path / "first.py"
+    written = first.stat()
+    cached(responder(), package.first)
+
+    # The kernel stamps a file's times from a clock that ticks every few milliseconds.
+    time.sleep(0.05)
+    first.write_text("ANSWER = 7\n")  # same length, same file, and its time set back
+    os.utime(first, ns=(written.st_atime_ns, written.st_mtime_ns))
+    again = cached(responder(), package.first)
+
+    assert first.stat().st_mtime_ns == written.st_mtime_ns
+    assert build.asked == [package.first] * 2
+    assert b"ANSWER = 7" in mitogen.core.zlib.decompress(again[3])
 
 
 def test_only_modules_found_are_kept_and_only_under_python_names(plugin: ModuleType) -> None:
