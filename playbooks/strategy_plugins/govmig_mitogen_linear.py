@@ -92,7 +92,10 @@ def store(directory: Path, built: Built) -> None:
     if stamp is None or fullname == "__main__":
         return
     record = (path, stamp, pkg_present, bytes(compressed), list(related))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".entry-")
+    try:  # the directory may be gone (an operator cleared the cache): then keep nothing
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".entry-")
+    except OSError:
+        return
     try:
         with os.fdopen(handle, "wb") as entry:
             marshal.dump(record, entry)

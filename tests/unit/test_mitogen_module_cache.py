@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 import time
 import uuid
@@ -184,3 +185,15 @@ def test_a_damaged_entry_is_built_again(plugin: ModuleType) -> None:
 
     assert build.asked == ["mitogen.core", "mitogen.core"]
     assert rebuilt == mitogen.master.ModuleResponder._build_tuple(responder(), "mitogen.core")
+
+
+def test_a_cache_cleared_while_a_run_serves_modules_is_only_missed(plugin: ModuleType) -> None:
+    directory = plugin.cache_dir()
+    build = Counting(mitogen.master.ModuleResponder._build_tuple)
+    cached = plugin.cached(build, directory)
+    shutil.rmtree(directory)
+
+    served = cached(responder(), "mitogen.core")
+
+    assert served == mitogen.master.ModuleResponder._build_tuple(responder(), "mitogen.core")
+    assert not directory.exists()
