@@ -3,7 +3,6 @@ result says, on loopback sockets. The lab tests run them through Ansible on real
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
 import threading
@@ -14,17 +13,11 @@ from types import ModuleType
 import pytest
 
 from orchestrator.data_files import PLAYBOOK_DIR
+from tests.fixtures.file_modules import load_file
 
 
 def action(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        name, PLAYBOOK_DIR / "action_plugins" / f"{name}.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(PLAYBOOK_DIR / "action_plugins" / f"{name}.py")
 
 
 class Answers(BaseHTTPRequestHandler):

@@ -3,7 +3,6 @@ directory are in ``tests/integration/test_playbooks.py``)."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from types import ModuleType
 import pytest
 
 from orchestrator.data_files import PLAYBOOK_DIR
+from tests.fixtures.file_modules import load_file
 
 FILES = PLAYBOOK_DIR / "files"
 
@@ -19,12 +19,7 @@ FILES = PLAYBOOK_DIR / "files"
 def load() -> ModuleType:
     sys.path.insert(0, str(FILES))  # it imports service.py, beside it
     try:
-        spec = importlib.util.spec_from_file_location("datacheck", FILES / "datacheck.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        return load_file(FILES / "datacheck.py")
     finally:
         sys.path.remove(str(FILES))
 

@@ -6,7 +6,6 @@ strategy through ansible-runner."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import sys
@@ -23,6 +22,7 @@ import mitogen.master
 import pytest
 
 from orchestrator.data_files import PLAYBOOK_DIR
+from tests.fixtures.file_modules import load_file
 
 Build = Callable[[Any, str], tuple[Any, ...]]
 
@@ -34,12 +34,8 @@ def plugin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     responder = mitogen.master.ModuleResponder
     own = responder._build_tuple
-    path = PLAYBOOK_DIR / "strategy_plugins" / "govmig_mitogen_linear.py"
-    spec = importlib.util.spec_from_file_location("govmig_mitogen_linear", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # it wraps Mitogen's build, as in ansible-playbook
+    # It wraps Mitogen's build as it loads, as in ansible-playbook.
+    module = load_file(PLAYBOOK_DIR / "strategy_plugins" / "govmig_mitogen_linear.py")
     assert responder._build_tuple is not own
     monkeypatch.setattr(responder, "_build_tuple", own)
     return module
@@ -61,6 +57,27 @@ def responder() -> mitogen.master.ModuleResponder:
     """A responder as a new run's multiplexer has it: nothing built yet."""
     router = SimpleNamespace(add_handler=lambda **_: None)
     return mitogen.master.ModuleResponder(router, mitogen.core.ImportPolicy())
+
+
+@dataclass(frozen=True)
+class Served:
+    """The plugin's cache in front of Mitogen's own build, which counts what it builds;
+    ``serve`` asks it for a module as a new run's multiplexer would."""
+
+    directory: Path
+    build: Counting
+    cached: Build
+
+    def serve(self, fullname: str) -> tuple[Any, ...]:
+        return self.cached(responder(), fullname)
+
+
+@pytest.fixture
+def served(plugin: ModuleType) -> Served:
+    directory = plugin.cache_dir()
+    assert directory is not None
+    build = Counting(mitogen.master.ModuleResponder._build_tuple)
+    return Served(directory, build, plugin.cached(build, directory))
 
 
 @dataclass(frozen=True)
@@ -88,79 +105,66 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Probe]:
         del sys.modules[name]
 
 
-def test_a_module_built_once_is_served_again_from_the_cache_unchanged(plugin: ModuleType) -> None:
-    directory = plugin.cache_dir()
-    assert directory is not None
-    build = Counting(mitogen.master.ModuleResponder._build_tuple)
-    cached = plugin.cached(build, directory)
+def test_a_module_built_once_is_served_again_from_the_cache_unchanged(served: Served) -> None:
+    first = served.serve("mitogen.core")
+    again = served.serve("mitogen.core")  # a later run: a new responder
 
-    first = cached(responder(), "mitogen.core")
-    again = cached(responder(), "mitogen.core")  # a later run: a new responder
-
-    assert build.asked == ["mitogen.core"]
+    assert served.build.asked == ["mitogen.core"]
     assert again == first
     assert isinstance(again[3], mitogen.core.Blob)
     assert again == mitogen.master.ModuleResponder._build_tuple(responder(), "mitogen.core")
 
 
-def test_a_changed_module_or_a_new_submodule_is_built_again(
-    plugin: ModuleType, package: Probe
-) -> None:
-    directory = plugin.cache_dir()
-    build = Counting(mitogen.master.ModuleResponder._build_tuple)
-    cached = plugin.cached(build, directory)
-    cached(responder(), package.first)
-    cached(responder(), package.name)
+def test_a_changed_module_or_a_new_submodule_is_built_again(served: Served, package: Probe) -> None:
+    served.serve(package.first)
+    served.serve(package.name)
 
     (package.path / "first.py").write_text("ANSWER = 22\n")
     os.utime(package.path / "first.py", ns=(1, 1))
     (package.path / "second.py").write_text("")
     os.utime(package.path, ns=(2, 2))
-    first = cached(responder(), package.first)
-    probe = cached(responder(), package.name)
+    first = served.serve(package.first)
+    probe = served.serve(package.name)
 
-    assert build.asked == [package.first, package.name] * 2
+    assert served.build.asked == [package.first, package.name] * 2
     assert b"ANSWER = 22" in mitogen.core.zlib.decompress(first[3])
     assert sorted(probe[1]) == ["first", "second"]
 
 
 def test_a_module_rewritten_to_the_same_size_and_time_is_built_again(
-    plugin: ModuleType, package: Probe
+    served: Served, package: Probe
 ) -> None:
-    directory = plugin.cache_dir()
-    build = Counting(mitogen.master.ModuleResponder._build_tuple)
-    cached = plugin.cached(build, directory)
     first = package.path / "first.py"
     written = first.stat()
-    cached(responder(), package.first)
+    served.serve(package.first)
 
     # The kernel stamps a file's times from a clock that ticks every few milliseconds.
     time.sleep(0.05)
     first.write_text("ANSWER = 7\n")  # same length, same file, and its time set back
     os.utime(first, ns=(written.st_atime_ns, written.st_mtime_ns))
-    again = cached(responder(), package.first)
+    again = served.serve(package.first)
 
     assert first.stat().st_mtime_ns == written.st_mtime_ns
-    assert build.asked == [package.first] * 2
+    assert served.build.asked == [package.first] * 2
     assert b"ANSWER = 7" in mitogen.core.zlib.decompress(again[3])
 
 
-def test_only_modules_found_are_kept_and_only_under_python_names(plugin: ModuleType) -> None:
-    directory = plugin.cache_dir()
-    build = Counting(mitogen.master.ModuleResponder._build_tuple)
-    cached = plugin.cached(build, directory)
-
-    refused = cached(responder(), "json")  # the standard library is never served
-    missing = cached(responder(), "govmig_no_such_module")
+def test_only_modules_found_are_kept_and_only_under_python_names(
+    plugin: ModuleType, served: Served
+) -> None:
+    refused = served.serve("json")  # the standard library is never served
+    missing = served.serve("govmig_no_such_module")
     # A name no module has goes to Mitogen as it is, and never near the cache.
-    served: tuple[Any, ...] = ("../outside", None, str(PLAYBOOK_DIR / "ansible.cfg"), b"x", [])
-    odd = plugin.cached(lambda _responder, _name: served, directory)(responder(), "../outside")
+    answer: tuple[Any, ...] = ("../outside", None, str(PLAYBOOK_DIR / "ansible.cfg"), b"x", [])
+    odd = plugin.cached(lambda _responder, _name: answer, served.directory)(
+        responder(), "../outside"
+    )
 
     assert refused[3] is None
     assert missing[3] is None
-    assert odd is served
-    assert list(directory.iterdir()) == []
-    assert not (directory.parent / "outside").exists()
+    assert odd is answer
+    assert list(served.directory.iterdir()) == []
+    assert not (served.directory.parent / "outside").exists()
 
 
 def test_a_cache_directory_others_can_write_is_not_used(plugin: ModuleType) -> None:
@@ -174,26 +178,20 @@ def test_a_cache_directory_others_can_write_is_not_used(plugin: ModuleType) -> N
         assert plugin.cache_dir() is None
 
 
-def test_a_damaged_entry_is_built_again(plugin: ModuleType) -> None:
-    directory = plugin.cache_dir()
-    build = Counting(mitogen.master.ModuleResponder._build_tuple)
-    cached = plugin.cached(build, directory)
-    cached(responder(), "mitogen.core")
-    (directory / "mitogen.core").write_bytes(b"not marshal")
+def test_a_damaged_entry_is_built_again(served: Served) -> None:
+    served.serve("mitogen.core")
+    (served.directory / "mitogen.core").write_bytes(b"not marshal")
 
-    rebuilt = cached(responder(), "mitogen.core")
+    rebuilt = served.serve("mitogen.core")
 
-    assert build.asked == ["mitogen.core", "mitogen.core"]
+    assert served.build.asked == ["mitogen.core", "mitogen.core"]
     assert rebuilt == mitogen.master.ModuleResponder._build_tuple(responder(), "mitogen.core")
 
 
-def test_a_cache_cleared_while_a_run_serves_modules_is_only_missed(plugin: ModuleType) -> None:
-    directory = plugin.cache_dir()
-    build = Counting(mitogen.master.ModuleResponder._build_tuple)
-    cached = plugin.cached(build, directory)
-    shutil.rmtree(directory)
+def test_a_cache_cleared_while_a_run_serves_modules_is_only_missed(served: Served) -> None:
+    shutil.rmtree(served.directory)
 
-    served = cached(responder(), "mitogen.core")
+    module = served.serve("mitogen.core")
 
-    assert served == mitogen.master.ModuleResponder._build_tuple(responder(), "mitogen.core")
-    assert not directory.exists()
+    assert module == mitogen.master.ModuleResponder._build_tuple(responder(), "mitogen.core")
+    assert not served.directory.exists()

@@ -4,7 +4,6 @@ with only the files whose identity changed hashed again, in this process or a fr
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,18 +15,14 @@ from types import ModuleType
 import pytest
 
 from orchestrator.data_files import PLAYBOOK_DIR
+from tests.fixtures.file_modules import load_file
 
 FILES = PLAYBOOK_DIR / "files"
 
 
 def load() -> ModuleType:
     """A fresh ``service`` module: a new process, as far as its in-memory cache goes."""
-    spec = importlib.util.spec_from_file_location("service", FILES / "service.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(FILES / "service.py")
 
 
 @pytest.fixture
