@@ -37,7 +37,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -289,7 +289,8 @@ class PhaseRunner:
         # the artifacts: keep only what ansible-playbook needs, never a credential.
         runner.config.env = scrub_environment(runner.config.env, keep=self.provider.env_names)
         runner.config.command = guarded(runner.config.command, remove=private)
-        runner.run()
+        with exec_or_exit():
+            runner.run()
         return str(runner.status), _rc(runner)
 
     def _run_on(
@@ -315,6 +316,24 @@ class PhaseRunner:
         if done.explanation:
             collector.explanation = f"execution host {host.name}: {done.explanation}"
         return done.status, done.rc
+
+
+@contextlib.contextmanager
+def exec_or_exit() -> Iterator[None]:
+    """Around ansible-runner's start of ansible-playbook: a forked child that comes back
+    out of it ends at once.
+
+    ptyprocess forks, then sets up the child's terminal before its exec; an error
+    there (EIO: the terminal hung up, as when we were killed -9 mid-fork) raises in
+    the child, which would go on as a second copy of this process, acting for an
+    orchestrator that is gone. It must never run our code.
+    """
+    parent = os.getpid()
+    try:
+        yield
+    finally:
+        if os.getpid() != parent:
+            os._exit(127)
 
 
 def guarded(command: Sequence[str], *, remove: Path) -> list[str]:

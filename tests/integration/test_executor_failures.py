@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -263,3 +265,53 @@ def test_a_stale_rollback_cannot_undo_a_newer_cutover(make_sandbox: MakeSandbox)
     record = read_name_record(box.work, "fenced")
     assert record.location == NODE.node_id
     assert fetch_health(record)["location"] == NODE.node_id, "the cutover's instance still serves"
+
+
+# A process that runs one batch whose ansible-playbook child fails before its exec,
+# as when the terminal hangs up because the orchestrator was killed -9 mid-fork.
+# Every process that comes back out of the run notes its pid in a file (a forked
+# child's stdout is its terminal, not ours).
+FAILED_BEFORE_EXEC = """
+import errno, os, sys
+from pathlib import Path
+import ptyprocess.ptyprocess
+from orchestrator.execution import NodeTarget
+from orchestrator.execution.runner import PhaseRunner
+from orchestrator.migrations.states import Phase
+from orchestrator.providers import LocalProvider
+from tests.fixtures.targets import system_target
+
+def hung_up(*_args):
+    raise OSError(errno.EIO, "the terminal hung up")
+
+ptyprocess.ptyprocess._setwinsize = hung_up  # called only in the forked child
+base = Path(sys.argv[1])
+runner = PhaseRunner(
+    playbook_dir=Path("bench/playbooks"),
+    artifacts_dir=base / "artifacts",
+    provider=LocalProvider(work_root=base / "work"),
+    use_mitogen=False,
+)
+node = NodeTarget(node_id="heyuan", ipv6_prefix="2001:db8:3::/48")
+systems = [system_target("hup")]
+try:
+    result = runner.run(Phase.PREFLIGHT, node, systems)
+    outcome = "ok" if result.ok else "failed"
+except OSError:
+    outcome = "raised"
+with (base / "came-back").open("a") as note:
+    note.write(f"{os.getpid()} {outcome}\\n")
+"""
+
+
+def test_a_child_that_fails_before_its_exec_never_runs_our_code(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", FAILED_BEFORE_EXEC, str(tmp_path)],
+        cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    came_back = [line.split() for line in (tmp_path / "came-back").read_text().splitlines()]
+    # Only the process that started the run, told the run failed: its child never ran our code.
+    assert [outcome for _pid, outcome in came_back] == ["raised"], came_back
