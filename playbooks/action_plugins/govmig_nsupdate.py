@@ -1,10 +1,15 @@
 """Ansible action: point a name at exactly these A and AAAA addresses, by a TSIG-signed update.
 
-Run by the ``ssh`` role on the orchestrator (with ``no_log``): an RFC 2136
-update over TCP to the zone's primary, signed with HMAC-SHA256 through
-dnspython. Idempotent: when the server already answers
-exactly these addresses with this TTL, nothing is sent. A refused or badly
-signed update fails the task with the server's answer, never the secret.
+Run by the ``ssh`` role on the orchestrator: an RFC 2136 update over TCP to
+the zone's primary, signed with HMAC-SHA256 through dnspython. Idempotent:
+when the server already answers exactly these addresses with this TTL, nothing
+is sent; after an update, the server is asked again, and the task fails unless
+it answers them. A refused or badly signed update fails the task with the
+server's answer.
+
+The TSIG secret is read from the ``govmig_secret_tsig_key`` variable, never
+passed as an argument: neither the task's arguments nor its result ever hold
+it, so the task needs no ``no_log`` and its failures show their reason.
 ``state: absent`` deletes the name's A and AAAA records instead (nothing is
 sent when it has none): the rehearsal's test name goes that way.
 
@@ -46,7 +51,6 @@ options:
   ipv6: {description: "the AAAA record's address (unless fence_only)", type: str}
   ttl: {description: the records' TTL in seconds, required: true, type: int}
   key_name: {description: the TSIG key's name, required: true, type: str}
-  key_secret: {description: the TSIG key's base64 secret, required: true, type: str, no_log: true}
   algorithm: {description: TSIG algorithm, type: str, default: hmac-sha256, choices: [hmac-sha256]}
   fence_generation: {description: the run's lease generation (fencing token), type: int}
   fence_only: {description: only claim the fence for fence_generation, type: bool, default: false}
@@ -55,6 +59,7 @@ options:
 """
 
 _TIMEOUT_S = 5.0
+SECRET_VAR = "govmig_secret_tsig_key"  # noqa: S105 - a variable's name, not a secret
 
 
 def answer(params: dict[str, Any], label: str, rdtype: str) -> list[dns.rrset.RRset]:
@@ -169,7 +174,9 @@ def point(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     """Make the name answer exactly ``wanted``: nothing is sent when it already does."""
     if current(params) == wanted(params):
         return {"changed": False, "rcode": "NOERROR"}
-    rcode = "NOERROR" if check_mode else send(params)
+    if check_mode:
+        return {"changed": True, "rcode": "NOERROR"}
+    rcode = send(params)
     if rcode == "NXRRSET" and params["fence_generation"] is not None:
         raise RefusedError(
             f"stale run: a newer run holds the name's fence (past generation "
@@ -177,6 +184,13 @@ def point(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         )
     if rcode != "NOERROR":
         raise RefusedError(f"DNS server {params['server']} refused the update: {rcode}")
+    answered = current(params)
+    if answered != wanted(params):
+        shown = sorted(address for addresses, _ttl in answered.values() for address in addresses)
+        raise RefusedError(
+            f"DNS server {params['server']} still answers {shown} for {params['name']} "
+            "after the update"
+        )
     return {"changed": True, "rcode": rcode}
 
 
@@ -194,6 +208,12 @@ def outcome(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         return {"failed": True, "msg": f"DNS server {params['server']} did not answer: {error}"}
 
 
+def tsig_secret(task_vars: dict[str, Any]) -> str | None:
+    """The TSIG secret from the task's variables (never an argument), or None if it has none."""
+    secret = task_vars.get(SECRET_VAR)
+    return secret if isinstance(secret, str) and secret else None
+
+
 ARGUMENT_SPEC = {
     "server": {"type": "str", "required": True},
     "zone": {"type": "str", "required": True},
@@ -202,7 +222,6 @@ ARGUMENT_SPEC = {
     "ipv6": {"type": "str"},
     "ttl": {"type": "int", "required": True},
     "key_name": {"type": "str", "required": True},
-    "key_secret": {"type": "str", "required": True, "no_log": True},
     "algorithm": {"type": "str", "default": "hmac-sha256", "choices": ["hmac-sha256"]},
     "fence_generation": {"type": "int"},
     "fence_only": {"type": "bool", "default": False},
@@ -219,5 +238,9 @@ class ActionModule(ActionBase):
         _, params = self.validate_argument_spec(
             argument_spec=ARGUMENT_SPEC, required_if=[("fence_only", True, ["fence_generation"])]
         )
-        result.update(outcome(params, bool(self._task.check_mode)))
+        secret = tsig_secret(task_vars or {})
+        if secret is None:
+            result.update(failed=True, msg=f"no TSIG secret: the {SECRET_VAR} variable is not set")
+            return result
+        result.update(outcome({**params, "key_secret": secret}, bool(self._task.check_mode)))
         return result

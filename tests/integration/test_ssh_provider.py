@@ -482,7 +482,8 @@ def test_a_failed_preflight_names_every_concern_at_once(migration: Migration) ->
 
 def test_a_wrong_tsig_key_fails_at_the_first_update(migration: Migration) -> None:
     failed = migration.failed[BAD_TSIG].outcome(BAD_TSIG)
-    assert failed.failed_task == "Check the DNS server accepted the update"
+    assert failed.failed_task == "Claim the name's fence for this run's lease"
+    assert "the server does not accept our TSIG key" in str(failed.message), failed.message
     lowered = [
         path
         for path in (migration.failed[BAD_TSIG].artifact_dir / "job_events").glob("*.json")
@@ -642,6 +643,6 @@ def test_a_stale_cutover_cannot_switch_the_name_after_a_newer_rollback(
     assert_source_serves(migration, sid)
     stale = migration.run(Phase.CUTOVER, node, [sid], lease_generation=6).outcome(sid)
     assert not stale.ok
-    assert stale.failed_task == "Check the DNS server accepted the update"
+    assert stale.failed_task == "Claim the name's fence for this run's lease"
     assert "stale run: the name's fence holds generation 7, this run 6" in (stale.message or "")
     assert_source_serves(migration, sid)  # never quiesced, the name never switched

@@ -112,3 +112,11 @@ def test_nsupdate_refuses_a_present_state_without_both_addresses() -> None:
     params = {"fence_only": False, "state": "present", "ipv4": "10.0.0.5", "ipv6": None}
     got = action("govmig_nsupdate").outcome(params, False)
     assert got == {"failed": True, "msg": "state is present but missing: ipv6"}
+
+
+def test_nsupdate_reads_the_tsig_secret_from_its_variable_only() -> None:
+    nsupdate = action("govmig_nsupdate")
+    assert nsupdate.tsig_secret({"govmig_secret_tsig_key": "c2VjcmV0"}) == "c2VjcmV0"
+    assert nsupdate.tsig_secret({"key_secret": "c2VjcmV0"}) is None
+    assert nsupdate.tsig_secret({"govmig_secret_tsig_key": ""}) is None
+    assert "key_secret" not in nsupdate.ARGUMENT_SPEC
