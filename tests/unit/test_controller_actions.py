@@ -13,6 +13,7 @@ from types import ModuleType
 import pytest
 
 from orchestrator.data_files import PLAYBOOK_DIR
+from orchestrator.providers.ssh import TSIG_SECRET
 from tests.fixtures.file_modules import load_file
 
 
@@ -120,3 +121,5 @@ def test_nsupdate_reads_the_tsig_secret_from_its_variable_only() -> None:
     assert nsupdate.tsig_secret({"key_secret": "c2VjcmV0"}) is None
     assert nsupdate.tsig_secret({"govmig_secret_tsig_key": ""}) is None
     assert "key_secret" not in nsupdate.ARGUMENT_SPEC
+    # The action reads the variable the ssh provider hands the secret over in.
+    assert nsupdate.SECRET_VAR == TSIG_SECRET
