@@ -6,7 +6,8 @@ per node on the 14 nodes), each seeded on the lab's source hosts with small
 data, go through every forward phase with the real ``ssh`` provider's role:
 
 (a) through the real ``PhaseWorker``: one ansible-runner invocation per
-    (node, phase) batch, ``--max-batches`` at a time;
+    batch of one phase (the lab's nodes all run from here, so a batch spans
+    nodes; at most ``--batch-size`` systems), ``--max-batches`` at a time;
 (b) as rule-based event automation does it: one ansible-runner invocation per
     system per phase (each system's phases in order), ``--max-batches``
     systems at a time: the same playbooks, hosts and concurrency.
@@ -16,7 +17,7 @@ per system of (a) (the data is a few KiB, so this is orchestration and Ansible,
 not copying; target <= 1 s with Mitogen), and the share of (a)'s wall time
 outside any ansible-runner invocation.
 
-Run as root: ``python -m bench.lab_wave [--systems 28] [--max-batches 4]``.
+Run as root: ``python -m bench.lab_wave [--systems 28] [--max-batches 4] [--batch-size 50]``.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def per_system(
             free_vcpu=10**6, free_memory_gb=10**6, free_storage_gb=10**8, source=system.source,
         )  # fmt: skip
         return all(
-            each.run(phase, node, [target], secrets=provider.secrets()).ok
+            each.run(phase, [(node, [target])], secrets=provider.secrets()).ok
             for phase in FORWARD_PHASES
         )
 
@@ -109,11 +110,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", type=int, default=28, help="systems per wave")
     parser.add_argument("--max-batches", type=int, default=4, help="runs at a time, both ways")
+    parser.add_argument("--batch-size", type=int, default=50, help="systems per batched run")
     args = parser.parse_args()
     inventory = load_inventory()
     nodes = choose_nodes(inventory, [])
     pool = [s for s in generate_catalogue(200) if not s.depends_on][: 2 * args.systems]
-    limits = Limits(batch_size=50, max_batches=args.max_batches, batch_window_s=0.5)
+    limits = Limits(batch_size=args.batch_size, max_batches=args.max_batches, batch_window_s=0.5)
     with tempfile.TemporaryDirectory(prefix="govmig-lab-wave-") as tmp:
         base = Path(tmp)
         lab = Lab(LabPaths.under(base / "lab"), inventory)

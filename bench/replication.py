@@ -70,7 +70,9 @@ class Rig:
         return f"/srv/govmig/{self.target.system_id}/data/"
 
     def run(self, phase: Phase) -> RunResult:
-        result = self.runner.run(phase, self.node, [self.target], secrets=self.provider.secrets())
+        result = self.runner.run(
+            phase, [(self.node, [self.target])], secrets=self.provider.secrets()
+        )
         assert result.ok, result.outcomes
         return result
 

@@ -82,7 +82,7 @@ def per_system(base: Path, inventory: Inventory, count: int, nodes: Sequence[str
             free_vcpu=10**6, free_memory_gb=10**6, free_storage_gb=10**8, source=system.source,
         )  # fmt: skip
         for phase in FORWARD_PHASES:
-            result = each.run(phase, node, [target])
+            result = each.run(phase, [(node, [target])])
             if not result.ok:
                 raise SystemExit(f"baseline {phase} failed for {system.id}: {result.outcomes}")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.engine import CauseContext, apply_cause
-from orchestrator.execution import NodeTarget, RunResult, SystemTarget
+from orchestrator.execution import NodeWork, RunResult
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import Inventory, generate_catalogue
 from orchestrator.inventory.models import BusinessSystem
@@ -50,8 +50,7 @@ class TimedExecutor:
     def run(
         self,
         phase: Phase,
-        node: NodeTarget,
-        systems: Sequence[SystemTarget],
+        work: Sequence[NodeWork],
         *,
         cancel: threading.Event | None = None,
         secrets: Mapping[str, str] | None = None,
@@ -59,7 +58,7 @@ class TimedExecutor:
         """Run the batch and note when."""
         started = time.monotonic()
         try:
-            return self.runner.run(phase, node, systems, cancel=cancel, secrets=secrets)
+            return self.runner.run(phase, work, cancel=cancel, secrets=secrets)
         finally:
             with self._lock:
                 self.intervals.append((started, time.monotonic()))

@@ -45,10 +45,10 @@ class HostOutcome:
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
-    """One phase run on one node: an outcome per system and where the evidence is."""
+    """One phase run on one or more nodes: an outcome per system and where the evidence is."""
 
     phase: Phase
-    node: str
+    nodes: tuple[str, ...]
     ident: str
     artifact_dir: Path
     rc: int

@@ -1,10 +1,12 @@
-"""The batched executor: one ansible-runner invocation per (phase, node) batch.
+"""The batched executor: one ansible-runner invocation per batch of one phase.
 
 The only module in govmig that imports ``ansible_runner``. The phase worker
-hands it a phase, a node and the systems placed there; it builds the inventory
-(exactly those systems as hosts, with the provider's vars) and the extra vars,
-runs the phase's playbook once for all of them, and returns one outcome per system, so one
-bad system fails alone while the rest of the batch goes on.
+hands it a phase and a batch's systems with the nodes they are placed on (one
+or more nodes, all run from one place: here, or one execution host); it builds
+the inventory (exactly those systems as hosts, with their node's and the
+provider's vars) and the extra vars, runs the phase's playbook once for all of
+them, and returns one outcome per system, so one bad system fails alone while
+the rest of the batch goes on.
 
 Artifacts (events, stdout, rc, status) of each run are kept under
 ``artifacts_dir/<ident>`` and rotated here rather than by ansible-runner's
@@ -45,7 +47,7 @@ from typing import Any
 
 import ansible_runner
 
-from orchestrator.errors import ConfigurationError
+from orchestrator.errors import ConfigurationError, PermanentError
 from orchestrator.execution import remote
 from orchestrator.execution.guard import end_unguarded_runs, private_prefix
 from orchestrator.execution.outcomes import EventCollector, RunResult
@@ -54,8 +56,7 @@ from orchestrator.execution.strategy import LINEAR, AnsibleStrategy, choose_stra
 from orchestrator.execution.targets import (
     ExecutionHost,
     HostVarsHook,
-    NodeTarget,
-    SystemTarget,
+    NodeWork,
     build_extravars,
     build_inventory,
     check_provider,
@@ -81,11 +82,12 @@ class _Invocation:
 
     phase: Phase
     ident: str
+    nodes: tuple[str, ...]
     inventory: dict[str, Any]
     extravars: dict[str, str]
     cancel: threading.Event
     ssh_key: str | None = field(default=None, repr=False)
-    # Where it runs: None here, else the node's execution host (``remote.py``).
+    # Where it runs: None here, else the nodes' execution host (``remote.py``).
     executor: ExecutionHost | None = None
 
 
@@ -102,9 +104,9 @@ class _Done:
 
 
 class PhaseRunner:
-    """Runs one phase's playbook for a batch of systems on one node.
+    """Runs one phase's playbook for a batch of systems, on one node or several.
 
-    Thread-safe: batches for different nodes may run at once. ``strategy`` is
+    Thread-safe: batches may run at once. ``strategy`` is
     the Ansible strategy in use; it drops to ``linear`` if Mitogen breaks.
     ``host_vars_hooks`` add vars to each host after the provider's.
     """
@@ -154,40 +156,40 @@ class PhaseRunner:
     def run(
         self,
         phase: Phase | str,
-        node: NodeTarget,
-        systems: Sequence[SystemTarget],
+        work: Sequence[NodeWork],
         *,
         cancel: threading.Event | None = None,
         secrets: Mapping[str, str] | None = None,
     ) -> RunResult:
-        """Run ``phase`` for every system of the batch, in one ansible-runner invocation."""
+        """Run ``phase`` for every system of the batch, on its nodes, in one invocation."""
         phase = Phase(phase)
         secrets = check_secrets(secrets or {})
         register_all(secrets)  # no log line of this process may show them from now on
         ssh_key, inventory_secrets = split_ssh_key(secrets)
         inventory = build_inventory(
             phase,
-            node,
-            systems,
+            work,
             provider=self.provider,
             hooks=self._hooks,
             secrets=inventory_secrets,
         )
+        nodes = tuple(node.node_id for node, _systems in work)
         job = _Invocation(
             phase=phase,
-            ident=self._ident(phase, node),
+            ident=self._ident(phase, nodes),
+            nodes=nodes,
             inventory=inventory,
-            extravars=build_extravars(node, provider=self._role),
+            extravars=build_extravars(provider=self._role),
             cancel=cancel or threading.Event(),
             ssh_key=ssh_key,
-            executor=self.provider.execution_host(node),
+            executor=self._execution_host(work),
         )
         started = time.monotonic()
         done = self._run_with_fallback(job, secrets)
-        ids = [system.system_id for system in systems]
+        ids = [system.system_id for _node, systems in work for system in systems]
         return RunResult(
             phase=phase,
-            node=node.node_id,
+            nodes=nodes,
             ident=done.job.ident,
             artifact_dir=self.artifacts_dir / done.job.ident,
             rc=done.rc,
@@ -197,9 +199,18 @@ class PhaseRunner:
             outcomes=done.collector.outcomes(ids, status=done.status, rc=done.rc),
         )
 
-    def _ident(self, phase: Phase, node: NodeTarget) -> str:
+    def _execution_host(self, work: Sequence[NodeWork]) -> ExecutionHost | None:
+        """Where the run goes: one place for every node of the batch, or no run at all."""
+        places = {self.provider.execution_host(node) for node, _systems in work}
+        if len(places) != 1:
+            names = sorted(node.node_id for node, _systems in work)
+            raise PermanentError(f"nodes {', '.join(names)} do not run from one place: one batch")
+        return places.pop()
+
+    def _ident(self, phase: Phase, nodes: Sequence[str]) -> str:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        return f"{stamp}-{phase.value}-{node.node_id}-{next(self._runs)}-{uuid.uuid4().hex[:6]}"
+        where = nodes[0] if len(nodes) == 1 else f"{nodes[0]}+{len(nodes) - 1}"
+        return f"{stamp}-{phase.value}-{where}-{next(self._runs)}-{uuid.uuid4().hex[:6]}"
 
     def _run_with_fallback(self, job: _Invocation, secrets: Mapping[str, str]) -> _Done:
         done = self._invoke(job, self.strategy, EventCollector(secrets=secrets))
@@ -208,7 +219,7 @@ class PhaseRunner:
         log.warning(
             "%s on %s failed under %s before any host reported; retrying with linear",
             job.phase.value,
-            job.extravars["govmig_node"],
+            ", ".join(job.nodes),
             done.strategy.name,
         )
         self.strategy = LINEAR
@@ -222,7 +233,7 @@ class PhaseRunner:
         log.info(
             "running %s on %s for %d systems with %s on %s (artifacts %s)",
             job.phase.value,
-            job.extravars["govmig_node"],
+            ", ".join(job.nodes),
             len(job.inventory["all"]["hosts"]),
             strategy.name,
             job.executor.name if job.executor else "this host",

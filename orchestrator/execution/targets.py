@@ -1,11 +1,12 @@
 """What one batch runs on, and the inventory and extra vars built from it.
 
-Pure: the executor (``runner.py``) turns a phase, a node and its systems into
-one ansible-runner invocation, and everything that reaches a playbook is
-built here from validated records, never from an event's raw text. Host
-names are system ids (DNS labels), so the inventory has exactly the systems
-of the batch and nothing an event wrote can become a path or a template.
-Each host's vars are the common ``govmig_*`` ones, then the provider's
+Pure: the executor (``runner.py``) turns a phase and the systems of one or
+more nodes (``NodeWork``) into one ansible-runner invocation, and everything
+that reaches a playbook is built here from validated records, never from an
+event's raw text. Host names are system ids (DNS labels), so the inventory
+has exactly the systems of the batch and nothing an event wrote can become a
+path or a template. Each host's vars are the common ``govmig_*`` ones and its
+node's (``node_vars``), then the provider's
 (connection and per-host), then those of any ``HostVarsHook`` (the tests'
 and the demo's failure injection is one).
 """
@@ -99,6 +100,9 @@ class SystemTarget(Frozen):
     lease_generation: Annotated[int, Field(ge=0, strict=True)] = 0
 
 
+# The systems of one batch placed on one node; a batch is one or more of these.
+NodeWork = tuple[NodeTarget, Sequence[SystemTarget]]
+
 UNSAFE_KEY = "__ansible_unsafe"
 # Extra vars for one host of one phase, added last (e.g. failure injection).
 HostVarsHook = Callable[[Phase, SystemTarget], Mapping[str, Any]]
@@ -155,24 +159,27 @@ def common_host_vars(system: SystemTarget) -> dict[str, Any]:
 
 def build_inventory(
     phase: Phase,
-    node: NodeTarget,
-    systems: Sequence[SystemTarget],
+    work: Sequence[NodeWork],
     *,
     provider: HostVarsSource,
     hooks: Sequence[HostVarsHook] = (),
     secrets: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An inventory whose hosts are exactly the batch's systems.
+    """An inventory whose hosts are exactly the batch's systems, on whichever nodes.
 
     Secrets go here (the private data dir, deleted after the run) and never into
     extra vars or the environment, which ansible-runner copies into artifacts.
     """
-    ids = [system.system_id for system in systems]
+    ids = [system.system_id for _node, systems in work for system in systems]
     if not ids:
         raise PermanentError("a batch needs at least one system")
     if len(set(ids)) != len(ids):
         raise PermanentError(f"a batch names a system twice: {sorted(ids)}")
-    hosts = {s.system_id: _host_vars(phase, node, s, provider, hooks) for s in systems}
+    hosts = {
+        s.system_id: _host_vars(phase, node, s, provider, hooks)
+        for node, systems in work
+        for s in systems
+    }
     return {"all": {"vars": check_secrets(secrets or {}), "hosts": hosts}}
 
 
@@ -183,12 +190,17 @@ def _host_vars(
     provider: HostVarsSource,
     hooks: Sequence[HostVarsHook],
 ) -> dict[str, Any]:
-    found = common_host_vars(system)
+    found = common_host_vars(system) | node_vars(node)
     found.update(provider.connection_vars(system, node))
     found.update(provider.host_vars(system, node))
     for hook in hooks:
         found.update(hook(phase, system))
     return found
+
+
+def node_vars(node: NodeTarget) -> dict[str, str]:
+    """The vars of the node a host's system moves onto (one batch may span several)."""
+    return {"govmig_node": node.node_id, "govmig_ipv6_prefix": node.ipv6_prefix}
 
 
 def retention_vars(days: int) -> HostVarsHook:
@@ -200,13 +212,9 @@ def retention_vars(days: int) -> HostVarsHook:
     return hook
 
 
-def build_extravars(node: NodeTarget, *, provider: str) -> dict[str, str]:
+def build_extravars(*, provider: str) -> dict[str, str]:
     """The vars every host of a batch shares."""
-    return {
-        "govmig_provider": check_provider(provider),
-        "govmig_node": node.node_id,
-        "govmig_ipv6_prefix": node.ipv6_prefix,
-    }
+    return {"govmig_provider": check_provider(provider)}
 
 
 def check_secrets(secrets: Mapping[str, str]) -> dict[str, str]:

@@ -72,19 +72,15 @@ class BatchRunner:
             self._running.remove(key)
 
     def _run(self, claimed: Claimed, cancel: threading.Event) -> RunResult | None:
-        if claimed.node is None or not claimed.targets:
+        if not claimed.work:
             return None
         phase, size = claimed.batch.phase, len(claimed.targets)
         try:
             result = self._executor.run(
-                phase,
-                claimed.node,
-                claimed.targets,
-                cancel=cancel,
-                secrets=self._provider.secrets(),
+                phase, claimed.work, cancel=cancel, secrets=self._provider.secrets()
             )
         except GovmigError as error:
-            log.error("%s on %s could not run: %s", phase, claimed.batch.node, error)
+            log.error("%s on %s could not run: %s", phase, ", ".join(claimed.batch.nodes), error)
             notify(self._hooks, Hooks.after_playbook, phase.value, "error", size)
             return _never_ran(claimed, str(error))
         notify(self._hooks, Hooks.after_playbook, phase.value, result.status, size)
@@ -124,7 +120,7 @@ def _never_ran(claimed: Claimed, message: str) -> RunResult:
     )
     return RunResult(
         phase=claimed.batch.phase,
-        node=claimed.batch.node,
+        nodes=claimed.batch.nodes,
         ident="",
         artifact_dir=Path(),
         rc=-1,

@@ -7,20 +7,21 @@ The scheduler's store side, each function in the caller's transaction:
   (``govmig run --finalize-after DAYS``);
 * ``claim_batch`` leases a planned batch with compare-and-swap
   (``store.leases.claim``), hands out IPv6 host numbers, builds the executor's
-  targets from the rows and the node's ledger usage (a connected platform's
+  targets from the rows and each node's ledger usage (a connected platform's
   target from its connect event), and asks the provider's
   precheck about each; a system refused there fails without a playbook run.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from orchestrator.engine.context import CauseContext
 from orchestrator.engine.lifecycle import Lifecycle
-from orchestrator.execution import NodeTarget, SystemTarget
+from orchestrator.execution import NodeTarget, NodeWork, SystemTarget
 from orchestrator.gates.waves import WavePolicy
 from orchestrator.migrations import (
     ACTIVE_PHASE_STATES,
@@ -44,11 +45,10 @@ Precheck = Callable[[Phase, SystemTarget], str | None]
 
 @dataclass(frozen=True)
 class Claimed:
-    """A leased batch: what to run, and what fails without running."""
+    """A leased batch: what to run on each node, and what fails without running."""
 
     batch: Batch
-    node: NodeTarget | None
-    targets: tuple[SystemTarget, ...]
+    work: tuple[NodeWork, ...]
     entered: Mapping[str, datetime]
     ipv6: Mapping[str, str]
     refused: Mapping[str, str] = field(default_factory=dict)
@@ -57,6 +57,11 @@ class Claimed:
     def system_ids(self) -> tuple[str, ...]:
         """Every system this batch holds a lease on."""
         return self.batch.system_ids
+
+    @property
+    def targets(self) -> tuple[SystemTarget, ...]:
+        """The systems that run, whichever node each is on."""
+        return tuple(system for _node, systems in self.work for system in systems)
 
 
 def start_placed(
@@ -134,23 +139,45 @@ def claim_batch(
     )
     if not won:
         return None
-    claimed = Batch(batch.node, batch.phase, tuple(won))
     rows = get_systems(session, won)
+    by_node: dict[str | None, list[str]] = defaultdict(list)
+    for sid in won:
+        by_node[rows[sid].node].append(sid)
+    claimed = Batch(batch.phase, tuple(won), tuple(sorted(n for n in by_node if n is not None)))
     entered = {sid: rows[sid].updated_at for sid in won}
-    node = nodes.get(batch.node) or platform_node(session, batch.node)
-    usage = get_node(session, batch.node)
-    if node is None or usage is None:
-        reason = (
-            f"node {batch.node} has no IPv6 prefix in the inventory (nor in a platform's connect "
-            "event), so nothing can run there"
+    work: list[NodeWork] = []
+    ipv6: dict[str, str] = {}
+    refused: dict[str, str] = {}
+    for node_id, ids in sorted(by_node.items(), key=lambda item: item[0] or ""):
+        node = _node_target(session, node_id, nodes)
+        usage = get_node(session, node.node_id) if node is not None else None
+        if node is None or usage is None:
+            reason = (
+                f"node {node_id} has no IPv6 prefix in the inventory (nor in a platform's "
+                "connect event), so nothing can run there"
+            )
+            refused.update(dict.fromkeys(ids, reason))
+            continue
+        # The precheck sees every target; only those it lets through take a host number.
+        checked = [system_target(rows[sid], usage=usage, ipv6_index=1) for sid in ids]
+        refused.update({t.system_id: why for t in checked if (why := precheck(batch.phase, t))})
+        runnable = [t for t in checked if t.system_id not in refused]
+        if not runnable:
+            continue
+        indexes = lease_store.assign_ipv6(session, node.node_id, [t.system_id for t in runnable])
+        work.append(
+            (
+                node,
+                tuple(t.model_copy(update={"ipv6_index": indexes[t.system_id]}) for t in runnable),
+            )
         )
-        return Claimed(claimed, None, (), entered, {}, dict.fromkeys(won, reason))
-    # The precheck sees every target; only those it lets through take a host number.
-    checked = [system_target(rows[sid], usage=usage, ipv6_index=1) for sid in won]
-    refused = {t.system_id: why for t in checked if (why := precheck(batch.phase, t))}
-    runnable = [t for t in checked if t.system_id not in refused]
-    ids = [t.system_id for t in runnable]
-    indexes = lease_store.assign_ipv6(session, batch.node, ids) if ids else {}
-    targets = tuple(t.model_copy(update={"ipv6_index": indexes[t.system_id]}) for t in runnable)
-    ipv6 = {sid: ipv6_address(node.ipv6_prefix, index) for sid, index in indexes.items()}
-    return Claimed(claimed, node, targets, entered, ipv6, refused)
+        ipv6.update((sid, ipv6_address(node.ipv6_prefix, i)) for sid, i in indexes.items())
+    return Claimed(claimed, tuple(work), entered, ipv6, refused)
+
+
+def _node_target(
+    session: Session, node_id: str | None, nodes: Mapping[str, NodeTarget]
+) -> NodeTarget | None:
+    if node_id is None:
+        return None
+    return nodes.get(node_id) or platform_node(session, node_id)

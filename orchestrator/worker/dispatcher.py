@@ -10,7 +10,7 @@ elsewhere (the intake, an operator's command). Each tick it
 2. starts ``placed`` systems in wave order while there is room
    (``claims.start_placed``);
 3. reads the systems in a phase whose lease is free or expired, asks
-   ``scheduling.plan_batches`` which (node, phase) groups are due, leases
+   ``scheduling.plan_batches`` which batches are due, leases
    each with compare-and-swap (``claims.claim_batch``) and submits it to the
    pool of batch threads.
 
@@ -56,12 +56,13 @@ class Dispatcher:
         *,
         config: WorkerConfig,
         nodes: Mapping[str, NodeTarget],
+        places: Mapping[str, str],
         precheck: Precheck,
         submit: Callable[[str, Running], object],
         after_commit: Callable[[], object] = lambda: None,
     ) -> None:
         self._store, self._running, self._config = store, running, config
-        self._nodes, self._precheck = dict(nodes), precheck
+        self._nodes, self._places, self._precheck = dict(nodes), dict(places), precheck
         self._submit, self._after_commit = submit, after_commit
         self._seen: dict[tuple[str, str], float] = {}  # (system, state): first seen ready
         self._next_finalize_check = 0.0
@@ -135,7 +136,8 @@ class Dispatcher:
                 continue
             key = (row.id, row.state.value)
             seen[key] = arrived_together if row.id in went_on else self._seen.get(key, now)
-            ready.append(Ready(row.id, row.node, phase, row.wave, seen[key]))
+            place = self._places.get(row.node, f"node {row.node}")  # a platform: its own
+            ready.append(Ready(row.id, row.node, phase, row.wave, seen[key], place))
         self._seen = seen
         per_node = self._running.per_node()
         return plan_batches(ready, running=per_node, limits=self._config.limits, now=now)
@@ -162,7 +164,7 @@ class Dispatcher:
         if claimed is None:
             return
         running = Running(claimed)
-        key = f"{batch.node}/{batch.phase}/{claimed.system_ids[0]}"
+        key = f"{batch.phase}/{claimed.system_ids[0]}"
         self._running.add(key, running)
         self._submit(key, running)
 

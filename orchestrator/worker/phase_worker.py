@@ -80,6 +80,7 @@ class PhaseWorker:
             self._running,
             config=config,
             nodes=nodes,
+            places=run_places(nodes, provider),
             precheck=provider.precheck,
             submit=self._submit,
             after_commit=after_commit,
@@ -136,3 +137,12 @@ class PhaseWorker:
             self._batches.execute(key, running)
         finally:
             self._dispatcher.wake(went_on=running.claimed.system_ids)
+
+
+def run_places(nodes: Mapping[str, NodeTarget], provider: WorkerProvider) -> dict[str, str]:
+    """Where each node's runs go from: "" for this machine, else its execution host."""
+    places = {}
+    for node_id, node in nodes.items():
+        host = provider.execution_host(node)
+        places[node_id] = "" if host is None else f"execution host {host.name}"
+    return places

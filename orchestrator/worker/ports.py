@@ -3,7 +3,8 @@
 Small types beside ``phase_worker.py``. ``Executor`` is what
 ``execution.runner.PhaseRunner`` is (tests and the benchmark may pass
 another); ``WorkerProvider`` is the part of ``execution.Provider`` the worker
-itself uses: prechecks, and the secrets it passes to each run.
+itself uses: prechecks, the secrets it passes to each run, and where each
+node's runs go from (nodes run from one place share batches).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from orchestrator.execution import NodeTarget, RunResult, SystemTarget
+from orchestrator.execution import ExecutionHost, NodeTarget, NodeWork, RunResult, SystemTarget
 from orchestrator.gates.waves import WavePolicy
 from orchestrator.migrations import Phase
 from orchestrator.worker.scheduling import Limits
@@ -21,13 +22,12 @@ from orchestrator.worker.warm import WarmReplication
 
 
 class Executor(Protocol):
-    """Runs one phase for a batch of systems on one node (``execution.runner.PhaseRunner``)."""
+    """Runs one phase for a batch of systems on their nodes (``execution.runner.PhaseRunner``)."""
 
     def run(
         self,
         phase: Phase,
-        node: NodeTarget,
-        systems: Sequence[SystemTarget],
+        work: Sequence[NodeWork],
         *,
         cancel: threading.Event | None = None,
         secrets: Mapping[str, str] | None = None,
@@ -37,7 +37,7 @@ class Executor(Protocol):
 
 
 class WorkerProvider(Protocol):
-    """What the worker asks of the provider (``execution.Provider`` has both)."""
+    """What the worker asks of the provider (``execution.Provider`` has all three)."""
 
     def precheck(self, phase: Phase, system: SystemTarget) -> str | None:
         """Why ``system`` cannot run ``phase`` here at all, or None."""
@@ -45,6 +45,10 @@ class WorkerProvider(Protocol):
 
     def secrets(self) -> Mapping[str, str]:
         """The ``govmig_secret_*`` values the provider's role needs."""
+        ...
+
+    def execution_host(self, node: NodeTarget) -> ExecutionHost | None:
+        """The machine that runs ``node``'s playbooks, or None to run them here."""
         ...
 
 
@@ -58,6 +62,10 @@ class NoProvider:
     def secrets(self) -> Mapping[str, str]:
         """None."""
         return {}
+
+    def execution_host(self, node: NodeTarget) -> ExecutionHost | None:
+        """None: every run goes from here."""
+        return None
 
 
 @dataclass(frozen=True)

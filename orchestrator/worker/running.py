@@ -47,9 +47,9 @@ class RunningBatches:
             return {key: r.claimed.batch for key, r in self._running.items()}
 
     def per_node(self) -> Counter[str]:
-        """How many batches run on each node."""
+        """How many batches under way take part on each node."""
         with self._lock:
-            return Counter(r.claimed.batch.node for r in self._running.values())
+            return Counter(node for r in self._running.values() for node in r.claimed.batch.nodes)
 
     def system_ids(self) -> set[str]:
         """Every system whose lease a running batch holds."""

@@ -3,11 +3,14 @@
 The worker (``orchestrator.worker.phase_worker``) reads the store, then asks here:
 
 * ``plan_batches``: which systems ready for a phase go together into one
-  playbook run. Systems of one node and one phase form a group; a group is
-  due once it holds ``batch_size`` systems or its oldest member has waited
+  playbook run. Systems of one phase whose nodes run from one place (this
+  machine, or one execution host) form a group, whichever node each is on:
+  a run's fixed cost (start-up, logins) is paid once for all of them. A group
+  is due once it holds ``batch_size`` systems or its oldest member has waited
   ``batch_window_s`` (so a burst of ready systems becomes one run, not many).
-  Lower waves go first, then the longest-waiting group. A node runs at most
-  ``node_concurrency`` batches at once and the process ``max_batches``.
+  Lower waves go first, then the longest-waiting group. A node takes part in
+  at most ``node_concurrency`` batches at once and the process runs at most
+  ``max_batches``.
 * ``admit``: which ``placed`` systems may start, lower waves first (dependency
   groups share a wave), while fewer than ``max_batches * batch_size`` systems
   are in a phase, so starting a wave never floods the runners.
@@ -49,22 +52,26 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Ready:
-    """A system waiting for ``phase`` on ``node`` since ``seen_at`` (monotonic seconds)."""
+    """A system waiting for ``phase`` on ``node`` since ``seen_at`` (monotonic seconds).
+
+    ``place`` is where its node's runs go from: systems of one place may share a run.
+    """
 
     system_id: str
     node: str
     phase: Phase
     wave: int | None
     seen_at: float
+    place: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Systems that run ``phase`` on ``node`` in one playbook run."""
+    """Systems that run ``phase`` in one playbook run, and the nodes they are on."""
 
-    node: str
     phase: Phase
     system_ids: tuple[str, ...]
+    nodes: tuple[str, ...]
 
 
 def _wave_key(wave: int | None) -> tuple[bool, int]:
@@ -77,25 +84,33 @@ def plan_batches(
     """The batches to start now; ``running`` counts the batches under way per node."""
     groups: dict[tuple[str, Phase], list[Ready]] = defaultdict(list)
     for item in ready:
-        groups[(item.node, item.phase)].append(item)
+        groups[(item.place, item.phase)].append(item)
     order = sorted(
-        groups.items(),
-        key=lambda kv: (min(_wave_key(r.wave) for r in kv[1]), min(r.seen_at for r in kv[1])),
+        groups.values(),
+        key=lambda members: (
+            min(_wave_key(r.wave) for r in members),
+            min(r.seen_at for r in members),
+        ),
     )
     per_node = Counter(running)
     total = sum(per_node.values())
     batches: list[Batch] = []
-    for (node, phase), members in order:
-        members.sort(key=lambda r: (_wave_key(r.wave), r.system_id))
-        for start in range(0, len(members), limits.batch_size):
-            chunk = members[start : start + limits.batch_size]
-            if total >= limits.max_batches or per_node[node] >= limits.node_concurrency:
+    for members in order:
+        waiting = sorted(members, key=lambda r: (_wave_key(r.wave), r.system_id))
+        while waiting and total < limits.max_batches:
+            room = [r for r in waiting if per_node[r.node] < limits.node_concurrency]
+            chunk = room[: limits.batch_size]
+            if not chunk or not _due(chunk, limits, now):
                 break
-            if not _due(chunk, limits, now):
-                break
-            batches.append(Batch(node, phase, tuple(r.system_id for r in chunk)))
-            per_node[node] += 1
+            batch = Batch(
+                waiting[0].phase,
+                tuple(r.system_id for r in chunk),
+                tuple(sorted({r.node for r in chunk})),
+            )
+            batches.append(batch)
+            per_node.update(batch.nodes)
             total += 1
+            waiting = [r for r in waiting if r.system_id not in batch.system_ids]
     return batches
 
 

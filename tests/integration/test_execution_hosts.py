@@ -84,7 +84,7 @@ def streamed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Streamed]:
         source = SourceLocation(city="shantou", site="lab", host=seeded["source"]["host"])
         target = system_target(SYSTEM, 1, source=source)
         results = {
-            phase: runner.run(phase, NODE, [target], secrets=provider.secrets())
+            phase: runner.run(phase, [(NODE, [target])], secrets=provider.secrets())
             for phase in FORWARD_PHASES
         }
         yield Streamed(lab, hosts, runner, target, results)
@@ -137,7 +137,7 @@ def test_an_execution_host_that_does_not_answer_fails_the_batch_naming_it(
     hosts = streamed.hosts.model_copy(update={"nodes": {"shantou": pool}})
     provider = SshProvider(hosts=hosts)
     runner = PhaseRunner(playbook_dir=PLAYBOOK_DIR, artifacts_dir=tmp_path, provider=provider)
-    result = runner.run(Phase.PREFLIGHT, NODE, [streamed.target], secrets=provider.secrets())
+    result = runner.run(Phase.PREFLIGHT, [(NODE, [streamed.target])], secrets=provider.secrets())
     (outcome,) = result.outcomes
     assert not outcome.ok
     assert "execution host exec-nowhere" in str(outcome.message), outcome.message
@@ -161,7 +161,7 @@ RUN = textwrap.dedent(
         playbook_dir=root / "playbooks", artifacts_dir=root / "artifacts", provider=provider
     )
     node = NodeTarget(node_id="shantou", ipv6_prefix="2001:db8:1::/48")
-    runner.run(Phase.PREFLIGHT, node, [system_target("a")], secrets=provider.secrets())
+    runner.run(Phase.PREFLIGHT, [(node, [system_target("a")])], secrets=provider.secrets())
     """
 )
 

@@ -115,9 +115,9 @@ def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
 
 def run_twice(done: Migration, phase: Phase) -> None:
     secrets = {"govmig_secret_service_token": SECRET}
-    done.first[phase] = done.runner.run(phase, NODE, targets(), secrets=secrets)
+    done.first[phase] = done.runner.run(phase, [(NODE, targets())], secrets=secrets)
     before = snapshot(done.work)
-    done.again[phase] = done.runner.run(phase, NODE, targets(), secrets=secrets)
+    done.again[phase] = done.runner.run(phase, [(NODE, targets())], secrets=secrets)
     done.unchanged[phase] = snapshot(done.work) == before
 
 

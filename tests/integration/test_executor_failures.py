@@ -107,12 +107,12 @@ def test_injected_failure_fails_alone_and_rolls_back(
     systems = box.targets(fail={"bad-one": fault})
     phases = (*BEFORE_CUTOVER, Phase.CUTOVER)
     for phase in phases[: phases.index(fault) + 1]:
-        result = box.runner.run(phase, NODE, systems)
+        result = box.runner.run(phase, [(NODE, systems)])
     bad, good = result.outcomes
     assert (bad.ok, bad.failed_task, bad.unreachable) == (False, failed_task, False)
     assert "failed check" in str(bad.message)
     assert good.ok, good.message
-    (rolled,) = box.runner.run(Phase.ROLLBACK, NODE, systems[:1]).outcomes
+    (rolled,) = box.runner.run(Phase.ROLLBACK, [(NODE, systems[:1])]).outcomes
     assert rolled.ok
     assert_source_serves(box, "bad-one")
     assert box.instance("good-one").is_dir()
@@ -125,7 +125,7 @@ def test_rollback_is_safe_when_nothing_was_provisioned_and_when_repeated(
 ) -> None:
     box = make_sandbox(("fresh",))
     for _ in range(2):
-        (outcome,) = box.runner.run(Phase.ROLLBACK, NODE, box.targets()).outcomes
+        (outcome,) = box.runner.run(Phase.ROLLBACK, [(NODE, box.targets())]).outcomes
         assert outcome.ok, outcome
         assert_source_serves(box, "fresh")
 
@@ -135,14 +135,14 @@ def test_cutover_recovers_from_crashes_with_one_journal_line(
 ) -> None:
     box = make_sandbox(("crash-early", "crash-late"))
     for phase in BEFORE_CUTOVER:
-        assert box.runner.run(phase, NODE, box.targets()).ok
+        assert box.runner.run(phase, [(NODE, box.targets())]).ok
     # Crash after the source was stopped, before the instance started.
     assert stop_service(source_dir(box.work, "crash-early"))
-    assert box.runner.run(Phase.CUTOVER, NODE, box.targets()).ok
+    assert box.runner.run(Phase.CUTOVER, [(NODE, box.targets())]).ok
     # Crash after the name record switched, before the journal line was written.
     (box.instance("crash-late") / "journal.log").unlink()
-    assert box.runner.run(Phase.CUTOVER, NODE, box.targets()).ok
-    assert box.runner.run(Phase.VERIFY, NODE, box.targets()).ok
+    assert box.runner.run(Phase.CUTOVER, [(NODE, box.targets())]).ok
+    assert box.runner.run(Phase.VERIFY, [(NODE, box.targets())]).ok
     for sid in box.system_ids:
         assert read_name_record(box.work, sid).location == NODE.node_id
         lines = (box.instance(sid) / "journal.log").read_text().splitlines()
@@ -200,7 +200,7 @@ def test_cancel_stops_a_running_batch(make_sandbox: MakeSandbox) -> None:
     cancel = threading.Event()
     watcher = threading.Thread(target=cancel_after_first_result, args=(box.artifacts, cancel))
     watcher.start()
-    result = box.runner.run(Phase.PREFLIGHT, NODE, box.targets(), cancel=cancel)
+    result = box.runner.run(Phase.PREFLIGHT, [(NODE, box.targets())], cancel=cancel)
     watcher.join()
     assert (result.status, result.rc) == ("canceled", 254)
     assert [(o.ok, o.message) for o in result.outcomes] == [(False, CANCELLED)] * 3
@@ -219,7 +219,7 @@ def test_a_broken_mitogen_falls_back_to_linear(make_sandbox: MakeSandbox, tmp_pa
         "mitogen_linear",
         {"ANSIBLE_STRATEGY_PLUGINS": str(broken), "ANSIBLE_STRATEGY": "mitogen_linear"},
     )
-    result = box.runner.run(Phase.PREFLIGHT, NODE, box.targets())
+    result = box.runner.run(Phase.PREFLIGHT, [(NODE, box.targets())])
     assert result.ok, result.outcomes
     assert result.strategy == "linear"
     assert box.runner.strategy is LINEAR
@@ -230,7 +230,7 @@ def test_a_broken_mitogen_falls_back_to_linear(make_sandbox: MakeSandbox, tmp_pa
 
 def test_timeout_stops_the_batch(make_sandbox: MakeSandbox) -> None:
     box = make_sandbox(("t-one", "t-two", "t-three", "t-four"), use_mitogen=False, timeout_s=1)
-    result = box.runner.run(Phase.PREFLIGHT, NODE, box.targets())
+    result = box.runner.run(Phase.PREFLIGHT, [(NODE, box.targets())])
     assert result.status == "timeout"
     assert {o.message for o in result.outcomes} == {"timed out before the phase finished"}
     assert result.duration_s < 10
@@ -253,10 +253,10 @@ def test_a_stale_rollback_cannot_undo_a_newer_cutover(make_sandbox: MakeSandbox)
     (target,) = box.targets()
     newer = target.model_copy(update={"lease_generation": 5})
     for phase in (*BEFORE_CUTOVER, Phase.CUTOVER):
-        (outcome,) = box.runner.run(phase, NODE, [newer]).outcomes
+        (outcome,) = box.runner.run(phase, [(NODE, [newer])]).outcomes
         assert outcome.ok, outcome
     stale = target.model_copy(update={"lease_generation": 4})
-    (refused,) = box.runner.run(Phase.ROLLBACK, NODE, [stale]).outcomes
+    (refused,) = box.runner.run(Phase.ROLLBACK, [(NODE, [stale])]).outcomes
     assert not refused.ok
     assert refused.failed_task == "Check no newer run holds the name record"
     assert "stale run: the name record is fenced at generation 5, this run 4" in str(
@@ -295,7 +295,7 @@ runner = PhaseRunner(
 node = NodeTarget(node_id="heyuan", ipv6_prefix="2001:db8:3::/48")
 systems = [system_target("hup")]
 try:
-    result = runner.run(Phase.PREFLIGHT, node, systems)
+    result = runner.run(Phase.PREFLIGHT, [(node, systems)])
     outcome = "ok" if result.ok else "failed"
 except OSError:
     outcome = "raised"

@@ -61,7 +61,7 @@ RUN = textwrap.dedent(
         provider=LocalProvider(root / "work"),
     )
     node = NodeTarget(node_id="shantou", ipv6_prefix="2001:db8:1::/48")
-    runner.run(Phase.PREFLIGHT, node, [system_target("a"), system_target("b", 2)])
+    runner.run(Phase.PREFLIGHT, [(node, [system_target("a"), system_target("b", 2)])])
     """
 )
 
@@ -126,7 +126,7 @@ def test_a_run_whose_guard_was_killed_alone_is_ended_before_the_runner_returns(
     )
     node = NodeTarget(node_id="shantou", ipv6_prefix="2001:db8:1::/48")
     with ThreadPoolExecutor(max_workers=1) as pool:
-        run = pool.submit(runner.run, Phase.PREFLIGHT, node, [system_target("a")])
+        run = pool.submit(runner.run, Phase.PREFLIGHT, [(node, [system_target("a")])])
         wait_until(lambda: processes_naming(f"sleep {marker}") != [], timeout_s=60, what="a task")
         (guard,) = [pid for pid in descendants(os.getpid()) if removed_by(pid) is not None]
         playbook = descendants(guard)

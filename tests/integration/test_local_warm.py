@@ -106,7 +106,7 @@ class Warm:
 
     def run(self, step: str, phase: Phase, *system_ids: str) -> RunResult:
         targets = [system_target(sid, SYSTEM_IDS.index(sid) + 1) for sid in system_ids]
-        self.results[step] = self.runner.run(phase, NODE, targets)
+        self.results[step] = self.runner.run(phase, [(NODE, targets)])
         return self.results[step]
 
     def outcome(self, step: str, system_id: str = WARM) -> HostOutcome:

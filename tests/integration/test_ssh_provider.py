@@ -115,7 +115,7 @@ class Migration:
     def run(self, phase: Phase, node: str, ids: Sequence[str], **kwargs: Any) -> RunResult:
         secrets = kwargs.pop("secrets", None) or self.provider.secrets()
         targets = self.targets(node, ids, kwargs.pop("lease_generation", 0))
-        result = self.runner.run(phase, NODES[node], targets, secrets=secrets)
+        result = self.runner.run(phase, [(NODES[node], targets)], secrets=secrets)
         self.results.append(result)
         return result
 
@@ -519,7 +519,7 @@ def test_a_system_whose_source_is_unknown_rolls_back_touching_no_source(
     )
     assert migration.provider.precheck(Phase.PREFLIGHT, stray) is not None
     result = migration.runner.run(
-        Phase.ROLLBACK, NODES["shantou"], [stray], secrets=migration.provider.secrets()
+        Phase.ROLLBACK, [(NODES["shantou"], [stray])], secrets=migration.provider.secrets()
     )
     migration.results.append(result)
     assert result.ok, result.outcomes

@@ -56,7 +56,7 @@ def test_a_template_in_an_events_string_is_never_evaluated(tmp_path: Path) -> No
         artifacts_dir=tmp_path / "artifacts",
         provider=LocalProvider(tmp_path / "work"),
     )
-    result = runner.run(Phase.PREFLIGHT, NODE, [target])
+    result = runner.run(Phase.PREFLIGHT, [(NODE, [target])])
     assert result.ok, result.outcomes
     assert dict(result.outcome("sz-tax").report) == {"system_id": "sz-tax", "source_host": hostile}
     assert not proof.exists(), "the lookup ran"

@@ -51,7 +51,7 @@ def system(name: str, **overrides: Any) -> SystemTarget:
 def inventory_of(
     systems: list[SystemTarget], phase: Phase = Phase.PREFLIGHT, **options: Any
 ) -> dict[str, Any]:
-    return build_inventory(phase, NODE, systems, provider=LOCAL, **options)
+    return build_inventory(phase, [(NODE, systems)], provider=LOCAL, **options)
 
 
 def test_inventory_hosts_are_exactly_the_batch_with_the_providers_vars() -> None:
@@ -70,6 +70,8 @@ def test_inventory_hosts_are_exactly_the_batch_with_the_providers_vars() -> None
         "govmig_free_storage_gb": 5000,
         "govmig_source_host": {"__ansible_unsafe": "src-1.lab"},
         "govmig_lease_generation": 0,
+        "govmig_node": "shantou",
+        "govmig_ipv6_prefix": "2001:db8:1::/48",
         "ansible_connection": "local",
         "ansible_python_interpreter": PYTHON,
         "govmig_work_root": "/srv/govmig",
@@ -92,7 +94,7 @@ def test_secrets_go_to_the_inventory_only() -> None:
     secrets = {"govmig_secret_service_token": "tok"}
     inventory = inventory_of([system("a")], secrets=secrets)
     assert inventory["all"]["vars"]["govmig_secret_service_token"] == "tok"
-    extravars = build_extravars(NODE, provider="local")
+    extravars = build_extravars(provider="local")
     assert not any(name.startswith("govmig_secret") for name in extravars)
 
 
@@ -114,10 +116,17 @@ def test_bad_batches_are_refused(
 
 
 def test_extravars_are_the_batch_constants() -> None:
-    assert build_extravars(NODE, provider="local") == {
-        "govmig_provider": "local",
-        "govmig_node": "shantou",
-        "govmig_ipv6_prefix": "2001:db8:1::/48",
+    assert build_extravars(provider="local") == {"govmig_provider": "local"}
+
+
+def test_each_host_has_its_own_nodes_vars_in_a_batch_spanning_nodes() -> None:
+    yunfu = NodeTarget(node_id="yunfu", ipv6_prefix="2001:db8:e::/48")
+    work = [(NODE, [system("a")]), (yunfu, [system("b"), system("c")])]
+    hosts = build_inventory(Phase.PREFLIGHT, work, provider=LOCAL)["all"]["hosts"]
+    assert {sid: (h["govmig_node"], h["govmig_ipv6_prefix"]) for sid, h in hosts.items()} == {
+        "a": ("shantou", "2001:db8:1::/48"),
+        "b": ("yunfu", "2001:db8:e::/48"),
+        "c": ("yunfu", "2001:db8:e::/48"),
     }
 
 

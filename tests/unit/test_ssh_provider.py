@@ -150,7 +150,7 @@ def test_secrets_are_read_afresh_and_the_key_never_enters_the_inventory(
     assert key is not None
     assert "rotated" in key
     inventory = build_inventory(
-        Phase.REPLICATE, NODE, [from_source("src-1")], provider=provider, secrets=rest
+        Phase.REPLICATE, [(NODE, [from_source("src-1")])], provider=provider, secrets=rest
     )
     assert "rotated" not in str(inventory)
     assert inventory["all"]["vars"] == {"govmig_secret_tsig_key": "c2VjcmV0Cg=="}
@@ -184,7 +184,7 @@ def test_every_string_an_event_put_in_the_ssh_hosts_vars_is_marked_unsafe(
 ) -> None:
     """The ssh provider's vars come from its hosts file; the event's own strings are unsafe."""
     target = from_source("src-1")
-    (host_vars,) = build_inventory(Phase.PREFLIGHT, NODE, [target], provider=provider)["all"][
+    (host_vars,) = build_inventory(Phase.PREFLIGHT, [(NODE, [target])], provider=provider)["all"][
         "hosts"
     ].values()
     from_event = {target.system_id, target.source.host}

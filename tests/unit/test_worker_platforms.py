@@ -37,7 +37,7 @@ def placed_on_guangzhou(store: Store, ipv6_prefix: str | None) -> list[str]:
 
 def claimed(store: Store, ids: list[str]) -> Claimed:
     with store.transaction() as session:
-        batch = Batch("guangzhou", Phase.PREFLIGHT, tuple(ids))
+        batch = Batch(Phase.PREFLIGHT, tuple(ids), ("guangzhou",))
         claim = claim_batch(session, batch, owner="a", now=NOW, ttl_s=30, nodes=NODES,
                             precheck=NoProvider().precheck)  # fmt: skip
     assert claim is not None
@@ -47,7 +47,8 @@ def claimed(store: Store, ids: list[str]) -> Claimed:
 def test_a_platform_with_a_prefix_runs_phases_in_it(store: Store) -> None:
     ids = placed_on_guangzhou(store, "2001:db8:100::/48")
     claim = claimed(store, ids)
-    assert claim.node == NodeTarget(node_id="guangzhou", ipv6_prefix="2001:db8:100::/48")
+    ((node, _systems),) = claim.work
+    assert node == NodeTarget(node_id="guangzhou", ipv6_prefix="2001:db8:100::/48")
     assert claim.refused == {}
     assert set(claim.ipv6.values()) == {"2001:db8:100::1", "2001:db8:100::2"}
 
@@ -55,6 +56,6 @@ def test_a_platform_with_a_prefix_runs_phases_in_it(store: Store) -> None:
 def test_a_platform_without_a_prefix_refuses_with_the_reason(store: Store) -> None:
     ids = placed_on_guangzhou(store, None)
     claim = claimed(store, ids)
-    assert claim.node is None
+    assert claim.work == ()
     assert set(claim.refused) == set(ids)
     assert "node guangzhou has no IPv6 prefix" in claim.refused[ids[0]]

@@ -27,56 +27,75 @@ LIMITS = Limits(batch_size=3, batch_window_s=0.5, node_concurrency=2, max_batche
 
 
 def ready(
-    system_id: str, node: str = "shantou", phase: Phase = P.PREFLIGHT, *, wave: int | None = 1
+    system_id: str,
+    node: str = "shantou",
+    phase: Phase = P.PREFLIGHT,
+    *,
+    wave: int | None = 1,
+    place: str = "",
 ) -> Ready:
-    return Ready(system_id, node, phase, wave, 0.0)
+    return Ready(system_id, node, phase, wave, 0.0, place)
 
 
 @pytest.mark.parametrize(
     ("items", "running", "now", "expected"),
     [
         ([ready("a"), ready("b")], {}, 0.2, []),
-        ([ready("a"), ready("b")], {}, 0.5, [("shantou", P.PREFLIGHT, ("a", "b"))]),
+        ([ready("a"), ready("b")], {}, 0.5, [(P.PREFLIGHT, ("a", "b"), ("shantou",))]),
         (
             [ready("a"), ready("b"), ready("c"), ready("d")],
             {},
             0.1,
-            [("shantou", P.PREFLIGHT, ("a", "b", "c"))],
+            [(P.PREFLIGHT, ("a", "b", "c"), ("shantou",))],
         ),
         (
             [ready("a"), ready("b"), ready("c"), ready("d")],
             {},
             1.0,
-            [("shantou", P.PREFLIGHT, ("a", "b", "c")), ("shantou", P.PREFLIGHT, ("d",))],
+            [(P.PREFLIGHT, ("a", "b", "c"), ("shantou",)), (P.PREFLIGHT, ("d",), ("shantou",))],
         ),
         (
             [ready("a"), ready("b", "huizhou"), ready("c", phase=P.PROVISION)],
             {},
             1.0,
             [
-                ("huizhou", P.PREFLIGHT, ("b",)),
-                ("shantou", P.PREFLIGHT, ("a",)),
-                ("shantou", P.PROVISION, ("c",)),
+                (P.PREFLIGHT, ("a", "b"), ("huizhou", "shantou")),
+                (P.PROVISION, ("c",), ("shantou",)),
             ],
+        ),
+        (
+            [ready("a"), ready("b", "huizhou", place="execution host h1")],
+            {},
+            1.0,
+            [(P.PREFLIGHT, ("a",), ("shantou",)), (P.PREFLIGHT, ("b",), ("huizhou",))],
         ),
         (
             [ready("a"), ready("b", "huizhou")],
             {"shantou": 2},
             1.0,
-            [("huizhou", P.PREFLIGHT, ("b",))],
+            [(P.PREFLIGHT, ("b",), ("huizhou",))],
+        ),
+        (
+            [ready("a"), ready("b"), ready("c", "huizhou")],
+            {"shantou": 1},
+            1.0,
+            [(P.PREFLIGHT, ("a", "b", "c"), ("huizhou", "shantou"))],
         ),
         ([ready("a"), ready("b", "huizhou")], {"shantou": 1, "yunfu": 2}, 1.0, []),
         (
-            [ready("late", "huizhou", wave=2), ready("early", "yunfu", wave=1)],
+            [
+                ready("late", "huizhou", wave=2, place="execution host h1"),
+                ready("early", "yunfu", wave=1),
+            ],
             {"shantou": 2},
             1.0,
-            [("yunfu", P.PREFLIGHT, ("early",))],
+            [(P.PREFLIGHT, ("early",), ("yunfu",))],
         ),
         (
             [ready("z", wave=1), ready("a", wave=2), ready("m", wave=None), ready("b", wave=1)],
             {},
             1.0,
-            [("shantou", P.PREFLIGHT, ("b", "z", "a")), ("shantou", P.PREFLIGHT, ("m",))],
+            [(P.PREFLIGHT, ("b", "z", "a"), ("shantou",)), (P.PREFLIGHT, ("m",), ("shantou",))],
         ),
     ],
     ids=[
@@ -84,8 +103,10 @@ def ready(
         "window-over",
         "full-batch-goes-at-once",
         "overflow-becomes-a-second-batch",
-        "one-batch-per-node-and-phase",
+        "one-batch-per-phase-across-nodes-run-from-here",
+        "one-batch-per-place",
         "node-at-its-limit-waits",
+        "a-node-takes-part-in-one-more-batch",
         "process-at-its-limit-waits",
         "lower-wave-first-when-one-slot-is-left",
         "lower-waves-fill-the-first-batch",
@@ -95,10 +116,16 @@ def test_plan_batches(
     items: list[Ready],
     running: dict[str, int],
     now: float,
-    expected: list[tuple[str, Phase, tuple[str, ...]]],
+    expected: list[tuple[Phase, tuple[str, ...], tuple[str, ...]]],
 ) -> None:
     got = plan_batches(items, running=running, limits=LIMITS, now=now)
-    assert sorted((b.node, b.phase, b.system_ids) for b in got) == sorted(expected)
+    assert sorted((b.phase, b.system_ids, b.nodes) for b in got) == sorted(expected)
+
+
+def test_a_node_at_its_limit_waits_while_others_of_its_place_go() -> None:
+    items = [ready("a"), ready("b", "huizhou"), ready("c", "yunfu")]
+    got = plan_batches(items, running={"shantou": 2}, limits=LIMITS, now=1.0)
+    assert [(b.system_ids, b.nodes) for b in got] == [(("b", "c"), ("huizhou", "yunfu"))]
 
 
 @pytest.mark.parametrize(
@@ -131,7 +158,7 @@ def test_admit_starts_lower_waves_while_there_is_room(
 def test_a_batch_is_cancelled_only_when_every_system_left_its_phase(
     states: dict[str, SystemState], expected: list[str]
 ) -> None:
-    running = {"k": Batch("shantou", P.PREFLIGHT, ("a", "b"))}
+    running = {"k": Batch(P.PREFLIGHT, ("a", "b"), ("shantou",))}
     assert stopped_batches(running, states) == expected
 
 

@@ -15,7 +15,7 @@ from orchestrator.engine import CauseContext, apply_cause
 from orchestrator.engine.notices import notice_for
 from orchestrator.errors import PermanentError
 from orchestrator.events.data import SystemStatusChanged
-from orchestrator.execution import HostOutcome, NodeTarget, RunResult, SystemTarget
+from orchestrator.execution import HostOutcome, NodeWork, RunResult
 from orchestrator.execution.outcomes import ReportValue
 from orchestrator.hooks import Hooks
 from orchestrator.inventory import generate_catalogue, load_inventory
@@ -122,7 +122,7 @@ def test_a_claim_skips_systems_that_left_the_phase(store: Store) -> None:
 def test_a_claimed_batch_has_targets_unique_addresses_and_refusals(store: Store) -> None:
     ids = place(store, 3)
     started(store, ids)
-    batch = Batch("shantou", Phase.PREFLIGHT, tuple(ids))
+    batch = Batch(Phase.PREFLIGHT, tuple(ids), ("shantou",))
     missing = ids[2]
     with store.transaction() as session:
         claimed = claim_batch(
@@ -146,7 +146,7 @@ def claim(session: Session, ids: list[str], phase: Phase) -> Claimed:
     """Lease ``ids`` for ``phase`` on shantou as instance ``a``."""
     claimed = claim_batch(
         session,
-        Batch("shantou", phase, tuple(ids)),
+        Batch(phase, tuple(ids), ("shantou",)),
         owner="a",
         now=NOW,
         ttl_s=30,
@@ -370,17 +370,15 @@ class Succeeding:
     def run(
         self,
         phase: Phase,
-        node: NodeTarget,
-        systems: Sequence[SystemTarget],
+        work: Sequence[NodeWork],
         *,
         cancel: threading.Event | None = None,
         secrets: Mapping[str, str] | None = None,
     ) -> RunResult:
         self.secrets.append(secrets)
-        outcomes = tuple(HostOutcome(s.system_id, ok=True) for s in systems)
-        return RunResult(
-            phase, node.node_id, "run-1", Path("/x"), 0, "successful", 0.1, "", outcomes
-        )
+        outcomes = tuple(HostOutcome(s.system_id, ok=True) for _n, systems in work for s in systems)
+        nodes = tuple(node.node_id for node, _systems in work)
+        return RunResult(phase, nodes, "run-1", Path("/x"), 0, "successful", 0.1, "", outcomes)
 
 
 class Playbooks(Hooks):
