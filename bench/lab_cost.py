@@ -4,8 +4,8 @@ Needs root (it brings up ``govmig lab`` on two nodes in a temporary directory
 and takes it down at the end). Two waves go through every forward phase with
 the real phase worker and ``ssh`` role, one playbook run at a time so nothing
 overlaps: the first with one system per node, the second with ``--per-node``
-systems per node. Both run the same 10 playbook runs (2 nodes x 5 phases), so
-with wall = runs x F + systems x m the two waves give:
+systems per node. Both run the same 5 playbook runs (one per phase, both nodes
+in each batch), so with wall = runs x F + systems x m the two waves give:
 
 * F, what one run costs whatever it holds (ansible-runner and ansible-playbook
   start-up, inventory, the SSH logins and Mitogen's bootstrap on each host);
@@ -48,7 +48,6 @@ from orchestrator.lab import Lab, LabOptions, LabPaths, choose_nodes, seed_syste
 from orchestrator.migrations import FORWARD_PHASES
 from orchestrator.providers import SshProvider
 from orchestrator.providers.ssh_hosts import load_ssh_hosts
-from orchestrator.store import Store, history
 from orchestrator.worker.scheduling import Limits
 
 NODES = 2
@@ -102,24 +101,13 @@ def wave(
             )
             if timing.completed != len(systems):
                 raise SystemExit(
-                    f"{timing.completed} of {len(systems)}: {failures(store, systems)}"
+                    f"{timing.completed} of {len(systems)}: {'; '.join(timing.failures)}"
                 )
         finally:
             store.close()
     finally:
         lab.down()
     return timing
-
-
-def failures(store: Store, systems: Sequence[BusinessSystem]) -> str:
-    """Why the systems that failed did, from their audit."""
-    with store.transaction() as session:
-        return "; ".join(
-            f"{system.id}: {row.reason}"
-            for system in systems
-            for row in history(session, system.id)
-            if row.to_state is not None and "failed" in (row.reason or "")
-        )
 
 
 def task_executions(artifacts: Path) -> Counter[str]:

@@ -47,13 +47,14 @@ SEED_BYTES = 64 * 1024
 BASELINE_INDEX = 200
 
 
-def runner(base: Path, name: str, provider: SshProvider) -> PhaseRunner:
+def runner(base: Path, name: str, provider: SshProvider, forks: int = 10) -> PhaseRunner:
     """A runner of the ssh role writing its artifacts under ``base/name``."""
     return PhaseRunner(
         playbook_dir=PLAYBOOK_DIR,
         artifacts_dir=base / name / "artifacts",
         provider=provider,
         keep_artifacts=20,
+        forks=forks,
     )
 
 
@@ -64,11 +65,12 @@ def batched(
     systems: Sequence[BusinessSystem],
     nodes: Sequence[str],
     limits: Limits,
+    forks: int = 10,
 ) -> WaveTiming:
     """The wave through the real worker."""
     store = placed_store(base / "batched.db", inventory, systems, nodes)
     try:
-        executor = TimedExecutor(runner(base, "batched", provider))
+        executor = TimedExecutor(runner(base, "batched", provider, forks))
         return run_wave(
             store, inventory, executor, limits=limits, systems=len(systems), provider=provider
         )
@@ -85,7 +87,7 @@ def per_system(
     concurrency: int,
 ) -> tuple[float, int, int]:
     """Wall time, invocations and systems completed, one invocation per system per phase."""
-    each = runner(base, "per-system", provider)
+    each = runner(base, "per-system", provider, forks=10)
     targets = node_targets(inventory.nodes)
 
     def one(index: int) -> bool:
@@ -111,6 +113,7 @@ def main() -> None:
     parser.add_argument("--systems", type=int, default=28, help="systems per wave")
     parser.add_argument("--max-batches", type=int, default=4, help="runs at a time, both ways")
     parser.add_argument("--batch-size", type=int, default=50, help="systems per batched run")
+    parser.add_argument("--forks", type=int, default=10, help="Ansible forks of a batched run")
     args = parser.parse_args()
     inventory = load_inventory()
     nodes = choose_nodes(inventory, [])
@@ -139,7 +142,7 @@ def report(
 ) -> None:
     """Run both waves and print the table."""
     count = args.systems
-    wave = batched(base, inventory, provider, systems[:count], nodes, limits)
+    wave = batched(base, inventory, provider, systems[:count], nodes, limits, args.forks)
     baseline_s, runs, done = per_system(
         base, inventory, provider, systems[count:], nodes, args.max_batches
     )
@@ -155,6 +158,8 @@ def report(
     print(f"ratio (b) / (a): {baseline_s / wave.wall_s:.1f}x (target >= 10)")
     print(f"(a) per system: {wave.wall_s / count:.2f} s (target <= 1 s with Mitogen)")
     print(f"(a) outside ansible-runner: {100 * wave.outside_share:.1f}% of the wall time")
+    for failure in wave.failures:
+        print(f"(a) not completed: {failure}")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,11 @@ Three measurements, each printed with the figures it was measured against:
     ``--nodes`` nodes goes through every forward phase twice, with the trivial
     playbooks of ``bench/playbooks/`` (one ``set_fact`` per phase, so what is
     timed is ansible-runner and the orchestrator, not work): once through the
-    real ``PhaseWorker`` (one ansible-runner invocation per node, phase and
-    batch), once as rule-based event automation does it, one invocation per
-    system per phase (each system's phases in order, ``--max-batches`` systems
-    at a time, the same concurrency the worker gets). Target: ratio >= 10.
+    real ``PhaseWorker`` (one ansible-runner invocation per batch of one
+    phase, across the nodes), once as rule-based event automation does it,
+    one invocation per system per phase (each system's phases in order,
+    ``--max-batches`` systems at a time, the same concurrency the worker
+    gets). Target: ratio >= 10.
 (b) ``--large`` systems (default 500) through every phase, batched, same
     playbooks. Target: < 90 s.
 (c) the real ``local`` provider playbooks for ``--local-systems`` systems, with

@@ -29,7 +29,7 @@ from orchestrator.migrations import (
     RequestMigration,
     SystemState,
 )
-from orchestrator.store import Store, count_by_state, open_store, seed_nodes
+from orchestrator.store import Store, count_by_state, list_systems, open_store, seed_nodes
 from orchestrator.worker.phase_worker import PhaseWorker
 from orchestrator.worker.ports import WorkerConfig, WorkerProvider
 from orchestrator.worker.scheduling import Limits
@@ -102,6 +102,8 @@ class WaveTiming:
     runs: int
     completed: int
     systems: int
+    # Each system that did not complete: "id state: last error".
+    failures: tuple[str, ...] = ()
 
     @property
     def outside_share(self) -> float:
@@ -134,12 +136,19 @@ def run_wave(
     finally:
         worker.stop()
     wall = time.monotonic() - started
+    with store.transaction() as session:
+        failures = tuple(
+            f"{row.id} {row.state.value}: {row.last_error}"
+            for row in list_systems(session)
+            if row.state is not SystemState.COMPLETED
+        )
     return WaveTiming(
         wall_s=wall,
         busy_s=executor.busy_s(),
         runs=executor.runner.invocations,
         completed=counts[SystemState.COMPLETED],
         systems=systems,
+        failures=failures,
     )
 
 

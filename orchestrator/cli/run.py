@@ -204,7 +204,7 @@ def run(
             "--batch-window",
             min=0.0,
             max=60.0,
-            help="seconds a system arriving in a phase waits for others of its node and phase; "
+            help="seconds a system arriving in a phase waits for others of its phase; "
             "a batch that ends goes on to its next phase at once "
             "(env GOVMIG_BATCH_WINDOW_S; default 0.5)",
             show_default=False,
@@ -215,7 +215,8 @@ def run(
         typer.Option(
             "--node-concurrency",
             min=1,
-            help="playbook runs at once on one node (env GOVMIG_NODE_CONCURRENCY; default 2)",
+            help="playbook runs at once taking part on one node "
+            "(env GOVMIG_NODE_CONCURRENCY; default 2)",
             show_default=False,
         ),
     ] = None,

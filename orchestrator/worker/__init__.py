@@ -2,8 +2,9 @@
 
 What it is: the second active loop of ``govmig run`` (the intake reactor is the
 first; they never import each other). The intake moves systems to ``placed``;
-from there the worker admits them in wave order, plans batches per (node,
-phase) (``scheduling``, pure), leases each batch with compare-and-swap
+from there the worker admits them in wave order, plans batches of one phase
+across the nodes run from one place (``scheduling``, pure), leases each batch
+with compare-and-swap
 (``claims``), runs one playbook per batch through an ``Executor``
 (``running``), renews the leases of what runs (``heartbeat``), and applies
 each system's outcome through the engine (``outcomes``). ``PhaseWorker``

@@ -139,8 +139,8 @@ class Dispatcher:
             place = self._places.get(row.node, f"node {row.node}")  # a platform: its own
             ready.append(Ready(row.id, row.node, phase, row.wave, seen[key], place))
         self._seen = seen
-        per_node = self._running.per_node()
-        return plan_batches(ready, running=per_node, limits=self._config.limits, now=now)
+        running = self._running.batches().values()
+        return plan_batches(ready, running=running, limits=self._config.limits, now=now)
 
     @staticmethod
     def _passes_due(session: Session, rows: list[WorkRow], warm: WarmReplication) -> list[WorkRow]:

@@ -9,7 +9,6 @@ dictionary operations.
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from dataclasses import dataclass, field
 
 from orchestrator.worker.claims import Claimed
@@ -45,11 +44,6 @@ class RunningBatches:
         """Every batch under way, by key."""
         with self._lock:
             return {key: r.claimed.batch for key, r in self._running.items()}
-
-    def per_node(self) -> Counter[str]:
-        """How many batches under way take part on each node."""
-        with self._lock:
-            return Counter(node for r in self._running.values() for node in r.claimed.batch.nodes)
 
     def system_ids(self) -> set[str]:
         """Every system whose lease a running batch holds."""

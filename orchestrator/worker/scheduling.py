@@ -79,9 +79,9 @@ def _wave_key(wave: int | None) -> tuple[bool, int]:
 
 
 def plan_batches(
-    ready: Iterable[Ready], *, running: Mapping[str, int], limits: Limits, now: float
+    ready: Iterable[Ready], *, running: Iterable[Batch], limits: Limits, now: float
 ) -> list[Batch]:
-    """The batches to start now; ``running`` counts the batches under way per node."""
+    """The batches to start now, beside the ``running`` ones."""
     groups: dict[tuple[str, Phase], list[Ready]] = defaultdict(list)
     for item in ready:
         groups[(item.place, item.phase)].append(item)
@@ -92,8 +92,9 @@ def plan_batches(
             min(r.seen_at for r in members),
         ),
     )
-    per_node = Counter(running)
-    total = sum(per_node.values())
+    under_way = list(running)
+    per_node = Counter(node for batch in under_way for node in batch.nodes)
+    total = len(under_way)
     batches: list[Batch] = []
     for members in order:
         waiting = sorted(members, key=lambda r: (_wave_key(r.wave), r.system_id))

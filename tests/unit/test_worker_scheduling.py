@@ -26,6 +26,15 @@ S = SystemState
 LIMITS = Limits(batch_size=3, batch_window_s=0.5, node_concurrency=2, max_batches=3)
 
 
+def under_way(per_node: dict[str, int]) -> list[Batch]:
+    """One running batch per count, each on one node."""
+    return [
+        Batch(P.PROVISION, (f"{node}-{i}",), (node,))
+        for node, count in per_node.items()
+        for i in range(count)
+    ]
+
+
 def ready(
     system_id: str,
     node: str = "shantou",
@@ -118,14 +127,21 @@ def test_plan_batches(
     now: float,
     expected: list[tuple[Phase, tuple[str, ...], tuple[str, ...]]],
 ) -> None:
-    got = plan_batches(items, running=running, limits=LIMITS, now=now)
+    got = plan_batches(items, running=under_way(running), limits=LIMITS, now=now)
     assert sorted((b.phase, b.system_ids, b.nodes) for b in got) == sorted(expected)
 
 
 def test_a_node_at_its_limit_waits_while_others_of_its_place_go() -> None:
     items = [ready("a"), ready("b", "huizhou"), ready("c", "yunfu")]
-    got = plan_batches(items, running={"shantou": 2}, limits=LIMITS, now=1.0)
+    got = plan_batches(items, running=under_way({"shantou": 2}), limits=LIMITS, now=1.0)
     assert [(b.system_ids, b.nodes) for b in got] == [(("b", "c"), ("huizhou", "yunfu"))]
+
+
+def test_a_batch_spanning_many_nodes_counts_once_against_the_process_limit() -> None:
+    spanning = Batch(P.PREFLIGHT, ("a", "b", "c"), ("huizhou", "shantou", "yunfu"))
+    items = [ready("d", "zhanjiang", P.PROVISION), ready("e", "maoming", P.PROVISION)]
+    got = plan_batches(items, running=[spanning], limits=LIMITS, now=1.0)
+    assert [(b.phase, b.system_ids) for b in got] == [(P.PROVISION, ("d", "e"))]
 
 
 @pytest.mark.parametrize(
