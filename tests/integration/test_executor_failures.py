@@ -12,12 +12,14 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from orchestrator.data_files import PLAYBOOK_DIR
-from orchestrator.execution import FaultPlan, NodeTarget, SystemTarget
+from orchestrator.errors import PermanentError
+from orchestrator.execution import ExecutionHost, FaultPlan, NodeTarget, SystemTarget
 from orchestrator.execution.outcomes import CANCELLED
 from orchestrator.execution.runner import PhaseRunner, prune_artifacts
 from orchestrator.execution.strategy import LINEAR, AnsibleStrategy
@@ -315,3 +317,29 @@ def test_a_child_that_fails_before_its_exec_never_runs_our_code(tmp_path: Path) 
     came_back = [line.split() for line in (tmp_path / "came-back").read_text().splitlines()]
     # Only the process that started the run, told the run failed: its child never ran our code.
     assert [outcome for _pid, outcome in came_back] == ["raised"], came_back
+
+
+@dataclass(frozen=True)
+class SplitProvider(LocalProvider):
+    """The local provider, but huizhou's runs go from an execution host."""
+
+    def execution_host(self, node: NodeTarget) -> ExecutionHost | None:
+        if node.node_id != "huizhou":
+            return None
+        return ExecutionHost("exec-huizhou", "192.0.2.1", "root", Path("/nonexistent/id"))
+
+
+def test_a_batch_whose_nodes_run_from_two_places_is_refused_before_it_runs(
+    tmp_path: Path,
+) -> None:
+    runner = PhaseRunner(
+        playbook_dir=PLAYBOOK_DIR,
+        artifacts_dir=tmp_path / "artifacts",
+        provider=SplitProvider(work_root=tmp_path / "work"),
+    )
+    huizhou = NodeTarget(node_id="huizhou", ipv6_prefix="2001:db8:2::/48")
+    work = [(NODE, [system_target("a")]), (huizhou, [system_target("b", 2)])]
+    with pytest.raises(PermanentError, match="heyuan, huizhou do not run from one place"):
+        runner.run(Phase.PREFLIGHT, work)
+    assert runner.invocations == 0
+    assert list((tmp_path / "artifacts").iterdir()) == []

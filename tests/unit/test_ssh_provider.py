@@ -17,6 +17,7 @@ from orchestrator.providers import PROVIDERS, SshProvider, build_provider
 from orchestrator.providers.ssh import choose_target
 from orchestrator.providers.ssh_hosts import parse_ssh_hosts
 from orchestrator.settings import WorkerSettings
+from orchestrator.worker.phase_worker import run_places
 from orchestrator.worker.targets import ipv6_address
 from tests.fixtures.targets import system_target
 
@@ -221,6 +222,27 @@ def test_a_node_runs_here_unless_its_pool_names_an_execution_host(tmp_path: Path
     assert f"UserKnownHostsFile={tmp_path / 'known_hosts'}" in options
     # The orchestrator lends no agent to the execution host: the run brings its own.
     assert "ForwardAgent" not in options
+
+
+def test_nodes_run_from_here_share_a_place_and_one_with_an_execution_host_has_its_own(
+    tmp_path: Path,
+) -> None:
+    document = hosts_document(tmp_path)
+    for j, node_id in ((4, "huizhou"), (5, "yunfu")):
+        host = {"name": f"{node_id}-1", "ipv4": f"10.213.{j}.1", "ipv6": f"2001:db8:{j}:ffff::1"}
+        document["nodes"][node_id] = {"system_ipv4_pool": f"10.213.{16 * j}.0/20", "hosts": [host]}
+    exec_host = {"name": "exec-shantou", "ipv4": "10.213.2.251", "ipv6": "2001:db8:1:ffff::fb"}
+    document["nodes"]["shantou"]["execution_host"] = exec_host
+    provider = SshProvider(hosts=parse_ssh_hosts(document, source="test"))
+    nodes = {
+        node_id: NodeTarget(node_id=node_id, ipv6_prefix=f"2001:db8:{i}::/48")
+        for i, node_id in enumerate(("shantou", "huizhou", "yunfu"), start=1)
+    }
+    assert run_places(nodes, provider) == {
+        "shantou": "execution host exec-shantou",
+        "huizhou": "",
+        "yunfu": "",
+    }
 
 
 def with_platform(provider: SshProvider) -> SshProvider:
