@@ -87,7 +87,7 @@ def per_system(
     concurrency: int,
 ) -> tuple[float, int, int]:
     """Wall time, invocations and systems completed, one invocation per system per phase."""
-    each = runner(base, "per-system", provider, forks=10)
+    each = runner(base, "per-system", provider)
     targets = node_targets(inventory.nodes)
 
     def one(index: int) -> bool:

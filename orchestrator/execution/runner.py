@@ -204,7 +204,10 @@ class PhaseRunner:
         places = {self.provider.execution_host(node) for node, _systems in work}
         if len(places) != 1:
             names = sorted(node.node_id for node, _systems in work)
-            raise PermanentError(f"nodes {', '.join(names)} do not run from one place: one batch")
+            raise PermanentError(
+                f"nodes {', '.join(names)} do not run from one place (this machine or one "
+                "execution host), so they cannot share a batch"
+            )
         return places.pop()
 
     def _ident(self, phase: Phase, nodes: Sequence[str]) -> str:

@@ -56,13 +56,13 @@ class Dispatcher:
         *,
         config: WorkerConfig,
         nodes: Mapping[str, NodeTarget],
-        places: Mapping[str, str],
+        place: Callable[[str], str],
         precheck: Precheck,
         submit: Callable[[str, Running], object],
         after_commit: Callable[[], object] = lambda: None,
     ) -> None:
         self._store, self._running, self._config = store, running, config
-        self._nodes, self._places, self._precheck = dict(nodes), dict(places), precheck
+        self._nodes, self._place, self._precheck = dict(nodes), place, precheck
         self._submit, self._after_commit = submit, after_commit
         self._seen: dict[tuple[str, str], float] = {}  # (system, state): first seen ready
         self._next_finalize_check = 0.0
@@ -136,7 +136,7 @@ class Dispatcher:
                 continue
             key = (row.id, row.state.value)
             seen[key] = arrived_together if row.id in went_on else self._seen.get(key, now)
-            place = self._places.get(row.node, f"node {row.node}")  # a platform: its own
+            place = self._place(row.node)
             ready.append(Ready(row.id, row.node, phase, row.wave, seen[key], place))
         self._seen = seen
         running = self._running.batches().values()

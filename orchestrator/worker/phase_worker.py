@@ -80,7 +80,7 @@ class PhaseWorker:
             self._running,
             config=config,
             nodes=nodes,
-            places=run_places(nodes, provider),
+            place=run_place(nodes, provider),
             precheck=provider.precheck,
             submit=self._submit,
             after_commit=after_commit,
@@ -139,10 +139,11 @@ class PhaseWorker:
             self._dispatcher.wake(went_on=running.claimed.system_ids)
 
 
-def run_places(nodes: Mapping[str, NodeTarget], provider: WorkerProvider) -> dict[str, str]:
-    """Where each node's runs go from: "" for this machine, else its execution host."""
+def run_place(nodes: Mapping[str, NodeTarget], provider: WorkerProvider) -> Callable[[str], str]:
+    """Where a node's runs go from: "" for this machine, else its execution host; a node the
+    inventory does not hold (a connected platform) has a place of its own, shared with none."""
     places = {}
     for node_id, node in nodes.items():
         host = provider.execution_host(node)
         places[node_id] = "" if host is None else f"execution host {host.name}"
-    return places
+    return lambda node_id: places.get(node_id, f"node {node_id}")

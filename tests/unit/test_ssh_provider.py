@@ -17,7 +17,7 @@ from orchestrator.providers import PROVIDERS, SshProvider, build_provider
 from orchestrator.providers.ssh import choose_target
 from orchestrator.providers.ssh_hosts import parse_ssh_hosts
 from orchestrator.settings import WorkerSettings
-from orchestrator.worker.phase_worker import run_places
+from orchestrator.worker.phase_worker import run_place
 from orchestrator.worker.targets import ipv6_address
 from tests.fixtures.targets import system_target
 
@@ -238,10 +238,12 @@ def test_nodes_run_from_here_share_a_place_and_one_with_an_execution_host_has_it
         node_id: NodeTarget(node_id=node_id, ipv6_prefix=f"2001:db8:{i}::/48")
         for i, node_id in enumerate(("shantou", "huizhou", "yunfu"), start=1)
     }
-    assert run_places(nodes, provider) == {
+    place = run_place(nodes, provider)
+    assert {node_id: place(node_id) for node_id in (*nodes, "guangzhou")} == {
         "shantou": "execution host exec-shantou",
         "huizhou": "",
         "yunfu": "",
+        "guangzhou": "node guangzhou",  # not in the inventory: a platform, on its own
     }
 
 
