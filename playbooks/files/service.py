@@ -227,8 +227,9 @@ class Manifest(NamedTuple):
         return hashlib.sha256(self.text.encode()).hexdigest()
 
 
-def manifest(data_dir: Path, *, cached: bool = True, workers: int = 1) -> Manifest:
-    """Every file under ``data_dir``, sorted by relative path, from one walk.
+def listing(data_dir: Path, *, cached: bool = True, workers: int = 1) -> list[tuple[str, str, int]]:
+    """(relative path, SHA-256, size) of every file under ``data_dir``, sorted by path,
+    from one walk.
 
     With ``cached`` (the default), a file whose identity is unchanged since it was last
     hashed (by this process or, through the cache beside ``data_dir``, another) is not read.
@@ -236,9 +237,14 @@ def manifest(data_dir: Path, *, cached: bool = True, workers: int = 1) -> Manife
     other cores are its service's (``svcctl.py index --all-cores`` on an idle target).
     """
     with _cache_lock:
-        listing = _digests(data_dir, cached, workers)
-    text = "".join(f"{digest}  {name}\n" for name, digest, _ in listing)
-    return Manifest(text, len(listing), sum(size for _, _, size in listing))
+        return _digests(data_dir, cached, workers)
+
+
+def manifest(data_dir: Path, *, cached: bool = True, workers: int = 1) -> Manifest:
+    """The ``sha256sum`` listing of every file under ``data_dir`` (see ``listing``)."""
+    found = listing(data_dir, cached=cached, workers=workers)
+    text = "".join(f"{digest}  {name}\n" for name, digest, _ in found)
+    return Manifest(text, len(found), sum(size for _, _, size in found))
 
 
 def data_checksum(data_dir: Path, *, cached: bool = True) -> str:

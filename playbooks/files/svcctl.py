@@ -28,6 +28,20 @@ exits 1 with its complaint on stderr. Its checksum reads ``service.py``'s digest
 cache (``data.digests.json`` beside ``data/``), so only the files changed since
 the cache was last brought up to date are hashed inside the downtime.
 
+With ``--to DIR`` instead of a command after ``--`` (the ``local`` role, whose target
+is a directory on this machine) it stops the service and then ``sync``s DIR from it,
+printing what ``sync`` prints, with ``"stopped_at"``, the epoch second the service
+began to stop.
+
+``sync --from SRC`` is the ``local`` role's replication (it has no rsync): it makes
+``--dir``'s ``data/`` hold what SRC's holds, as ``rsync -a --delete`` would, and
+proves the copy. It prints ``{"changed", "pass": "full"|"delta", "files",
+"bytes_sent", "transfer_ms", "checksum", "corrupt": [names]}``: ``checksum`` is the
+source's as copied, and ``corrupt`` names the files that did not change on the
+source during the pass yet differ in the copy. With ``--unless-empty``, a source
+without files changes nothing (``"files": 0``). ``--manifest-file`` (with ``sync``
+and ``index``) also writes the source's manifest there.
+
 ``index`` brings that cache up to date outside the downtime (the roles run it
 after each replicate pass, on the target and on the source): it computes the
 data's checksum as ``service.py`` does, hashing only the files whose identity
@@ -42,8 +56,10 @@ Errors go to stderr with exit status 1.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -214,7 +230,9 @@ def manifest_checksum(data_dir: Path) -> str:
     return data_checksum(data_dir)
 
 
-def index(home: Path, manifest: bool = False, all_cores: bool = False) -> dict[str, object]:
+def index(
+    home: Path, manifest: bool = False, all_cores: bool = False, manifest_file: Path | None = None
+) -> dict[str, object]:
     """Bring the data's digest cache up to date; report the checksum it gives, the files and
     their bytes, and with ``manifest`` the manifest itself (``service.py``'s, the text whose
     SHA-256 is the checksum). ``all_cores``: hash on a thread per core (an idle host)."""
@@ -233,14 +251,100 @@ def index(home: Path, manifest: bool = False, all_cores: bool = False) -> dict[s
     }
     if manifest:
         report["manifest"] = found.text
+    write_manifest(manifest_file, found.text)
     return report
 
 
-def quiesce(home: Path, rsync: list[str], timeout: float) -> dict[str, object]:
-    """Stop the service, then sync with ``rsync`` while checksumming the still data."""
+def write_manifest(path: Path | None, text: str) -> None:
+    """Write a data set's manifest (``--manifest-file``), atomically."""
+    if path is not None:
+        from service import write_atomically
+
+        write_atomically(path, text)
+
+
+def mirror(source: Path, target: Path) -> tuple[int, int]:
+    """Make the directory ``target`` hold what ``source`` holds, as ``rsync -a --delete``
+    would: files ``source`` lacks are removed, and a file is copied (with its mode and
+    times) when ``target`` lacks it or its size or mtime differs. The files and bytes
+    copied."""
+    from service import data_files
+
+    target.mkdir(parents=True, exist_ok=True)
+    wanted = {name: (path, st) for name, path, st in data_files(source)}
+    for name, path, _ in data_files(target):
+        if name not in wanted:
+            path.unlink()
+    files = sent = 0
+    for name, (path, st) in wanted.items():
+        out = target / name
+        try:
+            have = out.stat()
+        except OSError:
+            have = None
+        if have and (have.st_size, have.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, out)
+        files, sent = files + 1, sent + st.st_size
+    return files, sent
+
+
+def sync(
+    home: Path, source: Path, manifest_file: Path | None, fault: bool, unless_empty: bool = False
+) -> dict[str, object]:
+    """Bring ``home``'s data up to ``source``'s (``mirror``) and prove the copy: every file
+    that did not change on the source during the pass must have the source's digest in the
+    copy (one that did change is copied by the next pass). Reports the pass (full when
+    ``home`` had no data yet), what was copied, the source's checksum as copied, and the
+    files the copy got wrong. Both digest caches end up to date. ``fault`` corrupts one
+    file after the copy (failure injection). ``unless_empty``: a source without files
+    changes nothing (a rollback never wipes the source from an instance without data)."""
+    from service import listing
+
+    data, source_data = home / "data", source / "data"
+    if not source_data.is_dir():
+        raise RuntimeError(f"no data directory {source_data}")
+    kind = "delta" if data.is_dir() else "full"
+    before = {name: digest for name, digest, _ in listing(source_data)}
+    if unless_empty and not before:
+        return {"changed": False, "pass": "none", "files": 0, "bytes_sent": 0, "corrupt": []}
+    began = time.monotonic()
+    files, sent = mirror(source_data, data)
+    transfer_ms = int((time.monotonic() - began) * 1000)
+    if fault and before:
+        (data / min(before)).write_text("corrupted in transit\n")
+    after = listing(source_data)
+    copied = {name: digest for name, digest, _ in listing(data)}
+    text = "".join(f"{digest}  {name}\n" for name, digest, _ in after)
+    write_manifest(manifest_file, text)
+    return {
+        "changed": files > 0,
+        "pass": kind,
+        "files": len(after),
+        "bytes_sent": sent,
+        "transfer_ms": transfer_ms,
+        "checksum": hashlib.sha256(text.encode()).hexdigest(),
+        "corrupt": [
+            name
+            for name, digest, _ in after
+            if before.get(name) == digest and copied.get(name) != digest
+        ],
+    }
+
+
+def quiesce(home: Path, args: argparse.Namespace, rsync: list[str]) -> dict[str, object]:
+    """Stop the service, then bring the target up to the still data: into a directory on
+    this machine (``--to``, through ``sync``), or with the ``rsync`` command given after
+    ``--`` while the still data is checksummed."""
+    if args.to is not None:
+        stopped_at = time.time()
+        stopped = stop(home, args.timeout)
+        synced = sync(args.to.resolve(), home, args.manifest_file, fault=False)
+        return {**synced, "changed": stopped["changed"], "stopped_at": stopped_at}
     if not rsync:
-        raise RuntimeError("quiesce needs the rsync command after --")
-    stopped = stop(home, timeout)
+        raise RuntimeError("quiesce needs --to DIR or the rsync command after --")
+    stopped = stop(home, args.timeout)
     with ThreadPoolExecutor(max_workers=1) as pool:
         checksum = pool.submit(manifest_checksum, home / "data")
         began = time.monotonic()
@@ -249,8 +353,8 @@ def quiesce(home: Path, rsync: list[str], timeout: float) -> dict[str, object]:
         if done.returncode != 0:
             raise RuntimeError(f"rsync exit {done.returncode}: {done.stderr.strip()}")
         found = checksum.result()
-    sync = {"rc": done.returncode, "stdout": done.stdout, "stderr": done.stderr, "delta": delta}
-    return {"changed": stopped["changed"], "checksum": found, "rsync": sync}
+    synced = {"rc": done.returncode, "stdout": done.stdout, "stderr": done.stderr, "delta": delta}
+    return {"changed": stopped["changed"], "checksum": found, "rsync": synced}
 
 
 def main(argv: list[str]) -> int:
@@ -259,7 +363,7 @@ def main(argv: list[str]) -> int:
     if "--" in argv:
         rsync = argv[argv.index("--") + 1 :]
         argv = argv[: argv.index("--")]
-    parser.add_argument("action", choices=["start", "stop", "quiesce", "index"])
+    parser.add_argument("action", choices=["start", "stop", "quiesce", "index", "sync"])
     parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--system", default="")
     parser.add_argument("--location", default="")
@@ -270,15 +374,29 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--all-cores", action="store_true", help="index: hash on every core (an idle host)"
     )
+    parser.add_argument("--from", dest="source", type=Path, help="sync: the directory copied")
+    parser.add_argument("--to", type=Path, help="quiesce: the directory synced on this machine")
+    parser.add_argument("--manifest-file", type=Path, help="index, sync: write the manifest")
+    parser.add_argument("--fault", action="store_true", help="sync: corrupt one file copied")
+    parser.add_argument(
+        "--unless-empty",
+        action="store_true",
+        help="sync: change nothing from a source without files",
+    )
     args = parser.parse_args(argv)
     home: Path = args.dir.resolve()
     try:
         if args.action == "start":
             result = start(home, args)
         elif args.action == "quiesce":
-            result = quiesce(home, rsync, args.timeout)
+            result = quiesce(home, args, rsync)
         elif args.action == "index":
-            result = index(home, args.manifest, args.all_cores)
+            result = index(home, args.manifest, args.all_cores, args.manifest_file)
+        elif args.action == "sync":
+            if args.source is None:
+                raise RuntimeError("sync needs --from DIR")
+            source = args.source.resolve()
+            result = sync(home, source, args.manifest_file, args.fault, args.unless_empty)
         else:
             result = stop(home, args.timeout)
     except (OSError, RuntimeError) as exc:

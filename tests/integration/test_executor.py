@@ -64,11 +64,13 @@ def targets() -> list[SystemTarget]:
 
 
 def snapshot(work: Path) -> dict[str, str]:
-    """Every file of the sandbox but the service logs, by content digest."""
+    """Every file of the sandbox by content digest, but the service logs and the digest
+    caches (``data.digests.json``): a cache is no state, and a second run may cache a file
+    the first copied too recently to cache (``service.py``'s ``settled``)."""
     return {
         str(path.relative_to(work)): hashlib.sha256(path.read_bytes()).hexdigest()
         for path in sorted(work.rglob("*"))
-        if path.is_file() and path.name != "service.log"
+        if path.is_file() and path.name not in ("service.log", "data.digests.json")
     }
 
 

@@ -54,6 +54,7 @@ SYSTEM_IDS = (WARM, KEPT, GONE, CRASHED, NO_DATA)
 BEFORE_CUTOVER = (Phase.PREFLIGHT, Phase.PROVISION, Phase.REPLICATE)
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 WRITTEN_WHILE_READY = b"written to the source while it replicated\n"
+WRITTEN_LAST = b"written to the source after the last delta pass\n"
 WRITTEN_AFTER_CUTOVER = b"written through the migrated service\n"
 
 
@@ -178,7 +179,6 @@ def migrate(warm: Warm) -> None:
     source = read_name_record(warm.work, WARM)
     put(source, "late.bin", WRITTEN_WHILE_READY)
     (source_dir(warm.work, WARM) / "data" / "part-0002.bin").unlink()
-    warm.seen["ready checksum"] = fetch_health(source)["checksum"]
     must(warm.run("delta", Phase.REPLICATE, WARM))
     warm.seen["replica after delta"] = data_files(warm.instance())
     warm.seen["source at delta"] = data_files(source_dir(warm.work, WARM))
@@ -194,6 +194,9 @@ def migrate(warm: Warm) -> None:
     warm.seen["after failed rehearsal"] = warm.rehearsal_leftovers()
     warm.seen["record after failed rehearsal"] = name_record_path(warm.work, WARM).read_text()
 
+    # One more write after the last delta: the cutover's final pass carries it.
+    put(source, "last.bin", WRITTEN_LAST)
+    warm.seen["quiesced checksum"] = fetch_health(source)["checksum"]
     must(warm.run("cutover", Phase.CUTOVER, *SYSTEM_IDS))
     must(warm.run("verify", Phase.VERIFY, *SYSTEM_IDS))
     migrated = read_name_record(warm.work, WARM)
@@ -273,11 +276,13 @@ def test_a_failed_rehearsal_is_torn_down(warm: Warm) -> None:
 def test_cutover_moves_the_data_written_during_replication(warm: Warm) -> None:
     health = warm.seen["migrated health"]
     assert health["location"] == NODE.node_id
-    assert health["checksum"] == warm.seen["ready checksum"]
+    assert health["checksum"] == warm.seen["quiesced checksum"]
     assert warm.seen["migrated data"]["late.bin"] == WRITTEN_WHILE_READY
+    assert warm.seen["migrated data"]["last.bin"] == WRITTEN_LAST
     report = warm.outcome("cutover").report
     assert count(report, "downtime_ms") < 60_000
-    assert count(report, "bytes_sent") > 0
+    # The final pass sent only what changed since the delta: the one file written since.
+    assert count(report, "bytes_sent") == len(WRITTEN_LAST)
 
 
 def test_revert_brings_back_what_the_instance_wrote(warm: Warm) -> None:
