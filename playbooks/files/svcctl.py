@@ -22,9 +22,12 @@ it stops the service (as ``stop``), then runs the rsync command given after
 ``--`` and, while that runs, computes the SHA-256 of the data's ``sha256sum``
 manifest (the digest ``service.py`` answers as its checksum; the data stands
 still once the service is stopped). It prints ``{"changed": bool, "checksum":
-str, "rsync": {"rc", "stdout", "stderr", "delta"}}``, ``delta`` as
-``ansible.builtin.command`` reports it (``H:MM:SS.ffffff``). A failed rsync
-exits 1 with its complaint on stderr. Its checksum reads ``service.py``'s digest
+str, "rsync": RSYNC}``. RSYNC is what the pass did, read from rsync's
+``--stats``: ``{"rc", "bytes_sent", "bytes_received", "literal_bytes", "pass":
+"full"|"delta", "transfer_ms", "error"}`` (a pass is full when it created every
+regular file it lists; ``error`` is the line of a failed rsync's complaint worth
+showing). A failed rsync exits 1 with that line on stderr. Its checksum reads
+``service.py``'s digest
 cache (``data.digests.json`` beside ``data/``), so only the files changed since
 the cache was last brought up to date are hashed inside the downtime.
 
@@ -41,6 +44,12 @@ source's as copied, and ``corrupt`` names the files that did not change on the
 source during the pass yet differ in the copy. With ``--unless-empty``, a source
 without files changes nothing (``"files": 0``). ``--manifest-file`` (with ``sync``
 and ``index``) also writes the source's manifest there.
+
+``transfer`` is any other pass of the ``ssh`` role (a replicate push, a
+rollback's pull): it runs the rsync command given after ``--`` and, when that
+succeeds, ``index``es this host's data. It prints ``{"changed", "rsync": RSYNC,
+"index": ...}``; a failed rsync also exits 1 with its complaint on stderr (the
+report still printed, so a role that names the failure itself can read it).
 
 ``index`` brings that cache up to date outside the downtime (the roles run it
 after each replicate pass, on the target and on the source): it computes the
@@ -59,6 +68,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -67,8 +77,8 @@ import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 PORT_FILE = "service.port"
 PID_FILE = "service.pid"
@@ -347,14 +357,62 @@ def quiesce(home: Path, args: argparse.Namespace, rsync: list[str]) -> dict[str,
     stopped = stop(home, args.timeout)
     with ThreadPoolExecutor(max_workers=1) as pool:
         checksum = pool.submit(manifest_checksum, home / "data")
-        began = time.monotonic()
-        done = subprocess.run(rsync, capture_output=True, text=True, check=False)
-        delta = str(timedelta(seconds=time.monotonic() - began))
-        if done.returncode != 0:
-            raise RuntimeError(f"rsync exit {done.returncode}: {done.stderr.strip()}")
+        done = run_rsync(rsync)
+        if done["rc"] != 0:
+            raise RuntimeError(f"rsync exit {done['rc']}: {done['error']}")
         found = checksum.result()
-    synced = {"rc": done.returncode, "stdout": done.stdout, "stderr": done.stderr, "delta": delta}
-    return {"changed": stopped["changed"], "checksum": found, "rsync": synced}
+    return {"changed": stopped["changed"], "checksum": found, "rsync": done}
+
+
+def transfer(home: Path, rsync: list[str]) -> dict[str, object]:
+    """Run the ``rsync`` command given after ``--`` (a pass of the ``ssh`` role, pushed
+    from or pulled to this host), then, when it succeeded, bring this host's digest cache
+    up to date outside any downtime. A failed rsync is reported, not raised (``main``
+    exits 1 after printing the report)."""
+    if not rsync:
+        raise RuntimeError("transfer needs the rsync command after --")
+    done = run_rsync(rsync)
+    report: dict[str, object] = {"changed": done["literal_bytes"] > 0, "rsync": done}
+    if done["rc"] == 0:
+        report["index"] = index(home)
+    return report
+
+
+# What rsync --stats prints, by the name the roles report it under.
+RSYNC_STATS = {
+    "bytes_sent": "Total bytes sent",
+    "bytes_received": "Total bytes received",
+    "literal_bytes": "Literal data",
+}
+
+
+def stat_number(label: str, text: str) -> int:
+    """The number after ``label:`` in ``text`` (rsync may print thousands separators)."""
+    found = re.search(rf"{label}: ([0-9,]+)", text)
+    return int(found.group(1).replace(",", "")) if found else 0
+
+
+def run_rsync(argv: list[str]) -> dict[str, Any]:
+    """Run rsync (with ``--stats``) and report its exit status, what it moved, whether the
+    pass was full (it created every regular file it lists) or a delta, how long it ran
+    and, when it failed, the line of its complaint worth showing: a full disk, else its
+    last line."""
+    began = time.monotonic()
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    took = time.monotonic() - began
+    out, complaint = done.stdout, done.stderr.strip().splitlines()
+    files = re.search(r"Number of files: .*", out)
+    created = re.search(r"Number of created files: .*", out)
+    regular = stat_number("reg", files.group(0) if files else "")
+    made = stat_number("reg", created.group(0) if created else "")
+    return {
+        "rc": done.returncode,
+        **{name: stat_number(label, out) for name, label in RSYNC_STATS.items()},
+        "pass": "full" if made == regular else "delta",
+        "transfer_ms": int(took * 1000),
+        "error": next((line for line in complaint if "No space left" in line), "")
+        or (complaint[-1] if complaint else ""),
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -363,7 +421,7 @@ def main(argv: list[str]) -> int:
     if "--" in argv:
         rsync = argv[argv.index("--") + 1 :]
         argv = argv[: argv.index("--")]
-    parser.add_argument("action", choices=["start", "stop", "quiesce", "index", "sync"])
+    parser.add_argument("action", choices=["start", "stop", "quiesce", "index", "sync", "transfer"])
     parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--system", default="")
     parser.add_argument("--location", default="")
@@ -392,6 +450,8 @@ def main(argv: list[str]) -> int:
             result = quiesce(home, args, rsync)
         elif args.action == "index":
             result = index(home, args.manifest, args.all_cores, args.manifest_file)
+        elif args.action == "transfer":
+            result = transfer(home, rsync)
         elif args.action == "sync":
             if args.source is None:
                 raise RuntimeError("sync needs --from DIR")
@@ -403,6 +463,13 @@ def main(argv: list[str]) -> int:
         print(f"svcctl {args.action} {home}: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(result))
+    failed = result.get("rsync", {}).get("rc", 0) if args.action == "transfer" else 0
+    if failed:
+        print(
+            f"svcctl transfer {home}: rsync exit {failed}: {result['rsync']['error']}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

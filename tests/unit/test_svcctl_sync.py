@@ -115,3 +115,38 @@ def test_sync_without_a_source_is_a_clear_error(tmp_path: Path) -> None:
         1,
         f"svcctl sync {tmp_path}: sync needs --from DIR",
     )
+
+
+def test_transfer_reports_what_rsync_moved_and_indexes_this_host(
+    source: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "target" / "data"
+    target.parent.mkdir()
+    rsync = ["rsync", "--archive", "--delete", "--stats", f"{source / 'data'}/", f"{target}/"]
+    size = sum(p.stat().st_size for p in (source / "data").rglob("*") if p.is_file())
+    full = svcctl("transfer", "--dir", source, "--", *rsync)
+    assert (full["rsync"]["rc"], full["rsync"]["pass"]) == (0, "full")
+    assert full["rsync"]["literal_bytes"] == size
+    assert full["rsync"]["bytes_sent"] > size
+    assert full["index"]["files"] == 5
+    assert listing(target) == listing(source / "data")
+
+    (source / "data" / "file-0.bin").write_bytes(b"rewritten\n")
+    delta = svcctl("transfer", "--dir", source, "--", *rsync)
+    assert (delta["rsync"]["pass"], delta["rsync"]["literal_bytes"]) == ("delta", 10)
+
+
+def test_a_failed_transfer_exits_1_with_rsync_s_complaint_and_its_report(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "data").mkdir(parents=True)
+    rsync = ["rsync", "--archive", "--stats", f"{tmp_path / 'missing'}/", f"{home / 'data'}/"]
+    done = subprocess.run(
+        [sys.executable, str(SVCCTL), "transfer", "--dir", str(home), "--", *rsync],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = json.loads(done.stdout)
+    assert (done.returncode, report["rsync"]["rc"], "index" in report) == (1, 23, False)
+    assert done.stderr.startswith(f"svcctl transfer {home}: rsync exit 23: ")
+    assert report["rsync"]["error"] in done.stderr
