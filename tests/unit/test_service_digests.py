@@ -16,6 +16,7 @@ import pytest
 
 from orchestrator.data_files import PLAYBOOK_DIR
 from tests.fixtures.file_modules import load_file
+from tests.fixtures.sample_data import write_sample_data
 
 FILES = PLAYBOOK_DIR / "files"
 
@@ -27,12 +28,7 @@ def load() -> ModuleType:
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
-    data = tmp_path / "home" / "data"
-    (data / "sub").mkdir(parents=True)
-    for index in range(5):
-        (data / f"file-{index}.bin").write_bytes(os.urandom(1000 + index))
-    (data / "sub" / "nested.txt").write_text("nested\n")
-    return data
+    return write_sample_data(tmp_path / "home" / "data")
 
 
 def sha256sum_listing(data: Path) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 
 from orchestrator.data_files import PLAYBOOK_DIR
+from tests.fixtures.sample_data import write_sample_data
 
 SVCCTL = PLAYBOOK_DIR / "files" / "svcctl.py"
 
@@ -39,12 +39,7 @@ def listing(data: Path) -> str:
 
 @pytest.fixture
 def source(tmp_path: Path) -> Path:
-    data = tmp_path / "source" / "data"
-    (data / "sub").mkdir(parents=True)
-    for index in range(4):
-        (data / f"file-{index}.bin").write_bytes(os.urandom(1000 + index))
-    (data / "sub" / "nested.txt").write_text("nested\n")
-    return data.parent
+    return write_sample_data(tmp_path / "source" / "data").parent
 
 
 def test_a_full_pass_then_a_delta_mirrors_the_source_and_copies_only_the_changes(
@@ -54,7 +49,7 @@ def test_a_full_pass_then_a_delta_mirrors_the_source_and_copies_only_the_changes
     full = svcctl("sync", "--dir", target, "--from", source, "--manifest-file", manifest)
     size = sum(p.stat().st_size for p in (source / "data").rglob("*") if p.is_file())
     assert (full["pass"], full["files"], full["bytes_sent"], full["corrupt"]) == (
-        "full", 5, size, [],
+        "full", 6, size, [],
     )  # fmt: skip
     assert listing(target / "data") == listing(source / "data") == manifest.read_text()
     assert full["checksum"] == hashlib.sha256(manifest.read_bytes()).hexdigest()
@@ -63,7 +58,7 @@ def test_a_full_pass_then_a_delta_mirrors_the_source_and_copies_only_the_changes
     (source / "data" / "file-1.bin").unlink()
     (target / "data" / "stray.txt").write_text("not on the source\n")
     delta = svcctl("sync", "--dir", target, "--from", source)
-    assert (delta["pass"], delta["files"], delta["bytes_sent"]) == ("delta", 4, 10)
+    assert (delta["pass"], delta["files"], delta["bytes_sent"]) == ("delta", 5, 10)
     assert listing(target / "data") == listing(source / "data")
     assert svcctl("sync", "--dir", target, "--from", source)["changed"] is False
 
@@ -128,7 +123,7 @@ def test_transfer_reports_what_rsync_moved_and_indexes_this_host(
     assert (full["rsync"]["rc"], full["rsync"]["pass"]) == (0, "full")
     assert full["rsync"]["literal_bytes"] == size
     assert full["rsync"]["bytes_sent"] > size
-    assert full["index"]["files"] == 5
+    assert full["index"]["files"] == 6
     assert listing(target) == listing(source / "data")
 
     (source / "data" / "file-0.bin").write_bytes(b"rewritten\n")
