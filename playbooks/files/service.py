@@ -240,11 +240,15 @@ def listing(data_dir: Path, *, cached: bool = True, workers: int = 1) -> list[tu
         return _digests(data_dir, cached, workers)
 
 
-def manifest(data_dir: Path, *, cached: bool = True, workers: int = 1) -> Manifest:
-    """The ``sha256sum`` listing of every file under ``data_dir`` (see ``listing``)."""
-    found = listing(data_dir, cached=cached, workers=workers)
+def manifest_of(found: list[tuple[str, str, int]]) -> Manifest:
+    """The manifest of a ``listing``: its ``sha256sum`` text, files and bytes."""
     text = "".join(f"{digest}  {name}\n" for name, digest, _ in found)
     return Manifest(text, len(found), sum(size for _, _, size in found))
+
+
+def manifest(data_dir: Path, *, cached: bool = True, workers: int = 1) -> Manifest:
+    """The manifest of every file under ``data_dir`` (see ``listing``)."""
+    return manifest_of(listing(data_dir, cached=cached, workers=workers))
 
 
 def data_checksum(data_dir: Path, *, cached: bool = True) -> str:

@@ -42,8 +42,8 @@ proves the copy. It prints ``{"changed", "pass": "full"|"delta", "files",
 "bytes_sent", "transfer_ms", "checksum", "corrupt": [names]}``: ``checksum`` is the
 source's as copied, and ``corrupt`` names the files that did not change on the
 source during the pass yet differ in the copy. With ``--unless-empty``, a source
-without files changes nothing (``"files": 0``). ``--manifest-file`` (with ``sync``
-and ``index``) also writes the source's manifest there.
+without files (or without a data directory) changes nothing (``"files": 0``).
+``--manifest-file`` (with ``sync`` and ``index``) also writes the source's manifest there.
 
 ``transfer`` is any other pass of the ``ssh`` role (a replicate push, a
 rollback's pull): it runs the rsync command given after ``--`` and, when that
@@ -65,7 +65,6 @@ Errors go to stderr with exit status 1.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -308,15 +307,18 @@ def sync(
     copy (one that did change is copied by the next pass). Reports the pass (full when
     ``home`` had no data yet), what was copied, the source's checksum as copied, and the
     files the copy got wrong. Both digest caches end up to date. ``fault`` corrupts one
-    file after the copy (failure injection). ``unless_empty``: a source without files
-    changes nothing (a rollback never wipes the source from an instance without data)."""
-    from service import listing
+    file after the copy (failure injection). ``unless_empty``: a source without files, or
+    without a data directory, changes nothing (a rollback never wipes the source from an
+    instance without data)."""
+    from service import listing, manifest_of
 
     data, source_data = home / "data", source / "data"
-    if not source_data.is_dir():
+    if not (source_data.is_dir() or unless_empty):
         raise RuntimeError(f"no data directory {source_data}")
     kind = "delta" if data.is_dir() else "full"
-    before = {name: digest for name, digest, _ in listing(source_data)}
+    before = (
+        {name: digest for name, digest, _ in listing(source_data)} if source_data.is_dir() else {}
+    )
     if unless_empty and not before:
         return {"changed": False, "pass": "none", "files": 0, "bytes_sent": 0, "corrupt": []}
     began = time.monotonic()
@@ -326,15 +328,15 @@ def sync(
         (data / min(before)).write_text("corrupted in transit\n")
     after = listing(source_data)
     copied = {name: digest for name, digest, _ in listing(data)}
-    text = "".join(f"{digest}  {name}\n" for name, digest, _ in after)
-    write_manifest(manifest_file, text)
+    found = manifest_of(after)
+    write_manifest(manifest_file, found.text)
     return {
         "changed": files > 0,
         "pass": kind,
-        "files": len(after),
+        "files": found.files,
         "bytes_sent": sent,
         "transfer_ms": transfer_ms,
-        "checksum": hashlib.sha256(text.encode()).hexdigest(),
+        "checksum": found.checksum,
         "corrupt": [
             name
             for name, digest, _ in after
@@ -367,15 +369,25 @@ def quiesce(home: Path, args: argparse.Namespace, rsync: list[str]) -> dict[str,
 def transfer(home: Path, rsync: list[str]) -> dict[str, object]:
     """Run the ``rsync`` command given after ``--`` (a pass of the ``ssh`` role, pushed
     from or pulled to this host), then, when it succeeded, bring this host's digest cache
-    up to date outside any downtime. A failed rsync is reported, not raised (``main``
-    exits 1 after printing the report)."""
+    up to date outside any downtime. A failed rsync raises ``FailedWithReportError``,
+    carrying the report."""
     if not rsync:
         raise RuntimeError("transfer needs the rsync command after --")
     done = run_rsync(rsync)
     report: dict[str, object] = {"changed": done["literal_bytes"] > 0, "rsync": done}
-    if done["rc"] == 0:
-        report["index"] = index(home)
+    if done["rc"] != 0:
+        raise FailedWithReportError(f"rsync exit {done['rc']}: {done['error']}", report)
+    report["index"] = index(home)
     return report
+
+
+class FailedWithReportError(RuntimeError):
+    """An action that failed with a report still worth printing (exit 1, the report on
+    stdout, the reason on stderr)."""
+
+    def __init__(self, reason: str, report: dict[str, object]) -> None:
+        super().__init__(reason)
+        self.report = report
 
 
 # What rsync --stats prints, by the name the roles report it under.
@@ -460,16 +472,11 @@ def main(argv: list[str]) -> int:
         else:
             result = stop(home, args.timeout)
     except (OSError, RuntimeError) as exc:
+        if isinstance(exc, FailedWithReportError):
+            print(json.dumps(exc.report))
         print(f"svcctl {args.action} {home}: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(result))
-    failed = result.get("rsync", {}).get("rc", 0) if args.action == "transfer" else 0
-    if failed:
-        print(
-            f"svcctl transfer {home}: rsync exit {failed}: {result['rsync']['error']}",
-            file=sys.stderr,
-        )
-        return 1
     return 0
 
 

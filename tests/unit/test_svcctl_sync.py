@@ -69,8 +69,12 @@ def test_a_file_the_copy_got_wrong_is_named(source: Path, tmp_path: Path) -> Non
     assert (tmp_path / "target" / "data" / "file-0.bin").read_text() == "corrupted in transit\n"
 
 
-def test_a_source_without_files_changes_nothing_when_asked(tmp_path: Path) -> None:
-    (tmp_path / "instance" / "data").mkdir(parents=True)
+@pytest.mark.parametrize("instance_data", ["empty", "missing"])
+def test_a_source_without_files_changes_nothing_when_asked(
+    tmp_path: Path, instance_data: str
+) -> None:
+    if instance_data == "empty":
+        (tmp_path / "instance" / "data").mkdir(parents=True)
     kept = tmp_path / "source" / "data" / "kept.txt"
     kept.parent.mkdir(parents=True)
     kept.write_text("the source's own data\n")
