@@ -5,8 +5,9 @@ test asserts on the figures it prints as JSON: the scenario ran and injected a
 fault, nothing was lost, nothing cut over twice, the ledger did not drift.
 The scenarios share the tests' broker, except the one that stops and starts
 its own; each is a group of its own, so the local ones spread over the
-workers while the lab's runs with the other lab tests. ``kill9-local`` and
-``kill9-lab`` replace the former kill -9 during cutover tests.
+workers while the lab's runs with the other lab tests. ``kill9-lab``
+replaces the former kill -9 during cutover tests (``kill9-local``, the same on
+the ``local`` provider, is in the full suite only).
 """
 
 from __future__ import annotations

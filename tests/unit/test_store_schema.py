@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from orchestrator.errors import ConfigurationError
 from orchestrator.settings import StoreSettings
 from orchestrator.store import open_store
-from orchestrator.store.schema import code_heads
+from orchestrator.store.schema import alembic_config, code_heads, revision_graph
 from orchestrator.store.tables import Base
 
 TABLES = {"systems", "nodes", "allocations", "processed_events", "transitions", "alembic_version"}
@@ -80,6 +83,27 @@ def test_a_reader_opens_a_database_the_orchestrator_created(tmp_path: Path) -> N
     open_store(url).close()
     with open_store(url, create=False) as reader, reader.transaction() as session:
         assert session.execute(text("SELECT count(*) FROM systems")).scalar() == 0
+
+
+def test_a_reader_opens_the_store_without_importing_alembic(tmp_path: Path) -> None:
+    # Readers (every CLI call) check the schema from the revision files alone.
+    url = sqlite_url(tmp_path / "govmig.db")
+    open_store(url).close()
+    probe = (
+        "import sys; from orchestrator.store import open_store; "
+        f"open_store({url!r}, create=False).close(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_revision_files_read_without_alembic_agree_with_alembic() -> None:
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert code_heads() == tuple(scripts.get_heads())
+    assert revision_graph() == {
+        script.revision: script.down_revision for script in scripts.walk_revisions()
+    }
 
 
 def test_a_reader_is_refused_a_database_without_the_schema(tmp_path: Path) -> None:
