@@ -5,10 +5,11 @@
 refuse a database whose schema is newer than this code: an older govmig must
 not write into tables it does not understand.
 
-Only ``upgrade`` imports Alembic. Readers learn this code's revisions from the
-revision files' own ``revision``/``down_revision`` lines and the database's from
-its ``alembic_version`` table: importing Alembic (and the Mako and Pygments it
-pulls in) cost every CLI call about 0.18 s of its 1.2 s.
+Alembic is imported only to upgrade a database that is behind. This code's
+revisions come from the revision files' own ``revision``/``down_revision`` lines
+and the database's from its ``alembic_version`` table: importing Alembic (and
+the Mako and Pygments it pulls in) cost every CLI call and every start of
+``govmig run`` about 0.2 s.
 """
 
 from __future__ import annotations
@@ -91,7 +92,10 @@ def upgrade(connection: Connection, *, where: str) -> None:
     """Bring the schema to this code's head inside the connection's transaction."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
-    _refuse_newer(database_heads(connection), where=where)
+    found = database_heads(connection)
+    _refuse_newer(found, where=where)
+    if set(found) == set(code_heads()):
+        return  # already current: what Alembic would conclude, without importing it
     from alembic import command  # see the module docstring
 
     command.upgrade(alembic_config(connection), "head")

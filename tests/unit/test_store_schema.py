@@ -85,13 +85,15 @@ def test_a_reader_opens_a_database_the_orchestrator_created(tmp_path: Path) -> N
         assert session.execute(text("SELECT count(*) FROM systems")).scalar() == 0
 
 
-def test_a_reader_opens_the_store_without_importing_alembic(tmp_path: Path) -> None:
-    # Readers (every CLI call) check the schema from the revision files alone.
+@pytest.mark.parametrize("create", [True, False], ids=["orchestrator", "reader"])
+def test_a_current_store_opens_without_importing_alembic(tmp_path: Path, *, create: bool) -> None:
+    # Readers (every CLI call) and a restarted orchestrator check the schema from
+    # the revision files alone; only a database that is behind needs Alembic.
     url = sqlite_url(tmp_path / "govmig.db")
     open_store(url).close()
     probe = (
         "import sys; from orchestrator.store import open_store; "
-        f"open_store({url!r}, create=False).close(); "
+        f"open_store({url!r}, create={create}).close(); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
