@@ -51,26 +51,19 @@ def revision_graph() -> dict[str, str | None]:
     They cannot change under a running process; every ``open_store`` checks the
     database against them.
     """
-    graph: dict[str, str | None] = {}
-    for path in sorted(VERSIONS_DIR.glob("*.py")):
-        found = _assigned(path, ("revision", "down_revision"))
-        graph[str(found["revision"])] = found["down_revision"]
-    return graph
+    return dict(_revision_of(path) for path in sorted(VERSIONS_DIR.glob("*.py")))
 
 
-def _assigned(path: Path, names: tuple[str, ...]) -> dict[str, str | None]:
-    """The literal values a revision file assigns to ``names`` at module level."""
+def _revision_of(path: Path) -> tuple[str, str | None]:
+    """A revision file's ``revision`` and ``down_revision``, read as literals, not run
+    (annotated assignments, as ``script.py.mako`` writes them)."""
     values: dict[str, str | None] = {}
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.AnnAssign | ast.Assign) and node.value is not None:
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                if isinstance(target, ast.Name) and target.id in names:
-                    values[target.id] = ast.literal_eval(node.value)
-    missing = [name for name in names if name not in values]
-    if missing:
-        raise ConfigurationError(f"schema revision {path.name} sets no {', '.join(missing)}")
-    return values
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
+            values[node.target.id] = ast.literal_eval(node.value)
+    if not isinstance(revision := values.get("revision"), str) or "down_revision" not in values:
+        raise ConfigurationError(f"schema revision {path.name} sets no revision and down_revision")
+    return revision, values["down_revision"]
 
 
 def code_heads() -> tuple[str, ...]:
@@ -94,8 +87,8 @@ def upgrade(connection: Connection, *, where: str) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
     found = database_heads(connection)
     _refuse_newer(found, where=where)
-    if set(found) == set(code_heads()):
-        return  # already current: what Alembic would conclude, without importing it
+    if _is_current(found):
+        return  # what Alembic's upgrade to head would conclude, without importing it
     from alembic import command  # see the module docstring
 
     command.upgrade(alembic_config(connection), "head")
@@ -110,11 +103,15 @@ def require_current(connection: Connection, *, where: str) -> None:
             "or pass --state-db"
         )
     _refuse_newer(found, where=where)
-    if set(found) != set(code_heads()):
+    if not _is_current(found):
         raise ConfigurationError(
             f"state database {where} has schema {_show(found)}, this govmig expects "
             f"{_show(code_heads())}: start `govmig run` once to upgrade it"
         )
+
+
+def _is_current(found: tuple[str, ...]) -> bool:
+    return set(found) == set(code_heads())
 
 
 def _refuse_newer(found: tuple[str, ...], *, where: str) -> None:
