@@ -2,8 +2,9 @@
 
 A host's sshd runs in the host's network namespace and in a mount namespace
 of its own whose ``/srv`` is a size-limited tmpfs: that is the host's private
-disk (``/srv/govmig``). Anything started later on the host enters both
-namespaces through the sshd's pid (``host_argv``), so it sees the same disk.
+disk (``/srv/govmig``), and where root's login scripts are empty. Anything
+started later on the host enters both namespaces through the sshd's pid
+(``host_argv``), so it sees the same disk.
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ NAMED = "/usr/sbin/named"
 TOOLS = ("ip", "nsenter", "unshare", "ssh-keygen", "tsig-keygen", SSHD, NAMED, "/usr/bin/python3")
 # Fixed script: its only inputs are a validated size (an int) and sshd's own argv.
 _PRIVATE_DISK = 'mount -t tmpfs -o "size=$1M,mode=0755" govmig-lab /srv && mkdir /srv/govmig'
-_DISK_THEN_SSHD = f'{_PRIVATE_DISK} && shift && exec "$@"'
+# The host's root starts its shell as a fresh host's would: bash reads ~/.bashrc for every
+# command sshd runs, and this machine's (here: pyenv's, its shims first on PATH) cost each SSH
+# session of a phase run 0.1 s. The files are masked in the host's mount namespace only.
+LOGIN_SCRIPTS = ("/root/.bashrc", "/root/.profile", "/root/.bash_profile", "/root/.bash_login")
+_NO_LOGIN_SCRIPTS = "".join(
+    f"{{ [ ! -f {path} ] || mount --bind /dev/null {path}; }} && " for path in LOGIN_SCRIPTS
+)
+_DISK_THEN_SSHD = f'{_PRIVATE_DISK} && {_NO_LOGIN_SCRIPTS}shift && exec "$@"'
 
 
 def check_prerequisites() -> None:

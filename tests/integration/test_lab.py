@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import build_app
 from orchestrator.devkafka.processes import is_alive
+from orchestrator.lab.daemons import LOGIN_SCRIPTS
 from orchestrator.lab.layout import LabPaths, read_state
 from orchestrator.lab.render import TSIG_KEY_NAME
 from orchestrator.lab.topology import BRIDGE, ZONE
@@ -38,6 +39,8 @@ pytestmark = pytest.mark.lab
 runner = CliRunner()
 UP = ["lab", "up", "--nodes", "shantou,heyuan", "--per-node", "1", "--sources", "2"]
 SYSTEM = "shantou-psb-001"
+# This machine's own login scripts, read before any lab is up: a host masks them for itself.
+MACHINE_SCRIPTS = {path: Path(path).read_bytes() for path in LOGIN_SCRIPTS if Path(path).is_file()}
 
 
 def govmig(*args: str) -> Any:
@@ -117,6 +120,18 @@ def test_each_host_has_its_own_disk(lab_dir: Path, status: dict[str, Any]) -> No
     assert ssh(lab_dir, one, "cat /srv/govmig/only-here") == "mine\n"
     assert ssh(lab_dir, other, "ls -A /srv/govmig") == ""
     assert not Path("/srv/govmig/only-here").exists()
+
+
+def test_a_hosts_shell_reads_none_of_this_machines_login_scripts(
+    lab_dir: Path, status: dict[str, Any]
+) -> None:
+    """This machine's root may have a ``.bashrc`` (here: pyenv's shims first on PATH); a lab
+    host's sshd runs commands as a fresh host's would."""
+    target = host(status, "shantou-1")["ipv4"]
+    sizes = ssh(lab_dir, target, f"cat {' '.join(LOGIN_SCRIPTS)} 2>/dev/null | wc -c")
+    assert sizes.strip() == "0"
+    assert ssh(lab_dir, target, "command -v python3").strip() == "/usr/bin/python3"
+    assert all(Path(path).read_bytes() == before for path, before in MACHINE_SCRIPTS.items())
 
 
 @pytest.mark.parametrize(("rdtype", "key"), [("A", "ipv4"), ("AAAA", "ipv6")])
