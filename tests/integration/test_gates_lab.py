@@ -14,9 +14,11 @@ scheduled.
   clock is inside the window.
 - A freeze blocks a scheduled cutover: a low system pinned to Saturday 01:00
   stays ready past that moment while a freeze declared later is on, and cuts
-  over once the freeze is over, still inside the window.
+  over once the freeze is over, still inside the window. Each wait shows as
+  its one line in ``govmig status`` and is audited once, when it begins.
 - Gated waves: wave 1's two systems, one failing its preflight, breach a 20%
-  threshold; wave 2 stays placed until ``govmig wave resume 1``.
+  threshold; wave 2 stays placed until ``govmig wave resume 1``; the halt and
+  the resume are each announced once on the status topic.
 - A dependency group of three cuts over one after another; when the third's
   cutover fails, the two cut over revert (reverse sync), and each of the
   three answers by name from its source again.
@@ -37,10 +39,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chaos.harness import govmig_run, kafka_settings, publish, read_fleet, register_and_request
+from chaos.harness import (
+    govmig_run,
+    kafka_settings,
+    publish,
+    read_fleet,
+    register_and_request,
+    status_events,
+)
 from chaos.sites import LabSites, expected_source
 from orchestrator.bus import Producer
-from orchestrator.events.data import MigrationRequested
+from orchestrator.events.data import MigrationRequested, WaveStatusChanged
 from orchestrator.events.registration import registration_records
 from orchestrator.inventory import generate_catalogue, load_inventory
 from orchestrator.inventory.models import BusinessSystem
@@ -220,6 +229,7 @@ def test_approval_then_window_and_a_freeze_that_blocks_a_scheduled_cutover(
             *kafka(settings),
         )  # fmt: skip
         for_window = wait_for_line(url, high.id, "window: ")
+        listed = govmig(evening, tmp_path, "status", "--state-db", url)
         run.signal(signal.SIGTERM)
         assert run.wait(60) == 0, run.output()
 
@@ -238,6 +248,8 @@ def test_approval_then_window_and_a_freeze_that_blocks_a_scheduled_cutover(
         == f"window: no maintenance window is open; next, window 'weekend-night' opens {opens}"
     )
     assert [state_of(url, s.id) for s in (high, low)] == [S.READY, S.READY]
+    waiting = {row["id"]: row["waiting"] for row in listed["systems"]}
+    assert waiting == {high.id: for_window, low.id: scheduled}
 
     # Saturday 01:05, a freeze for low systems declared meanwhile: the high one goes,
     # the low one stays ready past its scheduled 01:00.
@@ -270,6 +282,12 @@ def test_approval_then_window_and_a_freeze_that_blocks_a_scheduled_cutover(
 
     [low_went] = [why for state, why in audit_reasons(url, low.id) if state is S.CUTOVER]
     assert f"window 'weekend-night' open until Sat {saturday} 06:00 CST" in low_went
+    # Each wait was audited once, when it began, though the worker asked the gates after
+    # every delta pass.
+    for system, held_by in ((high, "approval: "), (low, "window: scheduled "), (low, "freeze: ")):
+        refused = [why for state, why in audit_reasons(url, system.id) if state is None]
+        began = [why for why in refused if why.startswith(f"cutover not started: {held_by}")]
+        assert len(began) == 1, refused
 
     for system in (high, low):
         assert answers_from(lab, url, system.id) == "target"
@@ -305,24 +323,57 @@ def test_a_wave_over_its_threshold_halts_the_next_on_the_lab_until_resumed(
             timeout_s=PHASES_TIMEOUT_S,
         )
         held = wait_for_line(url, later.id, "wave: ")
-        halted = govmig(None, tmp_path, "wave", "--state-db", url)
+        halted = by_wave(govmig(None, tmp_path, "wave", "--state-db", url))
         assert state_of(url, later.id) is S.PLACED
+        wait_until(lambda: wave_events(settings) != [], timeout_s=30, what="the halt announced")
+        announced_halted = wave_events(settings)
         govmig(
             None, tmp_path, "wave", "resume", "1", "--actor", "ops", "--reason", "understood",
             "--state-db", url,
             *kafka(settings),
         )  # fmt: skip
         wait_for_states(url, {later.id: S.COMPLETED}, run, timeout_s=PHASES_TIMEOUT_S)
+        resumed = by_wave(govmig(None, tmp_path, "wave", "--state-db", url))
         run.signal(signal.SIGTERM)
         assert run.wait(60) == 0, run.output()
 
-    assert held == (
-        "wave: wave 1 is halted: 1 of 2 rolled back or failed (50%); govmig wave resume 1"
+    breach = "1 of 2 rolled back or failed (50%)"
+    assert held == f"wave: wave 1 is halted: {breach}; govmig wave resume 1"
+    assert (halted[1]["state"], halted[1]["finished"], halted[1]["rolled_back_or_failed"]) == (
+        "halted",
+        2,
+        1,
     )
-    by_wave = {row["wave"]: row for row in halted["waves"]}
-    assert (by_wave[1]["state"], by_wave[2]["state"]) == ("halted", "waiting")
-    assert by_wave[1]["halted"]["reason"] == "1 of 2 rolled back or failed (50%), over 20%"
+    assert halted[2]["state"] == "waiting"
+    assert halted[1]["halted"]["reason"] == f"{breach}, over 20%"
+    # The halt and the resume, each announced once on the status topic.
+    assert [(i, d.wave, d.state, d.requested_by) for i, d in announced_halted] == [
+        ("wave-1-halted", 1, "halted", None)
+    ]
+    assert [(i, d.wave, d.state, d.reason, d.requested_by) for i, d in wave_events(settings)] == [
+        ("wave-1-halted", 1, "halted", f"{breach}, over 20%", None),
+        ("wave-1-resumed", 1, "resumed", "understood", "ops"),
+    ]
+    assert (resumed[1]["state"], resumed[1]["halted"]["resumed_by"]) == ("finished", "ops")
+    assert resumed[2]["state"] == "finished"
+    # The held system's wait was audited once, however many times the worker looked.
+    refused = [why for state, why in audit_reasons(url, later.id) if state is None]
+    assert refused.count(f"not started: {held} (system is placed)") == 1, refused
     assert answers_from(lab, url, later.id) == "target"
+
+
+def by_wave(document: Any) -> dict[int, dict[str, Any]]:
+    """``govmig wave``'s document, by wave."""
+    return {row["wave"]: row for row in document["waves"]}
+
+
+def wave_events(settings: KafkaSettings) -> list[tuple[str, WaveStatusChanged]]:
+    """Each ``gov.cloud.wave.status_changed`` on the status topic: its id and data, in order."""
+    return [
+        (event.id, event.data)
+        for event in status_events(settings)
+        if isinstance(event.data, WaveStatusChanged)
+    ]
 
 
 def test_a_group_of_three_cuts_over_together_and_reverts_when_the_third_fails(
