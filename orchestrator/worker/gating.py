@@ -12,7 +12,9 @@ it changes, not its figures, so a system waiting a week for its window writes
 one row, not one per pass; its line, kept fresh, stays on the system
 (``systems.waiting``) for status and the gauges.
 
-When a member's cutover or verify fails, ``revert_group`` reverts the members
+When a member completes, ``ask_group`` asks its ready members at once: the
+next in dependency order need not wait for its next pass. When a member's
+cutover or verify fails, ``revert_group`` reverts the members
 of its group already cut over (reverse sync first, as every revert), so a group
 is never split between old and new; the rest stay ready, held by the group gate.
 
@@ -99,6 +101,15 @@ class CutoverGates:
             refused = StartCutover(why="", held=decided.line)
             record_wait(lifecycle, row, decided, refused, context, at=self._now)
         return decided
+
+    def ask_group(self, completed: str, context: CauseContext) -> list[Go | Wait | None]:
+        """``completed`` cut over: ask its group's ready members at once, so the next in
+        dependency order goes now rather than after its next delta pass (``delta_interval_s``
+        later, in the same maintenance window)."""
+        others = sorted(self._graph.group(completed) - {completed})
+        self._lifecycle.prefetch(others)
+        ready = [row for i in others if (row := self._lifecycle.system(i)) is not None]
+        return [self.ask(row, context) for row in ready if row.state is SystemState.READY]
 
     def revert_group(self, failed: str, context: CauseContext) -> list[str]:
         """``failed`` did not cut over: revert the members of its group that did, so the group

@@ -121,6 +121,8 @@ def apply_outcomes(
             ready = lifecycle.system(system_id) if result.to_state is SystemState.READY else None
             if gates is not None and ready is not None and replicated:
                 gates.ask(ready, context)
+            if gates is not None and result.to_state is SystemState.COMPLETED:
+                gates.ask_group(system_id, context)
             if gates is not None and _cutover_failed(result):
                 gates.revert_group(system_id, context)
     lifecycle.flush()

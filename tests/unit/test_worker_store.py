@@ -17,8 +17,10 @@ from orchestrator.errors import PermanentError
 from orchestrator.events.data import SystemStatusChanged
 from orchestrator.execution import HostOutcome, NodeWork, RunResult
 from orchestrator.execution.outcomes import ReportValue
+from orchestrator.gates import cutover_order
 from orchestrator.hooks import Hooks
 from orchestrator.inventory import generate_catalogue, load_inventory
+from orchestrator.inventory.cutover_policy import ApprovalPolicy, CutoverPolicy
 from orchestrator.migrations import (
     FORWARD_PHASES,
     Phase,
@@ -520,3 +522,37 @@ def test_a_group_member_that_fails_its_cutover_takes_the_cut_over_members_back(
     assert states == {first: S.REVERTING, rest[0]: S.REVERTING, alone.id: S.COMPLETED}
     assert audit[-1].requested_by == "dependency group policy"
     assert f"{rest[1]} of its dependency group failed its cutover" in (audit[-1].reason or "")
+
+
+def test_a_group_members_completion_sends_the_next_to_its_cutover_without_waiting_a_pass(
+    store: Store,
+) -> None:
+    """Warm: the first of a group of three in dependency order completes its verify; the
+    second, ready and caught up, starts its cutover in the same application of outcomes (not
+    after its next delta pass); the third waits for the second."""
+    catalogue = generate_catalogue(120)  # the first with a group of three
+    graph = DependencyGraph((s.id, s.depends_on) for s in catalogue)
+    by_id = {s.id: s for s in catalogue}
+    group = next(g for g in map(graph.group, by_id) if len(g) == 3)
+    first, second, third = cutover_order({i: by_id[i].depends_on for i in group})
+    with store.transaction() as session:
+        drive(session, by_id[first], S.VERIFYING, node="shantou")
+        for member in (second, third):
+            drive(session, by_id[member], S.READY, node="shantou")
+            replication_store.add_pass(session, member, ReplicationPass(PassKind.DELTA, 10, 0.1))
+        claimed = claim(session, [first], Phase.VERIFY)
+        warm = WarmReplication(
+            policy=WarmPolicy(ready_budget_s=5, interval_s=0),
+            cutover=CutoverPolicy(approval=ApprovalPolicy(criticalities=frozenset())),
+        )
+        verified = {first: HostOutcome(first, ok=True)}
+        apply_outcomes(session, claimed, verified, owner="a", note="", warm=warm)
+        rows = {i: get_system(session, i) for i in (first, second, third)}
+    assert {i: row.state for i, row in rows.items() if row} == {
+        first: S.COMPLETED,
+        second: S.CUTOVER,
+        third: S.READY,
+    }
+    held = rows[third]
+    assert held is not None
+    assert f"cuts over after the members it depends on: {second} (cutover)" in (held.waiting or "")
