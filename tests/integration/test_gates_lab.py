@@ -19,7 +19,8 @@ scheduled.
 - Gated waves: wave 1's two systems, one failing its preflight, breach a 20%
   threshold; wave 2 stays placed until ``govmig wave resume 1``; the halt and
   the resume are each announced once on the status topic.
-- A dependency group of three cuts over one after another; when the third's
+- A dependency group of three cuts over one after another, each as soon as the
+  one before completes (no delta pass of its own between); when the third's
   cutover fails, the two cut over revert (reverse sync), and each of the
   three answers by name from its source again.
 """
@@ -44,6 +45,7 @@ from chaos.harness import (
     kafka_settings,
     publish,
     read_fleet,
+    read_store,
     register_and_request,
     status_events,
 )
@@ -56,6 +58,7 @@ from orchestrator.inventory.models import BusinessSystem
 from orchestrator.lab import Lab, LabOptions, LabPaths, seed_systems
 from orchestrator.migrations import SystemState
 from orchestrator.settings import KafkaSettings
+from orchestrator.store import replication as replication_store
 from tests.fixtures.fake_clock import FakeClock, accept_its_timestamps
 from tests.fixtures.orchestrator import system_row, wait_for_states
 from tests.fixtures.polling import wait_until
@@ -180,6 +183,10 @@ def answers_from(lab: Lab, url: str, system_id: str) -> str:
     if found == row.target_host:
         return "target"
     return "source" if found == expected_source(sites, row) else f"{found}"
+
+
+def passes_of(url: str, system_id: str) -> list[replication_store.PassRow]:
+    return read_store(url, lambda session: replication_store.passes(session, system_id)) or []
 
 
 def in_order(states: list[SystemState], steps: list[SystemState]) -> bool:
@@ -401,6 +408,12 @@ def test_a_group_of_three_cuts_over_together_and_reverts_when_the_third_fails(
         if row.to_state is S.CUTOVER
     )
     assert [sid for _, sid in cutovers] == [a.id, b.id, c.id]  # dependency order, one each
+    # Each went as the one before it completed, not after a delta pass of its own between.
+    for before, member in ((a, b), (b, c)):
+        [completed] = [r.at for r in fleet.audit[before.id] if r.to_state is S.COMPLETED][:1]
+        [started] = [r.at for r in fleet.audit[member.id] if r.to_state is S.CUTOVER]
+        between = [p.at for p in passes_of(url, member.id) if completed < p.at < started]
+        assert between == [], (member.id, completed, started)
     states = {s.id: [r.to_state for r in fleet.audit[s.id] if r.to_state] for s in group}
     for sid in (a.id, b.id):
         assert in_order(states[sid], [S.COMPLETED, S.REVERTING, S.ROLLED_BACK]), states[sid]
