@@ -102,28 +102,29 @@ class CutoverGates:
             record_wait(lifecycle, row, decided, refused, context, at=self._now)
         return decided
 
-    def ask_group(self, completed: str, context: CauseContext) -> list[Go | Wait | None]:
+    def ask_group(self, completed: str, context: CauseContext) -> None:
         """``completed`` cut over: ask its group's ready members at once, so the next in
         dependency order goes now rather than after its next delta pass (``delta_interval_s``
         later, in the same maintenance window)."""
-        others = sorted(self._graph.group(completed) - {completed})
-        self._lifecycle.prefetch(others)
-        ready = [row for i in others if (row := self._lifecycle.system(i)) is not None]
-        return [self.ask(row, context) for row in ready if row.state is SystemState.READY]
+        for row in self._others(completed, SystemState.READY):
+            self.ask(row, context)
 
     def revert_group(self, failed: str, context: CauseContext) -> list[str]:
         """``failed`` did not cut over: revert the members of its group that did, so the group
         is never split between old and new; the others stay held by the group gate."""
-        others = sorted(self._graph.group(failed) - {failed})
-        self._lifecycle.prefetch(others)
         why = replace(context, note=f"{failed} of its dependency group failed its cutover")
-        reverted = []
-        for other in others:
-            row = self._lifecycle.system(other)
-            if row is not None and row.state is SystemState.COMPLETED:
-                self._lifecycle.apply(other, RequestRevert(GROUP_ACTOR), context=why)
-                reverted.append(other)
+        reverted = [row.id for row in self._others(failed, SystemState.COMPLETED)]
+        for other in reverted:
+            self._lifecycle.apply(other, RequestRevert(GROUP_ACTOR), context=why)
         return reverted
+
+    def _others(self, system_id: str, *states: SystemState) -> list[SystemRow]:
+        """The other members of ``system_id``'s dependency group, by id, as the batch left
+        them (those in ``states`` when any are named)."""
+        others = sorted(self._graph.group(system_id) - {system_id})
+        self._lifecycle.prefetch(others)
+        rows = [row for i in others if (row := self._lifecycle.system(i)) is not None]
+        return [row for row in rows if not states or row.state in states]
 
     def _own_case(self, row: SystemRow) -> CutoverCase | None:
         """The system's case without its group: replication, approval, schedule."""
@@ -153,16 +154,13 @@ class CutoverGates:
 
     def _group(self, row: SystemRow) -> GroupGate | None:
         """The rest of its dependency group as the gate sees it; None when it stands alone."""
-        others = self._graph.group(row.id) - {row.id}
+        others = self._others(row.id)
         if not others:
             return None
-        self._lifecycle.prefetch(others)
-        rows = {i: r for i in others if (r := self._lifecycle.system(i)) is not None}
-        depends_on = {row.id: _depends_on(row)} | {i: _depends_on(r) for i, r in rows.items()}
+        depends_on = {r.id: _depends_on(r) for r in (row, *others)}
         order = cutover_order(depends_on)
         ahead = frozenset(order[: order.index(row.id)])
-        members = tuple(self._member(other) for other in sorted(rows.values(), key=_id))
-        return GroupGate(members=members, ahead=ahead)
+        return GroupGate(members=tuple(map(self._member, others)), ahead=ahead)
 
     def _member(self, row: SystemRow) -> Member:
         if row.state is not SystemState.READY:
@@ -183,7 +181,3 @@ class CutoverGates:
 
 def _depends_on(row: SystemRow) -> tuple[str, ...]:
     return tuple(row.record.get("depends_on") or ())
-
-
-def _id(row: SystemRow) -> str:
-    return row.id

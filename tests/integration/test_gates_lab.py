@@ -410,7 +410,7 @@ def test_a_group_of_three_cuts_over_together_and_reverts_when_the_third_fails(
     assert [sid for _, sid in cutovers] == [a.id, b.id, c.id]  # dependency order, one each
     # Each went as the one before it completed, not after a delta pass of its own between.
     for before, member in ((a, b), (b, c)):
-        [completed] = [r.at for r in fleet.audit[before.id] if r.to_state is S.COMPLETED][:1]
+        completed = next(r.at for r in fleet.audit[before.id] if r.to_state is S.COMPLETED)
         [started] = [r.at for r in fleet.audit[member.id] if r.to_state is S.CUTOVER]
         between = [p.at for p in passes_of(url, member.id) if completed < p.at < started]
         assert between == [], (member.id, completed, started)
