@@ -90,6 +90,36 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     item.add_marker(pytest.mark.xdist_group(group))
 
 
+# What a group's tests start, heaviest first: the lab's hosts, playbook runs, real services.
+HEAVY_MARKS = ("lab", "ansible", "kafka", "postgres", "prometheus")
+
+
+def _weight(item: pytest.Item) -> int:
+    """0 for the lab, 1 for playbook runs, ... len(HEAVY_MARKS) for pure tests."""
+    marked = [n for n, mark in enumerate(HEAVY_MARKS) if item.get_closest_marker(mark)]
+    return min(marked, default=len(HEAVY_MARKS))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the groups heaviest first; xdist hands them out in this order (the Makefile's
+    ``--no-loadscope-reorder``). Its own order, by number of tests, put the chaos
+    scenarios (one test each, 30 to 60 s) last, where each finished alone while the
+    other workers had nothing left. Heaviest first, the quick pure tests fill the end.
+    A group's tests stay together and in their order, so its fixtures are built once."""
+
+    def group(item: pytest.Item) -> str:
+        mark = item.get_closest_marker("xdist_group")
+        return str(mark.args[0] if mark and mark.args else item.nodeid)
+
+    weight: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        name = group(item)
+        weight[name] = min(weight.get(name, len(HEAVY_MARKS)), _weight(item))
+        first.setdefault(name, index)
+    items.sort(key=lambda item: (weight[group(item)], first[group(item)]))
+
+
 @pytest.fixture(autouse=True)
 def no_secret_carried_over() -> None:
     """Each test starts with no registered secret: the list is process-wide."""
