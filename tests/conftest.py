@@ -94,13 +94,14 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 # The lab's worker runs the suite's longest group, one test after another, and the
 # other workers share its two cores: it, and what it starts, runs ahead of them.
 LAB_NICE = -10
+USUAL_NICE = os.getpriority(os.PRIO_PROCESS, 0)  # the worker's own, as it was started
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Before a test and its fixtures: the lab's priority for a lab test, the usual else.
     (Lowering the nice value needs root, as the lab does; without it, the usual.)"""
-    wanted = LAB_NICE if item.get_closest_marker("lab") else 0
+    wanted = LAB_NICE if item.get_closest_marker("lab") else USUAL_NICE
     if os.getpriority(os.PRIO_PROCESS, 0) != wanted:
         with contextlib.suppress(PermissionError):
             os.setpriority(os.PRIO_PROCESS, 0, wanted)
@@ -127,13 +128,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         mark = item.get_closest_marker("xdist_group")
         return str(mark.args[0] if mark and mark.args else item.nodeid)
 
-    weight: dict[str, int] = {}
-    first: dict[str, int] = {}
+    groups = {item.nodeid: group(item) for item in items}
+    order: dict[str, tuple[int, int]] = {}  # a group's (weight, first position)
     for index, item in enumerate(items):
-        name = group(item)
-        weight[name] = min(weight.get(name, len(HEAVY_MARKS)), _weight(item))
-        first.setdefault(name, index)
-    items.sort(key=lambda item: (weight[group(item)], first[group(item)]))
+        weight, first = order.get(groups[item.nodeid], (len(HEAVY_MARKS), index))
+        order[groups[item.nodeid]] = (min(weight, _weight(item)), first)
+    items.sort(key=lambda item: order[groups[item.nodeid]])
 
 
 @pytest.fixture(autouse=True)
