@@ -155,18 +155,32 @@ class Lifecycle:
         self._work.audit(refusal_entry(system_id, self._work.system(system_id), refusal, context))
         return refusal
 
-    def hold(self, system_id: str, reason: str, line: str, *, at: datetime) -> None:
-        """Keep on the system what holds it at a gate, since ``at`` if the reason is new;
-        its next change of state clears it.
+    def hold(
+        self,
+        system_id: str,
+        reason: str,
+        line: str,
+        *,
+        at: datetime,
+        due: datetime | None = None,
+    ) -> None:
+        """Keep on the system what holds it at a gate, since ``at`` if the reason is new,
+        and when to ask its gate again (``due``: None, at its next pass); its next change
+        of state clears both.
 
         Saved with the transaction's other rows. The gate's refused request is
         audited by ``apply``; this is what status and the gauges of waiting systems read.
         """
         row = self._work.system(system_id)
-        if row is None or (row.waiting_reason, row.waiting) == (reason, line):
+        if row is None or (row.waiting_reason, row.waiting, row.gate_due_at) == (
+            reason,
+            line,
+            due,
+        ):
             return
         since = row.waiting_since if row.waiting_reason == reason else at
-        self._work.stage(replace(row, waiting_reason=reason, waiting=line, waiting_since=since))
+        held = replace(row, waiting_reason=reason, waiting=line, waiting_since=since)
+        self._work.stage(replace(held, gate_due_at=due))
 
     def _step(
         self,
@@ -258,7 +272,8 @@ class Lifecycle:
                     self._record_approval(system_id, effect, context)
                 case _:  # a new effect the engine was not taught: never drop it silently
                     assert_never(effect)
-        return advance(_existing(system_id, row), transition, cause, node=node)
+        now = datetime.now(UTC)
+        return advance(_existing(system_id, row), transition, cause, node=node, now=now)
 
     def _record_approval(
         self, system_id: str, effect: GrantApproval | WithdrawApprovals, context: CauseContext

@@ -16,7 +16,9 @@ row to save:
   is cleared when the system is queued again;
 * a schedule sets (or clears) ``cutover_at``, the moment its cutover waits for;
 * ``waiting`` (what holds it at a gate, ``Lifecycle.hold``) is cleared when its
-  state changes: the gate held it in the state it leaves.
+  state changes: the gate held it in the state it leaves; so is ``gate_due_at``,
+  which an approval, a rejection or a schedule of a ready system sets to ``now``:
+  what its cutover gates weigh changed, so the worker asks them again at once.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ from orchestrator.engine.context import requester
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.inventory.residency import ResidencyRules
 from orchestrator.migrations import (
+    Approve,
     Cause,
     PhaseFailed,
     PlacementFailed,
+    Reject,
     RequestMigration,
     ScheduleCutover,
     SystemState,
@@ -42,7 +46,9 @@ from orchestrator.migrations import (
 from orchestrator.store import SystemRow
 
 
-def advance(row: SystemRow, transition: Transition, cause: Cause, *, node: str | None) -> SystemRow:
+def advance(
+    row: SystemRow, transition: Transition, cause: Cause, *, node: str | None, now: datetime
+) -> SystemRow:
     """``row`` once ``transition`` (decided on ``cause``) is done; ``node`` after its effects."""
     changes: dict[str, Any] = {
         "state": transition.to_state,
@@ -62,11 +68,18 @@ def advance(row: SystemRow, transition: Transition, cause: Cause, *, node: str |
         changes["cutover_at"] = cause.at
     if transition.to_state is not row.state:  # a gate held it in the state it leaves
         changes |= {"waiting_reason": None, "waiting": None, "waiting_since": None}
+        changes["gate_due_at"] = None
+    elif transition.to_state is SystemState.READY and isinstance(cause, _WEIGHED_BY_GATES):
+        changes["gate_due_at"] = now
     if isinstance(cause, PlacementFailed | PhaseFailed):
         changes["last_error"] = transition.reason
     elif transition.to_state is SystemState.QUEUED:
         changes["last_error"] = None
     return replace(row, **changes)
+
+
+# Requests that change what a ready system's cutover gates weigh.
+_WEIGHED_BY_GATES = (Approve, Reject, ScheduleCutover)
 
 
 def same_content(one: SystemRow, other: SystemRow) -> bool:
@@ -89,6 +102,7 @@ def _content(row: SystemRow) -> tuple[Any, ...]:
         row.waiting,
         row.waiting_since,
         row.cutover_at,
+        row.gate_due_at,
         row.target_node,
     )
 

@@ -58,10 +58,16 @@ class Go:
 
 @dataclass(frozen=True, slots=True)
 class Wait:
-    """The system waits: the first gate that holds it, and one line saying why."""
+    """The system waits: the first gate that holds it, and one line saying why.
+
+    ``until``: the moment the clock alone may change the answer (a freeze ends,
+    the scheduled moment comes, a window opens), so it is asked again then; None
+    when only an event can (an approval, a rehearsal, a pass, a group member).
+    """
 
     reason: WaitReason
     text: str
+    until: datetime | None = None
 
     @property
     def line(self) -> str:
@@ -170,21 +176,25 @@ def _window(case: CutoverCase, calendar: Calendar, now: datetime) -> str | Wait:
     facts, zone = case.facts, calendar.time_zone
     if (freeze := calendar.freeze_at(facts, now)) is not None:
         until = f" until {_at(freeze.ends_at, zone)}"
+        after, _ = _next(case, calendar, now)
         return Wait(
-            WaitReason.FREEZE, f"freeze {freeze.name!r} is on{until}{_next(case, calendar, now)}"
+            WaitReason.FREEZE, f"freeze {freeze.name!r} is on{until}{after}", freeze.ends_at
         )
     if case.scheduled_at is not None and now < case.scheduled_at:
-        return Wait(WaitReason.WINDOW, f"scheduled for {_at(case.scheduled_at, zone)}")
+        scheduled = f"scheduled for {_at(case.scheduled_at, zone)}"
+        return Wait(WaitReason.WINDOW, scheduled, case.scheduled_at)
     span = calendar.window_at(facts, now)
     if span is None:
-        return Wait(WaitReason.WINDOW, f"no maintenance window is open{_next(case, calendar, now)}")
+        after, opens = _next(case, calendar, now)
+        return Wait(WaitReason.WINDOW, f"no maintenance window is open{after}", opens)
     if span.closes_at is None:
         return ""
     needed = case.forecast_s + (case.group.remaining_s if case.group is not None else 0.0)
     if (span.closes_at - now).total_seconds() < needed:
         closes = _at(span.closes_at, zone)
         text = f"{needed:.1f} s of downtime does not fit before {_named(span)} closes at {closes}"
-        return Wait(WaitReason.WINDOW, text + _next(case, calendar, span.closes_at))
+        after, opens = _next(case, calendar, span.closes_at)
+        return Wait(WaitReason.WINDOW, text + after, opens)
     return f"{_named(span)} open until {_at(span.closes_at, zone)}"
 
 
@@ -222,11 +232,13 @@ def cutover_order(depends_on: Mapping[str, Iterable[str]]) -> list[str]:
     return order
 
 
-def _next(case: CutoverCase, calendar: Calendar, after: datetime) -> str:
+def _next(case: CutoverCase, calendar: Calendar, after: datetime) -> tuple[str, datetime | None]:
+    """The next window that applies to the system after ``after``: the text saying when it
+    opens, and that moment (None when nothing opens within the calendar's horizon)."""
     span = calendar.next_window(case.facts, after)
     if span is None or span.opens_at is None:
-        return "; no window opens within the calendar's horizon"
-    return f"; next, {_named(span)} opens {_at(span.opens_at, calendar.time_zone)}"
+        return "; no window opens within the calendar's horizon", None
+    return f"; next, {_named(span)} opens {_at(span.opens_at, calendar.time_zone)}", span.opens_at
 
 
 def _named(span: Span) -> str:

@@ -76,6 +76,31 @@ def ready_systems(
     ]
 
 
+def take_due_gates(session: Session, *, now: datetime, limit: int) -> list[str]:
+    """Ready systems whose gates are due again by ``now`` and whose lease is free, at most
+    ``limit``, by id; each taken once (its ``gate_due_at`` cleared), so of several instances
+    only one asks. A system in a pass is left for the pass, which asks its gates after."""
+    at = stored_time(now)
+    due = (
+        select(SystemTable.id)
+        .where(
+            SystemTable.state == SystemState.READY.value,
+            SystemTable.gate_due_at <= at,
+            _free(at),
+        )
+        .order_by(SystemTable.gate_due_at, SystemTable.id)
+        .limit(limit)
+    )
+    statement = (
+        update(SystemTable)
+        .where(SystemTable.id.in_(due.scalar_subquery()), SystemTable.gate_due_at <= at)
+        .values(gate_due_at=None)
+        .returning(SystemTable.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(session.scalars(statement))
+
+
 def count_in_states(session: Session, states: Collection[SystemState]) -> int:
     """How many systems are in any of ``states``."""
     statement = select(func.count()).where(SystemTable.state.in_([str(s) for s in states]))

@@ -53,6 +53,8 @@ class SystemRow:
     waiting_since: datetime | None = None  # since the reason last changed
     # The moment its cutover is pinned to (``govmig schedule``), or None.
     cutover_at: datetime | None = None
+    # When a ready system's gates are asked again without a pass (cleared with ``waiting``).
+    gate_due_at: datetime | None = None
     # Written by the phase worker from its providers' reports, never by ``save_system``:
     # the address the system answers on by name over IPv6, and the host it runs on.
     ipv6_address: str | None = None

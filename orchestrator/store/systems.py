@@ -60,6 +60,7 @@ def insert_systems(session: Session, systems: Sequence[SystemRow]) -> None:
             "waiting": row.waiting,
             "waiting_since": None if row.waiting_since is None else stored_time(row.waiting_since),
             "cutover_at": None if row.cutover_at is None else stored_time(row.cutover_at),
+            "gate_due_at": None if row.gate_due_at is None else stored_time(row.gate_due_at),
             "target_node": row.target_node,
             "updated_at": stored_time(row.updated_at),
             "version": row.version,
@@ -185,6 +186,7 @@ def save_system(session: Session, system: SystemRow, *, now: datetime | None = N
             None if system.waiting_since is None else stored_time(system.waiting_since)
         ),
         "p_cutover_at": None if system.cutover_at is None else stored_time(system.cutover_at),
+        "p_gate_due_at": None if system.gate_due_at is None else stored_time(system.gate_due_at),
         "p_target_node": system.target_node,
         "p_updated_at": at,
     }
@@ -202,7 +204,7 @@ def save_system(session: Session, system: SystemRow, *, now: datetime | None = N
 # are prefixed because SQLAlchemy reserves the column names for its own SET binds.
 _SAVED = ("record", "city", "state", "node", "wave", "phase", "last_error", "requested_by",
           "migration_requested_by", "waiting_reason", "waiting", "waiting_since", "cutover_at",
-          "target_node",
+          "gate_due_at", "target_node",
           "updated_at")  # fmt: skip
 _SAVE = (
     update(SystemTable)
@@ -241,6 +243,7 @@ def _to_record(row: SystemTable | Row[Any]) -> SystemRow:
         waiting=row.waiting,
         waiting_since=None if row.waiting_since is None else as_utc(row.waiting_since),
         cutover_at=None if row.cutover_at is None else as_utc(row.cutover_at),
+        gate_due_at=None if row.gate_due_at is None else as_utc(row.gate_due_at),
         ipv6_address=row.ipv6_address,
         target_host=row.target_host,
         downtime_seconds=row.downtime_seconds,

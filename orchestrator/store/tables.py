@@ -66,6 +66,7 @@ class SystemTable(Base):
         Index("ix_systems_state", "state"),
         Index("ix_systems_node", "node"),
         Index("ix_systems_wave", "wave"),
+        Index("ix_systems_gate_due_at", "gate_due_at"),
     )
 
     id: Mapped[str] = mapped_column(String(63), primary_key=True)
@@ -87,6 +88,9 @@ class SystemTable(Base):
     waiting_since: Mapped[datetime | None] = mapped_column(TIMESTAMP)
     # The moment an operator pinned its cutover to (``govmig schedule``), or None.
     cutover_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
+    # When a ready system's cutover gates are asked again without waiting for a pass: at
+    # once after an approval, a rejection or a schedule, or when its wait's moment comes.
+    gate_due_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
     # The latest accepted request's ``--to`` node, honoured by every placement of this run.
     target_node: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(TIMESTAMP)

@@ -9,7 +9,10 @@ elsewhere (the intake, an operator's command). Each tick it
    (cancelled or rolled back meanwhile; ``scheduling.stopped_batches``);
 2. starts ``placed`` systems in wave order while there is room
    (``claims.start_placed``);
-3. reads the systems in a phase whose lease is free or expired, asks
+3. under warm replication, asks the cutover gates of held ready systems due
+   again (``gating.ask_due``: an approval or a schedule came, or the moment
+   their wait named did), without waiting for their next pass;
+4. reads the systems in a phase whose lease is free or expired, asks
    ``scheduling.plan_batches`` which batches are due, leases
    each with compare-and-swap (``claims.claim_batch``) and submits it to the
    pool of batch threads.
@@ -33,7 +36,14 @@ from orchestrator.store import Session, Store, get_systems
 from orchestrator.store import leases as lease_store
 from orchestrator.store import replication as replication_store
 from orchestrator.store.leases import WorkRow
-from orchestrator.worker.claims import Precheck, claim_batch, finalize_due, start_placed
+from orchestrator.worker.claims import (
+    COMPONENT,
+    Precheck,
+    claim_batch,
+    finalize_due,
+    start_placed,
+)
+from orchestrator.worker.gating import ask_due
 from orchestrator.worker.ports import WorkerConfig
 from orchestrator.worker.running import Running, RunningBatches
 from orchestrator.worker.scheduling import Batch, Ready, plan_batches, stopped_batches
@@ -100,6 +110,7 @@ class Dispatcher:
             log.info("started %d placed systems", len(started))
             self._after_commit()
         self._finalize_due()
+        self._ask_due_gates()
         for batch in self._plan():
             if stopping.is_set():
                 return
@@ -115,6 +126,18 @@ class Dispatcher:
             finalized = finalize_due(session, after_s, now=_now())
         if finalized:
             log.info("asked to finalize %d systems completed long enough ago", len(finalized))
+            self._after_commit()
+
+    def _ask_due_gates(self) -> None:
+        """Under warm replication: ask the gates of held systems due again (``gating.ask_due``)."""
+        warm = self._config.warm
+        if warm is None:
+            return
+        limit = 2 * self._config.limits.max_in_flight
+        with self._store.transaction() as session:
+            asked = ask_due(session, warm, component=COMPONENT, limit=limit)
+        if asked:
+            log.info("asked the cutover gates of %d held systems again", len(asked))
             self._after_commit()
 
     def _plan(self) -> list[Batch]:

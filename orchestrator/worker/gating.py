@@ -12,6 +12,11 @@ it changes, not its figures, so a system waiting a week for its window writes
 one row, not one per pass; its line, kept fresh, stays on the system
 (``systems.waiting``) for status and the gauges.
 
+A held system is also asked without a pass (``ask_due``, each tick of the
+dispatcher): at once when an approval, a rejection or a schedule changed what its
+gates weigh, and at the moment its wait named (a freeze ends, a window opens, its
+scheduled moment comes), so an approved cutover starts when it is approved.
+
 When a member completes, ``ask_group`` asks its ready members at once: the
 next in dependency order need not wait for its next pass. When a member's
 cutover or verify fails, ``revert_group`` reverts the members
@@ -48,6 +53,7 @@ from orchestrator.migrations import Cause, RequestRevert, StartCutover, SystemSt
 from orchestrator.migrations.replication import ReplicationPass
 from orchestrator.store import Session, SystemRow, dependencies
 from orchestrator.store import approvals as approvals_store
+from orchestrator.store import leases as lease_store
 from orchestrator.store import replication as replication_store
 from orchestrator.worker.warm import WarmReplication
 
@@ -68,7 +74,7 @@ def record_wait(
     it changed, not its figures: a forecast or a count changes each time it is asked."""
     if _gist(wait.line) != _gist(row.waiting or ""):
         lifecycle.apply(row.id, refused, context=context)
-    lifecycle.hold(row.id, wait.reason, wait.line, at=at)
+    lifecycle.hold(row.id, wait.reason, wait.line, at=at, due=wait.until)
 
 
 def _gist(line: str) -> str:
@@ -177,6 +183,25 @@ class CutoverGates:
 
     def _last_delta(self, system_id: str) -> ReplicationPass | None:
         return replication_store.last_deltas(self._session, [system_id]).get(system_id)
+
+
+def ask_due(session: Session, warm: WarmReplication, *, component: str, limit: int) -> list[str]:
+    """Ask the gates of the ready systems due again (``store.leases.take_due_gates``: an
+    approval, a rejection or a schedule came, or the moment their wait named did), without
+    waiting for their next pass; the ids asked. The answer weighs their last delta pass."""
+    due = lease_store.take_due_gates(session, now=warm.clock(), limit=limit)
+    if not due:
+        return []
+    lifecycle = Lifecycle(session)
+    lifecycle.prefetch(due)
+    gates = CutoverGates(session, lifecycle, warm)
+    context = CauseContext(component=component, note="asked again: what held it changed")
+    for system_id in due:
+        row = lifecycle.system(system_id)
+        if row is not None and row.state is SystemState.READY:
+            gates.ask(row, context)
+    lifecycle.flush()
+    return due
 
 
 def _depends_on(row: SystemRow) -> tuple[str, ...]:

@@ -46,6 +46,7 @@ from orchestrator.store import SystemRow
 
 S = SystemState
 AT = datetime(2026, 1, 1, tzinfo=UTC)
+NOW = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
 PINNED = datetime(2027, 1, 9, 1, 0, tzinfo=UTC)
 
 
@@ -80,7 +81,22 @@ CASES: list[tuple[str, SystemRow, Cause, str | None, dict[str, object]]] = [
         row(S.READY, node="shantou", requested_by="ops.li", migration_requested_by="ops.li"),
         Approve("CHG-1", "ops.wang", migration_requested_by="ops.li"),
         "shantou",
-        {"state": S.READY, "requested_by": "ops.wang", "migration_requested_by": "ops.li"},
+        {"state": S.READY, "requested_by": "ops.wang", "migration_requested_by": "ops.li",
+         "gate_due_at": NOW},
+    ),
+    (
+        "a rejection of a ready system asks its gates again too",
+        row(S.READY, node="shantou", waiting_reason="window", waiting="window: none open"),
+        Reject("CHG-1", "ops.zhao"),
+        "shantou",
+        {"state": S.READY, "waiting": "window: none open", "gate_due_at": NOW},
+    ),
+    (
+        "an approval before the system is ready is kept for its first ask",
+        row(S.REPLICATING, node="shantou", migration_requested_by="ops.li"),
+        Approve("CHG-1", "ops.wang", migration_requested_by="ops.li"),
+        "shantou",
+        {"state": S.REPLICATING, "gate_due_at": None},
     ),
     (
         "a schedule pins the cutover and leaves the wait",
@@ -88,14 +104,17 @@ CASES: list[tuple[str, SystemRow, Cause, str | None, dict[str, object]]] = [
         ScheduleCutover(PINNED, "ops.li"),
         "shantou",
         {"state": S.READY, "cutover_at": PINNED, "requested_by": "ops.li",
-         "waiting_reason": "window", "waiting": "window: none open", "waiting_since": AT},
+         "waiting_reason": "window", "waiting": "window: none open", "waiting_since": AT,
+         "gate_due_at": NOW},
     ),
     (
         "leaving the state a gate held it in clears the wait",
-        row(S.READY, waiting_reason="approval", waiting="approval: needs one", waiting_since=AT),
+        row(S.READY, waiting_reason="window", waiting="window: none open", waiting_since=AT,
+            gate_due_at=PINNED),
         Replicated(caught_up=False, detail="full pass"),
         "shantou",
-        {"state": S.REPLICATING, "waiting_reason": None, "waiting": None, "waiting_since": None},
+        {"state": S.REPLICATING, "waiting_reason": None, "waiting": None, "waiting_since": None,
+         "gate_due_at": None},
     ),
     (
         "placing sets the node",
@@ -157,7 +176,7 @@ def test_advance(
 ) -> None:
     transition = apply_transition(before.state, cause)
     assert isinstance(transition, Transition)
-    after = advance(before, transition, cause, node=node)
+    after = advance(before, transition, cause, node=node, now=NOW)
     assert {name: getattr(after, name) for name in expected} == expected
     assert (after.id, after.record, after.version) == (before.id, before.record, before.version)
 

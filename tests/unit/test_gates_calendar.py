@@ -11,7 +11,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from orchestrator.gates import CutoverCase, Go, GroupGate, Member, Wait, WaitReason, decide
+from orchestrator.gates import (
+    ApprovalGate,
+    CutoverCase,
+    Go,
+    GroupGate,
+    Member,
+    Wait,
+    WaitReason,
+    decide,
+)
 from orchestrator.inventory import CalendarFacts, load_departments
 from orchestrator.inventory.calendar_file import build_calendar
 from orchestrator.inventory.sources import parse_yaml
@@ -140,3 +149,29 @@ def test_a_freeze_for_high_systems_holds_only_them() -> None:
     decided = decide(case(), CALENDAR, at(16, 5))
     assert isinstance(decided, Wait)
     assert decided.line.startswith("freeze: freeze 'drill' is on until Sat 2027-01-16 12:00 CST")
+
+
+@pytest.mark.parametrize(
+    ("given", "now", "until"),
+    [
+        # No window open: asked again when Saturday's opens.
+        (case(), at(6, 12), at(9, 0)),
+        # The forecast does not fit before it closes: when the next Saturday's opens.
+        (case(), at(9, 5, 59, 40), at(16, 0)),
+        # A freeze: when it ends (the window then is the next question).
+        (case(), at(6, 1, month=2), at(14, 0, month=2)),
+        (case(), at(16, 5), at(16, 12)),
+        # A schedule: at its moment.
+        (case(scheduled_at=at(9, 3)), at(9, 1), at(9, 3)),
+        # Only an event can open these: no moment.
+        (case(approval=ApprovalGate(needed=True, requested_by="alice")), at(9, 1), None),
+        (case(forecast_s=90.0), at(9, 1), None),
+        (case(rehearsal_required=True), at(9, 1), None),
+    ],
+)
+def test_a_wait_names_the_moment_the_clock_alone_may_change_it(
+    given: CutoverCase, now: datetime, until: datetime | None
+) -> None:
+    decided = decide(given, CALENDAR, now)
+    assert isinstance(decided, Wait), decided
+    assert decided.until == until

@@ -33,7 +33,7 @@ def test_open_creates_the_schema_with_alembic(tmp_path: Path) -> None:
     with open_store(sqlite_url(path)) as store, store.engine.connect() as connection:
         assert set(inspect(connection).get_table_names()) == TABLES
         revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert (revision,) == code_heads() == ("0015",)
+    assert (revision,) == code_heads() == ("0016",)
 
 
 def test_reopening_is_a_no_op_and_keeps_the_data(tmp_path: Path) -> None:

@@ -12,22 +12,25 @@ import pytest
 
 from orchestrator.capacity import DependencyGraph
 from orchestrator.engine import CauseContext, apply_cause
+from orchestrator.engine.lifecycle import Lifecycle
 from orchestrator.engine.notices import notice_for
 from orchestrator.errors import PermanentError
 from orchestrator.events.data import SystemStatusChanged
 from orchestrator.execution import HostOutcome, NodeWork, RunResult
 from orchestrator.execution.outcomes import ReportValue
-from orchestrator.gates import cutover_order
+from orchestrator.gates import Wait, cutover_order
 from orchestrator.hooks import Hooks
 from orchestrator.inventory import generate_catalogue, load_inventory
 from orchestrator.inventory.cutover_policy import ApprovalPolicy, CutoverPolicy
 from orchestrator.migrations import (
     FORWARD_PHASES,
+    Approve,
     Phase,
     Refusal,
     Register,
     RequestMigration,
     RequestRehearsal,
+    ScheduleCutover,
     SystemState,
     Transition,
 )
@@ -40,6 +43,7 @@ from orchestrator.store.systems import StaleSystemError
 from orchestrator.worker import outcomes as outcome_module
 from orchestrator.worker.batch_run import BatchRunner
 from orchestrator.worker.claims import FINALIZER, Claimed, claim_batch, finalize_due, start_placed
+from orchestrator.worker.gating import CutoverGates, ask_due
 from orchestrator.worker.outcomes import OutcomeRecorder, apply_outcomes
 from orchestrator.worker.ports import NoProvider
 from orchestrator.worker.running import Running, RunningBatches
@@ -556,3 +560,80 @@ def test_a_group_members_completion_sends_the_next_to_its_cutover_without_waitin
     held = rows[third]
     assert held is not None
     assert f"cuts over after the members it depends on: {second} (cutover)" in (held.waiting or "")
+
+
+def held_ready(store: Store, warm: WarmReplication, count: int = 1) -> list[str]:
+    """``count`` systems ready after a caught-up delta pass, asked once and held."""
+    systems = [s for s in generate_catalogue(60) if not s.depends_on][:count]
+    with store.transaction() as session:
+        for system in systems:
+            drive(session, system, S.READY, node="shantou", requested_by="ops.li")
+            replication_store.add_pass(session, system.id, ReplicationPass(PassKind.DELTA, 10, 0.1))
+        lifecycle = Lifecycle(session)
+        gates = CutoverGates(session, lifecycle, warm)
+        for system in systems:
+            row = lifecycle.system(system.id)
+            assert row is not None
+            assert isinstance(gates.ask(row, CONTEXT), Wait)
+        lifecycle.flush()
+    return [s.id for s in systems]
+
+
+EVERYONE_APPROVES = CutoverPolicy(
+    approval=ApprovalPolicy(criticalities=frozenset({"critical", "high", "medium", "low"}))
+)
+
+
+def test_an_approval_sends_a_held_system_to_its_cutover_without_waiting_for_a_pass(
+    store: Store,
+) -> None:
+    warm = WarmReplication(policy=WarmPolicy(ready_budget_s=5), cutover=EVERYONE_APPROVES)
+    first, second = held_ready(store, warm, 2)
+    with store.transaction() as session:
+        assert ask_due(session, warm, component="tests", limit=10) == []  # nothing changed
+        approve = Approve("CHG-9", "ops.wang", migration_requested_by="ops.li")
+        assert isinstance(apply_cause(session, first, approve, context=CONTEXT), Transition)
+        assert ask_due(session, warm, component="tests", limit=10) == [first]
+        assert ask_due(session, warm, component="tests", limit=10) == []  # taken once
+        rows = {i: get_system(session, i) for i in (first, second)}
+        went = history(session, first)[-1]
+    assert {i: r.state for i, r in rows.items() if r} == {first: S.CUTOVER, second: S.READY}
+    assert went.reason is not None
+    assert "approved by ops.wang under CHG-9" in went.reason
+    assert "asked again: what held it changed" in went.reason
+
+
+def test_a_held_system_is_asked_again_when_its_scheduled_moment_comes(store: Store) -> None:
+    moment = datetime.now(UTC) + timedelta(hours=1)
+    clock = [datetime.now(UTC)]
+    warm = WarmReplication(
+        policy=WarmPolicy(ready_budget_s=5), cutover=EVERYONE_APPROVES, clock=lambda: clock[0]
+    )
+    (system,) = held_ready(store, warm)
+    with store.transaction() as session:
+        apply_cause(session, system, ScheduleCutover(moment, "ops.li"), context=CONTEXT)
+        approve = Approve("CHG-9", "ops.wang", migration_requested_by="ops.li")
+        apply_cause(session, system, approve, context=CONTEXT)
+        clock[0] = datetime.now(UTC)
+        assert ask_due(session, warm, component="tests", limit=10) == [system]
+        held = get_system(session, system)
+        assert held is not None
+        assert (held.state, held.gate_due_at) == (S.READY, moment)
+        assert (held.waiting or "").startswith("window: scheduled for ")
+        assert ask_due(session, warm, component="tests", limit=10) == []  # not yet
+        clock[0] = moment
+        assert ask_due(session, warm, component="tests", limit=10) == [system]
+        assert get_system(session, system).state is S.CUTOVER  # type: ignore[union-attr]
+
+
+def test_a_system_in_a_pass_is_left_to_the_pass(store: Store) -> None:
+    warm = WarmReplication(policy=WarmPolicy(ready_budget_s=5), cutover=EVERYONE_APPROVES)
+    (system,) = held_ready(store, warm)
+    with store.transaction() as session:
+        approve = Approve("CHG-9", "ops.wang", migration_requested_by="ops.li")
+        apply_cause(session, system, approve, context=CONTEXT)
+        claim = {"states": [S.READY], "now": datetime.now(UTC), "ttl_s": 30.0}
+        assert lease_store.claim(session, [system], owner="a", **claim) == [system]  # type: ignore[arg-type]
+        assert ask_due(session, warm, component="tests", limit=10) == []
+        lease_store.give_back(session, [system], owner="a")
+        assert ask_due(session, warm, component="tests", limit=10) == [system]
