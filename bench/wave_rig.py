@@ -21,6 +21,7 @@ from orchestrator.engine import CauseContext, apply_cause
 from orchestrator.execution import NodeWork, RunResult
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import Inventory, generate_catalogue
+from orchestrator.inventory.cutover_policy import ApprovalPolicy, CutoverPolicy
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.migrations import (
     ACTIVE_PHASE_STATES,
@@ -32,6 +33,7 @@ from orchestrator.migrations import (
 from orchestrator.store import Store, count_by_state, list_systems, open_store, seed_nodes
 from orchestrator.worker.phase_worker import PhaseWorker
 from orchestrator.worker.ports import WorkerConfig, WorkerProvider
+from orchestrator.worker.replication import Replication
 from orchestrator.worker.scheduling import Limits
 from orchestrator.worker.targets import node_targets
 
@@ -111,6 +113,12 @@ class WaveTiming:
         return max(0.0, self.wall_s - self.busy_s) / self.wall_s if self.wall_s else 0.0
 
 
+# The benchmarks measure the moves, not change control: no system waits for an approval.
+NO_APPROVALS = Replication(
+    cutover=CutoverPolicy(approval=ApprovalPolicy(criticalities=frozenset()))
+)
+
+
 def run_wave(
     store: Store,
     inventory: Inventory,
@@ -126,7 +134,9 @@ def run_wave(
         store,
         executor,
         nodes=node_targets(inventory.nodes),
-        config=WorkerConfig(instance_id="bench", limits=limits, poll_s=0.05),
+        config=WorkerConfig(
+            instance_id="bench", limits=limits, poll_s=0.05, replication=NO_APPROVALS
+        ),
         provider=provider,
     )
     started = time.monotonic()

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from chaos.audit import ledger_drift
 from chaos.figures import Figures
@@ -128,10 +127,7 @@ def kill_after_progress(wave: Wave, n: int) -> int:
 
 # --- kill -9 during warm migration's delta pass, final delta and revert ---
 
-# No approvals (chaos/cutover-policy.yml): the faults are the subject, not change control.
-NO_APPROVALS = Path(__file__).with_name("cutover-policy.yml")
 WARM: tuple[str, ...] = ("--warm", "--ready-budget", "30", "--delta-interval", "1")
-WARM += ("--cutover-policy", str(NO_APPROVALS))
 WRITTEN = "written-after-cutover"
 
 

@@ -29,6 +29,10 @@ from orchestrator.settings import KafkaSettings
 
 TERMINAL = ",".join(f"'{state}'" for state in sorted(TERMINAL_STATES))
 SETTLE_TIMEOUT_S = 300.0
+# No approvals: every cutover, cold or warm, waits at its gates, and the chaos suite's
+# subject is faults, not change control; with the default policy its high and critical
+# systems would wait in ``ready`` for an approval nobody gives.
+NO_APPROVALS = Path(__file__).with_name("cutover-policy.yml")
 
 
 @dataclass
@@ -83,6 +87,7 @@ class Wave:
             "--artifacts-dir", str(self.dir / "artifacts"),
             "--session-timeout", "6",
             "--batch-window", "0.3",
+            "--cutover-policy", str(NO_APPROVALS),
             *self.sites.options(),
             *args,
         )  # fmt: skip

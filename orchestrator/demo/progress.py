@@ -20,6 +20,8 @@ COLUMNS: tuple[tuple[str, frozenset[SystemState]], ...] = (
     ("preflight", frozenset({SystemState.PREFLIGHT})),
     ("provision", frozenset({SystemState.PROVISIONING})),
     ("replicate", frozenset({SystemState.REPLICATING})),
+    # Waiting at its cutover gates (approval, window, freeze, group), or rehearsing there.
+    ("ready", frozenset({SystemState.READY, SystemState.REHEARSING})),
     ("cutover", frozenset({SystemState.CUTOVER})),
     ("verify", frozenset({SystemState.VERIFYING})),
     ("done", frozenset({SystemState.COMPLETED})),

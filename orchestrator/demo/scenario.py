@@ -1,8 +1,8 @@
 """Which systems the demo migrates: a small wave, a few per city node (pure).
 
-A wave must be self-contained: a system whose dependencies are not migrated in
-the same wave would be placed without its group, so the demo only picks
-systems with no dependencies, in catalogue order, ``per_node`` from each of
+A wave must be self-contained: a system of a dependency group cuts over only
+with its whole group, so the demo only picks systems alone in theirs (none
+depends on them, they on none), in catalogue order, ``per_node`` from each of
 the 14 node cities. That keeps the run to about a minute on 2 cores. Each PRD
 platform the demo connects adds one system of its city, which must land there.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from orchestrator.capacity import DependencyGraph
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.inventory.topology import Inventory
 
@@ -41,31 +42,44 @@ def choose_wave(
     nodes: Sequence[str] = (),
     platforms: Sequence[str] = (),
 ) -> DemoPlan:
-    """Pick ``per_node`` dependency-free systems per node city (of ``nodes``, default all),
-    then one of each platform's city; fail the first ``failures``."""
+    """Pick ``per_node`` systems alone in their dependency group per node city (of ``nodes``,
+    default all), then one of each platform's city; fail the first ``failures``.
+
+    Alone: a group cuts over whole, so a member whose others are not in the wave would wait
+    at its group gate for them."""
     taken: dict[str, int] = dict.fromkeys(nodes or inventory.nodes, 0)
     node_of_city = {node.city: node.id for node in inventory.nodes.values()}
+    alone = _alone(catalogue)
     wave: list[BusinessSystem] = []
     for system in catalogue:
         node = node_of_city.get(system.city)
-        if node not in taken or system.depends_on or taken[node] >= per_node:
+        if node not in taken or system.id not in alone or taken[node] >= per_node:
             continue
         taken[node] += 1
         wave.append(system)
     injected = {system.id: failure_phase for system in wave[: max(0, failures)]}
-    onto = _platform_systems(catalogue, inventory, platforms)
+    onto = _platform_systems(catalogue, inventory, platforms, alone)
     wave += [system for system in catalogue if system.id in onto]
     return DemoPlan(wave=tuple(wave), failures=injected, nodes=tuple(taken), platforms=onto)
 
 
+def _alone(catalogue: Sequence[BusinessSystem]) -> set[str]:
+    """The systems of no dependency group: none depends on them, they on none."""
+    graph = DependencyGraph((system.id, system.depends_on) for system in catalogue)
+    return {system.id for system in catalogue if graph.group(system.id) == {system.id}}
+
+
 def _platform_systems(
-    catalogue: Sequence[BusinessSystem], inventory: Inventory, platforms: Sequence[str]
+    catalogue: Sequence[BusinessSystem],
+    inventory: Inventory,
+    platforms: Sequence[str],
+    alone: set[str],
 ) -> dict[str, str]:
-    """The first dependency-free system of each platform's city, and that platform."""
+    """The first system alone in its group of each platform's city, and that platform."""
     onto: dict[str, str] = {}
     for platform in platforms:
         city = inventory.platforms[platform].city
-        system = next((s for s in catalogue if s.city == city and not s.depends_on), None)
+        system = next((s for s in catalogue if s.city == city and s.id in alone), None)
         if system is not None:
             onto[system.id] = platform
     return onto

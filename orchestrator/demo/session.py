@@ -12,7 +12,9 @@
    for them, their target hosts on the lab) and stored before anything else is
    published, so their cities' systems of the wave are placed on them.
 5. The whole catalogue is published as registrations, then one migration
-   request per system of the wave; progress is read from the store.
+   request per system of the wave and its approval by the change board (four
+   eyes: the cutover gates hold critical and high systems without one);
+   progress is read from the store.
 6. A summary; then, in a terminal, the metrics stay up until Ctrl-C.
 
 Everything started here is stopped in ``finally`` blocks, in reverse order.
@@ -43,7 +45,12 @@ from orchestrator.demo.summary import Summary, summarise
 from orchestrator.devkafka import LocalKafka
 from orchestrator.errors import ConfigurationError
 from orchestrator.events.codec import encode, new_event
-from orchestrator.events.data import MigrationRequested, NodeTotals, PlatformConnected
+from orchestrator.events.data import (
+    MigrationApproved,
+    MigrationRequested,
+    NodeTotals,
+    PlatformConnected,
+)
 from orchestrator.events.registration import registration_records
 from orchestrator.inventory import DEFAULT_CATALOGUE, load_inventory, load_systems
 from orchestrator.inventory.models import BusinessSystem
@@ -55,6 +62,8 @@ from orchestrator.store import replication as replication_store
 
 DEMO_SOURCE = "/govmig/demo"
 DEMO_ACTOR = "govmig-demo"
+DEMO_APPROVER = "change-board"
+DEMO_CHANGE = "DEMO-1"
 DEMO_WAVE = 1
 _READY_TIMEOUT_S = 90.0
 # A platform's capacity in the demo: Guangzhou's README figures, room for any system of its city.
@@ -255,13 +264,16 @@ def _publish(
 ) -> None:
     settings = KafkaSettings(bootstrap_servers=bootstrap)
     requests = [
-        encode(
-            new_event(
-                MigrationRequested(system_id=system_id, wave=DEMO_WAVE, requested_by=DEMO_ACTOR),
-                source=DEMO_SOURCE,
-            )
-        )
+        encode(new_event(data, source=DEMO_SOURCE))
         for system_id in plan.ids
+        for data in (
+            MigrationRequested(system_id=system_id, wave=DEMO_WAVE, requested_by=DEMO_ACTOR),
+            # Four eyes: the change board, not the requester, approves each cutover (the
+            # default policy holds critical and high systems in ready without one).
+            MigrationApproved(
+                system_id=system_id, change_ref=DEMO_CHANGE, approved_by=DEMO_APPROVER
+            ),
+        )
     ]
     with Producer(settings) as producer:
         sent = producer.send_all(
@@ -269,8 +281,9 @@ def _publish(
         )
         producer.send_all(settings.events_topic, requests)
     console.print(
-        f"[green]✓[/] published {sent.sent} registrations and {len(requests)} migration "
-        f"requests (wave {DEMO_WAVE}); injected failures: {_failures_text(plan)}"
+        f"[green]✓[/] published {sent.sent} registrations and {len(plan.ids)} migration "
+        f"requests (wave {DEMO_WAVE}), each approved by {DEMO_APPROVER} under {DEMO_CHANGE}; "
+        f"injected failures: {_failures_text(plan)}"
     )
 
 

@@ -13,7 +13,8 @@ reason         holds a ready system while
                forecasts of the members still to go) does not fit before the
                window closes (a freeze ahead closes it early)
 ``rehearsal``  the policy asks for a passed rehearsal since its last full pass
-``budget``     its forecast downtime exceeds its budget (delta passes go on)
+``budget``     its forecast downtime exceeds its budget (delta passes go on;
+               a cold cutover has none)
 ``group``      a member of its dependency group is not ready, not cleared by
                its own gates, broken, or due to cut over before it
 =============  ==============================================================
@@ -118,7 +119,9 @@ class CutoverCase:
 
     facts: CalendarFacts
     forecast_s: float
-    budget_s: float
+    # The downtime budget of its criticality; None for a cold cutover, whose downtime is its
+    # final pass: no later pass can bring it within a budget.
+    budget_s: float | None
     approval: ApprovalGate = field(default_factory=lambda: ApprovalGate(needed=False))
     rehearsal_required: bool = False
     rehearsed: bool = False
@@ -153,12 +156,15 @@ def decide(case: CutoverCase, calendar: Calendar, now: datetime) -> Go | Wait:
     if case.rehearsal_required and not case.rehearsed:
         text = "its policy needs a passed rehearsal since the last full pass; run govmig rehearse"
         return Wait(WaitReason.REHEARSAL, text)
-    if case.forecast_s > case.budget_s:
+    if case.budget_s is not None and case.forecast_s > case.budget_s:
         text = f"{forecast} exceeds the {case.budget_s:g} s budget; delta passes go on"
         return Wait(WaitReason.BUDGET, text)
     if case.group is not None and isinstance(held := _group(case.group), Wait):
         return held
-    parts = [f"{forecast} within the {case.budget_s:g} s budget", window, approval]
+    budget = (
+        " (a cold cutover)" if case.budget_s is None else f" within the {case.budget_s:g} s budget"
+    )
+    parts = [forecast + budget, window, approval]
     return Go("; ".join(part for part in parts if part))
 
 

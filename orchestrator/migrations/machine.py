@@ -28,14 +28,15 @@ Decisions, so every caller sees the same rules:
   first, and a second retry, once ``rolled_back``, migrates again.
 * **Phase reports** must name the phase the current state runs; anything else
   is a stale or duplicate report and is refused, never applied.
-* **Warm replication** reports each pass as ``Replicated``: in ``replicating``
-  a delta pass within its budget makes the system ``ready``, any other pass
-  means another one; in ``ready`` a caught-up pass keeps it ready and one that
-  fell behind sends it back to ``replicating``. A ready system cuts over only
-  by ``StartCutover``, and only when its gates let it through (approval,
-  freeze, window, rehearsal, downtime budget, dependency group: weighed by
-  ``orchestrator.gates`` before it asks); it can be cancelled or rolled back
-  like a replicating one.
+* **Every system waits in ``ready`` before its cutover.** Cold, the replicate
+  phase's success makes it ``ready``. Warm replication reports each pass as
+  ``Replicated``: in ``replicating`` a delta pass within its budget makes the
+  system ``ready``, any other pass means another one; in ``ready`` a caught-up
+  pass keeps it ready and one that fell behind sends it back to
+  ``replicating``. A ready system cuts over only by ``StartCutover``, and only
+  when its gates let it through (approval, freeze, window, rehearsal, downtime
+  budget, dependency group: weighed by ``orchestrator.gates`` before it asks);
+  it can be cancelled or rolled back like a replicating one.
 * **Rehearsal** (a test migration) starts only from ``ready`` and always
   ends back in ``ready``, passed or failed: the source was never touched, so
   a failed rehearsal is a finding, not a failure of the migration. While it
@@ -239,6 +240,8 @@ def _phase_succeeded(cause: PhaseSucceeded, state: S | None) -> Outcome:
         to, reason = _ENDINGS[state]
         effects = (ReleaseCapacity(),) if to is S.ROLLED_BACK else ()
         return _move(state, to, reason, store=effects)
+    if state is S.REPLICATING:  # cold: its one pass made the replica; the gates decide the rest
+        return _move(state, S.READY, f"{cause.phase} succeeded: ready for cutover")
     following = next_phase(state)
     if following is None:
         return _move(state, S.COMPLETED, f"{cause.phase} succeeded: migration completed")

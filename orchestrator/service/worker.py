@@ -27,8 +27,8 @@ from orchestrator.service.instance import slot_instance_id
 from orchestrator.settings import WorkerSettings
 from orchestrator.store import Store
 from orchestrator.worker import Limits, PhaseWorker, WorkerConfig
+from orchestrator.worker.replication import Replication, parse_budgets, parse_criticalities
 from orchestrator.worker.targets import node_targets
-from orchestrator.worker.warm import WarmReplication, parse_budgets, parse_criticalities
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def worker_config(
         limits=limits,
         lease_ttl_s=settings.lease_ttl_s,
         heartbeat_s=min(settings.heartbeat_s, settings.lease_ttl_s / 3),
-        warm=warm_replication(settings, cutover, calendar),
+        replication=replication_of(settings, cutover, calendar),
         waves=None if settings.wave_threshold is None else WavePolicy(settings.wave_threshold),
         finalize_after_s=(
             None if settings.finalize_after_days is None else settings.finalize_after_days * 86400
@@ -64,23 +64,21 @@ def worker_config(
     )
 
 
-def warm_replication(
+def replication_of(
     settings: WorkerSettings,
     cutover: CutoverPolicy | None = None,
     calendar: Calendar | None = None,
-) -> WarmReplication | None:
-    """The warm replication settings, or None for a cold migration (one pass, then cutover).
-
-    Only a warm migration waits in ``ready``, so only its cutover is gated: by the
-    cutover policy's approvals and the calendar's windows and freezes.
-    """
-    if not settings.warm_replication:
-        return None
-    policy = WarmPolicy(
-        ready_budget_s=settings.ready_budget_s, interval_s=settings.delta_interval_s
-    )
-    return WarmReplication(
-        policy=policy,
+) -> Replication:
+    """Cold (one pass) or warm replication, and the gates every ready system's cutover is
+    held to: the cutover policy's approvals, the calendar's windows and freezes, the
+    rehearsal policy and (warm) the downtime budgets."""
+    warm = None
+    if settings.warm_replication:
+        warm = WarmPolicy(
+            ready_budget_s=settings.ready_budget_s, interval_s=settings.delta_interval_s
+        )
+    return Replication(
+        warm=warm,
         budgets_s=parse_budgets(settings.downtime_budgets),
         rehearsal_required=parse_criticalities(settings.rehearsal_required),
         cutover=cutover or CutoverPolicy(),

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from orchestrator.migrations.replication import (
@@ -68,24 +68,27 @@ def passes(session: Session, system_id: str) -> list[PassRow]:
     ]
 
 
-def last_deltas(session: Session, system_ids: Collection[str]) -> dict[str, ReplicationPass]:
-    """Each system's latest timed delta pass: what its cutover forecast is made of."""
+def last_timed(
+    session: Session, system_ids: Collection[str], *, kind: PassKind | None = None
+) -> dict[str, ReplicationPass]:
+    """Each system's latest timed pass (of ``kind``, if given): what its cutover forecast is
+    made of (a warm system's caught-up delta, a cold one's copy)."""
     table = ReplicationPassTable
-    latest = (
-        select(func.max(table.id))
-        .where(
-            table.system_id.in_(list(system_ids)),
-            table.kind == PassKind.DELTA.value,
-            table.seconds.is_not(None),
-        )
-        .group_by(table.system_id)
-    )
+    timed: list[ColumnElement[bool]] = [
+        table.system_id.in_(list(system_ids)),
+        table.seconds.is_not(None),
+    ]
+    if kind is not None:
+        timed.append(table.kind == kind.value)
+    latest = select(func.max(table.id)).where(*timed).group_by(table.system_id)
     found = session.execute(
-        select(table.system_id, table.bytes_sent, table.seconds).where(table.id.in_(latest))
+        select(table.system_id, table.kind, table.bytes_sent, table.seconds).where(
+            table.id.in_(latest)
+        )
     )
     return {
-        system_id: ReplicationPass(PassKind.DELTA, sent, seconds)
-        for system_id, sent, seconds in found
+        system_id: ReplicationPass(PassKind(kind), sent, seconds)
+        for system_id, kind, sent, seconds in found
     }
 
 

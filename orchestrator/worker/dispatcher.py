@@ -9,9 +9,9 @@ elsewhere (the intake, an operator's command). Each tick it
    (cancelled or rolled back meanwhile; ``scheduling.stopped_batches``);
 2. starts ``placed`` systems in wave order while there is room
    (``claims.start_placed``);
-3. under warm replication, asks the cutover gates of held ready systems due
-   again (``gating.ask_due``: an approval or a schedule came, or the moment
-   their wait named did), without waiting for their next pass;
+3. asks the cutover gates of held ready systems due again (``gating.ask_due``:
+   an approval or a schedule came, or the moment their wait named did), without
+   waiting for a pass (a cold system makes none);
 4. reads the systems in a phase whose lease is free or expired, asks
    ``scheduling.plan_batches`` which batches are due, leases
    each with compare-and-swap (``claims.claim_batch``) and submits it to the
@@ -45,9 +45,9 @@ from orchestrator.worker.claims import (
 )
 from orchestrator.worker.gating import ask_due
 from orchestrator.worker.ports import WorkerConfig
+from orchestrator.worker.replication import Replication
 from orchestrator.worker.running import Running, RunningBatches
 from orchestrator.worker.scheduling import Batch, Ready, plan_batches, stopped_batches
-from orchestrator.worker.warm import WarmReplication
 
 log = logging.getLogger(__name__)
 # Under warm replication, the states whose passes are paced by the policy's interval.
@@ -129,25 +129,23 @@ class Dispatcher:
             self._after_commit()
 
     def _ask_due_gates(self) -> None:
-        """Under warm replication: ask the gates of held systems due again (``gating.ask_due``)."""
-        warm = self._config.warm
-        if warm is None:
-            return
+        """Ask the gates of held systems due again (``gating.ask_due``)."""
         limit = 2 * self._config.limits.max_in_flight
         with self._store.transaction() as session:
-            asked = ask_due(session, warm, component=COMPONENT, limit=limit)
+            asked = ask_due(session, self._config.replication, component=COMPONENT, limit=limit)
         if asked:
             log.info("asked the cutover gates of %d held systems again", len(asked))
             self._after_commit()
 
     def _plan(self) -> list[Batch]:
         limit = 2 * self._config.limits.max_in_flight
-        warm = self._config.warm
+        replication = self._config.replication
+        warm = replication.warm is not None
         states = ACTIVE_PHASE_STATES | ({SystemState.READY} if warm else set())
         with self._store.transaction() as session:
             rows = lease_store.ready_systems(session, states, now=_now(), limit=limit)
-            if warm is not None:
-                rows = self._passes_due(session, rows, warm)
+            if warm:
+                rows = self._passes_due(session, rows, replication)
         with self._went_on_lock:
             went_on, self._went_on = self._went_on, set()
         now, ready = time.monotonic(), []
@@ -166,12 +164,16 @@ class Dispatcher:
         return plan_batches(ready, running=running, limits=self._config.limits, now=now)
 
     @staticmethod
-    def _passes_due(session: Session, rows: list[WorkRow], warm: WarmReplication) -> list[WorkRow]:
+    def _passes_due(
+        session: Session, rows: list[WorkRow], replication: Replication
+    ) -> list[WorkRow]:
         """The rows, but a replicating or ready system only once its next pass is due."""
         paced = [row.id for row in rows if row.state in _PACED]
         last = replication_store.last_pass_at(session, paced) if paced else {}
         now = _now()
-        return [row for row in rows if row.state not in _PACED or warm.due(last.get(row.id), now)]
+        return [
+            row for row in rows if row.state not in _PACED or replication.due(last.get(row.id), now)
+        ]
 
     def _dispatch(self, batch: Batch) -> None:
         with self._store.transaction() as session:

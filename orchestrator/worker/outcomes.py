@@ -42,13 +42,13 @@ from orchestrator.migrations import (
     SystemState,
     Transition,
 )
-from orchestrator.migrations.replication import ReplicationPass, judge_pass
+from orchestrator.migrations.replication import ReplicationPass, WarmPolicy, judge_pass
 from orchestrator.store import Session, Store
 from orchestrator.store import leases as lease_store
 from orchestrator.store import replication as replication_store
 from orchestrator.worker.claims import COMPONENT, Claimed
 from orchestrator.worker.gating import CutoverGates
-from orchestrator.worker.warm import WarmReplication
+from orchestrator.worker.replication import COLD, Replication
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ GIVE_UP_JOB = "apply_outcomes"
 Applied = dict[str, Transition | Refusal]
 
 
-def cause_for(phase: Phase, outcome: HostOutcome, warm: WarmReplication | None = None) -> Cause:
+def cause_for(phase: Phase, outcome: HostOutcome, warm: WarmPolicy | None = None) -> Cause:
     """The state machine's cause for one system's outcome of ``phase``.
 
     Under warm replication a replicate pass is judged (``Replicated``): caught up or not.
@@ -67,7 +67,7 @@ def cause_for(phase: Phase, outcome: HostOutcome, warm: WarmReplication | None =
         replicated, _ = moves(phase, outcome)
         if replicated is None:
             return Replicated(caught_up=False, detail="the provider reported no pass")
-        return judge_pass(replicated, warm.policy)
+        return judge_pass(replicated, warm)
     if outcome.ok:
         return PhaseSucceeded(phase)
     task = outcome.failed_task or "(no task reported)"
@@ -89,11 +89,12 @@ def apply_outcomes(
     *,
     owner: str,
     note: str,
-    warm: WarmReplication | None = None,
+    replication: Replication = COLD,
 ) -> Applied:
     """Release the batch's leases and apply each held system's outcome; return what happened.
 
-    Under warm replication, a pass that leaves a system ``ready`` asks it to cut over.
+    A system the batch leaves ``ready`` (after its one cold pass, a caught-up warm pass, or a
+    rehearsal) is asked to cut over: its gates answer.
     """
     held = lease_store.give_back(session, claimed.system_ids, owner=owner)
     lifecycle = Lifecycle(session)
@@ -101,7 +102,7 @@ def apply_outcomes(
     context = CauseContext(component=COMPONENT, note=note)
     phase = claimed.batch.phase
     applied: Applied = {}
-    gates = None if warm is None else CutoverGates(session, lifecycle, warm)
+    gates = CutoverGates(session, lifecycle, replication)
     for system_id in sorted(held):
         outcome = outcomes.get(system_id) or HostOutcome(
             system_id, ok=False, failed_task=PRECHECK_TASK, message="no outcome was reported"
@@ -113,17 +114,19 @@ def apply_outcomes(
             downtime_s=downtime,
             bytes_sent=None if replicated is None else replicated.bytes_sent,
         )
-        result = lifecycle.apply(system_id, cause_for(phase, outcome, warm), context=noted)
+        cause = cause_for(phase, outcome, replication.warm)
+        result = lifecycle.apply(system_id, cause, context=noted)
         applied[system_id] = result
         if isinstance(result, Transition):
             address = claimed.ipv6.get(system_id)
             record_report(session, phase, result, outcome, (replicated, downtime), address)
             ready = lifecycle.system(system_id) if result.to_state is SystemState.READY else None
-            if gates is not None and ready is not None and replicated:
+            if ready is not None:
                 gates.ask(ready, context)
-            if gates is not None and result.to_state is SystemState.COMPLETED:
+            arrived = result.to_state is not result.from_state
+            if arrived and result.to_state in (SystemState.READY, SystemState.COMPLETED):
                 gates.ask_group(system_id, context)
-            if gates is not None and _cutover_failed(result):
+            if _cutover_failed(result):
                 gates.revert_group(system_id, context)
     lifecycle.flush()
     return applied
@@ -188,12 +191,12 @@ class OutcomeRecorder:
         owner: str,
         attempts: int,
         hooks: Sequence[Hooks] = (),
-        warm: WarmReplication | None = None,
+        replication: Replication = COLD,
         backoff_s: Callable[[int], float] = lambda attempt: 0.1 * attempt,
     ) -> None:
         self._store, self._owner, self._attempts = store, owner, max(1, attempts)
         self._hooks, self._backoff_s = tuple(hooks), backoff_s
-        self._warm = warm
+        self._replication = replication
 
     def record(
         self, claimed: Claimed, outcomes: Mapping[str, HostOutcome], *, note: str
@@ -203,7 +206,12 @@ class OutcomeRecorder:
             try:
                 with self._store.transaction() as session:
                     applied = apply_outcomes(
-                        session, claimed, outcomes, owner=self._owner, note=note, warm=self._warm
+                        session,
+                        claimed,
+                        outcomes,
+                        owner=self._owner,
+                        note=note,
+                        replication=self._replication,
                     )
                 self._tell_reports(claimed.batch.phase, applied, outcomes)
                 return applied

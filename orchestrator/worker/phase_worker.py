@@ -62,7 +62,11 @@ class PhaseWorker:
             config.limits.max_batches, thread_name_prefix="govmig-batch"
         )
         recorder = OutcomeRecorder(
-            store, owner=owner, attempts=config.apply_attempts, hooks=hooks, warm=config.warm
+            store,
+            owner=owner,
+            attempts=config.apply_attempts,
+            hooks=hooks,
+            replication=config.replication,
         )
         self._batches = BatchRunner(
             executor,

@@ -17,8 +17,8 @@ from typing import Protocol
 from orchestrator.execution import ExecutionHost, NodeTarget, NodeWork, RunResult, SystemTarget
 from orchestrator.gates.waves import WavePolicy
 from orchestrator.migrations import Phase
+from orchestrator.worker.replication import Replication
 from orchestrator.worker.scheduling import Limits
-from orchestrator.worker.warm import WarmReplication
 
 
 class Executor(Protocol):
@@ -79,8 +79,8 @@ class WorkerConfig:
     poll_s: float = 0.2
     # How often applying a batch's outcomes is tried when the store says "try again".
     apply_attempts: int = 5
-    # Warm replication (delta passes until ready, cutover within a downtime budget), or None.
-    warm: WarmReplication | None = None
+    # Cold or warm replication, and what a ready system's cutover is held to (its gates).
+    replication: Replication = field(default_factory=Replication)
     # Gated waves: a wave starts once every earlier one finished within this health; None: not.
     waves: WavePolicy | None = None
     # Finalize a system completed this long ago (seconds), ending its way back; None: never.

@@ -166,3 +166,43 @@ def test_a_policy_that_allows_self_approval_reaches_govmig_run(
     with open_store(url, create=False) as store, store.session() as session:
         [approval] = approval_store.approvals_of(session, SYSTEM)
     assert (approval.change_ref, approval.withdrawn_at) == ("C-1", None)
+
+
+def test_a_cold_migration_waits_in_ready_for_its_approval_and_cuts_over_when_given(
+    kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path, work: Path
+) -> None:
+    """Cold (one pass, no --warm): the system still waits at its gates, here for an
+    approval, and is asked again the moment one comes, with no pass of its own to wait for."""
+    settings = kafka_settings(kafka_bootstrap, new_topic)
+    system = next(s for s in generate_catalogue(80) if s.id == SYSTEM)
+    prepare_source(work, SYSTEM, 2, 8_000, seed=17)
+    register_and_request(settings, [system], target="shantou")
+    url = f"sqlite:///{tmp_path / 'govmig.db'}"
+    options = (
+        "--worker", "--work-root", str(work), "--artifacts-dir", str(tmp_path / "artifacts"),
+        "--cutover-policy", str(POLICY),
+    )  # fmt: skip
+    held = (
+        f"SELECT count(*) FROM systems WHERE id = '{SYSTEM}' AND state = 'ready' "
+        "AND waiting_reason = 'approval'"
+    )
+    done = f"SELECT count(*) FROM systems WHERE id = '{SYSTEM}' AND state = 'completed'"
+    with govmig_run(settings, url, tmp_path, *options) as run:
+        wait_until(lambda: count_rows(url, held) == 1, timeout_s=PHASES_TIMEOUT_S, what="held")
+        waiting = status(url, tmp_path)
+        publish(
+            settings, [MigrationApproved(system_id=SYSTEM, change_ref="CHG-5", approved_by="bob")]
+        )
+        wait_until(lambda: count_rows(url, done) == 1, timeout_s=PHASES_TIMEOUT_S, what="done")
+        run.signal(signal.SIGTERM)
+        assert run.wait(60) == 0, run.output()
+
+    assert waiting["system"]["waiting"].startswith("approval: its policy needs an approval")
+    history = status(url, tmp_path)["history"]
+    states = [row["to_state"] for row in history if row["to_state"]]
+    # Ready after its one pass; the approval is recorded there (ready to ready), then it goes.
+    assert states[-6:] == ["replicating", "ready", "ready", "cutover", "verifying", "completed"]
+    [went] = [row["reason"] for row in history if row["to_state"] == "cutover"]
+    assert "(a cold cutover)" in went
+    assert "approved by bob under CHG-5" in went
+    assert "asked again: what held it changed" in went

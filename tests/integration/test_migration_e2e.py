@@ -174,8 +174,8 @@ def test_a_wave_on_three_nodes_completes_in_one_run_per_phase(
     fleet = read_fleet(f"sqlite:///{db}")
     for system, node in targets.items():
         path = [row.to_state for row in fleet.audit[system.id]]
-        assert path[-6:] == [S.PREFLIGHT, S.PROVISIONING, S.REPLICATING, S.CUTOVER, S.VERIFYING,
-                             S.COMPLETED]  # fmt: skip
+        assert path[-7:] == [S.PREFLIGHT, S.PROVISIONING, S.REPLICATING, S.READY, S.CUTOVER,
+                             S.VERIFYING, S.COMPLETED]  # fmt: skip
         prefix = INVENTORY.nodes[node].ipv6_prefix
         assert prefix is not None
         network = json.loads((instance_dir(work, node, system.id) / "network.json").read_text())

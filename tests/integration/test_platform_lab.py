@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from chaos.sites import resolve
+from orchestrator.events.data import MigrationApproved
 from orchestrator.inventory import DEFAULT_CATALOGUE, load_inventory, load_systems
 from orchestrator.lab import Lab, LabOptions, LabPaths, seed_systems
 from orchestrator.lab.topology import ZONE
@@ -31,6 +32,7 @@ from orchestrator.migrations import SystemState
 from tests.fixtures.orchestrator import (
     govmig_run,
     kafka_settings,
+    publish,
     register_and_request,
     system_row,
     wait_for_states,
@@ -103,6 +105,9 @@ def test_a_guangzhou_system_migrates_onto_its_platforms_host_over_ssh(
         assert done.returncode == 0, done.stderr
         wait_until(lambda: platform_node(url) is not None, timeout_s=60, what="the connect")
         register_and_request(settings, [system])
+        # A high system: the default policy holds its cutover for another's approval.
+        approval = MigrationApproved(system_id=system.id, change_ref="CHG-1", approved_by="bob")
+        publish(settings, [approval])
         wait_for_states(url, {system.id: SystemState.COMPLETED}, run, timeout_s=PHASES_TIMEOUT_S)
     row = system_row(url, system.id)
     assert row is not None

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.wave_rig import NO_APPROVALS
 from orchestrator.engine import CauseContext, apply_cause
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import generate_catalogue, load_inventory
@@ -108,7 +109,10 @@ def test_two_workers_on_one_database_run_each_phase_of_each_system_once(
             ),
             nodes=node_targets(INVENTORY.nodes),
             config=WorkerConfig(
-                instance_id=name, limits=Limits(batch_size=3, batch_window_s=0.1), poll_s=0.05
+                instance_id=name,
+                limits=Limits(batch_size=3, batch_window_s=0.1),
+                poll_s=0.05,
+                replication=NO_APPROVALS,
             ),
         )
         for name, store in zip(("one", "two"), stores, strict=True)

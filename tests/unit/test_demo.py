@@ -22,12 +22,17 @@ CATALOGUE = load_systems(DEFAULT_CATALOGUE, INVENTORY)
 
 
 @pytest.mark.parametrize("per_node", [1, 2, 3], ids=["one", "two", "three"])
-def test_wave_takes_per_node_dependency_free_systems_from_each_node_city(per_node: int) -> None:
+def test_wave_takes_per_node_systems_alone_in_their_group_from_each_node_city(
+    per_node: int,
+) -> None:
     plan = choose_wave(CATALOGUE, INVENTORY, per_node=per_node)
 
     node_cities = {node.city for node in INVENTORY.nodes.values()}
+    depended_on = {dependency for system in CATALOGUE for dependency in system.depends_on}
     assert len(plan.wave) == per_node * len(INVENTORY.nodes)
     assert all(system.city in node_cities and not system.depends_on for system in plan.wave)
+    # Nothing depends on them either: a group cuts over whole, so a part of one would wait.
+    assert not depended_on & {system.id for system in plan.wave}
     for city in node_cities:
         assert sum(system.city == city for system in plan.wave) == per_node
     assert plan.failures == {}

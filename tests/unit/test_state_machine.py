@@ -121,7 +121,7 @@ LEGAL: dict[tuple[SystemState | None, str], Expected] = {
     (S.PLACED, "start"): (S.PREFLIGHT, ()),
     (S.PREFLIGHT, "succeeded_preflight"): (S.PROVISIONING, ()),
     (S.PROVISIONING, "succeeded_provision"): (S.REPLICATING, ()),
-    (S.REPLICATING, "succeeded_replicate"): (S.CUTOVER, ()),
+    (S.REPLICATING, "succeeded_replicate"): (S.READY, ()),  # cold: one pass, then the gates
     (S.CUTOVER, "succeeded_cutover"): (S.VERIFYING, ()),
     (S.VERIFYING, "succeeded_verify"): (S.COMPLETED, ()),
     (S.ROLLING_BACK, "succeeded_rollback"): (S.ROLLED_BACK, (RELEASE,)),
@@ -311,7 +311,9 @@ def test_a_whole_migration_walks_the_happy_path() -> None:
         RequestMigration(),
         Place("heyuan"),
         Start(),
-        *(PhaseSucceeded(phase) for phase in FORWARD_PHASES),
+        *(PhaseSucceeded(phase) for phase in FORWARD_PHASES[:3]),
+        StartCutover(why="the gates are open"),
+        *(PhaseSucceeded(phase) for phase in FORWARD_PHASES[3:]),
     ]
     state: SystemState | None = None
     visited = []
@@ -322,7 +324,7 @@ def test_a_whole_migration_walks_the_happy_path() -> None:
         visited.append(state)
     assert visited == [
         S.REGISTERED, S.QUEUED, S.PLACED, S.PREFLIGHT, S.PROVISIONING,
-        S.REPLICATING, S.CUTOVER, S.VERIFYING, S.COMPLETED,
+        S.REPLICATING, S.READY, S.CUTOVER, S.VERIFYING, S.COMPLETED,
     ]  # fmt: skip
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bench.wave_rig import NO_APPROVALS
 from orchestrator.capacity import DependencyGraph
 from orchestrator.engine import CauseContext, apply_cause
 from orchestrator.engine.lifecycle import Lifecycle
@@ -46,10 +48,10 @@ from orchestrator.worker.claims import FINALIZER, Claimed, claim_batch, finalize
 from orchestrator.worker.gating import CutoverGates, ask_due
 from orchestrator.worker.outcomes import OutcomeRecorder, apply_outcomes
 from orchestrator.worker.ports import NoProvider
+from orchestrator.worker.replication import Replication
 from orchestrator.worker.running import Running, RunningBatches
 from orchestrator.worker.scheduling import Batch, Limits
 from orchestrator.worker.targets import node_targets
-from orchestrator.worker.warm import WarmReplication
 from tests.fixtures.recording_hooks import GiveUps, Moves
 from tests.fixtures.seeding import drive
 from tests.fixtures.store import lease_of
@@ -164,11 +166,24 @@ def claim(session: Session, ids: list[str], phase: Phase) -> Claimed:
 
 
 def advance(
-    store: Store, ids: list[str], phase: Phase, outcomes: dict[str, HostOutcome]
+    store: Store,
+    ids: list[str],
+    phase: Phase,
+    outcomes: dict[str, HostOutcome],
+    replication: Replication | None = None,
 ) -> dict[str, Transition | Refusal]:
+    """Claim ``ids`` for ``phase`` and apply ``outcomes`` (cold, under open gates, unless
+    ``replication`` says otherwise)."""
     with store.transaction() as session:
         claimed = claim(session, ids, phase)
-        return apply_outcomes(session, claimed, outcomes, owner="a", note="artifacts /x")
+        return apply_outcomes(
+            session,
+            claimed,
+            outcomes,
+            owner="a",
+            note="artifacts /x",
+            replication=replication or NO_APPROVALS,
+        )
 
 
 def test_outcomes_move_each_system_on_its_own_and_record_what_the_role_reported(
@@ -438,7 +453,7 @@ def test_a_policy_holds_a_ready_system_until_a_recorded_rehearsal_passes(store: 
     for phase in (Phase.PREFLIGHT, Phase.PROVISION):
         advance(store, ids, phase, {system: HostOutcome(system, ok=True)})
     every = frozenset({"critical", "high", "medium", "low"})
-    warm = WarmReplication(policy=WarmPolicy(ready_budget_s=5), rehearsal_required=every)
+    warm = Replication(warm=WarmPolicy(ready_budget_s=5), rehearsal_required=every)
     delta: dict[str, ReportValue] = {
         "replication_pass": "delta",
         "bytes_sent": 10,
@@ -449,7 +464,7 @@ def test_a_policy_holds_a_ready_system_until_a_recorded_rehearsal_passes(store: 
         with store.transaction() as session:
             claimed = claim(session, ids, Phase.REPLICATE)
             outcome = {system: HostOutcome(system, ok=True, report=delta)}
-            apply_outcomes(session, claimed, outcome, owner="a", note="", warm=warm)
+            apply_outcomes(session, claimed, outcome, owner="a", note="", replication=warm)
             row = get_system(session, system)
         assert row is not None
         return row.state
@@ -458,22 +473,26 @@ def test_a_policy_holds_a_ready_system_until_a_recorded_rehearsal_passes(store: 
     with store.transaction() as session:
         apply_cause(session, system, RequestRehearsal("bob"), context=CONTEXT)
     failed = HostOutcome(system, ok=False, failed_task="Check by name", message="no answer")
-    after_failure = advance(store, ids, Phase.REHEARSE, {system: failed})[system]
+    after_failure = advance(store, ids, Phase.REHEARSE, {system: failed}, warm)[system]
     assert isinstance(after_failure, Transition)
     assert after_failure.to_state is S.READY
     assert replicate() is S.READY  # a failed rehearsal does not count
     with store.transaction() as session:
         apply_cause(session, system, RequestRehearsal("bob"), context=CONTEXT)
     report: dict[str, ReportValue] = {"rehearsal_name": "t.rehearsal", "rehearsal_ms": 700}
-    advance(store, ids, Phase.REHEARSE, {system: HostOutcome(system, ok=True, report=report)})
+    passed = {system: HostOutcome(system, ok=True, report=report)}
+    # Back in ready after a passed rehearsal, it is asked at once: no pass needed.
+    after_rehearsal = advance(store, ids, Phase.REHEARSE, passed, warm)[system]
     with store.session() as session:
         last = replication_store.last_rehearsal(session, system)
         refusals = [t.reason for t in history(session, system) if t.refused]
     assert last is not None
     assert last.rehearsal == Rehearsal(True, "passed", "t.rehearsal", 0.7)
     assert any("needs a passed rehearsal" in (reason or "") for reason in refusals)
-    assert replicate() is S.CUTOVER
+    assert isinstance(after_rehearsal, Transition)
+    assert after_rehearsal.to_state is S.READY
     with store.session() as session:
+        assert get_system(session, system).state is S.CUTOVER  # type: ignore[union-attr]
         started_cutover = history(session, system)[-1]
     # The forecast: the 0.1 s delta x 2, plus the 0.7 s start the rehearsal measured.
     assert started_cutover.reason is not None
@@ -519,8 +538,8 @@ def test_a_group_member_that_fails_its_cutover_takes_the_cut_over_members_back(
         drive(session, by_id[rest[1]], S.CUTOVER, node="shantou")
         claimed = claim(session, [rest[1]], Phase.CUTOVER)
         failed = HostOutcome(rest[1], ok=False, failed_task="Switch the name", message="refused")
-        warm = WarmReplication(policy=WarmPolicy(ready_budget_s=5, interval_s=0))
-        apply_outcomes(session, claimed, {rest[1]: failed}, owner="a", note="", warm=warm)
+        warm = Replication(warm=WarmPolicy(ready_budget_s=5, interval_s=0))
+        apply_outcomes(session, claimed, {rest[1]: failed}, owner="a", note="", replication=warm)
         states = {i: get_system(session, i).state for i in (first, rest[0], alone.id)}  # type: ignore[union-attr]
         audit = history(session, first)
     assert states == {first: S.REVERTING, rest[0]: S.REVERTING, alone.id: S.COMPLETED}
@@ -545,12 +564,12 @@ def test_a_group_members_completion_sends_the_next_to_its_cutover_without_waitin
             drive(session, by_id[member], S.READY, node="shantou")
             replication_store.add_pass(session, member, ReplicationPass(PassKind.DELTA, 10, 0.1))
         claimed = claim(session, [first], Phase.VERIFY)
-        warm = WarmReplication(
-            policy=WarmPolicy(ready_budget_s=5, interval_s=0),
+        warm = Replication(
+            warm=WarmPolicy(ready_budget_s=5, interval_s=0),
             cutover=CutoverPolicy(approval=ApprovalPolicy(criticalities=frozenset())),
         )
         verified = {first: HostOutcome(first, ok=True)}
-        apply_outcomes(session, claimed, verified, owner="a", note="", warm=warm)
+        apply_outcomes(session, claimed, verified, owner="a", note="", replication=warm)
         rows = {i: get_system(session, i) for i in (first, second, third)}
     assert {i: row.state for i, row in rows.items() if row} == {
         first: S.COMPLETED,
@@ -562,7 +581,7 @@ def test_a_group_members_completion_sends_the_next_to_its_cutover_without_waitin
     assert f"cuts over after the members it depends on: {second} (cutover)" in (held.waiting or "")
 
 
-def held_ready(store: Store, warm: WarmReplication, count: int = 1) -> list[str]:
+def held_ready(store: Store, warm: Replication, count: int = 1) -> list[str]:
     """``count`` systems ready after a caught-up delta pass, asked once and held."""
     systems = [s for s in generate_catalogue(60) if not s.depends_on][:count]
     with store.transaction() as session:
@@ -587,7 +606,7 @@ EVERYONE_APPROVES = CutoverPolicy(
 def test_an_approval_sends_a_held_system_to_its_cutover_without_waiting_for_a_pass(
     store: Store,
 ) -> None:
-    warm = WarmReplication(policy=WarmPolicy(ready_budget_s=5), cutover=EVERYONE_APPROVES)
+    warm = Replication(warm=WarmPolicy(ready_budget_s=5), cutover=EVERYONE_APPROVES)
     first, second = held_ready(store, warm, 2)
     with store.transaction() as session:
         assert ask_due(session, warm, component="tests", limit=10) == []  # nothing changed
@@ -606,8 +625,8 @@ def test_an_approval_sends_a_held_system_to_its_cutover_without_waiting_for_a_pa
 def test_a_held_system_is_asked_again_when_its_scheduled_moment_comes(store: Store) -> None:
     moment = datetime.now(UTC) + timedelta(hours=1)
     clock = [datetime.now(UTC)]
-    warm = WarmReplication(
-        policy=WarmPolicy(ready_budget_s=5), cutover=EVERYONE_APPROVES, clock=lambda: clock[0]
+    warm = Replication(
+        warm=WarmPolicy(ready_budget_s=5), cutover=EVERYONE_APPROVES, clock=lambda: clock[0]
     )
     (system,) = held_ready(store, warm)
     with store.transaction() as session:
@@ -627,7 +646,7 @@ def test_a_held_system_is_asked_again_when_its_scheduled_moment_comes(store: Sto
 
 
 def test_a_system_in_a_pass_is_left_to_the_pass(store: Store) -> None:
-    warm = WarmReplication(policy=WarmPolicy(ready_budget_s=5), cutover=EVERYONE_APPROVES)
+    warm = Replication(warm=WarmPolicy(ready_budget_s=5), cutover=EVERYONE_APPROVES)
     (system,) = held_ready(store, warm)
     with store.transaction() as session:
         approve = Approve("CHG-9", "ops.wang", migration_requested_by="ops.li")
@@ -637,3 +656,66 @@ def test_a_system_in_a_pass_is_left_to_the_pass(store: Store) -> None:
         assert ask_due(session, warm, component="tests", limit=10) == []
         lease_store.give_back(session, [system], owner="a")
         assert ask_due(session, warm, component="tests", limit=10) == [system]
+
+
+def test_a_cold_pass_leaves_the_system_ready_at_its_gates_and_an_approval_moves_it_on(
+    store: Store,
+) -> None:
+    cold = Replication(cutover=EVERYONE_APPROVES)
+    ids = place(store, 1)
+    started(store, ids)
+    (system,) = ids
+    for phase in (Phase.PREFLIGHT, Phase.PROVISION):
+        advance(store, ids, phase, {system: HostOutcome(system, ok=True)})
+    copied: dict[str, ReportValue] = {
+        "replication_pass": "full",
+        "bytes_sent": 10,
+        "transfer_ms": 400,
+    }
+    replicated = advance(
+        store, ids, Phase.REPLICATE, {system: HostOutcome(system, ok=True, report=copied)}, cold
+    )
+    with store.transaction() as session:
+        held = get_system(session, system)
+        approve = Approve("CHG-9", "ops.wang", migration_requested_by="tests")
+        apply_cause(session, system, approve, context=CONTEXT)
+        assert ask_due(session, cold, component="tests", limit=10) == [system]
+        went = history(session, system)[-1]
+    assert isinstance(replicated[system], Transition)
+    assert replicated[system].to_state is S.READY  # type: ignore[union-attr]
+    assert held is not None
+    assert (held.state, held.waiting_reason) == (S.READY, "approval")
+    assert went.to_state is S.CUTOVER
+    # The forecast: the 0.4 s copy x 2, plus the 2 s start the policy estimates; no budget.
+    assert (went.reason or "").startswith(
+        "cutover started: forecast downtime 2.8 s (a cold cutover)"
+    )
+
+
+def test_a_cold_group_goes_when_its_last_member_becomes_ready(store: Store) -> None:
+    """Cold, no passes to ask again: the first in dependency order, ready and held by the
+    group while the others replicate, is asked when the last of them becomes ready."""
+    catalogue = generate_catalogue(120)
+    graph = DependencyGraph((s.id, s.depends_on) for s in catalogue)
+    by_id = {s.id: s for s in catalogue}
+    group = next(g for g in map(graph.group, by_id) if len(g) == 3)
+    first, second, third = cutover_order({i: by_id[i].depends_on for i in group})
+    copied = HostOutcome("", ok=True, report={"replication_pass": "full", "transfer_ms": 100})
+    with store.transaction() as session:
+        for member in group:
+            drive(session, by_id[member], S.REPLICATING, node="shantou")
+
+    def replicate(member: str) -> None:
+        outcome = {member: replace(copied, system_id=member)}
+        advance(store, [member], Phase.REPLICATE, outcome, NO_APPROVALS)
+
+    replicate(first)
+    replicate(second)
+    with store.transaction() as session:
+        waiting = get_system(session, first)
+    replicate(third)
+    with store.transaction() as session:
+        states = {i: get_system(session, i).state for i in (first, second, third)}  # type: ignore[union-attr]
+    assert waiting is not None
+    assert (waiting.state, waiting.waiting_reason) == (S.READY, "group")
+    assert states == {first: S.CUTOVER, second: S.READY, third: S.READY}

@@ -23,7 +23,7 @@ from orchestrator.migrations.replication import (
     judge_pass,
     pass_due,
 )
-from orchestrator.worker.warm import WarmReplication, parse_budgets, parse_criticalities
+from orchestrator.worker.replication import Replication, parse_budgets, parse_criticalities
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 OPEN = Calendar.unrestricted()
@@ -77,7 +77,7 @@ def test_a_held_cutover_is_refused_saying_what_holds_it() -> None:
 def test_budgets_are_read_by_criticality_over_the_defaults() -> None:
     budgets = parse_budgets("critical=10, low=600")
     assert budgets == {"critical": 10.0, "high": 60.0, "medium": 120.0, "low": 600.0}
-    warm = WarmReplication(policy=POLICY, budgets_s=budgets)
+    warm = Replication(warm=POLICY, budgets_s=budgets)
     assert warm.budget_for("critical") == 10.0
     assert warm.budget_for("unknown") == 120.0  # counted as medium
 
@@ -96,7 +96,7 @@ def test_a_bad_budget_is_refused_naming_it(text: str, message: str) -> None:
 
 
 def test_a_caught_up_pass_gives_the_gate_its_forecast_and_budget() -> None:
-    warm = WarmReplication(policy=POLICY, budgets_s=parse_budgets("high=4"))
+    warm = Replication(warm=POLICY, budgets_s=parse_budgets("high=4"))
     case = warm.cutover_case(facts("high"), ReplicationPass(PassKind.DELTA, 10, 1.0))
     assert (case.forecast_s, case.budget_s, case.rehearsal_required) == (3.5, 4.0, False)
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -106,7 +106,7 @@ def test_a_caught_up_pass_gives_the_gate_its_forecast_and_budget() -> None:
 
 
 def test_the_rehearsal_policy_goes_by_criticality() -> None:
-    warm = WarmReplication(policy=POLICY, rehearsal_required=parse_criticalities("critical, high"))
+    warm = Replication(warm=POLICY, rehearsal_required=parse_criticalities("critical, high"))
     delta = ReplicationPass(PassKind.DELTA, 10, 0.5)
     high = warm.cutover_case(facts("high"), delta)
     assert (high.rehearsal_required, high.rehearsed) == (True, False)

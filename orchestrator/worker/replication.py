@@ -1,13 +1,19 @@
-"""Warm replication in the worker: each pass judged, and a caught-up system asked to cut over.
+"""How the worker replicates a system's data, and what its cutover is held to.
 
-With a ``WarmReplication`` in its config, the worker reports each replicate pass
-as ``Replicated`` (``migrations.replication.judge_pass``) instead of a plain
-success, paces the passes of replicating and ready systems by the policy's
-interval (``due``), and gives the cutover gate (``orchestrator.gates``) what
-replication knows of each system a caught-up pass left ``ready``
-(``cutover_case``: the forecast downtime of that pass, the budget of its
-criticality, the rehearsal policy); the worker asks the gate and the state
-machine starts the cutover or records what holds it, and the next pass asks again.
+Every system waits in ``ready`` after replication until its cutover gates
+(``orchestrator.gates``) let it through. ``Replication.warm`` says how it got
+there. Cold (None, the default): one replicate pass, whose success makes the
+system ready; its cutover's final pass carries what changed since. Warm (a
+``WarmPolicy``): the worker reports each replicate pass as ``Replicated``
+(``migrations.replication.judge_pass``), paces the passes of replicating and
+ready systems by the policy's interval (``due``), and a delta pass within the
+ready budget makes the system ready; the passes go on while it waits.
+
+``cutover_case`` gives the gate what replication knows of a ready system: the
+forecast downtime (the last timed pass, a warm system's delta or a cold one's
+full copy, times the safety factor, plus the service's start), the downtime
+budget of its criticality (warm only: a cold cutover's downtime is its final
+pass, which no later pass can shrink), and the rehearsal policy.
 """
 
 from __future__ import annotations
@@ -37,10 +43,11 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True)
-class WarmReplication:
-    """The policy of the passes, and what a ready system's cutover is held to."""
+class Replication:
+    """Cold or warm replication, and what a ready system's cutover is held to."""
 
-    policy: WarmPolicy = field(default_factory=WarmPolicy)
+    # Warm replication's passes and forecast; None: cold, one pass.
+    warm: WarmPolicy | None = None
     budgets_s: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_BUDGETS_S))
     # The criticalities whose systems cut over only after a passed rehearsal.
     rehearsal_required: frozenset[str] = frozenset()
@@ -57,30 +64,41 @@ class WarmReplication:
     def cutover_case(
         self,
         facts: CalendarFacts,
-        last: ReplicationPass,
+        last: ReplicationPass | None,
         *,
         rehearsed: bool = False,
         service_start_s: float | None = None,
     ) -> CutoverCase:
-        """What the cutover gate weighs of replication after the caught-up pass ``last``.
+        """What the cutover gate weighs of replication, ``last`` its last timed pass (a warm
+        system's caught-up delta, a cold one's copy; None if it has none).
 
         ``rehearsed``: the system passed a rehearsal since its last full pass;
         ``service_start_s``: its service's start as its last passed rehearsal measured it.
         """
-        forecast = forecast_downtime(last.seconds, self.policy, service_start_s)
-        # A caught-up pass is a timed delta, so the forecast exists; be safe anyway.
+        policy = self.warm or WarmPolicy()
+        seconds = None if last is None else last.seconds
+        forecast = forecast_downtime(seconds, policy, service_start_s)
+        if forecast is None:  # a cold copy untimed: the start is all that is known
+            forecast = policy.service_start_s if self.warm is None else float("inf")
         return CutoverCase(
             facts=facts,
-            forecast_s=forecast or float("inf"),
-            budget_s=self.budget_for(facts.criticality),
+            forecast_s=forecast,
+            budget_s=None if self.warm is None else self.budget_for(facts.criticality),
             rehearsal_required=facts.criticality in self.rehearsal_required,
             rehearsed=rehearsed,
         )
 
     def due(self, last_pass_at: datetime | None, now: datetime) -> bool:
-        """Whether a system whose last pass was at ``last_pass_at`` may run the next one."""
+        """Whether a system whose last pass was at ``last_pass_at`` may run the next one
+        (warm: paced by the interval; cold: it makes no more)."""
+        if self.warm is None:
+            return False
         since = None if last_pass_at is None else (now - last_pass_at).total_seconds()
-        return pass_due(since, self.policy)
+        return pass_due(since, self.warm)
+
+
+# Cold replication under the default gates (the default cutover policy, no calendar).
+COLD = Replication()
 
 
 def parse_budgets(text: str) -> dict[str, float]:
