@@ -17,7 +17,8 @@
    progress is read from the store.
 6. A summary; then, in a terminal, the metrics stay up until Ctrl-C.
 
-Everything started here is stopped in ``finally`` blocks, in reverse order.
+Everything started here is stopped in ``finally`` blocks, in reverse order, on
+Ctrl-C and SIGTERM too.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from rich.console import Console
 from rich.live import Live
@@ -89,6 +91,7 @@ class DemoOptions:
 
 def run_demo(options: DemoOptions, console: Console) -> int:
     """Run the demo; the exit code is 0 only if every system ended as expected."""
+    signal.signal(signal.SIGTERM, _exit_through_finally)
     inventory = load_inventory()
     catalogue = load_systems(DEFAULT_CATALOGUE, inventory)
     plan = choose_wave(
@@ -120,6 +123,13 @@ def run_demo(options: DemoOptions, console: Console) -> int:
             _hold(console)
         return 0 if summary.as_expected else 1
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack re-raises
+
+
+def _exit_through_finally(signum: int, _frame: object) -> NoReturn:
+    """SIGTERM (``kill``, a supervisor) ends the demo as Ctrl-C does: through the ``finally``
+    blocks that stop what it started. Python's default would end it at once, leaving the
+    broker, ``govmig run`` and the sample services running."""
+    raise SystemExit(128 + signum)
 
 
 def _fresh_home(home: Path, options: DemoOptions, sites: Sites) -> None:

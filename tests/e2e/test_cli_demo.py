@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -34,11 +35,11 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def run_demo(home: Path, provider: str) -> str:
+def demo_command(home: Path, provider: str) -> list[str]:
     """``govmig demo --exit`` of one system on each of 3 nodes and one on Guangzhou's platform,
     one injected failure."""
     kafka_port, _ = free_port_pair("127.0.0.1", worker_base(29500))
-    command = [
+    return [
         sys.executable, "-m", "orchestrator", "demo", "--exit",
         "--per-node", "1", "--fail", "1", "--provider", provider,
         "--nodes", "shantou,heyuan,meizhou",
@@ -47,10 +48,17 @@ def run_demo(home: Path, provider: str) -> str:
         "--metrics-port", str(_free_port()),
         "--timeout", "600",
     ]  # fmt: skip
-    env = {**os.environ, "GOVMIG_LOCAL_KAFKA_CACHE_DIR": str(REPO / ".cache" / "kafka")}
+
+
+ENV = {**os.environ, "GOVMIG_LOCAL_KAFKA_CACHE_DIR": str(REPO / ".cache" / "kafka")}
+
+
+def run_demo(home: Path, provider: str) -> str:
+    """The demo of ``demo_command``, to its end; its output."""
     done = subprocess.run(
-        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False
-    )
+        demo_command(home, provider),
+        cwd=REPO, env=ENV, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "migrated: 3   rolled back: 1   failed: 0" in output
@@ -95,6 +103,35 @@ def test_demo_migrates_a_wave_rolls_back_the_injected_failure_and_stops_everythi
     assert "guangzhou" in {record.location for record in moved}
     with pytest.raises(OSError):
         fetch_health(moved[0], timeout=1.0)  # stopped with the demo
+
+
+def test_a_demo_stopped_with_sigterm_stops_everything_it_started(tmp_path: Path) -> None:
+    home = tmp_path / "demo"
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        demo = subprocess.Popen(
+            demo_command(home, "local"), cwd=REPO, env=ENV, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_until(
+            lambda: any("orchestrator run" in line for line in _running_under(home)),
+            timeout_s=180,
+            what=lambda: f"govmig run started by the demo: {log.read_text(errors='replace')}",
+        )
+        started = _running_under(home)
+        demo.send_signal(signal.SIGTERM)
+        code = demo.wait(120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait(10)
+    assert code == 128 + signal.SIGTERM, log.read_text(errors="replace")
+    assert any("kafka.Kafka" in line for line in started), started
+    wait_until(
+        lambda: _running_under(home) == [],
+        timeout_s=30,
+        what=lambda: f"the demo's processes to end: {_running_under(home)}",
+    )
 
 
 @pytest.mark.lab
