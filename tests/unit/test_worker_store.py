@@ -658,6 +658,54 @@ def test_a_system_in_a_pass_is_left_to_the_pass(store: Store) -> None:
         assert ask_due(session, warm, component="tests", limit=10) == [system]
 
 
+def test_an_approval_that_lands_during_a_pass_is_seen_by_the_pass_and_asked_once(
+    store: Store,
+) -> None:
+    """The race between an approval and the delta pass holding the system: the pass's
+    outcome, applied after the approval, reads it and starts the cutover; the re-ask the
+    approval asked for finds the system gone on and asks nothing twice."""
+    warm = Replication(warm=WarmPolicy(ready_budget_s=5, interval_s=0), cutover=EVERYONE_APPROVES)
+    (system,) = held_ready(store, warm)
+    with store.transaction() as session:  # the delta pass, leased as the worker does now
+        batch = Batch(Phase.REPLICATE, (system,), ("shantou",))
+        claimed = claim_batch(
+            session,
+            batch,
+            owner="a",
+            now=datetime.now(UTC),
+            ttl_s=30,
+            nodes=NODES,
+            precheck=NoProvider().precheck,
+        )
+    assert claimed is not None
+    with store.transaction() as session:  # meanwhile, the change board approves
+        approve = Approve("CHG-9", "ops.wang", migration_requested_by="ops.li")
+        assert isinstance(apply_cause(session, system, approve, context=CONTEXT), Transition)
+        assert ask_due(session, warm, component="tests", limit=10) == [], "the pass holds it"
+    caught_up: dict[str, ReportValue] = {
+        "replication_pass": "delta",
+        "bytes_sent": 10,
+        "transfer_ms": 100,
+    }
+    with store.transaction() as session:
+        applied = apply_outcomes(
+            session,
+            claimed,
+            {system: HostOutcome(system, ok=True, report=caught_up)},
+            owner="a",
+            note="",
+            replication=warm,
+        )
+        assert ask_due(session, warm, component="tests", limit=10) == []
+        row = get_system(session, system)
+        to_cutover = [t for t in history(session, system) if t.to_state is S.CUTOVER]
+    assert isinstance(applied[system], Transition)
+    assert row is not None
+    assert (row.state, row.gate_due_at) == (S.CUTOVER, None)
+    assert len(to_cutover) == 1
+    assert "approved by ops.wang under CHG-9" in (to_cutover[0].reason or "")
+
+
 def test_a_cold_pass_leaves_the_system_ready_at_its_gates_and_an_approval_moves_it_on(
     store: Store,
 ) -> None:
