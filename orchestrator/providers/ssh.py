@@ -28,7 +28,13 @@ from orchestrator.execution import ExecutionHost, NodeTarget, SystemTarget
 from orchestrator.execution.targets import SSH_KEY_SECRET, plain_path, unsafe
 from orchestrator.inventory.models import SYSTEM_ID_PATTERN
 from orchestrator.migrations import Phase
-from orchestrator.providers.ssh_hosts import SshHost, SshHosts, load_ssh_hosts, tsig_secret
+from orchestrator.providers.ssh_hosts import (
+    NodePool,
+    SshHost,
+    SshHosts,
+    load_ssh_hosts,
+    tsig_secret,
+)
 from orchestrator.settings import WorkerSettings
 
 TSIG_SECRET = "govmig_secret_tsig_key"  # noqa: S105 - a name, not a secret
@@ -69,6 +75,13 @@ def system_ipv4(pool_hosts: SshHosts, node: str, index: int) -> IPv4Address:
 def system_ipv6(prefix: str, index: int) -> str:
     """``<node prefix>::<index>``, exactly as ``worker.targets.ipv6_address`` records it."""
     return f"{prefix.split('/')[0]}{index:x}"
+
+
+def rsync_bwlimit(pool: NodePool) -> str:
+    """rsync's ``--bwlimit`` for the node's replicate passes ("" for none): its Mbit/s in
+    kilobytes (1000 bytes) a second, the unit rsync's ``KB`` suffix names."""
+    limit = pool.replication_limit_mbps
+    return "" if limit is None else f"{limit * 125}KB"
 
 
 @dataclass(frozen=True)
@@ -177,6 +190,7 @@ class SshProvider:
             "govmig_service_name": unsafe(f"{system.system_id}.{dns.zone}"),
             "govmig_service_port": SERVICE_PORT,
             "govmig_dns_ttl": DNS_TTL_S,
+            "govmig_replication_bwlimit": rsync_bwlimit(self.hosts.nodes[node.node_id]),
         }
 
     def precheck(self, phase: Phase, system: SystemTarget) -> str | None:

@@ -22,6 +22,8 @@ real environment (ops write it by hand)::
         # Optional: a machine inside the node's network that runs its playbooks
         # (ansible-runner worker over SSH; govmig installed at the same path).
         execution_host: {name: exec-shantou, ipv4: 10.213.2.251, ipv6: "2001:db8:1:ffff::fb"}
+        # Optional: the most each replicate pass may send to this node, in Mbit/s.
+        replication_limit_mbps: 200
     sources:
       - {name: src-1, ipv4: 10.213.1.1, ipv6: "2001:db8:1000:1::1"}
 
@@ -37,7 +39,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    StringConstraints,
+    ValidationError,
+)
 
 from orchestrator.errors import ConfigurationError, InventoryError
 from orchestrator.inventory.models import SLUG_PATTERN, SYSTEM_ID_PATTERN
@@ -95,6 +104,10 @@ class NodePool(_Strict):
     system_ipv4_pool: IPv4Network
     hosts: Annotated[tuple[SshHost, ...], Field(min_length=1)]
     execution_host: SshHost | None = None
+    # The node's link also carries the services it already runs: each replicate pass (full
+    # or delta, while the source serves) keeps under this; passes at once each get it. A
+    # cutover's final pass and a revert's reverse pass do not: each runs inside a downtime.
+    replication_limit_mbps: PositiveInt | None = None
 
 
 class SshHosts(_Strict):

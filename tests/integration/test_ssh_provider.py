@@ -4,7 +4,8 @@ One lab for the module (3 nodes with 1 target each, 2 sources, real sshd and
 BIND). Six seeded systems on three nodes go through every phase, and the tests
 check what a client sees: the name's A and AAAA records, the service by name
 over both families with the source's checksum, the quiesced source, a small
-delta on a second replicate. Then failures, each followed by a rollback that
+delta on a second replicate, and one node's link limit holding its passes under
+it. Then failures, each followed by a rollback that
 must leave the source serving under its name: a source host whose sshd does
 not answer, a target disk too full for the data, a wrong TSIG key, a target
 service failing its health check. Then the way back and its end, beside each
@@ -46,7 +47,7 @@ from orchestrator.lab.topology import BRIDGE_IPV4, ZONE
 from orchestrator.migrations.replication import PassKind
 from orchestrator.migrations.states import FORWARD_PHASES, Phase
 from orchestrator.providers import SshProvider
-from orchestrator.providers.ssh_hosts import load_ssh_hosts
+from orchestrator.providers.ssh_hosts import SshHosts, load_ssh_hosts
 from tests.fixtures.targets import system_target
 
 pytestmark = [pytest.mark.lab, pytest.mark.ansible]
@@ -69,6 +70,9 @@ KEPT, GONE = GOOD["meizhou"]
 WRITTEN = "after-cutover.txt"
 DATA_BYTES = 256 * 1024
 BIG_BYTES = 2 * 1024 * 1024
+# One node's link is limited (the hosts inventory's replication_limit_mbps): each of its
+# full passes of DATA_BYTES then takes 2 s or more.
+LIMITED, LIMIT_MBPS = "heyuan", 1
 
 
 @dataclass
@@ -295,6 +299,12 @@ def rehearsal_leftovers(done: Migration) -> list[str]:
     return left
 
 
+def with_limit(hosts: SshHosts) -> SshHosts:
+    """The lab's hosts inventory with ``LIMITED``'s link limited to ``LIMIT_MBPS``."""
+    pool = hosts.nodes[LIMITED].model_copy(update={"replication_limit_mbps": LIMIT_MBPS})
+    return hosts.model_copy(update={"nodes": {**hosts.nodes, LIMITED: pool}})
+
+
 @pytest.fixture(scope="module")
 def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
     base = tmp_path_factory.mktemp("ssh")
@@ -309,7 +319,7 @@ def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
         seeded = seed(lab, [*everyone, BAD_HEALTH, BAD_TSIG, BAD_SSH], size=DATA_BYTES)
         seeded += seed(lab, [BAD_DISK], size=BIG_BYTES)
         faults = FaultPlan()
-        provider = SshProvider(hosts=load_ssh_hosts(lab.paths.inventory))
+        provider = SshProvider(hosts=with_limit(load_ssh_hosts(lab.paths.inventory)))
         extra_vars: dict[str, dict[str, Any]] = {}
         done = Migration(
             lab=lab,
@@ -430,6 +440,18 @@ def test_a_second_replicate_sends_only_a_small_delta(migration: Migration) -> No
             assert again["bytes_sent"] < DATA_BYTES // 20
             assert (first["replication_pass"], again["replication_pass"]) == ("full", "delta")
             assert isinstance(first["transfer_ms"], int)
+
+
+def test_a_limited_nodes_replicate_passes_keep_under_its_link_limit(
+    migration: Migration,
+) -> None:
+    """Bounded from above only: a busy machine makes a pass slower, never faster. Unlimited,
+    the same pass (its SSH login included) sent 7 to 12 Mbit/s here; that is not asserted."""
+    for sid in GOOD[LIMITED]:
+        copied = report(migration.first[(LIMITED, Phase.REPLICATE)], sid)
+        mbit_s = copied["bytes_sent"] * 8 / (copied["transfer_ms"] / 1000) / 1e6
+        assert copied["bytes_sent"] >= DATA_BYTES
+        assert mbit_s <= LIMIT_MBPS * 1.25, copied
 
 
 def test_the_cutover_reports_its_final_pass_and_the_downtime_it_measured(

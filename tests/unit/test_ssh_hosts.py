@@ -60,8 +60,21 @@ def test_a_valid_inventory_round_trips(tmp_path: Path) -> None:
         (("nodes", "shantou", "hosts"), [], "field 'nodes.shantou.hosts'"),
         (("nodes", "shantou", "system_ipv4_pool"), "10.213.32.1/20", "system_ipv4_pool"),
         (("sources", 0, "port"), 22, "unknown field"),
+        (("nodes", "shantou", "replication_limit_mbps"), 0, "replication_limit_mbps"),
+        (("nodes", "shantou", "replication_limit_mbps"), "fast", "replication_limit_mbps"),
     ],
-    ids=["ipv4", "algorithm", "zone", "user", "name", "no-hosts", "pool", "extra"],
+    ids=[
+        "ipv4",
+        "algorithm",
+        "zone",
+        "user",
+        "name",
+        "no-hosts",
+        "pool",
+        "extra",
+        "limit-0",
+        "limit-word",
+    ],
 )
 def test_a_bad_field_is_named_with_the_file(
     path: tuple[str | int, ...], value: object, message: str
