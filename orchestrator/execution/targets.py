@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,8 +176,9 @@ def build_inventory(
         raise PermanentError("a batch needs at least one system")
     if len(set(ids)) != len(ids):
         raise PermanentError(f"a batch names a system twice: {sorted(ids)}")
+    on_node = Counter(node.node_id for node, systems in work for _ in systems)
     hosts = {
-        s.system_id: _host_vars(phase, node, s, provider, hooks)
+        s.system_id: _host_vars(phase, node, s, provider, hooks, on_node)
         for node, systems in work
         for s in systems
     }
@@ -189,8 +191,9 @@ def _host_vars(
     system: SystemTarget,
     provider: HostVarsSource,
     hooks: Sequence[HostVarsHook],
+    on_node: Mapping[str, int],
 ) -> dict[str, Any]:
-    found = common_host_vars(system) | node_vars(node)
+    found = common_host_vars(system) | node_vars(node, on_node)
     found.update(provider.connection_vars(system, node))
     found.update(provider.host_vars(system, node))
     for hook in hooks:
@@ -198,9 +201,14 @@ def _host_vars(
     return found
 
 
-def node_vars(node: NodeTarget) -> dict[str, str]:
-    """The vars of the node a host's system moves onto (one batch may span several)."""
-    return {"govmig_node": node.node_id, "govmig_ipv6_prefix": node.ipv6_prefix}
+def node_vars(node: NodeTarget, on_node: Mapping[str, int]) -> dict[str, Any]:
+    """The vars of the node a host's system moves onto (one batch may span several), with
+    how many of the run's systems it takes: they share what the node gives a run (its link)."""
+    return {
+        "govmig_node": node.node_id,
+        "govmig_ipv6_prefix": node.ipv6_prefix,
+        "govmig_node_systems": on_node[node.node_id],
+    }
 
 
 def retention_vars(days: int) -> HostVarsHook:

@@ -77,11 +77,11 @@ def system_ipv6(prefix: str, index: int) -> str:
     return f"{prefix.split('/')[0]}{index:x}"
 
 
-def rsync_bwlimit(pool: NodePool) -> str:
-    """rsync's ``--bwlimit`` for the node's replicate passes ("" for none): its Mbit/s in
-    kilobytes (1000 bytes) a second, the unit rsync's ``KB`` suffix names."""
+def replication_limit_kb(pool: NodePool) -> int:
+    """The node's link limit for a run's replicate passes (0 for none): its Mbit/s in
+    kilobytes (1000 bytes) a second, the unit of rsync's ``--bwlimit=<n>KB``."""
     limit = pool.replication_limit_mbps
-    return "" if limit is None else f"{limit * 125}KB"
+    return 0 if limit is None else limit * 125
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ class SshProvider:
             "govmig_service_name": unsafe(f"{system.system_id}.{dns.zone}"),
             "govmig_service_port": SERVICE_PORT,
             "govmig_dns_ttl": DNS_TTL_S,
-            "govmig_replication_bwlimit": rsync_bwlimit(self.hosts.nodes[node.node_id]),
+            "govmig_replication_limit_kb": replication_limit_kb(self.hosts.nodes[node.node_id]),
         }
 
     def precheck(self, phase: Phase, system: SystemTarget) -> str | None:

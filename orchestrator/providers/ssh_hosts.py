@@ -22,7 +22,7 @@ real environment (ops write it by hand)::
         # Optional: a machine inside the node's network that runs its playbooks
         # (ansible-runner worker over SSH; govmig installed at the same path).
         execution_host: {name: exec-shantou, ipv4: 10.213.2.251, ipv6: "2001:db8:1:ffff::fb"}
-        # Optional: the most each replicate pass may send to this node, in Mbit/s.
+        # Optional: the most a run's replicate passes may send to this node, in Mbit/s.
         replication_limit_mbps: 200
     sources:
       - {name: src-1, ipv4: 10.213.1.1, ipv6: "2001:db8:1000:1::1"}
@@ -104,9 +104,9 @@ class NodePool(_Strict):
     system_ipv4_pool: IPv4Network
     hosts: Annotated[tuple[SshHost, ...], Field(min_length=1)]
     execution_host: SshHost | None = None
-    # The node's link also carries the services it already runs: each replicate pass (full
-    # or delta, while the source serves) keeps under this; passes at once each get it. A
-    # cutover's final pass and a revert's reverse pass do not: each runs inside a downtime.
+    # The node's link also carries the services it already runs: a run's replicate passes
+    # (full or delta, while the source serves) share this, each its part. A cutover's final
+    # pass and a revert's reverse pass do not: each runs inside a downtime.
     replication_limit_mbps: PositiveInt | None = None
 
 

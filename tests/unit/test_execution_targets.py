@@ -72,6 +72,7 @@ def test_inventory_hosts_are_exactly_the_batch_with_the_providers_vars() -> None
         "govmig_lease_generation": 0,
         "govmig_node": "shantou",
         "govmig_ipv6_prefix": "2001:db8:1::/48",
+        "govmig_node_systems": 2,
         "ansible_connection": "local",
         "ansible_python_interpreter": PYTHON,
         "govmig_work_root": "/srv/govmig",
@@ -119,14 +120,18 @@ def test_extravars_are_the_batch_constants() -> None:
     assert build_extravars(provider="local") == {"govmig_provider": "local"}
 
 
-def test_each_host_has_its_own_nodes_vars_in_a_batch_spanning_nodes() -> None:
+def test_each_host_has_its_own_nodes_vars_and_count_in_a_batch_spanning_nodes() -> None:
     yunfu = NodeTarget(node_id="yunfu", ipv6_prefix="2001:db8:e::/48")
     work = [(NODE, [system("a")]), (yunfu, [system("b"), system("c")])]
     hosts = build_inventory(Phase.PREFLIGHT, work, provider=LOCAL)["all"]["hosts"]
-    assert {sid: (h["govmig_node"], h["govmig_ipv6_prefix"]) for sid, h in hosts.items()} == {
-        "a": ("shantou", "2001:db8:1::/48"),
-        "b": ("yunfu", "2001:db8:e::/48"),
-        "c": ("yunfu", "2001:db8:e::/48"),
+    on_node = {
+        sid: (h["govmig_node"], h["govmig_ipv6_prefix"], h["govmig_node_systems"])
+        for sid, h in hosts.items()
+    }
+    assert on_node == {
+        "a": ("shantou", "2001:db8:1::/48", 1),
+        "b": ("yunfu", "2001:db8:e::/48", 2),
+        "c": ("yunfu", "2001:db8:e::/48", 2),
     }
 
 

@@ -109,16 +109,16 @@ def test_the_systems_addresses_are_the_recorded_ones(provider: SshProvider, inde
 
 
 @pytest.mark.parametrize(
-    ("mbps", "bwlimit"), [(None, ""), (1, "125KB"), (200, "25000KB")], ids=["none", "1", "200"]
+    ("mbps", "kb"), [(None, 0), (1, 125), (200, 25_000)], ids=["none", "1", "200"]
 )
-def test_a_nodes_link_limit_becomes_rsyncs_bwlimit_in_kilobytes_a_second(
-    provider: SshProvider, mbps: int | None, bwlimit: str
+def test_a_nodes_link_limit_reaches_the_role_in_kilobytes_a_second(
+    provider: SshProvider, mbps: int | None, kb: int
 ) -> None:
     document = provider.hosts.model_dump(mode="json")
     document["nodes"]["shantou"]["replication_limit_mbps"] = mbps
     limited = SshProvider(hosts=parse_ssh_hosts(document, source="test"))
     found = limited.host_vars(from_source("src-1"), NODE)
-    assert found["govmig_replication_bwlimit"] == bwlimit
+    assert found["govmig_replication_limit_kb"] == kb
 
 
 def test_an_index_past_the_ipv4_pool_is_refused(provider: SshProvider) -> None:
