@@ -39,14 +39,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PositiveInt,
-    StringConstraints,
-    ValidationError,
-)
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StringConstraints, ValidationError
 
 from orchestrator.errors import ConfigurationError, InventoryError
 from orchestrator.inventory.models import SLUG_PATTERN, SYSTEM_ID_PATTERN
