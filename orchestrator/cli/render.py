@@ -387,12 +387,17 @@ def _rehearsal_line(recorded: RehearsalRow) -> dict[str, Any]:
 
 def _pass_line(recorded: PassRow) -> dict[str, Any]:
     replicated = recorded.replication
-    took = "-" if replicated.seconds is None else f"{replicated.seconds:.2f} s"
+    seconds = replicated.seconds
+    # What the pass sent over the link, to read against a node's replication_limit_mbps.
+    rate = "-"
+    if seconds:
+        rate = f"{replicated.bytes_sent * 8 / seconds / 1e6:.1f} Mbit/s"
     return {
         "at": short_time(recorded.at),
         "pass": str(replicated.kind),
         "bytes": f"{replicated.bytes_sent:,}",
-        "took": took,
+        "took": "-" if seconds is None else f"{seconds:.2f} s",
+        "rate": rate,
     }
 
 

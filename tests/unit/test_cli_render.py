@@ -263,8 +263,14 @@ def test_detail_shows_the_replication_passes_and_the_downtime() -> None:
     ]
     tables = dict(detail_tables(detail))
     assert tables["Replication of shantou-psb-001"] == [
-        {"at": "2024-05-01 08:30:15Z", "pass": "full", "bytes": "65,943", "took": "0.41 s"},
-        {"at": "2024-05-01 08:30:15Z", "pass": "final", "bytes": "1,203", "took": "-"},
+        {
+            "at": "2024-05-01 08:30:15Z",
+            "pass": "full",
+            "bytes": "65,943",
+            "took": "0.41 s",
+            "rate": "1.3 Mbit/s",
+        },
+        {"at": "2024-05-01 08:30:15Z", "pass": "final", "bytes": "1,203", "took": "-", "rate": "-"},
     ]
 
 
