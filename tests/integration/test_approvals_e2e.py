@@ -30,6 +30,7 @@ from orchestrator.inventory.cutover_policy import load_cutover_policy
 from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT, load_departments
 from orchestrator.migrations import SystemState
 from orchestrator.providers.local_sandbox import prepare_source
+from orchestrator.settings import KafkaSettings
 from orchestrator.store import approvals as approval_store
 from orchestrator.store import open_store
 from tests.fixtures.orchestrator import (
@@ -51,6 +52,13 @@ REQUESTER = "tests"  # who ``register_and_request`` says asked for the migration
 PHASES_TIMEOUT_S = 150
 
 
+def request_system(settings: KafkaSettings, tmp_path: Path) -> str:
+    """Register ``SYSTEM`` and request its migration to shantou; the state store's URL."""
+    system = next(s for s in generate_catalogue(80) if s.id == SYSTEM)
+    register_and_request(settings, [system], target="shantou")
+    return f"sqlite:///{tmp_path / 'govmig.db'}"
+
+
 def status(url: str, tmp_path: Path) -> Any:
     """``govmig status SYSTEM --output json`` under the sample policy, as an operator runs it."""
     clean = {name: value for name, value in os.environ.items() if not name.startswith("GOVMIG_")}
@@ -67,10 +75,8 @@ def test_an_approval_needs_another_actor_is_shown_withdrawn_and_expires(
     kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path, work: Path
 ) -> None:
     settings = kafka_settings(kafka_bootstrap, new_topic)
-    system = next(s for s in generate_catalogue(80) if s.id == SYSTEM)
     prepare_source(work, SYSTEM, 3, 24_000, seed=13)
-    register_and_request(settings, [system], target="shantou")
-    url = f"sqlite:///{tmp_path / 'govmig.db'}"
+    url = request_system(settings, tmp_path)
     options = (
         "--worker", "--work-root", str(work), "--artifacts-dir", str(tmp_path / "artifacts"),
         "--warm", "--ready-budget", "30", "--delta-interval", "1",
@@ -151,12 +157,10 @@ def test_a_policy_that_allows_self_approval_reaches_govmig_run(
     settings = kafka_settings(kafka_bootstrap, new_topic)
     lenient = tmp_path / "cutover-policy.yml"
     lenient.write_text("approval:\n  self_approval: true\n  ttl_hours: 1\n")
-    system = next(s for s in generate_catalogue(80) if s.id == SYSTEM)
-    register_and_request(settings, [system], target="shantou")
+    url = request_system(settings, tmp_path)
     publish(
         settings, [MigrationApproved(system_id=SYSTEM, change_ref="C-1", approved_by=REQUESTER)]
     )
-    url = f"sqlite:///{tmp_path / 'govmig.db'}"
     approvals = f"SELECT count(*) FROM approvals WHERE approver = '{REQUESTER}'"
     env = {"GOVMIG_CUTOVER_POLICY": str(lenient)}
     with govmig_run(settings, url, tmp_path, env=env) as run:
@@ -174,10 +178,8 @@ def test_a_cold_migration_waits_in_ready_for_its_approval_and_cuts_over_when_giv
     """Cold (one pass, no --warm): the system still waits at its gates, here for an
     approval, and is asked again the moment one comes, with no pass of its own to wait for."""
     settings = kafka_settings(kafka_bootstrap, new_topic)
-    system = next(s for s in generate_catalogue(80) if s.id == SYSTEM)
     prepare_source(work, SYSTEM, 2, 8_000, seed=17)
-    register_and_request(settings, [system], target="shantou")
-    url = f"sqlite:///{tmp_path / 'govmig.db'}"
+    url = request_system(settings, tmp_path)
     options = (
         "--worker", "--work-root", str(work), "--artifacts-dir", str(tmp_path / "artifacts"),
         "--cutover-policy", str(POLICY),

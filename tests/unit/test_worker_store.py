@@ -150,13 +150,13 @@ def test_a_claimed_batch_has_targets_unique_addresses_and_refusals(store: Store)
     assert set(claimed.ipv6.values()) == {"2001:db8:1::1", "2001:db8:1::2"}
 
 
-def claim(session: Session, ids: list[str], phase: Phase) -> Claimed:
-    """Lease ``ids`` for ``phase`` on shantou as instance ``a``."""
+def claim(session: Session, ids: list[str], phase: Phase, now: datetime = NOW) -> Claimed:
+    """Lease ``ids`` for ``phase`` on shantou as instance ``a`` at ``now``."""
     claimed = claim_batch(
         session,
         Batch(phase, tuple(ids), ("shantou",)),
         owner="a",
-        now=NOW,
+        now=now,
         ttl_s=30,
         nodes=NODES,
         precheck=NoProvider().precheck,
@@ -667,17 +667,7 @@ def test_an_approval_that_lands_during_a_pass_is_seen_by_the_pass_and_asked_once
     warm = Replication(warm=WarmPolicy(ready_budget_s=5, interval_s=0), cutover=EVERYONE_APPROVES)
     (system,) = held_ready(store, warm)
     with store.transaction() as session:  # the delta pass, leased as the worker does now
-        batch = Batch(Phase.REPLICATE, (system,), ("shantou",))
-        claimed = claim_batch(
-            session,
-            batch,
-            owner="a",
-            now=datetime.now(UTC),
-            ttl_s=30,
-            nodes=NODES,
-            precheck=NoProvider().precheck,
-        )
-    assert claimed is not None
+        claimed = claim(session, [system], Phase.REPLICATE, now=datetime.now(UTC))
     with store.transaction() as session:  # meanwhile, the change board approves
         approve = Approve("CHG-9", "ops.wang", migration_requested_by="ops.li")
         assert isinstance(apply_cause(session, system, approve, context=CONTEXT), Transition)
