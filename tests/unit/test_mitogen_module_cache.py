@@ -1,6 +1,7 @@
 """govmig_mitogen_linear's module cache (playbooks/strategy_plugins/): a module Mitogen
 built is served again from the cache, unchanged, until its file or package changes;
-nothing else is kept, and a directory others could write is not used. Real
+nothing else is kept, and a directory others could write is not used; a task's
+plugins are looked up once per run, not once per host. Real
 ``mitogen.master.ModuleResponder`` objects build the modules; test_executor runs the
 strategy through ansible-runner."""
 
@@ -195,3 +196,30 @@ def test_a_cache_cleared_while_a_run_serves_modules_is_only_missed(served: Serve
 
     assert module == mitogen.master.ModuleResponder._build_tuple(responder(), "mitogen.core")
     assert not served.directory.exists()
+
+
+def test_a_tasks_plugins_are_looked_up_once_and_every_host_is_queued(
+    plugin: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked_up: list[str] = []
+    queued: list[tuple[str, str]] = []
+    # Mitogen's loaders and Ansible's linear strategy, as the plugin imported them.
+    monkeypatch.setattr(
+        plugin.ansible_mitogen.loaders.module_loader,
+        "find_plugin",
+        lambda name, mod_type: looked_up.append(name),
+    )
+    monkeypatch.setattr(
+        plugin.Base,
+        "_queue_task",
+        lambda self, host, task, task_vars, play_context: queued.append((host, task.action)),
+    )
+    strategy = object.__new__(plugin.StrategyModule)  # no run to take part in
+    strategy._warmed = set()
+    local = SimpleNamespace(connection="local")
+    for action in ("ansible.builtin.set_fact", "ansible.builtin.command"):
+        for host in ("a", "b", "c"):
+            strategy._queue_task(host, SimpleNamespace(action=action), {}, local)
+
+    assert looked_up == ["ansible.builtin.set_fact", "ansible.builtin.command"]
+    assert [host for host, _ in queued] == ["a", "b", "c"] * 2
