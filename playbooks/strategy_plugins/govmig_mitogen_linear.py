@@ -1,4 +1,5 @@
-"""Ansible strategy: Mitogen's ``mitogen_linear``, with the modules it serves built once.
+"""Ansible strategy: Mitogen's ``mitogen_linear``, with the modules it serves built once,
+and no process pinned to a CPU.
 
 Mitogen's master sends hosts the Python modules they import (Ansible's
 module_utils, Mitogen itself). Each run builds every module it serves anew:
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import ansible.release
+import ansible_mitogen.affinity
 import ansible_mitogen.loaders
 import ansible_mitogen.strategy
 import mitogen
@@ -122,6 +124,14 @@ def cached(build: Callable[[Any, str], Built], directory: Path) -> Callable[[Any
 
     return build_tuple
 
+
+# Mitogen pins each process of a run to a CPU, as if the run were alone on the machine:
+# its multiplexer to CPU 0, and on fewer than 4 CPUs the controller, every worker and
+# their SSH clients to CPU 1 (the controller alone to CPU 1 on more). govmig runs
+# several batches at once, and every run's processes took the same CPU: on 2 CPUs the
+# other was left idle. The scheduler places them instead. Installed before the strategy
+# starts, which assigns the controller and forks the multiplexer and the workers.
+ansible_mitogen.affinity.policy = ansible_mitogen.affinity.Policy()
 
 # Installed before the strategy starts Mitogen's multiplexer, which forks from this process.
 if (_directory := cache_dir()) is not None:

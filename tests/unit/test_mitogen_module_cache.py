@@ -1,7 +1,8 @@
 """govmig_mitogen_linear's module cache (playbooks/strategy_plugins/): a module Mitogen
 built is served again from the cache, unchanged, until its file or package changes;
 nothing else is kept, and a directory others could write is not used; a task's
-plugins are looked up once per run, not once per host. Real
+plugins are looked up once per run, not once per host; no process is pinned to a
+CPU. Real
 ``mitogen.master.ModuleResponder`` objects build the modules; test_executor runs the
 strategy through ansible-runner."""
 
@@ -223,3 +224,17 @@ def test_a_tasks_plugins_are_looked_up_once_and_every_host_is_queued(
 
     assert looked_up == ["ansible.builtin.set_fact", "ansible.builtin.command"]
     assert [host for host, _ in queued] == ["a", "b", "c"] * 2
+
+
+def test_no_process_of_a_run_is_pinned_to_a_cpu(plugin: ModuleType) -> None:
+    policy = plugin.ansible_mitogen.affinity.policy
+    every_cpu = os.sched_getaffinity(0)
+    child = os.fork()
+    if child == 0:  # in a child, as Mitogen's processes are: a pin must not reach this one
+        policy.assign_controller()
+        policy.assign_muxprocess(0)
+        policy.assign_worker()
+        policy.assign_subprocess()
+        os._exit(0 if os.sched_getaffinity(0) == every_cpu else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
