@@ -17,7 +17,7 @@ demo: $(STAMP) bytecode
 # groups go out heaviest first (tests/conftest.py), the lab's first. Three workers on two
 # cores: with two, the cores idled 18% of the time (tests waiting on brokers, services and
 # clocks) and the suite took 15:09 to 16:09; with three they idle about 5%, and it took
-# 14:06 to 14:25, bound by the lab's one worker; 12:19 to 16:26 once the lab's tests ran
+# 14:06 to 14:25, bound by the lab's one worker; 12:19 to 16:35 once the lab's tests ran
 # ahead of the others (tests/conftest.py, LAB_NICE) (4 December 2026).
 TEST_WORKERS ?= 3
 
