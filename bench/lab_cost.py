@@ -40,9 +40,9 @@ from pathlib import Path
 import ansible_runner
 
 from bench.lab_wave import SEED_BYTES, runner
-from bench.wave_rig import TimedExecutor, WaveTiming, placed_store, run_wave
+from bench.wave_rig import TimedExecutor, WaveTiming, placed_store, run_wave, wave_systems
 from orchestrator.execution.strategy import choose_strategy
-from orchestrator.inventory import Inventory, generate_catalogue, load_inventory
+from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.lab import Lab, LabOptions, LabPaths, choose_nodes, seed_systems
 from orchestrator.migrations import FORWARD_PHASES
@@ -153,7 +153,7 @@ def main() -> None:
         parser.error("--per-node must be at least 2")
     inventory = load_inventory()
     nodes = choose_nodes(inventory, [])[:NODES]
-    pool = [s for s in generate_catalogue(200) if not s.depends_on][: NODES * (1 + args.per_node)]
+    pool = wave_systems(NODES * (1 + args.per_node), groups=False)
     with tempfile.TemporaryDirectory(prefix="govmig-lab-cost-") as tmp:
         single = wave(Path(tmp) / "single", inventory, pool[:NODES], nodes)
         batched = wave(Path(tmp) / "batched", inventory, pool[NODES:], nodes)
