@@ -23,19 +23,22 @@ Run as root: ``python -m bench.lab_wave [--systems 28] [--max-batches 4] [--batc
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.wave_rig import TimedExecutor, WaveTiming, placed_store, run_wave
+from bench.cpu_split import CpuGroup, cpu_groups
+from bench.wave_rig import TimedExecutor, WaveTiming, placed_store, run_wave, wave_systems
 from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.execution import SystemTarget
 from orchestrator.execution.runner import PhaseRunner
-from orchestrator.inventory import Inventory, generate_catalogue, load_inventory
+from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.lab import Lab, LabOptions, LabPaths, choose_nodes, seed_systems
+from orchestrator.lab.network import lab_namespaces, pids_in
 from orchestrator.migrations import FORWARD_PHASES
 from orchestrator.providers import SshProvider
 from orchestrator.providers.ssh_hosts import load_ssh_hosts
@@ -117,7 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     inventory = load_inventory()
     nodes = choose_nodes(inventory, [])
-    pool = [s for s in generate_catalogue(200) if not s.depends_on][: 2 * args.systems]
+    pool = wave_systems(2 * args.systems, groups=False)
     limits = Limits(batch_size=args.batch_size, max_batches=args.max_batches, batch_window_s=0.5)
     with tempfile.TemporaryDirectory(prefix="govmig-lab-wave-") as tmp:
         base = Path(tmp)
@@ -126,7 +129,11 @@ def main() -> None:
             lab.up(LabOptions(nodes=nodes, per_node=1, sources=3))
             systems = seed_systems(lab, pool, size=SEED_BYTES)
             provider = SshProvider(hosts=load_ssh_hosts(lab.paths.root / "hosts.yml"))
-            report(base, inventory, provider, systems, nodes, limits, args)
+            with cpu_groups("controller", "hosts") as groups:
+                if groups is not None:
+                    groups["hosts"].add(pid for ns in lab_namespaces() for pid in pids_in(ns))
+                    groups["controller"].add([os.getpid()])
+                report(base, inventory, provider, systems, nodes, limits, args, groups)
         finally:
             lab.down()
 
@@ -139,13 +146,17 @@ def report(
     nodes: Sequence[str],
     limits: Limits,
     args: argparse.Namespace,
+    groups: Mapping[str, CpuGroup] | None,
 ) -> None:
     """Run both waves and print the table."""
     count = args.systems
+    cpu = [cpu_now(groups)]
     wave = batched(base, inventory, provider, systems[:count], nodes, limits, args.forks)
+    cpu.append(cpu_now(groups))
     baseline_s, runs, done = per_system(
         base, inventory, provider, systems[count:], nodes, args.max_batches
     )
+    cpu.append(cpu_now(groups))
     print(f"{'measurement':<36} {'sys':>5} {'done':>5} {'runs':>5} {'wall s':>8} {'s/sys':>7}")
     print(
         f"{'(a) batched worker, ssh role':<36} {count:>5} {wave.completed:>5} {wave.runs:>5} "
@@ -158,8 +169,22 @@ def report(
     print(f"ratio (b) / (a): {baseline_s / wave.wall_s:.1f}x (target >= 10)")
     print(f"(a) per system: {wave.wall_s / count:.2f} s (target <= 1 s with Mitogen)")
     print(f"(a) outside ansible-runner: {100 * wave.outside_share:.1f}% of the wall time")
+    if groups is None:
+        print("CPU per system: not measured (no cgroup hierarchy this process may write)")
+    for label, start, end in (("(a)", cpu[0], cpu[1]), ("(b)", cpu[1], cpu[2])):
+        if groups is not None:
+            spent = {name: (end[name] - start[name]) / count for name in groups}
+            print(
+                f"{label} CPU per system: controller {spent['controller']:.2f} s, "
+                f"lab hosts {spent['hosts']:.2f} s"
+            )
     for failure in wave.failures:
         print(f"(a) not completed: {failure}")
+
+
+def cpu_now(groups: Mapping[str, CpuGroup] | None) -> dict[str, float]:
+    """Each group's CPU seconds so far (nothing without groups)."""
+    return {name: group.seconds() for name, group in (groups or {}).items()}
 
 
 if __name__ == "__main__":
