@@ -169,7 +169,9 @@ def build_inventory(
     """An inventory whose hosts are exactly the batch's systems, on whichever nodes.
 
     Secrets go here (the private data dir, deleted after the run) and never into
-    extra vars or the environment, which ansible-runner copies into artifacts.
+    extra vars or the environment, which ansible-runner copies into artifacts;
+    marked unsafe, so that a secret is never evaluated as a template, nor compiled
+    as one (and kept in the strategy's cache of compiled templates).
     """
     ids = [system.system_id for _node, systems in work for system in systems]
     if not ids:
@@ -182,7 +184,8 @@ def build_inventory(
         for node, systems in work
         for s in systems
     }
-    return {"all": {"vars": check_secrets(secrets or {}), "hosts": hosts}}
+    marked = {name: unsafe(value) for name, value in check_secrets(secrets or {}).items()}
+    return {"all": {"vars": marked, "hosts": hosts}}
 
 
 def _host_vars(

@@ -91,10 +91,13 @@ def test_failure_injection_is_a_host_vars_hook_that_fires_once_for_its_phase() -
     assert "govmig_fail_phase" not in again["b"], "a fault fires once"
 
 
-def test_secrets_go_to_the_inventory_only() -> None:
-    secrets = {"govmig_secret_service_token": "tok"}
+def test_secrets_go_to_the_inventory_only_marked_unsafe() -> None:
+    # Marked unsafe, a secret that looks like a template is never evaluated (nor compiled).
+    secrets = {"govmig_secret_service_token": "tok{{ lookup('pipe', 'id') }}"}
     inventory = inventory_of([system("a")], secrets=secrets)
-    assert inventory["all"]["vars"]["govmig_secret_service_token"] == "tok"
+    assert inventory["all"]["vars"]["govmig_secret_service_token"] == {
+        "__ansible_unsafe": "tok{{ lookup('pipe', 'id') }}"
+    }
     extravars = build_extravars(provider="local")
     assert not any(name.startswith("govmig_secret") for name in extravars)
 
