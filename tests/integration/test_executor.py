@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import CodeType
 
 import pytest
 
@@ -227,6 +228,20 @@ def test_secrets_are_placed_but_never_recorded(migration: Migration) -> None:
             text = path.read_bytes()
             assert SECRET.encode() not in text, path
             assert ENV_SECRET.encode() not in text, path
+
+
+def test_mitogen_keeps_the_templates_its_workers_compiled_privately_and_no_secret(
+    migration: Migration,
+) -> None:
+    (directory,) = (migration.work.parent / "cache" / "govmig" / "jinja-code").iterdir()
+    assert directory.stat().st_mode & 0o777 == 0o700
+    entries = list(directory.iterdir())
+    assert len(entries) > 20, "the workers' templates were compiled and kept"
+    for entry in entries:
+        code, uses = marshal.loads(entry.read_bytes())
+        assert isinstance(code, CodeType)
+        assert isinstance(uses, list)
+        assert SECRET.encode() not in entry.read_bytes()
 
 
 def test_mitogen_is_used(migration: Migration) -> None:

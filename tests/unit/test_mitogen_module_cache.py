@@ -1,10 +1,12 @@
-"""govmig_mitogen_linear's module cache (playbooks/strategy_plugins/): a module Mitogen
+"""govmig_mitogen_linear's caches (playbooks/strategy_plugins/): a module Mitogen
 built is served again from the cache, unchanged, until its file or package changes;
-nothing else is kept, and a directory others could write is not used; a task's
-plugins are looked up once per run, not once per host; no process is pinned to a
-CPU. Real
-``mitogen.master.ModuleResponder`` objects build the modules; test_executor runs the
-strategy through ansible-runner."""
+nothing else is kept, and a directory others could write is not used; a template's
+compiled code is used again while everything it depends on is unchanged; the Jinja
+plugins are loaded before the workers fork; a task's plugins are looked up once per
+run, not once per host; no process is pinned to a CPU. Real
+``mitogen.master.ModuleResponder`` objects build the modules and Ansible's own Jinja
+environment compiles the templates; test_executor runs the strategy through
+ansible-runner."""
 
 from __future__ import annotations
 
@@ -19,9 +21,13 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+import jinja2
 import mitogen.core
 import mitogen.master
 import pytest
+from ansible._internal._templating._jinja_bits import AnsibleEnvironment, _TemplateCompileContext
+from ansible.plugins.loader import filter_loader, test_loader
+from jinja2.utils import pass_context
 
 from orchestrator.data_files import PLAYBOOK_DIR
 from tests.fixtures.file_modules import load_file
@@ -30,17 +36,21 @@ Build = Callable[[Any, str], tuple[Any, ...]]
 
 
 @pytest.fixture
-def plugin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
-    """The plugin, loaded as Ansible loads it, with its cache under ``tmp_path``; Mitogen's
-    own ``_build_tuple`` is put back afterwards."""
+def plugin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ModuleType]:
+    """The plugin, loaded as Ansible loads it, with its caches under ``tmp_path``; Mitogen's
+    own ``_build_tuple`` and Jinja's own ``compile`` are put back afterwards."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     responder = mitogen.master.ModuleResponder
     own = responder._build_tuple
-    # It wraps Mitogen's build as it loads, as in ansible-playbook.
+    # It wraps Mitogen's build and Ansible's compile as it loads, as in ansible-playbook.
     module = load_file(PLAYBOOK_DIR / "strategy_plugins" / "govmig_mitogen_linear.py")
     assert responder._build_tuple is not own
+    assert "compile" in vars(AnsibleEnvironment)
     monkeypatch.setattr(responder, "_build_tuple", own)
-    return module
+    try:
+        yield module
+    finally:
+        del AnsibleEnvironment.compile  # Jinja's Environment.compile again
 
 
 class Counting:
@@ -238,3 +248,107 @@ def test_no_process_of_a_run_is_pinned_to_a_cpu(plugin: ModuleType) -> None:
         os._exit(0 if os.sched_getaffinity(0) == every_cpu else 1)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+class Compiling:
+    """Jinja's own compile, counting the template strings it compiled."""
+
+    def __init__(self) -> None:
+        self.compiled: list[object] = []
+
+    def __call__(self, env: jinja2.Environment, source: Any, *args: Any) -> Any:
+        self.compiled.append(source)
+        return jinja2.Environment.compile(env, source, *args)
+
+
+@dataclass(frozen=True)
+class Templates:
+    """The plugin's template cache in front of Jinja's compile, which counts what it compiles."""
+
+    directory: Path
+    jinja: Compiling
+    compile: Callable[..., Any]
+
+    def code(self, env: jinja2.Environment, source: str) -> bool:
+        """Whether ``source`` compiled through the cache is the code Jinja compiles for it."""
+        return bool(self.compile(env, source) == jinja2.Environment.compile(env, source))
+
+
+@pytest.fixture
+def templates(plugin: ModuleType) -> Templates:
+    directory = plugin.cache_dir(plugin.TEMPLATES)
+    assert directory is not None
+    jinja = Compiling()
+    return Templates(directory, jinja, plugin.cached_compile(jinja, directory))
+
+
+def plain_env(**filters: Any) -> jinja2.Environment:
+    """An environment that compiles as Ansible's does, with only ``filters`` (and Jinja's)."""
+    env: jinja2.Environment = AnsibleEnvironment()
+    env.filters = {**jinja2.Environment().filters, **filters}
+    return env
+
+
+def test_a_template_compiled_once_is_used_again_from_the_cache(templates: Templates) -> None:
+    source = "{% for n in range(count) %}{{ n * 2 }},{% endfor %} {{ name | upper }}"
+
+    assert templates.code(plain_env(), source)
+    assert templates.code(plain_env(), source)  # a new worker's environment
+
+    assert templates.jinja.compiled == [source]
+    assert len(list(templates.directory.iterdir())) == 1
+
+
+def test_a_template_is_compiled_again_when_its_settings_change(templates: Templates) -> None:
+    env = plain_env()
+    source = "{{ 'a\\tb' }}\n"
+    assert templates.code(env, source)
+    with _TemplateCompileContext(escape_backslashes=True):
+        assert templates.code(env, source)
+    env.keep_trailing_newline = True
+    assert templates.code(env, source)
+
+    assert templates.jinja.compiled == [source] * 3
+
+
+def test_a_template_is_compiled_again_when_a_filter_it_calls_takes_other_arguments(
+    templates: Templates,
+) -> None:
+    source = "{{ 'gz' | shout }}"
+    assert templates.code(plain_env(shout=lambda value: value.upper()), source)
+    with_context = pass_context(lambda context, value: value.upper())
+    assert templates.code(plain_env(shout=with_context), source)
+
+    assert templates.jinja.compiled == [source, source]
+
+
+def test_a_damaged_template_entry_is_compiled_again(templates: Templates) -> None:
+    env = plain_env()
+    assert templates.code(env, "{{ 1 + 1 }}")
+    (entry,) = templates.directory.iterdir()
+    entry.write_bytes(b"not marshal")
+
+    assert templates.code(env, "{{ 1 + 1 }}")
+    assert templates.jinja.compiled == ["{{ 1 + 1 }}", "{{ 1 + 1 }}"]
+
+
+def test_only_template_strings_are_kept(templates: Templates) -> None:
+    env = plain_env()
+    parsed = env.parse("{{ 1 }}")
+    templates.compile(env, parsed)
+    templates.compile(env, "{{ 1 }}", None, None, True)  # raw: the generated Python source
+
+    assert templates.jinja.compiled == [parsed, "{{ 1 }}"]
+    assert list(templates.directory.iterdir()) == []
+
+
+def test_the_jinja_plugins_are_loaded_before_the_workers_fork(
+    plugin: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for loader in (filter_loader, test_loader):
+        monkeypatch.setattr(loader, "_cached_non_collection_wrappers", {})
+
+    plugin.warm_jinja_plugins()
+
+    assert "ansible.builtin.to_json" in filter_loader._cached_non_collection_wrappers
+    assert "ansible.builtin.regex" in test_loader._cached_non_collection_wrappers
