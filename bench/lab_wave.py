@@ -171,8 +171,8 @@ def report(
     print(f"(a) outside ansible-runner: {100 * wave.outside_share:.1f}% of the wall time")
     if groups is None:
         print("CPU per system: not measured (no cgroup hierarchy this process may write)")
-    for label, start, end in (("(a)", cpu[0], cpu[1]), ("(b)", cpu[1], cpu[2])):
-        if groups is not None:
+    else:
+        for label, start, end in (("(a)", cpu[0], cpu[1]), ("(b)", cpu[1], cpu[2])):
             spent = {name: (end[name] - start[name]) / count for name in groups}
             print(
                 f"{label} CPU per system: controller {spent['controller']:.2f} s, "

@@ -238,10 +238,11 @@ def test_mitogen_keeps_the_templates_its_workers_compiled_privately_and_no_secre
     entries = list(directory.iterdir())
     assert len(entries) > 20, "the workers' templates were compiled and kept"
     for entry in entries:
-        code, uses = marshal.loads(entry.read_bytes())
+        record = entry.read_bytes()
+        code, uses = marshal.loads(record)
         assert isinstance(code, CodeType)
         assert isinstance(uses, list)
-        assert SECRET.encode() not in entry.read_bytes()
+        assert SECRET.encode() not in record
 
 
 def test_mitogen_is_used(migration: Migration) -> None:
