@@ -31,6 +31,7 @@ from tests.fixtures.polling import wait_until
 pytestmark = pytest.mark.xdist_group("test_guard")
 
 # Starts the helper: setsid and fork, its parent exits, so init inherits the ``sleep``.
+# The pid file appears only once that parent has exited: the helper has escaped by then.
 START_HELPER = """\
 import os, signal, sys, time
 from pathlib import Path
@@ -44,9 +45,9 @@ def start_helper():
         if helper == 0:
             os.execvp("sleep", ["sleep", seconds])
         pid_file.with_suffix(".tmp").write_text(str(helper))
-        pid_file.with_suffix(".tmp").replace(pid_file)
         os._exit(0)
     os.wait()
+    pid_file.with_suffix(".tmp").replace(pid_file)
 """
 # argv: the helper's pid file, the file whose existence lets the command exit, the sleep.
 ESCAPING = (
