@@ -171,6 +171,18 @@ def warm_jinja_plugins() -> None:
         list(loader.all())
 
 
+def warm_legacy_modules(action: str) -> None:
+    """Look a task's module up by its legacy name in this process, before the workers fork.
+
+    Mitogen's warm-up looks up the name the task gives (``ansible.builtin.command``), but
+    the action plugins run their module by its legacy name (``ansible.legacy.command``),
+    which the loader finds by listing the module directories: a tenth of every worker's
+    time on a task that runs a module. One lookup lists them all for every worker after."""
+    ansible_mitogen.loaders.module_loader.find_plugin(
+        f"ansible.legacy.{action.rpartition('.')[2]}", ""
+    )
+
+
 # How each filter and test a template names is called by its code: ("filter" or "test",
 # name, Jinja's pass argument: context, eval_context, environment or None).
 Uses = list[tuple[str, str, str | None]]
@@ -290,10 +302,12 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
         Before each fork Mitogen looks up the task's module, action and connection
         plugins, so that the worker inherits warm caches. The lookups depend on the
         action and the connection alone, and each globs the plugin directories: a
-        tenth of the controller's time on a task that runs on the controller."""
+        tenth of the controller's time on a task that runs on the controller. The module
+        is looked up by its legacy name too (``warm_legacy_modules``)."""
         key = (task.action, play_context.connection)
         if key not in self._warmed:
             self._warmed.add(key)
+            warm_legacy_modules(task.action)
             return super()._queue_task(host, task, task_vars, play_context)
         linear = super(ansible_mitogen.strategy.StrategyMixin, self)
         return linear._queue_task(host, task, task_vars, play_context)

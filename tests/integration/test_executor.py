@@ -279,3 +279,4 @@ def test_runs_start_in_the_playbooks_directory_and_take_its_ansible_cfg(
         )  # fmt: skip
         config = PLAYBOOK_DIR / "ansible.cfg"
         assert f"DEFAULT_INTERNAL_POLL_INTERVAL({config}) = 0.005" in done.stdout
+        assert f"INJECT_FACTS_AS_VARS({config}) = False" in done.stdout

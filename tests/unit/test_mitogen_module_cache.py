@@ -3,10 +3,10 @@ built is served again from the cache, unchanged, until its file or package chang
 nothing else is kept, and a directory others could write is not used; a template's
 compiled code is used again while everything it depends on is unchanged; the Jinja
 plugins are loaded before the workers fork; a task's plugins are looked up once per
-run, not once per host; no process is pinned to a CPU. Real
-``mitogen.master.ModuleResponder`` objects build the modules and Ansible's own Jinja
-environment compiles the templates; test_executor runs the strategy through
-ansible-runner."""
+run, not once per host, and its module by the legacy name its action runs it by; no
+process is pinned to a CPU. Real ``mitogen.master.ModuleResponder`` objects build the
+modules and Ansible's own Jinja environment compiles the templates; test_executor runs
+the strategy through ansible-runner."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import shutil
 import sys
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,8 +233,30 @@ def test_a_tasks_plugins_are_looked_up_once_and_every_host_is_queued(
         for host in ("a", "b", "c"):
             strategy._queue_task(host, SimpleNamespace(action=action), {}, local)
 
-    assert looked_up == ["ansible.builtin.set_fact", "ansible.builtin.command"]
+    # Each by its legacy name too, as the action plugins run their modules.
+    assert looked_up == [
+        "ansible.legacy.set_fact",
+        "ansible.builtin.set_fact",
+        "ansible.legacy.command",
+        "ansible.builtin.command",
+    ]
     assert [host for host, _ in queued] == ["a", "b", "c"] * 2
+
+
+def test_one_legacy_lookup_before_the_workers_fork_finds_every_module_for_them(
+    plugin: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loader = plugin.ansible_mitogen.loaders.module_loader
+    monkeypatch.setattr(loader, "_plugin_path_cache", defaultdict(dict))
+    monkeypatch.setattr(loader, "_searched_paths", set())
+
+    plugin.warm_legacy_modules("ansible.builtin.command")
+
+    # What the copy action runs besides its own module is found with no directory listed.
+    assert {"command", "copy", "stat", "file"} <= loader._plugin_path_cache[""].keys()
+    searched = set(loader._searched_paths)
+    assert loader.find_plugin("ansible.legacy.stat", "").endswith("/modules/stat.py")
+    assert loader._searched_paths == searched
 
 
 def test_no_process_of_a_run_is_pinned_to_a_cpu(plugin: ModuleType) -> None:
