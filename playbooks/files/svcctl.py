@@ -74,7 +74,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -113,6 +112,9 @@ def health(
     port = read_int(home / PORT_FILE)
     if port is None:
         return None
+    # Imported here: urllib is half of this helper's start-up, and only start asks for health.
+    import urllib.request
+
     host = f"[{address}]" if ":" in address else address
     try:
         with urllib.request.urlopen(f"http://{host}:{port}/health", timeout=timeout) as resp:
