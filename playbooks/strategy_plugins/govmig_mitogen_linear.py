@@ -34,18 +34,24 @@ and loading the Jinja plugins a tenth.
 Both caches hold code that runs (on every managed host, and in every worker),
 so they are trusted as the code itself is: under the user's cache directory
 (``$XDG_CACHE_HOME``, else ``~/.cache``), in directories of this user's that
-nobody else can write, or not used at all.
+nobody else can write, or not used at all. Each installation (its versions and
+prefix) has its own directory of each cache, touched by every run that opens
+it; one no run has opened for 30 days is removed when another is opened, so an
+upgrade leaves nothing behind for long.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import marshal
 import os
 import re
+import shutil
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import CodeType
@@ -71,6 +77,9 @@ except ImportError:
 
 Built = tuple[Any, ...]  # Mitogen's (fullname, pkg_present, path, compressed, related)
 MODULES, TEMPLATES = "mitogen-modules", "jinja-code"  # the two caches' directories
+# A cache directory no run has used for this long (an installation upgraded or removed:
+# each has its own, named by its versions) is removed when another is opened.
+STALE_S = 30 * 24 * 3600
 # A host names the module it asks for: only a dotted Python name becomes a file name.
 MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", re.ASCII)
 
@@ -90,8 +99,33 @@ def cache_dir(kind: str = MODULES, env: Mapping[str, str] = os.environ) -> Path 
         info = path.stat()
     except (OSError, RuntimeError):  # RuntimeError: no home directory to be found
         return None
-    private = info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-    return path if private else None
+    if not private(info):
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # used now: its age tells other installations' runs it is not stale
+        remove_stale(path.parent, keep=path.name)
+    return path
+
+
+def private(info: os.stat_result) -> bool:
+    """Whether a cache directory is this user's, and nobody else's to write."""
+    return info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def remove_stale(kind_dir: Path, keep: str, now: float | None = None) -> None:
+    """Remove the cache directories of ``kind_dir`` but ``keep`` that no run has used for
+    ``STALE_S`` (each is touched when a run opens it), and only our own private ones."""
+    now = time.time() if now is None else now
+    for entry in os.scandir(kind_dir):
+        with contextlib.suppress(OSError):
+            info = entry.stat(follow_symlinks=False)
+            if (
+                entry.name != keep
+                and stat.S_ISDIR(info.st_mode)
+                and private(info)
+                and now - info.st_mtime > STALE_S
+            ):
+                shutil.rmtree(entry.path)
 
 
 def _stamp(path: str, is_pkg: bool) -> tuple[int, ...] | None:

@@ -1,12 +1,13 @@
 """govmig_mitogen_linear's caches (playbooks/strategy_plugins/): a module Mitogen
 built is served again from the cache, unchanged, until its file or package changes;
-nothing else is kept, and a directory others could write is not used; a template's
-compiled code is used again while everything it depends on is unchanged; the Jinja
-plugins are loaded before the workers fork; a task's plugins are looked up once per
-run, not once per host, and its module by the legacy name its action runs it by; no
-process is pinned to a CPU. Real ``mitogen.master.ModuleResponder`` objects build the
-modules and Ansible's own Jinja environment compiles the templates; test_executor runs
-the strategy through ansible-runner."""
+nothing else is kept, a directory others could write is not used, and another
+installation's unused for a month is removed; a template's compiled code is used
+again while everything it depends on is unchanged; the Jinja plugins are loaded
+before the workers fork; a task's plugins are looked up once per run, not once per
+host, and its module by the legacy name its action runs it by; no process is pinned
+to a CPU. Real ``mitogen.master.ModuleResponder`` objects build the modules and
+Ansible's own Jinja environment compiles the templates; test_executor runs the
+strategy through ansible-runner."""
 
 from __future__ import annotations
 
@@ -189,6 +190,44 @@ def test_a_cache_directory_others_can_write_is_not_used(plugin: ModuleType) -> N
     if os.geteuid() == 0:  # as root, a directory of another user's
         os.chown(directory, 65534, 65534)
         assert plugin.cache_dir() is None
+
+
+@pytest.mark.parametrize("kind", ["mitogen-modules", "jinja-code"])
+def test_another_installations_cache_unused_for_a_month_is_removed(
+    plugin: ModuleType, tmp_path: Path, kind: str
+) -> None:
+    kind_dir = tmp_path / "cache" / "govmig" / kind
+    month_ago = time.time() - plugin.STALE_S - 3600
+
+    def made(name: str, *, mode: int = 0o700, age: float = month_ago) -> Path:
+        path = kind_dir / name
+        path.mkdir(parents=True, mode=mode)
+        (path / "entry").write_bytes(b"x")
+        path.chmod(mode)
+        os.utime(path, (age, age))
+        return path
+
+    stale, recent = made("stale"), made("recent", age=time.time() - 86400)
+    made("shared", mode=0o777)
+    elsewhere = made("../../elsewhere")
+    (kind_dir / "link").symlink_to(elsewhere)
+    (kind_dir / "stray").write_bytes(b"")
+    os.utime(kind_dir / "stray", (month_ago, month_ago))
+
+    directory = plugin.cache_dir(kind)
+
+    assert directory is not None
+    assert directory.parent == kind_dir
+    # Only our own private directory unused for a month goes: not one used lately, nor
+    # one others can write, nor what a link points at, nor a file.
+    assert not stale.exists()
+    assert sorted(p.name for p in kind_dir.iterdir()) == sorted(
+        [directory.name, "recent", "shared", "link", "stray"]
+    )
+    assert (elsewhere / "entry").exists()
+    assert (recent / "entry").exists()
+    # Opening it marks it used, so another installation's run leaves it alone.
+    assert time.time() - directory.stat().st_mtime < 60
 
 
 def test_a_damaged_entry_is_built_again(served: Served) -> None:
