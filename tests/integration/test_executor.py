@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType
 
+import mitogen.master
 import pytest
 
 from orchestrator.data_files import PLAYBOOK_DIR
@@ -262,6 +263,9 @@ def test_mitogen_keeps_the_modules_it_served_privately_as_their_files_are(
     )
     assert zlib.decompress(compressed) == Path(path).read_bytes()
     assert Path(path).name == "basic.py"
+    # And mitogen.core as every host's bootstrap is sent it, minified once, not every run.
+    _stamps, core = marshal.loads(entries["@mitogen.core.minified"].read_bytes())
+    assert core == mitogen.master._get_core_source()
 
 
 def test_runs_start_in_the_playbooks_directory_and_take_its_ansible_cfg(

@@ -26,6 +26,8 @@ from typing import Any
 import jinja2
 import mitogen.core
 import mitogen.master
+import mitogen.minify
+import mitogen.parent
 import pytest
 from ansible._internal._templating._jinja_bits import AnsibleEnvironment, _TemplateCompileContext
 from ansible.plugins.loader import filter_loader, test_loader
@@ -40,15 +42,18 @@ Build = Callable[[Any, str], tuple[Any, ...]]
 @pytest.fixture
 def plugin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ModuleType]:
     """The plugin, loaded as Ansible loads it, with its caches under ``tmp_path``; Mitogen's
-    own ``_build_tuple`` and Jinja's own ``compile`` are put back afterwards."""
+    own ``_build_tuple`` and ``_get_core_source`` and Jinja's own ``compile`` are put back
+    afterwards."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     responder = mitogen.master.ModuleResponder
-    own = responder._build_tuple
-    # It wraps Mitogen's build and Ansible's compile as it loads, as in ansible-playbook.
+    own, own_core = responder._build_tuple, mitogen.parent._get_core_source
+    # It wraps Mitogen's builds and Ansible's compile as it loads, as in ansible-playbook.
     module = load_file(PLAYBOOK_DIR / "strategy_plugins" / "govmig_mitogen_linear.py")
     assert responder._build_tuple is not own
+    assert mitogen.parent._get_core_source is not own_core
     assert "compile" in vars(AnsibleEnvironment)
     monkeypatch.setattr(responder, "_build_tuple", own)
+    monkeypatch.setattr(mitogen.parent, "_get_core_source", own_core)
     try:
         yield module
     finally:
@@ -190,6 +195,56 @@ def test_a_cache_directory_others_can_write_is_not_used(plugin: ModuleType) -> N
     if os.geteuid() == 0:  # as root, a directory of another user's
         os.chown(directory, 65534, 65534)
         assert plugin.cache_dir() is None
+
+
+class CountingCore:
+    """Mitogen's own minifying of ``mitogen.core``, counting the times it was asked."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def __call__(self) -> str:
+        self.asked += 1
+        source: str = mitogen.master._get_core_source()
+        return source
+
+
+def test_the_minified_core_is_made_once_and_served_again_unchanged(
+    plugin: ModuleType, tmp_path: Path
+) -> None:
+    directory = plugin.cache_dir()
+    sources = (mitogen.core.__file__, mitogen.minify.__file__)
+    build = CountingCore()
+
+    first = plugin.cached_core_source(build, directory, sources)()
+    # A later run: a new multiplexer, the same cache.
+    again = plugin.cached_core_source(build, directory, sources)()
+
+    assert first == again == mitogen.master._get_core_source()
+    assert build.asked == 1
+
+
+def test_the_core_is_minified_again_when_a_source_changes_or_its_entry_is_damaged(
+    plugin: ModuleType, tmp_path: Path
+) -> None:
+    directory = plugin.cache_dir()
+    minifier = tmp_path / "minify.py"
+    minifier.write_text("# one\n")
+    sources = (mitogen.core.__file__, str(minifier))
+    build = CountingCore()
+    core_source = plugin.cached_core_source(build, directory, sources)
+
+    core_source()
+    minifier.write_text("# two, longer\n")
+    core_source()
+    (directory / plugin.CORE_SOURCE).write_bytes(b"not marshal")
+    made = core_source()
+    minifier.unlink()  # a source gone: made, never kept
+    core_source()
+    core_source()
+
+    assert build.asked == 5
+    assert made == mitogen.master._get_core_source()
 
 
 @pytest.mark.parametrize("kind", ["mitogen-modules", "jinja-code"])
