@@ -117,10 +117,10 @@ def private(info: os.stat_result) -> bool:
     return info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-def remove_stale(kind_dir: Path, keep: str, now: float | None = None) -> None:
+def remove_stale(kind_dir: Path, keep: str) -> None:
     """Remove the cache directories of ``kind_dir`` but ``keep`` that no run has used for
     ``STALE_S`` (each is touched when a run opens it), and only our own private ones."""
-    now = time.time() if now is None else now
+    now = time.time()
     for entry in os.scandir(kind_dir):
         with contextlib.suppress(OSError):
             info = entry.stat(follow_symlinks=False)
@@ -146,15 +146,11 @@ def _stamp(path: str, is_pkg: bool) -> tuple[int, ...] | None:
 
 def load(directory: Path, fullname: str) -> Built | None:
     """The cached module tuple of ``fullname``, or None when absent or stale."""
-    try:
-        # Trusted as the code is: a private directory of this user (cache_dir).
-        record = marshal.loads((directory / fullname).read_bytes())  # noqa: S302
-        path, stamp, pkg_present, compressed, related = record
-    except (OSError, EOFError, ValueError, TypeError):
-        return None
-    if _stamp(path, pkg_present is not None) != stamp:
-        return None
-    return (fullname, pkg_present, path, mitogen.core.Blob(compressed), related)
+    match read(directory, fullname):
+        case [str(path), stamp, pkg_present, bytes(compressed), related]:
+            if _stamp(path, pkg_present is not None) == stamp:
+                return (fullname, pkg_present, path, mitogen.core.Blob(compressed), related)
+    return None
 
 
 def store(directory: Path, built: Built) -> None:
@@ -164,6 +160,15 @@ def store(directory: Path, built: Built) -> None:
     if stamp is None or fullname == "__main__":
         return
     write(directory, fullname, (path, stamp, pkg_present, bytes(compressed), list(related)))
+
+
+def read(directory: Path, name: str) -> object:
+    """The record ``write`` put in ``directory`` under ``name``; None when absent or damaged."""
+    try:
+        # Trusted as the code is: a private directory of this user (cache_dir).
+        return marshal.loads((directory / name).read_bytes())  # noqa: S302
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
 
 
 def write(directory: Path, name: str, record: object) -> None:
@@ -213,13 +218,9 @@ def cached_core_source(
 
     def core_source() -> str:
         stamps = [_stamp(path, False) for path in sources]
-        try:
-            # Trusted as the code is: a private directory of this user (cache_dir).
-            kept, source = marshal.loads((directory / CORE_SOURCE).read_bytes())  # noqa: S302
-            if kept == stamps and None not in stamps and isinstance(source, str):
+        match read(directory, CORE_SOURCE):
+            case [kept, str(source)] if kept == stamps and None not in stamps:
                 return source
-        except (OSError, EOFError, ValueError, TypeError):
-            pass
         source = build()
         if None not in stamps:
             write(directory, CORE_SOURCE, (stamps, source))
@@ -292,16 +293,14 @@ def template_key(
 def load_code(directory: Path, key: str, env: Environment) -> CodeType | None:
     """The cached code of ``key``, or None when absent, damaged, or calling a filter or
     test otherwise than ``env``'s would be called."""
-    try:
-        # Trusted as the code is: a private directory of this user (cache_dir).
-        code, used = marshal.loads((directory / key).read_bytes())  # noqa: S302
-        if not isinstance(code, CodeType):
-            return None
-        if any(_pass_arg(env, kind, name) != passed for kind, name, passed in used):
-            return None
-    except (OSError, EOFError, ValueError, TypeError):
-        return None
-    return code
+    match read(directory, key):
+        case [CodeType() as code, list(used)]:
+            try:
+                if all(_pass_arg(env, kind, name) == passed for kind, name, passed in used):
+                    return code
+            except (TypeError, ValueError):  # a damaged list of uses
+                pass
+    return None
 
 
 def cached_compile(compile_: Callable[..., Any], directory: Path) -> Callable[..., Any]:
