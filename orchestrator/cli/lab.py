@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from orchestrator.cli.completion import complete_node_list
-from orchestrator.cli.options import InventoryOption, comma_list
+from orchestrator.cli.options import InventoryOption, comma_list, first_problem
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
-from orchestrator.errors import GovmigError
+from orchestrator.errors import ConfigurationError, GovmigError
 from orchestrator.inventory import DEFAULT_INVENTORY_ROOT, load_inventory
 from orchestrator.lab import (
     DEFAULT_SIZE,
@@ -82,19 +83,31 @@ def up(
             "each, a,b (default none).",
         ),
     ] = "",
+    login_user: Annotated[
+        str,
+        typer.Option(
+            "--login-user",
+            help="The user Ansible logs in as on every host. Another than root makes hardened "
+            "hosts: root cannot log in, the user becomes root with sudo.",
+        ),
+    ] = "root",
     lab_dir: LabDirOption = DEFAULT_LAB_DIR,
     inventory: InventoryOption = DEFAULT_INVENTORY_ROOT,
 ) -> None:
     """Bring the lab up and write the ssh provider's inventory; a repeat changes nothing."""
     lab = _lab(lab_dir, inventory)
-    options = LabOptions(
-        nodes=choose_nodes(lab.inventory, comma_list(nodes)),
-        per_node=per_node,
-        sources=sources,
-        disk_mb=disk_mb,
-        execution_hosts=execution_hosts,
-        platforms=choose_platforms(lab.inventory, comma_list(platforms)),
-    )
+    try:
+        options = LabOptions(
+            nodes=choose_nodes(lab.inventory, comma_list(nodes)),
+            per_node=per_node,
+            sources=sources,
+            disk_mb=disk_mb,
+            execution_hosts=execution_hosts,
+            platforms=choose_platforms(lab.inventory, comma_list(platforms)),
+            login_user=login_user,
+        )
+    except ValidationError as error:
+        raise ConfigurationError(f"lab up: {first_problem(error, options=True)}") from None
     typer.echo(lab.up(options))
 
 

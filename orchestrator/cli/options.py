@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from orchestrator.cli.output import OutputFormat, OutputOption
 from orchestrator.inventory import Calendar, load_calendar, load_departments
@@ -178,3 +179,17 @@ def state_db_url(state_db: str | None) -> str:
 def comma_list(text: str) -> tuple[str, ...]:
     """``a, b,,c`` as ``("a", "b", "c")``: the names an ``a,b,c`` option gives."""
     return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def first_problem(error: ValidationError, *, options: bool = False) -> str:
+    """``ipv6_prefix: the node prefix must be /64 ...``: one line, for the error line.
+
+    With ``options``, each field is named as the command-line option it came from:
+    ``--per-node`` for ``per_node``.
+    """
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    if options and where:
+        where = "--" + where.replace("_", "-")
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message

@@ -33,6 +33,7 @@ from orchestrator.cli.options import (
     InventoryOption,
     StateDbOption,
     TimeoutOption,
+    first_problem,
     state_db_url,
 )
 from orchestrator.cli.output import OutputFormat, OutputOption, emit
@@ -126,7 +127,7 @@ def connect(
             reason=reason,
         )
     except ValidationError as error:
-        raise PermanentError(f"platform connect {platform}: {_first_problem(error)}") from None
+        raise PermanentError(f"platform connect {platform}: {first_problem(error)}") from None
     _publish(new_event(data, source=CLI_SOURCE), inventory, output, state_db,
              bootstrap_servers, events_topic, timeout)  # fmt: skip
 
@@ -152,7 +153,7 @@ def disconnect(
         data = PlatformDisconnected(platform_id=platform, requested_by=requester(actor),
                                     reason=reason)  # fmt: skip
     except ValidationError as error:
-        raise PermanentError(f"platform disconnect {platform}: {_first_problem(error)}") from None
+        raise PermanentError(f"platform disconnect {platform}: {first_problem(error)}") from None
     if not no_check:
         _refuse_in_use(platform, state_db_url(state_db))
     _publish(new_event(data, source=CLI_SOURCE), inventory, output, state_db,
@@ -219,13 +220,6 @@ def _table_row(row: dict[str, Any]) -> dict[str, Any]:
         else amount_text(ResourceClass.STORAGE_GB, row["storage_gb"]["allocatable"])
     )
     return line
-
-
-def _first_problem(error: ValidationError) -> str:
-    """``ipv6_prefix: the node prefix must be /64 ...``: one line, for the error line."""
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return f"{where}: {first['msg']}" if where else str(first["msg"])
 
 
 def _all_or_none(what: str, *amounts: int | None) -> tuple[int, int, int] | None:

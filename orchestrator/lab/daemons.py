@@ -35,7 +35,17 @@ LOGIN_SCRIPTS = ("/root/.bashrc", "/root/.profile", "/root/.bash_profile", "/roo
 _NO_LOGIN_SCRIPTS = "".join(
     f"{{ [ ! -f {path} ] || mount --bind /dev/null {path}; }} && " for path in LOGIN_SCRIPTS
 )
-_DISK_THEN_SSHD = f'{_PRIVATE_DISK} && {_NO_LOGIN_SCRIPTS}shift && exec "$@"'
+# With a login user other than root ($3, home $4): the lab's passwd, group, shadow and
+# sudoers (in $2) over this machine's, in the host's mount namespace only, and the user's
+# home on the private disk with the client key's public half.
+_LOGIN_USER = (
+    '{ [ -z "$3" ] || { for f in passwd group shadow sudoers; do mount --bind "$2/$f" "/etc/$f"'
+    ' || exit 1; done && mkdir -p "$4/.ssh" && cp "$2/authorized_keys" "$4/.ssh/"'
+    ' && chown -R "$3:" "$4"; }; }'
+)
+_DISK_THEN_SSHD = f'{_PRIVATE_DISK} && {_LOGIN_USER} && {_NO_LOGIN_SCRIPTS}shift 4 && exec "$@"'
+# The modes sudo, sshd and every user's programs expect of these files.
+_ETC_MODES = {"passwd": 0o644, "group": 0o644, "shadow": 0o600, "sudoers": 0o440}
 
 
 def check_prerequisites() -> None:
@@ -73,6 +83,19 @@ def make_keys(topology: Topology, paths: LabPaths) -> None:
     write_private(paths.tsig_key, done.stdout)
 
 
+def make_login_user(user: str, paths: LabPaths) -> None:
+    """Every host's ``/etc`` files for ``user``, beside the client key's public half."""
+    files = render.login_user_files(
+        user,
+        Path("/etc/passwd").read_text(encoding="utf-8"),
+        Path("/etc/group").read_text(encoding="utf-8"),
+    )
+    files["authorized_keys"] = paths.client_key.with_suffix(".pub").read_text(encoding="utf-8")
+    for name, text in files.items():
+        write_private(paths.etc_dir / name, text)
+        (paths.etc_dir / name).chmod(_ETC_MODES.get(name, 0o600))
+
+
 def _keygen(path: Path, *, comment: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
@@ -85,16 +108,19 @@ def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
     return done
 
 
-def start_sshd(host: LabHost, paths: LabPaths, *, disk_mb: int) -> int:
+def start_sshd(host: LabHost, paths: LabPaths, *, disk_mb: int, login_user: str) -> int:
     """Start the host's sshd on its private disk; its pid (``ip``, ``unshare``, ``sh`` exec)."""
     config = paths.sshd_config(host.name)
-    write_private(config, render.sshd_config(host, paths))
+    write_private(config, render.sshd_config(host, paths, login_user=login_user))
+    user_args = ["", "", ""]  # root: this machine's users, root's keys in the lab directory
+    if login_user != "root":
+        user_args = [str(paths.etc_dir), login_user, render.login_home(login_user)]
     # sshd refuses to start without its privilege separation directory.
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     sshd = [SSHD, "-D", "-e", "-f", str(config)]
     argv = [shutil.which("ip") or "ip", "netns", "exec", host.netns]
     argv += ["unshare", "--mount", "--propagation", "private"]
-    argv += ["sh", "-c", _DISK_THEN_SSHD, "lab-host", str(int(disk_mb)), *sshd]
+    argv += ["sh", "-c", _DISK_THEN_SSHD, "lab-host", str(int(disk_mb)), *user_args, *sshd]
     return spawn_detached(argv, paths.host_dir(host.name) / "sshd.log")
 
 

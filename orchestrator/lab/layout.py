@@ -65,7 +65,7 @@ class LabPaths:
 
     @property
     def client_key(self) -> Path:
-        """The ed25519 key root logs in with on every host."""
+        """The ed25519 key the login user (root by default) logs in with on every host."""
         return self.ssh_dir / "id_ed25519"
 
     @property
@@ -77,6 +77,12 @@ class LabPaths:
     def known_hosts(self) -> Path:
         """Every host's key, under its name and both addresses."""
         return self.ssh_dir / "known_hosts"
+
+    @property
+    def etc_dir(self) -> Path:
+        """With a login user other than root: every host's passwd, group, shadow and
+        sudoers, mounted over its ``/etc`` files in the host's mount namespace only."""
+        return self.root / "etc"
 
     def host_dir(self, name: str) -> Path:
         """One host's sshd config, host key, pid file and log."""

@@ -117,6 +117,9 @@ class Lab:
 
     def _build(self, topology: Topology, state: LabState) -> None:
         daemons.make_keys(topology, self.paths)
+        login_user = state.options.login_user
+        if login_user != "root":
+            daemons.make_login_user(login_user, self.paths)
         network.create_bridge(topology)
         for host in topology.hosts:
             network.create_host(host, topology.ipv4_networks)
@@ -124,13 +127,15 @@ class Lab:
         write_state(self.paths, state)
         for host in topology.hosts[1:]:
             state.pids[host.name] = daemons.start_sshd(
-                host, self.paths, disk_mb=state.options.disk_mb
+                host, self.paths, disk_mb=state.options.disk_mb, login_user=login_user
             )
             write_state(self.paths, state)
         for host in topology.hosts:
             port = 53 if host.role == "dns" else 22
             daemons.wait_listening(str(host.ipv4), port, state.pids[host.name])
-        self.paths.inventory.write_text(render.inventory(topology, self.paths), encoding="utf-8")
+        self.paths.inventory.write_text(
+            render.inventory(topology, self.paths, login_user=login_user), encoding="utf-8"
+        )
 
     def down(self) -> str:
         """Stop what the lab started, remove its network and its directory."""
@@ -247,4 +252,5 @@ def _describe(options: LabOptions) -> str:
         f"{options.sources} sources, {options.disk_mb} MB disks"
         + (", an execution host per node" if options.execution_hosts else "")
         + (f", platforms {','.join(options.platforms)}" if options.platforms else "")
+        + (f", login user {options.login_user}" if options.login_user != "root" else "")
     )

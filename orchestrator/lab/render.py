@@ -22,19 +22,34 @@ from orchestrator.providers.ssh_hosts import (
 
 TSIG_KEY_NAME = "govmig-lab"
 TSIG_ALGORITHM = "hmac-sha256"
+# Debian's: sudo runs its commands with this PATH, whatever the login's.
+SECURE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def sshd_config(host: LabHost, paths: LabPaths) -> str:
-    """A root-only, key-only sshd on the host's two addresses, with its own key and pid file."""
+def login_home(user: str) -> str:
+    """A login user's home on each host's private disk (the lab's own users only)."""
+    return f"/srv/home/{user}"
+
+
+def sshd_config(host: LabHost, paths: LabPaths, *, login_user: str = "root") -> str:
+    """A key-only sshd for one user on the host's two addresses, with its own key and pid file.
+
+    Root logs in only when it is the login user: otherwise the host is a hardened one's
+    image, whose users log in and become root with sudo, and whose sshd reads a user's
+    keys as that user (so from its home, not from the lab's root-only directory).
+    """
     home = paths.host_dir(host.name)
+    as_root = login_user == "root"
+    keys = paths.authorized_keys if as_root else f"{login_home(login_user)}/.ssh/authorized_keys"
     return "\n".join(
         [
             f"ListenAddress {host.ipv4}:22",
             f"ListenAddress [{host.ipv6}]:22",
             f"HostKey {home / 'ssh_host_ed25519_key'}",
             f"PidFile {home / 'sshd.pid'}",
-            f"AuthorizedKeysFile {paths.authorized_keys}",
-            "PermitRootLogin prohibit-password",
+            f"AuthorizedKeysFile {keys}",
+            f"AllowUsers {login_user}",
+            f"PermitRootLogin {'prohibit-password' if as_root else 'no'}",
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",
             "UsePAM no",
@@ -48,6 +63,39 @@ def sshd_config(host: LabHost, paths: LabPaths) -> str:
             "",
         ]
     )
+
+
+def login_user_files(user: str, passwd: str, group: str) -> dict[str, str]:
+    """Every host's ``/etc`` files with ``user`` added: this machine's users and groups
+    (``passwd``, ``group``) and one more, no password anywhere (keys only), and a sudoers
+    that lets ``user`` alone become root without one."""
+    uid = free_id(passwd, group)
+    return {
+        "passwd": f"{passwd.rstrip()}\n{user}:x:{uid}:{uid}::{login_home(user)}:/bin/sh\n",
+        "group": f"{group.rstrip()}\n{user}:x:{uid}:\n",
+        # "*": no password can match, and the account is not locked (sshd refuses those).
+        "shadow": f"root:*:20000:0:99999:7:::\n{user}:*:20000:0:99999:7:::\n",
+        "sudoers": "\n".join(
+            [
+                "Defaults env_reset",
+                f'Defaults secure_path="{SECURE_PATH}"',
+                "root ALL=(ALL:ALL) ALL",
+                f"{user} ALL=(root) NOPASSWD: ALL",
+                "",
+            ]
+        ),
+    }
+
+
+def free_id(passwd: str, group: str, first: int = 2000) -> int:
+    """The first id from ``first`` that is neither a user's nor a group's."""
+    taken = {
+        line.split(":")[2]
+        for text in (passwd, group)
+        for line in text.splitlines()
+        if line.count(":") >= 2
+    }
+    return next(n for n in range(first, 60_000) if str(n) not in taken)
 
 
 def named_conf(topology: Topology, paths: LabPaths) -> str:
@@ -98,8 +146,9 @@ def known_hosts(keys: Mapping[str, str], topology: Topology) -> str:
     return "\n".join(lines) + "\n"
 
 
-def inventory(topology: Topology, paths: LabPaths) -> str:
-    """The ssh provider's ``hosts.yml`` for this lab."""
+def inventory(topology: Topology, paths: LabPaths, *, login_user: str = "root") -> str:
+    """The ssh provider's ``hosts.yml`` for this lab: ``login_user`` other than root becomes
+    root with sudo."""
     dns = topology.dns
     pools = {
         plan.node: NodePool(
@@ -113,7 +162,10 @@ def inventory(topology: Topology, paths: LabPaths) -> str:
     }
     hosts = SshHosts(
         ssh=SshAccess(
-            user="root", private_key_file=paths.client_key, known_hosts_file=paths.known_hosts
+            user=login_user,
+            become=None if login_user == "root" else "sudo",
+            private_key_file=paths.client_key,
+            known_hosts_file=paths.known_hosts,
         ),
         dns=DnsServer(
             server_ipv4=dns.ipv4,

@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from orchestrator.errors import ConfigurationError
 from orchestrator.inventory import Inventory
+from orchestrator.providers.ssh_hosts import UserName
 
 ZONE = "lab.govmig.test"
 TTL_S = 30
@@ -70,6 +71,17 @@ class LabOptions(BaseModel):
     disk_mb: int = Field(default=256, ge=1, le=65_536)
     execution_hosts: bool = False
     platforms: tuple[str, ...] = ()  # PRD platforms given a target pool each, like a node
+    # Who Ansible logs in as on every host. Any other user than root is a hardened host's:
+    # root cannot log in, and the user becomes root with sudo (no password).
+    login_user: UserName = "root"
+
+    @model_validator(mode="after")
+    def _execution_hosts_log_in_as_root(self) -> LabOptions:
+        # An execution host runs this machine's govmig, whose Python lives where only
+        # root may read it here (pyenv under /root): the lab cannot give it to another user.
+        if self.execution_hosts and self.login_user != "root":
+            raise ValueError("execution hosts need the lab's login user to be root")
+        return self
 
 
 @dataclass(frozen=True)

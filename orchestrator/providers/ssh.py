@@ -42,6 +42,7 @@ SERVICE_PORT = 8080
 # Clients re-resolve within seconds of the switch (and of a rollback's switch back).
 DNS_TTL_S = 5
 HOST_PYTHON = "/usr/bin/python3"
+BECOME_ROOT = {"ansible_become_method": "sudo", "ansible_become_user": "root"}
 
 
 def choose_target(system_id: str, pool: tuple[SshHost, ...]) -> SshHost:
@@ -124,14 +125,22 @@ class SshProvider:
         return choose_target(system.system_id, pool.hosts)
 
     def connection_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]:
-        """SSH to the target host with pinned host keys and the run's agent forwarded."""
+        """SSH to the target host with pinned host keys and the run's agent forwarded,
+        becoming root there if the login user is not (sudo's flags: ``playbooks/ansible.cfg``)."""
         return {
             "ansible_connection": "ssh",
             "ansible_host": str(self.target(system, node).ipv4),
             "ansible_user": self.hosts.ssh.user,
             "ansible_ssh_args": self.ssh_args(),
             "ansible_python_interpreter": HOST_PYTHON,
+            "ansible_become": self.becomes,
+            **(BECOME_ROOT if self.becomes else {}),
         }
+
+    @property
+    def becomes(self) -> bool:
+        """Whether the login user becomes root on every host (sudo), or is root."""
+        return self.hosts.ssh.become is not None
 
     def _source_vars(self, system: SystemTarget) -> dict[str, str]:
         # Only a rollback gets this far with an unknown source (see ``precheck``); it has
@@ -182,6 +191,7 @@ class SshProvider:
             "govmig_system_ipv6": system_ipv6(node.ipv6_prefix, system.ipv6_index),
             "govmig_ssh_user": self.hosts.ssh.user,
             "govmig_ssh_args": self.ssh_args(),
+            "govmig_become": self.becomes,
             "govmig_known_hosts_file": str(self.hosts.ssh.known_hosts_file),
             "govmig_dns_server": str(dns.server_ipv4),
             "govmig_dns_zone": dns.zone,

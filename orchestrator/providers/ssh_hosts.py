@@ -4,7 +4,8 @@ One YAML file, the same for the lab (``govmig lab up`` writes it) and for a
 real environment (ops write it by hand)::
 
     ssh:
-      user: root
+      user: root                                 # or a user that becomes root:
+      # become: sudo                             #   sudo with no password (NOPASSWD)
       private_key_file: /abs/path/id_ed25519
       known_hosts_file: /abs/path/known_hosts    # strict host key checking
     dns:
@@ -39,7 +40,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from orchestrator.errors import ConfigurationError, InventoryError
 from orchestrator.inventory.models import SLUG_PATTERN, SYSTEM_ID_PATTERN
@@ -60,11 +69,25 @@ class _Strict(BaseModel):
 
 
 class SshAccess(_Strict):
-    """How the provider logs in to every host: one user, one key, pinned host keys."""
+    """How the provider logs in to every host: one user, one key, pinned host keys.
+
+    The role works as root on every host (it adds addresses, writes ``/srv/govmig``
+    and runs the services): a user other than root must become root, with sudo and
+    no password, as hardened hosts that refuse root's logins require.
+    """
 
     user: UserName = "root"
+    become: Literal["sudo"] | None = None
     private_key_file: Path
     known_hosts_file: Path
+
+    @model_validator(mode="after")
+    def _works_as_root(self) -> SshAccess:
+        if self.user != "root" and self.become is None:
+            raise ValueError(
+                f"user {self.user!r} is not root: set become: sudo (the role works as root)"
+            )
+        return self
 
 
 class DnsServer(_Strict):

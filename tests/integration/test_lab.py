@@ -243,3 +243,26 @@ def test_up_removes_a_dead_labs_network(tmp_path: Path) -> None:
         govmig("lab", "down", "--lab-dir", str(root))
     namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "govmig-" not in namespaces
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--per-node", "0"], "lab up: --per-node: Input should be greater than or equal to 1"),
+        (["--login-user", "Ops"], "lab up: --login-user: String should match pattern"),
+        (
+            ["--login-user", "ops", "--execution-hosts"],
+            "lab up: execution hosts need the lab's login user to be root",
+        ),
+    ],
+    ids=["per-node", "user-name", "user-and-execution-hosts"],
+)
+def test_bad_options_are_refused_by_their_name_and_nothing_is_made(
+    tmp_path: Path, options: list[str], message: str
+) -> None:
+    root = tmp_path / "lab"
+    up = ["lab", "up", "--nodes", "shantou", *options, "--lab-dir", str(root)]
+    result = runner.invoke(app, up)
+    assert result.exit_code != 0
+    assert message in str(result.exception)
+    assert not root.exists()

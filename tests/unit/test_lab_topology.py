@@ -125,6 +125,34 @@ def test_sshd_config_is_key_only_root_on_the_hosts_addresses() -> None:
         assert line in lines
 
 
+def test_a_login_user_other_than_root_makes_hosts_that_refuse_root() -> None:
+    lines = render.sshd_config(SMALL.host("src-1"), PATHS, login_user="ops").splitlines()
+    for line in (
+        "PermitRootLogin no",
+        "AllowUsers ops",
+        # sshd reads a user's keys as that user: from its home, not the lab's directory.
+        "AuthorizedKeysFile /srv/home/ops/.ssh/authorized_keys",
+    ):
+        assert line in lines
+    assert "AllowUsers root" in render.sshd_config(SMALL.host("src-1"), PATHS).splitlines()
+
+
+def test_the_login_user_gets_a_free_id_no_password_and_sudo_to_root_only() -> None:
+    passwd = "root:x:0:0:root:/root:/bin/bash\nuser:x:2000:2000::/home/user:/bin/sh\n"
+    group = "root:x:0:\nstaff:x:2001:\n"
+    files = render.login_user_files("ops", passwd, group)
+    assert files["passwd"] == passwd + "ops:x:2002:2002::/srv/home/ops:/bin/sh\n"
+    assert files["group"] == group + "ops:x:2002:\n"
+    assert files["shadow"].splitlines()[-1] == "ops:*:20000:0:99999:7:::"
+    assert "ops ALL=(root) NOPASSWD: ALL" in files["sudoers"].splitlines()
+    assert "includedir" not in files["sudoers"]  # this machine's sudoers.d stays out
+
+
+def test_execution_hosts_are_refused_with_another_login_user() -> None:
+    with pytest.raises(ValueError, match="execution hosts need the lab's login user to be root"):
+        LabOptions(nodes=("shantou",), execution_hosts=True, login_user="ops")
+
+
 def test_named_listens_on_the_dns_host_and_takes_only_signed_updates() -> None:
     text = render.named_conf(SMALL, PATHS)
     assert "listen-on port 53 { 10.213.0.53; };" in text
@@ -162,6 +190,11 @@ def test_the_inventory_reads_back_as_the_ssh_providers_format() -> None:
     assert [h.name for h in hosts.sources] == ["src-1", "src-2"]
     assert hosts.dns.zone == "lab.govmig.test"
     assert hosts.ssh.known_hosts_file == Path("/var/lab/ssh/known_hosts")
+    assert (hosts.ssh.user, hosts.ssh.become) == ("root", None)
+    hardened = parse_ssh_hosts(
+        yaml.safe_load(render.inventory(SMALL, PATHS, login_user="ops")), source="hosts.yml"
+    )
+    assert (hardened.ssh.user, hardened.ssh.become) == ("ops", "sudo")
 
 
 def test_execution_hosts_sit_beside_their_nodes_targets_and_the_inventory_names_them() -> None:

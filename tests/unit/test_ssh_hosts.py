@@ -84,6 +84,18 @@ def test_a_bad_field_is_named_with_the_file(
     assert message in str(error.value)
 
 
+def test_a_user_other_than_root_must_become_root() -> None:
+    with pytest.raises(InventoryError, match="user 'ops' is not root: set become: sudo"):
+        parse_ssh_hosts(_with(("ssh", "user"), "ops"), source="hosts.yml")
+    document = _with(("ssh", "user"), "ops")
+    document["ssh"]["become"] = "sudo"
+    hosts = parse_ssh_hosts(document, source="hosts.yml")
+    assert (hosts.ssh.user, hosts.ssh.become) == ("ops", "sudo")
+    assert parse_ssh_hosts(yaml.safe_load(dump_ssh_hosts(hosts)), source="again") == hosts
+    with pytest.raises(InventoryError, match=r"field 'ssh\.become'"):
+        parse_ssh_hosts(_with(("ssh", "become"), "su"), source="hosts.yml")
+
+
 def test_a_missing_section_is_named() -> None:
     document = copy.deepcopy(VALID)
     del document["dns"]

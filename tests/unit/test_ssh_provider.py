@@ -97,6 +97,22 @@ def test_connection_vars_reach_the_target_with_pinned_keys_and_an_agent(
     assert "ansible_ssh_private_key_file" not in found
 
 
+def test_root_logs_in_as_itself_and_another_user_becomes_root_with_sudo(
+    provider: SshProvider, tmp_path: Path
+) -> None:
+    target = from_source("src-1")
+    assert provider.connection_vars(target, NODE)["ansible_become"] is False
+    assert provider.host_vars(target, NODE)["govmig_become"] is False
+    document = hosts_document(tmp_path)
+    document["ssh"] |= {"user": "ops", "become": "sudo"}
+    hardened = SshProvider(hosts=parse_ssh_hosts(document, source="test"))
+    found = hardened.connection_vars(target, NODE)
+    assert found["ansible_user"] == "ops"
+    assert (found["ansible_become"], found["ansible_become_method"]) == (True, "sudo")
+    assert found["ansible_become_user"] == "root"
+    assert hardened.host_vars(target, NODE)["govmig_become"] is True
+
+
 @pytest.mark.parametrize("index", [1, 5, 0xABC], ids=["first", "fifth", "hex"])
 def test_the_systems_addresses_are_the_recorded_ones(provider: SshProvider, index: int) -> None:
     found = provider.host_vars(from_source("src-1", index=index), NODE)
