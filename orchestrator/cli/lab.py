@@ -91,6 +91,13 @@ def up(
             "hosts: root cannot log in, the user becomes root with sudo.",
         ),
     ] = "root",
+    bastion: Annotated[
+        bool,
+        typer.Option(
+            "--bastion",
+            help="Put a bastion host in front: this machine logs in to the hosts through it only.",
+        ),
+    ] = False,
     lab_dir: LabDirOption = DEFAULT_LAB_DIR,
     inventory: InventoryOption = DEFAULT_INVENTORY_ROOT,
 ) -> None:
@@ -105,6 +112,7 @@ def up(
             execution_hosts=execution_hosts,
             platforms=choose_platforms(lab.inventory, comma_list(platforms)),
             login_user=login_user,
+            bastion=bastion,
         )
     except ValidationError as error:
         raise ConfigurationError(f"lab up: {first_problem(error, options=True)}") from None

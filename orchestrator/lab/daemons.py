@@ -108,10 +108,12 @@ def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
     return done
 
 
-def start_sshd(host: LabHost, paths: LabPaths, *, disk_mb: int, login_user: str) -> int:
+def start_sshd(
+    host: LabHost, paths: LabPaths, *, disk_mb: int, login_user: str, bastion: bool
+) -> int:
     """Start the host's sshd on its private disk; its pid (``ip``, ``unshare``, ``sh`` exec)."""
     config = paths.sshd_config(host.name)
-    write_private(config, render.sshd_config(host, paths, login_user=login_user))
+    write_private(config, render.sshd_config(host, paths, login_user=login_user, bastion=bastion))
     user_args = ["", "", ""]  # root: this machine's users, root's keys in the lab directory
     if login_user != "root":
         user_args = [str(paths.etc_dir), login_user, render.login_home(login_user)]

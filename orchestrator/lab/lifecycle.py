@@ -127,7 +127,11 @@ class Lab:
         write_state(self.paths, state)
         for host in topology.hosts[1:]:
             state.pids[host.name] = daemons.start_sshd(
-                host, self.paths, disk_mb=state.options.disk_mb, login_user=login_user
+                host,
+                self.paths,
+                disk_mb=state.options.disk_mb,
+                login_user=login_user,
+                bastion=state.options.bastion,
             )
             write_state(self.paths, state)
         for host in topology.hosts:
@@ -253,4 +257,5 @@ def _describe(options: LabOptions) -> str:
         + (", an execution host per node" if options.execution_hosts else "")
         + (f", platforms {','.join(options.platforms)}" if options.platforms else "")
         + (f", login user {options.login_user}" if options.login_user != "root" else "")
+        + (", a bastion" if options.bastion else "")
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from orchestrator.lab.layout import LabPaths
-from orchestrator.lab.topology import TTL_S, ZONE, LabHost, Topology
+from orchestrator.lab.topology import BRIDGE_IPV4, BRIDGE_IPV6, TTL_S, ZONE, LabHost, Topology
 from orchestrator.providers.ssh_hosts import (
     DnsServer,
     NodePool,
@@ -31,16 +31,21 @@ def login_home(user: str) -> str:
     return f"/srv/home/{user}"
 
 
-def sshd_config(host: LabHost, paths: LabPaths, *, login_user: str = "root") -> str:
+def sshd_config(
+    host: LabHost, paths: LabPaths, *, login_user: str = "root", bastion: bool = False
+) -> str:
     """A key-only sshd for one user on the host's two addresses, with its own key and pid file.
 
     Root logs in only when it is the login user: otherwise the host is a hardened one's
     image, whose users log in and become root with sudo, and whose sshd reads a user's
-    keys as that user (so from its home, not from the lab's root-only directory).
+    keys as that user (so from its home, not from the lab's root-only directory). Behind
+    a ``bastion``, every host but the bastion refuses logins from this machine (the
+    bridge's addresses): they come through the bastion, or from another lab host.
     """
     home = paths.host_dir(host.name)
     as_root = login_user == "root"
     keys = paths.authorized_keys if as_root else f"{login_home(login_user)}/.ssh/authorized_keys"
+    behind = bastion and host.role != "bastion"
     return "\n".join(
         [
             f"ListenAddress {host.ipv4}:22",
@@ -49,6 +54,7 @@ def sshd_config(host: LabHost, paths: LabPaths, *, login_user: str = "root") -> 
             f"PidFile {home / 'sshd.pid'}",
             f"AuthorizedKeysFile {keys}",
             f"AllowUsers {login_user}",
+            *([f"DenyUsers *@{BRIDGE_IPV4} *@{BRIDGE_IPV6}"] if behind else []),
             f"PermitRootLogin {'prohibit-password' if as_root else 'no'}",
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",
@@ -166,6 +172,7 @@ def inventory(topology: Topology, paths: LabPaths, *, login_user: str = "root") 
             become=None if login_user == "root" else "sudo",
             private_key_file=paths.client_key,
             known_hosts_file=paths.known_hosts,
+            jump_host=_ssh_host(topology.bastion) if topology.bastion else None,
         ),
         dns=DnsServer(
             server_ipv4=dns.ipv4,

@@ -13,6 +13,8 @@ The address plan (all private or documentation ranges, so nothing leaves the mac
   ``2001:db8:1::/48``), because a migrated system gets ``<node prefix>::<index>``
   (``worker.targets.ipv6_address``), which lies in the first /64 and must never
   be a host's.
+* With ``bastion``, the host ``bastion`` (``.0.22``, ``::22``) is the one way in
+  for this machine's logins: every other host's sshd refuses the bridge's addresses.
 * With ``execution_hosts``, node *k*'s execution host ``exec-<node>`` (which
   runs the node's playbooks) is ``10.213.(1+k).251`` and ``::fb`` in that last /64.
 * With ``platforms``, PRD platform *p* (1-based, in ``prd_platforms`` order) has
@@ -47,6 +49,8 @@ BRIDGE_IPV4 = IPv4Address("10.213.0.1")
 BRIDGE_IPV6 = IPv6Address("2001:db8:1000::1")
 DNS_IPV4 = IPv4Address("10.213.0.53")
 DNS_IPV6 = IPv6Address("2001:db8:1000::53")
+BASTION_IPV4 = IPv4Address("10.213.0.22")
+BASTION_IPV6 = IPv6Address("2001:db8:1000::22")
 SEEDED_IPV4 = IPv4Network("10.213.16.0/20")
 SEEDED_IPV6 = IPv6Network("2001:db8:1000:2::/64")
 # Each pool is a /24 or a /20; more hosts or systems than that would spill into a neighbour's.
@@ -55,7 +59,7 @@ MAX_SEEDED = SEEDED_IPV4.num_addresses - 2
 PLATFORM_IPV4 = IPv4Network("10.214.0.0/16")
 PLATFORM_IPV6_BASE = IPv6Network("2001:db8:100::/48")
 
-Role = Literal["source", "target", "execution", "dns"]
+Role = Literal["source", "target", "execution", "dns", "bastion"]
 # An execution host's number within its node's addresses: above every target's (MAX_HOSTS).
 EXECUTION_HOST_INDEX = 251
 
@@ -74,13 +78,18 @@ class LabOptions(BaseModel):
     # Who Ansible logs in as on every host. Any other user than root is a hardened host's:
     # root cannot log in, and the user becomes root with sudo (no password).
     login_user: UserName = "root"
+    # A bastion in front: this machine logs in to the hosts through it only.
+    bastion: bool = False
 
     @model_validator(mode="after")
-    def _execution_hosts_log_in_as_root(self) -> LabOptions:
+    def _execution_hosts_log_in_as_root_directly(self) -> LabOptions:
         # An execution host runs this machine's govmig, whose Python lives where only
         # root may read it here (pyenv under /root): the lab cannot give it to another user.
         if self.execution_hosts and self.login_user != "root":
             raise ValueError("execution hosts need the lab's login user to be root")
+        # The ssh provider's inventory takes a jump host or execution hosts, not both.
+        if self.execution_hosts and self.bastion:
+            raise ValueError("execution hosts and a bastion cannot be used together")
         return self
 
 
@@ -118,7 +127,7 @@ class NodePlan:
 
 @dataclass(frozen=True)
 class Topology:
-    """Every host of the lab, the DNS server first, then sources, then targets."""
+    """Every host of the lab: the DNS server first, the bastion if any, sources, targets."""
 
     hosts: tuple[LabHost, ...]
     nodes: tuple[NodePlan, ...]  # the city nodes', then the platforms'
@@ -137,6 +146,11 @@ class Topology:
     def dns(self) -> LabHost:
         """The DNS server's host."""
         return next(host for host in self.hosts if host.role == "dns")
+
+    @property
+    def bastion(self) -> LabHost | None:
+        """The host every login from this machine goes through, if the lab has one."""
+        return next((host for host in self.hosts if host.role == "bastion"), None)
 
     def of_role(self, role: Role) -> list[LabHost]:
         """The hosts of one role, in lab order."""
@@ -171,6 +185,8 @@ def choose_platforms(inventory: Inventory, wanted: Sequence[str]) -> tuple[str, 
 def plan_topology(inventory: Inventory, options: LabOptions) -> Topology:
     """The hosts and pools ``options`` ask for, addressed as the module docstring says."""
     hosts = [LabHost("dns", "dns", None, DNS_IPV4, DNS_IPV6, 0)]
+    if options.bastion:
+        hosts.append(LabHost("bastion", "bastion", None, BASTION_IPV4, BASTION_IPV6, 1))
     for i in range(1, options.sources + 1):
         v6 = _within(IPv6Network("2001:db8:1000:1::/64"), i)
         hosts.append(LabHost(f"src-{i}", "source", None, LAB_IPV4[256 + i], v6, len(hosts)))

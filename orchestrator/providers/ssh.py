@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address
@@ -168,9 +169,18 @@ class SshProvider:
         """Options for every SSH login of a run, the target's and the delegated source's.
 
         No connection sharing: a master kept alive after a run would forward
-        that run's ssh-agent, which is gone by the next run.
+        that run's ssh-agent, which is gone by the next run. With a jump host,
+        each login goes through it, checked and authenticated as every host is.
         """
-        return " ".join([*self._login_options(), "-o", "ForwardAgent=yes"])
+        return shlex.join([*self._login_options(), *self._jump_options(), "-o", "ForwardAgent=yes"])
+
+    def _jump_options(self) -> list[str]:
+        """``ProxyCommand``: ssh's ``-J`` would ignore these options for the jump host."""
+        jump = self.hosts.ssh.jump_host
+        if jump is None:
+            return []
+        login = ["ssh", "-l", self.hosts.ssh.user, *self._login_options()]
+        return ["-o", "ProxyCommand=" + " ".join([*login, "-W", "[%h]:%p", str(jump.ipv4)])]
 
     def _login_options(self) -> list[str]:
         """Pinned host keys, no prompts, no connection sharing: every login's options."""

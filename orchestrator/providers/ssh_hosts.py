@@ -8,6 +8,8 @@ real environment (ops write it by hand)::
       # become: sudo                             #   sudo with no password (NOPASSWD)
       private_key_file: /abs/path/id_ed25519
       known_hosts_file: /abs/path/known_hosts    # strict host key checking
+      # Optional: a bastion every login from the orchestrator goes through (same user and key)
+      # jump_host: {name: bastion, ipv4: 10.213.0.22, ipv6: "2001:db8:1000::22"}
     dns:
       server_ipv4: 10.213.0.53
       server_ipv6: "2001:db8:1000::53"
@@ -68,28 +70,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class SshAccess(_Strict):
-    """How the provider logs in to every host: one user, one key, pinned host keys.
-
-    The role works as root on every host (it adds addresses, writes ``/srv/govmig``
-    and runs the services): a user other than root must become root, with sudo and
-    no password, as hardened hosts that refuse root's logins require.
-    """
-
-    user: UserName = "root"
-    become: Literal["sudo"] | None = None
-    private_key_file: Path
-    known_hosts_file: Path
-
-    @model_validator(mode="after")
-    def _works_as_root(self) -> SshAccess:
-        if self.user != "root" and self.become is None:
-            raise ValueError(
-                f"user {self.user!r} is not root: set become: sudo (the role works as root)"
-            )
-        return self
-
-
 class DnsServer(_Strict):
     """The authoritative server of the service names, updated by RFC 2136 with TSIG."""
 
@@ -107,6 +87,31 @@ class SshHost(_Strict):
     name: HostName
     ipv4: IPv4Address
     ipv6: IPv6Address
+
+
+class SshAccess(_Strict):
+    """How the provider logs in to every host: one user, one key, pinned host keys.
+
+    The role works as root on every host (it adds addresses, writes ``/srv/govmig``
+    and runs the services): a user other than root must become root, with sudo and
+    no password, as hardened hosts that refuse root's logins require.
+    """
+
+    user: UserName = "root"
+    become: Literal["sudo"] | None = None
+    private_key_file: Path
+    known_hosts_file: Path
+    # A bastion: the orchestrator logs in to every host through it, never directly
+    # (hosts to one another, as the source's rsync to the target, go directly).
+    jump_host: SshHost | None = None
+
+    @model_validator(mode="after")
+    def _works_as_root(self) -> SshAccess:
+        if self.user != "root" and self.become is None:
+            raise ValueError(
+                f"user {self.user!r} is not root: set become: sudo (the role works as root)"
+            )
+        return self
 
 
 class NodePool(_Strict):
@@ -135,10 +140,19 @@ class SshHosts(_Strict):
     sources: Annotated[tuple[SshHost, ...], Field(min_length=1)]
 
     def all_hosts(self) -> list[SshHost]:
-        """Every source, target and execution host, sources first."""
+        """Every source, target and execution host, sources first, then the jump host if any."""
         targets = [host for pool in self.nodes.values() for host in pool.hosts]
         runners = [pool.execution_host for pool in self.nodes.values() if pool.execution_host]
-        return [*self.sources, *targets, *runners]
+        jump = [self.ssh.jump_host] if self.ssh.jump_host else []
+        return [*self.sources, *targets, *runners, *jump]
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> SshHosts:
+        # An execution host runs its node's playbooks from inside the node's network, and a
+        # jump host would be a second way in for the same runs: not both (not built yet).
+        if self.ssh.jump_host and any(pool.execution_host for pool in self.nodes.values()):
+            raise ValueError("ssh.jump_host and a node's execution_host cannot be used together")
+        return self
 
 
 def parse_ssh_hosts(document: Any, *, source: str) -> SshHosts:

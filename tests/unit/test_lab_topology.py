@@ -148,9 +148,26 @@ def test_the_login_user_gets_a_free_id_no_password_and_sudo_to_root_only() -> No
     assert "includedir" not in files["sudoers"]  # this machine's sudoers.d stays out
 
 
-def test_execution_hosts_are_refused_with_another_login_user() -> None:
+def test_execution_hosts_are_refused_with_another_login_user_or_a_bastion() -> None:
     with pytest.raises(ValueError, match="execution hosts need the lab's login user to be root"):
         LabOptions(nodes=("shantou",), execution_hosts=True, login_user="ops")
+    with pytest.raises(ValueError, match="execution hosts and a bastion cannot be used together"):
+        LabOptions(nodes=("shantou",), execution_hosts=True, bastion=True)
+
+
+def test_behind_a_bastion_only_the_bastion_takes_logins_from_this_machine() -> None:
+    lab = plan_topology(INVENTORY, LabOptions(nodes=("shantou",), sources=1, bastion=True))
+    assert SMALL.bastion is None
+    assert lab.bastion is not None
+    assert (str(lab.bastion.ipv4), str(lab.bastion.ipv6)) == ("10.213.0.22", "2001:db8:1000::22")
+    deny = "DenyUsers *@10.213.0.1 *@2001:db8:1000::1"
+    for host in lab.hosts[1:]:
+        lines = render.sshd_config(host, PATHS, bastion=True).splitlines()
+        assert (deny in lines) == (host.role != "bastion"), host.name
+    hosts = parse_ssh_hosts(yaml.safe_load(render.inventory(lab, PATHS)), source="hosts.yml")
+    assert hosts.ssh.jump_host is not None
+    assert hosts.ssh.jump_host.name == "bastion"
+    assert "bastion" not in {h.name for h in hosts.sources}
 
 
 def test_named_listens_on_the_dns_host_and_takes_only_signed_updates() -> None:

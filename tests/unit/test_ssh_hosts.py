@@ -123,3 +123,23 @@ def test_an_execution_host_may_not_share_a_name_with_another_host() -> None:
     document = _with(("nodes", "shantou", "execution_host"), exec_host)
     with pytest.raises(InventoryError, match="host 'src-1' appears twice"):
         parse_ssh_hosts(document, source="hosts.yml")
+
+
+BASTION = {"name": "bastion", "ipv4": "10.213.0.22", "ipv6": "2001:db8:1000::22"}
+
+
+def test_a_jump_host_is_a_host_like_the_others() -> None:
+    hosts = parse_ssh_hosts(_with(("ssh", "jump_host"), BASTION), source="hosts.yml")
+    assert [h.name for h in hosts.all_hosts()] == ["src-1", "shantou-1", "bastion"]
+    assert parse_ssh_hosts(yaml.safe_load(dump_ssh_hosts(hosts)), source="again") == hosts
+    twice = _with(("ssh", "jump_host"), {**BASTION, "name": "src-1"})
+    with pytest.raises(InventoryError, match="host 'src-1' appears twice"):
+        parse_ssh_hosts(twice, source="hosts.yml")
+
+
+def test_a_jump_host_and_an_execution_host_are_refused_together() -> None:
+    exec_host = {"name": "exec-1", "ipv4": "10.213.2.251", "ipv6": "2001:db8:1:ffff::fb"}
+    document = _with(("nodes", "shantou", "execution_host"), exec_host)
+    document["ssh"]["jump_host"] = BASTION
+    with pytest.raises(InventoryError, match="jump_host and a node's execution_host cannot"):
+        parse_ssh_hosts(document, source="hosts.yml")

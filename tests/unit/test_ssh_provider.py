@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,26 @@ def test_root_logs_in_as_itself_and_another_user_becomes_root_with_sudo(
     assert (found["ansible_become"], found["ansible_become_method"]) == (True, "sudo")
     assert found["ansible_become_user"] == "root"
     assert hardened.host_vars(target, NODE)["govmig_become"] is True
+
+
+def test_with_a_jump_host_every_login_goes_through_it_checked_like_any_host(
+    provider: SshProvider, tmp_path: Path
+) -> None:
+    assert "ProxyCommand" not in provider.ssh_args()
+    document = hosts_document(tmp_path)
+    document["ssh"]["jump_host"] = {"name": "bastion", "ipv4": "10.213.0.22", "ipv6": "::22"}
+    behind = SshProvider(hosts=parse_ssh_hosts(document, source="test"))
+    words = shlex.split(behind.ssh_args())
+    (proxy,) = [w for w in words if w.startswith("ProxyCommand=")]
+    inner = proxy.removeprefix("ProxyCommand=").split()
+    assert inner[:3] == ["ssh", "-l", "root"]
+    assert inner[-3:] == ["-W", "[%h]:%p", "10.213.0.22"]
+    for option in ("StrictHostKeyChecking=yes", f"UserKnownHostsFile={tmp_path / 'known_hosts'}"):
+        assert option in inner  # ssh -J would not apply the run's options to the jump
+        assert option in words
+    assert behind.connection_vars(from_source("src-1"), NODE)["ansible_ssh_args"] == " ".join(
+        shlex.quote(w) for w in words
+    )
 
 
 @pytest.mark.parametrize("index", [1, 5, 0xABC], ids=["first", "fifth", "hex"])

@@ -1,0 +1,231 @@
+"""A hardened site: the ``ssh`` provider logs in through a bastion, as a user that is not
+root, and becomes root with sudo (``govmig lab up --login-user ops --bastion``): every
+host's sshd refuses root, and refuses this machine unless it comes through the bastion.
+
+One lab (one node with one target host, one source host), three seeded systems,
+through the real ``PhaseRunner``: one migrated through every forward phase and
+finalized with no retention, one cut over and then rolled back, one migrated
+and reverted. So every delegated step on the source (its checks, the pushes
+with the forwarded agent, the quiesce, the restart, the removal of its data)
+runs as the login user become root, and so does the far end of each rsync,
+the reverse pass's included; and every login from here reaches its host
+through the bastion, while the source's rsync reaches the target directly. Needs
+root and the lab's packages (sudo among them): without them ``lab up`` fails,
+and so do these tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from ipaddress import ip_address
+from pathlib import Path
+from typing import Any
+
+import dns.message
+import dns.query
+import pytest
+
+from orchestrator.data_files import PLAYBOOK_DIR
+from orchestrator.execution import NodeTarget, RunResult, SystemTarget
+from orchestrator.execution.runner import PhaseRunner
+from orchestrator.inventory import load_inventory
+from orchestrator.inventory.models import SourceLocation
+from orchestrator.lab import Lab, LabOptions, LabPaths, seed
+from orchestrator.lab.layout import host_home, read_state
+from orchestrator.lab.topology import BASTION_IPV4, BRIDGE_IPV4, DNS_IPV4, LAB_IPV6, ZONE
+from orchestrator.migrations.states import FORWARD_PHASES, Phase
+from orchestrator.providers import SshProvider
+from orchestrator.providers.ssh_hosts import load_ssh_hosts
+from tests.fixtures.targets import system_target
+
+pytestmark = [pytest.mark.lab, pytest.mark.ansible]
+
+INVENTORY = load_inventory()
+NODE = NodeTarget(node_id="shantou", ipv6_prefix=str(INVENTORY.nodes["shantou"].ipv6_prefix))
+USER = "govmig-ops"
+MIGRATED, ROLLED_BACK, REVERTED = "st-hardened", "st-hardened-back", "st-hardened-revert"
+PLAN = {
+    MIGRATED: (*FORWARD_PHASES, Phase.FINALIZE),
+    ROLLED_BACK: (*FORWARD_PHASES[:4], Phase.ROLLBACK),
+    REVERTED: (*FORWARD_PHASES, Phase.REVERT),
+}
+
+
+@dataclass
+class Hardened:
+    """The lab, its provider, and every run's result by system and phase."""
+
+    lab: Lab
+    provider: SshProvider
+    sources: dict[str, dict[str, Any]]
+    results: dict[tuple[str, Phase], RunResult] = field(default_factory=dict)
+
+    def target(self, sid: str) -> SystemTarget:
+        host = self.sources[sid]["source"]["host"]
+        source = SourceLocation(city="shantou", site="lab", host=host)
+        return system_target(sid, sorted(self.sources).index(sid) + 1, source=source)
+
+    def host_root(self, host: str) -> Path:
+        """A lab host's files as its own processes see them (its private disk, its /etc)."""
+        state = read_state(self.lab.paths)
+        assert state is not None
+        return Path(f"/proc/{state.pids[host]}/root")
+
+    def home(self, host: str, sid: str) -> Path:
+        """A system's directory on a host's private disk."""
+        return self.host_root(host) / host_home(sid).lstrip("/")
+
+
+@pytest.fixture(scope="module")
+def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hardened]:
+    base = tmp_path_factory.mktemp("become")
+    lab = Lab(LabPaths.under(base / "lab"), INVENTORY)
+    lab.up(LabOptions(nodes=("shantou",), sources=1, disk_mb=8, login_user=USER, bastion=True))
+    try:
+        seeded = seed(lab, list(PLAN), size=64 * 1024)
+        provider = SshProvider(hosts=load_ssh_hosts(lab.paths.inventory))
+        done = Hardened(lab, provider, {item["system_id"]: item for item in seeded})
+        no_retention = {"govmig_source_retention_days": 0}
+        runner = PhaseRunner(
+            playbook_dir=PLAYBOOK_DIR,
+            artifacts_dir=base / "artifacts",
+            provider=provider,
+            host_vars_hooks=[lambda _, s: no_retention if s.system_id == MIGRATED else {}],
+        )
+        for step in range(len(PLAN[MIGRATED])):
+            # The systems at the same phase at this step run in one batch, as the worker's do.
+            by_phase: dict[Phase, list[str]] = {}
+            for sid, phases in PLAN.items():
+                if step < len(phases):
+                    by_phase.setdefault(phases[step], []).append(sid)
+            for phase, ids in by_phase.items():
+                batch = [(NODE, [done.target(sid) for sid in ids])]
+                result = runner.run(phase, batch, secrets=provider.secrets())
+                done.results.update({(sid, phase): result for sid in ids})
+        yield done
+    finally:
+        lab.down()
+
+
+def resolve(name: str, rdtype: str) -> list[str]:
+    query = dns.message.make_query(f"{name}.{ZONE}", rdtype)
+    response = dns.query.tcp(query, str(DNS_IPV4), timeout=3)
+    return sorted(item.to_text() for rrset in response.answer for item in rrset)
+
+
+def health_by_name(sid: str) -> dict[str, Any]:
+    (address,) = resolve(sid, "AAAA")
+    request = urllib.request.Request(f"http://[{address}]:8080/health")
+    request.add_header("Host", f"{sid}.{ZONE}:8080")
+    with urllib.request.urlopen(request, timeout=5) as reply:
+        answer: dict[str, Any] = json.load(reply)
+    return answer
+
+
+def test_the_inventory_logs_in_as_the_user_through_the_bastion_and_becomes_root(
+    hardened: Hardened,
+) -> None:
+    ssh = hardened.provider.hosts.ssh
+    assert (ssh.user, ssh.become) == (USER, "sudo")
+    assert ssh.jump_host is not None
+    assert str(ssh.jump_host.ipv4) == str(BASTION_IPV4)
+
+
+def test_every_phase_succeeds_as_the_login_user_become_root(hardened: Hardened) -> None:
+    failed = {key: r.outcomes for key, r in hardened.results.items() if not r.outcome(key[0]).ok}
+    assert not failed
+
+
+def test_the_migrated_system_answers_by_name_from_its_target(hardened: Hardened) -> None:
+    target = hardened.provider.target(hardened.target(MIGRATED), NODE)
+    health = health_by_name(MIGRATED)
+    assert (health["system"], health["location"]) == (MIGRATED, target.name)
+    provisioned = hardened.results[(MIGRATED, Phase.PROVISION)].outcome(MIGRATED).report
+    # The login came from the bastion (and sudo kept its environment, where provision read it).
+    assert provisioned["controlled_from"] == str(BASTION_IPV4)
+
+
+@pytest.mark.parametrize("sid", [ROLLED_BACK, REVERTED])
+def test_a_system_rolled_back_or_reverted_is_served_by_its_source_again(
+    hardened: Hardened, sid: str
+) -> None:
+    source = hardened.sources[sid]["source"]
+    assert resolve(sid, "AAAA") == [source["ipv6"]]
+    health = health_by_name(sid)
+    assert (health["system"], health["location"]) == (sid, source["host"])
+    target = hardened.provider.target(hardened.target(sid), NODE)
+    assert not hardened.home(target.name, sid).exists()
+
+
+def test_the_reverse_pass_pulled_the_data_back(hardened: Hardened) -> None:
+    reverted = hardened.results[(REVERTED, Phase.REVERT)].outcome(REVERTED).report
+    assert reverted["replication_pass"] == "reverse"
+
+
+def test_finalize_removed_the_sources_data(hardened: Hardened) -> None:
+    finalized = hardened.results[(MIGRATED, Phase.FINALIZE)].outcome(MIGRATED).report
+    assert finalized["source_removed"] is True
+    source = hardened.sources[MIGRATED]["source"]["host"]
+    assert not hardened.home(source, MIGRATED).exists()
+
+
+def test_the_data_was_written_as_root_on_the_target(hardened: Hardened) -> None:
+    target = hardened.provider.target(hardened.target(MIGRATED), NODE)
+    data = hardened.home(target.name, MIGRATED) / "data"
+    files = [path for path in data.rglob("*") if path.is_file()]
+    assert files
+    assert {path.stat().st_uid for path in files} == {0}
+
+
+def logins(hardened: Hardened, host: str) -> set[str]:
+    """Who logged in to ``host`` and from where, by its sshd's log: ``user from address``."""
+    log = (hardened.lab.paths.host_dir(host) / "sshd.log").read_text()
+    return {
+        " ".join(line.split()[3:6])
+        for line in log.splitlines()
+        if line.startswith("Accepted publickey for ")
+    }
+
+
+def login(hardened: Hardened, user: str, address: str) -> subprocess.CompletedProcess[str]:
+    """``ssh user@address true`` from this machine, with the lab's key, directly."""
+    ssh = hardened.provider.hosts.ssh
+    return subprocess.run(
+        ["ssh", "-i", str(ssh.private_key_file), "-o", f"UserKnownHostsFile={ssh.known_hosts_file}",
+         "-o", "BatchMode=yes", f"{user}@{address}", "true"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+
+
+def test_the_user_reached_each_host_through_the_bastion_only(hardened: Hardened) -> None:
+    target = hardened.provider.target(hardened.target(MIGRATED), NODE)
+    source = hardened.sources[MIGRATED]["source"]
+    assert logins(hardened, "bastion") == {f"{USER} from {BRIDGE_IPV4}"}
+    assert logins(hardened, source["host"]) == {f"{USER} from {BASTION_IPV4}"}
+    # The source's rsync logs in to the target directly, over IPv6 (from the source's own
+    # address or a seeded system's on the same interface: the kernel chooses).
+    direct = logins(hardened, target.name) - {f"{USER} from {BASTION_IPV4}"}
+    assert direct
+    assert all(ip_address(line.split()[-1]) in LAB_IPV6 for line in direct), direct
+    assert f"{USER} from {BASTION_IPV4}" in logins(hardened, target.name)
+
+
+def test_this_machine_is_refused_directly_and_root_everywhere(hardened: Hardened) -> None:
+    target = hardened.provider.target(hardened.target(MIGRATED), NODE)
+    for user, address in ((USER, target.ipv4), ("root", target.ipv4), ("root", BASTION_IPV4)):
+        refused = login(hardened, user, str(address))
+        assert refused.returncode == 255, (user, address)
+        assert "Permission denied" in refused.stderr
+    assert login(hardened, USER, str(BASTION_IPV4)).returncode == 0
+
+
+def test_the_user_exists_on_the_hosts_only(hardened: Hardened) -> None:
+    target = hardened.provider.target(hardened.target(MIGRATED), NODE)
+    on_host = (hardened.host_root(target.name) / "etc/passwd").read_text()
+    assert any(line.startswith(f"{USER}:") for line in on_host.splitlines())
+    here = Path("/etc/passwd").read_text()
+    assert not any(line.startswith(f"{USER}:") for line in here.splitlines())
