@@ -46,6 +46,11 @@ class Provider(Protocol):
         """The vars its role reads for ``system`` beyond the common ``govmig_*`` ones."""
         ...
 
+    def delegate_hosts(self, system: SystemTarget) -> Mapping[str, Mapping[str, Any]]:
+        """The hosts its role delegates ``system``'s tasks to (``delegate_to: name``), by
+        name, each with how Ansible reaches it; put in the inventory beside the systems."""
+        ...
+
     def precheck(self, phase: Phase, system: SystemTarget) -> str | None:
         """Why ``system`` cannot run ``phase`` here at all (no playbook runs then), or None."""
         ...

@@ -110,10 +110,16 @@ HostVarsHook = Callable[[Phase, SystemTarget], Mapping[str, Any]]
 
 
 class HostVarsSource(Protocol):
-    """The provider's side of a host's vars (``execution.provider.Provider`` has both)."""
+    """The provider's side of the inventory (``execution.provider.Provider`` has it all)."""
 
     def connection_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]: ...
     def host_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]: ...
+    def delegate_hosts(self, system: SystemTarget) -> Mapping[str, Mapping[str, Any]]: ...
+
+
+# The inventory group of the hosts a role delegates tasks to (a system's source host):
+# reachable by name, never a play's host (the phase playbooks play "all:!" this group).
+DELEGATES = "govmig_delegates"
 
 
 # A path spliced into a template, ssh's options or a remote shell: inert characters only.
@@ -166,7 +172,8 @@ def build_inventory(
     hooks: Sequence[HostVarsHook] = (),
     secrets: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An inventory whose hosts are exactly the batch's systems, on whichever nodes.
+    """An inventory whose hosts are exactly the batch's systems, on whichever nodes, and
+    beside them, in ``DELEGATES``, the hosts their tasks are delegated to.
 
     Secrets go here (the private data dir, deleted after the run) and never into
     extra vars or the environment, which ansible-runner copies into artifacts;
@@ -184,8 +191,20 @@ def build_inventory(
         for node, systems in work
         for s in systems
     }
+    delegates = {
+        name: dict(login)
+        for _node, systems in work
+        for s in systems
+        for name, login in provider.delegate_hosts(s).items()
+    }
+    both = sorted(set(delegates) & set(hosts))
+    if both:
+        raise PermanentError(
+            f"{both[0]!r} names both a system of the batch and a host its tasks are delegated to"
+        )
     marked = {name: unsafe(value) for name, value in check_secrets(secrets or {}).items()}
-    return {"all": {"vars": marked, "hosts": hosts}}
+    children = {DELEGATES: {"hosts": delegates}}
+    return {"all": {"vars": marked, "hosts": hosts, "children": children}}
 
 
 def _host_vars(

@@ -55,6 +55,10 @@ class LocalProvider:
         """Where the sandbox is."""
         return {"govmig_work_root": str(self.work_root)}
 
+    def delegate_hosts(self, system: SystemTarget) -> Mapping[str, Mapping[str, Any]]:
+        """None: the source is a directory on this machine, like the target."""
+        return {}
+
     def precheck(self, phase: Phase, system: SystemTarget) -> str | None:
         """Preflight fails at once, saying why, when the system has no source here."""
         if phase is not Phase.PREFLIGHT:

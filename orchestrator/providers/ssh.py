@@ -126,11 +126,24 @@ class SshProvider:
         return choose_target(system.system_id, pool.hosts)
 
     def connection_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]:
-        """SSH to the target host with pinned host keys and the run's agent forwarded,
-        becoming root there if the login user is not (sudo's flags: ``playbooks/ansible.cfg``)."""
+        """Log in to the target host (a system's host in the inventory)."""
+        return self._login(self.target(system, node))
+
+    def delegate_hosts(self, system: SystemTarget) -> Mapping[str, Mapping[str, Any]]:
+        """The source host, logged in to as the target is; none for an unknown source (only a
+        rollback gets that far, see ``precheck``, and it has nothing to undo there)."""
+        try:
+            source = self.source(system)
+        except PermanentError:
+            return {}
+        return {source.name: self._login(source)}
+
+    def _login(self, host: SshHost) -> dict[str, Any]:
+        """SSH to ``host`` with pinned host keys and the run's agent forwarded, becoming root
+        there if the login user is not (sudo's flags: ``playbooks/ansible.cfg``)."""
         return {
             "ansible_connection": "ssh",
-            "ansible_host": str(self.target(system, node).ipv4),
+            "ansible_host": str(host.ipv4),
             "ansible_user": self.hosts.ssh.user,
             "ansible_ssh_args": self.ssh_args(),
             "ansible_python_interpreter": HOST_PYTHON,
@@ -142,15 +155,6 @@ class SshProvider:
     def becomes(self) -> bool:
         """Whether the login user becomes root on every host (sudo), or is root."""
         return self.hosts.ssh.become is not None
-
-    def _source_vars(self, system: SystemTarget) -> dict[str, str]:
-        # Only a rollback gets this far with an unknown source (see ``precheck``); it has
-        # nothing to undo there, so it gets no source address to reach.
-        try:
-            source = self.source(system)
-        except PermanentError:
-            return {"govmig_source_ipv4": "", "govmig_source_ipv6": ""}
-        return {"govmig_source_ipv4": str(source.ipv4), "govmig_source_ipv6": str(source.ipv6)}
 
     def execution_host(self, node: NodeTarget) -> ExecutionHost | None:
         """The node's execution host from the hosts inventory, reached as every host is."""
@@ -193,14 +197,13 @@ class SshProvider:
         """Where the system comes from and goes to, its own addresses, and the DNS to switch."""
         target, dns = self.target(system, node), self.hosts.dns
         return {
-            **self._source_vars(system),
             "govmig_target_host": target.name,
             "govmig_target_ipv4": str(target.ipv4),
             "govmig_target_ipv6": str(target.ipv6),
             "govmig_system_ipv4": str(system_ipv4(self.hosts, node.node_id, system.ipv6_index)),
             "govmig_system_ipv6": system_ipv6(node.ipv6_prefix, system.ipv6_index),
+            # The source's rsync logs in to the target as this user, root's end by sudo if so.
             "govmig_ssh_user": self.hosts.ssh.user,
-            "govmig_ssh_args": self.ssh_args(),
             "govmig_become": self.becomes,
             "govmig_known_hosts_file": str(self.hosts.ssh.known_hosts_file),
             "govmig_dns_server": str(dns.server_ipv4),

@@ -59,6 +59,8 @@ def test_inventory_hosts_are_exactly_the_batch_with_the_providers_vars() -> None
     assert set(inventory) == {"all"}
     assert sorted(inventory["all"]["hosts"]) == ["st-permits", "sz-tax"]
     assert inventory["all"]["vars"] == {}
+    # The local provider delegates nothing: its group of delegated hosts is empty.
+    assert inventory["all"]["children"] == {"govmig_delegates": {"hosts": {}}}
     assert inventory["all"]["hosts"]["sz-tax"] == {
         "govmig_system_id": {"__ansible_unsafe": "sz-tax"},
         "govmig_vcpu": 4,

@@ -141,7 +141,7 @@ def test_the_systems_addresses_are_the_recorded_ones(provider: SshProvider, inde
     assert found["govmig_system_ipv4"] == f"10.213.{32 + index // 256}.{index % 256}"
     assert found["govmig_system_ipv6"] not in {h.ipv6 for h in provider.hosts.all_hosts()}
     assert found["govmig_service_name"] == {"__ansible_unsafe": "st-tax.lab.govmig.test"}
-    assert (found["govmig_source_ipv4"], found["govmig_service_port"]) == ("10.213.1.1", 8080)
+    assert found["govmig_service_port"] == 8080
     assert found["govmig_tsig_algorithm"] == "hmac-sha256"
 
 
@@ -177,8 +177,27 @@ def test_a_refused_system_still_rolls_back_with_no_source_to_reach(provider: Ssh
     """Its preflight never ran, so its rollback has nothing to undo and ends it rolled_back."""
     system = from_source("src-9")
     assert provider.precheck(Phase.ROLLBACK, system) is None
-    found = provider.host_vars(system, NODE)
-    assert (found["govmig_source_ipv4"], found["govmig_source_ipv6"]) == ("", "")
+    assert provider.delegate_hosts(system) == {}
+    inventory = build_inventory(Phase.ROLLBACK, [(NODE, [system])], provider=provider)
+    assert inventory["all"]["children"] == {"govmig_delegates": {"hosts": {}}}
+
+
+def test_the_source_is_in_the_inventory_and_logged_in_to_as_the_target(
+    provider: SshProvider,
+) -> None:
+    """The role delegates to the source by name; the inventory says how to reach it."""
+    one, two = from_source("src-1", "st-tax", 1), from_source("src-1", "st-permits", 2)
+    inventory = build_inventory(Phase.REPLICATE, [(NODE, [one, two])], provider=provider)
+    assert sorted(inventory["all"]["hosts"]) == ["st-permits", "st-tax"]
+    (source,) = inventory["all"]["children"]["govmig_delegates"]["hosts"].items()
+    target = provider.connection_vars(one, NODE)
+    assert source == ("src-1", {**target, "ansible_host": "10.213.1.1"})
+
+
+def test_a_system_named_as_a_source_host_is_refused(provider: SshProvider) -> None:
+    clash = from_source("src-1", "src-1")
+    with pytest.raises(PermanentError, match="'src-1' names both a system of the batch and a host"):
+        build_inventory(Phase.PREFLIGHT, [(NODE, [clash])], provider=provider)
 
 
 def test_a_node_without_hosts_is_refused(provider: SshProvider) -> None:
