@@ -98,6 +98,7 @@ def up(
             help="Put a bastion host in front: this machine logs in to the hosts through it only.",
         ),
     ] = False,
+    ssh_port: Annotated[int, typer.Option("--ssh-port", help="Every host's sshd port.")] = 22,
     lab_dir: LabDirOption = DEFAULT_LAB_DIR,
     inventory: InventoryOption = DEFAULT_INVENTORY_ROOT,
 ) -> None:
@@ -113,6 +114,7 @@ def up(
             platforms=choose_platforms(lab.inventory, comma_list(platforms)),
             login_user=login_user,
             bastion=bastion,
+            ssh_port=ssh_port,
         )
     except ValidationError as error:
         raise ConfigurationError(f"lab up: {first_problem(error, options=True)}") from None

@@ -108,12 +108,11 @@ def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
     return done
 
 
-def start_sshd(
-    host: LabHost, paths: LabPaths, *, disk_mb: int, login_user: str, bastion: bool
-) -> int:
+def start_sshd(host: LabHost, topology: Topology, paths: LabPaths) -> int:
     """Start the host's sshd on its private disk; its pid (``ip``, ``unshare``, ``sh`` exec)."""
     config = paths.sshd_config(host.name)
-    write_private(config, render.sshd_config(host, paths, login_user=login_user, bastion=bastion))
+    write_private(config, render.sshd_config(host, topology, paths))
+    disk_mb, login_user = topology.options.disk_mb, topology.options.login_user
     user_args = ["", "", ""]  # root: this machine's users, root's keys in the lab directory
     if login_user != "root":
         user_args = [str(paths.etc_dir), login_user, render.login_home(login_user)]

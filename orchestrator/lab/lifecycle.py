@@ -117,29 +117,20 @@ class Lab:
 
     def _build(self, topology: Topology, state: LabState) -> None:
         daemons.make_keys(topology, self.paths)
-        login_user = state.options.login_user
-        if login_user != "root":
-            daemons.make_login_user(login_user, self.paths)
+        if state.options.login_user != "root":
+            daemons.make_login_user(state.options.login_user, self.paths)
         network.create_bridge(topology)
         for host in topology.hosts:
             network.create_host(host, topology.ipv4_networks)
         state.pids["dns"] = daemons.start_named(topology, self.paths)
         write_state(self.paths, state)
         for host in topology.hosts[1:]:
-            state.pids[host.name] = daemons.start_sshd(
-                host,
-                self.paths,
-                disk_mb=state.options.disk_mb,
-                login_user=login_user,
-                bastion=state.options.bastion,
-            )
+            state.pids[host.name] = daemons.start_sshd(host, topology, self.paths)
             write_state(self.paths, state)
         for host in topology.hosts:
-            port = 53 if host.role == "dns" else 22
+            port = 53 if host.role == "dns" else state.options.ssh_port
             daemons.wait_listening(str(host.ipv4), port, state.pids[host.name])
-        self.paths.inventory.write_text(
-            render.inventory(topology, self.paths, login_user=login_user), encoding="utf-8"
-        )
+        self.paths.inventory.write_text(render.inventory(topology, self.paths), encoding="utf-8")
 
     def down(self) -> str:
         """Stop what the lab started, remove its network and its directory."""
@@ -258,4 +249,5 @@ def _describe(options: LabOptions) -> str:
         + (f", platforms {','.join(options.platforms)}" if options.platforms else "")
         + (f", login user {options.login_user}" if options.login_user != "root" else "")
         + (", a bastion" if options.bastion else "")
+        + (f", sshd on port {options.ssh_port}" if options.ssh_port != 22 else "")
     )

@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from orchestrator.lab.layout import LabPaths
-from orchestrator.lab.topology import BRIDGE_IPV4, BRIDGE_IPV6, TTL_S, ZONE, LabHost, Topology
+from orchestrator.lab.topology import (
+    BRIDGE_IPV4,
+    BRIDGE_IPV6,
+    TTL_S,
+    ZONE,
+    LabHost,
+    Role,
+    Topology,
+)
 from orchestrator.providers.ssh_hosts import (
     DnsServer,
     NodePool,
@@ -31,25 +39,24 @@ def login_home(user: str) -> str:
     return f"/srv/home/{user}"
 
 
-def sshd_config(
-    host: LabHost, paths: LabPaths, *, login_user: str = "root", bastion: bool = False
-) -> str:
+def sshd_config(host: LabHost, topology: Topology, paths: LabPaths) -> str:
     """A key-only sshd for one user on the host's two addresses, with its own key and pid file.
 
     Root logs in only when it is the login user: otherwise the host is a hardened one's
     image, whose users log in and become root with sudo, and whose sshd reads a user's
     keys as that user (so from its home, not from the lab's root-only directory). Behind
-    a ``bastion``, every host but the bastion refuses logins from this machine (the
-    bridge's addresses): they come through the bastion, or from another lab host.
+    a bastion, every host but the bastion refuses logins from this machine (the bridge's
+    addresses): they come through the bastion, or from another lab host.
     """
-    home = paths.host_dir(host.name)
+    home, options = paths.host_dir(host.name), topology.options
+    login_user, port = options.login_user, options.ssh_port
     as_root = login_user == "root"
     keys = paths.authorized_keys if as_root else f"{login_home(login_user)}/.ssh/authorized_keys"
-    behind = bastion and host.role != "bastion"
+    behind = topology.bastion is not None and host.role != "bastion"
     return "\n".join(
         [
-            f"ListenAddress {host.ipv4}:22",
-            f"ListenAddress [{host.ipv6}]:22",
+            f"ListenAddress {host.ipv4}:{port}",
+            f"ListenAddress [{host.ipv6}]:{port}",
             f"HostKey {home / 'ssh_host_ed25519_key'}",
             f"PidFile {home / 'sshd.pid'}",
             f"AuthorizedKeysFile {keys}",
@@ -143,26 +150,36 @@ def zone_file(topology: Topology) -> str:
 
 
 def known_hosts(keys: Mapping[str, str], topology: Topology) -> str:
-    """One line per host with an sshd: its name, FQDN and both addresses, then its public key."""
-    lines = []
+    """One line per host with an sshd: its name, FQDN and both addresses, then its public key
+    (each name as ``[name]:port`` when the sshd is not on 22, as ssh looks it up then)."""
+    port, lines = topology.options.ssh_port, []
     for host in topology.hosts:
         if host.name in keys:
-            names = f"{host.name},{host.name}.{ZONE},{host.ipv4},{host.ipv6}"
-            lines.append(f"{names} {keys[host.name].strip()}")
+            names = [host.name, f"{host.name}.{ZONE}", str(host.ipv4), str(host.ipv6)]
+            if port != 22:
+                names = [f"[{name}]:{port}" for name in names]
+            lines.append(f"{','.join(names)} {keys[host.name].strip()}")
     return "\n".join(lines) + "\n"
 
 
-def inventory(topology: Topology, paths: LabPaths, *, login_user: str = "root") -> str:
-    """The ssh provider's ``hosts.yml`` for this lab: ``login_user`` other than root becomes
+def inventory(topology: Topology, paths: LabPaths) -> str:
+    """The ssh provider's ``hosts.yml`` for this lab: a login user other than root becomes
     root with sudo."""
-    dns = topology.dns
+    dns, login_user = topology.dns, topology.options.login_user
+
+    def as_ssh_host(host: LabHost) -> SshHost:
+        return SshHost(
+            name=host.name, ipv4=host.ipv4, ipv6=host.ipv6, port=topology.options.ssh_port
+        )
+
+    def of_node(role: Role, node: str) -> list[SshHost]:
+        return [as_ssh_host(h) for h in topology.of_role(role) if h.node == node]
+
     pools = {
         plan.node: NodePool(
             system_ipv4_pool=plan.system_ipv4_pool,
-            hosts=tuple(_ssh_host(h) for h in topology.of_role("target") if h.node == plan.node),
-            execution_host=next(
-                (_ssh_host(h) for h in topology.of_role("execution") if h.node == plan.node), None
-            ),
+            hosts=tuple(of_node("target", plan.node)),
+            execution_host=next(iter(of_node("execution", plan.node)), None),
         )
         for plan in topology.nodes
     }
@@ -172,7 +189,7 @@ def inventory(topology: Topology, paths: LabPaths, *, login_user: str = "root") 
             become=None if login_user == "root" else "sudo",
             private_key_file=paths.client_key,
             known_hosts_file=paths.known_hosts,
-            jump_host=_ssh_host(topology.bastion) if topology.bastion else None,
+            jump_host=as_ssh_host(topology.bastion) if topology.bastion else None,
         ),
         dns=DnsServer(
             server_ipv4=dns.ipv4,
@@ -183,10 +200,6 @@ def inventory(topology: Topology, paths: LabPaths, *, login_user: str = "root") 
             tsig_algorithm=TSIG_ALGORITHM,
         ),
         nodes=pools,
-        sources=tuple(_ssh_host(h) for h in topology.of_role("source")),
+        sources=tuple(as_ssh_host(h) for h in topology.of_role("source")),
     )
     return dump_ssh_hosts(hosts)
-
-
-def _ssh_host(host: LabHost) -> SshHost:
-    return SshHost(name=host.name, ipv4=host.ipv4, ipv6=host.ipv6)

@@ -80,6 +80,8 @@ class LabOptions(BaseModel):
     login_user: UserName = "root"
     # A bastion in front: this machine logs in to the hosts through it only.
     bastion: bool = False
+    # Every sshd's port (hardened sites move it off 22).
+    ssh_port: int = Field(default=22, ge=1, le=65_535)
 
     @model_validator(mode="after")
     def _execution_hosts_log_in_as_root_directly(self) -> LabOptions:
@@ -131,6 +133,7 @@ class Topology:
 
     hosts: tuple[LabHost, ...]
     nodes: tuple[NodePlan, ...]  # the city nodes', then the platforms'
+    options: LabOptions  # what it was planned from: the login user, the bastion, the port
 
     @property
     def platforms(self) -> list[NodePlan]:
@@ -209,7 +212,7 @@ def plan_topology(inventory: Inventory, options: LabOptions) -> Topology:
         plans.append(NodePlan(node, prefix, pool4))
     for platform in options.platforms:
         plans.append(_plan_platform(inventory, platform, options.per_node, hosts))
-    return Topology(tuple(hosts), tuple(plans))
+    return Topology(tuple(hosts), tuple(plans), options)
 
 
 def _plan_platform(

@@ -144,6 +144,7 @@ class SshProvider:
         return {
             "ansible_connection": "ssh",
             "ansible_host": str(host.ipv4),
+            "ansible_port": host.port,
             "ansible_user": self.hosts.ssh.user,
             "ansible_ssh_args": self.ssh_args(),
             "ansible_python_interpreter": HOST_PYTHON,
@@ -166,7 +167,8 @@ class SshProvider:
             address=str(pool.execution_host.ipv4),
             user=self.hosts.ssh.user,
             identity_file=self.hosts.ssh.private_key_file,
-            ssh_options=tuple(self._login_options()),  # no agent: this machine has none to lend
+            # No agent: this machine has none to lend.
+            ssh_options=(*self._login_options(), "-p", str(pool.execution_host.port)),
         )
 
     def ssh_args(self) -> str:
@@ -183,7 +185,7 @@ class SshProvider:
         jump = self.hosts.ssh.jump_host
         if jump is None:
             return []
-        login = ["ssh", "-l", self.hosts.ssh.user, *self._login_options()]
+        login = ["ssh", "-l", self.hosts.ssh.user, "-p", str(jump.port), *self._login_options()]
         return ["-o", "ProxyCommand=" + " ".join([*login, "-W", "[%h]:%p", str(jump.ipv4)])]
 
     def _login_options(self) -> list[str]:
@@ -200,6 +202,7 @@ class SshProvider:
             "govmig_target_host": target.name,
             "govmig_target_ipv4": str(target.ipv4),
             "govmig_target_ipv6": str(target.ipv6),
+            "govmig_target_port": target.port,
             "govmig_system_ipv4": str(system_ipv4(self.hosts, node.node_id, system.ipv6_index)),
             "govmig_system_ipv6": system_ipv6(node.ipv6_prefix, system.ipv6_index),
             # The source's rsync logs in to the target as this user, root's end by sudo if so.

@@ -21,7 +21,7 @@ real environment (ops write it by hand)::
       shantou:
         system_ipv4_pool: 10.213.32.0/20         # a moved system's IPv4: pool[its index]
         hosts:                                   # a moved system's IPv6 is <node prefix>::<index>
-          - {name: shantou-1, ipv4: 10.213.2.1, ipv6: "2001:db8:1:ffff::1"}
+          - {name: shantou-1, ipv4: 10.213.2.1, ipv6: "2001:db8:1:ffff::1"}   # port: 22 (default)
         # Optional: a machine inside the node's network that runs its playbooks
         # (ansible-runner worker over SSH; govmig installed at the same path).
         execution_host: {name: exec-shantou, ipv4: 10.213.2.251, ipv6: "2001:db8:1:ffff::fb"}
@@ -82,11 +82,12 @@ class DnsServer(_Strict):
 
 
 class SshHost(_Strict):
-    """One machine the provider reaches over SSH, by either address."""
+    """One machine the provider reaches over SSH, by either address, on its sshd's port."""
 
     name: HostName
     ipv4: IPv4Address
     ipv6: IPv6Address
+    port: int = Field(default=22, ge=1, le=65_535)
 
 
 class SshAccess(_Strict):

@@ -1,6 +1,7 @@
 """A hardened site: the ``ssh`` provider logs in through a bastion, as a user that is not
-root, and becomes root with sudo (``govmig lab up --login-user ops --bastion``): every
-host's sshd refuses root, and refuses this machine unless it comes through the bastion.
+root, to sshd on a port other than 22, and becomes root with sudo (``govmig lab up
+--login-user ops --bastion --ssh-port 2222``): every host's sshd refuses root, and
+refuses this machine unless it comes through the bastion.
 
 One lab (one node with one target host, one source host), three seeded systems,
 through the real ``PhaseRunner``: one migrated through every forward phase and
@@ -47,6 +48,7 @@ pytestmark = [pytest.mark.lab, pytest.mark.ansible]
 INVENTORY = load_inventory()
 NODE = NodeTarget(node_id="shantou", ipv6_prefix=str(INVENTORY.nodes["shantou"].ipv6_prefix))
 USER = "govmig-ops"
+PORT = 2222
 MIGRATED, ROLLED_BACK, REVERTED = "st-hardened", "st-hardened-back", "st-hardened-revert"
 PLAN = {
     MIGRATED: (*FORWARD_PHASES, Phase.FINALIZE),
@@ -84,7 +86,11 @@ class Hardened:
 def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hardened]:
     base = tmp_path_factory.mktemp("become")
     lab = Lab(LabPaths.under(base / "lab"), INVENTORY)
-    lab.up(LabOptions(nodes=("shantou",), sources=1, disk_mb=8, login_user=USER, bastion=True))
+    lab.up(
+        LabOptions(
+            nodes=("shantou",), sources=1, disk_mb=8, login_user=USER, bastion=True, ssh_port=PORT
+        )
+    )
     try:
         seeded = seed(lab, list(PLAN), size=64 * 1024)
         provider = SshProvider(hosts=load_ssh_hosts(lab.paths.inventory))
@@ -133,6 +139,7 @@ def test_the_inventory_logs_in_as_the_user_through_the_bastion_and_becomes_root(
     assert (ssh.user, ssh.become) == (USER, "sudo")
     assert ssh.jump_host is not None
     assert str(ssh.jump_host.ipv4) == str(BASTION_IPV4)
+    assert {host.port for host in hardened.provider.hosts.all_hosts()} == {PORT}
 
 
 def test_every_phase_succeeds_as_the_login_user_become_root(hardened: Hardened) -> None:
@@ -196,7 +203,7 @@ def login(hardened: Hardened, user: str, address: str) -> subprocess.CompletedPr
     ssh = hardened.provider.hosts.ssh
     return subprocess.run(
         ["ssh", "-i", str(ssh.private_key_file), "-o", f"UserKnownHostsFile={ssh.known_hosts_file}",
-         "-o", "BatchMode=yes", f"{user}@{address}", "true"],
+         "-o", "BatchMode=yes", "-p", str(PORT), f"{user}@{address}", "true"],
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
 

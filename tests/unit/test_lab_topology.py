@@ -110,7 +110,7 @@ def test_seeded_data_totals_the_size_and_is_deterministic(size: int) -> None:
 
 def test_sshd_config_is_key_only_root_on_the_hosts_addresses() -> None:
     host = SMALL.host("src-1")
-    lines = render.sshd_config(host, PATHS).splitlines()
+    lines = render.sshd_config(host, SMALL, PATHS).splitlines()
     assert f"ListenAddress {host.ipv4}:22" in lines
     assert f"ListenAddress [{host.ipv6}]:22" in lines
     for line in (
@@ -126,7 +126,8 @@ def test_sshd_config_is_key_only_root_on_the_hosts_addresses() -> None:
 
 
 def test_a_login_user_other_than_root_makes_hosts_that_refuse_root() -> None:
-    lines = render.sshd_config(SMALL.host("src-1"), PATHS, login_user="ops").splitlines()
+    hardened = plan_topology(INVENTORY, LabOptions(nodes=("shantou",), login_user="ops"))
+    lines = render.sshd_config(hardened.host("src-1"), hardened, PATHS).splitlines()
     for line in (
         "PermitRootLogin no",
         "AllowUsers ops",
@@ -134,7 +135,7 @@ def test_a_login_user_other_than_root_makes_hosts_that_refuse_root() -> None:
         "AuthorizedKeysFile /srv/home/ops/.ssh/authorized_keys",
     ):
         assert line in lines
-    assert "AllowUsers root" in render.sshd_config(SMALL.host("src-1"), PATHS).splitlines()
+    assert "AllowUsers root" in render.sshd_config(SMALL.host("src-1"), SMALL, PATHS).splitlines()
 
 
 def test_the_login_user_gets_a_free_id_no_password_and_sudo_to_root_only() -> None:
@@ -162,7 +163,7 @@ def test_behind_a_bastion_only_the_bastion_takes_logins_from_this_machine() -> N
     assert (str(lab.bastion.ipv4), str(lab.bastion.ipv6)) == ("10.213.0.22", "2001:db8:1000::22")
     deny = "DenyUsers *@10.213.0.1 *@2001:db8:1000::1"
     for host in lab.hosts[1:]:
-        lines = render.sshd_config(host, PATHS, bastion=True).splitlines()
+        lines = render.sshd_config(host, lab, PATHS).splitlines()
         assert (deny in lines) == (host.role != "bastion"), host.name
     hosts = parse_ssh_hosts(yaml.safe_load(render.inventory(lab, PATHS)), source="hosts.yml")
     assert hosts.ssh.jump_host is not None
@@ -193,6 +194,19 @@ def test_known_hosts_names_each_host_by_name_and_both_addresses() -> None:
     assert text.splitlines() == [expected]
 
 
+def test_an_sshd_off_port_22_listens_there_and_is_named_with_its_port() -> None:
+    ported = plan_topology(INVENTORY, LabOptions(nodes=("shantou",), sources=1, ssh_port=2222))
+    source = ported.host("src-1")
+    lines = render.sshd_config(source, ported, PATHS).splitlines()
+    assert f"ListenAddress {source.ipv4}:2222" in lines
+    assert f"ListenAddress [{source.ipv6}]:2222" in lines
+    text = render.known_hosts({"src-1": "ssh-ed25519 AAAAkey src-1\n"}, ported)
+    names = "[src-1]:2222,[src-1.lab.govmig.test]:2222,[10.213.1.1]:2222,[2001:db8:1000:1::1]:2222"
+    assert text.splitlines() == [f"{names} ssh-ed25519 AAAAkey src-1"]
+    hosts = parse_ssh_hosts(yaml.safe_load(render.inventory(ported, PATHS)), source="hosts.yml")
+    assert {host.port for host in hosts.all_hosts()} == {2222}
+
+
 def test_tsig_secret_is_read_from_bind_format() -> None:
     key = 'key "govmig-lab" {\n\talgorithm hmac-sha256;\n\tsecret "c2VjcmV0Cg==";\n};\n'
     assert tsig_secret(key) == "c2VjcmV0Cg=="
@@ -208,9 +222,8 @@ def test_the_inventory_reads_back_as_the_ssh_providers_format() -> None:
     assert hosts.dns.zone == "lab.govmig.test"
     assert hosts.ssh.known_hosts_file == Path("/var/lab/ssh/known_hosts")
     assert (hosts.ssh.user, hosts.ssh.become) == ("root", None)
-    hardened = parse_ssh_hosts(
-        yaml.safe_load(render.inventory(SMALL, PATHS, login_user="ops")), source="hosts.yml"
-    )
+    ops = plan_topology(INVENTORY, LabOptions(nodes=("shantou",), login_user="ops"))
+    hardened = parse_ssh_hosts(yaml.safe_load(render.inventory(ops, PATHS)), source="hosts.yml")
     assert (hardened.ssh.user, hardened.ssh.become) == ("ops", "sudo")
 
 

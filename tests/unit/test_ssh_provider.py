@@ -291,6 +291,25 @@ def test_a_node_runs_here_unless_its_pool_names_an_execution_host(tmp_path: Path
     assert f"UserKnownHostsFile={tmp_path / 'known_hosts'}" in options
     # The orchestrator lends no agent to the execution host: the run brings its own.
     assert "ForwardAgent" not in options
+    assert found.ssh_options[-2:] == ("-p", "22")
+
+
+def test_each_host_is_reached_on_its_own_sshd_port(tmp_path: Path) -> None:
+    document = hosts_document(tmp_path)
+    for j, host in enumerate(document["nodes"]["shantou"]["hosts"]):
+        host["port"] = 2200 + j
+    document["sources"][0]["port"] = 2299
+    document["ssh"]["jump_host"] = {"name": "bastion", "ipv4": "10.213.0.22", "ipv6": "::22"}
+    document["ssh"]["jump_host"]["port"] = 2022
+    ported = SshProvider(hosts=parse_ssh_hosts(document, source="test"))
+    system = from_source("src-1")
+    target = ported.target(system, NODE)
+    assert ported.connection_vars(system, NODE)["ansible_port"] == target.port
+    # The source's rsync logs in to the target on the target's port.
+    assert ported.host_vars(system, NODE)["govmig_target_port"] == target.port
+    assert ported.delegate_hosts(system)["src-1"]["ansible_port"] == 2299
+    (proxy,) = [w for w in shlex.split(ported.ssh_args()) if w.startswith("ProxyCommand=")]
+    assert proxy.startswith("ProxyCommand=ssh -l root -p 2022 ")
 
 
 def test_nodes_run_from_here_share_a_place_and_one_with_an_execution_host_has_its_own(
