@@ -17,7 +17,11 @@ per system of (a) (the data is a few KiB, so this is orchestration and Ansible,
 not copying; target <= 1 s with Mitogen), and the share of (a)'s wall time
 outside any ansible-runner invocation.
 
-Run as root: ``python -m bench.lab_wave [--systems 28] [--max-batches 4] [--batch-size 50]``.
+With ``--hardened``, the lab is a hardened site's: the logins go through a
+bastion, as a user that becomes root with sudo, to sshd on port 2222.
+
+Run as root: ``python -m bench.lab_wave [--systems 28] [--max-batches 4] [--batch-size 50]
+[--hardened]``.
 """
 
 from __future__ import annotations
@@ -48,6 +52,25 @@ from orchestrator.worker.targets import node_targets
 SEED_BYTES = 64 * 1024
 # Host numbers for the baseline's systems, clear of those the worker hands out (1, 2, ...).
 BASELINE_INDEX = 200
+
+
+# A hardened site's sshd port (--hardened).
+HARDENED_PORT = 2222
+
+
+def lab_options(nodes: Sequence[str], *, hardened: bool) -> LabOptions:
+    """One target per node and 3 sources; a hardened site's logins go through a bastion, as
+    a user that becomes root with sudo, to sshd on ``HARDENED_PORT``."""
+    if not hardened:
+        return LabOptions(nodes=tuple(nodes), per_node=1, sources=3)
+    return LabOptions(
+        nodes=tuple(nodes),
+        per_node=1,
+        sources=3,
+        login_user="govmig-ops",
+        bastion=True,
+        ssh_port=HARDENED_PORT,
+    )
 
 
 def runner(base: Path, name: str, provider: SshProvider, forks: int = 10) -> PhaseRunner:
@@ -117,6 +140,12 @@ def main() -> None:
     parser.add_argument("--max-batches", type=int, default=4, help="runs at a time, both ways")
     parser.add_argument("--batch-size", type=int, default=50, help="systems per batched run")
     parser.add_argument("--forks", type=int, default=10, help="Ansible forks of a batched run")
+    parser.add_argument(
+        "--hardened",
+        action="store_true",
+        help="a hardened site's lab: logins through a bastion, as a user become root with "
+        f"sudo, on port {HARDENED_PORT}",
+    )
     args = parser.parse_args()
     inventory = load_inventory()
     nodes = choose_nodes(inventory, [])
@@ -126,7 +155,7 @@ def main() -> None:
         base = Path(tmp)
         lab = Lab(LabPaths.under(base / "lab"), inventory)
         try:
-            lab.up(LabOptions(nodes=nodes, per_node=1, sources=3))
+            lab.up(lab_options(nodes, hardened=args.hardened))
             systems = seed_systems(lab, pool, size=SEED_BYTES)
             provider = SshProvider(hosts=load_ssh_hosts(lab.paths.root / "hosts.yml"))
             with cpu_groups("controller", "hosts") as groups:
