@@ -3,14 +3,15 @@ root, to sshd on a port other than 22, and becomes root with sudo (``govmig lab 
 --login-user ops --bastion --ssh-port 2222``): every host's sshd refuses root, and
 refuses this machine unless it comes through the bastion.
 
-One lab (one node with one target host, one source host), three seeded systems,
+One lab (one node with one target host, one source host), four seeded systems,
 through the real ``PhaseRunner``: one migrated through every forward phase and
 finalized with no retention, one cut over and then rolled back, one migrated
 and reverted. So every delegated step on the source (its checks, the pushes
 with the forwarded agent, the quiesce, the restart, the removal of its data)
 runs as the login user become root, and so does the far end of each rsync,
 the reverse pass's included; and every login from here reaches its host
-through the bastion, while the source's rsync reaches the target directly. Needs
+through the bastion, while the source's rsync reaches the target directly.
+The fourth's preflight runs while sudo asks for a password, and fails saying so. Needs
 root and the lab's packages (sudo among them): without them ``lab up`` fails,
 and so do these tests.
 """
@@ -21,6 +22,7 @@ import json
 import subprocess
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
@@ -50,6 +52,8 @@ NODE = NodeTarget(node_id="shantou", ipv6_prefix=str(INVENTORY.nodes["shantou"].
 USER = "govmig-ops"
 PORT = 2222
 MIGRATED, ROLLED_BACK, REVERTED = "st-hardened", "st-hardened-back", "st-hardened-revert"
+# Preflight once more, after the others, while the user's sudo asks for a password.
+NO_SUDO = "st-hardened-nosudo"
 PLAN = {
     MIGRATED: (*FORWARD_PHASES, Phase.FINALIZE),
     ROLLED_BACK: (*FORWARD_PHASES[:4], Phase.ROLLBACK),
@@ -92,7 +96,7 @@ def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hardened]:
         )
     )
     try:
-        seeded = seed(lab, list(PLAN), size=64 * 1024)
+        seeded = seed(lab, [*PLAN, NO_SUDO], size=64 * 1024)
         provider = SshProvider(hosts=load_ssh_hosts(lab.paths.inventory))
         done = Hardened(lab, provider, {item["system_id"]: item for item in seeded})
         no_retention = {"govmig_source_retention_days": 0}
@@ -112,9 +116,27 @@ def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hardened]:
                 batch = [(NODE, [done.target(sid) for sid in ids])]
                 result = runner.run(phase, batch, secrets=provider.secrets())
                 done.results.update({(sid, phase): result for sid in ids})
+        with sudo_asking_for_a_password(lab):
+            batch = [(NODE, [done.target(NO_SUDO)])]
+            result = runner.run(Phase.PREFLIGHT, batch, secrets=provider.secrets())
+            done.results[(NO_SUDO, Phase.PREFLIGHT)] = result
         yield done
     finally:
         lab.down()
+
+
+@contextmanager
+def sudo_asking_for_a_password(lab: Lab) -> Iterator[None]:
+    """Every host's sudoers without NOPASSWD: the file is bind-mounted, so edited in place."""
+    sudoers = lab.paths.etc_dir / "sudoers"
+    allowed = sudoers.read_text()
+    sudoers.chmod(0o640)
+    try:
+        sudoers.write_text(allowed.replace("NOPASSWD: ", ""))
+        yield
+    finally:
+        sudoers.write_text(allowed)
+        sudoers.chmod(0o440)
 
 
 def resolve(name: str, rdtype: str) -> list[str]:
@@ -143,7 +165,9 @@ def test_the_inventory_logs_in_as_the_user_through_the_bastion_and_becomes_root(
 
 
 def test_every_phase_succeeds_as_the_login_user_become_root(hardened: Hardened) -> None:
-    failed = {key: r.outcomes for key, r in hardened.results.items() if not r.outcome(key[0]).ok}
+    planned = {key: result for key, result in hardened.results.items() if key[0] in PLAN}
+    assert len(planned) == sum(len(phases) for phases in PLAN.values())
+    failed = {key: r.outcomes for key, r in planned.items() if not r.outcome(key[0]).ok}
     assert not failed
 
 
@@ -236,3 +260,11 @@ def test_the_user_exists_on_the_hosts_only(hardened: Hardened) -> None:
     assert any(line.startswith(f"{USER}:") for line in on_host.splitlines())
     here = Path("/etc/passwd").read_text()
     assert not any(line.startswith(f"{USER}:") for line in here.splitlines())
+
+
+def test_a_user_whose_sudo_wants_a_password_fails_preflight_saying_so(hardened: Hardened) -> None:
+    outcome = hardened.results[(NO_SUDO, Phase.PREFLIGHT)].outcome(NO_SUDO)
+    assert not outcome.ok
+    assert "sudo password is required" in str(outcome.message)
+    source = hardened.sources[NO_SUDO]["source"]
+    assert health_by_name(NO_SUDO)["location"] == source["host"]  # untouched, still serving
