@@ -61,16 +61,9 @@ HARDENED_PORT = 2222
 def lab_options(nodes: Sequence[str], *, hardened: bool) -> LabOptions:
     """One target per node and 3 sources; a hardened site's logins go through a bastion, as
     a user that becomes root with sudo, to sshd on ``HARDENED_PORT``."""
-    if not hardened:
-        return LabOptions(nodes=tuple(nodes), per_node=1, sources=3)
-    return LabOptions(
-        nodes=tuple(nodes),
-        per_node=1,
-        sources=3,
-        login_user="govmig-ops",
-        bastion=True,
-        ssh_port=HARDENED_PORT,
-    )
+    plain = LabOptions(nodes=tuple(nodes), per_node=1, sources=3)
+    site = {"login_user": "govmig-ops", "bastion": True, "ssh_port": HARDENED_PORT}
+    return LabOptions.model_validate(plain.model_dump() | site) if hardened else plain
 
 
 def runner(base: Path, name: str, provider: SshProvider, forks: int = 10) -> PhaseRunner:

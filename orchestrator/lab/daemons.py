@@ -114,7 +114,7 @@ def start_sshd(host: LabHost, topology: Topology, paths: LabPaths) -> int:
     write_private(config, render.sshd_config(host, topology, paths))
     disk_mb, login_user = topology.options.disk_mb, topology.options.login_user
     user_args = ["", "", ""]  # root: this machine's users, root's keys in the lab directory
-    if login_user != "root":
+    if topology.options.hardened_login:
         user_args = [str(paths.etc_dir), login_user, render.login_home(login_user)]
     # sshd refuses to start without its privilege separation directory.
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)

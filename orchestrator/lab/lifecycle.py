@@ -117,8 +117,8 @@ class Lab:
 
     def _build(self, topology: Topology, state: LabState) -> None:
         daemons.make_keys(topology, self.paths)
-        if state.options.login_user != "root":
-            daemons.make_login_user(state.options.login_user, self.paths)
+        if topology.options.hardened_login:
+            daemons.make_login_user(topology.options.login_user, self.paths)
         network.create_bridge(topology)
         for host in topology.hosts:
             network.create_host(host, topology.ipv4_networks)
@@ -128,7 +128,7 @@ class Lab:
             state.pids[host.name] = daemons.start_sshd(host, topology, self.paths)
             write_state(self.paths, state)
         for host in topology.hosts:
-            port = 53 if host.role == "dns" else state.options.ssh_port
+            port = 53 if host.role == "dns" else topology.options.ssh_port
             daemons.wait_listening(str(host.ipv4), port, state.pids[host.name])
         self.paths.inventory.write_text(render.inventory(topology, self.paths), encoding="utf-8")
 
@@ -247,7 +247,7 @@ def _describe(options: LabOptions) -> str:
         f"{options.sources} sources, {options.disk_mb} MB disks"
         + (", an execution host per node" if options.execution_hosts else "")
         + (f", platforms {','.join(options.platforms)}" if options.platforms else "")
-        + (f", login user {options.login_user}" if options.login_user != "root" else "")
+        + (f", login user {options.login_user}" if options.hardened_login else "")
         + (", a bastion" if options.bastion else "")
         + (f", sshd on port {options.ssh_port}" if options.ssh_port != 22 else "")
     )

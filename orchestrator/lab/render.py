@@ -50,7 +50,7 @@ def sshd_config(host: LabHost, topology: Topology, paths: LabPaths) -> str:
     """
     home, options = paths.host_dir(host.name), topology.options
     login_user, port = options.login_user, options.ssh_port
-    as_root = login_user == "root"
+    as_root = not options.hardened_login
     keys = paths.authorized_keys if as_root else f"{login_home(login_user)}/.ssh/authorized_keys"
     behind = topology.bastion is not None and host.role != "bastion"
     return "\n".join(
@@ -186,7 +186,7 @@ def inventory(topology: Topology, paths: LabPaths) -> str:
     hosts = SshHosts(
         ssh=SshAccess(
             user=login_user,
-            become=None if login_user == "root" else "sudo",
+            become="sudo" if topology.options.hardened_login else None,
             private_key_file=paths.client_key,
             known_hosts_file=paths.known_hosts,
             jump_host=as_ssh_host(topology.bastion) if topology.bastion else None,

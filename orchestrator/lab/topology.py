@@ -83,11 +83,16 @@ class LabOptions(BaseModel):
     # Every sshd's port (hardened sites move it off 22).
     ssh_port: int = Field(default=22, ge=1, le=65_535)
 
+    @property
+    def hardened_login(self) -> bool:
+        """Whether the login user is not root: it becomes root with sudo, root cannot log in."""
+        return self.login_user != "root"
+
     @model_validator(mode="after")
     def _execution_hosts_log_in_as_root_directly(self) -> LabOptions:
         # An execution host runs this machine's govmig, whose Python lives where only
         # root may read it here (pyenv under /root): the lab cannot give it to another user.
-        if self.execution_hosts and self.login_user != "root":
+        if self.execution_hosts and self.hardened_login:
             raise ValueError("execution hosts need the lab's login user to be root")
         # The ssh provider's inventory takes a jump host or execution hosts, not both.
         if self.execution_hosts and self.bastion:
