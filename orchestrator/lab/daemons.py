@@ -21,7 +21,7 @@ from orchestrator.devkafka.processes import command_line, is_alive, spawn_detach
 from orchestrator.errors import ConfigurationError
 from orchestrator.lab import render
 from orchestrator.lab.layout import LabPaths
-from orchestrator.lab.topology import ZONE, LabHost, Topology
+from orchestrator.lab.topology import ZONE, LabHost, Topology, control_source
 
 SSHD = "/usr/sbin/sshd"
 NAMED = "/usr/sbin/named"
@@ -155,7 +155,8 @@ def wait_listening(address: str, port: int, pid: int, *, timeout_s: float = 15.0
         if not is_alive(pid):
             raise ConfigurationError(f"pid {pid} exited before listening on {address}:{port}")
         try:
-            with socket.create_connection((address, port), timeout=0.5):
+            source = (control_source(address), 0)  # through a bastion's wall, as the lab's own
+            with socket.create_connection((address, port), timeout=0.5, source_address=source):
                 return
         except OSError:
             time.sleep(0.05)

@@ -121,7 +121,7 @@ class Lab:
             daemons.make_login_user(topology.options.login_user, self.paths)
         network.create_bridge(topology)
         for host in topology.hosts:
-            network.create_host(host, topology.ipv4_networks)
+            network.create_host(host, topology.ipv4_networks, walled=topology.walled_off(host))
         state.pids["dns"] = daemons.start_named(topology, self.paths)
         write_state(self.paths, state)
         for host in topology.hosts[1:]:

@@ -18,7 +18,7 @@ import dns.update
 
 from orchestrator.errors import ConfigurationError
 from orchestrator.lab.render import TSIG_ALGORITHM, TSIG_KEY_NAME
-from orchestrator.lab.topology import TTL_S, ZONE
+from orchestrator.lab.topology import TTL_S, ZONE, control_source
 from orchestrator.providers.ssh_hosts import tsig_secret
 
 _TIMEOUT_S = 5.0
@@ -46,7 +46,8 @@ def replace_addresses(
 
 def send_update(update: dns.message.Message, server: IPv4Address) -> None:
     """Send ``update`` over TCP; ``ConfigurationError`` unless the server says NOERROR."""
-    response = dns.query.tcp(update, str(server), timeout=_TIMEOUT_S)
+    source = control_source(str(server))  # through a bastion's wall, as the lab's own
+    response = dns.query.tcp(update, str(server), timeout=_TIMEOUT_S, source=source)
     rcode = response.rcode()
     if rcode != dns.rcode.NOERROR:
         raise ConfigurationError(

@@ -20,6 +20,8 @@ from orchestrator.lab.topology import (
     BRIDGE,
     BRIDGE_IPV4,
     BRIDGE_IPV6,
+    CONTROL_IPV4,
+    CONTROL_IPV6,
     LAB_IPV4,
     LAB_IPV6,
     NETNS_PREFIX,
@@ -55,6 +57,11 @@ def create_bridge(topology: Topology) -> None:
     ip("link", "add", BRIDGE, "type", "bridge", "mcast_snooping", "0")
     ip("addr", "add", f"{BRIDGE_IPV4}/{LAB_IPV4.prefixlen}", "dev", BRIDGE)
     ip("addr", "add", f"{BRIDGE_IPV6}/{LAB_IPV6.prefixlen}", "dev", BRIDGE, "nodad")
+    # The lab's own: IPv4's second address and a deprecated IPv6 one are never a
+    # connection's source unless it binds them, as the lab does (control_source).
+    ip("addr", "add", f"{CONTROL_IPV4}/{LAB_IPV4.prefixlen}", "dev", BRIDGE)
+    control_ipv6 = f"{CONTROL_IPV6}/{LAB_IPV6.prefixlen}"
+    ip("addr", "add", control_ipv6, "dev", BRIDGE, "nodad", "preferred_lft", "0")
     ip("link", "set", BRIDGE, "up")
     for network in topology.ipv4_networks[1:]:
         ip("route", "replace", str(network), "dev", BRIDGE)
@@ -62,11 +69,13 @@ def create_bridge(topology: Topology) -> None:
         ip("-6", "route", "replace", str(plan.prefix), "dev", BRIDGE)
 
 
-def create_host(host: LabHost, ipv4_networks: Sequence[IPv4Network]) -> None:
+def create_host(host: LabHost, ipv4_networks: Sequence[IPv4Network], *, walled: bool) -> None:
     """The host's namespace, its veth pair onto the bridge, its addresses and routes.
 
     ``ipv4_networks`` are on-link: the host's address gets its own network's
-    length, and every other one a route.
+    length, and every other one a route. A ``walled`` host has no route back to
+    the bridge's first addresses: this machine's connections reach it only
+    through the bastion (the lab's own, from ``CONTROL_IPV4``, still do).
     """
     ip("netns", "add", host.netns)
     ip("link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "netns", host.netns)
@@ -81,6 +90,9 @@ def create_host(host: LabHost, ipv4_networks: Sequence[IPv4Network]) -> None:
         if network != own:
             ip("route", "add", str(network), "dev", "eth0", netns=ns)
     ip("-6", "route", "add", _ON_LINK_V6, "dev", "eth0", netns=ns)
+    if walled:
+        ip("route", "add", "blackhole", f"{BRIDGE_IPV4}/32", netns=ns)
+        ip("-6", "route", "add", "blackhole", f"{BRIDGE_IPV6}/128", netns=ns)
 
 
 def add_address(host: LabHost, ipv4: IPv4Address, ipv6: IPv6Address) -> None:

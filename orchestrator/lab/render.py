@@ -11,8 +11,6 @@ from collections.abc import Mapping
 
 from orchestrator.lab.layout import LabPaths
 from orchestrator.lab.topology import (
-    BRIDGE_IPV4,
-    BRIDGE_IPV6,
     TTL_S,
     ZONE,
     LabHost,
@@ -45,14 +43,12 @@ def sshd_config(host: LabHost, topology: Topology, paths: LabPaths) -> str:
     Root logs in only when it is the login user: otherwise the host is a hardened one's
     image, whose users log in and become root with sudo, and whose sshd reads a user's
     keys as that user (so from its home, not from the lab's root-only directory). Behind
-    a bastion, every host but the bastion refuses logins from this machine (the bridge's
-    addresses): they come through the bastion, or from another lab host.
+    a bastion, logins from this machine reach no other host (``network.create_host``).
     """
     home, options = paths.host_dir(host.name), topology.options
     login_user, port = options.login_user, options.ssh_port
     as_root = not options.hardened_login
     keys = paths.authorized_keys if as_root else f"{login_home(login_user)}/.ssh/authorized_keys"
-    behind = topology.bastion is not None and host.role != "bastion"
     return "\n".join(
         [
             f"ListenAddress {host.ipv4}:{port}",
@@ -61,7 +57,6 @@ def sshd_config(host: LabHost, topology: Topology, paths: LabPaths) -> str:
             f"PidFile {home / 'sshd.pid'}",
             f"AuthorizedKeysFile {keys}",
             f"AllowUsers {login_user}",
-            *([f"DenyUsers *@{BRIDGE_IPV4} *@{BRIDGE_IPV6}"] if behind else []),
             f"PermitRootLogin {'prohibit-password' if as_root else 'no'}",
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",

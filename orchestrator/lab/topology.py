@@ -13,8 +13,13 @@ The address plan (all private or documentation ranges, so nothing leaves the mac
   ``2001:db8:1::/48``), because a migrated system gets ``<node prefix>::<index>``
   (``worker.targets.ipv6_address``), which lies in the first /64 and must never
   be a host's.
-* With ``bastion``, the host ``bastion`` (``.0.22``, ``::22``) is the one way in
-  for this machine's logins: every other host's sshd refuses the bridge's addresses.
+* ``.0.2`` and ``::2`` on the bridge are the lab's own: its waits for each daemon
+  and ``seed``'s updates come from them, never a migration's connections (the
+  bridge's first address, which this machine's connections come from by default).
+* With ``bastion``, the host ``bastion`` (``.0.22``, ``::22``) is this machine's one
+  way in: every other host (the DNS server too) has no route back to the bridge's
+  first addresses, so a migration reaches them, its logins and its checks, only
+  through the bastion, as at a site whose management network reaches its bastion alone.
 * With ``execution_hosts``, node *k*'s execution host ``exec-<node>`` (which
   runs the node's playbooks) is ``10.213.(1+k).251`` and ``::fb`` in that last /64.
 * With ``platforms``, PRD platform *p* (1-based, in ``prd_platforms`` order) has
@@ -47,6 +52,8 @@ LAB_IPV4 = IPv4Network("10.213.0.0/16")
 LAB_IPV6 = IPv6Network("2001:db8:1000::/48")
 BRIDGE_IPV4 = IPv4Address("10.213.0.1")
 BRIDGE_IPV6 = IPv6Address("2001:db8:1000::1")
+CONTROL_IPV4 = IPv4Address("10.213.0.2")
+CONTROL_IPV6 = IPv6Address("2001:db8:1000::2")
 DNS_IPV4 = IPv4Address("10.213.0.53")
 DNS_IPV6 = IPv6Address("2001:db8:1000::53")
 BASTION_IPV4 = IPv4Address("10.213.0.22")
@@ -160,6 +167,10 @@ class Topology:
         """The host every login from this machine goes through, if the lab has one."""
         return next((host for host in self.hosts if host.role == "bastion"), None)
 
+    def walled_off(self, host: LabHost) -> bool:
+        """Whether this machine's connections reach ``host`` only through the bastion."""
+        return self.bastion is not None and host.role != "bastion"
+
     def of_role(self, role: Role) -> list[LabHost]:
         """The hosts of one role, in lab order."""
         return [host for host in self.hosts if host.role == role]
@@ -170,6 +181,11 @@ class Topology:
             if host.name == name:
                 return host
         raise ConfigurationError(f"the lab has no host {name!r}")
+
+
+def control_source(address: str) -> str:
+    """The lab's own address to connect to ``address`` from, in its family."""
+    return str(CONTROL_IPV6 if ":" in address else CONTROL_IPV4)
 
 
 def choose_nodes(inventory: Inventory, wanted: Sequence[str]) -> tuple[str, ...]:

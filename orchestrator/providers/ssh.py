@@ -180,13 +180,23 @@ class SshProvider:
         """
         return shlex.join([*self._login_options(), *self._jump_options(), "-o", "ForwardAgent=yes"])
 
-    def _jump_options(self) -> list[str]:
-        """``ProxyCommand``: ssh's ``-J`` would ignore these options for the jump host."""
+    def jump(self) -> dict[str, Any] | None:
+        """How a run reaches the site through its jump host, None straight: ssh with its options
+        (``argv``, to which ``-W host:port`` and ``address`` are added), for every login and
+        for the role's own connections to the site's services and DNS server (``govmig_jump``,
+        read by ``playbooks/plugin_utils/govmig_site.py``)."""
         jump = self.hosts.ssh.jump_host
         if jump is None:
-            return []
+            return None
         login = ["ssh", "-l", self.hosts.ssh.user, "-p", str(jump.port), *self._login_options()]
-        return ["-o", "ProxyCommand=" + " ".join([*login, "-W", "[%h]:%p", str(jump.ipv4)])]
+        return {"argv": login, "address": str(jump.ipv4)}
+
+    def _jump_options(self) -> list[str]:
+        """``ProxyCommand``: ssh's ``-J`` would ignore these options for the jump host."""
+        jump = self.jump()
+        if jump is None:
+            return []
+        return ["-o", "ProxyCommand=" + " ".join([*jump["argv"], "-W", "[%h]:%p", jump["address"]])]
 
     def _login_options(self) -> list[str]:
         """Pinned host keys, no prompts, no connection sharing: every login's options."""
@@ -209,6 +219,7 @@ class SshProvider:
             "govmig_ssh_user": self.hosts.ssh.user,
             "govmig_become": self.becomes,
             "govmig_known_hosts_file": str(self.hosts.ssh.known_hosts_file),
+            "govmig_jump": self.jump(),
             "govmig_dns_server": str(dns.server_ipv4),
             "govmig_dns_zone": dns.zone,
             "govmig_tsig_key_name": dns.tsig_key_name,

@@ -8,18 +8,24 @@ JSON, and ``msg``; the task fails unless the status is 200.
 
 An action, not a module: it runs inside the controller's worker, so asking
 needs no connection to localhost (with Mitogen, a context of its own per run).
-It goes straight to the address, through no proxy, as the name's clients do.
+It goes to the address through no HTTP proxy, as the name's clients do:
+straight, or through the site's jump host (``plugin_utils/govmig_site.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
-import urllib.error
-import urllib.request
+import sys
+import urllib.parse
+from pathlib import Path
 from typing import Any
 
 from ansible.plugins.action import ActionBase
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugin_utils"))
+import govmig_site  # shared by the role's actions: plugin_utils/, beside them
 
 DOCUMENTATION = r"""
 action: govmig_http
@@ -36,22 +42,25 @@ ARGUMENT_SPEC = {
     "timeout": {"type": "int", "default": 5},
 }
 
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-
-def get(url: str, headers: dict[str, str], timeout: int) -> dict[str, Any]:
-    """The task's result for one GET of ``url``."""
-    if not url.startswith("http://"):
+def get(
+    url: str, headers: dict[str, str], timeout: int, jump: govmig_site.Jump | None = None
+) -> dict[str, Any]:
+    """The task's result for one GET of ``url``, straight or through ``jump``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
         return {"failed": True, "status": -1, "msg": f"not an http:// URL: {url}"}
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http:// only, above
+    host, port = parts.hostname, parts.port or 80
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        with _DIRECT.open(request, timeout=timeout) as response:
+        with govmig_site.stream(host, port, timeout, jump) as sock:
+            connection = http.client.HTTPConnection(host, port, timeout=timeout)
+            connection.sock = sock  # connected already, maybe through the jump host
+            connection.request("GET", target, headers=headers)
+            response = connection.getresponse()
             status, body = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, body = error.code, error.read()
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        return {"failed": True, "status": -1, "msg": f"no answer from {url}: {reason}"}
+    except (OSError, http.client.HTTPException) as error:
+        return {"failed": True, "status": -1, "msg": f"no answer from {url}: {error}"}
     result: dict[str, Any] = {"status": status, "msg": f"HTTP {status} from {url}"}
     with contextlib.suppress(ValueError):  # not JSON: the status is the answer
         result["json"] = json.loads(body)
@@ -66,5 +75,6 @@ class ActionModule(ActionBase):
     def run(self, tmp: Any = None, task_vars: Any = None) -> dict[str, Any]:
         result: dict[str, Any] = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        result.update(changed=False, **get(args["url"], args["headers"], args["timeout"]))
+        jump = govmig_site.jump_of(task_vars)
+        result.update(changed=False, **get(args["url"], args["headers"], args["timeout"], jump))
         return result

@@ -1,7 +1,9 @@
 """Ansible action: point a name at exactly these A and AAAA addresses, by a TSIG-signed update.
 
 Run by the ``ssh`` role on the orchestrator: an RFC 2136 update over TCP to
-the zone's primary, signed with HMAC-SHA256 through dnspython. Idempotent:
+the zone's primary, signed with HMAC-SHA256 through dnspython, every question
+and update of the task on one connection, straight or through the site's jump
+host (``plugin_utils/govmig_site.py``). Idempotent:
 when the server already answers exactly these addresses with this TTL, nothing
 is sent; after an update, the server is asked again, and the task fails unless
 it answers them. A refused or badly signed update fails the task with the
@@ -26,12 +28,13 @@ needs no connection to localhost, and the TSIG secret goes into no module payloa
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import dns.exception
 import dns.message
 import dns.name
-import dns.query
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
@@ -39,6 +42,9 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.update
 from ansible.plugins.action import ActionBase
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugin_utils"))
+import govmig_site  # shared by the role's actions: plugin_utils/, beside them
 
 DOCUMENTATION = r"""
 action: govmig_nsupdate
@@ -66,7 +72,7 @@ def answer(params: dict[str, Any], label: str, rdtype: str) -> list[dns.rrset.RR
     """The server's answer for ``label`` in the zone and ``rdtype``: its RRsets of that type."""
     fqdn = dns.name.from_text(label, dns.name.from_text(params["zone"]))
     query = dns.message.make_query(fqdn, rdtype)
-    response = dns.query.tcp(query, params["server"], timeout=_TIMEOUT_S)
+    response = params["ask"](query)
     wanted = dns.rdatatype.from_text(rdtype)
     return [rrset for rrset in response.answer if rrset.rdtype == wanted]
 
@@ -143,7 +149,7 @@ def wanted(params: dict[str, Any]) -> dict[str, tuple[set[str], int]]:
 def signed(update: dns.update.UpdateMessage, params: dict[str, Any]) -> str:
     """Send ``update`` over TCP; the server's answer code."""
     try:
-        response = dns.query.tcp(update, params["server"], timeout=_TIMEOUT_S)
+        response = params["ask"](update)
     except dns.tsig.PeerError as error:
         # The server's refusal is signed with the key it holds, which is not ours.
         return f"NOTAUTH ({type(error).__name__}: the server does not accept our TSIG key)"
@@ -194,14 +200,18 @@ def point(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     return {"changed": True, "rcode": rcode}
 
 
-def outcome(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+def outcome(
+    params: dict[str, Any], check_mode: bool, jump: govmig_site.Jump | None = None
+) -> dict[str, Any]:
     """The task's result: what changed and the server's answer, or why it failed."""
     if not params["fence_only"] and params["state"] == "present":
         missing = [key for key in ("ipv4", "ipv6") if not params[key]]
         if missing:
             return {"failed": True, "msg": f"state is present but missing: {', '.join(missing)}"}
     try:
-        return fence(params, check_mode) if params["fence_only"] else point(params, check_mode)
+        with govmig_site.dns_exchange(params["server"], _TIMEOUT_S, jump) as ask:
+            asking = {**params, "ask": ask}
+            return fence(asking, check_mode) if params["fence_only"] else point(asking, check_mode)
     except RefusedError as refused:
         return {"failed": True, "msg": str(refused)}
     except (dns.exception.DNSException, OSError) as error:
@@ -242,5 +252,6 @@ class ActionModule(ActionBase):
         if secret is None:
             result.update(failed=True, msg=f"no TSIG secret: the {SECRET_VAR} variable is not set")
             return result
-        result.update(outcome({**params, "key_secret": secret}, bool(self._task.check_mode)))
+        jump = govmig_site.jump_of(task_vars)
+        result.update(outcome({**params, "key_secret": secret}, bool(self._task.check_mode), jump))
         return result

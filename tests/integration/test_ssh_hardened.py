@@ -1,7 +1,8 @@
 """A hardened site: the ``ssh`` provider logs in through a bastion, as a user that is not
 root, to sshd on a port other than 22, and becomes root with sudo (``govmig lab up
---login-user ops --bastion --ssh-port 2222``): every host's sshd refuses root, and
-refuses this machine unless it comes through the bastion.
+--login-user ops --bastion --ssh-port 2222``): every host's sshd refuses root, and this
+machine reaches no host but the bastion (the others have no route back to it), so the
+role's health checks, DNS questions and updates go through the bastion too.
 
 One lab (one node with one target host, one source host), four seeded systems,
 through the real ``PhaseRunner``: one migrated through every forward phase and
@@ -11,16 +12,20 @@ with the forwarded agent, the quiesce, the restart, the removal of its data)
 runs as the login user become root, and so does the far end of each rsync,
 the reverse pass's included; and every login from here reaches its host
 through the bastion, while the source's rsync reaches the target directly.
-The fourth's preflight runs while sudo asks for a password, and fails saying so. Needs
+The fourth's preflight runs while sudo asks for a password, and fails saying so; a
+fifth's source service is stopped, and its preflight says what the bastion answered. Needs
 root and the lab's packages (sudo among them): without them ``lab up`` fails,
 and so do these tests.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
+import signal
+import socket
 import subprocess
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,7 +44,15 @@ from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import SourceLocation
 from orchestrator.lab import Lab, LabOptions, LabPaths, seed
 from orchestrator.lab.layout import host_home, read_state
-from orchestrator.lab.topology import BASTION_IPV4, BRIDGE_IPV4, DNS_IPV4, LAB_IPV6, ZONE
+from orchestrator.lab.topology import (
+    BASTION_IPV4,
+    BRIDGE_IPV4,
+    CONTROL_IPV4,
+    CONTROL_IPV6,
+    DNS_IPV4,
+    LAB_IPV6,
+    ZONE,
+)
 from orchestrator.migrations.states import FORWARD_PHASES, Phase
 from orchestrator.providers import SshProvider
 from orchestrator.providers.ssh_hosts import load_ssh_hosts
@@ -54,6 +67,8 @@ PORT = 2222
 MIGRATED, ROLLED_BACK, REVERTED = "st-hardened", "st-hardened-back", "st-hardened-revert"
 # Preflight once more, after the others, while the user's sudo asks for a password.
 NO_SUDO = "st-hardened-nosudo"
+# Preflight with the others, its source service stopped.
+UNSERVED = "st-hardened-down"
 PLAN = {
     MIGRATED: (*FORWARD_PHASES, Phase.FINALIZE),
     ROLLED_BACK: (*FORWARD_PHASES[:4], Phase.ROLLBACK),
@@ -96,7 +111,13 @@ def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hardened]:
         )
     )
     try:
-        seeded = seed(lab, [*PLAN, NO_SUDO], size=64 * 1024)
+        seeded = seed(lab, [*PLAN, NO_SUDO, UNSERVED], size=64 * 1024)
+        state = read_state(lab.paths)
+        assert state is not None
+        stopped = state.systems[UNSERVED].pid
+        assert stopped is not None
+        os.kill(stopped, signal.SIGTERM)
+        plan = PLAN | {UNSERVED: (Phase.PREFLIGHT,)}
         provider = SshProvider(hosts=load_ssh_hosts(lab.paths.inventory))
         done = Hardened(lab, provider, {item["system_id"]: item for item in seeded})
         no_retention = {"govmig_source_retention_days": 0}
@@ -109,7 +130,7 @@ def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hardened]:
         for step in range(len(PLAN[MIGRATED])):
             # The systems at the same phase at this step run in one batch, as the worker's do.
             by_phase: dict[Phase, list[str]] = {}
-            for sid, phases in PLAN.items():
+            for sid, phases in plan.items():
                 if step < len(phases):
                     by_phase.setdefault(phases[step], []).append(sid)
             for phase, ids in by_phase.items():
@@ -139,18 +160,23 @@ def sudo_asking_for_a_password(lab: Lab) -> Iterator[None]:
         sudoers.chmod(0o440)
 
 
+# The test's own questions come from the lab's own address, which the wall lets through.
+
+
 def resolve(name: str, rdtype: str) -> list[str]:
     query = dns.message.make_query(f"{name}.{ZONE}", rdtype)
-    response = dns.query.tcp(query, str(DNS_IPV4), timeout=3)
+    response = dns.query.tcp(query, str(DNS_IPV4), timeout=3, source=str(CONTROL_IPV4))
     return sorted(item.to_text() for rrset in response.answer for item in rrset)
 
 
 def health_by_name(sid: str) -> dict[str, Any]:
     (address,) = resolve(sid, "AAAA")
-    request = urllib.request.Request(f"http://[{address}]:8080/health")
-    request.add_header("Host", f"{sid}.{ZONE}:8080")
-    with urllib.request.urlopen(request, timeout=5) as reply:
-        answer: dict[str, Any] = json.load(reply)
+    connection = http.client.HTTPConnection(
+        address, 8080, timeout=5, source_address=(str(CONTROL_IPV6), 0)
+    )
+    connection.request("GET", "/health", headers={"Host": f"{sid}.{ZONE}:8080"})
+    answer: dict[str, Any] = json.load(connection.getresponse())
+    connection.close()
     return answer
 
 
@@ -227,7 +253,8 @@ def login(hardened: Hardened, user: str, address: str) -> subprocess.CompletedPr
     ssh = hardened.provider.hosts.ssh
     return subprocess.run(
         ["ssh", "-i", str(ssh.private_key_file), "-o", f"UserKnownHostsFile={ssh.known_hosts_file}",
-         "-o", "BatchMode=yes", "-p", str(PORT), f"{user}@{address}", "true"],
+         "-o", "BatchMode=yes", "-o", "ConnectTimeout=2", "-p", str(PORT), f"{user}@{address}",
+         "true"],
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
 
@@ -245,13 +272,37 @@ def test_the_user_reached_each_host_through_the_bastion_only(hardened: Hardened)
     assert f"{USER} from {BASTION_IPV4}" in logins(hardened, target.name)
 
 
-def test_this_machine_is_refused_directly_and_root_everywhere(hardened: Hardened) -> None:
+def test_this_machine_reaches_the_bastion_only_and_root_logs_in_nowhere(
+    hardened: Hardened,
+) -> None:
     target = hardened.provider.target(hardened.target(MIGRATED), NODE)
-    for user, address in ((USER, target.ipv4), ("root", target.ipv4), ("root", BASTION_IPV4)):
-        refused = login(hardened, user, str(address))
-        assert refused.returncode == 255, (user, address)
-        assert "Permission denied" in refused.stderr
+    for user in (USER, "root"):
+        unreached = login(hardened, user, str(target.ipv4))
+        assert unreached.returncode == 255, user
+        assert "timed out" in unreached.stderr
+    refused = login(hardened, "root", str(BASTION_IPV4))
+    assert refused.returncode == 255
+    assert "Permission denied" in refused.stderr
     assert login(hardened, USER, str(BASTION_IPV4)).returncode == 0
+
+
+def test_the_checks_reached_the_services_and_the_dns_server_through_the_bastion_only(
+    hardened: Hardened,
+) -> None:
+    # Straight from this machine's address, neither answers (the phases above, whose
+    # checks and updates asked both, all succeeded)...
+    source = hardened.sources[MIGRATED]["source"]
+    for address, port in ((str(DNS_IPV4), 53), (source["ipv4"], 8080), (source["ipv6"], 8080)):
+        with pytest.raises(OSError, match="timed out"):
+            socket.create_connection((address, port), timeout=1).close()
+    # ...and a check that fails through the bastion says what the bastion said.
+    outcome = hardened.results[(UNSERVED, Phase.PREFLIGHT)].outcome(UNSERVED)
+    assert not outcome.ok
+    message = str(outcome.message)
+    assert (
+        f"through the jump host {BASTION_IPV4}: channel 0: open failed: connect failed:" in message
+    )
+    assert "Connection refused" in message
 
 
 def test_the_user_exists_on_the_hosts_only(hardened: Hardened) -> None:

@@ -1,15 +1,27 @@
 """The ssh role's controller-side actions (playbooks/action_plugins/): what each task
-result says, on loopback sockets. The lab tests run them through Ansible on real hosts."""
+result says, on loopback sockets, straight and through a stand-in for a jump host. The lab
+tests run them through Ansible on real hosts, and through a real bastion."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import socketserver
+import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import ModuleType
+from typing import Any
+from unittest import mock
 
+import dns.message
+import dns.query
+import dns.rdatatype
+import dns.rrset
 import pytest
 
 from orchestrator.data_files import PLAYBOOK_DIR
@@ -93,12 +105,33 @@ def test_http_asks_only_http_urls(url: str) -> None:
     assert got == {"failed": True, "status": -1, "msg": f"not an http:// URL: {url}"}
 
 
-def test_reach_connects_to_a_listening_port() -> None:
-    with socket.socket() as listening:
-        listening.bind(("127.0.0.1", 0))
-        listening.listen()
-        port = listening.getsockname()[1]
+@contextmanager
+def listening(greeting: bytes) -> Iterator[int]:
+    """A loopback port that accepts connections and sends ``greeting`` on each (sshd's way)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+
+        def serve() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = sock.accept()
+                    conn.sendall(greeting)
+                    threading.Timer(3, conn.close).start()
+
+        threading.Thread(target=serve, daemon=True).start()
+        yield sock.getsockname()[1]
+
+
+def test_reach_waits_for_the_greeting_of_a_listening_port() -> None:
+    with listening(b"SSH-2.0-OpenSSH_9.2\r\n") as port:
         assert action("govmig_reach").reach("127.0.0.1", port, 5) == {"reachable": True}
+
+
+def test_reach_fails_on_a_port_that_accepts_but_does_not_greet() -> None:
+    with listening(b"") as port:
+        got = action("govmig_reach").reach("127.0.0.1", port, 1)
+    assert got == {"failed": True, "reachable": False, "msg": f"127.0.0.1 port {port}: timed out"}
 
 
 def test_reach_says_why_a_port_is_not_reachable() -> None:
@@ -107,6 +140,92 @@ def test_reach_says_why_a_port_is_not_reachable() -> None:
     assert got["failed"] is True
     assert got["reachable"] is False
     assert got["msg"].startswith(f"127.0.0.1 port {port}: ")
+
+
+# Through a jump host: fake_jump.py stands in for ``ssh -W`` to the bastion (the lab's
+# test_ssh_hardened runs the real one), relaying each connection and logging where to.
+
+
+@pytest.fixture
+def jump(tmp_path: Path) -> dict[str, Any]:
+    relay = Path(__file__).parents[1] / "fixtures" / "fake_jump.py"
+    return {"argv": [sys.executable, str(relay), str(tmp_path / "relayed")], "address": "10.0.0.22"}
+
+
+def relayed(jump: dict[str, Any]) -> list[str]:
+    return Path(jump["argv"][-1]).read_text().splitlines()
+
+
+def test_http_asks_through_the_jump_host(server: str, jump: dict[str, Any]) -> None:
+    got = action("govmig_http").get(f"{server}/health", {"Host": "st-a.lab.test:8080"}, 5, jump)
+    assert got["status"] == 200
+    assert got["json"] == {"host": "st-a.lab.test:8080"}
+    assert relayed(jump) == [server.removeprefix("http://")]
+
+
+def test_http_through_the_jump_host_says_what_the_jump_host_said(jump: dict[str, Any]) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/health"
+    got = action("govmig_http").get(url, {}, 5, jump)
+    assert got["status"] == -1
+    assert got["msg"].startswith(f"no answer from {url}: 127.0.0.1 port ")
+    assert "through the jump host 10.0.0.22: channel 0: open failed: connect failed:" in got["msg"]
+    assert "refused" in got["msg"]
+
+
+def test_reach_through_the_jump_host_needs_the_greeting(jump: dict[str, Any]) -> None:
+    reach = action("govmig_reach").reach
+    with listening(b"SSH-2.0-OpenSSH_9.2\r\n") as port:
+        assert reach("127.0.0.1", port, 5, jump) == {"reachable": True}
+    closed = closed_port()
+    got = reach("127.0.0.1", closed, 5, jump)
+    assert got["reachable"] is False
+    assert got["msg"].startswith(f"127.0.0.1 port {closed} through the jump host 10.0.0.22: ")
+    assert "open failed" in got["msg"]
+    assert relayed(jump) == [f"127.0.0.1:{port}"]
+
+
+class DnsAnswers(socketserver.BaseRequestHandler):
+    """A DNS server over TCP: every A question answered 192.0.2.7, every other one empty."""
+
+    def handle(self) -> None:
+        with contextlib.suppress(EOFError, OSError):
+            while True:
+                query, _ = dns.query.receive_tcp(self.request)
+                response = dns.message.make_response(query)
+                question = query.question[0]
+                if question.rdtype == dns.rdatatype.A:
+                    rrset = dns.rrset.from_text(question.name, 60, "IN", "A", "192.0.2.7")
+                    response.answer.append(rrset)
+                dns.query.send_tcp(self.request, response)
+
+
+def test_resolve_asks_both_questions_on_one_connection_through_the_jump_host(
+    jump: dict[str, Any],
+) -> None:
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), DnsAnswers) as dns_server:
+        threading.Thread(target=dns_server.serve_forever, args=(0.05,), daemon=True).start()
+        site = action("govmig_resolve").govmig_site
+        port = dns_server.server_address[1]
+        with mock.patch.object(site, "DNS_PORT", port):
+            got = action("govmig_resolve").resolve("127.0.0.1", "st-a.lab.test.", jump)
+        dns_server.shutdown()
+    assert got == {"ipv4": ["192.0.2.7"], "ipv6": [], "ttl": 60}
+    assert relayed(jump) == [f"127.0.0.1:{port}"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"argv": "ssh -W", "address": "10.0.0.22"}, {"argv": ["ssh"]}, ["ssh", "10.0.0.22"]],
+)
+def test_a_jump_host_variable_of_the_wrong_shape_is_refused(value: object) -> None:
+    with pytest.raises(ValueError, match="govmig_jump must be"):
+        action("govmig_http").govmig_site.jump_of({"govmig_jump": value})
+
+
+def test_no_jump_host_variable_means_straight() -> None:
+    site = action("govmig_http").govmig_site
+    assert site.jump_of({}) is None
+    assert site.jump_of(None) is None
 
 
 def test_nsupdate_refuses_a_present_state_without_both_addresses() -> None:

@@ -132,6 +132,10 @@ def test_with_a_jump_host_every_login_goes_through_it_checked_like_any_host(
     assert behind.connection_vars(from_source("src-1"), NODE)["ansible_ssh_args"] == " ".join(
         shlex.quote(w) for w in words
     )
+    # The role's checks and DNS updates reach the site through it too, with the same words.
+    jump = behind.host_vars(from_source("src-1"), NODE)["govmig_jump"]
+    assert [*jump["argv"], "-W", "[%h]:%p", jump["address"]] == inner
+    assert provider.host_vars(from_source("src-1"), NODE)["govmig_jump"] is None
 
 
 @pytest.mark.parametrize("index", [1, 5, 0xABC], ids=["first", "fifth", "hex"])

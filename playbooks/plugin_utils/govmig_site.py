@@ -1,0 +1,130 @@
+"""How the ssh role's controller-side actions reach the site: straight, or through its jump host.
+
+The actions (``action_plugins/govmig_*.py``) ask the site's services and its DNS
+server from the orchestrator. At a site whose hosts the orchestrator reaches
+only through a bastion (the hosts inventory's ``ssh.jump_host``), it reaches
+their addresses only through it too: then each connection is ``ssh -W`` to the
+bastion, logged in as every host is (the same user, options and agent), and
+the action speaks over that stream as it would over a TCP socket. The provider
+says how, in the host variable ``govmig_jump``: ``{argv: [ssh and its options],
+address: the bastion's}``; without it the actions connect straight.
+
+Through a jump host a failed connection is an end of stream, not an error: the
+bastion's refusal is on ssh's stderr, and ``UnreachableError`` carries it. An
+action's error handling is the same either way: ``UnreachableError`` is an
+``OSError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import subprocess
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import dns.message
+import dns.query
+
+JUMP_VAR = "govmig_jump"
+DNS_PORT = 53
+_SSH_EXIT_S = 2.0
+
+Jump = Mapping[str, Any]
+
+
+class UnreachableError(OSError):
+    """No stream to the address, or it ended before an answer: why, in words."""
+
+
+def jump_of(task_vars: Mapping[str, Any] | None) -> Jump | None:
+    """The site's jump host from the task's variables, or None to connect straight."""
+    jump = (task_vars or {}).get(JUMP_VAR)
+    if not jump:
+        return None
+    shaped = isinstance(jump, Mapping) and isinstance(jump.get("argv"), list)
+    if not (shaped and jump.get("address")):
+        raise ValueError(f"{JUMP_VAR} must be {{argv: [ssh, options...], address: ...}}")
+    return jump
+
+
+def described(jump: Jump | None) -> str:
+    """Where a connection goes through, for a message: '' when straight."""
+    return f" through the jump host {jump['address']}" if jump else ""
+
+
+@contextlib.contextmanager
+def stream(host: str, port: int, timeout: float, jump: Jump | None) -> Iterator[socket.socket]:
+    """A connected stream to ``host``:``port``, straight or through ``jump``.
+
+    ``UnreachableError`` when it cannot be had, or when using it fails (an
+    ``OSError``, or ``EOFError`` for an end before an answer) with why.
+    """
+    where = f"{host} port {port}{described(jump)}"
+    if jump is None:
+        try:
+            sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError as error:
+            raise UnreachableError(f"{where}: {error}") from error
+        with sock:
+            try:
+                yield sock
+            except (OSError, EOFError) as error:
+                raise UnreachableError(f"{where}: {error or 'the connection closed'}") from error
+        return
+    mine, its = socket.socketpair()
+    argv = [*jump["argv"], "-W", f"[{host}]:{port}", str(jump["address"])]
+    with mine:
+        try:
+            ssh = subprocess.Popen(argv, stdin=its, stdout=its, stderr=subprocess.PIPE)
+        finally:
+            its.close()
+        mine.settimeout(timeout)
+        try:
+            yield mine
+        except (OSError, EOFError) as error:
+            mine.close()  # ssh sees the end of its input and leaves
+            why = _failure(ssh) or str(error) or "the connection closed"
+            raise UnreachableError(f"{where}: {why}") from error
+        finally:
+            if ssh.poll() is None:  # done with it: no need to wait for the far end to close
+                ssh.terminate()
+            _failure(ssh)
+
+
+def _failure(ssh: subprocess.Popen[bytes]) -> str:
+    """Wait for ssh to leave, killing it if it does not; what it said on failing (the login,
+    or the jump host's connection), in one line, or ''."""
+    if ssh.returncode is not None:
+        return ""
+    try:
+        _, err = ssh.communicate(timeout=_SSH_EXIT_S)
+    except subprocess.TimeoutExpired:
+        ssh.kill()
+        ssh.communicate()
+        return ""
+    if ssh.returncode in (0, -signal.SIGTERM):
+        return ""
+    lines = [line.strip() for line in err.decode(errors="replace").splitlines() if line.strip()]
+    return "; ".join(lines[-2:]) or f"ssh exited {ssh.returncode}"
+
+
+def greets(sock: socket.socket) -> None:
+    """Wait for the far end's first bytes (an sshd greets first); ``EOFError`` if it closes."""
+    if not sock.recv(1):
+        raise EOFError("the connection closed before a greeting")
+
+
+@contextlib.contextmanager
+def dns_exchange(
+    server: str, timeout: float, jump: Jump | None
+) -> Iterator[Callable[[dns.message.Message], dns.message.Message]]:
+    """``ask(message)``: its answer from ``server`` over TCP, every message on one connection."""
+    with stream(server, DNS_PORT, timeout, jump) as sock:
+        sock.setblocking(False)  # dnspython waits on a given socket itself
+
+        def ask(message: dns.message.Message) -> dns.message.Message:
+            return dns.query.tcp(message, server, timeout=timeout, sock=sock)
+
+        yield ask
