@@ -2,7 +2,8 @@
 # Installs the Debian packages the integration tests run for real:
 # Java and Maven (the Kafka broker), PostgreSQL and Prometheus (with promtool),
 # the lab's hosts: iproute2, OpenSSH's sshd, rsync, sudo (a login user that is not
-# root becomes root with it) and BIND 9 (govmig lab), and
+# root becomes root with it; openssl hashes its password when sudo asks one) and
+# BIND 9 (govmig lab), and
 # kcat, a librdkafka producer on its default (CRC32) partitioner, for the ordering test.
 # Skips what is already there, so a warm machine pays nothing.
 set -euo pipefail
@@ -17,6 +18,7 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v rsync >/dev/null || need+=(rsync)
 [ -x /usr/bin/sudo ] || need+=(sudo)
+command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/sbin/named ] || need+=(bind9)
 command -v tsig-keygen >/dev/null || need+=(bind9-utils)
 command -v dig >/dev/null || need+=(bind9-dnsutils)

@@ -91,6 +91,14 @@ def up(
             "hosts: root cannot log in, the user becomes root with sudo.",
         ),
     ] = "root",
+    sudo_password: Annotated[
+        bool,
+        typer.Option(
+            "--sudo-password",
+            help="With --login-user: sudo asks the user's password (one the lab makes), but "
+            "for rsync.",
+        ),
+    ] = False,
     bastion: Annotated[
         bool,
         typer.Option(
@@ -113,6 +121,7 @@ def up(
             execution_hosts=execution_hosts,
             platforms=choose_platforms(lab.inventory, comma_list(platforms)),
             login_user=login_user,
+            sudo_password=sudo_password,
             bastion=bastion,
             ssh_port=ssh_port,
         )

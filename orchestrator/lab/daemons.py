@@ -10,6 +10,7 @@ started later on the host enters both namespaces through the sshd's pid
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -25,7 +26,10 @@ from orchestrator.lab.topology import ZONE, LabHost, Topology, control_source
 
 SSHD = "/usr/sbin/sshd"
 NAMED = "/usr/sbin/named"
-TOOLS = ("ip", "nsenter", "unshare", "ssh-keygen", "tsig-keygen", SSHD, NAMED, "/usr/bin/python3")
+TOOLS = (
+    *("ip", "nsenter", "unshare", "ssh-keygen", "tsig-keygen", "openssl"),
+    *(SSHD, NAMED, "/usr/bin/python3"),
+)
 # Fixed script: its only inputs are a validated size (an int) and sshd's own argv.
 _PRIVATE_DISK = 'mount -t tmpfs -o "size=$1M,mode=0755" govmig-lab /srv && mkdir /srv/govmig'
 # The host's root starts its shell as a fresh host's would: bash reads ~/.bashrc for every
@@ -83,12 +87,19 @@ def make_keys(topology: Topology, paths: LabPaths) -> None:
     write_private(paths.tsig_key, done.stdout)
 
 
-def make_login_user(user: str, paths: LabPaths) -> None:
-    """Every host's ``/etc`` files for ``user``, beside the client key's public half."""
+def make_login_user(user: str, paths: LabPaths, *, sudo_password: bool) -> None:
+    """Every host's ``/etc`` files for ``user``, beside the client key's public half; with
+    ``sudo_password``, a new password for ``user`` (in ``paths.sudo_password``) that sudo asks."""
+    password_hash = None
+    if sudo_password:
+        password = secrets.token_urlsafe(24)
+        write_private(paths.sudo_password, password + "\n")
+        password_hash = _run(["openssl", "passwd", "-6", "-stdin"], stdin=password).stdout.strip()
     files = render.login_user_files(
         user,
         Path("/etc/passwd").read_text(encoding="utf-8"),
         Path("/etc/group").read_text(encoding="utf-8"),
+        password_hash,
     )
     files["authorized_keys"] = paths.client_key.with_suffix(".pub").read_text(encoding="utf-8")
     for name, text in files.items():
@@ -101,8 +112,8 @@ def _keygen(path: Path, *, comment: str) -> None:
     _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
 
 
-def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(list(argv), capture_output=True, text=True, check=False)
+def _run(argv: Sequence[str], *, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(list(argv), input=stdin, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise ConfigurationError(f"`{' '.join(argv)}` failed: {done.stderr.strip()}")
     return done

@@ -60,7 +60,8 @@ class LabPaths:
 
     @property
     def ssh_dir(self) -> Path:
-        """The client key, its ``authorized_keys`` and the ``known_hosts`` of every host."""
+        """The client key, its ``authorized_keys``, the ``known_hosts`` of every host, and the
+        login user's sudo password if it has one."""
         return self.root / "ssh"
 
     @property
@@ -83,6 +84,11 @@ class LabPaths:
         """With a login user other than root: every host's passwd, group, shadow and
         sudoers, mounted over its ``/etc`` files in the host's mount namespace only."""
         return self.root / "etc"
+
+    @property
+    def sudo_password(self) -> Path:
+        """With ``sudo_password``: the login user's password, which sudo asks for."""
+        return self.ssh_dir / "sudo-password"
 
     def host_dir(self, name: str) -> Path:
         """One host's sshd config, host key, pid file and log."""

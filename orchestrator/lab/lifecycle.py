@@ -118,7 +118,10 @@ class Lab:
     def _build(self, topology: Topology, state: LabState) -> None:
         daemons.make_keys(topology, self.paths)
         if topology.options.hardened_login:
-            daemons.make_login_user(topology.options.login_user, self.paths)
+            options = topology.options
+            daemons.make_login_user(
+                options.login_user, self.paths, sudo_password=options.sudo_password
+            )
         network.create_bridge(topology)
         for host in topology.hosts:
             network.create_host(host, topology.ipv4_networks, walled=topology.walled_off(host))

@@ -30,6 +30,7 @@ TSIG_KEY_NAME = "govmig-lab"
 TSIG_ALGORITHM = "hmac-sha256"
 # Debian's: sudo runs its commands with this PATH, whatever the login's.
 SECURE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+RSYNC = "/usr/bin/rsync"  # where secure_path finds it on Debian
 
 
 def login_home(user: str) -> str:
@@ -73,22 +74,30 @@ def sshd_config(host: LabHost, topology: Topology, paths: LabPaths) -> str:
     )
 
 
-def login_user_files(user: str, passwd: str, group: str) -> dict[str, str]:
+def login_user_files(
+    user: str, passwd: str, group: str, password_hash: str | None = None
+) -> dict[str, str]:
     """Every host's ``/etc`` files with ``user`` added: this machine's users and groups
-    (``passwd``, ``group``) and one more, no password anywhere (keys only), and a sudoers
-    that lets ``user`` alone become root without one."""
+    (``passwd``, ``group``) and one more, and a sudoers that lets ``user`` alone become
+    root. Without ``password_hash`` no password anywhere (keys only) and sudo asks none;
+    with it (crypt's format), ``user`` has that password and sudo asks it, but for rsync
+    (the far end of each copy, whose input is rsync's protocol)."""
     uid = free_id(passwd, group)
+    # "*": no password can match, and the account is not locked (sshd refuses those).
+    user_shadow = f"{user}:{password_hash or '*'}:20000:0:99999:7:::"
+    sudo = [f"{user} ALL=(root) NOPASSWD: ALL"]
+    if password_hash:
+        sudo = [f"{user} ALL=(root) ALL", f"{user} ALL=(root) NOPASSWD: {RSYNC}"]
     return {
         "passwd": f"{passwd.rstrip()}\n{user}:x:{uid}:{uid}::{login_home(user)}:/bin/sh\n",
         "group": f"{group.rstrip()}\n{user}:x:{uid}:\n",
-        # "*": no password can match, and the account is not locked (sshd refuses those).
-        "shadow": f"root:*:20000:0:99999:7:::\n{user}:*:20000:0:99999:7:::\n",
+        "shadow": f"root:*:20000:0:99999:7:::\n{user_shadow}\n",
         "sudoers": "\n".join(
             [
                 "Defaults env_reset",
                 f'Defaults secure_path="{SECURE_PATH}"',
                 "root ALL=(ALL:ALL) ALL",
-                f"{user} ALL=(root) NOPASSWD: ALL",
+                *sudo,
                 "",
             ]
         ),
@@ -182,6 +191,7 @@ def inventory(topology: Topology, paths: LabPaths) -> str:
         ssh=SshAccess(
             user=login_user,
             become="sudo" if topology.options.hardened_login else None,
+            become_password_file=paths.sudo_password if topology.options.sudo_password else None,
             private_key_file=paths.client_key,
             known_hosts_file=paths.known_hosts,
             jump_host=as_ssh_host(topology.bastion) if topology.bastion else None,

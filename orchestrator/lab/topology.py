@@ -83,8 +83,10 @@ class LabOptions(BaseModel):
     execution_hosts: bool = False
     platforms: tuple[str, ...] = ()  # PRD platforms given a target pool each, like a node
     # Who Ansible logs in as on every host. Any other user than root is a hardened host's:
-    # root cannot log in, and the user becomes root with sudo (no password).
+    # root cannot log in, and the user becomes root with sudo (no password, unless
+    # sudo_password: then sudo asks the user's password for all but rsync).
     login_user: UserName = "root"
+    sudo_password: bool = False
     # A bastion in front: this machine logs in to the hosts through it only.
     bastion: bool = False
     # Every sshd's port (hardened sites move it off 22).
@@ -101,6 +103,8 @@ class LabOptions(BaseModel):
         # root may read it here (pyenv under /root): the lab cannot give it to another user.
         if self.execution_hosts and self.hardened_login:
             raise ValueError("execution hosts need the lab's login user to be root")
+        if self.sudo_password and not self.hardened_login:
+            raise ValueError("a sudo password is for a login user other than root")
         # The ssh provider's inventory takes a jump host or execution hosts, not both.
         if self.execution_hosts and self.bastion:
             raise ValueError("execution hosts and a bastion cannot be used together")

@@ -39,6 +39,7 @@ from orchestrator.providers.ssh_hosts import (
 from orchestrator.settings import WorkerSettings
 
 TSIG_SECRET = "govmig_secret_tsig_key"  # noqa: S105 - a name, not a secret
+BECOME_PASSWORD_SECRET = "govmig_secret_become_password"  # noqa: S105 - a name, not a secret
 SERVICE_PORT = 8080
 # Clients re-resolve within seconds of the switch (and of a rollback's switch back).
 DNS_TTL_S = 5
@@ -149,8 +150,17 @@ class SshProvider:
             "ansible_ssh_args": self.ssh_args(),
             "ansible_python_interpreter": HOST_PYTHON,
             "ansible_become": self.becomes,
-            **(BECOME_ROOT if self.becomes else {}),
+            **self._become_vars(),
         }
+
+    def _become_vars(self) -> dict[str, Any]:
+        """sudo to root, given the run's secret password if sudo asks one; none for root."""
+        if not self.becomes:
+            return {}
+        if self.hosts.ssh.become_password_file is None:
+            return dict(BECOME_ROOT)
+        # A reference: the password itself is one of the run's secrets (``secrets``).
+        return {**BECOME_ROOT, "ansible_become_password": f"{{{{ {BECOME_PASSWORD_SECRET} }}}}"}
 
     @property
     def becomes(self) -> bool:
@@ -245,11 +255,19 @@ class SshProvider:
         return None
 
     def secrets(self) -> Mapping[str, str]:
-        """The SSH private key (for the run's ssh-agent) and the TSIG secret, read now."""
+        """The SSH private key (for the run's ssh-agent), the TSIG secret and sudo's password
+        if sudo asks one, read now."""
         ssh, dns = self.hosts.ssh, self.hosts.dns
         try:
-            key = ssh.private_key_file.read_text(encoding="utf-8")
-            tsig = tsig_secret(dns.tsig_key_file.read_text(encoding="utf-8"))
+            found = {
+                SSH_KEY_SECRET: ssh.private_key_file.read_text(encoding="utf-8"),
+                TSIG_SECRET: tsig_secret(dns.tsig_key_file.read_text(encoding="utf-8")),
+            }
+            if ssh.become_password_file is not None:
+                password = ssh.become_password_file.read_text(encoding="utf-8").rstrip("\n")
+                found[BECOME_PASSWORD_SECRET] = password
         except OSError as error:
             raise ConfigurationError(f"cannot read an ssh provider key file: {error}") from None
-        return {SSH_KEY_SECRET: key, TSIG_SECRET: tsig}
+        if found.get(BECOME_PASSWORD_SECRET) == "":
+            raise ConfigurationError(f"{ssh.become_password_file} holds no password")
+        return found

@@ -5,7 +5,8 @@ real environment (ops write it by hand)::
 
     ssh:
       user: root                                 # or a user that becomes root:
-      # become: sudo                             #   sudo with no password (NOPASSWD)
+      # become: sudo                             #   with sudo, no password (NOPASSWD), or
+      # become_password_file: /abs/path/sudo-password   # the password sudo asks for
       private_key_file: /abs/path/id_ed25519
       known_hosts_file: /abs/path/known_hosts    # strict host key checking
       # Optional: a bastion every login from the orchestrator goes through (same user and key)
@@ -94,12 +95,15 @@ class SshAccess(_Strict):
     """How the provider logs in to every host: one user, one key, pinned host keys.
 
     The role works as root on every host (it adds addresses, writes ``/srv/govmig``
-    and runs the services): a user other than root must become root, with sudo and
-    no password, as hardened hosts that refuse root's logins require.
+    and runs the services): a user other than root must become root, with sudo, as
+    hardened hosts that refuse root's logins require. Sudo may ask for the user's
+    password (``become_password_file``), except for rsync: the far end of each copy
+    runs ``sudo -n rsync``, whose input is rsync's protocol, so no password can reach it.
     """
 
     user: UserName = "root"
     become: Literal["sudo"] | None = None
+    become_password_file: Path | None = None
     private_key_file: Path
     known_hosts_file: Path
     # A bastion: the orchestrator logs in to every host through it, never directly
@@ -112,6 +116,8 @@ class SshAccess(_Strict):
             raise ValueError(
                 f"user {self.user!r} is not root: set become: sudo (the role works as root)"
             )
+        if self.become_password_file is not None and self.become is None:
+            raise ValueError("become_password_file is sudo's password: set become: sudo")
         return self
 
 

@@ -255,8 +255,9 @@ def test_up_removes_a_dead_labs_network(tmp_path: Path) -> None:
             ["--login-user", "ops", "--execution-hosts"],
             "lab up: execution hosts need the lab's login user to be root",
         ),
+        (["--sudo-password"], "lab up: a sudo password is for a login user other than root"),
     ],
-    ids=["per-node", "user-name", "port", "user-and-execution-hosts"],
+    ids=["per-node", "user-name", "port", "user-and-execution-hosts", "sudo-password-for-root"],
 )
 def test_bad_options_are_refused_by_their_name_and_nothing_is_made(
     tmp_path: Path, options: list[str], message: str

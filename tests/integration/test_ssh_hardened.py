@@ -1,6 +1,7 @@
 """A hardened site: the ``ssh`` provider logs in through a bastion, as a user that is not
-root, to sshd on a port other than 22, and becomes root with sudo (``govmig lab up
---login-user ops --bastion --ssh-port 2222``): every host's sshd refuses root, and this
+root, to sshd on a port other than 22, and becomes root with sudo, which asks the user's
+password but for rsync (``govmig lab up --login-user ops --sudo-password --bastion
+--ssh-port 2222``): every host's sshd refuses root, and this
 machine reaches no host but the bastion (the others have no route back to it), so the
 role's health checks, DNS questions and updates go through the bastion too.
 
@@ -12,8 +13,10 @@ with the forwarded agent, the quiesce, the restart, the removal of its data)
 runs as the login user become root, and so does the far end of each rsync,
 the reverse pass's included; and every login from here reaches its host
 through the bastion, while the source's rsync reaches the target directly.
-The fourth's preflight runs while sudo asks for a password, and fails saying so; a
-fifth's source service is stopped, and its preflight says what the bastion answered. Needs
+Three more preflights: one whose hosts inventory gives sudo no password, one that gives
+the wrong one (each fails saying so), and one that gives none while sudo asks none (the
+lab's sudoers edited to NOPASSWD), which passes. A last system's source service is
+stopped, and its preflight says what the bastion answered. Needs
 root and the lab's packages (sudo among them): without them ``lab up`` fails,
 and so do these tests.
 """
@@ -65,8 +68,11 @@ NODE = NodeTarget(node_id="shantou", ipv6_prefix=str(INVENTORY.nodes["shantou"].
 USER = "govmig-ops"
 PORT = 2222
 MIGRATED, ROLLED_BACK, REVERTED = "st-hardened", "st-hardened-back", "st-hardened-revert"
-# Preflight once more, after the others, while the user's sudo asks for a password.
-NO_SUDO = "st-hardened-nosudo"
+# Preflight once more each, after the others: sudo given no password, the wrong one,
+# and none while it asks none.
+NO_SUDO, WRONG_SUDO, NOPASSWD = "st-hardened-nosudo", "st-hardened-wrong", "st-hardened-nopass"
+# And once while sudo asks a password for rsync too.
+NO_RSYNC = "st-hardened-norsync"
 # Preflight with the others, its source service stopped.
 UNSERVED = "st-hardened-down"
 PLAN = {
@@ -81,9 +87,19 @@ class Hardened:
     """The lab, its provider, and every run's result by system and phase."""
 
     lab: Lab
+    base: Path  # the lab's directory and the runs' artifacts
     provider: SshProvider
     sources: dict[str, dict[str, Any]]
     results: dict[tuple[str, Phase], RunResult] = field(default_factory=dict)
+
+    def preflight(self, sid: str, provider: SshProvider) -> None:
+        """Run ``sid``'s preflight alone, with ``provider``."""
+        runner = PhaseRunner(
+            playbook_dir=PLAYBOOK_DIR, artifacts_dir=self.base / "artifacts", provider=provider
+        )
+        batch = [(NODE, [self.target(sid)])]
+        result = runner.run(Phase.PREFLIGHT, batch, secrets=provider.secrets())
+        self.results[(sid, Phase.PREFLIGHT)] = result
 
     def target(self, sid: str) -> SystemTarget:
         host = self.sources[sid]["source"]["host"]
@@ -107,11 +123,18 @@ def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hardened]:
     lab = Lab(LabPaths.under(base / "lab"), INVENTORY)
     lab.up(
         LabOptions(
-            nodes=("shantou",), sources=1, disk_mb=8, login_user=USER, bastion=True, ssh_port=PORT
+            nodes=("shantou",),
+            sources=1,
+            disk_mb=8,
+            login_user=USER,
+            sudo_password=True,
+            bastion=True,
+            ssh_port=PORT,
         )
     )
     try:
-        seeded = seed(lab, [*PLAN, NO_SUDO, UNSERVED], size=64 * 1024)
+        extra = [NO_SUDO, WRONG_SUDO, NOPASSWD, NO_RSYNC, UNSERVED]
+        seeded = seed(lab, [*PLAN, *extra], size=64 * 1024)
         state = read_state(lab.paths)
         assert state is not None
         stopped = state.systems[UNSERVED].pid
@@ -119,7 +142,7 @@ def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hardened]:
         os.kill(stopped, signal.SIGTERM)
         plan = PLAN | {UNSERVED: (Phase.PREFLIGHT,)}
         provider = SshProvider(hosts=load_ssh_hosts(lab.paths.inventory))
-        done = Hardened(lab, provider, {item["system_id"]: item for item in seeded})
+        done = Hardened(lab, base, provider, {item["system_id"]: item for item in seeded})
         no_retention = {"govmig_source_retention_days": 0}
         runner = PhaseRunner(
             playbook_dir=PLAYBOOK_DIR,
@@ -137,26 +160,39 @@ def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hardened]:
                 batch = [(NODE, [done.target(sid) for sid in ids])]
                 result = runner.run(phase, batch, secrets=provider.secrets())
                 done.results.update({(sid, phase): result for sid in ids})
-        with sudo_asking_for_a_password(lab):
-            batch = [(NODE, [done.target(NO_SUDO)])]
-            result = runner.run(Phase.PREFLIGHT, batch, secrets=provider.secrets())
-            done.results[(NO_SUDO, Phase.PREFLIGHT)] = result
+        wrong = base / "wrong-password"
+        wrong.write_text("not-the-password\n")
+        for sid, password_file in ((NO_SUDO, None), (WRONG_SUDO, wrong)):
+            done.preflight(sid, with_sudo_password(provider, password_file))
+        asks = f"{USER} ALL=(root) ALL"
+        with sudoers_edited(lab, asks, f"{USER} ALL=(root) NOPASSWD: ALL"):
+            done.preflight(NOPASSWD, with_sudo_password(provider, None))
+        with sudoers_edited(lab, f"{USER} ALL=(root) NOPASSWD: /usr/bin/rsync", ""):
+            done.preflight(NO_RSYNC, provider)
         yield done
     finally:
         lab.down()
 
 
+def with_sudo_password(provider: SshProvider, password_file: Path | None) -> SshProvider:
+    """``provider`` with another ``become_password_file`` in its hosts inventory."""
+    hosts = provider.hosts
+    ssh = hosts.ssh.model_copy(update={"become_password_file": password_file})
+    return SshProvider(hosts=hosts.model_copy(update={"ssh": ssh}))
+
+
 @contextmanager
-def sudo_asking_for_a_password(lab: Lab) -> Iterator[None]:
-    """Every host's sudoers without NOPASSWD: the file is bind-mounted, so edited in place."""
+def sudoers_edited(lab: Lab, line: str, instead: str) -> Iterator[None]:
+    """Every host's sudoers with ``line`` replaced: the file is bind-mounted, so edited in place."""
     sudoers = lab.paths.etc_dir / "sudoers"
-    allowed = sudoers.read_text()
+    before = sudoers.read_text()
+    assert line in before.splitlines()
     sudoers.chmod(0o640)
     try:
-        sudoers.write_text(allowed.replace("NOPASSWD: ", ""))
+        sudoers.write_text(before.replace(line, instead))
         yield
     finally:
-        sudoers.write_text(allowed)
+        sudoers.write_text(before)
         sudoers.chmod(0o440)
 
 
@@ -313,9 +349,39 @@ def test_the_user_exists_on_the_hosts_only(hardened: Hardened) -> None:
     assert not any(line.startswith(f"{USER}:") for line in here.splitlines())
 
 
-def test_a_user_whose_sudo_wants_a_password_fails_preflight_saying_so(hardened: Hardened) -> None:
-    outcome = hardened.results[(NO_SUDO, Phase.PREFLIGHT)].outcome(NO_SUDO)
+@pytest.mark.parametrize(
+    ("sid", "said"),
+    [(NO_SUDO, "sudo password is required"), (WRONG_SUDO, "sudo password is incorrect")],
+)
+def test_sudo_without_its_password_fails_preflight_saying_so(
+    hardened: Hardened, sid: str, said: str
+) -> None:
+    outcome = hardened.results[(sid, Phase.PREFLIGHT)].outcome(sid)
     assert not outcome.ok
-    assert "sudo password is required" in str(outcome.message)
-    source = hardened.sources[NO_SUDO]["source"]
-    assert health_by_name(NO_SUDO)["location"] == source["host"]  # untouched, still serving
+    assert said in str(outcome.message)
+    source = hardened.sources[sid]["source"]
+    assert health_by_name(sid)["location"] == source["host"]  # untouched, still serving
+
+
+def test_sudo_that_asks_no_password_needs_none(hardened: Hardened) -> None:
+    assert hardened.results[(NOPASSWD, Phase.PREFLIGHT)].outcome(NOPASSWD).ok
+
+
+def test_preflight_names_a_sudo_that_asks_a_password_for_rsync(hardened: Hardened) -> None:
+    # Each copy's far end, on the target, runs `sudo -n rsync`: found before any copy.
+    outcome = hardened.results[(NO_RSYNC, Phase.PREFLIGHT)].outcome(NO_RSYNC)
+    assert not outcome.ok
+    target = hardened.provider.target(hardened.target(NO_RSYNC), NODE)
+    assert (
+        f"on target host {target.name}, sudo asks {USER} a password for rsync, which each copy"
+        " runs there as sudo -n rsync: give it NOPASSWD"
+    ) in str(outcome.message)
+
+
+def test_the_sudo_password_is_in_no_log_and_no_artifact(hardened: Hardened) -> None:
+    password_file = hardened.lab.paths.sudo_password
+    password = password_file.read_text().strip().encode()
+    assert len(password) >= 16
+    files = [path for path in hardened.base.rglob("*") if path.is_file() and path != password_file]
+    assert any(path.suffix == ".json" for path in files)  # the runs' events are among them
+    assert [path for path in files if password in path.read_bytes()] == []

@@ -150,6 +150,26 @@ def test_the_login_user_gets_a_free_id_no_password_and_sudo_to_root_only() -> No
     assert "includedir" not in files["sudoers"]  # this machine's sudoers.d stays out
 
 
+def test_with_a_sudo_password_sudo_asks_it_for_all_but_rsync() -> None:
+    passwd, group = "root:x:0:0:root:/root:/bin/bash\n", "root:x:0:\n"
+    files = render.login_user_files("ops", passwd, group, "$6$salt$hash")
+    assert files["shadow"].splitlines()[-1] == "ops:$6$salt$hash:20000:0:99999:7:::"
+    sudo = [line for line in files["sudoers"].splitlines() if line.startswith("ops ")]
+    assert sudo == ["ops ALL=(root) ALL", "ops ALL=(root) NOPASSWD: /usr/bin/rsync"]
+    options = LabOptions(nodes=("shantou",), sources=1, login_user="ops", sudo_password=True)
+    hosts = parse_ssh_hosts(
+        yaml.safe_load(render.inventory(plan_topology(INVENTORY, options), PATHS)), source="t"
+    )
+    assert hosts.ssh.become_password_file == PATHS.sudo_password
+    plain = LabOptions(nodes=("shantou",), sources=1, login_user="ops")
+    hosts = parse_ssh_hosts(
+        yaml.safe_load(render.inventory(plan_topology(INVENTORY, plain), PATHS)), source="t"
+    )
+    assert hosts.ssh.become_password_file is None
+    with pytest.raises(ValueError, match="a sudo password is for a login user other than root"):
+        LabOptions(nodes=("shantou",), sudo_password=True)
+
+
 def test_execution_hosts_are_refused_with_another_login_user_or_a_bastion() -> None:
     with pytest.raises(ValueError, match="execution hosts need the lab's login user to be root"):
         LabOptions(nodes=("shantou",), execution_hosts=True, login_user="ops")

@@ -100,6 +100,16 @@ def test_a_user_other_than_root_must_become_root() -> None:
         parse_ssh_hosts(_with(("ssh", "become"), "su"), source="hosts.yml")
 
 
+def test_a_sudo_password_file_needs_become() -> None:
+    document = _with(("ssh", "become_password_file"), "/etc/govmig/sudo-password")
+    with pytest.raises(InventoryError, match="become_password_file is sudo's password: set become"):
+        parse_ssh_hosts(document, source="hosts.yml")
+    document["ssh"] |= {"user": "ops", "become": "sudo"}
+    hosts = parse_ssh_hosts(document, source="hosts.yml")
+    assert str(hosts.ssh.become_password_file) == "/etc/govmig/sudo-password"
+    assert parse_ssh_hosts(yaml.safe_load(dump_ssh_hosts(hosts)), source="again") == hosts
+
+
 def test_a_missing_section_is_named() -> None:
     document = copy.deepcopy(VALID)
     del document["dns"]

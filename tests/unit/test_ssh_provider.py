@@ -230,6 +230,37 @@ def test_secrets_are_read_afresh_and_the_key_never_enters_the_inventory(
     assert inventory["all"]["vars"] == {"govmig_secret_tsig_key": unsafe("c2VjcmV0Cg==")}
 
 
+def test_a_sudo_password_is_a_secret_of_the_run_the_login_only_names(tmp_path: Path) -> None:
+    document = hosts_document(tmp_path)
+    (tmp_path / "id").write_text(KEY)
+    (tmp_path / "tsig.key").write_text('key "govmig-lab" {\n\tsecret "c2VjcmV0Cg==";\n};\n')
+    (tmp_path / "sudo-password").write_text("s3cr3t pass\n")
+    document["ssh"] |= {
+        "user": "ops",
+        "become": "sudo",
+        "become_password_file": str(tmp_path / "sudo-password"),
+    }
+    asks = SshProvider(hosts=parse_ssh_hosts(document, source="test"))
+    assert asks.secrets()["govmig_secret_become_password"] == "s3cr3t pass"
+    for login in (
+        asks.connection_vars(from_source("src-1"), NODE),
+        *asks.delegate_hosts(from_source("src-1")).values(),
+    ):
+        assert login["ansible_become_password"] == "{{ govmig_secret_become_password }}"
+    inventory = build_inventory(
+        Phase.PREFLIGHT, [(NODE, [from_source("src-1")])], provider=asks, secrets=asks.secrets()
+    )
+    assert "s3cr3t" not in str(inventory["all"]["hosts"]) + str(inventory["all"]["children"])
+    (tmp_path / "sudo-password").write_text("\n")
+    with pytest.raises(ConfigurationError, match="sudo-password holds no password"):
+        asks.secrets()
+
+
+def test_without_a_sudo_password_the_login_names_none(provider: SshProvider) -> None:
+    assert "ansible_become_password" not in provider.connection_vars(from_source("src-1"), NODE)
+    assert "govmig_secret_become_password" not in provider.secrets()
+
+
 def test_a_missing_key_file_is_one_clear_error(provider: SshProvider, tmp_path: Path) -> None:
     (tmp_path / "id").unlink()
     with pytest.raises(ConfigurationError, match="cannot read an ssh provider key file"):
