@@ -46,9 +46,12 @@ class Provider(Protocol):
         """The vars its role reads for ``system`` beyond the common ``govmig_*`` ones."""
         ...
 
-    def delegate_hosts(self, system: SystemTarget) -> Mapping[str, Mapping[str, Any]]:
+    def delegate_hosts(
+        self, system: SystemTarget, node: NodeTarget
+    ) -> Mapping[str, Mapping[str, Any]]:
         """The hosts its role delegates ``system``'s tasks to (``delegate_to: name``), by
-        name, each with how Ansible reaches it; put in the inventory beside the systems."""
+        name, each with how Ansible reaches it from where ``node``'s runs run; put in the
+        inventory beside the systems."""
         ...
 
     def precheck(self, phase: Phase, system: SystemTarget) -> str | None:

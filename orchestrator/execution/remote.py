@@ -142,8 +142,11 @@ def run_streamed(
         if status != "error":
             return Streamed(status=status, rc=rc)
         errors.seek(0)
-        said = errors.read().decode(errors="replace").strip().splitlines()
-        explanation = said[-1] if said else "the worker stream ended without a result"
+        said = [
+            line for line in errors.read().decode(errors="replace").splitlines() if line.strip()
+        ]
+        # ssh's last words; through a jump host, the jump's two lines before its two: why.
+        explanation = "; ".join(said[-4:]) or "the worker stream ended without a result"
         log.warning("the worker stream broke off: %s", explanation)
         return Streamed(status=status, rc=rc, explanation=explanation)
 

@@ -114,7 +114,9 @@ class HostVarsSource(Protocol):
 
     def connection_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]: ...
     def host_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]: ...
-    def delegate_hosts(self, system: SystemTarget) -> Mapping[str, Mapping[str, Any]]: ...
+    def delegate_hosts(
+        self, system: SystemTarget, node: NodeTarget
+    ) -> Mapping[str, Mapping[str, Any]]: ...
 
 
 # The inventory group of the hosts a role delegates tasks to (a system's source host):
@@ -193,9 +195,9 @@ def build_inventory(
     }
     delegates = {
         name: dict(login)
-        for _node, systems in work
+        for node, systems in work
         for s in systems
-        for name, login in provider.delegate_hosts(s).items()
+        for name, login in provider.delegate_hosts(s, node).items()
     }
     both = sorted(set(delegates) & set(hosts))
     if both:

@@ -98,16 +98,13 @@ class LabOptions(BaseModel):
         return self.login_user != "root"
 
     @model_validator(mode="after")
-    def _execution_hosts_log_in_as_root_directly(self) -> LabOptions:
+    def _execution_hosts_log_in_as_root(self) -> LabOptions:
         # An execution host runs this machine's govmig, whose Python lives where only
         # root may read it here (pyenv under /root): the lab cannot give it to another user.
         if self.execution_hosts and self.hardened_login:
             raise ValueError("execution hosts need the lab's login user to be root")
         if self.sudo_password and not self.hardened_login:
             raise ValueError("a sudo password is for a login user other than root")
-        # The ssh provider's inventory takes a jump host or execution hosts, not both.
-        if self.execution_hosts and self.bastion:
-            raise ValueError("execution hosts and a bastion cannot be used together")
         return self
 
 

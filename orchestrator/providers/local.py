@@ -55,7 +55,9 @@ class LocalProvider:
         """Where the sandbox is."""
         return {"govmig_work_root": str(self.work_root)}
 
-    def delegate_hosts(self, system: SystemTarget) -> Mapping[str, Mapping[str, Any]]:
+    def delegate_hosts(
+        self, system: SystemTarget, node: NodeTarget
+    ) -> Mapping[str, Mapping[str, Any]]:
         """None: the source is a directory on this machine, like the target."""
         return {}
 

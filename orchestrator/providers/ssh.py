@@ -22,6 +22,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address
+from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import ConfigurationError, PermanentError
@@ -128,26 +129,35 @@ class SshProvider:
 
     def connection_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]:
         """Log in to the target host (a system's host in the inventory)."""
-        return self._login(self.target(system, node))
+        return self._login(self.target(system, node), inside=self.runs_inside(node))
 
-    def delegate_hosts(self, system: SystemTarget) -> Mapping[str, Mapping[str, Any]]:
+    def delegate_hosts(
+        self, system: SystemTarget, node: NodeTarget
+    ) -> Mapping[str, Mapping[str, Any]]:
         """The source host, logged in to as the target is; none for an unknown source (only a
         rollback gets that far, see ``precheck``, and it has nothing to undo there)."""
         try:
             source = self.source(system)
         except PermanentError:
             return {}
-        return {source.name: self._login(source)}
+        return {source.name: self._login(source, inside=self.runs_inside(node))}
 
-    def _login(self, host: SshHost) -> dict[str, Any]:
-        """SSH to ``host`` with pinned host keys and the run's agent forwarded, becoming root
-        there if the login user is not (sudo's flags: ``playbooks/ansible.cfg``)."""
+    def runs_inside(self, node: NodeTarget) -> bool:
+        """Whether the node's runs run on its execution host, inside the site: they reach
+        every host, service and the DNS server straight, not through the jump host."""
+        pool = self.hosts.nodes.get(node.node_id)
+        return pool is not None and pool.execution_host is not None
+
+    def _login(self, host: SshHost, *, inside: bool) -> dict[str, Any]:
+        """SSH to ``host`` with pinned host keys and the run's agent forwarded, through the
+        jump host unless the run runs ``inside``, becoming root there if the login user is
+        not (sudo's flags: ``playbooks/ansible.cfg``)."""
         return {
             "ansible_connection": "ssh",
             "ansible_host": str(host.ipv4),
             "ansible_port": host.port,
             "ansible_user": self.hosts.ssh.user,
-            "ansible_ssh_args": self.ssh_args(),
+            "ansible_ssh_args": self.ssh_args(through_jump=not inside),
             "ansible_python_interpreter": HOST_PYTHON,
             "ansible_become": self.becomes,
             **self._become_vars(),
@@ -177,18 +187,24 @@ class SshProvider:
             address=str(pool.execution_host.ipv4),
             user=self.hosts.ssh.user,
             identity_file=self.hosts.ssh.private_key_file,
-            # No agent: this machine has none to lend.
-            ssh_options=(*self._login_options(), "-p", str(pool.execution_host.port)),
+            # No agent: this machine has none to lend. Through the jump host, if any.
+            ssh_options=(
+                *self._login_options(),
+                *self._jump_options(identity=self.hosts.ssh.private_key_file),
+                *("-p", str(pool.execution_host.port)),
+            ),
         )
 
-    def ssh_args(self) -> str:
+    def ssh_args(self, *, through_jump: bool = True) -> str:
         """Options for every SSH login of a run, the target's and the delegated source's.
 
         No connection sharing: a master kept alive after a run would forward
         that run's ssh-agent, which is gone by the next run. With a jump host,
-        each login goes through it, checked and authenticated as every host is.
+        each login goes through it (unless ``through_jump`` is false: a run on an
+        execution host), checked and authenticated as every host is.
         """
-        return shlex.join([*self._login_options(), *self._jump_options(), "-o", "ForwardAgent=yes"])
+        jump = self._jump_options() if through_jump else []
+        return shlex.join([*self._login_options(), *jump, "-o", "ForwardAgent=yes"])
 
     def jump(self) -> dict[str, Any] | None:
         """How a run reaches the site through its jump host, None straight: ssh with its options
@@ -201,12 +217,16 @@ class SshProvider:
         login = ["ssh", "-l", self.hosts.ssh.user, "-p", str(jump.port), *self._login_options()]
         return {"argv": login, "address": str(jump.ipv4)}
 
-    def _jump_options(self) -> list[str]:
-        """``ProxyCommand``: ssh's ``-J`` would ignore these options for the jump host."""
+    def _jump_options(self, *, identity: Path | None = None) -> list[str]:
+        """``ProxyCommand``: ssh's ``-J`` would ignore these options for the jump host. With
+        ``identity``, it logs in to the jump host with that key file, not an agent's."""
         jump = self.jump()
         if jump is None:
             return []
-        return ["-o", "ProxyCommand=" + " ".join([*jump["argv"], "-W", "[%h]:%p", jump["address"]])]
+        login = list(jump["argv"])
+        if identity is not None:
+            login += ["-i", plain_path(identity, "private key file"), "-o", "IdentitiesOnly=yes"]
+        return ["-o", "ProxyCommand=" + " ".join([*login, "-W", "[%h]:%p", jump["address"]])]
 
     def _login_options(self) -> list[str]:
         """Pinned host keys, no prompts, no connection sharing: every login's options."""
@@ -229,7 +249,7 @@ class SshProvider:
             "govmig_ssh_user": self.hosts.ssh.user,
             "govmig_become": self.becomes,
             "govmig_known_hosts_file": str(self.hosts.ssh.known_hosts_file),
-            "govmig_jump": self.jump(),
+            "govmig_jump": None if self.runs_inside(node) else self.jump(),
             "govmig_dns_server": str(dns.server_ipv4),
             "govmig_dns_zone": dns.zone,
             "govmig_tsig_key_name": dns.tsig_key_name,

@@ -9,7 +9,8 @@ real environment (ops write it by hand)::
       # become_password_file: /abs/path/sudo-password   # the password sudo asks for
       private_key_file: /abs/path/id_ed25519
       known_hosts_file: /abs/path/known_hosts    # strict host key checking
-      # Optional: a bastion every login from the orchestrator goes through (same user and key)
+      # Optional: a bastion every login and check from the orchestrator goes through (same
+      # user and key), to execution hosts too; a run on an execution host goes straight.
       # jump_host: {name: bastion, ipv4: 10.213.0.22, ipv6: "2001:db8:1000::22"}
     dns:
       server_ipv4: 10.213.0.53
@@ -152,14 +153,6 @@ class SshHosts(_Strict):
         runners = [pool.execution_host for pool in self.nodes.values() if pool.execution_host]
         jump = [self.ssh.jump_host] if self.ssh.jump_host else []
         return [*self.sources, *targets, *runners, *jump]
-
-    @model_validator(mode="after")
-    def _one_way_in(self) -> SshHosts:
-        # An execution host runs its node's playbooks from inside the node's network, and a
-        # jump host would be a second way in for the same runs: not both (not built yet).
-        if self.ssh.jump_host and any(pool.execution_host for pool in self.nodes.values()):
-            raise ValueError("ssh.jump_host and a node's execution_host cannot be used together")
-        return self
 
 
 def parse_ssh_hosts(document: Any, *, source: str) -> SshHosts:

@@ -1,9 +1,12 @@
 """A node's playbooks run on its execution host, streamed over SSH, and die with the orchestrator.
 
 One small lab: node shantou with one target host and an execution host
-(``exec-shantou``), one source host, BIND. A seeded system goes through every
-forward phase with the real ``ssh`` provider, every run streamed as
-``ansible-runner transmit | ssh exec-shantou worker | process``; the target
+(``exec-shantou``), one source host, BIND; built twice, the second time with a
+bastion in front, which this machine reaches alone (``--bastion``): it reaches
+the execution host through it, and the execution host every host straight.
+A seeded system goes through every forward phase with the real ``ssh`` provider,
+every run streamed as ``ansible-runner transmit | ssh exec-shantou worker |
+process``; the target
 host sees each SSH connection come from the execution host, not from this
 machine (the provision phase reports it). The stream carries none of the
 orchestrator's environment. A run whose orchestrator is killed ends on the
@@ -33,7 +36,7 @@ from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import SourceLocation
 from orchestrator.lab import Lab, LabOptions, LabPaths, seed
-from orchestrator.lab.topology import BRIDGE_IPV4, DNS_IPV4
+from orchestrator.lab.topology import BASTION_IPV4, BRIDGE_IPV4, DNS_IPV4
 from orchestrator.migrations.states import FORWARD_PHASES, Phase
 from orchestrator.providers import SshProvider
 from orchestrator.providers.ssh_hosts import SshHost, SshHosts, load_ssh_hosts
@@ -62,17 +65,24 @@ STREAM_ENV_PREFIXES = ("ANSIBLE_", "PYTHON", "RUNNER_", "AWX_", "JOB_")
 @dataclass
 class Streamed:
     lab: Lab
+    bastion: bool
     hosts: SshHosts
     runner: PhaseRunner
     target: SystemTarget
     results: dict[Phase, RunResult]
 
 
-@pytest.fixture(scope="module")
-def streamed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Streamed]:
+@pytest.fixture(scope="module", params=[False, True], ids=["straight", "through-a-bastion"])
+def streamed(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Streamed]:
     base = tmp_path_factory.mktemp("exec")
     lab = Lab(LabPaths.under(base / "lab"), INVENTORY)
-    lab.up(LabOptions(nodes=("shantou",), sources=1, disk_mb=8, execution_hosts=True))
+    bastion: bool = request.param
+    options = LabOptions(
+        nodes=("shantou",), sources=1, disk_mb=8, execution_hosts=True, bastion=bastion
+    )
+    lab.up(options)
     os.environ[MARKER_NAME] = MARKER
     try:
         (seeded,) = seed(lab, [SYSTEM], size=64 * 1024)
@@ -87,7 +97,7 @@ def streamed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Streamed]:
             phase: runner.run(phase, [(NODE, [target])], secrets=provider.secrets())
             for phase in FORWARD_PHASES
         }
-        yield Streamed(lab, hosts, runner, target, results)
+        yield Streamed(lab, bastion, hosts, runner, target, results)
     finally:
         os.environ.pop(MARKER_NAME, None)
         lab.down()
@@ -105,8 +115,12 @@ def test_every_phase_runs_on_the_execution_host(streamed: Streamed) -> None:
         assert [o.ok for o in result.outcomes] == [True], (phase, result.outcomes)
     provisioned = streamed.results[Phase.PROVISION].outcome(SYSTEM).report
     exec_host = execution_host(streamed.hosts)
-    # The target saw the playbook's SSH connection come from the execution host.
+    # The target saw the playbook's SSH connection come from the execution host, which saw
+    # this machine's come through the bastion if there is one.
     assert provisioned["controlled_from"] == str(exec_host.ipv4) != str(BRIDGE_IPV4)
+    log = (streamed.lab.paths.host_dir(exec_host.name) / "sshd.log").read_text()
+    logins = {line.split()[5] for line in log.splitlines() if line.startswith("Accepted publickey")}
+    assert logins == {str(BASTION_IPV4 if streamed.bastion else BRIDGE_IPV4)}
     verified = streamed.results[Phase.VERIFY].outcome(SYSTEM).report
     assert verified["ipv6_by_name"] is True
     # The worker's private data dir (inventory, the run's key) went with each run.

@@ -170,11 +170,23 @@ def test_with_a_sudo_password_sudo_asks_it_for_all_but_rsync() -> None:
         LabOptions(nodes=("shantou",), sudo_password=True)
 
 
-def test_execution_hosts_are_refused_with_another_login_user_or_a_bastion() -> None:
+def test_execution_hosts_are_refused_with_another_login_user() -> None:
     with pytest.raises(ValueError, match="execution hosts need the lab's login user to be root"):
         LabOptions(nodes=("shantou",), execution_hosts=True, login_user="ops")
-    with pytest.raises(ValueError, match="execution hosts and a bastion cannot be used together"):
-        LabOptions(nodes=("shantou",), execution_hosts=True, bastion=True)
+
+
+def test_behind_a_bastion_execution_hosts_are_walled_off_too() -> None:
+    options = LabOptions(nodes=("shantou",), sources=1, execution_hosts=True, bastion=True)
+    lab = plan_topology(INVENTORY, options)
+    assert {host.name for host in lab.hosts if lab.walled_off(host)} == {
+        "dns",
+        "src-1",
+        "shantou-1",
+        "exec-shantou",
+    }
+    hosts = parse_ssh_hosts(yaml.safe_load(render.inventory(lab, PATHS)), source="hosts.yml")
+    assert hosts.ssh.jump_host is not None
+    assert hosts.nodes["shantou"].execution_host is not None
 
 
 def test_behind_a_bastion_this_machine_reaches_the_bastion_alone() -> None:

@@ -151,9 +151,9 @@ def test_a_jump_host_is_a_host_like_the_others() -> None:
         parse_ssh_hosts(twice, source="hosts.yml")
 
 
-def test_a_jump_host_and_an_execution_host_are_refused_together() -> None:
+def test_a_jump_host_and_an_execution_host_go_together() -> None:
     exec_host = {"name": "exec-1", "ipv4": "10.213.2.251", "ipv6": "2001:db8:1:ffff::fb"}
     document = _with(("nodes", "shantou", "execution_host"), exec_host)
     document["ssh"]["jump_host"] = BASTION
-    with pytest.raises(InventoryError, match="jump_host and a node's execution_host cannot"):
-        parse_ssh_hosts(document, source="hosts.yml")
+    hosts = parse_ssh_hosts(document, source="hosts.yml")
+    assert [h.name for h in hosts.all_hosts()] == ["src-1", "shantou-1", "exec-1", "bastion"]

@@ -138,6 +138,37 @@ def test_with_a_jump_host_every_login_goes_through_it_checked_like_any_host(
     assert provider.host_vars(from_source("src-1"), NODE)["govmig_jump"] is None
 
 
+def test_behind_a_jump_host_an_execution_hosts_runs_go_straight_and_it_through_the_jump(
+    tmp_path: Path,
+) -> None:
+    document = hosts_document(tmp_path)
+    document["ssh"]["jump_host"] = {"name": "bastion", "ipv4": "10.213.0.22", "ipv6": "::22"}
+    exec_host = {"name": "exec-1", "ipv4": "10.213.2.251", "ipv6": "2001:db8:1:ffff::fb"}
+    document["nodes"]["shantou"]["execution_host"] = exec_host
+    behind = SshProvider(hosts=parse_ssh_hosts(document, source="test"))
+    system = from_source("src-1")
+    assert behind.runs_inside(NODE)
+    # The execution host runs the node's playbooks inside the site: straight to every host,
+    # and its checks straight to the services and the DNS server.
+    logins = [behind.connection_vars(system, NODE), *behind.delegate_hosts(system, NODE).values()]
+    assert all("ProxyCommand" not in login["ansible_ssh_args"] for login in logins)
+    assert behind.host_vars(system, NODE)["govmig_jump"] is None
+    # The orchestrator reaches the execution host through the jump host, with the key file
+    # (it has no agent to lend) for both logins.
+    found = behind.execution_host(NODE)
+    assert found is not None
+    (proxy,) = [w for w in found.ssh_options if w.startswith("ProxyCommand=")]
+    inner = proxy.removeprefix("ProxyCommand=").split()
+    assert inner[-3:] == ["-W", "[%h]:%p", "10.213.0.22"]
+    assert ["-i", str(tmp_path / "id"), "-o", "IdentitiesOnly=yes"] == inner[-7:-3]
+    # A node without an execution host is run from here, through the jump host.
+    document["nodes"]["shantou"].pop("execution_host")
+    outside = SshProvider(hosts=parse_ssh_hosts(document, source="test"))
+    assert not outside.runs_inside(NODE)
+    assert "ProxyCommand" in outside.connection_vars(system, NODE)["ansible_ssh_args"]
+    assert outside.host_vars(system, NODE)["govmig_jump"] is not None
+
+
 @pytest.mark.parametrize("index", [1, 5, 0xABC], ids=["first", "fifth", "hex"])
 def test_the_systems_addresses_are_the_recorded_ones(provider: SshProvider, index: int) -> None:
     found = provider.host_vars(from_source("src-1", index=index), NODE)
@@ -181,7 +212,7 @@ def test_a_refused_system_still_rolls_back_with_no_source_to_reach(provider: Ssh
     """Its preflight never ran, so its rollback has nothing to undo and ends it rolled_back."""
     system = from_source("src-9")
     assert provider.precheck(Phase.ROLLBACK, system) is None
-    assert provider.delegate_hosts(system) == {}
+    assert provider.delegate_hosts(system, NODE) == {}
     inventory = build_inventory(Phase.ROLLBACK, [(NODE, [system])], provider=provider)
     assert inventory["all"]["children"] == {"govmig_delegates": {"hosts": {}}}
 
@@ -244,7 +275,7 @@ def test_a_sudo_password_is_a_secret_of_the_run_the_login_only_names(tmp_path: P
     assert asks.secrets()["govmig_secret_become_password"] == "s3cr3t pass"
     for login in (
         asks.connection_vars(from_source("src-1"), NODE),
-        *asks.delegate_hosts(from_source("src-1")).values(),
+        *asks.delegate_hosts(from_source("src-1"), NODE).values(),
     ):
         assert login["ansible_become_password"] == "{{ govmig_secret_become_password }}"
     inventory = build_inventory(
@@ -342,7 +373,7 @@ def test_each_host_is_reached_on_its_own_sshd_port(tmp_path: Path) -> None:
     assert ported.connection_vars(system, NODE)["ansible_port"] == target.port
     # The source's rsync logs in to the target on the target's port.
     assert ported.host_vars(system, NODE)["govmig_target_port"] == target.port
-    assert ported.delegate_hosts(system)["src-1"]["ansible_port"] == 2299
+    assert ported.delegate_hosts(system, NODE)["src-1"]["ansible_port"] == 2299
     (proxy,) = [w for w in shlex.split(ported.ssh_args()) if w.startswith("ProxyCommand=")]
     assert proxy.startswith("ProxyCommand=ssh -l root -p 2022 ")
 
