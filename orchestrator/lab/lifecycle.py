@@ -251,6 +251,7 @@ def _describe(options: LabOptions) -> str:
         + (", an execution host per node" if options.execution_hosts else "")
         + (f", platforms {','.join(options.platforms)}" if options.platforms else "")
         + (f", login user {options.login_user}" if options.hardened_login else "")
+        + (" (sudo asks its password)" if options.sudo_password else "")
         + (", a bastion" if options.bastion else "")
         + (f", sshd on port {options.ssh_port}" if options.ssh_port != 22 else "")
     )
