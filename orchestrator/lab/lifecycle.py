@@ -116,9 +116,9 @@ class Lab:
         return f"lab already up in {self.paths.root}: nothing changed"
 
     def _build(self, topology: Topology, state: LabState) -> None:
+        options = topology.options
         daemons.make_keys(topology, self.paths)
-        if topology.options.hardened_login:
-            options = topology.options
+        if options.hardened_login:
             daemons.make_login_user(
                 options.login_user, self.paths, sudo_password=options.sudo_password
             )
@@ -131,7 +131,7 @@ class Lab:
             state.pids[host.name] = daemons.start_sshd(host, topology, self.paths)
             write_state(self.paths, state)
         for host in topology.hosts:
-            port = 53 if host.role == "dns" else topology.options.ssh_port
+            port = 53 if host.role == "dns" else options.ssh_port
             daemons.wait_listening(str(host.ipv4), port, state.pids[host.name])
         self.paths.inventory.write_text(render.inventory(topology, self.paths), encoding="utf-8")
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from ansible.plugins.action import ActionBase
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugin_utils"))
+sys.path.append(str(Path(__file__).resolve().parents[1] / "plugin_utils"))  # last: shadows nothing
 import govmig_site  # shared by the role's actions: plugin_utils/, beside them
 
 DOCUMENTATION = r"""
