@@ -14,10 +14,13 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import orchestrator
+from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.devkafka.processes import command_line, is_alive, spawn_detached
 from orchestrator.errors import ConfigurationError
 from orchestrator.lab import render
@@ -47,7 +50,24 @@ _LOGIN_USER = (
     ' || exit 1; done && mkdir -p "$4/.ssh" && cp "$2/authorized_keys" "$4/.ssh/"'
     ' && chown -R "$3:" "$4"; }; }'
 )
-_DISK_THEN_SSHD = f'{_PRIVATE_DISK} && {_LOGIN_USER} && {_NO_LOGIN_SCRIPTS}shift 4 && exec "$@"'
+# On an execution host with a login user other than root ($5, a line per directory
+# others cannot enter: the directory, then what under it the user's runs need): each
+# such directory becomes an empty tmpfs holding only those paths, bind-mounted at their
+# own places, so the user reaches this machine's govmig (its Python under /root, say)
+# and the lab's known_hosts, in the host's mount namespace only, and nothing else there.
+_OPEN_TO_LOGIN_USER = (
+    '{ [ -z "$5" ] || printf "%s\\n" "$5" | while read -r top needed; do'
+    " stage=$(mktemp -d /srv/.open.XXXXXX) || exit 1; i=0;"
+    " for path in $needed; do i=$((i + 1));"
+    ' mkdir "$stage/$i" && mount --bind "$path" "$stage/$i" || exit 1; done;'
+    ' mount -t tmpfs -o size=1M,mode=0755 govmig-lab-open "$top" || exit 1; i=0;'
+    " for path in $needed; do i=$((i + 1));"
+    ' mkdir -p "$path" && mount --move "$stage/$i" "$path" || exit 1; done; done; }'
+)
+_DISK_THEN_SSHD = (
+    f"{_PRIVATE_DISK} && {_LOGIN_USER} && {_OPEN_TO_LOGIN_USER} && "
+    f'{_NO_LOGIN_SCRIPTS}shift 5 && exec "$@"'
+)
 # The modes sudo, sshd and every user's programs expect of these files.
 _ETC_MODES = {"passwd": 0o644, "group": 0o644, "shadow": 0o600, "sudoers": 0o440}
 
@@ -83,6 +103,7 @@ def make_keys(topology: Topology, paths: LabPaths) -> None:
             public[host.name] = key.with_suffix(".pub").read_text(encoding="utf-8")
     write_private(paths.authorized_keys, paths.client_key.with_suffix(".pub").read_text())
     write_private(paths.known_hosts, render.known_hosts(public, topology))
+    paths.known_hosts.chmod(0o644)  # public keys: a login user's runs read it on an execution host
     done = _run(["tsig-keygen", "-a", render.TSIG_ALGORITHM, render.TSIG_KEY_NAME])
     write_private(paths.tsig_key, done.stdout)
 
@@ -124,9 +145,11 @@ def start_sshd(host: LabHost, topology: Topology, paths: LabPaths) -> int:
     config = paths.sshd_config(host.name)
     write_private(config, render.sshd_config(host, topology, paths))
     disk_mb, login_user = topology.options.disk_mb, topology.options.login_user
-    user_args = ["", "", ""]  # root: this machine's users, root's keys in the lab directory
+    user_args = ["", "", "", ""]  # root: this machine's users, root's keys in the lab directory
     if topology.options.hardened_login:
-        user_args = [str(paths.etc_dir), login_user, render.login_home(login_user)]
+        runs_govmig = host.role == "execution"
+        opened = closed_on_the_way(govmig_paths(paths), _others_may_enter) if runs_govmig else {}
+        user_args = [str(paths.etc_dir), login_user, render.login_home(login_user), _lines(opened)]
     # sshd refuses to start without its privilege separation directory.
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     sshd = [SSHD, "-D", "-e", "-f", str(config)]
@@ -134,6 +157,45 @@ def start_sshd(host: LabHost, topology: Topology, paths: LabPaths) -> int:
     argv += ["unshare", "--mount", "--propagation", "private"]
     argv += ["sh", "-c", _DISK_THEN_SSHD, "lab-host", str(int(disk_mb)), *user_args, *sshd]
     return spawn_detached(argv, paths.host_dir(host.name) / "sshd.log")
+
+
+def govmig_paths(paths: LabPaths) -> list[Path]:
+    """What an execution host's runs read of this machine, at the same paths: govmig's
+    Python (its environment and the installation beneath it), its package and playbooks,
+    and the lab's directory (the hosts' ``known_hosts``)."""
+    found = [Path(sys.prefix), Path(sys.base_prefix), Path(orchestrator.__file__).parent]
+    return [path.resolve() for path in [*found, PLAYBOOK_DIR, paths.root]]
+
+
+def closed_on_the_way(
+    needed: Sequence[Path], may_enter: Callable[[Path], bool]
+) -> dict[Path, list[Path]]:
+    """For each directory others may not enter, the first on the way to a needed path,
+    the needed paths beneath it (a path beneath another needed one goes with it).
+
+    Each needed path must be one others may enter itself: the lab opens the way, not it.
+    """
+    opened: dict[Path, list[Path]] = {}
+    for path in sorted(set(needed)):
+        if any(path.is_relative_to(other) for others in opened.values() for other in others):
+            continue
+        if not may_enter(path) or any(c.isspace() for c in str(path)):
+            raise ConfigurationError(
+                f"{path} must be a directory other users may enter, with no space in its "
+                "name, for a login user other than root to run govmig on an execution host"
+            )
+        closed = next((d for d in reversed(path.parents) if not may_enter(d)), None)
+        if closed is not None:
+            opened.setdefault(closed, []).append(path)
+    return opened
+
+
+def _others_may_enter(path: Path) -> bool:
+    return path.is_dir() and path.stat().st_mode & 0o005 == 0o005
+
+
+def _lines(opened: Mapping[Path, Sequence[Path]]) -> str:
+    return "\n".join(" ".join(map(str, [top, *under])) for top, under in opened.items())
 
 
 def start_named(topology: Topology, paths: LabPaths) -> int:

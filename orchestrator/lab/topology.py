@@ -98,11 +98,7 @@ class LabOptions(BaseModel):
         return self.login_user != "root"
 
     @model_validator(mode="after")
-    def _execution_hosts_log_in_as_root(self) -> LabOptions:
-        # An execution host runs this machine's govmig, whose Python lives where only
-        # root may read it here (pyenv under /root): the lab cannot give it to another user.
-        if self.execution_hosts and self.hardened_login:
-            raise ValueError("execution hosts need the lab's login user to be root")
+    def _sudo_password_for_a_login_user(self) -> LabOptions:
         if self.sudo_password and not self.hardened_login:
             raise ValueError("a sudo password is for a login user other than root")
         return self

@@ -1,26 +1,31 @@
 """A node's playbooks run on its execution host, streamed over SSH, and die with the orchestrator.
 
 One small lab: node shantou with one target host and an execution host
-(``exec-shantou``), one source host, BIND; built twice, the second time with a
+(``exec-shantou``), one source host, BIND; built three times: as is; with a
 bastion in front, which this machine reaches alone (``--bastion``): it reaches
-the execution host through it, and the execution host every host straight.
+the execution host through it, and the execution host every host straight; and
+as a hardened site's, with the bastion and a login user other than root, whom
+sudo asks a password (the runs on the execution host run as that user).
 A seeded system goes through every forward phase with the real ``ssh`` provider,
 every run streamed as ``ansible-runner transmit | ssh exec-shantou worker |
 process``; the target
 host sees each SSH connection come from the execution host, not from this
 machine (the provision phase reports it). The stream carries none of the
 orchestrator's environment. A run whose orchestrator is killed ends on the
-execution host too, leaving no private data dir there; an execution host that
-does not answer fails the batch with a reason that names it.
+execution host too, leaving no private data dir there; no secret is left in
+the artifacts or on the execution host's disk; an execution host that does not
+answer fails the batch with a reason that names it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -36,6 +41,7 @@ from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import SourceLocation
 from orchestrator.lab import Lab, LabOptions, LabPaths, seed
+from orchestrator.lab.layout import read_state
 from orchestrator.lab.topology import BASTION_IPV4, BRIDGE_IPV4, DNS_IPV4
 from orchestrator.migrations.states import FORWARD_PHASES, Phase
 from orchestrator.providers import SshProvider
@@ -62,25 +68,52 @@ STREAM_ENV = {
 STREAM_ENV_PREFIXES = ("ANSIBLE_", "PYTHON", "RUNNER_", "AWX_", "JOB_")
 
 
+@dataclass(frozen=True)
+class Site:
+    """How the lab is hardened: a bastion in front, a login user other than root."""
+
+    bastion: bool = False
+    login_user: str = "root"
+
+    @property
+    def sudo_password(self) -> bool:
+        return self.login_user != "root"
+
+
+SITES = [Site(), Site(bastion=True), Site(bastion=True, login_user="govmig-ops")]
+
+
 @dataclass
 class Streamed:
     lab: Lab
-    bastion: bool
+    site: Site
     hosts: SshHosts
     runner: PhaseRunner
     target: SystemTarget
     results: dict[Phase, RunResult]
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["straight", "through-a-bastion"])
+@pytest.fixture(
+    scope="module",
+    params=SITES,
+    ids=["straight", "through-a-bastion", "as-a-login-user-with-sudo-through-a-bastion"],
+)
 def streamed(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Streamed]:
+    # The lab's directory is where only root may enter (pytest's): a login user's runs on
+    # the execution host read its known_hosts, and govmig's Python under /root, all the same.
     base = tmp_path_factory.mktemp("exec")
     lab = Lab(LabPaths.under(base / "lab"), INVENTORY)
-    bastion: bool = request.param
+    site: Site = request.param
     options = LabOptions(
-        nodes=("shantou",), sources=1, disk_mb=8, execution_hosts=True, bastion=bastion
+        nodes=("shantou",),
+        sources=1,
+        disk_mb=8,
+        execution_hosts=True,
+        bastion=site.bastion,
+        login_user=site.login_user,
+        sudo_password=site.sudo_password,
     )
     lab.up(options)
     os.environ[MARKER_NAME] = MARKER
@@ -97,7 +130,7 @@ def streamed(
             phase: runner.run(phase, [(NODE, [target])], secrets=provider.secrets())
             for phase in FORWARD_PHASES
         }
-        yield Streamed(lab, bastion, hosts, runner, target, results)
+        yield Streamed(lab, site, hosts, runner, target, results)
     finally:
         os.environ.pop(MARKER_NAME, None)
         lab.down()
@@ -113,14 +146,18 @@ def test_every_phase_runs_on_the_execution_host(streamed: Streamed) -> None:
     for phase, result in streamed.results.items():
         assert result.status == "successful", (phase, result.outcomes)
         assert [o.ok for o in result.outcomes] == [True], (phase, result.outcomes)
+    site = streamed.site
     provisioned = streamed.results[Phase.PROVISION].outcome(SYSTEM).report
     exec_host = execution_host(streamed.hosts)
     # The target saw the playbook's SSH connection come from the execution host, which saw
     # this machine's come through the bastion if there is one.
     assert provisioned["controlled_from"] == str(exec_host.ipv4) != str(BRIDGE_IPV4)
     log = (streamed.lab.paths.host_dir(exec_host.name) / "sshd.log").read_text()
-    logins = {line.split()[5] for line in log.splitlines() if line.startswith("Accepted publickey")}
-    assert logins == {str(BASTION_IPV4 if streamed.bastion else BRIDGE_IPV4)}
+    logins = [line.split() for line in log.splitlines() if line.startswith("Accepted publickey")]
+    assert {words[5] for words in logins} == {str(BASTION_IPV4 if site.bastion else BRIDGE_IPV4)}
+    # As the site's login user: with one other than root, its runs there read govmig's
+    # Python and the lab's known_hosts through the ways the lab opened for it.
+    assert {words[3] for words in logins} == {site.login_user}
     verified = streamed.results[Phase.VERIFY].outcome(SYSTEM).report
     assert verified["ipv6_by_name"] is True
     # The worker's private data dir (inventory, the run's key) went with each run.
@@ -140,6 +177,23 @@ def test_the_stream_carries_none_of_the_orchestrators_environment(streamed: Stre
             if name not in STREAM_ENV and not name.startswith(STREAM_ENV_PREFIXES)
         }
         assert foreign == set(), f"the worker's environment carried {sorted(foreign)}"
+
+
+def test_no_secret_is_left_in_the_artifacts_or_on_the_execution_host(streamed: Streamed) -> None:
+    paths = streamed.lab.paths
+    given = SshProvider(hosts=streamed.hosts).secrets()  # the key, TSIG's, sudo's password
+    assert ("govmig_secret_become_password" in given) is streamed.site.sudo_password
+    key = given["govmig_secret_ssh_private_key"]
+    secrets = [value.encode() for value in given.values()]
+    secrets += [line.encode() for line in key.splitlines() if len(line) > 20 and "-" not in line]
+    artifacts = [p for p in streamed.runner.artifacts_dir.rglob("*") if p.is_file()]
+    assert any(p.name == "stdout" for p in artifacts)  # the runs' output is among them
+    # The execution host's private disk: the login user's home (Ansible's and govmig's caches).
+    state = read_state(paths)
+    assert state is not None
+    disk = Path(f"/proc/{state.pids[execution_host(streamed.hosts).name]}/root/srv")
+    written = [*artifacts, *(p for p in disk.rglob("*") if p.is_file())]
+    assert [p for p in written for secret in secrets if secret in p.read_bytes()] == []
 
 
 def test_an_execution_host_that_does_not_answer_fails_the_batch_naming_it(
@@ -180,13 +234,23 @@ RUN = textwrap.dedent(
 )
 
 
+@pytest.fixture
+def readable_dir() -> Iterator[Path]:
+    """A directory every user may read, as an execution host's login user must its playbooks."""
+    path = Path(tempfile.mkdtemp(prefix="govmig-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
 def test_a_killed_orchestrators_streamed_run_ends_on_the_execution_host(
-    streamed: Streamed, tmp_path: Path
+    streamed: Streamed, readable_dir: Path
 ) -> None:
-    _, marker = sleeping_playbooks(tmp_path, "ssh", task_extra="      delegate_to: localhost\n")
+    task_extra = "      delegate_to: localhost\n"
+    _, marker = sleeping_playbooks(readable_dir, "ssh", task_extra=task_extra)
     before = set(Path("/tmp").glob(f"{REMOTE_PREFIX}*"))
     orchestrator = subprocess.Popen(
-        [sys.executable, "-c", RUN, str(tmp_path), str(streamed.lab.paths.inventory)],
+        [sys.executable, "-c", RUN, str(readable_dir), str(streamed.lab.paths.inventory)],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )

@@ -251,13 +251,9 @@ def test_up_removes_a_dead_labs_network(tmp_path: Path) -> None:
         (["--per-node", "0"], "lab up: --per-node: Input should be greater than or equal to 1"),
         (["--login-user", "Ops"], "lab up: --login-user: String should match pattern"),
         (["--ssh-port", "70000"], "lab up: --ssh-port: Input should be less than or equal to"),
-        (
-            ["--login-user", "ops", "--execution-hosts"],
-            "lab up: execution hosts need the lab's login user to be root",
-        ),
         (["--sudo-password"], "lab up: a sudo password is for a login user other than root"),
     ],
-    ids=["per-node", "user-name", "port", "user-and-execution-hosts", "sudo-password-for-root"],
+    ids=["per-node", "user-name", "port", "sudo-password-for-root"],
 )
 def test_bad_options_are_refused_by_their_name_and_nothing_is_made(
     tmp_path: Path, options: list[str], message: str

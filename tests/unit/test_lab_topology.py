@@ -170,9 +170,13 @@ def test_with_a_sudo_password_sudo_asks_it_for_all_but_rsync() -> None:
         LabOptions(nodes=("shantou",), sudo_password=True)
 
 
-def test_execution_hosts_are_refused_with_another_login_user() -> None:
-    with pytest.raises(ValueError, match="execution hosts need the lab's login user to be root"):
-        LabOptions(nodes=("shantou",), execution_hosts=True, login_user="ops")
+def test_execution_hosts_take_a_login_user_other_than_root_too() -> None:
+    options = LabOptions(nodes=("shantou",), sources=1, execution_hosts=True, login_user="ops")
+    hosts = parse_ssh_hosts(
+        yaml.safe_load(render.inventory(plan_topology(INVENTORY, options), PATHS)), source="t"
+    )
+    assert hosts.ssh.user == "ops"
+    assert hosts.nodes["shantou"].execution_host is not None
 
 
 def test_behind_a_bastion_execution_hosts_are_walled_off_too() -> None:
