@@ -67,9 +67,13 @@ def worker_command(host: ExecutionHost, *, python: str, guard: Path) -> list[str
     plain_path(guard, "guard an execution host runs")
     runner = str(Path(python).parent / "ansible-runner")
     python, guard_path, runner = (shlex.quote(p) for p in (python, str(guard), runner))
+    # Checked before the exec, which leaves nothing behind to remove the dir if it fails.
+    runnable = f"[ -x {python} ] && [ -r {guard_path} ] && [ -x {runner} ]"
+    refused = f"cannot run govmig's {python} here (not there, or not this user's to run)"
     remote = " ".join(
         [
             f"d=$(mktemp -d /tmp/{REMOTE_PREFIX}XXXXXXXX) &&",
+            f'{{ {runnable} || {{ rmdir "$d"; echo "{refused}" >&2; exit 126; }}; }} &&',
             'exec env -i PATH=/usr/bin:/bin HOME="$HOME" LANG=C.UTF-8',
             f'{python} {guard_path} --parent $PPID --cleanup "$d" --',
             f'{runner} worker --private-data-dir "$d"',

@@ -212,6 +212,27 @@ def test_an_execution_host_that_does_not_answer_fails_the_batch_naming_it(
     assert "Connection refused" in str(outcome.message), outcome.message
 
 
+def test_an_execution_host_that_cannot_run_govmig_says_so_and_keeps_no_worker_dir(
+    streamed: Streamed, tmp_path: Path
+) -> None:
+    # As when govmig is not installed there at the same path as here.
+    before = set(Path("/tmp").glob(f"{REMOTE_PREFIX}*"))
+    runner = PhaseRunner(
+        playbook_dir=PLAYBOOK_DIR,
+        artifacts_dir=tmp_path,
+        provider=SshProvider(hosts=streamed.hosts),
+        python="/opt/nowhere/bin/python",
+    )
+    batch = [(NODE, [streamed.target])]
+    result = runner.run(Phase.PREFLIGHT, batch, secrets=runner.provider.secrets())
+    (outcome,) = result.outcomes
+    assert not outcome.ok
+    assert "execution host exec-shantou: cannot run govmig's /opt/nowhere/bin/python here" in str(
+        outcome.message
+    )
+    assert set(Path("/tmp").glob(f"{REMOTE_PREFIX}*")) == before
+
+
 RUN = textwrap.dedent(
     """\
     import sys
