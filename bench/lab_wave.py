@@ -18,7 +18,8 @@ not copying; target <= 1 s with Mitogen), and the share of (a)'s wall time
 outside any ansible-runner invocation.
 
 With ``--hardened``, the lab is a hardened site's: the logins go through a
-bastion, as a user that becomes root with sudo, to sshd on port 2222.
+bastion, as a user that becomes root with sudo (which asks its password, as
+Mitogen answers it, for all but rsync), to sshd on port 2222.
 
 Run as root: ``python -m bench.lab_wave [--systems 28] [--max-batches 4] [--batch-size 50]
 [--hardened]``.
@@ -60,9 +61,14 @@ HARDENED_PORT = 2222
 
 def lab_options(nodes: Sequence[str], *, hardened: bool) -> LabOptions:
     """One target per node and 3 sources; a hardened site's logins go through a bastion, as
-    a user that becomes root with sudo, to sshd on ``HARDENED_PORT``."""
+    a user that becomes root with sudo (asking its password), to sshd on ``HARDENED_PORT``."""
     plain = LabOptions(nodes=tuple(nodes), per_node=1, sources=3)
-    site = {"login_user": "govmig-ops", "bastion": True, "ssh_port": HARDENED_PORT}
+    site = {
+        "login_user": "govmig-ops",
+        "sudo_password": True,
+        "bastion": True,
+        "ssh_port": HARDENED_PORT,
+    }
     return LabOptions.model_validate(plain.model_dump() | site) if hardened else plain
 
 
@@ -137,7 +143,7 @@ def main() -> None:
         "--hardened",
         action="store_true",
         help="a hardened site's lab: logins through a bastion, as a user become root with "
-        f"sudo, on port {HARDENED_PORT}",
+        f"sudo (asking its password), on port {HARDENED_PORT}",
     )
     args = parser.parse_args()
     inventory = load_inventory()

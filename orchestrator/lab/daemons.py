@@ -55,14 +55,15 @@ _LOGIN_USER = (
 # such directory becomes an empty tmpfs holding only those paths, bind-mounted at their
 # own places, so the user reaches this machine's govmig (its Python under /root, say)
 # and the lab's known_hosts, in the host's mount namespace only, and nothing else there.
+# The paths are split on spaces (none has one) and never globbed (set -f).
 _OPEN_TO_LOGIN_USER = (
-    '{ [ -z "$5" ] || printf "%s\\n" "$5" | while read -r top needed; do'
+    '{ [ -z "$5" ] || printf "%s\\n" "$5" | { set -f; while read -r top needed; do'
     " stage=$(mktemp -d /srv/.open.XXXXXX) || exit 1; i=0;"
     " for path in $needed; do i=$((i + 1));"
     ' mkdir "$stage/$i" && mount --bind "$path" "$stage/$i" || exit 1; done;'
     ' mount -t tmpfs -o size=1M,mode=0755 govmig-lab-open "$top" || exit 1; i=0;'
     " for path in $needed; do i=$((i + 1));"
-    ' mkdir -p "$path" && mount --move "$stage/$i" "$path" || exit 1; done; done; }'
+    ' mkdir -p "$path" && mount --move "$stage/$i" "$path" || exit 1; done; done; }; }'
 )
 _DISK_THEN_SSHD = (
     f"{_PRIVATE_DISK} && {_LOGIN_USER} && {_OPEN_TO_LOGIN_USER} && "
