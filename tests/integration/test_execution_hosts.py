@@ -68,38 +68,23 @@ STREAM_ENV = {
 STREAM_ENV_PREFIXES = ("ANSIBLE_", "PYTHON", "RUNNER_", "AWX_", "JOB_")
 
 
-@dataclass(frozen=True)
-class Site:
-    """How the lab is hardened: a bastion in front, a login user other than root."""
-
-    bastion: bool = False
-    login_user: str = "root"
-
-    @property
-    def sudo_password(self) -> bool:
-        return self.login_user != "root"
-
-
-# A site as is, and a hardened one; a bastion in front of root's logins is no third case:
-# the jump host is the same whoever logs in through it.
-SITES = [Site(), Site(bastion=True, login_user="govmig-ops")]
+# The hardened site's lab: a bastion in front, a login user whom sudo asks a password.
+# (A bastion in front of root's logins is no third case: the jump is the same for all.)
+USER = "govmig-ops"
+HARDENED = {"bastion": True, "login_user": USER, "sudo_password": True}
 
 
 @dataclass
 class Streamed:
     lab: Lab
-    site: Site
+    hardened: bool
     hosts: SshHosts
     runner: PhaseRunner
     target: SystemTarget
     results: dict[Phase, RunResult]
 
 
-@pytest.fixture(
-    scope="module",
-    params=SITES,
-    ids=["straight", "as-a-login-user-with-sudo-through-a-bastion"],
-)
+@pytest.fixture(scope="module", params=[False, True], ids=["straight", "hardened"])
 def streamed(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Streamed]:
@@ -107,15 +92,10 @@ def streamed(
     # the execution host read its known_hosts, and govmig's Python under /root, all the same.
     base = tmp_path_factory.mktemp("exec")
     lab = Lab(LabPaths.under(base / "lab"), INVENTORY)
-    site: Site = request.param
-    options = LabOptions(
-        nodes=("shantou",),
-        sources=1,
-        disk_mb=8,
-        execution_hosts=True,
-        bastion=site.bastion,
-        login_user=site.login_user,
-        sudo_password=site.sudo_password,
+    hardened: bool = request.param
+    options = LabOptions.model_validate(
+        {"nodes": ("shantou",), "sources": 1, "disk_mb": 8, "execution_hosts": True}
+        | (HARDENED if hardened else {})
     )
     lab.up(options)
     os.environ[MARKER_NAME] = MARKER
@@ -132,7 +112,7 @@ def streamed(
             phase: runner.run(phase, [(NODE, [target])], secrets=provider.secrets())
             for phase in FORWARD_PHASES
         }
-        yield Streamed(lab, site, hosts, runner, target, results)
+        yield Streamed(lab, hardened, hosts, runner, target, results)
     finally:
         os.environ.pop(MARKER_NAME, None)
         lab.down()
@@ -148,7 +128,7 @@ def test_every_phase_runs_on_the_execution_host(streamed: Streamed) -> None:
     for phase, result in streamed.results.items():
         assert result.status == "successful", (phase, result.outcomes)
         assert [o.ok for o in result.outcomes] == [True], (phase, result.outcomes)
-    site = streamed.site
+    hardened = streamed.hardened
     provisioned = streamed.results[Phase.PROVISION].outcome(SYSTEM).report
     exec_host = execution_host(streamed.hosts)
     # The target saw the playbook's SSH connection come from the execution host, which saw
@@ -156,10 +136,10 @@ def test_every_phase_runs_on_the_execution_host(streamed: Streamed) -> None:
     assert provisioned["controlled_from"] == str(exec_host.ipv4) != str(BRIDGE_IPV4)
     log = (streamed.lab.paths.host_dir(exec_host.name) / "sshd.log").read_text()
     logins = [line.split() for line in log.splitlines() if line.startswith("Accepted publickey")]
-    assert {words[5] for words in logins} == {str(BASTION_IPV4 if site.bastion else BRIDGE_IPV4)}
-    # As the site's login user: with one other than root, its runs there read govmig's
-    # Python and the lab's known_hosts through the ways the lab opened for it.
-    assert {words[3] for words in logins} == {site.login_user}
+    assert {words[5] for words in logins} == {str(BASTION_IPV4 if hardened else BRIDGE_IPV4)}
+    # As the site's login user: one other than root runs there govmig's Python and reads
+    # the lab's known_hosts through the ways the lab opened for it.
+    assert {words[3] for words in logins} == {USER if hardened else "root"}
     verified = streamed.results[Phase.VERIFY].outcome(SYSTEM).report
     assert verified["ipv6_by_name"] is True
     # The worker's private data dir (inventory, the run's key) went with each run.
@@ -184,7 +164,7 @@ def test_the_stream_carries_none_of_the_orchestrators_environment(streamed: Stre
 def test_no_secret_is_left_in_the_artifacts_or_on_the_execution_host(streamed: Streamed) -> None:
     paths = streamed.lab.paths
     given = SshProvider(hosts=streamed.hosts).secrets()  # the key, TSIG's, sudo's password
-    assert ("govmig_secret_become_password" in given) is streamed.site.sudo_password
+    assert ("govmig_secret_become_password" in given) is streamed.hardened
     key = given["govmig_secret_ssh_private_key"]
     secrets = [value.encode() for value in given.values()]
     secrets += [line.encode() for line in key.splitlines() if len(line) > 20 and "-" not in line]
