@@ -63,7 +63,8 @@ _OPEN_TO_LOGIN_USER = (
     ' mkdir "$stage/$i" && mount --bind "$path" "$stage/$i" || exit 1; done;'
     ' mount -t tmpfs -o size=1M,mode=0755 govmig-lab-open "$top" || exit 1; i=0;'
     " for path in $needed; do i=$((i + 1));"
-    ' mkdir -p "$path" && mount --move "$stage/$i" "$path" || exit 1; done; done; }; }'
+    ' mkdir -p "$path" && mount --move "$stage/$i" "$path" && rmdir "$stage/$i" || exit 1;'
+    ' done; rmdir "$stage"; done; }; }'
 )
 _DISK_THEN_SSHD = (
     f"{_PRIVATE_DISK} && {_LOGIN_USER} && {_OPEN_TO_LOGIN_USER} && "
