@@ -17,9 +17,9 @@ from typing import Protocol
 import dns.message
 import dns.query
 
+from orchestrator.errors import ConfigurationError
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.lab import Lab, seed_systems
-from orchestrator.lab.layout import read_state
 from orchestrator.lab.topology import ZONE
 from orchestrator.migrations import SystemState
 from orchestrator.providers.local_sandbox import (
@@ -143,10 +143,9 @@ class LabSites:
         return seed_systems(self.lab, systems)
 
     def journal_lines(self, row: SystemRow) -> int | None:
-        state = read_state(self.lab.paths)
-        if row.target_host is None or state is None:
+        if row.target_host is None:
             return None
-        disk = Path(f"/proc/{state.pids[row.target_host]}/root")
+        disk = self.lab.host_root(row.target_host)
         return _cutover_lines(disk / "srv" / "govmig" / row.id / "journal.log")
 
     def serving_from(self, row: SystemRow) -> str | None:
@@ -163,11 +162,10 @@ class LabSites:
         put(f"http://{address}:{LAB_SERVICE_PORT}/data/{name}", body)
 
     def source_holds(self, row: SystemRow, name: str, body: bytes) -> bool:
-        state = read_state(self.lab.paths)
-        host = str(row.record["source"]["host"])
-        if state is None or host not in state.pids:
+        try:
+            disk = self.lab.host_root(str(row.record["source"]["host"]))
+        except ConfigurationError:  # not a lab host: it holds nothing of ours
             return False
-        disk = Path(f"/proc/{state.pids[host]}/root")
         return _holds(disk / "srv" / "govmig" / row.id / "data" / name, body)
 
     def close(self) -> None:

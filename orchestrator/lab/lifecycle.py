@@ -182,6 +182,14 @@ class Lab:
             return str(self.paths.named_conf)
         return str(self.paths.sshd_config(host.name))
 
+    def host_root(self, host: str) -> Path:
+        """``host``'s files as its own processes see them: its private disk, its ``/etc``."""
+        state = read_state(self.paths)
+        pid = None if state is None else state.pids.get(host)
+        if pid is None:
+            raise ConfigurationError(f"no lab host {host} is up in {self.paths.root}")
+        return Path(f"/proc/{pid}/root")
+
     def status(self) -> LabStatus:
         """Every host's namespace and daemon, as found now."""
         daemons.check_prerequisites()

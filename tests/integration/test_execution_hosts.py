@@ -41,7 +41,6 @@ from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import load_inventory
 from orchestrator.inventory.models import SourceLocation
 from orchestrator.lab import Lab, LabOptions, LabPaths, seed
-from orchestrator.lab.layout import read_state
 from orchestrator.lab.topology import BASTION_IPV4, BRIDGE_IPV4, DNS_IPV4
 from orchestrator.migrations.states import FORWARD_PHASES, Phase
 from orchestrator.providers import SshProvider
@@ -162,7 +161,6 @@ def test_the_stream_carries_none_of_the_orchestrators_environment(streamed: Stre
 
 
 def test_no_secret_is_left_in_the_artifacts_or_on_the_execution_host(streamed: Streamed) -> None:
-    paths = streamed.lab.paths
     given = SshProvider(hosts=streamed.hosts).secrets()  # the key, TSIG's, sudo's password
     assert ("govmig_secret_become_password" in given) is streamed.hardened
     key = given["govmig_secret_ssh_private_key"]
@@ -171,9 +169,7 @@ def test_no_secret_is_left_in_the_artifacts_or_on_the_execution_host(streamed: S
     artifacts = [p for p in streamed.runner.artifacts_dir.rglob("*") if p.is_file()]
     assert any(p.name == "stdout" for p in artifacts)  # the runs' output is among them
     # The execution host's private disk: the login user's home (Ansible's and govmig's caches).
-    state = read_state(paths)
-    assert state is not None
-    disk = Path(f"/proc/{state.pids[execution_host(streamed.hosts).name]}/root/srv")
+    disk = streamed.lab.host_root(execution_host(streamed.hosts).name) / "srv"
     written = [*artifacts, *(p for p in disk.rglob("*") if p.is_file())]
     assert [p for p in written for secret in secrets if secret in p.read_bytes()] == []
 

@@ -26,6 +26,9 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import build_app
 from orchestrator.devkafka.processes import is_alive
+from orchestrator.errors import ConfigurationError
+from orchestrator.inventory import load_inventory
+from orchestrator.lab import Lab
 from orchestrator.lab.daemons import LOGIN_SCRIPTS
 from orchestrator.lab.layout import LabPaths, read_state
 from orchestrator.lab.render import TSIG_KEY_NAME
@@ -120,6 +123,11 @@ def test_each_host_has_its_own_disk(lab_dir: Path, status: dict[str, Any]) -> No
     assert ssh(lab_dir, one, "cat /srv/govmig/only-here") == "mine\n"
     assert ssh(lab_dir, other, "ls -A /srv/govmig") == ""
     assert not Path("/srv/govmig/only-here").exists()
+    # What the tests and the chaos suite read of a host's disk, as its processes see it.
+    lab = Lab(LabPaths.under(lab_dir), load_inventory())
+    assert (lab.host_root("src-1") / "srv/govmig/only-here").read_text() == "mine\n"
+    with pytest.raises(ConfigurationError, match=f"no lab host src-9 is up in {lab_dir}"):
+        lab.host_root("src-9")
 
 
 def test_a_hosts_shell_reads_none_of_this_machines_login_scripts(

@@ -106,15 +106,9 @@ class Hardened:
         source = SourceLocation(city="shantou", site="lab", host=host)
         return system_target(sid, sorted(self.sources).index(sid) + 1, source=source)
 
-    def host_root(self, host: str) -> Path:
-        """A lab host's files as its own processes see them (its private disk, its /etc)."""
-        state = read_state(self.lab.paths)
-        assert state is not None
-        return Path(f"/proc/{state.pids[host]}/root")
-
     def home(self, host: str, sid: str) -> Path:
         """A system's directory on a host's private disk."""
-        return self.host_root(host) / host_home(sid).lstrip("/")
+        return self.lab.host_root(host) / host_home(sid).lstrip("/")
 
 
 @pytest.fixture(scope="module")
@@ -343,7 +337,7 @@ def test_the_checks_reached_the_services_and_the_dns_server_through_the_bastion_
 
 def test_the_user_exists_on_the_hosts_only(hardened: Hardened) -> None:
     target = hardened.provider.target(hardened.target(MIGRATED), NODE)
-    on_host = (hardened.host_root(target.name) / "etc/passwd").read_text()
+    on_host = (hardened.lab.host_root(target.name) / "etc/passwd").read_text()
     assert any(line.startswith(f"{USER}:") for line in on_host.splitlines())
     here = Path("/etc/passwd").read_text()
     assert not any(line.startswith(f"{USER}:") for line in here.splitlines())

@@ -178,7 +178,7 @@ def migrate(done: Migration) -> None:
 def replicate_onto_a_full_disk(done: Migration) -> RunResult:
     """Replicate ``BAD_DISK`` while its target's disk has room for half its data."""
     target = done.provider.target(done.targets("meizhou", [BAD_DISK])[0], NODES["meizhou"])
-    filler = Path(f"/proc/{host_pid(done.lab, target.name)}/root/srv/govmig/filler")
+    filler = done.lab.host_root(target.name) / "srv/govmig/filler"
     free = os.statvfs(filler.parent)
     filler.write_bytes(b"\0" * (free.f_bavail * free.f_frsize - BIG_BYTES // 2))
     try:
@@ -275,7 +275,7 @@ def go_back(done: Migration) -> None:
 
 def home_on(done: Migration, host: str, sid: str) -> Path:
     """A system's directory on a lab host's private disk, seen from here."""
-    return Path(f"/proc/{host_pid(done.lab, host)}/root{host_home(sid)}")
+    return done.lab.host_root(host) / host_home(sid).lstrip("/")
 
 
 def target_of(done: Migration, node: str, sid: str) -> str:

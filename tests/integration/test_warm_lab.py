@@ -36,7 +36,6 @@ from chaos.sites import LabSites
 from orchestrator.events.data import MigrationRehearsalRequested, MigrationRevertRequested
 from orchestrator.inventory import generate_catalogue, load_inventory
 from orchestrator.lab import Lab, LabOptions, LabPaths, seed_systems
-from orchestrator.lab.layout import read_state
 from orchestrator.lab.topology import ZONE
 from orchestrator.migrations import SystemState
 from orchestrator.migrations.replication import PassKind
@@ -100,13 +99,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         lab.down()
 
 
-def disk_of(lab: Lab, host: str) -> Path:
-    """A lab host's private disk, seen from here."""
-    state = read_state(lab.paths)
-    assert state is not None
-    return Path(f"/proc/{state.pids[host]}/root")
-
-
 def missing_on(home: Path, writes: dict[str, bytes]) -> list[str]:
     data = home / "data"
     return [name for name, body in writes.items() if not _holds(data / name, body)]
@@ -146,7 +138,7 @@ def test_a_written_system_cuts_over_warm_after_a_rehearsal_and_reverts_with_ever
             before_revert = dict(writer.acknowledged)
             cut = row_of(url, sid)
             assert cut.target_host is not None
-            target_home = disk_of(lab, cut.target_host) / "srv" / "govmig" / sid
+            target_home = lab.host_root(cut.target_host) / "srv" / "govmig" / sid
             assert missing_on(target_home, before_revert) == [], "acknowledged, not on target"
             wait_until(
                 lambda: len(writer.acknowledged) > len(before_revert) + 5,
@@ -160,7 +152,7 @@ def test_a_written_system_cuts_over_warm_after_a_rehearsal_and_reverts_with_ever
     finally:
         writer.stop()
         writing.join(10)
-    source_home = disk_of(lab, source_host) / "srv" / "govmig" / sid
+    source_home = lab.host_root(source_host) / "srv" / "govmig" / sid
     assert missing_on(source_home, writer.acknowledged) == []
     assert len(writer.acknowledged) > len(before_revert) > 20
     with open_store(url, create=False) as store, store.session() as session:
