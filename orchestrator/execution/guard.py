@@ -37,6 +37,14 @@ ends there too; ``--cleanup`` removes the worker's private data dir however
 the run ends, since nothing on that host would remove it otherwise. The
 worker's processes carry that guard's token, so they are found there as here.
 
+A run killed mid-task leaves Ansible's temporary files where Ansible put them,
+in ``~/.ansible/tmp`` and the temp dir: the controller's ``ansible-local-*``,
+the local connection's modules and Mitogen's runner dirs, a module's payload.
+With ``--tmp DIR`` the guard gives its child a temp dir of its own, inside the
+private data dir: ``TMPDIR`` and ``ANSIBLE_LOCAL_TEMP`` name it (and the local
+provider's "remote" temp follows ``TMPDIR``), and it goes with the run however
+the run ends.
+
 Run as a script, not as a module of the package: it imports only the standard
 library, so it starts in milliseconds.
 """
@@ -60,6 +68,8 @@ POLL_S = 0.2
 # The prefix of a run's private data dir; ``PhaseRunner`` makes ``<prefix><pid>.<start>-*``
 # (``private_prefix``) under the temp dir, so a dir whose orchestrator is gone is known as such.
 PRIVATE_PREFIX = "govmig-runner-"
+# The run's temp dir (``--tmp``), inside its private data dir, here and on an execution host.
+RUN_TMP = "tmp"
 # After SIGTERM, how long the tree gets to stop before SIGKILL.
 GRACE_S = 2.0
 # How many times ending a run scans again for processes that still carry its token.
@@ -270,6 +280,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cleanup", type=Path, action="append", default=[], help="whenever the run ends"
     )
+    parser.add_argument(
+        "--tmp", type=Path, help="the run's temp dir, made for it and removed with it"
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER)
     return parser
 
@@ -285,7 +298,9 @@ def main(argv: list[str]) -> int:
     token = run_token(os.getpid())
     if token is None:  # no /proc: a guard could find nothing of its run
         _PARSER.error("a guard needs /proc")
-    child = subprocess.Popen(command, env={**os.environ, TOKEN_ENV: token})
+    if args.tmp is not None:
+        args.cleanup.append(args.tmp)
+    child = subprocess.Popen(command, env={**os.environ, **temp_env(args.tmp), TOKEN_ENV: token})
 
     def stop(signum: int, _frame: object) -> None:  # a guard told to stop takes its run along
         # No grace: a cancel (ansible-runner) SIGKILLs the guard a moment after its SIGINT,
@@ -302,6 +317,15 @@ def main(argv: list[str]) -> int:
     finally:
         for path in args.cleanup:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def temp_env(tmp: Path | None) -> dict[str, str]:
+    """The variables that put a run's temporary files in ``tmp``, made private (none
+    without one)."""
+    if tmp is None:
+        return {}
+    tmp.mkdir(mode=0o700, exist_ok=True)
+    return {"TMPDIR": str(tmp), "ANSIBLE_LOCAL_TEMP": str(tmp)}
 
 
 def _watch(child: subprocess.Popen[bytes], parent: int, remove: list[Path], token: str) -> int:

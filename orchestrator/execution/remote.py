@@ -41,6 +41,7 @@ from typing import Any
 
 import ansible_runner
 
+from orchestrator.execution.guard import RUN_TMP
 from orchestrator.execution.targets import ExecutionHost, plain_path
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def worker_command(host: ExecutionHost, *, python: str, guard: Path) -> list[str
             f"d=$(mktemp -d /tmp/{REMOTE_PREFIX}XXXXXXXX) &&",
             f'{{ {runnable} || {{ rmdir "$d"; echo "{refused}" >&2; exit 126; }}; }} &&',
             'exec env -i PATH=/usr/bin:/bin HOME="$HOME" LANG=C.UTF-8',
-            f'{python} {guard_path} --parent $PPID --cleanup "$d" --',
+            f'{python} {guard_path} --parent $PPID --cleanup "$d" --tmp "$d/{RUN_TMP}" --',
             f'{runner} worker --private-data-dir "$d"',
         ]
     )

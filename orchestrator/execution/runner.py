@@ -49,7 +49,7 @@ import ansible_runner
 
 from orchestrator.errors import ConfigurationError, PermanentError
 from orchestrator.execution import remote
-from orchestrator.execution.guard import end_unguarded_runs, private_prefix
+from orchestrator.execution.guard import RUN_TMP, end_unguarded_runs, private_prefix
 from orchestrator.execution.outcomes import EventCollector, RunResult
 from orchestrator.execution.provider import Provider
 from orchestrator.execution.strategy import LINEAR, AnsibleStrategy, choose_strategy
@@ -279,7 +279,7 @@ class PhaseRunner:
             "playbook": str(self.playbook_dir / PLAYBOOKS[job.phase]),
             "inventory": job.inventory,
             "extravars": job.extravars,
-            "envvars": runner_envvars(strategy, python=self.python),
+            "envvars": {**runner_envvars(strategy, python=self.python), **self.provider.run_env},
             "ident": job.ident,
             "forks": self.forks,
             "timeout": max(1, math.ceil(self.timeout_s)),
@@ -302,7 +302,9 @@ class PhaseRunner:
         # ansible-runner seeds the job's environment with ours and writes it into
         # the artifacts: keep only what ansible-playbook needs, never a credential.
         runner.config.env = scrub_environment(runner.config.env, keep=self.provider.env_names)
-        runner.config.command = guarded(runner.config.command, remove=private)
+        runner.config.command = guarded(
+            runner.config.command, remove=private, tmp=private / RUN_TMP
+        )
         with exec_or_exit():
             runner.run()
         return str(runner.status), _rc(runner)
@@ -350,10 +352,12 @@ def exec_or_exit() -> Iterator[None]:
             os._exit(127)
 
 
-def guarded(command: Sequence[str], *, remove: Path) -> list[str]:
-    """``command`` under this process's guard (``guard.py``): it dies when we do."""
+def guarded(command: Sequence[str], *, remove: Path, tmp: Path | None = None) -> list[str]:
+    """``command`` under this process's guard (``guard.py``): it dies when we do, and
+    keeps its temporary files in ``tmp`` if given."""
     guard = [sys.executable, str(GUARD_SCRIPT), "--parent", str(os.getpid()), "--remove"]
-    return [*guard, str(remove), "--", *command]
+    temp = ["--tmp", str(tmp)] if tmp is not None else []
+    return [*guard, str(remove), *temp, "--", *command]
 
 
 def prune_artifacts(artifacts_dir: Path, keep: int, active: frozenset[str]) -> None:

@@ -47,6 +47,13 @@ class LocalProvider:
         """The provider ``govmig run --provider local`` uses."""
         return cls(work_root=settings.work_root)
 
+    @property
+    def run_env(self) -> Mapping[str, str]:
+        """Every host is this machine: its modules' temporary files go in the run's own temp
+        dir (the guard's ``TMPDIR``), which goes with the run however it ends. Ansible's
+        default, ``~/.ansible/tmp``, kept what every run killed mid-task left there."""
+        return {"ANSIBLE_REMOTE_TEMP": "$TMPDIR"}
+
     def connection_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]:
         """Every host is this machine, run by the orchestrator's own interpreter."""
         return {"ansible_connection": "local", "ansible_python_interpreter": self.python}

@@ -99,6 +99,11 @@ class SshProvider:
     def __post_init__(self) -> None:
         plain_path(self.hosts.ssh.known_hosts_file, "known_hosts file")
 
+    @property
+    def run_env(self) -> Mapping[str, str]:
+        """Nothing: the hosts keep Ansible's temporary files where their users expect them."""
+        return {}
+
     @classmethod
     def from_settings(cls, settings: WorkerSettings) -> SshProvider:
         """The provider ``govmig run --provider ssh --hosts FILE`` uses."""

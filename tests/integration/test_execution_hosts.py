@@ -62,7 +62,7 @@ MARKER_NAME, MARKER = "GOVMIG_TEST_ENV_MARKER", f"not-for-the-stream-{uuid.uuid4
 # ssh-agent add. Nothing of this machine's.
 STREAM_ENV = {
     *("PATH", "HOME", "LANG", "PWD", "SHLVL", "_", "SSH_AUTH_SOCK", "SSH_AGENT_PID"),
-    "GOVMIG_RUN_TOKEN",
+    *("GOVMIG_RUN_TOKEN", "TMPDIR"),  # the guard's: its run's token, and its temp dir
 }
 STREAM_ENV_PREFIXES = ("ANSIBLE_", "PYTHON", "RUNNER_", "AWX_", "JOB_")
 
@@ -158,6 +158,9 @@ def test_the_stream_carries_none_of_the_orchestrators_environment(streamed: Stre
             if name not in STREAM_ENV and not name.startswith(STREAM_ENV_PREFIXES)
         }
         assert foreign == set(), f"the worker's environment carried {sorted(foreign)}"
+        # Ansible's temp files stay in the worker's private dir, which goes with the run.
+        assert env["TMPDIR"] == env["ANSIBLE_LOCAL_TEMP"]
+        assert env["TMPDIR"].startswith(f"/tmp/{REMOTE_PREFIX}")
 
 
 def test_no_secret_is_left_in_the_artifacts_or_on_the_execution_host(streamed: Streamed) -> None:

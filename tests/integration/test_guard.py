@@ -25,6 +25,7 @@ import pytest
 from orchestrator.execution import NodeTarget
 from orchestrator.execution.guard import (
     PRIVATE_PREFIX,
+    RUN_TMP,
     _child_ends_first,
     _poll,
     descendants,
@@ -59,6 +60,7 @@ RUN = textwrap.dedent(
         playbook_dir=root / "playbooks",
         artifacts_dir=root / "artifacts",
         provider=LocalProvider(root / "work"),
+        use_mitogen=sys.argv[2] == "mitogen",
     )
     node = NodeTarget(node_id="shantou", ipv6_prefix="2001:db8:1::/48")
     runner.run(Phase.PREFLIGHT, [(node, [system_target("a"), system_target("b", 2)])])
@@ -82,20 +84,30 @@ def removed_by(pid: int) -> Path | None:
     return Path(argv[argv.index("--remove") + 1])
 
 
+@pytest.mark.parametrize("strategy", ["mitogen", "linear"])
 def test_killing_the_orchestrator_ends_its_runs_whole_and_removes_their_private_data(
-    tmp_path: Path,
+    tmp_path: Path, strategy: str
 ) -> None:
+    """And Ansible's temporary files, which it keeps in the run's private data dir:
+    the controller's and the local connection's (Mitogen's, or each module's)."""
     _, marker = sleeping_playbooks(tmp_path, "local")
+    home = tmp_path / "home"  # where Ansible kept them: ~/.ansible/tmp
+    home.mkdir()
     orchestrator = subprocess.Popen(
-        [sys.executable, "-c", RUN, str(tmp_path)],
+        [sys.executable, "-c", RUN, str(tmp_path), strategy],
         cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env={**os.environ, "PYTHONPATH": str(REPO), "HOME": str(home)},
     )
     try:
         wait_until(lambda: processes_naming(f"sleep {marker}") != [], timeout_s=60, what="a task")
         run = descendants(orchestrator.pid)
         (private,) = [found for pid in run if (found := removed_by(pid)) is not None]
         assert private.is_dir()
+        kept = {entry.name.split("-")[1] for entry in (private / RUN_TMP).glob("ansible-*")}
+        assert kept == {"local", "tmp"} if strategy == "linear" else kept == {"local"}
+        if strategy == "mitogen":
+            assert list((private / RUN_TMP).glob("ansible_mitogen_runner_*")) != []
+        assert list(home.glob(".ansible/tmp/*")) == []
         orchestrator.send_signal(signal.SIGKILL)
         orchestrator.wait(10)
         wait_until(
@@ -112,6 +124,23 @@ def test_killing_the_orchestrator_ends_its_runs_whole_and_removes_their_private_
     finally:
         orchestrator.kill()
         orchestrator.wait(10)
+
+
+def test_a_guards_child_keeps_its_temp_files_in_the_runs_own_dir_which_goes_with_it(
+    tmp_path: Path,
+) -> None:
+    tmp = tmp_path / "private" / RUN_TMP
+    tmp.parent.mkdir()
+    seen = tmp_path / "seen"
+    script = (
+        'echo "$TMPDIR $ANSIBLE_LOCAL_TEMP" > "$0"; mktemp > /dev/null; ls -ld "$TMPDIR" >> "$0"'
+    )
+    guard = [sys.executable, str(GUARD), "--parent", str(os.getpid()), "--tmp", str(tmp)]
+    subprocess.run([*guard, "--", "sh", "-c", script, str(seen)], check=True, timeout=30)
+    named, listed = seen.read_text().splitlines()
+    assert named == f"{tmp} {tmp}"
+    assert listed.startswith("drwx------ ")  # the run's alone
+    assert not tmp.exists()
 
 
 def test_a_run_whose_guard_was_killed_alone_is_ended_before_the_runner_returns(

@@ -32,8 +32,10 @@ def test_the_worker_runs_under_a_guard_of_its_ssh_session_in_an_empty_environmen
     # What the exec would need is checked first: a failed exec could not remove the dir.
     checks = "[ -x /opt/govmig/bin/python ] && [ -r " + str(GUARD) + " ] && "
     assert checks + '[ -x /opt/govmig/bin/ansible-runner ] || { rmdir "$d";' in remote
-    # The guard watches the SSH session (its parent once the shell execs), removes the dir always.
-    assert f'/opt/govmig/bin/python {GUARD} --parent $PPID --cleanup "$d" --' in remote
+    # The guard watches the SSH session (its parent once the shell execs), removes the dir
+    # always, and keeps the run's temp files in it.
+    guard = f'/opt/govmig/bin/python {GUARD} --parent $PPID --cleanup "$d" --tmp "$d/tmp" --'
+    assert guard in remote
     assert remote.endswith('/opt/govmig/bin/ansible-runner worker --private-data-dir "$d"')
 
 

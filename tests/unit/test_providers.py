@@ -32,7 +32,7 @@ def test_an_unknown_provider_is_a_clear_error(tmp_path: Path) -> None:
         build_provider(WorkerSettings(provider="openstack", work_root=tmp_path))
 
 
-def test_local_runs_every_host_here_with_no_secret_and_no_extra_environment(
+def test_local_runs_every_host_here_with_no_secret_and_its_temp_files_in_the_runs(
     tmp_path: Path,
 ) -> None:
     provider: Provider = LocalProvider(work_root=tmp_path, python="/venv/bin/python")
@@ -45,6 +45,8 @@ def test_local_runs_every_host_here_with_no_secret_and_no_extra_environment(
     }
     assert provider.secrets() == {}
     assert provider.env_names == frozenset()
+    # The local connection's temp dir: the one the run's guard makes, not ~/.ansible/tmp.
+    assert provider.run_env == {"ANSIBLE_REMOTE_TEMP": "$TMPDIR"}
 
 
 def test_local_precheck_refuses_a_preflight_without_a_source(tmp_path: Path) -> None:

@@ -96,6 +96,7 @@ def test_connection_vars_reach_the_target_with_pinned_keys_and_an_agent(
     assert f"UserKnownHostsFile={tmp_path / 'known_hosts'}" in args
     assert "private_key" not in str(found)
     assert "ansible_ssh_private_key_file" not in found
+    assert provider.run_env == {}  # the hosts keep Ansible's temp files where they would
 
 
 def test_root_logs_in_as_itself_and_another_user_becomes_root_with_sudo(
