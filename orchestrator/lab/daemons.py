@@ -2,7 +2,8 @@
 
 A host's sshd runs in the host's network namespace and in a mount namespace
 of its own whose ``/srv`` is a size-limited tmpfs: that is the host's private
-disk (``/srv/govmig``), and where root's login scripts are empty. Anything
+disk (``/srv/govmig``), where root's login scripts are empty and root's
+``~/.ansible`` is the host's own. Anything
 started later on the host enters both namespaces through the sshd's pid
 (``host_argv``), so it sees the same disk.
 """
@@ -35,6 +36,12 @@ TOOLS = (
 )
 # Fixed script: its only inputs are a validated size (an int) and sshd's own argv.
 _PRIVATE_DISK = 'mount -t tmpfs -o "size=$1M,mode=0755" govmig-lab /srv && mkdir /srv/govmig'
+# Root's Ansible directory (its temp files: Mitogen's runner dirs, modules) is the host's
+# own, as on a real host, not this machine's: a run killed mid-task left them in the
+# machine's ~/.ansible/tmp, shared by every host of every lab. Made here if missing.
+_OWN_ANSIBLE_DIR = (
+    "mkdir -p ~root/.ansible && mount -t tmpfs -o size=64M,mode=0700 govmig-lab ~root/.ansible"
+)
 # The host's root starts its shell as a fresh host's would: bash reads ~/.bashrc for every
 # command sshd runs, and this machine's (here: pyenv's, its shims first on PATH) cost each SSH
 # session of a phase run 0.1 s. The files are masked in the host's mount namespace only.
@@ -67,7 +74,7 @@ _OPEN_TO_LOGIN_USER = (
     ' done; rmdir "$stage"; done; }; }'
 )
 _DISK_THEN_SSHD = (
-    f"{_PRIVATE_DISK} && {_LOGIN_USER} && {_OPEN_TO_LOGIN_USER} && "
+    f"{_PRIVATE_DISK} && {_OWN_ANSIBLE_DIR} && {_LOGIN_USER} && {_OPEN_TO_LOGIN_USER} && "
     f'{_NO_LOGIN_SCRIPTS}shift 5 && exec "$@"'
 )
 # The modes sudo, sshd and every user's programs expect of these files.

@@ -123,6 +123,10 @@ def test_each_host_has_its_own_disk(lab_dir: Path, status: dict[str, Any]) -> No
     assert ssh(lab_dir, one, "cat /srv/govmig/only-here") == "mine\n"
     assert ssh(lab_dir, other, "ls -A /srv/govmig") == ""
     assert not Path("/srv/govmig/only-here").exists()
+    # Root's Ansible directory too, where a run killed mid-task leaves its temp files.
+    ssh(lab_dir, one, "mkdir -p ~/.ansible/tmp && echo mine > ~/.ansible/tmp/only-here")
+    assert ssh(lab_dir, other, "ls -A ~/.ansible") == ""
+    assert not Path("~root/.ansible/tmp/only-here").expanduser().exists()
     # What the tests and the chaos suite read of a host's disk, as its processes see it.
     lab = Lab(LabPaths.under(lab_dir), load_inventory())
     assert (lab.host_root("src-1") / "srv/govmig/only-here").read_text() == "mine\n"
