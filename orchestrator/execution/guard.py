@@ -41,9 +41,12 @@ A run killed mid-task leaves Ansible's temporary files where Ansible put them,
 in ``~/.ansible/tmp`` and the temp dir: the controller's ``ansible-local-*``,
 the local connection's modules and Mitogen's runner dirs, a module's payload.
 With ``--tmp DIR`` the guard gives its child a temp dir of its own, inside the
-private data dir: ``TMPDIR`` and ``ANSIBLE_LOCAL_TEMP`` name it (and the local
-provider's "remote" temp follows ``TMPDIR``), and it goes with the run however
-the run ends.
+private data dir: ``TMPDIR``, ``ANSIBLE_LOCAL_TEMP`` and ``GOVMIG_RUN_TMP`` name
+it, and it goes with the run however the run ends. ``GOVMIG_RUN_TMP`` is the
+one to rely on: ansible-runner starts a run that has an SSH key under
+``ssh-agent``, which is setgid on Debian, and the C library drops ``TMPDIR``
+from the environment of a setgid program. The local provider's "remote" temp
+and the ssh provider's shared jump host login follow it.
 
 Run as a script, not as a module of the package: it imports only the standard
 library, so it starts in milliseconds.
@@ -68,8 +71,9 @@ POLL_S = 0.2
 # The prefix of a run's private data dir; ``PhaseRunner`` makes ``<prefix><pid>.<start>-*``
 # (``private_prefix``) under the temp dir, so a dir whose orchestrator is gone is known as such.
 PRIVATE_PREFIX = "govmig-runner-"
-# The run's temp dir (``--tmp``), inside its private data dir, here and on an execution host.
-RUN_TMP = "tmp"
+# The run's temp dir (``--tmp``), inside its private data dir, here and on an execution host,
+# and the variable that names it to every process of the run.
+RUN_TMP, RUN_TMP_ENV = "tmp", "GOVMIG_RUN_TMP"
 # After SIGTERM, how long the tree gets to stop before SIGKILL.
 GRACE_S = 2.0
 # How many times ending a run scans again for processes that still carry its token.
@@ -325,7 +329,7 @@ def temp_env(tmp: Path | None) -> dict[str, str]:
     if tmp is None:
         return {}
     tmp.mkdir(mode=0o700, exist_ok=True)
-    return {"TMPDIR": str(tmp), "ANSIBLE_LOCAL_TEMP": str(tmp)}
+    return {"TMPDIR": str(tmp), "ANSIBLE_LOCAL_TEMP": str(tmp), RUN_TMP_ENV: str(tmp)}
 
 
 def _watch(child: subprocess.Popen[bytes], parent: int, remove: list[Path], token: str) -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.execution import ExecutionHost, NodeTarget, SystemTarget
+from orchestrator.execution.guard import RUN_TMP_ENV
 from orchestrator.execution.targets import plain_path
 from orchestrator.migrations import Phase
 from orchestrator.providers.local_sandbox import source_dir
@@ -50,9 +51,9 @@ class LocalProvider:
     @property
     def run_env(self) -> Mapping[str, str]:
         """Every host is this machine: its modules' temporary files go in the run's own temp
-        dir (the guard's ``TMPDIR``), which goes with the run however it ends. Ansible's
-        default, ``~/.ansible/tmp``, kept what every run killed mid-task left there."""
-        return {"ANSIBLE_REMOTE_TEMP": "$TMPDIR"}
+        dir (the guard's), which goes with the run however it ends. Ansible's default,
+        ``~/.ansible/tmp``, kept what every run killed mid-task left there."""
+        return {"ANSIBLE_REMOTE_TEMP": f"${RUN_TMP_ENV}"}
 
     def connection_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]:
         """Every host is this machine, run by the orchestrator's own interpreter."""

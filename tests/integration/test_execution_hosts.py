@@ -62,7 +62,8 @@ MARKER_NAME, MARKER = "GOVMIG_TEST_ENV_MARKER", f"not-for-the-stream-{uuid.uuid4
 # ssh-agent add. Nothing of this machine's.
 STREAM_ENV = {
     *("PATH", "HOME", "LANG", "PWD", "SHLVL", "_", "SSH_AUTH_SOCK", "SSH_AGENT_PID"),
-    *("GOVMIG_RUN_TOKEN", "TMPDIR"),  # the guard's: its run's token, and its temp dir
+    # The guard's: its run's token, and its temp dir.
+    *("GOVMIG_RUN_TOKEN", "GOVMIG_RUN_TMP", "TMPDIR"),
 }
 STREAM_ENV_PREFIXES = ("ANSIBLE_", "PYTHON", "RUNNER_", "AWX_", "JOB_")
 

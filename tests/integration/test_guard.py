@@ -132,14 +132,17 @@ def test_a_guards_child_keeps_its_temp_files_in_the_runs_own_dir_which_goes_with
     tmp = tmp_path / "private" / RUN_TMP
     tmp.parent.mkdir()
     seen = tmp_path / "seen"
-    script = (
-        'echo "$TMPDIR $ANSIBLE_LOCAL_TEMP" > "$0"; mktemp > /dev/null; ls -ld "$TMPDIR" >> "$0"'
-    )
+    script = 'echo "$TMPDIR $ANSIBLE_LOCAL_TEMP $GOVMIG_RUN_TMP" >"$0"; mktemp >/dev/null;'
+    script += ' ls -ld "$TMPDIR" >>"$0";'
+    # As ansible-runner starts a run with an SSH key: Debian's ssh-agent is setgid, and the
+    # C library drops TMPDIR for its child. The run's own variable is the one kept.
+    script += ' ssh-agent sh -c \'echo "$GOVMIG_RUN_TMP"\' >>"$0"'
     guard = [sys.executable, str(GUARD), "--parent", str(os.getpid()), "--tmp", str(tmp)]
     subprocess.run([*guard, "--", "sh", "-c", script, str(seen)], check=True, timeout=30)
-    named, listed = seen.read_text().splitlines()
-    assert named == f"{tmp} {tmp}"
+    named, listed, under_agent = seen.read_text().splitlines()
+    assert named == f"{tmp} {tmp} {tmp}"
     assert listed.startswith("drwx------ ")  # the run's alone
+    assert under_agent == str(tmp)
     assert not tmp.exists()
 
 

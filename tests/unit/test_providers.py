@@ -46,7 +46,7 @@ def test_local_runs_every_host_here_with_no_secret_and_its_temp_files_in_the_run
     assert provider.secrets() == {}
     assert provider.env_names == frozenset()
     # The local connection's temp dir: the one the run's guard makes, not ~/.ansible/tmp.
-    assert provider.run_env == {"ANSIBLE_REMOTE_TEMP": "$TMPDIR"}
+    assert provider.run_env == {"ANSIBLE_REMOTE_TEMP": "$GOVMIG_RUN_TMP"}
 
 
 def test_local_precheck_refuses_a_preflight_without_a_source(tmp_path: Path) -> None:
