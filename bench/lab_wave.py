@@ -14,8 +14,9 @@ data, go through every forward phase with the real ``ssh`` provider's role:
 
 It prints the wall time of each, their ratio (target >= 10), the wall time
 per system of (a) (the data is a few KiB, so this is orchestration and Ansible,
-not copying; target <= 1 s with Mitogen), and the share of (a)'s wall time
-outside any ansible-runner invocation.
+not copying; target <= 1 s with Mitogen), the share of (a)'s wall time
+outside any ansible-runner invocation, and for each wave the CPU time and the
+SSH logins (to the hosts, and to the bastion) per system.
 
 With ``--hardened``, the lab is a hardened site's: the logins go through a
 bastion, as a user that becomes root with sudo (which asks its password, as
@@ -55,8 +56,8 @@ SEED_BYTES = 64 * 1024
 BASELINE_INDEX = 200
 
 
-# A hardened site's sshd port (--hardened).
-HARDENED_PORT = 2222
+# A hardened site's sshd port (--hardened), and its bastion's name in the lab.
+HARDENED_PORT, BASTION = 2222, "bastion"
 
 
 def lab_options(nodes: Sequence[str], *, hardened: bool) -> LabOptions:
@@ -161,12 +162,13 @@ def main() -> None:
                 if groups is not None:
                     groups["hosts"].add(pid for ns in lab_namespaces() for pid in pids_in(ns))
                     groups["controller"].add([os.getpid()])
-                report(base, inventory, provider, systems, nodes, limits, args, groups)
+                report(lab, base, inventory, provider, systems, nodes, limits, args, groups)
         finally:
             lab.down()
 
 
 def report(
+    lab: Lab,
     base: Path,
     inventory: Inventory,
     provider: SshProvider,
@@ -178,13 +180,15 @@ def report(
 ) -> None:
     """Run both waves and print the table."""
     count = args.systems
-    cpu = [cpu_now(groups)]
+    cpu, logins = [cpu_now(groups)], [logins_now(lab)]
     wave = batched(base, inventory, provider, systems[:count], nodes, limits, args.forks)
     cpu.append(cpu_now(groups))
+    logins.append(logins_now(lab))
     baseline_s, runs, done = per_system(
         base, inventory, provider, systems[count:], nodes, args.max_batches
     )
     cpu.append(cpu_now(groups))
+    logins.append(logins_now(lab))
     print(f"{'measurement':<36} {'sys':>5} {'done':>5} {'runs':>5} {'wall s':>8} {'s/sys':>7}")
     print(
         f"{'(a) batched worker, ssh role':<36} {count:>5} {wave.completed:>5} {wave.runs:>5} "
@@ -206,8 +210,21 @@ def report(
                 f"{label} CPU per system: controller {spent['controller']:.2f} s, "
                 f"lab hosts {spent['hosts']:.2f} s"
             )
+    for label, before, after in (("(a)", logins[0], logins[1]), ("(b)", logins[1], logins[2])):
+        made = {host: (after[host] - before.get(host, 0)) / count for host in after}
+        bastion = f", {made.pop(BASTION):.1f} to the bastion" if BASTION in made else ""
+        print(f"{label} SSH logins per system: {sum(made.values()):.1f} to the hosts{bastion}")
     for failure in wave.failures:
         print(f"(a) not completed: {failure}")
+
+
+def logins_now(lab: Lab) -> dict[str, int]:
+    """How many logins each lab host's sshd has accepted so far (its log's count)."""
+    found = {}
+    for log in lab.paths.host_dir(BASTION).parent.glob("*/sshd.log"):
+        lines = log.read_text(errors="replace").splitlines()
+        found[log.parent.name] = sum(line.startswith("Accepted ") for line in lines)
+    return found
 
 
 def cpu_now(groups: Mapping[str, CpuGroup] | None) -> dict[str, float]:
