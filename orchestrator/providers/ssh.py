@@ -27,6 +27,7 @@ from typing import Any
 
 from orchestrator.errors import ConfigurationError, PermanentError
 from orchestrator.execution import ExecutionHost, NodeTarget, SystemTarget
+from orchestrator.execution.guard import RUN_TMP_ENV
 from orchestrator.execution.targets import SSH_KEY_SECRET, plain_path, unsafe
 from orchestrator.inventory.models import SYSTEM_ID_PATTERN
 from orchestrator.migrations import Phase
@@ -86,6 +87,20 @@ def replication_limit_kb(pool: NodePool) -> int:
     kilobytes (1000 bytes) a second, the unit of rsync's ``--bwlimit=<n>KB``."""
     limit = pool.replication_limit_mbps
     return 0 if limit is None else limit * 125
+
+
+# A run's connections through the jump host (its logins to the hosts, the role's checks)
+# share one login to it: the first makes it, in the run's own temp dir (the guard's, which
+# ssh finds by expanding the variable), and the rest are channels of it. A bastion login costs both
+# ends a key exchange and an authentication, and a run made dozens per system. The shared
+# login never outlives its run, so no later run rides on this run's ssh-agent: the guard
+# ends whatever carries the run's token when the run ends, and it ends by itself a minute
+# after its last channel closes.
+JUMP_SHARING = (
+    "ControlMaster=auto",
+    f"ControlPath=${{{RUN_TMP_ENV}}}/govmig-jump",
+    "ControlPersist=60",
+)
 
 
 @dataclass(frozen=True)
@@ -203,40 +218,50 @@ class SshProvider:
     def ssh_args(self, *, through_jump: bool = True) -> str:
         """Options for every SSH login of a run, the target's and the delegated source's.
 
-        No connection sharing: a master kept alive after a run would forward
-        that run's ssh-agent, which is gone by the next run. With a jump host,
-        each login goes through it (unless ``through_jump`` is false: a run on an
-        execution host), checked and authenticated as every host is.
+        No connection sharing with the hosts: a master kept alive after a run would
+        forward that run's ssh-agent, which is gone by the next run. With a jump
+        host, each login goes through it (unless ``through_jump`` is false: a run on
+        an execution host), checked and authenticated as every host is, over the
+        run's one connection to it (``JUMP_SHARING``).
         """
         jump = self._jump_options() if through_jump else []
         return shlex.join([*self._login_options(), *jump, "-o", "ForwardAgent=yes"])
 
-    def jump(self) -> dict[str, Any] | None:
+    def jump(self, *, shared: bool = True) -> dict[str, Any] | None:
         """How a run reaches the site through its jump host, None straight: ssh with its options
         (``argv``, to which ``-W host:port`` and ``address`` are added), for every login and
         for the role's own connections to the site's services and DNS server (``govmig_jump``,
-        read by ``playbooks/plugin_utils/govmig_site.py``)."""
+        read by ``playbooks/plugin_utils/govmig_site.py``).
+
+        ``shared``: all of a run's connections through the jump host share one login to it
+        (``JUMP_SHARING``), so each costs a channel of it rather than a login."""
         jump = self.hosts.ssh.jump_host
         if jump is None:
             return None
-        login = ["ssh", "-l", self.hosts.ssh.user, "-p", str(jump.port), *self._login_options()]
+        sharing = [w for option in JUMP_SHARING for w in ("-o", option)] if shared else []
+        options = [*self._login_options(sharing=bool(sharing)), *sharing]
+        login = ["ssh", "-l", self.hosts.ssh.user, "-p", str(jump.port), *options]
         return {"argv": login, "address": str(jump.ipv4)}
 
     def _jump_options(self, *, identity: Path | None = None) -> list[str]:
         """``ProxyCommand``: ssh's ``-J`` would ignore these options for the jump host. With
-        ``identity``, it logs in to the jump host with that key file, not an agent's."""
-        jump = self.jump()
+        ``identity``, it logs in to the jump host with that key file, not an agent's, on its
+        own: that login (to an execution host) is made outside any run."""
+        jump = self.jump(shared=identity is None)
         if jump is None:
             return []
         login = list(jump["argv"])
         if identity is not None:
             login += ["-i", plain_path(identity, "private key file"), "-o", "IdentitiesOnly=yes"]
-        return ["-o", "ProxyCommand=" + " ".join([*login, "-W", "[%h]:%p", jump["address"]])]
+        # Quoted for ProxyCommand's shell: ssh itself expands the variable in ControlPath.
+        return ["-o", "ProxyCommand=" + shlex.join([*login, "-W", "[%h]:%p", jump["address"]])]
 
-    def _login_options(self) -> list[str]:
-        """Pinned host keys, no prompts, no connection sharing: every login's options."""
+    def _login_options(self, *, sharing: bool = False) -> list[str]:
+        """Pinned host keys, no prompts, no connection sharing (unless ``sharing``, for the
+        jump host): every login's options."""
         known = plain_path(self.hosts.ssh.known_hosts_file, "known_hosts file")
-        options = ["ControlMaster=no", "StrictHostKeyChecking=yes", f"UserKnownHostsFile={known}"]
+        options = [] if sharing else ["ControlMaster=no"]
+        options += ["StrictHostKeyChecking=yes", f"UserKnownHostsFile={known}"]
         options += ["BatchMode=yes", "ConnectTimeout=5"]
         return [word for option in options for word in ("-o", option)]
 

@@ -12,7 +12,10 @@ address: the bastion's}``; without it the actions connect straight.
 Through a jump host a failed connection is an end of stream, not an error: the
 bastion's refusal is on ssh's stderr, and ``UnreachableError`` carries it. An
 action's error handling is the same either way: ``UnreachableError`` is an
-``OSError``.
+``OSError``. A run's connections share one login to the bastion (the ssh
+provider's ``JUMP_SHARING``), through which ssh says only that the bastion
+refused the stream: a connection refused so asks again on a login of its own,
+to say why.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import dns.query
 JUMP_VAR = "govmig_jump"
 DNS_PORT = 53
 _SSH_EXIT_S = 2.0
+# What ssh says when the jump host refuses a stream asked through a shared login.
+_SHARED_REFUSED = "Stdio forwarding request failed"
 
 Jump = Mapping[str, Any]
 
@@ -86,6 +91,8 @@ def stream(host: str, port: int, timeout: float, jump: Jump | None) -> Iterator[
         except (OSError, EOFError) as error:
             mine.close()  # ssh sees the end of its input and leaves
             why = _failure(ssh) or str(error) or "the connection closed"
+            if _SHARED_REFUSED in why:  # through the run's shared login: no cause named
+                why = _why_alone(argv, timeout) or why
             raise UnreachableError(f"{where}: {why}") from error
         finally:
             if ssh.poll() is None:  # done with it: no need to wait for the far end to close
@@ -106,8 +113,30 @@ def _failure(ssh: subprocess.Popen[bytes]) -> str:
         return ""
     if ssh.returncode in (0, -signal.SIGTERM):
         return ""
+    return _last_words(err) or f"ssh exited {ssh.returncode}"
+
+
+def _why_alone(argv: list[str], timeout: float) -> str:
+    """What the jump host says of the forward ``argv`` asks for, on a login of its own.
+
+    A run's connections through the jump host share one login to it, and through that
+    ssh says only that the jump host refused to open the stream, never why (no route,
+    refused, timed out): the jump host says it to the shared login, which answers nobody.
+    A check that failed so asks once more, alone, to say why."""
+    alone = [argv[0], "-o", "ControlPath=none", *argv[1:]]  # ssh takes each option's first
+    try:
+        done = subprocess.run(
+            alone, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout + _SSH_EXIT_S
+        )
+    except subprocess.TimeoutExpired:
+        return ""
+    return _last_words(done.stderr) if done.returncode != 0 else ""
+
+
+def _last_words(err: bytes) -> str:
+    """ssh's last two lines of stderr, in one: its failure, and what led to it."""
     lines = [line.strip() for line in err.decode(errors="replace").splitlines() if line.strip()]
-    return "; ".join(lines[-2:]) or f"ssh exited {ssh.returncode}"
+    return "; ".join(lines[-2:])
 
 
 def greets(sock: socket.socket) -> None:

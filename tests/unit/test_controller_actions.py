@@ -172,6 +172,25 @@ def test_http_through_the_jump_host_says_what_the_jump_host_said(jump: dict[str,
     assert "refused" in got["msg"]
 
 
+def test_a_stream_refused_through_the_runs_shared_login_is_asked_again_alone_to_say_why(
+    tmp_path: Path,
+) -> None:
+    """Through a shared login ssh says only that the jump host refused; alone, it says why."""
+    relay = Path(__file__).parents[1] / "fixtures" / "fake_jump.py"
+    ssh = tmp_path / "ssh"  # ssh's options come first: the fake is its own program
+    ssh.write_text(f'#!/bin/sh\nexec {sys.executable} {relay} "$@"\n')
+    ssh.chmod(0o755)
+    shared = {
+        "argv": [str(ssh), "-o", "ControlMaster=auto", str(tmp_path / "log")],
+        "address": "10.0.0.22",
+    }
+    url = f"http://127.0.0.1:{closed_port()}/health"
+    got = action("govmig_http").get(url, {}, 5, shared)
+    assert got["status"] == -1
+    assert "through the jump host 10.0.0.22: channel 0: open failed: connect failed:" in got["msg"]
+    assert "Session open refused" not in got["msg"]
+
+
 def test_reach_through_the_jump_host_needs_the_greeting(jump: dict[str, Any]) -> None:
     reach = action("govmig_reach").reach
     with listening(b"SSH-2.0-OpenSSH_9.2\r\n") as port:

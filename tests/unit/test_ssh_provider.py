@@ -15,7 +15,7 @@ from orchestrator.execution.targets import build_inventory, split_ssh_key, unsaf
 from orchestrator.inventory.models import SourceLocation
 from orchestrator.migrations import Phase
 from orchestrator.providers import PROVIDERS, SshProvider, build_provider
-from orchestrator.providers.ssh import choose_target
+from orchestrator.providers.ssh import JUMP_SHARING, choose_target
 from orchestrator.providers.ssh_hosts import parse_ssh_hosts
 from orchestrator.settings import WorkerSettings
 from orchestrator.worker.phase_worker import run_place
@@ -124,12 +124,19 @@ def test_with_a_jump_host_every_login_goes_through_it_checked_like_any_host(
     behind = SshProvider(hosts=parse_ssh_hosts(document, source="test"))
     words = shlex.split(behind.ssh_args())
     (proxy,) = [w for w in words if w.startswith("ProxyCommand=")]
-    inner = proxy.removeprefix("ProxyCommand=").split()
+    inner = shlex.split(proxy.removeprefix("ProxyCommand="))  # as its shell reads it
     assert inner[:3] == ["ssh", "-l", "root"]
     assert inner[-3:] == ["-W", "[%h]:%p", "10.213.0.22"]
     for option in ("StrictHostKeyChecking=yes", f"UserKnownHostsFile={tmp_path / 'known_hosts'}"):
         assert option in inner  # ssh -J would not apply the run's options to the jump
         assert option in words
+    # The run's connections through it share one login to it, in the run's temp dir (ssh
+    # takes the first of each option given: the hosts' ControlMaster=no is not there).
+    options = [inner[i + 1] for i, w in enumerate(inner) if w == "-o"]
+    assert set(JUMP_SHARING) <= set(options)
+    assert "ControlMaster=no" not in options
+    assert "ControlPath=${GOVMIG_RUN_TMP}/govmig-jump" in proxy  # ssh expands it, not the shell
+    assert "ControlMaster=no" in words  # the hosts' own logins share nothing
     assert behind.connection_vars(from_source("src-1"), NODE)["ansible_ssh_args"] == " ".join(
         shlex.quote(w) for w in words
     )
@@ -159,9 +166,12 @@ def test_behind_a_jump_host_an_execution_hosts_runs_go_straight_and_it_through_t
     found = behind.execution_host(NODE)
     assert found is not None
     (proxy,) = [w for w in found.ssh_options if w.startswith("ProxyCommand=")]
-    inner = proxy.removeprefix("ProxyCommand=").split()
+    inner = shlex.split(proxy.removeprefix("ProxyCommand="))
     assert inner[-3:] == ["-W", "[%h]:%p", "10.213.0.22"]
     assert ["-i", str(tmp_path / "id"), "-o", "IdentitiesOnly=yes"] == inner[-7:-3]
+    # Made outside any run: no run's temp dir to share a login in.
+    assert "ControlMaster=no" in inner
+    assert "ControlMaster=auto" not in inner
     # A node without an execution host is run from here, through the jump host.
     document["nodes"]["shantou"].pop("execution_host")
     outside = SshProvider(hosts=parse_ssh_hosts(document, source="test"))
