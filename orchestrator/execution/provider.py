@@ -4,8 +4,9 @@ A provider is a small Python module in ``orchestrator/providers/`` plus its
 Ansible role in ``playbooks/roles/<name>/`` (the role does the work; the phase
 playbooks import it by ``govmig_provider``). The executor asks it for each
 host's connection vars and per-host vars, keeps the environment variables it
-names, adds those it sets, and hands its secrets to ansible-runner; the phase worker asks it for
-prechecks and for its secrets at each batch (so a rotated key is picked up).
+names, adds those it sets, and hands its secrets to ansible-runner; the phase
+worker asks it for prechecks and for its secrets at each batch (so a rotated
+key is picked up).
 
 Everything a provider returns is data for an inventory, never a path or shell
 text taken from an event: its inputs are the validated ``SystemTarget`` and
@@ -41,8 +42,8 @@ class Provider(Protocol):
     @property
     def run_env(self) -> Mapping[str, str]:
         """Environment variables its runs start with, beyond the executor's own. A value's
-        ``$NAME`` is left for Ansible to expand where it reads it (``$TMPDIR``: the run's
-        own temp dir, which its guard makes)."""
+        ``$NAME`` is left for Ansible to expand where it reads it (``$GOVMIG_RUN_TMP``: the
+        run's own temp dir, which its guard makes)."""
         ...
 
     def connection_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]:

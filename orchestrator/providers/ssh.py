@@ -90,12 +90,12 @@ def replication_limit_kb(pool: NodePool) -> int:
 
 
 # A run's connections through the jump host (its logins to the hosts, the role's checks)
-# share one login to it: the first makes it, in the run's own temp dir (the guard's, which
-# ssh finds by expanding the variable), and the rest are channels of it. A bastion login costs both
-# ends a key exchange and an authentication, and a run made dozens per system. The shared
-# login never outlives its run, so no later run rides on this run's ssh-agent: the guard
-# ends whatever carries the run's token when the run ends, and it ends by itself a minute
-# after its last channel closes.
+# share one login to it: the first makes it, its socket in the run's own temp dir (the
+# guard's, which ssh finds by expanding the variable), and the rest are channels of it.
+# A bastion login costs both ends a key exchange and an authentication, and a run made
+# over a dozen per system. The shared login never outlives its run, so no later run rides
+# on this run's ssh-agent: the guard ends whatever carries the run's token when the run
+# ends, and it ends by itself a minute after its last channel closes.
 JUMP_SHARING = (
     "ControlMaster=auto",
     f"ControlPath=${{{RUN_TMP_ENV}}}/govmig-jump",
