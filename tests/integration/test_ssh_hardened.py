@@ -302,6 +302,24 @@ def test_the_user_reached_each_host_through_the_bastion_only(hardened: Hardened)
     assert f"{USER} from {BASTION_IPV4}" in logins(hardened, target.name)
 
 
+def accepted(hardened: Hardened, host: str) -> int:
+    """How many logins ``host``'s sshd has accepted so far."""
+    log = (hardened.lab.paths.host_dir(host) / "sshd.log").read_text()
+    return sum(line.startswith("Accepted publickey for ") for line in log.splitlines())
+
+
+def test_a_runs_connections_through_the_bastion_share_one_login_to_it(hardened: Hardened) -> None:
+    """Its checks and its logins to the hosts are channels of the run's one login to the
+    bastion. A run of one system asks one thing at a time, so none races another to make it."""
+    source = hardened.sources[REVERTED]["source"]["host"]
+    target = hardened.provider.target(hardened.target(REVERTED), NODE).name
+    before = {host: accepted(hardened, host) for host in ("bastion", source, target)}
+    hardened.preflight(REVERTED, hardened.provider)  # the name, health, reach: checks too
+    assert hardened.results[(REVERTED, Phase.PREFLIGHT)].outcome(REVERTED).ok
+    made = {host: accepted(hardened, host) - count for host, count in before.items()}
+    assert made == {"bastion": 1, source: 1, target: 1}
+
+
 def test_this_machine_reaches_the_bastion_only_and_root_logs_in_nowhere(
     hardened: Hardened,
 ) -> None:
