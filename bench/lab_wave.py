@@ -45,6 +45,7 @@ from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.inventory.models import BusinessSystem
 from orchestrator.lab import Lab, LabOptions, LabPaths, choose_nodes, seed_systems
 from orchestrator.lab.network import lab_namespaces, pids_in
+from orchestrator.lab.topology import BASTION
 from orchestrator.migrations import FORWARD_PHASES
 from orchestrator.providers import SshProvider
 from orchestrator.providers.ssh_hosts import load_ssh_hosts
@@ -56,8 +57,8 @@ SEED_BYTES = 64 * 1024
 BASELINE_INDEX = 200
 
 
-# A hardened site's sshd port (--hardened), and its bastion's name in the lab.
-HARDENED_PORT, BASTION = 2222, "bastion"
+# A hardened site's sshd port (--hardened).
+HARDENED_PORT = 2222
 
 
 def lab_options(nodes: Sequence[str], *, hardened: bool) -> LabOptions:
@@ -219,12 +220,8 @@ def report(
 
 
 def logins_now(lab: Lab) -> dict[str, int]:
-    """How many logins each lab host's sshd has accepted so far (its log's count)."""
-    found = {}
-    for log in lab.paths.host_dir(BASTION).parent.glob("*/sshd.log"):
-        lines = log.read_text(errors="replace").splitlines()
-        found[log.parent.name] = sum(line.startswith("Accepted ") for line in lines)
-    return found
+    """How many logins each lab host's sshd has accepted so far."""
+    return {host: len(lines) for host, lines in lab.logins().items()}
 
 
 def cpu_now(groups: Mapping[str, CpuGroup] | None) -> dict[str, float]:

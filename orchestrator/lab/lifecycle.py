@@ -190,6 +190,18 @@ class Lab:
             raise ConfigurationError(f"no lab host {host} is up in {self.paths.root}")
         return Path(f"/proc/{pid}/root")
 
+    def logins(self) -> dict[str, list[str]]:
+        """The logins each host's sshd has accepted so far, by host, one log line each
+        (``Accepted publickey for USER from ADDRESS port ...``)."""
+        state = read_state(self.paths)
+        found: dict[str, list[str]] = {}
+        for host in state.pids if state is not None else ():
+            log = self.paths.host_dir(host) / "sshd.log"
+            if log.exists():  # the DNS host runs named, no sshd
+                lines = log.read_text(errors="replace").splitlines()
+                found[host] = [line for line in lines if line.startswith("Accepted ")]
+        return found
+
     def status(self) -> LabStatus:
         """Every host's namespace and daemon, as found now."""
         daemons.check_prerequisites()

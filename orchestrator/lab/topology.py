@@ -56,6 +56,7 @@ CONTROL_IPV4 = IPv4Address("10.213.0.2")
 CONTROL_IPV6 = IPv6Address("2001:db8:1000::2")
 DNS_IPV4 = IPv4Address("10.213.0.53")
 DNS_IPV6 = IPv6Address("2001:db8:1000::53")
+BASTION = "bastion"  # the bastion host's name
 BASTION_IPV4 = IPv4Address("10.213.0.22")
 BASTION_IPV6 = IPv6Address("2001:db8:1000::22")
 SEEDED_IPV4 = IPv4Network("10.213.16.0/20")
@@ -207,7 +208,7 @@ def plan_topology(inventory: Inventory, options: LabOptions) -> Topology:
     """The hosts and pools ``options`` ask for, addressed as the module docstring says."""
     hosts = [LabHost("dns", "dns", None, DNS_IPV4, DNS_IPV6, 0)]
     if options.bastion:
-        hosts.append(LabHost("bastion", "bastion", None, BASTION_IPV4, BASTION_IPV6, 1))
+        hosts.append(LabHost(BASTION, "bastion", None, BASTION_IPV4, BASTION_IPV6, 1))
     for i in range(1, options.sources + 1):
         v6 = _within(IPv6Network("2001:db8:1000:1::/64"), i)
         hosts.append(LabHost(f"src-{i}", "source", None, LAB_IPV4[256 + i], v6, len(hosts)))

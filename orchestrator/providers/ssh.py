@@ -238,8 +238,7 @@ class SshProvider:
         jump = self.hosts.ssh.jump_host
         if jump is None:
             return None
-        sharing = [w for option in JUMP_SHARING for w in ("-o", option)] if shared else []
-        options = [*self._login_options(sharing=bool(sharing)), *sharing]
+        options = self._login_options(shared=shared)
         login = ["ssh", "-l", self.hosts.ssh.user, "-p", str(jump.port), *options]
         return {"argv": login, "address": str(jump.ipv4)}
 
@@ -256,11 +255,11 @@ class SshProvider:
         # Quoted for ProxyCommand's shell: ssh itself expands the variable in ControlPath.
         return ["-o", "ProxyCommand=" + shlex.join([*login, "-W", "[%h]:%p", jump["address"]])]
 
-    def _login_options(self, *, sharing: bool = False) -> list[str]:
-        """Pinned host keys, no prompts, no connection sharing (unless ``sharing``, for the
-        jump host): every login's options."""
+    def _login_options(self, *, shared: bool = False) -> list[str]:
+        """Pinned host keys, no prompts, no connection sharing (but a run's, with ``shared``:
+        the jump host's, ``JUMP_SHARING``): every login's options."""
         known = plain_path(self.hosts.ssh.known_hosts_file, "known_hosts file")
-        options = [] if sharing else ["ControlMaster=no"]
+        options = list(JUMP_SHARING) if shared else ["ControlMaster=no"]
         options += ["StrictHostKeyChecking=yes", f"UserKnownHostsFile={known}"]
         options += ["BatchMode=yes", "ConnectTimeout=5"]
         return [word for option in options for word in ("-o", option)]

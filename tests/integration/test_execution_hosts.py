@@ -134,8 +134,7 @@ def test_every_phase_runs_on_the_execution_host(streamed: Streamed) -> None:
     # The target saw the playbook's SSH connection come from the execution host, which saw
     # this machine's come through the bastion if there is one.
     assert provisioned["controlled_from"] == str(exec_host.ipv4) != str(BRIDGE_IPV4)
-    log = (streamed.lab.paths.host_dir(exec_host.name) / "sshd.log").read_text()
-    logins = [line.split() for line in log.splitlines() if line.startswith("Accepted publickey")]
+    logins = [line.split() for line in streamed.lab.logins()[exec_host.name]]
     assert {words[5] for words in logins} == {str(BASTION_IPV4 if hardened else BRIDGE_IPV4)}
     # As the site's login user: one other than root runs there govmig's Python and reads
     # the lab's known_hosts through the ways the lab opened for it.

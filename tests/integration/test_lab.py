@@ -115,6 +115,10 @@ def test_root_logs_in_with_the_lab_key_and_strict_host_keys(
 ) -> None:
     target = host(status, "heyuan-1")
     assert target[family] in ssh(lab_dir, target[family], "ip -br addr show dev eth0")
+    # The lab tells what each host's sshd accepted (the tests and bench.lab_wave count them).
+    accepted = Lab(LabPaths.under(lab_dir), load_inventory()).logins()["heyuan-1"]
+    assert accepted
+    assert all(line.startswith("Accepted publickey for root from ") for line in accepted)
 
 
 def test_each_host_has_its_own_disk(lab_dir: Path, status: dict[str, Any]) -> None:

@@ -48,6 +48,7 @@ from orchestrator.inventory.models import SourceLocation
 from orchestrator.lab import Lab, LabOptions, LabPaths, seed
 from orchestrator.lab.layout import host_home, read_state
 from orchestrator.lab.topology import (
+    BASTION,
     BASTION_IPV4,
     BRIDGE_IPV4,
     CONTROL_IPV4,
@@ -270,12 +271,7 @@ def test_the_data_was_written_as_root_on_the_target(hardened: Hardened) -> None:
 
 def logins(hardened: Hardened, host: str) -> set[str]:
     """Who logged in to ``host`` and from where, by its sshd's log: ``user from address``."""
-    log = (hardened.lab.paths.host_dir(host) / "sshd.log").read_text()
-    return {
-        " ".join(line.split()[3:6])
-        for line in log.splitlines()
-        if line.startswith("Accepted publickey for ")
-    }
+    return {" ".join(line.split()[3:6]) for line in hardened.lab.logins()[host]}
 
 
 def login(hardened: Hardened, user: str, address: str) -> subprocess.CompletedProcess[str]:
@@ -292,7 +288,7 @@ def login(hardened: Hardened, user: str, address: str) -> subprocess.CompletedPr
 def test_the_user_reached_each_host_through_the_bastion_only(hardened: Hardened) -> None:
     target = hardened.provider.target(hardened.target(MIGRATED), NODE)
     source = hardened.sources[MIGRATED]["source"]
-    assert logins(hardened, "bastion") == {f"{USER} from {BRIDGE_IPV4}"}
+    assert logins(hardened, BASTION) == {f"{USER} from {BRIDGE_IPV4}"}
     assert logins(hardened, source["host"]) == {f"{USER} from {BASTION_IPV4}"}
     # The source's rsync logs in to the target directly, over IPv6 (from the source's own
     # address or a seeded system's on the same interface: the kernel chooses).
@@ -302,22 +298,17 @@ def test_the_user_reached_each_host_through_the_bastion_only(hardened: Hardened)
     assert f"{USER} from {BASTION_IPV4}" in logins(hardened, target.name)
 
 
-def accepted(hardened: Hardened, host: str) -> int:
-    """How many logins ``host``'s sshd has accepted so far."""
-    log = (hardened.lab.paths.host_dir(host) / "sshd.log").read_text()
-    return sum(line.startswith("Accepted publickey for ") for line in log.splitlines())
-
-
 def test_a_runs_connections_through_the_bastion_share_one_login_to_it(hardened: Hardened) -> None:
     """Its checks and its logins to the hosts are channels of the run's one login to the
     bastion. A run of one system asks one thing at a time, so none races another to make it."""
     source = hardened.sources[REVERTED]["source"]["host"]
     target = hardened.provider.target(hardened.target(REVERTED), NODE).name
-    before = {host: accepted(hardened, host) for host in ("bastion", source, target)}
+    hosts = (BASTION, source, target)
+    before = {host: len(hardened.lab.logins()[host]) for host in hosts}
     hardened.preflight(REVERTED, hardened.provider)  # the name, health, reach: checks too
     assert hardened.results[(REVERTED, Phase.PREFLIGHT)].outcome(REVERTED).ok
-    made = {host: accepted(hardened, host) - count for host, count in before.items()}
-    assert made == {"bastion": 1, source: 1, target: 1}
+    made = {host: len(hardened.lab.logins()[host]) - before[host] for host in hosts}
+    assert made == {BASTION: 1, source: 1, target: 1}
 
 
 def test_this_machine_reaches_the_bastion_only_and_root_logs_in_nowhere(
