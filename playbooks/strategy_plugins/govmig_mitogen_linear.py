@@ -70,6 +70,9 @@ import mitogen.core
 import mitogen.master
 import mitogen.minify
 import mitogen.parent
+from ansible.constants import add_internal_fqcns
+from ansible.executor.task_executor import TaskExecutor
+from ansible.plugins import loader as plugin_loader
 from ansible.plugins.loader import filter_loader, test_loader
 from jinja2 import Environment, nodes
 
@@ -79,6 +82,13 @@ try:  # ansible-core's (2.19) and Jinja's internals: without them, templates com
     from jinja2.utils import _PassArg
 except ImportError:
     _jinja_bits = None
+
+try:  # ansible-core's (2.19) worker internals: without them, every task runs in a worker
+    from ansible._internal import _task
+    from ansible._internal._errors import _error_utils
+    from ansible.executor.task_result import _RawTaskResult
+except ImportError:
+    _RawTaskResult = None
 
 Built = tuple[Any, ...]  # Mitogen's (fullname, pkg_present, path, compressed, related)
 MODULES, TEMPLATES = "mitogen-modules", "jinja-code"  # the two caches' directories
@@ -355,6 +365,28 @@ if _jinja_bits is not None and (_templates := cache_dir(TEMPLATES)) is not None:
     _Environment = _jinja_bits.AnsibleEnvironment
     _Environment.compile = cached_compile(_Environment.compile, _templates)
 
+# Actions that only compute on the controller: no connection, no module, nothing to wait for.
+COMPUTE_ONLY = frozenset(add_internal_fqcns(("set_fact", "assert", "fail", "debug")))
+
+
+def runs_in_process(task: Any) -> bool:
+    """Whether a task runs in the strategy's own process rather than a forked worker.
+
+    A worker is a fork of ansible-playbook's large process: the fork, its copy-on-write
+    faults and the worker's start cost about 30 ms of CPU, more than such a task's work.
+    So a task whose action only computes runs here, one host after another, unless it
+    may wait (``until``, a loop's ``pause``, a ``timeout``): that would hold up every host
+    of the run. A lookup such a task makes runs here too."""
+    loop_control = task.loop_control
+    return (
+        _RawTaskResult is not None
+        and task.action in COMPUTE_ONLY
+        and not task.until
+        and not task.timeout
+        and not (loop_control is not None and loop_control.pause)
+    )
+
+
 Base = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
 
 
@@ -375,6 +407,8 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
         action and the connection alone, and each globs the plugin directories: a
         tenth of the controller's time on a task that runs on the controller. The module
         is looked up by its legacy name too (``warm_legacy_modules``)."""
+        if runs_in_process(task):
+            return self._run_in_process(host, task, task_vars, play_context)
         key = (task.action, play_context.connection)
         if key not in self._warmed:
             self._warmed.add(key)
@@ -382,3 +416,38 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
             return super()._queue_task(host, task, task_vars, play_context)
         linear = super(ansible_mitogen.strategy.StrategyMixin, self)
         return linear._queue_task(host, task, task_vars, play_context)
+
+    def _run_in_process(self, host: Any, task: Any, task_vars: Any, play_context: Any) -> None:
+        """Run a task here as a worker would (``WorkerProcess._run``), and queue its result
+        as a worker does, for the strategy to process in turn.
+
+        The worker's copies are made here: the task with its blocks (its own validation
+        templates them for this host; the blocks' task lists are not needed), and the
+        variables (the strategy reads them again with the result)."""
+        self._queued_task_cache[(host.name, task._uuid)] = {
+            "host": host,
+            "task": task,
+            "task_vars": task_vars,
+            "play_context": play_context,
+        }
+        self._tqm.send_callback("v2_runner_on_start", host, task)
+        own = task
+        try:
+            own = task.copy(exclude_tasks=True)
+            with _task.TaskContext(own):
+                result = TaskExecutor(
+                    host,
+                    own,
+                    dict(task_vars),
+                    play_context,
+                    self._loader,
+                    plugin_loader.get_plugin_loader_namespace(),
+                    self._final_q,
+                    self._variable_manager,
+                ).run()
+        except Exception as error:  # as a worker's: a failed task, not a failed run
+            result = _error_utils.result_dict_from_exception(error)
+        self._final_q.send_task_result(
+            _RawTaskResult(host=host, task=own, return_data=result, task_fields=own.dump_attrs())
+        )
+        self._pending_results += 1

@@ -1,9 +1,13 @@
-"""govmig_mitogen_linear through real ansible-runner: no process of a run is pinned to a CPU.
+"""govmig_mitogen_linear through real ansible-runner.
 
-Mitogen's own policy pins a run's controller and every worker to one CPU (on fewer than
-4, the same one for all), so concurrent runs shared it. Here a playbook's workers read
-the CPUs they may run on (``/proc/self/status`` of a ``pipe`` lookup, which inherits the
-worker's mask) and must find every CPU this test may use.
+No process of a run is pinned to a CPU: Mitogen's own policy pins a run's controller and
+every worker to one CPU (on fewer than 4, the same one for all), so concurrent runs shared
+it. Here a playbook's workers read the CPUs they may run on (``/proc/self/status`` of a
+``pipe`` lookup, which inherits the worker's mask) and must find every CPU this test may use.
+
+A task whose action only computes (``set_fact``, ``assert``, ``fail``, ``debug``) runs in
+the strategy's own process, not a forked worker, with a worker's results: each host's own
+block keywords, rescues, loops.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.execution import NodeTarget
+from orchestrator.execution.outcomes import RunResult
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.migrations.states import Phase
 from orchestrator.providers import LocalProvider
@@ -27,10 +32,17 @@ PLAYBOOK = """\
   hosts: all
   gather_facts: false
   tasks:
+    # A module's task runs in a worker, which templates its arguments.
     - name: Read the mask a worker's child inherits
+      ansible.builtin.command:
+        argv: [echo, "{{ lookup('pipe', 'grep Cpus_allowed_list /proc/self/status') }}"]
+      register: mask
+      changed_when: false
+
+    - name: Report it
       ansible.builtin.set_fact:
         govmig_report:
-          cpus: "{{ lookup('pipe', 'grep Cpus_allowed_list /proc/self/status').split()[-1] }}"
+          cpus: "{{ mask.stdout.split()[-1] }}"
 """
 
 
@@ -43,25 +55,107 @@ def cpu_list(text: str) -> set[int]:
     return cpus
 
 
-def test_a_runs_workers_may_run_on_every_cpu(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+# Hosts a, b and c each name the next as their partner, and b fails an assert.
+COMPUTED = """\
+- name: Compute on the controller
+  hosts: all
+  gather_facts: false
+  vars:
+    partner: "{{ {'a': 'b', 'b': 'c', 'c': 'a'}[inventory_hostname] }}"
+  tasks:
+    - name: Note the process a compute-only task runs in
+      ansible.builtin.set_fact:
+        computed_in: "{{ lookup('pipe', 'echo $PPID') }}"
+
+    - name: Note the process a module's task is templated in
+      ansible.builtin.command:
+        argv: [echo, "{{ lookup('pipe', 'echo $PPID') }}"]
+      register: worker
+      changed_when: false
+
+    - name: A block whose keyword is each host's own, and a rescue
+      delegate_to: "{{ partner }}"
+      block:
+        - name: Leave a fact on the partner
+          ansible.builtin.set_fact:
+            left_by: "{{ inventory_hostname }}"
+          delegate_facts: true
+
+        - name: Refuse b
+          ansible.builtin.assert:
+            that: inventory_hostname != 'b'
+            fail_msg: "{{ inventory_hostname }} refused"
+            quiet: true
+      rescue:
+        - name: Keep why
+          ansible.builtin.set_fact:
+            rescued: "{{ ansible_failed_result.msg }}"
+
+    - name: Add up a loop
+      ansible.builtin.set_fact:
+        total: "{{ total | default(0) | int + item }}"
+      loop: [1, 2, 3]
+
+    - name: Report
+      ansible.builtin.set_fact:
+        govmig_report:
+          computed_in: "{{ computed_in }}"
+          worker: "{{ worker.stdout }}"
+          left_by: "{{ left_by }}"
+          rescued: "{{ rescued | default('') }}"
+          total: "{{ total }}"
+"""
+
+
+def run_playbook(tmp_path: Path, playbook: str, monkeypatch: pytest.MonkeyPatch) -> RunResult:
+    """Run ``playbook`` as a preflight of systems a, b and c on the local provider."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # its module cache: new
     playbooks = tmp_path / "playbooks"
     (playbooks / "roles" / "local").mkdir(parents=True)  # the runner asks for its provider's role
-    (playbooks / "preflight.yml").write_text(PLAYBOOK)
+    (playbooks / "preflight.yml").write_text(playbook)
     runner = PhaseRunner(
         playbook_dir=playbooks,
         artifacts_dir=tmp_path / "artifacts",
         provider=LocalProvider(work_root=tmp_path / "work"),
     )
     hosts = [system_target(name, ipv6_index=i) for i, name in enumerate(("a", "b", "c"), 1)]
-
     result = runner.run(Phase.PREFLIGHT, [(NODE, hosts)])
-
     assert result.ok, result
     assert result.strategy == "govmig_mitogen_linear"
+    return result
+
+
+def test_a_runs_workers_may_run_on_every_cpu(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_playbook(tmp_path, PLAYBOOK, monkeypatch)
+
     found = {
         outcome.system_id: cpu_list(str(outcome.report["cpus"])) for outcome in result.outcomes
     }
     assert found == dict.fromkeys(("a", "b", "c"), os.sched_getaffinity(0))
+
+
+def test_compute_only_tasks_run_in_the_strategys_process_with_a_workers_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_playbook(tmp_path, COMPUTED, monkeypatch)
+
+    reports = {outcome.system_id: outcome.report for outcome in result.outcomes}
+    computed_in = {str(report["computed_in"]) for report in reports.values()}
+    workers = {str(report["worker"]) for report in reports.values()}
+    assert len(computed_in) == 1, "every host's set_fact ran in one process"
+    assert len(workers) == 3, "each host's command task had a worker of its own"
+    assert not computed_in & workers
+    # Each host's delegate_to was its own partner, not the first host's.
+    assert {name: report["left_by"] for name, report in reports.items()} == {
+        "a": "c",
+        "b": "a",
+        "c": "b",
+    }
+    assert {name: report["rescued"] for name, report in reports.items()} == {
+        "a": "",
+        "b": "b refused",
+        "c": "",
+    }
+    assert {str(report["total"]) for report in reports.values()} == {"6"}

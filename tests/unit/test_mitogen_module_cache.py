@@ -323,18 +323,42 @@ def test_a_tasks_plugins_are_looked_up_once_and_every_host_is_queued(
     strategy = object.__new__(plugin.StrategyModule)  # no run to take part in
     strategy._warmed = set()
     local = SimpleNamespace(connection="local")
-    for action in ("ansible.builtin.set_fact", "ansible.builtin.command"):
+    for action in ("ansible.builtin.copy", "ansible.builtin.command"):
         for host in ("a", "b", "c"):
-            strategy._queue_task(host, SimpleNamespace(action=action), {}, local)
+            strategy._queue_task(host, task(action), {}, local)
 
     # Each by its legacy name too, as the action plugins run their modules.
     assert looked_up == [
-        "ansible.legacy.set_fact",
-        "ansible.builtin.set_fact",
+        "ansible.legacy.copy",
+        "ansible.builtin.copy",
         "ansible.legacy.command",
         "ansible.builtin.command",
     ]
     assert [host for host, _ in queued] == ["a", "b", "c"] * 2
+
+
+def task(
+    action: str, until: list[str] | None = None, pause: float = 0, timeout: int = 0
+) -> SimpleNamespace:
+    """A task's attributes as the strategy reads them."""
+    return SimpleNamespace(
+        action=action, until=until, timeout=timeout, loop_control=SimpleNamespace(pause=pause)
+    )
+
+
+def test_a_task_that_only_computes_runs_in_the_strategys_process_unless_it_waits(
+    plugin: ModuleType,
+) -> None:
+    for action in ("ansible.builtin.set_fact", "assert", "ansible.legacy.fail", "debug"):
+        assert plugin.runs_in_process(task(action)), action
+    assert plugin.runs_in_process(
+        SimpleNamespace(action="set_fact", until=[], timeout=0, loop_control=None)
+    )
+    assert not plugin.runs_in_process(task("ansible.builtin.command"))
+    assert not plugin.runs_in_process(task("ansible.builtin.copy"))
+    assert not plugin.runs_in_process(task("set_fact", until=["done"]))
+    assert not plugin.runs_in_process(task("ansible.builtin.debug", pause=1))
+    assert not plugin.runs_in_process(task("ansible.builtin.assert", timeout=30))
 
 
 def test_one_legacy_lookup_before_the_workers_fork_finds_every_module_for_them(
