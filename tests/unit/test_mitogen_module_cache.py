@@ -361,6 +361,39 @@ def test_a_task_that_only_computes_runs_in_the_strategys_process_unless_it_waits
     assert not plugin.runs_in_process(task("ansible.builtin.assert", timeout=30))
 
 
+class Unready:
+    """A task that cannot even be copied for its run."""
+
+    _uuid = "task-1"
+
+    def copy(self, exclude_tasks: bool) -> Any:
+        raise RuntimeError("no copy today")
+
+    def dump_attrs(self) -> dict[str, Any]:
+        return {}
+
+
+def test_a_task_that_fails_before_it_runs_here_fails_alone_as_in_a_worker(
+    plugin: ModuleType,
+) -> None:
+    sent: list[Any] = []
+    strategy = object.__new__(plugin.StrategyModule)  # no run to take part in
+    strategy._queued_task_cache = {}
+    strategy._pending_results = 0
+    strategy._tqm = SimpleNamespace(send_callback=lambda *args: None)
+    strategy._final_q = SimpleNamespace(send_task_result=sent.append)
+
+    strategy._run_in_process(SimpleNamespace(name="a"), Unready(), {}, None)
+
+    # Its result is queued, as a worker's is, for the strategy to process: a failed task.
+    [wire] = [result.as_wire_task_result() for result in sent]
+    assert (wire.host_name, wire.task_uuid) == ("a", "task-1")
+    assert wire.return_data["failed"]
+    assert "no copy today" in wire.return_data["msg"]
+    assert strategy._pending_results == 1
+    assert ("a", "task-1") in strategy._queued_task_cache
+
+
 def test_one_legacy_lookup_before_the_workers_fork_finds_every_module_for_them(
     plugin: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
