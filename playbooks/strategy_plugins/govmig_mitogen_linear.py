@@ -406,7 +406,8 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
         warm_jinja_plugins()
 
     def _queue_task(self, host: Any, task: Any, task_vars: Any, play_context: Any) -> Any:
-        """Queue as Mitogen does, but look the task's plugins up only the first time.
+        """Run a task that only computes here (``runs_in_process``); queue any other as
+        Mitogen does, but look its plugins up only the first time.
 
         Before each fork Mitogen looks up the task's module, action and connection
         plugins, so that the worker inherits warm caches. The lookups depend on the
