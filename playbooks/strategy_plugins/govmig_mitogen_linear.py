@@ -40,6 +40,11 @@ would have run it, and its result goes the way a worker's does. The fork cost
 more than such a task's work: 28 hosts with 20 such tasks each took 8.2 to 8.8
 CPU-s so, against 24 to 29 in workers.
 
+Each host's interpreter compiles the modules it is sent, in every run: before
+anything else, each is sent ``plugin_utils/govmig_host_code.py``, which keeps
+that code compiled in the host user's cache directory (set
+``GOVMIG_HOST_CODE_CACHE=0`` to keep nothing on the hosts).
+
 Both caches hold code that runs (on every managed host, and in every worker),
 so they are trusted as the code itself is: under the user's cache directory
 (``$XDG_CACHE_HOME``, else ``~/.cache``), in directories of this user's that
@@ -69,6 +74,7 @@ from typing import Any
 import ansible.release
 import ansible_mitogen.affinity
 import ansible_mitogen.loaders
+import ansible_mitogen.services
 import ansible_mitogen.strategy
 import jinja2
 import mitogen
@@ -245,6 +251,25 @@ def cached_core_source(
     return core_source
 
 
+# Sent to each host's interpreter, which runs it before anything else (install()).
+HOST_CODE = Path(__file__).resolve().parents[1] / "plugin_utils" / "govmig_host_code.py"
+
+
+def installing_host_code(
+    send_forwards: Callable[[Any, Any], None], source: str
+) -> Callable[[Any, Any], None]:
+    """``ContextService._send_module_forwards`` that then has the new interpreter run
+    ``source``, before the call that sets it up (``init_child``) imports the rest of
+    ``ansible_mitogen``: a context runs its calls in the order they are sent. No reply is
+    awaited, so a host costs no round trip more; a failure is the host's log line only."""
+
+    def send_module_forwards(service: Any, context: Any) -> None:
+        send_forwards(service, context)
+        context.call_no_reply(exec, source, {"__name__": HOST_CODE.stem})
+
+    return send_module_forwards
+
+
 def warm_jinja_plugins() -> None:
     """Load the filter and test plugins in this process, before the workers fork from it.
 
@@ -364,6 +389,13 @@ if (_directory := cache_dir()) is not None:
         mitogen.parent._get_core_source,
         _directory,
         (mitogen.core.__file__, mitogen.minify.__file__),
+    )
+
+# Installed before the multiplexer starts: it connects to the hosts.
+if os.environ.get("GOVMIG_HOST_CODE_CACHE", "1") != "0":
+    _Contexts = ansible_mitogen.services.ContextService
+    _Contexts._send_module_forwards = installing_host_code(
+        _Contexts._send_module_forwards, HOST_CODE.read_text() + "\ninstall()\n"
     )
 
 # Installed before the workers fork, which compile the templates.

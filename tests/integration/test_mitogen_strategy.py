@@ -8,12 +8,18 @@ it. Here a playbook's workers read the CPUs they may run on (``/proc/self/status
 A task whose action only computes (``set_fact``, ``assert``, ``fail``, ``debug``) runs in
 the strategy's own process, not a forked worker, with a worker's results: each host's own
 block keywords, rescues, loops.
+
+Each host's Mitogen interpreter keeps the code it compiles in the host user's cache
+(``plugin_utils/govmig_host_code.py``): a second run's interpreter loads every module the
+first compiled, rewriting no entry, and ``GOVMIG_HOST_CODE_CACHE=0`` keeps nothing.
 """
 
 from __future__ import annotations
 
+import marshal
 import os
 from pathlib import Path
+from types import CodeType
 
 import pytest
 
@@ -111,7 +117,9 @@ def run_playbook(tmp_path: Path, playbook: str, monkeypatch: pytest.MonkeyPatch)
     """Run ``playbook`` as a preflight of systems a, b and c on the local provider."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # its module cache: new
     playbooks = tmp_path / "playbooks"
-    (playbooks / "roles" / "local").mkdir(parents=True)  # the runner asks for its provider's role
+    (playbooks / "roles" / "local").mkdir(
+        parents=True, exist_ok=True
+    )  # the runner asks for its provider's role
     (playbooks / "preflight.yml").write_text(playbook)
     runner = PhaseRunner(
         playbook_dir=playbooks,
@@ -159,3 +167,53 @@ def test_compute_only_tasks_run_in_the_strategys_process_with_a_workers_results(
         "c": "",
     }
     assert {str(report["total"]) for report in reports.values()} == {"6"}
+
+
+MODULE_TASK = """\
+- name: Run a module on each host
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Run a command
+      ansible.builtin.command:
+        argv: ["true"]
+      changed_when: false
+"""
+
+
+def host_code_entries(tmp_path: Path) -> dict[Path, int]:
+    """The host code cache's entries (its hosts are this machine's user), with their inodes."""
+    return {
+        entry: entry.stat().st_ino
+        for entry in (tmp_path / "cache" / "govmig" / "host-code").glob("*/*")
+        if not entry.name.startswith(".")
+    }
+
+
+def test_a_hosts_interpreter_loads_the_code_an_earlier_run_compiled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_playbook(tmp_path, MODULE_TASK, monkeypatch)
+    first = host_code_entries(tmp_path)
+    kept = [marshal.loads(entry.read_bytes()) for entry in first]
+    assert all(isinstance(code, CodeType) for code in kept)
+    files = {code.co_filename.rsplit("site-packages/", 1)[-1] for code in kept}
+    # What the interpreter imported (Mitogen's, Ansible's module_utils) and the module it ran.
+    assert {
+        "mitogen/parent.py",
+        "ansible/module_utils/basic.py",
+        "ansible/modules/command.py",
+    } <= files
+
+    run_playbook(tmp_path, MODULE_TASK, monkeypatch)
+    assert host_code_entries(tmp_path) == first, "every entry loaded again, none written anew"
+
+
+def test_no_code_is_kept_on_the_hosts_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOVMIG_HOST_CODE_CACHE", "0")
+    run_playbook(tmp_path, MODULE_TASK, monkeypatch)
+
+    assert (tmp_path / "cache" / "govmig" / "mitogen-modules").is_dir()  # the controller's
+    assert not (tmp_path / "cache" / "govmig" / "host-code").exists()

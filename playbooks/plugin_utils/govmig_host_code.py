@@ -1,0 +1,177 @@
+"""Keep the code a managed host's Mitogen interpreter compiles, as Python keeps ``__pycache__``.
+
+Every run starts a Python interpreter on each host it logs in to (Mitogen's), sends it
+the modules it imports as source (Ansible's ``module_utils``, Mitogen's own,
+``ansible_mitogen``'s, the modules the tasks run) and that interpreter compiles them all
+again: 0.15 s of the 0.38 s a four-task run's interpreter worked (``MITOGEN_PROFILING``,
+5 December 2026). The strategy (``govmig_mitogen_linear``) sends this file's source to
+each interpreter before anything else, and ``install`` gives Mitogen's importer and
+``ansible_mitogen``'s module runner a ``compile`` that first looks in a cache directory
+of the host's user.
+
+An entry's key is everything its code depends on: the interpreter's bytecode (its magic
+number), the file name the code carries, the optimisation level, and the source itself,
+so a changed module is a new entry and never a stale one. The directory is the user's own
+(``~/.cache/govmig/host-code/<interpreter>``, or under ``$XDG_CACHE_HOME``), created
+private; if another user could write it, or it cannot be made, nothing is cached. An
+entry no run has used for 30 days is removed, at most once a day. Safe to delete.
+
+This runs on the host, under the host's own Python (3.8 and later, as Ansible's
+modules): no newer syntax or library.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import hashlib
+import importlib.util
+import marshal
+import os
+import stat
+import sys
+import tempfile
+import time
+import types
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+STALE_S = 30 * 24 * 3600  # an entry no run has used for this long is removed
+DAY_S = 24 * 3600  # how often that is looked for, and how often a used entry is touched
+PRUNED = ".pruned"  # its modification time: when entries were last looked over
+TEMPORARY = ".entry-"  # an entry being written (a killed interpreter's is removed later)
+
+
+def cache_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """This interpreter's cache directory for the host's user, created private; None if it
+    cannot be made or is not this user's alone."""
+    tag = sys.implementation.cache_tag or sys.implementation.name
+    try:
+        root = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        path = root / "govmig" / "host-code" / tag
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = path.stat()
+    except (OSError, RuntimeError, KeyError):  # no home directory to be found
+        return None
+    if info.st_uid != os.geteuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return None
+    return path
+
+
+def entry_key(source: str | bytes, filename: str, optimize: int) -> str:
+    """The name of the entry of ``source``'s code: a ``bytes`` source honours its coding
+    declaration and a ``str`` one does not, so the two never share an entry."""
+    if optimize == -1:
+        optimize = sys.flags.optimize
+    text = source if isinstance(source, bytes) else source.encode("utf-8", "surrogatepass")
+    kind = b"bytes" if isinstance(source, bytes) else b"str"
+    digest = hashlib.sha256()
+    for part in (
+        importlib.util.MAGIC_NUMBER,
+        filename.encode("utf-8", "surrogatepass"),
+        b"%d" % optimize,
+        kind,
+    ):
+        digest.update(b"%d:" % len(part) + part)  # each part's length first: no two read alike
+    digest.update(text)
+    return digest.hexdigest()
+
+
+def load(path: Path, now: float) -> types.CodeType | None:
+    """The code kept at ``path``, or None when it is absent or damaged. A used entry is
+    touched (once a day at most) so that it is not removed as stale."""
+    try:
+        with path.open("rb") as entry:
+            # Trusted as the code it replaces: a private directory of this user (cache_dir).
+            code = marshal.loads(entry.read())  # noqa: S302
+            if now - os.fstat(entry.fileno()).st_mtime > DAY_S:
+                os.utime(entry.fileno())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    return code if isinstance(code, types.CodeType) else None
+
+
+def store(path: Path, code: types.CodeType) -> None:
+    """Keep ``code`` at ``path`` whole or not at all: several interpreters write at once."""
+    try:
+        handle, temporary = tempfile.mkstemp(dir=str(path.parent), prefix=TEMPORARY)
+    except OSError:  # the directory is gone (the cache was cleared): keep nothing
+        return
+    try:
+        with os.fdopen(handle, "wb") as entry:
+            entry.write(marshal.dumps(code))
+        Path(temporary).replace(path)
+    except OSError:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def cached_compile(compile_: Callable[..., Any], directory: Path) -> Callable[..., Any]:
+    """``compile`` that first looks in ``directory`` for a module's code. Only what a module
+    import compiles is kept: a whole source in ``exec`` mode, with no inherited or given
+    ``__future__`` flags (Mitogen's importer and module runner compile so)."""
+
+    def compile_cached(
+        source: Any,
+        filename: Any,
+        mode: str,
+        flags: int = 0,
+        dont_inherit: bool = False,
+        optimize: int = -1,
+    ) -> Any:
+        if (
+            mode != "exec"
+            or flags
+            or not dont_inherit
+            or not isinstance(source, (str, bytes))
+            or not isinstance(filename, str)
+        ):
+            return compile_(source, filename, mode, flags, dont_inherit, optimize)
+        path = directory / entry_key(source, filename, optimize)
+        code = load(path, time.time())
+        if code is None:
+            code = compile_(source, filename, mode, flags, dont_inherit, optimize)
+            store(path, code)
+        return code
+
+    return compile_cached
+
+
+def prune(directory: Path, now: float) -> None:
+    """Remove the entries no run has used for ``STALE_S``, and a killed interpreter's half
+    written ones, if that was last done more than a day ago."""
+    stamp = directory / PRUNED
+    try:
+        if now - stamp.stat().st_mtime < DAY_S:
+            return
+    except OSError:
+        pass  # never pruned here
+    stamp.touch()
+    for entry in os.scandir(str(directory)):
+        with contextlib.suppress(OSError):
+            info = entry.stat(follow_symlinks=False)
+            age = now - info.st_mtime
+            half_written = entry.name.startswith(TEMPORARY) and age > DAY_S
+            stale = entry.name != PRUNED and (half_written or age > STALE_S)
+            if stale and stat.S_ISREG(info.st_mode):
+                Path(entry.path).unlink()
+
+
+def install() -> bool:
+    """Give Mitogen's importer and ``ansible_mitogen``'s module runner the cached ``compile``
+    in this interpreter; whether there is a cache to use."""
+    directory = cache_dir()
+    if directory is None:
+        return False
+    with contextlib.suppress(OSError):
+        prune(directory, time.time())
+    compile_cached = cached_compile(builtins.compile, directory)
+    import mitogen.core  # this interpreter's: its importer compiles each module it is sent
+
+    mitogen.core.compile = compile_cached  # type: ignore[attr-defined]
+    try:
+        import ansible_mitogen.runner
+    except ImportError:  # an interpreter that runs no Ansible module
+        return True
+    ansible_mitogen.runner.compile = compile_cached  # type: ignore[attr-defined]
+    return True
