@@ -16,8 +16,9 @@ so a changed module is a new entry and never a stale one. The directory is the u
 private; if another user could write it, or it cannot be made, nothing is cached. An
 entry no run has used for 30 days is removed, at most once a day. Safe to delete.
 
-This runs on the host, under the host's own Python (3.8 and later, as Ansible's
-modules): no newer syntax or library.
+This runs on the host, under the host's own Python (3.7 and later, as the modules of
+the ansible-core releases govmig allows): no newer syntax or library. On an older one its
+source fails to compile, the host logs why, and nothing is cached.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ def store(path: Path, code: types.CodeType) -> None:
             entry.write(marshal.dumps(code))
         Path(temporary).replace(path)
     except OSError:
-        Path(temporary).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink()
 
 
 def cached_compile(compile_: Callable[..., Any], directory: Path) -> Callable[..., Any]:

@@ -142,6 +142,18 @@ def test_an_entry_that_is_not_code_is_not_run(
     assert counting.calls == 2
 
 
+def test_a_cache_removed_meanwhile_costs_only_the_compile(
+    host_code: ModuleType, counting: Counting, tmp_path: Path
+) -> None:
+    directory = tmp_path / "cleared"
+    directory.mkdir()
+    cached = host_code.cached_compile(counting, directory)
+    directory.rmdir()  # an operator cleared the cache while an interpreter ran
+
+    assert run(cached(SOURCE, "answer.py", "exec", 0, 1)) == 42
+    assert not directory.exists()
+
+
 def test_the_cache_is_the_users_own_and_private(host_code: ModuleType, tmp_path: Path) -> None:
     directory = host_code.cache_dir({"XDG_CACHE_HOME": str(tmp_path / "cache")})
 
