@@ -13,8 +13,9 @@ An entry's key is everything its code depends on: the interpreter's bytecode (it
 number), the file name the code carries, the optimisation level, and the source itself,
 so a changed module is a new entry and never a stale one. The directory is the user's own
 (``~/.cache/govmig/host-code/<interpreter>``, or under ``$XDG_CACHE_HOME``), created
-private; if another user could write it, or it cannot be made, nothing is cached. An
-entry no run has used for 30 days is removed, at most once a day. Safe to delete.
+private; if another user could change it or a directory above it, or it cannot be made,
+nothing is cached. An entry no run has used for 30 days is removed, at most once a day.
+Safe to delete.
 
 This runs on the host, under the host's own Python (3.7 and later, as the modules of
 the ansible-core releases govmig allows): no newer syntax or library. On an older one its
@@ -44,20 +45,46 @@ PRUNED = ".pruned"  # its modification time: when entries were last looked over
 TEMPORARY = ".entry-"  # an entry being written (a killed interpreter's is removed later)
 
 
-def cache_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
-    """This interpreter's cache directory for the host's user, created private; None if it
-    cannot be made or is not this user's alone."""
-    tag = sys.implementation.cache_tag or sys.implementation.name
+def private_dir(*parts: str, environ: Mapping[str, str] = os.environ) -> Path | None:
+    """``~/.cache/govmig/<parts>`` (``$XDG_CACHE_HOME`` for ``~/.cache``), created private
+    and with symbolic links resolved; None if it cannot be made or others could change it
+    (``trusted``). The strategy keeps its own caches so too."""
     try:
         root = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        path = root / "govmig" / "host-code" / tag
+        path = root.joinpath("govmig", *parts)
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = path.stat()
-    except (OSError, RuntimeError, KeyError):  # no home directory to be found
+        path = path.resolve()
+        return path if trusted(path) else None
+    except (OSError, RuntimeError, KeyError):  # RuntimeError, KeyError: no home to be found
         return None
-    if info.st_uid != os.geteuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return None
-    return path
+
+
+def owned_privately(info: os.stat_result) -> bool:
+    """Whether a directory is this user's, and nobody else's to write."""
+    return info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def trusted(path: Path) -> bool:
+    """Whether nobody but this user and root could change what ``path`` holds: it is this
+    user's own, and each directory above it is this user's or root's, and writable by
+    nobody else unless sticky (as ``/tmp``: nobody else may move what is ours). Root's
+    interpreter, started by sudo from a login user's, may be told that user's home: it
+    must not run code that user could put there."""
+    if not owned_privately(path.stat()):
+        return False
+    for parent in path.parents:
+        info = parent.stat()
+        shared = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not info.st_mode & stat.S_ISVTX
+        if info.st_uid not in (os.geteuid(), 0) or shared:
+            return False
+    return True
+
+
+def cache_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """This interpreter's cache directory for the host's user (``private_dir``)."""
+    return private_dir(
+        "host-code", sys.implementation.cache_tag or sys.implementation.name, environ=environ
+    )
 
 
 def entry_key(source: str | bytes, filename: str, optimize: int) -> str:

@@ -48,10 +48,10 @@ that code compiled in the host user's cache directory (set
 Both caches hold code that runs (on every managed host, and in every worker),
 so they are trusted as the code itself is: under the user's cache directory
 (``$XDG_CACHE_HOME``, else ``~/.cache``), in directories of this user's that
-nobody else can write, or not used at all. Each installation (its versions and
-prefix) has its own directory of each cache, touched by every run that opens
-it; one no run has opened for 30 days is removed when another is opened, so an
-upgrade leaves nothing behind for long.
+nobody else can write or move (nor any directory above them), or not used at
+all. Each installation (its versions and prefix) has its own directory of each
+cache, touched by every run that opens it; one no run has opened for 30 days is
+removed when another is opened, so an upgrade leaves nothing behind for long.
 """
 
 from __future__ import annotations
@@ -88,6 +88,12 @@ from ansible.plugins import loader as plugin_loader
 from ansible.plugins.loader import filter_loader, test_loader
 from jinja2 import Environment, nodes
 
+# Sent to each host's interpreter, which runs it before anything else (install()); it makes
+# the caches' directories here too.
+HOST_CODE = Path(__file__).resolve().parents[1] / "plugin_utils" / "govmig_host_code.py"
+sys.path.append(str(HOST_CODE.parent))  # last: shadows nothing
+import govmig_host_code  # noqa: E402
+
 try:  # ansible-core's (2.19) and Jinja's internals: without them, templates compile as before
     from ansible._internal._templating import _jinja_bits
     from ansible._internal._templating._jinja_common import _TemplateConfig
@@ -112,31 +118,19 @@ MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", re.ASCII)
 
 
 def cache_dir(kind: str = MODULES, env: Mapping[str, str] = os.environ) -> Path | None:
-    """This installation's cache directory of ``kind``, created private; None if it is not
-    ours alone."""
+    """This installation's cache directory of ``kind``, created private; None if others could
+    change it (``govmig_host_code.private_dir``, which the hosts' caches are made by too)."""
     versions = (
         f"{sys.version}|{mitogen.__version__}|{ansible.release.__version__}|{sys.prefix}"
         f"|{jinja2.__version__}"
     )
     name = hashlib.sha256(versions.encode()).hexdigest()[:16]
-    try:
-        root = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
-        path = root.joinpath("govmig", kind, name)
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = path.stat()
-    except (OSError, RuntimeError):  # RuntimeError: no home directory to be found
-        return None
-    if not private(info):
-        return None
-    with contextlib.suppress(OSError):
-        os.utime(path)  # used now: its age tells other installations' runs it is not stale
-        remove_stale(path.parent, keep=path.name)
+    path = govmig_host_code.private_dir(kind, name, environ=env)
+    if path is not None:
+        with contextlib.suppress(OSError):
+            os.utime(path)  # used now: its age tells other installations' runs it is not stale
+            remove_stale(path.parent, keep=path.name)
     return path
-
-
-def private(info: os.stat_result) -> bool:
-    """Whether a cache directory is this user's, and nobody else's to write."""
-    return info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def remove_stale(kind_dir: Path, keep: str) -> None:
@@ -149,7 +143,7 @@ def remove_stale(kind_dir: Path, keep: str) -> None:
             if (
                 entry.name != keep
                 and stat.S_ISDIR(info.st_mode)
-                and private(info)
+                and govmig_host_code.owned_privately(info)
                 and now - info.st_mtime > STALE_S
             ):
                 shutil.rmtree(entry.path)
@@ -249,10 +243,6 @@ def cached_core_source(
         return source
 
     return core_source
-
-
-# Sent to each host's interpreter, which runs it before anything else (install()).
-HOST_CODE = Path(__file__).resolve().parents[1] / "plugin_utils" / "govmig_host_code.py"
 
 
 def installing_host_code(

@@ -163,9 +163,36 @@ def test_the_cache_is_the_users_own_and_private(host_code: ModuleType, tmp_path:
 
 def test_a_directory_others_may_write_is_not_used(host_code: ModuleType, tmp_path: Path) -> None:
     environ = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    host_code.cache_dir(environ).chmod(0o777)
-
+    directory = host_code.cache_dir(environ)
+    directory.chmod(0o777)
     assert host_code.cache_dir(environ) is None
+    directory.chmod(0o700)
+    assert host_code.cache_dir(environ) == directory
+
+
+def test_nor_one_below_a_directory_others_may_change(host_code: ModuleType, tmp_path: Path) -> None:
+    """Root's interpreter may be told a login user's home: that user could move the cache's
+    directory aside and put in code of theirs."""
+    environ = {"XDG_CACHE_HOME": str(tmp_path / "home" / ".cache")}
+    directory = host_code.cache_dir(environ)
+    above = tmp_path / "home"
+    above.chmod(0o777)
+    assert host_code.cache_dir(environ) is None
+    above.chmod(0o1777)  # sticky, as /tmp: nobody else may move what is ours
+    assert host_code.cache_dir(environ) == directory
+    above.chmod(0o755)
+    if os.geteuid() == 0:  # as root, a directory of another user's
+        os.chown(above, 65534, 65534)
+        assert host_code.cache_dir(environ) is None
+
+
+def test_the_cache_is_found_where_a_link_leads(host_code: ModuleType, tmp_path: Path) -> None:
+    """Its path is the link's target: a link changed later does not lead elsewhere."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+
+    directory = host_code.cache_dir({"XDG_CACHE_HOME": str(tmp_path / "link")})
+    assert directory.is_relative_to(tmp_path.resolve() / "real")
 
 
 def test_no_cache_where_none_can_be_made(host_code: ModuleType, tmp_path: Path) -> None:
