@@ -301,7 +301,8 @@ class PhaseRunner:
         )
         # ansible-runner seeds the job's environment with ours and writes it into
         # the artifacts: keep only what ansible-playbook needs, never a credential.
-        runner.config.env = scrub_environment(runner.config.env, keep=self.provider.env_names)
+        keep = self.provider.env_names | frozenset(self.provider.run_env)
+        runner.config.env = scrub_environment(runner.config.env, keep=keep)
         runner.config.command = guarded(
             runner.config.command, remove=private, tmp=private / RUN_TMP
         )

@@ -58,6 +58,9 @@ def mitogen_supports(ansible: tuple[int, ...] | None, mitogen: tuple[int, ...] |
 # installation rather than once per run (playbooks/strategy_plugins/).
 MITOGEN = "govmig_mitogen_linear"
 STRATEGY_PLUGINS = PLAYBOOK_DIR / "strategy_plugins"
+# "0" in a run's environment: its hosts keep no compiled code (govmig_mitogen_linear reads
+# it; a provider sets it, as the ssh provider's inventory says).
+HOST_CODE_CACHE_ENV = "GOVMIG_HOST_CODE_CACHE"
 
 
 def mitogen_installed() -> bool:

@@ -46,7 +46,6 @@ _PROVIDER = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _ENV_NAMES = frozenset(
     {"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "USER", "LOGNAME", "VIRTUAL_ENV"}
     | {"XDG_CACHE_HOME"}  # where govmig_mitogen_linear keeps the modules it built
-    | {"GOVMIG_HOST_CODE_CACHE"}  # 0: it keeps no compiled code on the hosts
     | {"SSL_CERT_FILE", "SSL_CERT_DIR"}
 )
 _ENV_PREFIXES = ("ANSIBLE_", "AWX_", "RUNNER_", "ORIGINAL_", "LC_", "PYTHON")

@@ -28,6 +28,7 @@ from typing import Any
 from orchestrator.errors import ConfigurationError, PermanentError
 from orchestrator.execution import ExecutionHost, NodeTarget, SystemTarget
 from orchestrator.execution.guard import RUN_TMP_ENV
+from orchestrator.execution.strategy import HOST_CODE_CACHE_ENV
 from orchestrator.execution.targets import SSH_KEY_SECRET, plain_path, unsafe
 from orchestrator.inventory.models import SYSTEM_ID_PATTERN
 from orchestrator.migrations import Phase
@@ -116,8 +117,10 @@ class SshProvider:
 
     @property
     def run_env(self) -> Mapping[str, str]:
-        """Nothing: the hosts keep Ansible's temporary files where their users expect them."""
-        return {}
+        """Whether the hosts keep the code their Python compiles (read by the strategy,
+        ``govmig_mitogen_linear``); nothing else: the hosts keep Ansible's temporary files
+        where their users expect them."""
+        return {} if self.hosts.ssh.host_code_cache else {HOST_CODE_CACHE_ENV: "0"}
 
     @classmethod
     def from_settings(cls, settings: WorkerSettings) -> SshProvider:

@@ -110,6 +110,9 @@ class SshAccess(_Strict):
     # A bastion: the orchestrator logs in to every host through it, never directly
     # (hosts to one another, as the source's rsync to the target, go directly).
     jump_host: SshHost | None = None
+    # Each host's Python keeps the code it compiles, for the next run, in its user's
+    # ~/.cache/govmig/host-code (root's, and the login user's): false keeps nothing there.
+    host_code_cache: bool = True
 
     @model_validator(mode="after")
     def _works_as_root(self) -> SshAccess:

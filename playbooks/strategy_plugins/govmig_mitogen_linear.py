@@ -42,8 +42,9 @@ CPU-s so, against 24 to 29 in workers.
 
 Each host's interpreter compiles the modules it is sent, in every run: before
 anything else, each is sent ``plugin_utils/govmig_host_code.py``, which keeps
-that code compiled in the host user's cache directory (set
-``GOVMIG_HOST_CODE_CACHE=0`` to keep nothing on the hosts).
+that code compiled in the host user's cache directory; not in a run whose
+environment has ``GOVMIG_HOST_CODE_CACHE=0`` (as the ssh provider's inventory's
+``host_code_cache: false`` sets).
 
 Both caches hold code that runs (on every managed host, and in every worker),
 so they are trusted as the code itself is: under the user's cache directory

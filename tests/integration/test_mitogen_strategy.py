@@ -11,13 +11,16 @@ block keywords, rescues, loops.
 
 Each host's Mitogen interpreter keeps the code it compiles in the host user's cache
 (``plugin_utils/govmig_host_code.py``): a second run's interpreter loads every module the
-first compiled, rewriting no entry, and ``GOVMIG_HOST_CODE_CACHE=0`` keeps nothing.
+first compiled, rewriting no entry; a provider whose run says ``GOVMIG_HOST_CODE_CACHE=0``
+(the ssh provider's inventory may) has its hosts keep nothing, and the orchestrator's own
+environment does not decide it.
 """
 
 from __future__ import annotations
 
 import marshal
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from types import CodeType
 
@@ -26,6 +29,7 @@ import pytest
 from orchestrator.execution import NodeTarget
 from orchestrator.execution.outcomes import RunResult
 from orchestrator.execution.runner import PhaseRunner
+from orchestrator.execution.strategy import HOST_CODE_CACHE_ENV
 from orchestrator.migrations.states import Phase
 from orchestrator.providers import LocalProvider
 from tests.fixtures.targets import system_target
@@ -113,7 +117,12 @@ COMPUTED = """\
 """
 
 
-def run_playbook(tmp_path: Path, playbook: str, monkeypatch: pytest.MonkeyPatch) -> RunResult:
+def run_playbook(
+    tmp_path: Path,
+    playbook: str,
+    monkeypatch: pytest.MonkeyPatch,
+    provider: LocalProvider | None = None,
+) -> RunResult:
     """Run ``playbook`` as a preflight of systems a, b and c on the local provider."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # its module cache: new
     playbooks = tmp_path / "playbooks"
@@ -124,7 +133,7 @@ def run_playbook(tmp_path: Path, playbook: str, monkeypatch: pytest.MonkeyPatch)
     runner = PhaseRunner(
         playbook_dir=playbooks,
         artifacts_dir=tmp_path / "artifacts",
-        provider=LocalProvider(work_root=tmp_path / "work"),
+        provider=provider or LocalProvider(work_root=tmp_path / "work"),
     )
     hosts = [system_target(name, ipv6_index=i) for i, name in enumerate(("a", "b", "c"), 1)]
     result = runner.run(Phase.PREFLIGHT, [(NODE, hosts)])
@@ -209,11 +218,28 @@ def test_a_hosts_interpreter_loads_the_code_an_earlier_run_compiled(
     assert host_code_entries(tmp_path) == first, "every entry loaded again, none written anew"
 
 
-def test_no_code_is_kept_on_the_hosts_when_asked(
+class KeepingNoCode(LocalProvider):
+    """The local provider, with hosts that keep no compiled code (as the ssh provider's
+    inventory may say)."""
+
+    @property
+    def run_env(self) -> Mapping[str, str]:
+        return {**super().run_env, HOST_CODE_CACHE_ENV: "0"}
+
+
+def test_no_code_is_kept_on_the_hosts_a_provider_says_keep_none(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("GOVMIG_HOST_CODE_CACHE", "0")
-    run_playbook(tmp_path, MODULE_TASK, monkeypatch)
+    run_playbook(tmp_path, MODULE_TASK, monkeypatch, KeepingNoCode(work_root=tmp_path / "work"))
 
     assert (tmp_path / "cache" / "govmig" / "mitogen-modules").is_dir()  # the controller's
     assert not (tmp_path / "cache" / "govmig" / "host-code").exists()
+
+
+def test_only_the_provider_says_so_not_the_orchestrators_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(HOST_CODE_CACHE_ENV, "0")
+    run_playbook(tmp_path, MODULE_TASK, monkeypatch)
+
+    assert host_code_entries(tmp_path)

@@ -99,6 +99,15 @@ def test_connection_vars_reach_the_target_with_pinned_keys_and_an_agent(
     assert provider.run_env == {}  # the hosts keep Ansible's temp files where they would
 
 
+def test_hosts_keep_no_compiled_code_when_the_inventory_says_so(tmp_path: Path) -> None:
+    (tmp_path / "id").write_text(KEY)
+    document = hosts_document(tmp_path)
+    document["ssh"]["host_code_cache"] = False
+
+    provider = SshProvider(hosts=parse_ssh_hosts(document, source="test"))
+    assert provider.run_env == {"GOVMIG_HOST_CODE_CACHE": "0"}  # govmig_mitogen_linear reads it
+
+
 def test_root_logs_in_as_itself_and_another_user_becomes_root_with_sudo(
     provider: SshProvider, tmp_path: Path
 ) -> None:
