@@ -106,33 +106,42 @@ def entry_key(source: str | bytes, filename: str, optimize: int) -> str:
     return digest.hexdigest()
 
 
-def load(path: Path, now: float) -> types.CodeType | None:
-    """The code kept at ``path``, or None when it is absent or damaged. A used entry is
-    touched (once a day at most) so that it is not removed as stale."""
+def read(path: Path) -> object:
+    """The record ``store`` kept at ``path``; None when it is absent or damaged."""
     try:
-        with path.open("rb") as entry:
-            # Trusted as the code it replaces: a private directory of this user (cache_dir).
-            code = marshal.loads(entry.read())  # noqa: S302
-            if now - os.fstat(entry.fileno()).st_mtime > DAY_S:
-                os.utime(entry.fileno())
+        # Trusted as the code it is: a directory of this user's that nobody else may change
+        # (private_dir).
+        return marshal.loads(path.read_bytes())  # noqa: S302
     except (OSError, EOFError, ValueError, TypeError):
         return None
-    return code if isinstance(code, types.CodeType) else None
 
 
-def store(path: Path, code: types.CodeType) -> None:
-    """Keep ``code`` at ``path`` whole or not at all: several interpreters write at once."""
+def store(path: Path, record: object) -> None:
+    """Keep ``record`` at ``path`` whole or not at all: several processes write at once, and
+    readers see the old entry or the new one. The strategy's caches are kept so too."""
     try:
         handle, temporary = tempfile.mkstemp(dir=str(path.parent), prefix=TEMPORARY)
     except OSError:  # the directory is gone (the cache was cleared): keep nothing
         return
     try:
         with os.fdopen(handle, "wb") as entry:
-            entry.write(marshal.dumps(code))
+            marshal.dump(record, entry)
         Path(temporary).replace(path)
     except OSError:
         with contextlib.suppress(OSError):
             Path(temporary).unlink()
+
+
+def load(path: Path, now: float) -> types.CodeType | None:
+    """The code kept at ``path``, or None when it is absent or damaged. A used entry is
+    touched (once a day at most) so that it is not removed as stale."""
+    code = read(path)
+    if not isinstance(code, types.CodeType):
+        return None
+    with contextlib.suppress(OSError):
+        if now - path.stat().st_mtime > DAY_S:
+            os.utime(path)
+    return code
 
 
 def cached_compile(compile_: Callable[..., Any], directory: Path) -> Callable[..., Any]:

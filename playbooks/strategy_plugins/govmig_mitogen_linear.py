@@ -59,13 +59,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import marshal
 import os
 import re
 import shutil
 import stat
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -90,7 +88,7 @@ from ansible.plugins.loader import filter_loader, test_loader
 from jinja2 import Environment, nodes
 
 # Sent to each host's interpreter, which runs it before anything else (install()); it makes
-# the caches' directories here too.
+# and keeps the caches here too.
 HOST_CODE = Path(__file__).resolve().parents[1] / "plugin_utils" / "govmig_host_code.py"
 sys.path.append(str(HOST_CODE.parent))  # last: shadows nothing
 import govmig_host_code  # noqa: E402
@@ -163,7 +161,7 @@ def _stamp(path: str, is_pkg: bool) -> tuple[int, ...] | None:
 
 def load(directory: Path, fullname: str) -> Built | None:
     """The cached module tuple of ``fullname``, or None when absent or stale."""
-    match read(directory, fullname):
+    match govmig_host_code.read(directory / fullname):
         case [str(path), stamp, pkg_present, bytes(compressed), related]:
             if _stamp(path, pkg_present is not None) == stamp:
                 return (fullname, pkg_present, path, mitogen.core.Blob(compressed), related)
@@ -176,31 +174,8 @@ def store(directory: Path, built: Built) -> None:
     stamp = _stamp(path, pkg_present is not None) if compressed is not None else None
     if stamp is None or fullname == "__main__":
         return
-    write(directory, fullname, (path, stamp, pkg_present, bytes(compressed), list(related)))
-
-
-def read(directory: Path, name: str) -> object:
-    """The record ``write`` put in ``directory`` under ``name``; None when absent or damaged."""
-    try:
-        # Trusted as the code is: a private directory of this user (cache_dir).
-        return marshal.loads((directory / name).read_bytes())  # noqa: S302
-    except (OSError, EOFError, ValueError, TypeError):
-        return None
-
-
-def write(directory: Path, name: str, record: object) -> None:
-    """Put ``record`` in ``directory`` under ``name`` whole or not at all: workers and runs
-    write at once, and readers see the old entry or the new one."""
-    try:  # the directory may be gone (an operator cleared the cache): then keep nothing
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".entry-")
-    except OSError:
-        return
-    try:
-        with os.fdopen(handle, "wb") as entry:
-            marshal.dump(record, entry)
-        Path(temporary).replace(directory / name)
-    except OSError:
-        Path(temporary).unlink(missing_ok=True)
+    record = (path, stamp, pkg_present, bytes(compressed), list(related))
+    govmig_host_code.store(directory / fullname, record)
 
 
 def cached(build: Callable[[Any, str], Built], directory: Path) -> Callable[[Any, str], Built]:
@@ -235,12 +210,12 @@ def cached_core_source(
 
     def core_source() -> str:
         stamps = [_stamp(path, False) for path in sources]
-        match read(directory, CORE_SOURCE):
+        match govmig_host_code.read(directory / CORE_SOURCE):
             case [kept, str(source)] if kept == stamps and None not in stamps:
                 return source
         source = build()
         if None not in stamps:
-            write(directory, CORE_SOURCE, (stamps, source))
+            govmig_host_code.store(directory / CORE_SOURCE, (stamps, source))
         return source
 
     return core_source
@@ -325,7 +300,7 @@ def template_key(
 def load_code(directory: Path, key: str, env: Environment) -> CodeType | None:
     """The cached code of ``key``, or None when absent, damaged, or calling a filter or
     test otherwise than ``env``'s would be called."""
-    match read(directory, key):
+    match govmig_host_code.read(directory / key):
         case [CodeType() as code, list(used)]:
             try:
                 if all(_pass_arg(env, kind, name) == passed for kind, name, passed in used):
@@ -358,7 +333,7 @@ def cached_compile(compile_: Callable[..., Any], directory: Path) -> Callable[..
         code = load_code(directory, key, env)
         if code is None:
             code = compile_(env, source, name, filename, raw, defer_init)
-            write(directory, key, (code, uses(env, source, name, filename)))
+            govmig_host_code.store(directory / key, (code, uses(env, source, name, filename)))
         return code
 
     return compile_cached

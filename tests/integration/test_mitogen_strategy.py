@@ -126,9 +126,8 @@ def run_playbook(
     """Run ``playbook`` as a preflight of systems a, b and c on the local provider."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # its module cache: new
     playbooks = tmp_path / "playbooks"
-    (playbooks / "roles" / "local").mkdir(
-        parents=True, exist_ok=True
-    )  # the runner asks for its provider's role
+    # The runner asks for its provider's role.
+    (playbooks / "roles" / "local").mkdir(parents=True, exist_ok=True)
     (playbooks / "preflight.yml").write_text(playbook)
     runner = PhaseRunner(
         playbook_dir=playbooks,
