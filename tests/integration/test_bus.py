@@ -41,7 +41,10 @@ def settings(kafka_bootstrap: str, new_topic: Callable[..., str]) -> KafkaSettin
     )
 
 
-def poll_n(consumer: Consumer, count: int, timeout_s: float = 15.0) -> list[KafkaRecord]:
+def poll_n(consumer: Consumer, count: int, timeout_s: float = 40.0) -> list[KafkaRecord]:
+    """The first ``count`` records; a group that formed before the topic's metadata
+    reached the client waits for the next refresh (``METADATA_MAX_AGE_MS``) and a
+    rejoin, which a saturated CI machine once took more than 15 s to finish."""
     got: list[KafkaRecord] = []
 
     def enough() -> bool:
@@ -50,7 +53,10 @@ def poll_n(consumer: Consumer, count: int, timeout_s: float = 15.0) -> list[Kafk
         return len(got) >= count
 
     wait_until(
-        enough, timeout_s=timeout_s, what=lambda: f"{count} records (got {len(got)})", interval_s=0
+        enough,
+        timeout_s=timeout_s,
+        what=lambda: f"{count} records (got {len(got)}, assigned {sorted(consumer.assignment())})",
+        interval_s=0,
     )
     return got
 
