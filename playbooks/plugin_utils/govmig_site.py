@@ -24,6 +24,7 @@ import contextlib
 import signal
 import socket
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -33,6 +34,8 @@ import dns.query
 JUMP_VAR = "govmig_jump"
 DNS_PORT = 53
 _SSH_EXIT_S = 2.0
+# A login ahead of a run's connections (``log_in_first``): ssh's own ConnectTimeout is 5 s.
+LOGIN_TIMEOUT_S = 20.0
 # What ssh says when the jump host refuses a stream asked through a shared login.
 _SHARED_REFUSED = "Stdio forwarding request failed"
 
@@ -98,6 +101,35 @@ def stream(host: str, port: int, timeout: float, jump: Jump | None) -> Iterator[
             if ssh.poll() is None:  # done with it: no need to wait for the far end to close
                 ssh.terminate()
             _failure(ssh)
+
+
+def log_in_first(jump: Jump, timeout: float = LOGIN_TIMEOUT_S) -> str:
+    """Make the run's shared login to ``jump`` now, before its connections start: why not,
+    or '' (also when its connections share no login).
+
+    The first connection through the jump host makes the shared login (ssh's
+    ``ControlMaster=auto``), but connections that start together each find no login yet
+    and each make one: a batch of four systems made five. A bastion's sshd also drops
+    logins beyond its ``MaxStartups`` (ten at once, by default) before they authenticate.
+    ``-f -N``: ssh leaves for the background once logged in, as the login the others share,
+    which ends a minute after its last channel does, or with its run."""
+    if "ControlMaster=auto" not in jump["argv"]:
+        return ""
+    argv = [*jump["argv"], "-f", "-N", str(jump["address"])]
+    # Not a pipe: the login in the background keeps ssh's stderr, and a pipe would not end.
+    with tempfile.TemporaryFile() as err:
+        try:
+            done = subprocess.run(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                timeout=timeout,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return f"no login to the jump host {jump['address']} within {timeout:g} s"
+        if done.returncode == 0:
+            return ""
+        err.seek(0)
+        said = _last_words(err.read()) or f"ssh exited {done.returncode}"
+        return f"the jump host {jump['address']}: {said}"
 
 
 def _failure(ssh: subprocess.Popen[bytes]) -> str:

@@ -46,6 +46,11 @@ that code compiled in the host user's cache directory; not in a run whose
 environment has ``GOVMIG_HOST_CODE_CACHE=0`` (as the ssh provider's inventory's
 ``host_code_cache: false`` sets).
 
+A run's connections through a site's jump host share one login to it (the ssh
+provider's ``JUMP_SHARING``), but those that start together would each find
+none yet and each make one: the strategy makes it first (``govmig_site``'s
+``log_in_first``), before the play's first task.
+
 Both caches hold code that runs (on every managed host, and in every worker),
 so they are trusted as the code itself is: under the user's cache directory
 (``$XDG_CACHE_HOME``, else ``~/.cache``), in directories of this user's that
@@ -85,6 +90,7 @@ from ansible.constants import add_internal_fqcns
 from ansible.executor.task_executor import TaskExecutor
 from ansible.plugins import loader as plugin_loader
 from ansible.plugins.loader import filter_loader, test_loader
+from ansible.utils.display import Display
 from jinja2 import Environment, nodes
 
 # Sent to each host's interpreter, which runs it before anything else (install()); it makes
@@ -92,6 +98,7 @@ from jinja2 import Environment, nodes
 HOST_CODE = Path(__file__).resolve().parents[1] / "plugin_utils" / "govmig_host_code.py"
 sys.path.append(str(HOST_CODE.parent))  # last: shadows nothing
 import govmig_host_code  # noqa: E402
+import govmig_site  # noqa: E402
 
 try:  # ansible-core's (2.19) and Jinja's internals: without them, templates compile as before
     from ansible._internal._templating import _jinja_bits
@@ -106,6 +113,8 @@ try:  # ansible-core's (2.19) worker internals: without them, every task runs in
     from ansible.executor.task_result import _RawTaskResult
 except ImportError:
     _RawTaskResult = None
+
+display = Display()
 
 Built = tuple[Any, ...]  # Mitogen's (fullname, pkg_present, path, compressed, related)
 MODULES, TEMPLATES = "mitogen-modules", "jinja-code"  # the two caches' directories
@@ -394,6 +403,17 @@ def runs_in_process(task: Any) -> bool:
 Base = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
 
 
+def jumps_of(hosts: list[Any]) -> list[govmig_site.Jump]:
+    """The jump hosts the ``hosts`` reach their site through (``govmig_jump``), each once;
+    one of the wrong shape is left for the actions that use it to report."""
+    jumps: dict[tuple[object, ...], govmig_site.Jump] = {}
+    for host in hosts:
+        with contextlib.suppress(ValueError):
+            if jump := govmig_site.jump_of(host.vars):
+                jumps.setdefault((*jump["argv"], jump["address"]), jump)
+    return list(jumps.values())
+
+
 class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
     """Mitogen's linear strategy; where the served modules come from differs, and the
     plugins of a task are looked up once per run rather than once per host."""
@@ -402,6 +422,14 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
         super().__init__(*args, **kwargs)
         self._warmed: set[tuple[str, object]] = set()
         warm_jinja_plugins()
+
+    def run(self, iterator: Any, play_context: Any, result: int = 0) -> Any:
+        """Make the shared login to each jump host of the play's hosts, then run the play:
+        its connections, which start together, are then all channels of that one login."""
+        for jump in jumps_of(self._inventory.get_hosts(iterator._play.hosts)):
+            if why := govmig_site.log_in_first(jump):
+                display.warning(f"{why}; each connection through it will log in itself")
+        return super().run(iterator, play_context, result)
 
     def _queue_task(self, host: Any, task: Any, task_vars: Any, play_context: Any) -> Any:
         """Run a task that only computes here (``runs_in_process``); queue any other as

@@ -311,6 +311,24 @@ def test_a_runs_connections_through_the_bastion_share_one_login_to_it(hardened: 
     assert made == {BASTION: 1, source: 1, target: 1}
 
 
+def test_a_batchs_connections_through_the_bastion_share_one_login_made_before_they_start(
+    hardened: Hardened,
+) -> None:
+    """Systems of one batch ask at once: their checks would each make the login were it
+    not made before (a race ssh's ``ControlMaster=auto`` loses to every one of them). (Not
+    UNSERVED: its refused check asks again on a login of its own, to say why.)"""
+    batch = [(NODE, [hardened.target(sid) for sid in (REVERTED, NOPASSWD, NO_RSYNC)])]
+    runner = PhaseRunner(
+        playbook_dir=PLAYBOOK_DIR,
+        artifacts_dir=hardened.base / "artifacts",
+        provider=hardened.provider,
+    )
+    before = len(hardened.lab.logins()[BASTION])
+    result = runner.run(Phase.PREFLIGHT, batch, secrets=hardened.provider.secrets())
+    assert result.outcome(REVERTED).ok, result.outcome(REVERTED)
+    assert len(hardened.lab.logins()[BASTION]) - before == 1
+
+
 def test_this_machine_reaches_the_bastion_only_and_root_logs_in_nowhere(
     hardened: Hardened,
 ) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import socket
 import socketserver
 import sys
@@ -245,6 +247,48 @@ def test_no_jump_host_variable_means_straight() -> None:
     site = action("govmig_http").govmig_site
     assert site.jump_of({}) is None
     assert site.jump_of(None) is None
+
+
+# A run's shared login to the jump host, made before its connections start: a fake ssh that
+# logs its arguments, then does what the case needs.
+
+
+def login(tmp_path: Path, body: str, *options: str) -> dict[str, Any]:
+    ssh = tmp_path / "ssh"
+    ssh.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "argv"}\n{body}\n')
+    ssh.chmod(0o755)
+    return {"argv": [str(ssh), *options], "address": "10.0.0.22"}
+
+
+def test_the_shared_login_is_made_first_and_left_in_the_background(tmp_path: Path) -> None:
+    """ssh -f leaves a process in the background holding its stderr: not waited for."""
+    pid = tmp_path / "pid"
+    jump = login(tmp_path, f"sleep 60 & echo $! > {pid}", "-o", "ControlMaster=auto")
+    try:
+        assert action("govmig_http").govmig_site.log_in_first(jump, timeout=30) == ""
+    finally:
+        os.kill(int(pid.read_text()), signal.SIGTERM)
+    assert (tmp_path / "argv").read_text() == "-o ControlMaster=auto -f -N 10.0.0.22\n"
+
+
+def test_no_login_is_made_first_for_connections_that_share_none(tmp_path: Path) -> None:
+    jump = login(tmp_path, "exit 0", "-o", "ControlMaster=no")
+    assert action("govmig_http").govmig_site.log_in_first(jump) == ""
+    assert not (tmp_path / "argv").exists()
+
+
+def test_a_failed_first_login_says_what_ssh_said(tmp_path: Path) -> None:
+    said = "echo 'govmig-ops@10.0.0.22: Permission denied (publickey).' >&2; exit 255"
+    jump = login(tmp_path, said, "-o", "ControlMaster=auto")
+    assert action("govmig_http").govmig_site.log_in_first(jump) == (
+        "the jump host 10.0.0.22: govmig-ops@10.0.0.22: Permission denied (publickey)."
+    )
+
+
+def test_a_first_login_that_hangs_is_given_up(tmp_path: Path) -> None:
+    jump = login(tmp_path, "exec sleep 60", "-o", "ControlMaster=auto")
+    why = action("govmig_http").govmig_site.log_in_first(jump, timeout=0.5)
+    assert why == "no login to the jump host 10.0.0.22 within 0.5 s"
 
 
 def test_nsupdate_refuses_a_present_state_without_both_addresses() -> None:

@@ -526,3 +526,18 @@ def test_the_jinja_plugins_are_loaded_before_the_workers_fork(
 
     assert "ansible.builtin.to_json" in filter_loader._cached_non_collection_wrappers
     assert "ansible.builtin.regex" in test_loader._cached_non_collection_wrappers
+
+
+def test_each_jump_host_of_the_plays_hosts_is_logged_in_to_once(plugin: ModuleType) -> None:
+    """The hosts that share a jump host share its login, made first (``govmig_site``)."""
+    bastion = {"argv": ["ssh", "-o", "ControlMaster=auto"], "address": "10.0.0.22"}
+    other = {"argv": ["ssh", "-o", "ControlMaster=auto"], "address": "10.0.9.22"}
+    hosts = [
+        SimpleNamespace(vars={"govmig_jump": bastion}),
+        SimpleNamespace(vars={"govmig_jump": dict(bastion)}),
+        SimpleNamespace(vars={"govmig_jump": other}),
+        SimpleNamespace(vars={"govmig_jump": None}),  # reached straight
+        SimpleNamespace(vars={"govmig_jump": {"argv": "ssh"}}),  # left for its actions to refuse
+        SimpleNamespace(vars={}),
+    ]
+    assert plugin.jumps_of(hosts) == [bastion, other]
