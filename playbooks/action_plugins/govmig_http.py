@@ -34,17 +34,29 @@ options:
   url: {description: "the http:// URL to GET", required: true, type: str}
   headers: {description: request headers (a Host to ask by name), type: dict, default: {}}
   timeout: {description: seconds to wait for the answer, type: int, default: 5}
+  explain:
+    description: >-
+      when nothing answered through the jump host's shared login, ask once more on a
+      login of its own to say why (false for a check that expects no answer)
+    type: bool
+    default: true
 """
 
 ARGUMENT_SPEC = {
     "url": {"type": "str", "required": True},
     "headers": {"type": "dict", "default": {}},
     "timeout": {"type": "int", "default": 5},
+    "explain": {"type": "bool", "default": True},
 }
 
 
 def get(
-    url: str, headers: dict[str, str], timeout: int, jump: govmig_site.Jump | None = None
+    url: str,
+    headers: dict[str, str],
+    timeout: int,
+    jump: govmig_site.Jump | None = None,
+    *,
+    explain: bool = True,
 ) -> dict[str, Any]:
     """The task's result for one GET of ``url``, straight or through ``jump``."""
     parts = urllib.parse.urlsplit(url)
@@ -53,7 +65,7 @@ def get(
     host, port = parts.hostname, parts.port or 80
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        with govmig_site.stream(host, port, timeout, jump) as sock:
+        with govmig_site.stream(host, port, timeout, jump, explain=explain) as sock:
             connection = http.client.HTTPConnection(host, port, timeout=timeout)
             connection.sock = sock  # connected already, maybe through the jump host
             connection.request("GET", target, headers=headers)
@@ -76,5 +88,6 @@ class ActionModule(ActionBase):
         result: dict[str, Any] = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         jump = govmig_site.jump_of(task_vars)
-        result.update(changed=False, **get(args["url"], args["headers"], args["timeout"], jump))
+        asked = get(args["url"], args["headers"], args["timeout"], jump, explain=args["explain"])
+        result.update(changed=False, **asked)
         return result

@@ -63,11 +63,16 @@ def described(jump: Jump | None) -> str:
 
 
 @contextlib.contextmanager
-def stream(host: str, port: int, timeout: float, jump: Jump | None) -> Iterator[socket.socket]:
+def stream(
+    host: str, port: int, timeout: float, jump: Jump | None, *, explain: bool = True
+) -> Iterator[socket.socket]:
     """A connected stream to ``host``:``port``, straight or through ``jump``.
 
     ``UnreachableError`` when it cannot be had, or when using it fails (an
-    ``OSError``, or ``EOFError`` for an end before an answer) with why.
+    ``OSError``, or ``EOFError`` for an end before an answer) with why. Not
+    ``explain``: a stream the jump host refused through the run's shared login is
+    not asked again alone to say why (a login), for a check whose refusal is an
+    answer, not a failure to explain.
     """
     where = f"{host} port {port}{described(jump)}"
     if jump is None:
@@ -94,7 +99,7 @@ def stream(host: str, port: int, timeout: float, jump: Jump | None) -> Iterator[
         except (OSError, EOFError) as error:
             mine.close()  # ssh sees the end of its input and leaves
             why = _failure(ssh) or str(error) or "the connection closed"
-            if _SHARED_REFUSED in why:  # through the run's shared login: no cause named
+            if explain and _SHARED_REFUSED in why:  # through the shared login: no cause named
                 why = _why_alone(argv, timeout) or why
             raise UnreachableError(f"{where}: {why}") from error
         finally:

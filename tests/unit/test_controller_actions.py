@@ -191,6 +191,13 @@ def test_a_stream_refused_through_the_runs_shared_login_is_asked_again_alone_to_
     assert got["status"] == -1
     assert "through the jump host 10.0.0.22: channel 0: open failed: connect failed:" in got["msg"]
     assert "Session open refused" not in got["msg"]
+    # A check whose refusal is its answer does not ask again (a login of its own).
+    unexplained = action("govmig_http").get(url, {}, 5, shared, explain=False)
+    assert unexplained["status"] == -1
+    assert unexplained["msg"].endswith(
+        "through the jump host 10.0.0.22: Stdio forwarding request failed: Session open refused"
+        " by peer"
+    )
 
 
 def test_reach_through_the_jump_host_needs_the_greeting(jump: dict[str, Any]) -> None:
