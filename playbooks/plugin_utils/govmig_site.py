@@ -26,10 +26,10 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dns.message
-import dns.query
+if TYPE_CHECKING:  # dnspython is imported by dns_exchange alone: the strategy needs none of it
+    import dns.message
 
 JUMP_VAR = "govmig_jump"
 DNS_PORT = 53
@@ -114,7 +114,7 @@ def log_in_first(jump: Jump, timeout: float = LOGIN_TIMEOUT_S) -> str:
 
     The first connection through the jump host makes the shared login (ssh's
     ``ControlMaster=auto``), but connections that start together each find no login yet
-    and each make one: a batch of four systems made five. A bastion's sshd also drops
+    and each make one: a batch of three systems made three. A bastion's sshd also drops
     logins beyond its ``MaxStartups`` (ten at once, by default) before they authenticate.
     ``-f -N``: ssh leaves for the background once logged in, as the login the others share,
     which ends a minute after its last channel does, or with its run."""
@@ -187,6 +187,8 @@ def dns_exchange(
     server: str, timeout: float, jump: Jump | None
 ) -> Iterator[Callable[[dns.message.Message], dns.message.Message]]:
     """``ask(message)``: its answer from ``server`` over TCP, every message on one connection."""
+    import dns.query
+
     with stream(server, DNS_PORT, timeout, jump) as sock:
         sock.setblocking(False)  # dnspython waits on a given socket itself
 
