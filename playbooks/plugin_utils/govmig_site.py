@@ -118,16 +118,19 @@ def log_in_first(jump: Jump, timeout: float = LOGIN_TIMEOUT_S) -> str:
     logins beyond its ``MaxStartups`` (ten at once, by default) before they authenticate.
     ``-f -N``: ssh leaves for the background once logged in, as the login the others share,
     which ends a minute after its last channel does, or with its run."""
-    if "ControlMaster=auto" not in jump["argv"]:
+    if "ControlMaster=auto" not in jump["argv"]:  # the ssh provider's JUMP_SHARING, or none
         return ""
     argv = [*jump["argv"], "-f", "-N", str(jump["address"])]
     # Not a pipe: the login in the background keeps ssh's stderr, and a pipe would not end.
     with tempfile.TemporaryFile() as err:
         try:
             done = subprocess.run(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
                 timeout=timeout,
-            )  # fmt: skip
+            )
         except subprocess.TimeoutExpired:
             return f"no login to the jump host {jump['address']} within {timeout:g} s"
         if done.returncode == 0:

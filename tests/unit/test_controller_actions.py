@@ -148,6 +148,15 @@ def test_reach_says_why_a_port_is_not_reachable() -> None:
 # test_ssh_hardened runs the real one), relaying each connection and logging where to.
 
 
+def login(tmp_path: Path, body: str, *options: str) -> dict[str, Any]:
+    """A jump host reached by a fake ssh of its own program (ssh's options come first), which
+    logs its arguments to ``tmp_path / "argv"``, then runs the shell ``body``."""
+    ssh = tmp_path / "ssh"
+    ssh.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "argv"}\n{body}\n')
+    ssh.chmod(0o755)
+    return {"argv": [str(ssh), *options], "address": "10.0.0.22"}
+
+
 @pytest.fixture
 def jump(tmp_path: Path) -> dict[str, Any]:
     relay = Path(__file__).parents[1] / "fixtures" / "fake_jump.py"
@@ -179,13 +188,8 @@ def test_a_stream_refused_through_the_runs_shared_login_is_asked_again_alone_to_
 ) -> None:
     """Through a shared login ssh says only that the jump host refused; alone, it says why."""
     relay = Path(__file__).parents[1] / "fixtures" / "fake_jump.py"
-    ssh = tmp_path / "ssh"  # ssh's options come first: the fake is its own program
-    ssh.write_text(f'#!/bin/sh\nexec {sys.executable} {relay} "$@"\n')
-    ssh.chmod(0o755)
-    shared = {
-        "argv": [str(ssh), "-o", "ControlMaster=auto", str(tmp_path / "log")],
-        "address": "10.0.0.22",
-    }
+    relaying = f'exec {sys.executable} {relay} "$@"'
+    shared = login(tmp_path, relaying, "-o", "ControlMaster=auto", str(tmp_path / "log"))
     url = f"http://127.0.0.1:{closed_port()}/health"
     got = action("govmig_http").get(url, {}, 5, shared)
     assert got["status"] == -1
@@ -256,15 +260,7 @@ def test_no_jump_host_variable_means_straight() -> None:
     assert site.jump_of(None) is None
 
 
-# A run's shared login to the jump host, made before its connections start: a fake ssh that
-# logs its arguments, then does what the case needs.
-
-
-def login(tmp_path: Path, body: str, *options: str) -> dict[str, Any]:
-    ssh = tmp_path / "ssh"
-    ssh.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "argv"}\n{body}\n')
-    ssh.chmod(0o755)
-    return {"argv": [str(ssh), *options], "address": "10.0.0.22"}
+# A run's shared login to the jump host, made before its connections start.
 
 
 def test_the_shared_login_is_made_first_and_left_in_the_background(tmp_path: Path) -> None:
