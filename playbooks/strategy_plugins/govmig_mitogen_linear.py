@@ -40,6 +40,14 @@ would have run it, and its result goes the way a worker's does. The fork cost
 more than such a task's work: 28 hosts with 20 such tasks each took 8.2 to 8.8
 CPU-s so, against 24 to 29 in workers.
 
+govmig's own checks that ask the network from the controller (``govmig_http``,
+``govmig_resolve``, ``govmig_reach``, ``govmig_nsupdate``: eleven of a system's
+task executions) fork no worker either: each waits on a thread of this process,
+at most ``forks`` at once. The first of a run runs on the strategy's own thread,
+so its plugins are imported by one thread (Ansible's plugin loader is not safe
+for threads the first time), and no worker is forked while one of those threads
+is alive (a fork would copy a lock a thread holds, held forever in the worker).
+
 Each host's interpreter compiles the modules it is sent, in every run: before
 anything else, each is sent ``plugin_utils/govmig_host_code.py``, which keeps
 that code compiled in the host user's cache directory; not in a run whose
@@ -69,6 +77,7 @@ import re
 import shutil
 import stat
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -400,6 +409,25 @@ def runs_in_process(task: Any) -> bool:
     )
 
 
+# govmig's own actions that ask the network from the controller (``action_plugins/``): no
+# connection, no module, but each waits on a host's answer.
+ASKS_THE_NETWORK = frozenset(
+    name
+    for action in ("govmig_http", "govmig_resolve", "govmig_reach", "govmig_nsupdate")
+    for name in (action, f"ansible.legacy.{action}")
+)
+
+
+def runs_on_thread(task: Any) -> bool:
+    """Whether a task runs on a thread of the strategy's process rather than a forked worker.
+
+    A check that asks the network waits, so it cannot run on the strategy's own thread,
+    which every host of the run waits for; but the fork of a worker cost more than its own
+    work. On a thread it waits beside the others. Not with a task ``timeout``, which an
+    alarm signal enforces: only the main thread receives one."""
+    return _RawTaskResult is not None and task.action in ASKS_THE_NETWORK and not task.timeout
+
+
 Base = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
 
 
@@ -421,6 +449,8 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._warmed: set[tuple[str, object]] = set()
+        self._checks: list[threading.Thread] = []
+        self._check_slots = threading.BoundedSemaphore(max(1, len(self._workers)))
         warm_jinja_plugins()
 
     def run(self, iterator: Any, play_context: Any, result: int = 0) -> Any:
@@ -429,7 +459,10 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
         for jump in jumps_of(self._inventory.get_hosts(iterator._play.hosts)):
             if why := govmig_site.log_in_first(jump):
                 display.warning(f"{why}; each connection through it will log in itself")
-        return super().run(iterator, play_context, result)
+        try:
+            return super().run(iterator, play_context, result)
+        finally:
+            self._join_checks()
 
     def _queue_task(self, host: Any, task: Any, task_vars: Any, play_context: Any) -> Any:
         """Run a task that only computes here (``runs_in_process``); queue any other as
@@ -442,7 +475,13 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
         is looked up by its legacy name too (``warm_legacy_modules``)."""
         if runs_in_process(task):
             return self._run_in_process(host, task, task_vars, play_context)
-        key = (task.action, play_context.connection)
+        key = (task.action, task_vars.get("ansible_connection") or play_context.connection)
+        if runs_on_thread(task) and key in self._warmed:
+            return self._run_on_thread(host, task, task_vars, play_context)
+        if runs_on_thread(task):  # the first: here, so that one thread imports its plugins
+            self._warmed.add(key)
+            return self._run_in_process(host, task, task_vars, play_context)
+        self._join_checks()
         if key not in self._warmed:
             self._warmed.add(key)
             warm_legacy_modules(task.action)
@@ -452,11 +491,41 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
 
     def _run_in_process(self, host: Any, task: Any, task_vars: Any, play_context: Any) -> None:
         """Run a task here as a worker would (``WorkerProcess._run``), and queue its result
-        as a worker does, for the strategy to process in turn.
+        as a worker does, for the strategy to process in turn."""
+        if (own := self._prepare(host, task, task_vars, play_context)) is not None:
+            self._execute(host, own, task_vars, play_context)
+        self._pending_results += 1
 
-        The worker's copies are made here: the task with its blocks (its own validation
-        templates them for this host; the blocks' task lists are not needed), and the
-        variables (the strategy reads them again with the result)."""
+    def _run_on_thread(self, host: Any, task: Any, task_vars: Any, play_context: Any) -> None:
+        """Run a task on a thread of this process as a worker would, at most as many at once
+        as the run has forks; its result is queued as a worker's is.
+
+        A fork copies whatever lock a thread holds at that moment (a logger's, the import
+        lock), held forever in the child: no worker is forked until every thread has
+        ended (``_join_checks``)."""
+        if (own := self._prepare(host, task, task_vars, play_context)) is not None:
+            self._check_slots.acquire()
+
+            def check() -> None:
+                try:
+                    self._execute(host, own, task_vars, play_context)
+                finally:
+                    self._check_slots.release()
+
+            thread = threading.Thread(target=check, name=f"govmig-check-{host.name}")
+            self._checks.append(thread)
+            thread.start()
+        self._pending_results += 1
+
+    def _join_checks(self) -> None:
+        """Wait for every thread of ``_run_on_thread`` to end, before a worker is forked."""
+        while self._checks:
+            self._checks.pop().join()
+
+    def _prepare(self, host: Any, task: Any, task_vars: Any, play_context: Any) -> Any:
+        """Record a task queued for ``host``, as the strategy does for a worker, and make the
+        worker's copy of it with its blocks (its own validation templates them for this
+        host; the blocks' task lists are not needed); None, its failure sent, if it fails."""
         self._queued_task_cache[(host.name, task._uuid)] = {
             "host": host,
             "task": task,
@@ -464,9 +533,16 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
             "play_context": play_context,
         }
         self._tqm.send_callback("v2_runner_on_start", host, task)
-        own = task
         try:
-            own = task.copy(exclude_tasks=True)
+            return task.copy(exclude_tasks=True)
+        except Exception as error:  # as a worker's: a failed task, not a failed run
+            self._send(host, task, _error_utils.result_dict_from_exception(error))
+            return None
+
+    def _execute(self, host: Any, own: Any, task_vars: Any, play_context: Any) -> None:
+        """Run the task copy ``own`` for ``host`` on a copy of its variables (the strategy
+        reads them again with the result), and send its result as a worker does."""
+        try:
             with _task.TaskContext(own):
                 result = TaskExecutor(
                     host,
@@ -478,9 +554,11 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
                     self._final_q,
                     self._variable_manager,
                 ).run()
-        except Exception as error:  # as a worker's: a failed task, not a failed run
+        except BaseException as error:  # as a worker's: a failed task, and a result always
             result = _error_utils.result_dict_from_exception(error)
+        self._send(host, own, result)
+
+    def _send(self, host: Any, task: Any, result: Any) -> None:
         self._final_q.send_task_result(
-            _RawTaskResult(host=host, task=own, return_data=result, task_fields=own.dump_attrs())
+            _RawTaskResult(host=host, task=task, return_data=result, task_fields=task.dump_attrs())
         )
-        self._pending_results += 1

@@ -18,14 +18,19 @@ environment does not decide it.
 
 from __future__ import annotations
 
+import http.server
+import json
 import marshal
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import CodeType
+from typing import Any
 
 import pytest
 
+from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.execution import NodeTarget
 from orchestrator.execution.outcomes import RunResult
 from orchestrator.execution.runner import PhaseRunner
@@ -175,6 +180,91 @@ def test_compute_only_tasks_run_in_the_strategys_process_with_a_workers_results(
         "c": "",
     }
     assert {str(report["total"]) for report in reports.values()} == {"6"}
+
+
+# The orchestrator's checks of the network (govmig_http here) with each host's own path,
+# templated with the process the check runs in.
+ASKED = """\
+- name: Ask the network from the controller
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Note the process a compute-only task runs in
+      ansible.builtin.set_fact:
+        computed_in: "{{ lookup('pipe', 'echo $PPID') }}"
+
+    - name: Ask for each host's own path
+      govmig_http:
+        url: "http://127.0.0.1:{{ port }}/{{ inventory_hostname }}/{{ templated_in }}"
+        timeout: 30
+      vars:
+        templated_in: "{{ lookup('pipe', 'echo $PPID') }}"
+      register: asked
+      failed_when: false
+
+    - name: Report
+      ansible.builtin.set_fact:
+        govmig_report:
+          computed_in: "{{ computed_in }}"
+          status: "{{ asked.status }}"
+          path: "{{ asked.json.path | default('') }}"
+"""
+
+
+class Together(http.server.BaseHTTPRequestHandler):
+    """Answers b's and c's requests only once both are in (else 503), host b's with 500:
+    checks that ran one after another would never be in together. Host a's, the first,
+    runs alone on the strategy's thread, which imports the action's plugins once."""
+
+    both_in = threading.Barrier(2, timeout=20)
+
+    def do_GET(self) -> None:
+        host = self.path.split("/")[1]
+        status = 200
+        if host != "a":
+            try:
+                self.both_in.wait()
+            except threading.BrokenBarrierError:
+                status = 503
+        status = 500 if status == 200 and host == "b" else status
+        body = json.dumps({"path": self.path}).encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_checks_of_the_network_wait_together_on_threads_of_the_strategys_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Together)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    playbooks = tmp_path / "playbooks"
+    playbooks.mkdir()
+    for shared in ("action_plugins", "plugin_utils"):  # the role's actions, and their helpers
+        (playbooks / shared).symlink_to(PLAYBOOK_DIR / shared)
+    try:
+        port = server.server_address[1]
+        result = run_playbook(tmp_path, ASKED.replace("{{ port }}", str(port)), monkeypatch)
+    finally:
+        server.shutdown()
+
+    reports = {outcome.system_id: outcome.report for outcome in result.outcomes}
+    # Each host asked for its own path, b's refused alone, and b's and c's were in together.
+    assert {name: int(report["status"]) for name, report in reports.items()} == {
+        "a": 200,
+        "b": 500,
+        "c": 200,
+    }
+    paths = {name: str(report["path"]).split("/") for name, report in reports.items()}
+    assert {name: path[1] for name, path in paths.items()} == {"a": "a", "b": "b", "c": "c"}
+    # Every check was templated in the strategy's own process: no worker was forked.
+    computed_in = {str(report["computed_in"]) for report in reports.values()}
+    assert len(computed_in) == 1
+    assert {path[2] for path in paths.values()} == computed_in
 
 
 MODULE_TASK = """\

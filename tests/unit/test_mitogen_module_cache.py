@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -322,6 +323,7 @@ def test_a_tasks_plugins_are_looked_up_once_and_every_host_is_queued(
     )
     strategy = object.__new__(plugin.StrategyModule)  # no run to take part in
     strategy._warmed = set()
+    strategy._checks = []
     local = SimpleNamespace(connection="local")
     for action in ("ansible.builtin.copy", "ansible.builtin.command"):
         for host in ("a", "b", "c"):
@@ -361,6 +363,17 @@ def test_a_task_that_only_computes_runs_in_the_strategys_process_unless_it_waits
     assert not plugin.runs_in_process(task("ansible.builtin.assert", timeout=30))
 
 
+def test_a_check_that_asks_the_network_runs_on_a_thread_unless_a_timeout_alarms_it(
+    plugin: ModuleType,
+) -> None:
+    for action in ("govmig_http", "govmig_resolve", "ansible.legacy.govmig_reach"):
+        assert plugin.runs_on_thread(task(action)), action
+    assert plugin.runs_on_thread(task("govmig_nsupdate", until=["done"]))
+    assert not plugin.runs_on_thread(task("govmig_http", timeout=30))
+    assert not plugin.runs_on_thread(task("ansible.builtin.uri"))
+    assert not plugin.runs_on_thread(task("set_fact"))
+
+
 class Unready:
     """A task that cannot even be copied for its run."""
 
@@ -392,6 +405,53 @@ def test_a_task_that_fails_before_it_runs_here_fails_alone_as_in_a_worker(
     assert "no copy today" in wire.return_data["msg"]
     assert strategy._pending_results == 1
     assert ("a", "task-1") in strategy._queued_task_cache
+
+
+class Exiting:
+    """A task whose run ends its thread with SystemExit, as no worker's may."""
+
+    _uuid = "task-2"
+
+    def copy(self, exclude_tasks: bool) -> Exiting:
+        return self
+
+    def dump_attrs(self) -> dict[str, Any]:
+        return {}
+
+
+def test_a_check_whose_thread_dies_still_sends_its_result_and_frees_its_slot(
+    plugin: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[Any] = []
+
+    class Dying:
+        def __init__(self, *args: Any) -> None:
+            pass
+
+        def run(self) -> dict[str, Any]:
+            raise SystemExit("the action called sys.exit")
+
+    monkeypatch.setattr(plugin, "TaskExecutor", Dying)
+    strategy = object.__new__(plugin.StrategyModule)  # no run to take part in
+    strategy._queued_task_cache = {}
+    strategy._pending_results = 0
+    strategy._checks = []
+    strategy._check_slots = threading.BoundedSemaphore(1)
+    strategy._tqm = SimpleNamespace(send_callback=lambda *args: None)
+    strategy._final_q = SimpleNamespace(send_task_result=sent.append)
+    strategy._loader = strategy._variable_manager = None
+
+    for name in ("a", "b"):  # one slot: b waits for a's thread to end
+        strategy._run_on_thread(SimpleNamespace(name=name), Exiting(), {}, None)
+    strategy._join_checks()
+
+    wires = [result.as_wire_task_result() for result in sent]
+    assert [wire.host_name for wire in wires] == ["a", "b"]
+    assert all(wire.return_data["failed"] for wire in wires)
+    assert "sys.exit" in wires[0].return_data["msg"]
+    assert strategy._pending_results == 2
+    assert strategy._checks == []
+    assert strategy._check_slots.acquire(blocking=False), "every slot was given back"
 
 
 def test_one_legacy_lookup_before_the_workers_fork_finds_every_module_for_them(
