@@ -424,8 +424,14 @@ def runs_on_thread(task: Any) -> bool:
     A check that asks the network waits, so it cannot run on the strategy's own thread,
     which every host of the run waits for; but the fork of a worker cost more than its own
     work. On a thread it waits beside the others. Not with a task ``timeout``, which an
-    alarm signal enforces: only the main thread receives one."""
-    return _RawTaskResult is not None and task.action in ASKS_THE_NETWORK and not task.timeout
+    alarm signal enforces (only the main thread receives one), nor with ``throttle``, which
+    the strategy enforces on the workers it uses."""
+    return (
+        _RawTaskResult is not None
+        and task.action in ASKS_THE_NETWORK
+        and not task.timeout
+        and not task.throttle
+    )
 
 
 Base = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)

@@ -340,11 +340,19 @@ def test_a_tasks_plugins_are_looked_up_once_and_every_host_is_queued(
 
 
 def task(
-    action: str, until: list[str] | None = None, pause: float = 0, timeout: int = 0
+    action: str,
+    until: list[str] | None = None,
+    pause: float = 0,
+    timeout: int = 0,
+    throttle: int = 0,
 ) -> SimpleNamespace:
     """A task's attributes as the strategy reads them."""
     return SimpleNamespace(
-        action=action, until=until, timeout=timeout, loop_control=SimpleNamespace(pause=pause)
+        action=action,
+        until=until,
+        timeout=timeout,
+        throttle=throttle,
+        loop_control=SimpleNamespace(pause=pause),
     )
 
 
@@ -363,13 +371,14 @@ def test_a_task_that_only_computes_runs_in_the_strategys_process_unless_it_waits
     assert not plugin.runs_in_process(task("ansible.builtin.assert", timeout=30))
 
 
-def test_a_check_that_asks_the_network_runs_on_a_thread_unless_a_timeout_alarms_it(
+def test_a_check_of_the_network_runs_on_a_thread_unless_timed_out_by_alarm_or_throttled(
     plugin: ModuleType,
 ) -> None:
     for action in ("govmig_http", "govmig_resolve", "ansible.legacy.govmig_reach"):
         assert plugin.runs_on_thread(task(action)), action
     assert plugin.runs_on_thread(task("govmig_nsupdate", until=["done"]))
     assert not plugin.runs_on_thread(task("govmig_http", timeout=30))
+    assert not plugin.runs_on_thread(task("govmig_resolve", throttle=1))
     assert not plugin.runs_on_thread(task("ansible.builtin.uri"))
     assert not plugin.runs_on_thread(task("set_fact"))
 
