@@ -482,10 +482,10 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
         if runs_in_process(task):
             return self._run_in_process(host, task, task_vars, play_context)
         key = (task.action, task_vars.get("ansible_connection") or play_context.connection)
-        if runs_on_thread(task) and key in self._warmed:
-            return self._run_on_thread(host, task, task_vars, play_context)
-        if runs_on_thread(task):  # the first: here, so that one thread imports its plugins
-            self._warmed.add(key)
+        if runs_on_thread(task):
+            if key in self._warmed:
+                return self._run_on_thread(host, task, task_vars, play_context)
+            self._warmed.add(key)  # the first: here, so that one thread imports its plugins
             return self._run_in_process(host, task, task_vars, play_context)
         self._join_checks()
         if key not in self._warmed:
@@ -515,6 +515,8 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
             def check() -> None:
                 try:
                     self._execute(host, own, task_vars, play_context)
+                except BaseException as error:  # SystemExit too: the run waits for a result
+                    self._send(host, own, _error_utils.result_dict_from_exception(error))
                 finally:
                     self._check_slots.release()
 
@@ -560,7 +562,7 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
                     self._final_q,
                     self._variable_manager,
                 ).run()
-        except BaseException as error:  # as a worker's: a failed task, and a result always
+        except Exception as error:  # as a worker's: a failed task, not a failed run
             result = _error_utils.result_dict_from_exception(error)
         self._send(host, own, result)
 
