@@ -40,13 +40,17 @@ would have run it, and its result goes the way a worker's does. The fork cost
 more than such a task's work: 28 hosts with 20 such tasks each took 8.2 to 8.8
 CPU-s so, against 24 to 29 in workers.
 
-govmig's own checks that ask the network from the controller (``govmig_http``,
-``govmig_resolve``, ``govmig_reach``, ``govmig_nsupdate``: eleven of a system's
-task executions) fork no worker either: each waits on a thread of this process,
-at most ``forks`` at once. The first of a run runs on the strategy's own thread,
-so its plugins are imported by one thread (Ansible's plugin loader is not safe
-for threads the first time), and no worker is forked while one of those threads
-is alive (a fork would copy a lock a thread holds, held forever in the worker).
+A task that waits, on the network or on its host, forks no worker either: it
+waits on a thread of this process, at most ``forks`` at once. Those are govmig's
+own checks that ask the network from the controller (``govmig_http``,
+``govmig_resolve``, ``govmig_reach``, ``govmig_nsupdate``), and the tasks that run
+a module on a host over a Mitogen connection (``command``, ``copy``, ``file``...).
+The first of a run, for each action and connection, runs on the strategy's own
+thread, so its plugins are imported by one thread (Ansible's plugin loader is not
+safe for threads the first time); the threads share one connection to Mitogen's
+multiplexer (``InProcessBinding``), where each worker made its own. No worker is
+forked while one of those threads, or that connection's broker thread, is alive
+(a fork would copy a lock a thread holds, held forever in the worker).
 
 Each host's interpreter compiles the modules it is sent, in every run: before
 anything else, each is sent ``plugin_utils/govmig_host_code.py``, which keeps
@@ -87,6 +91,7 @@ from typing import Any
 import ansible.release
 import ansible_mitogen.affinity
 import ansible_mitogen.loaders
+import ansible_mitogen.process
 import ansible_mitogen.services
 import ansible_mitogen.strategy
 import jinja2
@@ -418,21 +423,82 @@ ASKS_THE_NETWORK = frozenset(
 )
 
 
-def runs_on_thread(task: Any) -> bool:
+# Actions that run their module on the host over the task's connection, and do nothing
+# else a process of their own is needed for.
+RUNS_A_MODULE = frozenset(
+    add_internal_fqcns(
+        ("command", "shell", "copy", "file", "find", "lineinfile", "slurp", "stat", "uri")
+    )
+)
+# The connections a Mitogen strategy runs through Mitogen (``ssh`` as ``mitogen_ssh``...).
+MITOGEN_CONNECTIONS = frozenset(ansible_mitogen.strategy.REDIRECTED_CONNECTION_PLUGINS)
+
+
+def runs_on_thread(task: Any, connection: object) -> bool:
     """Whether a task runs on a thread of the strategy's process rather than a forked worker.
 
-    A check that asks the network waits, so it cannot run on the strategy's own thread,
-    which every host of the run waits for; but the fork of a worker cost more than its own
-    work. On a thread it waits beside the others. Not with a task ``timeout``, which an
-    alarm signal enforces (only the main thread receives one), nor with ``throttle``, which
-    the strategy enforces on the workers it uses."""
+    A check that asks the network, and a module run on a host over Mitogen (the
+    ``connection`` the host's variables name), each waits on an answer, so it cannot run
+    on the strategy's own thread, which every host of the run waits for; but the fork of
+    a worker cost more than the rest of its work. On a thread it waits beside the others.
+    Not with a task ``timeout``, which an alarm signal enforces (only the main thread
+    receives one), nor ``throttle``, which the strategy enforces on the workers it uses,
+    nor ``async``, whose job a worker starts and polls."""
     return (
         _RawTaskResult is not None
-        and task.action in ASKS_THE_NETWORK
+        and (
+            task.action in ASKS_THE_NETWORK
+            or (task.action in RUNS_A_MODULE and connection in MITOGEN_CONNECTIONS)
+        )
         and not task.timeout
         and not task.throttle
+        and not task.async_val
     )
 
+
+class InProcessBinding:
+    """Mitogen's connection to its multiplexer for the tasks run in this process: made once
+    and kept open, where a worker makes one for its task and closes it with the task.
+
+    A task's connection plugin asks Mitogen's worker model for it, which holds one broker
+    (a thread) and one connection to the multiplexer per process, and closes both when the
+    task's connection closes. Here tasks use it at once, from threads: it is made under a
+    lock, by a broker that outlives the thread that made it (Mitogen's stops when that
+    thread ends), and a task's close leaves it open. The strategy closes it before it
+    forks a worker (a fork would copy the broker's locks, not its thread) and when the
+    run ends. In a worker, Mitogen's own ways stand."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        model = ansible_mitogen.process.ClassicWorkerModel
+        self._get, self._close = model.get_binding, model.on_binding_close
+        self._model: Any = None
+        model.get_binding = lambda model, name: self._get_binding(model, name)
+        model.on_binding_close = lambda model: self._on_binding_close(model)
+
+    def _get_binding(self, model: Any, inventory_name: str) -> Any:
+        if os.getpid() != self._pid:  # a worker's: as Mitogen makes it
+            return self._get(model, inventory_name)
+        with self._lock:
+            if model.broker is None:
+                model.broker = ansible_mitogen.process.Broker(install_watcher=False)
+            self._model = model
+            return self._get(model, inventory_name)
+
+    def _on_binding_close(self, model: Any) -> None:
+        if os.getpid() != self._pid:
+            self._close(model)
+
+    def close(self) -> None:
+        """Close the binding, if one was made: before a fork, and at the run's end."""
+        with self._lock:
+            if self._model is not None:
+                self._close(self._model)
+                self._model = None
+
+
+_in_process = InProcessBinding()
 
 Base = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
 
@@ -455,8 +521,8 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._warmed: set[tuple[str, object]] = set()
-        self._checks: list[threading.Thread] = []
-        self._check_slots = threading.BoundedSemaphore(max(1, len(self._workers)))
+        self._threads: list[threading.Thread] = []
+        self._thread_slots = threading.BoundedSemaphore(max(1, len(self._workers)))
         warm_jinja_plugins()
 
     def run(self, iterator: Any, play_context: Any, result: int = 0) -> Any:
@@ -468,11 +534,13 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
         try:
             return super().run(iterator, play_context, result)
         finally:
-            self._join_checks()
+            self._join_threads()
+            _in_process.close()
 
     def _queue_task(self, host: Any, task: Any, task_vars: Any, play_context: Any) -> Any:
-        """Run a task that only computes here (``runs_in_process``); queue any other as
-        Mitogen does, but look its plugins up only the first time.
+        """Run a task that only computes here (``runs_in_process``), one that waits on a
+        thread here (``runs_on_thread``); queue any other as Mitogen does, but look its
+        plugins up only the first time.
 
         Before each fork Mitogen looks up the task's module, action and connection
         plugins, so that the worker inherits warm caches. The lookups depend on the
@@ -482,12 +550,13 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
         if runs_in_process(task):
             return self._run_in_process(host, task, task_vars, play_context)
         key = (task.action, task_vars.get("ansible_connection") or play_context.connection)
-        if runs_on_thread(task):
+        if runs_on_thread(task, key[1]):
             if key in self._warmed:
                 return self._run_on_thread(host, task, task_vars, play_context)
             self._warmed.add(key)  # the first: here, so that one thread imports its plugins
             return self._run_in_process(host, task, task_vars, play_context)
-        self._join_checks()
+        self._join_threads()
+        _in_process.close()  # nor the broker's thread
         if key not in self._warmed:
             self._warmed.add(key)
             warm_legacy_modules(task.action)
@@ -508,27 +577,27 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
 
         A fork copies whatever lock a thread holds at that moment (a logger's, the import
         lock), held forever in the child: no worker is forked until every thread has
-        ended (``_join_checks``)."""
+        ended (``_join_threads``), and the broker of their Mitogen connection with them."""
         if (own := self._prepare(host, task, task_vars, play_context)) is not None:
-            self._check_slots.acquire()
+            self._thread_slots.acquire()
 
-            def check() -> None:
+            def run() -> None:
                 try:
                     self._execute(host, own, task_vars, play_context)
                 except BaseException as error:  # SystemExit too: the run waits for a result
                     self._send(host, own, _error_utils.result_dict_from_exception(error))
                 finally:
-                    self._check_slots.release()
+                    self._thread_slots.release()
 
-            thread = threading.Thread(target=check, name=f"govmig-check-{host.name}")
-            self._checks.append(thread)
+            thread = threading.Thread(target=run, name=f"govmig-task-{host.name}")
+            self._threads.append(thread)
             thread.start()
         self._pending_results += 1
 
-    def _join_checks(self) -> None:
+    def _join_threads(self) -> None:
         """Wait for every thread of ``_run_on_thread`` to end, before a worker is forked."""
-        while self._checks:
-            self._checks.pop().join()
+        while self._threads:
+            self._threads.pop().join()
 
     def _prepare(self, host: Any, task: Any, task_vars: Any, play_context: Any) -> Any:
         """Record a task queued for ``host``, as the strategy does for a worker, and make the

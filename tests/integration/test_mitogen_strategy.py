@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from orchestrator.data_files import PLAYBOOK_DIR
-from orchestrator.execution import NodeTarget
+from orchestrator.execution import NodeTarget, SystemTarget
 from orchestrator.execution.outcomes import RunResult
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.execution.strategy import HOST_CODE_CACHE_ENV
@@ -82,11 +82,13 @@ COMPUTED = """\
       ansible.builtin.set_fact:
         computed_in: "{{ lookup('pipe', 'echo $PPID') }}"
 
-    - name: Note the process a module's task is templated in
+    # A task timeout is an alarm, which only a process's main thread receives: a worker's.
+    - name: Note the process a module's task with a timeout is templated in
       ansible.builtin.command:
         argv: [echo, "{{ lookup('pipe', 'echo $PPID') }}"]
       register: worker
       changed_when: false
+      timeout: 60
 
     - name: A block whose keyword is each host's own, and a rescue
       delegate_to: "{{ partner }}"
@@ -166,7 +168,7 @@ def test_compute_only_tasks_run_in_the_strategys_process_with_a_workers_results(
     computed_in = {str(report["computed_in"]) for report in reports.values()}
     workers = {str(report["worker"]) for report in reports.values()}
     assert len(computed_in) == 1, "every host's set_fact ran in one process"
-    assert len(workers) == 3, "each host's command task had a worker of its own"
+    assert len(workers) == 3, "each host's timed command task had a worker of its own"
     assert not computed_in & workers
     # Each host's delegate_to was its own partner, not the first host's.
     assert {name: report["left_by"] for name, report in reports.items()} == {
@@ -265,6 +267,85 @@ def test_checks_of_the_network_wait_together_on_threads_of_the_strategys_process
     computed_in = {str(report["computed_in"]) for report in reports.values()}
     assert len(computed_in) == 1
     assert {path[2] for path in paths.values()} == computed_in
+
+
+# Modules run on the hosts over Mitogen (mitogen_local here, each host an interpreter of its
+# own: OwnInterpreters). After a first command, which runs alone on the strategy's thread
+# and imports its plugins, each host's command marks that it started, then waits up to
+# 20 s for all three marks: commands run one after another would never see them all.
+# Each echoes the process it was templated in.
+MEETING = """\
+- name: Run modules on the hosts
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Note the process a compute-only task runs in
+      ansible.builtin.set_fact:
+        computed_in: "{{ lookup('pipe', 'echo $PPID') }}"
+
+    - name: Run a first command
+      ansible.builtin.command:
+        argv: ["true"]
+      changed_when: false
+
+    - name: Mark the start, wait for every host's mark
+      ansible.builtin.command:
+        argv:
+          - sh
+          - -c
+          - >-
+            touch "$1/$2"; for _ in $(seq 200); do
+            [ "$(ls "$1" | wc -l)" -ge 3 ] && echo "$3" && exit 0; sleep 0.1; done; exit 1
+          - sh
+          - "{{ meeting }}"
+          - "{{ inventory_hostname }}"
+          - "{{ lookup('pipe', 'echo $PPID') }}"
+      register: met
+      changed_when: false
+
+    - name: Copy a file to each host
+      ansible.builtin.copy:
+        content: "{{ inventory_hostname }} was here\\n"
+        dest: "{{ meeting }}/{{ inventory_hostname }}.copied"
+        mode: "0644"
+
+    - name: Report
+      ansible.builtin.set_fact:
+        govmig_report:
+          computed_in: "{{ computed_in }}"
+          templated_in: "{{ met.stdout }}"
+"""
+
+
+class OwnInterpreters(LocalProvider):
+    """Each host run by an interpreter of its own (a link to this one): Mitogen would run
+    the hosts' modules in one, as they are one machine and one user."""
+
+    def connection_vars(self, system: SystemTarget, node: NodeTarget) -> Mapping[str, Any]:
+        own = self.work_root / f"python-{system.system_id}"
+        if not own.exists():
+            own.parent.mkdir(parents=True, exist_ok=True)
+            own.symlink_to(self.python)
+        return {**super().connection_vars(system, node), "ansible_python_interpreter": str(own)}
+
+
+def test_modules_on_the_hosts_wait_together_on_threads_of_the_strategys_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
+    provider = OwnInterpreters(work_root=tmp_path / "work")
+    playbook = MEETING.replace("{{ meeting }}", str(meeting))
+    result = run_playbook(tmp_path, playbook, monkeypatch, provider)
+
+    reports = {outcome.system_id: outcome.report for outcome in result.outcomes}
+    assert set(reports) == {"a", "b", "c"}  # each met the others (the run is ok)
+    # Every command was templated in the strategy's own process: no worker was forked.
+    computed_in = {str(report["computed_in"]) for report in reports.values()}
+    assert len(computed_in) == 1
+    assert {str(report["templated_in"]) for report in reports.values()} == computed_in
+    copied = {path.name: path.read_text() for path in meeting.glob("*.copied")}
+    assert copied == {f"{name}.copied": f"{name} was here\n" for name in "abc"}
 
 
 MODULE_TASK = """\

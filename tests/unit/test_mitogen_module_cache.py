@@ -323,11 +323,11 @@ def test_a_tasks_plugins_are_looked_up_once_and_every_host_is_queued(
     )
     strategy = object.__new__(plugin.StrategyModule)  # no run to take part in
     strategy._warmed = set()
-    strategy._checks = []
-    local = SimpleNamespace(connection="local")
+    strategy._threads = []
+    winrm = SimpleNamespace(connection="winrm")  # not Mitogen's: a worker for each task
     for action in ("ansible.builtin.copy", "ansible.builtin.command"):
         for host in ("a", "b", "c"):
-            strategy._queue_task(host, task(action), {}, local)
+            strategy._queue_task(host, task(action), {}, winrm)
 
     # Each by its legacy name too, as the action plugins run their modules.
     assert looked_up == [
@@ -345,6 +345,7 @@ def task(
     pause: float = 0,
     timeout: int = 0,
     throttle: int = 0,
+    async_val: int = 0,
 ) -> SimpleNamespace:
     """A task's attributes as the strategy reads them."""
     return SimpleNamespace(
@@ -352,6 +353,7 @@ def task(
         until=until,
         timeout=timeout,
         throttle=throttle,
+        async_val=async_val,
         loop_control=SimpleNamespace(pause=pause),
     )
 
@@ -371,16 +373,26 @@ def test_a_task_that_only_computes_runs_in_the_strategys_process_unless_it_waits
     assert not plugin.runs_in_process(task("ansible.builtin.assert", timeout=30))
 
 
-def test_a_check_of_the_network_runs_on_a_thread_unless_timed_out_by_alarm_or_throttled(
+def test_a_task_that_waits_runs_on_a_thread_unless_timed_out_by_alarm_throttled_or_async(
     plugin: ModuleType,
 ) -> None:
     for action in ("govmig_http", "govmig_resolve", "ansible.legacy.govmig_reach"):
-        assert plugin.runs_on_thread(task(action)), action
-    assert plugin.runs_on_thread(task("govmig_nsupdate", until=["done"]))
-    assert not plugin.runs_on_thread(task("govmig_http", timeout=30))
-    assert not plugin.runs_on_thread(task("govmig_resolve", throttle=1))
-    assert not plugin.runs_on_thread(task("ansible.builtin.uri"))
-    assert not plugin.runs_on_thread(task("set_fact"))
+        assert plugin.runs_on_thread(task(action), "ssh"), action
+        assert plugin.runs_on_thread(task(action), "winrm"), action  # asked from here
+    assert plugin.runs_on_thread(task("govmig_nsupdate", until=["done"]), "ssh")
+    # A module run on the host over a connection Mitogen runs.
+    for action in ("ansible.builtin.command", "copy", "ansible.legacy.stat", "uri"):
+        assert plugin.runs_on_thread(task(action), "ssh"), action
+        assert plugin.runs_on_thread(task(action), "local"), action
+        assert not plugin.runs_on_thread(task(action), "winrm"), action
+    assert plugin.runs_on_thread(task("command", until=["done"]), "ssh")
+    assert not plugin.runs_on_thread(task("ansible.builtin.template"), "ssh")
+    assert not plugin.runs_on_thread(task("govmig_http", timeout=30), "ssh")
+    assert not plugin.runs_on_thread(task("command", timeout=30), "ssh")
+    assert not plugin.runs_on_thread(task("govmig_resolve", throttle=1), "ssh")
+    assert not plugin.runs_on_thread(task("file", throttle=1), "ssh")
+    assert not plugin.runs_on_thread(task("command", async_val=60), "ssh")
+    assert not plugin.runs_on_thread(task("set_fact"), "ssh")
 
 
 class Unready:
@@ -444,23 +456,23 @@ def test_a_check_whose_thread_dies_still_sends_its_result_and_frees_its_slot(
     strategy = object.__new__(plugin.StrategyModule)  # no run to take part in
     strategy._queued_task_cache = {}
     strategy._pending_results = 0
-    strategy._checks = []
-    strategy._check_slots = threading.BoundedSemaphore(1)
+    strategy._threads = []
+    strategy._thread_slots = threading.BoundedSemaphore(1)
     strategy._tqm = SimpleNamespace(send_callback=lambda *args: None)
     strategy._final_q = SimpleNamespace(send_task_result=sent.append)
     strategy._loader = strategy._variable_manager = None
 
     for name in ("a", "b"):  # one slot: b waits for a's thread to end
         strategy._run_on_thread(SimpleNamespace(name=name), Exiting(), {}, None)
-    strategy._join_checks()
+    strategy._join_threads()
 
     wires = [result.as_wire_task_result() for result in sent]
     assert [wire.host_name for wire in wires] == ["a", "b"]
     assert all(wire.return_data["failed"] for wire in wires)
     assert "sys.exit" in wires[0].return_data["msg"]
     assert strategy._pending_results == 2
-    assert strategy._checks == []
-    assert strategy._check_slots.acquire(blocking=False), "every slot was given back"
+    assert strategy._threads == []
+    assert strategy._thread_slots.acquire(blocking=False), "every slot was given back"
 
 
 def test_one_legacy_lookup_before_the_workers_fork_finds_every_module_for_them(
@@ -610,3 +622,36 @@ def test_each_jump_host_of_the_plays_hosts_is_logged_in_to_once(plugin: ModuleTy
         SimpleNamespace(vars={}),
     ]
     assert plugin.jumps_of(hosts) == [bastion, other]
+
+
+def test_the_in_process_binding_outlives_the_thread_that_made_it_and_a_tasks_close(
+    plugin: ModuleType,
+) -> None:
+    model = SimpleNamespace(broker=None)  # Mitogen's worker model, as the binding uses it
+    bound: list[str] = []
+    binding = object.__new__(plugin.InProcessBinding)  # not the one installed
+    binding._lock, binding._pid, binding._model = threading.Lock(), os.getpid(), None
+    binding._get = lambda model, name: bound.append(name)
+
+    def shut(model: Any) -> None:  # Mitogen's on_binding_close, as far as the broker goes
+        model.broker.shutdown()
+        model.broker.join()
+        model.broker = None
+
+    binding._close = shut
+    made = threading.Thread(target=binding._get_binding, args=(model, "a"))
+    made.start()
+    made.join()
+    broker = model.broker
+    # Mitogen's broker would shut down when its thread ended: this one has no such watch.
+    assert isinstance(broker, plugin.ansible_mitogen.process.Broker)
+    assert broker._watcher is None
+    binding._get_binding(model, "b")
+    binding._on_binding_close(model)  # a task's connection closing
+    assert model.broker is broker
+    assert bound == ["a", "b"]
+
+    binding.close()  # before a fork, and at the run's end
+    assert model.broker is None
+    assert broker._exitted
+    binding.close()  # nothing more to close
