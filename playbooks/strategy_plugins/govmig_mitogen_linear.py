@@ -18,9 +18,9 @@ entry stays right even if a module it imports changes. The same cache keeps
 multiplexer minified anew (70 ms), while ``mitogen.core`` and the minifier are
 unchanged.
 
-Each task of each host runs in a worker forked from ansible-playbook's
-process, and whatever the worker builds dies with it. Two things every worker
-built again are built once here instead:
+In Ansible, each task of each host runs in a worker forked from
+ansible-playbook's process, and whatever the worker builds dies with it. Two
+things every worker built again are built once here instead:
 
 * the Jinja filter and test plugins, loaded in the parent before it forks
   (a worker that templates a filter loaded every filter plugin);
