@@ -535,7 +535,6 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
             return super().run(iterator, play_context, result)
         finally:
             self._join_threads()
-            _in_process.close()
 
     def _queue_task(self, host: Any, task: Any, task_vars: Any, play_context: Any) -> Any:
         """Run a task that only computes here (``runs_in_process``), one that waits on a
@@ -556,7 +555,6 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
             self._warmed.add(key)  # the first: here, so that one thread imports its plugins
             return self._run_in_process(host, task, task_vars, play_context)
         self._join_threads()
-        _in_process.close()  # nor the broker's thread
         if key not in self._warmed:
             self._warmed.add(key)
             warm_legacy_modules(task.action)
@@ -595,9 +593,11 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
         self._pending_results += 1
 
     def _join_threads(self) -> None:
-        """Wait for every thread of ``_run_on_thread`` to end, before a worker is forked."""
+        """Wait for every thread of ``_run_on_thread`` to end, and close the Mitogen connection
+        they shared with its broker's thread: before a worker is forked, and at the run's end."""
         while self._threads:
             self._threads.pop().join()
+        _in_process.close()
 
     def _prepare(self, host: Any, task: Any, task_vars: Any, play_context: Any) -> Any:
         """Record a task queued for ``host``, as the strategy does for a worker, and make the
