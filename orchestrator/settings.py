@@ -258,6 +258,9 @@ class WorkerSettings(GovmigSettings):
     instance_id: str = Field(default="", pattern=r"^[A-Za-z0-9._:-]{0,100}$")
     lease_ttl_s: float = Field(default=30.0, gt=0)
     heartbeat_s: float = Field(default=10.0, gt=0)
+    # How often the scheduler looks at the store unasked (env GOVMIG_POLL_S): for what
+    # another instance or a command changed. This process's own work wakes it at once.
+    poll_s: float = Field(default=1.0, gt=0, le=600)
     # Warm replication: delta passes every ``delta_interval_s`` until one takes at most
     # ``ready_budget_s`` (ready), then a cutover if its forecast fits the downtime budget
     # of the system's criticality (``downtime_budgets``: "critical=30,high=60,...").

@@ -12,8 +12,8 @@ made outside the intake are published too; a second pump dead-letters the
 held requests whose system's registration did not come in time
 (``engine.awaiting``); the metrics endpoint serves on another. The phase
 worker (``orchestrator.worker.phase_worker``, built in ``service/worker.py``)
-runs beside the pumps, on a scheduler thread, a lease heartbeat thread and a
-pool of batch threads; it is stopped first on the way out (its running
+runs beside the pumps, on a scheduler thread (which each committed intake
+batch wakes), a lease heartbeat thread and a pool of batch threads; it is stopped first on the way out (its running
 batches are cancelled and their leases given back), so its last outcomes are
 in the final outbox flush.
 """
@@ -24,7 +24,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
@@ -190,10 +190,12 @@ class Orchestrator:
         # The loops only wake the pump after they commit: a broker that does not answer
         # must not hold up intake or playbooks while their status rows wait in the outbox.
         pump = OutboxPump(outbox, interval_s=self._flush_interval_s)
+        pump.start()
+        worker = self._start_worker(stack, store, pump, telemetry.observer)
         reactor = Reactor(
             consumer=consumer,
             producer=producer,
-            handler=self._handler(store, pump, hooks=[telemetry.observer]),
+            handler=self._handler(store, _after_intake(pump, worker), hooks=[telemetry.observer]),
             dlq_topic=self._kafka.dlq_topic,
             flood=FloodGuard(FloodPolicy(cooldown_s=self._intake.flood_cooldown_s)),
             pausable=[self._kafka.events_topic],  # the control topic flows while paused
@@ -201,32 +203,39 @@ class Orchestrator:
             hooks=[telemetry.observer, pauses],
             audit_dead_letters=DeadLetterAudit(store),
         )
-        pump.start()
         expired = ExpiredRequests(
             store, producer, self._kafka.dlq_topic, hooks=[telemetry.observer]
         )
         sweep = OutboxPump(expired, interval_s=self._flush_interval_s, name="govmig-awaiting")
         sweep.start()
-        worker = None
-        if self._worker is not None:
-            worker = build_worker(
-                self._worker,
-                store=store,
-                inventory=self._inventory,
-                hooks=[telemetry.observer],
-                after_commit=pump.wake,
-                cutover=self._cutover,
-                calendar=self._calendar,
-            )
-            stack.callback(worker.stop)  # if starting fails half-way; stopping twice is fine
-            worker.start()
-            log.info("phase worker %s started", worker.instance_id)
         # Started: from now on run_forever closes everything, in reverse order.
         return _Running(
             store, consumer, outbox, pump, sweep, reactor, stack.pop_all(), metrics_url, worker
         )
 
-    def _handler(self, store: Store, pump: OutboxPump, *, hooks: Sequence[Hooks]) -> IntakeHandler:
+    def _start_worker(
+        self, stack: ExitStack, store: Store, pump: OutboxPump, observer: Hooks
+    ) -> PhaseWorker | None:
+        """The phase worker, started; None when this instance runs none."""
+        if self._worker is None:
+            return None
+        worker = build_worker(
+            self._worker,
+            store=store,
+            inventory=self._inventory,
+            hooks=[observer],
+            after_commit=pump.wake,
+            cutover=self._cutover,
+            calendar=self._calendar,
+        )
+        stack.callback(worker.stop)  # if starting fails half-way; stopping twice is fine
+        worker.start()
+        log.info("phase worker %s started", worker.instance_id)
+        return worker
+
+    def _handler(
+        self, store: Store, after_commit: Callable[[], None], *, hooks: Sequence[Hooks]
+    ) -> IntakeHandler:
         inventory = self._inventory
         known = KnownIds.of(inventory, data_classes=self._residency.data_classes)
         placement = PlacementContext(
@@ -238,7 +247,7 @@ class Orchestrator:
             placement=placement,
             cutover=self._cutover,
             registration_wait=timedelta(seconds=self._intake.registration_wait_s),
-            after_commit=pump.wake,
+            after_commit=after_commit,
             hooks=hooks,
         )
 
@@ -260,3 +269,16 @@ class Orchestrator:
         published = running.outbox.flush_quietly()
         running.closing.close()
         log.info("orchestrator stopped (%d status events published on the way out)", published)
+
+
+def _after_intake(pump: OutboxPump, worker: PhaseWorker | None) -> Callable[[], None]:
+    """What a committed intake batch wakes: the outbox, and the worker, since the batch may
+    have placed a system or let a held cutover go (an approval, a schedule)."""
+    if worker is None:
+        return pump.wake
+
+    def wake_both() -> None:
+        pump.wake()
+        worker.wake()
+
+    return wake_both

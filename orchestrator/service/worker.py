@@ -56,6 +56,7 @@ def worker_config(
         limits=limits,
         lease_ttl_s=settings.lease_ttl_s,
         heartbeat_s=min(settings.heartbeat_s, settings.lease_ttl_s / 3),
+        poll_s=settings.poll_s,
         replication=replication_of(settings, cutover, calendar),
         waves=None if settings.wave_threshold is None else WavePolicy(settings.wave_threshold),
         finalize_after_s=(

@@ -1,9 +1,11 @@
 """The scheduler thread: each tick, start what may start and hand due batches to the pool.
 
-It ticks at once when it starts, whenever a batch ends (``wake``) and otherwise
-every ``poll_s``. The systems of a batch that ended go on to their next phase
-at once, together: the batch window only gathers systems that arrive from
-elsewhere (the intake, an operator's command). Each tick it
+It ticks at once when it starts, whenever a batch ends or this process's intake
+commits (``wake``), when the batch window of a waiting system closes or a warm
+system's next pass falls due, and otherwise every ``poll_s`` (for what another
+process changed, and the gates' own moments). The systems of a batch that ended
+go on to their next phase at once, together: the batch window only gathers
+systems that arrive from elsewhere (the intake, an operator's command). Each tick it
 
 1. cancels the runs of batches none of whose systems is still in its phase
    (cancelled or rolled back meanwhile; ``scheduling.stopped_batches``);
@@ -24,6 +26,7 @@ functions of ``scheduling``.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -79,6 +82,7 @@ class Dispatcher:
         self._woken = threading.Event()
         self._went_on: set[str] = set()  # systems whose batch ended since the last plan
         self._went_on_lock = threading.Lock()
+        self._due_at = math.inf  # (monotonic) when something waiting falls due, if known
 
     def wake(self, went_on: Iterable[str] = ()) -> None:
         """Tick now rather than at the next ``poll_s``; ``went_on``: the systems of a batch
@@ -96,11 +100,16 @@ class Dispatcher:
                 log.warning("phase worker tick failed, retrying: %s", error)
             except Exception:  # a bug must not silently end the worker
                 log.exception("phase worker tick failed unexpectedly; retrying")
-            self._woken.wait(self._config.poll_s)
+            self._woken.wait(self._until_next_tick())
             self._woken.clear()
+
+    def _until_next_tick(self) -> float:
+        """A poll's wait, or less when a waiting system falls due sooner."""
+        return max(0.0, min(self._config.poll_s, self._due_at - time.monotonic()))
 
     def tick(self, stopping: threading.Event) -> None:
         """One round: cancel, start, plan, claim."""
+        self._due_at = math.inf  # until this round's plan knows better
         self._cancel_stopped()
         with self._store.transaction() as session:
             started = start_placed(
@@ -142,10 +151,11 @@ class Dispatcher:
         replication = self._config.replication
         warm = replication.warm is not None
         states = ACTIVE_PHASE_STATES | ({SystemState.READY} if warm else set())
+        next_pass_in = math.inf
         with self._store.transaction() as session:
             rows = lease_store.ready_systems(session, states, now=_now(), limit=limit)
             if warm:
-                rows = self._passes_due(session, rows, replication)
+                rows, next_pass_in = self._passes_due(session, rows, replication)
         with self._went_on_lock:
             went_on, self._went_on = self._went_on, set()
         now, ready = time.monotonic(), []
@@ -160,20 +170,28 @@ class Dispatcher:
             place = self._place(row.node)
             ready.append(Ready(row.id, row.node, phase, row.wave, seen[key], place))
         self._seen = seen
+        window = self._config.limits.batch_window_s
+        closing = [r.seen_at + window for r in ready if r.seen_at + window > now]
+        self._due_at = min([now + next_pass_in, *closing])
         running = self._running.batches().values()
         return plan_batches(ready, running=running, limits=self._config.limits, now=now)
 
     @staticmethod
     def _passes_due(
         session: Session, rows: list[WorkRow], replication: Replication
-    ) -> list[WorkRow]:
-        """The rows, but a replicating or ready system only once its next pass is due."""
+    ) -> tuple[list[WorkRow], float]:
+        """The rows, but a replicating or ready system only once its next pass is due; and
+        the seconds until the soonest of those not yet due is (inf: none)."""
         paced = [row.id for row in rows if row.state in _PACED]
         last = replication_store.last_pass_at(session, paced) if paced else {}
         now = _now()
-        return [
-            row for row in rows if row.state not in _PACED or replication.due(last.get(row.id), now)
-        ]
+        due = {
+            row.id
+            for row in rows
+            if row.state not in _PACED or replication.due(last.get(row.id), now)
+        }
+        later = (replication.next_due_in(last[row.id], now) for row in rows if row.id not in due)
+        return [row for row in rows if row.id in due], min(later, default=math.inf)
 
     def _dispatch(self, batch: Batch) -> None:
         with self._store.transaction() as session:

@@ -109,6 +109,10 @@ class PhaseWorker:
         """The owner name this worker's leases carry."""
         return self._config.instance_id
 
+    def wake(self) -> None:
+        """Look at the store now, not at the next poll: this process just changed it."""
+        self._dispatcher.wake()
+
     def start(self) -> None:
         """Take back this instance's own leases from a previous run, then start working."""
         self._alive = liveness.hold_instance_lock(self._store, self.instance_id)

@@ -76,7 +76,9 @@ class WorkerConfig:
     limits: Limits = field(default_factory=Limits)
     lease_ttl_s: float = 30.0
     heartbeat_s: float = 10.0
-    poll_s: float = 0.2
+    # What this process does wakes the scheduler; the poll is for what others do (another
+    # instance, a command writing the store) and the gates' moments: idle, a tick a second.
+    poll_s: float = 1.0
     # How often applying a batch's outcomes is tried when the store says "try again".
     apply_attempts: int = 5
     # Cold or warm replication, and what a ready system's cutover is held to (its gates).

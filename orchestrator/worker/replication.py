@@ -96,6 +96,11 @@ class Replication:
         since = None if last_pass_at is None else (now - last_pass_at).total_seconds()
         return pass_due(since, self.warm)
 
+    def next_due_in(self, last_pass_at: datetime, now: datetime) -> float:
+        """Seconds from ``now`` until the pass after one at ``last_pass_at`` is due (warm)."""
+        interval = (self.warm or WarmPolicy()).interval_s
+        return max(0.0, interval - (now - last_pass_at).total_seconds())
+
 
 # Cold replication under the default gates (the default cutover policy, no calendar).
 COLD = Replication()

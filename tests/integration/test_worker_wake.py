@@ -1,19 +1,24 @@
 """The phase worker's scheduler ticks when a batch ends: the batch's systems go on to
 their next phase at once, together, without waiting a poll or the batch window.
+It ticks too when its own process's intake commits: a system the intake places
+starts at once.
 
 The worker polls only every ten minutes here and its batch window is as long, so
 a system that waited for either would not finish within the test's minute. The
-playbooks are the benchmark's trivial ones, run through real ansible-runner.
+playbooks are the benchmark's trivial ones, run through real ansible-runner
+(``govmig run``'s own, for the intake's).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from chaos.harness import govmig_run, kafka_settings, read_fleet, register_and_request
 from orchestrator.engine import CauseContext, apply_cause
 from orchestrator.execution import RunResult
 from orchestrator.execution.runner import PhaseRunner
@@ -125,3 +130,30 @@ def test_what_is_left_of_a_batch_goes_on_at_once_without_its_window(tmp_path: Pa
     expected = [(Phase.ROLLBACK.value, frozenset({failed}))]
     expected += [(phase.value, survivors) for phase in FORWARD_PHASES[1:]]
     assert sorted(later) == sorted(expected)
+
+
+@pytest.mark.kafka
+def test_a_system_its_intake_places_starts_at_once_though_the_worker_polls_rarely(
+    kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path
+) -> None:
+    settings = kafka_settings(kafka_bootstrap, new_topic)
+    [system] = [s for s in generate_catalogue(80) if not s.depends_on][:1]
+    url = f"sqlite:///{tmp_path / 'govmig.db'}"
+    options = ("--worker", "--work-root", str(tmp_path / "work"), "--batch-window", "0")
+    env = {"GOVMIG_POLL_S": str(NEVER_S)}
+    with govmig_run(settings, url, tmp_path, *options, env=env) as run:
+        # Its first tick is past (at start): only a wake can start what comes now.
+        wait_until(lambda: "phase worker" in run.written(), timeout_s=60, what="the worker")
+        register_and_request(settings, [system], target=NODE)
+        wait_until(
+            lambda: SystemState.PREFLIGHT in went_through(url, system.id),
+            timeout_s=60,
+            what="its preflight started",
+        )
+        run.signal(signal.SIGTERM)
+        assert run.wait(60) == 0, run.output()
+
+
+def went_through(url: str, system_id: str) -> list[SystemState | None]:
+    """The states the system's audit shows it entered, in order."""
+    return [row.to_state for row in read_fleet(url).audit.get(system_id, [])]

@@ -115,3 +115,13 @@ def test_the_rehearsal_policy_goes_by_criticality() -> None:
     assert isinstance(decide(rehearsed, OPEN, NOW), Go)
     low = warm.cutover_case(facts("low"), delta)
     assert not low.rehearsal_required
+
+
+def test_the_next_pass_falls_due_an_interval_after_the_last_and_is_never_overdue() -> None:
+    warm = Replication(warm=POLICY)
+    last = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
+    assert warm.next_due_in(last, last + timedelta(seconds=4)) == 6.0
+    assert not warm.due(last, last + timedelta(seconds=4))
+    assert warm.next_due_in(last, last + timedelta(seconds=10)) == 0.0
+    assert warm.due(last, last + timedelta(seconds=10))
+    assert warm.next_due_in(last, last + timedelta(minutes=5)) == 0.0
