@@ -13,9 +13,9 @@ held requests whose system's registration did not come in time
 (``engine.awaiting``); the metrics endpoint serves on another. The phase
 worker (``orchestrator.worker.phase_worker``, built in ``service/worker.py``)
 runs beside the pumps, on a scheduler thread (which each committed intake
-batch wakes), a lease heartbeat thread and a pool of batch threads; it is stopped first on the way out (its running
-batches are cancelled and their leases given back), so its last outcomes are
-in the final outbox flush.
+batch wakes), a lease heartbeat thread and a pool of batch threads; it is
+stopped first on the way out (its running batches are cancelled and their
+leases given back), so its last outcomes are in the final outbox flush.
 """
 
 from __future__ import annotations
