@@ -6,7 +6,11 @@ A test whose service is missing fails; it never skips.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,35 +35,66 @@ TEST_KAFKA_PORT = worker_base(29092)
 TEST_KAFKA_START_TIMEOUT_S = 120.0
 
 
+# The session's own directory, made by the process that runs the session (xdist's
+# controller, or pytest alone) and inherited by its workers: its one broker lives there.
+SESSION_DIR = "GOVMIG_TEST_SESSION_DIR"
+SHARED_BROKER = "kafka.json"  # the broker's settings and address, once started
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the session's own process, not a worker
+        os.environ[SESSION_DIR] = tempfile.mkdtemp(prefix="govmig-tests-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The session's process stops the broker its workers shared, and removes its directory
+    (a worker never stops it: the others may still be using it)."""
+    if hasattr(config, "workerinput") or SESSION_DIR not in os.environ:
+        return
+    session_dir = Path(os.environ.pop(SESSION_DIR))
+    record = session_dir / SHARED_BROKER
+    if record.exists():
+        settings = json.loads(record.read_text(encoding="utf-8"))["settings"]
+        LocalKafka(LocalKafkaSettings.model_validate(settings)).down()
+    shutil.rmtree(session_dir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def kafka_bootstrap() -> str:
     """Bootstrap address of a real Kafka broker for the whole session.
 
     ``GOVMIG_TEST_BOOTSTRAP_SERVERS`` points at an existing broker or cluster;
     otherwise ``govmig kafka``'s own ``LocalKafka`` starts one on loopback, once
-    per session, and stops it at the end.
+    per session, shared by every xdist worker (one JVM, not one per worker: an idle
+    broker takes about 4% of a core), and ``pytest_unconfigure`` stops it.
     """
     given = os.environ.get("GOVMIG_TEST_BOOTSTRAP_SERVERS")
     if given:
-        yield given
-        return
+        return given
+    session_dir = Path(os.environ[SESSION_DIR])
+    record = session_dir / SHARED_BROKER
+    with (session_dir / f"{SHARED_BROKER}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the first worker starts it; the others wait
+        if not record.exists():
+            settings, bootstrap = _start_broker(session_dir / "kafka")
+            shared = {"settings": settings.model_dump(mode="json"), "bootstrap": bootstrap}
+            record.write_text(json.dumps(shared), encoding="utf-8")
+        return str(json.loads(record.read_text(encoding="utf-8"))["bootstrap"])
+
+
+def _start_broker(data_dir: Path) -> tuple[LocalKafkaSettings, str]:
     try:
         port, controller_port = free_port_pair("127.0.0.1", TEST_KAFKA_PORT)
         settings = LocalKafkaSettings(
             port=port,
             controller_port=controller_port,
-            data_dir=tmp_path_factory.mktemp("kafka"),
+            data_dir=data_dir,
             cache_dir=KAFKA_CACHE,
             start_timeout_s=TEST_KAFKA_START_TIMEOUT_S,
         )
-        broker = LocalKafka(settings)
-        status = broker.up()
+        return settings, LocalKafka(settings).up().bootstrap_servers
     except GovmigError as error:
         pytest.fail(f"could not start the test Kafka broker: {error}")
-    try:
-        yield status.bootstrap_servers
-    finally:
-        broker.down()
 
 
 @pytest.fixture
