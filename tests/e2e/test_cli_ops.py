@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -218,12 +217,13 @@ def test_bad_input_is_refused_before_anything_is_sent(
 
 
 def test_an_unreachable_broker_fails_within_the_timeout(state_db: str, tmp_path: Path) -> None:
-    started = time.monotonic()
+    # The message shows --timeout reached the client; that the client gives up within it
+    # is test_bus.py's (in one process: a subprocess's start-up on a busy machine took
+    # 15 s once, so its wall clock proves nothing here).
     result = govmig(
         "migrate", "shantou-psb-001", "--state-db", state_db,
         "--bootstrap-servers", "127.0.0.1:1", "--timeout", "1", cwd=tmp_path,
     )  # fmt: skip
-    assert time.monotonic() - started < 15
     assert result.returncode == 2
     assert result.stderr.startswith("error: cannot reach Kafka at 127.0.0.1:1 within 1 s")
     assert "govmig kafka status" in result.stderr
