@@ -18,6 +18,7 @@ pass, which no later pass can shrink), and the rehearsal policy.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -97,9 +98,11 @@ class Replication:
         return pass_due(since, self.warm)
 
     def next_due_in(self, last_pass_at: datetime, now: datetime) -> float:
-        """Seconds from ``now`` until the pass after one at ``last_pass_at`` is due (warm)."""
-        interval = (self.warm or WarmPolicy()).interval_s
-        return max(0.0, interval - (now - last_pass_at).total_seconds())
+        """Seconds from ``now`` until the pass after one at ``last_pass_at`` is due
+        (cold: never, as ``due`` says)."""
+        if self.warm is None:
+            return math.inf
+        return max(0.0, self.warm.interval_s - (now - last_pass_at).total_seconds())
 
 
 # Cold replication under the default gates (the default cutover policy, no calendar).

@@ -125,3 +125,4 @@ def test_the_next_pass_falls_due_an_interval_after_the_last_and_is_never_overdue
     assert warm.next_due_in(last, last + timedelta(seconds=10)) == 0.0
     assert warm.due(last, last + timedelta(seconds=10))
     assert warm.next_due_in(last, last + timedelta(minutes=5)) == 0.0
+    assert Replication().next_due_in(last, last) == float("inf")  # cold: no next pass
