@@ -360,11 +360,12 @@ MODULE_TASK = """\
 """
 
 
-def host_code_entries(tmp_path: Path) -> dict[Path, int]:
-    """The host code cache's entries (its hosts are this machine's user), with their inodes."""
+def host_code_entries(tmp_path: Path, cache: str = "host-code") -> dict[Path, int]:
+    """A code cache's entries, with their inodes: by default the hosts' (its hosts are this
+    machine's user)."""
     return {
         entry: entry.stat().st_ino
-        for entry in (tmp_path / "cache" / "govmig" / "host-code").glob("*/*")
+        for entry in (tmp_path / "cache" / "govmig" / cache).glob("*/*")
         if not entry.name.startswith(".")
     }
 
@@ -386,6 +387,21 @@ def test_a_hosts_interpreter_loads_the_code_an_earlier_run_compiled(
 
     run_playbook(tmp_path, MODULE_TASK, monkeypatch)
     assert host_code_entries(tmp_path) == first, "every entry loaded again, none written anew"
+
+
+def test_the_controller_compiles_the_module_utils_it_scans_in_one_run_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_playbook(tmp_path, MODULE_TASK, monkeypatch)
+    first = host_code_entries(tmp_path, "mitogen-scanned-code")
+    kept = [marshal.loads(entry.read_bytes()) for entry in first]
+    assert all(isinstance(code, CodeType) for code in kept)
+    # Mitogen compiles each under its module's name, to read its imports.
+    names = {code.co_filename for code in kept}
+    assert {"ansible_module_ansible.legacy.command", "ansible.module_utils.basic"} <= names
+
+    run_playbook(tmp_path, MODULE_TASK, monkeypatch)
+    assert host_code_entries(tmp_path, "mitogen-scanned-code") == first
 
 
 class KeepingNoCode(LocalProvider):

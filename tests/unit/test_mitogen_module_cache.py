@@ -11,6 +11,7 @@ strategy through ansible-runner."""
 
 from __future__ import annotations
 
+import builtins
 import os
 import shutil
 import sys
@@ -24,6 +25,9 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+import ansible.module_utils
+import ansible.modules
+import ansible_mitogen.module_finder as module_finder
 import jinja2
 import mitogen.core
 import mitogen.master
@@ -59,6 +63,7 @@ def plugin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ModuleTy
         yield module
     finally:
         del AnsibleEnvironment.compile  # Jinja's Environment.compile again
+        vars(module_finder).pop("compile", None)  # the built-in compile again
 
 
 class Counting:
@@ -284,6 +289,35 @@ def test_another_installations_cache_unused_for_a_month_is_removed(
     assert (recent / "entry").exists()
     # Opening it marks it used, so another installation's run leaves it alone.
     assert time.time() - directory.stat().st_mtime < 60
+
+
+def test_the_scan_of_a_modules_imports_compiles_each_source_once_and_finds_the_same(
+    plugin: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert vars(module_finder)["compile"] is not builtins.compile  # installed as it loads
+    vars(module_finder).pop("compile")
+    name, path = "ansible.modules.stat", str(Path(ansible.modules.__file__).parent / "stat.py")
+    search_path = tuple(ansible.module_utils.__path__)
+    found = module_finder.scan(name, path, search_path)  # with the built-in compile
+    assert "ansible.module_utils.basic" in [fullname for fullname, _, _ in found]
+
+    compiled: list[str] = []
+    real = builtins.compile
+
+    def counting(source: Any, filename: str, *rest: Any) -> Any:
+        compiled.append(filename)
+        return real(source, filename, *rest)
+
+    monkeypatch.setattr(builtins, "compile", counting)
+    (tmp_path / "code").mkdir()
+    scanning = plugin.scanning_compile(tmp_path / "code")
+    monkeypatch.setattr(builtins, "compile", real)
+    module_finder.compile = scanning  # the fixture removes it
+
+    assert module_finder.scan(name, path, search_path) == found
+    assert sorted(compiled) == sorted([name, *(fullname for fullname, _, _ in found)])
+    assert module_finder.scan(name, path, search_path) == found  # a later run's scan
+    assert len(compiled) == len(found) + 1
 
 
 def test_a_damaged_entry_is_built_again(served: Served) -> None:
