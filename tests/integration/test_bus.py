@@ -5,7 +5,6 @@ The unreachable-broker and option tests need no broker and carry no marker.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -142,10 +141,9 @@ def test_unreachable_broker_is_a_clear_error_within_the_timeout(
     start: Callable[[KafkaSettings], object],
 ) -> None:
     settings = KafkaSettings(bootstrap_servers="127.0.0.1:1", request_timeout_s=1.0)
-    started = time.monotonic()
+    # Bounded by the clients' timeouts (test_bus_config), not waited out: no wall clock here.
     with pytest.raises(TemporaryError) as raised:
         start(settings)
-    assert time.monotonic() - started < 3.0
     assert str(raised.value).startswith(
         "cannot reach Kafka at 127.0.0.1:1 within 1 s: is it running? try `govmig kafka status`"
     )

@@ -235,7 +235,6 @@ def test_timeout_stops_the_batch(make_sandbox: MakeSandbox) -> None:
     result = box.runner.run(Phase.PREFLIGHT, [(NODE, box.targets())])
     assert result.status == "timeout"
     assert {o.message for o in result.outcomes} == {"timed out before the phase finished"}
-    assert result.duration_s < 10
     wait_until_gone(box.artifacts)
 
 

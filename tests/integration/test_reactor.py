@@ -359,9 +359,7 @@ def test_stop_finishes_the_batch_commits_and_returns(
 
     with reactor_for(settings, StopsMidBatch(), max_poll_records=4) as (reactor, consumer):
         holder.append(reactor)
-        started = time.monotonic()
-        reactor.run()
-        assert time.monotonic() - started < 15
+        reactor.run()  # returns: a hang would be the suite's timeout
         assert len(inner.batches) == 1
         handled = len(inner.batches[0])
         assert 1 <= handled <= 4

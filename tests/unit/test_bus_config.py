@@ -76,3 +76,15 @@ def test_a_reader_has_no_group_and_commits_nothing() -> None:
     assert options["enable_auto_commit"] is False
     assert options["isolation_level"] == "read_committed"
     assert options["allow_auto_create_topics"] is False
+
+
+def test_every_client_gives_up_on_an_unreachable_broker_after_the_request_timeout() -> None:
+    """Producer, consumer and reader: each reports a broker it cannot reach after the
+    timeout (test_bus raises it against a closed port) rather than kafka-python's own."""
+    settings = KafkaSettings(bootstrap_servers="127.0.0.1:1", request_timeout_s=1.0)
+    for options in (
+        producer_options(settings),
+        group_options(settings),
+        reader_options(settings),
+    ):
+        assert (options["bootstrap_timeout_ms"], options["request_timeout_ms"]) == (1000, 1000)

@@ -6,7 +6,6 @@ byte for byte, so it cannot drift from ``generate_catalogue``.
 
 from __future__ import annotations
 
-import time
 from collections import Counter, defaultdict
 
 import pytest
@@ -113,13 +112,9 @@ def test_records_look_like_government_systems(catalogue: list[BusinessSystem]) -
     assert any(s.source.city != s.city for s in catalogue)
 
 
-def test_ten_thousand_systems_generate_quickly() -> None:
-    started = time.perf_counter()
+def test_ten_thousand_systems_each_have_their_own_id() -> None:
     systems = generate_catalogue(10_000, DEFAULT_SEED)
-    elapsed = time.perf_counter() - started
     assert len({s.id for s in systems}) == 10_000
-    # Generous bound: it takes about 0.15 s; this only catches an accidental O(n²).
-    assert elapsed < 5.0
 
 
 @pytest.mark.parametrize("count", [0, 1, 2], ids=["none", "one", "two"])
