@@ -1,6 +1,6 @@
 """``govmig audit verify`` as an operator runs it: exit 0 and a summary, or exit 1 and the break.
 
-The installed ``govmig`` runs as a subprocess (``test_cli_views.govmig``)
+``govmig`` runs through its entry point (``tests.fixtures.cli``)
 against a SQLite state database seeded through the engine, then tampered with
 straight in the database.
 """
@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from orchestrator.migrations import RequestRetry, SystemState
 from orchestrator.store import open_store
-from tests.e2e.test_cli_views import govmig
+from tests.fixtures.cli import govmig
 from tests.fixtures.seeding import drive, refuse
 from tests.fixtures.systems import business_system
 

@@ -1,6 +1,6 @@
 """``govmig audit export`` and ``govmig audit verify --file``: an export re-verified offline.
 
-The installed ``govmig`` runs as a subprocess against a SQLite store seeded
+``govmig`` runs through its entry point (``tests.fixtures.cli``) against a SQLite store seeded
 through the engine; the export is then tampered with in the file.
 """
 
@@ -17,7 +17,7 @@ import pytest
 from orchestrator.migrations import RequestRetry, SystemState
 from orchestrator.store import open_store
 from orchestrator.store.export import EXPORT_FIELDS
-from tests.e2e.test_cli_views import govmig
+from tests.fixtures.cli import govmig
 from tests.fixtures.seeding import drive, refuse
 from tests.fixtures.systems import business_system
 

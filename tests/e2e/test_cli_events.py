@@ -1,28 +1,19 @@
-"""``govmig events`` as a producer runs it: the installed console script, real files."""
+"""``govmig events`` as a producer runs it: its entry point (``tests.fixtures.cli``), real
+files."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
+from tests.fixtures.cli import govmig as run_govmig
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "events" / "examples"
-GOVMIG = Path(sys.executable).parent / "govmig"
 
 
 def govmig(*args: str) -> subprocess.CompletedProcess[str]:
-    # Wide, so that a long path in an error box is never wrapped mid-word.
-    env = {**os.environ, "COLUMNS": "400"}
-    return subprocess.run(
-        [str(GOVMIG), "events", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
+    return run_govmig("events", *args)
 
 
 def test_the_published_examples_validate() -> None:

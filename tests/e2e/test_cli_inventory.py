@@ -1,29 +1,23 @@
-"""``govmig inventory`` as an engineer runs it: the installed console script, real files."""
+"""``govmig inventory`` as an engineer runs it: its entry point (``tests.fixtures.cli``), real
+files."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from orchestrator.inventory.loader import DEFAULT_CATALOGUE
 from orchestrator.inventory.plan import PLAN_MEMORY_GB, PLAN_STORAGE_GB, PLAN_VCPU
+from tests.fixtures.cli import govmig as run_govmig
 
-GOVMIG = Path(sys.executable).parent / "govmig"
 HEADER = "id,name,city,department,vcpu,memory_gb,storage_gb,source_city,source_site,source_host"
 
 
 def govmig(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(GOVMIG), "inventory", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_govmig("inventory", *args)
 
 
 def test_the_sample_catalogue_validates() -> None:

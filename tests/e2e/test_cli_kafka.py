@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,10 @@ from typing import Any
 import pytest
 
 from orchestrator.devkafka import free_port_pair
+from tests.fixtures.cli import govmig_process
 from tests.fixtures.polling import wait_until
 from tests.fixtures.ports import worker_base
 
-GOVMIG = Path(sys.executable).with_name("govmig")
 REPO = Path(__file__).resolve().parents[2]
 CLI_PORTS = worker_base(
     29292
@@ -29,9 +28,7 @@ TIMEOUT_S = 180.0
 
 
 def _govmig(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(GOVMIG), "kafka", *args], capture_output=True, text=True, timeout=TIMEOUT_S
-    )
+    return govmig_process("kafka", *args, timeout_s=int(TIMEOUT_S))
 
 
 def _json(*args: str) -> dict[str, Any]:

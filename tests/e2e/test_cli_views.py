@@ -1,6 +1,6 @@
 """``govmig status``, ``govmig capacity`` and ``govmig plan`` as an operator runs them.
 
-The installed ``.venv/bin/govmig`` runs as a subprocess, in a temporary working
+``govmig`` runs through its entry point (``tests.fixtures.cli``), in a temporary working
 directory (so the default ``var/govmig.db`` does not exist), against a state
 database prepared here through the engine (``tests.fixtures.seeding``), or none at all.
 """
@@ -8,9 +8,6 @@ database prepared here through the engine (``tests.fixtures.seeding``), or none 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,26 +22,12 @@ from orchestrator.migrations import RequestRetry, SystemState
 from orchestrator.store import awaiting as awaiting_store
 from orchestrator.store import open_store, seed_nodes
 from orchestrator.store.awaiting import NewHold
+from tests.fixtures.cli import govmig
 from tests.fixtures.seeding import drive, refuse
 
-GOVMIG = Path(sys.executable).parent / "govmig"
 PLACED = "shantou-psb-001"  # provisioning on shaoguan, holding its capacity
 WAITING = ("shantou-psb-002", "shantou-psb-003")  # registered only
 CITY_NODES = frozenset(load_inventory().nodes)
-
-
-def govmig(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``govmig`` with no ``GOVMIG_*`` variables set."""
-    clean = {name: value for name, value in os.environ.items() if not name.startswith("GOVMIG_")}
-    return subprocess.run(
-        [str(GOVMIG), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=cwd,
-        env={**clean, "COLUMNS": "200"},
-    )
 
 
 def ok_json(*args: str, cwd: Path) -> Any:

@@ -13,10 +13,7 @@ that allows self-approval, named by ``GOVMIG_CUTOVER_POLICY``, reaches the intak
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -33,6 +30,7 @@ from orchestrator.providers.local_sandbox import prepare_source
 from orchestrator.settings import KafkaSettings
 from orchestrator.store import approvals as approval_store
 from orchestrator.store import open_store
+from tests.fixtures.cli import govmig as run_govmig
 from tests.fixtures.orchestrator import (
     count_rows,
     govmig_run,
@@ -44,7 +42,6 @@ from tests.fixtures.polling import wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.ansible]
 
-GOVMIG = Path(sys.executable).parent / "govmig"
 POLICY = DEFAULT_INVENTORY_ROOT / "cutover-policy.yml"
 # A medium system of a department the sample policy names: it needs an approval.
 SYSTEM = "shantou-psb-001"
@@ -61,11 +58,9 @@ def request_system(settings: KafkaSettings, tmp_path: Path) -> str:
 
 def status(url: str, tmp_path: Path) -> Any:
     """``govmig status SYSTEM --output json`` under the sample policy, as an operator runs it."""
-    clean = {name: value for name, value in os.environ.items() if not name.startswith("GOVMIG_")}
-    result = subprocess.run(
-        [str(GOVMIG), "status", SYSTEM, "--state-db", url, "--output", "json",
-         "--cutover-policy", str(POLICY)],
-        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=clean,
+    result = run_govmig(
+        "status", SYSTEM, "--state-db", url, "--output", "json", "--cutover-policy", str(POLICY),
+        cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)

@@ -13,9 +13,7 @@ registration never comes is dead-lettered when its wait ends, with
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import urllib.request
 import zlib
 from collections.abc import Callable
@@ -32,6 +30,7 @@ from orchestrator.inventory.models import BusinessSystem
 from orchestrator.migrations import SystemState
 from orchestrator.reactor.deadletter import describe
 from orchestrator.settings import KafkaSettings
+from tests.fixtures.cli import govmig as run_govmig
 from tests.fixtures.orchestrator import (
     GovmigRun,
     govmig_run,
@@ -44,7 +43,6 @@ from tests.fixtures.prometheus import free_port
 
 pytestmark = [pytest.mark.kafka]
 
-GOVMIG = Path(sys.executable).parent / "govmig"
 PARTITIONS = 6
 TIMEOUT_S = 60.0
 AWAITING = "govcloud_requests_awaiting_registration"
@@ -73,18 +71,13 @@ def split_system() -> BusinessSystem:
 
 
 def govmig(*args: str, settings: KafkaSettings, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The installed ``govmig``, aimed at the test's broker and topics."""
-    clean = {name: value for name, value in os.environ.items() if not name.startswith("GOVMIG_")}
+    """``govmig`` aimed at the test's broker and topics."""
     env = {
-        **clean,
         "GOVMIG_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
         "GOVMIG_EVENTS_TOPIC": settings.events_topic,
         "GOVMIG_ACTOR": "alice",
     }
-    return subprocess.run(
-        [str(GOVMIG), *args], capture_output=True, text=True, timeout=60, check=False,
-        cwd=cwd, env=env,
-    )  # fmt: skip
+    return run_govmig(*args, cwd=cwd, env=env)
 
 
 def status(system_id: str, url: str, settings: KafkaSettings, cwd: Path) -> Any:

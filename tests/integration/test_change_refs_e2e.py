@@ -10,10 +10,8 @@ placed, and the audit export carries both, in a chain that verifies.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from orchestrator.inventory import generate_catalogue
 from orchestrator.inventory.loader import DEFAULT_INVENTORY_ROOT
 from orchestrator.migrations import SystemState
 from orchestrator.settings import KafkaSettings
+from tests.fixtures.cli import govmig as run_govmig
 from tests.fixtures.orchestrator import (
     count_rows,
     govmig_run,
@@ -38,7 +37,6 @@ from tests.fixtures.polling import wait_until
 
 pytestmark = [pytest.mark.kafka]
 
-GOVMIG = Path(sys.executable).parent / "govmig"
 POLICY = DEFAULT_INVENTORY_ROOT / "cutover-policy.yml"
 SYSTEM = "qingyuan-hsa-001"  # critical: the sample policy asks its requests for a change
 REFUSAL = (
@@ -49,11 +47,9 @@ REFUSAL = (
 
 def govmig(settings: KafkaSettings, url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI as an operator runs it, against this test's broker, topics and store."""
-    clean = {name: value for name, value in os.environ.items() if not name.startswith("GOVMIG_")}
-    return subprocess.run(
-        [str(GOVMIG), *args, "--state-db", url],
-        capture_output=True, text=True, timeout=60, check=False,
-        env={**clean, "GOVMIG_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+    return run_govmig(
+        *args, "--state-db", url,
+        env={"GOVMIG_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
              "GOVMIG_EVENTS_TOPIC": settings.events_topic},
     )  # fmt: skip
 

@@ -10,10 +10,8 @@ verifies, the export shows them, and none becomes a status event.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,12 +22,12 @@ from orchestrator.bus.types import RawRecord
 from orchestrator.engine.dead_letters import UNKEYED_CHAIN
 from orchestrator.events import encode, new_event
 from orchestrator.events.data import MigrationRequested
+from tests.fixtures.cli import govmig as run_govmig
 from tests.fixtures.orchestrator import count_rows, govmig_run, kafka_settings
 from tests.fixtures.polling import wait_until
 
 pytestmark = [pytest.mark.kafka]
 
-GOVMIG = Path(sys.executable).parent / "govmig"
 SYSTEM = "shantou-psb-001"
 
 
@@ -58,13 +56,8 @@ def test_each_dead_letter_is_audited_once_in_a_chain_that_verifies(
     assert reasons == [b"not_json", b"not_json", b"unknown_node"]
     assert list(read_topic(settings, settings.status_topic)) == []  # the DLQ announces them
 
-    clean = {name: value for name, value in os.environ.items() if not name.startswith("GOVMIG_")}
-
     def govmig(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(GOVMIG), *args, "--state-db", url],
-            capture_output=True, text=True, timeout=60, check=False, env=clean,
-        )  # fmt: skip
+        return run_govmig(*args, "--state-db", url)
 
     verified = govmig("audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -15,10 +15,8 @@ connect event gave it an IPv6 prefix.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from orchestrator.inventory.plan import PLAN_MEMORY_GB, PLAN_STORAGE_GB, PLAN_VC
 from orchestrator.migrations import SystemState
 from orchestrator.settings import KafkaSettings
 from orchestrator.store import get_node, get_system
+from tests.fixtures.cli import govmig as run_govmig
 from tests.fixtures.orchestrator import (
     GovmigRun,
     govmig_run,
@@ -55,7 +54,6 @@ from tests.integration.test_migration_e2e import assert_moved, prepare, wait_for
 pytestmark = pytest.mark.kafka
 
 S = SystemState
-GOVMIG = Path(sys.executable).parent / "govmig"
 GUANGZHOU = NodeTotals(vcpu=8_000, memory_gb=24_000, storage_gb=800_000)
 GZ_TAX = business_system("gz-tax", "guangzhou", vcpu=8, memory_gb=32, storage_gb=500)
 GZ_NEW = business_system("gz-new", "guangzhou", vcpu=8, memory_gb=32, storage_gb=500)
@@ -64,16 +62,11 @@ MZ_GJJ = business_system("mz-gjj", "meizhou", vcpu=8, memory_gb=32, storage_gb=5
 
 def govmig(settings: KafkaSettings, url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``govmig`` against this test's broker, topic and store."""
-    clean = {name: value for name, value in os.environ.items() if not name.startswith("GOVMIG_")}
-    return subprocess.run(
-        [str(GOVMIG), *args, "--state-db", url],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
+    return run_govmig(
+        *args,
+        "--state-db",
+        url,
         env={
-            **clean,
-            "COLUMNS": "200",
             "GOVMIG_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
             "GOVMIG_EVENTS_TOPIC": settings.events_topic,
             "GOVMIG_ACTOR": "ops",

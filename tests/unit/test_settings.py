@@ -7,8 +7,6 @@ one), never its value; the CLI prints it as one line.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,10 +27,9 @@ from orchestrator.settings import (
     WorkerSettings,
     known_variables,
 )
+from tests.fixtures.cli import govmig_process
 
 app = build_app()
-
-GOVMIG = Path(sys.executable).parent / "govmig"
 
 
 @pytest.fixture(autouse=True)
@@ -146,15 +143,8 @@ def _commands(command: Any) -> Iterator[Any]:
 
 
 def test_the_cli_reports_a_misspelled_variable_as_one_line(tmp_path: Path) -> None:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("GOVMIG_")}
-    result = subprocess.run(
-        [str(GOVMIG), "status"],
-        cwd=tmp_path,
-        env={**env, "GOVMIG_STAT_DB": f"sqlite:///{tmp_path}/govmig.db"},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+    result = govmig_process(
+        "status", cwd=tmp_path, env={"GOVMIG_STAT_DB": f"sqlite:///{tmp_path}/govmig.db"}
     )
     assert (result.returncode, result.stdout, result.stderr) == (
         2,
