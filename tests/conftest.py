@@ -44,6 +44,11 @@ SHARED_BROKER = "kafka.json"  # the broker's settings and address, once started
 def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):  # the session's own process, not a worker
         os.environ[SESSION_DIR] = tempfile.mkdtemp(prefix="govmig-tests-")
+        # The runtime directory of every process the session starts, so that what they
+        # leave there (each state database's instance slots) goes with the session's.
+        runtime = Path(os.environ[SESSION_DIR]) / "run"
+        runtime.mkdir(mode=0o700)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

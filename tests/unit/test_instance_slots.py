@@ -5,8 +5,11 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from orchestrator.service import instance
 from orchestrator.service.instance import slot_instance_id
@@ -66,3 +69,15 @@ def test_each_state_database_has_its_own_slots(tmp_path: Path) -> None:
             handle.close()
         del instance._held[before:]
     assert (one, other, again) == (f"{HOST}-1", f"{HOST}-1", f"{HOST}-2")
+
+
+def test_the_slots_live_in_the_users_runtime_directory_else_the_temporary_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    assert instance.runtime_root() == tmp_path / "run"
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    assert instance.runtime_root() == tmp_path / "tmp"
