@@ -22,6 +22,7 @@ from orchestrator import redaction
 from orchestrator.devkafka import LocalKafka, free_port_pair
 from orchestrator.errors import GovmigError
 from orchestrator.settings import LocalKafkaSettings
+from tests.fixtures.groups import xdist_group
 from tests.fixtures.ports import worker_base
 
 # Fixtures shared with other conftest-less modules live in tests/fixtures/.
@@ -164,11 +165,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     other workers had nothing left. Heaviest first, the quick pure tests fill the end.
     A group's tests stay together and in their order, so its fixtures are built once."""
 
-    def group(item: pytest.Item) -> str:
-        mark = item.get_closest_marker("xdist_group")
-        return str(mark.args[0] if mark and mark.args else item.nodeid)
-
-    groups = {item.nodeid: group(item) for item in items}
+    groups = {item.nodeid: xdist_group(item) for item in items}
     order: dict[str, tuple[int, int]] = {}  # a group's (weight, first position)
     for index, item in enumerate(items):
         weight, first = order.get(groups[item.nodeid], (len(HEAVY_MARKS), index))

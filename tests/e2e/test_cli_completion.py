@@ -18,6 +18,7 @@ import pytest
 
 from orchestrator.migrations import SystemState
 from orchestrator.store import open_store
+from tests.fixtures import cli
 from tests.fixtures.seeding import drive
 from tests.fixtures.systems import business_system
 
@@ -38,9 +39,8 @@ def state_db(tmp_path: Path) -> str:
 
 def environment(home: Path, **extra: str) -> dict[str, str]:
     """This environment without ``GOVMIG_*``, ``govmig`` first on PATH, HOME at ``home``."""
-    clean = {name: value for name, value in os.environ.items() if not name.startswith("GOVMIG_")}
-    path = f"{BIN}{os.pathsep}{clean.get('PATH', '')}"
-    return {**clean, "PATH": path, "HOME": str(home), **extra}
+    path = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    return cli.environment({"PATH": path, "HOME": str(home), **extra})
 
 
 def run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

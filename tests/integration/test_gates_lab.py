@@ -29,10 +29,7 @@ scheduled.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -60,6 +57,7 @@ from orchestrator.lab import Lab, LabOptions, LabPaths, seed_systems
 from orchestrator.migrations import SystemState
 from orchestrator.settings import KafkaSettings
 from orchestrator.store import replication as replication_store
+from tests.fixtures.cli import govmig_process
 from tests.fixtures.fake_clock import FakeClock, accept_its_timestamps
 from tests.fixtures.orchestrator import system_row, wait_for_states
 from tests.fixtures.polling import wait_until
@@ -67,7 +65,6 @@ from tests.fixtures.polling import wait_until
 pytestmark = [pytest.mark.lab, pytest.mark.ansible, pytest.mark.kafka]
 
 S = SystemState
-GOVMIG = Path(sys.executable).parent / "govmig"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 INVENTORY = load_inventory()
 DATA_BYTES = 512 * 1024
@@ -135,12 +132,10 @@ def warm_options(lab: Lab, tmp_path: Path, *extra: str) -> tuple[str, ...]:
 
 def govmig(clock: FakeClock | None, cwd: Path, *args: str) -> Any:
     """``govmig ARGS --output json`` (on ``clock``), as an operator runs it then; its document."""
-    clean = {name: value for name, value in os.environ.items() if not name.startswith("GOVMIG_")}
-    result = subprocess.run(
-        [str(GOVMIG), *args, "--output", "json"],
-        capture_output=True, text=True, timeout=90, check=False, cwd=cwd,
-        env={**clean, **(clock.environment() if clock else {})},
-    )  # fmt: skip
+    # A process: the fake clock is installed as its interpreter starts.
+    result = govmig_process(
+        *args, "--output", "json", cwd=cwd, env=clock.environment() if clock else None
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
