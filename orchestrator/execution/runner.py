@@ -47,6 +47,7 @@ from typing import Any
 
 import ansible_runner
 
+from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.errors import ConfigurationError, PermanentError
 from orchestrator.execution import remote
 from orchestrator.execution.guard import RUN_TMP, end_unguarded_runs, private_prefix
@@ -74,6 +75,8 @@ log = logging.getLogger(__name__)
 CANCEL_POLL_S = 0.2
 # Run as a script (standard library only), around every ansible-playbook.
 GUARD_SCRIPT = Path(__file__).with_name("guard.py")
+# Run as a script: ansible-playbook, started with a cache of the YAML each start parses.
+PLAYBOOK_START = PLAYBOOK_DIR / "plugin_utils" / "govmig_playbook.py"
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +307,7 @@ class PhaseRunner:
         keep = self.provider.env_names | frozenset(self.provider.run_env)
         runner.config.env = scrub_environment(runner.config.env, keep=keep)
         runner.config.command = guarded(
-            runner.config.command, remove=private, tmp=private / RUN_TMP
+            with_yaml_cache(runner.config), remove=private, tmp=private / RUN_TMP
         )
         with exec_or_exit():
             runner.run()
@@ -351,6 +354,17 @@ def exec_or_exit() -> Iterator[None]:
     finally:
         if os.getpid() != parent:
             os._exit(127)
+
+
+def with_yaml_cache(config: Any) -> list[str]:
+    """ansible-runner's command for ``config``, its ``ansible-playbook`` started by
+    ``govmig_playbook.py``: the YAML every start parses comes from a cache."""
+    if config.sandboxed or config.containerized:  # not how govmig runs: left as it is
+        return list(config.command)
+    command = [sys.executable, str(PLAYBOOK_START), *config.generate_ansible_command()]
+    if config.ssh_key_data:  # as ansible-runner wraps its own: under ssh-agent
+        return list(config.wrap_args_with_ssh_agent(command, config.ssh_key_path))
+    return command
 
 
 def guarded(command: Sequence[str], *, remove: Path, tmp: Path | None = None) -> list[str]:

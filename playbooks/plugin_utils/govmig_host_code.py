@@ -133,15 +133,20 @@ def store(path: Path, record: object) -> None:
 
 
 def load(path: Path, now: float) -> types.CodeType | None:
-    """The code kept at ``path``, or None when it is absent or damaged. A used entry is
+    """The code kept at ``path``, or None when it is absent or damaged (``used``)."""
+    code = used(path, now)
+    return code if isinstance(code, types.CodeType) else None
+
+
+def used(path: Path, now: float) -> object:
+    """The record kept at ``path``, or None when it is absent or damaged. A used entry is
     touched (once a day at most) so that it is not removed as stale."""
-    code = read(path)
-    if not isinstance(code, types.CodeType):
-        return None
-    with contextlib.suppress(OSError):
-        if now - path.stat().st_mtime > DAY_S:
-            os.utime(path)
-    return code
+    record = read(path)
+    if record is not None:
+        with contextlib.suppress(OSError):
+            if now - path.stat().st_mtime > DAY_S:
+                os.utime(path)
+    return record
 
 
 def cached_compile(compile_: Callable[..., Any], directory: Path) -> Callable[..., Any]:
