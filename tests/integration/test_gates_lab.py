@@ -105,8 +105,10 @@ def friday_night() -> datetime:
     return datetime.combine(friday, time(22, 0), SHANGHAI)
 
 
-def on_saturday(friday: datetime, hour: int, minute: int) -> datetime:
-    return datetime.combine(friday.date() + timedelta(days=1), time(hour, minute), SHANGHAI)
+def on_saturday(friday: datetime, hour: int, minute: int, second: int = 0) -> datetime:
+    return datetime.combine(
+        friday.date() + timedelta(days=1), time(hour, minute, second), SHANGHAI
+    )
 
 
 def of(criticality: str, *numbers: int) -> list[BusinessSystem]:
@@ -254,13 +256,13 @@ def test_approval_then_window_and_a_freeze_that_blocks_a_scheduled_cutover(
     waiting = {row["id"]: row["waiting"] for row in listed["systems"]}
     assert waiting == {high.id: for_window, low.id: scheduled}
 
-    # Saturday 01:59, a freeze for low systems declared meanwhile: the high one goes,
+    # Saturday 01:59:30, a freeze for low systems declared meanwhile: the high one goes,
     # the low one stays ready past its scheduled 01:00 until the freeze ends at 02:00,
     # when the worker asks its gates again without a pass (the next is minutes away).
-    # (The run must start and see the freeze before it ends: a minute, as a busy machine
-    # may take a good part of it, which is then waited out.)
+    # (The run must start and see the freeze before it ends: half a minute, as a busy
+    # machine may take several seconds, which the test then waits out.)
     calendar.write_text(WINDOW + FREEZE.format(saturday=saturday), encoding="utf-8")
-    night = FakeClock(on_saturday(friday, 1, 59))
+    night = FakeClock(on_saturday(friday, 1, 59, 30))
     night_options = lab_options(
         lab, tmp_path, "--warm", "--ready-budget", "10", "--delta-interval", "300",
         "--calendar", str(calendar),
