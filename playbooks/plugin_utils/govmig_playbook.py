@@ -1,24 +1,26 @@
 """``ansible-playbook``, started with a cache of the YAML that every start parses again.
 
-Before its first task, every ``ansible-playbook`` parses the same large YAML documents
-of ansible-core's own: its routing table (``ansible_builtin_runtime.yml``, 370 KB, 0.145
-CPU-s) and the definitions of its settings (``base.yml``, 91 KB, 0.046 CPU-s). That is
-a fifth of what a one-task playbook costs from start to end (1.08 CPU-s, 0.87 with this
-cache; 6 December 2026). ``PhaseRunner`` therefore starts every run here, as::
+Before its first task, every ``ansible-playbook`` parses the same YAML documents of
+ansible-core's own: its routing table (``ansible_builtin_runtime.yml``, 370 KB, 0.145
+CPU-s), the definitions of its settings (``base.yml``, 91 KB, 0.046 CPU-s), and the
+documentation of each plugin it loads that takes settings (a callback, a connection,
+each inventory plugin it tries), to learn those settings. ``PhaseRunner`` therefore
+starts every run here, as::
 
     python govmig_playbook.py ansible-playbook ARGS...
 
 which gives ``yaml.load`` a cache, then runs ``ansible-playbook`` as its own script
-would run. A document is kept only when it is at least ``SMALLEST`` bytes and parsed by
-a loader that makes plain data (PyYAML's safe or base loader, C or Python): marshalled,
-in the user's private cache directory (``govmig_host_code.private_dir``:
-``~/.cache/govmig/playbook-yaml/<versions>``), under a key of the loader and the
-document's bytes, so a changed document is a new entry and never a stale one. Ansible's
-own loader, which tags each value with its origin and its trust, parses as before, and
-so does a document whose data marshal cannot keep (a date, say). Safe to delete.
+would run. Only the documents parsed at ``CACHED_CALLERS`` are kept: code's own
+documentation and ansible-core's data, never a user's (inventories, variables,
+playbooks are parsed as before, so no secret is ever written here). Each is kept
+pickled, as ``yaml.load`` returned it (Ansible's loader tags each value with its origin
+and its trust, which are kept too), in the user's private cache directory
+(``govmig_host_code.private_dir``: ``~/.cache/govmig/playbook-yaml/<versions>``), under
+a key of the loader, the document's bytes and its tags, so a changed document is a new
+entry and never a stale one. Safe to delete.
 
-Run as a script: ``PhaseRunner`` starts it under the orchestrator's interpreter, the
-one ansible-core is installed for.
+Run as a script: ``PhaseRunner`` starts it under the orchestrator's interpreter, the one
+ansible-core is installed for.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import marshal
+import pickle
 import runpy
 import shutil
 import sys
@@ -38,32 +40,51 @@ from typing import Any
 import govmig_host_code  # beside this file: its private directories and their entries
 import yaml
 
-# Smaller documents (a playbook, a role's defaults) parse faster than an entry is found.
-SMALLEST = 4096
-PLAIN_LOADERS = frozenset(
-    loader
-    for name in ("SafeLoader", "BaseLoader", "CSafeLoader", "CBaseLoader")
-    if (loader := getattr(yaml, name, None)) is not None
+# Where the kept documents are parsed: (the end of the file's path, the function).
+CACHED_CALLERS = frozenset(
+    {
+        ("ansible/utils/collection_loader/_collection_meta.py", "_meta_yml_to_dict"),
+        ("ansible/config/manager.py", "_read_config_yaml_file"),
+        ("ansible/plugins/loader.py", "_load_config_defs"),  # a plugin's DOCUMENTATION
+        ("ansible/utils/plugin_docs.py", "add_fragments"),  # the fragments it extends
+    }
 )
 
 
 def cache_dir() -> Path | None:
     """This installation's directory of parsed documents (None: nothing is kept)."""
-    versions = f"{sys.version}|{yaml.__version__}|{yaml.__with_libyaml__}"
+    import ansible.release  # its version only: Ansible's settings load with ansible.constants
+
+    versions = f"{sys.version}|{yaml.__version__}|{ansible.release.__version__}|{sys.prefix}"
     name = hashlib.sha256(versions.encode()).hexdigest()[:16]
     return govmig_host_code.private_dir("playbook-yaml", name)
 
 
 def entry_key(document: str | bytes, loader: type) -> str:
-    """The entry of ``document`` parsed by ``loader``: a ``bytes`` document may carry its
-    own encoding and a ``str`` one may not, so the two never share an entry."""
+    """The entry of ``document`` parsed by ``loader``. A ``bytes`` document may carry its
+    own encoding and a ``str`` one may not, so the two never share an entry; Ansible's tags
+    on a document (its origin, its trust) are carried into what it parses to, so they are
+    part of the key."""
     text = document if isinstance(document, bytes) else document.encode("utf-8", "surrogatepass")
-    kind = b"bytes" if isinstance(document, bytes) else b"str"
+    parts = [
+        f"{loader.__module__}.{loader.__qualname__}",
+        "bytes" if isinstance(document, bytes) else "str",
+        *sorted(map(repr, _tags(document))),
+    ]
     digest = hashlib.sha256()
-    for part in (f"{loader.__module__}.{loader.__qualname__}".encode(), kind):
+    for part in (p.encode("utf-8", "surrogatepass") for p in parts):
         digest.update(b"%d:" % len(part) + part)  # each part's length first: no two read alike
     digest.update(text)
     return digest.hexdigest()
+
+
+def _tags(document: str | bytes) -> frozenset[object]:
+    if type(document) in (str, bytes):
+        return frozenset()
+    # A tagged string: ansible-core made it, and has loaded its tags' module.
+    from ansible.module_utils._internal._datatag import AnsibleTagHelper
+
+    return frozenset(AnsibleTagHelper.tags(document))
 
 
 def whole(stream: object) -> str | bytes | None:
@@ -79,26 +100,46 @@ def whole(stream: object) -> str | bytes | None:
     return None
 
 
-def keep(path: Path, data: object) -> None:
-    """Keep what a document parsed to, if marshal can keep all of it."""
+def kept(path: Path) -> tuple[Any] | None:
+    """What a document parsed to, kept at ``path``; None when absent or damaged."""
+    record = govmig_host_code.used(path, time.time())
+    if not isinstance(record, bytes):
+        return None
     try:
-        marshal.dumps(data)
-    except ValueError:  # a date or another object marshal does not know
+        # Trusted as the code it is: a directory of this user's that nobody else may change
+        # (private_dir), holding what this installation's own code parsed.
+        return (pickle.loads(record),)  # noqa: S301
+    except Exception:  # damaged, or made by a version since removed
+        return None
+
+
+def keep(path: Path, data: object) -> None:
+    """Keep what a document parsed to, if it can be pickled."""
+    try:
+        record = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # an object pickle cannot keep: parse it every time
         return
-    govmig_host_code.store(path, (data,))
+    govmig_host_code.store(path, record)
 
 
-def cached_load(load: Callable[..., Any], directory: Path) -> Callable[..., Any]:
-    """``yaml.load`` that first looks in ``directory`` for a plain document's data."""
+def cached_load(
+    load: Callable[..., Any], directory: Path, callers: frozenset[tuple[str, str]] = CACHED_CALLERS
+) -> Callable[..., Any]:
+    """``yaml.load`` that first looks in ``directory`` for a document parsed at ``callers``."""
 
     def load_cached(stream: Any, Loader: Any = None) -> Any:  # noqa: N803 - yaml.load's name
-        document = whole(stream) if Loader in PLAIN_LOADERS else None
-        if document is None or len(document) < SMALLEST:
+        caller = sys._getframe(1).f_code  # who parses: only the callers' documents are kept
+        known = any(
+            caller.co_name == name and caller.co_filename.endswith(suffix)
+            for suffix, name in callers
+        )
+        document = whole(stream) if known else None
+        if document is None:
             return load(stream, Loader)
         path = directory / entry_key(document, Loader)
-        match govmig_host_code.used(path, time.time()):
-            case (data,):
-                return data
+        found = kept(path)
+        if found is not None:
+            return found[0]
         data = load(stream, Loader)
         keep(path, data)
         return data

@@ -106,9 +106,7 @@ def friday_night() -> datetime:
 
 
 def on_saturday(friday: datetime, hour: int, minute: int, second: int = 0) -> datetime:
-    return datetime.combine(
-        friday.date() + timedelta(days=1), time(hour, minute, second), SHANGHAI
-    )
+    return datetime.combine(friday.date() + timedelta(days=1), time(hour, minute, second), SHANGHAI)
 
 
 def of(criticality: str, *numbers: int) -> list[BusinessSystem]:

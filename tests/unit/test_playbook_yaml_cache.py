@@ -1,9 +1,10 @@
 """How ``ansible-playbook`` starts under govmig (``playbooks/plugin_utils/govmig_playbook.py``):
-a large document a plain loader parses is parsed once, then read from the cache, the same
-data, until its bytes change; Ansible's own loader, small documents, data marshal cannot
-keep and streams that cannot be read twice pass through; the launcher runs the program
-it is given as that program's own script would run, and names one it cannot find.
-test_executor runs every phase's real playbooks through it."""
+a document parsed where ansible-core parses its own data or a plugin's documentation is
+parsed once, then read from the cache, the same data with the same tags, until its bytes
+or its tags change; a document parsed anywhere else (a user's data) is never kept, nor
+one that cannot be pickled or read twice; a damaged entry is parsed again; the launcher
+runs the program it is given as that program's own script would run, and names one it
+cannot find. test_playbook_start runs real ansible-playbook through it."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ import io
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from ansible._internal._datatag._tags import Origin, TrustedAsTemplate
+from ansible.module_utils._internal._datatag import AnsibleTagHelper
 from ansible.parsing.yaml.loader import AnsibleLoader
 
 from orchestrator.data_files import PLAYBOOK_DIR
@@ -24,10 +28,20 @@ from tests.fixtures.file_modules import load_file
 
 PLUGIN_UTILS = PLAYBOOK_DIR / "plugin_utils"
 LAUNCHER = PLUGIN_UTILS / "govmig_playbook.py"
-# Long enough to be kept: a routing table's shape.
 ROUTING = "plugin_routing:\n" + "".join(
-    f"  module_{n}:\n    redirect: ns.col.module_{n}\n    tags: [a, b]\n" for n in range(200)
+    f"  module_{n}:\n    redirect: ns.col.module_{n}\n    tags: [a, b]\n" for n in range(50)
 )
+DOCUMENTATION = """
+name: example
+short_description: a plugin's documentation
+options:
+  timeout:
+    description: how long to wait
+    default: 10
+    type: int
+"""
+# The test's stand-in for ansible-core's functions that parse its own documents.
+OWN = frozenset({("tests/unit/test_playbook_yaml_cache.py", "as_ansible_parses")})
 
 
 @pytest.fixture
@@ -54,7 +68,15 @@ def counting() -> Counting:
 
 @pytest.fixture
 def load(launcher: ModuleType, counting: Counting, tmp_path: Path) -> Callable[..., Any]:
-    return launcher.cached_load(counting, tmp_path)  # type: ignore[no-any-return]
+    return launcher.cached_load(counting, tmp_path, OWN)  # type: ignore[no-any-return]
+
+
+def as_ansible_parses(load: Callable[..., Any], document: Any, loader: Any) -> Any:
+    return load(document, Loader=loader)
+
+
+def as_a_user_parses(load: Callable[..., Any], document: Any, loader: Any) -> Any:
+    return load(document, Loader=loader)
 
 
 def entries(directory: Path) -> list[Path]:
@@ -62,45 +84,71 @@ def entries(directory: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize("loader", ["CSafeLoader", "SafeLoader", "CBaseLoader", "BaseLoader"])
-def test_a_large_plain_document_is_parsed_once_then_read_back_the_same(
+def test_a_document_ansible_parses_is_parsed_once_then_read_back_the_same(
     load: Callable[..., Any], counting: Counting, tmp_path: Path, loader: str
 ) -> None:
     Loader = getattr(yaml, loader)  # noqa: N806
-    first, again = load(ROUTING, Loader), load(ROUTING, Loader)
+    first = as_ansible_parses(load, ROUTING, Loader)
+    again = as_ansible_parses(load, ROUTING, Loader)
     assert first == again == yaml.load(ROUTING, Loader)
     assert first is not again  # each caller's own to change
     assert counting.calls == 1
     assert len(entries(tmp_path)) == 1
 
 
+def test_a_plugins_documentation_comes_back_with_its_origin_and_trust(
+    load: Callable[..., Any], counting: Counting
+) -> None:
+    def tagged(path: str) -> str:
+        return Origin(path=path).tag(TrustedAsTemplate().tag(DOCUMENTATION))  # type: ignore[no-any-return]
+
+    parsed = [as_ansible_parses(load, tagged("/plugins/a.py"), AnsibleLoader) for _ in range(2)]
+    elsewhere = as_ansible_parses(load, tagged("/plugins/b.py"), AnsibleLoader)
+    assert counting.calls == 2  # another origin is another entry
+    first, again = parsed
+    assert first == again == elsewhere
+    description = again["options"]["timeout"]["description"]
+    tags = AnsibleTagHelper.tags(description)
+    assert TrustedAsTemplate() in tags
+    assert Origin(path="/plugins/a.py", line_num=6, col_num=18) in tags
+    assert AnsibleTagHelper.tags(description) == AnsibleTagHelper.tags(
+        first["options"]["timeout"]["description"]
+    )
+
+
 def test_a_changed_document_another_loader_or_bytes_is_another_entry(
     load: Callable[..., Any], counting: Counting, tmp_path: Path
 ) -> None:
     changed = ROUTING.replace("module_7:", "module_seven:")
-    load(ROUTING, yaml.CSafeLoader)
-    assert "module_seven" in load(changed, yaml.CSafeLoader)["plugin_routing"]
-    load(ROUTING, yaml.CBaseLoader)
-    load(ROUTING.encode(), yaml.CSafeLoader)
+    as_ansible_parses(load, ROUTING, yaml.CSafeLoader)
+    assert "module_seven" in as_ansible_parses(load, changed, yaml.CSafeLoader)["plugin_routing"]
+    as_ansible_parses(load, ROUTING, yaml.CBaseLoader)
+    as_ansible_parses(load, ROUTING.encode(), yaml.CSafeLoader)
     assert counting.calls == 4
     assert len(entries(tmp_path)) == 4
 
 
-def test_ansibles_own_loader_and_small_documents_are_parsed_every_time(
+def test_a_document_parsed_anywhere_else_is_parsed_every_time_and_never_kept(
     load: Callable[..., Any], counting: Counting, tmp_path: Path
 ) -> None:
+    secret = "govmig_secret_tsig: c2VjcmV0\n" + ROUTING
     for _ in range(2):
-        assert load(ROUTING, AnsibleLoader)["plugin_routing"]["module_1"]["tags"] == ["a", "b"]
-        assert load("small: 1\n", yaml.CSafeLoader) == {"small": 1}
+        assert as_a_user_parses(load, secret, yaml.CSafeLoader)["govmig_secret_tsig"]
+        assert as_a_user_parses(load, DOCUMENTATION, AnsibleLoader)["name"] == "example"
     assert counting.calls == 4
     assert entries(tmp_path) == []
 
 
-def test_data_marshal_cannot_keep_is_returned_and_not_kept(
-    load: Callable[..., Any], counting: Counting, tmp_path: Path
+def test_data_pickle_cannot_keep_is_returned_and_parsed_again(
+    launcher: ModuleType, counting: Counting, tmp_path: Path
 ) -> None:
-    dated = ROUTING + "released: 2026-12-06\n"
-    assert str(load(dated, yaml.CSafeLoader)["released"]) == "2026-12-06"
-    load(dated, yaml.CSafeLoader)
+    def unpicklable(stream: Any, Loader: Any) -> Any:  # noqa: N803 - yaml.load's name
+        return {"parsed": counting(stream, Loader), "made": lambda: None}
+
+    load = launcher.cached_load(unpicklable, tmp_path, OWN)
+    for _ in range(2):
+        parsed = as_ansible_parses(load, ROUTING + "released: 2026-12-06\n", yaml.CSafeLoader)
+        assert parsed["parsed"]["released"] == date(2026, 12, 6)
     assert counting.calls == 2
     assert entries(tmp_path) == []
 
@@ -110,7 +158,7 @@ def test_a_file_is_read_from_where_it_was_on_a_miss_and_from_the_cache_after(
 ) -> None:
     for _ in range(2):
         stream = io.BytesIO(ROUTING.encode())
-        assert load(stream, yaml.CSafeLoader) == yaml.safe_load(ROUTING)
+        assert as_ansible_parses(load, stream, yaml.CSafeLoader) == yaml.safe_load(ROUTING)
     assert counting.calls == 1
 
 
@@ -122,19 +170,21 @@ def test_a_stream_that_cannot_be_read_twice_is_parsed_as_it_comes(
             return False
 
     for _ in range(2):
-        assert load(OnceOnly(ROUTING), yaml.CSafeLoader) == yaml.safe_load(ROUTING)
+        parsed = as_ansible_parses(load, OnceOnly(ROUTING), yaml.CSafeLoader)
+        assert parsed == yaml.safe_load(ROUTING)
     assert counting.calls == 2
     assert entries(tmp_path) == []
 
 
+@pytest.mark.parametrize("damage", [b"not marshal", b"\xda\x0bnot pickle"])
 def test_a_damaged_entry_is_parsed_again_and_replaced(
-    load: Callable[..., Any], counting: Counting, tmp_path: Path
+    load: Callable[..., Any], counting: Counting, tmp_path: Path, damage: bytes
 ) -> None:
-    load(ROUTING, yaml.CSafeLoader)
+    as_ansible_parses(load, ROUTING, yaml.CSafeLoader)
     [entry] = entries(tmp_path)
-    entry.write_bytes(b"not marshal")
-    assert load(ROUTING, yaml.CSafeLoader) == yaml.safe_load(ROUTING)
-    assert load(ROUTING, yaml.CSafeLoader) == yaml.safe_load(ROUTING)
+    entry.write_bytes(damage)
+    for _ in range(2):
+        assert as_ansible_parses(load, ROUTING, yaml.CSafeLoader) == yaml.safe_load(ROUTING)
     assert counting.calls == 2
 
 
@@ -155,8 +205,9 @@ def test_the_launcher_runs_the_program_as_its_script_with_the_cache_and_its_exit
     program = tmp_path / "fake-playbook"
     program.write_text(
         "import sys, yaml\n"
+        "from ansible.utils.collection_loader._collection_meta import _meta_yml_to_dict\n"
         "print(sys.argv, sys.path[0], yaml.load.__name__)\n"
-        f"yaml.load({ROUTING!r}, yaml.SafeLoader)\n"
+        f"_meta_yml_to_dict({ROUTING!r}, None)\n"
         "sys.exit(3)\n",
         encoding="utf-8",
     )

@@ -1,0 +1,79 @@
+"""Real ``ansible-playbook`` started the way ``PhaseRunner`` starts it
+(``playbooks/plugin_utils/govmig_playbook.py``): the first run keeps the documents
+ansible-core parses at every start, a second run with the same installation parses none
+of them again and does the same, and nothing of the user's (a variable's value, the
+inventory) is ever kept."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.execution.runner import PLAYBOOK_START
+
+pytestmark = pytest.mark.ansible
+
+SECRET = "govmig-secret-3f9c1e7a"  # noqa: S105 - a marker to search the cache for
+PLAYBOOK = """
+- hosts: all
+  gather_facts: false
+  vars_files: [vars.yml]
+  tasks:
+    - ansible.builtin.debug:
+        msg: "{{ greeting }} from {{ inventory_hostname }}"
+"""
+
+
+def run(root: Path) -> subprocess.CompletedProcess[str]:
+    bin_dir = Path(sys.executable).parent
+    return subprocess.run(
+        [
+            sys.executable, str(PLAYBOOK_START), "ansible-playbook",
+            "-i", "alpha,beta,", "-c", "local", str(root / "site.yml"),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "HOME": str(root),
+            "XDG_CACHE_HOME": str(root / "cache"),
+            "ANSIBLE_LOCAL_TEMP": str(root / "tmp"),
+            "ANSIBLE_NOCOLOR": "1",
+        },
+        check=False,
+        timeout=120,
+    )
+
+
+def kept(root: Path) -> dict[Path, int]:
+    """Each entry the runs kept, with its modification time."""
+    found = (root / "cache" / "govmig" / "playbook-yaml").glob("*/[!.]*")
+    return {path: path.stat().st_mtime_ns for path in found}
+
+
+def test_a_second_start_parses_none_of_ansibles_own_documents_again_and_does_the_same(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "site.yml").write_text(PLAYBOOK, encoding="utf-8")
+    (tmp_path / "vars.yml").write_text(f"greeting: hello {SECRET}\n", encoding="utf-8")
+    first = run(tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    after_first = kept(tmp_path)
+    second = run(tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+
+    # The routing table, the settings' definitions, and the documentation of the plugins
+    # the run loaded (callback, connection, shell, inventory plugins...).
+    assert len(after_first) >= 5
+    assert kept(tmp_path) == after_first  # nothing parsed and kept again
+    assert f"hello {SECRET} from alpha" in second.stdout
+    # The same lines (the two hosts' results may come in either order).
+    assert sorted(first.stdout.splitlines()) == sorted(second.stdout.splitlines())
+    for entry in after_first:
+        content = entry.read_bytes()
+        assert SECRET.encode() not in content
+        assert b"alpha" not in content
