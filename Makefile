@@ -24,11 +24,12 @@ TEST_WORKERS ?= 3
 test: $(STAMP) system-deps check bytecode
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
-# A run starts many Python processes (govmig commands, runs, the chaos harness), and Python
-# may run here with PYTHONDONTWRITEBYTECODE set (this machine does): each would then compile
-# our modules from source again. Compile them once; only what changed is compiled again.
+# A run starts many Python processes (govmig commands, playbook runs and the plugins they load,
+# the chaos harness), and Python may run here with PYTHONDONTWRITEBYTECODE set (this machine
+# does): each would then compile our modules from source again. Compile them once; only what
+# changed is compiled again.
 bytecode: $(STAMP)
-	$(PY) -m compileall -q orchestrator chaos bench tests > /dev/null
+	$(PY) -m compileall -q orchestrator chaos bench tests playbooks > /dev/null
 
 # The chaos suite against the real components (README: "Chaos suite"). As root it runs the
 # lab's scenarios too; without root they are reported as not run and the target fails.
