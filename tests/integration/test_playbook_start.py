@@ -16,7 +16,7 @@ from orchestrator.execution.runner import PLAYBOOK_START
 
 pytestmark = pytest.mark.ansible
 
-SECRET = "govmig-secret-3f9c1e7a"  # noqa: S105 - a marker to search the cache for
+SECRET = "govmig-secret-3f9c1e7a"
 PLAYBOOK = """
 - hosts: all
   gather_facts: false
@@ -29,11 +29,9 @@ PLAYBOOK = """
 
 def run(root: Path) -> subprocess.CompletedProcess[str]:
     bin_dir = Path(sys.executable).parent
+    playbook = ["ansible-playbook", "-i", "alpha,beta,", "-c", "local", str(root / "site.yml")]
     return subprocess.run(
-        [
-            sys.executable, str(PLAYBOOK_START), "ansible-playbook",
-            "-i", "alpha,beta,", "-c", "local", str(root / "site.yml"),
-        ],  # fmt: skip
+        [sys.executable, str(PLAYBOOK_START), *playbook],
         capture_output=True,
         text=True,
         cwd=root,
