@@ -30,6 +30,7 @@ import hashlib
 import importlib.util
 import marshal
 import os
+import shutil
 import stat
 import sys
 import tempfile
@@ -57,6 +58,36 @@ def private_dir(*parts: str, environ: Mapping[str, str] = os.environ) -> Path | 
         return path if trusted(path) else None
     except (OSError, RuntimeError, KeyError):  # RuntimeError, KeyError: no home to be found
         return None
+
+
+def installation_dir(
+    kind: str, versions: str, environ: Mapping[str, str] = os.environ
+) -> Path | None:
+    """The cache directory of ``kind`` for the installation ``versions`` describes (its
+    interpreter, libraries, prefix: each has its own), ``private_dir``, marked used now.
+    Another installation's directory of ``kind`` no run has used for ``STALE_S`` (one
+    upgraded or removed) is removed, if it is this user's privately. The controller's
+    caches (the strategy's, the launcher's) are made so."""
+    name = hashlib.sha256(versions.encode()).hexdigest()[:16]
+    path = private_dir(kind, name, environ=environ)
+    if path is not None:
+        with contextlib.suppress(OSError):
+            os.utime(str(path))  # used now: its age tells other installations' runs it is not stale
+            _remove_stale(path.parent, keep=path.name, now=time.time())
+    return path
+
+
+def _remove_stale(kind_dir: Path, keep: str, now: float) -> None:
+    for entry in os.scandir(str(kind_dir)):
+        with contextlib.suppress(OSError):
+            info = entry.stat(follow_symlinks=False)
+            if (
+                entry.name != keep
+                and stat.S_ISDIR(info.st_mode)
+                and owned_privately(info)
+                and now - info.st_mtime > STALE_S
+            ):
+                shutil.rmtree(entry.path)
 
 
 def owned_privately(info: os.stat_result) -> bool:

@@ -56,8 +56,7 @@ def cache_dir() -> Path | None:
     import ansible.release  # its version only: Ansible's settings load with ansible.constants
 
     versions = f"{sys.version}|{yaml.__version__}|{ansible.release.__version__}|{sys.prefix}"
-    name = hashlib.sha256(versions.encode()).hexdigest()[:16]
-    return govmig_host_code.private_dir("playbook-yaml", name)
+    return govmig_host_code.installation_dir("playbook-yaml", versions)
 
 
 def entry_key(document: str | bytes, loader: type) -> str:

@@ -81,11 +81,8 @@ import contextlib
 import hashlib
 import os
 import re
-import shutil
-import stat
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import CodeType
@@ -137,43 +134,18 @@ display = Display()
 Built = tuple[Any, ...]  # Mitogen's (fullname, pkg_present, path, compressed, related)
 # The caches' directories: built modules, compiled templates, code compiled to be scanned.
 MODULES, TEMPLATES, SCANNED = "mitogen-modules", "jinja-code", "mitogen-scanned-code"
-# A cache directory no run has used for this long (an installation upgraded or removed:
-# each has its own, named by its versions) is removed when another is opened.
-STALE_S = 30 * 24 * 3600
 # A host names the module it asks for: only a dotted Python name becomes a file name.
 MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", re.ASCII)
 
 
 def cache_dir(kind: str = MODULES, env: Mapping[str, str] = os.environ) -> Path | None:
     """This installation's cache directory of ``kind``, created private; None if others could
-    change it (``govmig_host_code.private_dir``, which the hosts' caches are made by too)."""
+    change it (``govmig_host_code.installation_dir``, which the launcher's cache uses too)."""
     versions = (
         f"{sys.version}|{mitogen.__version__}|{ansible.release.__version__}|{sys.prefix}"
         f"|{jinja2.__version__}"
     )
-    name = hashlib.sha256(versions.encode()).hexdigest()[:16]
-    path = govmig_host_code.private_dir(kind, name, environ=env)
-    if path is not None:
-        with contextlib.suppress(OSError):
-            os.utime(path)  # used now: its age tells other installations' runs it is not stale
-            remove_stale(path.parent, keep=path.name)
-    return path
-
-
-def remove_stale(kind_dir: Path, keep: str) -> None:
-    """Remove the cache directories of ``kind_dir`` but ``keep`` that no run has used for
-    ``STALE_S`` (each is touched when a run opens it), and only our own private ones."""
-    now = time.time()
-    for entry in os.scandir(kind_dir):
-        with contextlib.suppress(OSError):
-            info = entry.stat(follow_symlinks=False)
-            if (
-                entry.name != keep
-                and stat.S_ISDIR(info.st_mode)
-                and govmig_host_code.owned_privately(info)
-                and now - info.st_mtime > STALE_S
-            ):
-                shutil.rmtree(entry.path)
+    return govmig_host_code.installation_dir(kind, versions, environ=env)
 
 
 def _stamp(path: str, is_pkg: bool) -> tuple[int, ...] | None:

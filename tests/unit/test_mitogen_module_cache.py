@@ -258,7 +258,7 @@ def test_another_installations_cache_unused_for_a_month_is_removed(
     plugin: ModuleType, tmp_path: Path, kind: str
 ) -> None:
     kind_dir = tmp_path / "cache" / "govmig" / kind
-    month_ago = time.time() - plugin.STALE_S - 3600
+    month_ago = time.time() - plugin.govmig_host_code.STALE_S - 3600
 
     def made(name: str, *, mode: int = 0o700, age: float = month_ago) -> Path:
         path = kind_dir / name

@@ -9,8 +9,10 @@ cannot find. test_playbook_start runs real ansible-playbook through it."""
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -224,3 +226,19 @@ def test_the_launcher_runs_the_program_as_its_script_with_the_cache_and_its_exit
 def test_the_launcher_names_a_program_it_cannot_find(tmp_path: Path) -> None:
     done = launch("no-such-playbook", cache=tmp_path / "cache")
     assert (done.returncode, done.stderr) == (127, "no-such-playbook: command not found\n")
+
+
+def test_another_installations_documents_unused_for_a_month_are_removed(
+    launcher: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    kind_dir = tmp_path / "govmig" / "playbook-yaml"
+    stale, recent = kind_dir / "stale", kind_dir / "recent"
+    for path, age_s in ((stale, launcher.govmig_host_code.STALE_S + 3600), (recent, 3600)):
+        path.mkdir(parents=True, mode=0o700)
+        os.utime(path, (time.time() - age_s, time.time() - age_s))
+
+    directory = launcher.cache_dir()
+
+    assert directory is not None
+    assert sorted(p.name for p in kind_dir.iterdir()) == sorted([directory.name, "recent"])
