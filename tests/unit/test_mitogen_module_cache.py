@@ -689,3 +689,54 @@ def test_the_in_process_binding_outlives_the_thread_that_made_it_and_a_tasks_clo
     assert model.broker is None
     assert broker._exitted
     binding.close()  # nothing more to close
+
+
+class Waiting:
+    """What ``_wait_on_pending_results`` uses of a strategy: its count of results pending, its
+    results queue (``ArrivingResults``), its task queue manager and its processing."""
+
+    def __init__(self, plugin: ModuleType, pending: int) -> None:
+        self.dead = False
+        self._pending_results = pending
+        self._results = plugin.ArrivingResults()
+        self._tqm = SimpleNamespace(_terminated=False, has_dead_workers=lambda: self.dead)
+
+    def _process_pending_results(self, iterator: object) -> list[str]:
+        found = []
+        while self._results:
+            found.append(self._results.popleft())
+            self._pending_results -= 1
+        return found
+
+
+def test_the_strategy_waits_for_each_result_as_it_arrives_from_another_thread(
+    plugin: ModuleType,
+) -> None:
+    strategy = Waiting(plugin, pending=3)
+    strategy._results.append("first")  # already there when the wait begins
+    started = threading.Event()
+
+    def results_thread() -> None:
+        started.wait(10)
+        for result in ("second", "third"):
+            strategy._results.append(result)
+
+    sender = threading.Thread(target=results_thread)
+    sender.start()
+    started.set()
+    found = plugin.StrategyModule._wait_on_pending_results(strategy, iterator=None)
+    sender.join(10)
+
+    assert found == ["first", "second", "third"]
+    assert strategy._pending_results == 0
+
+
+def test_the_strategy_waiting_for_results_stops_at_a_dead_worker_or_a_stopped_run(
+    plugin: ModuleType,
+) -> None:
+    strategy = Waiting(plugin, pending=1)
+    strategy.dead = True
+    with pytest.raises(plugin.AnsibleError, match="A worker was found in a dead state"):
+        plugin.StrategyModule._wait_on_pending_results(strategy, iterator=None)
+    strategy.dead, strategy._tqm._terminated = False, True
+    assert plugin.StrategyModule._wait_on_pending_results(strategy, iterator=None) == []
