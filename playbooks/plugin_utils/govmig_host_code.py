@@ -119,19 +119,25 @@ def cache_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
 
 
 def entry_key(source: str | bytes, filename: str, optimize: int) -> str:
-    """The name of the entry of ``source``'s code: a ``bytes`` source honours its coding
-    declaration and a ``str`` one does not, so the two never share an entry."""
+    """The name of the entry of ``source``'s code (``content_key``)."""
     if optimize == -1:
         optimize = sys.flags.optimize
-    text = source if isinstance(source, bytes) else source.encode("utf-8", "surrogatepass")
-    kind = b"bytes" if isinstance(source, bytes) else b"str"
-    digest = hashlib.sha256()
-    for part in (
+    return content_key(
+        source,
         importlib.util.MAGIC_NUMBER,
         filename.encode("utf-8", "surrogatepass"),
         b"%d" % optimize,
-        kind,
-    ):
+    )
+
+
+def content_key(source: str | bytes, *parts: bytes) -> str:
+    """The name of an entry made from ``source`` under ``parts``: what else it depends on.
+    A ``bytes`` source may declare its own encoding and a ``str`` one may not, so the two
+    never share an entry. The launcher's cache names its entries so too."""
+    text = source if isinstance(source, bytes) else source.encode("utf-8", "surrogatepass")
+    kind = b"bytes" if isinstance(source, bytes) else b"str"
+    digest = hashlib.sha256()
+    for part in (*parts, kind):
         digest.update(b"%d:" % len(part) + part)  # each part's length first: no two read alike
     digest.update(text)
     return digest.hexdigest()

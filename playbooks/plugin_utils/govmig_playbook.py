@@ -26,7 +26,6 @@ ansible-core is installed for.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import pickle
 import runpy
@@ -60,21 +59,13 @@ def cache_dir() -> Path | None:
 
 
 def entry_key(document: str | bytes, loader: type) -> str:
-    """The entry of ``document`` parsed by ``loader``. A ``bytes`` document may carry its
-    own encoding and a ``str`` one may not, so the two never share an entry; Ansible's tags
-    on a document (its origin, its trust) are carried into what it parses to, so they are
-    part of the key."""
-    text = document if isinstance(document, bytes) else document.encode("utf-8", "surrogatepass")
-    parts = [
-        f"{loader.__module__}.{loader.__qualname__}",
-        "bytes" if isinstance(document, bytes) else "str",
-        *sorted(map(repr, _tags(document))),
-    ]
-    digest = hashlib.sha256()
-    for part in (p.encode("utf-8", "surrogatepass") for p in parts):
-        digest.update(b"%d:" % len(part) + part)  # each part's length first: no two read alike
-    digest.update(text)
-    return digest.hexdigest()
+    """The entry of ``document`` parsed by ``loader`` (``govmig_host_code.content_key``).
+    Ansible's tags on a document (its origin, its trust) are carried into what it parses
+    to, so they are part of the key."""
+    loader_name = f"{loader.__module__}.{loader.__qualname__}"
+    tags = sorted(map(repr, _tags(document)))
+    parts = (part.encode("utf-8", "surrogatepass") for part in (loader_name, *tags))
+    return govmig_host_code.content_key(document, *parts)
 
 
 def _tags(document: str | bytes) -> frozenset[object]:
