@@ -5,7 +5,6 @@ A test whose service is missing fails; it never skips.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
@@ -22,6 +21,7 @@ from orchestrator import redaction
 from orchestrator.devkafka import LocalKafka, free_port_pair
 from orchestrator.errors import GovmigError
 from orchestrator.settings import LocalKafkaSettings
+from tests.fixtures import cpu_shares
 from tests.fixtures.groups import xdist_group
 from tests.fixtures.ports import worker_base
 
@@ -50,6 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
         runtime = Path(os.environ[SESSION_DIR]) / "run"
         runtime.mkdir(mode=0o700)
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+        cpu_shares.make(Path(os.environ[SESSION_DIR]))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -62,6 +63,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if record.exists():
         settings = json.loads(record.read_text(encoding="utf-8"))["settings"]
         LocalKafka(LocalKafkaSettings.model_validate(settings)).down()
+    cpu_shares.remove(session_dir)
     shutil.rmtree(session_dir, ignore_errors=True)
 
 
@@ -132,20 +134,12 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     item.add_marker(pytest.mark.xdist_group(group))
 
 
-# The lab's worker runs the suite's longest group, one test after another, and the
-# other workers share its two cores: it, and what it starts, runs ahead of them.
-LAB_NICE = -10
-USUAL_NICE = os.getpriority(os.PRIO_PROCESS, 0)  # the worker's own, as it was started
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Before a test and its fixtures: the lab's priority for a lab test, the usual else.
-    (Lowering the nice value needs root, as the lab does; without it, the usual.)"""
-    wanted = LAB_NICE if item.get_closest_marker("lab") else USUAL_NICE
-    if os.getpriority(os.PRIO_PROCESS, 0) != wanted:
-        with contextlib.suppress(PermissionError):
-            os.setpriority(os.PRIO_PROCESS, 0, wanted)
+    """Before a test and its fixtures, its worker enters the lab's share of the CPU or the
+    rest's (``tests/fixtures/cpu_shares.py``): the lab's group is the suite's longest."""
+    lab = item.get_closest_marker("lab") is not None
+    cpu_shares.enter(Path(os.environ[SESSION_DIR]), lab=lab)
 
 
 # What a group's tests start, heaviest first: the lab's hosts, playbook runs, real services.

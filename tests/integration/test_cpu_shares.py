@@ -1,0 +1,52 @@
+"""The lab's share of the CPU (``tests/fixtures/cpu_shares.py``) on the machine's real cgroups."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from tests.fixtures import cpu_shares
+
+
+def cpu_cgroup(pid: int | str) -> str:
+    """The cpu cgroup ``pid`` is in, as ``/proc/<pid>/cgroup`` names it."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "cpu" in controllers.split(","):
+            return path
+    raise AssertionError(f"no cpu cgroup for {pid}")
+
+
+def test_a_worker_and_what_it_starts_in_a_session_of_its_own_share_the_labs_cgroup(
+    tmp_path: Path,
+) -> None:
+    session_dir = tmp_path / "govmig-tests-shares"
+    cpu_shares.make(session_dir)
+    group = cpu_shares.root(session_dir)
+    try:
+        assert (group / "lab" / "cpu.shares").read_text().strip() == "4096"
+        assert (group / "rest" / "cpu.shares").read_text().strip() == "1024"
+
+        cpu_shares.enter(session_dir, lab=True)
+        assert cpu_cgroup("self") == f"/{session_dir.name}/lab"
+        # As a playbook run or a lab host starts: a session of its own, still the lab's.
+        child = subprocess.Popen(["sleep", "30"], start_new_session=True)
+        try:
+            assert cpu_cgroup(child.pid) == f"/{session_dir.name}/lab"
+            cpu_shares.enter(session_dir, lab=False)
+            assert cpu_cgroup("self") == f"/{session_dir.name}/rest"
+        finally:
+            cpu_shares.remove(session_dir)  # moves the child out, then removes the groups
+            assert cpu_cgroup(child.pid) == "/"
+            child.kill()
+            child.wait()
+    finally:
+        cpu_shares.remove(session_dir)
+    assert not group.exists()
+    assert cpu_cgroup("self") == "/"
+
+
+def test_entering_a_cgroup_never_made_changes_nothing(tmp_path: Path) -> None:
+    before = cpu_cgroup("self")
+    cpu_shares.enter(tmp_path / "govmig-tests-never-made", lab=True)
+    assert cpu_cgroup("self") == before
