@@ -251,6 +251,34 @@ def warm_jinja_plugins() -> None:
         list(loader.all())
 
 
+def remember_jinja_lookups(loader: Any) -> None:
+    """Have a Jinja plugin loader remember what it found for each name, a plugin or none,
+    until a directory is added to its path (which clears its own caches).
+
+    Every task's template environment looks each filter and test a template names up as
+    an Ansible plugin first, Jinja's own (``length``, ``list``, ``sameas``) too. A name
+    not among Ansible's legacy plugins is then looked for in its collection, by loading
+    each of the collection's plugin files, and that result is never kept: about 1.2 ms
+    for every ``length``, in every task of every host. 28 hosts of 23 small tasks made
+    1,120 such lookups, 2.3 of the run's 14 s under cProfile. Installed on the loader
+    itself, from its class's own methods, so installing it again changes nothing."""
+    lookup, clear = type(loader).get_with_context, type(loader)._clear_caches
+    found: dict[str, Any] = {}
+
+    def get_with_context(name: str, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:  # a lookup with options of its own: as Ansible does it
+            return lookup(loader, name, *args, **kwargs)
+        if name not in found:
+            found[name] = lookup(loader, name)
+        return found[name]
+
+    def clear_caches() -> None:
+        clear(loader)
+        found.clear()
+
+    loader.get_with_context, loader._clear_caches = get_with_context, clear_caches
+
+
 def warm_legacy_modules(action: str) -> None:
     """Look a task's module up by its legacy name in this process, before the workers fork.
 
@@ -392,6 +420,10 @@ if os.environ.get("GOVMIG_HOST_CODE_CACHE", "1") != "0":
     _Contexts._send_module_forwards = installing_host_code(
         _Contexts._send_module_forwards, HOST_CODE.read_text() + "\ninstall()\n"
     )
+
+# Installed before the workers fork, which template and look their plugins up.
+for _loader in (filter_loader, test_loader):
+    remember_jinja_lookups(_loader)
 
 # Installed before the workers fork, which compile the templates.
 if _jinja_bits is not None and (_templates := cache_dir(TEMPLATES)) is not None:

@@ -12,8 +12,10 @@ strategy through ansible-runner."""
 from __future__ import annotations
 
 import builtins
+import json
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -64,6 +66,9 @@ def plugin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ModuleTy
     finally:
         del AnsibleEnvironment.compile  # Jinja's Environment.compile again
         vars(module_finder).pop("compile", None)  # the built-in compile again
+        for loader in (filter_loader, test_loader):  # their class's own lookups again
+            vars(loader).pop("get_with_context", None)
+            vars(loader).pop("_clear_caches", None)
 
 
 class Counting:
@@ -641,6 +646,83 @@ def test_the_jinja_plugins_are_loaded_before_the_workers_fork(
 
     assert "ansible.builtin.to_json" in filter_loader._cached_non_collection_wrappers
     assert "ansible.builtin.regex" in test_loader._cached_non_collection_wrappers
+
+
+class Lookups:
+    """A Jinja plugin loader that counts the lookups it makes."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.cleared = 0
+
+    def get_with_context(self, name: str, *args: Any, **kwargs: Any) -> str | None:
+        self.asked.append((name, args, kwargs))
+        return None if name == "length" else f"plugin {name}"
+
+    def _clear_caches(self) -> None:
+        self.cleared += 1
+
+
+def test_a_jinja_plugin_lookup_is_made_once_until_the_loaders_caches_are_cleared(
+    plugin: ModuleType,
+) -> None:
+    loader = Lookups()
+    plugin.remember_jinja_lookups(loader)
+    plugin.remember_jinja_lookups(loader)  # again: still one lookup each
+
+    # Found or not (Jinja's own ``length``), each name is looked up once.
+    assert [loader.get_with_context(n) for n in ("length", "to_json", "length")] == [
+        None, "plugin to_json", None
+    ]  # fmt: skip
+    assert [name for name, _, _ in loader.asked] == ["length", "to_json"]
+    # A lookup with options of its own is made as Ansible makes it, every time.
+    loader.get_with_context("to_json", collection_list=["a.b"])
+    loader.get_with_context("to_json", collection_list=["a.b"])
+    assert loader.asked[2:] == [("to_json", (), {"collection_list": ["a.b"]})] * 2
+    # A directory added to its path clears its caches, and what it remembered with them.
+    loader._clear_caches()
+    assert loader.cleared == 1
+    loader.get_with_context("length")
+    assert [name for name, _, _ in loader.asked] == [
+        "length",
+        "to_json",
+        "to_json",
+        "to_json",
+        "length",
+    ]
+
+
+# Ansible's own loaders, as ansible-playbook has them: its collection finder installed (in a
+# process of its own, not in the test's), then the plugin loaded. Prints what five lookups of
+# Jinja's own ``length`` found and how many times the collection's plugins were listed.
+LOOKUPS = """
+import json, pkgutil, sys
+from pathlib import Path
+from ansible.plugins.loader import filter_loader, init_plugin_loader
+from tests.fixtures.file_modules import load_file
+init_plugin_loader()
+listed = []
+iter_modules = pkgutil.iter_modules
+pkgutil.iter_modules = lambda *a, **k: listed.append(a) or iter_modules(*a, **k)
+if sys.argv[1] == "with-plugin":
+    load_file(Path(sys.argv[2]))
+found = [filter_loader.get("length") for _ in range(5)]
+json.dump({"found": [f is None for f in found], "listed": len(listed)}, sys.stdout)
+"""
+
+
+@pytest.mark.parametrize(("how", "listings"), [("with-plugin", 1), ("without", 5)])
+def test_jinjas_own_filter_is_looked_for_among_ansibles_once_per_run(
+    tmp_path: Path, how: str, listings: int
+) -> None:
+    plugin_file = PLAYBOOK_DIR / "strategy_plugins" / "govmig_mitogen_linear.py"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-c", LOOKUPS, how, str(plugin_file)],
+        capture_output=True, text=True, check=True, env=env, timeout=120,
+    )  # fmt: skip
+    # Not an Ansible filter each time (Jinja's own, then), and listed once with the plugin.
+    assert json.loads(done.stdout) == {"found": [True] * 5, "listed": listings}
 
 
 def test_each_jump_host_of_the_plays_hosts_is_logged_in_to_once(plugin: ModuleType) -> None:
