@@ -31,6 +31,9 @@ things every worker built again are built once here instead:
   on (the source, the environment's syntax and code generation settings,
   Ansible's compile-time options; the directory's name carries the versions),
   with how the code calls each filter and test it names, checked before use.
+  A conditional (``when``, ``that``, ``changed_when``...) is an expression, which
+  Jinja parses and compiles as a template of its own: its code is kept the same
+  way, under a key of the expression.
 
 On the lab's wave (``bench.lab_wave``) the two took a sixth off the controller's
 CPU: under a profiler, compiling templates was over a third of a worker's time
@@ -79,6 +82,7 @@ from __future__ import annotations
 import builtins
 import collections
 import contextlib
+import contextvars
 import hashlib
 import os
 import re
@@ -304,19 +308,28 @@ def _pass_arg(env: Environment, kind: str, name: str) -> str | None:
     return passed.name if passed is not None else None
 
 
-def uses(env: Environment, source: str, name: str | None, filename: str | None) -> Uses:
-    """The filters and tests ``source`` names, each with how its code calls it."""
-    parsed = env._parse(source, name, filename)
+def uses(
+    env: Environment, source: str | nodes.Template, name: str | None, filename: str | None
+) -> Uses:
+    """The filters and tests ``source`` (a template string, or one parsed) names, each with
+    how its code calls it."""
+    parsed = source if isinstance(source, nodes.Template) else env._parse(source, name, filename)
     named = {("filter", node.name) for node in parsed.find_all(nodes.Filter)}
     named |= {("test", node.name) for node in parsed.find_all(nodes.Test)}
     return [(kind, each, _pass_arg(env, kind, each)) for kind, each in sorted(named)]
 
 
 def template_key(
-    env: Environment, source: str, name: str | None, filename: str | None, defer_init: bool
+    env: Environment,
+    source: str,
+    name: str | None,
+    filename: str | None,
+    defer_init: bool,
+    expression: bool = False,
 ) -> str:
     """Everything a template's code depends on but its filters and tests (and the
-    versions, which name the directory)."""
+    versions, which name the directory); ``source`` is an expression's (``expression``),
+    whose template Jinja builds from it, or a template string."""
     context = _jinja_bits._TemplateCompileContext.current(optional=True)
     settings = (
         tuple(getattr(env, field) for field in _jinja_bits._TEMPLATE_OVERRIDE_FIELD_NAMES),
@@ -326,7 +339,7 @@ def template_key(
         context.escape_backslashes if context is not None else None,
         _TemplateConfig.allow_embedded_templates,
     )
-    described = repr((settings, str(source), name, filename, defer_init))
+    described = repr((settings, str(source), name, filename, defer_init, expression))
     return hashlib.sha256(described.encode()).hexdigest()
 
 
@@ -343,6 +356,40 @@ def load_code(directory: Path, key: str, env: Environment) -> CodeType | None:
     return None
 
 
+# The expression being compiled (``compiling_expression``), whose template Jinja builds.
+_compiling_expression: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "govmig_compiling_expression", default=None
+)
+
+
+def compiling_expression(compile_expression: Callable[..., Any]) -> Callable[..., Any]:
+    """``Environment.compile_expression`` that names the expression to ``compile`` while
+    Jinja compiles it: Jinja parses it, then compiles a template it builds of it, one
+    assignment of its value (``_expression_of``), where ``compile`` sees no source."""
+
+    def compile_named(env: Any, source: Any, *args: Any, **kwargs: Any) -> Any:
+        named = _compiling_expression.set(source if type(source) is str else str(source))
+        try:
+            return compile_expression(env, source, *args, **kwargs)
+        finally:
+            _compiling_expression.reset(named)
+
+    return compile_named
+
+
+def _expression_of(source: object) -> str | None:
+    """The expression whose template ``source`` is, as Jinja's ``compile_expression`` built
+    it (``result = <expression>``); None for any other source."""
+    expression = _compiling_expression.get()
+    if expression is None or not isinstance(source, nodes.Template) or len(source.body) != 1:
+        return None
+    (assign,) = source.body
+    target = getattr(assign, "target", None)
+    if not isinstance(assign, nodes.Assign) or not isinstance(target, nodes.Name):
+        return None
+    return expression if target.name == "result" and target.ctx == "store" else None
+
+
 def cached_compile(compile_: Callable[..., Any], directory: Path) -> Callable[..., Any]:
     """``Environment.compile`` that first looks in ``directory`` for a template string's code."""
 
@@ -354,15 +401,19 @@ def cached_compile(compile_: Callable[..., Any], directory: Path) -> Callable[..
         raw: bool = False,
         defer_init: bool = False,
     ) -> Any:
+        expression = _expression_of(source)
         # A callable autoescape has no stable key: such an environment is not Ansible's.
         if (
             raw
-            or not isinstance(source, str)
+            or not (isinstance(source, str) or expression is not None)
             or env._debuggable_template_source
             or callable(env.autoescape)
         ):
             return compile_(env, source, name, filename, raw, defer_init)
-        key = template_key(env, source, name, filename, defer_init)
+        if expression is not None:
+            key = template_key(env, expression, name, filename, defer_init, expression=True)
+        else:
+            key = template_key(env, source, name, filename, defer_init)
         code = load_code(directory, key, env)
         if code is None:
             code = compile_(env, source, name, filename, raw, defer_init)
@@ -429,6 +480,7 @@ for _loader in (filter_loader, test_loader):
 if _jinja_bits is not None and (_templates := cache_dir(TEMPLATES)) is not None:
     _Environment = _jinja_bits.AnsibleEnvironment
     _Environment.compile = cached_compile(_Environment.compile, _templates)
+    _Environment.compile_expression = compiling_expression(_Environment.compile_expression)
 
 # Actions that only compute on the controller: no connection, no module, nothing to wait for.
 COMPUTE_ONLY = frozenset(add_internal_fqcns(("set_fact", "assert", "fail", "debug")))

@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import CodeType, ModuleType, SimpleNamespace
 from typing import Any
 
 import ansible.module_utils
@@ -54,6 +54,7 @@ def plugin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ModuleTy
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     responder = mitogen.master.ModuleResponder
     own, own_core = responder._build_tuple, mitogen.parent._get_core_source
+    own_expression = AnsibleEnvironment.compile_expression
     # It wraps Mitogen's builds and Ansible's compile as it loads, as in ansible-playbook.
     module = load_file(PLAYBOOK_DIR / "strategy_plugins" / "govmig_mitogen_linear.py")
     assert responder._build_tuple is not own
@@ -65,6 +66,7 @@ def plugin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ModuleTy
         yield module
     finally:
         del AnsibleEnvironment.compile  # Jinja's Environment.compile again
+        AnsibleEnvironment.compile_expression = own_expression
         vars(module_finder).pop("compile", None)  # the built-in compile again
         for loader in (filter_loader, test_loader):  # their class's own lookups again
             vars(loader).pop("get_with_context", None)
@@ -591,6 +593,39 @@ def test_a_template_compiled_once_is_used_again_from_the_cache(templates: Templa
 
     assert templates.jinja.compiled == [source]
     assert len(list(templates.directory.iterdir())) == 1
+
+
+def test_a_conditional_compiled_once_is_used_again_from_the_cache(
+    plugin: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A conditional is an expression, which Jinja compiles as a template it builds of it:
+    its code is kept under a key of the expression, apart from a template string's."""
+    compiled: list[str] = []
+    own = jinja2.Environment._compile
+
+    def counting(env: jinja2.Environment, code: str, filename: str) -> CodeType:
+        compiled.append(code)
+        return own(env, code, filename)
+
+    monkeypatch.setattr(jinja2.Environment, "_compile", counting)
+    directory = plugin.cache_dir(plugin.TEMPLATES)
+    assert directory is not None
+    expression = "answer > 40 and names | length == 2"
+
+    first = plain_env().compile_expression(expression)
+    again = plain_env().compile_expression(expression)  # a new environment: from the cache
+
+    assert len(compiled) == 1
+    assert (
+        again._template.root_render_func.__code__.co_code
+        == first._template.root_render_func.__code__.co_code
+    )
+    assert len(list(directory.iterdir())) == 1
+    # Another expression, and the same text as a template string, are entries of their own.
+    plain_env().compile_expression("answer < 40")
+    plain_env().from_string(expression)
+    assert len(compiled) == 3
+    assert len(list(directory.iterdir())) == 3
 
 
 def test_a_template_is_compiled_again_when_its_settings_change(templates: Templates) -> None:
