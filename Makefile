@@ -17,8 +17,9 @@ demo: $(STAMP) bytecode
 # groups go out heaviest first (tests/conftest.py), the lab's first. Three workers on two
 # cores: with two, the cores idled 18% of the time (tests waiting on brokers, services and
 # clocks) and the suite took 15:09 to 16:09; with three they idle about 5%, and it took
-# 14:06 to 14:25, bound by the lab's one worker; 12:19 to 16:35 once the lab's tests ran
-# ahead of the others (tests/conftest.py, LAB_NICE) (4 December 2026).
+# 14:06 to 14:25, bound by the lab's one worker (4 December 2026). Since the lab's worker has
+# four times the others' share of the CPU (tests/fixtures/cpu_shares.py), its tests take 582 s
+# of a 786 s run; four workers took 780 s, as the cores are then busy (6 December 2026).
 TEST_WORKERS ?= 3
 
 test: $(STAMP) system-deps check bytecode
