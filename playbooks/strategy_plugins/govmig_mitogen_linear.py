@@ -368,7 +368,7 @@ def compiling_expression(compile_expression: Callable[..., Any]) -> Callable[...
     assignment of its value (``_expression_of``), where ``compile`` sees no source."""
 
     def compile_named(env: Any, source: Any, *args: Any, **kwargs: Any) -> Any:
-        named = _compiling_expression.set(source if type(source) is str else str(source))
+        named = _compiling_expression.set(str(source))  # its text: a key drops its tags
         try:
             return compile_expression(env, source, *args, **kwargs)
         finally:
