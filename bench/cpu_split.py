@@ -18,34 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
+
+from bench.cgroups import Cgroup
 
 _V1 = Path("/sys/fs/cgroup/cpuacct")
 _V2 = (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified"))
-
-
-@dataclass(frozen=True)
-class CpuGroup:
-    """One cgroup: the processes put in it and all they start; their CPU seconds."""
-
-    path: Path
-
-    def add(self, pids: Iterable[int]) -> None:
-        """Move each process (all its threads) into the group; one gone meanwhile is skipped."""
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                (self.path / "cgroup.procs").write_text(str(pid))
-
-    def seconds(self) -> float:
-        """CPU seconds spent in the group since it was made."""
-        usage = self.path / "cpuacct.usage"
-        if usage.exists():  # v1: nanoseconds
-            return int(usage.read_text()) / 1e9
-        stat = dict(line.split() for line in (self.path / "cpu.stat").read_text().splitlines())
-        return int(stat["usage_usec"]) / 1e6
 
 
 def _hierarchy() -> Path | None:
@@ -56,33 +35,18 @@ def _hierarchy() -> Path | None:
 
 
 @contextlib.contextmanager
-def cpu_groups(*names: str) -> Iterator[dict[str, CpuGroup] | None]:
+def cpu_groups(*names: str) -> Iterator[dict[str, Cgroup] | None]:
     """A new cgroup per name, removed at the end (what is left in one goes back to the
     root first); None when this machine cannot count CPU by cgroup."""
     root = _hierarchy()
     if root is None:
         yield None
         return
-    made: list[Path] = []
+    groups = {name: Cgroup(root, f"govmig-bench-{os.getpid()}-{name}") for name in names}
     try:
-        for name in names:
-            path = root / f"govmig-bench-{os.getpid()}-{name}"
-            path.mkdir()
-            made.append(path)
-        yield {name: CpuGroup(path) for name, path in zip(names, made, strict=True)}
+        for group in groups.values():
+            group.path.mkdir()
+        yield groups
     finally:
-        for path in made:
-            _remove(path, CpuGroup(root))
-
-
-def _remove(path: Path, root: CpuGroup) -> None:
-    """Move what is left in the group to the root, then remove it (a process that has
-    just exited may hold it a moment longer)."""
-    for _attempt in range(50):
-        root.add(int(pid) for pid in (path / "cgroup.procs").read_text().split())
-        try:
-            path.rmdir()
-            return
-        except OSError:
-            time.sleep(0.1)
-    path.rmdir()
+        for group in groups.values():
+            group.remove()

@@ -36,7 +36,8 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.cpu_split import CpuGroup, cpu_groups
+from bench.cgroups import Cgroup
+from bench.cpu_split import cpu_groups
 from bench.wave_rig import TimedExecutor, WaveTiming, placed_store, run_wave, wave_systems
 from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.execution import SystemTarget
@@ -177,7 +178,7 @@ def report(
     nodes: Sequence[str],
     limits: Limits,
     args: argparse.Namespace,
-    groups: Mapping[str, CpuGroup] | None,
+    groups: Mapping[str, Cgroup] | None,
 ) -> None:
     """Run both waves and print the table."""
     count = args.systems
@@ -224,9 +225,9 @@ def logins_now(lab: Lab) -> dict[str, int]:
     return {host: len(lines) for host, lines in lab.logins().items()}
 
 
-def cpu_now(groups: Mapping[str, CpuGroup] | None) -> dict[str, float]:
+def cpu_now(groups: Mapping[str, Cgroup] | None) -> dict[str, float]:
     """Each group's CPU seconds so far (nothing without groups)."""
-    return {name: group.seconds() for name, group in (groups or {}).items()}
+    return {name: group.cpu_seconds() for name, group in (groups or {}).items()}
 
 
 if __name__ == "__main__":

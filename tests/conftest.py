@@ -50,6 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
         runtime = Path(os.environ[SESSION_DIR]) / "run"
         runtime.mkdir(mode=0o700)
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+        cpu_shares.remove_dead_sessions(Path(tempfile.gettempdir()))
         cpu_shares.make(Path(os.environ[SESSION_DIR]))
 
 
