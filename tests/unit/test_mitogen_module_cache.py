@@ -564,10 +564,18 @@ class Templates:
     directory: Path
     jinja: Compiling
     compile: Callable[..., Any]
+    plugin: ModuleType
 
     def code(self, env: jinja2.Environment, source: str) -> bool:
         """Whether ``source`` compiled through the cache is the code Jinja compiles for it."""
         return bool(self.compile(env, source) == jinja2.Environment.compile(env, source))
+
+    def next_run(self) -> Templates:
+        """The cache as the next run finds it: the same directory, nothing in memory."""
+        return Templates(
+            self.directory, self.jinja, self.plugin.cached_compile(self.jinja, self.directory),
+            self.plugin,
+        )  # fmt: skip
 
 
 @pytest.fixture
@@ -575,7 +583,7 @@ def templates(plugin: ModuleType) -> Templates:
     directory = plugin.cache_dir(plugin.TEMPLATES)
     assert directory is not None
     jinja = Compiling()
-    return Templates(directory, jinja, plugin.cached_compile(jinja, directory))
+    return Templates(directory, jinja, plugin.cached_compile(jinja, directory), plugin)
 
 
 def plain_env(**filters: Any) -> jinja2.Environment:
@@ -593,6 +601,30 @@ def test_a_template_compiled_once_is_used_again_from_the_cache(templates: Templa
 
     assert templates.jinja.compiled == [source]
     assert len(list(templates.directory.iterdir())) == 1
+
+
+def test_a_run_reads_a_templates_entry_once_and_the_next_run_reads_it_again(
+    templates: Templates, plugin: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[Path] = []
+    read = plugin.govmig_host_code.read
+
+    def counting(path: Path) -> Any:
+        reads.append(path)
+        return read(path)
+
+    monkeypatch.setattr(plugin.govmig_host_code, "read", counting)
+    source = "{{ name | upper }} {{ count + 1 }}"
+    for _render in range(3):
+        assert templates.code(plain_env(), source)
+    assert len(reads) == 1  # the first render's miss: compiled, then kept
+
+    next_run = templates.next_run()
+    for _render in range(3):
+        assert next_run.code(plain_env(), source)
+
+    assert len(reads) == 2
+    assert templates.jinja.compiled == [source]
 
 
 def test_a_conditional_compiled_once_is_used_again_from_the_cache(
@@ -657,7 +689,7 @@ def test_a_damaged_template_entry_is_compiled_again(templates: Templates) -> Non
     (entry,) = templates.directory.iterdir()
     entry.write_bytes(b"not marshal")
 
-    assert templates.code(env, "{{ 1 + 1 }}")
+    assert templates.next_run().code(env, "{{ 1 + 1 }}")
     assert templates.jinja.compiled == ["{{ 1 + 1 }}", "{{ 1 + 1 }}"]
 
 
