@@ -18,7 +18,7 @@ import argparse
 import json
 import sys
 import time
-import urllib.request
+import urllib.parse
 from pathlib import Path
 
 
@@ -33,8 +33,13 @@ def digest(data_dir: Path) -> tuple[str, int, int]:
 
 def served(url: str) -> tuple[str, str | None]:
     """The service's checksum, and the directory it says it serves (None if it does not say)."""
-    with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - the service's own address
-        return str(json.load(answer).get("checksum", "")), answer.headers.get("X-Data-Dir")
+    from service import ask
+
+    where = urllib.parse.urlsplit(url)
+    if where.hostname is None or where.port is None:
+        raise ValueError(f"{url}: no host and port to ask")
+    answer, serving = ask(where.hostname, where.port, where.path or "/", timeout=5)
+    return str(answer.get("checksum", "")), serving
 
 
 def check(data_dir: Path, url: str, attempts: int) -> dict[str, object]:

@@ -68,15 +68,17 @@ import argparse
 import json
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 PORT_FILE = "service.port"
 PID_FILE = "service.pid"
@@ -112,22 +114,40 @@ def health(
     port = read_int(home / PORT_FILE)
     if port is None:
         return None
-    # Imported here: urllib is half of this helper's start-up, and only start asks for health.
-    import urllib.request
+    from service import ask
 
-    host = f"[{address}]" if ":" in address else address
     try:
-        with urllib.request.urlopen(f"http://{host}:{port}/health", timeout=timeout) as resp:
-            answer: dict[str, object] = json.load(resp)
+        return ask(address, port, timeout=timeout)[0]
     except (OSError, ValueError):
         return None
-    return answer
 
 
 def healths(home: Path, addresses: list[str], timeout: float) -> list[dict[str, object] | None]:
     """``/health`` on each of ``addresses`` at once; None for one that does not answer."""
-    with ThreadPoolExecutor(max_workers=len(addresses)) as pool:
-        return list(pool.map(lambda address: health(home, address, timeout), addresses))
+    return at_once([partial(health, home, address, timeout) for address in addresses])
+
+
+def at_once(calls: list[Callable[[], T]]) -> list[T]:
+    """Each call's result, every call on a thread of its own at once; the first error raised
+    is raised here once all have ended. (Not concurrent.futures, which imports logging: a
+    fifth of this helper's start-up, inside a cutover's downtime.)"""
+    results: list[T | None] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def run(index: int, call: Callable[[], T]) -> None:
+        try:
+            results[index] = call()
+        except BaseException as error:  # raised in the caller's thread below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results  # type: ignore[return-value]  # every call returned
 
 
 def running(
@@ -143,6 +163,8 @@ def running(
 
 def accepts(address: str, port: int) -> bool:
     """Whether something listens on ``address``:``port`` (a connect, no request)."""
+    import socket  # only start asks: kept out of the start-up of every other command
+
     try:
         with socket.create_connection((address, port), timeout=1.0):
             return True
@@ -279,6 +301,8 @@ def mirror(source: Path, target: Path) -> tuple[int, int]:
     would: files ``source`` lacks are removed, and a file is copied (with its mode and
     times) when ``target`` lacks it or its size or mtime differs. The files and bytes
     copied."""
+    import shutil  # only the local role syncs: kept out of the ssh role's commands' start-up
+
     from service import data_files
 
     target.mkdir(parents=True, exist_ok=True)
@@ -359,12 +383,9 @@ def quiesce(home: Path, args: argparse.Namespace, rsync: list[str]) -> dict[str,
     if not rsync:
         raise RuntimeError("quiesce needs --to DIR or the rsync command after --")
     stopped = stop(home, args.timeout)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        checksum = pool.submit(manifest_checksum, home / "data")
-        done = run_rsync(rsync)
-        if done["rc"] != 0:
-            raise RuntimeError(f"rsync exit {done['rc']}: {done['error']}")
-        found = checksum.result()
+    found, done = at_once([lambda: manifest_checksum(home / "data"), lambda: run_rsync(rsync)])
+    if done["rc"] != 0:
+        raise RuntimeError(f"rsync exit {done['rc']}: {done['error']}")
     return {"changed": stopped["changed"], "checksum": found, "rsync": done}
 
 
