@@ -32,6 +32,15 @@ class Cgroup:
     def path(self) -> Path:
         return self.hierarchy / self.name
 
+    def child(self, name: str) -> Cgroup:
+        """The group ``name`` under this one."""
+        return Cgroup(self.hierarchy, f"{self.name}/{name}" if self.name else name)
+
+    def children(self) -> list[Cgroup]:
+        """The groups made under this one (none where it is not there)."""
+        found = self.path.iterdir() if self.path.is_dir() else iter(())
+        return [self.child(entry.name) for entry in found if entry.is_dir()]
+
     def make(self, **settings: str) -> bool:
         """Make the group and its parents, and write each setting (``cpu.shares="4096"``
         writes that file); False where this process may not."""
@@ -75,19 +84,15 @@ class Cgroup:
         to the hierarchy's root; nothing where the group is not there."""
         if not self.path.is_dir():
             return
-        nested = sorted(
-            (p for p in self.path.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)
-        )
+        for child in self.children():
+            child.remove()
         root = Cgroup(self.hierarchy, "")
-        for path in [*nested, self.path]:
-            group = Cgroup(self.hierarchy, str(path.relative_to(self.hierarchy)))
-            for _attempt in range(REMOVE_TRIES):
-                with contextlib.suppress(OSError):  # gone meanwhile
-                    root.add(group.pids())
-                try:
-                    path.rmdir()
-                    break
-                except OSError:
-                    time.sleep(REMOVE_PAUSE_S)
-            else:
-                path.rmdir()  # say why it stays
+        for _attempt in range(REMOVE_TRIES):
+            with contextlib.suppress(OSError):  # gone meanwhile
+                root.add(self.pids())
+            try:
+                self.path.rmdir()
+                return
+            except OSError:
+                time.sleep(REMOVE_PAUSE_S)
+        self.path.rmdir()  # say why it stays

@@ -421,10 +421,8 @@ def cached_compile(compile_: Callable[..., Any], directory: Path) -> Callable[..
             or callable(env.autoescape)
         ):
             return compile_(env, source, name, filename, raw, defer_init)
-        if expression is not None:
-            key = template_key(env, expression, name, filename, defer_init, expression=True)
-        else:
-            key = template_key(env, source, name, filename, defer_init)
+        keyed = source if expression is None else expression
+        key = template_key(env, keyed, name, filename, defer_init, expression is not None)
         entry = kept.get(key) or read_entry(directory, key)
         if entry is None or not calls_alike(env, entry[1]):
             code = compile_(env, source, name, filename, raw, defer_init)

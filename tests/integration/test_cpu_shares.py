@@ -68,7 +68,8 @@ def test_a_dead_sessions_cgroups_go_with_what_is_left_in_them_and_a_live_ones_st
 
         assert not cpu_shares.group(dead).path.exists()
         assert cpu_cgroup(child.pid) == "/"
-        assert (cpu_shares.group(live, "lab").path / "cpu.shares").read_text().strip() == "4096"
+        shares = cpu_shares.group(live).child("lab").path / "cpu.shares"
+        assert shares.read_text().strip() == "4096"
         assert cpu_cgroup("self") == f"/{live.name}/rest"
     finally:
         child.kill()
