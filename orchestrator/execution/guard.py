@@ -41,12 +41,15 @@ A run killed mid-task leaves Ansible's temporary files where Ansible put them,
 in ``~/.ansible/tmp`` and the temp dir: the controller's ``ansible-local-*``,
 the local connection's modules and Mitogen's runner dirs, a module's payload.
 With ``--tmp DIR`` the guard gives its child a temp dir of its own, inside the
-private data dir: ``TMPDIR``, ``ANSIBLE_LOCAL_TEMP`` and ``GOVMIG_RUN_TMP`` name
-it, and it goes with the run however the run ends. ``GOVMIG_RUN_TMP`` is the
-one to rely on: ansible-runner starts a run that has an SSH key under
-``ssh-agent``, which is setgid on Debian, and the C library drops ``TMPDIR``
-from the environment of a setgid program. The local provider's "remote" temp
-and the ssh provider's shared jump host login follow it.
+private data dir: ``TMPDIR``, ``TMP``, ``TEMP``, ``ANSIBLE_LOCAL_TEMP`` and
+``GOVMIG_RUN_TMP`` name it, and it goes with the run however the run ends.
+ansible-runner starts a run that has an SSH key under ``ssh-agent``, which is
+setgid on Debian, and the C library drops ``TMPDIR`` from the environment of a
+setgid program. Python's ``tempfile`` reads ``TMP`` next, which is kept, so
+what Ansible and Mitogen make there (Mitogen's socket, a local module's payload)
+still lands in the run's dir; a shell's ``mktemp`` reads only ``TMPDIR``, so
+``GOVMIG_RUN_TMP`` is the one to name in a setting: the local provider's
+"remote" temp and the ssh provider's shared jump host login follow it.
 
 Run as a script, not as a module of the package: it imports only the standard
 library, so it starts in milliseconds.
@@ -329,7 +332,8 @@ def temp_env(tmp: Path | None) -> dict[str, str]:
     if tmp is None:
         return {}
     tmp.mkdir(mode=0o700, exist_ok=True)
-    return {"TMPDIR": str(tmp), "ANSIBLE_LOCAL_TEMP": str(tmp), RUN_TMP_ENV: str(tmp)}
+    names = ("TMPDIR", "TMP", "TEMP", "ANSIBLE_LOCAL_TEMP", RUN_TMP_ENV)
+    return dict.fromkeys(names, str(tmp))
 
 
 def _watch(child: subprocess.Popen[bytes], parent: int, remove: list[Path], token: str) -> int:

@@ -106,8 +106,9 @@ def test_killing_the_orchestrator_ends_its_runs_whole_and_removes_their_private_
         # ansible-local-* (the controller's), and without Mitogen ansible-tmp-* (a module's).
         kept = {entry.name.split("-")[1] for entry in (private / RUN_TMP).glob("ansible-*")}
         assert kept == ({"local", "tmp"} if strategy == "linear" else {"local"})
-        if strategy == "mitogen":
+        if strategy == "mitogen":  # its runner dirs and its multiplexer's socket
             assert list((private / RUN_TMP).glob("ansible_mitogen_runner_*")) != []
+            assert list((private / RUN_TMP).glob("mitogen_unix_*.sock")) != []
         assert list(home.glob(".ansible/tmp/*")) == []
         orchestrator.send_signal(signal.SIGKILL)
         orchestrator.wait(10)
@@ -136,14 +137,17 @@ def test_a_guards_child_keeps_its_temp_files_in_the_runs_own_dir_which_goes_with
     script = 'echo "$TMPDIR $ANSIBLE_LOCAL_TEMP $GOVMIG_RUN_TMP" >"$0"; mktemp >/dev/null;'
     script += ' ls -ld "$TMPDIR" >>"$0";'
     # As ansible-runner starts a run with an SSH key: Debian's ssh-agent is setgid, and the
-    # C library drops TMPDIR for its child. The run's own variable is the one kept.
-    script += ' ssh-agent sh -c \'echo "$GOVMIG_RUN_TMP"\' >>"$0"'
+    # C library drops TMPDIR for its child. The run's own variable is kept, and Python's
+    # tempfile (Mitogen's socket, a local module's payload) reads TMP where TMPDIR is gone.
+    python = f'{sys.executable} -c "import tempfile; print(tempfile.gettempdir())"'
+    script += f' ssh-agent sh -c \'echo "$GOVMIG_RUN_TMP ${{TMPDIR:-unset}}"; {python}\' >>"$0"'
     guard = [sys.executable, str(GUARD), "--parent", str(os.getpid()), "--tmp", str(tmp)]
     subprocess.run([*guard, "--", "sh", "-c", script, str(seen)], check=True, timeout=30)
-    named, listed, under_agent = seen.read_text().splitlines()
+    named, listed, under_agent, python_under_agent = seen.read_text().splitlines()
     assert named == f"{tmp} {tmp} {tmp}"
     assert listed.startswith("drwx------ ")  # the run's alone
-    assert under_agent == str(tmp)
+    assert under_agent == f"{tmp} unset"
+    assert python_under_agent == str(tmp)
     assert not tmp.exists()
 
 
