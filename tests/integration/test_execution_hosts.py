@@ -63,7 +63,7 @@ MARKER_NAME, MARKER = "GOVMIG_TEST_ENV_MARKER", f"not-for-the-stream-{uuid.uuid4
 STREAM_ENV = {
     *("PATH", "HOME", "LANG", "PWD", "SHLVL", "_", "SSH_AUTH_SOCK", "SSH_AGENT_PID"),
     # The guard's: its run's token, and its temp dir.
-    *("GOVMIG_RUN_TOKEN", "GOVMIG_RUN_TMP", "TMPDIR"),
+    *("GOVMIG_RUN_TOKEN", "GOVMIG_RUN_TMP", "TMPDIR", "TMP", "TEMP"),
 }
 STREAM_ENV_PREFIXES = ("ANSIBLE_", "PYTHON", "RUNNER_", "AWX_", "JOB_")
 
@@ -159,7 +159,10 @@ def test_the_stream_carries_none_of_the_orchestrators_environment(streamed: Stre
         }
         assert foreign == set(), f"the worker's environment carried {sorted(foreign)}"
         # Ansible's temp files stay in the worker's private dir, which goes with the run.
-        assert env["TMPDIR"] == env["ANSIBLE_LOCAL_TEMP"]
+        temp_names = ("TMPDIR", "TMP", "TEMP", "ANSIBLE_LOCAL_TEMP", "GOVMIG_RUN_TMP")
+        assert len({env[name] for name in temp_names}) == 1, {
+            name: env[name] for name in temp_names
+        }
         assert env["TMPDIR"].startswith(f"/tmp/{REMOTE_PREFIX}")
 
 
