@@ -262,8 +262,9 @@ class PhaseRunner:
     ) -> tuple[str, int]:
         """ansible-runner itself, here or on the execution host: its status and rc.
 
-        The private data dir (inventory, vars) is deleted after, and nothing of the
-        run acts on: a run whose guard was killed alone is ended here.
+        Nothing of the run acts on (a run whose guard was killed alone is ended
+        here), and then its private data dir (inventory, vars, its temp dir) is
+        deleted: in that order, as a run still dying writes its temp files there.
         """
         private = Path(tempfile.mkdtemp(prefix=private_prefix()))
         try:
@@ -271,9 +272,9 @@ class PhaseRunner:
                 return self._run_here(job, strategy, collector, private)
             return self._run_on(job.executor, job, strategy, collector, private)
         finally:
-            shutil.rmtree(private, ignore_errors=True)
             if ended := end_unguarded_runs():
                 log.warning("ended %d playbook runs whose guard was killed (%s)", ended, job.ident)
+            shutil.rmtree(private, ignore_errors=True)
 
     def _job(self, job: _Invocation, strategy: AnsibleStrategy) -> dict[str, Any]:
         """What ansible-runner is asked to run, wherever it runs."""

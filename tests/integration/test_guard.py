@@ -154,8 +154,11 @@ def test_a_guards_child_keeps_its_temp_files_in_the_runs_own_dir_which_goes_with
 def test_a_run_whose_guard_was_killed_alone_is_ended_before_the_runner_returns(
     tmp_path: Path,
 ) -> None:
-    """The orchestrator lives on (and would retry the phase): its run must not act beside it."""
-    playbooks, marker = sleeping_playbooks(tmp_path, "local")
+    """The orchestrator lives on (and would retry the phase): its run must not act beside it.
+
+    Nor leave its private dir: the run writes in its temp dir until it is ended (as a
+    dying run's Ansible made its temp files there), so the dir goes only after that."""
+    playbooks, marker = sleeping_playbooks(tmp_path, "local", writing=True)
     runner = PhaseRunner(
         playbook_dir=playbooks,
         artifacts_dir=tmp_path / "artifacts",
@@ -166,12 +169,16 @@ def test_a_run_whose_guard_was_killed_alone_is_ended_before_the_runner_returns(
         run = pool.submit(runner.run, Phase.PREFLIGHT, [(node, [system_target("a")])])
         wait_until(lambda: processes_naming(f"sleep {marker}") != [], timeout_s=60, what="a task")
         (guard,) = [pid for pid in descendants(os.getpid()) if removed_by(pid) is not None]
+        private = removed_by(guard)
+        assert private is not None
+        wait_until(lambda: (private / RUN_TMP / "late").is_dir(), timeout_s=30, what="a write")
         playbook = descendants(guard)
         os.kill(guard, signal.SIGKILL)  # the OOM killer's pick, say
         result = run.result(timeout=60)
     assert not result.ok
     assert processes_naming(f"sleep {marker}") == []
     assert not any(map(alive, playbook)), "the guard's run outlived the runner's return"
+    assert not private.exists(), f"the run's private dir outlived it: {list(private.rglob('*'))}"
 
 
 def alive(pid: int) -> bool:
