@@ -41,7 +41,7 @@ from typing import Any
 
 import ansible_runner
 
-from orchestrator.execution.guard import RUN_TMP
+from orchestrator.execution.guard import RUN_TMP, private_prefix
 from orchestrator.execution.targets import ExecutionHost, plain_path
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,8 @@ def run_streamed(
     """
     with (
         tempfile.TemporaryFile() as errors,
-        tempfile.TemporaryDirectory() as scratch,
+        # Named as a private data dir: if this process is killed, the next orchestrator removes it.
+        tempfile.TemporaryDirectory(prefix=private_prefix()) as scratch,
         subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors
         ) as worker,

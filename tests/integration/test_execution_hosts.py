@@ -36,6 +36,7 @@ import pytest
 
 from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.execution import NodeTarget, RunResult, SystemTarget
+from orchestrator.execution.guard import PRIVATE_PREFIX
 from orchestrator.execution.remote import REMOTE_PREFIX
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import load_inventory
@@ -254,10 +255,12 @@ def test_a_killed_orchestrators_streamed_run_ends_on_the_execution_host(
     task_extra = "      delegate_to: localhost\n"
     _, marker = sleeping_playbooks(readable_dir, "ssh", task_extra=task_extra)
     before = set(Path("/tmp").glob(f"{REMOTE_PREFIX}*"))
+    own_tmp = readable_dir / "orchestrators-tmp"
+    own_tmp.mkdir()
     orchestrator = subprocess.Popen(
         [sys.executable, "-c", RUN, str(readable_dir), str(streamed.lab.paths.inventory)],
         cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env={**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(own_tmp)},
     )
     try:
         # delegate_to localhost: the sleep runs on the execution host, beside its worker.
@@ -267,6 +270,9 @@ def test_a_killed_orchestrators_streamed_run_ends_on_the_execution_host(
         orchestrator.wait(10)
         wait_until(lambda: sleeping(marker) == [], timeout_s=20, what="the remote run to end")
         wait_until(lambda: not worker_dir.exists(), timeout_s=10, what="its worker dir removed")
+        # What the dead orchestrator left here is named as its own, which the next one removes.
+        left = [path.name for path in own_tmp.iterdir()]
+        assert all(name.startswith(f"{PRIVATE_PREFIX}{orchestrator.pid}.") for name in left), left
     finally:
         orchestrator.kill()
         orchestrator.wait(10)
