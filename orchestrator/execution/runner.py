@@ -77,6 +77,8 @@ CANCEL_POLL_S = 0.2
 GUARD_SCRIPT = Path(__file__).with_name("guard.py")
 # Run as a script: ansible-playbook, started with a cache of the YAML each start parses.
 PLAYBOOK_START = PLAYBOOK_DIR / "plugin_utils" / "govmig_playbook.py"
+# The run's ssh-agent's socket, in the run's temp dir.
+AGENT_SOCKET = "ssh-agent.sock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,8 +309,9 @@ class PhaseRunner:
         # the artifacts: keep only what ansible-playbook needs, never a credential.
         keep = self.provider.env_names | frozenset(self.provider.run_env)
         runner.config.env = scrub_environment(runner.config.env, keep=keep)
+        tmp = private / RUN_TMP
         runner.config.command = guarded(
-            with_yaml_cache(runner.config), remove=private, tmp=private / RUN_TMP
+            with_yaml_cache(runner.config, agent_socket=tmp / AGENT_SOCKET), remove=private, tmp=tmp
         )
         with exec_or_exit():
             runner.run()
@@ -357,14 +360,20 @@ def exec_or_exit() -> Iterator[None]:
             os._exit(127)
 
 
-def with_yaml_cache(config: Any) -> list[str]:
+def with_yaml_cache(config: Any, *, agent_socket: Path) -> list[str]:
     """ansible-runner's command for ``config``, its ``ansible-playbook`` started by
-    ``govmig_playbook.py``: the YAML every start parses comes from a cache."""
+    ``govmig_playbook.py``: the YAML every start parses comes from a cache.
+
+    A run with an SSH key goes under ``ssh-agent`` as ansible-runner's own would, but
+    listening on ``agent_socket`` (in the run's temp dir): by default the agent makes a
+    directory in /tmp that it removes on SIGTERM only, and a cancel ends it with SIGKILL.
+    """
     if config.sandboxed or config.containerized:  # not how govmig runs: left as it is
         return list(config.command)
     command = [sys.executable, str(PLAYBOOK_START), *config.generate_ansible_command()]
-    if config.ssh_key_data:  # as ansible-runner wraps its own: under ssh-agent
-        return list(config.wrap_args_with_ssh_agent(command, config.ssh_key_path))
+    if config.ssh_key_data:
+        wrapped = config.wrap_args_with_ssh_agent(command, config.ssh_key_path, str(agent_socket))
+        return list(wrapped)
     return command
 
 

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from orchestrator.execution.guard import (
 )
 from orchestrator.execution.runner import GUARD_SCRIPT as GUARD
 from orchestrator.execution.runner import PhaseRunner
+from orchestrator.execution.targets import SSH_KEY_SECRET
 from orchestrator.migrations import Phase
 from orchestrator.providers import LocalProvider
 from tests.fixtures.polling import wait_until
@@ -179,6 +181,54 @@ def test_a_run_whose_guard_was_killed_alone_is_ended_before_the_runner_returns(
     assert processes_naming(f"sleep {marker}") == []
     assert not any(map(alive, playbook)), "the guard's run outlived the runner's return"
     assert not private.exists(), f"the run's private dir outlived it: {list(private.rglob('*'))}"
+
+
+def test_a_cancelled_run_with_an_ssh_key_leaves_no_agent_socket_behind(tmp_path: Path) -> None:
+    """ansible-runner's ssh-agent made its socket's dir in /tmp, which a cancel (SIGINT to
+    the guard, which ends its run at once) left there: the agent listens in the run's dir."""
+    playbooks, marker = sleeping_playbooks(tmp_path, "local")
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    runner = PhaseRunner(
+        playbook_dir=playbooks,
+        artifacts_dir=tmp_path / "artifacts",
+        provider=LocalProvider(tmp_path / "work"),
+    )
+    node = NodeTarget(node_id="shantou", ipv6_prefix="2001:db8:1::/48")
+    cancel = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        run = pool.submit(
+            runner.run,
+            Phase.PREFLIGHT,
+            [(node, [system_target("a")])],
+            cancel=cancel,
+            secrets={SSH_KEY_SECRET: key.read_text()},
+        )
+        try:
+            wait_until(
+                lambda: processes_naming(f"sleep {marker}") != [], timeout_s=60, what="a task"
+            )
+            (guard,) = [pid for pid in descendants(os.getpid()) if removed_by(pid) is not None]
+            private = removed_by(guard)
+            assert private is not None
+            (agent,) = [
+                argv for pid in descendants(guard) if (argv := cmdline(pid))[0] == "ssh-agent"
+            ]
+            socket = Path(agent[agent.index("-a") + 1])
+            assert socket.parent == private / RUN_TMP
+            assert socket.is_socket()
+        finally:
+            cancel.set()
+        result = run.result(timeout=60)
+    assert result.status == "canceled"
+    assert not private.exists()
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    except OSError:  # it ended meanwhile
+        return [""]
 
 
 def alive(pid: int) -> bool:
