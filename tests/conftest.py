@@ -21,7 +21,7 @@ from orchestrator import redaction
 from orchestrator.devkafka import LocalKafka, free_port_pair
 from orchestrator.errors import GovmigError
 from orchestrator.settings import LocalKafkaSettings
-from tests.fixtures import cpu_shares
+from tests.fixtures import cpu_shares, leftovers
 from tests.fixtures.groups import xdist_group
 from tests.fixtures.ports import worker_base
 
@@ -44,7 +44,7 @@ SHARED_BROKER = "kafka.json"  # the broker's settings and address, once started
 
 def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):  # the session's own process, not a worker
-        os.environ[SESSION_DIR] = tempfile.mkdtemp(prefix="govmig-tests-")
+        os.environ[SESSION_DIR] = tempfile.mkdtemp(prefix=cpu_shares.SESSION_PREFIX)
         # The runtime directory of every process the session starts, so that what they
         # leave there (each state database's instance slots) goes with the session's.
         runtime = Path(os.environ[SESSION_DIR]) / "run"
@@ -52,6 +52,16 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
         cpu_shares.remove_dead_sessions(Path(tempfile.gettempdir()))
         cpu_shares.make(Path(os.environ[SESSION_DIR]))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):
+        leftovers.note(session, Path(os.environ[SESSION_DIR]))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # after every worker has finished
+        leftovers.check(session, Path(os.environ[SESSION_DIR]))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
