@@ -79,6 +79,11 @@ GUARD_SCRIPT = Path(__file__).with_name("guard.py")
 PLAYBOOK_START = PLAYBOOK_DIR / "plugin_utils" / "govmig_playbook.py"
 # The run's ssh-agent's socket, in the run's temp dir.
 AGENT_SOCKET = "ssh-agent.sock"
+# A Unix socket's path is at most 107 bytes (sun_path, with its NUL). A run makes its sockets
+# in its temp dir (<temp dir>/<private_prefix()>XXXXXXXX/tmp), and the longest socket name
+# is ssh's for a jump host's shared login while it makes it: govmig-jump, a dot and 16 more
+# (Mitogen's multiplexer's is 26, the run's ssh-agent's 14).
+SOCKET_PATH_MAX, LONGEST_SOCKET = 107, 28
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +162,7 @@ class PhaseRunner:
         if self.timeout_s <= 0 or self.keep_artifacts < 1 or self.forks < 1:
             raise ConfigurationError("timeout, kept artifacts and forks must be positive")
         self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        check_temp_dir(Path(tempfile.gettempdir()))
 
     def run(
         self,
@@ -340,6 +346,21 @@ class PhaseRunner:
         if done.explanation:
             collector.explanation = f"execution host {host.name}: {done.explanation}"
         return done.status, done.rc
+
+
+def check_temp_dir(temp_dir: Path) -> None:
+    """Refuse a temp dir whose path leaves a run's sockets too long to be made.
+
+    Mitogen's multiplexer then crashes as it starts, and its run hangs until its timeout.
+    """
+    run_tmp = f"/{private_prefix()}XXXXXXXX/{RUN_TMP}/"
+    most = SOCKET_PATH_MAX - len(run_tmp) - LONGEST_SOCKET
+    if len(str(temp_dir).encode()) > most:
+        raise ConfigurationError(
+            f"the temp dir's path is too long for the sockets a playbook run makes in it:"
+            f" {temp_dir} ({len(str(temp_dir).encode())} bytes, at most {most});"
+            " set TMPDIR to a shorter one, such as /tmp"
+        )
 
 
 @contextlib.contextmanager

@@ -255,7 +255,7 @@ def test_a_killed_orchestrators_streamed_run_ends_on_the_execution_host(
     task_extra = "      delegate_to: localhost\n"
     _, marker = sleeping_playbooks(readable_dir, "ssh", task_extra=task_extra)
     before = set(Path("/tmp").glob(f"{REMOTE_PREFIX}*"))
-    own_tmp = readable_dir / "orchestrators-tmp"
+    own_tmp = readable_dir / "tmp"  # short: a run makes its sockets under it
     own_tmp.mkdir()
     orchestrator = subprocess.Popen(
         [sys.executable, "-c", RUN, str(readable_dir), str(streamed.lab.paths.inventory)],

@@ -10,9 +10,11 @@ command) and its private data dir, where the inventory and secrets go, is gone.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.errors import ConfigurationError
 from orchestrator.execution import NodeTarget
 from orchestrator.execution.guard import (
     PRIVATE_PREFIX,
@@ -36,7 +39,7 @@ from orchestrator.execution.guard import (
     run_token,
 )
 from orchestrator.execution.runner import GUARD_SCRIPT as GUARD
-from orchestrator.execution.runner import PhaseRunner
+from orchestrator.execution.runner import LONGEST_SOCKET, SOCKET_PATH_MAX, PhaseRunner
 from orchestrator.execution.targets import SSH_KEY_SECRET
 from orchestrator.migrations import Phase
 from orchestrator.providers import LocalProvider
@@ -151,6 +154,45 @@ def test_a_guards_child_keeps_its_temp_files_in_the_runs_own_dir_which_goes_with
     assert under_agent == f"{tmp} unset"
     assert python_under_agent == str(tmp)
     assert not tmp.exists()
+
+
+def test_a_temp_dir_too_long_for_a_runs_sockets_is_refused_and_the_longest_one_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a longer one, Mitogen's multiplexer could not bind its socket, and its run hung."""
+    playbooks = tmp_path / "playbooks"
+    (playbooks / "roles" / "local").mkdir(parents=True)
+    (playbooks / "preflight.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.command: 'true'\n"
+    )
+    run_tmp = f"/{private_prefix()}XXXXXXXX/{RUN_TMP}/"
+    most = SOCKET_PATH_MAX - len(run_tmp) - LONGEST_SOCKET
+    root = Path(tempfile.mkdtemp(prefix="govmig-t-", dir="/tmp"))
+    try:
+        longest = root / ("d" * (most - len(str(root)) - 1))
+        longest.mkdir()
+        assert len(str(longest)) == most
+        monkeypatch.setattr(tempfile, "tempdir", str(longest))
+        runner = PhaseRunner(
+            playbook_dir=playbooks,
+            artifacts_dir=tmp_path / "artifacts",
+            provider=LocalProvider(tmp_path / "work"),
+        )
+        node = NodeTarget(node_id="shantou", ipv6_prefix="2001:db8:1::/48")
+        result = runner.run(Phase.PREFLIGHT, [(node, [system_target("a")])])
+        assert result.ok, result
+        assert runner.strategy.name.startswith("govmig_mitogen")  # Mitogen's socket was made
+        monkeypatch.setattr(tempfile, "tempdir", f"{longest}x")
+        with pytest.raises(
+            ConfigurationError, match=rf"too long .* \({most + 1} bytes, at most {most}\)"
+        ):
+            PhaseRunner(
+                playbook_dir=playbooks,
+                artifacts_dir=tmp_path / "artifacts",
+                provider=LocalProvider(tmp_path / "work"),
+            )
+    finally:
+        shutil.rmtree(root)
 
 
 def test_a_run_whose_guard_was_killed_alone_is_ended_before_the_runner_returns(
