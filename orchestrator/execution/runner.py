@@ -355,11 +355,11 @@ def check_temp_dir(temp_dir: Path) -> None:
     """
     run_tmp = f"/{private_prefix()}XXXXXXXX/{RUN_TMP}/"
     most = SOCKET_PATH_MAX - len(run_tmp) - LONGEST_SOCKET
-    if len(str(temp_dir).encode()) > most:
+    size = len(os.fsencode(temp_dir))
+    if size > most:
         raise ConfigurationError(
             f"the temp dir's path is too long for the sockets a playbook run makes in it:"
-            f" {temp_dir} ({len(str(temp_dir).encode())} bytes, at most {most});"
-            " set TMPDIR to a shorter one, such as /tmp"
+            f" {temp_dir} ({size} bytes, at most {most}); set TMPDIR to a shorter one, such as /tmp"
         )
 
 
