@@ -92,6 +92,12 @@ class Consumer(Closing):
             self._client: Any = KafkaConsumer(**options, **FETCH_OPTIONS)
         except KafkaError as error:
             raise unreachable(settings, error) from error
+        # Learn the topics' partitions before the group is joined. A leader assigning before
+        # that metadata arrives assigns nothing of a topic ("No partition metadata"), and
+        # kafka-python may never rebalance for it (dpkp/kafka-python#1237): a member on a
+        # topic made moments before sat with no partition (CI 118).
+        for topic in topics:
+            self._client.partitions_for_topic(topic)
         listener = _LoggingListener(callbacks or RebalanceCallbacks())
         self._client.subscribe(topics=list(topics), listener=listener)
         # End offsets asked of the broker, and when ``lag()`` may ask again.

@@ -196,6 +196,22 @@ def test_the_live_producer_is_idempotent_with_acks_from_all_replicas(
 
 
 @pytest.mark.kafka
+def test_a_member_knows_its_topics_partitions_before_it_joins_the_group(
+    settings: KafkaSettings, new_topic: Callable[..., str]
+) -> None:
+    """A leader assigning before that metadata arrived assigned nothing of a topic made
+    moments before, and kafka-python did not always rebalance for it (CI 118 waited 20 s)."""
+    topic = new_topic("fresh", partitions=3)
+    with Consumer(settings, topics=[topic], session_timeout_s=10.0) as consumer:
+        assert consumer._client._cluster.partitions_for_topic(topic) == {0, 1, 2}  # no poll yet
+        wait_until(
+            lambda: consumer.poll(0.2) == [] and len(consumer._client.assignment()) == 3,
+            timeout_s=30,
+            what="the topic's 3 partitions assigned",
+        )
+
+
+@pytest.mark.kafka
 def test_the_live_consumer_commits_only_when_told(settings: KafkaSettings) -> None:
     consumer = Consumer(settings, topics=[settings.events_topic], session_timeout_s=10.0)
     with consumer:
