@@ -348,13 +348,18 @@ class PhaseRunner:
         return done.status, done.rc
 
 
+def longest_temp_dir() -> int:
+    """The longest temp dir path (bytes) in which this process's runs can make their sockets."""
+    run_tmp = f"/{private_prefix()}XXXXXXXX/{RUN_TMP}/"  # mkdtemp adds 8 characters
+    return SOCKET_PATH_MAX - len(run_tmp) - LONGEST_SOCKET
+
+
 def check_temp_dir(temp_dir: Path) -> None:
     """Refuse a temp dir whose path leaves a run's sockets too long to be made.
 
     Mitogen's multiplexer then crashes as it starts, and its run hangs until its timeout.
     """
-    run_tmp = f"/{private_prefix()}XXXXXXXX/{RUN_TMP}/"
-    most = SOCKET_PATH_MAX - len(run_tmp) - LONGEST_SOCKET
+    most = longest_temp_dir()
     size = len(os.fsencode(temp_dir))
     if size > most:
         raise ConfigurationError(

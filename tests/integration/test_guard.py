@@ -39,7 +39,7 @@ from orchestrator.execution.guard import (
     run_token,
 )
 from orchestrator.execution.runner import GUARD_SCRIPT as GUARD
-from orchestrator.execution.runner import LONGEST_SOCKET, SOCKET_PATH_MAX, PhaseRunner
+from orchestrator.execution.runner import PhaseRunner, longest_temp_dir
 from orchestrator.execution.targets import SSH_KEY_SECRET
 from orchestrator.migrations import Phase
 from orchestrator.providers import LocalProvider
@@ -80,10 +80,7 @@ def processes_naming(marker: str) -> list[str]:
 
 def removed_by(pid: int) -> Path | None:
     """The private data dir a guard (``pid``) removes when its orchestrator dies, if it is one."""
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-    except OSError:
-        return None
+    argv = cmdline(pid)
     if not any(arg.endswith("guard.py") for arg in argv):
         return None
     return Path(argv[argv.index("--remove") + 1])
@@ -165,8 +162,7 @@ def test_a_temp_dir_too_long_for_a_runs_sockets_is_refused_and_the_longest_one_r
     (playbooks / "preflight.yml").write_text(
         "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.command: 'true'\n"
     )
-    run_tmp = f"/{private_prefix()}XXXXXXXX/{RUN_TMP}/"
-    most = SOCKET_PATH_MAX - len(run_tmp) - LONGEST_SOCKET
+    most = longest_temp_dir()
     root = Path(tempfile.mkdtemp(prefix="govmig-t-", dir="/tmp"))
     try:
         longest = root / ("d" * (most - len(str(root)) - 1))
