@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fixtures.cpu_shares import SESSION_PREFIX
-from tests.fixtures.leftovers import alone, leftovers
+from tests.fixtures.leftovers import alone, leftovers, this_process_own, watched
 
 
 def test_a_runs_leftovers_are_found_by_their_names_and_nothing_else(tmp_path: Path) -> None:
@@ -36,3 +36,11 @@ def test_a_session_is_alone_while_no_other_sessions_directory_is_beside_its_own(
     assert alone(own)
     (tmp_path / f"{SESSION_PREFIX}other").mkdir()
     assert not alone(own)
+
+
+def test_the_ansible_dir_this_process_keeps_until_it_exits_is_its_own() -> None:
+    import ansible.constants  # noqa: F401 - makes this process's ansible-local-* dir
+
+    own = this_process_own()
+    assert len(own) == 1
+    assert own <= leftovers(*watched())
