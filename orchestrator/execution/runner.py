@@ -12,7 +12,8 @@ Artifacts (events, stdout, rc, status) of each run are kept under
 ``artifacts_dir/<ident>`` and rotated here rather than by ansible-runner's
 ``rotate_artifacts``, whose pruning races when batches for several nodes run
 at once; the inventory and extra vars live in a private data dir that is
-deleted after the run, because that is where secrets would be. An SSH private
+deleted after the run, and the inventory, which holds the run's secrets, as soon
+as the run has read it (its first event). An SSH private
 key (``govmig_secret_ssh_private_key``) is the exception: it goes to
 ansible-runner's ``ssh_key``, which loads it into an ``ssh-agent`` for the run
 through a fifo, so it is never written to any file.
@@ -39,7 +40,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,6 +80,8 @@ GUARD_SCRIPT = Path(__file__).with_name("guard.py")
 PLAYBOOK_START = PLAYBOOK_DIR / "plugin_utils" / "govmig_playbook.py"
 # The run's ssh-agent's socket, in the run's temp dir.
 AGENT_SOCKET = "ssh-agent.sock"
+# Where ansible-runner writes a run's inventory in its private data dir.
+INVENTORY = "inventory"
 # A Unix socket's path is at most 107 bytes (sun_path, with its NUL). A run makes its sockets
 # in its temp dir (<temp dir>/<private_prefix()>XXXXXXXX/tmp), and the longest socket name
 # is ssh's for a jump host's shared login while it makes it: govmig-jump, a dot and 16 more
@@ -306,7 +309,7 @@ class PhaseRunner:
         runner = ansible_runner.interface.init_runner(
             private_data_dir=str(private),
             artifact_dir=str(self.artifacts_dir),
-            event_handler=collector.on_event,
+            event_handler=forgetting_inventory(private / INVENTORY, collector.on_event),
             cancel_callback=job.cancel.is_set,
             quiet=True,
             **self._job(job, strategy),
@@ -346,6 +349,26 @@ class PhaseRunner:
         if done.explanation:
             collector.explanation = f"execution host {host.name}: {done.explanation}"
         return done.status, done.rc
+
+
+def forgetting_inventory(
+    inventory: Path, on_event: Callable[[Mapping[str, Any]], bool]
+) -> Callable[[Mapping[str, Any]], bool]:
+    """``on_event``, after removing the run's ``inventory`` (where its secrets are) on the
+    run's first event.
+
+    ansible-playbook parses its inventory before that event (``playbook_on_start``) and
+    never again: no govmig playbook refreshes it. A run killed together with its guard and
+    its orchestrator keeps its private dir until the next orchestrator starts, as nothing is
+    left to remove it: it holds no secret there unless it died before that first event.
+    """
+
+    def on_event_forgetting(event: Mapping[str, Any]) -> bool:
+        if event.get("event") == "playbook_on_start":
+            shutil.rmtree(inventory, ignore_errors=True)
+        return on_event(event)
+
+    return on_event_forgetting
 
 
 def longest_temp_dir() -> int:

@@ -9,6 +9,7 @@ command) and its private data dir, where the inventory and secrets go, is gone.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -50,6 +51,7 @@ from tests.fixtures.targets import system_target
 pytestmark = pytest.mark.ansible
 
 REPO = Path(__file__).resolve().parents[2]
+NODE = NodeTarget(node_id="shantou", ipv6_prefix="2001:db8:1::/48")
 RUN = textwrap.dedent(
     """\
     import sys
@@ -71,6 +73,22 @@ RUN = textwrap.dedent(
     runner.run(Phase.PREFLIGHT, [(node, [system_target("a"), system_target("b", 2)])])
     """
 )
+
+
+def local_runner(playbooks: Path, tmp_path: Path) -> PhaseRunner:
+    return PhaseRunner(
+        playbook_dir=playbooks,
+        artifacts_dir=tmp_path / "artifacts",
+        provider=LocalProvider(tmp_path / "work"),
+    )
+
+
+def running_guard() -> tuple[int, Path]:
+    """The one guard this process's run is under, and the private dir it removes."""
+    (guard,) = [pid for pid in descendants(os.getpid()) if removed_by(pid) is not None]
+    private = removed_by(guard)
+    assert private is not None
+    return guard, private
 
 
 def processes_naming(marker: str) -> list[str]:
@@ -169,13 +187,8 @@ def test_a_temp_dir_too_long_for_a_runs_sockets_is_refused_and_the_longest_one_r
         longest.mkdir()
         assert len(str(longest)) == most
         monkeypatch.setattr(tempfile, "tempdir", str(longest))
-        runner = PhaseRunner(
-            playbook_dir=playbooks,
-            artifacts_dir=tmp_path / "artifacts",
-            provider=LocalProvider(tmp_path / "work"),
-        )
-        node = NodeTarget(node_id="shantou", ipv6_prefix="2001:db8:1::/48")
-        result = runner.run(Phase.PREFLIGHT, [(node, [system_target("a")])])
+        runner = local_runner(playbooks, tmp_path)
+        result = runner.run(Phase.PREFLIGHT, [(NODE, [system_target("a")])])
         assert result.ok, result
         assert runner.strategy.name.startswith("govmig_mitogen")  # Mitogen's socket was made
         monkeypatch.setattr(tempfile, "tempdir", f"{longest}x")
@@ -199,18 +212,11 @@ def test_a_run_whose_guard_was_killed_alone_is_ended_before_the_runner_returns(
     Nor leave its private dir: the run writes in its temp dir until it is ended (as a
     dying run's Ansible made its temp files there), so the dir goes only after that."""
     playbooks, marker = sleeping_playbooks(tmp_path, "local", writing=True)
-    runner = PhaseRunner(
-        playbook_dir=playbooks,
-        artifacts_dir=tmp_path / "artifacts",
-        provider=LocalProvider(tmp_path / "work"),
-    )
-    node = NodeTarget(node_id="shantou", ipv6_prefix="2001:db8:1::/48")
+    runner = local_runner(playbooks, tmp_path)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        run = pool.submit(runner.run, Phase.PREFLIGHT, [(node, [system_target("a")])])
+        run = pool.submit(runner.run, Phase.PREFLIGHT, [(NODE, [system_target("a")])])
         wait_until(lambda: processes_naming(f"sleep {marker}") != [], timeout_s=60, what="a task")
-        (guard,) = [pid for pid in descendants(os.getpid()) if removed_by(pid) is not None]
-        private = removed_by(guard)
-        assert private is not None
+        guard, private = running_guard()
         wait_until(lambda: (private / RUN_TMP / "late").is_dir(), timeout_s=30, what="a write")
         playbook = descendants(guard)
         os.kill(guard, signal.SIGKILL)  # the OOM killer's pick, say
@@ -227,18 +233,13 @@ def test_a_cancelled_run_with_an_ssh_key_leaves_no_agent_socket_behind(tmp_path:
     playbooks, marker = sleeping_playbooks(tmp_path, "local")
     key = tmp_path / "key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    runner = PhaseRunner(
-        playbook_dir=playbooks,
-        artifacts_dir=tmp_path / "artifacts",
-        provider=LocalProvider(tmp_path / "work"),
-    )
-    node = NodeTarget(node_id="shantou", ipv6_prefix="2001:db8:1::/48")
+    runner = local_runner(playbooks, tmp_path)
     cancel = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as pool:
         run = pool.submit(
             runner.run,
             Phase.PREFLIGHT,
-            [(node, [system_target("a")])],
+            [(NODE, [system_target("a")])],
             cancel=cancel,
             secrets={SSH_KEY_SECRET: key.read_text()},
         )
@@ -246,9 +247,7 @@ def test_a_cancelled_run_with_an_ssh_key_leaves_no_agent_socket_behind(tmp_path:
             wait_until(
                 lambda: processes_naming(f"sleep {marker}") != [], timeout_s=60, what="a task"
             )
-            (guard,) = [pid for pid in descendants(os.getpid()) if removed_by(pid) is not None]
-            private = removed_by(guard)
-            assert private is not None
+            guard, private = running_guard()
             (agent,) = [
                 argv for pid in descendants(guard) if (argv := cmdline(pid))[0] == "ssh-agent"
             ]
@@ -260,6 +259,55 @@ def test_a_cancelled_run_with_an_ssh_key_leaves_no_agent_socket_behind(tmp_path:
         result = run.result(timeout=60)
     assert result.status == "canceled"
     assert not private.exists()
+
+
+def test_a_runs_inventory_and_its_secrets_are_gone_from_disk_once_the_run_has_read_it(
+    tmp_path: Path,
+) -> None:
+    """A run killed whole, with its guard and orchestrator, leaves its private dir until the
+    next orchestrator starts: so from its first event on it holds no secret."""
+    secret = uuid.uuid4().hex
+    digest = hashlib.sha1(secret.encode()).hexdigest()
+    flag = tmp_path / "go-on"
+    playbooks = tmp_path / "playbooks"
+    (playbooks / "roles" / "local").mkdir(parents=True)
+    (playbooks / "preflight.yml").write_text(
+        textwrap.dedent(
+            f"""\
+            - hosts: all
+              gather_facts: false
+              tasks:
+                - ansible.builtin.command: sh -c 'while [ ! -e {flag} ]; do sleep 0.05; done'
+                - ansible.builtin.assert:
+                    that: govmig_secret_test | hash('sha1') == '{digest}'
+            """
+        )
+    )
+    runner = local_runner(playbooks, tmp_path)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        run = pool.submit(
+            runner.run,
+            Phase.PREFLIGHT,
+            [(NODE, [system_target("a")])],
+            secrets={"govmig_secret_test": secret},
+        )
+        try:
+            wait_until(
+                lambda: processes_naming(str(flag)) != [], timeout_s=60, what="the waiting task"
+            )
+            _guard, private = running_guard()
+            assert private.is_dir()
+            assert not (private / "inventory").exists()
+            holding = [
+                path
+                for path in private.rglob("*")
+                if path.is_file() and secret.encode() in path.read_bytes()
+            ]
+            assert holding == []
+        finally:
+            flag.touch()
+        result = run.result(timeout=60)
+    assert result.ok, result  # the run goes on with the inventory it read, secret included
 
 
 def cmdline(pid: int) -> list[str]:
