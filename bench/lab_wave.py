@@ -16,14 +16,15 @@ It prints the wall time of each, their ratio (target >= 10), the wall time
 per system of (a) (the data is a few KiB, so this is orchestration and Ansible,
 not copying; target <= 1 s with Mitogen), the share of (a)'s wall time
 outside any ansible-runner invocation, and for each wave the CPU time and the
-SSH logins (to the hosts, and to the bastion) per system.
+SSH logins (to the hosts, and to the bastion) per system. With ``--tasks`` it
+also prints where each run of (a) spent its time, task by task (``bench.task_walls``).
 
 With ``--hardened``, the lab is a hardened site's: the logins go through a
 bastion, as a user that becomes root with sudo (which asks its password, as
 Mitogen answers it, for all but rsync), to sshd on port 2222.
 
 Run as root: ``python -m bench.lab_wave [--systems 28] [--max-batches 4] [--batch-size 50]
-[--hardened]``.
+[--hardened] [--tasks]``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench import task_walls
 from bench.cgroups import Cgroup
 from bench.cpu_split import cpu_groups
 from bench.wave_rig import TimedExecutor, WaveTiming, placed_store, run_wave, wave_systems
@@ -148,6 +150,9 @@ def main() -> None:
         help="a hardened site's lab: logins through a bastion, as a user become root with "
         f"sudo (asking its password), on port {HARDENED_PORT}",
     )
+    parser.add_argument(
+        "--tasks", action="store_true", help="where each batched run's time went, task by task"
+    )
     args = parser.parse_args()
     inventory = load_inventory()
     nodes = choose_nodes(inventory, [])
@@ -218,6 +223,9 @@ def report(
         print(f"{label} SSH logins per system: {sum(made.values()):.1f} to the hosts{bastion}")
     for failure in wave.failures:
         print(f"(a) not completed: {failure}")
+    if args.tasks:
+        kept = (base / "batched" / "artifacts").glob("*/job_events")
+        print("\n".join(task_walls.report(sorted(path.parent for path in kept))))
 
 
 def logins_now(lab: Lab) -> dict[str, int]:
