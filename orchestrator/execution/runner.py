@@ -13,10 +13,10 @@ Artifacts (events, stdout, rc, status) of each run are kept under
 ``rotate_artifacts``, whose pruning races when batches for several nodes run
 at once; the inventory and extra vars live in a private data dir that is
 deleted after the run, and the inventory, which holds the run's secrets, as soon
-as the run has read it (its first event). An SSH private
-key (``govmig_secret_ssh_private_key``) is the exception: it goes to
-ansible-runner's ``ssh_key``, which loads it into an ``ssh-agent`` for the run
-through a fifo, so it is never written to any file.
+as the run has read it (when its playbook starts). An SSH private key
+(``govmig_secret_ssh_private_key``) is the exception: it goes to ansible-runner's
+``ssh_key``, which loads it into an ``ssh-agent`` for the run through a fifo, so
+it is never written to any file.
 
 Every run starts under a guard (``guard.py``) that ends the run's whole
 process tree and removes its private data dir if this process dies, so no
@@ -354,13 +354,13 @@ class PhaseRunner:
 def forgetting_inventory(
     inventory: Path, on_event: Callable[[Mapping[str, Any]], bool]
 ) -> Callable[[Mapping[str, Any]], bool]:
-    """``on_event``, after removing the run's ``inventory`` (where its secrets are) on the
-    run's first event.
+    """``on_event``, after removing the run's ``inventory`` (where its secrets are) when
+    the run's playbook starts (``playbook_on_start``).
 
-    ansible-playbook parses its inventory before that event (``playbook_on_start``) and
-    never again: no govmig playbook refreshes it. A run killed together with its guard and
-    its orchestrator keeps its private dir until the next orchestrator starts, as nothing is
-    left to remove it: it holds no secret there unless it died before that first event.
+    ansible-playbook parses its inventory before that event and never again: no govmig
+    playbook refreshes it. A run killed together with its guard and its orchestrator keeps
+    its private dir until the next orchestrator starts, as nothing is left to remove it: it
+    holds no secret there unless it died before that event.
     """
 
     def on_event_forgetting(event: Mapping[str, Any]) -> bool:
