@@ -530,7 +530,7 @@ RUNS_A_MODULE = frozenset(
     add_internal_fqcns(
         ("command", "shell", "copy", "file", "find", "lineinfile", "slurp", "stat", "uri")
     )
-)
+) | {"govmig_helper", "ansible.legacy.govmig_helper"}  # playbooks/library: runs a helper
 # The connections a Mitogen strategy runs through Mitogen (``ssh`` as ``mitogen_ssh``...).
 MITOGEN_CONNECTIONS = frozenset(ansible_mitogen.strategy.REDIRECTED_CONNECTION_PLUGINS)
 
