@@ -35,12 +35,16 @@ def run_here(script: str, args: list[str]) -> tuple[int, str, str]:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             status = importlib.import_module(path.stem).main(args)
-        except SystemExit as exc:
-            status = exc.code if isinstance(exc.code, int) else 1
+        except SystemExit as exc:  # as the interpreter ends on it: None is 0, a message 1
+            if exc.code is None or isinstance(exc.code, int):
+                status = exc.code or 0
+            else:
+                print(exc.code, file=sys.stderr)
+                status = 1
         except Exception:  # as the helper's own process would end: status 1
             traceback.print_exc()
             status = 1
-    return int(status or 0), out.getvalue(), err.getvalue()
+    return int(status), out.getvalue(), err.getvalue()
 
 
 def is_this_interpreter(python: str) -> bool:

@@ -515,22 +515,24 @@ def runs_in_process(task: Any) -> bool:
     )
 
 
+def govmig_names(*actions: str) -> frozenset[str]:
+    """govmig's own actions or modules (``action_plugins/``, ``library/``), by each name a
+    task may give them: its own, or the legacy collection's, where Ansible finds them."""
+    return frozenset(name for action in actions for name in (action, f"ansible.legacy.{action}"))
+
+
 # govmig's own actions that ask the network from the controller (``action_plugins/``): no
 # connection, no module, but each waits on a host's answer.
-ASKS_THE_NETWORK = frozenset(
-    name
-    for action in ("govmig_http", "govmig_resolve", "govmig_reach", "govmig_nsupdate")
-    for name in (action, f"ansible.legacy.{action}")
-)
+ASKS_THE_NETWORK = govmig_names("govmig_http", "govmig_resolve", "govmig_reach", "govmig_nsupdate")
 
 
 # Actions that run their module on the host over the task's connection, and do nothing
-# else a process of their own is needed for.
+# else a process of their own is needed for (``govmig_helper``: ``library/``).
 RUNS_A_MODULE = frozenset(
     add_internal_fqcns(
         ("command", "shell", "copy", "file", "find", "lineinfile", "slurp", "stat", "uri")
     )
-) | {"govmig_helper", "ansible.legacy.govmig_helper"}  # playbooks/library: runs a helper
+) | govmig_names("govmig_helper")
 # The connections a Mitogen strategy runs through Mitogen (``ssh`` as ``mitogen_ssh``...).
 MITOGEN_CONNECTIONS = frozenset(ansible_mitogen.strategy.REDIRECTED_CONNECTION_PLUGINS)
 

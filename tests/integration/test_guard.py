@@ -195,11 +195,7 @@ def test_a_temp_dir_too_long_for_a_runs_sockets_is_refused_and_the_longest_one_r
         with pytest.raises(
             ConfigurationError, match=rf"too long .* \({most + 1} bytes, at most {most}\)"
         ):
-            PhaseRunner(
-                playbook_dir=playbooks,
-                artifacts_dir=tmp_path / "artifacts",
-                provider=LocalProvider(tmp_path / "work"),
-            )
+            local_runner(playbooks, tmp_path)
     finally:
         shutil.rmtree(root)
 

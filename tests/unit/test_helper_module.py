@@ -34,7 +34,9 @@ def home(tmp_path: Path) -> Iterator[Path]:
 
             def main(argv):
                 if argv[0] == "exit":
-                    sys.exit(int(argv[1]))
+                    sys.exit(int(argv[1]) if argv[1:] else None)
+                if argv[0] == "exit-saying":
+                    sys.exit("no such data")
                 if argv[0] == "raise":
                     raise RuntimeError("the helper broke")
                 print("warned", file=sys.stderr)
@@ -61,6 +63,12 @@ def test_an_exit_or_an_exception_ends_it_as_its_process_would_end(
     helper_module: ModuleType, home: Path
 ) -> None:
     assert helper_module.run_here(str(home / "probe.py"), ["exit", "3"])[0] == 3
+    assert helper_module.run_here(str(home / "probe.py"), ["exit"])[0] == 0
+    assert helper_module.run_here(str(home / "probe.py"), ["exit-saying"]) == (
+        1,
+        "",
+        "no such data\n",
+    )
     rc, stdout, stderr = helper_module.run_here(str(home / "probe.py"), ["raise"])
     assert (rc, stdout) == (1, "")
     assert "RuntimeError: the helper broke" in stderr
