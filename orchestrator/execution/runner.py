@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,8 +80,6 @@ GUARD_SCRIPT = Path(__file__).with_name("guard.py")
 PLAYBOOK_START = PLAYBOOK_DIR / "plugin_utils" / "govmig_playbook.py"
 # The run's ssh-agent's socket, in the run's temp dir.
 AGENT_SOCKET = "ssh-agent.sock"
-# Where ansible-runner writes a run's inventory in its private data dir.
-INVENTORY = "inventory"
 # A Unix socket's path is at most 107 bytes (sun_path, with its NUL). A run makes its sockets
 # in its temp dir (<temp dir>/<private_prefix()>XXXXXXXX/tmp), and the longest socket name
 # is ssh's for a jump host's shared login while it makes it: govmig-jump, a dot and 16 more
@@ -309,7 +307,7 @@ class PhaseRunner:
         runner = ansible_runner.interface.init_runner(
             private_data_dir=str(private),
             artifact_dir=str(self.artifacts_dir),
-            event_handler=forgetting_inventory(private / INVENTORY, collector.on_event),
+            event_handler=collector.on_event,
             cancel_callback=job.cancel.is_set,
             quiet=True,
             **self._job(job, strategy),
@@ -349,26 +347,6 @@ class PhaseRunner:
         if done.explanation:
             collector.explanation = f"execution host {host.name}: {done.explanation}"
         return done.status, done.rc
-
-
-def forgetting_inventory(
-    inventory: Path, on_event: Callable[[Mapping[str, Any]], bool]
-) -> Callable[[Mapping[str, Any]], bool]:
-    """``on_event``, after removing the run's ``inventory`` (where its secrets are) when
-    the run's playbook starts (``playbook_on_start``).
-
-    ansible-playbook parses its inventory before that event and never again: no govmig
-    playbook refreshes it. A run killed together with its guard and its orchestrator keeps
-    its private dir until the next orchestrator starts, as nothing is left to remove it: it
-    holds no secret there unless it died before that event.
-    """
-
-    def on_event_forgetting(event: Mapping[str, Any]) -> bool:
-        if event.get("event") == "playbook_on_start":
-            shutil.rmtree(inventory, ignore_errors=True)
-        return on_event(event)
-
-    return on_event_forgetting
 
 
 def longest_temp_dir() -> int:

@@ -23,6 +23,7 @@ from typing import Annotated, Any, Protocol
 
 from pydantic import Field, field_validator
 
+from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.errors import ConfigurationError, PermanentError
 from orchestrator.execution.strategy import AnsibleStrategy
 from orchestrator.inventory.models import (
@@ -274,6 +275,11 @@ def check_provider(provider: str) -> str:
     return provider
 
 
+# Removes the secrets from a run's private dir when its playbook starts, in every run.
+CALLBACK_PLUGINS = PLAYBOOK_DIR / "callback_plugins"
+FORGET_SECRETS = "govmig_forget_secrets"
+
+
 def runner_envvars(strategy: AnsibleStrategy, *, python: str) -> dict[str, str]:
     """What a batch adds to ansible-playbook's environment: never a secret."""
     bin_dir = str(Path(python).parent)
@@ -285,6 +291,9 @@ def runner_envvars(strategy: AnsibleStrategy, *, python: str) -> dict[str, str]:
         "ANSIBLE_NOCOLOR": "true",
         # Task arguments stay out of the event stream, and so out of the artifacts.
         "ANSIBLE_DISPLAY_ARGS_TO_STDOUT": "false",
+        # The run's secrets (its inventory, its SSH key) leave the disk as the playbook starts.
+        "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACK_PLUGINS),
+        "ANSIBLE_CALLBACKS_ENABLED": FORGET_SECRETS,
         **strategy.envvars,
     }
 

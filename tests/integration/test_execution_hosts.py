@@ -28,7 +28,7 @@ import sys
 import tempfile
 import textwrap
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,15 +170,20 @@ def test_the_stream_carries_none_of_the_orchestrators_environment(streamed: Stre
 def test_no_secret_is_left_in_the_artifacts_or_on_the_execution_host(streamed: Streamed) -> None:
     given = SshProvider(hosts=streamed.hosts).secrets()  # the key, TSIG's, sudo's password
     assert ("govmig_secret_become_password" in given) is streamed.hardened
-    key = given["govmig_secret_ssh_private_key"]
-    secrets = [value.encode() for value in given.values()]
-    secrets += [line.encode() for line in key.splitlines() if len(line) > 20 and "-" not in line]
-    artifacts = [p for p in streamed.runner.artifacts_dir.rglob("*") if p.is_file()]
-    assert any(p.name == "stdout" for p in artifacts)  # the runs' output is among them
+    artifacts = streamed.runner.artifacts_dir
+    assert any(p.name == "stdout" for p in artifacts.rglob("*"))  # the runs' output is there
     # The execution host's private disk: the login user's home (Ansible's and govmig's caches).
     disk = streamed.lab.host_root(execution_host(streamed.hosts).name) / "srv"
-    written = [*artifacts, *(p for p in disk.rglob("*") if p.is_file())]
-    assert [p for p in written for secret in secrets if secret in p.read_bytes()] == []
+    assert holding_secrets(artifacts, given) + holding_secrets(disk, given) == []
+
+
+def holding_secrets(root: Path, secrets: Mapping[str, str]) -> list[Path]:
+    """The files under ``root`` holding any of ``secrets``, or a line of the SSH key's."""
+    key = secrets["govmig_secret_ssh_private_key"]
+    needles = [value.encode() for value in secrets.values()]
+    needles += [line.encode() for line in key.splitlines() if len(line) > 20 and "-" not in line]
+    files = [p for p in root.rglob("*") if p.is_file()]
+    return [p for p in files if any(needle in p.read_bytes() for needle in needles)]
 
 
 def test_an_execution_host_that_does_not_answer_fails_the_batch_naming_it(
@@ -266,6 +271,11 @@ def test_a_killed_orchestrators_streamed_run_ends_on_the_execution_host(
         # delegate_to localhost: the sleep runs on the execution host, beside its worker.
         wait_until(lambda: sleeping(marker) != [], timeout_s=60, what="the task on exec-shantou")
         (worker_dir,) = set(Path("/tmp").glob(f"{REMOTE_PREFIX}*")) - before
+        # Its secrets left the worker's dir when its playbook started: not its inventory,
+        # not the SSH key ansible-runner gave the run's agent there.
+        assert not (worker_dir / "env" / "ssh_key").exists()
+        assert [p for p in (worker_dir / "inventory").rglob("*") if p.is_file()] == []
+        assert holding_secrets(worker_dir, SshProvider(hosts=streamed.hosts).secrets()) == []
         orchestrator.send_signal(signal.SIGKILL)
         orchestrator.wait(10)
         wait_until(lambda: sleeping(marker) == [], timeout_s=20, what="the remote run to end")

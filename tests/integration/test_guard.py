@@ -257,13 +257,17 @@ def test_a_cancelled_run_with_an_ssh_key_leaves_no_agent_socket_behind(tmp_path:
     assert not private.exists()
 
 
-def test_a_runs_inventory_and_its_secrets_are_gone_from_disk_once_the_run_has_read_it(
+def test_a_runs_secrets_are_gone_from_its_private_dir_once_the_run_has_read_them(
     tmp_path: Path,
 ) -> None:
     """A run killed whole, with its guard and orchestrator, leaves its private dir until the
-    next orchestrator starts: so from its first event on it holds no secret."""
+    next orchestrator starts: so from its playbook's start on, it holds no secret (not the
+    inventory's, not the SSH key ansible-runner gave the run's agent)."""
     secret = uuid.uuid4().hex
     digest = hashlib.sha1(secret.encode()).hexdigest()
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    key_line = key.read_text().splitlines()[1]  # the first line of the key's own base64
     flag = tmp_path / "go-on"
     playbooks = tmp_path / "playbooks"
     (playbooks / "roles" / "local").mkdir(parents=True)
@@ -276,6 +280,7 @@ def test_a_runs_inventory_and_its_secrets_are_gone_from_disk_once_the_run_has_re
                 - ansible.builtin.command: sh -c 'while [ ! -e {flag} ]; do sleep 0.05; done'
                 - ansible.builtin.assert:
                     that: govmig_secret_test | hash('sha1') == '{digest}'
+                - ansible.builtin.command: ssh-add -l
             """
         )
     )
@@ -285,7 +290,7 @@ def test_a_runs_inventory_and_its_secrets_are_gone_from_disk_once_the_run_has_re
             runner.run,
             Phase.PREFLIGHT,
             [(NODE, [system_target("a")])],
-            secrets={"govmig_secret_test": secret},
+            secrets={"govmig_secret_test": secret, SSH_KEY_SECRET: key.read_text()},
         )
         try:
             wait_until(
@@ -293,17 +298,20 @@ def test_a_runs_inventory_and_its_secrets_are_gone_from_disk_once_the_run_has_re
             )
             _guard, private = running_guard()
             assert private.is_dir()
-            assert not (private / "inventory").exists()
+            assert [p for p in (private / "inventory").rglob("*") if p.is_file()] == []
+            assert not (private / "env" / "ssh_key").exists()
+            needles = (secret.encode(), key_line.encode())
             holding = [
                 path
                 for path in private.rglob("*")
-                if path.is_file() and secret.encode() in path.read_bytes()
+                if path.is_file() and any(needle in path.read_bytes() for needle in needles)
             ]
             assert holding == []
         finally:
             flag.touch()
         result = run.result(timeout=60)
-    assert result.ok, result  # the run goes on with the inventory it read, secret included
+    # The run goes on with what it read: the inventory's secret, and the key in its agent.
+    assert result.ok, result
 
 
 def cmdline(pid: int) -> list[str]:
