@@ -12,11 +12,12 @@ Artifacts (events, stdout, rc, status) of each run are kept under
 ``artifacts_dir/<ident>`` and rotated here rather than by ansible-runner's
 ``rotate_artifacts``, whose pruning races when batches for several nodes run
 at once; the inventory and extra vars live in a private data dir that is
-deleted after the run, and the inventory, which holds the run's secrets, as soon
-as the run has read it (when its playbook starts). An SSH private key
-(``govmig_secret_ssh_private_key``) is the exception: it goes to ansible-runner's
-``ssh_key``, which loads it into an ``ssh-agent`` for the run through a fifo, so
-it is never written to any file.
+deleted after the run. The run's secrets leave that dir as soon as the run has
+read them, when its playbook starts (``playbooks/callback_plugins/govmig_forget_secrets.py``):
+the inventory, which holds them, and the SSH private key
+(``govmig_secret_ssh_private_key``), which goes to ansible-runner's ``ssh_key``
+instead: ansible-runner writes it into the dir's ``env/ssh_key``, and loads it
+into an ``ssh-agent`` for the run before ansible-playbook starts.
 
 Every run starts under a guard (``guard.py``) that ends the run's whole
 process tree and removes its private data dir if this process dies, so no

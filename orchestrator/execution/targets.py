@@ -261,8 +261,9 @@ def check_secrets(secrets: Mapping[str, str]) -> dict[str, str]:
 def split_ssh_key(secrets: Mapping[str, str]) -> tuple[str | None, dict[str, str]]:
     """The SSH private key (for ansible-runner's ``ssh_key``) and every other secret.
 
-    The key goes to an ``ssh-agent`` that lives only for the run (through a fifo
-    ansible-runner removes), so no file and no inventory var ever holds it.
+    The key goes to an ``ssh-agent`` that lives only for the run, never into the
+    inventory: ansible-runner writes it into the run's private dir (``env/ssh_key``),
+    which the run removes once the agent holds it (``govmig_forget_secrets``).
     """
     rest = dict(secrets)
     return rest.pop(SSH_KEY_SECRET, None), rest
@@ -282,20 +283,27 @@ FORGET_SECRETS = "govmig_forget_secrets"
 
 def runner_envvars(strategy: AnsibleStrategy, *, python: str) -> dict[str, str]:
     """What a batch adds to ansible-playbook's environment: never a secret."""
-    bin_dir = str(Path(python).parent)
-    path = os.environ.get("PATH", "")
     return {
         # ansible-playbook of the same environment as the interpreter the hosts use.
-        "PATH": f"{bin_dir}{os.pathsep}{path}" if path else bin_dir,
+        "PATH": prepended("PATH", str(Path(python).parent), os.pathsep),
         "ANSIBLE_RETRY_FILES_ENABLED": "false",
         "ANSIBLE_NOCOLOR": "true",
         # Task arguments stay out of the event stream, and so out of the artifacts.
         "ANSIBLE_DISPLAY_ARGS_TO_STDOUT": "false",
-        # The run's secrets (its inventory, its SSH key) leave the disk as the playbook starts.
-        "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACK_PLUGINS),
-        "ANSIBLE_CALLBACKS_ENABLED": FORGET_SECRETS,
+        # The run's secrets (its inventory, its SSH key) leave the disk as the playbook
+        # starts; callbacks an operator enabled in our environment stay enabled.
+        "ANSIBLE_CALLBACK_PLUGINS": prepended(
+            "ANSIBLE_CALLBACK_PLUGINS", str(CALLBACK_PLUGINS), os.pathsep
+        ),
+        "ANSIBLE_CALLBACKS_ENABLED": prepended("ANSIBLE_CALLBACKS_ENABLED", FORGET_SECRETS, ","),
         **strategy.envvars,
     }
+
+
+def prepended(name: str, value: str, separator: str) -> str:
+    """``value``, then what this process's environment has in the list variable ``name``."""
+    ours = os.environ.get(name, "")
+    return f"{value}{separator}{ours}" if ours else value
 
 
 def scrub_environment(

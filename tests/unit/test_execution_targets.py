@@ -17,6 +17,8 @@ from orchestrator.execution.strategy import (
     mitogen_supports,
 )
 from orchestrator.execution.targets import (
+    CALLBACK_PLUGINS,
+    FORGET_SECRETS,
     NodeTarget,
     SystemTarget,
     build_extravars,
@@ -219,6 +221,23 @@ def test_runner_env_selects_the_strategy_and_the_venv() -> None:
     assert env["PATH"].split(":")[0] == "/opt/venv/bin"
     assert env["ANSIBLE_STRATEGY"] == "mitogen_linear"
     assert "ANSIBLE_STRATEGY" not in runner_envvars(LINEAR, python=PYTHON)
+
+
+def test_every_run_forgets_its_secrets_and_keeps_the_callbacks_an_operator_enabled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ANSIBLE_CALLBACKS_ENABLED", raising=False)
+    monkeypatch.delenv("ANSIBLE_CALLBACK_PLUGINS", raising=False)
+    for strategy in (LINEAR, AnsibleStrategy("mitogen_linear", {})):
+        env = runner_envvars(strategy, python=PYTHON)
+        assert env["ANSIBLE_CALLBACKS_ENABLED"] == FORGET_SECRETS
+        assert env["ANSIBLE_CALLBACK_PLUGINS"] == str(CALLBACK_PLUGINS)
+    assert (CALLBACK_PLUGINS / f"{FORGET_SECRETS}.py").is_file()
+    monkeypatch.setenv("ANSIBLE_CALLBACKS_ENABLED", "ansible.posix.profile_tasks")
+    monkeypatch.setenv("ANSIBLE_CALLBACK_PLUGINS", "/srv/callbacks")
+    env = runner_envvars(LINEAR, python=PYTHON)
+    assert env["ANSIBLE_CALLBACKS_ENABLED"] == f"{FORGET_SECRETS},ansible.posix.profile_tasks"
+    assert env["ANSIBLE_CALLBACK_PLUGINS"] == f"{CALLBACK_PLUGINS}:/srv/callbacks"
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ through it on the lab.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -77,3 +78,30 @@ def test_an_exit_or_an_exception_ends_it_as_its_process_would_end(
 def test_only_the_interpreter_it_runs_in_runs_a_helper_here(helper_module: ModuleType) -> None:
     assert helper_module.is_this_interpreter(sys.executable)
     assert not helper_module.is_this_interpreter("/usr/bin/false")
+
+
+def run_module(args: dict[str, object], tmp_path: Path) -> dict[str, object]:
+    """The module run as Ansible runs a module: a process given its arguments' file."""
+    given = tmp_path / "args.json"
+    given.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    module = PLAYBOOK_DIR / "library" / "govmig_helper.py"
+    done = subprocess.run(
+        [sys.executable, str(module), str(given)], capture_output=True, text=True, check=False
+    )
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def test_an_argv_without_a_helper_script_is_refused(tmp_path: Path) -> None:
+    result = run_module({"argv": [sys.executable]}, tmp_path)
+    assert result["failed"] is True
+    assert result["msg"] == "argv must name an interpreter and a helper script"
+
+
+def test_another_interpreter_runs_the_helper_as_a_process(tmp_path: Path) -> None:
+    script = tmp_path / "probe.sh"
+    script.write_text('echo "$1"; echo warned >&2; exit "$2"\n')
+    ran = run_module({"argv": ["/bin/sh", str(script), "hello", "0"]}, tmp_path)
+    assert (ran["stdout"], ran["stderr"], ran["rc"]) == ("hello", "warned", 0)
+    failed = run_module({"argv": ["/bin/sh", str(script), "hello", "3"]}, tmp_path)
+    assert (failed["failed"], failed["rc"], failed["msg"]) == (True, 3, "non-zero return code 3")
