@@ -17,7 +17,7 @@ per system of (a) (the data is a few KiB, so this is orchestration and Ansible,
 not copying; target <= 1 s with Mitogen), the share of (a)'s wall time
 outside any ansible-runner invocation, and for each wave the CPU time and the
 SSH logins (to the hosts, and to the bastion) per system. With ``--tasks`` it
-also prints where each run of (a) spent its time, task by task (``bench.task_walls``).
+also prints where each run of (a) spent its time, task by task (``bench.task_times``).
 
 With ``--hardened``, the lab is a hardened site's: the logins go through a
 bastion, as a user that becomes root with sudo (which asks its password, as
@@ -30,19 +30,22 @@ Run as root: ``python -m bench.lab_wave [--systems 28] [--max-batches 4] [--batc
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench import task_walls
+from bench import task_times
 from bench.cgroups import Cgroup
 from bench.cpu_split import cpu_groups
 from bench.wave_rig import TimedExecutor, WaveTiming, placed_store, run_wave, wave_systems
 from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.execution import SystemTarget
+from orchestrator.execution.reports import downtime_seconds
 from orchestrator.execution.runner import PhaseRunner
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.inventory.models import BusinessSystem
@@ -115,27 +118,34 @@ def per_system(
     systems: Sequence[BusinessSystem],
     nodes: Sequence[str],
     concurrency: int,
-) -> tuple[float, int, int]:
-    """Wall time, invocations and systems completed, one invocation per system per phase."""
+) -> tuple[float, int, int, list[float]]:
+    """Wall time, invocations, systems completed and their cutovers' downtimes, one
+    invocation per system per phase."""
     each = runner(base, "per-system", provider)
     targets = node_targets(inventory.nodes)
 
-    def one(index: int) -> bool:
+    def one(index: int) -> tuple[bool, float | None]:
+        """Whether every phase succeeded, and the downtime its cutover measured."""
         node, system = targets[nodes[index % len(nodes)]], systems[index]
         target = SystemTarget(
             system_id=system.id, vcpu=system.vcpu, memory_gb=system.memory_gb,
             storage_gb=system.storage_gb, ipv6_index=BASELINE_INDEX + index,
             free_vcpu=10**6, free_memory_gb=10**6, free_storage_gb=10**8, source=system.source,
         )  # fmt: skip
-        return all(
-            each.run(phase, [(node, [target])], secrets=provider.secrets()).ok
-            for phase in FORWARD_PHASES
-        )
+        downtime = None
+        for phase in FORWARD_PHASES:
+            result = each.run(phase, [(node, [target])], secrets=provider.secrets())
+            if not result.ok:
+                return False, downtime
+            if (measured := downtime_seconds(phase, result.outcome(system.id).report)) is not None:
+                downtime = measured
+        return True, downtime
 
     started = time.monotonic()
     with ThreadPoolExecutor(concurrency) as pool:
-        done = sum(pool.map(one, range(len(systems))))
-    return time.monotonic() - started, each.invocations, done
+        ends = list(pool.map(one, range(len(systems))))
+    downtimes = [downtime for _, downtime in ends if downtime is not None]
+    return time.monotonic() - started, each.invocations, sum(ok for ok, _ in ends), downtimes
 
 
 def main() -> None:
@@ -191,7 +201,7 @@ def report(
     wave = batched(base, inventory, provider, systems[:count], nodes, limits, args.forks)
     cpu.append(cpu_now(groups))
     logins.append(logins_now(lab))
-    baseline_s, runs, done = per_system(
+    baseline_s, runs, done, baseline_downtimes = per_system(
         base, inventory, provider, systems[count:], nodes, args.max_batches
     )
     cpu.append(cpu_now(groups))
@@ -208,15 +218,12 @@ def report(
     print(f"ratio (b) / (a): {baseline_s / wave.wall_s:.1f}x (target >= 10)")
     print(f"(a) per system: {wave.wall_s / count:.2f} s (target <= 1 s with Mitogen)")
     print(f"(a) outside ansible-runner: {100 * wave.outside_share:.1f}% of the wall time")
+    for label, downtimes in (("(a)", wave.downtimes_s), ("(b)", baseline_downtimes)):
+        print(f"{label} cutover downtime: {spread(downtimes)}")
     if groups is None:
         print("CPU per system: not measured (no cgroup hierarchy this process may write)")
     else:
-        for label, start, end in (("(a)", cpu[0], cpu[1]), ("(b)", cpu[1], cpu[2])):
-            spent = {name: (end[name] - start[name]) / count for name in groups}
-            print(
-                f"{label} CPU per system: controller {spent['controller']:.2f} s, "
-                f"lab hosts {spent['hosts']:.2f} s"
-            )
+        print("\n".join(cpu_lines(cpu, count, (wave.wall_s, baseline_s))))
     for label, before, after in (("(a)", logins[0], logins[1]), ("(b)", logins[1], logins[2])):
         made = {host: (after[host] - before.get(host, 0)) / count for host in after}
         bastion = f", {made.pop(BASTION):.1f} to the bastion" if BASTION in made else ""
@@ -225,7 +232,38 @@ def report(
         print(f"(a) not completed: {failure}")
     if args.tasks:
         kept = (base / "batched" / "artifacts").glob("*/job_events")
-        print("\n".join(task_walls.report(sorted(path.parent for path in kept))))
+        print("\n".join(task_times.report(sorted(path.parent for path in kept))))
+
+
+def spread(seconds: Sequence[float]) -> str:
+    """The median and the longest of ``seconds``, and how many there are."""
+    if not seconds:
+        return "none measured"
+    return (
+        f"median {statistics.median(seconds):.2f} s, longest {max(seconds):.2f} s"
+        f" ({len(seconds)} systems)"
+    )
+
+
+def cpu_lines(
+    cpu: Sequence[Mapping[str, float]], count: int, walls_s: Sequence[float]
+) -> list[str]:
+    """Each wave's CPU per system, from the groups' CPU seconds before (a), between the
+    waves and after (b), with how many cores it kept busy, and the ratio of their CPU."""
+    spent = [
+        {name: (end[name] - start[name]) / count for name in end}
+        for start, end in itertools.pairwise(cpu)
+    ]
+    lines = [
+        f"{label} CPU per system: controller {each['controller']:.2f} s, lab hosts "
+        f"{each['hosts']:.2f} s; cores busy {sum(each.values()) * count / wall_s:.2f}"
+        f" of {os.cpu_count()}"
+        for label, each, wall_s in zip(("(a)", "(b)"), spent, walls_s, strict=True)
+    ]
+    # The lab's hosts share this machine's cores: once both waves keep them all busy,
+    # the wall ratio is this ratio.
+    ratio = sum(spent[1].values()) / sum(spent[0].values())
+    return [*lines, f"CPU ratio (b) / (a): {ratio:.1f}x"]
 
 
 def logins_now(lab: Lab) -> dict[str, int]:

@@ -114,6 +114,8 @@ class WaveTiming:
     systems: int
     # Each system that did not complete: "id state: last error".
     failures: tuple[str, ...] = ()
+    # Each cutover's downtime the providers measured, in seconds.
+    downtimes_s: tuple[float, ...] = ()
 
     @property
     def outside_share(self) -> float:
@@ -155,11 +157,12 @@ def run_wave(
         worker.stop()
     wall = time.monotonic() - started
     with store.transaction() as session:
-        failures = tuple(
-            f"{row.id} {row.state.value}: {row.last_error}"
-            for row in list_systems(session)
-            if row.state is not SystemState.COMPLETED
-        )
+        rows = list_systems(session)
+    failures = tuple(
+        f"{row.id} {row.state.value}: {row.last_error}"
+        for row in rows
+        if row.state is not SystemState.COMPLETED
+    )
     return WaveTiming(
         wall_s=wall,
         busy_s=executor.busy_s(),
@@ -167,6 +170,7 @@ def run_wave(
         completed=counts[SystemState.COMPLETED],
         systems=systems,
         failures=failures,
+        downtimes_s=tuple(row.downtime_seconds for row in rows if row.downtime_seconds is not None),
     )
 
 

@@ -253,6 +253,8 @@ class WorkerSettings(GovmigSettings):
     max_batches: int = Field(default=4, ge=1, le=256)
     phase_timeout_s: float = Field(default=900.0, gt=0)
     forks: int = Field(default=10, ge=1, le=500)
+    # Systems of one playbook run in their cutover's downtime at once (env GOVMIG_MAX_DOWN).
+    max_down: int = Field(default=4, ge=1, le=500)
     # Empty: a fresh id per process. A fixed id lets a restarted instance take back
     # its own leases at once instead of waiting for them to expire.
     instance_id: str = Field(default="", pattern=r"^[A-Za-z0-9._:-]{0,100}$")

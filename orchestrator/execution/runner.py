@@ -57,6 +57,7 @@ from orchestrator.execution.outcomes import EventCollector, RunResult
 from orchestrator.execution.provider import Provider
 from orchestrator.execution.strategy import LINEAR, AnsibleStrategy, choose_strategy
 from orchestrator.execution.targets import (
+    MAX_DOWN_ENV,
     ExecutionHost,
     HostVarsHook,
     NodeWork,
@@ -134,6 +135,7 @@ class PhaseRunner:
         timeout_s: float = 900.0,
         keep_artifacts: int = 50,
         forks: int = 10,
+        max_down: int = 4,
         python: str = sys.executable,
     ) -> None:
         self.playbook_dir = playbook_dir.resolve()
@@ -144,6 +146,7 @@ class PhaseRunner:
         self.timeout_s = timeout_s
         self.keep_artifacts = keep_artifacts
         self.forks = forks
+        self.max_down = max_down
         self.python = python
         self._check_layout()
         self.strategy, reason = choose_strategy(use_mitogen=use_mitogen)
@@ -161,8 +164,10 @@ class PhaseRunner:
     def _check_layout(self) -> None:
         if not (self.playbook_dir / "roles" / self._role).is_dir():
             raise ConfigurationError(f"no role for provider {self._role!r} in {self.playbook_dir}")
-        if self.timeout_s <= 0 or self.keep_artifacts < 1 or self.forks < 1:
-            raise ConfigurationError("timeout, kept artifacts and forks must be positive")
+        if min(self.timeout_s, self.keep_artifacts, self.forks, self.max_down) <= 0:
+            raise ConfigurationError(
+                "timeout, kept artifacts, forks and hosts down at once must be positive"
+            )
         self.artifacts_dir.mkdir(parents=True, exist_ok=True)
         check_temp_dir(Path(tempfile.gettempdir()))
 
@@ -293,7 +298,11 @@ class PhaseRunner:
             "playbook": str(self.playbook_dir / PLAYBOOKS[job.phase]),
             "inventory": job.inventory,
             "extravars": job.extravars,
-            "envvars": {**runner_envvars(strategy, python=self.python), **self.provider.run_env},
+            "envvars": {
+                **runner_envvars(strategy, python=self.python),
+                MAX_DOWN_ENV: str(self.max_down),
+                **self.provider.run_env,
+            },
             "ident": job.ident,
             "forks": self.forks,
             "timeout": max(1, math.ceil(self.timeout_s)),

@@ -2,11 +2,14 @@
 
 Sits under ``runner.py``, which puts the chosen strategy's environment into
 each ansible-runner invocation. Ansible's cost is per host per task (a fork
-and a module upload each time); Mitogen's ``mitogen_linear`` keeps one
+and a module upload each time); Mitogen's ``mitogen_free`` keeps one
 interpreter per host and cuts it several times over. We run it as
-``govmig_mitogen_linear``, which also keeps the modules it serves between
-runs. Mitogen patches Ansible internals, so it is only used with ansible-core
-releases its code supports, checked here from package metadata without
+``govmig_mitogen``, which lets each system of a batch go at its own pace with
+only a few in their downtime at once (``GOVMIG_MAX_DOWN``), and keeps the modules
+it serves between runs. ``linear``, the fallback, has neither: there every
+system of a batch is down while the whole batch goes through the cutover's window.
+Mitogen patches Ansible internals, so it is only used with ansible-core releases its
+code supports, checked here from package metadata without
 importing either (importing ``ansible_mitogen`` would pull Ansible into the
 orchestrator's process).
 """
@@ -54,11 +57,12 @@ def mitogen_supports(ansible: tuple[int, ...] | None, mitogen: tuple[int, ...] |
     return low <= ansible[:2] <= high
 
 
-# Mitogen's linear strategy, with the modules it sends to hosts built once per
-# installation rather than once per run (playbooks/strategy_plugins/).
-MITOGEN = "govmig_mitogen_linear"
+# Mitogen's free strategy, a few hosts in their downtime at once, with the modules it
+# sends to hosts built once per installation rather than once per run
+# (playbooks/strategy_plugins/).
+MITOGEN = "govmig_mitogen"
 STRATEGY_PLUGINS = PLAYBOOK_DIR / "strategy_plugins"
-# "0" in a run's environment: its hosts keep no compiled code (govmig_mitogen_linear reads
+# "0" in a run's environment: its hosts keep no compiled code (govmig_mitogen reads
 # it; a provider sets it, as the ssh provider's inventory says).
 HOST_CODE_CACHE_ENV = "GOVMIG_HOST_CODE_CACHE"
 

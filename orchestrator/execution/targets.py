@@ -44,10 +44,12 @@ SECRET_NAME_PATTERN = r"^govmig_secret_[a-z0-9_]{1,64}$"  # noqa: S105 - a name,
 SSH_KEY_SECRET = "govmig_secret_ssh_private_key"  # noqa: S105 - a name, not a secret
 _PROVIDER = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 # What ansible-playbook may see of the orchestrator's environment (runner records it).
+MAX_DOWN_ENV = "GOVMIG_MAX_DOWN"
 _ENV_NAMES = frozenset(
     {"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "USER", "LOGNAME", "VIRTUAL_ENV"}
-    | {"XDG_CACHE_HOME"}  # where govmig_mitogen_linear keeps the modules it built
+    | {"XDG_CACHE_HOME"}  # where govmig_mitogen keeps the modules it built
     | {"SSL_CERT_FILE", "SSL_CERT_DIR"}
+    | {MAX_DOWN_ENV}  # the run's own: how many of its hosts govmig_mitogen lets be down at once
 )
 _ENV_PREFIXES = ("ANSIBLE_", "AWX_", "RUNNER_", "ORIGINAL_", "LC_", "PYTHON")
 _FREE = Annotated[int, Field(ge=0, strict=True)]

@@ -118,7 +118,7 @@ class SshProvider:
     @property
     def run_env(self) -> Mapping[str, str]:
         """Whether the hosts keep the code their Python compiles (read by the strategy,
-        ``govmig_mitogen_linear``); nothing else: the hosts keep Ansible's temporary files
+        ``govmig_mitogen``); nothing else: the hosts keep Ansible's temporary files
         where their users expect them."""
         return {} if self.hosts.ssh.host_code_cache else {HOST_CODE_CACHE_ENV: "0"}
 

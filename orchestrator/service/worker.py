@@ -110,6 +110,7 @@ def build_worker(
         use_mitogen=settings.mitogen,
         timeout_s=settings.phase_timeout_s,
         forks=settings.forks,
+        max_down=settings.max_down,
     )
     return PhaseWorker(
         store,

@@ -4,7 +4,7 @@ Every run starts a Python interpreter on each host it logs in to (Mitogen's), se
 the modules it imports as source (Ansible's ``module_utils``, Mitogen's own,
 ``ansible_mitogen``'s, the modules the tasks run) and that interpreter compiles them all
 again: 0.15 s of the 0.38 s a four-task run's interpreter worked (``MITOGEN_PROFILING``,
-5 December 2026). The strategy (``govmig_mitogen_linear``) sends this file's source to
+5 December 2026). The strategy (``govmig_mitogen``) sends this file's source to
 each interpreter before anything else, and ``install`` gives Mitogen's importer and
 ``ansible_mitogen``'s module runner a ``compile`` that first looks in a cache directory
 of the host's user.

@@ -108,7 +108,7 @@ def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
         with pytest.MonkeyPatch.context() as env:
             # A credential in the orchestrator's environment must not reach the artifacts.
             env.setenv("GOVMIG_SASL_PLAIN_PASSWORD", ENV_SECRET)
-            # Where govmig_mitogen_linear keeps the modules it built: new for these runs.
+            # Where govmig_mitogen keeps the modules it built: new for these runs.
             env.setenv("XDG_CACHE_HOME", str(base / "cache"))
             for phase in FORWARD_PHASES:
                 run_twice(done, phase)
@@ -247,7 +247,7 @@ def test_mitogen_keeps_the_templates_its_workers_compiled_privately_and_no_secre
 
 
 def test_mitogen_is_used(migration: Migration) -> None:
-    assert {result.strategy for result in migration.first.values()} == {"govmig_mitogen_linear"}
+    assert {result.strategy for result in migration.first.values()} == {"govmig_mitogen"}
 
 
 def test_mitogen_keeps_the_modules_it_served_privately_as_their_files_are(

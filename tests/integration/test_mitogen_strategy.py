@@ -1,4 +1,4 @@
-"""govmig_mitogen_linear through real ansible-runner.
+"""govmig_mitogen through real ansible-runner.
 
 No process of a run is pinned to a CPU: Mitogen's own policy pins a run's controller and
 every worker to one CPU (on fewer than 4, the same one for all), so concurrent runs shared
@@ -144,7 +144,7 @@ def run_playbook(
     hosts = [system_target(name, ipv6_index=i) for i, name in enumerate(("a", "b", "c"), 1)]
     result = runner.run(Phase.PREFLIGHT, [(NODE, hosts)])
     assert result.ok, result
-    assert result.strategy == "govmig_mitogen_linear"
+    assert result.strategy == "govmig_mitogen"
     return result
 
 

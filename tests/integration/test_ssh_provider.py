@@ -18,6 +18,7 @@ fails, and so do these tests.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -330,6 +331,7 @@ def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
                 provider=provider,
                 host_vars_hooks=[faults.host_vars, lambda _, s: extra_vars.get(s.system_id, {})],
                 keep_artifacts=200,
+                max_down=1,  # one system of a batch in its downtime at a time
             ),
             faults=faults,
             sources={item["system_id"]: item for item in seeded},
@@ -468,6 +470,40 @@ def test_the_cutover_reports_its_final_pass_and_the_downtime_it_measured(
             # switch and the answer by name: more than nothing, and less than the whole run.
             assert downtime is not None, cutover
             assert 0 < downtime < migration.first[(node, Phase.CUTOVER)].duration_s
+
+
+def test_a_batchs_systems_are_down_no_more_at_once_than_max_down_allows(
+    migration: Migration,
+) -> None:
+    """The runs' max_down is 1: in each cutover batch, one system's downtime (its source
+    stopped, until it answers by name from the target, or fails) ends before the next's
+    starts. heyuan's batch of four has one that fails in its window (BAD_HEALTH)."""
+    assert migration.runner.max_down == 1
+    batches = {**GOOD, "heyuan": (*GOOD["heyuan"], BAD_HEALTH, REVERTED)}
+    for node, ids in batches.items():
+        windows = downtime_windows(migration.first[(node, Phase.CUTOVER)].artifact_dir)
+        assert set(windows) == set(ids)
+        ordered = sorted(windows.values())
+        assert all(end <= start for (_, end), (start, _) in itertools.pairwise(ordered)), windows
+
+
+def downtime_windows(artifact_dir: Path) -> dict[str, tuple[datetime, datetime]]:
+    """Each system's downtime in a run, from its events: from the task that notes the source
+    stopped to the report of the downtime, or to the task that failed after it."""
+    events = [json.loads(p.read_text()) for p in (artifact_dir / "job_events").glob("*.json")]
+    starts: dict[str, datetime] = {}
+    windows: dict[str, tuple[datetime, datetime]] = {}
+    for event in sorted(events, key=lambda e: int(e["counter"])):
+        data, at = event.get("event_data", {}), datetime.fromisoformat(event["created"])
+        host, task = data.get("host"), data.get("task", "")
+        if event["event"] == "runner_on_ok" and task.startswith("Note when the source stops"):
+            starts[host] = at
+        elif host in starts and (
+            event["event"] == "runner_on_failed"
+            or (event["event"] == "runner_on_ok" and task.startswith("Report the final pass"))
+        ):
+            windows[host] = (starts.pop(host), at)
+    return windows
 
 
 @pytest.mark.parametrize(

@@ -275,7 +275,7 @@ def test_mitogen_can_be_turned_off() -> None:
 
 def test_installed_mitogen_is_chosen() -> None:
     strategy, _ = choose_strategy(use_mitogen=True)
-    assert strategy.name == "govmig_mitogen_linear"
+    assert strategy.name == "govmig_mitogen"
     plugins = Path(strategy.envvars["ANSIBLE_STRATEGY_PLUGINS"])
-    assert (plugins / "govmig_mitogen_linear.py").is_file()
+    assert (plugins / "govmig_mitogen.py").is_file()
     assert strategy.envvars["ANSIBLE_STRATEGY"] == strategy.name

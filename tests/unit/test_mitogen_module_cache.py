@@ -1,4 +1,4 @@
-"""govmig_mitogen_linear's caches (playbooks/strategy_plugins/): a module Mitogen
+"""govmig_mitogen's caches (playbooks/strategy_plugins/): a module Mitogen
 built is served again from the cache, unchanged, until its file or package changes;
 nothing else is kept, a directory others could write is not used, and another
 installation's unused for a month is removed; a template's compiled code is used
@@ -56,7 +56,7 @@ def plugin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ModuleTy
     own, own_core = responder._build_tuple, mitogen.parent._get_core_source
     own_expression = AnsibleEnvironment.compile_expression
     # It wraps Mitogen's builds and Ansible's compile as it loads, as in ansible-playbook.
-    module = load_file(PLAYBOOK_DIR / "strategy_plugins" / "govmig_mitogen_linear.py")
+    module = load_file(PLAYBOOK_DIR / "strategy_plugins" / "govmig_mitogen.py")
     assert responder._build_tuple is not own
     assert mitogen.parent._get_core_source is not own_core
     assert "compile" in vars(AnsibleEnvironment)
@@ -782,7 +782,7 @@ json.dump({"found": [f is None for f in found], "listed": len(listed)}, sys.stdo
 def test_jinjas_own_filter_is_looked_for_among_ansibles_once_per_run(
     tmp_path: Path, how: str, listings: int
 ) -> None:
-    plugin_file = PLAYBOOK_DIR / "strategy_plugins" / "govmig_mitogen_linear.py"
+    plugin_file = PLAYBOOK_DIR / "strategy_plugins" / "govmig_mitogen.py"
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     done = subprocess.run(
         [sys.executable, "-c", LOOKUPS, how, str(plugin_file)],

@@ -105,7 +105,7 @@ def test_hosts_keep_no_compiled_code_when_the_inventory_says_so(tmp_path: Path) 
     document["ssh"]["host_code_cache"] = False
 
     provider = SshProvider(hosts=parse_ssh_hosts(document, source="test"))
-    assert provider.run_env == {"GOVMIG_HOST_CODE_CACHE": "0"}  # govmig_mitogen_linear reads it
+    assert provider.run_env == {"GOVMIG_HOST_CODE_CACHE": "0"}  # govmig_mitogen reads it
 
 
 def test_root_logs_in_as_itself_and_another_user_becomes_root_with_sudo(

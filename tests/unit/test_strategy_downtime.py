@@ -1,0 +1,63 @@
+"""``govmig_mitogen`` lets at most ``GOVMIG_MAX_DOWN`` hosts of a run be in their downtime.
+
+The gate's decisions, on facts and tasks written here; ``test_ssh_provider`` checks on the
+lab that a real batch's cutovers are down one at a time with ``max_down=1``.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType, SimpleNamespace
+
+import pytest
+
+from orchestrator.data_files import PLAYBOOK_DIR
+from tests.fixtures.file_modules import load_file
+
+
+@pytest.fixture(scope="module")
+def strategy() -> ModuleType:
+    return load_file(PLAYBOOK_DIR / "strategy_plugins" / "govmig_mitogen.py")
+
+
+def test_the_set_fact_of_the_contract_starts_a_downtime(strategy: ModuleType) -> None:
+    fact = {strategy.DOWNTIME_STARTED: 1}
+    starting = SimpleNamespace(action="ansible.builtin.set_fact", args=fact)
+    other_fact = SimpleNamespace(action="set_fact", args={"ssh_switched": True})
+    other_action = SimpleNamespace(action="command", args=fact)
+    assert strategy.starts_downtime(starting)
+    assert not strategy.starts_downtime(other_fact)
+    assert not strategy.starts_downtime(other_action)
+
+
+def test_a_downtime_lasts_until_the_report_has_its_downtime(strategy: ModuleType) -> None:
+    started = {strategy.DOWNTIME_STARTED: "1700000000.0"}
+    assert not strategy.in_downtime({})
+    assert strategy.in_downtime(started)
+    assert strategy.in_downtime({**started, "govmig_report": {"bytes_sent": 1}})
+    assert not strategy.in_downtime({**started, "govmig_report": {"downtime_ms": 900}})
+
+
+def test_the_gate_admits_in_order_what_room_is_left_and_holds_the_rest(
+    strategy: ModuleType,
+) -> None:
+    assert strategy.gate(set(), set(), ["a", "b", "c"], 2) == ({"a", "b"}, {"c"})
+    # One down and one admitted (its first task not ended): no room for more.
+    assert strategy.gate({"x"}, {"y"}, ["a"], 2) == (set(), {"a"})
+    assert strategy.gate({"x"}, set(), ["a", "b"], 2) == ({"a"}, {"b"})
+    assert strategy.gate(set(), set(), [], 1) == (set(), set())
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [({}, 4), ({"GOVMIG_MAX_DOWN": "1"}, 1), ({"GOVMIG_MAX_DOWN": "12"}, 12)]
+)
+def test_max_down_comes_from_the_runs_environment(
+    strategy: ModuleType, given: dict[str, str], expected: int
+) -> None:
+    assert strategy.max_down(given) == expected
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "two", "1.5"])
+def test_a_max_down_that_is_no_count_from_one_is_the_default(
+    strategy: ModuleType, text: str
+) -> None:
+    assert strategy.max_down({"GOVMIG_MAX_DOWN": text}) == 4
