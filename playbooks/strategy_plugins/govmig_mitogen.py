@@ -798,8 +798,8 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
             self._warmed.add(key)
             warm_legacy_modules(task.action)
             return super()._queue_task(host, task, task_vars, play_context)
-        linear = super(ansible_mitogen.strategy.StrategyMixin, self)
-        return linear._queue_task(host, task, task_vars, play_context)
+        free = super(ansible_mitogen.strategy.StrategyMixin, self)  # Mitogen's lookups skipped
+        return free._queue_task(host, task, task_vars, play_context)
 
     def _run_in_process(self, host: Any, task: Any, task_vars: Any, play_context: Any) -> None:
         """Run a task here as a worker would (``WorkerProcess._run``), and queue its result

@@ -65,6 +65,8 @@ STREAM_ENV = {
     *("PATH", "HOME", "LANG", "PWD", "SHLVL", "_", "SSH_AUTH_SOCK", "SSH_AGENT_PID"),
     # The guard's: its run's token, and its temp dir.
     *("GOVMIG_RUN_TOKEN", "GOVMIG_RUN_TMP", "TMPDIR", "TMP", "TEMP"),
+    # The job's own: how many of its systems the strategy lets be down at once.
+    "GOVMIG_MAX_DOWN",
 }
 STREAM_ENV_PREFIXES = ("ANSIBLE_", "PYTHON", "RUNNER_", "AWX_", "JOB_")
 
