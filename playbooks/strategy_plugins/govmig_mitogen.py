@@ -726,12 +726,12 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
         for jump in jumps_of(self._inventory.get_hosts(iterator._play.hosts)):
             if why := govmig_site.log_in_first(jump):
                 display.warning(f"{why}; each connection through it will log in itself")
-        free = sys.modules[Base.__module__]
-        free.time = PausingUntilAResult(self._results.arrived)
+        loop_globals = Base.run.__globals__  # where the free loop finds ``time``
+        loop_globals["time"] = PausingUntilAResult(self._results.arrived)
         try:
             return super().run(iterator, play_context, result)
         finally:
-            free.time = time
+            loop_globals["time"] = time
             self._join_threads()
 
     def get_hosts_left(self, iterator: Any) -> list[Any]:

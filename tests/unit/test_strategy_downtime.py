@@ -6,6 +6,8 @@ lab that a real batch's cutovers are down one at a time with ``max_down=1``.
 
 from __future__ import annotations
 
+import inspect
+import time
 from types import ModuleType, SimpleNamespace
 
 import pytest
@@ -61,3 +63,29 @@ def test_a_max_down_that_is_no_count_from_one_is_the_default(
     strategy: ModuleType, text: str
 ) -> None:
     assert strategy.max_down({"GOVMIG_MAX_DOWN": text}) == 4
+
+
+def test_the_free_loop_finds_the_time_module_the_strategy_swaps(strategy: ModuleType) -> None:
+    """The loop calls ``time.sleep`` between its passes, looked up in its own module."""
+    assert strategy.Base.run.__globals__["time"] is time
+    assert "time.sleep(" in inspect.getsource(strategy.Base.run)
+
+
+def test_a_pause_waits_for_a_result_then_forgets_it(strategy: ModuleType) -> None:
+    """The loop's pause waits on the results' event (for at most DEAD_WORKER_CHECK_S, then
+    it looks for dead workers), not the seconds the loop asks; then clears it, so the
+    next pause waits for the next result."""
+    calls: list[tuple[str, float | None]] = []
+
+    class Arrived:
+        def wait(self, timeout: float) -> bool:
+            calls.append(("wait", timeout))
+            return True
+
+        def clear(self) -> None:
+            calls.append(("clear", None))
+
+    pausing = strategy.PausingUntilAResult(Arrived())
+    pausing.sleep(0.005)
+    assert calls == [("wait", strategy.DEAD_WORKER_CHECK_S), ("clear", None)]
+    assert pausing.monotonic is time.monotonic  # the rest of ``time`` as it is
