@@ -669,7 +669,9 @@ def max_down(env: Mapping[str, str] = os.environ) -> int:
     if text.isdigit() and int(text) >= 1:
         return int(text)
     if text:
-        display.warning(f"GOVMIG_MAX_DOWN is not a whole number from 1: {text!r}; using 4")
+        display.warning(
+            f"GOVMIG_MAX_DOWN is not a whole number from 1: {text!r}; using {DEFAULT_MAX_DOWN}"
+        )
     return DEFAULT_MAX_DOWN
 
 
@@ -742,18 +744,20 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
             self._blocked_hosts[name] = False
         running = {name for name, blocked in self._blocked_hosts.items() if blocked}
         facts = self._variable_manager._nonpersistent_fact_cache
+        # The next task of each host not running one (the loop's own pass peeks at them too).
         peek = iterator.get_next_task_for_host
-        following = {host.name: peek(host, peek=True)[1] for host in hosts}
+        following = {h.name: peek(h, peek=True)[1] for h in hosts if h.name not in running}
         down = {
-            name
-            for name, task in following.items()
-            if in_downtime(facts.get(name, {})) and (name in running or task is not None)
+            h.name
+            for h in hosts
+            if in_downtime(facts.get(h.name, {}))
+            and (h.name in running or following[h.name] is not None)
         }
         self._admitted &= running - down
         starting = [
             name
             for name, task in following.items()
-            if task is not None and name not in running | down and starts_downtime(task)
+            if task is not None and name not in down and starts_downtime(task)
         ]
         admitted, self._held = gate(down, self._admitted, starting, self._max_down)
         self._admitted |= admitted
