@@ -101,7 +101,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 from types import CodeType
 from typing import Any
@@ -123,7 +123,7 @@ from ansible.constants import add_internal_fqcns
 from ansible.errors import AnsibleError
 from ansible.executor.task_executor import TaskExecutor
 from ansible.plugins import loader as plugin_loader
-from ansible.plugins.loader import filter_loader, test_loader
+from ansible.plugins.loader import action_loader, filter_loader, module_loader, test_loader
 from ansible.utils.display import Display
 from jinja2 import Environment, nodes
 
@@ -268,32 +268,63 @@ def warm_jinja_plugins() -> None:
         list(loader.all())
 
 
-def remember_jinja_lookups(loader: Any) -> None:
-    """Have a Jinja plugin loader remember what it found for each name, a plugin or none,
-    until a directory is added to its path (which clears its own caches).
+def remember_lookups(
+    loader: Any,
+    method: str = "get_with_context",
+    key: Callable[[str, tuple[Any, ...], dict[str, Any]], Hashable | None] | None = None,
+) -> None:
+    """Have a plugin loader remember what its ``method`` found for each lookup, a plugin or
+    none, until a directory is added to its path (which clears its own caches).
 
-    Every task's template environment looks each filter and test a template names up as
-    an Ansible plugin first, Jinja's own (``length``, ``list``, ``sameas``) too. A name
-    not among Ansible's legacy plugins is then looked for in its collection, by loading
-    each of the collection's plugin files, and that result is never kept: about 1.2 ms
-    for every ``length``, in every task of every host. 28 hosts of 23 small tasks made
-    1,120 such lookups, 2.3 of the run's 14 s under cProfile. Installed on the loader
-    itself, from its class's own methods, so installing it again changes nothing."""
-    lookup, clear = type(loader).get_with_context, type(loader)._clear_caches
-    found: dict[str, Any] = {}
+    ``key`` names a lookup by its arguments, or None for one to make as Ansible does; by
+    default only a bare name is remembered. Installed on the loader itself, from its
+    class's own methods, so installing it again changes nothing. Ansible keeps too little
+    of what its loaders find:
 
-    def get_with_context(name: str, *args: Any, **kwargs: Any) -> Any:
-        if args or kwargs:  # a lookup with options of its own: as Ansible does it
+    * Every task's template environment looks each filter and test a template names up as
+      an Ansible plugin first, Jinja's own (``length``, ``list``, ``sameas``) too. A name
+      not among Ansible's legacy plugins is then looked for in its collection, by loading
+      each of the collection's plugin files, and that result is never kept: about 1.2 ms
+      for every ``length``, in every task of every host. 28 hosts of 23 small tasks made
+      1,120 such lookups, 2.3 of the run's 14 s under cProfile.
+    * Each task of each host resolves its module and its action (``ansible.builtin.copy``)
+      by testing the paths it might be at (``find_plugin_with_context``): a tenth of the
+      run's main process on the lab's wave, under a sampling profiler."""
+    lookup, clear = getattr(type(loader), method), type(loader)._clear_caches
+    key_of = key or bare_name
+    found: dict[Hashable, Any] = {}
+
+    def remembered(name: str, *args: Any, **kwargs: Any) -> Any:
+        named = key_of(name, args, kwargs)
+        if named is None:
             return lookup(loader, name, *args, **kwargs)
-        if name not in found:
-            found[name] = lookup(loader, name)
-        return found[name]
+        if named not in found:
+            found[named] = lookup(loader, name, *args, **kwargs)
+        return found[named]
 
     def clear_caches() -> None:
         clear(loader)
         found.clear()
 
-    loader.get_with_context, loader._clear_caches = get_with_context, clear_caches
+    setattr(loader, method, remembered)
+    loader._clear_caches = clear_caches
+
+
+def bare_name(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable | None:
+    """A lookup by its name alone; None for one with options (a plugin made with them)."""
+    return None if args or kwargs else name
+
+
+def name_and_options(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable | None:
+    """A plugin's resolution by its name and every option it was asked with (a list of
+    collections as a tuple)."""
+    options = sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items())
+    named = (name, args, tuple(options))
+    try:
+        hash(named)
+    except TypeError:
+        return None
+    return named
 
 
 def warm_legacy_modules(action: str) -> None:
@@ -498,7 +529,9 @@ if os.environ.get("GOVMIG_HOST_CODE_CACHE", "1") != "0":
 
 # Installed before the workers fork, which template and look their plugins up.
 for _loader in (filter_loader, test_loader):
-    remember_jinja_lookups(_loader)
+    remember_lookups(_loader)
+for _loader in (module_loader, action_loader):
+    remember_lookups(_loader, "find_plugin_with_context", name_and_options)
 
 # Installed before the workers fork, which compile the templates.
 if _jinja_bits is not None and (_templates := cache_dir(TEMPLATES)) is not None:
@@ -675,6 +708,27 @@ def max_down(env: Mapping[str, str] = os.environ) -> int:
     return DEFAULT_MAX_DOWN
 
 
+class AnnouncingEachTaskOnce:
+    """A run's ``send_callback`` that announces each task once, when its first host starts it.
+
+    The free loop announces a task (``v2_playbook_on_task_start``) again for every host,
+    and ansible-runner makes each announcement an event of its own, written to a file and
+    sent up the output to the orchestrator: a third of a batch's events said nothing new,
+    and cost the loop, which serves every host, a twelfth of its time. A host's own events
+    (``v2_runner_on_start`` and its result) name their task themselves."""
+
+    def __init__(self, send: Callable[..., Any]) -> None:
+        self._send = send
+        self._announced: set[str] = set()
+
+    def __call__(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "v2_playbook_on_task_start":
+            if args[0]._uuid in self._announced:
+                return None
+            self._announced.add(args[0]._uuid)
+        return self._send(name, *args, **kwargs)
+
+
 class PausingUntilAResult:
     """``time`` for the free strategy's loop, whose ``sleep`` between two passes over the
     hosts ends when a task's result arrives (``ArrivingResults``), at the latest after
@@ -724,15 +778,18 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
 
     def run(self, iterator: Any, play_context: Any, result: int = 0) -> Any:
         """Make the shared login to each jump host of the play's hosts, then run the play:
-        its connections, which start together, are then all channels of that one login."""
+        its connections, which start together, are then all channels of that one login.
+        Each task is announced once (``AnnouncingEachTaskOnce``)."""
         for jump in jumps_of(self._inventory.get_hosts(iterator._play.hosts)):
             if why := govmig_site.log_in_first(jump):
                 display.warning(f"{why}; each connection through it will log in itself")
         loop_globals = Base.run.__globals__  # where the free loop finds ``time``
         loop_globals["time"] = PausingUntilAResult(self._results.arrived)
+        self._tqm.send_callback = AnnouncingEachTaskOnce(self._tqm.send_callback)
         try:
             return super().run(iterator, play_context, result)
         finally:
+            del self._tqm.send_callback  # its class's own again
             loop_globals["time"] = time
             self._join_threads()
 

@@ -7,7 +7,7 @@ it. Here a playbook's workers read the CPUs they may run on (``/proc/self/status
 
 A task whose action only computes (``set_fact``, ``assert``, ``fail``, ``debug``) runs in
 the strategy's own process, not a forked worker, with a worker's results: each host's own
-block keywords, rescues, loops.
+block keywords, rescues, loops. Each task is announced once, not once for each host.
 
 Each host's Mitogen interpreter keeps the code it compiles in the host user's cache
 (``plugin_utils/govmig_host_code.py``): a second run's interpreter loads every module the
@@ -23,6 +23,7 @@ import json
 import marshal
 import os
 import threading
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from types import CodeType
@@ -182,6 +183,32 @@ def test_compute_only_tasks_run_in_the_strategys_process_with_a_workers_results(
         "c": "",
     }
     assert {str(report["total"]) for report in reports.values()} == {"6"}
+
+
+def test_each_task_is_announced_once_and_each_hosts_run_of_it_has_its_own_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_playbook(tmp_path, COMPUTED, monkeypatch)
+
+    events = [
+        json.loads(path.read_text()) for path in (result.artifact_dir / "job_events").glob("*.json")
+    ]
+    announced = Counter(
+        e["event_data"]["task_uuid"] for e in events if e["event"] == "playbook_on_task_start"
+    )
+    started = Counter(
+        (e["event_data"]["task_uuid"], e["event_data"]["host"])
+        for e in events
+        if e["event"] == "runner_on_start"
+    )
+    assert announced, "the run announced its tasks"
+    assert set(announced.values()) == {1}, "each task once, not once per host"
+    # Every task was run by several hosts, each with its own start: the free loop had
+    # announced each again for every one of them.
+    hosts_per_task = Counter(task for task, _ in started)
+    assert set(hosts_per_task) == set(announced)
+    assert max(hosts_per_task.values()) == 3
+    assert set(started.values()) == {1}
 
 
 # The orchestrator's checks of the network (govmig_http here) with each host's own path,

@@ -734,8 +734,8 @@ def test_a_jinja_plugin_lookup_is_made_once_until_the_loaders_caches_are_cleared
     plugin: ModuleType,
 ) -> None:
     loader = Lookups()
-    plugin.remember_jinja_lookups(loader)
-    plugin.remember_jinja_lookups(loader)  # again: still one lookup each
+    plugin.remember_lookups(loader)
+    plugin.remember_lookups(loader)  # again: still one lookup each
 
     # Found or not (Jinja's own ``length``), each name is looked up once.
     assert [loader.get_with_context(n) for n in ("length", "to_json", "length")] == [
@@ -757,6 +757,40 @@ def test_a_jinja_plugin_lookup_is_made_once_until_the_loaders_caches_are_cleared
         "to_json",
         "length",
     ]
+
+
+class Resolutions(Lookups):
+    """A module or action plugin loader that counts the resolutions it makes."""
+
+    def find_plugin_with_context(self, name: str, *args: Any, **kwargs: Any) -> str:
+        self.asked.append((name, args, kwargs))
+        return f"{name} in {kwargs.get('collection_list')}"
+
+
+def test_a_plugins_resolution_is_made_once_for_each_name_and_options(plugin: ModuleType) -> None:
+    loader = Resolutions()
+    plugin.remember_lookups(loader, "find_plugin_with_context", plugin.name_and_options)
+
+    resolve = loader.find_plugin_with_context
+    found = resolve("ansible.builtin.copy", collection_list=["a.b"])
+    assert found == "ansible.builtin.copy in ['a.b']"
+    resolve("ansible.builtin.copy", collection_list=["a.b"])
+    resolve("ansible.builtin.copy", collection_list=None)  # other options: resolved again
+    resolve("ansible.builtin.copy", "", True)
+    resolve("ansible.builtin.copy", "", True)
+    assert loader.asked == [
+        ("ansible.builtin.copy", (), {"collection_list": ["a.b"]}),
+        ("ansible.builtin.copy", (), {"collection_list": None}),
+        ("ansible.builtin.copy", ("", True), {}),
+    ]
+    # Options that cannot be a key (a dict) are resolved as Ansible does, every time.
+    resolve("ansible.builtin.copy", collection_list={"a": 1})
+    resolve("ansible.builtin.copy", collection_list={"a": 1})
+    assert len(loader.asked) == 5
+    loader._clear_caches()
+    resolve("ansible.builtin.copy", collection_list=["a.b"])
+    assert len(loader.asked) == 6
+    assert loader.cleared == 1
 
 
 # Ansible's own loaders, as ansible-playbook has them: its collection finder installed (in a

@@ -89,3 +89,18 @@ def test_a_pause_waits_for_a_result_then_forgets_it(strategy: ModuleType) -> Non
     pausing.sleep(0.005)
     assert calls == [("wait", strategy.DEAD_WORKER_CHECK_S), ("clear", None)]
     assert pausing.monotonic is time.monotonic  # the rest of ``time`` as it is
+
+
+def test_a_task_is_announced_when_its_first_host_starts_it_only(strategy: ModuleType) -> None:
+    sent: list[tuple[str, tuple[object, ...]]] = []
+    send = strategy.AnnouncingEachTaskOnce(lambda name, *args, **_: sent.append((name, args)))
+    first, second = SimpleNamespace(_uuid="1"), SimpleNamespace(_uuid="2")
+    for task in (first, first, second, first):
+        send("v2_playbook_on_task_start", task, is_conditional=False)
+        send("v2_runner_on_start", "host", task)
+    assert [name for name, _ in sent].count("v2_playbook_on_task_start") == 2
+    assert [args for name, args in sent if name == "v2_playbook_on_task_start"] == [
+        (first,),
+        (second,),
+    ]
+    assert [name for name, _ in sent].count("v2_runner_on_start") == 4, "every host's own"
