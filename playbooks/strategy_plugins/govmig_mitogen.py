@@ -316,15 +316,20 @@ def bare_name(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hasha
 
 
 def name_and_options(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable | None:
-    """A plugin's resolution by its name and every option it was asked with (a list of
-    collections as a tuple)."""
-    options = sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items())
-    named = (name, args, tuple(options))
+    """A plugin's resolution by its name and every option it was asked with, however
+    passed (a list of collections as a tuple); None for options that cannot be a key."""
+    options = sorted(kwargs.items())
+    named = (name, tuple(map(frozen, args)), tuple((k, frozen(v)) for k, v in options))
     try:
         hash(named)
     except TypeError:
         return None
     return named
+
+
+def frozen(value: object) -> object:
+    """A list as a tuple, to be part of a key."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 def warm_legacy_modules(action: str) -> None:

@@ -776,12 +776,13 @@ def test_a_plugins_resolution_is_made_once_for_each_name_and_options(plugin: Mod
     assert found == "ansible.builtin.copy in ['a.b']"
     resolve("ansible.builtin.copy", collection_list=["a.b"])
     resolve("ansible.builtin.copy", collection_list=None)  # other options: resolved again
-    resolve("ansible.builtin.copy", "", True)
-    resolve("ansible.builtin.copy", "", True)
+    # Options passed in order, as find_plugin passes them, are options too.
+    resolve("ansible.builtin.copy", "", False, False, ["a.b"])
+    resolve("ansible.builtin.copy", "", False, False, ["a.b"])
     assert loader.asked == [
         ("ansible.builtin.copy", (), {"collection_list": ["a.b"]}),
         ("ansible.builtin.copy", (), {"collection_list": None}),
-        ("ansible.builtin.copy", ("", True), {}),
+        ("ansible.builtin.copy", ("", False, False, ["a.b"]), {}),
     ]
     # Options that cannot be a key (a dict) are resolved as Ansible does, every time.
     resolve("ansible.builtin.copy", collection_list={"a": 1})
@@ -795,26 +796,41 @@ def test_a_plugins_resolution_is_made_once_for_each_name_and_options(plugin: Mod
 
 # Ansible's own loaders, as ansible-playbook has them: its collection finder installed (in a
 # process of its own, not in the test's), then the plugin loaded. Prints what five lookups of
-# Jinja's own ``length`` found and how many times the collection's plugins were listed.
+# Jinja's own ``length`` found and how many times the collection's plugins were listed, and
+# how many resolution steps five tasks' worth of a module and action lookups took, as a task
+# executor makes them (``has_plugin``, ``find_plugin_with_context``).
 LOOKUPS = """
 import json, pkgutil, sys
 from pathlib import Path
-from ansible.plugins.loader import filter_loader, init_plugin_loader
+from ansible.plugins.loader import action_loader, filter_loader, init_plugin_loader, module_loader
 from tests.fixtures.file_modules import load_file
 init_plugin_loader()
-listed = []
+listed, steps = [], []
 iter_modules = pkgutil.iter_modules
 pkgutil.iter_modules = lambda *a, **k: listed.append(a) or iter_modules(*a, **k)
+for loader in (module_loader, action_loader):
+    step = loader._resolve_plugin_step
+    loader._resolve_plugin_step = lambda *a, _s=step, **k: steps.append(a) or _s(*a, **k)
 if sys.argv[1] == "with-plugin":
     load_file(Path(sys.argv[2]))
 found = [filter_loader.get("length") for _ in range(5)]
-json.dump({"found": [f is None for f in found], "listed": len(listed)}, sys.stdout)
+listings = len(listed)
+resolved = set()
+for _ in range(5):
+    module = module_loader.find_plugin_with_context("ansible.builtin.copy", collection_list=["a.b"])
+    action = action_loader.has_plugin("ansible.builtin.copy", collection_list=["a.b"])
+    resolved.add((module.resolved_fqcn, action))
+json.dump(
+    {"found": [f is None for f in found], "listed": listings, "steps": len(steps),
+     "resolved": sorted(resolved)},
+    sys.stdout,
+)
 """
 
 
-@pytest.mark.parametrize(("how", "listings"), [("with-plugin", 1), ("without", 5)])
-def test_jinjas_own_filter_is_looked_for_among_ansibles_once_per_run(
-    tmp_path: Path, how: str, listings: int
+@pytest.mark.parametrize(("how", "listings", "steps"), [("with-plugin", 1, 2), ("without", 5, 10)])
+def test_lookups_and_resolutions_are_made_once_per_run_with_ansibles_own_loaders(
+    tmp_path: Path, how: str, listings: int, steps: int
 ) -> None:
     plugin_file = PLAYBOOK_DIR / "strategy_plugins" / "govmig_mitogen.py"
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
@@ -822,8 +838,14 @@ def test_jinjas_own_filter_is_looked_for_among_ansibles_once_per_run(
         [sys.executable, "-c", LOOKUPS, how, str(plugin_file)],
         capture_output=True, text=True, check=True, env=env, timeout=120,
     )  # fmt: skip
-    # Not an Ansible filter each time (Jinja's own, then), and listed once with the plugin.
-    assert json.loads(done.stdout) == {"found": [True] * 5, "listed": listings}
+    # Not an Ansible filter each time (Jinja's own, then), and listed once with the plugin;
+    # the module and the action found alike, resolved once each with it.
+    assert json.loads(done.stdout) == {
+        "found": [True] * 5,
+        "listed": listings,
+        "steps": steps,
+        "resolved": [["ansible.builtin.copy", True]],
+    }
 
 
 def test_each_jump_host_of_the_plays_hosts_is_logged_in_to_once(plugin: ModuleType) -> None:
