@@ -19,6 +19,12 @@ and its trust, which are kept too), in the user's private cache directory
 a key of the loader, the document's bytes and its tags, so a changed document is a new
 entry and never a stale one. Safe to delete.
 
+It also has the code of the modules in ``LAZY_MODULES`` run when first used rather than
+when first imported: Mitogen's planner imports ``ansible.collections.list`` for a module that
+lives in a collection, and with it ``ansible-galaxy``'s code (its API client, dependency
+resolver, ``cryptography``): 118 ms of every run's start, for modules govmig's roles do
+not use. A run that uses one imports it then.
+
 Run as a script: ``PhaseRunner`` starts it under the orchestrator's interpreter, the one
 ansible-core is installed for.
 """
@@ -26,12 +32,14 @@ ansible-core is installed for.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import pickle
 import runpy
 import shutil
 import sys
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,6 +56,9 @@ CACHED_CALLERS = frozenset(
         ("ansible/utils/plugin_docs.py", "add_fragments"),  # the fragments it extends
     }
 )
+
+# Imported where every run imports them, used only by a run that needs them.
+LAZY_MODULES = ("ansible.collections.list",)
 
 
 def cache_dir() -> Path | None:
@@ -137,6 +148,35 @@ def cached_load(
     return load_cached
 
 
+class Deferred(types.ModuleType):
+    """A module whose code runs when a name it defines is first looked up.
+
+    Unlike ``importlib.util.LazyLoader``'s modules, looking at what the import system
+    looks at (``__spec__``, each import of it) runs nothing."""
+
+    def __getattr__(self, name: str) -> Any:  # only for a name the module lacks
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self.__class__ = types.ModuleType  # runs once: from now on, a module like any other
+        self.__spec__.loader.exec_module(self)
+        return getattr(self, name)
+
+
+def import_lazily(name: str) -> None:
+    """Have the module ``name`` imported now and run when a name it defines is first used
+    (``Deferred``); nothing if it is imported already."""
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)  # imports its packages, which are light
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    module.__class__ = Deferred
+    sys.modules[name] = module
+    package, _, child = name.rpartition(".")
+    setattr(sys.modules[package], child, module)  # as an import binds it in its package
+
+
 def main(argv: list[str]) -> int:
     """Run ``argv[1:]``, an Ansible command, with the cache; its exit code."""
     if len(argv) < 2:
@@ -151,6 +191,8 @@ def main(argv: list[str]) -> int:
         with contextlib.suppress(OSError):
             govmig_host_code.prune(directory, time.time())
         yaml.load = cached_load(yaml.load, directory)
+    for name in LAZY_MODULES:
+        import_lazily(name)
     # As Python starts the program itself: its own directory first on the path, not ours.
     sys.argv = [program, *argv[2:]]
     sys.path[0] = str(Path(program).parent)

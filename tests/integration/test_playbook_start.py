@@ -27,11 +27,11 @@ PLAYBOOK = """
 """
 
 
-def run(root: Path) -> subprocess.CompletedProcess[str]:
+def run(root: Path, *python: str, **env: str) -> subprocess.CompletedProcess[str]:
     bin_dir = Path(sys.executable).parent
     playbook = ["ansible-playbook", "-i", "alpha,beta,", "-c", "local", str(root / "site.yml")]
     return subprocess.run(
-        [sys.executable, str(PLAYBOOK_START), *playbook],
+        [sys.executable, *python, str(PLAYBOOK_START), *playbook],
         capture_output=True,
         text=True,
         cwd=root,
@@ -41,6 +41,7 @@ def run(root: Path) -> subprocess.CompletedProcess[str]:
             "XDG_CACHE_HOME": str(root / "cache"),
             "ANSIBLE_LOCAL_TEMP": str(root / "tmp"),
             "ANSIBLE_NOCOLOR": "1",
+            **env,
         },
         check=False,
         timeout=120,
@@ -75,3 +76,30 @@ def test_a_second_start_parses_none_of_ansibles_own_documents_again_and_does_the
         content = entry.read_bytes()
         assert SECRET.encode() not in content
         assert b"alpha" not in content
+
+
+MITOGEN_PLAYBOOK = """
+- hosts: all
+  gather_facts: false
+  strategy: govmig_mitogen
+  tasks:
+    - ansible.builtin.command:
+        argv: [echo, "{{ inventory_hostname }} ran"]
+"""
+
+
+def test_a_run_under_mitogen_never_runs_the_collection_listing_it_does_not_use(
+    tmp_path: Path,
+) -> None:
+    """Mitogen's planner imports ``ansible.collections.list``, and with it ansible-galaxy's
+    code, for a module in a collection: a run of ansible-core's modules never runs it."""
+    (tmp_path / "site.yml").write_text(MITOGEN_PLAYBOOK, encoding="utf-8")
+    strategies = PLAYBOOK_START.parent.parent / "strategy_plugins"
+    done = run(tmp_path, "-X", "importtime", ANSIBLE_STRATEGY_PLUGINS=str(strategies))
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "changed=1" in done.stdout.replace(" ", "")  # the command ran, under Mitogen
+    imported = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines()}
+    assert "ansible_mitogen.planner" in imported
+    assert "ansible.collections.list" not in imported
+    assert "ansible.cli.galaxy" not in imported

@@ -8,6 +8,7 @@ cannot find. test_playbook_start runs real ansible-playbook through it."""
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import subprocess
@@ -242,3 +243,32 @@ def test_another_installations_documents_unused_for_a_month_are_removed(
 
     assert directory is not None
     assert sorted(p.name for p in kind_dir.iterdir()) == sorted([directory.name, "recent"])
+
+
+def test_a_deferred_module_runs_when_a_name_of_its_is_first_used_and_then_once(
+    launcher: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "govmig_deferred_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "heavy.py").write_text("import sys\nsys.ran += 1\nNAME = 7\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "ran", 0, raising=False)
+    for name in ("govmig_deferred_pkg", "govmig_deferred_pkg.heavy"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+
+    launcher.import_lazily("govmig_deferred_pkg.heavy")
+    # Imported as Mitogen's planner imports it (its spec looked at): nothing runs.
+    heavy = importlib.import_module("govmig_deferred_pkg.heavy")
+    assert sys.modules["govmig_deferred_pkg"].heavy is heavy
+    assert heavy.__spec__ is not None
+    assert sys.ran == 0  # type: ignore[attr-defined]
+
+    assert heavy.NAME == 7  # a name of its: it runs, once
+    assert heavy.NAME == 7
+    assert sys.ran == 1  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        _ = heavy.MISSING
+    launcher.import_lazily("govmig_deferred_pkg.heavy")  # imported already: left as it is
+    assert sys.modules["govmig_deferred_pkg.heavy"] is heavy
+    assert sys.ran == 1  # type: ignore[attr-defined]
