@@ -578,12 +578,12 @@ ASKS_THE_NETWORK = govmig_names("govmig_http", "govmig_resolve", "govmig_reach",
 
 
 # Actions that run their module on the host over the task's connection, and do nothing
-# else a process of their own is needed for (``govmig_helper``: ``library/``).
+# else a process of their own is needed for (``govmig_helper``, ``govmig_install``: ``library/``).
 RUNS_A_MODULE = frozenset(
     add_internal_fqcns(
         ("command", "shell", "copy", "file", "find", "lineinfile", "slurp", "stat", "uri")
     )
-) | govmig_names("govmig_helper")
+) | govmig_names("govmig_helper", "govmig_install")
 # The connections a Mitogen strategy runs through Mitogen (``ssh`` as ``mitogen_ssh``...).
 MITOGEN_CONNECTIONS = frozenset(ansible_mitogen.strategy.REDIRECTED_CONNECTION_PLUGINS)
 

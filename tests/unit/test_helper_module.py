@@ -7,7 +7,6 @@ through it on the lab.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from types import ModuleType
 import pytest
 
 from orchestrator.data_files import PLAYBOOK_DIR
-from tests.fixtures.file_modules import load_file
+from tests.fixtures.file_modules import load_file, run_module
 
 
 @pytest.fixture
@@ -80,20 +79,8 @@ def test_only_the_interpreter_it_runs_in_runs_a_helper_here(helper_module: Modul
     assert not helper_module.is_this_interpreter("/usr/bin/false")
 
 
-def run_module(args: dict[str, object], tmp_path: Path) -> dict[str, object]:
-    """The module run as Ansible runs a module: a process given its arguments' file."""
-    given = tmp_path / "args.json"
-    given.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    module = PLAYBOOK_DIR / "library" / "govmig_helper.py"
-    done = subprocess.run(
-        [sys.executable, str(module), str(given)], capture_output=True, text=True, check=False
-    )
-    result: dict[str, object] = json.loads(done.stdout)
-    return result
-
-
 def test_an_argv_without_a_helper_script_is_refused(tmp_path: Path) -> None:
-    result = run_module({"argv": [sys.executable]}, tmp_path)
+    result = run_module("govmig_helper", {"argv": [sys.executable]}, tmp_path)
     assert result["failed"] is True
     assert result["msg"] == "argv must name an interpreter and a helper script"
 
@@ -101,7 +88,7 @@ def test_an_argv_without_a_helper_script_is_refused(tmp_path: Path) -> None:
 def test_another_interpreter_runs_the_helper_as_a_process(tmp_path: Path) -> None:
     script = tmp_path / "probe.sh"
     script.write_text('echo "$1"; echo warned >&2; exit "$2"\n')
-    ran = run_module({"argv": ["/bin/sh", str(script), "hello", "0"]}, tmp_path)
+    ran = run_module("govmig_helper", {"argv": ["/bin/sh", str(script), "hello", "0"]}, tmp_path)
     assert (ran["stdout"], ran["stderr"], ran["rc"]) == ("hello", "warned", 0)
-    failed = run_module({"argv": ["/bin/sh", str(script), "hello", "3"]}, tmp_path)
+    failed = run_module("govmig_helper", {"argv": ["/bin/sh", str(script), "hello", "3"]}, tmp_path)
     assert (failed["failed"], failed["rc"], failed["msg"]) == (True, 3, "non-zero return code 3")

@@ -1,0 +1,111 @@
+#!/usr/bin/python
+"""Install a few files on a host in one step: each written only if its bytes or mode differ.
+
+``files`` lists each file's ``dest``, ``mode`` (octal), ``content`` (base64) and ``force``
+(false: a file already there is kept, whatever it holds). The action of the same name
+(``action_plugins/govmig_install.py``) reads the files' bytes on the controller and sends
+them here. A file is written beside its ``dest`` and renamed over it, so no reader ever sees
+half of it; one whose bytes are the same but whose mode is not is only given its mode. The
+result has ``changed`` and ``written``, the paths written or given their mode. In check mode
+nothing is written, and ``written`` says what would be.
+
+``copy`` asks the host for each file's checksum in one round trip and then writes it or sets
+its mode in another: four round trips for the source's pinned host key and helper, and each
+system of a batch makes them in every phase. Here it is one.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+ARGUMENT_SPEC = {
+    "files": {
+        "type": "list",
+        "elements": "dict",
+        "required": True,
+        "options": {
+            "dest": {"type": "path", "required": True},
+            "mode": {"type": "str", "required": True},
+            "content": {"type": "str", "required": True, "no_log": False},
+            "force": {"type": "bool", "default": True},
+        },
+    }
+}
+
+
+def needs(dest: Path, data: bytes, mode: int, force: bool) -> str | None:
+    """What installing ``data`` at ``dest`` takes: "write", "mode" or nothing (None)."""
+    try:
+        info = dest.lstat()
+    except FileNotFoundError:
+        return "write"
+    if not force:
+        return None
+    if not stat.S_ISREG(info.st_mode) or info.st_size != len(data) or dest.read_bytes() != data:
+        return "write"
+    return "mode" if stat.S_IMODE(info.st_mode) != mode else None
+
+
+def write(dest: Path, data: bytes, mode: int) -> None:
+    """``data`` at ``dest`` with ``mode``, whole or not at all: written beside it, then
+    renamed over it."""
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    temporary = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            os.fchmod(out.fileno(), mode)
+        temporary.replace(dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
+def install(files: Iterable[Mapping[str, Any]], check: bool) -> list[str]:
+    """Install each of ``files`` that needs it; the paths written or given their mode."""
+    written = []
+    for each in files:
+        dest, mode = Path(each["dest"]), int(each["mode"], 8)
+        data = base64.b64decode(each["content"])
+        need = needs(dest, data, mode, each["force"])
+        if need is None:
+            continue
+        written.append(str(dest))
+        if check:
+            continue
+        try:
+            if need == "write":
+                write(dest, data, mode)
+            else:
+                dest.chmod(mode)
+        except OSError as error:  # named by its dest, not by the file written beside it
+            raise OSError(error.errno, error.strerror, str(dest)) from error
+    return written
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    for each in module.params["files"]:
+        try:
+            int(each["mode"], 8)
+        except ValueError:
+            module.fail_json(msg=f"mode {each['mode']!r} of {each['dest']} is not octal")
+    try:
+        written = install(module.params["files"], module.check_mode)
+    except OSError as error:
+        module.fail_json(msg=f"cannot install {error.filename}: {error.strerror}")
+    module.exit_json(changed=bool(written), written=written)
+
+
+if __name__ == "__main__":
+    main()
