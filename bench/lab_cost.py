@@ -41,6 +41,7 @@ import ansible_runner
 
 from bench.lab_wave import SEED_BYTES, runner
 from bench.wave_rig import TimedExecutor, WaveTiming, placed_store, run_wave, wave_systems
+from orchestrator.execution.runner import kept_events
 from orchestrator.execution.strategy import choose_strategy
 from orchestrator.inventory import Inventory, load_inventory
 from orchestrator.inventory.models import BusinessSystem
@@ -113,10 +114,10 @@ def wave(
 def task_executions(artifacts: Path) -> Counter[str]:
     """Task executions per inventory host (a system) over every run under ``artifacts``."""
     started: Counter[str] = Counter()
-    for path in artifacts.glob("*/job_events/*.json"):
-        event = json.loads(path.read_text())
-        if event.get("event") == "runner_on_start":
-            started[str(event["event_data"].get("host"))] += 1
+    for run_dir in artifacts.iterdir():
+        for event in kept_events(run_dir):
+            if event.get("event") == "runner_on_start":
+                started[str(event["event_data"].get("host"))] += 1
     return started
 
 

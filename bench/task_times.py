@@ -10,11 +10,12 @@ which ``PhaseRunner`` keeps for each run (its ident names the phase).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from orchestrator.execution.runner import kept_events
 
 ENDS = frozenset({"runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable"})
 
@@ -32,10 +33,7 @@ class TaskTime:
 
 def task_times(run_dir: Path) -> list[TaskTime]:
     """The tasks of the run whose artifacts are ``run_dir``, in the order they first started."""
-    events = sorted(
-        (json.loads(path.read_text()) for path in (run_dir / "job_events").glob("*.json")),
-        key=lambda event: event["counter"],
-    )
+    events = kept_events(run_dir)
     started: dict[tuple[str, str], float] = {}
     tasks: dict[str, tuple[str, str]] = {}  # by uuid: its name and action
     spent: dict[str, list[float]] = {}

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import statistics
 import tempfile
@@ -47,6 +46,7 @@ from pathlib import Path
 from bench.replication import MB, NODE, Rig, rig
 from orchestrator.execution import RunResult
 from orchestrator.execution.reports import downtime_seconds, replication_pass
+from orchestrator.execution.runner import kept_events
 from orchestrator.inventory import load_inventory
 from orchestrator.lab import Lab, LabOptions, LabPaths
 from orchestrator.lab.layout import read_state
@@ -111,12 +111,10 @@ def change(paths: list[Path], round_no: int) -> None:
 def window(result: RunResult) -> dict[str, float]:
     """Seconds from each task's start to the next one's, inside the downtime window."""
     starts: list[tuple[datetime, str]] = []
-    for path in (result.artifact_dir / "job_events").glob("*.json"):
-        event = json.loads(path.read_text())
+    for event in kept_events(result.artifact_dir):
         if event.get("event") == "playbook_on_task_start":
             task = str(event["event_data"].get("task", "?"))
             starts.append((datetime.fromisoformat(event["created"]), task))
-    starts.sort()
     spent: dict[str, float] = defaultdict(float)
     inside = False
     for (at, task), (after, _) in itertools.pairwise(starts):

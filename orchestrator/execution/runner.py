@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import logging
 import math
 import os
@@ -435,6 +436,13 @@ def prune_artifacts(artifacts_dir: Path, keep: int, active: frozenset[str]) -> N
     runs.sort()
     for _, stale in runs[: max(0, len(runs) + len(active) - keep)]:
         shutil.rmtree(stale, ignore_errors=True)
+
+
+def kept_events(artifact_dir: Path) -> list[dict[str, Any]]:
+    """The events ansible-runner kept of a finished run (``RunResult.artifact_dir``), in the
+    order they happened: what benchmarks and tests read of a run after it."""
+    events = [json.loads(path.read_text()) for path in (artifact_dir / "job_events").glob("*.json")]
+    return sorted(events, key=lambda event: int(event["counter"]))
 
 
 def _rc(runner: Any) -> int:

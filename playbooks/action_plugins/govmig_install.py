@@ -36,7 +36,14 @@ ENTRY_SPEC = {
     "force": {"type": "bool", "default": True},
 }
 ARGUMENT_SPEC = {
-    "files": {"type": "list", "elements": "dict", "required": True, "options": ENTRY_SPEC},
+    "files": {
+        "type": "list",
+        "elements": "dict",
+        "required": True,
+        "options": ENTRY_SPEC,
+        "mutually_exclusive": [["src", "content"]],
+        "required_one_of": [["src", "content"]],
+    },
 }
 # (path, size, mtime_ns, inode) -> the file's bytes as base64: the run's workers are threads.
 _read: dict[tuple[str, int, int, int], str] = {}
@@ -69,8 +76,6 @@ class ActionModule(ActionBase):
 
     def _entry(self, each: dict[str, Any]) -> dict[str, Any]:
         """What the module is sent for one file: its bytes in place of its src."""
-        if (each["src"] is None) == (each["content"] is None):
-            raise AnsibleActionFail(f"{each['dest']}: give exactly one of src and content")
         if each["content"] is not None:
             content = base64.b64encode(each["content"].encode()).decode("ascii")
         else:

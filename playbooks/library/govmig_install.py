@@ -35,7 +35,7 @@ ARGUMENT_SPEC = {
         "options": {
             "dest": {"type": "path", "required": True},
             "mode": {"type": "str", "required": True},
-            "content": {"type": "str", "required": True, "no_log": False},
+            "content": {"type": "str", "required": True},
             "force": {"type": "bool", "default": True},
         },
     }

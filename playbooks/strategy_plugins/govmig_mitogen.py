@@ -268,16 +268,21 @@ def warm_jinja_plugins() -> None:
         list(loader.all())
 
 
+def bare_name(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable | None:
+    """A lookup by its name alone; None for one with options (a plugin made with them)."""
+    return None if args or kwargs else name
+
+
 def remember_lookups(
     loader: Any,
     method: str = "get_with_context",
-    key: Callable[[str, tuple[Any, ...], dict[str, Any]], Hashable | None] | None = None,
+    key: Callable[[str, tuple[Any, ...], dict[str, Any]], Hashable | None] = bare_name,
 ) -> None:
     """Have a plugin loader remember what its ``method`` found for each lookup, a plugin or
     none, until a directory is added to its path (which clears its own caches).
 
     ``key`` names a lookup by its arguments, or None for one to make as Ansible does; by
-    default only a bare name is remembered. Installed on the loader itself, from its
+    default only a bare name is remembered (``bare_name``). Installed on the loader itself, from its
     class's own methods, so installing it again changes nothing. Ansible keeps too little
     of what its loaders find:
 
@@ -291,11 +296,10 @@ def remember_lookups(
       by testing the paths it might be at (``find_plugin_with_context``): a tenth of the
       run's main process on the lab's wave, under a sampling profiler."""
     lookup, clear = getattr(type(loader), method), type(loader)._clear_caches
-    key_of = key or bare_name
     found: dict[Hashable, Any] = {}
 
     def remembered(name: str, *args: Any, **kwargs: Any) -> Any:
-        named = key_of(name, args, kwargs)
+        named = key(name, args, kwargs)
         if named is None:
             return lookup(loader, name, *args, **kwargs)
         if named not in found:
@@ -308,11 +312,6 @@ def remember_lookups(
 
     setattr(loader, method, remembered)
     loader._clear_caches = clear_caches
-
-
-def bare_name(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable | None:
-    """A lookup by its name alone; None for one with options (a plugin made with them)."""
-    return None if args or kwargs else name
 
 
 def name_and_options(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable | None:

@@ -27,7 +27,7 @@ import pytest
 
 from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.execution import NodeTarget, RunResult, SystemTarget
-from orchestrator.execution.runner import PhaseRunner
+from orchestrator.execution.runner import PhaseRunner, kept_events
 from orchestrator.migrations.states import FORWARD_PHASES, Phase
 from orchestrator.providers import LocalProvider
 from orchestrator.providers.local_sandbox import (
@@ -213,10 +213,7 @@ def test_a_batch_is_one_runner_invocation(migration: Migration) -> None:
     for result in migration.first.values():
         assert result.artifact_dir.parent == migration.artifacts
         assert (result.artifact_dir / "status").read_text() == "successful"
-        hosts = {
-            json.loads(path.read_text())["event_data"].get("host")
-            for path in (result.artifact_dir / "job_events").iterdir()
-        }
+        hosts = {event["event_data"].get("host") for event in kept_events(result.artifact_dir)}
         assert hosts - {None} == set(SYSTEM_IDS)
 
 

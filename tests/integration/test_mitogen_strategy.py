@@ -34,7 +34,7 @@ import pytest
 from orchestrator.data_files import PLAYBOOK_DIR
 from orchestrator.execution import NodeTarget, SystemTarget
 from orchestrator.execution.outcomes import RunResult
-from orchestrator.execution.runner import PhaseRunner
+from orchestrator.execution.runner import PhaseRunner, kept_events
 from orchestrator.execution.strategy import HOST_CODE_CACHE_ENV
 from orchestrator.migrations.states import Phase
 from orchestrator.providers import LocalProvider
@@ -190,9 +190,7 @@ def test_each_task_is_announced_once_and_each_hosts_run_of_it_has_its_own_events
 ) -> None:
     result = run_playbook(tmp_path, COMPUTED, monkeypatch)
 
-    events = [
-        json.loads(path.read_text()) for path in (result.artifact_dir / "job_events").glob("*.json")
-    ]
+    events = kept_events(result.artifact_dir)
     announced = Counter(
         e["event_data"]["task_uuid"] for e in events if e["event"] == "playbook_on_task_start"
     )

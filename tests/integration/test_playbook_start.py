@@ -6,13 +6,12 @@ inventory) is ever kept."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from orchestrator.execution.runner import PLAYBOOK_START
+from tests.fixtures.playbook_start import start_playbook
 
 pytestmark = pytest.mark.ansible
 
@@ -27,27 +26,6 @@ PLAYBOOK = """
 """
 
 
-def run(root: Path, *python: str, **env: str) -> subprocess.CompletedProcess[str]:
-    bin_dir = Path(sys.executable).parent
-    playbook = ["ansible-playbook", "-i", "alpha,beta,", "-c", "local", str(root / "site.yml")]
-    return subprocess.run(
-        [sys.executable, *python, str(PLAYBOOK_START), *playbook],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        env={
-            "PATH": f"{bin_dir}:/usr/bin:/bin",
-            "HOME": str(root),
-            "XDG_CACHE_HOME": str(root / "cache"),
-            "ANSIBLE_LOCAL_TEMP": str(root / "tmp"),
-            "ANSIBLE_NOCOLOR": "1",
-            **env,
-        },
-        check=False,
-        timeout=120,
-    )
-
-
 def kept(root: Path) -> dict[Path, int]:
     """Each entry the runs kept, with its modification time."""
     found = (root / "cache" / "govmig" / "playbook-yaml").glob("*/[!.]*")
@@ -59,10 +37,10 @@ def test_a_second_start_parses_none_of_ansibles_own_documents_again_and_does_the
 ) -> None:
     (tmp_path / "site.yml").write_text(PLAYBOOK, encoding="utf-8")
     (tmp_path / "vars.yml").write_text(f"greeting: hello {SECRET}\n", encoding="utf-8")
-    first = run(tmp_path)
+    first = start_playbook(tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
     after_first = kept(tmp_path)
-    second = run(tmp_path)
+    second = start_playbook(tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr
 
     # The routing table, the settings' definitions, and the documentation of the plugins
@@ -95,7 +73,7 @@ def test_a_run_under_mitogen_never_runs_the_collection_listing_it_does_not_use(
     code, for a module in a collection: a run of ansible-core's modules never runs it."""
     (tmp_path / "site.yml").write_text(MITOGEN_PLAYBOOK, encoding="utf-8")
     strategies = PLAYBOOK_START.parent.parent / "strategy_plugins"
-    done = run(tmp_path, "-X", "importtime", ANSIBLE_STRATEGY_PLUGINS=str(strategies))
+    done = start_playbook(tmp_path, "-X", "importtime", ANSIBLE_STRATEGY_PLUGINS=str(strategies))
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "changed=1" in done.stdout.replace(" ", "")  # the command ran, under Mitogen
