@@ -239,20 +239,19 @@ ASKED = """\
 
 
 class Together(http.server.BaseHTTPRequestHandler):
-    """Answers b's and c's requests only once both are in (else 503), host b's with 500:
-    checks that ran one after another would never be in together. Host a's, the first,
-    runs alone on the strategy's thread, which imports the action's plugins once."""
+    """Answers the requests only once all three hosts' are in (else 503), host b's with 500:
+    checks that ran one after another would never be in together, the run's first one
+    included (the strategy's thread only loads the action's plugins for it)."""
 
-    both_in = threading.Barrier(2, timeout=20)
+    all_in = threading.Barrier(3, timeout=20)
 
     def do_GET(self) -> None:
         host = self.path.split("/")[1]
         status = 200
-        if host != "a":
-            try:
-                self.both_in.wait()
-            except threading.BrokenBarrierError:
-                status = 503
+        try:
+            self.all_in.wait()
+        except threading.BrokenBarrierError:
+            status = 503
         status = 500 if status == 200 and host == "b" else status
         body = json.dumps({"path": self.path}).encode()
         self.send_response(status)
@@ -295,9 +294,9 @@ def test_checks_of_the_network_wait_together_on_threads_of_the_strategys_process
 
 
 # Modules run on the hosts over Mitogen (mitogen_local here, each host an interpreter of its
-# own: OwnInterpreters). After a first command, which runs alone on the strategy's thread
-# and imports its plugins, each host's command marks that it started, then waits up to
-# 20 s for all three marks: commands run one after another would never see them all.
+# own: OwnInterpreters). Each host's first command, the run's first too, marks that it
+# started, then waits up to 20 s for all three marks: commands run one after another would
+# never see them all (the strategy's thread only loads the plugins of the first).
 # Each echoes the process it was templated in.
 MEETING = """\
 - name: Run modules on the hosts
@@ -307,11 +306,6 @@ MEETING = """\
     - name: Note the process a compute-only task runs in
       ansible.builtin.set_fact:
         computed_in: "{{ lookup('pipe', 'echo $PPID') }}"
-
-    - name: Run a first command
-      ansible.builtin.command:
-        argv: ["true"]
-      changed_when: false
 
     - name: Mark the start, wait for every host's mark
       ansible.builtin.command:

@@ -848,6 +848,72 @@ def test_lookups_and_resolutions_are_made_once_per_run_with_ansibles_own_loaders
     }
 
 
+# A lookup plugin whose code, once started, waits until the test releases it.
+SLOW_LOOKUP = """
+import builtins
+from ansible.plugins.lookup import LookupBase
+builtins.govmig_loading.set()
+builtins.govmig_release.wait(30)
+class LookupModule(LookupBase):
+    def run(self, terms, variables=None, **kwargs):
+        return terms
+"""
+# Ansible's own lookup loader, as ansible-playbook has it: a first thread starts loading the
+# slow plugin, a second asks for it meanwhile. Prints what the second had got before the
+# first was released, and what each got in the end (whether it can run the lookup).
+SLOW_LOADS = """
+import builtins, json, sys, threading
+from pathlib import Path
+from ansible.plugins.loader import init_plugin_loader, lookup_loader
+from tests.fixtures.file_modules import load_file
+init_plugin_loader()
+if sys.argv[1] == "with-plugin":
+    load_file(Path(sys.argv[2]))
+lookup_loader.add_directory(sys.argv[3])
+builtins.govmig_loading, builtins.govmig_release = threading.Event(), threading.Event()
+got = {}
+def get(who):
+    try:
+        got[who] = hasattr(lookup_loader.get("govmig_slow"), "run")
+    except Exception as error:
+        got[who] = type(error).__name__
+first = threading.Thread(target=get, args=("first",))
+first.start()
+builtins.govmig_loading.wait(30)
+second = threading.Thread(target=get, args=("second",))
+second.start()
+second.join(1.0)
+before = dict(got)
+builtins.govmig_release.set()
+first.join(30)
+second.join(30)
+json.dump({"before": before, "after": got}, sys.stdout)
+"""
+
+
+@pytest.mark.parametrize("how", ["with-plugin", "without"])
+def test_a_plugin_two_threads_ask_for_at_once_is_loaded_whole_for_both(
+    tmp_path: Path, how: str
+) -> None:
+    """The loader puts a plugin's module in ``sys.modules`` before it runs its code: without
+    the strategy's lock, a thread asking meanwhile got it half made."""
+    (tmp_path / "lookups").mkdir()
+    (tmp_path / "lookups" / "govmig_slow.py").write_text(SLOW_LOOKUP, encoding="utf-8")
+    plugin_file = PLAYBOOK_DIR / "strategy_plugins" / "govmig_mitogen.py"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-c", SLOW_LOADS, how, str(plugin_file), str(tmp_path / "lookups")],
+        capture_output=True, text=True, check=True, env=env, timeout=120,
+    )  # fmt: skip
+    loads = json.loads(done.stdout)
+    if how == "with-plugin":
+        assert loads == {"before": {}, "after": {"first": True, "second": True}}
+    else:  # the race the lock closes: the second got the module before its class
+        assert loads["before"] == {"second": loads["after"]["second"]}
+        assert loads["after"]["first"] is True
+        assert loads["after"]["second"] is not True
+
+
 def test_each_jump_host_of_the_plays_hosts_is_logged_in_to_once(plugin: ModuleType) -> None:
     """The hosts that share a jump host share its login, made first (``govmig_site``)."""
     bastion = {"argv": ["ssh", "-o", "ControlMaster=auto"], "address": "10.0.0.22"}

@@ -91,6 +91,24 @@ def test_a_pause_waits_for_a_result_then_forgets_it(strategy: ModuleType) -> Non
     assert pausing.monotonic is time.monotonic  # the rest of ``time`` as it is
 
 
+def test_a_result_arriving_or_taken_ends_the_loops_next_pause_at_once(
+    strategy: ModuleType,
+) -> None:
+    """The free loop takes results after its pass over the hosts: the host a result frees
+    gets its next task in the next pass, so a result taken ends the pause before it too."""
+    results = strategy.ArrivingResults()
+    pausing = strategy.PausingUntilAResult(results.ready)
+    assert not results.ready.is_set()
+    results.append("result")
+    assert results.ready.is_set()
+    pausing.sleep(0.005)  # returns at once, and forgets it
+    assert not results.ready.is_set()
+    assert results.popleft() == "result"
+    assert results.ready.is_set()
+    with pytest.raises(IndexError):
+        results.popleft()  # as Ansible's loop expects of an empty queue
+
+
 def test_a_task_is_announced_when_its_first_host_starts_it_only(strategy: ModuleType) -> None:
     sent: list[tuple[str, tuple[object, ...]]] = []
     send = strategy.AnnouncingEachTaskOnce(lambda name, *args, **_: sent.append((name, args)))
