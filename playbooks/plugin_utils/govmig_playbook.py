@@ -25,24 +25,30 @@ lives in a collection, and with it ``ansible-galaxy``'s code (its API client, de
 resolver, ``cryptography``): 118 ms of every run's start, for modules govmig's roles do
 not use. A run that uses one imports it then.
 
+And it ends the process as Python's exit would, but without freeing each of its objects
+first (``exit_now``): a tenth of a one-task run, for memory about to be given back.
+
 Run as a script: ``PhaseRunner`` starts it under the orchestrator's interpreter, the one
 ansible-core is installed for.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import io
+import os
 import pickle
 import runpy
 import shutil
 import sys
+import threading
 import time
 import types
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import govmig_host_code  # beside this file: its private directories and their entries
 import yaml
@@ -196,9 +202,34 @@ def main(argv: list[str]) -> int:
     # As Python starts the program itself: its own directory first on the path, not ours.
     sys.argv = [program, *argv[2:]]
     sys.path[0] = str(Path(program).parent)
-    runpy.run_path(program, run_name="__main__")
+    try:
+        runpy.run_path(program, run_name="__main__")
+    except SystemExit as end:
+        return exit_code(end)
     return 0
 
 
+def exit_code(end: SystemExit) -> int:
+    """The exit code Python gives ``end``, its message (a string's) written as it would."""
+    if end.code is None or isinstance(end.code, int):
+        return end.code or 0
+    print(end.code, file=sys.stderr)
+    return 1
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process as Python's exit does (its other threads joined, its exit functions
+    run, its output flushed) but without freeing each of its objects first: that teardown
+    is a tenth of a one-task run (160 ms), for memory the process is about to give back."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    exit_now(main(sys.argv))

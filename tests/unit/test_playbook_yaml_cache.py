@@ -224,6 +224,34 @@ def test_the_launcher_runs_the_program_as_its_script_with_the_cache_and_its_exit
     assert kept.stat().st_size > 0
 
 
+def test_the_launcher_ends_as_python_does_its_threads_exit_functions_and_output_done(
+    tmp_path: Path,
+) -> None:
+    """It ends without Python's teardown of its objects, but nothing else Python's exit
+    does is skipped: a thread still running ends, exit functions run, buffered output is
+    written and a message given to ``sys.exit`` is printed with exit code 1."""
+    program = tmp_path / "fake-playbook"
+    program.write_text(
+        "import atexit, sys, threading, time\n"
+        "atexit.register(lambda: print('exit function ran'))\n"
+        "threading.Thread(target=lambda: (time.sleep(0.2), print('thread ended'))).start()\n"
+        "print('buffered', end=' ')\n"
+        "sys.exit('why it stopped')\n",
+        encoding="utf-8",
+    )
+    program.chmod(0o755)
+    done = launch("fake-playbook", cache=tmp_path / "cache")
+    assert (done.returncode, done.stderr) == (1, "why it stopped\n")
+    assert done.stdout == "buffered thread ended\nexit function ran\n"
+
+
+@pytest.mark.parametrize(("code", "expected"), [(None, 0), (0, 0), (4, 4), ("stopped", 1)])
+def test_an_exit_code_is_the_one_python_would_give(
+    launcher: ModuleType, code: object, expected: int
+) -> None:
+    assert launcher.exit_code(SystemExit(code)) == expected
+
+
 def test_the_launcher_names_a_program_it_cannot_find(tmp_path: Path) -> None:
     done = launch("no-such-playbook", cache=tmp_path / "cache")
     assert (done.returncode, done.stderr) == (127, "no-such-playbook: command not found\n")
