@@ -275,22 +275,29 @@ def warm_jinja_plugins() -> None:
         list(loader.all())
 
 
-def loading_one_at_a_time(load: Callable[..., Any], lock: threading.RLock) -> Callable[..., Any]:
-    """A plugin loader's ``_load_module_source`` that loads one plugin at a time.
+# What a plugin loader does that its caches make unsafe on two threads at once.
+LOADER_ENTRIES = ("find_plugin_with_context", "get_with_context", "_load_module_source")
 
-    The loader puts a plugin's module in ``sys.modules`` before it runs the module's code,
-    and returns what it finds there: a second thread loading the same plugin meanwhile got
-    it half made (a lookup without its class yet). Each of the strategy's threads may be
-    the first to use a plugin, a lookup in its task's arguments say."""
-    if hasattr(load, "__wrapped__"):
-        return load  # installed already
 
-    @functools.wraps(load)
-    def load_alone(*args: Any, **kwargs: Any) -> Any:
+def one_at_a_time(method: Callable[..., Any], lock: threading.RLock) -> Callable[..., Any]:
+    """``method``, a plugin loader's, called by one thread at a time (``lock``).
+
+    Ansible's loaders were written for one thread. A lookup fills the loader's caches of
+    what its directories hold as it goes, and a thread reading them meanwhile found no
+    plugin (``the connection plugin 'ssh' was not found``); a load puts the plugin's module
+    in ``sys.modules`` before it runs the module's code, and a thread asking meanwhile got
+    it half made (a lookup plugin without its class). The strategy's threads may each be
+    the first to use a plugin: a connection, a lookup in a task's arguments. Reentrant: a
+    plugin's code may itself ask a loader (Mitogen's connections ask for Ansible's)."""
+    if hasattr(method, "__wrapped__"):
+        return method  # installed already
+
+    @functools.wraps(method)
+    def alone(*args: Any, **kwargs: Any) -> Any:
         with lock:
-            return load(*args, **kwargs)
+            return method(*args, **kwargs)
 
-    return load_alone
+    return alone
 
 
 def bare_name(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable | None:
@@ -556,10 +563,11 @@ if os.environ.get("GOVMIG_HOST_CODE_CACHE", "1") != "0":
         _Contexts._send_module_forwards, HOST_CODE.read_text() + "\ninstall()\n"
     )
 
-# Installed before the strategy's threads start, which load plugins as they need them.
-PluginLoader._load_module_source = loading_one_at_a_time(
-    PluginLoader._load_module_source, threading.RLock()
-)
+# Installed before the strategy's threads start, which look plugins up as they need them,
+# and before remember_lookups, which wraps what it finds.
+_loaders_lock = threading.RLock()
+for _entry in LOADER_ENTRIES:
+    setattr(PluginLoader, _entry, one_at_a_time(getattr(PluginLoader, _entry), _loaders_lock))
 
 # Installed before the workers fork, which template and look their plugins up.
 for _loader in (filter_loader, test_loader):

@@ -859,8 +859,9 @@ class LookupModule(LookupBase):
         return terms
 """
 # Ansible's own lookup loader, as ansible-playbook has it: a first thread starts loading the
-# slow plugin, a second asks for it meanwhile. Prints what the second had got before the
-# first was released, and what each got in the end (whether it can run the lookup).
+# slow plugin, a second asks for it meanwhile and a third looks another plugin up. Prints
+# what those two had got before the first was released, and what each got in the end
+# (whether it can run the lookup, whether the other was found).
 SLOW_LOADS = """
 import builtins, json, sys, threading
 from pathlib import Path
@@ -877,26 +878,30 @@ def get(who):
         got[who] = hasattr(lookup_loader.get("govmig_slow"), "run")
     except Exception as error:
         got[who] = type(error).__name__
+def find(who):
+    got[who] = lookup_loader.find_plugin_with_context("pipe").resolved
 first = threading.Thread(target=get, args=("first",))
 first.start()
 builtins.govmig_loading.wait(30)
-second = threading.Thread(target=get, args=("second",))
-second.start()
-second.join(1.0)
+others = [threading.Thread(target=get, args=("second",)),
+          threading.Thread(target=find, args=("finder",))]
+for other in others:
+    other.start()
+for other in others:
+    other.join(1.0)
 before = dict(got)
 builtins.govmig_release.set()
-first.join(30)
-second.join(30)
+for thread in [first, *others]:
+    thread.join(30)
 json.dump({"before": before, "after": got}, sys.stdout)
 """
 
 
 @pytest.mark.parametrize("how", ["with-plugin", "without"])
-def test_a_plugin_two_threads_ask_for_at_once_is_loaded_whole_for_both(
-    tmp_path: Path, how: str
-) -> None:
+def test_a_plugin_loader_serves_one_thread_at_a_time(tmp_path: Path, how: str) -> None:
     """The loader puts a plugin's module in ``sys.modules`` before it runs its code: without
-    the strategy's lock, a thread asking meanwhile got it half made."""
+    the strategy's lock, a thread asking meanwhile got it half made. With it, a lookup waits
+    too (a lookup fills the caches a load reads)."""
     (tmp_path / "lookups").mkdir()
     (tmp_path / "lookups" / "govmig_slow.py").write_text(SLOW_LOOKUP, encoding="utf-8")
     plugin_file = PLAYBOOK_DIR / "strategy_plugins" / "govmig_mitogen.py"
@@ -907,9 +912,12 @@ def test_a_plugin_two_threads_ask_for_at_once_is_loaded_whole_for_both(
     )  # fmt: skip
     loads = json.loads(done.stdout)
     if how == "with-plugin":
-        assert loads == {"before": {}, "after": {"first": True, "second": True}}
+        assert loads == {
+            "before": {},
+            "after": {"first": True, "second": True, "finder": True},
+        }
     else:  # the race the lock closes: the second got the module before its class
-        assert loads["before"] == {"second": loads["after"]["second"]}
+        assert loads["before"] == {"second": loads["after"]["second"], "finder": True}
         assert loads["after"]["first"] is True
         assert loads["after"]["second"] is not True
 
