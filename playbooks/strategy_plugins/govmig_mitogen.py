@@ -62,9 +62,8 @@ waits on a thread of this process, at most ``forks`` at once. Those are govmig's
 own checks that ask the network from the controller (``govmig_http``,
 ``govmig_resolve``, ``govmig_reach``, ``govmig_nsupdate``), and the tasks that run
 a module on a host over a Mitogen connection (``command``, ``copy``, ``file``...).
-The first of a run, for each action and connection, runs on the strategy's own
-thread, so its plugins are imported by one thread (Ansible's plugin loader is not
-safe for threads the first time); the threads share one connection to Mitogen's
+Ansible's plugin loaders, which are not safe for threads, serve one thread at a
+time (``one_at_a_time``); the threads share one connection to Mitogen's
 multiplexer (``InProcessBinding``), where each worker made its own. No worker is
 forked while one of those threads, or that connection's broker thread, is alive
 (a fork would copy a lock a thread holds, held forever in the worker).
