@@ -1,11 +1,13 @@
-"""Ansible action: install a few files on the task's host in one round trip.
+"""Ansible action: install a few directories and files on the task's host in one round trip.
 
 Each entry of ``files`` has a ``dest`` on the host and a ``mode``, and either ``src``, a
 file on the controller (found as ``copy`` finds it: absolute, or under the role's or the
 playbook's ``files/``), or ``content``, its text; ``force: false`` keeps a file already
 there. The action reads each ``src`` here (once a run for a file unchanged since) and sends
 the bytes to the module of the same name (``library/govmig_install.py``), which writes only
-what differs. The result has ``changed`` and ``written``, never the files' bytes.
+what differs. Each entry of ``directories`` (optional) has a ``path`` and a ``mode``: it is
+made, with its parents, before the files. The result has ``changed`` and ``written``, never
+the files' bytes.
 """
 
 from __future__ import annotations
@@ -19,8 +21,13 @@ from ansible.plugins.action import ActionBase
 
 DOCUMENTATION = r"""
 action: govmig_install
-short_description: Install files on a host in one round trip, each only if it differs
+short_description: Install directories and files on a host in one round trip, each if it differs
 options:
+  directories:
+    description: each directory's path and mode, made with its parents before the files
+    required: false
+    type: list
+    elements: dict
   files:
     description: each file's dest and mode, and its src on the controller or its content
     required: true
@@ -36,6 +43,15 @@ ENTRY_SPEC = {
     "force": {"type": "bool", "default": True},
 }
 ARGUMENT_SPEC = {
+    "directories": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "path": {"type": "str", "required": True},
+            "mode": {"type": "str", "required": True},
+        },
+    },
     "files": {
         "type": "list",
         "elements": "dict",
@@ -67,7 +83,7 @@ class ActionModule(ActionBase):
         files = [self._entry(each) for each in args["files"]]
         done = self._execute_module(
             module_name="ansible.legacy.govmig_install",
-            module_args={"files": files},
+            module_args={"directories": args["directories"], "files": files},
             task_vars=task_vars,
         )
         done.pop("invocation", None)  # the module's arguments: every file's bytes

@@ -1,12 +1,15 @@
 #!/usr/bin/python
-"""Install a few files on a host in one step: each written only if its bytes or mode differ.
+"""Install a few directories and files on a host in one step: each made only if missing,
+given its mode only if that differs, and a file written only if its bytes differ.
+``directories`` lists each directory's ``path`` and ``mode`` (octal), made with its parents
+before the files.
 
 ``files`` lists each file's ``dest``, ``mode`` (octal), ``content`` (base64) and ``force``
 (false: a file already there is kept, whatever it holds). The action of the same name
 (``action_plugins/govmig_install.py``) reads the files' bytes on the controller and sends
 them here. A file is written beside its ``dest`` and renamed over it, so no reader ever sees
 half of it; one whose bytes are the same but whose mode is not is only given its mode. The
-result has ``changed`` and ``written``, the paths written or given their mode. In check mode
+result has ``changed`` and ``written``, the paths made, written or given their mode. In check mode
 nothing is written, and ``written`` says what would be.
 
 ``copy`` asks the host for each file's checksum in one round trip and then writes it or sets
@@ -28,6 +31,15 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 ARGUMENT_SPEC = {
+    "directories": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "path": {"type": "path", "required": True},
+            "mode": {"type": "str", "required": True},
+        },
+    },
     "files": {
         "type": "list",
         "elements": "dict",
@@ -38,7 +50,7 @@ ARGUMENT_SPEC = {
             "content": {"type": "str", "required": True},
             "force": {"type": "bool", "default": True},
         },
-    }
+    },
 }
 
 
@@ -71,6 +83,28 @@ def write(dest: Path, data: bytes, mode: int) -> None:
         raise
 
 
+def make(directories: Iterable[Mapping[str, Any]], check: bool) -> list[str]:
+    """Make each of ``directories`` that is missing (and its parents), or give it its mode;
+    the paths made or given their mode."""
+    done = []
+    for each in directories:
+        path, mode = Path(each["path"]), int(each["mode"], 8)
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            info = None
+        if info is not None and not stat.S_ISDIR(info.st_mode):
+            raise NotADirectoryError(20, "it is there and not a directory", str(path))
+        if info is not None and stat.S_IMODE(info.st_mode) == mode:
+            continue
+        done.append(str(path))
+        if check:
+            continue
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(mode)  # whatever the umask made of it
+    return done
+
+
 def install(files: Iterable[Mapping[str, Any]], check: bool) -> list[str]:
     """Install each of ``files`` that needs it; the paths written or given their mode."""
     written = []
@@ -95,13 +129,16 @@ def install(files: Iterable[Mapping[str, Any]], check: bool) -> list[str]:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    for each in module.params["files"]:
+    params = module.params
+    for each in params["directories"] + params["files"]:
         try:
             int(each["mode"], 8)
         except ValueError:
-            module.fail_json(msg=f"mode {each['mode']!r} of {each['dest']} is not octal")
+            where = each.get("path") or each["dest"]
+            module.fail_json(msg=f"mode {each['mode']!r} of {where} is not octal")
     try:
-        written = install(module.params["files"], module.check_mode)
+        written = make(params["directories"], module.check_mode)
+        written += install(params["files"], module.check_mode)
     except OSError as error:
         module.fail_json(msg=f"cannot install {error.filename}: {error.strerror}")
     module.exit_json(changed=bool(written), written=written)

@@ -1,8 +1,8 @@
 """``govmig_install`` through real ``ansible-playbook`` under ``govmig_mitogen``, started as
-``PhaseRunner`` starts it: a file from the controller and a text are written on the host,
-a second run writes nothing, and an entry that gives both or neither of ``src`` and
-``content`` fails its task saying so, writing nothing. The roles' own installs run on the
-lab in test_ssh_provider and test_ssh_hardened."""
+``PhaseRunner`` starts it: a directory is made, and a file from the controller and a text
+written in it, on the host; a second run writes nothing, and an entry that gives both or
+neither of ``src`` and ``content`` fails its task saying so, writing nothing. The roles' own
+installs run on the lab in test_ssh_provider and test_ssh_hardened."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ PLAYBOOK = """
   tasks:
     - name: Install a helper and a record
       govmig_install:
+        directories: {directories}
         files: {files}
       register: installed
 
@@ -34,8 +35,11 @@ PLAYBOOK = """
 """
 
 
-def run(root: Path, files: list[dict[str, object]]) -> subprocess.CompletedProcess[str]:
-    (root / "site.yml").write_text(PLAYBOOK.format(files=json.dumps(files)), encoding="utf-8")
+def run(
+    root: Path, files: list[dict[str, object]], directories: list[dict[str, str]] | None = None
+) -> subprocess.CompletedProcess[str]:
+    play = PLAYBOOK.format(files=json.dumps(files), directories=json.dumps(directories or []))
+    (root / "site.yml").write_text(play, encoding="utf-8")
     return start_playbook(
         root,
         hosts="alpha,",
@@ -50,20 +54,21 @@ def test_files_are_written_once_and_a_second_run_writes_nothing(tmp_path: Path) 
     source = tmp_path / "svcctl.py"
     source.write_text("print('helper')\n")
     host = tmp_path / "host"
-    host.mkdir()
     files: list[dict[str, object]] = [
         {"src": str(source), "dest": str(host / "svcctl.py"), "mode": "0644"},
         {"content": '{"quiesced": true}\n', "dest": str(host / "record.json"), "mode": "0600"},
     ]
+    directories = [{"path": str(host), "mode": "0750"}]  # made first
 
-    first = run(tmp_path, files)
+    first = run(tmp_path, files, directories)
     assert first.returncode == 0, first.stdout + first.stderr
     assert (host / "svcctl.py").read_text() == "print('helper')\n"
     assert (host / "record.json").read_text() == '{"quiesced": true}\n'
     assert (host / "record.json").stat().st_mode & 0o777 == 0o600
+    assert host.stat().st_mode & 0o777 == 0o750
     assert "changed=1" in first.stdout.replace(" ", "")
 
-    second = run(tmp_path, files)
+    second = run(tmp_path, files, directories)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "written=[]" in second.stdout
     assert "changed=0" in second.stdout.replace(" ", "")

@@ -77,6 +77,48 @@ def test_check_mode_says_what_would_be_written_and_writes_nothing(tmp_path: Path
     assert not helper.exists()
 
 
+def test_directories_are_made_with_their_parents_before_the_files_then_left_alone(
+    tmp_path: Path,
+) -> None:
+    home, loose = tmp_path / "srv" / "system", tmp_path / "loose"
+    loose.mkdir(mode=0o700)
+    args = {
+        "directories": [
+            {"path": str(home / "data"), "mode": "0750"},
+            {"path": str(loose), "mode": "0755"},
+        ],
+        "files": [entry(home / "migration.json", "{}\n")],
+    }
+    done = run_module("govmig_install", args, tmp_path)
+    assert done["written"] == [str(home / "data"), str(loose), str(home / "migration.json")]
+    assert (mode_of(home / "data"), mode_of(loose)) == (0o750, 0o755)
+    assert (home / "migration.json").read_text() == "{}\n"
+    again = run_module("govmig_install", args, tmp_path)
+    assert (again["changed"], again["written"]) == (False, [])
+
+
+def test_check_mode_makes_no_directory(tmp_path: Path) -> None:
+    home = tmp_path / "system"
+    args = {
+        "directories": [{"path": str(home), "mode": "0755"}],
+        "files": [],
+        "_ansible_check_mode": True,
+    }
+    done = run_module("govmig_install", args, tmp_path)
+    assert (done["changed"], done["written"]) == (True, [str(home)])
+    assert not home.exists()
+
+
+def test_a_directory_where_a_file_is_fails_the_task_saying_so(tmp_path: Path) -> None:
+    taken = tmp_path / "system"
+    taken.write_text("not a directory\n")
+    args: dict[str, object] = {"directories": [{"path": str(taken), "mode": "0755"}], "files": []}
+    done = run_module("govmig_install", args, tmp_path)
+    assert done["failed"] is True
+    assert done["msg"] == f"cannot install {taken}: it is there and not a directory"
+    assert taken.read_text() == "not a directory\n"
+
+
 @pytest.mark.parametrize(
     ("dest", "mode", "message"),
     [
