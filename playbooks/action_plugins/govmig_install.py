@@ -43,15 +43,8 @@ ENTRY_SPEC = {
     "force": {"type": "bool", "default": True},
 }
 ARGUMENT_SPEC = {
-    "directories": {
-        "type": "list",
-        "elements": "dict",
-        "default": [],
-        "options": {
-            "path": {"type": "str", "required": True},
-            "mode": {"type": "str", "required": True},
-        },
-    },
+    # Passed on as they are: the module checks each entry's path and mode.
+    "directories": {"type": "list", "elements": "dict", "default": []},
     "files": {
         "type": "list",
         "elements": "dict",

@@ -2,7 +2,8 @@
 ``PhaseRunner`` starts it: a directory is made, and a file from the controller and a text
 written in it, on the host; a second run writes nothing, and an entry that gives both or
 neither of ``src`` and ``content`` fails its task saying so, writing nothing. The roles' own
-installs run on the lab in test_ssh_provider and test_ssh_hardened."""
+installs run on the lab in test_ssh_provider and test_ssh_hardened. A directory without its
+mode fails its task likewise, making nothing."""
 
 from __future__ import annotations
 
@@ -90,4 +91,12 @@ def test_an_entry_with_both_or_neither_source_fails_saying_so_and_writes_nothing
     done = run(tmp_path, [{"dest": str(dest), "mode": "0644", **entry}])
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stdout, done.stdout
+    assert not dest.exists()
+
+
+def test_a_directory_without_its_mode_fails_saying_so_and_makes_nothing(tmp_path: Path) -> None:
+    dest = tmp_path / "made"
+    done = run(tmp_path, [], [{"path": str(dest)}])
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "missing required arguments: mode found in directories" in done.stdout, done.stdout
     assert not dest.exists()
