@@ -71,7 +71,8 @@ def cpu_list(text: str) -> set[int]:
     return cpus
 
 
-# Hosts a, b and c each name the next as their partner, and b fails an assert.
+# Hosts a, b and c each name the next as their partner, and b fails an assert; then each
+# reports what it computed and what its partner left it.
 COMPUTED = """\
 - name: Compute on the controller
   hosts: all
@@ -114,6 +115,12 @@ COMPUTED = """\
         total: "{{ total | default(0) | int + item }}"
       loop: [1, 2, 3]
 
+# A play of its own: each host goes at its own pace, so the fact a partner leaves may come
+# after a host's last task in the play that leaves it.
+- name: Report once every host has had its partner's fact
+  hosts: all
+  gather_facts: false
+  tasks:
     - name: Report
       ansible.builtin.set_fact:
         govmig_report:
