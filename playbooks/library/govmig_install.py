@@ -92,11 +92,12 @@ def make(directories: Iterable[Mapping[str, Any]], check: bool) -> list[str]:
         try:
             info = path.stat()
         except FileNotFoundError:
-            info = None
-        if info is not None and not stat.S_ISDIR(info.st_mode):
-            raise NotADirectoryError(20, "it is there and not a directory", str(path))
-        if info is not None and stat.S_IMODE(info.st_mode) == mode:
-            continue
+            pass
+        else:
+            if not stat.S_ISDIR(info.st_mode):
+                raise NotADirectoryError(20, "it is there and not a directory", str(path))
+            if stat.S_IMODE(info.st_mode) == mode:
+                continue
         done.append(str(path))
         if check:
             continue
