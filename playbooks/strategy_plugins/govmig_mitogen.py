@@ -781,14 +781,19 @@ class AnnouncingEachTaskOnce:
 class PausingUntilAResult:
     """``time`` for the free strategy's loop, whose ``sleep`` between two passes over the
     hosts ends when a task's result arrives or is taken (``ArrivingResults``), at the latest after
-    ``DEAD_WORKER_CHECK_S``: Ansible's loop slept ``internal_poll_interval`` and passed
-    over every host again, hundreds of times a second, while nothing had changed."""
+    ``DEAD_WORKER_CHECK_S``, and does not wait at all while no task's result is awaited
+    (``awaiting``): Ansible's loop slept ``internal_poll_interval`` and passed over every
+    host again, hundreds of times a second, while nothing had changed; and the pass that
+    finds every host done, as one after a meta task, has no result to wait for."""
 
-    def __init__(self, ready: threading.Event) -> None:
+    def __init__(self, ready: threading.Event, awaiting: Callable[[], bool]) -> None:
         self.ready = ready
+        self.awaiting = awaiting
+        self.ran_out = 0  # pauses that waited the whole DEAD_WORKER_CHECK_S (-vvv says how many)
 
     def sleep(self, _seconds: float) -> None:
-        self.ready.wait(DEAD_WORKER_CHECK_S)
+        if self.awaiting() and not self.ready.wait(DEAD_WORKER_CHECK_S):
+            self.ran_out += 1
         self.ready.clear()
 
     def __getattr__(self, name: str) -> Any:
@@ -833,7 +838,8 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
             if why := govmig_site.log_in_first(jump):
                 display.warning(f"{why}; each connection through it will log in itself")
         loop_globals = Base.run.__globals__  # where the free loop finds ``time``
-        loop_globals["time"] = PausingUntilAResult(self._results.ready)
+        pause = PausingUntilAResult(self._results.ready, self._awaiting_results)
+        loop_globals["time"] = pause
         self._tqm.send_callback = AnnouncingEachTaskOnce(self._tqm.send_callback)
         try:
             return super().run(iterator, play_context, result)
@@ -841,6 +847,19 @@ class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
             del self._tqm.send_callback  # its class's own again
             loop_globals["time"] = time
             self._join_threads()
+            display.vvv(f"govmig_mitogen: the loop's pause ran out {pause.ran_out} times")
+
+    def _awaiting_results(self) -> bool:
+        return bool(self._pending_results > 0)
+
+    def _execute_meta(self, task: Any, play_context: Any, iterator: Any, target_host: Any) -> Any:
+        """A meta task (the implicit ``flush_handlers`` of a play's sections, an imported
+        role's ``role_complete``) runs here and sends no result, and its host's next task is
+        ready at once: the loop's next pass must not wait for some other host's result."""
+        try:
+            return super()._execute_meta(task, play_context, iterator, target_host)
+        finally:
+            self._results.ready.set()
 
     def get_hosts_left(self, iterator: Any) -> list[Any]:
         """The hosts left, those in their downtime first, each time the free loop passes

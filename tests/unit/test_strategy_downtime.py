@@ -71,24 +71,44 @@ def test_the_free_loop_finds_the_time_module_the_strategy_swaps(strategy: Module
     assert "time.sleep(" in inspect.getsource(strategy.Base.run)
 
 
+class Event:
+    """A results' event whose wait returns ``arrives``, recording each call."""
+
+    def __init__(self, arrives: bool) -> None:
+        self.arrives = arrives
+        self.calls: list[tuple[str, float | None]] = []
+
+    def wait(self, timeout: float) -> bool:
+        self.calls.append(("wait", timeout))
+        return self.arrives
+
+    def clear(self) -> None:
+        self.calls.append(("clear", None))
+
+
 def test_a_pause_waits_for_a_result_then_forgets_it(strategy: ModuleType) -> None:
     """The loop's pause waits on the results' event (for at most DEAD_WORKER_CHECK_S, then
     it looks for dead workers), not the seconds the loop asks; then clears it, so the
-    next pause waits for the next result."""
-    calls: list[tuple[str, float | None]] = []
-
-    class Arrived:
-        def wait(self, timeout: float) -> bool:
-            calls.append(("wait", timeout))
-            return True
-
-        def clear(self) -> None:
-            calls.append(("clear", None))
-
-    pausing = strategy.PausingUntilAResult(Arrived())
+    next pause waits for the next result. It counts the pauses that waited that long."""
+    arrived, none = Event(arrives=True), Event(arrives=False)
+    pausing = strategy.PausingUntilAResult(arrived, lambda: True)
     pausing.sleep(0.005)
-    assert calls == [("wait", strategy.DEAD_WORKER_CHECK_S), ("clear", None)]
+    assert arrived.calls == [("wait", strategy.DEAD_WORKER_CHECK_S), ("clear", None)]
+    assert pausing.ran_out == 0
     assert pausing.monotonic is time.monotonic  # the rest of ``time`` as it is
+    waited_out = strategy.PausingUntilAResult(none, lambda: True)
+    waited_out.sleep(0.005)
+    assert waited_out.ran_out == 1
+
+
+def test_a_pause_waits_for_nothing_while_no_result_is_awaited(strategy: ModuleType) -> None:
+    """No task in flight (the hosts' tasks were meta tasks, or every host is done): no
+    result can end the pause, so it does not wait."""
+    event = Event(arrives=False)
+    pausing = strategy.PausingUntilAResult(event, lambda: False)
+    pausing.sleep(0.005)
+    assert event.calls == [("clear", None)]
+    assert pausing.ran_out == 0
 
 
 def test_a_result_arriving_or_taken_ends_the_loops_next_pause_at_once(
@@ -97,7 +117,7 @@ def test_a_result_arriving_or_taken_ends_the_loops_next_pause_at_once(
     """The free loop takes results after its pass over the hosts: the host a result frees
     gets its next task in the next pass, so a result taken ends the pause before it too."""
     results = strategy.ArrivingResults()
-    pausing = strategy.PausingUntilAResult(results.ready)
+    pausing = strategy.PausingUntilAResult(results.ready, lambda: True)
     assert not results.ready.is_set()
     results.append("result")
     assert results.ready.is_set()
