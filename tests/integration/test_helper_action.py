@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.data_files import PLAYBOOK_DIR
-from tests.fixtures.playbook_start import start_playbook
+from tests.fixtures.playbook_start import run_play
 
 pytestmark = pytest.mark.ansible
 
@@ -48,16 +47,7 @@ def main(argv):
 def run(
     root: Path, install: list[dict[str, str]], argv: list[str]
 ) -> subprocess.CompletedProcess[str]:
-    play = PLAYBOOK.format(install=json.dumps(install), argv=json.dumps(argv))
-    (root / "site.yml").write_text(play, encoding="utf-8")
-    return start_playbook(
-        root,
-        hosts="alpha,",
-        ANSIBLE_STRATEGY_PLUGINS=str(PLAYBOOK_DIR / "strategy_plugins"),
-        ANSIBLE_ACTION_PLUGINS=str(PLAYBOOK_DIR / "action_plugins"),
-        ANSIBLE_LIBRARY=str(PLAYBOOK_DIR / "library"),
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-    )
+    return run_play(root, PLAYBOOK.format(install=json.dumps(install), argv=json.dumps(argv)))
 
 
 def test_the_helper_is_installed_then_run_and_a_second_run_only_runs_it(tmp_path: Path) -> None:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from orchestrator.data_files import PLAYBOOK_DIR
-from tests.fixtures.playbook_start import start_playbook
+from tests.fixtures.playbook_start import run_play
 
 pytestmark = pytest.mark.ansible
 
@@ -40,15 +38,7 @@ def run(
     root: Path, files: list[dict[str, object]], directories: list[dict[str, str]] | None = None
 ) -> subprocess.CompletedProcess[str]:
     play = PLAYBOOK.format(files=json.dumps(files), directories=json.dumps(directories or []))
-    (root / "site.yml").write_text(play, encoding="utf-8")
-    return start_playbook(
-        root,
-        hosts="alpha,",
-        ANSIBLE_STRATEGY_PLUGINS=str(PLAYBOOK_DIR / "strategy_plugins"),
-        ANSIBLE_ACTION_PLUGINS=str(PLAYBOOK_DIR / "action_plugins"),
-        ANSIBLE_LIBRARY=str(PLAYBOOK_DIR / "library"),
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-    )
+    return run_play(root, play)
 
 
 def test_files_are_written_once_and_a_second_run_writes_nothing(tmp_path: Path) -> None:

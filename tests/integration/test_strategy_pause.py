@@ -11,13 +11,11 @@ long: a play of meta tasks alone awaits no result, so none may.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-from orchestrator.data_files import PLAYBOOK_DIR
-from tests.fixtures.playbook_start import start_playbook
+from tests.fixtures.playbook_start import run_play
 
 pytestmark = pytest.mark.ansible
 
@@ -38,14 +36,7 @@ PLAYBOOK = """
 
 
 def test_no_pause_waits_out_its_time_when_no_result_is_awaited(tmp_path: Path) -> None:
-    (tmp_path / "site.yml").write_text(PLAYBOOK, encoding="utf-8")
-    done = start_playbook(
-        tmp_path,
-        hosts="alpha,beta,",
-        ANSIBLE_STRATEGY_PLUGINS=str(PLAYBOOK_DIR / "strategy_plugins"),
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-        ANSIBLE_VERBOSITY="3",
-    )
+    done = run_play(tmp_path, PLAYBOOK, hosts="alpha,beta,", ANSIBLE_VERBOSITY="3")
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("META: noop") == 6  # each host's three
     assert "govmig_mitogen: the loop's pause ran out 0 times" in done.stdout, done.stdout
