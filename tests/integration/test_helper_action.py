@@ -13,24 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.playbook_start import run_play
+from tests.fixtures.playbook_start import run_tasks
 
 pytestmark = pytest.mark.ansible
 
-PLAYBOOK = """
-- hosts: all
-  gather_facts: false
-  strategy: govmig_mitogen
-  tasks:
-    - name: Install the helper and run it
-      govmig_helper:
-        install: {install}
-        argv: {argv}
-      register: ran
+TASKS = """\
+- name: Install the helper and run it
+  govmig_helper:
+    install: {install}
+    argv: {argv}
+  register: ran
 
-    - name: Report what was written and what the helper said
-      ansible.builtin.debug:
-        msg: "written=[{{{{ ran.written | join(',') }}}}] said={{{{ ran.stdout }}}}"
+- name: Report what was written and what the helper said
+  ansible.builtin.debug:
+    msg: "written=[{{{{ ran.written | join(',') }}}}] said={{{{ ran.stdout }}}}"
 """
 
 HELPER = """\
@@ -47,7 +43,7 @@ def main(argv):
 def run(
     root: Path, install: list[dict[str, str]], argv: list[str]
 ) -> subprocess.CompletedProcess[str]:
-    return run_play(root, PLAYBOOK.format(install=json.dumps(install), argv=json.dumps(argv)))
+    return run_tasks(root, TASKS.format(install=json.dumps(install), argv=json.dumps(argv)))
 
 
 def test_the_helper_is_installed_then_run_and_a_second_run_only_runs_it(tmp_path: Path) -> None:

@@ -13,32 +13,28 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.playbook_start import run_play
+from tests.fixtures.playbook_start import run_tasks
 
 pytestmark = pytest.mark.ansible
 
-PLAYBOOK = """
-- hosts: all
-  gather_facts: false
-  strategy: govmig_mitogen
-  tasks:
-    - name: Install a helper and a record
-      govmig_install:
-        directories: {directories}
-        files: {files}
-      register: installed
+TASKS = """\
+- name: Install a helper and a record
+  govmig_install:
+    directories: {directories}
+    files: {files}
+  register: installed
 
-    - name: Report what was written
-      ansible.builtin.debug:
-        msg: "written={{{{ installed.written | to_json }}}}"
+- name: Report what was written
+  ansible.builtin.debug:
+    msg: "written={{{{ installed.written | to_json }}}}"
 """
 
 
 def run(
     root: Path, files: list[dict[str, object]], directories: list[dict[str, str]] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    play = PLAYBOOK.format(files=json.dumps(files), directories=json.dumps(directories or []))
-    return run_play(root, play)
+    tasks = TASKS.format(files=json.dumps(files), directories=json.dumps(directories or []))
+    return run_tasks(root, tasks)
 
 
 def test_files_are_written_once_and_a_second_run_writes_nothing(tmp_path: Path) -> None:

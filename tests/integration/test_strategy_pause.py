@@ -15,28 +15,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.playbook_start import run_play
+from tests.fixtures.playbook_start import run_tasks
 
 pytestmark = pytest.mark.ansible
 
-PLAYBOOK = """
-- hosts: all
-  gather_facts: false
-  strategy: govmig_mitogen
-  tasks:
-    - name: Nothing
-      ansible.builtin.meta: noop
+TASKS = """\
+- name: Nothing
+  ansible.builtin.meta: noop
 
-    - name: Nothing again
-      ansible.builtin.meta: noop
+- name: Nothing again
+  ansible.builtin.meta: noop
 
-    - name: Nothing a third time
-      ansible.builtin.meta: noop
+- name: Nothing a third time
+  ansible.builtin.meta: noop
 """
 
 
 def test_no_pause_waits_out_its_time_when_no_result_is_awaited(tmp_path: Path) -> None:
-    done = run_play(tmp_path, PLAYBOOK, hosts="alpha,beta,", ANSIBLE_VERBOSITY="3")
+    done = run_tasks(tmp_path, TASKS, hosts="alpha,beta,", ANSIBLE_VERBOSITY="3")
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("META: noop") == 6  # each host's three
     assert "govmig_mitogen: the loop's pause ran out 0 times" in done.stdout, done.stdout
