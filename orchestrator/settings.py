@@ -36,6 +36,10 @@ from orchestrator.errors import ConfigurationError
 from orchestrator.redaction import register
 
 DEFAULT_HOME = Path("var")
+# The phase runner's defaults (``execution.runner.PhaseRunner``) are the worker's settings'.
+DEFAULT_PHASE_TIMEOUT_S = 900.0
+DEFAULT_FORKS = 10
+DEFAULT_MAX_DOWN = 4
 PREFIX = "GOVMIG_"
 # Read by ``typer.Option(envvar=...)`` of the CLI rather than by a settings class.
 CLI_VARIABLES = frozenset(
@@ -251,10 +255,10 @@ class WorkerSettings(GovmigSettings):
     batch_window_s: float = Field(default=0.5, ge=0, le=60)
     node_concurrency: int = Field(default=2, ge=1, le=64)
     max_batches: int = Field(default=4, ge=1, le=256)
-    phase_timeout_s: float = Field(default=900.0, gt=0)
-    forks: int = Field(default=10, ge=1, le=500)
+    phase_timeout_s: float = Field(default=DEFAULT_PHASE_TIMEOUT_S, gt=0)
+    forks: int = Field(default=DEFAULT_FORKS, ge=1, le=500)
     # Systems of one playbook run in their cutover's downtime at once (env GOVMIG_MAX_DOWN).
-    max_down: int = Field(default=4, ge=1, le=500)
+    max_down: int = Field(default=DEFAULT_MAX_DOWN, ge=1, le=500)
     # Empty: a fresh id per process. A fixed id lets a restarted instance take back
     # its own leases at once instead of waiting for them to expire.
     instance_id: str = Field(default="", pattern=r"^[A-Za-z0-9._:-]{0,100}$")

@@ -72,6 +72,7 @@ from orchestrator.execution.targets import (
 )
 from orchestrator.migrations.states import PLAYBOOKS, Phase
 from orchestrator.redaction import register_all
+from orchestrator.settings import DEFAULT_FORKS, DEFAULT_MAX_DOWN, DEFAULT_PHASE_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +134,10 @@ class PhaseRunner:
         provider: Provider,
         host_vars_hooks: Sequence[HostVarsHook] = (),
         use_mitogen: bool = True,
-        timeout_s: float = 900.0,
+        timeout_s: float = DEFAULT_PHASE_TIMEOUT_S,
         keep_artifacts: int = 50,
-        forks: int = 10,
-        max_down: int = 4,
+        forks: int = DEFAULT_FORKS,
+        max_down: int = DEFAULT_MAX_DOWN,
         python: str = sys.executable,
     ) -> None:
         self.playbook_dir = playbook_dir.resolve()

@@ -721,7 +721,7 @@ class ArrivingResults(collections.deque[Any]):
 Base = ansible_mitogen.loaders.strategy_loader.get("free", class_only=True)
 # What a host's facts hold while its downtime lasts (the role's contract with this strategy).
 DOWNTIME_STARTED = "govmig_downtime_started_at"
-DEFAULT_MAX_DOWN = 4
+DEFAULT_MAX_DOWN = 4  # the worker's (settings.DEFAULT_MAX_DOWN), for a run without govmig
 
 
 def starts_downtime(task: Any) -> bool:

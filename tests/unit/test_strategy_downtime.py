@@ -13,6 +13,7 @@ from types import ModuleType, SimpleNamespace
 import pytest
 
 from orchestrator.data_files import PLAYBOOK_DIR
+from orchestrator.settings import DEFAULT_MAX_DOWN
 from tests.fixtures.file_modules import load_file
 
 
@@ -50,7 +51,8 @@ def test_the_gate_admits_in_order_what_room_is_left_and_holds_the_rest(
 
 
 @pytest.mark.parametrize(
-    ("given", "expected"), [({}, 4), ({"GOVMIG_MAX_DOWN": "1"}, 1), ({"GOVMIG_MAX_DOWN": "12"}, 12)]
+    ("given", "expected"),
+    [({}, DEFAULT_MAX_DOWN), ({"GOVMIG_MAX_DOWN": "1"}, 1), ({"GOVMIG_MAX_DOWN": "12"}, 12)],
 )
 def test_max_down_comes_from_the_runs_environment(
     strategy: ModuleType, given: dict[str, str], expected: int
@@ -62,7 +64,13 @@ def test_max_down_comes_from_the_runs_environment(
 def test_a_max_down_that_is_no_count_from_one_is_the_default(
     strategy: ModuleType, text: str
 ) -> None:
-    assert strategy.max_down({"GOVMIG_MAX_DOWN": text}) == 4
+    assert strategy.max_down({"GOVMIG_MAX_DOWN": text}) == DEFAULT_MAX_DOWN
+
+
+def test_a_playbook_run_without_govmig_has_the_workers_default(strategy: ModuleType) -> None:
+    """The strategy cannot import govmig's settings (it loads in ansible-playbook, where
+    pydantic would cost every run's start), so it keeps its own copy of the default."""
+    assert strategy.DEFAULT_MAX_DOWN == DEFAULT_MAX_DOWN
 
 
 def test_the_free_loop_finds_the_time_module_the_strategy_swaps(strategy: ModuleType) -> None:
